@@ -1,0 +1,37 @@
+// Turn an --engine spec (model, oracle, mutant:NAME, stdio:CMD) into a factory the runner can use.
+import type { AnyLayer } from "../layers/layer.ts";
+import { StdioEngine } from "./stdio.ts";
+import { InputError, type EngineFactory } from "./types.ts";
+
+export interface EngineInfo {
+  readonly spec: string;
+  readonly available: boolean;
+  readonly why: string;
+}
+
+export function resolveEngine(layer: AnyLayer, spec: string): EngineFactory {
+  if (spec === "model") return { name: `${layer.name}:model`, create: (g) => layer.model(g) };
+  if (spec === "oracle") return { name: `${layer.name}:oracle`, create: (g) => layer.oracle(g) };
+  if (spec.startsWith("mutant:")) {
+    const name = spec.slice("mutant:".length);
+    const m = layer.mutants.find((x) => x.name === name);
+    if (!m) throw new InputError(`no mutant "${name}" in layer ${layer.name} (known: ${layer.mutants.map((x) => x.name).join(", ")})`);
+    return { name: `${layer.name}:mutant:${name}`, create: (g) => m.create(g) };
+  }
+  if (spec.startsWith("stdio:")) {
+    const command = spec.slice("stdio:".length).trim();
+    if (!command) throw new InputError('stdio engine needs a command: --engine stdio:"CMD"');
+    return { name: `${layer.name}:stdio:${command}`, create: (g) => StdioEngine.start(layer, g, command) };
+  }
+  throw new InputError(`unknown engine "${spec}" (use model, oracle, mutant:NAME or stdio:"CMD")`);
+}
+
+/** What `cowcheck engines` lists for a layer. Real-system engines are added by their own issues. */
+export function engineCatalogue(layer: AnyLayer): EngineInfo[] {
+  return [
+    { spec: "model", available: true, why: "reference model, in process" },
+    { spec: "oracle", available: true, why: "eager-copy oracle, in process (no inspect: data properties only)" },
+    ...layer.mutants.map((m) => ({ spec: `mutant:${m.name}`, available: true, why: m.mimics })),
+    { spec: 'stdio:"CMD"', available: true, why: "any program speaking the JSON-lines protocol (docs/protocol.md)" },
+  ];
+}

@@ -1,0 +1,211 @@
+// Client side of the JSON-lines engine protocol (version 1): any program, any language, one JSON object per line.
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { z } from "zod";
+import type { AnyLayer } from "../layers/layer.ts";
+import { EngineFailure, type Engine, type LayerName } from "./types.ts";
+
+export interface StdioOptions {
+  /** Per-message timeout (hello, each op, inspect). */
+  readonly timeoutMs?: number;
+  /** Longest line accepted from the engine, in bytes. */
+  readonly maxLineBytes?: number;
+}
+
+const hello = z.object({
+  hello: z.object({
+    protocol: z.literal(1),
+    layer: z.string(),
+    name: z.string().optional(),
+    features: z.array(z.string()).default([]),
+  }),
+});
+
+const reply = z.union([
+  z.object({ id: z.number().int(), ok: z.literal(true), obs: z.unknown().optional(), state: z.unknown().optional() }).strict(),
+  z.object({ id: z.number().int(), ok: z.literal(false), error: z.object({ message: z.string() }).passthrough() }).strict(),
+]);
+
+type Pending = { resolve: (line: string) => void; reject: (e: EngineFailure) => void };
+
+/** Keeps the last few KiB of the engine's stderr, for failure reports. */
+class Tail {
+  private text = "";
+  push(chunk: string): void {
+    this.text = (this.text + chunk).slice(-4096);
+  }
+  toString(): string {
+    return this.text.trim();
+  }
+}
+
+export class StdioEngine implements Engine<unknown, unknown, unknown> {
+  readonly layer: LayerName;
+  features: ReadonlySet<string> = new Set();
+  name = "";
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly stderr = new Tail();
+  private buffer = "";
+  private readonly lines: string[] = [];
+  private waiting: Pending | undefined;
+  private dead: EngineFailure | undefined;
+  private nextId = 1;
+  private readonly timeoutMs: number;
+  private readonly maxLineBytes: number;
+
+  private constructor(
+    private readonly layerDesc: AnyLayer,
+    private readonly geometry: unknown,
+    readonly command: string,
+    options: StdioOptions,
+  ) {
+    this.layer = layerDesc.name;
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.maxLineBytes = options.maxLineBytes ?? 16 << 20;
+    this.child = spawn("/bin/sh", ["-c", command], { stdio: ["pipe", "pipe", "pipe"], detached: true });
+    this.child.stdout.setEncoding("utf8");
+    this.child.stderr.setEncoding("utf8");
+    this.child.stdout.on("data", (chunk: string) => this.onData(chunk));
+    this.child.stderr.on("data", (chunk: string) => this.stderr.push(chunk));
+    this.child.stdin.on("error", () => undefined); // EPIPE surfaces as the exit below
+    this.child.on("error", (e) => this.fail(new EngineFailure("start", `cannot start engine "${command}": ${e.message}`)));
+    this.child.on("exit", (code, signal) =>
+      this.fail(new EngineFailure("crash", `engine "${command}" exited (${signal ? `signal ${signal}` : `code ${code}`})`, this.stderr.toString() || undefined)),
+    );
+  }
+
+  static async start(layer: AnyLayer, geometry: unknown, command: string, options: StdioOptions = {}): Promise<StdioEngine> {
+    const engine = new StdioEngine(layer, geometry, command, options);
+    try {
+      const line = await engine.next("hello");
+      const h = engine.parse(line, hello, "hello").hello;
+      if (h.layer !== layer.name) throw new EngineFailure("protocol", `engine speaks layer "${h.layer}", expected "${layer.name}"`);
+      engine.features = new Set(h.features);
+      engine.name = h.name ?? command;
+      return engine;
+    } catch (e) {
+      await engine.close();
+      throw e;
+    }
+  }
+
+  async apply(op: unknown): Promise<unknown> {
+    const r = await this.request({ op });
+    const obs = this.layerDesc.obsSchema.safeParse(r.obs);
+    if (!obs.success) {
+      throw new EngineFailure("protocol", `engine answered op ${JSON.stringify(op)} with an invalid observation ${JSON.stringify(r.obs)}: ${obs.error.issues[0].message}`);
+    }
+    return obs.data;
+  }
+
+  async inspect(): Promise<unknown> {
+    const r = await this.request({ inspect: true });
+    try {
+      return this.layerDesc.decodeState(r.state, this.geometry);
+    } catch (e) {
+      throw new EngineFailure("protocol", `engine's inspect state is malformed: ${(e as Error).message.slice(0, 500)}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.dead) {
+      try {
+        this.child.stdin.write(`${JSON.stringify({ id: this.nextId++, bye: true })}\n`);
+        this.child.stdin.end();
+      } catch {
+        // already gone
+      }
+      const exited = new Promise<void>((resolve) => this.child.once("exit", () => resolve()));
+      const timer = new Promise<void>((resolve) => setTimeout(resolve, 1000).unref());
+      await Promise.race([exited, timer]);
+    }
+    this.killGroup();
+  }
+
+  private killGroup(): void {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    try {
+      process.kill(-this.child.pid!, "SIGKILL"); // the engine and everything it started
+    } catch {
+      this.child.kill("SIGKILL");
+    }
+  }
+
+  private async request(body: Record<string, unknown>): Promise<{ obs?: unknown; state?: unknown }> {
+    const id = this.nextId++;
+    const what = "op" in body ? `op ${JSON.stringify(body.op)}` : "inspect";
+    if (this.dead) throw this.dead;
+    this.child.stdin.write(`${JSON.stringify({ id, ...body })}\n`);
+    const line = await this.next(what);
+    const r = this.parse(line, reply, what);
+    if (r.id !== id) throw this.fail(new EngineFailure("protocol", `engine answered id ${r.id} to request ${id} (${what})`));
+    if (!r.ok) throw this.fail(new EngineFailure("error", `engine reported an error on ${what}: ${r.error.message}`, this.stderr.toString() || undefined));
+    return r;
+  }
+
+  private parse<T>(line: string, schema: z.ZodType<T>, what: string): T {
+    let json: unknown;
+    try {
+      json = JSON.parse(line);
+    } catch {
+      throw this.fail(new EngineFailure("protocol", `engine printed a line that is not JSON (waiting for ${what}): ${line.slice(0, 200)}`));
+    }
+    const r = schema.safeParse(json);
+    if (!r.success) throw this.fail(new EngineFailure("protocol", `engine's answer to ${what} breaks the protocol: ${r.error.issues[0].message} in ${line.slice(0, 200)}`));
+    return r.data;
+  }
+
+  private onData(chunk: string): void {
+    this.buffer += chunk;
+    let nl: number;
+    while ((nl = this.buffer.indexOf("\n")) >= 0) {
+      const line = this.buffer.slice(0, nl);
+      this.buffer = this.buffer.slice(nl + 1);
+      if (line.trim() === "") continue;
+      this.lines.push(line);
+    }
+    if (Buffer.byteLength(this.buffer) > this.maxLineBytes) {
+      this.fail(new EngineFailure("protocol", `engine printed a line longer than ${this.maxLineBytes} bytes`));
+    }
+    this.deliver();
+  }
+
+  private deliver(): void {
+    if (this.waiting && this.lines.length) {
+      const w = this.waiting;
+      this.waiting = undefined;
+      w.resolve(this.lines.shift()!);
+    }
+  }
+
+  private next(what: string): Promise<string> {
+    if (this.lines.length) return Promise.resolve(this.lines.shift()!);
+    if (this.dead) return Promise.reject(this.dead);
+    return new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting = undefined;
+        reject(this.fail(new EngineFailure("hang", `engine did not answer ${what} within ${this.timeoutMs} ms`, this.stderr.toString() || undefined)));
+      }, this.timeoutMs);
+      this.waiting = {
+        resolve: (line) => {
+          clearTimeout(timer);
+          resolve(line);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      this.deliver();
+    });
+  }
+
+  /** Record the engine as failed (first cause wins), wake any waiter, stop the process. */
+  private fail(e: EngineFailure): EngineFailure {
+    if (!this.dead) this.dead = e;
+    const w = this.waiting;
+    this.waiting = undefined;
+    w?.reject(this.dead);
+    this.killGroup();
+    return this.dead;
+  }
+}

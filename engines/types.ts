@@ -1,0 +1,43 @@
+// The one contract every engine meets: reference models, oracles, mutants, stdio programs and real systems.
+
+export type LayerName = "mm" | "overlay" | "snapshot" | "mvcc";
+
+export interface Engine<Op, Obs, State = unknown> {
+  readonly layer: LayerName;
+  /** e.g. "inspect", "thp", "pin": ops needing a feature the engine lacks are not generated. */
+  readonly features: ReadonlySet<string>;
+  /** Errors the system defines (SEGV, ENOMEM, 40001…) are observations; a throw means the engine itself failed. */
+  apply(op: Op): Obs | Promise<Obs>;
+  /** Canonical structural state after the last op, for invariants. Async for engines behind a pipe. */
+  inspect?(): State | Promise<State>;
+  close?(): void | Promise<void>;
+}
+
+/** How the runner makes a fresh engine for each sequence. */
+export interface EngineFactory {
+  readonly name: string;
+  create(geometry: unknown): Engine<unknown, unknown> | Promise<Engine<unknown, unknown>>;
+}
+
+/** How an engine can fail as a program (as opposed to disagreeing with the oracle): exit code 3. */
+export type EngineFailureKind = "crash" | "hang" | "protocol" | "error" | "start";
+
+export class EngineFailure extends Error {
+  constructor(
+    readonly kind: EngineFailureKind,
+    message: string,
+    readonly detail?: string,
+  ) {
+    super(message);
+    this.name = "EngineFailure";
+  }
+}
+
+export function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
+  return typeof (v as { then?: unknown } | null)?.then === "function";
+}
+
+/** Bad input from the user (a flag, a trace file, an engine name): exit code 2, a message, no stack trace. */
+export class InputError extends Error {
+  override name = "InputError";
+}

@@ -1,0 +1,123 @@
+// The generic runner: apply a sequence to an engine and to the oracle, compare observations, check every
+// property after every op. It knows nothing about any layer beyond the Layer descriptor.
+import { EngineFailure, isPromise, type Engine, type EngineFactory } from "../engines/types.ts";
+import type { AnyLayer } from "../layers/layer.ts";
+import type { Checker, PropertyKind } from "../properties/types.ts";
+
+export interface Failure {
+  /** Index of the op after which the property failed. */
+  readonly index: number;
+  readonly property: string;
+  readonly kind: PropertyKind;
+  readonly message: string;
+  readonly observed?: unknown;
+  readonly expected?: unknown;
+}
+
+export interface Step {
+  readonly index: number;
+  readonly op: unknown;
+  readonly observed: unknown;
+  readonly expected: unknown;
+}
+
+export interface SequenceOptions {
+  /** Observations the trace itself records: checked too, before the oracle's. */
+  readonly expected?: readonly unknown[];
+  /** Called after each op (replay prints with it). */
+  readonly onStep?: (step: Step) => void;
+  /** Skip the structural properties even if the engine can be inspected. */
+  readonly noInvariants?: boolean;
+}
+
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (const k of ka) {
+    if (!Object.prototype.hasOwnProperty.call(b, k)) return false;
+    if (!deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  }
+  return true;
+}
+
+async function settle<T>(v: T | Promise<T>): Promise<T> {
+  return isPromise(v) ? await v : v;
+}
+
+/** Wrap anything an engine throws that is not already an EngineFailure (an in-process engine's own bug). */
+function asEngineFailure(e: unknown, what: string): EngineFailure {
+  if (e instanceof EngineFailure) return e;
+  const err = e instanceof Error ? e : new Error(String(e));
+  return new EngineFailure("error", `${what} threw: ${err.message}`, err.stack);
+}
+
+/**
+ * Run one op sequence against `engine` and the layer's oracle. Returns the first failure, or undefined.
+ * Throws EngineFailure when the engine itself fails (crash, hang, protocol violation, exception).
+ */
+export async function checkSequence(
+  layer: AnyLayer,
+  geometry: unknown,
+  engine: Engine<unknown, unknown>,
+  ops: readonly unknown[],
+  options: SequenceOptions = {},
+): Promise<Failure | undefined> {
+  const oracle = layer.oracle(geometry);
+  const inspect = !options.noInvariants && engine.inspect && engine.features.has("inspect") ? engine.inspect.bind(engine) : undefined;
+  let checkers: { name: string; kind: PropertyKind; checker: Checker<unknown, unknown, unknown> }[] = [];
+  if (inspect) {
+    const initial = await settleEngine(() => inspect(), "inspect");
+    checkers = layer.properties.map((p) => ({ name: p.name, kind: p.kind, checker: p.start(initial) }));
+  }
+  const last = ops.length - 1;
+  for (let i = 0; i <= last; i++) {
+    const op = ops[i];
+    const observed = await settleEngine(() => engine.apply(op), `op ${i}`);
+    const expected = oracle.apply(op) as unknown;
+    const recorded = options.expected?.[i];
+    options.onStep?.({ index: i, op, observed, expected: recorded ?? expected });
+    if (recorded !== undefined && !deepEqual(observed, recorded)) {
+      return { index: i, property: "recorded-observation", kind: "equivalence", message: "observation differs from the one the trace records", observed, expected: recorded };
+    }
+    if (!deepEqual(observed, expected)) {
+      return { index: i, property: "observational-equivalence", kind: "equivalence", message: "observation differs from the oracle's", observed, expected };
+    }
+    if (inspect) {
+      const state = await settleEngine(() => inspect(), `inspect after op ${i}`);
+      const full = i === last;
+      for (const c of checkers) {
+        const message = c.checker.after(op, observed, state, full);
+        if (message) return { index: i, property: c.name, kind: c.kind, message };
+      }
+    }
+  }
+  return undefined;
+}
+
+async function settleEngine<T>(f: () => T | Promise<T>, what: string): Promise<T> {
+  try {
+    return await settle(f());
+  } catch (e) {
+    throw asEngineFailure(e, what);
+  }
+}
+
+/** Create an engine, run one sequence, always close the engine. */
+export async function checkWith(
+  layer: AnyLayer,
+  geometry: unknown,
+  factory: EngineFactory,
+  ops: readonly unknown[],
+  options?: SequenceOptions,
+): Promise<Failure | undefined> {
+  const engine = await settleEngine(() => factory.create(geometry), `starting ${factory.name}`);
+  try {
+    return await checkSequence(layer, geometry, engine, ops, options);
+  } finally {
+    await engine.close?.();
+  }
+}

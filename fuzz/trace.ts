@@ -1,0 +1,74 @@
+// Traces: the unit users share. A JSON file { cowcheck: 1, layer, geometry, features, seed, ops, expected? }.
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import { InputError } from "../engines/types.ts";
+import { findLayer, layers } from "../layers/index.ts";
+import type { AnyLayer } from "../layers/layer.ts";
+
+export interface Trace<Op = unknown, Obs = unknown, G = unknown> {
+  cowcheck: 1;
+  layer: string;
+  geometry: G;
+  features: string[];
+  seed?: number;
+  ops: Op[];
+  expected?: Obs[];
+}
+
+const envelope = z
+  .object({
+    cowcheck: z.literal(1),
+    layer: z.string(),
+    geometry: z.unknown(),
+    features: z.array(z.string()).default([]),
+    seed: z.number().int().optional(),
+    ops: z.array(z.unknown()),
+    expected: z.array(z.unknown()).optional(),
+    note: z.string().optional(),
+  })
+  .strict();
+
+function describe(where: string, issues: readonly z.core.$ZodIssue[]): string {
+  const i = issues[0];
+  const path = i.path.length ? `.${i.path.map((p) => (typeof p === "number" ? `[${p}]` : String(p))).join(".").replace(/\.\[/g, "[")}` : "";
+  return `${where}${path}: ${i.message}`;
+}
+
+/** Validate a parsed JSON value as a trace; errors name the op index and field. */
+export function validateTrace(json: unknown, source = "trace"): { layer: AnyLayer; trace: Trace } {
+  const env = envelope.safeParse(json);
+  if (!env.success) throw new InputError(`${source}: not a cowcheck trace: ${describe("", env.error.issues).replace(/^: /, "")}`);
+  const t = env.data;
+  const layer = findLayer(t.layer);
+  if (!layer) throw new InputError(`${source}: unknown layer "${t.layer}" (known: ${layers.map((l) => l.name).join(", ")})`);
+  const geometry = layer.geometrySchema.safeParse(t.geometry ?? layer.defaultGeometry);
+  if (!geometry.success) throw new InputError(`${source}: ${describe("geometry", geometry.error.issues)}`);
+  const ops = t.ops.map((op, i) => {
+    const r = layer.opSchema.safeParse(op);
+    if (!r.success) throw new InputError(`${source}: ${describe(`ops[${i}]`, r.error.issues)} (op: ${JSON.stringify(op)})`);
+    return r.data;
+  });
+  if (t.expected && t.expected.length > ops.length) throw new InputError(`${source}: more expected observations (${t.expected.length}) than ops (${ops.length})`);
+  const expected = t.expected?.map((obs, i) => {
+    const r = layer.obsSchema.safeParse(obs);
+    if (!r.success) throw new InputError(`${source}: ${describe(`expected[${i}]`, r.error.issues)}`);
+    return r.data;
+  });
+  return { layer, trace: { cowcheck: 1, layer: t.layer, geometry: geometry.data, features: t.features, seed: t.seed, ops, expected } };
+}
+
+export function loadTrace(path: string): { layer: AnyLayer; trace: Trace } {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new InputError(`cannot read trace ${path}: ${(e as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new InputError(`${path}: not JSON: ${(e as Error).message}`);
+  }
+  return validateTrace(json, path);
+}

@@ -1,0 +1,37 @@
+// A layer descriptor bundles everything the generic runner needs; the runner knows nothing else about a layer.
+import type fc from "fast-check";
+import type { z } from "zod";
+import type { Engine, LayerName } from "../engines/types.ts";
+import type { Property, PropertyKind } from "../properties/types.ts";
+
+export interface Mutant<Op, Obs, State, G> {
+  readonly name: string;
+  /** The real bug (class) it mimics, one line. */
+  readonly mimics: string;
+  /** The only kind of property expected to kill it, where that matters (an eager engine fails only economy). */
+  readonly killedBy?: PropertyKind;
+  create(geometry: G): Engine<Op, Obs, State>;
+}
+
+export interface Layer<Op, Obs, State, G> {
+  readonly name: LayerName;
+  readonly description: string;
+  readonly defaultGeometry: G;
+  readonly geometrySchema: z.ZodType<G>;
+  readonly opSchema: z.ZodType<Op>;
+  readonly obsSchema: z.ZodType<Obs>;
+  /** One op arbitrary; the runner builds sequences from it. Ops needing a feature outside `features` are left out. */
+  opArbitrary(geometry: G, features: ReadonlySet<string>): fc.Arbitrary<Op>;
+  /** Ops every generated sequence starts with (so a run does not waste its first ops on a missing process). */
+  readonly prelude: readonly Op[];
+  model(geometry: G): Engine<Op, Obs, State>;
+  oracle(geometry: G): Engine<Op, Obs>;
+  readonly mutants: readonly Mutant<Op, Obs, State, G>[];
+  readonly properties: readonly Property<Op, Obs, State>[];
+  /** Turn the JSON an external engine returns for `inspect` into the state the properties read. */
+  decodeState(json: unknown, geometry: G): State;
+}
+
+// The registry and the runner hold layers of every type; this is the erased form.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyLayer = Layer<any, any, any, any>;

@@ -1,0 +1,35 @@
+// The mm layer assembled: Linux anonymous memory, its eager oracle, properties and mutants.
+import { mmOpArbitrary } from "../fuzz/mm.ts";
+import { mmMutants } from "../models/mm/mutants/index.ts";
+import { MmModel } from "../models/mm/model.ts";
+import { decodeMmState } from "../models/mm/state.ts";
+import {
+  defaultMmGeometry,
+  mmGeometrySchema,
+  mmObsSchema,
+  mmOpSchema,
+  type MmGeometry,
+  type MmObs,
+  type MmOp,
+  type MmState,
+} from "../models/mm/types.ts";
+import { MmOracle } from "../oracles/mm.ts";
+import { mmEconomy } from "../properties/mm/economy.ts";
+import { mmInvariants } from "../properties/mm/invariants.ts";
+import type { Layer } from "./layer.ts";
+
+export const mmLayer: Layer<MmOp, MmObs, MmState, MmGeometry> = {
+  name: "mm",
+  description: "Linux anonymous memory: fork, page tables, TLB, refcount/mapcount, rmap, PageAnonExclusive, do_wp_page",
+  defaultGeometry: defaultMmGeometry,
+  geometrySchema: mmGeometrySchema,
+  opSchema: mmOpSchema,
+  obsSchema: mmObsSchema,
+  opArbitrary: mmOpArbitrary,
+  prelude: [{ op: "spawn" }],
+  model: (g) => new MmModel(g),
+  oracle: (g) => new MmOracle(g),
+  mutants: mmMutants,
+  properties: [...mmInvariants, ...mmEconomy],
+  decodeState: decodeMmState,
+};

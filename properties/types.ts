@@ -1,0 +1,26 @@
+// Properties are checked after every op. Each run gets fresh checkers (they may keep per-run state).
+
+export type PropertyKind = "equivalence" | "invariant" | "economy" | "crash" | "engine";
+
+export interface Violation {
+  readonly property: string;
+  readonly kind: PropertyKind;
+  readonly message: string;
+}
+
+export interface Checker<Op, Obs, State> {
+  /**
+   * Called after each op with the engine's state. `full` asks for a check of the whole state rather than of
+   * what the op touched (the runner asks for it on the last op of a sequence, and when the state carries no
+   * record of what was touched).
+   */
+  after(op: Op, obs: Obs, state: State, full: boolean): string | undefined;
+}
+
+export interface Property<Op, Obs, State> {
+  readonly name: string;
+  readonly kind: Exclude<PropertyKind, "equivalence" | "engine">;
+  readonly description: string;
+  /** A fresh checker for one run; `initial` is the engine's state before the first op. */
+  start(initial: State): Checker<Op, Obs, State>;
+}
