@@ -28,16 +28,17 @@ const envelope = z
   })
   .strict();
 
+/** "ops[3].page: expected number" — the first issue, with its path written the way a reader indexes the JSON. */
 function describe(where: string, issues: readonly z.core.$ZodIssue[]): string {
   const i = issues[0];
-  const path = i.path.length ? `.${i.path.map((p) => (typeof p === "number" ? `[${p}]` : String(p))).join(".").replace(/\.\[/g, "[")}` : "";
-  return `${where}${path}: ${i.message}`;
+  const path = i.path.reduce<string>((acc, p) => (typeof p === "number" ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), where);
+  return `${path || "trace"}: ${i.message}`;
 }
 
 /** Validate a parsed JSON value as a trace; errors name the op index and field. */
 export function validateTrace(json: unknown, source = "trace"): { layer: AnyLayer; trace: Trace } {
   const env = envelope.safeParse(json);
-  if (!env.success) throw new InputError(`${source}: not a cowcheck trace: ${describe("", env.error.issues).replace(/^: /, "")}`);
+  if (!env.success) throw new InputError(`${source}: not a cowcheck trace: ${describe("", env.error.issues)}`);
   const t = env.data;
   const layer = findLayer(t.layer);
   if (!layer) throw new InputError(`${source}: unknown layer "${t.layer}" (known: ${layers.map((l) => l.name).join(", ")})`);
@@ -71,4 +72,15 @@ export function loadTrace(path: string): { layer: AnyLayer; trace: Trace } {
     throw new InputError(`${path}: not JSON: ${(e as Error).message}`);
   }
   return validateTrace(json, path);
+}
+
+/** A trace as a file: header fields first, then one op (and one expected observation) per line. */
+export function formatTrace(t: Trace & { note?: string }): string {
+  const head = Object.entries(t)
+    .filter(([k, v]) => k !== "ops" && k !== "expected" && v !== undefined)
+    .map(([k, v]) => `  ${JSON.stringify(k)}: ${JSON.stringify(v)}`);
+  const list = (name: string, xs: readonly unknown[]): string =>
+    `  ${JSON.stringify(name)}: [\n${xs.map((x) => `    ${JSON.stringify(x)}`).join(",\n")}\n  ]`;
+  const body = [...head, list("ops", t.ops), ...(t.expected ? [list("expected", t.expected)] : [])];
+  return `{\n${body.join(",\n")}\n}\n`;
 }

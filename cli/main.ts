@@ -1,0 +1,309 @@
+// The cowcheck command. Exit codes: 0 every property held (every mutant killed); 1 a property failed (or a
+// mutant survived); 2 usage or input error; 3 the engine itself failed (crash, hang, protocol violation).
+import { writeFileSync } from "node:fs";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { engineCatalogue, resolveEngine } from "../engines/resolve.ts";
+import { EngineFailure, InputError } from "../engines/types.ts";
+import { runCampaign, type CampaignResult } from "../fuzz/campaign.ts";
+import { minimize } from "../fuzz/minimize.ts";
+import { checkWith, type Failure } from "../fuzz/runner.ts";
+import { formatTrace, loadTrace } from "../fuzz/trace.ts";
+import { findLayer, layers } from "../layers/index.ts";
+import type { AnyLayer } from "../layers/layer.ts";
+import { explainFailure, ReportWriter, type TargetRecord } from "../reports/writer.ts";
+import { Progress } from "./progress.ts";
+
+const EXIT = { ok: 0, failed: 1, usage: 2, engine: 3 } as const;
+
+const int = (name: string, min = 0) => (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} takes a whole number ≥ ${min}`);
+  return n;
+};
+
+export function parseDuration(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(v.trim());
+  if (!m) throw new InvalidArgumentError(`expected a duration like 500ms, 60s, 5m (got "${v}")`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? "s") as "ms" | "s" | "m" | "h"];
+  return Math.round(Number(m[1]) * unit);
+}
+
+function parseShard(v: string): { index: number; count: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(v);
+  if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2])) throw new InvalidArgumentError(`expected i/n with 0 ≤ i < n (got "${v}")`);
+  return { index: Number(m[1]), count: Number(m[2]) };
+}
+
+function pickLayers(name: string | undefined): AnyLayer[] {
+  if (!name) return [...layers];
+  const l = findLayer(name);
+  if (!l) throw new InputError(`unknown layer "${name}" (known: ${layers.map((x) => x.name).join(", ")})`);
+  return [l];
+}
+
+function geometryFor(layer: AnyLayer, json: string | undefined): unknown {
+  if (!json) return layer.defaultGeometry;
+  let extra: unknown;
+  try {
+    extra = JSON.parse(json);
+  } catch {
+    throw new InputError(`--geometry must be JSON, e.g. '{"pages":64}' (got ${json})`);
+  }
+  const r = layer.geometrySchema.safeParse({ ...(layer.defaultGeometry as object), ...(extra as object) });
+  if (!r.success) throw new InputError(`--geometry for ${layer.name}: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  return r.data;
+}
+
+const runId = (): string => new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15) + `-${process.pid}`;
+
+interface Target {
+  readonly layer: AnyLayer;
+  readonly spec: string;
+  readonly expect: "pass" | "kill";
+  readonly killedBy?: string;
+}
+
+interface BudgetOptions {
+  seed: number;
+  runs?: number;
+  maxOps: number;
+  time?: number;
+  geometry?: string;
+  report?: string;
+  shard?: { index: number; count: number };
+  quiet?: boolean;
+}
+
+/** Default budgets: a model gets `runs` sequences; a mutant gets up to 20,000 runs or 30 s to be killed. */
+const DEFAULT_MODEL_RUNS = 1000;
+const DEFAULT_MUTANT_RUNS = 20_000;
+const DEFAULT_MUTANT_TIME_MS = 30_000;
+
+async function runTargets(targets: Target[], o: BudgetOptions, argv: readonly string[]): Promise<{ records: TargetRecord[]; report: ReportWriter }> {
+  const report = new ReportWriter(o.report ?? `reports/out/${runId()}`, argv);
+  const progress = new Progress(o.quiet ?? false);
+  const records: TargetRecord[] = [];
+  const interrupted = (): void => {
+    progress.done();
+    report.finish("interrupted");
+    process.stderr.write(`\ninterrupted; report so far: ${report.dir}\n`);
+    process.exit(130);
+  };
+  process.once("SIGINT", interrupted);
+  try {
+    for (const t of targets) {
+      const factory = resolveEngine(t.layer, t.spec);
+      const label = `${t.layer.name} ${t.spec}`;
+      const shard = o.shard ?? { index: 0, count: 1 };
+      const seed = o.seed + shard.index; // each shard explores its own seed
+      const runs = Math.ceil((o.runs ?? (t.expect === "kill" ? DEFAULT_MUTANT_RUNS : DEFAULT_MODEL_RUNS)) / shard.count);
+      const time = o.time ?? (t.expect === "kill" ? DEFAULT_MUTANT_TIME_MS : undefined);
+      progress.start(label, runs);
+      const result = await runCampaign(t.layer, factory, {
+        seed, runs, maxOps: o.maxOps, timeMs: time, geometry: geometryFor(t.layer, o.geometry),
+        onProgress: (p) => progress.update(p),
+      });
+      progress.done();
+      const rec = report.add(label.replace(" ", "-"), t.expect, t.spec, result);
+      records.push(rec);
+      printTarget(rec, t, o.quiet ?? false);
+    }
+  } finally {
+    process.removeListener("SIGINT", interrupted);
+  }
+  report.finish(records.every((r) => r.verdict === "ok") ? "passed" : "failed");
+  return { records, report };
+}
+
+function printTarget(rec: TargetRecord, t: Target, quiet: boolean): void {
+  const r = rec.result;
+  const secs = `${(r.elapsedMs / 1000).toFixed(1)}s`;
+  const name = `${r.layer} ${t.spec}`.padEnd(36);
+  if (r.status === "passed") {
+    const what = t.expect === "kill" ? "SURVIVED" : "passed  ";
+    console.log(`${name} ${what} ${r.runs} runs, ${r.ops.toLocaleString("en-US")} ops, ${secs}`);
+    return;
+  }
+  if (r.status === "engine-failure") {
+    console.log(`${name} ENGINE FAILED after ${r.runs} runs: ${r.engineFailure?.message}`);
+    if (!quiet) console.log(indent(explainFailure(r)), `\n  trace so far: ${rec.files[0]}`);
+    return;
+  }
+  const f = r.failure!;
+  const mismatch = t.killedBy && f.kind !== t.killedBy ? ` (expected a ${t.killedBy} property)` : "";
+  if (t.expect === "kill") {
+    console.log(`${name} killed   after ${r.runs} run(s) by ${f.property}${mismatch}, ${r.trace!.ops.length}-op trace, ${secs}`);
+    return;
+  }
+  console.log(`${name} FAILED   ${f.property} after ${r.runs} run(s), ${secs}`);
+  if (!quiet) console.log(indent(explainFailure(r)));
+  console.log(`  trace: ${rec.files[0]}\n  replay: npx cowcheck replay ${rec.files[0]} --engine ${JSON.stringify(t.spec).replace(/^"(\w+)"$/, "$1")}`);
+}
+
+const indent = (s: string): string => s.replace(/^/gm, "  ");
+
+function exitFor(records: readonly TargetRecord[]): number {
+  if (records.some((r) => r.verdict === "bad" && r.result.status === "engine-failure")) return EXIT.engine;
+  return records.every((r) => r.verdict === "ok") ? EXIT.ok : EXIT.failed;
+}
+
+function budgetOptions(cmd: Command): void {
+  cmd
+    .option("--seed <n>", "seed (same seed, same ops, same verdict)", int("--seed"), 1)
+    .option("--runs <n>", `sequences per target (default ${DEFAULT_MODEL_RUNS} for an engine, up to ${DEFAULT_MUTANT_RUNS} for a mutant)`, int("--runs", 1))
+    .option("--max-ops <n>", "longest generated sequence", int("--max-ops", 1), 200)
+    .option("--time <duration>", "stop generating after this long per target (e.g. 60s, 5m)", parseDuration)
+    .option("--geometry <json>", "geometry overrides, e.g. '{\"pages\":64}'")
+    .option("--report <dir>", "report folder (default reports/out/<run-id>)")
+    .option("--quiet", "no progress, no explanations");
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let code: number = EXIT.ok;
+  const program = new Command("cowcheck")
+    .description("Property-based conformance and fuzzing harness for copy-on-write engines")
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .showHelpAfterError("(cowcheck --help for usage)");
+
+  const run = program
+    .command("run")
+    .description("fuzz an engine against its layer's oracle and properties; with no --engine, every layer's model and mutant zoo")
+    .option("--layer <layer>", `one layer (${layers.map((l) => l.name).join(", ")})`)
+    .option("--engine <spec>", "model | oracle | mutant:NAME | stdio:\"CMD\"")
+    .addOption(new Option("--shard <i/n>", "run shard i of n (each shard uses seed + i and runs/n sequences)").argParser(parseShard));
+  budgetOptions(run);
+  run.action(async (o: BudgetOptions & { layer?: string; engine?: string }) => {
+    const targets: Target[] = [];
+    for (const layer of pickLayers(o.layer)) {
+      if (o.engine) {
+        targets.push({ layer, spec: o.engine, expect: "pass" });
+        continue;
+      }
+      targets.push({ layer, spec: "model", expect: "pass" });
+      for (const m of layer.mutants) targets.push({ layer, spec: `mutant:${m.name}`, expect: "kill", killedBy: m.killedBy });
+    }
+    const { records, report } = await runTargets(targets, o, argv);
+    console.log(`report: ${report.dir}`);
+    code = exitFor(records);
+  });
+
+  const mutants = program
+    .command("mutants")
+    .description("run the mutant zoo: every mutant must be killed")
+    .option("--layer <layer>", "one layer")
+    .option("--json", "print one JSON array of {layer, name, mimics, killed, msToKill, traceLength}");
+  budgetOptions(mutants);
+  mutants.action(async (o: BudgetOptions & { layer?: string; json?: boolean }) => {
+    const targets: Target[] = pickLayers(o.layer).flatMap((layer) =>
+      layer.mutants.map((m) => ({ layer, spec: `mutant:${m.name}`, expect: "kill" as const, killedBy: m.killedBy })),
+    );
+    const log = console.log;
+    if (o.json) console.log = () => undefined; // the JSON array is the only stdout
+    let records: TargetRecord[];
+    try {
+      records = (await runTargets(targets, { ...o, quiet: o.quiet || o.json }, argv)).records;
+    } finally {
+      console.log = log;
+    }
+    const rows = records.map((r, i) => {
+      const t = targets[i];
+      const m = t.layer.mutants.find((x) => `mutant:${x.name}` === t.spec)!;
+      const f = r.result.failure;
+      return {
+        layer: t.layer.name, name: m.name, mimics: m.mimics, killed: r.result.status === "failed",
+        msToKill: r.result.status === "failed" ? r.result.elapsedMs : null, traceLength: r.result.trace?.ops.length ?? null,
+        killedBy: f?.property ?? null, expectedKind: m.killedBy ?? null, kind: f?.kind ?? null,
+      };
+    });
+    const wrongKind = (x: (typeof rows)[number]): boolean => x.killed && x.expectedKind !== null && x.kind !== x.expectedKind;
+    if (o.json) console.log(JSON.stringify(rows));
+    else printTable(rows.map((x) => [x.layer, x.name, x.killed ? (wrongKind(x) ? `yes, by ${x.kind}!` : "yes") : "NO", x.msToKill === null ? "-" : `${x.msToKill} ms`, x.traceLength === null ? "-" : String(x.traceLength), x.killedBy ?? "-", x.mimics]), ["layer", "mutant", "killed", "time to kill", "trace", "killed by", "mimics"]);
+    code = rows.every((x) => x.killed && !wrongKind(x)) ? EXIT.ok : EXIT.failed;
+  });
+
+  program
+    .command("replay")
+    .description("run a trace against an engine, printing each op and its observation")
+    .argument("<trace>", "trace file (JSON)")
+    .option("--engine <spec>", "model | oracle | mutant:NAME | stdio:\"CMD\"", "model")
+    .option("--quiet", "print only the verdict")
+    .action(async (file: string, o: { engine: string; quiet?: boolean }) => {
+      const { layer, trace } = loadTrace(file);
+      const factory = resolveEngine(layer, o.engine);
+      const failure = await checkWith(layer, trace.geometry, factory, trace.ops, {
+        expected: trace.expected,
+        onStep: o.quiet ? undefined : (s) => {
+          const same = JSON.stringify(s.observed) === JSON.stringify(s.expected);
+          console.log(`${String(s.index).padStart(4)}  ${JSON.stringify(s.op)}  →  ${JSON.stringify(s.observed)}${same ? "" : `   ✗ expected ${JSON.stringify(s.expected)}`}`);
+        },
+      });
+      code = printVerdict(failure, trace.ops.length, factory.name);
+    });
+
+  program
+    .command("minimize")
+    .description("shrink a failing trace to a 1-minimal one that fails the same property")
+    .argument("<trace>", "trace file (JSON)")
+    .option("--engine <spec>", "model | oracle | mutant:NAME | stdio:\"CMD\"", "model")
+    .option("--out <file>", "where to write the minimized trace (default: <trace>.min.json)")
+    .action(async (file: string, o: { engine: string; out?: string }) => {
+      const { layer, trace } = loadTrace(file);
+      const factory = resolveEngine(layer, o.engine);
+      const first = await checkWith(layer, trace.geometry, factory, trace.ops);
+      if (!first) {
+        console.log(`the trace passes on ${factory.name}: nothing to minimize`);
+        return;
+      }
+      const minimal = await minimize(trace.ops.slice(0, first.index + 1), async (c) => (await checkWith(layer, trace.geometry, factory, c))?.property === first.property);
+      const out = o.out ?? file.replace(/(\.json)?$/, ".min.json");
+      writeFileSync(out, formatTrace({ ...trace, ops: minimal, expected: undefined, note: `${first.property}: minimized from ${trace.ops.length} ops` }));
+      console.log(`${first.property}: ${trace.ops.length} → ${minimal.length} ops, written to ${out}`);
+      code = EXIT.failed;
+    });
+
+  program
+    .command("engines")
+    .description("which engines this machine can run, and why not")
+    .option("--layer <layer>", "one layer")
+    .action((o: { layer?: string }) => {
+      const rows: string[][] = [];
+      for (const layer of pickLayers(o.layer)) for (const e of engineCatalogue(layer)) rows.push([layer.name, e.spec, e.available ? "yes" : "no", e.why]);
+      printTable(rows, ["layer", "engine", "available", "notes"]);
+    });
+
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (e instanceof InputError) {
+      process.stderr.write(`cowcheck: ${e.message}\n`);
+      return EXIT.usage;
+    }
+    if (e instanceof EngineFailure) {
+      process.stderr.write(`cowcheck: engine failure (${e.kind}): ${e.message}\n${e.detail ? `${e.detail}\n` : ""}`);
+      return EXIT.engine;
+    }
+    throw e;
+  }
+}
+
+function printVerdict(failure: Failure | undefined, n: number, engine: string): number {
+  if (!failure) {
+    console.log(`ok: ${n} ops on ${engine}, every observation and property held`);
+    return EXIT.ok;
+  }
+  console.log(`FAILED at op ${failure.index}: ${failure.property} (${failure.kind}): ${failure.message}`);
+  if (failure.kind === "equivalence") console.log(`  observed ${JSON.stringify(failure.observed)}, expected ${JSON.stringify(failure.expected)}`);
+  return EXIT.failed;
+}
+
+function printTable(rows: string[][], head: string[]): void {
+  const all = [head, ...rows];
+  const widths = head.map((_, i) => Math.max(...all.map((r) => r[i].length)));
+  const line = (r: string[]): string => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join("  ");
+  console.log(line(head));
+  console.log(widths.map((w) => "-".repeat(w)).join("  "));
+  for (const r of rows) console.log(line(r));
+}

@@ -1,0 +1,136 @@
+// Report folder: summary.json and junit.xml rewritten after every target, and for each failure its trace, a
+// readable explanation (json-diff of the first diverging observation) and a ready-to-commit vitest test.
+// Written as the run goes, so an interrupted run keeps what it found.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { diffString } from "json-diff";
+import type { CampaignResult } from "../fuzz/campaign.ts";
+import { formatTrace } from "../fuzz/trace.ts";
+
+export interface TargetRecord {
+  readonly label: string;
+  readonly layer: string;
+  readonly engine: string;
+  /** What this target is expected to do: a model must pass, a mutant must be killed. */
+  readonly expect: "pass" | "kill";
+  readonly verdict: "ok" | "bad";
+  readonly result: CampaignResult;
+  readonly files: string[];
+}
+
+const safe = (s: string): string => s.replace(/[^A-Za-z0-9._-]+/g, "_");
+
+export function explainFailure(r: CampaignResult): string {
+  const lines: string[] = [];
+  if (r.status === "engine-failure" && r.engineFailure) {
+    lines.push(`engine failure (${r.engineFailure.kind}): ${r.engineFailure.message}`);
+    if (r.engineFailure.detail) lines.push("", "engine stderr / detail:", r.engineFailure.detail);
+    lines.push("", `trace up to the failing op: ${r.trace?.ops.length ?? 0} ops`);
+    return lines.join("\n");
+  }
+  const f = r.failure;
+  if (!f || !r.trace) return "passed";
+  lines.push(`property: ${f.property} (${f.kind})`, `message:  ${f.message}`, `at op ${f.index}: ${JSON.stringify(r.trace.ops[f.index])}`);
+  if (f.kind === "equivalence") {
+    lines.push(`observed: ${JSON.stringify(f.observed)}`, `expected: ${JSON.stringify(f.expected)}`, "diff (expected → observed):");
+    lines.push(diffString(f.expected, f.observed, { color: false }).trimEnd() || "  (values differ in type)");
+  }
+  lines.push("", `minimized from ${r.originalLength} to ${r.trace.ops.length} ops (seed ${r.seed})`);
+  return lines.join("\n");
+}
+
+function regressionTest(label: string, r: CampaignResult, engineSpec: string): string {
+  return `// cowcheck regression: ${label}
+// ${r.failure?.property}: ${r.failure?.message.replace(/\n/g, " ")}
+import { expect, test } from "vitest";
+import { checkTrace } from "cowcheck";
+
+const trace = ${JSON.stringify(r.trace)};
+
+test("cowcheck regression: ${label}", async () => {
+  const failure = await checkTrace(trace, { engine: ${JSON.stringify(engineSpec)} });
+  expect(failure, failure?.message).toBeUndefined();
+});
+`;
+}
+
+const xml = (s: string): string => s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+export class ReportWriter {
+  readonly dir: string;
+  private readonly targets: TargetRecord[] = [];
+  private readonly started = new Date();
+
+  constructor(dir: string, private readonly argv: readonly string[]) {
+    this.dir = resolve(dir);
+    mkdirSync(this.dir, { recursive: true });
+    this.flush("running");
+  }
+
+  /** Record one target's result; returns the record (with the files written for it). */
+  add(label: string, expect: "pass" | "kill", engineSpec: string, result: CampaignResult): TargetRecord {
+    const files: string[] = [];
+    if (result.trace) {
+      const base = join(this.dir, safe(label));
+      const note = result.failure ? `${result.failure.property}: ${result.failure.message}` : result.engineFailure?.message;
+      writeFileSync(`${base}.trace.json`, formatTrace({ ...result.trace, note }));
+      writeFileSync(`${base}.failure.txt`, `${explainFailure(result)}\n`);
+      files.push(`${base}.trace.json`, `${base}.failure.txt`);
+      if (result.status === "failed") {
+        writeFileSync(`${base}.regression.test.ts`, regressionTest(label, result, engineSpec));
+        files.push(`${base}.regression.test.ts`);
+      }
+    }
+    const killed = result.status === "failed";
+    const verdict = expect === "pass" ? (result.status === "passed" ? "ok" : "bad") : killed ? "ok" : "bad";
+    const rec: TargetRecord = { label, layer: result.layer, engine: engineSpec, expect, verdict, result, files };
+    this.targets.push(rec);
+    this.flush("running");
+    return rec;
+  }
+
+  finish(status: "passed" | "failed" | "interrupted"): void {
+    this.flush(status);
+  }
+
+  private flush(status: string): void {
+    const summary = {
+      cowcheck: 1,
+      status,
+      argv: this.argv,
+      startedAt: this.started.toISOString(),
+      updatedAt: new Date().toISOString(),
+      targets: this.targets.map((t) => ({
+        label: t.label, layer: t.layer, engine: t.engine, expect: t.expect, verdict: t.verdict,
+        status: t.result.status, seed: t.result.seed, runs: t.result.runs, ops: t.result.ops, elapsedMs: t.result.elapsedMs,
+        failure: t.result.failure && { ...t.result.failure, traceLength: t.result.trace?.ops.length, originalLength: t.result.originalLength },
+        engineFailure: t.result.engineFailure,
+        files: t.files,
+      })),
+    };
+    writeFileSync(join(this.dir, "summary.json"), `${JSON.stringify(summary, null, 1)}\n`);
+    writeFileSync(join(this.dir, "junit.xml"), this.junit());
+  }
+
+  private junit(): string {
+    const byLayer = new Map<string, TargetRecord[]>();
+    for (const t of this.targets) byLayer.set(t.layer, [...(byLayer.get(t.layer) ?? []), t]);
+    const suites = [...byLayer].map(([layer, ts]) => {
+      const failures = ts.filter((t) => t.verdict === "bad" && t.result.status !== "engine-failure").length;
+      const errors = ts.filter((t) => t.verdict === "bad" && t.result.status === "engine-failure").length;
+      const time = ts.reduce((a, t) => a + t.result.elapsedMs, 0) / 1000;
+      const cases = ts.map((t) => {
+        const name = t.expect === "kill" ? `${t.label} is killed` : `${t.label} holds every property`;
+        let body = "";
+        if (t.verdict === "bad") {
+          const tag = t.result.status === "engine-failure" ? "error" : "failure";
+          const msg = t.expect === "kill" ? `mutant survived ${t.result.runs} runs` : (t.result.failure?.message ?? t.result.engineFailure?.message ?? "");
+          body = `<${tag} message="${xml(msg)}">${xml(t.expect === "kill" ? msg : explainFailure(t.result))}</${tag}>`;
+        }
+        return `    <testcase classname="cowcheck.${xml(layer)}" name="${xml(name)}" time="${t.result.elapsedMs / 1000}">${body}</testcase>`;
+      });
+      return `  <testsuite name="cowcheck.${xml(layer)}" tests="${ts.length}" failures="${failures}" errors="${errors}" time="${time}">\n${cases.join("\n")}\n  </testsuite>`;
+    });
+    return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="cowcheck">\n${suites.join("\n")}\n</testsuites>\n`;
+  }
+}

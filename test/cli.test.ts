@@ -1,0 +1,127 @@
+// The command line: exit codes, reports, replay of what a run wrote, and clear errors for bad input.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { main } from "../cli/main.ts";
+
+let out: string[];
+let err: string[];
+beforeEach(() => {
+  out = [];
+  err = [];
+  vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void out.push(a.join(" ")));
+  vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => (err.push(String(s)), true));
+});
+afterEach(() => vi.restoreAllMocks());
+
+const tmp = (): string => mkdtempSync(join(tmpdir(), "cowcheck-test-"));
+const fixture = "test/fixtures/seed-article.trace.json";
+
+describe("cowcheck run", () => {
+  test("run --layer mm --engine model --seed 7 exits 0 and writes summary.json and junit.xml", async () => {
+    const report = tmp();
+    expect(await main(["run", "--layer", "mm", "--engine", "model", "--seed", "7", "--report", report])).toBe(0);
+    const summary = JSON.parse(readFileSync(join(report, "summary.json"), "utf8"));
+    expect(summary.status).toBe("passed");
+    expect(summary.targets[0]).toMatchObject({ engine: "model", status: "passed", seed: 7, runs: 1000 });
+    expect(readFileSync(join(report, "junit.xml"), "utf8")).toContain('tests="1" failures="0"');
+  });
+
+  test("a mutant run exits 1, leaves a shrunk trace that replay reproduces (1) and the model passes (0)", async () => {
+    const report = tmp();
+    expect(await main(["run", "--layer", "mm", "--engine", "mutant:wp-reuse-shared", "--report", report])).toBe(1);
+    const files = readdirSync(report);
+    const trace = join(report, files.find((f) => f.endsWith(".trace.json"))!);
+    expect(files.some((f) => f.endsWith(".regression.test.ts"))).toBe(true);
+    expect(readFileSync(join(report, files.find((f) => f.endsWith(".failure.txt"))!), "utf8")).toMatch(/property: \S+/);
+    expect(JSON.parse(readFileSync(trace, "utf8")).ops.length).toBeLessThanOrEqual(10);
+    expect(await main(["replay", trace, "--engine", "mutant:wp-reuse-shared"])).toBe(1);
+    expect(out.join("\n")).toMatch(/FAILED at op \d+/);
+    expect(await main(["replay", trace])).toBe(0);
+    expect(readFileSync(join(report, "junit.xml"), "utf8")).toContain("<failure");
+  });
+
+  test("the mutant zoo as JSON: every mutant killed, exit 0", async () => {
+    expect(await main(["mutants", "--layer", "mm", "--json", "--report", tmp()])).toBe(0);
+    const rows = JSON.parse(out.at(-1)!);
+    expect(rows.length).toBeGreaterThanOrEqual(6);
+    for (const r of rows) expect(r).toMatchObject({ layer: "mm", killed: true, msToKill: expect.any(Number), traceLength: expect.any(Number) });
+  });
+
+  test("engines lists the model, the oracle, every mutant and stdio", async () => {
+    expect(await main(["engines"])).toBe(0);
+    const text = out.join("\n");
+    for (const e of ["model", "oracle", "mutant:eager-fork", "stdio:"]) expect(text).toContain(e);
+  });
+});
+
+describe("replay and bad input", () => {
+  test("the committed seed-article trace replays with its recorded observations", async () => {
+    expect(await main(["replay", fixture])).toBe(0);
+    expect(out.join("\n")).toContain('{"data":[88]}');
+  });
+
+  test("a recorded observation the engine does not give fails replay", async () => {
+    const t = JSON.parse(readFileSync(fixture, "utf8"));
+    t.expected[9] = { data: [1] };
+    const f = join(tmp(), "t.json");
+    writeFileSync(f, JSON.stringify(t));
+    expect(await main(["replay", f, "--quiet"])).toBe(1);
+    expect(out.join("\n")).toContain("recorded-observation");
+  });
+
+  const bad = (mutate: (t: Record<string, unknown>) => unknown): string => {
+    const f = join(tmp(), "bad.json");
+    writeFileSync(f, typeof mutate === "function" ? JSON.stringify(mutate(JSON.parse(readFileSync(fixture, "utf8")))) : "");
+    return f;
+  };
+
+  test.each([
+    ["not JSON", () => "{", /not JSON/],
+    ["no ops", (t: Record<string, unknown>) => ({ ...t, ops: undefined }), /not a cowcheck trace: ops/],
+    ["unknown layer", (t: Record<string, unknown>) => ({ ...t, layer: "zfs" }), /unknown layer "zfs"/],
+    ["bad field", (t: Record<string, unknown>) => ({ ...t, ops: [{ op: "spawn" }, { op: "write", pid: 1, page: "x", cell: 0, value: 1 }] }), /ops\[1\]\.page: /],
+    ["unknown op", (t: Record<string, unknown>) => ({ ...t, ops: [{ op: "spawn" }, { op: "teleport", pid: 1 }] }), /ops\[1\]/],
+    ["bad geometry", (t: Record<string, unknown>) => ({ ...t, geometry: { pageSize: 4096, cellsPerPage: 0, pages: 16 } }), /geometry\.cellsPerPage/],
+  ])("a malformed trace (%s) exits 2 with a message, not a stack trace", async (_, mutate, message) => {
+    const f = join(tmp(), "bad.json");
+    const v = (mutate as (t: Record<string, unknown>) => unknown)(JSON.parse(readFileSync(fixture, "utf8")));
+    writeFileSync(f, typeof v === "string" ? v : JSON.stringify(v));
+    expect(await main(["replay", f])).toBe(2);
+    const e = err.join("");
+    expect(e).toMatch(message);
+    expect(e).not.toMatch(/\n\s+at /);
+  });
+
+  test("a missing file, an unknown engine, an unknown flag, a bad number: exit 2", async () => {
+    expect(await main(["replay", "/nonexistent/trace.json"])).toBe(2);
+    expect(await main(["replay", fixture, "--engine", "mutant:nope"])).toBe(2);
+    expect(err.join("")).toContain('no mutant "nope"');
+    expect(await main(["run", "--frobnicate"])).toBe(2);
+    expect(await main(["run", "--runs", "-3"])).toBe(2);
+    expect(await main(["run", "--layer", "nosuch"])).toBe(2);
+  });
+
+  test("minimize shrinks a padded failing trace back to a 1-minimal one", async () => {
+    const report = tmp();
+    await main(["run", "--layer", "mm", "--engine", "mutant:wp-copy-leak", "--report", report]);
+    const trace = JSON.parse(readFileSync(join(report, readdirSync(report).find((f) => f.endsWith(".trace.json"))!), "utf8"));
+    const padded = { ...trace, ops: [...trace.ops.slice(0, 1), { op: "spawn" }, { op: "exit", pid: 2 }, ...trace.ops.slice(1), { op: "read", pid: 1, page: 0 }] };
+    const f = join(report, "padded.json");
+    writeFileSync(f, JSON.stringify(padded));
+    expect(await main(["minimize", f, "--engine", "mutant:wp-copy-leak", "--out", join(report, "min.json")])).toBe(1);
+    expect(JSON.parse(readFileSync(join(report, "min.json"), "utf8")).ops.length).toBe(trace.ops.length);
+  });
+});
+
+test("the installed bin runs (tsx registration, exit codes pass through)", () => {
+  const r = spawnSync(process.execPath, ["bin/cowcheck.js", "replay", fixture, "--quiet"], { encoding: "utf8" });
+  expect(r.stdout).toContain("ok: 13 ops");
+  expect(r.status).toBe(0);
+  const bad = spawnSync(process.execPath, ["bin/cowcheck.js", "replay", "/nonexistent"], { encoding: "utf8" });
+  expect(bad.status).toBe(2);
+  expect(existsSync("bin/cowcheck.js")).toBe(true);
+  void execFileSync;
+});

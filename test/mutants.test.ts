@@ -1,0 +1,25 @@
+// Every mutant is killed within the default budget, by the kind of property it is meant to trip, and the
+// minimized trace it leaves replays: it fails on the mutant and passes on the reference model.
+import { describe, expect, test } from "vitest";
+import { resolveEngine } from "../engines/resolve.ts";
+import { runCampaign } from "../fuzz/campaign.ts";
+import { checkWith } from "../fuzz/runner.ts";
+import { mmLayer } from "../layers/mm.ts";
+
+describe.each(mmLayer.mutants.map((m) => [m.name, m] as const))("mm mutant %s", (name, m) => {
+  test("is killed (seed 1, default mutant budget) and its trace replays", async () => {
+    const r = await runCampaign(mmLayer, resolveEngine(mmLayer, `mutant:${name}`), { seed: 1, runs: 20_000, maxOps: 200 });
+    expect(r.status, `${name} survived ${r.runs} runs`).toBe("failed");
+    if (m.killedBy) expect(r.failure!.kind).toBe(m.killedBy);
+    const again = await checkWith(mmLayer, r.trace!.geometry, resolveEngine(mmLayer, `mutant:${name}`), r.trace!.ops);
+    expect(again?.property).toBe(r.failure!.property);
+    expect(await checkWith(mmLayer, r.trace!.geometry, resolveEngine(mmLayer, "model"), r.trace!.ops)).toBeUndefined();
+  });
+});
+
+test("the eager engine fails only the economy bounds: without them it survives", async () => {
+  const dataAndStructureOnly = { ...mmLayer, properties: mmLayer.properties.filter((p) => p.kind !== "economy") };
+  const r = await runCampaign(dataAndStructureOnly, resolveEngine(mmLayer, "mutant:eager-fork"), { seed: 3, runs: 300, maxOps: 200 });
+  expect(r.failure).toBeUndefined();
+  expect(r.status).toBe("passed");
+});
