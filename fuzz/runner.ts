@@ -44,10 +44,6 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   return true;
 }
 
-async function settle<T>(v: T | Promise<T>): Promise<T> {
-  return isPromise(v) ? await v : v;
-}
-
 /** Wrap anything an engine throws that is not already an EngineFailure (an in-process engine's own bug). */
 function asEngineFailure(e: unknown, what: string): EngineFailure {
   if (e instanceof EngineFailure) return e;
@@ -76,7 +72,14 @@ export async function checkSequence(
   const last = ops.length - 1;
   for (let i = 0; i <= last; i++) {
     const op = ops[i];
-    const observed = await settleEngine(() => engine.apply(op), `op ${i}`);
+    // The hot path: no await unless the engine really is asynchronous.
+    let observed: unknown;
+    try {
+      observed = engine.apply(op);
+      if (isPromise(observed)) observed = await observed;
+    } catch (e) {
+      throw asEngineFailure(e, `op ${i}`);
+    }
     const expected = oracle.apply(op) as unknown;
     const recorded = options.expected?.[i];
     options.onStep?.({ index: i, op, observed, expected: recorded ?? expected });
@@ -87,11 +90,17 @@ export async function checkSequence(
       return { index: i, property: "observational-equivalence", kind: "equivalence", message: "observation differs from the oracle's", observed, expected };
     }
     if (inspect) {
-      const state = await settleEngine(() => inspect(), `inspect after op ${i}`);
+      let state: unknown;
+      try {
+        state = inspect();
+        if (isPromise(state)) state = await state;
+      } catch (e) {
+        throw asEngineFailure(e, `inspect after op ${i}`);
+      }
       const full = i === last;
       for (const c of checkers) {
-        const message = c.checker.after(op, observed, state, full);
-        if (message) return { index: i, property: c.name, kind: c.kind, message };
+        const v = c.checker.after(op, observed, state, full);
+        if (v) return typeof v === "string" ? { index: i, property: c.name, kind: c.kind, message: v } : { index: i, property: v.property, kind: c.kind, message: v.message };
       }
     }
   }
@@ -100,7 +109,8 @@ export async function checkSequence(
 
 async function settleEngine<T>(f: () => T | Promise<T>, what: string): Promise<T> {
   try {
-    return await settle(f());
+    const v = f();
+    return isPromise(v) ? await v : v;
   } catch (e) {
     throw asEngineFailure(e, what);
   }

@@ -15,7 +15,7 @@ import {
 } from "../models/mm/types.ts";
 import { MmOracle } from "../oracles/mm.ts";
 import { mmEconomy } from "../properties/mm/economy.ts";
-import { mmInvariants } from "../properties/mm/invariants.ts";
+import { mmStructure } from "../properties/mm/invariants.ts";
 import type { Layer } from "./layer.ts";
 
 export const mmLayer: Layer<MmOp, MmObs, MmState, MmGeometry> = {
@@ -30,6 +30,6 @@ export const mmLayer: Layer<MmOp, MmObs, MmState, MmGeometry> = {
   model: (g) => new MmModel(g),
   oracle: (g) => new MmOracle(g),
   mutants: mmMutants,
-  properties: [...mmInvariants, ...mmEconomy],
+  properties: [mmStructure, ...mmEconomy],
   decodeState: decodeMmState,
 };

@@ -14,11 +14,19 @@ export interface Checker<Op, Obs, State> {
    * what the op touched (the runner asks for it on the last op of a sequence, and when the state carries no
    * record of what was touched).
    */
-  after(op: Op, obs: Obs, state: State, full: boolean): string | undefined;
+  after(op: Op, obs: Obs, state: State, full: boolean): string | Named | undefined;
+}
+
+/** A property that checks several named invariants in one pass reports which one failed. */
+export interface Named {
+  readonly property: string;
+  readonly message: string;
 }
 
 export interface Property<Op, Obs, State> {
   readonly name: string;
+  /** For a property made of several invariants: their names and descriptions. */
+  readonly members?: readonly { readonly name: string; readonly description: string }[];
   readonly kind: Exclude<PropertyKind, "equivalence" | "engine">;
   readonly description: string;
   /** A fresh checker for one run; `initial` is the engine's state before the first op. */

@@ -1,0 +1,59 @@
+// npm run bench: throughput of the mm layer. Sequences are generated up front (fixed seed) so only execution
+// is timed: the bare model, and the full check (model + oracle + observation compare + every property per op).
+import fc from "fast-check";
+import { sequenceArbitrary } from "../fuzz/campaign.ts";
+import { checkSequence } from "../fuzz/runner.ts";
+import { mmLayer } from "../layers/mm.ts";
+import { MmModel } from "../models/mm/model.ts";
+import { defaultMmGeometry, type MmGeometry, type MmOp } from "../models/mm/types.ts";
+
+const SEQUENCES = 400;
+const OPS = 500;
+const ROUNDS = 5;
+
+function sequences(g: MmGeometry): MmOp[][] {
+  const arb = sequenceArbitrary(mmLayer, g, new Set(["inspect"]), OPS).filter((s) => s.length > OPS / 2);
+  return fc.sample(arb, { seed: 42, numRuns: SEQUENCES }) as MmOp[][];
+}
+
+/** Best of ROUNDS (after one warm-up round), in ops per second. */
+async function rate(seqs: MmOp[][], run: (ops: MmOp[]) => unknown): Promise<number> {
+  const total = seqs.reduce((a, s) => a + s.length, 0);
+  let best = Infinity;
+  for (let round = 0; round <= ROUNDS; round++) {
+    const t0 = performance.now();
+    for (const s of seqs) await run(s);
+    const ms = performance.now() - t0;
+    if (round > 0) best = Math.min(best, ms);
+  }
+  return (total / best) * 1000;
+}
+
+const fmt = (n: number): string => Math.round(n).toLocaleString("en-US").padStart(10);
+
+async function measure(g: MmGeometry): Promise<{ checked: number; bare: number }> {
+  const seqs = sequences(g);
+  const bare = await rate(seqs, (ops) => {
+    const m = new MmModel(g);
+    for (const op of ops) m.apply(op);
+  });
+  const checked = await rate(seqs, async (ops) => {
+    const f = await checkSequence(mmLayer, g, new MmModel(g), ops);
+    if (f) throw new Error(`bench sequence failed ${f.property}: ${f.message}`);
+  });
+  return { checked, bare };
+}
+
+const small = await measure(defaultMmGeometry);
+const p64 = await measure({ ...defaultMmGeometry, pages: 64 });
+const p64k = await measure({ ...defaultMmGeometry, pages: 65_536 });
+
+console.log(`mm layer, ${SEQUENCES} sequences of ≤${OPS} ops, best of ${ROUNDS} rounds (node ${process.version})`);
+console.log(`small geometry (${defaultMmGeometry.pages} pages, ${defaultMmGeometry.cellsPerPage} cells/page):`);
+console.log(`  checked ops/s (model + oracle + every property) ${fmt(small.checked)}`);
+console.log(`  bare model ops/s                                ${fmt(small.bare)}`);
+console.log(`  checked/bare cost ratio                         ${(small.bare / small.checked).toFixed(2).padStart(10)}x`);
+console.log(`address-space scaling (checked ops/s):`);
+console.log(`  64 pages                                        ${fmt(p64.checked)}`);
+console.log(`  65,536 pages                                    ${fmt(p64k.checked)}`);
+console.log(`  64-page / 65,536-page                           ${(p64.checked / p64k.checked).toFixed(2).padStart(10)}x`);
