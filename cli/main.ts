@@ -5,7 +5,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { engineCatalogue, resolveEngine } from "../engines/resolve.ts";
 import { EngineFailure, InputError } from "../engines/types.ts";
 import { runCampaign, type CampaignResult } from "../fuzz/campaign.ts";
-import { minimize } from "../fuzz/minimize.ts";
+import { minimizeWith } from "../fuzz/minimize.ts";
 import { checkWith, type Failure } from "../fuzz/runner.ts";
 import { formatTrace, loadTrace } from "../fuzz/trace.ts";
 import { findLayer, layers } from "../layers/index.ts";
@@ -255,7 +255,11 @@ export async function main(argv: readonly string[]): Promise<number> {
         console.log(`the trace passes on ${factory.name}: nothing to minimize`);
         return;
       }
-      const minimal = await minimize(trace.ops.slice(0, first.index + 1), async (c) => (await checkWith(layer, trace.geometry, factory, c))?.property === first.property);
+      const minimal = await minimizeWith(
+        trace.ops.slice(0, first.index + 1),
+        async (c) => (await checkWith(layer, trace.geometry, factory, c))?.property === first.property,
+        layer.simplify?.bind(layer),
+      );
       const out = o.out ?? file.replace(/(\.json)?$/, ".min.json");
       writeFileSync(out, formatTrace({ ...trace, ops: minimal, expected: undefined, note: `${first.property}: minimized from ${trace.ops.length} ops` }));
       console.log(`${first.property}: ${trace.ops.length} → ${minimal.length} ops, written to ${out}`);

@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { EngineFailure, type EngineFactory } from "../engines/types.ts";
 import type { AnyLayer } from "../layers/layer.ts";
 import { checkWith, type Failure } from "./runner.ts";
-import { minimize } from "./minimize.ts";
+import { minimizeWith } from "./minimize.ts";
 import type { Trace } from "./trace.ts";
 
 export interface CampaignOptions {
@@ -112,10 +112,11 @@ export async function runCampaign(layer: AnyLayer, factory: EngineFactory, optio
   const shrunk = details.counterexample[0] as unknown[];
   const first = await checkWith(layer, geometry, factory, shrunk);
   if (!first) throw new Error(`${factory.name}: the shrunk counterexample no longer fails (the engine is not deterministic)`);
-  const minimal = await minimize(shrunk, async (candidate) => {
-    const f = await checkWith(layer, geometry, factory, candidate);
-    return f !== undefined && f.property === first.property;
-  });
+  const minimal = await minimizeWith(
+    shrunk,
+    async (candidate) => (await checkWith(layer, geometry, factory, candidate))?.property === first.property,
+    layer.simplify?.bind(layer),
+  );
   const failure = (await checkWith(layer, geometry, factory, minimal))!;
   return {
     ...base, status: "failed", elapsedMs: Date.now() - started,

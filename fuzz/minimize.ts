@@ -22,3 +22,27 @@ export async function minimize<T>(items: readonly T[], fails: (candidate: T[]) =
   }
   return current;
 }
+
+/**
+ * ddmin, then the layer's rewrites (e.g. canonical renaming): any rewrite that still fails is taken and
+ * minimized again, until none helps.
+ */
+export async function minimizeWith<T>(
+  items: readonly T[],
+  fails: (candidate: T[]) => Promise<boolean>,
+  simplify?: (items: readonly T[]) => Iterable<T[]>,
+): Promise<T[]> {
+  let current = await minimize(items, fails);
+  let improved = simplify !== undefined;
+  while (improved) {
+    improved = false;
+    for (const candidate of simplify!(current)) {
+      if (candidate.length < current.length && (await fails(candidate))) {
+        current = await minimize(candidate, fails);
+        improved = true;
+        break;
+      }
+    }
+  }
+  return current;
+}

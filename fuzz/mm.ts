@@ -30,3 +30,79 @@ export function mmOpArbitrary(g: MmGeometry, _features: ReadonlySet<string>): fc
     { weight: 1, arbitrary: fc.constant({ op: "spawn" as const }) },
   );
 }
+
+// ---- Canonical renaming for minimization.
+// Pids are allocated lowest-free, so deleting a spawn or fork renumbers every later process and ddmin alone
+// cannot remove it. Here processes are tracked by identity: a candidate removes one process-creating op, hands
+// that process's ops to its parent (or drops them, for a spawn), and recomputes every pid.
+
+type Identity = number;
+
+/** Per op: the process identity it acts on (undefined: no such process), and the identity it creates. */
+function identities(ops: readonly MmOp[]): { actor: (Identity | undefined)[]; created: (Identity | undefined)[]; parent: Map<Identity, Identity> } {
+  const live = new Map<number, Identity>();
+  const parent = new Map<Identity, Identity>();
+  const actor: (Identity | undefined)[] = [];
+  const created: (Identity | undefined)[] = [];
+  let next = 0;
+  const allocate = (id: Identity): void => {
+    let pid = 1;
+    while (live.has(pid)) pid++;
+    live.set(pid, id);
+  };
+  for (const op of ops) {
+    const who = op.op === "spawn" ? undefined : live.get(op.pid);
+    actor.push(who);
+    let made: Identity | undefined;
+    if (op.op === "spawn" || (op.op === "fork" && who !== undefined)) {
+      made = next++;
+      if (who !== undefined) parent.set(made, who);
+      allocate(made);
+    } else if (op.op === "exit" && who !== undefined) {
+      live.delete(op.pid);
+    }
+    created.push(made);
+  }
+  return { actor, created, parent };
+}
+
+/** Rebuild concrete pids for ops given by identity (lowest-free allocation, as the engines do). */
+function withPids(ops: readonly { op: MmOp; actor: Identity | undefined; created: Identity | undefined }[]): MmOp[] {
+  const pidOf = new Map<Identity, number>();
+  const used = new Set<number>();
+  const out: MmOp[] = [];
+  for (const { op, actor, created } of ops) {
+    const pid = actor === undefined ? undefined : pidOf.get(actor);
+    if (op.op !== "spawn" && pid === undefined && actor !== undefined) continue; // its process no longer exists
+    const rewritten = op.op === "spawn" || pid === undefined ? op : { ...op, pid };
+    out.push(rewritten);
+    if (created !== undefined) {
+      let p = 1;
+      while (used.has(p)) p++;
+      used.add(p);
+      pidOf.set(created, p);
+    }
+    if (op.op === "exit" && pid !== undefined) {
+      used.delete(pid);
+      pidOf.delete(actor!);
+    }
+  }
+  return out;
+}
+
+export function* mmSimplifications(ops: readonly MmOp[]): Iterable<MmOp[]> {
+  const { actor, created, parent } = identities(ops);
+  for (let i = 0; i < ops.length; i++) {
+    const gone = created[i];
+    if (gone === undefined) continue;
+    const heir = parent.get(gone);
+    const rest: { op: MmOp; actor: Identity | undefined; created: Identity | undefined }[] = [];
+    for (let j = 0; j < ops.length; j++) {
+      if (j === i) continue;
+      const a = actor[j] === gone ? heir : actor[j];
+      if (actor[j] === gone && (heir === undefined || ops[j].op === "exit")) continue; // a spawn's ops go; the heir does not exit
+      rest.push({ op: ops[j], actor: a, created: created[j] });
+    }
+    yield withPids(rest);
+  }
+}

@@ -28,6 +28,8 @@ export interface Layer<Op, Obs, State, G> {
   oracle(geometry: G): Engine<Op, Obs>;
   readonly mutants: readonly Mutant<Op, Obs, State, G>[];
   readonly properties: readonly Property<Op, Obs, State>[];
+  /** Candidate rewrites of a failing sequence that plain deletion cannot reach (canonical renaming). */
+  simplify?(ops: readonly Op[]): Iterable<Op[]>;
   /** Turn the JSON an external engine returns for `inspect` into the state the properties read. */
   decodeState(json: unknown, geometry: G): State;
 }

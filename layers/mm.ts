@@ -1,5 +1,5 @@
 // The mm layer assembled: Linux anonymous memory, its eager oracle, properties and mutants.
-import { mmOpArbitrary } from "../fuzz/mm.ts";
+import { mmOpArbitrary, mmSimplifications } from "../fuzz/mm.ts";
 import { mmMutants } from "../models/mm/mutants/index.ts";
 import { MmModel } from "../models/mm/model.ts";
 import { decodeMmState } from "../models/mm/state.ts";
@@ -31,5 +31,6 @@ export const mmLayer: Layer<MmOp, MmObs, MmState, MmGeometry> = {
   oracle: (g) => new MmOracle(g),
   mutants: mmMutants,
   properties: [mmStructure, ...mmEconomy],
+  simplify: mmSimplifications,
   decodeState: decodeMmState,
 };
