@@ -65,6 +65,7 @@ interface Target {
 
 interface BudgetOptions {
   seed: number;
+  timeout?: number;
   runs?: number;
   maxOps: number;
   time?: number;
@@ -92,7 +93,7 @@ async function runTargets(targets: Target[], o: BudgetOptions, argv: readonly st
   process.once("SIGINT", interrupted);
   try {
     for (const t of targets) {
-      const factory = resolveEngine(t.layer, t.spec);
+      const factory = resolveEngine(t.layer, t.spec, { timeoutMs: o.timeout });
       const label = `${t.layer.name} ${t.spec}`;
       const shard = o.shard ?? { index: 0, count: 1 };
       const seed = o.seed + shard.index; // each shard explores its own seed
@@ -154,6 +155,7 @@ function budgetOptions(cmd: Command): void {
     .option("--max-ops <n>", "longest generated sequence", int("--max-ops", 1), 200)
     .option("--time <duration>", "stop generating after this long per target (e.g. 60s, 5m)", parseDuration)
     .option("--geometry <json>", "geometry overrides, e.g. '{\"pages\":64}'")
+    .option("--timeout <duration>", "per-message timeout for stdio engines (default 10s)", parseDuration)
     .option("--report <dir>", "report folder (default reports/out/<run-id>)")
     .option("--quiet", "no progress, no explanations");
 }
@@ -228,9 +230,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     .argument("<trace>", "trace file (JSON)")
     .option("--engine <spec>", "model | oracle | mutant:NAME | stdio:\"CMD\"", "model")
     .option("--quiet", "print only the verdict")
-    .action(async (file: string, o: { engine: string; quiet?: boolean }) => {
+    .option("--timeout <duration>", "per-message timeout for stdio engines (default 10s)", parseDuration)
+    .action(async (file: string, o: { engine: string; quiet?: boolean; timeout?: number }) => {
       const { layer, trace } = loadTrace(file);
-      const factory = resolveEngine(layer, o.engine);
+      const factory = resolveEngine(layer, o.engine, { timeoutMs: o.timeout });
       const failure = await checkWith(layer, trace.geometry, factory, trace.ops, {
         expected: trace.expected,
         onStep: o.quiet ? undefined : (s) => {
@@ -247,9 +250,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     .argument("<trace>", "trace file (JSON)")
     .option("--engine <spec>", "model | oracle | mutant:NAME | stdio:\"CMD\"", "model")
     .option("--out <file>", "where to write the minimized trace (default: <trace>.min.json)")
-    .action(async (file: string, o: { engine: string; out?: string }) => {
+    .option("--timeout <duration>", "per-message timeout for stdio engines (default 10s)", parseDuration)
+    .action(async (file: string, o: { engine: string; out?: string; timeout?: number }) => {
       const { layer, trace } = loadTrace(file);
-      const factory = resolveEngine(layer, o.engine);
+      const factory = resolveEngine(layer, o.engine, { timeoutMs: o.timeout });
       const first = await checkWith(layer, trace.geometry, factory, trace.ops);
       if (!first) {
         console.log(`the trace passes on ${factory.name}: nothing to minimize`);

@@ -9,7 +9,12 @@ export interface EngineInfo {
   readonly why: string;
 }
 
-export function resolveEngine(layer: AnyLayer, spec: string): EngineFactory {
+export interface ResolveOptions {
+  /** Per-message timeout for stdio engines. */
+  readonly timeoutMs?: number;
+}
+
+export function resolveEngine(layer: AnyLayer, spec: string, options: ResolveOptions = {}): EngineFactory {
   if (spec === "model") return { name: `${layer.name}:model`, create: (g) => layer.model(g) };
   if (spec === "oracle") return { name: `${layer.name}:oracle`, create: (g) => layer.oracle(g) };
   if (spec.startsWith("mutant:")) {
@@ -21,7 +26,7 @@ export function resolveEngine(layer: AnyLayer, spec: string): EngineFactory {
   if (spec.startsWith("stdio:")) {
     const command = spec.slice("stdio:".length).trim();
     if (!command) throw new InputError('stdio engine needs a command: --engine stdio:"CMD"');
-    return { name: `${layer.name}:stdio:${command}`, create: (g) => StdioEngine.start(layer, g, command) };
+    return { name: `${layer.name}:stdio:${command}`, create: (g) => StdioEngine.start(layer, g, command, { timeoutMs: options.timeoutMs }) };
   }
   throw new InputError(`unknown engine "${spec}" (use model, oracle, mutant:NAME or stdio:"CMD")`);
 }

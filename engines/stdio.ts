@@ -7,8 +7,8 @@ import { EngineFailure, type Engine, type LayerName } from "./types.ts";
 export interface StdioOptions {
   /** Per-message timeout (hello, each op, inspect). */
   readonly timeoutMs?: number;
-  /** Longest line accepted from the engine, in bytes. */
-  readonly maxLineBytes?: number;
+  /** Longest line accepted from the engine, in characters (default 16 Mi). */
+  readonly maxLineLength?: number;
 }
 
 const hello = z.object({
@@ -44,13 +44,14 @@ export class StdioEngine implements Engine<unknown, unknown, unknown> {
   name = "";
   private readonly child: ChildProcessWithoutNullStreams;
   private readonly stderr = new Tail();
-  private buffer = "";
+  private partial: string[] = [];
+  private partialLength = 0;
   private readonly lines: string[] = [];
   private waiting: Pending | undefined;
   private dead: EngineFailure | undefined;
   private nextId = 1;
   private readonly timeoutMs: number;
-  private readonly maxLineBytes: number;
+  private readonly maxLineLength: number;
 
   private constructor(
     private readonly layerDesc: AnyLayer,
@@ -60,8 +61,10 @@ export class StdioEngine implements Engine<unknown, unknown, unknown> {
   ) {
     this.layer = layerDesc.name;
     this.timeoutMs = options.timeoutMs ?? 10_000;
-    this.maxLineBytes = options.maxLineBytes ?? 16 << 20;
-    this.child = spawn("/bin/sh", ["-c", command], { stdio: ["pipe", "pipe", "pipe"], detached: true });
+    this.maxLineLength = options.maxLineLength ?? 16 << 20;
+    // The engine learns its layer and geometry from the environment (the protocol's messages do not carry them).
+    const env = { ...process.env, COWCHECK_PROTOCOL: "1", COWCHECK_LAYER: layerDesc.name, COWCHECK_GEOMETRY: JSON.stringify(geometry) };
+    this.child = spawn("/bin/sh", ["-c", command], { stdio: ["pipe", "pipe", "pipe"], detached: true, env });
     this.child.stdout.setEncoding("utf8");
     this.child.stderr.setEncoding("utf8");
     this.child.stdout.on("data", (chunk: string) => this.onData(chunk));
@@ -154,19 +157,29 @@ export class StdioEngine implements Engine<unknown, unknown, unknown> {
     return r.data;
   }
 
+  /** Split stdout into lines, scanning each chunk once; a partial line longer than the limit is a violation. */
   private onData(chunk: string): void {
-    this.buffer += chunk;
+    let start = 0;
     let nl: number;
-    while ((nl = this.buffer.indexOf("\n")) >= 0) {
-      const line = this.buffer.slice(0, nl);
-      this.buffer = this.buffer.slice(nl + 1);
-      if (line.trim() === "") continue;
-      this.lines.push(line);
+    while ((nl = chunk.indexOf("\n", start)) >= 0) {
+      const piece = chunk.slice(start, nl);
+      const line = this.partial.length ? this.partial.join("") + piece : piece;
+      this.partial = [];
+      this.partialLength = 0;
+      start = nl + 1;
+      if (line.length > this.maxLineLength) return void this.fail(this.tooLong());
+      if (line.trim() !== "") this.lines.push(line);
     }
-    if (Buffer.byteLength(this.buffer) > this.maxLineBytes) {
-      this.fail(new EngineFailure("protocol", `engine printed a line longer than ${this.maxLineBytes} bytes`));
+    if (start < chunk.length) {
+      this.partial.push(chunk.slice(start));
+      this.partialLength += chunk.length - start;
+      if (this.partialLength > this.maxLineLength) return void this.fail(this.tooLong());
     }
     this.deliver();
+  }
+
+  private tooLong(): EngineFailure {
+    return new EngineFailure("protocol", `engine printed a line longer than ${this.maxLineLength} characters`);
   }
 
   private deliver(): void {

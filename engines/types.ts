@@ -23,6 +23,8 @@ export interface EngineFactory {
 export type EngineFailureKind = "crash" | "hang" | "protocol" | "error" | "start";
 
 export class EngineFailure extends Error {
+  /** Index of the op during which the engine failed (set by the runner). */
+  opIndex?: number;
   constructor(
     readonly kind: EngineFailureKind,
     message: string,

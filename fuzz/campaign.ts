@@ -103,7 +103,8 @@ export async function runCampaign(layer: AnyLayer, factory: EngineFactory, optio
     const e = brokenEngine.error;
     return {
       ...base, status: "engine-failure", elapsedMs: Date.now() - started,
-      trace: traceOf(brokenEngine.ops), engineFailure: { kind: e.kind, message: e.message, detail: e.detail },
+      trace: traceOf(brokenEngine.ops.slice(0, (e.opIndex ?? brokenEngine.ops.length - 1) + 1)),
+      engineFailure: { kind: e.kind, message: e.opIndex === undefined ? e.message : `op ${e.opIndex}: ${e.message}`, detail: e.detail },
     };
   }
   if (!details.failed) return { ...base, status: "passed", elapsedMs: Date.now() - started };

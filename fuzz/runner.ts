@@ -45,10 +45,15 @@ export function deepEqual(a: unknown, b: unknown): boolean {
 }
 
 /** Wrap anything an engine throws that is not already an EngineFailure (an in-process engine's own bug). */
-function asEngineFailure(e: unknown, what: string): EngineFailure {
-  if (e instanceof EngineFailure) return e;
-  const err = e instanceof Error ? e : new Error(String(e));
-  return new EngineFailure("error", `${what} threw: ${err.message}`, err.stack);
+function asEngineFailure(e: unknown, what: string, opIndex?: number): EngineFailure {
+  let failure: EngineFailure;
+  if (e instanceof EngineFailure) failure = e;
+  else {
+    const err = e instanceof Error ? e : new Error(String(e));
+    failure = new EngineFailure("error", `${what} threw: ${err.message}`, err.stack);
+  }
+  failure.opIndex ??= opIndex;
+  return failure;
 }
 
 /**
@@ -78,7 +83,7 @@ export async function checkSequence(
       observed = engine.apply(op);
       if (isPromise(observed)) observed = await observed;
     } catch (e) {
-      throw asEngineFailure(e, `op ${i}`);
+      throw asEngineFailure(e, `op ${i}`, i);
     }
     const expected = oracle.apply(op) as unknown;
     const recorded = options.expected?.[i];
@@ -95,7 +100,7 @@ export async function checkSequence(
         state = inspect();
         if (isPromise(state)) state = await state;
       } catch (e) {
-        throw asEngineFailure(e, `inspect after op ${i}`);
+        throw asEngineFailure(e, `inspect after op ${i}`, i);
       }
       const full = i === last;
       for (const c of checkers) {

@@ -1,0 +1,91 @@
+// The JSON-lines protocol: an external engine is judged exactly like an in-process one, and an engine that
+// crashes, hangs, lies about the protocol or reports its own error is an engine failure (exit 3) with the
+// trace up to that op saved.
+import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { main } from "../cli/main.ts";
+import { resolveEngine } from "../engines/resolve.ts";
+import { EngineFailure } from "../engines/types.ts";
+import { runCampaign } from "../fuzz/campaign.ts";
+import { checkWith } from "../fuzz/runner.ts";
+import { mmLayer } from "../layers/mm.ts";
+
+const serve = (which: string): string => `stdio:${process.execPath} --import tsx test/fixtures/serve-model.ts ${which}`;
+const bad = (mode: string): string => `stdio:${process.execPath} test/fixtures/bad-engine.mjs ${mode}`;
+const tmp = (): string => mkdtempSync(join(tmpdir(), "cowcheck-stdio-"));
+
+beforeEach(() => {
+  vi.spyOn(console, "log").mockImplementation(() => undefined);
+  vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+});
+afterEach(() => vi.restoreAllMocks());
+
+describe("an engine behind the protocol", () => {
+  test("the model served over stdio passes, invariants checked through its JSON state", async () => {
+    const r = await runCampaign(mmLayer, resolveEngine(mmLayer, serve("model")), { seed: 4, runs: 4, maxOps: 120 });
+    expect(r.failure?.message).toBeUndefined();
+    expect(r.status).toBe("passed");
+  });
+
+  test("a structural mutant served over stdio is caught by the same invariant as in process", async () => {
+    const ops = [
+      { op: "spawn" },
+      { op: "mmap", pid: 1, page: 0, pages: 1, prot: "rw", shared: false },
+      { op: "write", pid: 1, page: 0, cell: 0, value: 1 },
+      { op: "fork", pid: 1 },
+      { op: "write", pid: 2, page: 0, cell: 0, value: 2 },
+    ];
+    const f = await checkWith(mmLayer, mmLayer.defaultGeometry, resolveEngine(mmLayer, serve("wp-copy-leak")), ops);
+    expect(f).toMatchObject({ index: 4, property: "refcount-conservation" });
+  });
+
+  test("the geometry reaches the engine", async () => {
+    const g = { ...mmLayer.defaultGeometry, cellsPerPage: 2 };
+    const f = await checkWith(mmLayer, g, resolveEngine(mmLayer, serve("model")), [{ op: "spawn" }, { op: "mmap", pid: 1, page: 0, pages: 1, prot: "r", shared: false }, { op: "read", pid: 1, page: 0 }], {
+      onStep: (s) => s.index === 2 && expect(s.observed).toEqual({ data: [0, 0] }),
+    });
+    expect(f).toBeUndefined();
+  });
+});
+
+describe.each([
+  ["crash", "crash", /exited \(code 139\)/],
+  ["hang", "hang", /did not answer .* within 300 ms/],
+  ["garbage", "protocol", /not JSON/],
+  ["wrong-id", "protocol", /answered id \d+ to request \d+/],
+  ["bad-obs", "protocol", /invalid observation/],
+  ["error", "error", /out of frames/],
+  ["long-line", "protocol", /longer than/],
+])("an engine that misbehaves (%s)", (mode, kind, message) => {
+  test(`is an engine failure of kind ${kind}; the CLI exits 3 and saves the trace up to that op`, async () => {
+    const ops = [{ op: "spawn" }, { op: "mmap", pid: 1, page: 0, pages: 1, prot: "rw", shared: false }, { op: "read", pid: 1, page: 0 }];
+    const e = await checkWith(mmLayer, mmLayer.defaultGeometry, resolveEngine(mmLayer, bad(mode), { timeoutMs: 300 }), ops).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(EngineFailure);
+    expect((e as EngineFailure).kind).toBe(kind);
+    expect((e as EngineFailure).message).toMatch(message);
+    expect((e as EngineFailure).opIndex).toBe(1);
+    if (mode === "crash") expect((e as EngineFailure).detail).toContain("segmentation fault (simulated)");
+
+    const report = tmp();
+    expect(await main(["run", "--layer", "mm", "--engine", bad(mode).slice("stdio:".length).replace(/^/, "stdio:"), "--timeout", "300ms", "--runs", "3", "--report", report])).toBe(3);
+    const summary = JSON.parse(readFileSync(join(report, "summary.json"), "utf8"));
+    expect(summary.targets[0].status).toBe("engine-failure");
+    const trace = JSON.parse(readFileSync(join(report, readdirSync(report).find((f) => f.endsWith(".trace.json"))!), "utf8"));
+    expect(trace.ops).toHaveLength(2);
+  });
+});
+
+test.each([
+  ["no-hello", /exited \(code 0\)/],
+  ["wrong-layer", /speaks layer "mvcc"/],
+])("an engine that fails its handshake (%s) cannot start", async (mode, message) => {
+  const e = await checkWith(mmLayer, mmLayer.defaultGeometry, resolveEngine(mmLayer, bad(mode), { timeoutMs: 2000 }), [{ op: "spawn" }]).catch((x: unknown) => x);
+  expect(e).toBeInstanceOf(EngineFailure);
+  expect((e as EngineFailure).message).toMatch(message);
+});
+
+test("a command that does not exist is reported, exit 3", async () => {
+  expect(await main(["replay", "test/fixtures/seed-article.trace.json", "--engine", "stdio:/nonexistent/engine-binary"])).toBe(3);
+});
