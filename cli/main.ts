@@ -201,13 +201,14 @@ export async function main(argv: readonly string[]): Promise<number> {
       layer.mutants.map((m) => ({ layer, spec: `mutant:${m.name}`, expect: "kill" as const, killedBy: m.killedBy })),
     );
     const log = console.log;
-    if (o.json) console.log = () => undefined; // the JSON array is the only stdout
-    let records: TargetRecord[];
+    console.log = () => undefined; // the table (or the JSON array) is the only stdout
+    let run: Awaited<ReturnType<typeof runTargets>>;
     try {
-      records = (await runTargets(targets, { ...o, quiet: o.quiet || o.json }, argv)).records;
+      run = await runTargets(targets, { ...o, quiet: o.quiet || o.json }, argv);
     } finally {
       console.log = log;
     }
+    const records = run.records;
     const rows = records.map((r, i) => {
       const t = targets[i];
       const m = t.layer.mutants.find((x) => `mutant:${x.name}` === t.spec)!;
@@ -220,7 +221,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     });
     const wrongKind = (x: (typeof rows)[number]): boolean => x.killed && x.expectedKind !== null && x.kind !== x.expectedKind;
     if (o.json) console.log(JSON.stringify(rows));
-    else printTable(rows.map((x) => [x.layer, x.name, x.killed ? (wrongKind(x) ? `yes, by ${x.kind}!` : "yes") : "NO", x.msToKill === null ? "-" : `${x.msToKill} ms`, x.traceLength === null ? "-" : String(x.traceLength), x.killedBy ?? "-", x.mimics]), ["layer", "mutant", "killed", "time to kill", "trace", "killed by", "mimics"]);
+    else {
+      printTable(rows.map((x) => [x.layer, x.name, x.killed ? (wrongKind(x) ? `yes, by ${x.kind}!` : "yes") : "NO", x.msToKill === null ? "-" : `${x.msToKill} ms`, x.traceLength === null ? "-" : String(x.traceLength), x.killedBy ?? "-", x.mimics]), ["layer", "mutant", "killed", "time to kill", "trace", "killed by", "mimics"]);
+      console.log(`report: ${run.report.dir}`);
+    }
     code = rows.every((x) => x.killed && !wrongKind(x)) ? EXIT.ok : EXIT.failed;
   });
 
