@@ -97,7 +97,9 @@ async function runTargets(targets: Target[], o: BudgetOptions, argv: readonly st
       const label = `${t.layer.name} ${t.spec}`;
       const shard = o.shard ?? { index: 0, count: 1 };
       const seed = o.seed + shard.index; // each shard explores its own seed
-      const runs = Math.ceil((o.runs ?? (t.expect === "kill" ? DEFAULT_MUTANT_RUNS : DEFAULT_MODEL_RUNS)) / shard.count);
+      // --time alone means "for this long": the run count stops being the limit.
+      const defaultRuns = o.time !== undefined ? Number.MAX_SAFE_INTEGER : t.expect === "kill" ? DEFAULT_MUTANT_RUNS : DEFAULT_MODEL_RUNS;
+      const runs = Math.ceil((o.runs ?? defaultRuns) / shard.count);
       const time = o.time ?? (t.expect === "kill" ? DEFAULT_MUTANT_TIME_MS : undefined);
       progress.start(label, runs);
       const result = await runCampaign(t.layer, factory, {

@@ -1,27 +1,39 @@
-// A one-line progress display on stderr (only on a terminal; logs stay clean).
+// Progress on stderr: a redrawn line on a terminal; elsewhere (CI logs) a plain line every 10 seconds.
 import type { Progress as CampaignProgress } from "../fuzz/campaign.ts";
 
 export class Progress {
   private label = "";
   private total = 0;
   private readonly live: boolean;
+  private readonly periodic: boolean;
+  private lastLine = 0;
 
   constructor(quiet: boolean) {
     this.live = !quiet && process.stderr.isTTY === true;
+    this.periodic = !quiet && !this.live;
   }
 
   start(label: string, total: number): void {
     this.label = label;
     this.total = total;
+    this.lastLine = 0;
     this.draw(`${label} starting…`);
   }
 
   update(p: CampaignProgress): void {
-    const width = 24;
-    const done = Math.min(width, Math.round((p.runs / this.total) * width));
     const rate = p.elapsedMs > 0 ? Math.round((p.ops / p.elapsedMs) * 1000) : 0;
+    if (this.periodic && p.elapsedMs - this.lastLine >= 10_000) {
+      this.lastLine = p.elapsedMs;
+      const of = this.total < Number.MAX_SAFE_INTEGER ? `/${this.total}` : "";
+      process.stderr.write(`${this.label}: ${p.runs}${of} runs, ${p.ops.toLocaleString("en-US")} ops, ${rate.toLocaleString("en-US")} ops/s, ${Math.round(p.elapsedMs / 1000)}s${p.phase === "shrink" ? ", shrinking" : ""}\n`);
+    }
+    if (!this.live) return;
+    const width = 24;
     const phase = p.phase === "shrink" ? " shrinking…" : "";
-    this.draw(`${this.label} [${"#".repeat(done)}${".".repeat(width - done)}] ${p.runs}/${this.total} runs, ${rate.toLocaleString("en-US")} ops/s${phase}`);
+    const stats = `${rate.toLocaleString("en-US")} ops/s, ${Math.round(p.elapsedMs / 1000)}s${phase}`;
+    if (this.total === Number.MAX_SAFE_INTEGER) return this.draw(`${this.label} ${p.runs} runs, ${stats}`); // bounded by --time
+    const done = Math.min(width, Math.round((p.runs / this.total) * width));
+    this.draw(`${this.label} [${"#".repeat(done)}${".".repeat(width - done)}] ${p.runs}/${this.total} runs, ${stats}`);
   }
 
   done(): void {
