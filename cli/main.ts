@@ -6,7 +6,7 @@ import { engineCatalogue, resolveEngine } from "../engines/resolve.ts";
 import { EngineFailure, InputError } from "../engines/types.ts";
 import { runCampaign, type CampaignResult } from "../fuzz/campaign.ts";
 import { minimizeWith } from "../fuzz/minimize.ts";
-import { checkWith, type Failure } from "../fuzz/runner.ts";
+import { checkWith, deepEqual, type Failure } from "../fuzz/runner.ts";
 import { formatTrace, loadTrace } from "../fuzz/trace.ts";
 import { findLayer, layers } from "../layers/index.ts";
 import type { AnyLayer } from "../layers/layer.ts";
@@ -174,7 +174,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command("run")
     .description("fuzz an engine against its layer's oracle and properties; with no --engine, every layer's model and mutant zoo")
     .option("--layer <layer>", `one layer (${layers.map((l) => l.name).join(", ")})`)
-    .option("--engine <spec>", "model | oracle | mutant:NAME | stdio:\"CMD\"")
+    .option("--engine <spec>", ENGINE_HELP)
     .addOption(new Option("--shard <i/n>", "run shard i of n (each shard uses seed + i and runs/n sequences)").argParser(parseShard));
   budgetOptions(run);
   run.action(async (o: BudgetOptions & { layer?: string; engine?: string }) => {
@@ -230,36 +230,24 @@ export async function main(argv: readonly string[]): Promise<number> {
     code = rows.every((x) => x.killed && !wrongKind(x)) ? EXIT.ok : EXIT.failed;
   });
 
-  program
-    .command("replay")
-    .description("run a trace against an engine, printing each op and its observation")
-    .argument("<trace>", "trace file (JSON)")
-    .option("--engine <spec>", "model | oracle | mutant:NAME | stdio:\"CMD\"", "model")
+  traceCommand(program, "replay", "run a trace against an engine, printing each op and its observation")
     .option("--quiet", "print only the verdict")
-    .option("--timeout <duration>", "per-message timeout for stdio engines (default 10s)", parseDuration)
-    .action(async (file: string, o: { engine: string; quiet?: boolean; timeout?: number }) => {
-      const { layer, trace } = loadTrace(file);
-      const factory = resolveEngine(layer, o.engine, { timeoutMs: o.timeout });
+    .action(async (file: string, o: TraceOptions & { quiet?: boolean }) => {
+      const { layer, trace, factory } = openTrace(file, o);
       const failure = await checkWith(layer, trace.geometry, factory, trace.ops, {
         expected: trace.expected,
         onStep: o.quiet ? undefined : (s) => {
-          const same = JSON.stringify(s.observed) === JSON.stringify(s.expected);
-          console.log(`${String(s.index).padStart(4)}  ${JSON.stringify(s.op)}  →  ${JSON.stringify(s.observed)}${same ? "" : `   ✗ expected ${JSON.stringify(s.expected)}`}`);
+          const mark = deepEqual(s.observed, s.expected) ? "" : `   ✗ expected ${JSON.stringify(s.expected)}`;
+          console.log(`${String(s.index).padStart(4)}  ${JSON.stringify(s.op)}  →  ${JSON.stringify(s.observed)}${mark}`);
         },
       });
       code = printVerdict(failure, trace.ops.length, factory.name);
     });
 
-  program
-    .command("minimize")
-    .description("shrink a failing trace to a 1-minimal one that fails the same property")
-    .argument("<trace>", "trace file (JSON)")
-    .option("--engine <spec>", "model | oracle | mutant:NAME | stdio:\"CMD\"", "model")
+  traceCommand(program, "minimize", "shrink a failing trace to a 1-minimal one that fails the same property")
     .option("--out <file>", "where to write the minimized trace (default: <trace>.min.json)")
-    .option("--timeout <duration>", "per-message timeout for stdio engines (default 10s)", parseDuration)
-    .action(async (file: string, o: { engine: string; out?: string; timeout?: number }) => {
-      const { layer, trace } = loadTrace(file);
-      const factory = resolveEngine(layer, o.engine, { timeoutMs: o.timeout });
+    .action(async (file: string, o: TraceOptions & { out?: string }) => {
+      const { layer, trace, factory } = openTrace(file, o);
       const first = await checkWith(layer, trace.geometry, factory, trace.ops);
       if (!first) {
         console.log(`the trace passes on ${factory.name}: nothing to minimize`);
@@ -301,6 +289,28 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     throw e;
   }
+}
+
+interface TraceOptions {
+  engine: string;
+  timeout?: number;
+}
+
+const ENGINE_HELP = 'model | oracle | mutant:NAME | stdio:"CMD"';
+
+/** replay and minimize: a trace argument, the engine to run it on, and the stdio timeout. */
+function traceCommand(program: Command, name: string, description: string): Command {
+  return program
+    .command(name)
+    .description(description)
+    .argument("<trace>", "trace file (JSON)")
+    .option("--engine <spec>", ENGINE_HELP, "model")
+    .option("--timeout <duration>", "per-message timeout for stdio engines (default 10s)", parseDuration);
+}
+
+function openTrace(file: string, o: TraceOptions) {
+  const { layer, trace } = loadTrace(file);
+  return { layer, trace, factory: resolveEngine(layer, o.engine, { timeoutMs: o.timeout }) };
 }
 
 function printVerdict(failure: Failure | undefined, n: number, engine: string): number {
