@@ -4,7 +4,7 @@ import { writeFileSync } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { engineCatalogue, resolveEngine } from "../engines/resolve.ts";
 import { EngineFailure, InputError } from "../engines/types.ts";
-import { runCampaign, type CampaignResult } from "../fuzz/campaign.ts";
+import { runParallelCampaign } from "../fuzz/parallel.ts";
 import { minimizeWith } from "../fuzz/minimize.ts";
 import { checkWith, deepEqual, type Failure } from "../fuzz/runner.ts";
 import { formatTrace, loadTrace } from "../fuzz/trace.ts";
@@ -65,6 +65,7 @@ interface Target {
 
 interface BudgetOptions {
   seed: number;
+  workers?: number;
   timeout?: number;
   runs?: number;
   maxOps: number;
@@ -93,17 +94,18 @@ async function runTargets(targets: Target[], o: BudgetOptions, argv: readonly st
   process.once("SIGINT", interrupted);
   try {
     for (const t of targets) {
-      const factory = resolveEngine(t.layer, t.spec, { timeoutMs: o.timeout });
+      resolveEngine(t.layer, t.spec); // a bad spec is a usage error before anything starts
       const label = `${t.layer.name} ${t.spec}`;
       const shard = o.shard ?? { index: 0, count: 1 };
-      const seed = o.seed + shard.index; // each shard explores its own seed
+      const workers = o.workers ?? 1;
+      const seed = o.seed + shard.index * workers; // shard i's worker k explores seed + i·workers + k
       // --time alone means "for this long": the run count stops being the limit.
       const defaultRuns = o.time !== undefined ? Number.MAX_SAFE_INTEGER : t.expect === "kill" ? DEFAULT_MUTANT_RUNS : DEFAULT_MODEL_RUNS;
       const runs = Math.ceil((o.runs ?? defaultRuns) / shard.count);
       const time = o.time ?? (t.expect === "kill" ? DEFAULT_MUTANT_TIME_MS : undefined);
       progress.start(label, runs);
-      const result = await runCampaign(t.layer, factory, {
-        seed, runs, maxOps: o.maxOps, timeMs: time, geometry: geometryFor(t.layer, o.geometry),
+      const result = await runParallelCampaign(t.layer, t.spec, {
+        seed, runs, maxOps: o.maxOps, timeMs: time, geometry: geometryFor(t.layer, o.geometry), workers, timeoutMs: o.timeout,
         onProgress: (p) => progress.update(p),
       });
       progress.done();
@@ -159,6 +161,7 @@ function budgetOptions(cmd: Command): void {
     .option("--geometry <json>", "geometry overrides, e.g. '{\"pages\":64}'")
     .option("--timeout <duration>", "per-message timeout for stdio engines (default 10s)", parseDuration)
     .option("--report <dir>", "report folder (default reports/out/<run-id>)")
+    .option("--workers <n>", "worker threads per target (stream k uses seed + k); the lowest failing stream decides", int("--workers", 1))
     .option("--quiet", "no progress, no explanations");
 }
 
@@ -175,7 +178,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .description("fuzz an engine against its layer's oracle and properties; with no --engine, every layer's model and mutant zoo")
     .option("--layer <layer>", `one layer (${layers.map((l) => l.name).join(", ")})`)
     .option("--engine <spec>", ENGINE_HELP)
-    .addOption(new Option("--shard <i/n>", "run shard i of n (each shard uses seed + i and runs/n sequences)").argParser(parseShard));
+    .addOption(new Option("--shard <i/n>", "run shard i of n: runs/n sequences from seed + i·workers").argParser(parseShard));
   budgetOptions(run);
   run.action(async (o: BudgetOptions & { layer?: string; engine?: string }) => {
     const targets: Target[] = [];

@@ -1,0 +1,69 @@
+// A campaign split over worker threads: stream k runs seed + k with runs / workers sequences. The verdict is
+// that of the lowest-numbered failing stream, so it does not depend on which thread finishes first.
+import { Worker } from "node:worker_threads";
+import { resolveEngine } from "../engines/resolve.ts";
+import type { AnyLayer } from "../layers/layer.ts";
+import { runCampaign, type CampaignOptions, type CampaignResult, type Progress } from "./campaign.ts";
+
+export interface StreamJob {
+  readonly layer: string;
+  readonly spec: string;
+  readonly timeoutMs?: number;
+  readonly options: Omit<CampaignOptions, "onProgress" | "features">;
+}
+
+export interface ParallelOptions extends CampaignOptions {
+  readonly workers: number;
+  /** Per-message timeout for stdio engines. */
+  readonly timeoutMs?: number;
+}
+
+export async function runParallelCampaign(layer: AnyLayer, spec: string, o: ParallelOptions): Promise<CampaignResult> {
+  const { workers, timeoutMs, onProgress, ...options } = o;
+  if (workers <= 1) return runCampaign(layer, resolveEngine(layer, spec, { timeoutMs }), o);
+
+  const runs = Math.ceil(options.runs / workers);
+  const latest: Progress[] = Array.from({ length: workers }, () => ({ runs: 0, ops: 0, elapsedMs: 0, phase: "fuzz" as const }));
+  const threads: Worker[] = [];
+  const results: (CampaignResult | undefined)[] = new Array(workers);
+  const settled = Array.from({ length: workers }, (_, k) => {
+    const job: StreamJob = { layer: layer.name, spec, timeoutMs, options: { ...options, seed: options.seed + k, runs } };
+    const worker = new Worker(new URL("./worker-entry.js", import.meta.url), {
+      workerData: { module: new URL("./campaign-worker.ts", import.meta.url).href, job },
+    });
+    threads.push(worker);
+    return new Promise<void>((resolve, reject) => {
+      worker.on("message", (m: { progress?: Progress; result?: CampaignResult }) => {
+        if (m.progress) {
+          latest[k] = m.progress;
+          onProgress?.({
+            runs: latest.reduce((a, p) => a + p.runs, 0), ops: latest.reduce((a, p) => a + p.ops, 0),
+            elapsedMs: Math.max(...latest.map((p) => p.elapsedMs)), phase: latest.some((p) => p.phase === "shrink") ? "shrink" : "fuzz",
+          });
+        }
+        if (m.result) {
+          results[k] = m.result;
+          // Streams after a failing one cannot change the verdict: stop them.
+          if (m.result.status !== "passed") for (let j = k + 1; j < workers; j++) void threads[j]?.terminate();
+          resolve();
+        }
+      });
+      worker.on("error", reject);
+      worker.on("exit", () => resolve());
+    });
+  });
+  try {
+    await Promise.all(settled);
+  } finally {
+    await Promise.all(threads.map((t) => t.terminate()));
+  }
+  const done = results.filter((r): r is CampaignResult => r !== undefined);
+  const decisive = done.find((r) => r.status !== "passed") ?? done[0];
+  if (!decisive) throw new Error("no worker finished its stream");
+  return {
+    ...decisive, // its seed is the stream's own, the one that reproduces it
+    runs: done.reduce((a, r) => a + r.runs, 0),
+    ops: done.reduce((a, r) => a + r.ops, 0),
+    elapsedMs: Math.max(...done.map((r) => r.elapsedMs)),
+  };
+}
