@@ -3,7 +3,7 @@
 import fc from "fast-check";
 import { EngineFailure, type EngineFactory } from "../engines/types.ts";
 import type { AnyLayer } from "../layers/layer.ts";
-import { checkWith, type Failure } from "./runner.ts";
+import { checkWith, renderStateAfter, type Failure, type Step } from "./runner.ts";
 import { minimizeWith } from "./minimize.ts";
 import type { Trace } from "./trace.ts";
 
@@ -40,6 +40,10 @@ export interface CampaignResult {
   readonly trace?: Trace;
   readonly failure?: Failure;
   readonly originalLength?: number;
+  /** For "failed": each op of the trace with the engine's and the oracle's observation. */
+  readonly steps?: readonly Step[];
+  /** The engine's state after the failing op, drawn by the layer (when the engine can be inspected). */
+  readonly state?: string;
   /** For "engine-failure": the error, and the trace up to and including the op that broke the engine. */
   readonly engineFailure?: { kind: string; message: string; detail?: string };
 }
@@ -118,9 +122,11 @@ export async function runCampaign(layer: AnyLayer, factory: EngineFactory, optio
     async (candidate) => (await checkWith(layer, geometry, factory, candidate))?.property === first.property,
     layer.simplify?.bind(layer),
   );
-  const failure = (await checkWith(layer, geometry, factory, minimal))!;
+  const steps: Step[] = [];
+  const failure = (await checkWith(layer, geometry, factory, minimal, { onStep: (step) => steps.push(step) }))!;
+  const failing = minimal.slice(0, failure.index + 1);
   return {
     ...base, status: "failed", elapsedMs: Date.now() - started,
-    trace: traceOf(minimal.slice(0, failure.index + 1)), failure, originalLength: shrunk.length,
+    trace: traceOf(failing), failure, originalLength: shrunk.length, steps, state: await renderStateAfter(layer, geometry, factory, failing),
   };
 }

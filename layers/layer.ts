@@ -30,6 +30,8 @@ export interface Layer<Op, Obs, State, G> {
   readonly properties: readonly Property<Op, Obs, State>[];
   /** Candidate rewrites of a failing sequence that plain deletion cannot reach (canonical renaming). */
   simplify?(ops: readonly Op[]): Iterable<Op[]>;
+  /** A compact human-readable picture of the state, for failure reports. */
+  renderState?(state: State): string;
   /** Turn the JSON an external engine returns for `inspect` into the state the properties read. */
   decodeState(json: unknown, geometry: G): State;
 }

@@ -2,7 +2,7 @@
 import { mmOpArbitrary, mmSimplifications } from "../fuzz/mm.ts";
 import { mmMutants } from "../models/mm/mutants/index.ts";
 import { MmModel } from "../models/mm/model.ts";
-import { decodeMmState } from "../models/mm/state.ts";
+import { decodeMmState, renderMmState } from "../models/mm/state.ts";
 import {
   defaultMmGeometry,
   mmGeometrySchema,
@@ -33,4 +33,5 @@ export const mmLayer: Layer<MmOp, MmObs, MmState, MmGeometry> = {
   properties: [mmStructure, ...mmEconomy],
   simplify: mmSimplifications,
   decodeState: decodeMmState,
+  renderState: renderMmState,
 };

@@ -31,11 +31,16 @@ export function explainFailure(r: CampaignResult): string {
   const f = r.failure;
   if (!f || !r.trace) return "passed";
   lines.push(`property: ${f.property} (${f.kind})`, `message:  ${f.message}`, `at op ${f.index}: ${JSON.stringify(r.trace.ops[f.index])}`);
+  if (r.steps) {
+    lines.push("", "ops → observations:");
+    for (const s of r.steps) lines.push(`  ${String(s.index).padStart(3)}  ${JSON.stringify(s.op)}  →  ${JSON.stringify(s.observed)}`);
+  }
   if (f.kind === "equivalence") {
-    lines.push(`observed: ${JSON.stringify(f.observed)}`, `expected: ${JSON.stringify(f.expected)}`, "diff (expected → observed):");
+    lines.push("", `observed: ${JSON.stringify(f.observed)}`, `expected: ${JSON.stringify(f.expected)}`, "diff (expected → observed):");
     lines.push(diffString(f.expected, f.observed, { color: false }).trimEnd() || "  (values differ in type)");
   }
   lines.push("", `minimized from ${r.originalLength} to ${r.trace.ops.length} ops (seed ${r.seed})`);
+  if (r.state) lines.push("", `state after op ${f.index}:`, r.state.replace(/^/gm, "  "));
   return lines.join("\n");
 }
 

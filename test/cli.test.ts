@@ -125,3 +125,13 @@ test("the installed bin runs (tsx registration, exit codes pass through)", () =>
   expect(existsSync("bin/cowcheck.js")).toBe(true);
   void execFileSync;
 });
+
+test("a failure report shows the ops with observations and a picture of the state at the failing op", async () => {
+  const report = tmp();
+  expect(await main(["run", "--layer", "mm", "--engine", "mutant:wp-copy-stale-rmap", "--report", report, "--quiet"])).toBe(1);
+  const text = readFileSync(join(report, readdirSync(report).find((f) => f.endsWith(".failure.txt"))!), "utf8");
+  expect(text).toMatch(/ops → observations:\n\s+0 {2}\{"op":"spawn"\} {2}→ {2}\{"pid":1\}/);
+  // the stale rmap is visible: one frame is named by both processes' page 0 while pid 1 maps another frame
+  expect(text).toMatch(/state after op \d+:/);
+  expect(text).toMatch(/frame (\d+) {2}ref 1 {2}map 2 {2}rmap 1:0 2:0/);
+});

@@ -60,3 +60,31 @@ export function decodeMmState(json: unknown, geometry: MmGeometry): MmState {
     ),
   };
 }
+
+/**
+ * A compact picture of the state for failure reports:
+ *   pid 1  [0,4) rw private         page 0 → frame 3 w-dy  (TLB frame 3 w)
+ *   frame 3  ref 2  map 2  exclusive  rmap 1:0 2:0
+ */
+export function renderMmState(s: MmState): string {
+  const lines: string[] = [];
+  for (const p of s.procs.values()) {
+    const vmas = p.vmas.map((v) => `[${v.start},${v.end}) ${v.prot} ${v.shared ? "shared" : "private"}${v.dontfork ? " dontfork" : ""}${v.wipeonfork ? " wipeonfork" : ""}`);
+    lines.push(`pid ${p.pid}  ${vmas.join(", ") || "(no mappings)"}`);
+    const pages = new Set([...p.ptes.keys(), ...p.tlb.keys()]);
+    for (const vpage of [...pages].sort((a, b) => a - b)) {
+      const pte = p.ptes.get(vpage);
+      const tlb = p.tlb.get(vpage);
+      const bits = pte ? `${pte.writable ? "w" : "-"}${pte.dirty ? "d" : "-"}${pte.young ? "y" : "-"}` : "";
+      const walk = pte ? `frame ${pte.pfn} ${bits}` : "no PTE";
+      const cached = tlb ? `  (TLB frame ${tlb.pfn} ${tlb.writable ? "w" : "-"}${tlb.dirty ? "d" : "-"})` : "";
+      lines.push(`    page ${vpage} → ${walk}${cached}`);
+    }
+  }
+  for (const f of s.frames.values()) {
+    if (f.zero) continue;
+    const rmap = [...f.rmap].map((k) => `${pidOf(k)}:${vpageOf(k)}`).join(" ");
+    lines.push(`frame ${f.pfn}  ref ${f.refcount}  map ${f.mapcount}${f.anonExclusive ? "  exclusive" : ""}${f.cached ? "  page-cache" : ""}  rmap ${rmap || "-"}`);
+  }
+  return lines.join("\n");
+}
