@@ -13,7 +13,7 @@ export function mmOpArbitrary(g: MmGeometry, _features: ReadonlySet<string>): fc
   // Low pids live longest (1 is spawned first, forks fill the lowest free pid), so name them most often.
   const pid = fc.oneof(...Array.from({ length: MM_MAX_PID }, (_, i) => ({ weight: MM_MAX_PID - i, arbitrary: fc.constant(i + 1) })));
   const page = fc.tuple(fc.nat(regions - 1), fc.nat(span - 1)).map(([r, o]) => r * stride + o);
-  const pages = fc.integer({ min: 1, max: span });
+  const pages = fc.oneof({ weight: 30, arbitrary: fc.integer({ min: 1, max: span }) }, { weight: 1, arbitrary: fc.constant(0) });
   const prot = fc.constantFrom("r" as const, "rw" as const, "rw" as const);
   const cell = fc.nat(g.cellsPerPage - 1);
   const value = fc.integer({ min: 1, max: 255 });

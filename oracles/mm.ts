@@ -77,7 +77,8 @@ export class MmOracle implements Engine<MmOp, MmObs> {
         return OK;
       }
     }
-    if (op.pages < 1 || op.page + op.pages > pages) return err("EINVAL");
+    if (op.pages === 0) return op.op === "mprotect" || op.op === "madvise" ? OK : err("EINVAL");
+    if (op.page + op.pages > pages) return err("EINVAL");
     const end = op.page + op.pages;
     switch (op.op) {
       case "mmap": {

@@ -191,6 +191,17 @@ describe("VMA operations", () => {
     expect([...model.frames.values()].filter((f) => !f.zero)).toEqual([]);
   });
 
+  test("a zero length is EINVAL for mmap and munmap, a successful no-op for mprotect and madvise (as in Linux)", () => {
+    const { obs } = both([
+      { op: "spawn" },
+      { op: "mmap", pid: 1, page: 0, pages: 0, prot: "rw", shared: false },
+      { op: "munmap", pid: 1, page: 0, pages: 0 },
+      { op: "mprotect", pid: 1, page: 0, pages: 0, prot: "r" },
+      { op: "madvise", pid: 1, page: 0, pages: 0, advice: "dontneed" },
+    ]);
+    expect(obs.slice(1)).toEqual([{ error: "EINVAL" }, { error: "EINVAL" }, { ok: true }, { ok: true }]);
+  });
+
   test("ops on a missing pid are ESRCH; ranges outside the window are EINVAL; pids are reused lowest-first", () => {
     const { obs } = both([
       { op: "read", pid: 1, page: 0 },

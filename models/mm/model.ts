@@ -132,6 +132,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
         return OK;
       }
     }
+    if (op.pages === 0) return op.op === "mprotect" || op.op === "madvise" ? OK : err("EINVAL"); // a zero length is fine only there
     if (!this.inWindow(op.page, op.pages)) return err("EINVAL");
     const end = op.page + op.pages;
     switch (op.op) {

@@ -17,7 +17,7 @@ export const defaultMmGeometry: MmGeometry = { pageSize: 4096, cellsPerPage: 4, 
 
 const pid = z.number().int().min(1);
 const page = z.number().int().min(0);
-const pages = z.number().int();
+const pages = z.number().int().min(0);
 const prot = z.enum(["r", "rw"]);
 export type Prot = z.infer<typeof prot>;
 export const madviseAdvice = z.enum(["dontneed", "dontfork", "dofork", "wipeonfork", "keeponfork"]);
