@@ -6,7 +6,8 @@ import { engineCatalogue, resolveEngine } from "../engines/resolve.ts";
 import { EngineFailure, InputError } from "../engines/types.ts";
 import { runParallelCampaign } from "../fuzz/parallel.ts";
 import { minimizeWith } from "../fuzz/minimize.ts";
-import { checkWith, deepEqual, type Failure } from "../fuzz/runner.ts";
+import { explore } from "../fuzz/explore.ts";
+import { checkWith, deepEqual, renderStateAfter, type Failure, type Step } from "../fuzz/runner.ts";
 import { formatTrace, loadTrace } from "../fuzz/trace.ts";
 import { findLayer, layers } from "../layers/index.ts";
 import type { AnyLayer } from "../layers/layer.ts";
@@ -264,6 +265,43 @@ export async function main(argv: readonly string[]): Promise<number> {
       const out = o.out ?? file.replace(/(\.json)?$/, ".min.json");
       writeFileSync(out, formatTrace({ ...trace, ops: minimal, expected: undefined, note: `${first.property}: minimized from ${trace.ops.length} ops` }));
       console.log(`${first.property}: ${trace.ops.length} → ${minimal.length} ops, written to ${out}`);
+      code = EXIT.failed;
+    });
+
+  program
+    .command("explore")
+    .description("every op sequence up to --depth over the layer's small alphabet, shortest first: the shortest counterexample")
+    .requiredOption("--layer <layer>", "the layer")
+    .requiredOption("--depth <k>", "longest sequence (after the prelude)", int("--depth", 1))
+    .option("--engine <spec>", ENGINE_HELP, "model")
+    .option("--geometry <json>", "geometry overrides")
+    .option("--timeout <duration>", "per-message timeout for stdio engines (default 10s)", parseDuration)
+    .option("--report <dir>", "report folder (default reports/out/<run-id>)")
+    .action(async (o: { layer: string; depth: number; engine: string; geometry?: string; timeout?: number; report?: string }) => {
+      const [layer] = pickLayers(o.layer);
+      const factory = resolveEngine(layer, o.engine, { timeoutMs: o.timeout });
+      const geometry = geometryFor(layer, o.geometry);
+      const progress = new Progress(false);
+      progress.start(`${layer.name} ${o.engine} explore`, 0);
+      const r = await explore(layer, factory, { depth: o.depth, geometry, onProgress: (p) => progress.note(`depth ${p.depth}, ${p.sequences.toLocaleString("en-US")} sequences`) });
+      progress.done();
+      const what = `${r.sequences.toLocaleString("en-US")} sequences up to length ${r.depth} over ${r.alphabet} ops, ${(r.elapsedMs / 1000).toFixed(1)}s`;
+      if (r.status === "passed") {
+        console.log(`${layer.name} ${o.engine}: no counterexample in ${what}`);
+        return;
+      }
+      const report = new ReportWriter(o.report ?? `reports/out/${runId()}`, argv);
+      const steps: Step[] = [];
+      await checkWith(layer, geometry, factory, r.trace!.ops, { onStep: (step) => steps.push(step) });
+      const rec = report.add(`${layer.name}-${o.engine}-explore`, "pass", o.engine, {
+        status: "failed", engine: factory.name, layer: layer.name, seed: 0, runs: r.sequences, ops: 0, elapsedMs: r.elapsedMs,
+        trace: r.trace, failure: r.failure, originalLength: r.trace!.ops.length, steps,
+        state: await renderStateAfter(layer, geometry, factory, r.trace!.ops),
+      });
+      report.finish("failed");
+      console.log(`${layer.name} ${o.engine}: shortest counterexample, ${r.trace!.ops.length} ops, after ${what}`);
+      console.log(indent(explainFailure(rec.result)));
+      console.log(`  trace: ${rec.files[0]}`);
       code = EXIT.failed;
     });
 

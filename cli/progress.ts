@@ -36,6 +36,11 @@ export class Progress {
     this.draw(`${this.label} [${"#".repeat(done)}${".".repeat(width - done)}] ${p.runs}/${this.total} runs, ${stats}`);
   }
 
+  /** A free-form status line (terminal only). */
+  note(text: string): void {
+    this.draw(`${this.label} ${text}`);
+  }
+
   done(): void {
     this.draw("");
   }

@@ -106,3 +106,28 @@ export function* mmSimplifications(ops: readonly MmOp[]): Iterable<MmOp[]> {
     yield withPids(rest);
   }
 }
+
+/**
+ * The exploration alphabet: two processes, one page, each op kind once or twice. Small enough for BFS to depth
+ * 4 in seconds; rich enough for every fork/CoW/TLB/rmap interleaving on one page.
+ */
+export function mmAlphabet(_g: MmGeometry): MmOp[] {
+  const range = { page: 0, pages: 1 };
+  return [
+    { op: "fork", pid: 1 },
+    { op: "fork", pid: 2 },
+    { op: "exit", pid: 2 },
+    { op: "mmap", pid: 1, ...range, prot: "rw", shared: false },
+    { op: "mmap", pid: 1, ...range, prot: "rw", shared: true },
+    { op: "write", pid: 1, page: 0, cell: 0, value: 1 },
+    { op: "write", pid: 2, page: 0, cell: 0, value: 2 },
+    { op: "read", pid: 1, page: 0 },
+    { op: "read", pid: 2, page: 0 },
+    { op: "mprotect", pid: 1, ...range, prot: "r" },
+    { op: "mprotect", pid: 1, ...range, prot: "rw" },
+    { op: "madvise", pid: 1, ...range, advice: "dontneed" },
+    { op: "madvise", pid: 1, ...range, advice: "wipeonfork" },
+    { op: "madvise", pid: 1, ...range, advice: "dontfork" },
+    { op: "munmap", pid: 1, ...range },
+  ];
+}

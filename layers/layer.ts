@@ -22,6 +22,8 @@ export interface Layer<Op, Obs, State, G> {
   readonly obsSchema: z.ZodType<Obs>;
   /** One op arbitrary; the runner builds sequences from it. Ops needing a feature outside `features` are left out. */
   opArbitrary(geometry: G, features: ReadonlySet<string>): fc.Arbitrary<Op>;
+  /** A small finite op set for exhaustive exploration (`cowcheck explore`). */
+  alphabet?(geometry: G): Op[];
   /** Ops every generated sequence starts with (so a run does not waste its first ops on a missing process). */
   readonly prelude: readonly Op[];
   model(geometry: G): Engine<Op, Obs, State>;

@@ -1,5 +1,5 @@
 // The mm layer assembled: Linux anonymous memory, its eager oracle, properties and mutants.
-import { mmOpArbitrary, mmSimplifications } from "../fuzz/mm.ts";
+import { mmAlphabet, mmOpArbitrary, mmSimplifications } from "../fuzz/mm.ts";
 import { mmMutants } from "../models/mm/mutants/index.ts";
 import { MmModel } from "../models/mm/model.ts";
 import { decodeMmState, renderMmState } from "../models/mm/state.ts";
@@ -26,6 +26,7 @@ export const mmLayer: Layer<MmOp, MmObs, MmState, MmGeometry> = {
   opSchema: mmOpSchema,
   obsSchema: mmObsSchema,
   opArbitrary: mmOpArbitrary,
+  alphabet: mmAlphabet,
   prelude: [{ op: "spawn" }],
   model: (g) => new MmModel(g),
   oracle: (g) => new MmOracle(g),

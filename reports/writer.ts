@@ -36,12 +36,30 @@ export function explainFailure(r: CampaignResult): string {
     for (const s of r.steps) lines.push(`  ${String(s.index).padStart(3)}  ${JSON.stringify(s.op)}  →  ${JSON.stringify(s.observed)}`);
   }
   if (f.kind === "equivalence") {
-    lines.push("", `observed: ${JSON.stringify(f.observed)}`, `expected: ${JSON.stringify(f.expected)}`, "diff (expected → observed):");
-    lines.push(diffString(f.expected, f.observed, { color: false }).trimEnd() || "  (values differ in type)");
+    lines.push("", `observed: ${JSON.stringify(f.observed)}`, `expected: ${JSON.stringify(f.expected)}`, "differs at:");
+    for (const d of differences(f.expected, f.observed)) lines.push(`  ${d}`);
+    lines.push("json-diff (expected → observed):", diffString(f.expected, f.observed, { color: false, full: true }).trimEnd());
   }
-  lines.push("", `minimized from ${r.originalLength} to ${r.trace.ops.length} ops (seed ${r.seed})`);
+  if (r.originalLength !== undefined && r.originalLength > r.trace.ops.length) {
+    lines.push("", `minimized from ${r.originalLength} to ${r.trace.ops.length} ops (seed ${r.seed})`);
+  }
   if (r.state) lines.push("", `state after op ${f.index}:`, r.state.replace(/^/gm, "  "));
   return lines.join("\n");
+}
+
+/** Positional differences, as paths: "data[0]: 0 → 1", "data: absent → …". */
+export function differences(expected: unknown, observed: unknown, path = ""): string[] {
+  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null;
+  if (isObj(expected) && isObj(observed) && Array.isArray(expected) === Array.isArray(observed)) {
+    const keys = [...new Set([...Object.keys(expected), ...Object.keys(observed)])];
+    return keys.flatMap((k) => {
+      const sub = Array.isArray(expected) ? `${path}[${k}]` : path ? `${path}.${k}` : k;
+      if (!(k in expected)) return [`${sub}: absent → ${JSON.stringify(observed[k])}`];
+      if (!(k in observed)) return [`${sub}: ${JSON.stringify(expected[k])} → absent`];
+      return differences(expected[k], observed[k], sub);
+    });
+  }
+  return JSON.stringify(expected) === JSON.stringify(observed) ? [] : [`${path || "(value)"}: ${JSON.stringify(expected)} → ${JSON.stringify(observed)}`];
 }
 
 function regressionTest(label: string, r: CampaignResult, engineSpec: string): string {
