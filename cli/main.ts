@@ -4,6 +4,7 @@ import { writeFileSync } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { engineCatalogue, resolveEngine } from "../engines/resolve.ts";
 import { EngineFailure, InputError } from "../engines/types.ts";
+import type { CampaignResult } from "../fuzz/campaign.ts";
 import { runParallelCampaign } from "../fuzz/parallel.ts";
 import { minimizeWith } from "../fuzz/minimize.ts";
 import { explore } from "../fuzz/explore.ts";
@@ -16,17 +17,22 @@ import { Progress } from "./progress.ts";
 
 const EXIT = { ok: 0, failed: 1, usage: 2, engine: 3 } as const;
 
-const int = (name: string, min = 0) => (v: string): number => {
+const int = (name: string, min = 0, max = Number.MAX_SAFE_INTEGER) => (v: string): number => {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} takes a whole number ≥ ${min}`);
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} takes a whole number from ${min} to ${max}`);
   return n;
 };
+
+/** fast-check seeds are 32-bit: a larger seed would silently wrap onto another. */
+const MAX_SEED = 0xffff_ffff;
 
 export function parseDuration(v: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(v.trim());
   if (!m) throw new InvalidArgumentError(`expected a duration like 500ms, 60s, 5m (got "${v}")`);
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? "s") as "ms" | "s" | "m" | "h"];
-  return Math.round(Number(m[1]) * unit);
+  const ms = Math.round(Number(m[1]) * unit);
+  if (ms < 1) throw new InvalidArgumentError(`a duration must be at least 1ms (got "${v}")`);
+  return ms;
 }
 
 function parseShard(v: string): { index: number; count: number } {
@@ -50,7 +56,8 @@ function geometryFor(layer: AnyLayer, json: string | undefined): unknown {
   } catch {
     throw new InputError(`--geometry must be JSON, e.g. '{"pages":64}' (got ${json})`);
   }
-  const r = layer.geometrySchema.safeParse({ ...(layer.defaultGeometry as object), ...(extra as object) });
+  if (typeof extra !== "object" || extra === null || Array.isArray(extra)) throw new InputError(`--geometry must be a JSON object, e.g. '{"pages":64}' (got ${json})`);
+  const r = layer.geometrySchema.safeParse({ ...(layer.defaultGeometry as object), ...extra });
   if (!r.success) throw new InputError(`--geometry for ${layer.name}: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
   return r.data;
 }
@@ -77,45 +84,60 @@ interface BudgetOptions {
   quiet?: boolean;
 }
 
-/** Default budgets: a model gets `runs` sequences; a mutant gets up to 20,000 runs or 30 s to be killed. */
+/**
+ * Default budgets, in runs only, so the same seed gives the same verdict on any machine: a model gets 1,000
+ * sequences, a mutant up to 20,000 to be killed. --time bounds the search by time instead (and replaces the
+ * run count when --runs is not given).
+ */
 const DEFAULT_MODEL_RUNS = 1000;
 const DEFAULT_MUTANT_RUNS = 20_000;
-const DEFAULT_MUTANT_TIME_MS = 30_000;
+
+/** What Ctrl-C must still do: each running command registers it here (written report, killed engines). */
+let onInterrupt: (() => void) | undefined;
+
+interface Planned extends Target {
+  readonly label: string;
+  readonly geometry: unknown;
+  readonly runs: number;
+}
 
 async function runTargets(targets: Target[], o: BudgetOptions, argv: readonly string[]): Promise<{ records: TargetRecord[]; report: ReportWriter }> {
+  const shard = o.shard ?? { index: 0, count: 1 };
+  const workers = o.workers ?? 1;
+  // Everything the user typed is checked before a report folder exists.
+  const plan: Planned[] = targets.map((t) => {
+    resolveEngine(t.layer, t.spec);
+    const defaultRuns = o.time !== undefined ? Number.MAX_SAFE_INTEGER : t.expect === "kill" ? DEFAULT_MUTANT_RUNS : DEFAULT_MODEL_RUNS;
+    return { ...t, label: `${t.layer.name} ${t.spec}`, geometry: geometryFor(t.layer, o.geometry), runs: Math.ceil((o.runs ?? defaultRuns) / shard.count) };
+  });
   const report = new ReportWriter(o.report ?? `reports/out/${runId()}`, argv);
   const progress = new Progress(o.quiet ?? false);
   const records: TargetRecord[] = [];
-  const interrupted = (): void => {
+  let pending: { t: Planned; result: CampaignResult } | undefined;
+  onInterrupt = () => {
     progress.done();
+    // a failure found but not yet shrunk is kept, unshrunk
+    if (pending) report.add(pending.t.label.replace(" ", "-"), pending.t.expect, pending.t.spec, pending.result);
     report.finish("interrupted");
     process.stderr.write(`\ninterrupted; report so far: ${report.dir}\n`);
-    process.exit(130);
   };
-  process.once("SIGINT", interrupted);
   try {
-    for (const t of targets) {
-      resolveEngine(t.layer, t.spec); // a bad spec is a usage error before anything starts
-      const label = `${t.layer.name} ${t.spec}`;
-      const shard = o.shard ?? { index: 0, count: 1 };
-      const workers = o.workers ?? 1;
-      const seed = o.seed + shard.index * workers; // shard i's worker k explores seed + i·workers + k
-      // --time alone means "for this long": the run count stops being the limit.
-      const defaultRuns = o.time !== undefined ? Number.MAX_SAFE_INTEGER : t.expect === "kill" ? DEFAULT_MUTANT_RUNS : DEFAULT_MODEL_RUNS;
-      const runs = Math.ceil((o.runs ?? defaultRuns) / shard.count);
-      const time = o.time ?? (t.expect === "kill" ? DEFAULT_MUTANT_TIME_MS : undefined);
-      progress.start(label, runs);
+    for (const t of plan) {
+      progress.start(t.label, t.runs);
       const result = await runParallelCampaign(t.layer, t.spec, {
-        seed, runs, maxOps: o.maxOps, timeMs: time, geometry: geometryFor(t.layer, o.geometry), workers, timeoutMs: o.timeout,
+        seed: o.seed, firstStream: shard.index * workers, workers, runs: t.runs, maxOps: o.maxOps, timeMs: o.time,
+        geometry: t.geometry, timeoutMs: o.timeout,
         onProgress: (p) => progress.update(p),
+        onFound: (provisional) => (pending ??= { t, result: provisional }),
       });
+      pending = undefined;
       progress.done();
-      const rec = report.add(label.replace(" ", "-"), t.expect, t.spec, result);
+      const rec = report.add(t.label.replace(" ", "-"), t.expect, t.spec, result);
       records.push(rec);
       printTarget(rec, t, o.quiet ?? false);
     }
   } finally {
-    process.removeListener("SIGINT", interrupted);
+    onInterrupt = undefined;
   }
   report.finish(records.every((r) => r.verdict === "ok") ? "passed" : "failed");
   return { records, report };
@@ -155,7 +177,7 @@ function exitFor(records: readonly TargetRecord[]): number {
 
 function budgetOptions(cmd: Command): void {
   cmd
-    .option("--seed <n>", "seed (same seed, same ops, same verdict)", int("--seed"), 1)
+    .option("--seed <n>", "seed (same seed, same ops, same verdict)", int("--seed", 0, MAX_SEED), 1)
     .option("--runs <n>", `sequences per target (default ${DEFAULT_MODEL_RUNS} for an engine, up to ${DEFAULT_MUTANT_RUNS} for a mutant)`, int("--runs", 1))
     .option("--max-ops <n>", "longest generated sequence", int("--max-ops", 1), 200)
     .option("--time <duration>", "stop generating after this long per target (e.g. 60s, 5m)", parseDuration)
@@ -252,9 +274,17 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option("--out <file>", "where to write the minimized trace (default: <trace>.min.json)")
     .action(async (file: string, o: TraceOptions & { out?: string }) => {
       const { layer, trace, factory } = openTrace(file, o);
-      const first = await checkWith(layer, trace.geometry, factory, trace.ops);
-      if (!first) {
+      const recorded = await checkWith(layer, trace.geometry, factory, trace.ops, { expected: trace.expected });
+      if (!recorded) {
         console.log(`the trace passes on ${factory.name}: nothing to minimize`);
+        return;
+      }
+      // Recorded observations belong to the original ops; deleting ops invalidates them, so minimize keeps
+      // the failure against the oracle or a property, which deleting ops preserves.
+      const first = recorded.property === "recorded-observation" ? await checkWith(layer, trace.geometry, factory, trace.ops) : recorded;
+      if (!first) {
+        console.log(`the trace fails only against its recorded observations (op ${recorded.index}: ${JSON.stringify(recorded.observed)}, recorded ${JSON.stringify(recorded.expected)}); the oracle and every property agree with the engine, so there is nothing to minimize against`);
+        code = EXIT.failed;
         return;
       }
       const minimal = await minimizeWith(
@@ -315,6 +345,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       printTable(rows, ["layer", "engine", "available", "notes"]);
     });
 
+  // Ctrl-C, whatever the command: finish what it registered, then exit (stdio engines die with the process).
+  const interrupt = (): void => {
+    onInterrupt?.();
+    process.exit(130);
+  };
+  process.once("SIGINT", interrupt);
   try {
     await program.parseAsync(argv, { from: "user" });
     return code;
@@ -329,6 +365,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       return EXIT.engine;
     }
     throw e;
+  } finally {
+    process.removeListener("SIGINT", interrupt);
   }
 }
 

@@ -38,6 +38,21 @@ class Tail {
   }
 }
 
+function killGroupOf(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    // the group is already gone
+  }
+}
+
+/** Engines still running: their process groups are killed when cowcheck exits, however it exits. */
+const live = new Set<StdioEngine>();
+process.on("exit", () => {
+  for (const e of live) killGroupOf(e.pid);
+});
+
 export class StdioEngine implements Engine<unknown, unknown, unknown> {
   readonly layer: LayerName;
   features: ReadonlySet<string> = new Set();
@@ -65,6 +80,7 @@ export class StdioEngine implements Engine<unknown, unknown, unknown> {
     // The engine learns its layer and geometry from the environment (the protocol's messages do not carry them).
     const env = { ...process.env, COWCHECK_PROTOCOL: "1", COWCHECK_LAYER: layerDesc.name, COWCHECK_GEOMETRY: JSON.stringify(geometry) };
     this.child = spawn("/bin/sh", ["-c", command], { stdio: ["pipe", "pipe", "pipe"], detached: true, env });
+    live.add(this);
     this.child.stdout.setEncoding("utf8");
     this.child.stderr.setEncoding("utf8");
     this.child.stdout.on("data", (chunk: string) => this.onData(chunk));
@@ -74,6 +90,10 @@ export class StdioEngine implements Engine<unknown, unknown, unknown> {
     this.child.on("exit", (code, signal) =>
       this.fail(new EngineFailure("crash", `engine "${command}" exited (${signal ? `signal ${signal}` : `code ${code}`})`, this.stderr.toString() || undefined)),
     );
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 
   static async start(layer: AnyLayer, geometry: unknown, command: string, options: StdioOptions = {}): Promise<StdioEngine> {
@@ -124,13 +144,10 @@ export class StdioEngine implements Engine<unknown, unknown, unknown> {
     this.killGroup();
   }
 
+  /** Kill the engine's whole process group, helpers it started included, even after its shell has exited. */
   private killGroup(): void {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    try {
-      process.kill(-this.child.pid!, "SIGKILL"); // the engine and everything it started
-    } catch {
-      this.child.kill("SIGKILL");
-    }
+    live.delete(this);
+    killGroupOf(this.child.pid);
   }
 
   private async request(body: Record<string, unknown>): Promise<{ obs?: unknown; state?: unknown }> {

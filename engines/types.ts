@@ -20,7 +20,7 @@ export interface EngineFactory {
 }
 
 /** How an engine can fail as a program (as opposed to disagreeing with the oracle): exit code 3. */
-export type EngineFailureKind = "crash" | "hang" | "protocol" | "error" | "start";
+export type EngineFailureKind = "crash" | "hang" | "protocol" | "error" | "start" | "nondeterministic";
 
 export class EngineFailure extends Error {
   /** Index of the op during which the engine failed (set by the runner). */

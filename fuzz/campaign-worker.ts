@@ -10,5 +10,6 @@ const layer = findLayer(job.layer)!;
 const result = await runCampaign(layer, resolveEngine(layer, job.spec, { timeoutMs: job.timeoutMs }), {
   ...job.options,
   onProgress: (progress) => parentPort!.postMessage({ progress }),
+  onFound: (found) => parentPort!.postMessage({ found }),
 });
 parentPort!.postMessage({ result });

@@ -13,12 +13,14 @@ export interface CampaignOptions {
   readonly runs: number;
   /** Longest generated sequence (the layer's prelude comes on top). */
   readonly maxOps: number;
-  /** Stop generating new sequences after this long (shrinking still completes). */
+  /** Stop searching after this long; shrinking a failure already found is not time-limited. */
   readonly timeMs?: number;
   readonly geometry?: unknown;
   /** Restrict generated ops to these features (default: the engine's). */
   readonly features?: ReadonlySet<string>;
   readonly onProgress?: (p: Progress) => void;
+  /** Called as soon as a failure is found, before shrinking: what to keep if the run is interrupted. */
+  readonly onFound?: (provisional: CampaignResult) => void;
 }
 
 export interface Progress {
@@ -57,76 +59,104 @@ export function sequenceArbitrary(layer: AnyLayer, geometry: unknown, features: 
 export async function runCampaign(layer: AnyLayer, factory: EngineFactory, options: CampaignOptions): Promise<CampaignResult> {
   const geometry = options.geometry ?? layer.defaultGeometry;
   const started = Date.now();
-  const probe = await factory.create(geometry);
-  const features = options.features ?? probe.features;
-  await probe.close?.();
-
   let runs = 0;
   let ops = 0;
+  let features = options.features ?? new Set<string>();
+  const base = () => ({ engine: factory.name, layer: layer.name, seed: options.seed, runs, ops, elapsedMs: Date.now() - started });
+  const traceOf = (seq: readonly unknown[]): Trace => ({ cowcheck: 1, layer: layer.name, geometry, features: [...features].sort(), seed: options.seed, ops: [...seq] });
+  const broken = (e: EngineFailure, seq: readonly unknown[], extra?: Partial<CampaignResult>): CampaignResult => ({
+    ...base(), status: "engine-failure", ...extra,
+    // the trace ends with the op during which the engine failed (none, if it failed before the first op)
+    trace: traceOf(seq.slice(0, e.opIndex === undefined ? 0 : e.opIndex + 1)),
+    engineFailure: { kind: e.kind, message: e.opIndex === undefined ? e.message : `op ${e.opIndex}: ${e.message}`, detail: e.detail },
+  });
+
+  try {
+    const probe = await factory.create(geometry);
+    features = options.features ?? probe.features;
+    await probe.close?.();
+  } catch (e) {
+    if (e instanceof EngineFailure) return broken(e, []);
+    throw e;
+  }
+
   let lastReport = 0;
-  let shrinking = false;
-  let brokenEngine: { error: EngineFailure; ops: unknown[] } | undefined;
+  let phase: Progress["phase"] = "fuzz";
   const progress = (): void => {
     const now = Date.now();
     if (options.onProgress && now - lastReport >= 100) {
       lastReport = now;
-      options.onProgress({ runs, ops, elapsedMs: now - started, phase: shrinking ? "shrink" : "fuzz" });
+      options.onProgress({ runs, ops, elapsedMs: now - started, phase });
     }
   };
+  const arbitrary = sequenceArbitrary(layer, geometry, features, options.maxOps);
 
-  const property = fc.asyncProperty(sequenceArbitrary(layer, geometry, features, options.maxOps), async (seq) => {
-    if (brokenEngine) return true; // an engine failure ends the campaign: do not shrink it
-    if (!shrinking) {
+  // Phase 1, search: stop at the first failure (or engine failure); --time bounds this phase only.
+  let found: { seq: unknown[]; failure: Failure } | undefined;
+  let crash: { error: EngineFailure; seq: unknown[] } | undefined;
+  const search = await fc.check(
+    fc.asyncProperty(arbitrary, async (seq) => {
       runs++;
       ops += seq.length;
-    }
+      progress();
+      try {
+        const failure = await checkWith(layer, geometry, factory, seq);
+        if (!failure) return true;
+        found = { seq, failure };
+        options.onFound?.({ ...base(), status: "failed", trace: traceOf(seq.slice(0, failure.index + 1)), failure, originalLength: seq.length });
+      } catch (e) {
+        if (!(e instanceof EngineFailure)) throw e;
+        crash = { error: e, seq };
+      }
+      return false;
+    }),
+    { seed: options.seed, numRuns: options.runs, interruptAfterTimeLimit: options.timeMs, endOnFailure: true },
+  );
+  if (crash) return broken(crash.error, crash.seq);
+  if (!found) {
+    // interrupted before a single run completed is still "no failure found", not an error
+    if (search.failed && !search.interrupted) throw search.errorInstance ?? new Error("fast-check failed without a counterexample");
+    return { ...base(), status: "passed" };
+  }
+  const first = found;
+
+  // Phase 2, shrink: replay that very run by its path and shrink it, accepting only the same property
+  // (so the bug cannot drift to another), with no time limit; an engine failure is "not this failure".
+  phase = "shrink";
+  const same = async (seq: unknown[]): Promise<boolean> => {
     progress();
     try {
-      const failure = await checkWith(layer, geometry, factory, seq);
-      if (failure) shrinking = true;
-      return failure === undefined;
+      return (await checkWith(layer, geometry, factory, seq))?.property === first.failure.property;
     } catch (e) {
-      if (!(e instanceof EngineFailure)) throw e;
-      brokenEngine = { error: e, ops: seq };
-      return true;
+      if (e instanceof EngineFailure) return false;
+      throw e;
     }
+  };
+  const shrink = await fc.check(fc.asyncProperty(arbitrary, async (seq) => !(await same(seq))), {
+    seed: options.seed, path: search.counterexamplePath ?? undefined, endOnFailure: false,
   });
-
-  const details = await fc.check(property, {
-    seed: options.seed,
-    numRuns: options.runs,
-    interruptAfterTimeLimit: options.timeMs,
-    markInterruptAsFailure: false,
-    endOnFailure: false,
+  const unshrunk = first.seq.slice(0, first.failure.index + 1);
+  const nondeterministic = (): CampaignResult => ({
+    ...base(), status: "engine-failure", trace: traceOf(unshrunk), failure: first.failure, originalLength: first.seq.length,
+    engineFailure: {
+      kind: "nondeterministic",
+      message: `the engine failed ${first.failure.property} ("${first.failure.message}") at op ${first.failure.index}, but not when the same ops ran again`,
+    },
   });
+  if (!shrink.failed || !shrink.counterexample) return nondeterministic();
+  const minimal = await minimizeWith(shrink.counterexample[0] as unknown[], same, layer.simplify?.bind(layer));
 
-  const base = { engine: factory.name, layer: layer.name, seed: options.seed, runs, ops };
-  const traceOf = (seqOps: unknown[]): Trace => ({ cowcheck: 1, layer: layer.name, geometry, features: [...features].sort(), seed: options.seed, ops: seqOps });
-
-  if (brokenEngine) {
-    const e = brokenEngine.error;
-    return {
-      ...base, status: "engine-failure", elapsedMs: Date.now() - started,
-      trace: traceOf(brokenEngine.ops.slice(0, (e.opIndex ?? brokenEngine.ops.length - 1) + 1)),
-      engineFailure: { kind: e.kind, message: e.opIndex === undefined ? e.message : `op ${e.opIndex}: ${e.message}`, detail: e.detail },
-    };
-  }
-  if (!details.failed) return { ...base, status: "passed", elapsedMs: Date.now() - started };
-  if (!details.counterexample) throw details.errorInstance ?? new Error("fast-check failed without a counterexample");
-
-  const shrunk = details.counterexample[0] as unknown[];
-  const first = await checkWith(layer, geometry, factory, shrunk);
-  if (!first) throw new Error(`${factory.name}: the shrunk counterexample no longer fails (the engine is not deterministic)`);
-  const minimal = await minimizeWith(
-    shrunk,
-    async (candidate) => (await checkWith(layer, geometry, factory, candidate))?.property === first.property,
-    layer.simplify?.bind(layer),
-  );
   const steps: Step[] = [];
-  const failure = (await checkWith(layer, geometry, factory, minimal, { onStep: (step) => steps.push(step) }))!;
+  let failure: Failure | undefined;
+  try {
+    failure = await checkWith(layer, geometry, factory, minimal, { onStep: (step) => steps.push(step) });
+  } catch (e) {
+    if (!(e instanceof EngineFailure)) throw e;
+  }
+  if (failure?.property !== first.failure.property) return nondeterministic();
   const failing = minimal.slice(0, failure.index + 1);
   return {
-    ...base, status: "failed", elapsedMs: Date.now() - started,
-    trace: traceOf(failing), failure, originalLength: shrunk.length, steps, state: await renderStateAfter(layer, geometry, factory, failing),
+    ...base(), status: "failed", trace: traceOf(failing), failure, originalLength: first.seq.length, steps,
+    state: await renderStateAfter(layer, geometry, factory, failing),
   };
 }

@@ -1,5 +1,6 @@
-// A campaign split over worker threads: stream k runs seed + k with runs / workers sequences. The verdict is
-// that of the lowest-numbered failing stream, so it does not depend on which thread finishes first.
+// A campaign split into streams (worker threads, shards): stream k runs streamSeed(seed, k) with its share of
+// the runs. The verdict is that of the lowest-numbered failing stream, so it does not depend on which thread
+// finishes first.
 import { Worker } from "node:worker_threads";
 import { resolveEngine } from "../engines/resolve.ts";
 import type { AnyLayer } from "../layers/layer.ts";
@@ -9,31 +10,46 @@ export interface StreamJob {
   readonly layer: string;
   readonly spec: string;
   readonly timeoutMs?: number;
-  readonly options: Omit<CampaignOptions, "onProgress" | "features">;
+  readonly options: Omit<CampaignOptions, "onProgress" | "onFound" | "features">;
+}
+
+/**
+ * Stream 0 is the seed itself (one worker, no shards: exactly `--seed N`); other streams get well-mixed seeds,
+ * so seed s stream 1 is not seed s+1 stream 0 and shards of neighbouring seeds do not overlap.
+ */
+export function streamSeed(seed: number, stream: number): number {
+  if (stream === 0) return seed;
+  let h = (seed ^ Math.imul(stream, 0x9e3779b9)) >>> 0; // murmur3 finalizer
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
 export interface ParallelOptions extends CampaignOptions {
   readonly workers: number;
+  /** Index of this run's first stream (shard i of workers w starts at i·w). */
+  readonly firstStream?: number;
   /** Per-message timeout for stdio engines. */
   readonly timeoutMs?: number;
 }
 
 export async function runParallelCampaign(layer: AnyLayer, spec: string, o: ParallelOptions): Promise<CampaignResult> {
-  const { workers, timeoutMs, onProgress, ...options } = o;
-  if (workers <= 1) return runCampaign(layer, resolveEngine(layer, spec, { timeoutMs }), o);
+  const { workers, timeoutMs, onProgress, onFound, firstStream = 0, ...options } = o;
+  if (workers <= 1) return runCampaign(layer, resolveEngine(layer, spec, { timeoutMs }), { ...o, seed: streamSeed(o.seed, firstStream) });
 
   const runs = Math.ceil(options.runs / workers);
   const latest: Progress[] = Array.from({ length: workers }, () => ({ runs: 0, ops: 0, elapsedMs: 0, phase: "fuzz" as const }));
   const threads: Worker[] = [];
   const results: (CampaignResult | undefined)[] = new Array(workers);
   const settled = Array.from({ length: workers }, (_, k) => {
-    const job: StreamJob = { layer: layer.name, spec, timeoutMs, options: { ...options, seed: options.seed + k, runs } };
+    const job: StreamJob = { layer: layer.name, spec, timeoutMs, options: { ...options, seed: streamSeed(options.seed, firstStream + k), runs } };
     const worker = new Worker(new URL("./worker-entry.js", import.meta.url), {
       workerData: { module: new URL("./campaign-worker.ts", import.meta.url).href, job },
     });
     threads.push(worker);
     return new Promise<void>((resolve, reject) => {
-      worker.on("message", (m: { progress?: Progress; result?: CampaignResult }) => {
+      worker.on("message", (m: { progress?: Progress; found?: CampaignResult; result?: CampaignResult }) => {
+        if (m.found) onFound?.(m.found);
         if (m.progress) {
           latest[k] = m.progress;
           onProgress?.({

@@ -19,9 +19,9 @@ const envelope = z
   .object({
     cowcheck: z.literal(1),
     layer: z.string(),
-    geometry: z.unknown(),
+    geometry: z.unknown().optional(),
     features: z.array(z.string()).default([]),
-    seed: z.number().int().optional(),
+    seed: z.number().int().min(0).max(0xffff_ffff).optional(),
     ops: z.array(z.unknown()),
     expected: z.array(z.unknown()).optional(),
     note: z.string().optional(),

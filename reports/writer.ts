@@ -63,14 +63,15 @@ export function differences(expected: unknown, observed: unknown, path = ""): st
 }
 
 function regressionTest(label: string, r: CampaignResult, engineSpec: string): string {
-  return `// cowcheck regression: ${label}
-// ${r.failure?.property}: ${r.failure?.message.replace(/\n/g, " ")}
+  const line = (s: string): string => s.replace(/[\r\n]+/g, " ");
+  return `// cowcheck regression: ${line(label)}
+// ${r.failure?.property}: ${line(r.failure?.message ?? "")}
 import { expect, test } from "vitest";
 import { checkTrace } from "cowcheck";
 
 const trace = ${JSON.stringify(r.trace)};
 
-test("cowcheck regression: ${label}", async () => {
+test(${JSON.stringify(`cowcheck regression: ${label}`)}, async () => {
   const failure = await checkTrace(trace, { engine: ${JSON.stringify(engineSpec)} });
   expect(failure, failure?.message).toBeUndefined();
 });

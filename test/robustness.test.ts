@@ -1,0 +1,158 @@
+// What the harness review found, pinned: process groups die, Ctrl-C keeps what was found, --time never cuts
+// shrinking, an engine failure while shrinking or a nondeterministic engine never replaces or loses the
+// failure, and bad arguments are usage errors.
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import ts from "typescript";
+import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { main } from "../cli/main.ts";
+import { resolveEngine } from "../engines/resolve.ts";
+import { EngineFailure, type Engine, type EngineFactory } from "../engines/types.ts";
+import { runCampaign } from "../fuzz/campaign.ts";
+import { streamSeed } from "../fuzz/parallel.ts";
+import { mmLayer } from "../layers/mm.ts";
+import { MmModel } from "../models/mm/model.ts";
+import type { MmGeometry, MmOp } from "../models/mm/types.ts";
+
+const tmp = (): string => mkdtempSync(join(tmpdir(), "cowcheck-robust-"));
+const node = process.execPath;
+const alive = (marker: string): string[] => spawnSync("pgrep", ["-f", marker], { encoding: "utf8" }).stdout.trim().split("\n").filter(Boolean);
+
+describe("in process", () => {
+  beforeEach(() => {
+    vi.spyOn(console, "log").mockImplementation(() => undefined);
+    vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+  });
+  afterEach(() => vi.restoreAllMocks());
+
+  test("helpers an engine starts in its process group are killed with it", async () => {
+    const marker = "sleep 307.5";
+    expect(await main(["run", "--layer", "mm", "--engine", `stdio:${marker} & exec ${node} test/fixtures/bad-engine.mjs ok`, "--runs", "2", "--report", tmp()])).toBe(1);
+    expect(alive(marker)).toEqual([]);
+  });
+
+  test("--time bounds the search only: the shrunk trace is the same as without a limit", async () => {
+    const f = resolveEngine(mmLayer, "mutant:wp-copy-leak");
+    const unlimited = await runCampaign(mmLayer, f, { seed: 1, runs: 2000, maxOps: 200 });
+    const timed = await runCampaign(mmLayer, f, { seed: 1, runs: 2000, maxOps: 200, timeMs: 200 });
+    expect(timed.trace).toEqual(unlimited.trace);
+  });
+
+  test("an engine failure during shrinking does not replace the property failure", async () => {
+    // The mutant, crashing on a write of 1 to page 0: deterministic per sequence, and exactly where the
+    // shrinker drives writes, so shrink candidates crash while the search (seed 1) never meets one.
+    const crashes = (op: MmOp): boolean => op.op === "write" && op.value === 1 && op.page === 0;
+    const factory: EngineFactory = {
+      name: "crashes-on-value-1",
+      create: (g) => {
+        const inner = mmLayer.mutants.find((m) => m.name === "wp-copy-leak")!.create(g as MmGeometry);
+        return {
+          layer: "mm", features: inner.features, inspect: () => inner.inspect!(),
+          apply: (op: MmOp) => {
+            if (crashes(op)) throw new EngineFailure("crash", "simulated crash on a write of 1");
+            return inner.apply(op);
+          },
+        } satisfies Engine<MmOp, unknown>;
+      },
+    };
+    let unshrunk: unknown[] = [];
+    const r = await runCampaign(mmLayer, factory, { seed: 1, runs: 2000, maxOps: 200, onFound: (f) => (unshrunk = f.trace!.ops) });
+    expect(unshrunk.length).toBeGreaterThan(0); // the premise: the search found the failure…
+    expect((unshrunk as MmOp[]).some(crashes)).toBe(false); // …without meeting a crash
+    expect(r.status).toBe("failed");
+    expect(r.failure?.property).toBe("refcount-conservation");
+    expect((r.trace!.ops as MmOp[]).some(crashes)).toBe(false);
+    expect(r.trace!.ops.length).toBe(5);
+  });
+
+  test("a counterexample that does not fail again is a nondeterministic engine, with the original trace kept", async () => {
+    let found = false;
+    const factory: EngineFactory = {
+      name: "flaky",
+      create: (g) => (found ? mmLayer.model(g as MmGeometry) : mmLayer.mutants.find((m) => m.name === "wp-copy-leak")!.create(g as MmGeometry)),
+    };
+    const r = await runCampaign(mmLayer, factory, { seed: 1, runs: 2000, maxOps: 200, onFound: () => (found = true) });
+    expect(r.status).toBe("engine-failure");
+    expect(r.engineFailure?.kind).toBe("nondeterministic");
+    expect(r.failure?.property).toBe("refcount-conservation");
+    expect(r.trace!.ops.length).toBe(r.failure!.index + 1);
+  });
+
+  test("an engine failure ends the search at once, even under --time", async () => {
+    const r = await runCampaign(mmLayer, resolveEngine(mmLayer, `stdio:${node} test/fixtures/bad-engine.mjs crash`), { seed: 1, runs: Number.MAX_SAFE_INTEGER, maxOps: 200, timeMs: 5000 });
+    expect(r.status).toBe("engine-failure");
+    expect(r.runs).toBe(1);
+  });
+
+  test("an engine that fails before its first op leaves an empty trace", async () => {
+    const factory: EngineFactory = {
+      name: "bad-inspect",
+      create: (g) => Object.assign(new MmModel(g as MmGeometry), { inspect: () => { throw new Error("no state"); } }),
+    };
+    const r = await runCampaign(mmLayer, factory, { seed: 1, runs: 10, maxOps: 50 });
+    expect(r.status).toBe("engine-failure");
+    expect(r.trace!.ops).toEqual([]);
+    expect(r.engineFailure!.message).toContain("no state");
+  });
+
+  test("a regression test is valid TypeScript whatever the engine command contains", async () => {
+    const report = tmp();
+    await main(["run", "--layer", "mm", "--engine", `stdio:${node} test/fixtures/bad-engine.mjs "ok" # "quoted" \\ back`, "--runs", "2", "--report", report]);
+    const file = readFileSync(join(report, readdirSync(report).find((f) => f.endsWith(".regression.test.ts"))!), "utf8");
+    const out = ts.transpileModule(file, { reportDiagnostics: true, compilerOptions: { module: ts.ModuleKind.ESNext } });
+    expect(out.diagnostics).toEqual([]);
+  });
+
+  test("bad arguments are usage errors, and no report folder is created for them", async () => {
+    const report = join(tmp(), "never");
+    expect(await main(["run", "--geometry", '{"pages":1}', "--report", report])).toBe(2);
+    expect(await main(["run", "--geometry", "null", "--report", report])).toBe(2);
+    expect(await main(["run", "--geometry", '"abc"', "--report", report])).toBe(2);
+    expect(await main(["run", "--time", "0", "--report", report])).toBe(2);
+    expect(await main(["run", "--timeout", "0ms", "--report", report])).toBe(2);
+    expect(await main(["run", "--seed", "4294967296", "--report", report])).toBe(2);
+    expect(existsSync(report)).toBe(false);
+  });
+
+  test("minimize says so when a trace fails only against its recorded observations", async () => {
+    const t = JSON.parse(readFileSync("test/fixtures/seed-article.trace.json", "utf8"));
+    t.expected[0] = { pid: 2 };
+    const f = join(tmp(), "t.json");
+    writeFileSync(f, JSON.stringify(t));
+    expect(await main(["replay", f, "--quiet"])).toBe(1);
+    expect(await main(["minimize", f])).toBe(1);
+  });
+
+  test("a trace without geometry runs on the layer's default", async () => {
+    const t = JSON.parse(readFileSync("test/fixtures/seed-article.trace.json", "utf8"));
+    delete t.geometry;
+    delete t.expected;
+    const f = join(tmp(), "t.json");
+    writeFileSync(f, JSON.stringify(t));
+    expect(await main(["replay", f, "--quiet"])).toBe(0);
+  });
+
+  test("stream seeds: stream 0 is the seed itself; other streams do not collide with neighbouring seeds", () => {
+    expect(streamSeed(7, 0)).toBe(7);
+    const seen = new Set<number>();
+    for (let seed = 0; seed < 64; seed++) for (let k = 0; k < 8; k++) seen.add(streamSeed(seed, k));
+    expect(seen.size).toBe(64 + 64 * 7 - 0); // all distinct
+  });
+});
+
+test("Ctrl-C during shrinking writes the failure already found and kills the engine", async () => {
+  const report = tmp();
+  const marker = "bad-engine.mjs slow-wrong";
+  const child = spawn(node, ["bin/cowcheck.js", "run", "--layer", "mm", "--engine", `stdio:${node} test/fixtures/${marker}`, "--report", report, "--quiet"], { stdio: "ignore" });
+  // the failure is found on the first sequence (~0.4 s); shrinking then starts an engine per candidate (0.3 s each)
+  await new Promise((r) => setTimeout(r, 3000));
+  child.kill("SIGINT");
+  const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+  expect(code).toBe(130);
+  const summary = JSON.parse(readFileSync(join(report, "summary.json"), "utf8"));
+  expect(summary.status).toBe("interrupted");
+  expect(summary.targets[0]).toMatchObject({ status: "failed", failure: { property: "observational-equivalence", index: 0 } });
+  expect(alive(marker)).toEqual([]);
+}, 20_000);
