@@ -2,6 +2,7 @@
 // the runs. The verdict is that of the lowest-numbered failing stream, so it does not depend on which thread
 // finishes first.
 import { Worker } from "node:worker_threads";
+import seedrandom from "seedrandom";
 import { resolveEngine } from "../engines/resolve.ts";
 import type { AnyLayer } from "../layers/layer.ts";
 import { runCampaign, type CampaignOptions, type CampaignResult, type Progress } from "./campaign.ts";
@@ -18,11 +19,7 @@ export interface StreamJob {
  * so seed s stream 1 is not seed s+1 stream 0 and shards of neighbouring seeds do not overlap.
  */
 export function streamSeed(seed: number, stream: number): number {
-  if (stream === 0) return seed;
-  let h = (seed ^ Math.imul(stream, 0x9e3779b9)) >>> 0; // murmur3 finalizer
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
-  return (h ^ (h >>> 16)) >>> 0;
+  return stream === 0 ? seed : seedrandom(`cowcheck stream ${seed}/${stream}`).int32() >>> 0;
 }
 
 export interface ParallelOptions extends CampaignOptions {
