@@ -1,4 +1,4 @@
-// Report folder: summary.json and junit.xml rewritten after every target, and for each failure its trace, a
+// Report folder: summary.json, junit.xml and report.html rewritten after every target, and for each failure its trace, a
 // readable explanation (json-diff of the first diverging observation) and a ready-to-commit vitest test.
 // Written as the run goes, so an interrupted run keeps what it found.
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -78,6 +78,7 @@ test(${JSON.stringify(`cowcheck regression: ${label}`)}, async () => {
 `;
 }
 
+const html = (s: string): string => s.replace(/[<>&"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;" })[c]!);
 const xml = (s: string): string => s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 export class ReportWriter {
@@ -134,6 +135,31 @@ export class ReportWriter {
     };
     writeFileSync(join(this.dir, "summary.json"), `${JSON.stringify(summary, null, 1)}\n`);
     writeFileSync(join(this.dir, "junit.xml"), this.junit());
+    writeFileSync(join(this.dir, "report.html"), this.html(status));
+  }
+
+  /** One self-contained page: the targets, and for each failure its explanation and state picture. */
+  private html(status: string): string {
+    const rows = this.targets.map((t) => {
+      const r = t.result;
+      const outcome = r.status === "passed" ? (t.expect === "kill" ? "survived" : "passed") : r.status === "failed" ? (t.expect === "kill" ? "killed" : "failed") : "engine failure";
+      const by = r.failure?.property ?? r.engineFailure?.kind ?? "";
+      return `<tr class="${t.verdict}"><td>${html(t.label)}</td><td>${outcome}</td><td>${html(by)}</td><td>${r.runs}</td><td>${r.ops.toLocaleString("en-US")}</td><td>${(r.elapsedMs / 1000).toFixed(1)} s</td><td>${r.trace ? r.trace.ops.length : ""}</td></tr>`;
+    });
+    const details = this.targets
+      .filter((t) => t.result.status !== "passed")
+      .map((t) => `<h2 id="${html(safe(t.label))}">${html(t.label)}</h2>\n<pre>${html(explainFailure(t.result))}</pre>\n<p>trace: <code>${html(t.files[0] ?? "")}</code></p>`);
+    return `<!doctype html>
+<html><head><meta charset="utf-8"><title>cowcheck report</title>
+<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse}td,th{padding:.2em .8em;border-bottom:1px solid #ddd;text-align:left}
+tr.bad td:first-child{border-left:4px solid #c33}tr.ok td:first-child{border-left:4px solid #3a3}pre{background:#f6f6f6;padding:1em;overflow-x:auto}</style></head>
+<body><h1>cowcheck: ${html(status)}</h1><p>${html(this.argv.join(" ") || "(no arguments)")} · started ${this.started.toISOString()}</p>
+<table><tr><th>target</th><th>outcome</th><th>by</th><th>runs</th><th>ops</th><th>time</th><th>trace ops</th></tr>
+${rows.join("\n")}
+</table>
+${details.join("\n")}
+</body></html>
+`;
   }
 
   private junit(): string {
