@@ -7,6 +7,9 @@ import { checkWith, renderStateAfter, type Failure, type Step } from "./runner.t
 import { minimizeWith } from "./minimize.ts";
 import type { Trace } from "./trace.ts";
 
+/** How many times the minimized trace must fail the same way before it is reported as a reproducible failure. */
+const CONFIRMATIONS = 5;
+
 export interface CampaignOptions {
   readonly seed: number;
   /** Sequences to run (at most). */
@@ -146,14 +149,22 @@ export async function runCampaign(layer: AnyLayer, factory: EngineFactory, optio
   if (!shrink.failed || !shrink.counterexample) return nondeterministic();
   const minimal = await minimizeWith(shrink.counterexample[0] as unknown[], same, layer.simplify?.bind(layer));
 
-  const steps: Step[] = [];
+  // Confirm the minimized trace several times: a flaky engine can fail a short candidate once by chance.
+  let steps: Step[] = [];
   let failure: Failure | undefined;
-  try {
-    failure = await checkWith(layer, geometry, factory, minimal, { onStep: (step) => steps.push(step) });
-  } catch (e) {
-    if (!(e instanceof EngineFailure)) throw e;
+  for (let i = 0; i < CONFIRMATIONS; i++) {
+    const run: Step[] = [];
+    let f: Failure | undefined;
+    try {
+      f = await checkWith(layer, geometry, factory, minimal, { onStep: (step) => run.push(step) });
+    } catch (e) {
+      if (!(e instanceof EngineFailure)) throw e;
+    }
+    if (f?.property !== first.failure.property || (failure && (f.index !== failure.index || f.message !== failure.message))) return nondeterministic();
+    failure = f;
+    steps = run;
   }
-  if (failure?.property !== first.failure.property) return nondeterministic();
+  if (!failure) return nondeterministic();
   const failing = minimal.slice(0, failure.index + 1);
   return {
     ...base(), status: "failed", trace: traceOf(failing), failure, originalLength: first.seq.length, steps,

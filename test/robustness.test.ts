@@ -80,6 +80,24 @@ describe("in process", () => {
     expect(r.trace!.ops.length).toBe(r.failure!.index + 1);
   });
 
+  test("a flaky engine is reported as nondeterministic, not as a reproducible failure", async () => {
+    let execs = 0;
+    const factory: EngineFactory = {
+      name: "flaky-exec",
+      create: (g) => {
+        const inner = new MmModel(g as MmGeometry);
+        return {
+          layer: "mm", features: inner.features, inspect: () => inner.inspect(),
+          // every other exec fails: a 1-op trace can fail once by chance, never five times in a row
+          apply: (op: MmOp) => (op.op === "exec" && ++execs % 2 === 0 ? { error: "ENOMEM" as const } : inner.apply(op)),
+        } satisfies Engine<MmOp, unknown>;
+      },
+    };
+    const r = await runCampaign(mmLayer, factory, { seed: 1, runs: 200, maxOps: 200 });
+    expect(r.status).toBe("engine-failure");
+    expect(r.engineFailure?.kind).toBe("nondeterministic");
+  });
+
   test("an engine failure ends the search at once, even under --time", async () => {
     const r = await runCampaign(mmLayer, resolveEngine(mmLayer, `stdio:${node} test/fixtures/bad-engine.mjs crash`), { seed: 1, runs: Number.MAX_SAFE_INTEGER, maxOps: 200, timeMs: 5000 });
     expect(r.status).toBe("engine-failure");
