@@ -5,13 +5,14 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { engineCatalogue, resolveEngine } from "../engines/resolve.ts";
 import { EngineFailure, InputError } from "../engines/types.ts";
 import type { CampaignResult } from "../fuzz/campaign.ts";
+import type { PropertyKind } from "../properties/types.ts";
 import { runParallelCampaign } from "../fuzz/parallel.ts";
 import { minimizeWith } from "../fuzz/minimize.ts";
 import { explore } from "../fuzz/explore.ts";
 import { checkWith, deepEqual, renderStateAfter, type Failure, type Step } from "../fuzz/runner.ts";
 import { formatTrace, loadTrace } from "../fuzz/trace.ts";
 import { findLayer, layers } from "../layers/index.ts";
-import type { AnyLayer } from "../layers/layer.ts";
+import { withoutKinds, type AnyLayer } from "../layers/layer.ts";
 import { explainFailure, ReportWriter, type TargetRecord } from "../reports/writer.ts";
 import { Progress } from "./progress.ts";
 
@@ -33,6 +34,12 @@ export function parseDuration(v: string): number {
   const ms = Math.round(Number(m[1]) * unit);
   if (ms < 1) throw new InvalidArgumentError(`a duration must be at least 1ms (got "${v}")`);
   return ms;
+}
+
+function parseKinds(v: string): PropertyKind[] {
+  const kinds = v.split(",").map((k) => k.trim());
+  for (const k of kinds) if (k !== "invariant" && k !== "economy") throw new InvalidArgumentError(`--skip takes invariant and/or economy (got "${k}")`);
+  return kinds as PropertyKind[];
 }
 
 function parseShard(v: string): { index: number; count: number } {
@@ -73,6 +80,7 @@ interface Target {
 
 interface BudgetOptions {
   seed: number;
+  skip?: PropertyKind[];
   workers?: number;
   timeout?: number;
   runs?: number;
@@ -125,7 +133,7 @@ async function runTargets(targets: Target[], o: BudgetOptions, argv: readonly st
     for (const t of plan) {
       progress.start(t.label, t.runs);
       const result = await runParallelCampaign(t.layer, t.spec, {
-        seed: o.seed, firstStream: shard.index * workers, workers, runs: t.runs, maxOps: o.maxOps, timeMs: o.time,
+        seed: o.seed, firstStream: shard.index * workers, workers, runs: t.runs, maxOps: o.maxOps, timeMs: o.time, skip: o.skip,
         geometry: t.geometry, timeoutMs: o.timeout,
         onProgress: (p) => progress.update(p),
         onFound: (provisional) => (pending ??= { t, result: provisional }),
@@ -184,6 +192,7 @@ function budgetOptions(cmd: Command): void {
     .option("--geometry <json>", "geometry overrides, e.g. '{\"pages\":64}'")
     .option("--timeout <duration>", "per-message timeout for stdio engines (default 10s)", parseDuration)
     .option("--report <dir>", "report folder (default reports/out/<run-id>)")
+    .option("--skip <kinds>", "property kinds not to check, comma-separated: invariant, economy", parseKinds)
     .option("--workers <n>", "worker threads per target (stream k uses seed + k); the lowest failing stream decides", int("--workers", 1))
     .option("--quiet", "no progress, no explanations");
 }
@@ -258,8 +267,11 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   traceCommand(program, "replay", "run a trace against an engine, printing each op and its observation")
     .option("--quiet", "print only the verdict")
-    .action(async (file: string, o: TraceOptions & { quiet?: boolean }) => {
-      const { layer, trace, factory } = openTrace(file, o);
+    .option("--skip <kinds>", "property kinds not to check, comma-separated: invariant, economy", parseKinds)
+    .action(async (file: string, o: TraceOptions & { quiet?: boolean; skip?: PropertyKind[] }) => {
+      const opened = openTrace(file, o);
+      const { trace, factory } = opened;
+      const layer = withoutKinds(opened.layer, o.skip);
       const failure = await checkWith(layer, trace.geometry, factory, trace.ops, {
         expected: trace.expected,
         onStep: o.quiet ? undefined : (s) => {

@@ -2,7 +2,8 @@
 // (fast-check's shrinker, then one-op removal to 1-minimality) and hand back a replayable trace.
 import fc from "fast-check";
 import { EngineFailure, type EngineFactory } from "../engines/types.ts";
-import type { AnyLayer } from "../layers/layer.ts";
+import { withoutKinds, type AnyLayer } from "../layers/layer.ts";
+import type { PropertyKind } from "../properties/types.ts";
 import { checkWith, renderStateAfter, type Failure, type Step } from "./runner.ts";
 import { minimizeWith } from "./minimize.ts";
 import type { Trace } from "./trace.ts";
@@ -19,6 +20,8 @@ export interface CampaignOptions {
   /** Stop searching after this long; shrinking a failure already found is not time-limited. */
   readonly timeMs?: number;
   readonly geometry?: unknown;
+  /** Property kinds not to check (e.g. ["economy"] for an engine that copies eagerly on purpose). */
+  readonly skip?: readonly PropertyKind[];
   /** Restrict generated ops to these features (default: the engine's). */
   readonly features?: ReadonlySet<string>;
   readonly onProgress?: (p: Progress) => void;
@@ -59,7 +62,8 @@ export function sequenceArbitrary(layer: AnyLayer, geometry: unknown, features: 
     .map((ops) => [...layer.prelude, ...ops]);
 }
 
-export async function runCampaign(layer: AnyLayer, factory: EngineFactory, options: CampaignOptions): Promise<CampaignResult> {
+export async function runCampaign(fullLayer: AnyLayer, factory: EngineFactory, options: CampaignOptions): Promise<CampaignResult> {
+  const layer = withoutKinds(fullLayer, options.skip);
   const geometry = options.geometry ?? layer.defaultGeometry;
   const started = Date.now();
   let runs = 0;
