@@ -1,7 +1,7 @@
 // Turn an --engine spec (model, oracle, mutant:NAME, stdio:CMD) into a factory the runner can use.
 import type { AnyLayer } from "../layers/layer.ts";
 import { StdioEngine } from "./stdio.ts";
-import { InputError, type EngineFactory } from "./types.ts";
+import { InputError, type Engine, type EngineFactory } from "./types.ts";
 
 export interface EngineInfo {
   readonly spec: string;
@@ -26,7 +26,7 @@ export function resolveEngine(layer: AnyLayer, spec: string, options: ResolveOpt
   if (spec.startsWith("stdio:")) {
     const command = spec.slice("stdio:".length).trim();
     if (!command) throw new InputError('stdio engine needs a command: --engine stdio:"CMD"');
-    return { name: `${layer.name}:stdio:${command}`, create: (g) => StdioEngine.start(layer, g, command, { timeoutMs: options.timeoutMs }) };
+    return stdioFactory(layer, command, options.timeoutMs);
   }
   throw new InputError(`unknown engine "${spec}" (use model, oracle, mutant:NAME or stdio:"CMD")`);
 }
@@ -39,4 +39,44 @@ export function engineCatalogue(layer: AnyLayer): EngineInfo[] {
     ...layer.mutants.map((m) => ({ spec: `mutant:${m.name}`, available: true, why: m.mimics })),
     { spec: 'stdio:"CMD"', available: true, why: "any program speaking the JSON-lines protocol (docs/protocol.md)" },
   ];
+}
+
+/**
+ * A stdio engine per sequence; an engine that offers "reset" is kept when a sequence ends and reset for the
+ * next one (same geometry), instead of a new process each time. A failed reset is an engine failure.
+ */
+function stdioFactory(layer: AnyLayer, command: string, timeoutMs: number | undefined): EngineFactory {
+  let idle: { engine: StdioEngine; geometry: string } | undefined;
+  const dispose = async (): Promise<void> => {
+    const e = idle?.engine;
+    idle = undefined;
+    await e?.close();
+  };
+  return {
+    name: `${layer.name}:stdio:${command}`,
+    dispose,
+    async create(g): Promise<Engine<unknown, unknown>> {
+      const geometry = JSON.stringify(g);
+      let engine = idle?.geometry === geometry ? idle.engine : undefined;
+      if (engine) {
+        idle = undefined;
+        await engine.reset();
+      } else {
+        await dispose();
+        engine = await StdioEngine.start(layer, g, command, { timeoutMs });
+      }
+      if (!engine.features.has("reset")) return engine;
+      const e = engine;
+      return {
+        layer: e.layer,
+        features: e.features,
+        apply: (op) => e.apply(op),
+        inspect: () => e.inspect(),
+        close: async () => {
+          if (e.healthy && !idle) idle = { engine: e, geometry };
+          else await e.close();
+        },
+      };
+    },
+  };
 }

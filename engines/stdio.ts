@@ -120,6 +120,16 @@ export class StdioEngine implements Engine<unknown, unknown, unknown> {
     return obs.data;
   }
 
+  /** Back to the initial state, for engines that offer the "reset" feature: one process serves many sequences. */
+  async reset(): Promise<void> {
+    await this.request({ reset: true });
+  }
+
+  /** Still running and in step with the protocol. */
+  get healthy(): boolean {
+    return this.dead === undefined;
+  }
+
   async inspect(): Promise<unknown> {
     const r = await this.request({ inspect: true });
     try {
@@ -152,7 +162,7 @@ export class StdioEngine implements Engine<unknown, unknown, unknown> {
 
   private async request(body: Record<string, unknown>): Promise<{ obs?: unknown; state?: unknown }> {
     const id = this.nextId++;
-    const what = "op" in body ? `op ${JSON.stringify(body.op)}` : "inspect";
+    const what = "op" in body ? `op ${JSON.stringify(body.op)}` : Object.keys(body)[0];
     if (this.dead) throw this.dead;
     this.child.stdin.write(`${JSON.stringify({ id, ...body })}\n`);
     const line = await this.next(what);

@@ -17,6 +17,8 @@ export interface Engine<Op, Obs, State = unknown> {
 export interface EngineFactory {
   readonly name: string;
   create(geometry: unknown): Engine<unknown, unknown> | Promise<Engine<unknown, unknown>>;
+  /** Release what the factory keeps between sequences (an idle engine process). */
+  dispose?(): void | Promise<void>;
 }
 
 /** How an engine can fail as a program (as opposed to disagreeing with the oracle): exit code 3. */

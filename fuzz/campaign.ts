@@ -62,8 +62,15 @@ export function sequenceArbitrary(layer: AnyLayer, geometry: unknown, features: 
     .map((ops) => [...layer.prelude, ...ops]);
 }
 
-export async function runCampaign(fullLayer: AnyLayer, factory: EngineFactory, options: CampaignOptions): Promise<CampaignResult> {
-  const layer = withoutKinds(fullLayer, options.skip);
+export async function runCampaign(layer: AnyLayer, factory: EngineFactory, options: CampaignOptions): Promise<CampaignResult> {
+  try {
+    return await campaign(withoutKinds(layer, options.skip), factory, options);
+  } finally {
+    await factory.dispose?.();
+  }
+}
+
+async function campaign(layer: AnyLayer, factory: EngineFactory, options: CampaignOptions): Promise<CampaignResult> {
   const geometry = options.geometry ?? layer.defaultGeometry;
   const started = Date.now();
   let runs = 0;

@@ -22,6 +22,14 @@ export interface ExploreResult {
 }
 
 export async function explore(layer: AnyLayer, factory: EngineFactory, options: ExploreOptions): Promise<ExploreResult> {
+  try {
+    return await search(layer, factory, options);
+  } finally {
+    await factory.dispose?.();
+  }
+}
+
+async function search(layer: AnyLayer, factory: EngineFactory, options: ExploreOptions): Promise<ExploreResult> {
   if (!layer.alphabet) throw new Error(`layer ${layer.name} has no exploration alphabet`);
   const geometry = options.geometry ?? layer.defaultGeometry;
   const alphabet = layer.alphabet(geometry);

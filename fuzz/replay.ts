@@ -13,5 +13,9 @@ export interface ReplayOptions {
 export async function checkTrace(json: unknown, options: ReplayOptions = {}): Promise<Failure | undefined> {
   const { layer, trace } = validateTrace(json);
   const factory = resolveEngine(layer, options.engine ?? "model");
-  return checkWith(layer, trace.geometry, factory, trace.ops, { expected: trace.expected, onStep: options.onStep });
+  try {
+    return await checkWith(layer, trace.geometry, factory, trace.ops, { expected: trace.expected, onStep: options.onStep });
+  } finally {
+    await factory.dispose?.();
+  }
 }

@@ -29,6 +29,21 @@ describe("an engine behind the protocol", () => {
     expect(r.status).toBe("passed");
   });
 
+  test("an engine offering reset serves a whole campaign from one process, and is still judged per sequence", async () => {
+    const starts = join(tmp(), "starts");
+    process.env.COWCHECK_TEST_STARTS = starts;
+    try {
+      const ok = await runCampaign(mmLayer, resolveEngine(mmLayer, `${serve("model")} reset`), { seed: 4, runs: 60, maxOps: 120 });
+      expect(ok.status).toBe("passed");
+      expect(readFileSync(starts, "utf8").trim().split("\n")).toHaveLength(1);
+      const bad = await runCampaign(mmLayer, resolveEngine(mmLayer, `${serve("wp-copy-leak")} reset`), { seed: 1, runs: 60, maxOps: 200 });
+      expect(bad.failure?.property).toBe("refcount-conservation");
+      expect(bad.trace!.ops).toHaveLength(5);
+    } finally {
+      delete process.env.COWCHECK_TEST_STARTS;
+    }
+  });
+
   test("a structural mutant served over stdio is caught by the same invariant as in process", async () => {
     const ops = [
       { op: "spawn" },
