@@ -4,7 +4,7 @@ import { writeFileSync } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { engineCatalogue, resolveEngine } from "../engines/resolve.ts";
 import { EngineFailure, InputError } from "../engines/types.ts";
-import type { CampaignResult } from "../fuzz/campaign.ts";
+import type { CampaignResult, Progress as CampaignProgress } from "../fuzz/campaign.ts";
 import type { PropertyKind } from "../properties/types.ts";
 import { runParallelCampaign } from "../fuzz/parallel.ts";
 import { minimizeWith } from "../fuzz/minimize.ts";
@@ -122,20 +122,31 @@ async function runTargets(targets: Target[], o: BudgetOptions, argv: readonly st
   const progress = new Progress(o.quiet ?? false);
   const records: TargetRecord[] = [];
   let pending: { t: Planned; result: CampaignResult } | undefined;
+  let running: { t: Planned; progress?: CampaignProgress; started: number } | undefined;
   onInterrupt = () => {
     progress.done();
-    // a failure found but not yet shrunk is kept, unshrunk
+    // a failure found but not yet shrunk is kept, unshrunk; otherwise the target is recorded as far as it got
     if (pending) report.add(pending.t.label.replace(" ", "-"), pending.t.expect, pending.t.spec, pending.result);
+    else if (running) {
+      const { t, progress: p } = running;
+      report.add(t.label.replace(" ", "-"), t.expect, t.spec, {
+        status: "interrupted", engine: t.spec, layer: t.layer.name, seed: o.seed, runs: p?.runs ?? 0, ops: p?.ops ?? 0, elapsedMs: Date.now() - running.started,
+      });
+    }
     report.finish("interrupted");
     process.stderr.write(`\ninterrupted; report so far: ${report.dir}\n`);
   };
   try {
     for (const t of plan) {
       progress.start(t.label, t.runs);
+      running = { t, started: Date.now() };
       const result = await runParallelCampaign(t.layer, t.spec, {
         seed: o.seed, firstStream: shard.index * workers, workers, runs: t.runs, maxOps: o.maxOps, timeMs: o.time, skip: o.skip,
         geometry: t.geometry, timeoutMs: o.timeout,
-        onProgress: (p) => progress.update(p),
+        onProgress: (p) => {
+          if (running) running.progress = p;
+          progress.update(p);
+        },
         onFound: (provisional) => (pending ??= { t, result: provisional }),
       });
       pending = undefined;
@@ -193,7 +204,7 @@ function budgetOptions(cmd: Command): void {
     .option("--timeout <duration>", "per-message timeout for stdio engines (default 10s)", parseDuration)
     .option("--report <dir>", "report folder (default reports/out/<run-id>)")
     .option("--skip <kinds>", "property kinds not to check, comma-separated: invariant, economy", parseKinds)
-    .option("--workers <n>", "worker threads per target (stream k uses seed + k); the lowest failing stream decides", int("--workers", 1))
+    .option("--workers <n>", "worker threads per target, one stream each (stream 0 is --seed, the others derived from it); the lowest failing stream decides", int("--workers", 1))
     .option("--quiet", "no progress, no explanations");
 }
 
@@ -210,7 +221,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .description("fuzz an engine against its layer's oracle and properties; with no --engine, every layer's model and mutant zoo")
     .option("--layer <layer>", `one layer (${layers.map((l) => l.name).join(", ")})`)
     .option("--engine <spec>", ENGINE_HELP)
-    .addOption(new Option("--shard <i/n>", "run shard i of n: runs/n sequences from seed + i·workers").argParser(parseShard));
+    .addOption(new Option("--shard <i/n>", "run shard i of n: runs/n sequences, as streams i·workers … i·workers+workers−1 of --seed").argParser(parseShard));
   budgetOptions(run);
   run.action(async (o: BudgetOptions & { layer?: string; engine?: string }) => {
     const targets: Target[] = [];
@@ -282,31 +293,42 @@ export async function main(argv: readonly string[]): Promise<number> {
       code = printVerdict(failure, trace.ops.length, factory.name);
     });
 
-  traceCommand(program, "minimize", "shrink a failing trace to a 1-minimal one that fails the same property")
+  traceCommand(program, "minimize", "shrink a failing trace to a 1-minimal one that fails the same way (same property, or same kind of engine failure)")
     .option("--out <file>", "where to write the minimized trace (default: <trace>.min.json)")
     .action(async (file: string, o: TraceOptions & { out?: string }) => {
       const { layer, trace, factory } = openTrace(file, o);
-      const recorded = await checkWith(layer, trace.geometry, factory, trace.ops, { expected: trace.expected });
+      const run = (ops: readonly unknown[], expected?: readonly unknown[]) => checkWith(layer, trace.geometry, factory, ops, { expected });
+      const write = async (what: string, ops: unknown[], fails: (c: unknown[]) => Promise<boolean>): Promise<void> => {
+        const minimal = await minimizeWith(ops, fails, layer.simplify?.bind(layer));
+        const out = o.out ?? file.replace(/(\.json)?$/, ".min.json");
+        writeFileSync(out, formatTrace({ ...trace, ops: minimal, expected: undefined, note: `${what}: minimized from ${trace.ops.length} ops` }));
+        console.log(`${what}: ${trace.ops.length} → ${minimal.length} ops, written to ${out}`);
+      };
+      let recorded: Failure | undefined;
+      try {
+        recorded = await run(trace.ops, trace.expected);
+      } catch (e) {
+        if (!(e instanceof EngineFailure)) throw e;
+        // The engine itself fails on this trace: minimize towards the same kind of engine failure.
+        const crashes = async (c: unknown[]): Promise<boolean> => run(c).then(() => false, (x: unknown) => x instanceof EngineFailure && x.kind === e.kind);
+        await write(`engine failure (${e.kind})`, trace.ops.slice(0, (e.opIndex ?? trace.ops.length - 1) + 1), crashes);
+        code = EXIT.engine;
+        return;
+      }
       if (!recorded) {
         console.log(`the trace passes on ${factory.name}: nothing to minimize`);
         return;
       }
       // Recorded observations belong to the original ops; deleting ops invalidates them, so minimize keeps
       // the failure against the oracle or a property, which deleting ops preserves.
-      const first = recorded.property === "recorded-observation" ? await checkWith(layer, trace.geometry, factory, trace.ops) : recorded;
+      const first = recorded.property === "recorded-observation" ? await run(trace.ops) : recorded;
       if (!first) {
         console.log(`the trace fails only against its recorded observations (op ${recorded.index}: ${JSON.stringify(recorded.observed)}, recorded ${JSON.stringify(recorded.expected)}); the oracle and every property agree with the engine, so there is nothing to minimize against`);
         code = EXIT.failed;
         return;
       }
-      const minimal = await minimizeWith(
-        trace.ops.slice(0, first.index + 1),
-        async (c) => (await checkWith(layer, trace.geometry, factory, c))?.property === first.property,
-        layer.simplify?.bind(layer),
-      );
-      const out = o.out ?? file.replace(/(\.json)?$/, ".min.json");
-      writeFileSync(out, formatTrace({ ...trace, ops: minimal, expected: undefined, note: `${first.property}: minimized from ${trace.ops.length} ops` }));
-      console.log(`${first.property}: ${trace.ops.length} → ${minimal.length} ops, written to ${out}`);
+      const sameProperty = async (c: unknown[]): Promise<boolean> => run(c).then((f) => f?.property === first.property, () => false);
+      await write(first.property, trace.ops.slice(0, first.index + 1), sameProperty);
       code = EXIT.failed;
     });
 
@@ -327,7 +349,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       progress.start(`${layer.name} ${o.engine} explore`, 0);
       const r = await explore(layer, factory, { depth: o.depth, geometry, onProgress: (p) => progress.note(`depth ${p.depth}, ${p.sequences.toLocaleString("en-US")} sequences`) });
       progress.done();
-      const what = `${r.sequences.toLocaleString("en-US")} sequences up to length ${r.depth} over ${r.alphabet} ops, ${(r.elapsedMs / 1000).toFixed(1)}s`;
+      const prelude = layer.prelude.length ? ` after the ${layer.prelude.length}-op prelude` : "";
+      const what = `${r.sequences.toLocaleString("en-US")} sequences of 1 to ${r.depth} ops over a ${r.alphabet}-op alphabet${prelude}, ${(r.elapsedMs / 1000).toFixed(1)}s`;
       if (r.status === "passed") {
         console.log(`${layer.name} ${o.engine}: no counterexample in ${what}`);
         return;
@@ -341,7 +364,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         state: await renderStateAfter(layer, geometry, factory, r.trace!.ops),
       });
       report.finish("failed");
-      console.log(`${layer.name} ${o.engine}: shortest counterexample, ${r.trace!.ops.length} ops, after ${what}`);
+      console.log(`${layer.name} ${o.engine}: shortest counterexample, ${r.trace!.ops.length} ops in all, found among ${what}`);
       console.log(indent(explainFailure(rec.result)));
       console.log(`  trace: ${rec.files[0]}`);
       code = EXIT.failed;

@@ -21,19 +21,29 @@ export class Progress {
   }
 
   update(p: CampaignProgress): void {
+    if (p.shrink) return this.shrinking(p);
     const rate = p.elapsedMs > 0 ? Math.round((p.ops / p.elapsedMs) * 1000) : 0;
     if (this.periodic && p.elapsedMs - this.lastLine >= 10_000) {
       this.lastLine = p.elapsedMs;
       const of = this.total < Number.MAX_SAFE_INTEGER ? `/${this.total}` : "";
-      process.stderr.write(`${this.label}: ${p.runs}${of} runs, ${p.ops.toLocaleString("en-US")} ops, ${rate.toLocaleString("en-US")} ops/s, ${Math.round(p.elapsedMs / 1000)}s${p.phase === "shrink" ? ", shrinking" : ""}\n`);
+      process.stderr.write(`${this.label}: ${p.runs}${of} runs, ${p.ops.toLocaleString("en-US")} ops, ${rate.toLocaleString("en-US")} ops/s, ${Math.round(p.elapsedMs / 1000)}s\n`);
     }
     if (!this.live) return;
     const width = 24;
-    const phase = p.phase === "shrink" ? " shrinking…" : "";
-    const stats = `${rate.toLocaleString("en-US")} ops/s, ${Math.round(p.elapsedMs / 1000)}s${phase}`;
+    const stats = `${rate.toLocaleString("en-US")} ops/s, ${Math.round(p.elapsedMs / 1000)}s`;
     if (this.total === Number.MAX_SAFE_INTEGER) return this.draw(`${this.label} ${p.runs} runs, ${stats}`); // bounded by --time
     const done = Math.min(width, Math.round((p.runs / this.total) * width));
     this.draw(`${this.label} [${"#".repeat(done)}${".".repeat(width - done)}] ${p.runs}/${this.total} runs, ${stats}`);
+  }
+
+  /** After a failure: how far shrinking has got (the op rate means nothing then). */
+  private shrinking(p: CampaignProgress): void {
+    const text = `${this.label}: failure found after ${p.runs} runs; shrinking: ${p.shrink!.tried} candidates tried, shortest failing so far ${p.shrink!.best} ops, ${Math.round(p.elapsedMs / 1000)}s`;
+    if (this.live) this.draw(text);
+    else if (this.periodic && p.elapsedMs - this.lastLine >= 10_000) {
+      this.lastLine = p.elapsedMs;
+      process.stderr.write(`${text}\n`);
+    }
   }
 
   /** A free-form status line (terminal only). */

@@ -2,7 +2,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { z } from "zod";
 import type { AnyLayer } from "../layers/layer.ts";
-import { EngineFailure, type Engine, type LayerName } from "./types.ts";
+import { describeIssue, EngineFailure, type Engine, type LayerName } from "./types.ts";
 
 export interface StdioOptions {
   /** Per-message timeout (hello, each op, inspect). */
@@ -115,7 +115,9 @@ export class StdioEngine implements Engine<unknown, unknown, unknown> {
     const r = await this.request({ op });
     const obs = this.layerDesc.obsSchema.safeParse(r.obs);
     if (!obs.success) {
-      throw new EngineFailure("protocol", `engine answered op ${JSON.stringify(op)} with an invalid observation ${JSON.stringify(r.obs)}: ${obs.error.issues[0].message}`);
+      const issue = obs.error.issues[0];
+      const where = issue.path.length ? ` (${describeIssue("obs", issue)})` : "";
+      throw new EngineFailure("protocol", `engine answered op ${JSON.stringify(op)} with ${JSON.stringify(r.obs)}${where}, which is none of the ${this.layer} observations: ${this.layerDesc.observations}`);
     }
     return obs.data;
   }
@@ -135,7 +137,8 @@ export class StdioEngine implements Engine<unknown, unknown, unknown> {
     try {
       return this.layerDesc.decodeState(r.state, this.geometry);
     } catch (e) {
-      throw new EngineFailure("protocol", `engine's inspect state is malformed: ${(e as Error).message.slice(0, 500)}`);
+      const detail = e instanceof z.ZodError ? describeIssue("state", e.issues[0]) : (e as Error).message.slice(0, 500);
+      throw new EngineFailure("protocol", `engine's inspect state is malformed: ${detail}`);
     }
   }
 
@@ -177,7 +180,7 @@ export class StdioEngine implements Engine<unknown, unknown, unknown> {
     try {
       json = JSON.parse(line);
     } catch {
-      throw this.fail(new EngineFailure("protocol", `engine printed a line that is not JSON (waiting for ${what}): ${line.slice(0, 200)}`));
+      throw this.fail(new EngineFailure("protocol", `engine printed a line that is not JSON (waiting for ${what}): ${line.slice(0, 200)} — stdout carries only protocol messages; log to stderr`));
     }
     const r = schema.safeParse(json);
     if (!r.success) throw this.fail(new EngineFailure("protocol", `engine's answer to ${what} breaks the protocol: ${r.error.issues[0].message} in ${line.slice(0, 200)}`));
@@ -223,7 +226,8 @@ export class StdioEngine implements Engine<unknown, unknown, unknown> {
     return new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting = undefined;
-        reject(this.fail(new EngineFailure("hang", `engine did not answer ${what} within ${this.timeoutMs} ms`, this.stderr.toString() || undefined)));
+        const late = what === "hello" ? "did not say hello" : `did not answer ${what}`;
+        reject(this.fail(new EngineFailure("hang", `engine ${late} within ${this.timeoutMs} ms`, this.stderr.toString() || undefined)));
       }, this.timeoutMs);
       this.waiting = {
         resolve: (line) => {

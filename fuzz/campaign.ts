@@ -34,10 +34,13 @@ export interface Progress {
   readonly ops: number;
   readonly elapsedMs: number;
   readonly phase: "fuzz" | "shrink";
+  /** While shrinking: candidates tried, and the shortest failing sequence so far. */
+  readonly shrink?: { readonly tried: number; readonly best: number };
 }
 
 export interface CampaignResult {
-  readonly status: "passed" | "failed" | "engine-failure";
+  /** "interrupted" only for what the CLI records of a target Ctrl-C stopped. */
+  readonly status: "passed" | "failed" | "engine-failure" | "interrupted";
   readonly engine: string;
   readonly layer: string;
   readonly seed: number;
@@ -96,11 +99,12 @@ async function campaign(layer: AnyLayer, factory: EngineFactory, options: Campai
 
   let lastReport = 0;
   let phase: Progress["phase"] = "fuzz";
+  const shrinking = { tried: 0, best: 0 };
   const progress = (): void => {
     const now = Date.now();
     if (options.onProgress && now - lastReport >= 100) {
       lastReport = now;
-      options.onProgress({ runs, ops, elapsedMs: now - started, phase });
+      options.onProgress({ runs, ops, elapsedMs: now - started, phase, shrink: phase === "shrink" ? { ...shrinking } : undefined });
     }
   };
   const arbitrary = sequenceArbitrary(layer, geometry, features, options.maxOps);
@@ -137,10 +141,14 @@ async function campaign(layer: AnyLayer, factory: EngineFactory, options: Campai
   // Phase 2, shrink: replay that very run by its path and shrink it, accepting only the same property
   // (so the bug cannot drift to another), with no time limit; an engine failure is "not this failure".
   phase = "shrink";
+  shrinking.best = first.seq.length;
   const same = async (seq: unknown[]): Promise<boolean> => {
+    shrinking.tried++;
     progress();
     try {
-      return (await checkWith(layer, geometry, factory, seq))?.property === first.failure.property;
+      const yes = (await checkWith(layer, geometry, factory, seq))?.property === first.failure.property;
+      if (yes) shrinking.best = Math.min(shrinking.best, seq.length);
+      return yes;
     } catch (e) {
       if (e instanceof EngineFailure) return false;
       throw e;

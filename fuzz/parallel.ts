@@ -52,6 +52,7 @@ export async function runParallelCampaign(layer: AnyLayer, spec: string, o: Para
           onProgress?.({
             runs: latest.reduce((a, p) => a + p.runs, 0), ops: latest.reduce((a, p) => a + p.ops, 0),
             elapsedMs: Math.max(...latest.map((p) => p.elapsedMs)), phase: latest.some((p) => p.phase === "shrink") ? "shrink" : "fuzz",
+            shrink: latest.find((p) => p.shrink)?.shrink,
           });
         }
         if (m.result) {

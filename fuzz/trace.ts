@@ -1,7 +1,7 @@
 // Traces: the unit users share. A JSON file { cowcheck: 1, layer, geometry, features, seed, ops, expected? }.
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { InputError } from "../engines/types.ts";
+import { describeIssue, InputError } from "../engines/types.ts";
 import { findLayer, layers } from "../layers/index.ts";
 import type { AnyLayer } from "../layers/layer.ts";
 
@@ -28,12 +28,7 @@ const envelope = z
   })
   .strict();
 
-/** "ops[3].page: expected number" — the first issue, with its path written the way a reader indexes the JSON. */
-function describe(where: string, issues: readonly z.core.$ZodIssue[]): string {
-  const i = issues[0];
-  const path = i.path.reduce<string>((acc, p) => (typeof p === "number" ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), where);
-  return `${path || "trace"}: ${i.message}`;
-}
+const describe = (where: string, issues: readonly z.core.$ZodIssue[]): string => describeIssue(where, issues[0]);
 
 /** Validate a parsed JSON value as a trace; errors name the op index and field. */
 export function validateTrace(json: unknown, source = "trace"): { layer: AnyLayer; trace: Trace } {
@@ -42,7 +37,9 @@ export function validateTrace(json: unknown, source = "trace"): { layer: AnyLaye
   const t = env.data;
   const layer = findLayer(t.layer);
   if (!layer) throw new InputError(`${source}: unknown layer "${t.layer}" (known: ${layers.map((l) => l.name).join(", ")})`);
-  const geometry = layer.geometrySchema.safeParse(t.geometry ?? layer.defaultGeometry);
+  // a partial geometry is completed from the layer's defaults, as --geometry is
+  const given = typeof t.geometry === "object" && t.geometry !== null && !Array.isArray(t.geometry) ? t.geometry : t.geometry === undefined ? {} : t.geometry;
+  const geometry = layer.geometrySchema.safeParse(typeof given === "object" ? { ...(layer.defaultGeometry as object), ...given } : given);
   if (!geometry.success) throw new InputError(`${source}: ${describe("geometry", geometry.error.issues)}`);
   const ops = t.ops.map((op, i) => {
     const r = layer.opSchema.safeParse(op);

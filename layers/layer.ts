@@ -20,6 +20,8 @@ export interface Layer<Op, Obs, State, G> {
   readonly geometrySchema: z.ZodType<G>;
   readonly opSchema: z.ZodType<Op>;
   readonly obsSchema: z.ZodType<Obs>;
+  /** The observation forms in one line, for messages to engine authors. */
+  readonly observations: string;
   /** One op arbitrary; the runner builds sequences from it. Ops needing a feature outside `features` are left out. */
   opArbitrary(geometry: G, features: ReadonlySet<string>): fc.Arbitrary<Op>;
   /** A small finite op set for exhaustive exploration (`cowcheck explore`). */

@@ -25,6 +25,7 @@ export const mmLayer: Layer<MmOp, MmObs, MmState, MmGeometry> = {
   geometrySchema: mmGeometrySchema,
   opSchema: mmOpSchema,
   obsSchema: mmObsSchema,
+  observations: '{"ok":true} | {"pid":N} | {"data":[cells]} | {"fault":"SEGV"} | {"error":"ESRCH"|"EINVAL"|"ENOMEM"} (docs/mm.md)',
   opArbitrary: mmOpArbitrary,
   alphabet: mmAlphabet,
   prelude: [{ op: "spawn" }],

@@ -38,13 +38,20 @@ export function explainFailure(r: CampaignResult): string {
   if (f.kind === "equivalence") {
     lines.push("", `observed: ${JSON.stringify(f.observed)}`, `expected: ${JSON.stringify(f.expected)}`, "differs at:");
     for (const d of differences(f.expected, f.observed)) lines.push(`  ${d}`);
-    lines.push("json-diff (expected → observed):", diffString(f.expected, f.observed, { color: false, full: true }).trimEnd());
+    lines.push("json-diff (expected → observed):", diffString(positional(f.expected), positional(f.observed), { color: false, full: true }).trimEnd());
   }
   if (r.originalLength !== undefined && r.originalLength > r.trace.ops.length) {
     lines.push("", `minimized from ${r.originalLength} to ${r.trace.ops.length} ops (seed ${r.seed})`);
   }
   if (r.state) lines.push("", `state after op ${f.index}:`, r.state.replace(/^/gm, "  "));
   return lines.join("\n");
+}
+
+/** Arrays as index-keyed objects, so json-diff compares cells by position instead of as sequences. */
+function positional(v: unknown): unknown {
+  if (Array.isArray(v)) return Object.fromEntries(v.map((x, i) => [String(i), positional(x)]));
+  if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, positional(x)]));
+  return v;
 }
 
 /** Positional differences, as paths: "data[0]: 0 → 1", "data: absent → …". */
@@ -142,12 +149,12 @@ export class ReportWriter {
   private html(status: string): string {
     const rows = this.targets.map((t) => {
       const r = t.result;
-      const outcome = r.status === "passed" ? (t.expect === "kill" ? "survived" : "passed") : r.status === "failed" ? (t.expect === "kill" ? "killed" : "failed") : "engine failure";
+      const outcome = r.status === "passed" ? (t.expect === "kill" ? "survived" : "passed") : r.status === "failed" ? (t.expect === "kill" ? "killed" : "failed") : r.status === "interrupted" ? "interrupted" : "engine failure";
       const by = r.failure?.property ?? r.engineFailure?.kind ?? "";
       return `<tr class="${t.verdict}"><td>${html(t.label)}</td><td>${outcome}</td><td>${html(by)}</td><td>${r.runs}</td><td>${r.ops.toLocaleString("en-US")}</td><td>${(r.elapsedMs / 1000).toFixed(1)} s</td><td>${r.trace ? r.trace.ops.length : ""}</td></tr>`;
     });
     const details = this.targets
-      .filter((t) => t.result.status !== "passed")
+      .filter((t) => t.result.status === "failed" || t.result.status === "engine-failure")
       .map((t) => `<h2 id="${html(safe(t.label))}">${html(t.label)}</h2>\n<pre>${html(explainFailure(t.result))}</pre>\n<p>trace: <code>${html(t.files[0] ?? "")}</code></p>`);
     return `<!doctype html>
 <html><head><meta charset="utf-8"><title>cowcheck report</title>
@@ -166,20 +173,22 @@ ${details.join("\n")}
     const byLayer = new Map<string, TargetRecord[]>();
     for (const t of this.targets) byLayer.set(t.layer, [...(byLayer.get(t.layer) ?? []), t]);
     const suites = [...byLayer].map(([layer, ts]) => {
-      const failures = ts.filter((t) => t.verdict === "bad" && t.result.status !== "engine-failure").length;
+      const failures = ts.filter((t) => t.verdict === "bad" && t.result.status !== "engine-failure" && t.result.status !== "interrupted").length;
+      const skipped = ts.filter((t) => t.result.status === "interrupted").length;
       const errors = ts.filter((t) => t.verdict === "bad" && t.result.status === "engine-failure").length;
       const time = ts.reduce((a, t) => a + t.result.elapsedMs, 0) / 1000;
       const cases = ts.map((t) => {
         const name = t.expect === "kill" ? `${t.label} is killed` : `${t.label} holds every property`;
         let body = "";
-        if (t.verdict === "bad") {
+        if (t.result.status === "interrupted") body = `<skipped message="interrupted after ${t.result.runs} runs"/>`;
+        else if (t.verdict === "bad") {
           const tag = t.result.status === "engine-failure" ? "error" : "failure";
           const msg = t.expect === "kill" ? `mutant survived ${t.result.runs} runs` : (t.result.failure?.message ?? t.result.engineFailure?.message ?? "");
           body = `<${tag} message="${xml(msg)}">${xml(t.expect === "kill" ? msg : explainFailure(t.result))}</${tag}>`;
         }
         return `    <testcase classname="cowcheck.${xml(layer)}" name="${xml(name)}" time="${t.result.elapsedMs / 1000}">${body}</testcase>`;
       });
-      return `  <testsuite name="cowcheck.${xml(layer)}" tests="${ts.length}" failures="${failures}" errors="${errors}" time="${time}">\n${cases.join("\n")}\n  </testsuite>`;
+      return `  <testsuite name="cowcheck.${xml(layer)}" tests="${ts.length}" failures="${failures}" errors="${errors}" skipped="${skipped}" time="${time}">\n${cases.join("\n")}\n  </testsuite>`;
     });
     return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="cowcheck">\n${suites.join("\n")}\n</testsuites>\n`;
   }

@@ -1,7 +1,7 @@
 // The JSON-lines protocol: an external engine is judged exactly like an in-process one, and an engine that
 // crashes, hangs, lies about the protocol or reports its own error is an engine failure (exit 3) with the
 // trace up to that op saved.
-import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
@@ -70,7 +70,7 @@ describe.each([
   ["hang", "hang", /did not answer .* within 300 ms/],
   ["garbage", "protocol", /not JSON/],
   ["wrong-id", "protocol", /answered id \d+ to request \d+/],
-  ["bad-obs", "protocol", /invalid observation/],
+  ["bad-obs", "protocol", /with \{"weird":1\}, which is none of the mm observations: \{"ok":true\} \| /],
   ["error", "error", /out of frames/],
   ["long-line", "protocol", /longer than/],
 ])("an engine that misbehaves (%s)", (mode, kind, message) => {
@@ -103,4 +103,14 @@ test.each([
 
 test("a command that does not exist is reported, exit 3", async () => {
   expect(await main(["replay", "test/fixtures/seed-article.trace.json", "--engine", "stdio:/nonexistent/engine-binary"])).toBe(3);
+});
+
+test("minimize shrinks a trace that crashes the engine to the shortest that still crashes it (exit 3)", async () => {
+  const dir = tmp();
+  const f = join(dir, "crash.json");
+  const ops = [{ op: "spawn" }, ...Array.from({ length: 20 }, (_, i) => ({ op: "read", pid: 1, page: i % 16 }))];
+  writeFileSync(f, JSON.stringify({ cowcheck: 1, layer: "mm", ops }));
+  expect(await main(["minimize", f, "--engine", bad("crash"), "--out", join(dir, "min.json")])).toBe(3);
+  // bad-engine answers op 0, then crashes on whatever comes next: two ops are the minimum
+  expect(JSON.parse(readFileSync(join(dir, "min.json"), "utf8")).ops).toHaveLength(2);
 });
