@@ -1,6 +1,7 @@
 // The cowcheck command. Exit codes: 0 every property held (every mutant killed); 1 a property failed (or a
 // mutant survived); 2 usage or input error; 3 the engine itself failed (crash, hang, protocol violation).
 import { writeFileSync } from "node:fs";
+import { isAbsolute, relative } from "node:path";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { engineCatalogue, resolveEngine } from "../engines/resolve.ts";
 import { EngineFailure, InputError } from "../engines/types.ts";
@@ -173,7 +174,7 @@ function printTarget(rec: TargetRecord, t: Target, quiet: boolean): void {
   }
   if (r.status === "engine-failure") {
     console.log(`${name} ENGINE FAILED after ${r.runs} runs: ${r.engineFailure?.message}`);
-    if (!quiet) console.log(indent(explainFailure(r)), `\n  trace so far: ${rec.files[0]}`);
+    if (!quiet) console.log(indent(explainFailure(r)), `\n  trace so far: ${shown(rec.files[0])}`);
     return;
   }
   const f = r.failure!;
@@ -184,8 +185,14 @@ function printTarget(rec: TargetRecord, t: Target, quiet: boolean): void {
   }
   console.log(`${name} FAILED   ${f.property} after ${r.runs} run(s), ${secs}`);
   if (!quiet) console.log(indent(explainFailure(r)));
-  console.log(`  trace: ${rec.files[0]}\n  replay: npx cowcheck replay ${rec.files[0]} --engine ${JSON.stringify(t.spec).replace(/^"(\w+)"$/, "$1")}`);
+  console.log(`  trace: ${shown(rec.files[0])}\n  replay: npx cowcheck replay ${shown(rec.files[0])} --engine ${JSON.stringify(t.spec).replace(/^"(\w+)"$/, "$1")}`);
 }
+
+/** A path as the user would type it: relative when it lies below the working directory. */
+const shown = (path: string): string => {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith("..") && !isAbsolute(rel) ? rel : path;
+};
 
 const indent = (s: string): string => s.replace(/^/gm, "  ");
 
@@ -234,7 +241,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       for (const m of layer.mutants) targets.push({ layer, spec: `mutant:${m.name}`, expect: "kill", killedBy: m.killedBy });
     }
     const { records, report } = await runTargets(targets, o, argv);
-    console.log(`report: ${report.dir}`);
+    console.log(`report: ${shown(report.dir)}`);
     code = exitFor(records);
   });
 
@@ -271,7 +278,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (o.json) console.log(JSON.stringify(rows));
     else {
       printTable(rows.map((x) => [x.layer, x.name, x.killed ? (wrongKind(x) ? `yes, by ${x.kind}!` : "yes") : "NO", x.msToKill === null ? "-" : `${x.msToKill} ms`, x.traceLength === null ? "-" : String(x.traceLength), x.killedBy ?? "-", x.mimics]), ["layer", "mutant", "killed", "time to kill", "trace", "killed by", "mimics"]);
-      console.log(`report: ${run.report.dir}`);
+      console.log(`report: ${shown(run.report.dir)}`);
     }
     code = rows.every((x) => x.killed && !wrongKind(x)) ? EXIT.ok : EXIT.failed;
   });
@@ -366,7 +373,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       report.finish("failed");
       console.log(`${layer.name} ${o.engine}: shortest counterexample, ${r.trace!.ops.length} ops in all, found among ${what}`);
       console.log(indent(explainFailure(rec.result)));
-      console.log(`  trace: ${rec.files[0]}`);
+      console.log(`  trace: ${shown(rec.files[0])}`);
       code = EXIT.failed;
     });
 
