@@ -81,8 +81,8 @@ async function campaign(layer: AnyLayer, factory: EngineFactory, options: Campai
   let features = options.features ?? new Set<string>();
   const base = () => ({ engine: factory.name, layer: layer.name, seed: options.seed, runs, ops, elapsedMs: Date.now() - started });
   const traceOf = (seq: readonly unknown[]): Trace => ({ cowcheck: 1, layer: layer.name, geometry, features: [...features].sort(), seed: options.seed, ops: [...seq] });
-  const broken = (e: EngineFailure, seq: readonly unknown[], extra?: Partial<CampaignResult>): CampaignResult => ({
-    ...base(), status: "engine-failure", ...extra,
+  const broken = (e: EngineFailure, seq: readonly unknown[]): CampaignResult => ({
+    ...base(), status: "engine-failure",
     // the trace ends with the op during which the engine failed (none, if it failed before the first op)
     trace: traceOf(seq.slice(0, e.opIndex === undefined ? 0 : e.opIndex + 1)),
     engineFailure: { kind: e.kind, message: e.opIndex === undefined ? e.message : `op ${e.opIndex}: ${e.message}`, detail: e.detail },
