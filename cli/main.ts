@@ -4,7 +4,7 @@ import { writeFileSync } from "node:fs";
 import { isAbsolute, relative } from "node:path";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { engineCatalogue, resolveEngine } from "../engines/resolve.ts";
-import { EngineFailure, InputError } from "../engines/types.ts";
+import { EngineFailure, InputError, type EngineFactory } from "../engines/types.ts";
 import type { CampaignResult, Progress as CampaignProgress } from "../fuzz/campaign.ts";
 import type { PropertyKind } from "../properties/types.ts";
 import { runParallelCampaign } from "../fuzz/parallel.ts";
@@ -148,7 +148,7 @@ async function runTargets(targets: Target[], o: BudgetOptions, argv: readonly st
           if (running) running.progress = p;
           progress.update(p);
         },
-        onFound: (provisional) => (pending ??= { t, result: provisional }),
+        onFound: (provisional) => (pending = { t, result: provisional }), // with workers: the lowest stream's
       });
       pending = undefined;
       progress.done();
@@ -286,7 +286,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   traceCommand(program, "replay", "run a trace against an engine, printing each op and its observation")
     .option("--quiet", "print only the verdict")
     .option("--skip <kinds>", "property kinds not to check, comma-separated: invariant, economy", parseKinds)
-    .action(async (file: string, o: TraceOptions & { quiet?: boolean; skip?: PropertyKind[] }) => {
+    .action(disposing(async (file: string, o: TraceOptions & { quiet?: boolean; skip?: PropertyKind[] }) => {
       const opened = openTrace(file, o);
       const { trace, factory } = opened;
       const layer = withoutKinds(opened.layer, o.skip);
@@ -298,11 +298,11 @@ export async function main(argv: readonly string[]): Promise<number> {
         },
       });
       code = printVerdict(failure, trace.ops.length, factory.name);
-    });
+    }));
 
   traceCommand(program, "minimize", "shrink a failing trace to a 1-minimal one that fails the same way (same property, or same kind of engine failure)")
     .option("--out <file>", "where to write the minimized trace (default: <trace>.min.json)")
-    .action(async (file: string, o: TraceOptions & { out?: string }) => {
+    .action(disposing(async (file: string, o: TraceOptions & { out?: string }) => {
       const { layer, trace, factory } = openTrace(file, o);
       const run = (ops: readonly unknown[], expected?: readonly unknown[]) => checkWith(layer, trace.geometry, factory, ops, { expected });
       const write = async (what: string, ops: unknown[], fails: (c: unknown[]) => Promise<boolean>): Promise<void> => {
@@ -318,7 +318,9 @@ export async function main(argv: readonly string[]): Promise<number> {
         if (!(e instanceof EngineFailure)) throw e;
         // The engine itself fails on this trace: minimize towards the same kind of engine failure.
         const crashes = async (c: unknown[]): Promise<boolean> => run(c).then(() => false, (x: unknown) => x instanceof EngineFailure && x.kind === e.kind);
-        await write(`engine failure (${e.kind})`, trace.ops.slice(0, (e.opIndex ?? trace.ops.length - 1) + 1), crashes);
+        // failed before its first op (start, hello, initial inspect): the empty trace is the minimum
+        const ops = e.opIndex === undefined ? [] : trace.ops.slice(0, e.opIndex + 1);
+        await write(`engine failure (${e.kind})`, ops, crashes);
         code = EXIT.engine;
         return;
       }
@@ -337,7 +339,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       const sameProperty = async (c: unknown[]): Promise<boolean> => run(c).then((f) => f?.property === first.property, () => false);
       await write(first.property, trace.ops.slice(0, first.index + 1), sameProperty);
       code = EXIT.failed;
-    });
+    }));
 
   program
     .command("explore")
@@ -351,31 +353,39 @@ export async function main(argv: readonly string[]): Promise<number> {
     .action(async (o: { layer: string; depth: number; engine: string; geometry?: string; timeout?: number; report?: string }) => {
       const [layer] = pickLayers(o.layer);
       const factory = resolveEngine(layer, o.engine, { timeoutMs: o.timeout });
-      const geometry = geometryFor(layer, o.geometry);
-      const progress = new Progress(false);
-      progress.start(`${layer.name} ${o.engine} explore`, 0);
-      const r = await explore(layer, factory, { depth: o.depth, geometry, onProgress: (p) => progress.note(`depth ${p.depth}, ${p.sequences.toLocaleString("en-US")} sequences`) });
-      progress.done();
-      const prelude = layer.prelude.length ? ` after the ${layer.prelude.length}-op prelude` : "";
-      const what = `${r.sequences.toLocaleString("en-US")} sequences of 1 to ${r.depth} ops over a ${r.alphabet}-op alphabet${prelude}, ${(r.elapsedMs / 1000).toFixed(1)}s`;
-      if (r.status === "passed") {
-        console.log(`${layer.name} ${o.engine}: no counterexample in ${what}`);
-        return;
+      try {
+        await exploreCommand(layer, factory, o);
+      } finally {
+        await factory.dispose?.();
       }
-      const report = new ReportWriter(o.report ?? `reports/out/${runId()}`, argv);
-      const steps: Step[] = [];
-      await checkWith(layer, geometry, factory, r.trace!.ops, { onStep: (step) => steps.push(step) });
-      const rec = report.add(`${layer.name}-${o.engine}-explore`, "pass", o.engine, {
-        status: "failed", engine: factory.name, layer: layer.name, seed: 0, runs: r.sequences, ops: 0, elapsedMs: r.elapsedMs,
-        trace: r.trace, failure: r.failure, originalLength: r.trace!.ops.length, steps,
-        state: await renderStateAfter(layer, geometry, factory, r.trace!.ops),
-      });
-      report.finish("failed");
-      console.log(`${layer.name} ${o.engine}: shortest counterexample, ${r.trace!.ops.length} ops in all, found among ${what}`);
-      console.log(indent(explainFailure(rec.result)));
-      console.log(`  trace: ${shown(rec.files[0])}`);
-      code = EXIT.failed;
     });
+
+  async function exploreCommand(layer: AnyLayer, factory: EngineFactory, o: { depth: number; engine: string; geometry?: string; report?: string }): Promise<void> {
+    const geometry = geometryFor(layer, o.geometry);
+    const progress = new Progress(false);
+    progress.start(`${layer.name} ${o.engine} explore`, 0);
+    const r = await explore(layer, factory, { depth: o.depth, geometry, onProgress: (p) => progress.note(`depth ${p.depth}, ${p.sequences.toLocaleString("en-US")} sequences`) });
+    progress.done();
+    const prelude = layer.prelude.length ? ` after the ${layer.prelude.length}-op prelude` : "";
+    const what = `${r.sequences.toLocaleString("en-US")} sequences of 1 to ${r.depth} ops over a ${r.alphabet}-op alphabet${prelude}, ${(r.elapsedMs / 1000).toFixed(1)}s`;
+    if (r.status === "passed") {
+      console.log(`${layer.name} ${o.engine}: no counterexample in ${what}`);
+      return;
+    }
+    const report = new ReportWriter(o.report ?? `reports/out/${runId()}`, argv);
+    const steps: Step[] = [];
+    await checkWith(layer, geometry, factory, r.trace!.ops, { onStep: (step) => steps.push(step) });
+    const rec = report.add(`${layer.name}-${o.engine}-explore`, "pass", o.engine, {
+      status: "failed", engine: factory.name, layer: layer.name, seed: 0, runs: r.sequences, ops: 0, elapsedMs: r.elapsedMs,
+      trace: r.trace, failure: r.failure, originalLength: r.trace!.ops.length, steps,
+      state: await renderStateAfter(layer, geometry, factory, r.trace!.ops),
+    });
+    report.finish("failed");
+    console.log(`${layer.name} ${o.engine}: shortest counterexample, ${r.trace!.ops.length} ops in all, found among ${what}`);
+    console.log(indent(explainFailure(rec.result)));
+    console.log(`  trace: ${shown(rec.files[0])}`);
+    code = EXIT.failed;
+  }
 
   program
     .command("engines")
@@ -429,9 +439,25 @@ function traceCommand(program: Command, name: string, description: string): Comm
     .option("--timeout <duration>", "per-message timeout for stdio engines (default 10s)", parseDuration);
 }
 
+/** A trace command's action, releasing the factories it opened (an idle resettable engine) however it ends. */
+function disposing<T extends unknown[]>(action: (...args: T) => Promise<void>): (...args: T) => Promise<void> {
+  return async (...args) => {
+    try {
+      await action(...args);
+    } finally {
+      for (const f of disposables.splice(0)) await f.dispose?.();
+    }
+  };
+}
+
+/** Factories opened by the running trace command. */
+const disposables: EngineFactory[] = [];
+
 function openTrace(file: string, o: TraceOptions) {
   const { layer, trace } = loadTrace(file);
-  return { layer, trace, factory: resolveEngine(layer, o.engine, { timeoutMs: o.timeout }) };
+  const factory = resolveEngine(layer, o.engine, { timeoutMs: o.timeout });
+  disposables.push(factory);
+  return { layer, trace, factory };
 }
 
 function printVerdict(failure: Failure | undefined, n: number, engine: string): number {

@@ -47,11 +47,35 @@ function killGroupOf(pid: number | undefined): void {
   }
 }
 
-/** Engines still running: their process groups are killed when cowcheck exits, however it exits. */
-const live = new Set<StdioEngine>();
-process.on("exit", () => {
-  for (const e of live) killGroupOf(e.pid);
-});
+/**
+ * Process groups of engines still running, killed when cowcheck exits however it exits. A worker thread reports
+ * its engines' groups to the main thread (onEngineGroup), which holds them too: a terminated worker runs no
+ * exit handler of its own.
+ */
+const groups = new Set<number>();
+let groupListener: ((pid: number, alive: boolean) => void) | undefined;
+process.on("exit", () => killAllGroups());
+
+export function killAllGroups(): void {
+  killGroups([...groups]);
+}
+
+export function onEngineGroup(listener: (pid: number, alive: boolean) => void): void {
+  groupListener = listener;
+}
+
+/** Hold (alive) or forget a process group started elsewhere, e.g. by a worker thread. */
+export function holdGroup(pid: number, alive: boolean): void {
+  if (alive) groups.add(pid);
+  else groups.delete(pid);
+}
+
+export function killGroups(pids: Iterable<number>): void {
+  for (const pid of pids) {
+    killGroupOf(pid);
+    groups.delete(pid);
+  }
+}
 
 export class StdioEngine implements Engine<unknown, unknown, unknown> {
   readonly layer: LayerName;
@@ -80,7 +104,10 @@ export class StdioEngine implements Engine<unknown, unknown, unknown> {
     // The engine learns its layer and geometry from the environment (the protocol's messages do not carry them).
     const env = { ...process.env, COWCHECK_PROTOCOL: "1", COWCHECK_LAYER: layerDesc.name, COWCHECK_GEOMETRY: JSON.stringify(geometry) };
     this.child = spawn("/bin/sh", ["-c", command], { stdio: ["pipe", "pipe", "pipe"], detached: true, env });
-    live.add(this);
+    if (this.child.pid !== undefined) {
+      groups.add(this.child.pid);
+      groupListener?.(this.child.pid, true);
+    }
     this.child.stdout.setEncoding("utf8");
     this.child.stderr.setEncoding("utf8");
     this.child.stdout.on("data", (chunk: string) => this.onData(chunk));
@@ -159,8 +186,10 @@ export class StdioEngine implements Engine<unknown, unknown, unknown> {
 
   /** Kill the engine's whole process group, helpers it started included, even after its shell has exited. */
   private killGroup(): void {
-    live.delete(this);
-    killGroupOf(this.child.pid);
+    const pid = this.child.pid;
+    if (pid === undefined || !groups.has(pid)) return;
+    killGroups([pid]);
+    groupListener?.(pid, false);
   }
 
   private async request(body: Record<string, unknown>): Promise<{ obs?: unknown; state?: unknown }> {

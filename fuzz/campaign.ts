@@ -155,7 +155,7 @@ async function campaign(layer: AnyLayer, factory: EngineFactory, options: Campai
     }
   };
   const shrink = await fc.check(fc.asyncProperty(arbitrary, async (seq) => !(await same(seq))), {
-    seed: options.seed, path: search.counterexamplePath ?? undefined, endOnFailure: false,
+    seed: options.seed, path: search.counterexamplePath ?? undefined, numRuns: 1, endOnFailure: false, // that run only
   });
   const unshrunk = first.seq.slice(0, first.failure.index + 1);
   const nondeterministic = (): CampaignResult => ({

@@ -4,6 +4,7 @@
 import { Worker } from "node:worker_threads";
 import seedrandom from "seedrandom";
 import { resolveEngine } from "../engines/resolve.ts";
+import { holdGroup, killGroups } from "../engines/stdio.ts";
 import type { AnyLayer } from "../layers/layer.ts";
 import { runCampaign, type CampaignOptions, type CampaignResult, type Progress } from "./campaign.ts";
 
@@ -38,6 +39,13 @@ export async function runParallelCampaign(layer: AnyLayer, spec: string, o: Para
   const latest: Progress[] = Array.from({ length: workers }, () => ({ runs: 0, ops: 0, elapsedMs: 0, phase: "fuzz" as const }));
   const threads: Worker[] = [];
   const results: (CampaignResult | undefined)[] = new Array(workers);
+  const groups: Set<number>[] = Array.from({ length: workers }, () => new Set());
+  let foundBy = workers; // the lowest stream that has reported a failure so far
+  /** Ask a stream to stop (it kills its engines and exits), and terminate it if it does not. */
+  const stop = (j: number): void => {
+    threads[j]?.postMessage({ stop: true });
+    setTimeout(() => void threads[j]?.terminate(), 1000).unref();
+  };
   const settled = Array.from({ length: workers }, (_, k) => {
     const job: StreamJob = { layer: layer.name, spec, timeoutMs, options: { ...options, seed: streamSeed(options.seed, firstStream + k), runs } };
     const worker = new Worker(new URL("./worker-entry.js", import.meta.url), {
@@ -45,8 +53,17 @@ export async function runParallelCampaign(layer: AnyLayer, spec: string, o: Para
     });
     threads.push(worker);
     return new Promise<void>((resolve, reject) => {
-      worker.on("message", (m: { progress?: Progress; found?: CampaignResult; result?: CampaignResult }) => {
-        if (m.found) onFound?.(m.found);
+      worker.on("message", (m: { progress?: Progress; found?: CampaignResult; result?: CampaignResult; group?: { pid: number; alive: boolean } }) => {
+        if (m.group) {
+          // the main thread holds the worker's engine process groups: they die with cowcheck even if the worker cannot clean up
+          holdGroup(m.group.pid, m.group.alive);
+          if (m.group.alive) groups[k].add(m.group.pid);
+          else groups[k].delete(m.group.pid);
+        }
+        if (m.found && k < foundBy) {
+          foundBy = k; // as for the verdict, the lowest stream's failure is the one kept
+          onFound?.(m.found);
+        }
         if (m.progress) {
           latest[k] = m.progress;
           onProgress?.({
@@ -58,7 +75,7 @@ export async function runParallelCampaign(layer: AnyLayer, spec: string, o: Para
         if (m.result) {
           results[k] = m.result;
           // Streams after a failing one cannot change the verdict: stop them.
-          if (m.result.status !== "passed") for (let j = k + 1; j < workers; j++) void threads[j]?.terminate();
+          if (m.result.status !== "passed") for (let j = k + 1; j < workers; j++) stop(j);
           resolve();
         }
       });
@@ -70,6 +87,7 @@ export async function runParallelCampaign(layer: AnyLayer, spec: string, o: Para
     await Promise.all(settled);
   } finally {
     await Promise.all(threads.map((t) => t.terminate()));
+    killGroups(groups.flatMap((g) => [...g])); // whatever a stopped or terminated stream left running
   }
   const done = results.filter((r): r is CampaignResult => r !== undefined);
   const decisive = done.find((r) => r.status !== "passed") ?? done[0];

@@ -98,6 +98,35 @@ describe("in process", () => {
     expect(r.engineFailure?.kind).toBe("nondeterministic");
   });
 
+  test("shrinking replays only the failing run: a failure that does not reproduce is not swapped for another", async () => {
+    let found = false;
+    let created = 0;
+    // fails during the search; then the first engine (the replay) is correct and every later one fails again
+    const factory: EngineFactory = {
+      name: "flaky-once",
+      create: (g) => {
+        const correct = found && created++ === 0;
+        return correct ? mmLayer.model(g as MmGeometry) : mmLayer.mutants.find((m) => m.name === "wp-copy-leak")!.create(g as MmGeometry);
+      },
+    };
+    const r = await runCampaign(mmLayer, factory, { seed: 1, runs: 2000, maxOps: 200, onFound: () => (found = true) });
+    expect(r.engineFailure?.kind).toBe("nondeterministic");
+  });
+
+  test("workers stopped after a lower stream fails leave no engine helpers behind", async () => {
+    const marker = "sleep 307.25";
+    const engine = `stdio:${marker} & exec ${node} --import tsx test/fixtures/serve-model.ts fork-parent-writable reset`;
+    expect(await main(["run", "--layer", "mm", "--engine", engine, "--workers", "2", "--report", tmp()])).toBe(1);
+    expect(alive(marker)).toEqual([]);
+  });
+
+  test("minimize of a failure before the first op writes the empty trace", async () => {
+    const dir = tmp();
+    const out = join(dir, "min.json");
+    expect(await main(["minimize", "test/fixtures/seed-article.trace.json", "--engine", `stdio:${node} test/fixtures/bad-engine.mjs no-hello`, "--out", out])).toBe(3);
+    expect(JSON.parse(readFileSync(out, "utf8")).ops).toEqual([]);
+  });
+
   test("an engine failure ends the search at once, even under --time", async () => {
     const r = await runCampaign(mmLayer, resolveEngine(mmLayer, `stdio:${node} test/fixtures/bad-engine.mjs crash`), { seed: 1, runs: Number.MAX_SAFE_INTEGER, maxOps: 200, timeMs: 5000 });
     expect(r.status).toBe("engine-failure");
@@ -174,3 +203,15 @@ test("Ctrl-C during shrinking writes the failure already found and kills the eng
   expect(summary.targets[0]).toMatchObject({ status: "failed", failure: { property: "observational-equivalence", index: 0 } });
   expect(alive(marker)).toEqual([]);
 }, 20_000);
+
+test("replay, minimize and explore with a resettable engine exit, leaving no engine behind", () => {
+  const engine = `stdio:${node} --import tsx test/fixtures/serve-model.ts model reset`;
+  const cli = (...args: string[]) => spawnSync(node, ["bin/cowcheck.js", ...args], { encoding: "utf8", timeout: 30_000 });
+  const replay = cli("replay", "test/fixtures/seed-article.trace.json", "--quiet", "--engine", engine);
+  expect(replay.signal).toBeNull();
+  expect(replay.status).toBe(0);
+  const explore = cli("explore", "--layer", "mm", "--depth", "1", "--engine", engine, "--report", tmp());
+  expect(explore.signal).toBeNull();
+  expect(explore.status).toBe(0);
+  expect(alive("serve-model.ts model reset")).toEqual([]);
+}, 60_000);
