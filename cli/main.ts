@@ -106,6 +106,8 @@ let onInterrupt: (() => void) | undefined;
 
 interface Planned extends Target {
   readonly label: string;
+  /** The target's name in the report folder. */
+  readonly key: string;
   readonly geometry: unknown;
   readonly runs: number;
 }
@@ -117,7 +119,7 @@ async function runTargets(targets: Target[], o: BudgetOptions, argv: readonly st
   const plan: Planned[] = targets.map((t) => {
     resolveEngine(t.layer, t.spec);
     const defaultRuns = o.time !== undefined ? Number.MAX_SAFE_INTEGER : t.expect === "kill" ? DEFAULT_MUTANT_RUNS : DEFAULT_MODEL_RUNS;
-    return { ...t, label: `${t.layer.name} ${t.spec}`, geometry: geometryFor(t.layer, o.geometry), runs: Math.ceil((o.runs ?? defaultRuns) / shard.count) };
+    return { ...t, label: `${t.layer.name} ${t.spec}`, key: `${t.layer.name}-${t.spec}`, geometry: geometryFor(t.layer, o.geometry), runs: Math.ceil((o.runs ?? defaultRuns) / shard.count) };
   });
   const report = new ReportWriter(o.report ?? `reports/out/${runId()}`, argv);
   const progress = new Progress(o.quiet ?? false);
@@ -127,10 +129,10 @@ async function runTargets(targets: Target[], o: BudgetOptions, argv: readonly st
   onInterrupt = () => {
     progress.done();
     // a failure found but not yet shrunk is kept, unshrunk; otherwise the target is recorded as far as it got
-    if (pending) report.add(pending.t.label.replace(" ", "-"), pending.t.expect, pending.t.spec, pending.result);
+    if (pending) report.add(pending.t.key, pending.t.expect, pending.t.spec, pending.result);
     else if (running) {
       const { t, progress: p } = running;
-      report.add(t.label.replace(" ", "-"), t.expect, t.spec, {
+      report.add(t.key, t.expect, t.spec, {
         status: "interrupted", engine: t.spec, layer: t.layer.name, seed: o.seed, runs: p?.runs ?? 0, ops: p?.ops ?? 0, elapsedMs: Date.now() - running.started,
       });
     }
@@ -152,7 +154,7 @@ async function runTargets(targets: Target[], o: BudgetOptions, argv: readonly st
       });
       pending = undefined;
       progress.done();
-      const rec = report.add(t.label.replace(" ", "-"), t.expect, t.spec, result);
+      const rec = report.add(t.key, t.expect, t.spec, result);
       records.push(rec);
       printTarget(rec, t, o.quiet ?? false);
     }
