@@ -124,15 +124,16 @@ async function settleEngine<T>(f: () => T | Promise<T>, what: string): Promise<T
 /** The engine's state after running `ops`, rendered by the layer (for failure reports); undefined if it cannot say. */
 export async function renderStateAfter(layer: AnyLayer, geometry: unknown, factory: EngineFactory, ops: readonly unknown[]): Promise<string | undefined> {
   if (!layer.renderState) return undefined;
-  const engine = await settleEngine(() => factory.create(geometry), `starting ${factory.name}`);
+  let engine: Engine<unknown, unknown> | undefined;
   try {
+    engine = await factory.create(geometry);
     if (!engine.inspect || !engine.features.has("inspect")) return undefined;
     for (const op of ops) await engine.apply(op);
     return layer.renderState(await engine.inspect());
   } catch {
     return undefined; // a picture is a courtesy: never let it hide the failure itself
   } finally {
-    await engine.close?.();
+    await engine?.close?.();
   }
 }
 

@@ -41,7 +41,6 @@ export interface Layer<Op, Obs, State, G> {
 }
 
 // The registry and the runner hold layers of every type; this is the erased form.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyLayer = Layer<any, any, any, any>;
 
 /** The layer without the properties of the given kinds (e.g. an engine that is eager on purpose skips economy). */
