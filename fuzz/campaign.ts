@@ -62,7 +62,10 @@ export interface CampaignResult {
 export function sequenceArbitrary(layer: AnyLayer, geometry: unknown, features: ReadonlySet<string>, maxOps: number): fc.Arbitrary<unknown[]> {
   return fc
     .array(layer.opArbitrary(geometry, features), { minLength: 1, maxLength: maxOps, size: "max" })
-    .map((ops) => [...layer.prelude, ...ops]);
+    .map((ops) => {
+      const seq = [...layer.prelude, ...ops];
+      return layer.arrange ? layer.arrange(seq, geometry, features) : seq;
+    });
 }
 
 export async function runCampaign(layer: AnyLayer, factory: EngineFactory, options: CampaignOptions): Promise<CampaignResult> {

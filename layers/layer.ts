@@ -26,10 +26,16 @@ export interface Layer<Op, Obs, State, G> {
   opArbitrary(geometry: G, features: ReadonlySet<string>): fc.Arbitrary<Op>;
   /** A small finite op set for exhaustive exploration (`cowcheck explore`). */
   alphabet?(geometry: G): Op[];
+  /**
+   * Rewrite a generated sequence (prelude included) before it runs, e.g. to resolve the names ops use against
+   * what the sequence itself has created so far. Applied after generation, so shrinking stays consistent.
+   */
+  arrange?(ops: Op[], geometry: G, features: ReadonlySet<string>): Op[];
   /** Ops every generated sequence starts with (so a run does not waste its first ops on a missing process). */
   readonly prelude: readonly Op[];
   model(geometry: G): Engine<Op, Obs, State>;
-  oracle(geometry: G): Engine<Op, Obs>;
+  /** The eager oracle. Where Linux may legitimately choose, it answers `{ oneOf: [...] }`: any of them is right. */
+  oracle(geometry: G): Engine<Op, Obs | { oneOf: Obs[] }>;
   readonly mutants: readonly Mutant<Op, Obs, State, G>[];
   readonly properties: readonly Property<Op, Obs, State>[];
   /** Candidate rewrites of a failing sequence that plain deletion cannot reach (canonical renaming). */

@@ -1,5 +1,5 @@
-// The mm layer assembled: Linux anonymous memory, its eager oracle, properties and mutants.
-import { mmAlphabet, mmOpArbitrary, mmSimplifications } from "../fuzz/mm.ts";
+// The mm layer assembled: Linux process memory, its eager oracle, properties and mutants.
+import { mmAlphabet, mmArrange, mmOpArbitrary, mmSimplifications } from "../fuzz/mm.ts";
 import { mmMutants } from "../models/mm/mutants/index.ts";
 import { MmModel } from "../models/mm/model.ts";
 import { decodeMmState, renderMmState } from "../models/mm/state.ts";
@@ -20,7 +20,8 @@ import type { Layer } from "./layer.ts";
 
 export const mmLayer: Layer<MmOp, MmObs, MmState, MmGeometry> = {
   name: "mm",
-  description: "Linux anonymous memory: fork, page tables, TLB, refcount/mapcount, rmap, PageAnonExclusive, do_wp_page",
+  description:
+    "Linux process memory: fork, page tables, TLB, refcount/mapcount, rmap, PageAnonExclusive, do_wp_page, GUP pins, THP, KSM, page cache and file mappings",
   defaultGeometry: defaultMmGeometry,
   geometrySchema: mmGeometrySchema,
   opSchema: mmOpSchema,
@@ -29,6 +30,7 @@ export const mmLayer: Layer<MmOp, MmObs, MmState, MmGeometry> = {
   opArbitrary: mmOpArbitrary,
   alphabet: mmAlphabet,
   prelude: [{ op: "spawn" }],
+  arrange: mmArrange,
   model: (g) => new MmModel(g),
   oracle: (g) => new MmOracle(g),
   mutants: mmMutants,

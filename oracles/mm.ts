@@ -1,31 +1,69 @@
 // Eager-copy oracle for the mm layer: every process owns a private copy of every private page, fork copies
-// them all, a shared mapping is one shared object. Attributes live per page, so there are no VMAs to split.
+// them all, a shared mapping is one shared object, a file is one object whose pages private mappings read
+// until they write them. Attributes live per page, so there are no VMAs to split. THP and KSM change no
+// observation, so the oracle has neither.
+//
+// A pin is a reference to the storage the pinning process had mapped when it pinned:
+// - a coherent pin (FOLL_PIN with write, or FOLL_LONGTERM) must read exactly what that storage holds now;
+//   a private page is made the process's own first (the COW break or unshare GUP does);
+// - any other reference (FOLL_GET, a short-term read-only FOLL_PIN) is not coherent in Linux: it may keep
+//   showing an older version of the page. It may read any version its storage has held since it was taken,
+//   and nothing else: never another process's write.
 import type { Engine } from "../engines/types.ts";
-import { err, OK, SEGV, type MmGeometry, type MmObs, type MmOp, type Prot } from "../models/mm/types.ts";
+import { err, OK, SEGV, type MmGeometry, type MmObs, type MmOp, type PinKind, type Prot } from "../models/mm/types.ts";
 
-interface SharedObject {
-  readonly pages: Map<number, Uint8Array>;
+/** One page of storage, with the references that watch it. */
+class Store {
+  readonly watchers = new Set<Ref>();
+  constructor(readonly data: Uint8Array) {}
+  write(cell: number, value: number): void {
+    this.data[cell] = value;
+    for (const ref of this.watchers) ref.versions.add(this.data.join(","));
+  }
+}
+
+interface Ref {
+  readonly pid: number;
+  readonly store: Store;
+  readonly coherent: boolean;
+  readonly write: boolean;
+  readonly kind: PinKind;
+  /** Every version the store has held since the reference was taken (history references only). */
+  readonly versions: Set<string>;
+}
+
+interface PageObject {
+  readonly pages: Map<number, Store>;
 }
 
 interface Slot {
   prot: Prot;
   dontfork: boolean;
   wipeonfork: boolean;
-  /** Shared mappings: the object and the page within it. */
-  readonly shared: SharedObject | null;
+  /** Shared mappings: the object (shmem or file) and the page within it. */
+  readonly shared: PageObject | null;
+  /** Private file mappings: the file read until the process writes the page. */
+  readonly file: PageObject | null;
   readonly objPage: number;
-  /** Private mappings: this process's own bytes (null = never written = zeros). */
-  data: Uint8Array | null;
+  /** Private mappings: this process's own page (null = never written: zeros, or the file's page). */
+  data: Store | null;
 }
 
 type AddressSpace = Map<number, Slot>;
 
-export class MmOracle implements Engine<MmOp, MmObs> {
+/** The allowed observations where Linux may legitimately differ (see Layer.oracle). */
+export type Allowed = MmObs | { oneOf: MmObs[] };
+
+export class MmOracle implements Engine<MmOp, Allowed> {
   readonly layer = "mm" as const;
   readonly features: ReadonlySet<string> = new Set();
   private readonly procs = new Map<number, AddressSpace>();
+  private readonly refs = new Map<number, Ref>();
+  private readonly files: PageObject[];
 
-  constructor(private readonly geometry: MmGeometry) {}
+  constructor(private readonly geometry: MmGeometry) {
+    this.files = Array.from({ length: geometry.files }, () => ({ pages: new Map() }));
+  }
 
   /** The lowest free pid (the layer's naming convention). */
   private addProc(as: AddressSpace): number {
@@ -35,22 +73,80 @@ export class MmOracle implements Engine<MmOp, MmObs> {
     return pid;
   }
 
-  apply(op: MmOp): MmObs {
-    if (op.op === "spawn") return { pid: this.addProc(new Map()) };
+  private zeros(): Uint8Array {
+    return new Uint8Array(this.geometry.cellsPerPage);
+  }
+
+  private objectPage(obj: PageObject, page: number): Store {
+    let s = obj.pages.get(page);
+    if (!s) obj.pages.set(page, (s = new Store(this.zeros())));
+    return s;
+  }
+
+  /** What the process sees at a slot, without creating anything. */
+  private view(s: Slot): Uint8Array {
+    if (s.shared) return s.shared.pages.get(s.objPage)?.data ?? this.zeros();
+    if (s.data) return s.data.data;
+    return s.file?.pages.get(s.objPage)?.data ?? this.zeros();
+  }
+
+  /** The storage a write (or a coherent pin) of the slot goes to: a private page becomes the process's own. */
+  private own(s: Slot): Store {
+    if (s.shared) return this.objectPage(s.shared, s.objPage);
+    s.data ??= new Store(s.file ? this.view(s).slice() : this.zeros());
+    return s.data;
+  }
+
+  apply(op: MmOp): Allowed {
+    const { cellsPerPage, pages } = this.geometry;
+    switch (op.op) {
+      case "spawn":
+        return { pid: this.addProc(new Map()) };
+      case "ksmScan":
+        return OK;
+      case "unpin":
+        return this.refs.delete(op.handle) ? OK : err("EBADF");
+      case "pinRead": {
+        const ref = this.refs.get(op.handle);
+        if (!ref) return err("EBADF");
+        const now = ref.store.data.join(",");
+        if (ref.coherent || ref.versions.size === 1) return { data: Array.from(ref.store.data) };
+        const toObs = (v: string): MmObs => ({ data: v.split(",").map(Number) });
+        return { oneOf: [now, ...[...ref.versions].filter((v) => v !== now)].map(toObs) };
+      }
+      case "pinWrite": {
+        const ref = this.refs.get(op.handle);
+        if (!ref) return err("EBADF");
+        if (ref.kind === "get" || !ref.write) return err("EPERM");
+        if (op.cell >= cellsPerPage) return err("EINVAL");
+        ref.store.write(op.cell, op.value);
+        return OK;
+      }
+      case "fileRead":
+      case "fileWrite": {
+        const file = this.files[op.file];
+        if (!file) return err("EBADF");
+        if (op.page >= pages) return err("EINVAL");
+        if (op.op === "fileRead") return { data: Array.from(file.pages.get(op.page)?.data ?? this.zeros()) };
+        if (op.cell >= cellsPerPage) return err("EINVAL");
+        this.objectPage(file, op.page).write(op.cell, op.value);
+        return OK;
+      }
+    }
     const as = this.procs.get(op.pid);
     if (!as) return err("ESRCH");
-    const { cellsPerPage, pages } = this.geometry;
     switch (op.op) {
       case "fork": {
         const child: AddressSpace = new Map();
         for (const [page, s] of as) {
           if (s.dontfork) continue;
-          const data = s.shared || s.wipeonfork || !s.data ? null : s.data.slice();
+          const data = s.shared || s.wipeonfork || !s.data ? null : new Store(s.data.data.slice());
           child.set(page, { ...s, data });
         }
         return { pid: this.addProc(child) };
       }
       case "exit":
+        for (const [h, ref] of this.refs) if (ref.pid === op.pid) this.refs.delete(h);
         this.procs.delete(op.pid);
         return OK;
       case "exec":
@@ -59,32 +155,44 @@ export class MmOracle implements Engine<MmOp, MmObs> {
       case "read": {
         if (op.page >= pages) return err("EINVAL");
         const s = as.get(op.page);
-        if (!s) return SEGV;
-        const bytes = s.shared ? s.shared.pages.get(s.objPage) : s.data;
-        return { data: bytes ? Array.from(bytes) : new Array<number>(cellsPerPage).fill(0) };
+        return s ? { data: Array.from(this.view(s)) } : SEGV;
       }
       case "write": {
         if (op.page >= pages || op.cell >= cellsPerPage) return err("EINVAL");
         const s = as.get(op.page);
         if (!s || s.prot !== "rw") return SEGV;
-        let bytes = s.shared ? s.shared.pages.get(s.objPage) : s.data;
-        if (!bytes) {
-          bytes = new Uint8Array(cellsPerPage);
-          if (s.shared) s.shared.pages.set(s.objPage, bytes);
-          else s.data = bytes;
-        }
-        bytes[op.cell] = op.value;
+        this.own(s).write(op.cell, op.value);
         return OK;
       }
+      case "pin": {
+        if (op.page >= pages || (op.kind === "get" && op.write)) return err("EINVAL");
+        const s = as.get(op.page);
+        if (!s || (op.write && s.prot !== "rw")) return err("EFAULT");
+        const coherent = op.kind !== "get" && (op.write || op.kind === "longterm");
+        // A history reference to a private page nobody wrote watches what the process sees there: the file's
+        // page, or (for zeros) a page of its own, whose versions include the zeros it starts with.
+        const store = coherent || s.shared || s.data || !s.file ? this.own(s) : this.objectPage(s.file, s.objPage);
+        let handle = 1;
+        while (this.refs.has(handle)) handle++;
+        const ref: Ref = { pid: op.pid, store, coherent, write: op.write, kind: op.kind, versions: new Set([store.data.join(",")]) };
+        if (!coherent) store.watchers.add(ref);
+        this.refs.set(handle, ref);
+        return { handle };
+      }
+      case "collapse":
+        return op.page >= pages ? err("EINVAL") : OK;
     }
+    if (op.op === "mmap" && op.file !== undefined && !this.files[op.file]) return err("EBADF");
     if (op.pages === 0) return op.op === "mprotect" || op.op === "madvise" ? OK : err("EINVAL");
     if (op.page + op.pages > pages) return err("EINVAL");
     const end = op.page + op.pages;
     switch (op.op) {
       case "mmap": {
-        const shared: SharedObject | null = op.shared ? { pages: new Map() } : null;
+        const file = op.file === undefined ? null : this.files[op.file];
+        const shared: PageObject | null = op.shared ? (file ?? { pages: new Map() }) : null;
         for (let p = op.page; p < end; p++) {
-          as.set(p, { prot: op.prot, dontfork: false, wipeonfork: false, shared, objPage: p - op.page, data: null });
+          const objPage = p - op.page;
+          as.set(p, { prot: op.prot, dontfork: false, wipeonfork: false, shared, file: shared ? null : file, objPage, data: null });
         }
         return OK;
       }
@@ -109,15 +217,15 @@ export class MmOracle implements Engine<MmOp, MmObs> {
             continue;
           }
           if (op.advice === "dontneed") {
-            if (!s.shared) s.data = null; // private pages read as zeros again; shared ones keep their data
+            s.data = null; // private pages read zeros (or the file) again; shared ones keep their data
           } else if (op.advice === "dontfork" || op.advice === "dofork") {
             s.dontfork = op.advice === "dontfork";
           } else if (op.advice === "wipeonfork") {
-            if (s.shared) return err("EINVAL"); // private anonymous memory only
+            if (s.shared || s.file) return err("EINVAL"); // private anonymous memory only
             s.wipeonfork = true;
-          } else {
+          } else if (op.advice === "keeponfork") {
             s.wipeonfork = false;
-          }
+          } // hugepage, nohugepage, mergeable, unmergeable change no observation
         }
         return result;
       }

@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 import { diffString } from "json-diff";
 import type { CampaignResult } from "../fuzz/campaign.ts";
 import { formatTrace } from "../fuzz/trace.ts";
+import { isOneOf } from "../fuzz/runner.ts";
 
 export interface TargetRecord {
   readonly label: string;
@@ -36,9 +37,14 @@ export function explainFailure(r: CampaignResult): string {
     for (const s of r.steps) lines.push(`  ${String(s.index).padStart(3)}  ${JSON.stringify(s.op)}  →  ${JSON.stringify(s.observed)}`);
   }
   if (f.kind === "equivalence") {
-    lines.push("", `observed: ${JSON.stringify(f.observed)}`, `expected: ${JSON.stringify(f.expected)}`, "differs at:");
-    for (const d of differences(f.expected, f.observed)) lines.push(`  ${d}`);
-    lines.push("json-diff (expected → observed):", diffString(positional(f.expected), positional(f.observed), { color: false, full: true }).trimEnd());
+    if (isOneOf(f.expected)) {
+      lines.push("", `observed: ${JSON.stringify(f.observed)}`, "allowed (any one of):");
+      for (const e of f.expected.oneOf) lines.push(`  ${JSON.stringify(e)}`);
+    } else {
+      lines.push("", `observed: ${JSON.stringify(f.observed)}`, `expected: ${JSON.stringify(f.expected)}`, "differs at:");
+      for (const d of differences(f.expected, f.observed)) lines.push(`  ${d}`);
+      lines.push("json-diff (expected → observed):", diffString(positional(f.expected), positional(f.observed), { color: false, full: true }).trimEnd());
+    }
   }
   if (r.originalLength !== undefined && r.originalLength > r.trace.ops.length) {
     lines.push("", `minimized from ${r.originalLength} to ${r.trace.ops.length} ops (seed ${r.seed})`);

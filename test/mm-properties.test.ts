@@ -13,9 +13,10 @@ import type { Engine } from "../engines/types.ts";
 
 const geometries: MmGeometry[] = [
   defaultMmGeometry,
-  { pageSize: 4096, cellsPerPage: 1, pages: 4 },
-  { pageSize: 4096, cellsPerPage: 8, pages: 64 },
-  { pageSize: 4096, cellsPerPage: 2, pages: 65_536 },
+  { ...defaultMmGeometry, cellsPerPage: 1, pages: 4 },
+  { ...defaultMmGeometry, cellsPerPage: 8, pages: 64 },
+  { ...defaultMmGeometry, cellsPerPage: 2, pages: 65_536 },
+  { ...defaultMmGeometry, hugeOrder: 3, files: 1, pages: 64 },
 ];
 
 describe.each(geometries.map((g) => [JSON.stringify(g), g] as const))("the mm model holds every property, geometry %s", (_, g) => {

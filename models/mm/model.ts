@@ -1,6 +1,7 @@
-// Reference model of Linux 6.x anonymous memory: VMAs, page tables, an MMU with a TLB, struct page counts,
-// the reverse map, PageAnonExclusive, fork (dup_mmap) and the write-fault path (do_wp_page).
-// Shared anonymous memory is shmem: one page-cache object per mmap, whose pages hold a reference of their own.
+// Reference model of Linux 6.x process memory: VMAs, page tables with PMD-mapped THPs, an MMU with a TLB,
+// folios with refcount/mapcount/pincount, the reverse map, PageAnonExclusive, fork (dup_mmap), the fault paths
+// (do_anonymous_page, do_wp_page, do_huge_pmd_wp_page, do_cow_fault), GUP references and pins, khugepaged
+// collapse, KSM merging, shmem and regular files with their page cache.
 //
 // The model's live structures are its inspected state (MmState): inspect() hands them out without copying,
 // together with what the last op touched, so invariants can be checked incrementally.
@@ -8,7 +9,10 @@ import type { Engine } from "../../engines/types.ts";
 import {
   err,
   findVma,
+  GUP_PIN_COUNTING_BIAS,
+  hugeSize,
   keyOf,
+  maybeDmaPinned,
   OK,
   SEGV,
   type MadviseAdvice,
@@ -16,28 +20,54 @@ import {
   type MmGeometry,
   type MmObs,
   type MmOp,
+  type MmPinView,
   type MmPteView,
   type MmState,
   type MmTlbView,
   type MmTouched,
   type MmVmaView,
+  type PinKind,
   type Prot,
 } from "./types.ts";
 
-export interface Frame extends MmFrameView {
-  refcount: number;
-  mapcount: number;
-  anonExclusive: boolean;
-  readonly rmap: Set<number>;
-  readonly data: Uint8Array;
-  /** The shmem object whose page cache holds this page, if any. */
-  readonly shmem: Shmem | null;
+/** An address_space: a shmem object (freed with its last VMA) or a regular file (kept). */
+export interface PageCache {
+  readonly kind: "shmem" | "file";
+  readonly pages: Map<number, Folio>;
+  /** shmem only: VMAs mapping it (the file reference each VMA holds). */
+  users: number;
 }
 
-export interface Shmem {
-  readonly pages: Map<number, Frame>;
-  /** VMAs mapping it (the file reference each VMA holds). */
-  users: number;
+export class Folio implements MmFrameView {
+  refcount = 1;
+  pincount = 0;
+  mapcount = 0;
+  entireMapcount = 0;
+  readonly pageMapcount: number[];
+  readonly pageExclusive: boolean[];
+  ksm = false;
+  readonly rmap = new Set<number>();
+  readonly pmds = new Set<number>();
+  readonly data: Uint8Array;
+  constructor(
+    readonly pfn: number,
+    readonly nr: number,
+    readonly anon: boolean,
+    readonly zero: boolean,
+    /** The page cache holding it; null once truncated out of it (a pin may keep it alive). */
+    public owner: PageCache | null,
+    cellsPerPage: number,
+  ) {
+    this.pageMapcount = new Array<number>(nr).fill(0);
+    this.pageExclusive = new Array<boolean>(nr).fill(false);
+    this.data = new Uint8Array(nr * cellsPerPage);
+  }
+  get anonExclusive(): boolean {
+    return this.pageExclusive[0];
+  }
+  get cache(): "shmem" | "file" | null {
+    return this.owner?.kind ?? null;
+  }
 }
 
 export interface Vma extends MmVmaView {
@@ -46,8 +76,12 @@ export interface Vma extends MmVmaView {
   prot: Prot;
   dontfork: boolean;
   wipeonfork: boolean;
-  readonly shmem: Shmem | null;
-  /** Page offset into shmem of `start`. */
+  hugepage: boolean;
+  nohugepage: boolean;
+  mergeable: boolean;
+  /** The shmem object or the file's page cache this VMA maps, if any. */
+  readonly cache: PageCache | null;
+  /** Page offset into the cache of `start`. */
   pgoff: number;
   /** Whether an anon_vma was prepared (a private page was ever allocated); fork copies PTEs only then. */
   anonVma: boolean;
@@ -60,41 +94,56 @@ export interface Pte extends MmPteView {
   young: boolean;
 }
 
-export interface TlbEntry extends MmTlbView {
-  readonly pfn: number;
-  readonly writable: boolean;
-  readonly dirty: boolean;
-}
-
 export interface Proc {
   readonly pid: number;
   vmas: Vma[];
   readonly ptes: Map<number, Pte>;
-  readonly tlb: Map<number, TlbEntry>;
+  readonly pmds: Map<number, Pte>;
+  readonly tlb: Map<number, MmTlbView>;
+  hasPinned: boolean;
+}
+
+export interface Pin extends MmPinView {
+  readonly handle: number;
+  readonly pid: number;
+  readonly vpage: number;
+  readonly pfn: number;
+  readonly kind: PinKind;
+  readonly write: boolean;
 }
 
 export const ZERO_PFN = 0;
 
 export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   readonly layer = "mm" as const;
-  readonly features: ReadonlySet<string> = new Set(["inspect"]);
+  readonly features: ReadonlySet<string> = new Set(["inspect", "pin", "thp", "ksm", "file"]);
 
   readonly procs = new Map<number, Proc>();
-  readonly frames = new Map<number, Frame>();
+  readonly frames = new Map<number, Folio>();
+  readonly pins = new Map<number, Pin>();
   allocations = 0;
-  private nextPfn = ZERO_PFN + 1;
-  readonly touched: MmTouched & { keys: Set<number>; frames: Set<number>; freed: Frame[] } = {
+  allocatedPages = 0;
+  copiedPages = 0;
+  /** Pages per huge page. */
+  readonly huge: number;
+  /** The huge zero page's head pfn (huge-aligned, right after the small zero page). */
+  readonly hugeZeroPfn: number;
+  private nextPfn: number;
+  private readonly files: PageCache[];
+  readonly touched: MmTouched & { keys: Set<number>; frames: Set<number>; freed: Folio[] } = {
     keys: new Set(),
     frames: new Set(),
     freed: [],
   };
 
   constructor(readonly geometry: MmGeometry) {
-    // The shared zero page: one reserved frame, never freed, never counted by mappings.
-    this.frames.set(ZERO_PFN, {
-      pfn: ZERO_PFN, refcount: 1, mapcount: 0, anonExclusive: false, zero: true, cached: false,
-      rmap: new Set(), data: new Uint8Array(geometry.cellsPerPage), shmem: null,
-    });
+    this.huge = hugeSize(geometry);
+    this.hugeZeroPfn = this.huge;
+    this.nextPfn = 2 * this.huge;
+    // The shared zero page and the huge zero page: reserved, never freed, never counted by mappings.
+    this.frames.set(ZERO_PFN, new Folio(ZERO_PFN, 1, false, true, null, geometry.cellsPerPage));
+    this.frames.set(this.hugeZeroPfn, new Folio(this.hugeZeroPfn, this.huge, false, true, null, geometry.cellsPerPage));
+    this.files = Array.from({ length: geometry.files }, () => ({ kind: "file" as const, pages: new Map(), users: 0 }));
   }
 
   inspect(): MmState {
@@ -106,38 +155,85 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     t.keys.clear();
     t.frames.clear();
     t.freed.length = 0;
-    if (op.op === "spawn") return { pid: this.newProc([]).pid };
+    const cpp = this.geometry.cellsPerPage;
+    switch (op.op) {
+      case "spawn":
+        return { pid: this.newProc([]).pid };
+      case "ksmScan":
+        this.ksmScan();
+        return OK;
+      case "unpin": {
+        const pin = this.pins.get(op.handle);
+        if (!pin) return err("EBADF");
+        this.releasePin(pin);
+        return OK;
+      }
+      case "pinRead": {
+        const pin = this.pins.get(op.handle);
+        return pin ? { data: Array.from(this.pageData(pin.pfn)) } : err("EBADF");
+      }
+      case "pinWrite": {
+        const pin = this.pins.get(op.handle);
+        if (!pin) return err("EBADF");
+        if (pin.kind === "get" || !pin.write) return err("EPERM");
+        if (op.cell >= cpp) return err("EINVAL");
+        this.pageData(pin.pfn)[op.cell] = op.value;
+        return OK;
+      }
+      case "fileRead":
+      case "fileWrite": {
+        const file = this.files[op.file];
+        if (!file) return err("EBADF");
+        if (!this.inWindow(op.page, 1)) return err("EINVAL");
+        if (op.op === "fileRead") {
+          const folio = file.pages.get(op.page); // shmem_file_read_iter: a hole reads as zeros, allocating nothing
+          return { data: folio ? Array.from(folio.data) : new Array<number>(cpp).fill(0) };
+        }
+        if (op.cell >= cpp) return err("EINVAL");
+        this.cachePage(file, op.page).data[op.cell] = op.value; // generic_perform_write into the page cache
+        return OK;
+      }
+    }
     const proc = this.procs.get(op.pid);
     if (!proc) return err("ESRCH");
     switch (op.op) {
       case "fork":
         return { pid: this.fork(proc).pid };
       case "exit":
+        for (const pin of [...this.pins.values()]) if (pin.pid === proc.pid) this.releasePin(pin);
         this.exitMmap(proc);
         this.procs.delete(proc.pid);
         return OK;
       case "exec":
         this.exitMmap(proc);
+        proc.hasPinned = false; // a new mm
         return OK;
       case "read": {
         if (!this.inWindow(op.page, 1)) return err("EINVAL");
         const pfn = this.access(proc, op.page, false);
-        return pfn === undefined ? SEGV : { data: Array.from(this.frames.get(pfn)!.data) };
+        return pfn === undefined ? SEGV : { data: Array.from(this.pageData(pfn)) };
       }
       case "write": {
-        if (!this.inWindow(op.page, 1) || op.cell >= this.geometry.cellsPerPage) return err("EINVAL");
+        if (!this.inWindow(op.page, 1) || op.cell >= cpp) return err("EINVAL");
         const pfn = this.access(proc, op.page, true);
         if (pfn === undefined) return SEGV;
-        this.frames.get(pfn)!.data[op.cell] = op.value;
+        this.pageData(pfn)[op.cell] = op.value;
         return OK;
       }
+      case "pin":
+        return this.pin(proc, op.page, op.kind, op.write);
+      case "collapse":
+        if (!this.inWindow(op.page, 1)) return err("EINVAL");
+        this.collapse(proc, op.page - (op.page % this.huge));
+        return OK;
     }
+    if (op.op === "mmap" && op.file !== undefined && !this.files[op.file]) return err("EBADF"); // fget before any length check
     if (op.pages === 0) return op.op === "mprotect" || op.op === "madvise" ? OK : err("EINVAL"); // a zero length is fine only there
     if (!this.inWindow(op.page, op.pages)) return err("EINVAL");
     const end = op.page + op.pages;
     switch (op.op) {
       case "mmap":
-        this.mmap(proc, op.page, end, op.prot, op.shared);
+        this.mmap(proc, op.page, end, op.prot, op.shared, op.file);
         return OK;
       case "munmap":
         this.munmap(proc, op.page, end);
@@ -153,29 +249,53 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     return pages >= 1 && page + pages <= this.geometry.pages;
   }
 
+  /** The cells of page `pfn` (a view into its folio). */
+  pageData(pfn: number): Uint8Array {
+    const folio = this.folioOf(pfn);
+    const cpp = this.geometry.cellsPerPage;
+    const i = pfn - folio.pfn;
+    return folio.data.subarray(i * cpp, (i + 1) * cpp);
+  }
+
+  folioOf(pfn: number): Folio {
+    const f = this.frames.get(pfn) ?? this.frames.get(pfn - (pfn % this.huge));
+    if (!f || pfn >= f.pfn + f.nr) throw new Error(`mm model: no folio holds pfn ${pfn}`);
+    return f;
+  }
+
+  private base(vpage: number): number {
+    return vpage - (vpage % this.huge);
+  }
+
   // ---- processes
 
   /** cowcheck pids are names, not Linux pids: spawn and fork take the lowest free one, so the generator can reach them. */
   private newProc(vmas: Vma[]): Proc {
     let pid = 1;
     while (this.procs.has(pid)) pid++;
-    const proc: Proc = { pid, vmas, ptes: new Map(), tlb: new Map() };
+    const proc: Proc = { pid, vmas, ptes: new Map(), pmds: new Map(), tlb: new Map(), hasPinned: false };
     this.procs.set(proc.pid, proc);
     return proc;
   }
 
   /** kernel/fork.c dup_mmap: copy the VMAs, then the page tables of those that need it, then flush the parent's TLB. */
   private fork(parent: Proc): Proc {
-    const child = this.newProc([]);
+    const child = this.newProc([]); // MMF_HAS_PINNED is not inherited
     for (const vma of parent.vmas) {
       if (vma.dontfork) continue; // VM_DONTCOPY
-      if (vma.shmem) vma.shmem.users++;
+      if (vma.cache?.kind === "shmem") vma.cache.users++;
       child.vmas.push({ ...vma, anonVma: vma.wipeonfork ? false : vma.anonVma });
     }
-    for (const [vpage, pte] of parent.ptes) {
+    const copies = (vpage: number): Vma | undefined => {
       const vma = findVma(parent.vmas, vpage)!;
-      if (vma.dontfork || !this.vmaNeedsCopy(vma)) continue;
-      this.copyPresentPte(parent, child, vpage, pte);
+      return vma.dontfork || !this.vmaNeedsCopy(vma) ? undefined : vma;
+    };
+    for (const [base, pmd] of [...parent.pmds]) {
+      if (copies(base)) this.copyHugePmd(parent, child, base, pmd);
+    }
+    for (const [vpage, pte] of parent.ptes) {
+      const vma = copies(vpage);
+      if (vma) this.copyPresentPte(parent, child, vma, vpage, pte);
     }
     this.flushTlbMm(parent);
     return child;
@@ -186,22 +306,60 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     return vma.anonVma && !vma.wipeonfork;
   }
 
-  /** mm/memory.c copy_present_pte: share the page, clear PageAnonExclusive, write-protect both sides of a COW mapping. */
-  protected copyPresentPte(parent: Proc, child: Proc, vpage: number, pte: Pte): void {
+  /** mm/memory.c folio_needs_cow_for_dma: a maybe-pinned exclusive page of an mm that ever pinned is copied at fork. */
+  protected needsCowForDma(parent: Proc, folio: Folio, i: number): boolean {
+    return folio.anon && folio.pageExclusive[i] && parent.hasPinned && maybeDmaPinned(folio);
+  }
+
+  /**
+   * mm/memory.c copy_present_pte: share the page, clear PageAnonExclusive, write-protect both sides of a COW
+   * mapping; a maybe-pinned exclusive page goes to copy_present_page instead.
+   */
+  protected copyPresentPte(parent: Proc, child: Proc, vma: Vma, vpage: number, pte: Pte): void {
     const childKey = keyOf(child.pid, vpage);
+    this.touched.keys.add(childKey);
     if (pte.pfn !== ZERO_PFN) {
-      const frame = this.frames.get(pte.pfn)!;
-      frame.refcount++;
-      frame.mapcount++;
-      frame.anonExclusive = false; // folio_try_dup_anon_rmap_pte
-      frame.rmap.add(childKey);
-      this.touched.frames.add(frame.pfn);
+      const folio = this.folioOf(pte.pfn);
+      const i = pte.pfn - folio.pfn;
+      if (this.needsCowForDma(parent, folio, i)) {
+        // copy_present_page: the child gets its own copy now; the parent keeps its writable, exclusive page.
+        const copy = this.newAnonPage(childKey, this.pageData(pte.pfn));
+        this.copiedPages++;
+        child.ptes.set(vpage, { pfn: copy.pfn, writable: vma.prot === "rw", dirty: true, young: false });
+        return;
+      }
+      folio.refcount++;
+      this.addRmap(folio, pte.pfn, childKey);
+      if (folio.anon) folio.pageExclusive[i] = false; // folio_try_dup_anon_rmap_pte
     }
     if (pte.writable) {
       pte.writable = false; // ptep_set_wrprotect on the parent
       this.touched.keys.add(keyOf(parent.pid, vpage));
     }
     child.ptes.set(vpage, { pfn: pte.pfn, writable: false, dirty: pte.dirty, young: false }); // pte_mkold
+  }
+
+  /** mm/huge_memory.c copy_huge_pmd: share the THP (or the huge zero page); a maybe-pinned one is split and copied per page. */
+  protected copyHugePmd(parent: Proc, child: Proc, base: number, pmd: Pte): void {
+    const childKey = keyOf(child.pid, base);
+    if (pmd.pfn !== this.hugeZeroPfn) {
+      const folio = this.folioOf(pmd.pfn);
+      if (this.needsCowForDma(parent, folio, 0)) {
+        this.splitPmd(parent, base); // -EAGAIN: copy_pte_range then copies its pages one by one
+        return;
+      }
+      folio.refcount++;
+      folio.entireMapcount++;
+      folio.mapcount++;
+      folio.pmds.add(childKey);
+      folio.pageExclusive[0] = false; // folio_try_dup_anon_rmap_pmd
+      this.touched.frames.add(folio.pfn);
+    }
+    if (pmd.writable) {
+      pmd.writable = false; // pmdp_set_wrprotect
+      this.touched.keys.add(keyOf(parent.pid, base));
+    }
+    child.pmds.set(base, { pfn: pmd.pfn, writable: false, dirty: pmd.dirty, young: false });
     this.touched.keys.add(childKey);
   }
 
@@ -210,8 +368,10 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     proc.tlb.clear();
   }
 
-  /** kernel/fork.c mmput → mm/mmap.c exit_mmap: zap every PTE, drop every VMA (exit and exec alike). */
+  /** kernel/fork.c mmput → mm/mmap.c exit_mmap: zap every PTE and PMD, drop every VMA (exit and exec alike). */
   private exitMmap(proc: Proc): void {
+    for (const [base, pmd] of proc.pmds) this.zapPmd(proc, base, pmd);
+    proc.pmds.clear();
     for (const [vpage, pte] of proc.ptes) this.zapPte(proc, vpage, pte);
     proc.ptes.clear();
     proc.tlb.clear();
@@ -222,11 +382,12 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   // ---- VMAs
 
   /** mm/mmap.c do_mmap with MAP_FIXED: whatever was mapped in the range is unmapped first. */
-  private mmap(proc: Proc, start: number, end: number, prot: Prot, shared: boolean): void {
+  private mmap(proc: Proc, start: number, end: number, prot: Prot, shared: boolean, file: number | undefined): void {
     this.munmap(proc, start, end);
+    const cache = file !== undefined ? this.files[file] : shared ? { kind: "shmem" as const, pages: new Map(), users: 1 } : null; // shmem_zero_setup
     const vma: Vma = {
-      start, end, prot, shared, dontfork: false, wipeonfork: false, pgoff: 0, anonVma: false,
-      shmem: shared ? { pages: new Map(), users: 1 } : null, // shmem_zero_setup
+      start, end, prot, shared, dontfork: false, wipeonfork: false, hugepage: false, nohugepage: false, mergeable: false,
+      file: file ?? null, cache, pgoff: 0, anonVma: false,
     };
     const i = proc.vmas.findIndex((v) => v.start >= end);
     proc.vmas.splice(i < 0 ? proc.vmas.length : i, 0, vma);
@@ -244,13 +405,15 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     });
   }
 
-  /** Make a VMA boundary at `vpage` (mm/vma.c split_vma); the halves share the anon_vma and the shmem file. */
+  /** Make a VMA boundary at `vpage` (mm/vma.c split_vma, with vma_adjust_trans_huge splitting a PMD it cuts). */
   private splitAt(proc: Proc, vpage: number): void {
+    const base = this.base(vpage);
+    if (base !== vpage && proc.pmds.has(base)) this.splitPmd(proc, base);
     const i = proc.vmas.findIndex((v) => v.start < vpage && vpage < v.end);
     if (i < 0) return;
     const v = proc.vmas[i];
     const tail: Vma = { ...v, start: vpage, pgoff: v.pgoff + (vpage - v.start) };
-    if (v.shmem) v.shmem.users++;
+    if (v.cache?.kind === "shmem") v.cache.users++;
     v.end = vpage;
     proc.vmas.splice(i + 1, 0, tail);
   }
@@ -270,10 +433,13 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   }
 
   private releaseVma(vma: Vma): void {
-    const shmem = vma.shmem;
-    if (!shmem || --shmem.users > 0) return;
+    const shmem = vma.cache;
+    if (shmem?.kind !== "shmem" || --shmem.users > 0) return;
     // Last mapping of a MAP_SHARED|MAP_ANONYMOUS object: the shmem file goes, and with it its page cache.
-    for (const frame of shmem.pages.values()) this.putFrame(frame);
+    for (const folio of shmem.pages.values()) {
+      folio.owner = null; // filemap_remove_folio
+      this.putFolio(folio);
+    }
     shmem.pages.clear();
   }
 
@@ -290,28 +456,31 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     return at === end ? OK : err("ENOMEM");
   }
 
-  /** mm/mprotect.c change_pte_range: drop write (flushing the TLB) or restore it where the write fault would. */
+  /** mm/mprotect.c change_pte_range / change_huge_pmd: drop write (flushing the TLB) or restore it where the write fault would. */
   private changeProtection(proc: Proc, vma: Vma): void {
+    const change = (key: number, entry: Pte, pages: number, pfn: number, vpage: number): void => {
+      if (vma.prot === "r") {
+        if (!entry.writable) return;
+        entry.writable = false;
+        for (let i = 0; i < pages; i++) this.tlbFlushPage(proc, vpage + i);
+      } else if (!entry.writable && (vma.shared || this.canChangePrivateWritable(pfn))) {
+        entry.writable = true; // shmem's vm_page_prot is writable; private: can_change_pte_writable
+      } else return;
+      this.touched.keys.add(key);
+    };
+    for (const [base, pmd] of proc.pmds) {
+      if (base >= vma.start && base < vma.end) change(keyOf(proc.pid, base), pmd, this.huge, pmd.pfn, base);
+    }
     for (let vpage = vma.start; vpage < vma.end; vpage++) {
       const pte = proc.ptes.get(vpage);
-      if (!pte) continue;
-      const key = keyOf(proc.pid, vpage);
-      if (vma.prot === "r") {
-        if (pte.writable) {
-          pte.writable = false;
-          this.tlbFlushPage(proc, vpage);
-          this.touched.keys.add(key);
-        }
-      } else if (!pte.writable && (vma.shared || this.canChangePrivatePteWritable(pte))) {
-        pte.writable = true; // shmem's vm_page_prot is writable; private: can_change_pte_writable
-        this.touched.keys.add(key);
-      }
+      if (pte) change(keyOf(proc.pid, vpage), pte, 1, pte.pfn, vpage);
     }
   }
 
   /** mm/mprotect.c can_change_pte_writable, private branch: only an exclusive anonymous page may be made writable. */
-  private canChangePrivatePteWritable(pte: Pte): boolean {
-    return pte.pfn !== ZERO_PFN && this.frames.get(pte.pfn)!.anonExclusive;
+  private canChangePrivateWritable(pfn: number): boolean {
+    const folio = this.folioOf(pfn);
+    return folio.anon && !folio.ksm && folio.pageExclusive[pfn - folio.pfn];
   }
 
   /** mm/madvise.c madvise_walk_vmas: visit each VMA in range; remember a hole as ENOMEM; stop at a real error. */
@@ -329,26 +498,51 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
           vma.dontfork = false;
           break;
         case "wipeonfork":
-          if (vma.shared) return err("EINVAL"); // madvise_vma_behavior: anonymous private only
+          if (vma.shared || vma.file !== null) return err("EINVAL"); // madvise_vma_behavior: anonymous private only
           vma.wipeonfork = true;
           break;
         case "keeponfork":
           vma.wipeonfork = false;
+          break;
+        case "hugepage": // hugepage_madvise
+          vma.hugepage = true;
+          vma.nohugepage = false;
+          break;
+        case "nohugepage":
+          vma.hugepage = false;
+          vma.nohugepage = true;
+          break;
+        case "mergeable": // ksm_madvise: VM_SHARED mappings are silently left alone (vma_ksm_compatible)
+          if (!vma.shared) vma.mergeable = true;
+          break;
+        case "unmergeable":
+          if (vma.mergeable) this.unmergeKsmPages(proc, vma);
+          vma.mergeable = false;
           break;
       }
     }
     return hole ? err("ENOMEM") : OK;
   }
 
-  /** mm/madvise.c madvise_dontneed_single_vma → zap_page_range_single: PTEs go, the TLB is flushed; shmem keeps its pages. */
+  /** mm/madvise.c madvise_dontneed_single_vma → zap_page_range_single: PTEs go, the TLB is flushed; page caches keep their pages. */
   protected madviseDontneed(proc: Proc, vma: Vma): void {
     this.zapRange(proc, vma.start, vma.end, true);
   }
 
   // ---- page tables
 
-  /** mm/memory.c zap_pte_range over [start, end), with the TLB flush of tlb_finish_mmu when `flush`. */
+  /** mm/memory.c unmap_page_range over [start, end): whole PMDs are zapped, cut ones split first; TLB flushed when `flush`. */
   protected zapRange(proc: Proc, start: number, end: number, flush: boolean): void {
+    for (const [base, pmd] of [...proc.pmds]) {
+      if (base + this.huge <= start || base >= end) continue;
+      if (base >= start && base + this.huge <= end) {
+        this.zapPmd(proc, base, pmd);
+        proc.pmds.delete(base);
+        if (flush) for (let i = 0; i < this.huge; i++) this.tlbFlushPage(proc, base + i);
+      } else {
+        this.splitPmd(proc, base); // __split_huge_pmd from zap_pmd_range
+      }
+    }
     const visit = (vpage: number, pte: Pte): void => {
       this.zapPte(proc, vpage, pte);
       proc.ptes.delete(vpage);
@@ -369,56 +563,110 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     const key = keyOf(proc.pid, vpage);
     this.touched.keys.add(key);
     if (pte.pfn === ZERO_PFN) return;
-    const frame = this.frames.get(pte.pfn)!;
-    this.removeRmap(frame, key);
-    this.putFrame(frame);
+    const folio = this.folioOf(pte.pfn);
+    this.removeRmap(folio, pte.pfn, key);
+    this.putFolio(folio);
+  }
+
+  /** mm/huge_memory.c zap_huge_pmd (the caller removes the PMD). */
+  protected zapPmd(proc: Proc, base: number, pmd: Pte): void {
+    const key = keyOf(proc.pid, base);
+    this.touched.keys.add(key);
+    if (pmd.pfn === this.hugeZeroPfn) return;
+    const folio = this.folioOf(pmd.pfn);
+    folio.entireMapcount--;
+    folio.mapcount--;
+    folio.pmds.delete(key);
+    this.putFolio(folio);
+  }
+
+  /**
+   * mm/huge_memory.c __split_huge_pmd_locked: the PMD becomes a table of PTEs over the same pages, with its bits;
+   * the folio itself stays whole. The head's PageAnonExclusive passes to every page.
+   */
+  protected splitPmd(proc: Proc, base: number): void {
+    const pmd = proc.pmds.get(base)!;
+    proc.pmds.delete(base);
+    const key = keyOf(proc.pid, base);
+    this.touched.keys.add(key);
+    for (let i = 0; i < this.huge; i++) this.tlbFlushPage(proc, base + i);
+    if (pmd.pfn === this.hugeZeroPfn) {
+      // __split_huge_zero_page_pmd: every PTE maps the small zero page
+      for (let i = 0; i < this.huge; i++) this.setPte(proc, base + i, { pfn: ZERO_PFN, writable: false, dirty: false, young: pmd.young });
+      return;
+    }
+    const folio = this.folioOf(pmd.pfn);
+    const exclusive = folio.pageExclusive[0];
+    folio.entireMapcount--;
+    folio.mapcount--;
+    folio.pmds.delete(key);
+    folio.refcount += this.huge - 1; // one reference per PTE instead of one for the PMD
+    for (let i = 0; i < this.huge; i++) {
+      if (exclusive) folio.pageExclusive[i] = true;
+      this.addRmap(folio, folio.pfn + i, keyOf(proc.pid, base + i));
+      this.setPte(proc, base + i, { pfn: folio.pfn + i, writable: pmd.writable, dirty: pmd.dirty, young: pmd.young });
+    }
   }
 
   private tlbFlushPage(proc: Proc, vpage: number): void {
-    proc.tlb.delete(vpage);
+    if (proc.tlb.delete(vpage)) this.touched.keys.add(keyOf(proc.pid, vpage));
   }
 
-  // ---- frames
+  // ---- folios
 
-  private allocFrame(shmem: Shmem | null, from?: Uint8Array): Frame {
-    const frame: Frame = {
-      pfn: this.nextPfn++, refcount: 1, mapcount: 0, anonExclusive: false, zero: false, cached: shmem !== null,
-      rmap: new Set(), data: from ? from.slice() : new Uint8Array(this.geometry.cellsPerPage), shmem,
-    };
-    this.frames.set(frame.pfn, frame);
+  private allocFolio(nr: number, anon: boolean, owner: PageCache | null, from?: Uint8Array): Folio {
+    const pfn = Math.ceil(this.nextPfn / nr) * nr; // a THP sits at a huge-aligned pfn
+    this.nextPfn = pfn + nr;
+    const folio = new Folio(pfn, nr, anon, false, owner, this.geometry.cellsPerPage);
+    if (from) folio.data.set(from);
+    this.frames.set(pfn, folio);
     this.allocations++;
-    this.touched.frames.add(frame.pfn);
-    return frame;
+    this.allocatedPages += nr;
+    this.touched.frames.add(pfn);
+    return folio;
   }
 
   /** A new exclusive anonymous page (folio_add_new_anon_rmap), zeroed or a copy of `from`, mapped at `key`. */
-  protected newAnonPage(key: number, from?: Uint8Array): Frame {
-    const frame = this.allocFrame(null, from);
-    frame.anonExclusive = true;
-    this.addRmap(frame, key);
-    return frame;
+  protected newAnonPage(key: number, from?: Uint8Array): Folio {
+    const folio = this.allocFolio(1, true, null, from);
+    folio.pageExclusive[0] = true;
+    this.addRmap(folio, folio.pfn, key);
+    return folio;
   }
 
-  /** mm/rmap.c folio_add_*_rmap_pte: one more PTE maps the frame (the caller holds the reference it hands over). */
-  private addRmap(frame: Frame, key: number): void {
-    frame.mapcount++;
-    frame.rmap.add(key);
-    this.touched.frames.add(frame.pfn);
+  /** The page-cache page at `index`, read in (allocated) if absent: it holds one reference of its own. */
+  private cachePage(cache: PageCache, index: number): Folio {
+    let folio = cache.pages.get(index);
+    if (!folio) {
+      folio = this.allocFolio(1, false, cache);
+      cache.pages.set(index, folio);
+    }
+    return folio;
+  }
+
+  /** mm/rmap.c folio_add_*_rmap_pte: one more PTE maps page `pfn` (the caller holds the reference it hands over). */
+  private addRmap(folio: Folio, pfn: number, key: number): void {
+    folio.pageMapcount[pfn - folio.pfn]++;
+    folio.mapcount++;
+    folio.rmap.add(key);
+    this.touched.frames.add(folio.pfn);
   }
 
   /** mm/rmap.c folio_remove_rmap_pte. */
-  protected removeRmap(frame: Frame, key: number): void {
-    frame.mapcount--;
-    frame.rmap.delete(key);
-    this.touched.frames.add(frame.pfn);
+  protected removeRmap(folio: Folio, pfn: number, key: number): void {
+    folio.pageMapcount[pfn - folio.pfn]--;
+    folio.mapcount--;
+    folio.rmap.delete(key);
+    this.touched.frames.add(folio.pfn);
   }
 
-  /** folio_put: drop one reference; the last one frees the frame. */
-  protected putFrame(frame: Frame): void {
-    this.touched.frames.add(frame.pfn);
-    if (--frame.refcount > 0) return;
-    this.frames.delete(frame.pfn);
-    this.touched.freed.push(frame);
+  /** folio_put_refs: drop references; the last one frees the folio. */
+  protected putFolio(folio: Folio, refs = 1): void {
+    this.touched.frames.add(folio.pfn);
+    folio.refcount -= refs;
+    if (folio.refcount > 0) return;
+    this.frames.delete(folio.pfn);
+    this.touched.freed.push(folio);
   }
 
   private setPte(proc: Proc, vpage: number, pte: Pte): void {
@@ -431,38 +679,58 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   // ---- the MMU and the fault handler
 
   /**
-   * One access as the hardware does it: TLB, then the page-table walk (setting young, and dirty on write),
-   * then a page fault (handle_mm_fault) and a retry. Returns the frame accessed, or undefined for SIGSEGV.
+   * One access as the hardware does it: TLB, then the page-table walk (PMD, then PTE; setting young, and dirty
+   * on write), then a page fault (handle_mm_fault) and a retry. Returns the page accessed, or undefined for SIGSEGV.
    */
   private access(proc: Proc, vpage: number, write: boolean): number | undefined {
     const hit = proc.tlb.get(vpage);
     // A write through a clean TLB entry re-walks to set the dirty bit (x86 behaviour).
     if (hit && (!write || (hit.writable && hit.dirty))) return hit.pfn;
     for (let attempt = 0; attempt < 2; attempt++) {
-      const pte = proc.ptes.get(vpage);
-      if (pte && (!write || pte.writable)) {
-        pte.young = true;
-        if (write) pte.dirty = true;
-        proc.tlb.set(vpage, { pfn: pte.pfn, writable: pte.writable, dirty: pte.dirty });
+      const base = this.base(vpage);
+      const pmd = proc.pmds.get(base);
+      const entry = pmd ?? proc.ptes.get(vpage);
+      if (entry && (!write || entry.writable)) {
+        entry.young = true;
+        if (write) entry.dirty = true;
+        const pfn = pmd ? pmd.pfn + (vpage - base) : entry.pfn;
+        proc.tlb.set(vpage, { pfn, writable: entry.writable, dirty: entry.dirty });
+        this.touched.keys.add(keyOf(proc.pid, pmd ? base : vpage));
         this.touched.keys.add(keyOf(proc.pid, vpage));
-        return pte.pfn;
+        return pfn;
       }
-      if (attempt === 0 && !this.handleMmFault(proc, vpage, write)) return undefined;
+      if (attempt === 0 && !this.handleMmFault(proc, vpage, write, false)) return undefined;
     }
     throw new Error(`mm model: fault at pid ${proc.pid} page ${vpage} did not resolve`);
   }
 
-  /** mm/memory.c handle_mm_fault (after arch access_error): returns false for SIGSEGV. */
-  private handleMmFault(proc: Proc, vpage: number, write: boolean): boolean {
+  /** mm/memory.c handle_mm_fault (after arch access_error): returns false for SIGSEGV. `unshare` is FAULT_FLAG_UNSHARE. */
+  private handleMmFault(proc: Proc, vpage: number, write: boolean, unshare: boolean): boolean {
     const vma = findVma(proc.vmas, vpage);
     if (!vma || (write && vma.prot !== "rw")) return false; // bad_area / access_error
+    const base = this.base(vpage);
+    const pmd = proc.pmds.get(base);
+    if (pmd) {
+      if ((write && !pmd.writable) || unshare) this.doHugePmdWpPage(proc, vma, base, pmd, vpage, unshare);
+      return true;
+    }
     const pte = proc.ptes.get(vpage);
     if (!pte) {
-      if (vma.shmem) this.doSharedFault(proc, vma, vpage, write);
+      if (vma.cache && vma.shared) this.doSharedFault(proc, vma, vpage, write);
+      else if (vma.cache) this.doPrivateFileFault(proc, vma, vpage, write);
+      else if (this.thpSuitable(proc, vma, base)) this.doHugePmdAnonymousPage(proc, vma, base, write);
       else this.doAnonymousPage(proc, vma, vpage, write);
-    } else if (write && !pte.writable) {
-      this.doWpPage(proc, vma, vpage, pte);
+    } else if ((write && !pte.writable) || unshare) {
+      this.doWpPage(proc, vma, vpage, pte, unshare);
     }
+    return true;
+  }
+
+  /** thp_vma_allowable_order + thp_vma_suitable_order, "madvise" mode: a private anon VMA advised hugepage covering the aligned range, no page table yet. */
+  private thpSuitable(proc: Proc, vma: Vma, base: number): boolean {
+    if (vma.shared || vma.cache || !vma.hugepage || vma.nohugepage) return false;
+    if (base < vma.start || base + this.huge > vma.end) return false;
+    for (let i = 0; i < this.huge; i++) if (proc.ptes.has(base + i)) return false;
     return true;
   }
 
@@ -473,48 +741,89 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       return;
     }
     vma.anonVma = true; // anon_vma_prepare
-    const frame = this.newAnonPage(keyOf(proc.pid, vpage));
-    this.setPte(proc, vpage, { pfn: frame.pfn, writable: true, dirty: true, young: true });
+    const folio = this.newAnonPage(keyOf(proc.pid, vpage));
+    this.setPte(proc, vpage, { pfn: folio.pfn, writable: true, dirty: true, young: true });
+  }
+
+  /** mm/huge_memory.c do_huge_pmd_anonymous_page: a read maps the huge zero page; a write maps a new exclusive THP. */
+  private doHugePmdAnonymousPage(proc: Proc, vma: Vma, base: number, write: boolean): void {
+    vma.anonVma = true; // vmf_anon_prepare, even for the huge zero page
+    const key = keyOf(proc.pid, base);
+    this.touched.keys.add(key);
+    if (!write) {
+      proc.pmds.set(base, { pfn: this.hugeZeroPfn, writable: false, dirty: false, young: true });
+      return;
+    }
+    proc.pmds.set(base, { pfn: this.newHugeFolio(key).pfn, writable: true, dirty: true, young: true });
+  }
+
+  /** A new exclusive THP mapped by the PMD `key` (folio_add_new_anon_rmap at PMD level: only the head is marked). */
+  protected newHugeFolio(key: number): Folio {
+    const folio = this.allocFolio(this.huge, true, null);
+    folio.pageExclusive[0] = true;
+    folio.entireMapcount = 1;
+    folio.mapcount = 1;
+    folio.pmds.add(key);
+    return folio;
   }
 
   /** mm/memory.c do_read_fault / do_shared_fault via shmem_fault: find or allocate the page-cache page and map it. */
   private doSharedFault(proc: Proc, vma: Vma, vpage: number, write: boolean): void {
-    const shmem = vma.shmem!;
-    const index = vma.pgoff + (vpage - vma.start);
-    let frame = shmem.pages.get(index);
-    if (!frame) {
-      frame = this.allocFrame(shmem); // the page cache's own reference
-      shmem.pages.set(index, frame);
-    }
-    frame.refcount++; // the mapping's reference
-    this.addRmap(frame, keyOf(proc.pid, vpage));
+    const folio = this.cachePage(vma.cache!, vma.pgoff + (vpage - vma.start));
+    folio.refcount++; // the mapping's reference
+    this.addRmap(folio, folio.pfn, keyOf(proc.pid, vpage));
     // A writable shared shmem mapping has a writable vm_page_prot (no writenotify), so even a read maps it writable.
-    this.setPte(proc, vpage, { pfn: frame.pfn, writable: vma.prot === "rw", dirty: write, young: true });
+    this.setPte(proc, vpage, { pfn: folio.pfn, writable: vma.prot === "rw", dirty: write, young: true });
   }
 
-  /** mm/memory.c do_wp_page: write to a present, write-protected PTE in a writable VMA. */
-  private doWpPage(proc: Proc, vma: Vma, vpage: number, pte: Pte): void {
+  /** mm/memory.c do_read_fault (map the page-cache page read-only) or do_cow_fault (a private copy) on a MAP_PRIVATE file. */
+  protected doPrivateFileFault(proc: Proc, vma: Vma, vpage: number, write: boolean): void {
+    const page = this.cachePage(vma.cache!, vma.pgoff + (vpage - vma.start));
+    const key = keyOf(proc.pid, vpage);
+    if (!write) {
+      page.refcount++;
+      this.addRmap(page, page.pfn, key);
+      this.setPte(proc, vpage, { pfn: page.pfn, writable: false, dirty: false, young: true });
+      return;
+    }
+    vma.anonVma = true;
+    const copy = this.newAnonPage(key, page.data);
+    this.copiedPages++;
+    this.setPte(proc, vpage, { pfn: copy.pfn, writable: true, dirty: true, young: true });
+  }
+
+  /** mm/memory.c do_wp_page: write (or unshare) fault on a present, write-protected PTE in a writable VMA. */
+  private doWpPage(proc: Proc, vma: Vma, vpage: number, pte: Pte, unshare: boolean): void {
     if (vma.shared) {
-      this.wpPageReuse(proc, vpage, pte); // wp_page_shared: never copies
+      if (!unshare) this.wpPageReuse(proc, vpage, pte); // wp_page_shared: never copies
       return;
     }
     if (pte.pfn === ZERO_PFN) {
-      this.wpZeroPage(proc, vma, vpage, pte);
+      this.wpZeroPage(proc, vma, vpage, pte, unshare);
       return;
     }
-    const frame = this.frames.get(pte.pfn)!;
-    if (frame.anonExclusive || this.wpCanReuseAnonFolio(frame)) {
-      frame.anonExclusive = true; // folio_move_anon_rmap + SetPageAnonExclusive
-      this.touched.frames.add(frame.pfn);
-      this.wpPageReuse(proc, vpage, pte);
+    const folio = this.folioOf(pte.pfn);
+    const i = pte.pfn - folio.pfn;
+    if (folio.anon && (folio.pageExclusive[i] || this.wpCanReuseAnonFolio(proc, folio))) {
+      folio.pageExclusive[i] = true; // folio_move_anon_rmap + SetPageAnonExclusive
+      this.touched.frames.add(folio.pfn);
+      if (!unshare) this.wpPageReuse(proc, vpage, pte);
       return;
     }
-    this.wpPageCopy(proc, vma, vpage, frame);
+    this.wpPageCopy(proc, vma, vpage, pte.pfn, unshare); // file pages of a private mapping and KSM pages always copy
   }
 
-  /** mm/memory.c wp_can_reuse_anon_folio: reuse only when ours is the only reference (refcount, not mapcount). */
-  protected wpCanReuseAnonFolio(frame: Frame): boolean {
-    return frame.refcount === 1;
+  /**
+   * mm/memory.c wp_can_reuse_anon_folio: never a KSM page; a small folio only when ours is its only reference
+   * (refcount, not mapcount); a large one (__wp_can_reuse_large_anon_folio) when every reference is a mapping
+   * and every mapping is this process's.
+   */
+  protected wpCanReuseAnonFolio(proc: Proc, folio: Folio): boolean {
+    if (folio.ksm) return false;
+    if (folio.nr === 1) return folio.refcount === 1;
+    if (folio.refcount !== folio.mapcount || folio.entireMapcount > 0) return false;
+    for (const key of folio.rmap) if (Math.floor(key / 0x1_0000_0000) !== proc.pid) return false;
+    return true;
   }
 
   /** mm/memory.c wp_page_reuse. */
@@ -526,22 +835,254 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   }
 
   /** wp_page_copy on the zero page: allocate a zeroed page (is_zero_pfn → vma_alloc_zeroed_movable_folio). */
-  protected wpZeroPage(proc: Proc, vma: Vma, vpage: number, _pte: Pte): void {
-    this.wpPageCopy(proc, vma, vpage, undefined);
+  protected wpZeroPage(proc: Proc, vma: Vma, vpage: number, _pte: Pte, unshare: boolean): void {
+    this.wpPageCopy(proc, vma, vpage, undefined, unshare);
   }
 
-  /** mm/memory.c wp_page_copy: one new exclusive page, mapped writable; the old one loses this mapping. */
-  protected wpPageCopy(proc: Proc, vma: Vma, vpage: number, old: Frame | undefined): void {
+  /** mm/memory.c wp_page_copy: one new exclusive page (writable, or read-only for an unshare); the old page loses this mapping. */
+  protected wpPageCopy(proc: Proc, vma: Vma, vpage: number, oldPfn: number | undefined, unshare: boolean): void {
     vma.anonVma = true; // vmf_anon_prepare
     const key = keyOf(proc.pid, vpage);
-    const frame = this.newAnonPage(key, old?.data);
-    this.setPte(proc, vpage, { pfn: frame.pfn, writable: true, dirty: true, young: true });
-    if (old) this.releaseOldPage(old, key);
+    const folio = this.newAnonPage(key, oldPfn === undefined ? undefined : this.pageData(oldPfn));
+    if (oldPfn !== undefined) this.copiedPages++;
+    this.setPte(proc, vpage, { pfn: folio.pfn, writable: !unshare, dirty: !unshare, young: true });
+    if (oldPfn !== undefined) this.releaseOldPage(this.folioOf(oldPfn), oldPfn, key);
   }
 
   /** The tail of wp_page_copy: folio_remove_rmap_pte and folio_put on the page that was copied. */
-  protected releaseOldPage(old: Frame, key: number): void {
-    this.removeRmap(old, key);
-    this.putFrame(old);
+  protected releaseOldPage(old: Folio, pfn: number, key: number): void {
+    this.removeRmap(old, pfn, key);
+    this.putFolio(old);
+  }
+
+  /**
+   * mm/huge_memory.c do_huge_pmd_wp_page: the huge zero page is replaced by a new THP (do_huge_zero_wp_pmd); an
+   * exclusive THP, or one whose only reference is ours, is reused whole; otherwise the PMD is split and the fault
+   * retried at PTE level, which copies one base page.
+   */
+  protected doHugePmdWpPage(proc: Proc, vma: Vma, base: number, pmd: Pte, vpage: number, unshare: boolean): void {
+    const key = keyOf(proc.pid, base);
+    if (pmd.pfn === this.hugeZeroPfn) {
+      if (unshare) return this.splitAndRetry(proc, vma, base, vpage, true);
+      for (let i = 0; i < this.huge; i++) this.tlbFlushPage(proc, base + i);
+      proc.pmds.set(base, { pfn: this.newHugeFolio(key).pfn, writable: true, dirty: true, young: true });
+      this.touched.keys.add(key);
+      return;
+    }
+    const folio = this.folioOf(pmd.pfn);
+    if (folio.pageExclusive[0] || (!folio.ksm && folio.refcount === 1)) {
+      folio.pageExclusive[0] = true;
+      this.touched.frames.add(folio.pfn);
+      if (!unshare) {
+        pmd.writable = true;
+        pmd.dirty = true;
+        pmd.young = true;
+        this.touched.keys.add(key);
+      }
+      return;
+    }
+    this.splitAndRetry(proc, vma, base, vpage, unshare);
+  }
+
+  /** The fallback of do_huge_pmd_wp_page: __split_huge_pmd, then the PTE-level fault on the one page. */
+  protected splitAndRetry(proc: Proc, vma: Vma, base: number, vpage: number, unshare: boolean): void {
+    this.splitPmd(proc, base);
+    this.doWpPage(proc, vma, vpage, proc.ptes.get(vpage)!, unshare);
+  }
+
+  // ---- GUP: references and pins
+
+  /**
+   * mm/gup.c __get_user_pages: fault the page in (for write: break COW), unshare a page a read-only pin must
+   * not share (gup_must_unshare), then take the reference: FOLL_GET +1; FOLL_PIN +1024 on a small folio or +1
+   * and pincount +1 on a large one (try_grab_folio); the zero pages are never pinned.
+   */
+  private pin(proc: Proc, vpage: number, kind: PinKind, write: boolean): MmObs {
+    if (!this.inWindow(vpage, 1) || (kind === "get" && write)) return err("EINVAL");
+    const vma = findVma(proc.vmas, vpage);
+    if (!vma || (write && vma.prot !== "rw")) return err("EFAULT"); // check_vma_flags
+    if (kind !== "get") proc.hasPinned = true; // mm_set_has_pinned_flag
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const base = this.base(vpage);
+      const pmd = proc.pmds.get(base);
+      const entry = pmd ?? proc.ptes.get(vpage);
+      if (!entry || (write && !entry.writable)) {
+        this.handleMmFault(proc, vpage, write, false);
+        continue;
+      }
+      const pfn = pmd ? pmd.pfn + (vpage - base) : entry.pfn;
+      const folio = this.folioOf(pfn);
+      if (kind !== "get" && !write && this.gupMustUnshare(vma, folio, pfn, kind === "longterm", pmd !== undefined)) {
+        this.handleMmFault(proc, vpage, false, true);
+        continue;
+      }
+      this.grab(folio, kind);
+      let handle = 1;
+      while (this.pins.has(handle)) handle++;
+      this.pins.set(handle, { handle, pid: proc.pid, vpage, pfn, kind, write });
+      return { handle };
+    }
+    throw new Error(`mm model: GUP at pid ${proc.pid} page ${vpage} did not settle`);
+  }
+
+  /**
+   * mm/internal.h gup_must_unshare, for FOLL_PIN without FOLL_WRITE: an anonymous page must be exclusive (a PMD
+   * mapping reads the head's flag); a page-cache or zero page only for a longterm pin in a COW mapping.
+   */
+  protected gupMustUnshare(vma: Vma, folio: Folio, pfn: number, longterm: boolean, viaPmd: boolean): boolean {
+    if (!folio.anon) return longterm && !vma.shared;
+    return !folio.pageExclusive[viaPmd ? 0 : pfn - folio.pfn];
+  }
+
+  /** mm/gup.c try_grab_folio. */
+  protected grab(folio: Folio, kind: PinKind): void {
+    if (folio.zero) return;
+    this.touched.frames.add(folio.pfn);
+    if (kind === "get") folio.refcount++;
+    else if (folio.nr > 1) {
+      folio.refcount++;
+      folio.pincount++;
+    } else folio.refcount += GUP_PIN_COUNTING_BIAS;
+  }
+
+  /** mm/gup.c unpin_user_page / put_page: the reverse of grab. */
+  private releasePin(pin: Pin): void {
+    this.pins.delete(pin.handle);
+    const folio = this.folioOf(pin.pfn);
+    if (folio.zero) return;
+    if (pin.kind === "get") this.putFolio(folio);
+    else if (folio.nr > 1) {
+      folio.pincount--;
+      this.putFolio(folio);
+    } else this.putFolio(folio, GUP_PIN_COUNTING_BIAS);
+  }
+
+  // ---- khugepaged / MADV_COLLAPSE
+
+  /**
+   * mm/khugepaged.c collapse_huge_page: copy the aligned range into a new exclusive THP and map it by PMD. Only
+   * in a private anonymous VMA that covers the range and is not VM_NOHUGEPAGE, when some page is mapped and every
+   * mapped page is anonymous, not KSM, and referenced only by its mappings (is_refcount_suitable); otherwise
+   * nothing happens (khugepaged gives up silently).
+   */
+  protected collapse(proc: Proc, base: number): void {
+    if (proc.pmds.has(base) || base + this.huge > this.geometry.pages) return;
+    const vma = findVma(proc.vmas, base);
+    if (!vma || vma.shared || vma.cache || vma.nohugepage || vma.end < base + this.huge) return;
+    let present = 0;
+    for (let i = 0; i < this.huge; i++) {
+      const pte = proc.ptes.get(base + i);
+      if (!pte || pte.pfn === ZERO_PFN) continue;
+      const folio = this.folioOf(pte.pfn);
+      if (!folio.anon || folio.ksm || !this.collapseRefcountSuitable(folio)) return;
+      present++;
+    }
+    if (present === 0) return;
+    const key = keyOf(proc.pid, base);
+    const folio = this.newHugeFolio(key);
+    const cpp = this.geometry.cellsPerPage;
+    for (let i = 0; i < this.huge; i++) {
+      const pte = proc.ptes.get(base + i);
+      if (!pte || pte.pfn === ZERO_PFN) continue;
+      folio.data.set(this.pageData(pte.pfn), i * cpp); // __collapse_huge_page_copy
+      this.copiedPages++;
+    }
+    this.zapRange(proc, base, base + this.huge, true);
+    proc.pmds.set(base, { pfn: folio.pfn, writable: vma.prot === "rw", dirty: true, young: true });
+    this.touched.keys.add(key);
+  }
+
+  /** mm/khugepaged.c is_refcount_suitable: no reference but the mappings. */
+  protected collapseRefcountSuitable(folio: Folio): boolean {
+    return folio.refcount === folio.mapcount;
+  }
+
+  // ---- KSM
+
+  /**
+   * mm/ksm.c ksm_do_scan, run to a fixed point: in scan order (pid, then address), every small anonymous page
+   * mapped by a PTE in a mergeable VMA, with no reference but its mappings (write_protect_page's
+   * mapcount + 1 == refcount), merges into the KSM page of equal contents (stable tree) or, with a second page
+   * of equal contents that is a different page (unstable tree), into a new KSM page. A page never merges with itself.
+   */
+  protected ksmScan(): void {
+    const stable = new Map<string, Folio>();
+    const unstable = new Map<string, Folio>();
+    const candidates: { proc: Proc; vpage: number }[] = [];
+    for (const pid of [...this.procs.keys()].sort((a, b) => a - b)) {
+      const proc = this.procs.get(pid)!;
+      for (const [vpage, pte] of [...proc.ptes].sort((a, b) => a[0] - b[0])) {
+        if (pte.pfn === ZERO_PFN || !findVma(proc.vmas, vpage)!.mergeable) continue;
+        const folio = this.folioOf(pte.pfn);
+        if (!folio.anon || folio.nr > 1) continue; // the model does not split THPs for KSM
+        if (folio.ksm) stable.set(this.contents(folio), folio);
+        else candidates.push({ proc, vpage });
+      }
+    }
+    for (const { proc, vpage } of candidates) {
+      const pte = proc.ptes.get(vpage)!; // an earlier merge may have replaced it
+      const folio = this.folioOf(pte.pfn);
+      if (folio.ksm || !this.ksmMayMerge(folio)) continue;
+      const sum = this.contents(folio);
+      let kpage = stable.get(sum);
+      if (!kpage) {
+        const twin = unstable.get(sum);
+        if (!twin) unstable.set(sum, folio);
+        if (!twin || twin === folio) continue;
+        kpage = twin;
+        this.makeKsmPage(kpage);
+        stable.set(sum, kpage);
+        unstable.delete(sum);
+      }
+      // Every mapping of the merged page in a mergeable VMA is its own rmap_item in the scan: all follow.
+      for (const key of [...folio.rmap]) {
+        const other = this.procs.get(Math.floor(key / 0x1_0000_0000))!;
+        const v = key % 0x1_0000_0000;
+        if (findVma(other.vmas, v)!.mergeable) this.replacePage(other, v, other.ptes.get(v)!, folio, kpage);
+      }
+    }
+  }
+
+  private contents(folio: Folio): string {
+    return folio.data.join(",");
+  }
+
+  /** mm/ksm.c write_protect_page: only a page nobody else holds a reference to (no GUP reference, no pin). */
+  protected ksmMayMerge(folio: Folio): boolean {
+    return folio.refcount === folio.mapcount;
+  }
+
+  /** The page becomes the KSM page: write-protected everywhere it is mapped, never AnonExclusive again. */
+  private makeKsmPage(folio: Folio): void {
+    folio.ksm = true;
+    folio.pageExclusive[0] = false;
+    this.touched.frames.add(folio.pfn);
+    for (const key of folio.rmap) {
+      const proc = this.procs.get(Math.floor(key / 0x1_0000_0000))!;
+      const vpage = key % 0x1_0000_0000;
+      const pte = proc.ptes.get(vpage)!;
+      pte.writable = false;
+      pte.dirty = false;
+      this.tlbFlushPage(proc, vpage);
+      this.touched.keys.add(key);
+    }
+  }
+
+  /** mm/ksm.c replace_page: the PTE now maps the KSM page, read-only; the old page loses this mapping. */
+  private replacePage(proc: Proc, vpage: number, pte: Pte, old: Folio, kpage: Folio): void {
+    const key = keyOf(proc.pid, vpage);
+    kpage.refcount++;
+    this.addRmap(kpage, kpage.pfn, key);
+    this.setPte(proc, vpage, { pfn: kpage.pfn, writable: false, dirty: false, young: pte.young });
+    this.removeRmap(old, old.pfn, key);
+    this.putFolio(old);
+  }
+
+  /** mm/ksm.c unmerge_ksm_pages → break_ksm: an unshare fault gives each KSM page's mapping a private copy. */
+  private unmergeKsmPages(proc: Proc, vma: Vma): void {
+    for (let vpage = vma.start; vpage < vma.end; vpage++) {
+      const pte = proc.ptes.get(vpage);
+      if (pte && pte.pfn !== ZERO_PFN && this.folioOf(pte.pfn).ksm) this.wpPageCopy(proc, vma, vpage, pte.pfn, true);
+    }
   }
 }

@@ -1,82 +1,120 @@
 // The mm state as JSON: what an external engine answers to `inspect`, and what reports show.
 import { z } from "zod";
-import { keyOf, pidOf, vpageOf, type MmGeometry, type MmState } from "./types.ts";
+import { keyOf, pidOf, pinKind, vpageOf, type MmGeometry, type MmState } from "./types.ts";
 
 const n = z.number().int().min(0);
+const at = z.object({ pid: n, vpage: n });
+const entry = z.object({ vpage: n, pfn: n, writable: z.boolean(), dirty: z.boolean(), young: z.boolean() });
 export const mmStateJsonSchema = z.object({
   allocations: n,
+  allocatedPages: n,
+  copiedPages: n,
   frames: z.array(
     z.object({
-      pfn: n, refcount: z.number().int(), mapcount: z.number().int(), anonExclusive: z.boolean(),
-      zero: z.boolean(), cached: z.boolean(), rmap: z.array(z.object({ pid: n, vpage: n })),
+      pfn: n, nr: z.number().int().min(1), refcount: z.number().int(), pincount: z.number().int(), mapcount: z.number().int(),
+      entireMapcount: z.number().int(), pageMapcount: z.array(z.number().int()), pageExclusive: z.array(z.boolean()),
+      anon: z.boolean(), ksm: z.boolean(), zero: z.boolean(), cache: z.enum(["shmem", "file"]).nullable(),
+      rmap: z.array(at), pmds: z.array(at), data: z.array(z.number().int().min(0).max(255)),
     }),
   ),
   procs: z.array(
     z.object({
       pid: n,
+      hasPinned: z.boolean(),
       vmas: z.array(
-        z.object({ start: n, end: n, prot: z.enum(["r", "rw"]), shared: z.boolean(), dontfork: z.boolean(), wipeonfork: z.boolean() }),
+        z.object({
+          start: n, end: n, prot: z.enum(["r", "rw"]), shared: z.boolean(), dontfork: z.boolean(), wipeonfork: z.boolean(),
+          hugepage: z.boolean(), nohugepage: z.boolean(), mergeable: z.boolean(), file: n.nullable(),
+        }),
       ),
-      ptes: z.array(z.object({ vpage: n, pfn: n, writable: z.boolean(), dirty: z.boolean(), young: z.boolean() })),
+      ptes: z.array(entry),
+      pmds: z.array(entry),
       tlb: z.array(z.object({ vpage: n, pfn: n, writable: z.boolean(), dirty: z.boolean() })),
     }),
   ),
+  pins: z.array(z.object({ handle: z.number().int().min(1), pid: n, vpage: n, pfn: n, kind: pinKind, write: z.boolean() })),
 });
 export type MmStateJson = z.infer<typeof mmStateJsonSchema>;
+
+const keys = (s: ReadonlySet<number>) => [...s].map((k) => ({ pid: pidOf(k), vpage: vpageOf(k) }));
+const entries = (m: ReadonlyMap<number, { pfn: number; writable: boolean; dirty: boolean; young: boolean }>) =>
+  [...m].map(([vpage, { pfn, writable, dirty, young }]) => ({ vpage, pfn, writable, dirty, young }));
 
 export function encodeMmState(s: MmState): MmStateJson {
   return {
     allocations: s.allocations,
+    allocatedPages: s.allocatedPages,
+    copiedPages: s.copiedPages,
     frames: [...s.frames.values()].map((f) => ({
-      pfn: f.pfn, refcount: f.refcount, mapcount: f.mapcount, anonExclusive: f.anonExclusive, zero: f.zero,
-      cached: f.cached, rmap: [...f.rmap].map((k) => ({ pid: pidOf(k), vpage: vpageOf(k) })),
+      pfn: f.pfn, nr: f.nr, refcount: f.refcount, pincount: f.pincount, mapcount: f.mapcount, entireMapcount: f.entireMapcount,
+      pageMapcount: [...f.pageMapcount], pageExclusive: [...f.pageExclusive], anon: f.anon, ksm: f.ksm, zero: f.zero,
+      cache: f.cache, rmap: keys(f.rmap), pmds: keys(f.pmds), data: Array.from(f.data),
     })),
     procs: [...s.procs.values()].map((p) => ({
       pid: p.pid,
-      vmas: p.vmas.map(({ start, end, prot, shared, dontfork, wipeonfork }) => ({ start, end, prot, shared, dontfork, wipeonfork })),
-      ptes: [...p.ptes].map(([vpage, { pfn, writable, dirty, young }]) => ({ vpage, pfn, writable, dirty, young })),
+      hasPinned: p.hasPinned,
+      vmas: p.vmas.map(({ start, end, prot, shared, dontfork, wipeonfork, hugepage, nohugepage, mergeable, file }) => ({
+        start, end, prot, shared, dontfork, wipeonfork, hugepage, nohugepage, mergeable, file,
+      })),
+      ptes: entries(p.ptes),
+      pmds: entries(p.pmds),
       tlb: [...p.tlb].map(([vpage, { pfn, writable, dirty }]) => ({ vpage, pfn, writable, dirty })),
     })),
+    pins: [...s.pins.values()].map(({ handle, pid, vpage, pfn, kind, write }) => ({ handle, pid, vpage, pfn, kind, write })),
   };
 }
 
 /** Decoded state carries no record of what was touched, so the properties check all of it. */
 export function decodeMmState(json: unknown, geometry: MmGeometry): MmState {
   const s = mmStateJsonSchema.parse(json);
+  const keySet = (l: { pid: number; vpage: number }[]) => new Set(l.map((r) => keyOf(r.pid, r.vpage)));
+  const entryMap = (l: z.infer<typeof entry>[]) => new Map(l.map(({ vpage, ...e }) => [vpage, e]));
   return {
     geometry,
     allocations: s.allocations,
-    frames: new Map(s.frames.map((f) => [f.pfn, { ...f, rmap: new Set(f.rmap.map((r) => keyOf(r.pid, r.vpage))) }])),
+    allocatedPages: s.allocatedPages,
+    copiedPages: s.copiedPages,
+    frames: new Map(
+      s.frames.map((f) => [f.pfn, { ...f, anonExclusive: f.pageExclusive[0] ?? false, rmap: keySet(f.rmap), pmds: keySet(f.pmds) }]),
+    ),
     procs: new Map(
       s.procs.map((p) => [
         p.pid,
         {
           pid: p.pid,
+          hasPinned: p.hasPinned,
           vmas: [...p.vmas].sort((a, b) => a.start - b.start),
-          ptes: new Map(p.ptes.map(({ vpage, ...pte }) => [vpage, pte])),
+          ptes: entryMap(p.ptes),
+          pmds: entryMap(p.pmds),
           tlb: new Map(p.tlb.map(({ vpage, ...t }) => [vpage, t])),
         },
       ]),
     ),
+    pins: new Map(s.pins.map((p) => [p.handle, p])),
   };
 }
 
 /**
  * A compact picture of the state for failure reports:
- *   pid 1  [0,4) rw private         page 0 → frame 3 w-dy  (TLB frame 3 w)
+ *   pid 1  [0,4) rw private hugepage      page 0 → frame 3 w-dy  (TLB frame 3 w)
  *   frame 3  ref 2  map 2  exclusive  rmap 1:0 2:0
  */
 export function renderMmState(s: MmState): string {
   const lines: string[] = [];
+  const bits = (e: { writable: boolean; dirty: boolean; young: boolean }) => `${e.writable ? "w" : "-"}${e.dirty ? "d" : "-"}${e.young ? "y" : "-"}`;
   for (const p of s.procs.values()) {
-    const vmas = p.vmas.map((v) => `[${v.start},${v.end}) ${v.prot} ${v.shared ? "shared" : "private"}${v.dontfork ? " dontfork" : ""}${v.wipeonfork ? " wipeonfork" : ""}`);
-    lines.push(`pid ${p.pid}  ${vmas.join(", ") || "(no mappings)"}`);
+    const vmas = p.vmas.map((v) => {
+      const flags = ["dontfork", "wipeonfork", "hugepage", "nohugepage", "mergeable"].filter((f) => v[f as keyof typeof v]);
+      const kind = `${v.shared ? "shared" : "private"}${v.file !== null ? ` file ${v.file}` : ""}`;
+      return `[${v.start},${v.end}) ${v.prot} ${kind}${flags.map((f) => ` ${f}`).join("")}`;
+    });
+    lines.push(`pid ${p.pid}  ${vmas.join(", ") || "(no mappings)"}${p.hasPinned ? "  (has pinned)" : ""}`);
+    for (const [base, pmd] of [...p.pmds].sort((a, b) => a[0] - b[0])) lines.push(`    pages ${base}+ → PMD frame ${pmd.pfn} ${bits(pmd)}`);
     const pages = new Set([...p.ptes.keys(), ...p.tlb.keys()]);
     for (const vpage of [...pages].sort((a, b) => a - b)) {
       const pte = p.ptes.get(vpage);
       const tlb = p.tlb.get(vpage);
-      const bits = pte ? `${pte.writable ? "w" : "-"}${pte.dirty ? "d" : "-"}${pte.young ? "y" : "-"}` : "";
-      const walk = pte ? `frame ${pte.pfn} ${bits}` : "no PTE";
+      const walk = pte ? `frame ${pte.pfn} ${bits(pte)}` : p.pmds.has(vpage - (vpage % (1 << s.geometry.hugeOrder))) ? "(PMD)" : "no PTE";
       const cached = tlb ? `  (TLB frame ${tlb.pfn} ${tlb.writable ? "w" : "-"}${tlb.dirty ? "d" : "-"})` : "";
       lines.push(`    page ${vpage} → ${walk}${cached}`);
     }
@@ -84,7 +122,13 @@ export function renderMmState(s: MmState): string {
   for (const f of s.frames.values()) {
     if (f.zero) continue;
     const rmap = [...f.rmap].map((k) => `${pidOf(k)}:${vpageOf(k)}`).join(" ");
-    lines.push(`frame ${f.pfn}  ref ${f.refcount}  map ${f.mapcount}${f.anonExclusive ? "  exclusive" : ""}${f.cached ? "  page-cache" : ""}  rmap ${rmap || "-"}`);
+    const pmds = [...f.pmds].map((k) => `${pidOf(k)}:${vpageOf(k)}`).join(" ");
+    const large = f.nr > 1 ? `  THP ×${f.nr} entire ${f.entireMapcount} pin ${f.pincount}  pages map [${f.pageMapcount}] excl [${f.pageExclusive.map((e) => (e ? 1 : 0))}]` : "";
+    const flags = `${f.anonExclusive ? "  exclusive" : ""}${f.ksm ? "  ksm" : ""}${f.cache ? `  ${f.cache}-cache` : ""}`;
+    lines.push(`frame ${f.pfn}  ref ${f.refcount}  map ${f.mapcount}${flags}${large}  rmap ${rmap || "-"}${pmds ? `  pmd ${pmds}` : ""}`);
+  }
+  for (const pin of s.pins.values()) {
+    lines.push(`pin ${pin.handle}  ${pin.kind}${pin.write ? " write" : ""}  pid ${pin.pid} page ${pin.vpage} → frame ${pin.pfn}`);
   }
   return lines.join("\n");
 }

@@ -9,42 +9,90 @@ export const mmGeometrySchema = z
     cellsPerPage: z.number().int().min(1).max(4096),
     /** Pages of address space the ops may name: the window [0, pages). */
     pages: z.number().int().min(4).max(1 << 24),
+    /** A huge page (PMD-sized folio) is 2^hugeOrder pages; real x86-64 is 9, fuzzing uses 2. */
+    hugeOrder: z.number().int().min(1).max(9),
+    /** Regular files the ops may name (0..files-1), each `pages` pages long, all zeros at boot. */
+    files: z.number().int().min(0).max(64),
   })
   .strict();
 export type MmGeometry = z.infer<typeof mmGeometrySchema>;
 
-export const defaultMmGeometry: MmGeometry = { pageSize: 4096, cellsPerPage: 4, pages: 16 };
+export const defaultMmGeometry: MmGeometry = { pageSize: 4096, cellsPerPage: 4, pages: 16, hugeOrder: 2, files: 2 };
 
 const pid = z.number().int().min(1);
 const page = z.number().int().min(0);
 const pages = z.number().int().min(0);
 const prot = z.enum(["r", "rw"]);
 export type Prot = z.infer<typeof prot>;
-export const madviseAdvice = z.enum(["dontneed", "dontfork", "dofork", "wipeonfork", "keeponfork"]);
+export const madviseAdvice = z.enum([
+  "dontneed", "dontfork", "dofork", "wipeonfork", "keeponfork",
+  "hugepage", "nohugepage", // feature "thp"
+  "mergeable", "unmergeable", // feature "ksm"
+]);
 export type MadviseAdvice = z.infer<typeof madviseAdvice>;
+
+/** How a pin takes its reference: FOLL_GET (what vmsplice takes), FOLL_PIN, or FOLL_PIN | FOLL_LONGTERM. */
+export const pinKind = z.enum(["get", "pin", "longterm"]);
+export type PinKind = z.infer<typeof pinKind>;
+const handle = z.number().int().min(1);
+const file = z.number().int().min(0);
+const cell = z.number().int().min(0);
+const value = z.number().int().min(0).max(255);
 
 export const mmOpSchema = z.discriminatedUnion("op", [
   z.object({ op: z.literal("spawn") }).strict(),
   z.object({ op: z.literal("fork"), pid }).strict(),
   z.object({ op: z.literal("exit"), pid }).strict(),
   z.object({ op: z.literal("exec"), pid }).strict(),
-  z.object({ op: z.literal("mmap"), pid, page, pages, prot, shared: z.boolean() }).strict(),
+  /** With `file`, a mapping of that file from its page 0 (feature "file"); without, anonymous memory. */
+  z.object({ op: z.literal("mmap"), pid, page, pages, prot, shared: z.boolean(), file: file.optional() }).strict(),
   z.object({ op: z.literal("munmap"), pid, page, pages }).strict(),
   z.object({ op: z.literal("mprotect"), pid, page, pages, prot }).strict(),
   z.object({ op: z.literal("madvise"), pid, page, pages, advice: madviseAdvice }).strict(),
   /** Reads every cell of the page: one read shows any difference anywhere in it. */
   z.object({ op: z.literal("read"), pid, page }).strict(),
-  z.object({ op: z.literal("write"), pid, page, cell: z.number().int().min(0), value: z.number().int().min(0).max(255) }).strict(),
+  z.object({ op: z.literal("write"), pid, page, cell, value }).strict(),
+  // feature "pin": GUP references held by a device on behalf of the process that took them (until unpin or its exit)
+  z.object({ op: z.literal("pin"), pid, page, kind: pinKind, write: z.boolean() }).strict(),
+  z.object({ op: z.literal("unpin"), handle }).strict(),
+  z.object({ op: z.literal("pinRead"), handle }).strict(),
+  z.object({ op: z.literal("pinWrite"), handle, cell, value }).strict(),
+  // feature "thp": khugepaged (or MADV_COLLAPSE) visits the huge-page-aligned range holding `page`
+  z.object({ op: z.literal("collapse"), pid, page }).strict(),
+  // feature "ksm": ksmd runs until every mergeable page has been considered
+  z.object({ op: z.literal("ksmScan") }).strict(),
+  // feature "file": read(2) and write(2) of one page of a file
+  z.object({ op: z.literal("fileRead"), file, page }).strict(),
+  z.object({ op: z.literal("fileWrite"), file, page, cell, value }).strict(),
 ]);
 export type MmOp = z.infer<typeof mmOpSchema>;
 
+/** The feature an op needs beyond the base set, if any: engines without it never see the op. */
+export function opFeature(op: MmOp): "pin" | "thp" | "ksm" | "file" | undefined {
+  switch (op.op) {
+    case "pin": case "unpin": case "pinRead": case "pinWrite": return "pin";
+    case "collapse": return "thp";
+    case "ksmScan": return "ksm";
+    case "fileRead": case "fileWrite": return "file";
+    case "mmap": return op.file === undefined ? undefined : "file";
+    case "madvise":
+      if (op.advice === "hugepage" || op.advice === "nohugepage") return "thp";
+      if (op.advice === "mergeable" || op.advice === "unmergeable") return "ksm";
+      return undefined;
+    default: return undefined;
+  }
+}
+
+export const MM_FEATURES = ["pin", "thp", "ksm", "file"] as const;
+
 /** Errors are errno names as Linux returns them; a fault is what the MMU delivered (SIGSEGV). */
-export const mmErrno = z.enum(["ESRCH", "EINVAL", "ENOMEM"]);
+export const mmErrno = z.enum(["ESRCH", "EINVAL", "ENOMEM", "EFAULT", "EPERM", "EBADF"]);
 export type MmErrno = z.infer<typeof mmErrno>;
 
 export const mmObsSchema = z.union([
   z.object({ ok: z.literal(true) }).strict(),
   z.object({ pid }).strict(),
+  z.object({ handle }).strict(),
   z.object({ data: z.array(z.number().int().min(0).max(255)) }).strict(),
   z.object({ fault: z.literal("SEGV") }).strict(),
   z.object({ error: mmErrno }).strict(),
@@ -63,17 +111,40 @@ export const keyOf = (pid: number, vpage: number): number => pid * 0x1_0000_0000
 export const pidOf = (key: number): number => Math.floor(key / 0x1_0000_0000);
 export const vpageOf = (key: number): number => key % 0x1_0000_0000;
 
+/**
+ * A folio: one base page, or 2^hugeOrder pages at an aligned pfn (a THP). Every frame map is keyed by the head
+ * pfn; a PTE may name any page of the folio (head + i), see folioOf().
+ */
 export interface MmFrameView {
   readonly pfn: number;
+  /** Pages in the folio: 1, or the huge-page size. */
+  readonly nr: number;
+  /** One count for the whole folio: every mapping (PTE or PMD), the page cache, each GET, each pin (+1024 on a small folio, +1 on a large one). */
   readonly refcount: number;
+  /** Large folios only: FOLL_PIN pins (small folios count pins in refcount, GUP_PIN_COUNTING_BIAS). */
+  readonly pincount: number;
+  /** Every mapping: the per-page PTE mapcounts plus the entire (PMD) mapcount (folio_mapcount). */
   readonly mapcount: number;
+  /** PMD mappings of the whole folio. */
+  readonly entireMapcount: number;
+  /** Per page: how many PTEs map it (page->_mapcount + 1). */
+  readonly pageMapcount: readonly number[];
+  /** Per page: PageAnonExclusive. A PMD mapping reads the head's. */
+  readonly pageExclusive: readonly boolean[];
+  /** The head's (or the small folio's) PageAnonExclusive. */
   readonly anonExclusive: boolean;
-  /** The shared zero page: mapped read-only, never counted (vm_normal_page returns NULL for it). */
+  readonly anon: boolean;
+  readonly ksm: boolean;
+  /** The shared zero page (small) or the huge zero page: mapped read-only, never counted. */
   readonly zero: boolean;
-  /** Held by a shmem page cache (shared anonymous memory): one reference of its own. */
-  readonly cached: boolean;
-  /** Reverse map: keys of every PTE that maps this frame. */
+  /** Held by a page cache: "shmem" (shared anonymous memory, freed with its last mapping) or "file" (kept). */
+  readonly cache: "shmem" | "file" | null;
+  /** Reverse map: keys of every PTE that maps a page of this folio. */
   readonly rmap: ReadonlySet<number>;
+  /** Keys (pid, first vpage) of every PMD that maps this folio. */
+  readonly pmds: ReadonlySet<number>;
+  /** The contents, nr × cellsPerPage cells (KSM merges by them). */
+  readonly data: ArrayLike<number>;
 }
 
 export interface MmPteView {
@@ -82,6 +153,9 @@ export interface MmPteView {
   readonly dirty: boolean;
   readonly young: boolean;
 }
+
+/** A PMD maps a whole huge folio (or the huge zero page) at a huge-aligned vpage: `pfn` is the head. */
+export type MmPmdView = MmPteView;
 
 export interface MmTlbView {
   readonly pfn: number;
@@ -97,6 +171,11 @@ export interface MmVmaView {
   readonly shared: boolean;
   readonly dontfork: boolean;
   readonly wipeonfork: boolean;
+  readonly hugepage: boolean;
+  readonly nohugepage: boolean;
+  readonly mergeable: boolean;
+  /** The file mapped (from its page 0), if any. */
+  readonly file: number | null;
 }
 
 export interface MmProcView {
@@ -104,11 +183,26 @@ export interface MmProcView {
   /** Sorted by start, disjoint. */
   readonly vmas: readonly MmVmaView[];
   readonly ptes: ReadonlyMap<number, MmPteView>;
+  /** Keyed by the huge-aligned first vpage. */
+  readonly pmds: ReadonlyMap<number, MmPmdView>;
   readonly tlb: ReadonlyMap<number, MmTlbView>;
+  /** MMF_HAS_PINNED: the process ever took a FOLL_PIN pin (never cleared). */
+  readonly hasPinned: boolean;
+}
+
+export interface MmPinView {
+  readonly handle: number;
+  /** The process that took it; its exit drops it. */
+  readonly pid: number;
+  readonly vpage: number;
+  /** The page (not the head) the device refers to. */
+  readonly pfn: number;
+  readonly kind: PinKind;
+  readonly write: boolean;
 }
 
 export interface MmTouched {
-  /** Keys whose PTE or TLB entry the last op changed. */
+  /** Keys whose PTE, PMD (its first vpage) or TLB entry the last op changed. */
   readonly keys: ReadonlySet<number>;
   /** Frames whose counts, flags or rmap the last op changed (live or freed). */
   readonly frames: ReadonlySet<number>;
@@ -119,12 +213,40 @@ export interface MmTouched {
 export interface MmState {
   readonly geometry: MmGeometry;
   readonly procs: ReadonlyMap<number, MmProcView>;
-  /** Every live frame, the zero page included. */
+  /** Every live folio by head pfn, the zero pages included. */
   readonly frames: ReadonlyMap<number, MmFrameView>;
-  /** Frames allocated since boot (monotonic): economy bounds read its growth per op. */
+  readonly pins: ReadonlyMap<number, MmPinView>;
+  /** Folios allocated since boot (monotonic). */
   readonly allocations: number;
+  /** Base pages allocated since boot (a THP counts 2^hugeOrder). */
+  readonly allocatedPages: number;
+  /** Base pages whose contents were copied from another page since boot (CoW, unshare, fork of pinned pages, collapse). */
+  readonly copiedPages: number;
   /** What the last op touched; absent means "check everything". */
   readonly touched?: MmTouched;
+}
+
+export const hugeSize = (g: MmGeometry): number => 1 << g.hugeOrder;
+
+/** The folio holding page `pfn`: small folios and heads are keyed directly; a tail finds its aligned head. */
+export function folioOf(s: { readonly geometry: MmGeometry; readonly frames: ReadonlyMap<number, MmFrameView> }, pfn: number): MmFrameView | undefined {
+  const direct = s.frames.get(pfn);
+  if (direct) return direct;
+  const head = s.frames.get(pfn - (pfn % hugeSize(s.geometry)));
+  return head && pfn < head.pfn + head.nr ? head : undefined;
+}
+
+/** Whether a page counts as maybe DMA-pinned (folio_maybe_dma_pinned): large folios by pincount, small ones by the bias. */
+export const maybeDmaPinned = (f: MmFrameView): boolean => (f.nr > 1 ? f.pincount > 0 : f.refcount >= GUP_PIN_COUNTING_BIAS);
+export const GUP_PIN_COUNTING_BIAS = 1024;
+
+/** The page a process maps at vpage, through its PTE or its PMD, with the entry that maps it. */
+export function mappedAt(p: MmProcView, vpage: number, huge: number): { pfn: number; entry: MmPteView; pmd: boolean } | undefined {
+  const pte = p.ptes.get(vpage);
+  if (pte) return { pfn: pte.pfn, entry: pte, pmd: false };
+  const base = vpage - (vpage % huge);
+  const pmd = p.pmds.get(base);
+  return pmd ? { pfn: pmd.pfn + (vpage - base), entry: pmd, pmd: true } : undefined;
 }
 
 export function findVma<V extends MmVmaView>(vmas: readonly V[], vpage: number): V | undefined {

@@ -1,51 +1,137 @@
 // Economy bounds: copy-on-write must defer the copy. An eager engine gives the right data and fails these.
-import { findVma, pidOf, vpageOf, type MmObs, type MmOp, type MmState } from "../../models/mm/types.ts";
+import {
+  findVma,
+  folioOf,
+  hugeSize,
+  mappedAt,
+  maybeDmaPinned,
+  pidOf,
+  vpageOf,
+  type MmObs,
+  type MmOp,
+  type MmState,
+} from "../../models/mm/types.ts";
 import type { Property } from "../types.ts";
 
-/** Frames an op may allocate at most: fork none, a fault one page, everything else none. */
-function budget(op: MmOp): number {
-  return op.op === "read" || op.op === "write" ? 1 : 0;
+interface Counters {
+  folios: number;
+  pages: number;
+  copies: number;
 }
 
-function allocationBound(name: string, description: string, applies: (op: MmOp) => boolean): Property<MmOp, MmObs, MmState> {
+const counters = (s: MmState): Counters => ({ folios: s.allocations, pages: s.allocatedPages, copies: s.copiedPages });
+
+/** A property that sees, per op, what the op allocated and copied. Fork has its own bound. */
+function perOp(name: string, description: string, check: (op: MmOp, used: Counters, s: MmState) => string | undefined): Property<MmOp, MmObs, MmState> {
   return {
     name,
     kind: "economy",
     description,
     start(initial) {
-      let before = initial.allocations;
+      let before = counters(initial);
       return {
         after(op, _obs, s) {
-          const used = s.allocations - before;
-          before = s.allocations;
-          if (!applies(op) || used <= budget(op)) return undefined;
-          return `${op.op} allocated ${used} frame(s); the bound is ${budget(op)}`;
+          const now = counters(s);
+          const used = { folios: now.folios - before.folios, pages: now.pages - before.pages, copies: now.copies - before.copies };
+          before = now;
+          return op.op === "fork" ? undefined : check(op, used, s);
         },
       };
     },
   };
 }
 
-export const forkCopiesNothing = allocationBound(
-  "fork-copies-nothing",
-  "fork allocates no data frame: pages are shared, not copied (dup_mmap → copy_present_pte)",
-  (op) => op.op === "fork",
+/** Base pages an op may copy: a write or a pin breaks COW on one page; collapse copies a huge page; unmerging copies each KSM page. */
+function copyBudget(op: MmOp, s: MmState): number {
+  switch (op.op) {
+    case "write":
+    case "pin":
+      return 1;
+    case "collapse":
+      return hugeSize(s.geometry);
+    case "madvise":
+      return op.advice === "unmergeable" ? op.pages : 0;
+    default:
+      return 0;
+  }
+}
+
+export const copiesOnlyOnWrite = perOp(
+  "copies-only-on-write",
+  "only a write or a pin copies, and one base page at most (a CoW fault on a THP copies one page, not the huge page); a read — of a private file page too — copies nothing",
+  (op, used, s) => {
+    const budget = copyBudget(op, s);
+    return used.copies > budget ? `${op.op} copied ${used.copies} page(s); the bound is ${budget}` : undefined;
+  },
 );
 
-export const faultAllocatesOne = allocationBound(
+export const faultAllocatesOne = perOp(
   "fault-allocates-one",
-  "a read or write allocates at most one frame; no other op allocates any",
-  (op) => op.op !== "fork",
+  "an op allocates at most one folio (a write or pin of a private file page two: the page-cache page and its copy); a huge folio only for a fault on untouched memory or a collapse",
+  (op, used) => {
+    const folios = op.op === "pin" || op.op === "write" ? 2 : op.op === "madvise" && op.advice === "unmergeable" ? op.pages : 1;
+    if (used.folios > folios) return `${op.op} allocated ${used.folios} folios; the bound is ${folios}`;
+    const huge = used.pages > used.folios;
+    if (huge && !(op.op === "collapse" || ((op.op === "read" || op.op === "write" || op.op === "pin") && used.copies === 0))) {
+      return `${op.op} allocated a huge folio${used.copies ? " while copying" : ""}`;
+    }
+    return undefined;
+  },
 );
 
 /**
- * After fork, a private page neither side has written (nor unmapped, nor discarded) still maps the parent's
- * frame in both processes. Expectations are kept per (pid, vpage) and dropped by the ops that may end sharing.
+ * fork shares every page; only a maybe-DMA-pinned anonymous page of a process that has pinned is copied for the
+ * child (copy_present_page), one base page each.
+ */
+export const forkCopiesOnlyPinned: Property<MmOp, MmObs, MmState> = {
+  name: "fork-copies-only-pinned",
+  kind: "economy",
+  description: "fork allocates nothing but one copy per maybe-pinned anonymous page; every other page is shared",
+  start(initial) {
+    let before = initial.allocatedPages;
+    return {
+      after(op, obs, s) {
+        const used = s.allocatedPages - before;
+        before = s.allocatedPages;
+        if (op.op !== "fork" || !("pid" in obs)) return undefined;
+        const parent = s.procs.get(op.pid);
+        const child = s.procs.get(obs.pid);
+        if (!parent || !child) return undefined;
+        const huge = hugeSize(s.geometry);
+        let copies = 0;
+        const check = (vpage: number, pfn: number): string | undefined => {
+          const theirs = mappedAt(parent, vpage, huge);
+          if (!theirs || theirs.pfn === pfn) return undefined;
+          const f = folioOf(s, theirs.pfn);
+          copies++;
+          if (f && f.anon && maybeDmaPinned(f) && parent.hasPinned) return undefined;
+          return `fork gave pid ${obs.pid} page ${vpage} frame ${pfn}, a copy of the parent's frame ${theirs.pfn}, which is not pinned`;
+        };
+        for (const [vpage, pte] of child.ptes) {
+          const m = check(vpage, pte.pfn);
+          if (m) return m;
+        }
+        for (const [base, pmd] of child.pmds) {
+          for (let i = 0; i < huge; i++) {
+            const m = check(base + i, pmd.pfn + i);
+            if (m) return m;
+          }
+        }
+        return used > copies ? `fork allocated ${used} page(s) but copied only ${copies} pinned page(s)` : undefined;
+      },
+    };
+  },
+};
+
+/**
+ * After fork, a private page neither side has written (nor unmapped, discarded, pinned, collapsed or merged)
+ * still maps the parent's page in both processes — through a PTE or a PMD. Expectations are kept per
+ * (pid, vpage) and dropped by the ops that may end sharing.
  */
 export const unwrittenPagesStayShared: Property<MmOp, MmObs, MmState> = {
   name: "unwritten-pages-stay-shared",
   kind: "economy",
-  description: "a private page not written since fork still shares its frame between parent and child",
+  description: "a private page not written since fork still shares its page (not a zero page) between parent and child; a THP CoW leaves its other pages shared",
   start() {
     const expect = new Map<number, Map<number, number>>(); // pid → vpage → pfn
     const forget = (pid: number, start: number, end: number): void => {
@@ -55,22 +141,33 @@ export const unwrittenPagesStayShared: Property<MmOp, MmObs, MmState> = {
       else for (const v of m.keys()) if (v >= start && v < end) m.delete(v);
     };
     const verify = (s: MmState, pid: number, vpage: number, pfn: number): string | undefined => {
-      const pte = s.procs.get(pid)?.ptes.get(vpage);
-      if (pte?.pfn === pfn) return undefined;
-      return `pid ${pid} page ${vpage} was shared since fork and never written, but ${pte ? `now maps frame ${pte.pfn}` : "has no PTE"} instead of frame ${pfn}`;
+      const p = s.procs.get(pid);
+      const now = p && mappedAt(p, vpage, hugeSize(s.geometry));
+      if (now?.pfn === pfn) return undefined;
+      return `pid ${pid} page ${vpage} was shared since fork and never written, but ${now ? `now maps frame ${now.pfn}` : "is not mapped"} instead of frame ${pfn}`;
     };
     return {
       after(op, obs, s, full) {
+        const huge = hugeSize(s.geometry);
         switch (op.op) {
           case "write":
+          case "pin":
             forget(op.pid, op.page, op.page + 1);
+            break;
+          case "collapse": {
+            const base = op.page - (op.page % huge);
+            forget(op.pid, base, base + huge);
+            break;
+          }
+          case "ksmScan":
+            expect.clear();
             break;
           case "mmap":
           case "munmap":
             forget(op.pid, op.page, op.page + op.pages);
             break;
           case "madvise":
-            if (op.advice === "dontneed") forget(op.pid, op.page, op.page + op.pages);
+            if (op.advice === "dontneed" || op.advice === "unmergeable") forget(op.pid, op.page, op.page + op.pages);
             break;
           case "exit":
           case "exec":
@@ -83,15 +180,14 @@ export const unwrittenPagesStayShared: Property<MmOp, MmObs, MmState> = {
             if (!parent || !child) break;
             const pm = expect.get(op.pid) ?? new Map<number, number>();
             const cm = new Map<number, number>();
-            for (const [vpage, pte] of child.ptes) {
-              if (findVma(child.vmas, vpage)?.shared !== false) continue;
-              const ppte = parent.ptes.get(vpage);
-              if (ppte && ppte.pfn !== pte.pfn) {
-                return `fork gave pid ${obs.pid} page ${vpage} frame ${pte.pfn}, a copy of the parent's frame ${ppte.pfn}`;
-              }
-              pm.set(vpage, pte.pfn);
-              cm.set(vpage, pte.pfn);
-            }
+            const note = (vpage: number, pfn: number): void => {
+              if (findVma(child.vmas, vpage)?.shared !== false || mappedAt(parent, vpage, huge)?.pfn !== pfn) return;
+              if (folioOf(s, pfn)?.zero !== false) return; // a zero page shares nothing worth saving
+              pm.set(vpage, pfn);
+              cm.set(vpage, pfn);
+            };
+            for (const [vpage, pte] of child.ptes) note(vpage, pte.pfn);
+            for (const [base, pmd] of child.pmds) for (let i = 0; i < huge; i++) note(base + i, pmd.pfn + i);
             expect.set(op.pid, pm);
             expect.set(obs.pid, cm);
             break;
@@ -108,11 +204,17 @@ export const unwrittenPagesStayShared: Property<MmOp, MmObs, MmState> = {
         }
         for (const key of s.touched.keys) {
           const pid = pidOf(key);
+          const m = expect.get(pid);
+          if (!m) continue;
           const vpage = vpageOf(key);
-          const pfn = expect.get(pid)?.get(vpage);
-          if (pfn === undefined) continue;
-          const msg = verify(s, pid, vpage, pfn);
-          if (msg) return msg;
+          // A touched PMD key stands for its whole huge range.
+          const span = vpage % huge === 0 ? huge : 1;
+          for (let v = vpage; v < vpage + span; v++) {
+            const pfn = m.get(v);
+            if (pfn === undefined) continue;
+            const msg = verify(s, pid, v, pfn);
+            if (msg) return msg;
+          }
         }
         return undefined;
       },
@@ -120,4 +222,31 @@ export const unwrittenPagesStayShared: Property<MmOp, MmObs, MmState> = {
   },
 };
 
-export const mmEconomy = [forkCopiesNothing, faultAllocatesOne, unwrittenPagesStayShared];
+/** After a KSM scan, no two distinct pages that KSM could merge hold equal contents (mm/ksm.c's whole point). */
+export const ksmMergesIdentical: Property<MmOp, MmObs, MmState> = {
+  name: "ksm-merges-identical",
+  kind: "economy",
+  description: "after a KSM scan, identical small anonymous pages in mergeable VMAs with no extra references occupy one frame",
+  start() {
+    return {
+      after(op, _obs, s) {
+        if (op.op !== "ksmScan") return undefined;
+        const seen = new Map<string, number>();
+        for (const p of s.procs.values()) {
+          for (const [vpage, pte] of p.ptes) {
+            if (!findVma(p.vmas, vpage)?.mergeable) continue;
+            const f = folioOf(s, pte.pfn);
+            if (!f || !f.anon || f.zero || f.nr > 1 || (!f.ksm && f.refcount !== f.mapcount)) continue;
+            const sum = Array.from(f.data).join(",");
+            const other = seen.get(sum);
+            if (other === undefined) seen.set(sum, f.pfn);
+            else if (other !== f.pfn) return `frames ${other} and ${f.pfn} hold the same contents and could be merged, but KSM left both`;
+          }
+        }
+        return undefined;
+      },
+    };
+  },
+};
+
+export const mmEconomy = [forkCopiesOnlyPinned, faultAllocatesOne, copiesOnlyOnWrite, unwrittenPagesStayShared, ksmMergesIdentical];

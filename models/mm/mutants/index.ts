@@ -1,7 +1,7 @@
 // The mm mutant zoo: the reference model with one deliberate, documented bug each. The properties must kill
 // every one of them; `cowcheck mutants --layer mm` shows how fast.
 import type { Mutant } from "../../../layers/layer.ts";
-import { MmModel, ZERO_PFN, type Frame, type Proc, type Pte, type Vma } from "../model.ts";
+import { Folio, MmModel, ZERO_PFN, type Proc, type Pte, type Vma } from "../model.ts";
 import { keyOf, type MmGeometry, type MmObs, type MmOp, type MmState } from "../types.ts";
 
 type MmMutant = Mutant<MmOp, MmObs, MmState, MmGeometry>;
@@ -15,9 +15,9 @@ const mutant = (name: string, mimics: string, Model: new (g: MmGeometry) => MmMo
 
 /** copy_present_pte forgets ptep_set_wrprotect on the parent: the parent writes straight into the shared page. */
 class ForkParentWritable extends MmModel {
-  protected override copyPresentPte(parent: Proc, child: Proc, vpage: number, pte: Pte): void {
+  protected override copyPresentPte(parent: Proc, child: Proc, vma: Vma, vpage: number, pte: Pte): void {
     const writable = pte.writable;
-    super.copyPresentPte(parent, child, vpage, pte);
+    super.copyPresentPte(parent, child, vma, vpage, pte);
     pte.writable = writable; // BUG: the parent's PTE stays writable
   }
 }
@@ -31,32 +31,33 @@ class ForkNoTlbFlush extends MmModel {
 
 /** PageAnonExclusive survives fork: the next write by either side "reuses" a page the other still maps. */
 class ForkKeepsExclusive extends MmModel {
-  protected override copyPresentPte(parent: Proc, child: Proc, vpage: number, pte: Pte): void {
-    const frame = this.frames.get(pte.pfn);
-    const exclusive = frame?.anonExclusive ?? false;
-    super.copyPresentPte(parent, child, vpage, pte);
-    if (frame) frame.anonExclusive = exclusive; // BUG: folio_try_dup_anon_rmap_pte did not clear it
+  protected override copyPresentPte(parent: Proc, child: Proc, vma: Vma, vpage: number, pte: Pte): void {
+    const folio = pte.pfn === ZERO_PFN ? undefined : this.folioOf(pte.pfn);
+    const i = folio ? pte.pfn - folio.pfn : 0;
+    const exclusive = folio?.pageExclusive[i] ?? false;
+    super.copyPresentPte(parent, child, vma, vpage, pte);
+    if (folio) folio.pageExclusive[i] = exclusive; // BUG: folio_try_dup_anon_rmap_pte did not clear it
   }
 }
 
 /** do_wp_page reuses a page other processes still map (the pre-COW bug that Dirty COW's write path resembles). */
 class WpReuseShared extends MmModel {
-  protected override wpCanReuseAnonFolio(_frame: Frame): boolean {
+  protected override wpCanReuseAnonFolio(_proc: Proc, _folio: Folio): boolean {
     return true; // BUG: no refcount check
   }
 }
 
 /** wp_page_copy forgets folio_put on the old page: it is never freed (a refcount leak). */
 class WpCopyLeak extends MmModel {
-  protected override releaseOldPage(old: Frame, key: number): void {
-    this.removeRmap(old, key); // BUG: no putFrame(old)
+  protected override releaseOldPage(old: Folio, pfn: number, key: number): void {
+    this.removeRmap(old, pfn, key); // BUG: no putFolio(old)
   }
 }
 
 /** wp_page_copy forgets folio_remove_rmap_pte: the old page's rmap and mapcount still name the copied PTE. */
 class WpCopyStaleRmap extends MmModel {
-  protected override releaseOldPage(old: Frame, _key: number): void {
-    this.putFrame(old); // BUG: no removeRmap(old, key)
+  protected override releaseOldPage(old: Folio, _pfn: number, _key: number): void {
+    this.putFolio(old); // BUG: no removeRmap(old, pfn, key)
   }
 }
 
@@ -76,7 +77,7 @@ class WipeonforkIgnored extends MmModel {
 
 /** A write fault on the zero page writes the zero page itself: every untouched page now reads the value. */
 class ZeroPageWrittenInPlace extends MmModel {
-  protected override wpZeroPage(_proc: Proc, _vma: Vma, _vpage: number, pte: Pte): void {
+  protected override wpZeroPage(_proc: Proc, _vma: Vma, _vpage: number, pte: Pte, _unshare: boolean): void {
     pte.writable = true; // BUG: reuse instead of allocating a zeroed page
     pte.dirty = true;
   }
@@ -84,12 +85,115 @@ class ZeroPageWrittenInPlace extends MmModel {
 
 /** An eager engine: fork copies every private page up front. Right data, no copy-on-write: only economy fails. */
 class EagerFork extends MmModel {
-  protected override copyPresentPte(parent: Proc, child: Proc, vpage: number, pte: Pte): void {
-    if (pte.pfn === ZERO_PFN) return super.copyPresentPte(parent, child, vpage, pte); // the zero page is everyone's
+  protected override copyPresentPte(parent: Proc, child: Proc, vma: Vma, vpage: number, pte: Pte): void {
+    if (pte.pfn === ZERO_PFN) return super.copyPresentPte(parent, child, vma, vpage, pte); // the zero page is everyone's
     // BUG (economically): copy_present_page for every page, as if every page were pinned.
-    const copy = this.newAnonPage(keyOf(child.pid, vpage), this.frames.get(pte.pfn)!.data);
+    const copy = this.newAnonPage(keyOf(child.pid, vpage), this.pageData(pte.pfn));
+    this.copiedPages++;
     child.ptes.set(vpage, { pfn: copy.pfn, writable: pte.writable, dirty: true, young: false });
     this.touched.keys.add(keyOf(child.pid, vpage));
+  }
+}
+
+
+// ---- part 2: pins, THP, KSM, files
+
+/** do_wp_page decides reuse by mapcount (pre-5.8 "page_mapcount == 1"): a GUP reference no longer forces a copy (CVE-2020-29374). */
+class WpReuseByMapcount extends MmModel {
+  protected override wpCanReuseAnonFolio(_proc: Proc, folio: Folio): boolean {
+    return !folio.ksm && folio.mapcount === 1; // BUG: mapcount, not refcount
+  }
+}
+
+/** fork shares a maybe-pinned page instead of copying it for the child (no folio_needs_cow_for_dma). */
+class ForkSharesPinned extends MmModel {
+  protected override needsCowForDma(): boolean {
+    return false; // BUG
+  }
+}
+
+/** A read-only FOLL_PIN of a shared anonymous page without the unshare fault: the pin loses coherency with the process. */
+class RoPinNoUnshare extends MmModel {
+  protected override gupMustUnshare(): boolean {
+    return false; // BUG: no gup_must_unshare
+  }
+}
+
+/** A CoW fault on a shared THP copies the whole huge page into a new THP instead of splitting and copying one page. */
+class ThpCowCopiesHuge extends MmModel {
+  protected override splitAndRetry(proc: Proc, vma: Vma, base: number, vpage: number, unshare: boolean): void {
+    const pmd = proc.pmds.get(base)!;
+    if (pmd.pfn === this.hugeZeroPfn) return super.splitAndRetry(proc, vma, base, vpage, unshare);
+    // BUG (economically): every page is copied into a fresh exclusive THP.
+    const key = keyOf(proc.pid, base);
+    const folio = this.newHugeFolio(key);
+    folio.data.set(this.folioOf(pmd.pfn).data);
+    this.copiedPages += this.huge;
+    this.zapPmd(proc, base, pmd);
+    for (let i = 0; i < this.huge; i++) proc.tlb.delete(base + i);
+    proc.pmds.set(base, { pfn: folio.pfn, writable: !unshare, dirty: !unshare, young: true });
+  }
+}
+
+/** After splitting a shared THP, the CoW copy takes the contents of the wrong subpage (the head's). */
+class ThpCowWrongSubpage extends MmModel {
+  protected override splitAndRetry(proc: Proc, vma: Vma, base: number, vpage: number, unshare: boolean): void {
+    const head = proc.pmds.get(base)!.pfn;
+    super.splitAndRetry(proc, vma, base, vpage, unshare);
+    const now = proc.ptes.get(vpage)!.pfn;
+    if (now !== head + (vpage - base)) this.pageData(now).set(this.pageData(head)); // BUG: copied from subpage 0
+  }
+}
+
+/** wp_can_reuse_anon_folio without its KSM test ("KSM doesn't necessarily raise the refcount"): a KSM page is reused on write. */
+class KsmReuse extends MmModel {
+  protected override wpCanReuseAnonFolio(_proc: Proc, folio: Folio): boolean {
+    return folio.nr === 1 && folio.refcount === 1; // BUG: no folio_test_ksm
+  }
+}
+
+/** KSM merges a page that holds GUP references or pins (no mapcount + 1 == refcount test in write_protect_page). */
+class KsmMergesPinned extends MmModel {
+  protected override ksmMayMerge(): boolean {
+    return true; // BUG
+  }
+}
+
+/** A write fault on a MAP_PRIVATE file page writes the page cache itself: what Dirty COW (CVE-2016-5195) achieved. */
+class PrivateWriteReachesFile extends MmModel {
+  protected override doPrivateFileFault(proc: Proc, vma: Vma, vpage: number, write: boolean): void {
+    if (!write) return super.doPrivateFileFault(proc, vma, vpage, write);
+    super.doPrivateFileFault(proc, vma, vpage, false); // BUG: map the page-cache page itself ...
+    const pte = proc.ptes.get(vpage)!;
+    pte.writable = true; // ... and let the write through
+    pte.dirty = true;
+  }
+}
+
+/** A read fault on a MAP_PRIVATE file copies the page: the mapping stops seeing file updates before it was written. */
+class PrivateFileStale extends MmModel {
+  protected override doPrivateFileFault(proc: Proc, vma: Vma, vpage: number, write: boolean): void {
+    super.doPrivateFileFault(proc, vma, vpage, true); // BUG: do_cow_fault for a read
+    if (write) return;
+    const pte = proc.ptes.get(vpage)!;
+    pte.writable = false;
+    pte.dirty = false;
+  }
+}
+
+/** A write fault on the huge zero page makes its PMD writable: every untouched huge range now reads the value. */
+class HugeZeroWritten extends MmModel {
+  protected override doHugePmdWpPage(proc: Proc, vma: Vma, base: number, pmd: Pte, vpage: number, unshare: boolean): void {
+    if (pmd.pfn !== this.hugeZeroPfn || unshare) return super.doHugePmdWpPage(proc, vma, base, pmd, vpage, unshare);
+    pmd.writable = true; // BUG
+    pmd.dirty = true;
+  }
+}
+
+/** khugepaged collapses pages that hold pins (no is_refcount_suitable test): the device keeps the old page. */
+class CollapsePinned extends MmModel {
+  protected override collapseRefcountSuitable(): boolean {
+    return true; // BUG
   }
 }
 
@@ -104,4 +208,15 @@ export const mmMutants: readonly MmMutant[] = [
   mutant("wipeonfork-ignored", "VM_WIPEONFORK ignored at fork: the child inherits memory it must see as zeros", WipeonforkIgnored),
   mutant("zero-page-written", "a write fault on the shared zero page writes it in place: untouched memory stops reading zero", ZeroPageWrittenInPlace),
   mutant("eager-fork", "an eager engine: fork copies every page (correct data, no copy-on-write)", EagerFork, "economy"),
+  mutant("wp-reuse-by-mapcount", "do_wp_page reuses by mapcount, ignoring GUP references: a vmsplice'd page shows the parent's later write (CVE-2020-29374)", WpReuseByMapcount),
+  mutant("fork-shares-pinned", "fork shares a maybe-DMA-pinned page instead of copying it for the child (no copy_present_page)", ForkSharesPinned),
+  mutant("ro-pin-no-unshare", "a read-only pin of a shared anonymous page skips gup_must_unshare: the pin loses coherency", RoPinNoUnshare),
+  mutant("thp-cow-copies-huge", "a CoW fault on a shared THP copies the whole huge page (correct data, no economy)", ThpCowCopiesHuge, "economy"),
+  mutant("thp-cow-wrong-subpage", "after splitting a shared THP, the CoW copy takes the head page's contents", ThpCowWrongSubpage),
+  mutant("ksm-reuse", "wp_can_reuse_anon_folio without the KSM test: a KSM page is reused on write", KsmReuse),
+  mutant("ksm-merges-pinned", "KSM merges a page that holds a GUP reference or pin (no refcount test in write_protect_page)", KsmMergesPinned),
+  mutant("private-write-reaches-file", "a MAP_PRIVATE write lands in the page cache: the effect of Dirty COW (CVE-2016-5195)", PrivateWriteReachesFile),
+  mutant("private-file-stale", "a MAP_PRIVATE read fault copies the file page: the mapping misses file updates before its first write", PrivateFileStale),
+  mutant("huge-zero-written", "a write fault on the huge zero page writes it in place", HugeZeroWritten),
+  mutant("collapse-pinned", "khugepaged collapses a pinned page: the device keeps writing a page the process no longer maps", CollapsePinned),
 ];
