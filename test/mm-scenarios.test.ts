@@ -134,7 +134,7 @@ describe("basic CoW after fork", () => {
     expect(obs.at(-1)).toEqual({ data: [4] });
     expect(model.allocations).toBe(1);
     const f = model.frames.get(pfn(model, 1, 0)!)!;
-    expect(f).toMatchObject({ cached: true, mapcount: 2, refcount: 3 });
+    expect(f).toMatchObject({ cache: "shmem", mapcount: 2, refcount: 3 });
   });
 });
 

@@ -86,7 +86,8 @@ class ZeroPageWrittenInPlace extends MmModel {
 /** An eager engine: fork copies every private page up front. Right data, no copy-on-write: only economy fails. */
 class EagerFork extends MmModel {
   protected override copyPresentPte(parent: Proc, child: Proc, vma: Vma, vpage: number, pte: Pte): void {
-    if (pte.pfn === ZERO_PFN) return super.copyPresentPte(parent, child, vma, vpage, pte); // the zero page is everyone's
+    // the zero page is everyone's; a private file page not yet written is the file's
+    if (pte.pfn === ZERO_PFN || !this.folioOf(pte.pfn).anon) return super.copyPresentPte(parent, child, vma, vpage, pte);
     // BUG (economically): copy_present_page for every page, as if every page were pinned.
     const copy = this.newAnonPage(keyOf(child.pid, vpage), this.pageData(pte.pfn));
     this.copiedPages++;
