@@ -5,14 +5,18 @@ import { sequenceArbitrary } from "../fuzz/campaign.ts";
 import { checkSequence } from "../fuzz/runner.ts";
 import { mmLayer } from "../layers/mm.ts";
 import { MmModel } from "../models/mm/model.ts";
-import { defaultMmGeometry, type MmGeometry, type MmOp } from "../models/mm/types.ts";
+import { defaultMmGeometry, MM_FEATURES, type MmGeometry, type MmOp } from "../models/mm/types.ts";
 
 const SEQUENCES = 400;
 const OPS = 500;
 const ROUNDS = 5;
 
-function sequences(g: MmGeometry): MmOp[][] {
-  const arb = sequenceArbitrary(mmLayer, g, new Set(["inspect"]), OPS).filter((s) => s.length > OPS / 2);
+/** Every mm feature on (pins, THP, KSM, files), as `cowcheck run` uses with the model; or the first part's op set. */
+const ALL = new Set(["inspect", ...MM_FEATURES]);
+const BASE = new Set(["inspect"]);
+
+function sequences(g: MmGeometry, features: ReadonlySet<string>): MmOp[][] {
+  const arb = sequenceArbitrary(mmLayer, g, features, OPS).filter((s) => s.length > OPS / 2);
   return fc.sample(arb, { seed: 42, numRuns: SEQUENCES }) as MmOp[][];
 }
 
@@ -31,8 +35,8 @@ async function rate(seqs: MmOp[][], run: (ops: MmOp[]) => unknown): Promise<numb
 
 const fmt = (n: number): string => Math.round(n).toLocaleString("en-US").padStart(10);
 
-async function measure(g: MmGeometry): Promise<{ checked: number; bare: number }> {
-  const seqs = sequences(g);
+async function measure(g: MmGeometry, features = ALL): Promise<{ checked: number; bare: number }> {
+  const seqs = sequences(g, features);
   const bare = await rate(seqs, (ops) => {
     const m = new MmModel(g);
     for (const op of ops) m.apply(op);
@@ -45,15 +49,20 @@ async function measure(g: MmGeometry): Promise<{ checked: number; bare: number }
 }
 
 const small = await measure(defaultMmGeometry);
+const base = await measure(defaultMmGeometry, BASE);
 const p64 = await measure({ ...defaultMmGeometry, pages: 64 });
 const p64k = await measure({ ...defaultMmGeometry, pages: 65_536 });
 
 console.log(`mm layer, ${SEQUENCES} sequences of ≤${OPS} ops, best of ${ROUNDS} rounds (node ${process.version})`);
-console.log(`small geometry (${defaultMmGeometry.pages} pages, ${defaultMmGeometry.cellsPerPage} cells/page):`);
+console.log(`every feature on (pin, thp, ksm, file); small geometry (${defaultMmGeometry.pages} pages, ${defaultMmGeometry.cellsPerPage} cells/page, huge page ${1 << defaultMmGeometry.hugeOrder} pages):`);
 console.log(`  checked ops/s (model + oracle + every property) ${fmt(small.checked)}`);
 console.log(`  bare model ops/s                                ${fmt(small.bare)}`);
 console.log(`  checked/bare cost ratio                         ${(small.bare / small.checked).toFixed(2).padStart(10)}x`);
-console.log(`address-space scaling (checked ops/s):`);
+console.log(`the first part's op set only (no pins, THP, KSM, files), same geometry:`);
+console.log(`  checked ops/s                                   ${fmt(base.checked)}`);
+console.log(`  bare model ops/s                                ${fmt(base.bare)}`);
+console.log(`  checked/bare cost ratio                         ${(base.bare / base.checked).toFixed(2).padStart(10)}x`);
+console.log(`address-space scaling, every feature on (checked ops/s):`);
 console.log(`  64 pages                                        ${fmt(p64.checked)}`);
 console.log(`  65,536 pages                                    ${fmt(p64k.checked)}`);
 console.log(`  64-page / 65,536-page                           ${(p64.checked / p64k.checked).toFixed(2).padStart(10)}x`);
