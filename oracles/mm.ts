@@ -97,6 +97,12 @@ export class MmOracle implements Engine<MmOp, Allowed> {
     return s.data;
   }
 
+  private release(handle: number): boolean {
+    const ref = this.refs.get(handle);
+    ref?.store.watchers.delete(ref);
+    return this.refs.delete(handle);
+  }
+
   apply(op: MmOp): Allowed {
     const { cellsPerPage, pages } = this.geometry;
     switch (op.op) {
@@ -105,7 +111,7 @@ export class MmOracle implements Engine<MmOp, Allowed> {
       case "ksmScan":
         return OK;
       case "unpin":
-        return this.refs.delete(op.handle) ? OK : err("EBADF");
+        return this.release(op.handle) ? OK : err("EBADF");
       case "pinRead": {
         const ref = this.refs.get(op.handle);
         if (!ref) return err("EBADF");
@@ -146,7 +152,7 @@ export class MmOracle implements Engine<MmOp, Allowed> {
         return { pid: this.addProc(child) };
       }
       case "exit":
-        for (const [h, ref] of this.refs) if (ref.pid === op.pid) this.refs.delete(h);
+        for (const [h, ref] of this.refs) if (ref.pid === op.pid) this.release(h);
         this.procs.delete(op.pid);
         return OK;
       case "exec":
