@@ -89,6 +89,19 @@ export const cowScenarios: readonly CowScenario[] = [
     kills: ["wp-reuse-by-mapcount"],
   },
   {
+    name: "vmsplice-unmap-in-child-pmd-thp",
+    note: "cow.c 'vmsplice() + unmap in child' with a PMD-mapped THP: the parent's write must not reuse the THP the pipe still holds",
+    ops: [
+      spawn, mmap(H), thp, ...fill(1, H), fork,
+      { op: "pin", pid: 2, page: 1, kind: "get", write: false },
+      { op: "munmap", pid: 2, page: 0, pages: H },
+      write(1, 1, NEW),
+      { op: "pinRead", handle: 1 },
+    ],
+    decisive: { at: -1, obs: data(OLD + 1) },
+    kills: ["thp-reuse-by-mapcount"],
+  },
+  {
     name: "vmsplice-before-fork-unmap-in-parent",
     note: "cow.c 'vmsplice() before fork(), unmap in parent after fork()': the parent's reference must not see the child's write",
     ops: [

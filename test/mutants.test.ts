@@ -22,3 +22,19 @@ test("the eager engine fails only the economy bounds: without them (--skip econo
   expect(r.failure).toBeUndefined();
   expect(r.status).toBe("passed");
 });
+
+// Mutants that an economy bound kills first must still be caught by what they break: the data or the structure.
+test.each([
+  ["private-file-stale", "observational-equivalence"],
+  ["thp-cow-wrong-subpage", "observational-equivalence"],
+  ["wp-reuse-by-mapcount", "observational-equivalence"],
+])("%s is killed without the economy bounds too, by %s", async (name, property) => {
+  const r = await runCampaign(mmLayer, resolveEngine(mmLayer, `mutant:${name}`), { seed: 1, runs: 20_000, maxOps: 200, skip: ["economy"] });
+  expect(r.status).toBe("failed");
+  expect(r.failure?.property).toBe(property);
+});
+
+test("thp-cow-copies-huge gives the right data and structure: without the economy bounds it survives", async () => {
+  const r = await runCampaign(mmLayer, resolveEngine(mmLayer, "mutant:thp-cow-copies-huge"), { seed: 1, runs: 3000, maxOps: 200, skip: ["economy"] });
+  expect(r.status).toBe("passed");
+});

@@ -815,13 +815,14 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
 
   /**
    * mm/memory.c wp_can_reuse_anon_folio: never a KSM page; a small folio only when ours is its only reference
-   * (refcount, not mapcount); a large one (__wp_can_reuse_large_anon_folio) when every reference is a mapping
-   * and every mapping is this process's.
+   * (refcount, not mapcount); a large one (__wp_can_reuse_large_anon_folio) when more than one page is mapped
+   * ("just free up a large folio if only a single page is mapped"), every reference is a mapping and every
+   * mapping is this process's.
    */
   protected wpCanReuseAnonFolio(proc: Proc, folio: Folio): boolean {
     if (folio.ksm) return false;
     if (folio.nr === 1) return folio.refcount === 1;
-    if (folio.refcount !== folio.mapcount || folio.entireMapcount > 0) return false;
+    if (folio.mapcount <= 1 || folio.refcount !== folio.mapcount || folio.entireMapcount > 0) return false;
     for (const key of folio.rmap) if (Math.floor(key / 0x1_0000_0000) !== proc.pid) return false;
     return true;
   }
@@ -856,21 +857,22 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   }
 
   /**
-   * mm/huge_memory.c do_huge_pmd_wp_page: the huge zero page is replaced by a new THP (do_huge_zero_wp_pmd); an
-   * exclusive THP, or one whose only reference is ours, is reused whole; otherwise the PMD is split and the fault
-   * retried at PTE level, which copies one base page.
+   * mm/huge_memory.c do_huge_pmd_wp_page: the huge zero page is replaced by a new THP, for a write or an unshare
+   * alike (do_huge_zero_wp_pmd → map_anon_folio_pmd, writable if the VMA is); an exclusive THP, or one whose only
+   * reference is ours, is reused whole; otherwise the PMD is split and the fault retried at PTE level, which
+   * copies one base page.
    */
   protected doHugePmdWpPage(proc: Proc, vma: Vma, base: number, pmd: Pte, vpage: number, unshare: boolean): void {
     const key = keyOf(proc.pid, base);
     if (pmd.pfn === this.hugeZeroPfn) {
-      if (unshare) return this.splitAndRetry(proc, vma, base, vpage, true);
       for (let i = 0; i < this.huge; i++) this.tlbFlushPage(proc, base + i);
-      proc.pmds.set(base, { pfn: this.newHugeFolio(key).pfn, writable: true, dirty: true, young: true });
+      const writable = vma.prot === "rw"; // maybe_pmd_mkwrite(pmd_mkdirty(entry))
+      proc.pmds.set(base, { pfn: this.newHugeFolio(key).pfn, writable, dirty: writable, young: true });
       this.touched.keys.add(key);
       return;
     }
     const folio = this.folioOf(pmd.pfn);
-    if (folio.pageExclusive[0] || (!folio.ksm && folio.refcount === 1)) {
+    if (folio.pageExclusive[0] || this.hugePmdCanReuse(folio)) {
       folio.pageExclusive[0] = true;
       this.touched.frames.add(folio.pfn);
       if (!unshare) {
@@ -882,6 +884,11 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       return;
     }
     this.splitAndRetry(proc, vma, base, vpage, unshare);
+  }
+
+  /** do_huge_pmd_wp_page's reuse test for a THP that is not AnonExclusive: ours is the only reference (refcount). */
+  protected hugePmdCanReuse(folio: Folio): boolean {
+    return !folio.ksm && folio.refcount === 1;
   }
 
   /** The fallback of do_huge_pmd_wp_page: __split_huge_pmd, then the PTE-level fault on the one page. */
@@ -899,9 +906,9 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
    */
   private pin(proc: Proc, vpage: number, kind: PinKind, write: boolean): MmObs {
     if (!this.inWindow(vpage, 1) || (kind === "get" && write)) return err("EINVAL");
+    if (kind !== "get") proc.hasPinned = true; // mm_set_has_pinned_flag, before any VMA is looked at
     const vma = findVma(proc.vmas, vpage);
     if (!vma || (write && vma.prot !== "rw")) return err("EFAULT"); // check_vma_flags
-    if (kind !== "get") proc.hasPinned = true; // mm_set_has_pinned_flag
     for (let attempt = 0; attempt < 4; attempt++) {
       const base = this.base(vpage);
       const pmd = proc.pmds.get(base);

@@ -65,14 +65,35 @@ export const copiesOnlyOnWrite = perOp(
   },
 );
 
+/** Folios an op may allocate (fork has its own bound). */
+function folioBudget(op: MmOp, s: MmState): number {
+  switch (op.op) {
+    case "read": {
+      // Untouched anonymous memory reads the zero page (or the huge zero page): only a page cache may fill in.
+      const vma = findVma(s.procs.get(op.pid)?.vmas ?? [], op.page);
+      return vma && !vma.shared && vma.file === null ? 0 : 1;
+    }
+    case "write":
+    case "pin":
+      return 2; // a private file page: read into the page cache, then copied
+    case "fileWrite":
+    case "collapse":
+      return 1;
+    case "madvise":
+      return op.advice === "unmergeable" ? op.pages : 0;
+    default:
+      return 0;
+  }
+}
+
 export const faultAllocatesOne = perOp(
   "fault-allocates-one",
-  "an op allocates at most one folio (a write or pin of a private file page two: the page-cache page and its copy); a huge folio only for a fault on untouched memory or a collapse",
-  (op, used) => {
-    const folios = op.op === "pin" || op.op === "write" ? 2 : op.op === "madvise" && op.advice === "unmergeable" ? op.pages : 1;
-    if (used.folios > folios) return `${op.op} allocated ${used.folios} folios; the bound is ${folios}`;
+  "a write or pin allocates at most one folio (of a private file page two: the page-cache page and its copy), a read of anonymous memory none; a huge folio only for a write or pin of untouched memory, or a collapse; other ops nothing",
+  (op, used, s) => {
+    const folios = folioBudget(op, s);
+    if (used.folios > folios) return `${op.op} allocated ${used.folios} folio(s); the bound is ${folios}`;
     const huge = used.pages > used.folios;
-    if (huge && !(op.op === "collapse" || ((op.op === "read" || op.op === "write" || op.op === "pin") && used.copies === 0))) {
+    if (huge && !(op.op === "collapse" || ((op.op === "write" || op.op === "pin") && used.copies === 0))) {
       return `${op.op} allocated a huge folio${used.copies ? " while copying" : ""}`;
     }
     return undefined;

@@ -248,6 +248,20 @@ export const privateWritableExclusive: Scoped = {
   },
 };
 
+export const exclusiveMappedOnce: Scoped = {
+  name: "anon-exclusive-mapped-once",
+  description: "an AnonExclusive page is mapped at most once (by one PTE, or by the one PMD of its THP)",
+  frame(_s, f) {
+    if (!f.anon || f.zero) return undefined;
+    for (let i = 0; i < f.nr; i++) {
+      if (!f.pageExclusive[i]) continue;
+      const maps = f.pageMapcount[i] + f.entireMapcount;
+      if (maps > 1) return `frame ${f.pfn + i} is AnonExclusive but mapped ${maps} times`;
+    }
+    return undefined;
+  },
+};
+
 export const tlbCoherence: Scoped = {
   name: "tlb-coherence",
   description: "no TLB entry grants more than its page-table entry: same frame, no write (or dirty) the entry lacks",
@@ -305,6 +319,7 @@ export const mmInvariants: readonly Scoped[] = [
   noFreeFrameReferenced,
   pteWithinVma,
   privateWritableExclusive,
+  exclusiveMappedOnce,
   tlbCoherence,
   pinnedAnonExclusive,
   ksmNeverExclusive,

@@ -191,6 +191,13 @@ class HugeZeroWritten extends MmModel {
   }
 }
 
+/** do_huge_pmd_wp_page reuses a shared THP mapped once, ignoring GUP references: CVE-2020-29374 at PMD level. */
+class ThpReuseByMapcount extends MmModel {
+  protected override hugePmdCanReuse(folio: Folio): boolean {
+    return !folio.ksm && folio.mapcount === 1; // BUG: mapcount, not refcount
+  }
+}
+
 /** khugepaged collapses pages that hold pins (no is_refcount_suitable test): the device keeps the old page. */
 class CollapsePinned extends MmModel {
   protected override collapseRefcountSuitable(): boolean {
@@ -212,6 +219,7 @@ export const mmMutants: readonly MmMutant[] = [
   mutant("wp-reuse-by-mapcount", "do_wp_page reuses by mapcount, ignoring GUP references: a vmsplice'd page shows the parent's later write (CVE-2020-29374)", WpReuseByMapcount),
   mutant("fork-shares-pinned", "fork shares a maybe-DMA-pinned page instead of copying it for the child (no copy_present_page)", ForkSharesPinned),
   mutant("ro-pin-no-unshare", "a read-only pin of a shared anonymous page skips gup_must_unshare: the pin loses coherency", RoPinNoUnshare),
+  mutant("thp-reuse-by-mapcount", "do_huge_pmd_wp_page reuses a THP by mapcount, ignoring a GUP reference (CVE-2020-29374 on a PMD)", ThpReuseByMapcount),
   mutant("thp-cow-copies-huge", "a CoW fault on a shared THP copies the whole huge page (correct data, no economy)", ThpCowCopiesHuge, "economy"),
   mutant("thp-cow-wrong-subpage", "after splitting a shared THP, the CoW copy takes the head page's contents", ThpCowWrongSubpage),
   mutant("ksm-reuse", "wp_can_reuse_anon_folio without the KSM test: a KSM page is reused on write", KsmReuse),
