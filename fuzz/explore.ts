@@ -32,7 +32,14 @@ export async function explore(layer: AnyLayer, factory: EngineFactory, options: 
 async function search(layer: AnyLayer, factory: EngineFactory, options: ExploreOptions): Promise<ExploreResult> {
   if (!layer.alphabet) throw new Error(`layer ${layer.name} has no exploration alphabet`);
   const geometry = options.geometry ?? layer.defaultGeometry;
-  const alphabet = layer.alphabet(geometry);
+  // Only ops the engine supports: a probe engine says which features it has.
+  const probe = await factory.create(geometry);
+  const features = probe.features;
+  await probe.close?.();
+  const alphabet = layer.alphabet(geometry).filter((op) => {
+    const needs = layer.requires?.(op);
+    return needs === undefined || features.has(needs);
+  });
   const started = Date.now();
   let sequences = 0;
   let lastReport = 0;

@@ -213,8 +213,9 @@ export function* mmSimplifications(ops: readonly MmOp[]): Iterable<MmOp[]> {
 }
 
 /**
- * The exploration alphabet: two processes, one page, each op kind once or twice. Small enough for BFS to depth
- * 4 in seconds; rich enough for every fork/CoW/TLB/rmap interleaving on one page.
+ * The exploration alphabet: two processes, one page, each op kind once or twice, and GUP references (with
+ * "pin"). Small enough for BFS to depth 4 in seconds; rich enough for every fork/CoW/TLB/rmap/pin interleaving
+ * on one page.
  */
 export function mmAlphabet(_g: MmGeometry): MmOp[] {
   const range = { page: 0, pages: 1 };
@@ -234,5 +235,8 @@ export function mmAlphabet(_g: MmGeometry): MmOp[] {
     { op: "madvise", pid: 1, ...range, advice: "wipeonfork" },
     { op: "madvise", pid: 1, ...range, advice: "dontfork" },
     { op: "munmap", pid: 1, ...range },
+    { op: "pin", pid: 2, page: 0, kind: "get", write: false },
+    { op: "pin", pid: 1, page: 0, kind: "longterm", write: false },
+    { op: "pinRead", handle: 1 },
   ];
 }

@@ -24,6 +24,8 @@ export interface Layer<Op, Obs, State, G> {
   readonly observations: string;
   /** One op arbitrary; the runner builds sequences from it. Ops needing a feature outside `features` are left out. */
   opArbitrary(geometry: G, features: ReadonlySet<string>): fc.Arbitrary<Op>;
+  /** The feature an op needs beyond the layer's base set, if any (an engine without it is never sent the op). */
+  requires?(op: Op): string | undefined;
   /** A small finite op set for exhaustive exploration (`cowcheck explore`). */
   alphabet?(geometry: G): Op[];
   /**

@@ -77,7 +77,8 @@ class WipeonforkIgnored extends MmModel {
 
 /** A write fault on the zero page writes the zero page itself: every untouched page now reads the value. */
 class ZeroPageWrittenInPlace extends MmModel {
-  protected override wpZeroPage(_proc: Proc, _vma: Vma, _vpage: number, pte: Pte, _unshare: boolean): void {
+  protected override wpZeroPage(proc: Proc, vma: Vma, vpage: number, pte: Pte, unshare: boolean): void {
+    if (unshare) return super.wpZeroPage(proc, vma, vpage, pte, unshare); // the bug is in the write path
     pte.writable = true; // BUG: reuse instead of allocating a zeroed page
     pte.dirty = true;
   }
