@@ -1,6 +1,6 @@
 // The generic runner: apply a sequence to an engine and to the oracle, compare observations, check every
 // property after every op. It knows nothing about any layer beyond the Layer descriptor.
-import { EngineFailure, isPromise, type Engine, type EngineFactory } from "../engines/types.ts";
+import { EngineFailure, InputError, isPromise, type Engine, type EngineFactory } from "../engines/types.ts";
 import type { AnyLayer } from "../layers/layer.ts";
 import type { Checker, PropertyKind } from "../properties/types.ts";
 
@@ -79,6 +79,10 @@ export async function checkSequence(
   ops: readonly unknown[],
   options: SequenceOptions = {},
 ): Promise<Failure | undefined> {
+  const missing = new Set(ops.map((op) => layer.requires?.(op)).filter((f): f is string => f !== undefined && !engine.features.has(f)));
+  if (missing.size) {
+    throw new InputError(`the ops need feature(s) ${[...missing].join(", ")}, which the engine does not offer (it offers: ${[...engine.features].join(", ") || "none"})`);
+  }
   const oracle = layer.oracle(geometry);
   const inspect = !options.noInvariants && engine.inspect && engine.features.has("inspect") ? engine.inspect.bind(engine) : undefined;
   let checkers: { name: string; kind: PropertyKind; checker: Checker<unknown, unknown, unknown> }[] = [];

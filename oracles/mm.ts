@@ -10,7 +10,7 @@
 //   showing an older version of the page. It may read any version its storage has held since it was taken,
 //   and nothing else: never another process's write.
 import type { Engine } from "../engines/types.ts";
-import { err, OK, SEGV, type MmGeometry, type MmObs, type MmOp, type PinKind, type Prot } from "../models/mm/types.ts";
+import { err, MM_FEATURES, OK, SEGV, type MmGeometry, type MmObs, type MmOp, type PinKind, type Prot } from "../models/mm/types.ts";
 
 /** One page of storage, with the references that watch it. */
 class Store {
@@ -56,7 +56,7 @@ export type Allowed = MmObs | { oneOf: MmObs[] };
 
 export class MmOracle implements Engine<MmOp, Allowed> {
   readonly layer = "mm" as const;
-  readonly features: ReadonlySet<string> = new Set();
+  readonly features: ReadonlySet<string> = new Set(MM_FEATURES);
   private readonly procs = new Map<number, AddressSpace>();
   private readonly refs = new Map<number, Ref>();
   private readonly files: PageObject[];

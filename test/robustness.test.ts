@@ -217,3 +217,12 @@ test("replay, minimize and explore with a resettable engine exit, leaving no eng
   expect(explore.status).toBe(0);
   expect(alive("serve-model.ts model reset")).toEqual([]);
 }, 60_000);
+
+test("ops needing a feature the engine does not offer are an input error naming it, not an engine failure", async () => {
+  const { checkSequence } = await import("../fuzz/runner.ts");
+  const { MmModel } = await import("../models/mm/model.ts");
+  const inner = new MmModel(mmLayer.defaultGeometry);
+  const noPins = { layer: "mm" as const, features: new Set(["inspect", "thp"]), apply: (op: MmOp) => inner.apply(op) };
+  const ops: MmOp[] = [{ op: "spawn" }, { op: "pinRead", handle: 1 }];
+  await expect(checkSequence(mmLayer, mmLayer.defaultGeometry, noPins, ops)).rejects.toThrow(/need feature\(s\) pin, which the engine does not offer \(it offers: inspect, thp\)/);
+});
