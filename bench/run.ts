@@ -15,8 +15,11 @@ const ROUNDS = 5;
 const ALL = new Set(["inspect", ...MM_FEATURES]);
 const BASE = new Set(["inspect"]);
 
-function sequences(g: MmGeometry, features: ReadonlySet<string>): MmOp[][] {
-  const arb = sequenceArbitrary(mmLayer, g, features, OPS).filter((s) => s.length > OPS / 2);
+/** Without `arrange`: most ops then name an exited process or an unmapped page, as the first part's generator did. */
+const UNARRANGED = { ...mmLayer, arrange: undefined };
+
+function sequences(g: MmGeometry, features: ReadonlySet<string>, layer = mmLayer): MmOp[][] {
+  const arb = sequenceArbitrary(layer, g, features, OPS).filter((s) => s.length > OPS / 2);
   return fc.sample(arb, { seed: 42, numRuns: SEQUENCES }) as MmOp[][];
 }
 
@@ -33,10 +36,26 @@ async function rate(seqs: MmOp[][], run: (ops: MmOp[]) => unknown): Promise<numb
   return (total / best) * 1000;
 }
 
+const pct = (x: number): string => `${(100 * x).toFixed(0)}%`.padStart(10);
 const fmt = (n: number): string => Math.round(n).toLocaleString("en-US").padStart(10);
 
-async function measure(g: MmGeometry, features = ALL): Promise<{ checked: number; bare: number }> {
-  const seqs = sequences(g, features);
+/** The fraction of ops that do something (neither an error nor a fault). */
+function useful(g: MmGeometry, seqs: MmOp[][]): number {
+  let ok = 0;
+  let all = 0;
+  for (const s of seqs) {
+    const m = new MmModel(g);
+    for (const op of s) {
+      const o = m.apply(op);
+      all++;
+      if (!("error" in o) && !("fault" in o)) ok++;
+    }
+  }
+  return ok / all;
+}
+
+async function measure(g: MmGeometry, features = ALL, layer = mmLayer): Promise<{ checked: number; bare: number; useful: number }> {
+  const seqs = sequences(g, features, layer);
   const bare = await rate(seqs, (ops) => {
     const m = new MmModel(g);
     for (const op of ops) m.apply(op);
@@ -45,11 +64,12 @@ async function measure(g: MmGeometry, features = ALL): Promise<{ checked: number
     const f = await checkSequence(mmLayer, g, new MmModel(g), ops);
     if (f) throw new Error(`bench sequence failed ${f.property}: ${f.message}`);
   });
-  return { checked, bare };
+  return { checked, bare, useful: useful(g, seqs) };
 }
 
 const small = await measure(defaultMmGeometry);
 const base = await measure(defaultMmGeometry, BASE);
+const unarranged = await measure(defaultMmGeometry, BASE, UNARRANGED);
 const p64 = await measure({ ...defaultMmGeometry, pages: 64 });
 const p64k = await measure({ ...defaultMmGeometry, pages: 65_536 });
 
@@ -58,10 +78,16 @@ console.log(`every feature on (pin, thp, ksm, file); small geometry (${defaultMm
 console.log(`  checked ops/s (model + oracle + every property) ${fmt(small.checked)}`);
 console.log(`  bare model ops/s                                ${fmt(small.bare)}`);
 console.log(`  checked/bare cost ratio                         ${(small.bare / small.checked).toFixed(2).padStart(10)}x`);
+console.log(`  ops that do something (not an error or fault)   ${pct(small.useful)}`);
 console.log(`the first part's op set only (no pins, THP, KSM, files), same geometry:`);
 console.log(`  checked ops/s                                   ${fmt(base.checked)}`);
 console.log(`  bare model ops/s                                ${fmt(base.bare)}`);
 console.log(`  checked/bare cost ratio                         ${(base.bare / base.checked).toFixed(2).padStart(10)}x`);
+console.log(`  ops that do something                           ${pct(base.useful)}`);
+console.log(`the first part's op set, not arranged (most ops miss: the first part's workload):`);
+console.log(`  checked ops/s                                   ${fmt(unarranged.checked)}`);
+console.log(`  bare model ops/s                                ${fmt(unarranged.bare)}`);
+console.log(`  ops that do something                           ${pct(unarranged.useful)}`);
 console.log(`address-space scaling, every feature on (checked ops/s):`);
 console.log(`  64 pages                                        ${fmt(p64.checked)}`);
 console.log(`  65,536 pages                                    ${fmt(p64k.checked)}`);

@@ -42,8 +42,8 @@ describe("cowcheck run", () => {
     expect(await main(["replay", trace])).toBe(0);
     expect(readFileSync(join(report, "junit.xml"), "utf8")).toContain("<failure");
     const html = readFileSync(join(report, "report.html"), "utf8");
-    expect(html).toContain('<tr class="bad"><td>mm-mutant:wp-reuse-shared</td><td>failed</td><td>private-writable-exclusive</td>');
-    expect(html).toMatch(/<h2 id="[^"]+">mm-mutant:wp-reuse-shared<\/h2>\n<pre>property: private-writable-exclusive/);
+    expect(html).toContain('<tr class="bad"><td>mm-mutant:wp-reuse-shared</td><td>failed</td><td>anon-exclusive-mapped-once</td>');
+    expect(html).toMatch(/<h2 id="[^"]+">mm-mutant:wp-reuse-shared<\/h2>\n<pre>property: anon-exclusive-mapped-once/);
   });
 
   test("the mutant zoo as JSON: every mutant killed, exit 0", async () => {

@@ -8,7 +8,7 @@ import { checkSequence } from "../fuzz/runner.ts";
 import { mmLayer } from "../layers/mm.ts";
 import { MmModel } from "../models/mm/model.ts";
 import { decodeMmState, encodeMmState } from "../models/mm/state.ts";
-import { defaultMmGeometry, type MmGeometry, type MmObs, type MmOp, type MmState } from "../models/mm/types.ts";
+import { defaultMmGeometry, MM_FEATURES, type MmGeometry, type MmObs, type MmOp, type MmState } from "../models/mm/types.ts";
 import type { Engine } from "../engines/types.ts";
 
 const geometries: MmGeometry[] = [
@@ -31,8 +31,10 @@ describe.each(geometries.map((g) => [JSON.stringify(g), g] as const))("the mm mo
 /** The model seen only through JSON: inspect encodes, the layer decodes (no `touched`, so every check is full). */
 class ThroughJson implements Engine<MmOp, MmObs, MmState> {
   readonly layer = "mm" as const;
-  readonly features = new Set(["inspect"]);
-  constructor(private readonly inner: MmModel) {}
+  readonly features: ReadonlySet<string>;
+  constructor(private readonly inner: MmModel) {
+    this.features = inner.features;
+  }
   apply(op: MmOp): MmObs {
     return this.inner.apply(op);
   }
@@ -44,7 +46,7 @@ class ThroughJson implements Engine<MmOp, MmObs, MmState> {
 test("decoded JSON state passes on the model, and fails each structural mutant's trace the same way", async () => {
   const g = defaultMmGeometry;
   await fc.assert(
-    fc.asyncProperty(sequenceArbitrary(mmLayer, g, new Set(["inspect"]), 100), async (ops) => {
+    fc.asyncProperty(sequenceArbitrary(mmLayer, g, new Set(["inspect", ...MM_FEATURES]), 100), async (ops) => {
       expect(await checkSequence(mmLayer, g, new ThroughJson(new MmModel(g)), ops)).toBeUndefined();
     }),
     { seed: 11, numRuns: 60 },

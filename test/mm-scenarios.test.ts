@@ -242,7 +242,7 @@ describe("part 2: pins, files, KSM, THP collapse, and what Linux may choose", ()
     // An engine that is the model except for what the reference reads.
     const answering = (last: MmObs) => {
       const inner = new MmModel(g4);
-      return { layer: "mm" as const, features: new Set<string>(), apply: (op: MmOp) => (op.op === "pinRead" ? last : inner.apply(op)) };
+      return { layer: "mm" as const, features: inner.features, apply: (op: MmOp) => (op.op === "pinRead" ? last : inner.apply(op)) };
     };
     expect(await checkSequence(mmLayer, g4, answering({ data: [2, 0, 0, 0] }), ops)).toBeUndefined();
     const foreign = await checkSequence(mmLayer, g4, answering({ data: [3, 0, 0, 0] }), ops);
