@@ -56,16 +56,18 @@ function pickLayers(name: string | undefined): AnyLayer[] {
   return [l];
 }
 
-function geometryFor(layer: AnyLayer, json: string | undefined): unknown {
-  if (!json) return layer.defaultGeometry;
-  let extra: unknown;
-  try {
-    extra = JSON.parse(json);
-  } catch {
-    throw new InputError(`--geometry must be JSON, e.g. '{"pages":64}' (got ${json})`);
+/** The geometry: the layer's defaults, then what the engine needs, then what the user gave. */
+function geometryFor(layer: AnyLayer, json: string | undefined, engine?: EngineFactory): unknown {
+  let extra: unknown = {};
+  if (json) {
+    try {
+      extra = JSON.parse(json);
+    } catch {
+      throw new InputError(`--geometry must be JSON, e.g. '{"pages":64}' (got ${json})`);
+    }
+    if (typeof extra !== "object" || extra === null || Array.isArray(extra)) throw new InputError(`--geometry must be a JSON object, e.g. '{"pages":64}' (got ${json})`);
   }
-  if (typeof extra !== "object" || extra === null || Array.isArray(extra)) throw new InputError(`--geometry must be a JSON object, e.g. '{"pages":64}' (got ${json})`);
-  const r = layer.geometrySchema.safeParse({ ...(layer.defaultGeometry as object), ...extra });
+  const r = layer.geometrySchema.safeParse({ ...(layer.defaultGeometry as object), ...engine?.geometry, ...(extra as object) });
   if (!r.success) throw new InputError(`--geometry for ${layer.name}: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
   return r.data;
 }
@@ -117,9 +119,9 @@ async function runTargets(targets: Target[], o: BudgetOptions, argv: readonly st
   const workers = o.workers ?? 1;
   // Everything the user typed is checked before a report folder exists.
   const plan: Planned[] = targets.map((t) => {
-    resolveEngine(t.layer, t.spec);
+    const factory = resolveEngine(t.layer, t.spec);
     const defaultRuns = o.time !== undefined ? Number.MAX_SAFE_INTEGER : t.expect === "kill" ? DEFAULT_MUTANT_RUNS : DEFAULT_MODEL_RUNS;
-    return { ...t, label: `${t.layer.name} ${t.spec}`, key: `${t.layer.name}-${t.spec}`, geometry: geometryFor(t.layer, o.geometry), runs: Math.ceil((o.runs ?? defaultRuns) / shard.count) };
+    return { ...t, label: `${t.layer.name} ${t.spec}`, key: `${t.layer.name}-${t.spec}`, geometry: geometryFor(t.layer, o.geometry, factory), runs: Math.ceil((o.runs ?? defaultRuns) / shard.count) };
   });
   const report = new ReportWriter(o.report ?? `reports/out/${runId()}`, argv);
   const progress = new Progress(o.quiet ?? false);
@@ -363,7 +365,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     });
 
   async function exploreCommand(layer: AnyLayer, factory: EngineFactory, o: { depth: number; engine: string; geometry?: string; report?: string }): Promise<void> {
-    const geometry = geometryFor(layer, o.geometry);
+    const geometry = geometryFor(layer, o.geometry, factory);
     const progress = new Progress(false);
     progress.start(`${layer.name} ${o.engine} explore`, 0);
     const r = await explore(layer, factory, { depth: o.depth, geometry, onProgress: (p) => progress.note(`depth ${p.depth}, ${p.sequences.toLocaleString("en-US")} sequences`) });

@@ -1,5 +1,6 @@
 // Turn an --engine spec (model, oracle, mutant:NAME, stdio:CMD) into a factory the runner can use.
 import type { AnyLayer } from "../layers/layer.ts";
+import { linuxAgent, linuxGeometry, linuxUnavailable } from "./linux/index.ts";
 import { StdioEngine } from "./stdio.ts";
 import { InputError, type Engine, type EngineFactory } from "./types.ts";
 
@@ -23,12 +24,26 @@ export function resolveEngine(layer: AnyLayer, spec: string, options: ResolveOpt
     if (!m) throw new InputError(`no mutant "${name}" in layer ${layer.name} (known: ${layer.mutants.map((x) => x.name).join(", ")})`);
     return { name: `${layer.name}:mutant:${name}`, create: (g) => m.create(g) };
   }
+  if (spec === "linux") {
+    if (layer.name !== "mm") throw new InputError(`the linux engine speaks the mm layer, not ${layer.name}`);
+    const why = linuxUnavailable();
+    if (why) throw new InputError(`the linux engine cannot run here: it ${why}`);
+    let command: string | undefined;
+    const inner = () => (command ??= JSON.stringify(linuxAgent()));
+    let factory: EngineFactory | undefined;
+    return {
+      name: "mm:linux",
+      geometry: linuxGeometry,
+      create: (g) => (factory ??= stdioFactory(layer, inner(), options.timeoutMs)).create(g),
+      dispose: () => factory?.dispose?.(),
+    };
+  }
   if (spec.startsWith("stdio:")) {
     const command = spec.slice("stdio:".length).trim();
     if (!command) throw new InputError('stdio engine needs a command: --engine stdio:"CMD"');
     return stdioFactory(layer, command, options.timeoutMs);
   }
-  throw new InputError(`unknown engine "${spec}" (use model, oracle, mutant:NAME or stdio:"CMD")`);
+  throw new InputError(`unknown engine "${spec}" (use model, oracle, mutant:NAME, linux or stdio:"CMD")`);
 }
 
 /** What `cowcheck engines` lists for a layer. Real-system engines are added by their own issues. */
@@ -37,8 +52,19 @@ export function engineCatalogue(layer: AnyLayer): EngineInfo[] {
     { spec: "model", available: true, why: "reference model, in process" },
     { spec: "oracle", available: true, why: "eager-copy oracle, in process (no inspect: data properties only)" },
     ...layer.mutants.map((m) => ({ spec: `mutant:${m.name}`, available: true, why: m.mimics })),
+    ...(layer.name === "mm" ? [linuxInfo()] : []),
     { spec: 'stdio:"CMD"', available: true, why: "any program speaking the JSON-lines protocol (docs/protocol.md)" },
   ];
+}
+
+function linuxInfo(): EngineInfo {
+  const why = linuxUnavailable();
+  if (why) return { spec: "linux", available: false, why: `the running kernel (engines/linux/agent.c); unavailable: it ${why}` };
+  return {
+    spec: "linux",
+    available: true,
+    why: "the running kernel through engines/linux/agent.c (features: reset, file, thp; pins, KSM and inspect not yet)",
+  };
 }
 
 /**

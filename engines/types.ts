@@ -19,6 +19,8 @@ export interface EngineFactory {
   create(geometry: unknown): Engine<unknown, unknown> | Promise<Engine<unknown, unknown>>;
   /** Release what the factory keeps between sequences (an idle engine process). */
   dispose?(): void | Promise<void>;
+  /** Geometry fields this engine needs unless the user says otherwise (a real system's page size, say). */
+  readonly geometry?: Readonly<Record<string, unknown>>;
 }
 
 /** How an engine can fail as a program (as opposed to disagreeing with the oracle): exit code 3. */

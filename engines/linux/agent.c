@@ -1,0 +1,434 @@
+// cowcheck's Linux agent: the kernel this machine runs, as an mm engine over the JSON-lines protocol
+// (docs/protocol.md). A controller keeps one real worker process per cowcheck pid: spawn forks a fresh worker
+// from the controller, fork forks that worker, exit ends it. Each worker performs the ops on its own address
+// space, in a window of `pages` pages at a fixed, huge-aligned address. Files are memfds (shmem, as the model's
+// files are) shared by every worker. Compiled on first use by engines/linux/index.ts; not committed as a binary.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+
+#define MAX_PROCS 64
+#define MAX_FILES 64
+#define BASE ((uintptr_t)0x200000000000ULL) /* 32 TiB: huge-aligned, far from anything the loader maps */
+
+static long page_size, cells, window, huge_pages, nfiles;
+static int files[MAX_FILES];
+
+static void die(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "cowcheck linux agent: ");
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\n");
+  va_end(ap);
+  exit(2);
+}
+
+// ---- requests between controller and workers
+
+enum kind { K_MMAP, K_MUNMAP, K_MPROTECT, K_MADVISE, K_READ, K_WRITE, K_COLLAPSE, K_EXEC, K_FORK, K_EXIT };
+enum advice { A_DONTNEED, A_DONTFORK, A_DOFORK, A_WIPEONFORK, A_KEEPONFORK, A_HUGEPAGE, A_NOHUGEPAGE, A_MERGEABLE, A_UNMERGEABLE };
+static const char *advice_names[] = {"dontneed", "dontfork", "dofork", "wipeonfork", "keeponfork", "hugepage", "nohugepage", "mergeable", "unmergeable"};
+static const int advice_values[] = {MADV_DONTNEED, MADV_DONTFORK, MADV_DOFORK, MADV_WIPEONFORK, MADV_KEEPONFORK, MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_MERGEABLE, MADV_UNMERGEABLE};
+
+struct req {
+  int kind, page, pages, prot_rw, shared, file, advice, cell, value;
+};
+enum status { S_OK, S_ERRNO, S_SEGV, S_DATA, S_CHILD };
+struct rep {
+  int status, err, child_pid;
+  unsigned char data[4096];
+};
+
+static void *addr(long page) { return (void *)(BASE + (uintptr_t)page * (uintptr_t)page_size); }
+
+// ---- the worker
+
+static sigjmp_buf fault_jmp;
+static volatile sig_atomic_t guarded;
+
+static void on_fault(int sig) {
+  if (!guarded) {
+    signal(sig, SIG_DFL);
+    raise(sig);
+  }
+  siglongjmp(fault_jmp, 1);
+}
+
+static void send_fd(int sock, int fd, struct rep *r) {
+  char buf[CMSG_SPACE(sizeof(int))];
+  memset(buf, 0, sizeof buf);
+  struct iovec iov = {.iov_base = r, .iov_len = sizeof *r};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = buf, .msg_controllen = sizeof buf};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  if (sendmsg(sock, &msg, 0) < 0) _exit(1);
+}
+
+static int recv_fd(int sock, struct rep *r) {
+  char buf[CMSG_SPACE(sizeof(int))];
+  struct iovec iov = {.iov_base = r, .iov_len = sizeof *r};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = buf, .msg_controllen = sizeof buf};
+  if (recvmsg(sock, &msg, MSG_WAITALL) != (ssize_t)sizeof *r) return -1;
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  if (!c || c->cmsg_type != SCM_RIGHTS) return -1;
+  int fd;
+  memcpy(&fd, CMSG_DATA(c), sizeof(int));
+  return fd;
+}
+
+/** Close every descriptor but the worker's channel and the files: nothing else may keep a channel open. */
+static void keep_only(int sock) {
+  int null = open("/dev/null", O_RDWR);
+  if (null >= 0) {
+    dup2(null, 0); // the protocol's pipes are the controller's alone
+    dup2(null, 1);
+  }
+  for (int fd = 3; fd < 1024; fd++) {
+    int keep = fd == sock;
+    for (long i = 0; i < nfiles; i++) keep |= fd == files[i];
+    if (!keep) close(fd);
+  }
+}
+
+__attribute__((noreturn)) static void worker(int sock) {
+  struct sigaction sa = {0};
+  sa.sa_handler = on_fault;
+  sa.sa_flags = SA_NODEFER;
+  sigaction(SIGSEGV, &sa, NULL);
+  sigaction(SIGBUS, &sa, NULL);
+  for (;;) {
+    struct req q;
+    struct rep r;
+    r.err = r.child_pid = 0;
+    ssize_t n = recv(sock, &q, sizeof q, MSG_WAITALL);
+    if (n != (ssize_t)sizeof q) _exit(0); // the controller is gone
+    volatile int rc = 0;
+    r.status = S_OK;
+    switch (q.kind) {
+      case K_MMAP: {
+        int flags = MAP_FIXED | (q.shared ? MAP_SHARED : MAP_PRIVATE) | (q.file < 0 ? MAP_ANONYMOUS : 0);
+        void *p = mmap(addr(q.page), (size_t)q.pages * page_size, PROT_READ | (q.prot_rw ? PROT_WRITE : 0), flags, q.file < 0 ? -1 : files[q.file], 0);
+        rc = p == MAP_FAILED ? -1 : 0;
+        break;
+      }
+      case K_MUNMAP: rc = munmap(addr(q.page), (size_t)q.pages * page_size); break;
+      case K_MPROTECT: rc = mprotect(addr(q.page), (size_t)q.pages * page_size, PROT_READ | (q.prot_rw ? PROT_WRITE : 0)); break;
+      case K_MADVISE: rc = madvise(addr(q.page), (size_t)q.pages * page_size, advice_values[q.advice]); break;
+      case K_COLLAPSE: // khugepaged's work, now; it gives up silently, so its result is not an observation
+        madvise(addr(q.page - q.page % huge_pages), (size_t)huge_pages * page_size, MADV_COLLAPSE);
+        break;
+      case K_EXEC: munmap(addr(0), (size_t)window * page_size); break;
+      case K_READ:
+      case K_WRITE: {
+        volatile unsigned char *p = addr(q.page);
+        long stride = page_size / cells;
+        guarded = 1;
+        if (sigsetjmp(fault_jmp, 1)) {
+          guarded = 0;
+          r.status = S_SEGV;
+          break;
+        }
+        if (q.kind == K_WRITE) p[q.cell * stride] = (unsigned char)q.value;
+        else {
+          for (long i = 0; i < cells; i++) r.data[i] = p[i * stride];
+          r.status = S_DATA;
+        }
+        guarded = 0;
+        break;
+      }
+      case K_FORK: {
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) _exit(1);
+        pid_t child = fork();
+        if (child < 0) _exit(1);
+        if (child == 0) {
+          close(sock);
+          close(sv[0]);
+          worker(sv[1]);
+        }
+        close(sv[1]);
+        r.status = S_CHILD;
+        r.child_pid = child;
+        send_fd(sock, sv[0], &r);
+        close(sv[0]);
+        continue;
+      }
+      case K_EXIT: _exit(0);
+    }
+    if (rc < 0) {
+      r.status = S_ERRNO;
+      r.err = errno;
+    }
+    if (send(sock, &r, sizeof r, 0) != (ssize_t)sizeof r) _exit(0);
+  }
+}
+
+// ---- the controller
+
+struct proc {
+  int sock;
+  pid_t pid;
+};
+static struct proc procs[MAX_PROCS + 1]; // by cowcheck pid; sock 0 = free
+
+static int lowest_free(void) {
+  for (int i = 1; i <= MAX_PROCS; i++)
+    if (!procs[i].sock) return i;
+  return 0;
+}
+
+static void make_files(void) {
+  for (long i = 0; i < nfiles; i++) {
+    if (files[i] > 0) close(files[i]);
+    char name[32];
+    snprintf(name, sizeof name, "cowcheck-file-%ld", i);
+    files[i] = memfd_create(name, 0);
+    if (files[i] < 0 || ftruncate(files[i], window * page_size) < 0) die("memfd: %s", strerror(errno));
+  }
+}
+
+static void kill_all(void) {
+  for (int i = 1; i <= MAX_PROCS; i++) {
+    if (!procs[i].sock) continue;
+    kill(procs[i].pid, SIGKILL);
+    close(procs[i].sock);
+    procs[i].sock = 0;
+  }
+}
+
+// A tiny reader for the flat JSON objects cowcheck sends (keys are unique within the op object).
+static const char *find_key(const char *obj, const char *key) {
+  char pat[64];
+  snprintf(pat, sizeof pat, "\"%s\":", key);
+  const char *p = strstr(obj, pat);
+  return p ? p + strlen(pat) : NULL;
+}
+static long num(const char *obj, const char *key, long dflt) {
+  const char *p = find_key(obj, key);
+  return p ? strtol(p, NULL, 10) : dflt;
+}
+static int is_true(const char *obj, const char *key) {
+  const char *p = find_key(obj, key);
+  return p && !strncmp(p, "true", 4);
+}
+static int str_is(const char *obj, const char *key, const char *value) {
+  const char *p = find_key(obj, key);
+  size_t n = strlen(value);
+  return p && p[0] == '"' && !strncmp(p + 1, value, n) && p[n + 1] == '"';
+}
+
+static long id;
+static void reply(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  printf("{\"id\":%ld,\"ok\":true,\"obs\":", id);
+  vprintf(fmt, ap);
+  printf("}\n");
+  fflush(stdout);
+  va_end(ap);
+}
+static void fail(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char msg[512];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  printf("{\"id\":%ld,\"ok\":false,\"error\":{\"message\":\"%s\"}}\n", id, msg);
+  fflush(stdout);
+}
+static void reply_errno(int e) {
+  const char *name = e == ESRCH ? "ESRCH" : e == EINVAL ? "EINVAL" : e == ENOMEM ? "ENOMEM" : e == EFAULT ? "EFAULT" : e == EPERM ? "EPERM" : e == EBADF ? "EBADF" : NULL;
+  if (name) reply("{\"error\":\"%s\"}", name);
+  else fail("a syscall failed with %s, which is no mm observation", strerrorname_np(e) ? strerrorname_np(e) : "an unknown errno");
+}
+static void reply_data(const unsigned char *d) {
+  printf("{\"id\":%ld,\"ok\":true,\"obs\":{\"data\":[", id);
+  for (long i = 0; i < cells; i++) printf(i ? ",%u" : "%u", d[i]);
+  printf("]}}\n");
+  fflush(stdout);
+}
+
+/** Send one request to a worker and read its answer; a worker that is gone is the engine's failure. */
+static int ask(int pid, struct req *q, struct rep *r) {
+  if (send(procs[pid].sock, q, sizeof *q, MSG_NOSIGNAL) != (ssize_t)sizeof *q || recv(procs[pid].sock, r, sizeof *r, MSG_WAITALL) != (ssize_t)sizeof *r) {
+    fail("the worker for pid %d (os pid %d) died", pid, (int)procs[pid].pid);
+    return -1;
+  }
+  return 0;
+}
+
+static void spawn(void) {
+  int pid = lowest_free();
+  if (!pid) return fail("more than %d processes", MAX_PROCS);
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return fail("socketpair: %s", strerror(errno));
+  fflush(stdout);
+  pid_t child = fork();
+  if (child < 0) return fail("fork: %s", strerror(errno));
+  if (child == 0) {
+    keep_only(sv[1]);
+    worker(sv[1]);
+  }
+  close(sv[1]);
+  procs[pid] = (struct proc){.sock = sv[0], .pid = child};
+  reply("{\"pid\":%d}", pid);
+}
+
+static void do_op(const char *op) {
+  if (str_is(op, "op", "spawn")) return spawn();
+  if (str_is(op, "op", "fileRead") || str_is(op, "op", "fileWrite")) {
+    long f = num(op, "file", -1), page = num(op, "page", -1);
+    if (f < 0 || f >= nfiles) return reply("{\"error\":\"EBADF\"}");
+    if (page < 0 || page >= window) return reply("{\"error\":\"EINVAL\"}");
+    unsigned char d[4096];
+    long stride = page_size / cells;
+    if (str_is(op, "op", "fileRead")) {
+      for (long i = 0; i < cells; i++)
+        if (pread(files[f], &d[i], 1, page * page_size + i * stride) != 1) return fail("pread: %s", strerror(errno));
+      return reply_data(d);
+    }
+    long cell = num(op, "cell", -1);
+    if (cell < 0 || cell >= cells) return reply("{\"error\":\"EINVAL\"}");
+    d[0] = (unsigned char)num(op, "value", 0);
+    if (pwrite(files[f], d, 1, page * page_size + cell * stride) != 1) return fail("pwrite: %s", strerror(errno));
+    return reply("{\"ok\":true}");
+  }
+  long pid = num(op, "pid", -1);
+  if (pid < 1 || pid > MAX_PROCS || !procs[pid].sock) return reply("{\"error\":\"ESRCH\"}");
+  struct req q = {0};
+  struct rep r;
+  q.file = -1;
+  q.page = (int)num(op, "page", 0);
+  q.pages = (int)num(op, "pages", 1);
+  if (str_is(op, "op", "fork")) {
+    q.kind = K_FORK;
+    int child = lowest_free();
+    if (!child) return fail("more than %d processes", MAX_PROCS);
+    if (send(procs[pid].sock, &q, sizeof q, MSG_NOSIGNAL) != (ssize_t)sizeof q) return fail("the worker for pid %ld died", pid);
+    int sock = recv_fd(procs[pid].sock, &r);
+    if (sock < 0) return fail("the worker for pid %ld died while forking", pid);
+    procs[child] = (struct proc){.sock = sock, .pid = r.child_pid};
+    return reply("{\"pid\":%d}", child);
+  }
+  if (str_is(op, "op", "exit")) {
+    q.kind = K_EXIT;
+    send(procs[pid].sock, &q, sizeof q, MSG_NOSIGNAL);
+    close(procs[pid].sock);
+    procs[pid].sock = 0;
+    return reply("{\"ok\":true}");
+  }
+  if (str_is(op, "op", "exec")) q.kind = K_EXEC;
+  else if (str_is(op, "op", "read") || str_is(op, "op", "write") || str_is(op, "op", "collapse")) {
+    if (q.page < 0 || q.page >= window) return reply("{\"error\":\"EINVAL\"}");
+    q.kind = str_is(op, "op", "read") ? K_READ : str_is(op, "op", "write") ? K_WRITE : K_COLLAPSE;
+    if (q.kind == K_WRITE) {
+      q.cell = (int)num(op, "cell", -1);
+      q.value = (int)num(op, "value", 0);
+      if (q.cell < 0 || q.cell >= cells) return reply("{\"error\":\"EINVAL\"}");
+    }
+  } else {
+    // Range ops, checked in the model's order: a file that does not exist, then the window (a zero length is
+    // left to the kernel: EINVAL for mmap and munmap, success for mprotect and madvise).
+    if (str_is(op, "op", "mmap")) {
+      q.kind = K_MMAP;
+      if (find_key(op, "file")) {
+        q.file = (int)num(op, "file", -1);
+        if (q.file < 0 || q.file >= nfiles) return reply("{\"error\":\"EBADF\"}");
+      }
+      q.shared = is_true(op, "shared");
+      q.prot_rw = str_is(op, "prot", "rw");
+    } else if (str_is(op, "op", "munmap")) q.kind = K_MUNMAP;
+    else if (str_is(op, "op", "mprotect")) {
+      q.kind = K_MPROTECT;
+      q.prot_rw = str_is(op, "prot", "rw");
+    } else if (str_is(op, "op", "madvise")) {
+      q.kind = K_MADVISE;
+      q.advice = -1;
+      for (int i = 0; i < (int)(sizeof advice_names / sizeof *advice_names); i++)
+        if (str_is(op, "advice", advice_names[i])) q.advice = i;
+      if (q.advice < 0) return fail("unknown madvise advice");
+    } else return fail("an op this agent does not offer");
+    if (q.pages > 0 && (q.page < 0 || q.page + q.pages > window)) return reply("{\"error\":\"EINVAL\"}");
+  }
+  if (ask(pid, &q, &r) < 0) return;
+  switch (r.status) {
+    case S_OK: return reply("{\"ok\":true}");
+    case S_ERRNO: return reply_errno(r.err);
+    case S_SEGV: return reply("{\"fault\":\"SEGV\"}");
+    case S_DATA: return reply_data(r.data);
+    default: return fail("the worker answered status %d", r.status);
+  }
+}
+
+static long geometry(const char *g, const char *key) {
+  const char *p = g ? find_key(g, key) : NULL;
+  if (!p) die("COWCHECK_GEOMETRY has no \"%s\" (got %s)", key, g ? g : "nothing");
+  return strtol(p, NULL, 10);
+}
+
+int main(void) {
+  const char *g = getenv("COWCHECK_GEOMETRY");
+  page_size = geometry(g, "pageSize");
+  cells = geometry(g, "cellsPerPage");
+  window = geometry(g, "pages");
+  nfiles = geometry(g, "files");
+  long order = geometry(g, "hugeOrder");
+  if (page_size != sysconf(_SC_PAGESIZE)) die("pageSize %ld, but this machine's pages are %ld bytes", page_size, sysconf(_SC_PAGESIZE));
+  long hpage = 0;
+  FILE *hf = fopen("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", "r");
+  if (hf) {
+    if (fscanf(hf, "%ld", &hpage) != 1) hpage = 0;
+    fclose(hf);
+  }
+  huge_pages = 1L << order;
+  if (hpage && hpage != huge_pages * page_size) die("hugeOrder %ld, but this machine's PMD-sized pages are %ld bytes (order %d)", order, hpage, __builtin_ctzl((unsigned long)(hpage / page_size)));
+  if (cells < 1 || cells > page_size || page_size % cells) die("cellsPerPage %ld must divide pageSize %ld", cells, page_size);
+  if (nfiles > MAX_FILES) die("at most %d files", MAX_FILES);
+  // The window must be free: nothing of the agent's own may sit there.
+  void *w = mmap(addr(0), (size_t)window * page_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  if (w != addr(0)) die("the window at %p is not free: %s", addr(0), strerror(errno));
+  munmap(w, (size_t)window * page_size);
+  signal(SIGCHLD, SIG_IGN); // workers are reaped by the kernel
+  signal(SIGPIPE, SIG_IGN);
+  prctl(PR_SET_CHILD_SUBREAPER, 1); // a worker whose forking worker exited is still ours
+  make_files();
+  int thp = access("/sys/kernel/mm/transparent_hugepage/enabled", R_OK) == 0;
+  printf("{\"hello\":{\"protocol\":1,\"layer\":\"mm\",\"name\":\"linux\",\"features\":[\"reset\",\"file\"%s]}}\n", thp ? ",\"thp\"" : "");
+  fflush(stdout);
+  static char line[1 << 20];
+  while (fgets(line, sizeof line, stdin)) {
+    id = num(line, "id", -1);
+    const char *op = strstr(line, "\"op\":{");
+    if (op) do_op(op + 5);
+    else if (find_key(line, "reset")) {
+      kill_all();
+      make_files();
+      printf("{\"id\":%ld,\"ok\":true}\n", id);
+      fflush(stdout);
+    } else if (find_key(line, "bye")) break;
+    else fail("a request this agent does not understand");
+  }
+  kill_all();
+  return 0;
+}

@@ -1,0 +1,37 @@
+// The Linux kernel as an mm engine: engines/linux/agent.c, compiled on first use with the system C compiler into
+// a cache folder keyed by the source's hash, then spoken to over the stdio protocol like any other engine.
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { EngineFailure } from "../types.ts";
+
+const source = fileURLToPath(new URL("./agent.c", import.meta.url));
+const FLAGS = ["-O2", "-Wall", "-Wextra", "-Werror", "-std=gnu11"];
+
+/** The real geometry: 4 KiB pages, 2 MiB huge pages, a 2,048-page window (four 2 MiB regions). */
+export const linuxGeometry = { pageSize: 4096, hugeOrder: 9, pages: 2048 };
+
+/** Why the agent cannot run here, or undefined if it can. */
+export function linuxUnavailable(): string | undefined {
+  if (process.platform !== "linux") return `needs Linux (this is ${process.platform})`;
+  if (spawnSync("cc", ["--version"], { stdio: "ignore" }).status !== 0) return "needs a C compiler (cc) to build the agent";
+  return undefined;
+}
+
+/** The agent binary, compiled if this source has not been compiled yet. Concurrent callers each rename into place. */
+export function linuxAgent(): string {
+  const text = readFileSync(source);
+  const hash = createHash("sha256").update(text).update(FLAGS.join(" ")).digest("hex").slice(0, 16);
+  const dir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "cowcheck");
+  const binary = join(dir, `linux-agent-${hash}`);
+  if (existsSync(binary)) return binary;
+  mkdirSync(dir, { recursive: true });
+  const tmp = `${binary}.${process.pid}.tmp`;
+  const r = spawnSync("cc", [...FLAGS, "-o", tmp, source], { encoding: "utf8" });
+  if (r.status !== 0) throw new EngineFailure("start", `compiling the Linux agent failed (cc ${FLAGS.join(" ")})`, `${r.stderr ?? ""}${r.error ?? ""}`);
+  renameSync(tmp, binary);
+  return binary;
+}

@@ -1,0 +1,79 @@
+// The running kernel as an engine (engines/linux): its data agrees with the oracle under fuzzing, and the cow.c
+// families that need no pins run on it at the real geometry. Skipped, with the reason printed, where the agent
+// cannot run (not Linux, no C compiler).
+import { readdirSync, readFileSync } from "node:fs";
+import { describe, expect, test } from "vitest";
+import { linuxGeometry, linuxUnavailable } from "../engines/linux/index.ts";
+import { engineCatalogue, resolveEngine } from "../engines/resolve.ts";
+import { runCampaign } from "../fuzz/campaign.ts";
+import { checkWith } from "../fuzz/runner.ts";
+import { mmLayer } from "../layers/mm.ts";
+import { defaultMmGeometry, opFeature, type MmGeometry } from "../models/mm/types.ts";
+import { cowScenariosFor } from "../scenarios/mm-cow.ts";
+import { MmOracle } from "../oracles/mm.ts";
+
+const why = linuxUnavailable();
+if (why) console.log(`skipping the Linux kernel engine tests: the agent ${why}`);
+const g: MmGeometry = { ...defaultMmGeometry, ...linuxGeometry };
+
+describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
+  test("cowcheck engines lists it as available", () => {
+    expect(engineCatalogue(mmLayer).find((e) => e.spec === "linux")).toMatchObject({ available: true });
+  });
+
+  test("fuzzed against the oracle: every observation agrees (seed 1, over 10,000 ops)", async () => {
+    const factory = resolveEngine(mmLayer, "linux");
+    const r = await runCampaign(mmLayer, factory, { seed: 1, runs: 150, maxOps: 200, geometry: g });
+    expect(r.failure?.message).toBeUndefined();
+    expect(r.status).toBe("passed");
+    expect(r.ops).toBeGreaterThan(10_000);
+  }, 120_000);
+
+  const supported = new Set(["file", "thp"]);
+  const scenarios = cowScenariosFor(g).filter((s) => s.ops.every((op) => !opFeature(op) || supported.has(opFeature(op)!)));
+  test.each(scenarios.map((s) => [s.name, s] as const))("cow.c %s at the real geometry gives the oracle's observations", async (_, s) => {
+    const oracle = new MmOracle(g);
+    const expected = s.ops.map((op) => oracle.apply(op));
+    expect(expected.at(s.decisive.at)).toEqual(s.decisive.obs);
+    const factory = resolveEngine(mmLayer, "linux");
+    try {
+      expect(await checkWith(mmLayer, g, factory, s.ops, { expected })).toBeUndefined();
+    } finally {
+      await factory.dispose?.();
+    }
+  });
+
+  test("a worker that dies is an engine failure naming the pid, and nothing outlives the agent", async () => {
+    const { StdioEngine } = await import("../engines/stdio.ts");
+    const { linuxAgent } = await import("../engines/linux/index.ts");
+    const agents = () =>
+      readdirSync("/proc").filter((d) => /^\d+$/.test(d)).filter((d) => {
+        try {
+          return readFileSync(`/proc/${d}/cmdline`, "utf8").includes(linuxAgent());
+        } catch {
+          return false; // gone meanwhile
+        }
+      }).map(Number);
+    const others = new Set(agents()); // agents of other runs on this machine are not ours to judge
+    const engine = await StdioEngine.start(mmLayer, g, JSON.stringify(linuxAgent()), {});
+    try {
+      const before = new Set(agents());
+      expect(await engine.apply({ op: "spawn" })).toEqual({ pid: 1 });
+      const worker = agents().find((p) => !before.has(p))!;
+      expect(worker).toBeDefined();
+      process.kill(worker, "SIGKILL");
+      await expect(engine.apply({ op: "read", pid: 1, page: 0 })).rejects.toThrow(/the worker for pid 1 .* died/);
+    } finally {
+      await engine.close();
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    expect(agents().filter((p) => !others.has(p))).toEqual([]);
+  });
+
+  test("a geometry the machine does not have is an engine start failure that says why", async () => {
+    const factory = resolveEngine(mmLayer, "linux");
+    const r = await runCampaign(mmLayer, factory, { seed: 1, runs: 1, maxOps: 5, geometry: { ...g, hugeOrder: 2 } });
+    expect(r.status).toBe("engine-failure");
+    expect(r.engineFailure?.detail).toMatch(/hugeOrder 2, but this machine's PMD-sized pages are \d+ bytes/);
+  });
+});
