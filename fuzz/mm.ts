@@ -57,17 +57,19 @@ export function mmOpArbitrary(g: MmGeometry, features: ReadonlySet<string>): fc.
     { weight: 1, arbitrary: fc.record({ op: fc.constant("exec" as const), pid }) },
     { weight: 2, arbitrary: fc.constant({ op: "spawn" as const }) },
   ];
-  if (has("pin")) {
-    const how = fc.oneof(
-      fc.constant({ kind: "get" as const, write: false }),
-      fc.record({ kind: fc.constantFrom("pin" as const, "longterm" as const), write: fc.boolean() }),
-    );
+  if (has("gup")) { // an engine offering "pin" lists "gup" too
+    const how = has("pin")
+      ? fc.oneof(
+          fc.constant({ kind: "get" as const, write: false }),
+          fc.record({ kind: fc.constantFrom("pin" as const, "longterm" as const), write: fc.boolean() }),
+        )
+      : fc.constant({ kind: "get" as const, write: false });
     arbitraries.push(
       { weight: 6, arbitrary: fc.tuple(pid, page, how).map(([p, pg, h]) => ({ op: "pin" as const, pid: p, page: pg, ...h })) },
       { weight: 2, arbitrary: fc.record({ op: fc.constant("unpin" as const), handle }) },
       { weight: 6, arbitrary: fc.record({ op: fc.constant("pinRead" as const), handle }) },
-      { weight: 3, arbitrary: fc.record({ op: fc.constant("pinWrite" as const), handle, cell, value }) },
     );
+    if (has("pin")) arbitraries.push({ weight: 3, arbitrary: fc.record({ op: fc.constant("pinWrite" as const), handle, cell, value }) });
   }
   if (has("thp")) arbitraries.push({ weight: 2, arbitrary: fc.record({ op: fc.constant("collapse" as const), pid, page }) });
   if (has("ksm")) arbitraries.push({ weight: 2, arbitrary: fc.constant({ op: "ksmScan" as const }) });

@@ -224,5 +224,5 @@ test("ops needing a feature the engine does not offer are an input error naming 
   const inner = new MmModel(mmLayer.defaultGeometry);
   const noPins = { layer: "mm" as const, features: new Set(["inspect", "thp"]), apply: (op: MmOp) => inner.apply(op) };
   const ops: MmOp[] = [{ op: "spawn" }, { op: "pinRead", handle: 1 }];
-  await expect(checkSequence(mmLayer, mmLayer.defaultGeometry, noPins, ops)).rejects.toThrow(/need feature\(s\) pin, which the engine does not offer \(it offers: inspect, thp\)/);
+  await expect(checkSequence(mmLayer, mmLayer.defaultGeometry, noPins, ops)).rejects.toThrow(/need feature\(s\) gup, which the engine does not offer \(it offers: inspect, thp\)/);
 });

@@ -43,13 +43,13 @@ static void die(const char *fmt, ...) {
 
 // ---- requests between controller and workers
 
-enum kind { K_MMAP, K_MUNMAP, K_MPROTECT, K_MADVISE, K_READ, K_WRITE, K_COLLAPSE, K_EXEC, K_FORK, K_EXIT };
+enum kind { K_MMAP, K_MUNMAP, K_MPROTECT, K_MADVISE, K_READ, K_WRITE, K_COLLAPSE, K_EXEC, K_FORK, K_EXIT, K_GET, K_UNPIN, K_PINREAD };
 enum advice { A_DONTNEED, A_DONTFORK, A_DOFORK, A_WIPEONFORK, A_KEEPONFORK, A_HUGEPAGE, A_NOHUGEPAGE, A_MERGEABLE, A_UNMERGEABLE };
 static const char *advice_names[] = {"dontneed", "dontfork", "dofork", "wipeonfork", "keeponfork", "hugepage", "nohugepage", "mergeable", "unmergeable"};
 static const int advice_values[] = {MADV_DONTNEED, MADV_DONTFORK, MADV_DOFORK, MADV_WIPEONFORK, MADV_KEEPONFORK, MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_MERGEABLE, MADV_UNMERGEABLE};
 
 struct req {
-  int kind, page, pages, prot_rw, shared, file, advice, cell, value;
+  int kind, page, pages, prot_rw, shared, file, advice, cell, value, handle;
 };
 enum status { S_OK, S_ERRNO, S_SEGV, S_DATA, S_CHILD };
 struct rep {
@@ -111,6 +111,10 @@ static void keep_only(int sock) {
   }
 }
 
+/** A GUP reference (FOLL_GET) is a page vmspliced into a pipe the worker keeps: the pipe holds the page itself. */
+#define MAX_HANDLES 256
+static int pipes[MAX_HANDLES + 1][2];
+
 __attribute__((noreturn)) static void worker(int sock) {
   struct sigaction sa = {0};
   sa.sa_handler = on_fault;
@@ -165,6 +169,13 @@ __attribute__((noreturn)) static void worker(int sock) {
         if (child == 0) {
           close(sock);
           close(sv[0]);
+          // The parent's references are the parent's: a copy of a pipe descriptor would keep its page referenced.
+          for (int h = 1; h <= MAX_HANDLES; h++) {
+            if (!pipes[h][0]) continue;
+            close(pipes[h][0]);
+            close(pipes[h][1]);
+            pipes[h][0] = pipes[h][1] = 0;
+          }
           worker(sv[1]);
         }
         close(sv[1]);
@@ -175,6 +186,49 @@ __attribute__((noreturn)) static void worker(int sock) {
         continue;
       }
       case K_EXIT: _exit(0);
+      case K_GET: {
+        int *pp = pipes[q.handle];
+        if (pipe(pp) < 0) {
+          rc = -1;
+          break;
+        }
+        fcntl(pp[1], F_SETPIPE_SZ, (int)page_size);
+        struct iovec iov = {.iov_base = addr(q.page), .iov_len = (size_t)page_size};
+        if (vmsplice(pp[1], &iov, 1, 0) != page_size) {
+          int e = errno;
+          close(pp[0]);
+          close(pp[1]);
+          pp[0] = pp[1] = 0;
+          errno = e;
+          rc = -1;
+        }
+        break;
+      }
+      case K_UNPIN:
+        close(pipes[q.handle][0]);
+        close(pipes[q.handle][1]);
+        pipes[q.handle][0] = pipes[q.handle][1] = 0;
+        break;
+      case K_PINREAD: {
+        // tee duplicates the pipe's page reference into a second pipe, which is read: the first keeps it.
+        int t[2];
+        static unsigned char buf[1 << 16];
+        if (pipe(t) < 0) {
+          rc = -1;
+          break;
+        }
+        fcntl(t[1], F_SETPIPE_SZ, (int)page_size);
+        ssize_t n = tee(pipes[q.handle][0], t[1], (size_t)page_size, 0);
+        if (n != page_size || read(t[0], buf, (size_t)page_size) != page_size) rc = -1;
+        else {
+          long stride = page_size / cells;
+          for (long i = 0; i < cells; i++) r.data[i] = buf[i * stride];
+          r.status = S_DATA;
+        }
+        close(t[0]);
+        close(t[1]);
+        break;
+      }
     }
     if (rc < 0) {
       r.status = S_ERRNO;
@@ -191,6 +245,7 @@ struct proc {
   pid_t pid;
 };
 static struct proc procs[MAX_PROCS + 1]; // by cowcheck pid; sock 0 = free
+static int handles[MAX_HANDLES + 1];      // by handle: the cowcheck pid whose worker holds it; 0 = free
 
 static int lowest_free(void) {
   for (int i = 1; i <= MAX_PROCS; i++)
@@ -209,6 +264,7 @@ static void make_files(void) {
 }
 
 static void kill_all(void) {
+  memset(handles, 0, sizeof handles);
   for (int i = 1; i <= MAX_PROCS; i++) {
     if (!procs[i].sock) continue;
     kill(procs[i].pid, SIGKILL);
@@ -314,11 +370,22 @@ static void do_op(const char *op) {
     if (pwrite(files[f], d, 1, page * page_size + cell * stride) != 1) return fail("pwrite: %s", strerror(errno));
     return reply("{\"ok\":true}");
   }
-  long pid = num(op, "pid", -1);
-  if (pid < 1 || pid > MAX_PROCS || !procs[pid].sock) return reply("{\"error\":\"ESRCH\"}");
   struct req q = {0};
   struct rep r;
   q.file = -1;
+  if (str_is(op, "op", "unpin") || str_is(op, "op", "pinRead")) {
+    long h = num(op, "handle", -1);
+    if (h < 1 || h > MAX_HANDLES || !handles[h]) return reply("{\"error\":\"EBADF\"}");
+    q.kind = str_is(op, "op", "unpin") ? K_UNPIN : K_PINREAD;
+    q.handle = (int)h;
+    int holder = handles[h];
+    if (q.kind == K_UNPIN) handles[h] = 0;
+    if (ask(holder, &q, &r) < 0) return;
+    if (r.status == S_ERRNO) return fail("reading a reference failed: %s", strerror(r.err));
+    return r.status == S_DATA ? reply_data(r.data) : reply("{\"ok\":true}");
+  }
+  long pid = num(op, "pid", -1);
+  if (pid < 1 || pid > MAX_PROCS || !procs[pid].sock) return reply("{\"error\":\"ESRCH\"}");
   q.page = (int)num(op, "page", 0);
   q.pages = (int)num(op, "pages", 1);
   if (str_is(op, "op", "fork")) {
@@ -333,12 +400,27 @@ static void do_op(const char *op) {
   }
   if (str_is(op, "op", "exit")) {
     q.kind = K_EXIT;
+    for (int h = 1; h <= MAX_HANDLES; h++)
+      if (handles[h] == pid) handles[h] = 0; // its pipes go with it
     send(procs[pid].sock, &q, sizeof q, MSG_NOSIGNAL);
     close(procs[pid].sock);
     procs[pid].sock = 0;
     return reply("{\"ok\":true}");
   }
   if (str_is(op, "op", "exec")) q.kind = K_EXEC;
+  else if (str_is(op, "op", "pin")) {
+    if (q.page < 0 || q.page >= window || is_true(op, "write")) return reply("{\"error\":\"EINVAL\"}");
+    if (!str_is(op, "kind", "get")) return fail("only GUP references (kind \"get\") are offered");
+    int h = 1;
+    while (h <= MAX_HANDLES && handles[h]) h++;
+    if (h > MAX_HANDLES) return fail("more than %d references", MAX_HANDLES);
+    q.kind = K_GET;
+    q.handle = h;
+    if (ask(pid, &q, &r) < 0) return;
+    if (r.status == S_ERRNO) return reply_errno(r.err);
+    handles[h] = (int)pid;
+    return reply("{\"handle\":%d}", h);
+  }
   else if (str_is(op, "op", "read") || str_is(op, "op", "write") || str_is(op, "op", "collapse")) {
     if (q.page < 0 || q.page >= window) return reply("{\"error\":\"EINVAL\"}");
     q.kind = str_is(op, "op", "read") ? K_READ : str_is(op, "op", "write") ? K_WRITE : K_COLLAPSE;
@@ -414,7 +496,7 @@ int main(void) {
   prctl(PR_SET_CHILD_SUBREAPER, 1); // a worker whose forking worker exited is still ours
   make_files();
   int thp = access("/sys/kernel/mm/transparent_hugepage/enabled", R_OK) == 0;
-  printf("{\"hello\":{\"protocol\":1,\"layer\":\"mm\",\"name\":\"linux\",\"features\":[\"reset\",\"file\"%s]}}\n", thp ? ",\"thp\"" : "");
+  printf("{\"hello\":{\"protocol\":1,\"layer\":\"mm\",\"name\":\"linux\",\"features\":[\"reset\",\"file\",\"gup\"%s]}}\n", thp ? ",\"thp\"" : "");
   fflush(stdout);
   static char line[1 << 20];
   while (fgets(line, sizeof line, stdin)) {

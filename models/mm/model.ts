@@ -13,6 +13,7 @@ import {
   hugeSize,
   keyOf,
   maybeDmaPinned,
+  MM_FEATURES,
   OK,
   SEGV,
   type MadviseAdvice,
@@ -116,7 +117,7 @@ export const ZERO_PFN = 0;
 
 export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   readonly layer = "mm" as const;
-  readonly features: ReadonlySet<string> = new Set(["inspect", "pin", "thp", "ksm", "file"]);
+  readonly features: ReadonlySet<string> = new Set(["inspect", ...MM_FEATURES]);
 
   readonly procs = new Map<number, Proc>();
   readonly frames = new Map<number, Folio>();

@@ -52,7 +52,8 @@ export const mmOpSchema = z.discriminatedUnion("op", [
   /** Reads every cell of the page: one read shows any difference anywhere in it. */
   z.object({ op: z.literal("read"), pid, page }).strict(),
   z.object({ op: z.literal("write"), pid, page, cell, value }).strict(),
-  // feature "pin": GUP references held by a device on behalf of the process that took them (until unpin or its exit)
+  // GUP references held by a device on behalf of the process that took them (until unpin or its exit):
+  // feature "gup" for FOLL_GET (kind "get"), unpin and pinRead; feature "pin" for FOLL_PIN kinds and pinWrite
   z.object({ op: z.literal("pin"), pid, page, kind: pinKind, write: z.boolean() }).strict(),
   z.object({ op: z.literal("unpin"), handle }).strict(),
   z.object({ op: z.literal("pinRead"), handle }).strict(),
@@ -68,9 +69,11 @@ export const mmOpSchema = z.discriminatedUnion("op", [
 export type MmOp = z.infer<typeof mmOpSchema>;
 
 /** The feature an op needs beyond the base set, if any: engines without it never see the op. */
-export function opFeature(op: MmOp): "pin" | "thp" | "ksm" | "file" | undefined {
+export function opFeature(op: MmOp): MmFeature | undefined {
   switch (op.op) {
-    case "pin": case "unpin": case "pinRead": case "pinWrite": return "pin";
+    case "pin": return op.kind === "get" ? "gup" : "pin";
+    case "pinWrite": return "pin";
+    case "unpin": case "pinRead": return "gup";
     case "collapse": return "thp";
     case "ksmScan": return "ksm";
     case "fileRead": case "fileWrite": return "file";
@@ -83,7 +86,9 @@ export function opFeature(op: MmOp): "pin" | "thp" | "ksm" | "file" | undefined 
   }
 }
 
-export const MM_FEATURES = ["pin", "thp", "ksm", "file"] as const;
+/** "pin" (FOLL_PIN) implies "gup" (FOLL_GET): an engine offering pins offers plain references too. */
+export const MM_FEATURES = ["gup", "pin", "thp", "ksm", "file"] as const;
+export type MmFeature = (typeof MM_FEATURES)[number];
 
 /** Errors are errno names as Linux returns them; a fault is what the MMU delivered (SIGSEGV). */
 export const mmErrno = z.enum(["ESRCH", "EINVAL", "ENOMEM", "EFAULT", "EPERM", "EBADF"]);
