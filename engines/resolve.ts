@@ -63,7 +63,7 @@ function linuxInfo(): EngineInfo {
   return {
     spec: "linux",
     available: true,
-    why: "the running kernel through engines/linux/agent.c (features: reset, file, thp, gup; FOLL_PIN pins, KSM and inspect not yet)",
+    why: "the running kernel through engines/linux/agent.c (features: reset, file, thp, gup, ksm where /sys/kernel/mm/ksm is writable; FOLL_PIN pins and inspect not yet)",
   };
 }
 

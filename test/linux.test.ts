@@ -29,7 +29,7 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
     expect(r.ops).toBeGreaterThan(10_000);
   }, 120_000);
 
-  const supported = new Set(["file", "thp", "gup"]);
+  const supported = new Set(["file", "thp", "gup", "ksm"]);
   const scenarios = cowScenariosFor(g).filter((s) => s.ops.every((op) => !opFeature(op) || supported.has(opFeature(op)!)));
   test.each(scenarios.map((s) => [s.name, s] as const))("cow.c %s at the real geometry gives the oracle's observations", async (_, s) => {
     const oracle = new MmOracle(g);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -243,6 +244,7 @@ __attribute__((noreturn)) static void worker(int sock) {
 struct proc {
   int sock;
   pid_t pid;
+  int mergeable; // MADV_MERGEABLE succeeded here (or in the parent it forked from): its mm is on ksmd's list
 };
 static struct proc procs[MAX_PROCS + 1]; // by cowcheck pid; sock 0 = free
 static int handles[MAX_HANDLES + 1];      // by handle: the cowcheck pid whose worker holds it; 0 = free
@@ -325,6 +327,71 @@ static void reply_data(const unsigned char *d) {
   fflush(stdout);
 }
 
+// ---- KSM: ksmd is machine-wide, so the controller drives it, under a lock, and restores every knob it touched
+// before the op answers (smart_scan would skip pages that did not merge before; sleep would slow the scans).
+
+#define KSM "/sys/kernel/mm/ksm/"
+static const char *ksm_knobs[] = {"pages_to_scan", "sleep_millisecs", "smart_scan", "run"};
+#define KSM_KNOBS (sizeof ksm_knobs / sizeof *ksm_knobs)
+
+static int ksm_rw(const char *knob, char *buf, size_t n, int write) {
+  char path[128];
+  snprintf(path, sizeof path, KSM "%s", knob);
+  int fd = open(path, write ? O_WRONLY : O_RDONLY);
+  if (fd < 0) return -1;
+  ssize_t k = write ? (ssize_t)(pwrite(fd, buf, strlen(buf), 0) == (ssize_t)strlen(buf)) - 1 : pread(fd, buf, n - 1, 0);
+  close(fd);
+  if (k < 0) return -1;
+  if (!write) buf[k] = 0;
+  return 0;
+}
+
+static long ksm_full_scans(void) {
+  char b[32];
+  return ksm_rw("full_scans", b, sizeof b, 0) ? -1 : strtol(b, NULL, 10);
+}
+
+static int ksm_offered(void) {
+  for (size_t i = 0; i < KSM_KNOBS; i++) {
+    char path[128];
+    snprintf(path, sizeof path, KSM "%s", ksm_knobs[i]);
+    if (access(path, W_OK)) return 0;
+  }
+  return ksm_full_scans() >= 0;
+}
+
+/** Run ksmd until three more full scans have passed (a page enters the unstable tree once it held still for a scan). */
+static void ksm_scan(void) {
+  int any = 0;
+  for (int i = 1; i <= MAX_PROCS; i++) any |= procs[i].sock && procs[i].mergeable;
+  if (!any) return reply("{\"ok\":true}"); // nothing of ours on ksmd's list: nothing to merge
+  int lock = open("/tmp/cowcheck-ksm.lock", O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+  if (lock < 0 || flock(lock, LOCK_EX)) return fail("cannot lock /tmp/cowcheck-ksm.lock: %s", strerror(errno));
+  char saved[KSM_KNOBS][32];
+  int ok = 1;
+  for (size_t i = 0; i < KSM_KNOBS; i++) ok &= ksm_rw(ksm_knobs[i], saved[i], sizeof saved[i], 0) == 0;
+  char fast[][16] = {"100000", "0", "0", "1"};
+  long start = ksm_full_scans(), now = start;
+  for (size_t i = 0; ok && i < KSM_KNOBS; i++) ok &= ksm_rw(ksm_knobs[i], fast[i], 0, 1) == 0;
+  // ksmd does not scan at all while no process has mergeable memory: a count that stands still for 200 ms means
+  // there is nothing (more) to merge.
+  // (a process killed by reset may leave its mm on ksmd's list for a scan or two, then ksmd stops mid-wait).
+  int still = 0, waited = 0;
+  for (; ok && now < start + 3 && still < 400 && waited < 10000; waited++) {
+    usleep(500);
+    long n = ksm_full_scans();
+    still = n == now ? still + 1 : 0;
+    now = n;
+  }
+  ksm_rw("run", saved[KSM_KNOBS - 1], 0, 1); // stop ksmd first, then put the rest back as they were
+  for (size_t i = 0; i + 1 < KSM_KNOBS; i++) ksm_rw(ksm_knobs[i], saved[i], 0, 1);
+  flock(lock, LOCK_UN);
+  close(lock);
+  if (!ok) return fail("driving /sys/kernel/mm/ksm failed: %s", strerror(errno));
+  if (waited >= 10000) return fail("ksmd was still scanning after 5 s");
+  reply("{\"ok\":true}");
+}
+
 /** Send one request to a worker and read its answer; a worker that is gone is the engine's failure. */
 static int ask(int pid, struct req *q, struct rep *r) {
   if (send(procs[pid].sock, q, sizeof *q, MSG_NOSIGNAL) != (ssize_t)sizeof *q || recv(procs[pid].sock, r, sizeof *r, MSG_WAITALL) != (ssize_t)sizeof *r) {
@@ -353,6 +420,7 @@ static void spawn(void) {
 
 static void do_op(const char *op) {
   if (str_is(op, "op", "spawn")) return spawn();
+  if (str_is(op, "op", "ksmScan")) return ksm_scan();
   if (str_is(op, "op", "fileRead") || str_is(op, "op", "fileWrite")) {
     long f = num(op, "file", -1), page = num(op, "page", -1);
     if (f < 0 || f >= nfiles) return reply("{\"error\":\"EBADF\"}");
@@ -395,7 +463,7 @@ static void do_op(const char *op) {
     if (send(procs[pid].sock, &q, sizeof q, MSG_NOSIGNAL) != (ssize_t)sizeof q) return fail("the worker for pid %ld died", pid);
     int sock = recv_fd(procs[pid].sock, &r);
     if (sock < 0) return fail("the worker for pid %ld died while forking", pid);
-    procs[child] = (struct proc){.sock = sock, .pid = r.child_pid};
+    procs[child] = (struct proc){.sock = sock, .pid = r.child_pid, .mergeable = procs[pid].mergeable}; // ksm_fork
     return reply("{\"pid\":%d}", child);
   }
   if (str_is(op, "op", "exit")) {
@@ -454,6 +522,8 @@ static void do_op(const char *op) {
     if (q.pages > 0 && (q.page < 0 || q.page + q.pages > window)) return reply("{\"error\":\"EINVAL\"}");
   }
   if (ask(pid, &q, &r) < 0) return;
+  if (q.kind == K_EXEC) procs[pid].mergeable = 0; // a new mm
+  if (q.kind == K_MADVISE && q.advice == A_MERGEABLE && (r.status == S_OK || r.err == ENOMEM)) procs[pid].mergeable = 1;
   switch (r.status) {
     case S_OK: return reply("{\"ok\":true}");
     case S_ERRNO: return reply_errno(r.err);
@@ -496,7 +566,8 @@ int main(void) {
   prctl(PR_SET_CHILD_SUBREAPER, 1); // a worker whose forking worker exited is still ours
   make_files();
   int thp = access("/sys/kernel/mm/transparent_hugepage/enabled", R_OK) == 0;
-  printf("{\"hello\":{\"protocol\":1,\"layer\":\"mm\",\"name\":\"linux\",\"features\":[\"reset\",\"file\",\"gup\"%s]}}\n", thp ? ",\"thp\"" : "");
+  printf("{\"hello\":{\"protocol\":1,\"layer\":\"mm\",\"name\":\"linux\",\"features\":[\"reset\",\"file\",\"gup\"%s%s]}}\n",
+         thp ? ",\"thp\"" : "", ksm_offered() ? ",\"ksm\"" : "");
   fflush(stdout);
   static char line[1 << 20];
   while (fgets(line, sizeof line, stdin)) {
