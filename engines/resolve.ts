@@ -1,6 +1,6 @@
 // Turn an --engine spec (model, oracle, mutant:NAME, stdio:CMD) into a factory the runner can use.
 import type { AnyLayer } from "../layers/layer.ts";
-import { linuxAgent, linuxGeometry, linuxUnavailable } from "./linux/index.ts";
+import { linuxAgent, linuxFeatures, linuxGeometry, linuxUnavailable } from "./linux/index.ts";
 import { StdioEngine } from "./stdio.ts";
 import { InputError, type Engine, type EngineFactory } from "./types.ts";
 
@@ -60,11 +60,9 @@ export function engineCatalogue(layer: AnyLayer): EngineInfo[] {
 function linuxInfo(): EngineInfo {
   const why = linuxUnavailable();
   if (why) return { spec: "linux", available: false, why: `the running kernel (engines/linux/agent.c); unavailable: it ${why}` };
-  return {
-    spec: "linux",
-    available: true,
-    why: "the running kernel through engines/linux/agent.c (features: reset, file, thp, gup, ksm where /sys/kernel/mm/ksm is writable; FOLL_PIN pins and inspect not yet)",
-  };
+  const { offered, missing } = linuxFeatures();
+  const lacks = Object.entries(missing).map(([f, reason]) => `${f}: ${reason}`);
+  return { spec: "linux", available: true, why: `the running kernel (engines/linux/agent.c); features ${offered.join(", ")}; without ${lacks.join("; ")}` };
 }
 
 /**

@@ -3,7 +3,7 @@
 // cannot run (not Linux, no C compiler).
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
-import { linuxGeometry, linuxUnavailable } from "../engines/linux/index.ts";
+import { linuxFeatures, linuxGeometry, linuxUnavailable } from "../engines/linux/index.ts";
 import { engineCatalogue, resolveEngine } from "../engines/resolve.ts";
 import { runCampaign } from "../fuzz/campaign.ts";
 import { checkWith } from "../fuzz/runner.ts";
@@ -17,8 +17,20 @@ if (why) console.log(`skipping the Linux kernel engine tests: the agent ${why}`)
 const g: MmGeometry = { ...defaultMmGeometry, ...linuxGeometry };
 
 describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
-  test("cowcheck engines lists it as available", () => {
-    expect(engineCatalogue(mmLayer).find((e) => e.spec === "linux")).toMatchObject({ available: true });
+  test("cowcheck engines lists it as available, with its features and why the others are missing", async () => {
+    const info = engineCatalogue(mmLayer).find((e) => e.spec === "linux")!;
+    expect(info.available).toBe(true);
+    expect(info.why).toMatch(/features reset, file, gup/);
+    expect(info.why).toMatch(/without .*pin: FOLL_PIN/);
+    // the agent's own hello agrees with what the catalogue says it offers
+    const factory = resolveEngine(mmLayer, "linux");
+    const engine = await factory.create(g);
+    try {
+      expect([...engine.features].sort()).toEqual([...linuxFeatures().offered].sort());
+    } finally {
+      await engine.close?.();
+      await factory.dispose?.();
+    }
   });
 
   test("fuzzed against the oracle: every observation agrees (seed 1, over 10,000 ops)", async () => {

@@ -1,7 +1,7 @@
 // The Linux kernel as an mm engine: engines/linux/agent.c, compiled on first use with the system C compiler into
 // a cache folder keyed by the source's hash, then spoken to over the stdio protocol like any other engine.
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
@@ -19,6 +19,32 @@ export function linuxUnavailable(): string | undefined {
   if (process.platform !== "linux") return `needs Linux (this is ${process.platform})`;
   if (spawnSync("cc", ["--version"], { stdio: "ignore" }).status !== 0) return "needs a C compiler (cc) to build the agent";
   return undefined;
+}
+
+/**
+ * What the agent will offer on this machine, and why the rest is missing (its hello is the authority at run
+ * time; this mirrors its checks for `cowcheck engines`).
+ */
+export function linuxFeatures(): { offered: string[]; missing: Record<string, string> } {
+  const offered = ["reset", "file", "gup"];
+  const missing: Record<string, string> = {};
+  if (existsSync("/sys/kernel/mm/transparent_hugepage/enabled")) offered.push("thp");
+  else missing.thp = "no /sys/kernel/mm/transparent_hugepage (a kernel without THP)";
+  const knobs = ["pages_to_scan", "sleep_millisecs", "smart_scan", "run"].map((k) => `/sys/kernel/mm/ksm/${k}`);
+  if (knobs.every((k) => writable(k))) offered.push("ksm");
+  else missing.ksm = "needs write access to /sys/kernel/mm/ksm (root, and a kernel with KSM)";
+  missing.pin = "FOLL_PIN held from user space needs the gup_test debugfs file (CONFIG_GUP_TEST) for every kind; not built";
+  missing.inspect = "the agent does not report structure yet (pagemap comparison with the model is to come)";
+  return { offered, missing };
+}
+
+function writable(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The agent binary, compiled if this source has not been compiled yet. Concurrent callers each rename into place. */
