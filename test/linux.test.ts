@@ -1,14 +1,14 @@
 // The running kernel as an engine (engines/linux): its data agrees with the oracle under fuzzing, and the cow.c
 // families that need no pins run on it at the real geometry. Skipped, with the reason printed, where the agent
 // cannot run (not Linux, no C compiler).
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
 import { linuxFeatures, linuxGeometry, linuxUnavailable } from "../engines/linux/index.ts";
 import { engineCatalogue, resolveEngine } from "../engines/resolve.ts";
 import { runCampaign } from "../fuzz/campaign.ts";
 import { checkWith } from "../fuzz/runner.ts";
 import { mmLayer } from "../layers/mm.ts";
-import { defaultMmGeometry, opFeature, type MmGeometry } from "../models/mm/types.ts";
+import { defaultMmGeometry, opFeature, type MmGeometry, type MmOp } from "../models/mm/types.ts";
 import { cowScenariosFor } from "../scenarios/mm-cow.ts";
 import { MmOracle } from "../oracles/mm.ts";
 
@@ -80,6 +80,51 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
     }
     await new Promise((r) => setTimeout(r, 200));
     expect(agents().filter((p) => !others.has(p))).toEqual([]);
+  });
+
+  test("a fork chain of 1,000 generations (each child forks, its parent exits) costs the agent nothing", async () => {
+    const ops: MmOp[] = [{ op: "spawn" }, { op: "mmap", pid: 1, page: 0, pages: 1, prot: "rw", shared: false }, { op: "write", pid: 1, page: 0, cell: 0, value: 1 }];
+    for (let i = 0; i < 1000; i++) ops.push({ op: "fork", pid: 1 }, { op: "exit", pid: 1 }, { op: "fork", pid: 2 }, { op: "exit", pid: 2 });
+    ops.push({ op: "read", pid: 1, page: 0 });
+    const factory = resolveEngine(mmLayer, "linux");
+    try {
+      expect(await checkWith(mmLayer, g, factory, ops)).toBeUndefined();
+    } finally {
+      await factory.dispose?.();
+    }
+  });
+
+  test("an op the agent does not offer is its own error, with a message that survives JSON", async () => {
+    const { StdioEngine } = await import("../engines/stdio.ts");
+    const { linuxAgent } = await import("../engines/linux/index.ts");
+    const engine = await StdioEngine.start(mmLayer, g, JSON.stringify(linuxAgent()), {});
+    try {
+      await engine.apply({ op: "spawn" });
+      await expect(engine.apply({ op: "pin", pid: 1, page: 0, kind: "longterm", write: false })).rejects.toMatchObject({
+        kind: "error",
+        message: expect.stringMatching(/only GUP references \(kind get\) are offered/),
+      });
+    } finally {
+      await engine.close();
+    }
+  });
+
+  test.skipIf(!linuxFeatures().offered.includes("ksm"))("KSM knobs an agent killed mid-scan left behind are restored by the next agent", async () => {
+    const knobs = ["pages_to_scan", "sleep_millisecs", "smart_scan", "run"].map((k) => `/sys/kernel/mm/ksm/${k}`);
+    const original = knobs.map((k) => readFileSync(k, "utf8").trim());
+    // What a killed agent leaves: the originals saved, the fast settings in force.
+    writeFileSync("/run/cowcheck-ksm.saved", original.join("\n") + "\n");
+    ["100000", "0", "0", "1"].forEach((v, i) => writeFileSync(knobs[i], v));
+    const factory = resolveEngine(mmLayer, "linux");
+    try {
+      await (await factory.create(g)).close?.();
+    } finally {
+      await factory.dispose?.();
+      const now = knobs.map((k) => readFileSync(k, "utf8").trim());
+      if (now.join() !== original.join()) original.forEach((v, i) => writeFileSync(knobs[i], v)); // never leave ksmd spinning
+      expect(now).toEqual(original);
+      expect(existsSync("/run/cowcheck-ksm.saved")).toBe(false);
+    }
   });
 
   test("a geometry the machine does not have is an engine start failure that says why", async () => {

@@ -116,7 +116,8 @@ static void keep_only(int sock) {
 #define MAX_HANDLES 256
 static int pipes[MAX_HANDLES + 1][2];
 
-__attribute__((noreturn)) static void worker(int sock) {
+__attribute__((noreturn)) static void worker(int channel) {
+  volatile int sock = channel; // changes when this process becomes a forked child's worker; survives siglongjmp
   struct sigaction sa = {0};
   sa.sa_handler = on_fault;
   sa.sa_flags = SA_NODEFER;
@@ -167,7 +168,7 @@ __attribute__((noreturn)) static void worker(int sock) {
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) _exit(1);
         pid_t child = fork();
         if (child < 0) _exit(1);
-        if (child == 0) {
+        if (child == 0) { // the new worker: the same loop on its own channel (no recursion: fork chains are long)
           close(sock);
           close(sv[0]);
           // The parent's references are the parent's: a copy of a pipe descriptor would keep its page referenced.
@@ -177,7 +178,8 @@ __attribute__((noreturn)) static void worker(int sock) {
             close(pipes[h][1]);
             pipes[h][0] = pipes[h][1] = 0;
           }
-          worker(sv[1]);
+          sock = sv[1];
+          continue;
         }
         close(sv[1]);
         r.status = S_CHILD;
@@ -282,9 +284,12 @@ static const char *find_key(const char *obj, const char *key) {
   const char *p = strstr(obj, pat);
   return p ? p + strlen(pat) : NULL;
 }
+/** A number field, or `dflt` if absent or null; anything outside ±2^30 reads as -1 (out of every range we accept). */
 static long num(const char *obj, const char *key, long dflt) {
   const char *p = find_key(obj, key);
-  return p ? strtol(p, NULL, 10) : dflt;
+  if (!p || !strncmp(p, "null", 4)) return dflt;
+  long v = strtol(p, NULL, 10);
+  return v > (1L << 30) || v < -(1L << 30) ? -1 : v;
 }
 static int is_true(const char *obj, const char *key) {
   const char *p = find_key(obj, key);
@@ -312,7 +317,12 @@ static void fail(const char *fmt, ...) {
   char msg[512];
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  printf("{\"id\":%ld,\"ok\":false,\"error\":{\"message\":\"%s\"}}\n", id, msg);
+  printf("{\"id\":%ld,\"ok\":false,\"error\":{\"message\":\"", id);
+  for (const char *c = msg; *c; c++) {
+    if (*c == '"' || *c == '\\') putchar('\\');
+    if ((unsigned char)*c >= 0x20) putchar(*c);
+  }
+  printf("\"}}\n");
   fflush(stdout);
 }
 static void reply_errno(int e) {
@@ -360,22 +370,76 @@ static int ksm_offered(void) {
   return ksm_full_scans() >= 0;
 }
 
+#define KSM_LOCK "/run/cowcheck-ksm.lock"
+#define KSM_SAVED "/run/cowcheck-ksm.saved" /* the knobs as they were before an agent touched them */
+
+static int ksm_lock(void) {
+  int lock = open(KSM_LOCK, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (lock >= 0 && flock(lock, LOCK_EX) == 0) return lock;
+  if (lock >= 0) close(lock);
+  return -1;
+}
+
+/**
+ * Under the lock: the knobs' original values. An agent killed mid-scan leaves KSM_SAVED behind; whoever finds it
+ * restores from it first, so ksmd never keeps (or takes for original) the fast settings.
+ */
+static int ksm_originals(char saved[KSM_KNOBS][32]) {
+  FILE *f = fopen(KSM_SAVED, "r");
+  if (f) {
+    int ok = 1;
+    for (size_t i = 0; i < KSM_KNOBS; i++) ok &= fscanf(f, "%31s", saved[i]) == 1;
+    fclose(f);
+    if (ok) {
+      ksm_rw("run", saved[KSM_KNOBS - 1], 0, 1);
+      for (size_t i = 0; i + 1 < KSM_KNOBS; i++) ksm_rw(ksm_knobs[i], saved[i], 0, 1);
+      return 0;
+    }
+  }
+  for (size_t i = 0; i < KSM_KNOBS; i++) {
+    if (ksm_rw(ksm_knobs[i], saved[i], 32, 0)) return -1;
+    saved[i][strcspn(saved[i], "\n")] = 0;
+  }
+  return 0;
+}
+
+static void ksm_restore(char saved[KSM_KNOBS][32]) {
+  ksm_rw("run", saved[KSM_KNOBS - 1], 0, 1); // stop ksmd first, then put the rest back as they were
+  for (size_t i = 0; i + 1 < KSM_KNOBS; i++) ksm_rw(ksm_knobs[i], saved[i], 0, 1);
+  unlink(KSM_SAVED);
+}
+
+/** At start: put back what an agent killed mid-scan left behind. */
+static void ksm_recover(void) {
+  if (access(KSM_SAVED, F_OK)) return;
+  int lock = ksm_lock();
+  char saved[KSM_KNOBS][32];
+  if (lock >= 0 && ksm_originals(saved) == 0) ksm_restore(saved);
+  if (lock >= 0) close(lock);
+}
+
 /** Run ksmd until three more full scans have passed (a page enters the unstable tree once it held still for a scan). */
 static void ksm_scan(void) {
   int any = 0;
   for (int i = 1; i <= MAX_PROCS; i++) any |= procs[i].sock && procs[i].mergeable;
   if (!any) return reply("{\"ok\":true}"); // nothing of ours on ksmd's list: nothing to merge
-  int lock = open("/tmp/cowcheck-ksm.lock", O_CREAT | O_RDWR | O_CLOEXEC, 0600);
-  if (lock < 0 || flock(lock, LOCK_EX)) return fail("cannot lock /tmp/cowcheck-ksm.lock: %s", strerror(errno));
+  int lock = ksm_lock();
+  if (lock < 0) return fail("cannot lock %s: %s", KSM_LOCK, strerror(errno));
   char saved[KSM_KNOBS][32];
-  int ok = 1;
-  for (size_t i = 0; i < KSM_KNOBS; i++) ok &= ksm_rw(ksm_knobs[i], saved[i], sizeof saved[i], 0) == 0;
+  if (ksm_originals(saved)) {
+    close(lock);
+    return fail("reading /sys/kernel/mm/ksm failed: %s", strerror(errno));
+  }
+  FILE *f = fopen(KSM_SAVED, "w");
+  int ok = f != NULL;
+  for (size_t i = 0; ok && i < KSM_KNOBS; i++) ok &= fprintf(f, "%s\n", saved[i]) > 0;
+  if (f) ok &= fclose(f) == 0;
   char fast[][16] = {"100000", "0", "0", "1"};
   long start = ksm_full_scans(), now = start;
   for (size_t i = 0; ok && i < KSM_KNOBS; i++) ok &= ksm_rw(ksm_knobs[i], fast[i], 0, 1) == 0;
   // ksmd does not scan at all while no process has mergeable memory: a count that stands still for 200 ms means
-  // there is nothing (more) to merge.
-  // (a process killed by reset may leave its mm on ksmd's list for a scan or two, then ksmd stops mid-wait).
+  // there is nothing (more) to merge (a process killed by reset may leave its mm on ksmd's list for a scan or two,
+  // then ksmd stops mid-wait).
   int still = 0, waited = 0;
   for (; ok && now < start + 3 && still < 400 && waited < 10000; waited++) {
     usleep(500);
@@ -383,9 +447,7 @@ static void ksm_scan(void) {
     still = n == now ? still + 1 : 0;
     now = n;
   }
-  ksm_rw("run", saved[KSM_KNOBS - 1], 0, 1); // stop ksmd first, then put the rest back as they were
-  for (size_t i = 0; i + 1 < KSM_KNOBS; i++) ksm_rw(ksm_knobs[i], saved[i], 0, 1);
-  flock(lock, LOCK_UN);
+  ksm_restore(saved);
   close(lock);
   if (!ok) return fail("driving /sys/kernel/mm/ksm failed: %s", strerror(errno));
   if (waited >= 10000) return fail("ksmd was still scanning after 5 s");
@@ -408,7 +470,12 @@ static void spawn(void) {
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return fail("socketpair: %s", strerror(errno));
   fflush(stdout);
   pid_t child = fork();
-  if (child < 0) return fail("fork: %s", strerror(errno));
+  if (child < 0) {
+    int e = errno;
+    close(sv[0]);
+    close(sv[1]);
+    return fail("fork: %s", strerror(e));
+  }
   if (child == 0) {
     keep_only(sv[1]);
     worker(sv[1]);
@@ -441,6 +508,7 @@ static void do_op(const char *op) {
   struct req q = {0};
   struct rep r;
   q.file = -1;
+  if (str_is(op, "op", "pinWrite")) return fail("pinWrite needs a FOLL_PIN pin, which this agent does not offer");
   if (str_is(op, "op", "unpin") || str_is(op, "op", "pinRead")) {
     long h = num(op, "handle", -1);
     if (h < 1 || h > MAX_HANDLES || !handles[h]) return reply("{\"error\":\"EBADF\"}");
@@ -477,8 +545,8 @@ static void do_op(const char *op) {
   }
   if (str_is(op, "op", "exec")) q.kind = K_EXEC;
   else if (str_is(op, "op", "pin")) {
+    if (!str_is(op, "kind", "get")) return fail("only GUP references (kind get) are offered");
     if (q.page < 0 || q.page >= window || is_true(op, "write")) return reply("{\"error\":\"EINVAL\"}");
-    if (!str_is(op, "kind", "get")) return fail("only GUP references (kind \"get\") are offered");
     int h = 1;
     while (h <= MAX_HANDLES && handles[h]) h++;
     if (h > MAX_HANDLES) return fail("more than %d references", MAX_HANDLES);
@@ -502,7 +570,7 @@ static void do_op(const char *op) {
     // left to the kernel: EINVAL for mmap and munmap, success for mprotect and madvise).
     if (str_is(op, "op", "mmap")) {
       q.kind = K_MMAP;
-      if (find_key(op, "file")) {
+      if (num(op, "file", -2) != -2) {
         q.file = (int)num(op, "file", -1);
         if (q.file < 0 || q.file >= nfiles) return reply("{\"error\":\"EBADF\"}");
       }
@@ -519,7 +587,7 @@ static void do_op(const char *op) {
         if (str_is(op, "advice", advice_names[i])) q.advice = i;
       if (q.advice < 0) return fail("unknown madvise advice");
     } else return fail("an op this agent does not offer");
-    if (q.pages > 0 && (q.page < 0 || q.page + q.pages > window)) return reply("{\"error\":\"EINVAL\"}");
+    if (q.page < 0 || q.pages < 0 || (q.pages > 0 && (long)q.page + q.pages > window)) return reply("{\"error\":\"EINVAL\"}");
   }
   if (ask(pid, &q, &r) < 0) return;
   if (q.kind == K_EXEC) procs[pid].mergeable = 0; // a new mm
@@ -565,12 +633,14 @@ int main(void) {
   signal(SIGPIPE, SIG_IGN);
   prctl(PR_SET_CHILD_SUBREAPER, 1); // a worker whose forking worker exited is still ours
   make_files();
+  if (ksm_offered()) ksm_recover();
   int thp = access("/sys/kernel/mm/transparent_hugepage/enabled", R_OK) == 0;
   printf("{\"hello\":{\"protocol\":1,\"layer\":\"mm\",\"name\":\"linux\",\"features\":[\"reset\",\"file\",\"gup\"%s%s]}}\n",
          thp ? ",\"thp\"" : "", ksm_offered() ? ",\"ksm\"" : "");
   fflush(stdout);
-  static char line[1 << 20];
-  while (fgets(line, sizeof line, stdin)) {
+  char *line = NULL;
+  size_t cap = 0;
+  while (getline(&line, &cap, stdin) > 0) {
     id = num(line, "id", -1);
     const char *op = strstr(line, "\"op\":{");
     if (op) do_op(op + 5);
