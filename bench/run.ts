@@ -74,7 +74,7 @@ const p64 = await measure({ ...defaultMmGeometry, pages: 64 });
 const p64k = await measure({ ...defaultMmGeometry, pages: 65_536 });
 
 console.log(`mm layer, ${SEQUENCES} sequences of ≤${OPS} ops, best of ${ROUNDS} rounds (node ${process.version})`);
-console.log(`every feature on (pin, thp, ksm, file); small geometry (${defaultMmGeometry.pages} pages, ${defaultMmGeometry.cellsPerPage} cells/page, huge page ${1 << defaultMmGeometry.hugeOrder} pages):`);
+console.log(`every feature on (${MM_FEATURES.join(", ")}); small geometry (${defaultMmGeometry.pages} pages, ${defaultMmGeometry.cellsPerPage} cells/page, huge page ${1 << defaultMmGeometry.hugeOrder} pages):`);
 console.log(`  checked ops/s (model + oracle + every property) ${fmt(small.checked)}`);
 console.log(`  bare model ops/s                                ${fmt(small.bare)}`);
 console.log(`  checked/bare cost ratio                         ${(small.bare / small.checked).toFixed(2).padStart(10)}x`);

@@ -9,13 +9,16 @@ import type { Engine } from "../../engines/types.ts";
 import {
   err,
   findVma,
+  folioOf,
   GUP_PIN_COUNTING_BIAS,
   hugeSize,
   keyOf,
   maybeDmaPinned,
   MM_FEATURES,
   OK,
+  pidOf,
   SEGV,
+  vpageOf,
   type MadviseAdvice,
   type MmFrameView,
   type MmGeometry,
@@ -104,14 +107,7 @@ export interface Proc {
   hasPinned: boolean;
 }
 
-export interface Pin extends MmPinView {
-  readonly handle: number;
-  readonly pid: number;
-  readonly vpage: number;
-  readonly pfn: number;
-  readonly kind: PinKind;
-  readonly write: boolean;
-}
+export type Pin = MmPinView;
 
 export const ZERO_PFN = 0;
 
@@ -259,8 +255,8 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   }
 
   folioOf(pfn: number): Folio {
-    const f = this.frames.get(pfn) ?? this.frames.get(pfn - (pfn % this.huge));
-    if (!f || pfn >= f.pfn + f.nr) throw new Error(`mm model: no folio holds pfn ${pfn}`);
+    const f = folioOf(this, pfn);
+    if (!f) throw new Error(`mm model: no folio holds pfn ${pfn}`);
     return f;
   }
 
@@ -824,7 +820,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     if (folio.ksm) return false;
     if (folio.nr === 1) return folio.refcount === 1;
     if (folio.mapcount <= 1 || folio.refcount !== folio.mapcount || folio.entireMapcount > 0) return false;
-    for (const key of folio.rmap) if (Math.floor(key / 0x1_0000_0000) !== proc.pid) return false;
+    for (const key of folio.rmap) if (pidOf(key) !== proc.pid) return false;
     return true;
   }
 
@@ -1044,8 +1040,8 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       }
       // Every mapping of the merged page in a mergeable VMA is its own rmap_item in the scan: all follow.
       for (const key of [...folio.rmap]) {
-        const other = this.procs.get(Math.floor(key / 0x1_0000_0000))!;
-        const v = key % 0x1_0000_0000;
+        const other = this.procs.get(pidOf(key))!;
+        const v = vpageOf(key);
         if (findVma(other.vmas, v)!.mergeable) this.replacePage(other, v, other.ptes.get(v)!, folio, kpage);
       }
     }
@@ -1066,8 +1062,8 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     folio.pageExclusive[0] = false;
     this.touched.frames.add(folio.pfn);
     for (const key of folio.rmap) {
-      const proc = this.procs.get(Math.floor(key / 0x1_0000_0000))!;
-      const vpage = key % 0x1_0000_0000;
+      const proc = this.procs.get(pidOf(key))!;
+      const vpage = vpageOf(key);
       const pte = proc.ptes.get(vpage)!;
       pte.writable = false;
       pte.dirty = false;

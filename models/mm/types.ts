@@ -234,7 +234,7 @@ export interface MmState {
 export const hugeSize = (g: MmGeometry): number => 1 << g.hugeOrder;
 
 /** The folio holding page `pfn`: small folios and heads are keyed directly; a tail finds its aligned head. */
-export function folioOf(s: { readonly geometry: MmGeometry; readonly frames: ReadonlyMap<number, MmFrameView> }, pfn: number): MmFrameView | undefined {
+export function folioOf<F extends MmFrameView>(s: { readonly geometry: MmGeometry; readonly frames: ReadonlyMap<number, F> }, pfn: number): F | undefined {
   const direct = s.frames.get(pfn);
   if (direct) return direct;
   const head = s.frames.get(pfn - (pfn % hugeSize(s.geometry)));
