@@ -10,7 +10,7 @@ import type { PropertyKind } from "../properties/types.ts";
 import { runParallelCampaign } from "../fuzz/parallel.ts";
 import { minimizeWith } from "../fuzz/minimize.ts";
 import { explore } from "../fuzz/explore.ts";
-import { allows, checkWith, renderStateAfter, type Failure, type Step } from "../fuzz/runner.ts";
+import { allows, checkWith, renderStateAfter, type Failure, type Step, type StructureStats } from "../fuzz/runner.ts";
 import { formatTrace, loadTrace } from "../fuzz/trace.ts";
 import { findLayer, layers } from "../layers/index.ts";
 import { withoutKinds, type AnyLayer } from "../layers/layer.ts";
@@ -93,6 +93,7 @@ interface BudgetOptions {
   report?: string;
   shard?: { index: number; count: number };
   quiet?: boolean;
+  against?: string;
 }
 
 /**
@@ -120,6 +121,7 @@ async function runTargets(targets: Target[], o: BudgetOptions, argv: readonly st
   // Everything the user typed is checked before a report folder exists.
   const plan: Planned[] = targets.map((t) => {
     const factory = resolveEngine(t.layer, t.spec);
+    if (o.against) resolveEngine(t.layer, o.against); // an unknown reference is a usage error before anything runs
     const defaultRuns = o.time !== undefined ? Number.MAX_SAFE_INTEGER : t.expect === "kill" ? DEFAULT_MUTANT_RUNS : DEFAULT_MODEL_RUNS;
     return { ...t, label: `${t.layer.name} ${t.spec}`, key: `${t.layer.name}-${t.spec}`, geometry: geometryFor(t.layer, o.geometry, factory), runs: Math.ceil((o.runs ?? defaultRuns) / shard.count) };
   });
@@ -147,7 +149,7 @@ async function runTargets(targets: Target[], o: BudgetOptions, argv: readonly st
       running = { t, started: Date.now() };
       const result = await runParallelCampaign(t.layer, t.spec, {
         seed: o.seed, firstStream: shard.index * workers, workers, runs: t.runs, maxOps: o.maxOps, timeMs: o.time, skip: o.skip,
-        geometry: t.geometry, timeoutMs: o.timeout,
+        geometry: t.geometry, timeoutMs: o.timeout, against: o.against,
         onProgress: (p) => {
           if (running) running.progress = p;
           progress.update(p);
@@ -158,7 +160,7 @@ async function runTargets(targets: Target[], o: BudgetOptions, argv: readonly st
       progress.done();
       const rec = report.add(t.key, t.expect, t.spec, result);
       records.push(rec);
-      printTarget(rec, t, o.quiet ?? false);
+      printTarget(rec, t, o.quiet ?? false, o.against);
     }
   } finally {
     onInterrupt = undefined;
@@ -167,13 +169,14 @@ async function runTargets(targets: Target[], o: BudgetOptions, argv: readonly st
   return { records, report };
 }
 
-function printTarget(rec: TargetRecord, t: Target, quiet: boolean): void {
+function printTarget(rec: TargetRecord, t: Target, quiet: boolean, against?: string): void {
   const r = rec.result;
   const secs = `${(r.elapsedMs / 1000).toFixed(1)}s`;
   const name = `${r.layer} ${t.spec}`.padEnd(36);
   if (r.status === "passed") {
     const what = t.expect === "kill" ? "SURVIVED" : "passed  ";
     console.log(`${name} ${what} ${r.runs} runs, ${r.ops.toLocaleString("en-US")} ops, ${secs}`);
+    if (r.structure) console.log(indent(describeStructure(r.structure, r.ops)));
     return;
   }
   if (r.status === "engine-failure") {
@@ -189,7 +192,17 @@ function printTarget(rec: TargetRecord, t: Target, quiet: boolean): void {
   }
   console.log(`${name} FAILED   ${f.property} after ${r.runs} run(s), ${secs}`);
   if (!quiet) console.log(indent(explainFailure(r)));
-  console.log(`  trace: ${shown(rec.files[0])}\n  replay: npx cowcheck replay ${shown(rec.files[0])} --engine ${JSON.stringify(t.spec).replace(/^"(\w+)"$/, "$1")}`);
+  console.log(`  trace: ${shown(rec.files[0])}\n  replay: npx cowcheck replay ${shown(rec.files[0])} --engine ${JSON.stringify(t.spec).replace(/^"(\w+)"$/, "$1")}${against ? ` --against ${against}` : ""}`);
+}
+
+/** What a lockstep comparison (--against) did, for the run's summary. */
+function describeStructure(st: StructureStats, ops: number): string {
+  const counts = (m: Record<string, number>): string => Object.entries(m).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k} ${v}`).join(", ") || "none";
+  return [
+    `structure compared after ${st.compared.toLocaleString("en-US")} of ${ops.toLocaleString("en-US")} ops (${((100 * st.compared) / Math.max(ops, 1)).toFixed(1)}%)`,
+    `allowances used: ${counts(st.allowed)}`,
+    `sequences compared only in part, by reason: ${counts(st.desynced)}`,
+  ].join("\n");
 }
 
 /** A path as the user would type it: relative when it lies below the working directory. */
@@ -232,6 +245,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .description("fuzz an engine against its layer's oracle and properties; with no --engine, every layer's model and mutant zoo")
     .option("--layer <layer>", `one layer (${layers.map((l) => l.name).join(", ")})`)
     .option("--engine <spec>", ENGINE_HELP)
+    .option("--against <spec>", AGAINST_HELP)
     .addOption(new Option("--shard <i/n>", "run shard i of n: runs/n sequences, as streams i·workers … i·workers+workers−1 of --seed").argParser(parseShard));
   budgetOptions(run);
   run.action(async (o: BudgetOptions & { layer?: string; engine?: string }) => {
@@ -292,10 +306,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option("--skip <kinds>", "property kinds not to check, comma-separated: invariant, economy", parseKinds)
     .action(disposing(async (file: string, o: TraceOptions & { quiet?: boolean; skip?: PropertyKind[] }) => {
       const opened = openTrace(file, o);
-      const { trace, factory } = opened;
+      const { trace, factory, against } = opened;
       const layer = withoutKinds(opened.layer, o.skip);
       const failure = await checkWith(layer, trace.geometry, factory, trace.ops, {
         expected: trace.expected,
+        against,
         onStep: o.quiet ? undefined : (s) => {
           const mark = allows(s.expected, s.observed) ? "" : `   ✗ expected ${JSON.stringify(s.expected)}`;
           console.log(`${String(s.index).padStart(4)}  ${JSON.stringify(s.op)}  →  ${JSON.stringify(s.observed)}${mark}`);
@@ -307,8 +322,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   traceCommand(program, "minimize", "shrink a failing trace to a 1-minimal one that fails the same way (same property, or same kind of engine failure)")
     .option("--out <file>", "where to write the minimized trace (default: <trace>.min.json)")
     .action(disposing(async (file: string, o: TraceOptions & { out?: string }) => {
-      const { layer, trace, factory } = openTrace(file, o);
-      const run = (ops: readonly unknown[], expected?: readonly unknown[]) => checkWith(layer, trace.geometry, factory, ops, { expected });
+      const { layer, trace, factory, against } = openTrace(file, o);
+      const run = (ops: readonly unknown[], expected?: readonly unknown[]) => checkWith(layer, trace.geometry, factory, ops, { expected, against });
       const write = async (what: string, ops: unknown[], fails: (c: unknown[]) => Promise<boolean>): Promise<void> => {
         const minimal = await minimizeWith(ops, fails, layer.simplify?.bind(layer));
         const out = o.out ?? file.replace(/(\.json)?$/, ".min.json");
@@ -429,9 +444,11 @@ export async function main(argv: readonly string[]): Promise<number> {
 interface TraceOptions {
   engine: string;
   timeout?: number;
+  against?: string;
 }
 
-const ENGINE_HELP = 'model | oracle | mutant:NAME | stdio:"CMD"';
+const ENGINE_HELP = 'model | oracle | mutant:NAME | linux | stdio:"CMD"';
+const AGAINST_HELP = "also compare the engine's partial views of its state (mm: pagemap) with this reference engine's state after every op (model)";
 
 /** replay and minimize: a trace argument, the engine to run it on, and the stdio timeout. */
 function traceCommand(program: Command, name: string, description: string): Command {
@@ -440,6 +457,7 @@ function traceCommand(program: Command, name: string, description: string): Comm
     .description(description)
     .argument("<trace>", "trace file (JSON)")
     .option("--engine <spec>", ENGINE_HELP, "model")
+    .option("--against <spec>", AGAINST_HELP)
     .option("--timeout <duration>", "per-message timeout for stdio engines (default 10s)", parseDuration);
 }
 
@@ -461,7 +479,9 @@ function openTrace(file: string, o: TraceOptions) {
   const { layer, trace } = loadTrace(file);
   const factory = resolveEngine(layer, o.engine, { timeoutMs: o.timeout });
   disposables.push(factory);
-  return { layer, trace, factory };
+  const against = o.against === undefined ? undefined : resolveEngine(layer, o.against, { timeoutMs: o.timeout });
+  if (against) disposables.push(against);
+  return { layer, trace, factory, against };
 }
 
 function printVerdict(failure: Failure | undefined, n: number, engine: string): number {

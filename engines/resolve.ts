@@ -96,6 +96,7 @@ function stdioFactory(layer: AnyLayer, command: string, timeoutMs: number | unde
         features: e.features,
         apply: (op) => e.apply(op),
         inspect: () => e.inspect(),
+        inspectView: (name) => e.inspectView(name),
         close: async () => {
           if (e.healthy && !idle) idle = { engine: e, geometry };
           else await e.close();

@@ -169,6 +169,18 @@ export class StdioEngine implements Engine<unknown, unknown, unknown> {
     }
   }
 
+  async inspectView(name: string): Promise<unknown> {
+    const v = this.layerDesc.views?.find((x) => x.name === name);
+    if (!v) throw new Error(`layer ${this.layer} has no view "${name}"`);
+    const r = await this.request({ inspect: name });
+    try {
+      return v.decode(r.state);
+    } catch (e) {
+      const detail = e instanceof z.ZodError ? describeIssue("state", e.issues[0]) : (e as Error).message.slice(0, 500);
+      throw new EngineFailure("protocol", `engine's ${name} view is malformed: ${detail}`);
+    }
+  }
+
   async close(): Promise<void> {
     if (!this.dead) {
       try {

@@ -10,6 +10,8 @@ export interface Engine<Op, Obs, State = unknown> {
   apply(op: Op): Obs | Promise<Obs>;
   /** Canonical structural state after the last op, for invariants. Async for engines behind a pipe. */
   inspect?(): State | Promise<State>;
+  /** A partial view the layer defines (e.g. mm's "pagemap"), for engines listing it among their features. */
+  inspectView?(name: string): unknown | Promise<unknown>;
   close?(): void | Promise<void>;
 }
 

@@ -4,7 +4,8 @@ import fc from "fast-check";
 import { EngineFailure, type EngineFactory } from "../engines/types.ts";
 import { withoutKinds, type AnyLayer } from "../layers/layer.ts";
 import type { PropertyKind } from "../properties/types.ts";
-import { checkWith, renderStateAfter, type Failure, type Step } from "./runner.ts";
+import { resolveEngine } from "../engines/resolve.ts";
+import { checkWith, emptyStats, renderStateAfter, type Failure, type Step, type StructureStats } from "./runner.ts";
 import { minimizeWith } from "./minimize.ts";
 import type { Trace } from "./trace.ts";
 
@@ -22,6 +23,8 @@ export interface CampaignOptions {
   readonly geometry?: unknown;
   /** Property kinds not to check (e.g. ["economy"] for an engine that copies eagerly on purpose). */
   readonly skip?: readonly PropertyKind[];
+  /** A reference engine spec ("model") to compare the engine's views with, op by op (`--against`). */
+  readonly against?: string;
   /** Restrict generated ops to these features (default: the engine's). */
   readonly features?: ReadonlySet<string>;
   readonly onProgress?: (p: Progress) => void;
@@ -57,6 +60,8 @@ export interface CampaignResult {
   readonly state?: string;
   /** For "engine-failure": the error, and the trace up to and including the op that broke the engine. */
   readonly engineFailure?: { kind: string; message: string; detail?: string };
+  /** With `against`: what the lockstep comparison did during the search. */
+  readonly structure?: StructureStats;
 }
 
 export function sequenceArbitrary(layer: AnyLayer, geometry: unknown, features: ReadonlySet<string>, maxOps: number): fc.Arbitrary<unknown[]> {
@@ -82,7 +87,9 @@ async function campaign(layer: AnyLayer, factory: EngineFactory, options: Campai
   let runs = 0;
   let ops = 0;
   let features = options.features ?? new Set<string>();
-  const base = () => ({ engine: factory.name, layer: layer.name, seed: options.seed, runs, ops, elapsedMs: Date.now() - started });
+  const against = options.against === undefined ? undefined : resolveEngine(layer, options.against);
+  const stats = against ? emptyStats() : undefined;
+  const base = () => ({ engine: factory.name, layer: layer.name, seed: options.seed, runs, ops, elapsedMs: Date.now() - started, structure: stats });
   const traceOf = (seq: readonly unknown[]): Trace => ({ cowcheck: 1, layer: layer.name, geometry, features: [...features].sort(), seed: options.seed, ops: [...seq] });
   const broken = (e: EngineFailure, seq: readonly unknown[]): CampaignResult => ({
     ...base(), status: "engine-failure",
@@ -121,7 +128,7 @@ async function campaign(layer: AnyLayer, factory: EngineFactory, options: Campai
       ops += seq.length;
       progress();
       try {
-        const failure = await checkWith(layer, geometry, factory, seq);
+        const failure = await checkWith(layer, geometry, factory, seq, { against, stats });
         if (!failure) return true;
         found = { seq, failure };
         options.onFound?.({ ...base(), status: "failed", trace: traceOf(seq.slice(0, failure.index + 1)), failure, originalLength: seq.length });
@@ -149,7 +156,7 @@ async function campaign(layer: AnyLayer, factory: EngineFactory, options: Campai
     shrinking.tried++;
     progress();
     try {
-      const yes = (await checkWith(layer, geometry, factory, seq))?.property === first.failure.property;
+      const yes = (await checkWith(layer, geometry, factory, seq, { against }))?.property === first.failure.property;
       if (yes) shrinking.best = Math.min(shrinking.best, seq.length);
       return yes;
     } catch (e) {
@@ -178,7 +185,7 @@ async function campaign(layer: AnyLayer, factory: EngineFactory, options: Campai
     const run: Step[] = [];
     let f: Failure | undefined;
     try {
-      f = await checkWith(layer, geometry, factory, minimal, { onStep: (step) => run.push(step) });
+      f = await checkWith(layer, geometry, factory, minimal, { against, onStep: (step) => run.push(step) });
     } catch (e) {
       if (!(e instanceof EngineFailure)) throw e;
     }

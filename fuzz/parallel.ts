@@ -7,6 +7,7 @@ import { resolveEngine } from "../engines/resolve.ts";
 import { holdGroup, killGroups } from "../engines/stdio.ts";
 import type { AnyLayer } from "../layers/layer.ts";
 import { runCampaign, type CampaignOptions, type CampaignResult, type Progress } from "./campaign.ts";
+import { addStats, emptyStats } from "./runner.ts";
 
 export interface StreamJob {
   readonly layer: string;
@@ -97,5 +98,6 @@ export async function runParallelCampaign(layer: AnyLayer, spec: string, o: Para
     runs: done.reduce((a, r) => a + r.runs, 0),
     ops: done.reduce((a, r) => a + r.ops, 0),
     elapsedMs: Math.max(...done.map((r) => r.elapsedMs)),
+    structure: done.some((r) => r.structure) ? done.reduce((a, r) => (r.structure ? addStats(a, r.structure) : a), emptyStats()) : undefined,
   };
 }

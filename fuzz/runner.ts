@@ -1,7 +1,7 @@
 // The generic runner: apply a sequence to an engine and to the oracle, compare observations, check every
 // property after every op. It knows nothing about any layer beyond the Layer descriptor.
 import { EngineFailure, InputError, isPromise, type Engine, type EngineFactory } from "../engines/types.ts";
-import type { AnyLayer } from "../layers/layer.ts";
+import type { AnyLayer, LayerView } from "../layers/layer.ts";
 import type { Checker, PropertyKind } from "../properties/types.ts";
 
 export interface Failure {
@@ -28,7 +28,36 @@ export interface SequenceOptions {
   readonly onStep?: (step: Step) => void;
   /** Skip the structural properties even if the engine can be inspected. */
   readonly noInvariants?: boolean;
+  /**
+   * A reference engine (the model) run in lockstep: after each op, every view of the layer the engine offers is
+   * compared with the reference's state (`cowcheck run --against model`).
+   */
+  readonly against?: Engine<unknown, unknown>;
+  /** Where the lockstep comparison counts what it did. */
+  readonly stats?: StructureStats;
 }
+
+/** What a lockstep comparison did: ops compared, allowances used, and why comparisons stopped early. */
+export interface StructureStats {
+  /** Ops after which every view agreed with the reference. */
+  compared: number;
+  /** Allowance name → how many comparisons it excused. */
+  allowed: Record<string, number>;
+  /** Reason → how many sequences stopped being compared early because of it. */
+  desynced: Record<string, number>;
+}
+
+export const emptyStats = (): StructureStats => ({ compared: 0, allowed: {}, desynced: {} });
+
+export function addStats(into: StructureStats, from: StructureStats): StructureStats {
+  into.compared += from.compared;
+  for (const [k, v] of Object.entries(from.allowed)) into.allowed[k] = (into.allowed[k] ?? 0) + v;
+  for (const [k, v] of Object.entries(from.desynced)) into.desynced[k] = (into.desynced[k] ?? 0) + v;
+  return into;
+}
+
+/** The desync reason when the real system answered another of the observations the oracle allows than the model. */
+export const OTHER_CHOICE = "other-allowed-observation";
 
 export function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
@@ -90,6 +119,15 @@ export async function checkSequence(
     const initial = await settleEngine(() => inspect(), "inspect");
     checkers = layer.properties.map((p) => ({ name: p.name, kind: p.kind, checker: p.start(initial) }));
   }
+  const against = options.against;
+  let views: LayerView<unknown>[] = [];
+  if (against) {
+    views = (layer.views ?? []).filter((v) => engine.features.has(v.name));
+    if (!views.length) throw new InputError(`--against compares a view (${(layer.views ?? []).map((v) => v.name).join(", ") || `layer ${layer.name} has none`}), and the engine offers none`);
+    if (!against.inspect) throw new InputError("--against needs a reference engine that can be inspected, such as model");
+  }
+  let synced = against !== undefined;
+  const stats = options.stats ?? emptyStats();
   const last = ops.length - 1;
   for (let i = 0; i <= last; i++) {
     const op = ops[i];
@@ -110,6 +148,36 @@ export async function checkSequence(
     if (!allows(expected, observed)) {
       const message = isOneOf(expected) ? "observation is none of those the oracle allows" : "observation differs from the oracle's";
       return { index: i, property: "observational-equivalence", kind: "equivalence", message, observed, expected };
+    }
+    if (against && synced) {
+      const ref = await settleEngine(() => against.apply(op), `the reference engine at op ${i}`);
+      if (!allows(expected, ref)) {
+        return { index: i, property: "reference-observation", kind: "equivalence", message: "the reference engine's observation differs from the oracle's", observed: ref, expected };
+      }
+      if (!deepEqual(ref, observed)) {
+        synced = false;
+        stats.desynced[OTHER_CHOICE] = (stats.desynced[OTHER_CHOICE] ?? 0) + 1;
+      } else {
+        const refState = await settleEngine(() => against.inspect!(), `inspecting the reference engine after op ${i}`);
+        for (const v of views) {
+          let seen: unknown;
+          try {
+            seen = engine.inspectView!(v.name);
+            if (isPromise(seen)) seen = await seen;
+          } catch (e) {
+            throw asEngineFailure(e, `the ${v.name} view after op ${i}`, i);
+          }
+          const verdict = v.compare(seen, refState);
+          if (verdict.divergence) return { index: i, property: verdict.divergence.property, kind: "structure", message: verdict.divergence.message };
+          for (const a of verdict.allowed ?? []) stats.allowed[a] = (stats.allowed[a] ?? 0) + 1;
+          if (verdict.desync) {
+            synced = false;
+            stats.desynced[verdict.desync] = (stats.desynced[verdict.desync] ?? 0) + 1;
+            break;
+          }
+        }
+        if (synced) stats.compared++;
+      }
     }
     if (inspect) {
       let state: unknown;
@@ -154,18 +222,26 @@ export async function renderStateAfter(layer: AnyLayer, geometry: unknown, facto
   }
 }
 
-/** Create an engine, run one sequence, always close the engine. */
+export interface CheckOptions extends Omit<SequenceOptions, "against"> {
+  /** Where the reference engine for a lockstep comparison comes from (`--against model`). */
+  readonly against?: EngineFactory;
+}
+
+/** Create an engine (and the reference engine, if any), run one sequence, always close them. */
 export async function checkWith(
   layer: AnyLayer,
   geometry: unknown,
   factory: EngineFactory,
   ops: readonly unknown[],
-  options?: SequenceOptions,
+  options: CheckOptions = {},
 ): Promise<Failure | undefined> {
   const engine = await settleEngine(() => factory.create(geometry), `starting ${factory.name}`);
+  let against: Engine<unknown, unknown> | undefined;
   try {
-    return await checkSequence(layer, geometry, engine, ops, options);
+    if (options.against) against = await settleEngine(() => options.against!.create(geometry), `starting ${options.against.name}`);
+    return await checkSequence(layer, geometry, engine, ops, { ...options, against });
   } finally {
     await engine.close?.();
+    await against?.close?.();
   }
 }

@@ -46,6 +46,30 @@ export interface Layer<Op, Obs, State, G> {
   renderState?(state: State): string;
   /** Turn the JSON an external engine returns for `inspect` into the state the properties read. */
   decodeState(json: unknown, geometry: G): State;
+  /**
+   * Partial views of the state a real system can report though it cannot report the whole (mm: "pagemap"). An
+   * engine offering one lists its name among its features; `--against model` compares it with the model's state.
+   */
+  readonly views?: readonly LayerView<State>[];
+}
+
+export interface LayerView<State> {
+  readonly name: string;
+  /** The view from the JSON an engine answers to `{"inspect":"<name>"}`; throws if it is malformed. */
+  decode(json: unknown): unknown;
+  /** The engine's view against the reference engine's whole state. */
+  compare(view: unknown, reference: State): ViewVerdict;
+}
+
+/**
+ * A comparison's outcome: a divergence, or agreement perhaps thanks to allowances (differences the real system
+ * may legitimately make, each with its reason), or `desync`: the real system took another legitimate path and
+ * the two states cannot be compared any more in this sequence.
+ */
+export interface ViewVerdict {
+  readonly divergence?: { readonly property: string; readonly message: string };
+  readonly allowed?: readonly string[];
+  readonly desync?: string;
 }
 
 // The registry and the runner hold layers of every type; this is the erased form.

@@ -17,6 +17,7 @@ import {
 import { MmOracle } from "../oracles/mm.ts";
 import { mmEconomy } from "../properties/mm/economy.ts";
 import { mmStructure } from "../properties/mm/invariants.ts";
+import { pagemapView } from "../properties/mm/pagemap.ts";
 import type { Layer } from "./layer.ts";
 
 export const mmLayer: Layer<MmOp, MmObs, MmState, MmGeometry> = {
@@ -40,4 +41,5 @@ export const mmLayer: Layer<MmOp, MmObs, MmState, MmGeometry> = {
   simplify: mmSimplifications,
   decodeState: decodeMmState,
   renderState: renderMmState,
+  views: [pagemapView],
 };

@@ -1,6 +1,7 @@
 // Properties are checked after every op. Each run gets fresh checkers (they may keep per-run state).
 
-export type PropertyKind = "equivalence" | "invariant" | "economy" | "crash" | "engine";
+/** "structure": a real system's partial view of its state disagrees with the reference model's (`--against`). */
+export type PropertyKind = "equivalence" | "invariant" | "economy" | "structure" | "crash" | "engine";
 
 export interface Violation {
   readonly property: string;
@@ -27,7 +28,7 @@ export interface Property<Op, Obs, State> {
   readonly name: string;
   /** For a property made of several invariants: their names and descriptions. */
   readonly members?: readonly { readonly name: string; readonly description: string }[];
-  readonly kind: Exclude<PropertyKind, "equivalence" | "engine">;
+  readonly kind: Exclude<PropertyKind, "equivalence" | "structure" | "engine">;
   readonly description: string;
   /** A fresh checker for one run; `initial` is the engine's state before the first op. */
   start(initial: State): Checker<Op, Obs, State>;

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -31,6 +32,8 @@
 
 static long page_size, cells, window, huge_pages, nfiles;
 static int files[MAX_FILES];
+/** In a worker: which pages of its window are mapped private and anonymous (fork copies it along). */
+static unsigned char *private_anon;
 
 static void die(const char *fmt, ...) {
   va_list ap;
@@ -136,15 +139,27 @@ __attribute__((noreturn)) static void worker(int channel) {
         int flags = MAP_FIXED | (q.shared ? MAP_SHARED : MAP_PRIVATE) | (q.file < 0 ? MAP_ANONYMOUS : 0);
         void *p = mmap(addr(q.page), (size_t)q.pages * page_size, PROT_READ | (q.prot_rw ? PROT_WRITE : 0), flags, q.file < 0 ? -1 : files[q.file], 0);
         rc = p == MAP_FAILED ? -1 : 0;
+        if (!rc) memset(private_anon + q.page, !q.shared && q.file < 0, (size_t)q.pages);
         break;
       }
-      case K_MUNMAP: rc = munmap(addr(q.page), (size_t)q.pages * page_size); break;
+      case K_MUNMAP:
+        rc = munmap(addr(q.page), (size_t)q.pages * page_size);
+        if (!rc) memset(private_anon + q.page, 0, (size_t)q.pages);
+        break;
       case K_MPROTECT: rc = mprotect(addr(q.page), (size_t)q.pages * page_size, PROT_READ | (q.prot_rw ? PROT_WRITE : 0)); break;
       case K_MADVISE: rc = madvise(addr(q.page), (size_t)q.pages * page_size, advice_values[q.advice]); break;
-      case K_COLLAPSE: // khugepaged's work, now; it gives up silently, so its result is not an observation
-        madvise(addr(q.page - q.page % huge_pages), (size_t)huge_pages * page_size, MADV_COLLAPSE);
+      case K_COLLAPSE: { // khugepaged's work, now; it gives up silently, so its result is not an observation
+        // Only anonymous memory: khugepaged leaves shmem alone unless shmem_enabled allows huge pages (the default
+        // is never), while MADV_COLLAPSE would ignore that setting and collapse shmem's page cache.
+        long base = q.page - q.page % huge_pages, anon = 1;
+        for (long i = 0; i < huge_pages && base + i < window; i++) anon &= private_anon[base + i];
+        if (anon) madvise(addr(base), (size_t)huge_pages * page_size, MADV_COLLAPSE);
         break;
-      case K_EXEC: munmap(addr(0), (size_t)window * page_size); break;
+      }
+      case K_EXEC:
+        munmap(addr(0), (size_t)window * page_size);
+        memset(private_anon, 0, (size_t)window);
+        break;
       case K_READ:
       case K_WRITE: {
         volatile unsigned char *p = addr(q.page);
@@ -188,7 +203,13 @@ __attribute__((noreturn)) static void worker(int channel) {
         close(sv[0]);
         continue;
       }
-      case K_EXIT: _exit(0);
+      case K_EXIT: // references first: the controller takes the channel's close for "everything is released"
+        for (int h = 1; h <= MAX_HANDLES; h++)
+          if (pipes[h][0]) {
+            close(pipes[h][0]);
+            close(pipes[h][1]);
+          }
+        _exit(0);
       case K_GET: {
         int *pp = pipes[q.handle];
         if (pipe(pp) < 0) {
@@ -267,11 +288,28 @@ static void make_files(void) {
   }
 }
 
+/**
+ * Wait until the worker's channel closes: a process closes its files after its address space is torn down
+ * (do_exit: exit_mm before exit_files), so from then on nothing of it maps or references a page. Without the
+ * wait, the next op could find pages still mapped by a process that has been told to exit.
+ */
+static int await_gone(int sock) {
+  char b[sizeof(struct rep)];
+  struct pollfd p = {.fd = sock, .events = POLLIN};
+  for (;;) {
+    if (poll(&p, 1, 5000) <= 0) return -1;
+    ssize_t n = recv(sock, b, sizeof b, MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return 0;
+  }
+}
+
 static void kill_all(void) {
   memset(handles, 0, sizeof handles);
+  for (int i = 1; i <= MAX_PROCS; i++)
+    if (procs[i].sock) kill(procs[i].pid, SIGKILL);
   for (int i = 1; i <= MAX_PROCS; i++) {
     if (!procs[i].sock) continue;
-    kill(procs[i].pid, SIGKILL);
+    await_gone(procs[i].sock);
     close(procs[i].sock);
     procs[i].sock = 0;
   }
@@ -454,6 +492,117 @@ static void ksm_scan(void) {
   reply("{\"ok\":true}");
 }
 
+// ---- the pagemap view (feature "pagemap"): what /proc tells root about each worker's window, for the structural
+// comparison with the model (docs/linux.md). Per present page: its PFN and flags; per VMA: AnonHugePages.
+
+#define PM_PRESENT (1ULL << 63)
+#define PM_FILE (1ULL << 61)
+#define PM_MMAP_EXCLUSIVE (1ULL << 56)
+#define PM_PFN_MASK ((1ULL << 55) - 1)
+enum { KPF_ANON = 12, KPF_KSM = 21, KPF_THP = 22, KPF_ZERO_PAGE = 24 };
+/** The flags of one page in the view, as bits: what the view's decoder in properties/mm/pagemap.ts reads. */
+enum { V_EXCLUSIVE = 1, V_FILE = 2, V_ANON = 4, V_KSM = 8, V_THP = 16, V_ZERO = 32 };
+static int kpageflags = -1;
+
+/** PFNs are shown to CAP_SYS_ADMIN only, and kpageflags to root: both, or no view. */
+static int pagemap_offered(void) {
+  if (kpageflags < 0) kpageflags = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+  if (kpageflags < 0) return 0;
+  static volatile char probe[1 << 12] __attribute__((aligned(4096)));
+  probe[0] = 1;
+  int fd = open("/proc/self/pagemap", O_RDONLY);
+  uint64_t e = 0;
+  int ok = fd >= 0 && pread(fd, &e, 8, (off_t)((uintptr_t)probe / (uintptr_t)page_size) * 8) == 8 && (e & PM_PRESENT) && (e & PM_PFN_MASK);
+  if (fd >= 0) close(fd);
+  return ok;
+}
+
+static int view_pages(FILE *out, pid_t os_pid) {
+  static uint64_t e[1 << 16];
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/pagemap", (int)os_pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int first = 1, run_bits = 0;
+  long run_v = 0, run_n = 0;
+  uint64_t run_pfn = 0;
+  for (long at = 0; at < window; at += 1 << 16) {
+    long n = window - at < (1 << 16) ? window - at : (1 << 16);
+    if (pread(fd, e, (size_t)n * 8, (off_t)((BASE / (uintptr_t)page_size) + (uintptr_t)at) * 8) != n * 8) {
+      close(fd);
+      return -1;
+    }
+    for (long i = 0; i < n; i++) {
+      if (!(e[i] & PM_PRESENT)) continue;
+      uint64_t pfn = e[i] & PM_PFN_MASK, k = 0;
+      if (pread(kpageflags, &k, 8, (off_t)(pfn * 8)) != 8) k = 0;
+      int bits = (e[i] & PM_MMAP_EXCLUSIVE ? V_EXCLUSIVE : 0) | (e[i] & PM_FILE ? V_FILE : 0) | (k >> KPF_ANON & 1 ? V_ANON : 0) |
+                 (k >> KPF_KSM & 1 ? V_KSM : 0) | (k >> KPF_THP & 1 ? V_THP : 0) | (k >> KPF_ZERO_PAGE & 1 ? V_ZERO : 0);
+      // runs: [vpage, pfn, bits, n] is n pages from vpage on, at pfn, pfn + 1, ..., all with these bits
+      if (run_n && at + i == run_v + run_n && pfn == run_pfn + (uint64_t)run_n && bits == run_bits) {
+        run_n++;
+        continue;
+      }
+      if (run_n) fprintf(out, first ? "[%ld,%llu,%d,%ld]" : ",[%ld,%llu,%d,%ld]", run_v, (unsigned long long)run_pfn, run_bits, run_n);
+      if (run_n) first = 0;
+      run_v = at + i, run_pfn = pfn, run_bits = bits, run_n = 1;
+    }
+  }
+  if (run_n) fprintf(out, first ? "[%ld,%llu,%d,%ld]" : ",[%ld,%llu,%d,%ld]", run_v, (unsigned long long)run_pfn, run_bits, run_n);
+  close(fd);
+  return 0;
+}
+
+/** smaps: each VMA inside the window, in pages, with its PMD-mapped anonymous THP (AnonHugePages) in pages. */
+static int view_vmas(FILE *out, pid_t os_pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/smaps", (int)os_pid);
+  FILE *f = fopen(path, "re");
+  if (!f) return -1;
+  char *line = NULL;
+  size_t cap = 0;
+  int first = 1, open_vma = 0;
+  while (getline(&line, &cap, f) > 0) {
+    unsigned long start, end, kb;
+    if (sscanf(line, "%lx-%lx ", &start, &end) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+      open_vma = start >= BASE && end <= BASE + (uintptr_t)window * (uintptr_t)page_size;
+      if (open_vma) fprintf(out, first ? "[%ld,%ld" : ",[%ld,%ld", (long)((start - BASE) / (unsigned long)page_size), (long)((end - BASE) / (unsigned long)page_size));
+      if (open_vma) first = 0;
+    } else if (open_vma && sscanf(line, "AnonHugePages: %lu kB", &kb) == 1) {
+      fprintf(out, ",%ld]", (long)(kb * 1024 / (unsigned long)page_size));
+      open_vma = 0;
+    }
+  }
+  free(line);
+  fclose(f);
+  return open_vma ? -1 : 0; // a VMA without its AnonHugePages line: smaps is not what this reader knows
+}
+
+static void view(void) {
+  char *text = NULL;
+  size_t size = 0;
+  FILE *out = open_memstream(&text, &size); // the answer goes out whole, or not at all
+  if (!out) return fail("open_memstream: %s", strerror(errno));
+  fprintf(out, "{\"id\":%ld,\"ok\":true,\"state\":{\"procs\":[", id);
+  int first = 1, bad = 0;
+  for (int i = 1; i <= MAX_PROCS && !bad; i++) {
+    if (!procs[i].sock) continue;
+    fprintf(out, first ? "{\"pid\":%d,\"pages\":[" : ",{\"pid\":%d,\"pages\":[", i);
+    first = 0;
+    bad |= view_pages(out, procs[i].pid);
+    fprintf(out, "],\"vmas\":[");
+    bad |= view_vmas(out, procs[i].pid);
+    fprintf(out, "]}");
+  }
+  int e = errno;
+  fprintf(out, "]}}\n");
+  fclose(out);
+  if (bad) fail("reading /proc for a worker failed: %s", strerror(e));
+  else fputs(text, stdout);
+  free(text);
+  fflush(stdout);
+}
+
 /** Send one request to a worker and read its answer; a worker that is gone is the engine's failure. */
 static int ask(int pid, struct req *q, struct rep *r) {
   if (send(procs[pid].sock, q, sizeof *q, MSG_NOSIGNAL) != (ssize_t)sizeof *q || recv(procs[pid].sock, r, sizeof *r, MSG_WAITALL) != (ssize_t)sizeof *r) {
@@ -539,8 +688,10 @@ static void do_op(const char *op) {
     for (int h = 1; h <= MAX_HANDLES; h++)
       if (handles[h] == pid) handles[h] = 0; // its pipes go with it
     send(procs[pid].sock, &q, sizeof q, MSG_NOSIGNAL);
+    int gone = await_gone(procs[pid].sock);
     close(procs[pid].sock);
     procs[pid].sock = 0;
+    if (gone < 0) return fail("the worker for pid %ld did not exit within 5 s", pid);
     return reply("{\"ok\":true}");
   }
   if (str_is(op, "op", "exec")) q.kind = K_EXEC;
@@ -633,10 +784,12 @@ int main(void) {
   signal(SIGPIPE, SIG_IGN);
   prctl(PR_SET_CHILD_SUBREAPER, 1); // a worker whose forking worker exited is still ours
   make_files();
+  private_anon = calloc((size_t)window, 1);
+  if (!private_anon) die("out of memory");
   if (ksm_offered()) ksm_recover();
   int thp = access("/sys/kernel/mm/transparent_hugepage/enabled", R_OK) == 0;
-  printf("{\"hello\":{\"protocol\":1,\"layer\":\"mm\",\"name\":\"linux\",\"features\":[\"reset\",\"file\",\"gup\"%s%s]}}\n",
-         thp ? ",\"thp\"" : "", ksm_offered() ? ",\"ksm\"" : "");
+  printf("{\"hello\":{\"protocol\":1,\"layer\":\"mm\",\"name\":\"linux\",\"features\":[\"reset\",\"file\",\"gup\"%s%s%s]}}\n",
+         thp ? ",\"thp\"" : "", ksm_offered() ? ",\"ksm\"" : "", pagemap_offered() ? ",\"pagemap\"" : "");
   fflush(stdout);
   char *line = NULL;
   size_t cap = 0;
@@ -649,7 +802,8 @@ int main(void) {
       make_files();
       printf("{\"id\":%ld,\"ok\":true}\n", id);
       fflush(stdout);
-    } else if (find_key(line, "bye")) break;
+    } else if (str_is(line, "inspect", "pagemap")) view();
+    else if (find_key(line, "bye")) break;
     else fail("a request this agent does not understand");
   }
   kill_all();

@@ -87,8 +87,12 @@ export interface Vma extends MmVmaView {
   readonly cache: PageCache | null;
   /** Page offset into the cache of `start`. */
   pgoff: number;
-  /** Whether an anon_vma was prepared (a private page was ever allocated); fork copies PTEs only then. */
-  anonVma: boolean;
+  /** The anon_vma's identity, 0 if none was prepared (no private page ever allocated); fork copies PTEs only then. */
+  anonVma: number;
+  /** The anon_vma came from anon_vma_fork: its chain also links the parent's (vma_had_uncowed_parents). */
+  forkedAnon: boolean;
+  /** VM_ACCOUNT: the mapping is charged as private writable memory (accountable_mapping, mprotect_fixup). */
+  account: boolean;
 }
 
 export interface Pte extends MmPteView {
@@ -127,6 +131,8 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   readonly hugeZeroPfn: number;
   private nextPfn: number;
   private readonly files: PageCache[];
+  /** anon_vma identities handed out so far. */
+  private anonVmas = 0;
   readonly touched: MmTouched & { keys: Set<number>; frames: Set<number>; freed: Folio[] } = {
     keys: new Set(),
     frames: new Set(),
@@ -281,7 +287,9 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     for (const vma of parent.vmas) {
       if (vma.dontfork) continue; // VM_DONTCOPY
       if (vma.cache?.kind === "shmem") vma.cache.users++;
-      child.vmas.push({ ...vma, anonVma: vma.wipeonfork ? false : vma.anonVma });
+      // anon_vma_fork: a new anon_vma chained to the parent's (none under VM_WIPEONFORK)
+      const anonVma = vma.wipeonfork || !vma.anonVma ? 0 : ++this.anonVmas;
+      child.vmas.push({ ...vma, anonVma, forkedAnon: anonVma !== 0 });
     }
     const copies = (vpage: number): Vma | undefined => {
       const vma = findVma(parent.vmas, vpage)!;
@@ -300,7 +308,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
 
   /** mm/memory.c vma_needs_copy (plus dup_mmap's VM_WIPEONFORK test): only VMAs with an anon_vma have PTEs worth copying. */
   protected vmaNeedsCopy(vma: Vma): boolean {
-    return vma.anonVma && !vma.wipeonfork;
+    return vma.anonVma !== 0 && !vma.wipeonfork;
   }
 
   /** mm/memory.c folio_needs_cow_for_dma: a maybe-pinned exclusive page of an mm that ever pinned is copied at fork. */
@@ -384,10 +392,82 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     const cache = file !== undefined ? this.files[file] : shared ? { kind: "shmem" as const, pages: new Map(), users: 1 } : null; // shmem_zero_setup
     const vma: Vma = {
       start, end, prot, shared, dontfork: false, wipeonfork: false, hugepage: false, nohugepage: false, mergeable: false,
-      file: file ?? null, cache, pgoff: 0, anonVma: false,
+      file: file ?? null, cache, pgoff: 0, anonVma: 0, forkedAnon: false,
+      account: !shared && prot === "rw", // accountable_mapping: private and writable
     };
     const i = proc.vmas.findIndex((v) => v.start >= end);
     proc.vmas.splice(i < 0 ? proc.vmas.length : i, 0, vma);
+    this.mergeAround(proc, vma); // __mmap_region → vma_merge_new_range
+  }
+
+  /** The VM flags that must be equal for two VMAs to merge (is_mergeable_vma; pgoff and anon_vma apart). */
+  private static sameFlags(a: Vma, b: Vma, withProt: boolean): boolean {
+    return (!withProt || a.prot === b.prot) && a.shared === b.shared && a.dontfork === b.dontfork && a.wipeonfork === b.wipeonfork &&
+      a.hugepage === b.hugepage && a.nohugepage === b.nohugepage && a.mergeable === b.mergeable && a.account === b.account;
+  }
+
+  /** mm/vma.c: whether `b`, which starts where `a` ends, may be merged into one VMA with it. */
+  private static canMerge(a: Vma, b: Vma): boolean {
+    if (a.end !== b.start || !MmModel.sameFlags(a, b, true) || a.cache !== b.cache) return false;
+    if (a.cache && b.pgoff !== a.pgoff + (a.end - a.start)) return false; // the file must continue
+    if (a.cache?.kind === "shmem" && a.cache !== b.cache) return false;
+    // is_mergeable_anon_vma: one anon_vma (or none) for both; a forked one's chain cannot be taken over
+    if (a.anonVma && b.anonVma) return a.anonVma === b.anonVma;
+    if (a.anonVma) return !a.forkedAnon;
+    if (b.anonVma) return !b.forkedAnon;
+    return true;
+  }
+
+  /** vma_merge_existing_range / vma_merge_new_range: join `vma` with the neighbours it may merge with. */
+  private mergeAround(proc: Proc, vma: Vma): void {
+    let i = proc.vmas.indexOf(vma);
+    const prev = proc.vmas[i - 1];
+    if (prev && MmModel.canMerge(prev, vma)) {
+      this.joinVmas(proc, i - 1);
+      i--;
+    }
+    const next = proc.vmas[i + 1];
+    if (next && MmModel.canMerge(proc.vmas[i], next)) this.joinVmas(proc, i);
+  }
+
+  /** Extend vmas[i] over vmas[i + 1], which goes (its anon_vma, if the first had none, is taken over). */
+  private joinVmas(proc: Proc, i: number): void {
+    const [a, b] = [proc.vmas[i], proc.vmas[i + 1]];
+    a.end = b.end;
+    if (!a.anonVma) a.anonVma = b.anonVma;
+    proc.vmas.splice(i + 1, 1);
+    this.releaseVma(b);
+  }
+
+  /**
+   * mm/vma.c vma_modify_flags: give the part [start, end) of `vma` new flags: split it out, change it, merge it
+   * with its neighbours where they now agree. Nothing happens when the flags do not change (mprotect_fixup,
+   * madvise_update_vma return early): no split, no merge.
+   */
+  private modifyVma(proc: Proc, vma: Vma, start: number, end: number, change: (v: Vma) => void): Vma | undefined {
+    const probe = { ...vma };
+    change(probe);
+    if (MmModel.sameFlags(probe, vma, true)) return undefined;
+    this.splitAt(proc, start);
+    this.splitAt(proc, end);
+    const part = findVma(proc.vmas, start)!;
+    change(part);
+    this.mergeAround(proc, part);
+    return findVma(proc.vmas, start)!;
+  }
+
+  /** mm/rmap.c __anon_vma_prepare → find_mergeable_anon_vma: reuse a compatible neighbour's anon_vma, else a new one. */
+  private anonVmaPrepare(proc: Proc, vma: Vma): void {
+    if (vma.anonVma) return;
+    const i = proc.vmas.indexOf(vma);
+    // anon_vma_compatible: adjacent, same flags but the access bits, same file continuing; reusable_anon_vma: not forked
+    const compatible = (a: Vma, b: Vma, n: Vma): boolean =>
+      a.end === b.start && MmModel.sameFlags(a, b, false) && a.cache === b.cache && (!a.cache || b.pgoff === a.pgoff + (a.end - a.start)) && n.anonVma !== 0 && !n.forkedAnon;
+    const prev = proc.vmas[i - 1];
+    const next = proc.vmas[i + 1];
+    if (next && compatible(vma, next, next)) vma.anonVma = next.anonVma;
+    else if (prev && compatible(prev, vma, prev)) vma.anonVma = prev.anonVma;
+    else vma.anonVma = ++this.anonVmas;
   }
 
   /** mm/vma.c do_vmi_munmap: zap the range's PTEs, then split and drop the VMAs inside it. Holes are fine. */
@@ -415,20 +495,6 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     proc.vmas.splice(i + 1, 0, tail);
   }
 
-  /** The VMAs covering [start, end) after splitting at both ends, in order; and whether a hole was met. */
-  private vmasIn(proc: Proc, start: number, end: number): { vmas: Vma[]; hole: boolean } {
-    this.splitAt(proc, start);
-    this.splitAt(proc, end);
-    const vmas = proc.vmas.filter((v) => v.start >= start && v.end <= end);
-    let covered = start;
-    let hole = false;
-    for (const v of vmas) {
-      if (v.start !== covered) hole = true;
-      covered = v.end;
-    }
-    return { vmas, hole: hole || covered !== end };
-  }
-
   private releaseVma(vma: Vma): void {
     const shmem = vma.cache;
     if (shmem?.kind !== "shmem" || --shmem.users > 0) return;
@@ -440,21 +506,34 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     shmem.pages.clear();
   }
 
+  /** The first VMA meeting [at, end), as the VMAs are now (an op changing VMAs re-finds its place after each). */
+  private nextVma(proc: Proc, at: number, end: number): Vma | undefined {
+    return at < end ? proc.vmas.find((v) => v.end > at && v.start < end) : undefined;
+  }
+
   /** mm/mprotect.c do_mprotect_pkey: applies VMA by VMA and stops with ENOMEM at the first hole. */
   private mprotect(proc: Proc, start: number, end: number, prot: Prot): MmObs {
-    const { vmas } = this.vmasIn(proc, start, end);
     let at = start;
-    for (const vma of vmas) {
-      if (vma.start !== at) return err("ENOMEM");
-      vma.prot = prot;
-      this.changeProtection(proc, vma);
-      at = vma.end;
+    for (let old = this.nextVma(proc, at, end); old; old = this.nextVma(proc, at, end)) {
+      if (old.start > at) return err("ENOMEM");
+      const s = Math.max(at, old.start);
+      const e = Math.min(end, old.end);
+      // mprotect_fixup: making a private mapping writable charges it (VM_ACCOUNT); read-only anonymous memory
+      // that never had an anon_vma is uncharged again
+      const account = (v: Vma): boolean =>
+        prot === "rw" ? v.account || (!v.shared && v.prot !== "rw") : v.account && !(v.cache === null && !v.shared && !v.anonVma);
+      const vma = this.modifyVma(proc, old, s, e, (v) => {
+        v.account = account(v);
+        v.prot = prot;
+      });
+      if (vma) this.changeProtection(proc, vma, s, e);
+      at = e;
     }
-    return at === end ? OK : err("ENOMEM");
+    return at >= end ? OK : err("ENOMEM");
   }
 
   /** mm/mprotect.c change_pte_range / change_huge_pmd: drop write (flushing the TLB) or restore it where the write fault would. */
-  private changeProtection(proc: Proc, vma: Vma): void {
+  private changeProtection(proc: Proc, vma: Vma, start: number, end: number): void {
     const change = (key: number, entry: Pte, pages: number, pfn: number, vpage: number): void => {
       if (vma.prot === "r") {
         if (!entry.writable) return;
@@ -466,9 +545,9 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       this.touched.keys.add(key);
     };
     for (const [base, pmd] of proc.pmds) {
-      if (base >= vma.start && base < vma.end) change(keyOf(proc.pid, base), pmd, this.huge, pmd.pfn, base);
+      if (base >= start && base < end) change(keyOf(proc.pid, base), pmd, this.huge, pmd.pfn, base);
     }
-    for (let vpage = vma.start; vpage < vma.end; vpage++) {
+    for (let vpage = start; vpage < end; vpage++) {
       const pte = proc.ptes.get(vpage);
       if (pte) change(keyOf(proc.pid, vpage), pte, 1, pte.pfn, vpage);
     }
@@ -482,48 +561,59 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
 
   /** mm/madvise.c madvise_walk_vmas: visit each VMA in range; remember a hole as ENOMEM; stop at a real error. */
   private madvise(proc: Proc, start: number, end: number, advice: MadviseAdvice): MmObs {
-    const { vmas, hole } = this.vmasIn(proc, start, end);
-    for (const vma of vmas) {
+    let at = start;
+    let hole = false;
+    for (let old = this.nextVma(proc, at, end); old; old = this.nextVma(proc, at, end)) {
+      if (old.start > at) hole = true;
+      const s = Math.max(at, old.start);
+      const e = Math.min(end, old.end);
+      at = e;
+      const vma = old;
+      const flags = (change: (v: Vma) => void): void => void this.modifyVma(proc, vma, s, e, change); // madvise_update_vma
       switch (advice) {
-        case "dontneed":
-          this.madviseDontneed(proc, vma);
+        case "dontneed": // no VMA change: only the page tables of the range
+          this.madviseDontneed(proc, s, e);
           break;
         case "dontfork":
-          vma.dontfork = true;
+          flags((v) => (v.dontfork = true));
           break;
         case "dofork":
-          vma.dontfork = false;
+          flags((v) => (v.dontfork = false));
           break;
         case "wipeonfork":
           if (vma.shared || vma.file !== null) return err("EINVAL"); // madvise_vma_behavior: anonymous private only
-          vma.wipeonfork = true;
+          flags((v) => (v.wipeonfork = true));
           break;
         case "keeponfork":
-          vma.wipeonfork = false;
+          flags((v) => (v.wipeonfork = false));
           break;
         case "hugepage": // hugepage_madvise
-          vma.hugepage = true;
-          vma.nohugepage = false;
+          flags((v) => {
+            v.hugepage = true;
+            v.nohugepage = false;
+          });
           break;
         case "nohugepage":
-          vma.hugepage = false;
-          vma.nohugepage = true;
+          flags((v) => {
+            v.hugepage = false;
+            v.nohugepage = true;
+          });
           break;
         case "mergeable": // ksm_madvise: VM_SHARED mappings are silently left alone (vma_ksm_compatible)
-          if (!vma.shared) vma.mergeable = true;
+          if (!vma.shared) flags((v) => (v.mergeable = true));
           break;
         case "unmergeable":
-          if (vma.mergeable) this.unmergeKsmPages(proc, vma);
-          vma.mergeable = false;
+          if (vma.mergeable) this.unmergeKsmPages(proc, s, e);
+          flags((v) => (v.mergeable = false));
           break;
       }
     }
-    return hole ? err("ENOMEM") : OK;
+    return hole || at < end ? err("ENOMEM") : OK;
   }
 
   /** mm/madvise.c madvise_dontneed_single_vma → zap_page_range_single: PTEs go, the TLB is flushed; page caches keep their pages. */
-  protected madviseDontneed(proc: Proc, vma: Vma): void {
-    this.zapRange(proc, vma.start, vma.end, true);
+  protected madviseDontneed(proc: Proc, start: number, end: number): void {
+    this.zapRange(proc, start, end, true);
   }
 
   // ---- page tables
@@ -737,14 +827,14 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       this.setPte(proc, vpage, { pfn: ZERO_PFN, writable: false, dirty: false, young: true });
       return;
     }
-    vma.anonVma = true; // anon_vma_prepare
+    this.anonVmaPrepare(proc, vma); // anon_vma_prepare
     const folio = this.newAnonPage(keyOf(proc.pid, vpage));
     this.setPte(proc, vpage, { pfn: folio.pfn, writable: true, dirty: true, young: true });
   }
 
   /** mm/huge_memory.c do_huge_pmd_anonymous_page: a read maps the huge zero page; a write maps a new exclusive THP. */
   private doHugePmdAnonymousPage(proc: Proc, vma: Vma, base: number, write: boolean): void {
-    vma.anonVma = true; // vmf_anon_prepare, even for the huge zero page
+    this.anonVmaPrepare(proc, vma); // vmf_anon_prepare, even for the huge zero page
     const key = keyOf(proc.pid, base);
     this.touched.keys.add(key);
     if (!write) {
@@ -783,7 +873,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       this.setPte(proc, vpage, { pfn: page.pfn, writable: false, dirty: false, young: true });
       return;
     }
-    vma.anonVma = true;
+    this.anonVmaPrepare(proc, vma);
     const copy = this.newAnonPage(key, page.data);
     this.copiedPages++;
     this.setPte(proc, vpage, { pfn: copy.pfn, writable: true, dirty: true, young: true });
@@ -839,7 +929,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
 
   /** mm/memory.c wp_page_copy: one new exclusive page (writable, or read-only for an unshare); the old page loses this mapping. */
   protected wpPageCopy(proc: Proc, vma: Vma, vpage: number, oldPfn: number | undefined, unshare: boolean): void {
-    vma.anonVma = true; // vmf_anon_prepare
+    this.anonVmaPrepare(proc, vma); // vmf_anon_prepare
     const key = keyOf(proc.pid, vpage);
     const folio = this.newAnonPage(key, oldPfn === undefined ? undefined : this.pageData(oldPfn));
     if (oldPfn !== undefined) this.copiedPages++;
@@ -1028,22 +1118,29 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       const folio = this.folioOf(pte.pfn);
       if (folio.ksm || !this.ksmMayMerge(folio)) continue;
       const sum = this.contents(folio);
-      let kpage = stable.get(sum);
-      if (!kpage) {
-        const twin = unstable.get(sum);
-        if (!twin) unstable.set(sum, folio);
-        if (!twin || twin === folio) continue;
-        kpage = twin;
-        this.makeKsmPage(kpage);
-        stable.set(sum, kpage);
-        unstable.delete(sum);
+      const kpage = stable.get(sum);
+      if (kpage) {
+        this.ksmFollow(folio, kpage); // stable tree hit: try_to_merge_with_ksm_page
+        continue;
       }
-      // Every mapping of the merged page in a mergeable VMA is its own rmap_item in the scan: all follow.
-      for (const key of [...folio.rmap]) {
-        const other = this.procs.get(pidOf(key))!;
-        const v = vpageOf(key);
-        if (findVma(other.vmas, v)!.mergeable) this.replacePage(other, v, other.ptes.get(v)!, folio, kpage);
-      }
+      const twin = unstable.get(sum);
+      if (!twin) unstable.set(sum, folio);
+      if (!twin || twin === folio) continue;
+      // try_to_merge_two_pages: the page being scanned becomes the KSM page in place (every mapping of it, in a
+      // mergeable VMA or not, now maps a KSM page); the unstable tree's page merges into it
+      this.makeKsmPage(folio);
+      stable.set(sum, folio);
+      unstable.delete(sum);
+      this.ksmFollow(twin, folio);
+    }
+  }
+
+  /** Every mapping of `folio` in a mergeable VMA is its own rmap_item in the scan: all move to `kpage` (replace_page). */
+  private ksmFollow(folio: Folio, kpage: Folio): void {
+    for (const key of [...folio.rmap]) {
+      const other = this.procs.get(pidOf(key))!;
+      const v = vpageOf(key);
+      if (findVma(other.vmas, v)!.mergeable) this.replacePage(other, v, other.ptes.get(v)!, folio, kpage);
     }
   }
 
@@ -1083,10 +1180,10 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   }
 
   /** mm/ksm.c unmerge_ksm_pages → break_ksm: an unshare fault gives each KSM page's mapping a private copy. */
-  private unmergeKsmPages(proc: Proc, vma: Vma): void {
-    for (let vpage = vma.start; vpage < vma.end; vpage++) {
+  private unmergeKsmPages(proc: Proc, start: number, end: number): void {
+    for (let vpage = start; vpage < end; vpage++) {
       const pte = proc.ptes.get(vpage);
-      if (pte && pte.pfn !== ZERO_PFN && this.folioOf(pte.pfn).ksm) this.wpPageCopy(proc, vma, vpage, pte.pfn, true);
+      if (pte && pte.pfn !== ZERO_PFN && this.folioOf(pte.pfn).ksm) this.wpPageCopy(proc, findVma(proc.vmas, vpage)!, vpage, pte.pfn, true);
     }
   }
 }

@@ -63,15 +63,15 @@ class WpCopyStaleRmap extends MmModel {
 
 /** MADV_DONTNEED zaps PTEs without flushing the TLB (the stale-TLB class of CVE-2018-18281). */
 class DontneedNoTlbFlush extends MmModel {
-  protected override madviseDontneed(proc: Proc, vma: Vma): void {
-    this.zapRange(proc, vma.start, vma.end, false); // BUG: flush = false
+  protected override madviseDontneed(proc: Proc, start: number, end: number): void {
+    this.zapRange(proc, start, end, false); // BUG: flush = false
   }
 }
 
 /** VM_WIPEONFORK ignored: the child inherits the parent's secrets (what MADV_WIPEONFORK exists to prevent). */
 class WipeonforkIgnored extends MmModel {
   protected override vmaNeedsCopy(vma: Vma): boolean {
-    return vma.anonVma; // BUG: wipeonfork VMAs copied too
+    return vma.anonVma !== 0; // BUG: wipeonfork VMAs copied too
   }
 }
 

@@ -1,0 +1,199 @@
+// The pagemap view: what /proc shows root of a process's pages (pagemap, kpageflags, smaps), and its comparison
+// with the reference model's state for `cowcheck run --against model`. Linux cannot report the model's whole
+// state (refcounts, rmaps, PageAnonExclusive), but it can report this much, and the model must agree with it:
+// which (pid, vpage) pairs are present, which of them share a frame (compared as a partition: frames are matched
+// by who maps them, never by number), which are mapped exactly once (pagemap bit 56), which frames are anonymous,
+// KSM, THP or the zero page, and how much of each VMA is PMD-mapped. Where Linux may legitimately differ from the
+// model's one deterministic choice, the difference is an entry of ALLOWANCES, with the kernel's reason.
+import { z } from "zod";
+import type { LayerView, ViewVerdict } from "../../layers/layer.ts";
+import { findVma, folioOf, hugeSize, pidOf, vpageOf, keyOf, type MmGeometry, type MmState } from "../../models/mm/types.ts";
+
+/** Page flag bits as the agent sends them (engines/linux/agent.c, enum V_*). */
+export const PAGE = { exclusive: 1, file: 2, anon: 4, ksm: 8, thp: 16, zero: 32 } as const;
+const FLAG_NAMES = Object.keys(PAGE) as (keyof typeof PAGE)[];
+
+const n = z.number().int().min(0);
+export const pagemapSchema = z
+  .object({
+    procs: z.array(
+      z
+        .object({
+          pid: z.number().int().min(1),
+          /** Runs of present pages: [vpage, pfn, flags, count] is `count` pages from vpage on, at pfn, pfn + 1, … */
+          pages: z.array(z.tuple([n, n, n.max(63), z.number().int().min(1)])),
+          /** Each VMA in the window, in pages: [start, end, PMD-mapped anonymous pages (smaps AnonHugePages)]. */
+          vmas: z.array(z.tuple([n, n, n])),
+        })
+        .strict(),
+    ),
+  })
+  .strict();
+
+export interface PagemapPage {
+  readonly pfn: number;
+  readonly flags: number;
+}
+export interface PagemapView {
+  /** By (pid, vpage) key (keyOf): every present page. */
+  readonly pages: ReadonlyMap<number, PagemapPage>;
+  /** By pid: its VMAs as smaps lists them. */
+  readonly vmas: ReadonlyMap<number, readonly (readonly [number, number, number])[]>;
+}
+
+export function decodePagemap(json: unknown): PagemapView {
+  const v = pagemapSchema.parse(json);
+  const pages = new Map<number, PagemapPage>();
+  const vmas = new Map<number, (readonly [number, number, number])[]>();
+  for (const p of v.procs) {
+    for (const [vpage, pfn, flags, count] of p.pages) for (let i = 0; i < count; i++) pages.set(keyOf(p.pid, vpage + i), { pfn: pfn + i, flags });
+    vmas.set(p.pid, p.vmas);
+  }
+  return { pages, vmas };
+}
+
+/** What the model's state shows through pagemap: its present pages, from its page tables and folios. */
+export function projectPagemap(s: MmState): Map<number, PagemapPage> {
+  const huge = hugeSize(s.geometry);
+  const pages = new Map<number, PagemapPage>();
+  /** `asked` is the page whose mapcount decides the exclusive bit: the page itself under a PTE, the head under a PMD. */
+  const flagsOf = (pfn: number, asked = pfn): number => {
+    const f = folioOf(s, pfn)!;
+    const i = asked - f.pfn;
+    // The zero page is no normal page (vm_normal_page): neither file nor exclusive. pagemap_pmd_range takes the huge
+    // zero page for a page all the same, one that is not anonymous: "file" (observed on 6.18).
+    if (f.zero) return PAGE.zero | (f.nr > 1 ? PAGE.thp | PAGE.file : 0);
+    let flags = f.anon ? PAGE.anon : PAGE.file; // shmem and page cache pages are "file-page or shared-anon"
+    if (f.ksm) flags |= PAGE.ksm;
+    if (f.nr > 1) flags |= PAGE.thp;
+    if (f.pageMapcount[i] + f.entireMapcount === 1) flags |= PAGE.exclusive; // folio_precise_page_mapcount == 1
+    return flags;
+  };
+  for (const p of s.procs.values()) {
+    for (const [vpage, pte] of p.ptes) pages.set(keyOf(p.pid, vpage), { pfn: pte.pfn, flags: flagsOf(pte.pfn) });
+    // pagemap_pmd_range_thp (6.18) asks __folio_page_mapped_exclusively(folio, page) with the PMD's head page for
+    // every page it maps: a page the PMD maps that another process also maps by PTE still reads exclusive when the
+    // head is mapped once. A kernel finding (docs/linux.md); the view shows what Linux reports.
+    for (const [base, pmd] of p.pmds) for (let i = 0; i < huge; i++) pages.set(keyOf(p.pid, base + i), { pfn: pmd.pfn + i, flags: flagsOf(pmd.pfn + i, pmd.pfn) });
+  }
+  return pages;
+}
+
+/** smaps_pmd_entry: PMD-mapped anonymous folios in [start, end) count in AnonHugePages (the huge zero page does not). */
+function anonHugePages(s: MmState, pid: number, start: number, end: number): number {
+  let total = 0;
+  for (const [base, pmd] of s.procs.get(pid)!.pmds) if (base >= start && base < end && folioOf(s, pmd.pfn)!.anon) total += hugeSize(s.geometry);
+  return total;
+}
+
+const describe = (flags: number): string => FLAG_NAMES.filter((f) => flags & PAGE[f]).join("+") || "none";
+const at = (key: number): string => `pid ${pidOf(key)} page ${vpageOf(key)}`;
+
+/**
+ * Where Linux may differ from the model, and why. A local allowance excuses one difference and the comparison
+ * goes on; a desynchronizing one means Linux took another legitimate path, after which the two states are no
+ * longer comparable: the rest of the sequence is checked against the oracle only.
+ */
+export const ALLOWANCES = {
+  "fault-around": "a read fault on a file or shmem mapping also maps neighbouring pages already in the page cache (do_fault_around, fault_around_bytes); the model maps only the faulting page",
+  "ksm-splits-thp": "model gap, to be closed: ksmd splits a THP in a mergeable VMA to merge its pages (try_to_merge_one_page → split_huge_page); the model's KSM leaves THPs whole, so the states part (desynchronizes)",
+} as const;
+export type Allowance = keyof typeof ALLOWANCES;
+
+/** Compare Linux's pagemap view with the model's state. */
+export function comparePagemap(linux: PagemapView, model: MmState): ViewVerdict {
+  const g: MmGeometry = model.geometry;
+  const mine = projectPagemap(model);
+  const allowed = new Set<Allowance>();
+  const diverge = (property: string, message: string): ViewVerdict => ({ divergence: { property: `pagemap-${property}`, message } });
+
+  // A THP in a mergeable VMA that Linux no longer has as a THP: ksmd split it (ALLOWANCES["ksm-splits-thp"]).
+  for (const [key, m] of mine) {
+    if (!(m.flags & PAGE.thp) || m.flags & PAGE.zero) continue;
+    const l = linux.pages.get(key);
+    const vma = findVma(model.procs.get(pidOf(key))!.vmas, vpageOf(key));
+    if (l && !(l.flags & PAGE.thp) && vma?.mergeable) return { desync: "ksm-splits-thp" };
+  }
+
+  // Present sets. Pages Linux maps and the model does not are excused only by fault-around.
+  const extra = new Map<number, number>(); // linux pfn → how many fault-around mappings it has
+  for (const [key, page] of linux.pages) {
+    if (mine.has(key)) continue;
+    const proc = model.procs.get(pidOf(key));
+    const vma = proc && findVma(proc.vmas, vpageOf(key));
+    if (vma && (vma.file !== null || vma.shared) && page.flags & PAGE.file && !(page.flags & PAGE.anon)) {
+      allowed.add("fault-around");
+      extra.set(page.pfn, (extra.get(page.pfn) ?? 0) + 1);
+      continue;
+    }
+    return diverge("present", `${at(key)} is present in Linux (pfn ${page.pfn}, ${describe(page.flags)}) but not in the model`);
+  }
+  for (const [key, page] of mine) {
+    if (!linux.pages.has(key)) return diverge("present", `${at(key)} is present in the model (pfn ${page.pfn}, ${describe(page.flags)}) but not in Linux`);
+  }
+
+  // The sharing partition: a bijection between Linux's pfns and the model's, over the pages both map.
+  const toModel = new Map<number, number>();
+  const toLinux = new Map<number, number>();
+  const firstAt = new Map<number, number>(); // model pfn → the first key seen mapping it
+  for (const [key, m] of mine) {
+    const l = linux.pages.get(key)!;
+    const known = toModel.get(l.pfn);
+    if (known !== undefined && known !== m.pfn) {
+      return diverge("sharing", `${at(key)} shares Linux's frame with ${at(firstAt.get(known)!)}, but in the model they map different frames (${m.pfn} and ${known})`);
+    }
+    const back = toLinux.get(m.pfn);
+    if (back !== undefined && back !== l.pfn) {
+      return diverge("sharing", `${at(key)} shares the model's frame ${m.pfn} with ${at(firstAt.get(m.pfn)!)}, but in Linux they map different frames (${l.pfn} and ${back})`);
+    }
+    toModel.set(l.pfn, m.pfn);
+    toLinux.set(m.pfn, l.pfn);
+    if (!firstAt.has(m.pfn)) firstAt.set(m.pfn, key);
+    // Flags: the exclusive bit counts every mapping, fault-around's too.
+    let mask = ~0;
+    if (extra.has(l.pfn)) mask &= ~PAGE.exclusive;
+    if ((l.flags & mask) !== (m.flags & mask)) {
+      return diverge("flags", `${at(key)} is ${describe(l.flags)} in Linux but ${describe(m.flags)} in the model`);
+    }
+    // A THP is naturally aligned: the page's index in its folio is the same on both sides.
+    if (m.flags & PAGE.thp) {
+      const f = folioOf(model, m.pfn)!;
+      const huge = hugeSize(g);
+      if (l.pfn % huge !== m.pfn - f.pfn) return diverge("flags", `${at(key)} is page ${l.pfn % huge} of its huge page in Linux but page ${m.pfn - f.pfn} in the model`);
+    }
+  }
+
+  // VMAs (split and merged as Linux does), and their PMD mappings: AnonHugePages against the model's PMDs.
+  for (const [pid, vmas] of linux.vmas) {
+    const proc = model.procs.get(pid);
+    if (!proc) return diverge("present", `Linux has pid ${pid}, the model does not`);
+    const shape = (list: readonly { start: number; end: number }[]): string => list.map((v) => `[${v.start}, ${v.end})`).join(" ") || "none";
+    const theirs = vmas.map(([start, end]) => ({ start, end }));
+    if (shape(theirs) !== shape(proc.vmas)) return diverge("vmas", `pid ${pid}'s VMAs are ${shape(theirs)} in Linux but ${shape(proc.vmas)} in the model`);
+    for (const [start, end, anonHuge] of vmas) {
+      const expected = anonHugePages(model, pid, start, end);
+      if (anonHuge !== expected) {
+        return diverge("thp", `pid ${pid}'s VMA of pages [${start}, ${end}) has ${anonHuge / hugeSize(g)} PMD-mapped huge page(s) in Linux (AnonHugePages), ${expected / hugeSize(g)} in the model`);
+      }
+    }
+  }
+  return allowed.size ? { allowed: [...allowed] } : {};
+}
+
+/** The view as an engine sends it (the agent's JSON), from a model's state: for model-backed engines and tests. */
+export function encodePagemap(s: MmState): z.infer<typeof pagemapSchema> {
+  const pages = projectPagemap(s);
+  return {
+    procs: [...s.procs.values()].map((p) => ({
+      pid: p.pid,
+      pages: [...pages].filter(([key]) => pidOf(key) === p.pid).sort(([a], [b]) => a - b).map(([key, pg]) => [vpageOf(key), pg.pfn, pg.flags, 1] as [number, number, number, number]),
+      vmas: p.vmas.map((v) => [v.start, v.end, anonHugePages(s, p.pid, v.start, v.end)] as [number, number, number]),
+    })),
+  };
+}
+
+export const pagemapView: LayerView<MmState> = {
+  name: "pagemap",
+  decode: decodePagemap,
+  compare: (view, reference) => comparePagemap(view as PagemapView, reference),
+};

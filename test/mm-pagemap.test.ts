@@ -1,0 +1,194 @@
+// The pagemap view and the lockstep comparison behind `cowcheck run --against model`, in process: the model's
+// projection, each divergence the comparison reports, each allowance, and that the comparison has teeth (a mutant
+// whose data is right but whose sharing is wrong is caught by structure alone).
+import { describe, expect, test } from "vitest";
+import { runCampaign } from "../fuzz/campaign.ts";
+import { checkSequence, emptyStats, isOneOf, OTHER_CHOICE } from "../fuzz/runner.ts";
+import { withoutKinds } from "../layers/layer.ts";
+import { mmLayer } from "../layers/mm.ts";
+import { MmModel } from "../models/mm/model.ts";
+import { mmMutants } from "../models/mm/mutants/index.ts";
+import { defaultMmGeometry, keyOf, type MmGeometry, type MmObs, type MmOp } from "../models/mm/types.ts";
+import { MmOracle } from "../oracles/mm.ts";
+import { comparePagemap, decodePagemap, encodePagemap, PAGE, type PagemapView } from "../properties/mm/pagemap.ts";
+import type { Engine } from "../engines/types.ts";
+
+const g: MmGeometry = { ...defaultMmGeometry, pages: 16, hugeOrder: 2 };
+
+function modelAfter(ops: MmOp[], geometry = g): MmModel {
+  const m = new MmModel(geometry);
+  for (const op of ops) m.apply(op);
+  return m;
+}
+
+/** An engine that answers the pagemap view from its own (model) state, as the Linux agent answers from /proc. */
+function withPagemap(engine: Engine<MmOp, MmObs> & { inspect(): unknown }): Engine<unknown, unknown> {
+  return {
+    layer: "mm",
+    features: new Set([...engine.features, "pagemap"]),
+    apply: (op) => engine.apply(op as MmOp),
+    inspectView: () => decodePagemap(JSON.parse(JSON.stringify(encodePagemap(engine.inspect() as MmModel)))),
+  };
+}
+
+const forked: MmOp[] = [
+  { op: "spawn" },
+  { op: "mmap", pid: 1, page: 0, pages: 8, prot: "rw", shared: false },
+  { op: "write", pid: 1, page: 1, cell: 0, value: 7 },
+  { op: "read", pid: 1, page: 2 },
+  { op: "fork", pid: 1 },
+];
+
+describe("the model's pagemap", () => {
+  test("a page shared after fork is one frame for both, mapped twice; the zero page is neither file nor exclusive", () => {
+    const v = decodePagemap(encodePagemap(modelAfter(forked)));
+    const [p1, p2] = [v.pages.get(keyOf(1, 1))!, v.pages.get(keyOf(2, 1))!];
+    expect(p1.pfn).toBe(p2.pfn);
+    expect(p1.flags).toBe(PAGE.anon); // mapped twice: not exclusive
+    expect(v.pages.get(keyOf(1, 2))!.flags).toBe(PAGE.zero);
+    expect(v.pages.has(keyOf(1, 3))).toBe(false);
+    const after = decodePagemap(encodePagemap(modelAfter([...forked, { op: "write", pid: 2, page: 1, cell: 0, value: 1 }])));
+    expect(after.pages.get(keyOf(1, 1))!.flags).toBe(PAGE.anon | PAGE.exclusive);
+    expect(after.pages.get(keyOf(2, 1))!.pfn).not.toBe(after.pages.get(keyOf(1, 1))!.pfn);
+  });
+
+  test("frames are matched by who maps them, not by number", () => {
+    const m = modelAfter(forked);
+    const v = decodePagemap(encodePagemap(m));
+    const renumbered: PagemapView = { ...v, pages: new Map([...v.pages].map(([k, p]) => [k, { ...p, pfn: p.pfn * 7 + 100_000 }])) };
+    expect(comparePagemap(renumbered, m)).toEqual({});
+  });
+
+  test("MADV_HUGEPAGE on a range whose flags already say so splits no VMA (madvise_update_vma), and VMAs merge back", () => {
+    const m = modelAfter([
+      { op: "spawn" },
+      { op: "mmap", pid: 1, page: 0, pages: 8, prot: "rw", shared: false },
+      { op: "madvise", pid: 1, page: 0, pages: 8, advice: "hugepage" },
+      { op: "madvise", pid: 1, page: 1, pages: 2, advice: "hugepage" },
+      { op: "mprotect", pid: 1, page: 2, pages: 2, prot: "r" },
+      { op: "mprotect", pid: 1, page: 2, pages: 2, prot: "rw" },
+    ]);
+    expect(m.procs.get(1)!.vmas.map((v) => [v.start, v.end])).toEqual([[0, 8]]);
+  });
+});
+
+describe("comparePagemap", () => {
+  const m = modelAfter(forked);
+  const mine = decodePagemap(encodePagemap(m));
+  const edit = (f: (pages: Map<number, { pfn: number; flags: number }>) => void): PagemapView => {
+    const pages = new Map(mine.pages);
+    f(pages);
+    return { ...mine, pages };
+  };
+
+  test("a page only Linux maps, in anonymous memory, is a divergence", () => {
+    const v = edit((p) => p.set(keyOf(1, 5), { pfn: 999_999, flags: PAGE.anon | PAGE.exclusive }));
+    expect(comparePagemap(v, m).divergence?.property).toBe("pagemap-present");
+  });
+
+  test("a page only the model maps is a divergence", () => {
+    const v = edit((p) => p.delete(keyOf(2, 1)));
+    expect(comparePagemap(v, m).divergence).toMatchObject({ property: "pagemap-present", message: expect.stringContaining("pid 2 page 1") });
+  });
+
+  test("two pages sharing a frame on one side only is a divergence, either way round", () => {
+    const split = edit((p) => p.set(keyOf(2, 1), { ...p.get(keyOf(2, 1))!, pfn: 888_888 }));
+    expect(comparePagemap(split, m).divergence?.property).toBe("pagemap-sharing");
+    const merged = edit((p) => p.set(keyOf(1, 2), { ...p.get(keyOf(1, 1))! }));
+    expect(comparePagemap(merged, m).divergence?.property).toBe("pagemap-sharing");
+  });
+
+  test("different flags are a divergence", () => {
+    const v = edit((p) => p.set(keyOf(1, 1), { ...p.get(keyOf(1, 1))!, flags: PAGE.anon | PAGE.exclusive }));
+    expect(comparePagemap(v, m).divergence?.property).toBe("pagemap-flags");
+  });
+
+  test("allowance fault-around: a cached file page Linux maps around a read fault, with the exclusive bits it changes", () => {
+    const f = modelAfter([
+      { op: "spawn" },
+      { op: "mmap", pid: 1, page: 0, pages: 8, prot: "r", shared: true, file: 0 },
+      { op: "fileWrite", file: 0, page: 1, cell: 0, value: 1 },
+      { op: "read", pid: 1, page: 0 },
+    ]);
+    const v = decodePagemap(encodePagemap(f));
+    expect(comparePagemap(v, f)).toEqual({});
+    const around = new Map(v.pages).set(keyOf(1, 1), { pfn: 777_777, flags: PAGE.file | PAGE.exclusive });
+    expect(comparePagemap({ ...v, pages: around }, f)).toEqual({ allowed: ["fault-around"] });
+  });
+
+  test("allowance ksm-splits-thp: Linux's ksmd split a THP of a mergeable VMA; the rest of the sequence is not compared", () => {
+    const t = modelAfter([
+      { op: "spawn" },
+      { op: "mmap", pid: 1, page: 0, pages: 8, prot: "rw", shared: false },
+      { op: "madvise", pid: 1, page: 0, pages: 8, advice: "hugepage" },
+      { op: "madvise", pid: 1, page: 0, pages: 8, advice: "mergeable" },
+      { op: "write", pid: 1, page: 0, cell: 0, value: 1 },
+    ]);
+    const v = decodePagemap(encodePagemap(t));
+    expect(v.pages.get(keyOf(1, 1))!.flags & PAGE.thp).toBeTruthy();
+    const split = new Map([...v.pages].map(([k, p]) => [k, { ...p, flags: p.flags & ~PAGE.thp }]));
+    expect(comparePagemap({ ...v, pages: split }, t)).toEqual({ desync: "ksm-splits-thp" });
+    // outside a mergeable VMA the same difference is a divergence
+    const plain = modelAfter([
+      { op: "spawn" },
+      { op: "mmap", pid: 1, page: 0, pages: 8, prot: "rw", shared: false },
+      { op: "madvise", pid: 1, page: 0, pages: 8, advice: "hugepage" },
+      { op: "write", pid: 1, page: 0, cell: 0, value: 1 },
+    ]);
+    const pv = decodePagemap(encodePagemap(plain));
+    const psplit = new Map([...pv.pages].map(([k, p]) => [k, { ...p, flags: p.flags & ~PAGE.thp }]));
+    expect(comparePagemap({ ...pv, pages: psplit }, plain).divergence?.property).toBe("pagemap-flags");
+  });
+});
+
+describe("the lockstep comparison (--against model)", () => {
+  const properties = withoutKinds(mmLayer, ["invariant", "economy"]); // structure alone must catch it
+
+  test("an engine whose data is right but which copies eagerly at fork is caught by structure alone", async () => {
+    const eager = mmMutants.find((x) => x.name === "eager-fork")!;
+    const factory = { name: "eager-fork+pagemap", create: (geo: unknown) => withPagemap(eager.create(geo as MmGeometry) as MmModel) };
+    const r = await runCampaign(properties, factory, { seed: 1, runs: 200, maxOps: 60, against: "model" });
+    expect(r.status).toBe("failed");
+    expect(r.failure?.kind).toBe("structure");
+    expect(r.failure?.property).toMatch(/^pagemap-(sharing|flags)$/); // copies are exclusive where the model's pages are shared
+  });
+
+  test("the model against itself agrees after every op", async () => {
+    const factory = { name: "model+pagemap", create: (geo: unknown) => withPagemap(new MmModel(geo as MmGeometry)) };
+    const r = await runCampaign(properties, factory, { seed: 3, runs: 150, maxOps: 100, against: "model" });
+    expect(r.status).toBe("passed");
+    expect(r.structure!.compared).toBe(r.ops);
+  });
+
+  test(`an engine that answers another observation the oracle allows stops the comparison (${OTHER_CHOICE})`, async () => {
+    // pinRead of a GUP reference taken before a write of the same process: the oracle allows old and new
+    const ops: MmOp[] = [
+      { op: "spawn" },
+      { op: "mmap", pid: 1, page: 0, pages: 4, prot: "rw", shared: false },
+      { op: "write", pid: 1, page: 0, cell: 0, value: 1 },
+      { op: "pin", pid: 1, page: 0, kind: "get", write: false },
+      { op: "fork", pid: 1 },
+      { op: "write", pid: 1, page: 0, cell: 0, value: 2 },
+      { op: "pinRead", handle: 1 },
+      { op: "read", pid: 1, page: 0 },
+    ];
+    const oracle = new MmOracle(g);
+    const allowed = ops.map((op) => oracle.apply(op));
+    expect(isOneOf(allowed[6])).toBe(true);
+    const model = new MmModel(g);
+    const chooser = withPagemap(model);
+    let i = 0;
+    const other: Engine<unknown, unknown> = {
+      ...chooser,
+      apply: (op) => {
+        const mine = chooser.apply(op);
+        const choices = allowed[i++];
+        return isOneOf(choices) ? choices.oneOf.find((c) => JSON.stringify(c) !== JSON.stringify(mine))! : mine;
+      },
+    };
+    const stats = emptyStats();
+    const f = await checkSequence(properties, g, other, ops, { against: new MmModel(g), stats });
+    expect(f).toBeUndefined();
+    expect(stats).toEqual({ compared: 6, allowed: {}, desynced: { [OTHER_CHOICE]: 1 } });
+  });
+});
