@@ -41,6 +41,34 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
     expect(r.ops).toBeGreaterThan(10_000);
   }, 120_000);
 
+  test("--against model: the kernel's pagemap agrees with the model's structure (seed 1, over 10,000 ops)", async () => {
+    if (!linuxFeatures().offered.includes("pagemap")) return console.log("skipping the differential run: no pagemap view here (needs root for PFNs and /proc/kpageflags)");
+    const factory = resolveEngine(mmLayer, "linux");
+    // Without ksm: with it, seed 1 meets a KSM page in Linux that the model did not merge (run 143 of the CLI's
+    // default campaign; open in issue 4's note), a divergence not yet understood, so not excused here either.
+    const features = new Set(linuxFeatures().offered.filter((f) => f !== "ksm"));
+    const r = await runCampaign(mmLayer, factory, { seed: 1, runs: 150, maxOps: 200, geometry: g, against: "model", features });
+    expect(r.failure?.message).toBeUndefined();
+    expect(r.status).toBe("passed");
+    expect(r.ops).toBeGreaterThan(10_000);
+    expect(r.structure!.compared).toBeGreaterThan(10_000); // compared, not only run
+    expect(r.structure!.allowed["fault-around"]).toBeGreaterThan(0); // the allowance is exercised by the kernel itself
+  }, 180_000);
+
+  test("the kernel findings recorded under traces/mm/linux replay with structure compared", async () => {
+    const { loadTrace } = await import("../fuzz/trace.ts");
+    const factory = resolveEngine(mmLayer, "linux");
+    const model = resolveEngine(mmLayer, "model");
+    try {
+      for (const f of readdirSync("traces/mm/linux")) {
+        const { trace } = loadTrace(`traces/mm/linux/${f}`);
+        expect(await checkWith(mmLayer, { ...trace.geometry as object }, factory, trace.ops, { against: model }), f).toBeUndefined();
+      }
+    } finally {
+      await factory.dispose?.();
+    }
+  }, 60_000);
+
   const supported = new Set(["file", "thp", "gup", "ksm"]);
   const scenarios = cowScenariosFor(g).filter((s) => s.ops.every((op) => !opFeature(op) || supported.has(opFeature(op)!)));
   test.each(scenarios.map((s) => [s.name, s] as const))("cow.c %s at the real geometry gives the oracle's observations", async (_, s) => {
@@ -68,10 +96,18 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
       }).map(Number);
     const others = new Set(agents()); // agents of other runs on this machine are not ours to judge
     const engine = await StdioEngine.start(mmLayer, g, JSON.stringify(linuxAgent()), {});
+    // ours only: other runs on this machine start agents too; ours share the engine's process group
+    const inGroup = (p: number): boolean => {
+      try {
+        return Number(readFileSync(`/proc/${p}/stat`, "utf8").replace(/^.*\) /s, "").split(" ")[2]) === engine.pid;
+      } catch {
+        return false;
+      }
+    };
     try {
       const before = new Set(agents());
       expect(await engine.apply({ op: "spawn" })).toEqual({ pid: 1 });
-      const worker = agents().find((p) => !before.has(p))!;
+      const worker = agents().find((p) => !before.has(p) && inGroup(p))!;
       expect(worker).toBeDefined();
       process.kill(worker, "SIGKILL");
       await expect(engine.apply({ op: "read", pid: 1, page: 0 })).rejects.toThrow(/the worker for pid 1 .* died/);
@@ -79,7 +115,7 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
       await engine.close();
     }
     await new Promise((r) => setTimeout(r, 200));
-    expect(agents().filter((p) => !others.has(p))).toEqual([]);
+    expect(agents().filter((p) => !others.has(p) && inGroup(p))).toEqual([]);
   });
 
   test("a fork chain of 1,000 generations (each child forks, its parent exits) costs the agent nothing", async () => {

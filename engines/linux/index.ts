@@ -33,14 +33,24 @@ export function linuxFeatures(): { offered: string[]; missing: Record<string, st
   const knobs = ["pages_to_scan", "sleep_millisecs", "smart_scan", "run"].map((k) => `/sys/kernel/mm/ksm/${k}`);
   if (knobs.every((k) => writable(k))) offered.push("ksm");
   else missing.ksm = "needs write access to /sys/kernel/mm/ksm (root, and a kernel with KSM)";
+  if (process.getuid?.() === 0 && readable("/proc/kpageflags")) offered.push("pagemap");
+  else missing.pagemap = "needs root: PFNs in /proc/PID/pagemap and /proc/kpageflags are shown to CAP_SYS_ADMIN only";
   missing.pin = "FOLL_PIN held from user space needs the gup_test debugfs file (CONFIG_GUP_TEST) for every kind; not built";
-  missing.inspect = "the agent does not report structure yet (pagemap comparison with the model is to come)";
+  missing.inspect = "the whole model state (refcounts, rmaps, PageAnonExclusive) is not visible from user space: the pagemap view is what Linux shows";
   return { offered, missing };
 }
 
+function readable(path: string): boolean {
+  return accessible(path, constants.R_OK);
+}
+
 function writable(path: string): boolean {
+  return accessible(path, constants.W_OK);
+}
+
+function accessible(path: string, mode: number): boolean {
   try {
-    accessSync(path, constants.W_OK);
+    accessSync(path, mode);
     return true;
   } catch {
     return false;
