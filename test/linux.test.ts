@@ -44,8 +44,9 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
   test("--against model: the kernel's pagemap agrees with the model's structure (seed 1, over 10,000 ops)", async () => {
     if (!linuxFeatures().offered.includes("pagemap")) return console.log("skipping the differential run: no pagemap view here (needs root for PFNs and /proc/kpageflags)");
     const factory = resolveEngine(mmLayer, "linux");
-    // Without ksm: with it, seed 1 meets a KSM page in Linux that the model did not merge (run 143 of the CLI's
-    // default campaign; open in issue 4's note), a divergence not yet understood, so not excused here either.
+    // Without ksm: ksmd is machine-wide, and while another run on the machine drives it, it merges this run's
+    // mergeable pages outside its ksmScan ops (seen: a KSM page in Linux the model had not merged). That needs a
+    // "ksm-timing" allowance that is not written yet (issue 4's note), so the run here stays clear of KSM.
     const features = new Set(linuxFeatures().offered.filter((f) => f !== "ksm"));
     const r = await runCampaign(mmLayer, factory, { seed: 1, runs: 150, maxOps: 200, geometry: g, against: "model", features });
     expect(r.failure?.message).toBeUndefined();
