@@ -74,20 +74,21 @@ export function sequenceArbitrary(layer: AnyLayer, geometry: unknown, features: 
 }
 
 export async function runCampaign(layer: AnyLayer, factory: EngineFactory, options: CampaignOptions): Promise<CampaignResult> {
+  const against = options.against === undefined ? undefined : resolveEngine(layer, options.against);
   try {
-    return await campaign(withoutKinds(layer, options.skip), factory, options);
+    return await campaign(withoutKinds(layer, options.skip), factory, against, options);
   } finally {
     await factory.dispose?.();
+    await against?.dispose?.();
   }
 }
 
-async function campaign(layer: AnyLayer, factory: EngineFactory, options: CampaignOptions): Promise<CampaignResult> {
+async function campaign(layer: AnyLayer, factory: EngineFactory, against: EngineFactory | undefined, options: CampaignOptions): Promise<CampaignResult> {
   const geometry = options.geometry ?? layer.defaultGeometry;
   const started = Date.now();
   let runs = 0;
   let ops = 0;
   let features = options.features ?? new Set<string>();
-  const against = options.against === undefined ? undefined : resolveEngine(layer, options.against);
   const stats = against ? emptyStats() : undefined;
   const base = () => ({ engine: factory.name, layer: layer.name, seed: options.seed, runs, ops, elapsedMs: Date.now() - started, structure: stats });
   const traceOf = (seq: readonly unknown[]): Trace => ({ cowcheck: 1, layer: layer.name, geometry, features: [...features].sort(), seed: options.seed, ops: [...seq] });

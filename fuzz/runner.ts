@@ -49,10 +49,12 @@ export interface StructureStats {
 
 export const emptyStats = (): StructureStats => ({ compared: 0, allowed: {}, desynced: {} });
 
+const bump = (counts: Record<string, number>, key: string, by = 1): void => void (counts[key] = (counts[key] ?? 0) + by);
+
 export function addStats(into: StructureStats, from: StructureStats): StructureStats {
   into.compared += from.compared;
-  for (const [k, v] of Object.entries(from.allowed)) into.allowed[k] = (into.allowed[k] ?? 0) + v;
-  for (const [k, v] of Object.entries(from.desynced)) into.desynced[k] = (into.desynced[k] ?? 0) + v;
+  for (const [k, v] of Object.entries(from.allowed)) bump(into.allowed, k, v);
+  for (const [k, v] of Object.entries(from.desynced)) bump(into.desynced, k, v);
   return into;
 }
 
@@ -150,34 +152,9 @@ export async function checkSequence(
       return { index: i, property: "observational-equivalence", kind: "equivalence", message, observed, expected };
     }
     if (against && synced) {
-      const ref = await settleEngine(() => against.apply(op), `the reference engine at op ${i}`);
-      if (!allows(expected, ref)) {
-        return { index: i, property: "reference-observation", kind: "equivalence", message: "the reference engine's observation differs from the oracle's", observed: ref, expected };
-      }
-      if (!deepEqual(ref, observed)) {
-        synced = false;
-        stats.desynced[OTHER_CHOICE] = (stats.desynced[OTHER_CHOICE] ?? 0) + 1;
-      } else {
-        const refState = await settleEngine(() => against.inspect!(), `inspecting the reference engine after op ${i}`);
-        for (const v of views) {
-          let seen: unknown;
-          try {
-            seen = engine.inspectView!(v.name);
-            if (isPromise(seen)) seen = await seen;
-          } catch (e) {
-            throw asEngineFailure(e, `the ${v.name} view after op ${i}`, i);
-          }
-          const verdict = v.compare(seen, refState);
-          if (verdict.divergence) return { index: i, property: verdict.divergence.property, kind: "structure", message: verdict.divergence.message };
-          for (const a of verdict.allowed ?? []) stats.allowed[a] = (stats.allowed[a] ?? 0) + 1;
-          if (verdict.desync) {
-            synced = false;
-            stats.desynced[verdict.desync] = (stats.desynced[verdict.desync] ?? 0) + 1;
-            break;
-          }
-        }
-        if (synced) stats.compared++;
-      }
+      const step = await lockstep(engine, against, views, op, i, observed, expected, stats);
+      if (typeof step === "object") return step;
+      synced = step;
     }
     if (inspect) {
       let state: unknown;
@@ -197,12 +174,49 @@ export async function checkSequence(
   return undefined;
 }
 
-async function settleEngine<T>(f: () => T | Promise<T>, what: string): Promise<T> {
+/**
+ * One op of a lockstep comparison: the reference engine applies it too, then every view is compared. Returns a
+ * failure, or whether the two are still in step (false once the engine took another legitimate path).
+ */
+async function lockstep(
+  engine: Engine<unknown, unknown>,
+  against: Engine<unknown, unknown>,
+  views: readonly LayerView<unknown>[],
+  op: unknown,
+  i: number,
+  observed: unknown,
+  expected: unknown,
+  stats: StructureStats,
+): Promise<Failure | boolean> {
+  const ref = await settleEngine(() => against.apply(op), `the reference engine at op ${i}`);
+  if (!allows(expected, ref)) {
+    return { index: i, property: "reference-observation", kind: "equivalence", message: "the reference engine's observation differs from the oracle's", observed: ref, expected };
+  }
+  if (!deepEqual(ref, observed)) {
+    bump(stats.desynced, OTHER_CHOICE);
+    return false;
+  }
+  const refState = await settleEngine(() => against.inspect!(), `inspecting the reference engine after op ${i}`);
+  for (const v of views) {
+    const seen = await settleEngine(() => engine.inspectView!(v.name), `the ${v.name} view after op ${i}`, i);
+    const verdict = v.compare(seen, refState);
+    if (verdict.divergence) return { index: i, property: verdict.divergence.property, kind: "structure", message: verdict.divergence.message };
+    for (const a of verdict.allowed ?? []) bump(stats.allowed, a);
+    if (verdict.desync) {
+      bump(stats.desynced, verdict.desync);
+      return false;
+    }
+  }
+  stats.compared++;
+  return true;
+}
+
+async function settleEngine<T>(f: () => T | Promise<T>, what: string, opIndex?: number): Promise<T> {
   try {
     const v = f();
     return isPromise(v) ? await v : v;
   } catch (e) {
-    throw asEngineFailure(e, what);
+    throw asEngineFailure(e, what, opIndex);
   }
 }
 

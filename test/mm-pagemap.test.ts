@@ -117,27 +117,22 @@ describe("comparePagemap", () => {
   });
 
   test("allowance ksm-splits-thp: Linux's ksmd split a THP of a mergeable VMA; the rest of the sequence is not compared", () => {
-    const t = modelAfter([
-      { op: "spawn" },
-      { op: "mmap", pid: 1, page: 0, pages: 8, prot: "rw", shared: false },
-      { op: "madvise", pid: 1, page: 0, pages: 8, advice: "hugepage" },
-      { op: "madvise", pid: 1, page: 0, pages: 8, advice: "mergeable" },
-      { op: "write", pid: 1, page: 0, cell: 0, value: 1 },
-    ]);
-    const v = decodePagemap(encodePagemap(t));
-    expect(v.pages.get(keyOf(1, 1))!.flags & PAGE.thp).toBeTruthy();
-    const split = new Map([...v.pages].map(([k, p]) => [k, { ...p, flags: p.flags & ~PAGE.thp }]));
-    expect(comparePagemap({ ...v, pages: split }, t)).toEqual({ desync: "ksm-splits-thp" });
+    const thpWritten = (mergeable: boolean): MmModel =>
+      modelAfter([
+        { op: "spawn" },
+        { op: "mmap", pid: 1, page: 0, pages: 8, prot: "rw", shared: false },
+        ...(mergeable ? [{ op: "madvise", pid: 1, page: 0, pages: 8, advice: "mergeable" } as const] : []),
+        { op: "madvise", pid: 1, page: 0, pages: 8, advice: "hugepage" },
+        { op: "write", pid: 1, page: 0, cell: 0, value: 1 },
+      ]);
+    const split = (m: MmModel): PagemapView => {
+      const v = decodePagemap(encodePagemap(m));
+      expect(v.pages.get(keyOf(1, 1))!.flags & PAGE.thp).toBeTruthy();
+      return { ...v, pages: new Map([...v.pages].map(([k, p]) => [k, { ...p, flags: p.flags & ~PAGE.thp }])) };
+    };
+    expect(comparePagemap(split(thpWritten(true)), thpWritten(true))).toEqual({ desync: "ksm-splits-thp" });
     // outside a mergeable VMA the same difference is a divergence
-    const plain = modelAfter([
-      { op: "spawn" },
-      { op: "mmap", pid: 1, page: 0, pages: 8, prot: "rw", shared: false },
-      { op: "madvise", pid: 1, page: 0, pages: 8, advice: "hugepage" },
-      { op: "write", pid: 1, page: 0, cell: 0, value: 1 },
-    ]);
-    const pv = decodePagemap(encodePagemap(plain));
-    const psplit = new Map([...pv.pages].map(([k, p]) => [k, { ...p, flags: p.flags & ~PAGE.thp }]));
-    expect(comparePagemap({ ...pv, pages: psplit }, plain).divergence?.property).toBe("pagemap-flags");
+    expect(comparePagemap(split(thpWritten(false)), thpWritten(false)).divergence?.property).toBe("pagemap-flags");
   });
 });
 

@@ -406,11 +406,14 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       a.hugepage === b.hugepage && a.nohugepage === b.nohugepage && a.mergeable === b.mergeable && a.account === b.account;
   }
 
+  /** `b` starts where `a` ends, mapping the same file (or none) from where `a` leaves off. */
+  private static continues(a: Vma, b: Vma): boolean {
+    return a.end === b.start && a.cache === b.cache && (!a.cache || b.pgoff === a.pgoff + (a.end - a.start));
+  }
+
   /** mm/vma.c: whether `b`, which starts where `a` ends, may be merged into one VMA with it. */
   private static canMerge(a: Vma, b: Vma): boolean {
-    if (a.end !== b.start || !MmModel.sameFlags(a, b, true) || a.cache !== b.cache) return false;
-    if (a.cache && b.pgoff !== a.pgoff + (a.end - a.start)) return false; // the file must continue
-    if (a.cache?.kind === "shmem" && a.cache !== b.cache) return false;
+    if (!MmModel.continues(a, b) || !MmModel.sameFlags(a, b, true)) return false;
     // is_mergeable_anon_vma: one anon_vma (or none) for both; a forked one's chain cannot be taken over
     if (a.anonVma && b.anonVma) return a.anonVma === b.anonVma;
     if (a.anonVma) return !a.forkedAnon;
@@ -461,12 +464,11 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     if (vma.anonVma) return;
     const i = proc.vmas.indexOf(vma);
     // anon_vma_compatible: adjacent, same flags but the access bits, same file continuing; reusable_anon_vma: not forked
-    const compatible = (a: Vma, b: Vma, n: Vma): boolean =>
-      a.end === b.start && MmModel.sameFlags(a, b, false) && a.cache === b.cache && (!a.cache || b.pgoff === a.pgoff + (a.end - a.start)) && n.anonVma !== 0 && !n.forkedAnon;
+    const reusable = (a: Vma, b: Vma, owner: Vma): boolean => MmModel.continues(a, b) && MmModel.sameFlags(a, b, false) && owner.anonVma !== 0 && !owner.forkedAnon;
     const prev = proc.vmas[i - 1];
     const next = proc.vmas[i + 1];
-    if (next && compatible(vma, next, next)) vma.anonVma = next.anonVma;
-    else if (prev && compatible(prev, vma, prev)) vma.anonVma = prev.anonVma;
+    if (next && reusable(vma, next, next)) vma.anonVma = next.anonVma; // next first, as find_mergeable_anon_vma
+    else if (prev && reusable(prev, vma, prev)) vma.anonVma = prev.anonVma;
     else vma.anonVma = ++this.anonVmas;
   }
 

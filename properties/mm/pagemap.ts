@@ -116,14 +116,14 @@ export function comparePagemap(linux: PagemapView, model: MmState): ViewVerdict 
   }
 
   // Present sets. Pages Linux maps and the model does not are excused only by fault-around.
-  const extra = new Map<number, number>(); // linux pfn → how many fault-around mappings it has
+  const aroundPfns = new Set<number>(); // frames fault-around also maps: their exclusive bits are not compared
   for (const [key, page] of linux.pages) {
     if (mine.has(key)) continue;
     const proc = model.procs.get(pidOf(key));
     const vma = proc && findVma(proc.vmas, vpageOf(key));
     if (vma && (vma.file !== null || vma.shared) && page.flags & PAGE.file && !(page.flags & PAGE.anon)) {
       allowed.add("fault-around");
-      extra.set(page.pfn, (extra.get(page.pfn) ?? 0) + 1);
+      aroundPfns.add(page.pfn);
       continue;
     }
     return diverge("present", `${at(key)} is present in Linux (pfn ${page.pfn}, ${describe(page.flags)}) but not in the model`);
@@ -150,8 +150,7 @@ export function comparePagemap(linux: PagemapView, model: MmState): ViewVerdict 
     toLinux.set(m.pfn, l.pfn);
     if (!firstAt.has(m.pfn)) firstAt.set(m.pfn, key);
     // Flags: the exclusive bit counts every mapping, fault-around's too.
-    let mask = ~0;
-    if (extra.has(l.pfn)) mask &= ~PAGE.exclusive;
+    const mask = aroundPfns.has(l.pfn) ? ~PAGE.exclusive : ~0;
     if ((l.flags & mask) !== (m.flags & mask)) {
       return diverge("flags", `${at(key)} is ${describe(l.flags)} in Linux but ${describe(m.flags)} in the model`);
     }
@@ -164,6 +163,7 @@ export function comparePagemap(linux: PagemapView, model: MmState): ViewVerdict 
   }
 
   // VMAs (split and merged as Linux does), and their PMD mappings: AnonHugePages against the model's PMDs.
+  for (const pid of model.procs.keys()) if (!linux.vmas.has(pid)) return diverge("present", `the model has pid ${pid}, Linux does not`);
   for (const [pid, vmas] of linux.vmas) {
     const proc = model.procs.get(pid);
     if (!proc) return diverge("present", `Linux has pid ${pid}, the model does not`);
