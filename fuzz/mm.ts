@@ -58,20 +58,20 @@ export function mmOpArbitrary(g: MmGeometry, features: ReadonlySet<string>): fc.
     { weight: 2, arbitrary: fc.constant({ op: "spawn" as const }) },
   ];
   if (has("gup")) { // an engine offering "pin" lists "gup" too
+    const get = fc.constant({ kind: "get" as const, write: false });
     const how = has("pin")
-      ? fc.oneof(
-          fc.constant({ kind: "get" as const, write: false }),
-          fc.record({ kind: fc.constantFrom("pin" as const, "longterm" as const), write: fc.boolean() }),
-        )
-      : fc.constant({ kind: "get" as const, write: false });
+      ? fc.oneof(get, fc.record({ kind: fc.constantFrom("pin" as const, "longterm" as const), write: fc.boolean() }))
+      : has("longterm")
+        ? fc.oneof(get, fc.constant({ kind: "longterm" as const, write: true }))
+        : get;
     arbitraries.push(
       { weight: 6, arbitrary: fc.tuple(pid, page, how).map(([p, pg, h]) => ({ op: "pin" as const, pid: p, page: pg, ...h })) },
       { weight: 2, arbitrary: fc.record({ op: fc.constant("unpin" as const), handle }) },
       { weight: 6, arbitrary: fc.record({ op: fc.constant("pinRead" as const), handle }) },
     );
-    if (has("pin")) arbitraries.push({ weight: 3, arbitrary: fc.record({ op: fc.constant("pinWrite" as const), handle, cell, value }) });
+    if (has("longterm")) arbitraries.push({ weight: 3, arbitrary: fc.record({ op: fc.constant("pinWrite" as const), handle, cell, value }) });
   }
-  if (has("thp")) arbitraries.push({ weight: 2, arbitrary: fc.record({ op: fc.constant("collapse" as const), pid, page }) });
+  if (has("thp")) arbitraries.push({ weight: 3, arbitrary: fc.record({ op: fc.constant("collapse" as const), pid, page }) });
   if (has("ksm")) arbitraries.push({ weight: 2, arbitrary: fc.constant({ op: "ksmScan" as const }) });
   if (files) {
     arbitraries.push(
@@ -91,7 +91,8 @@ export function mmOpArbitrary(g: MmGeometry, features: ReadonlySet<string>): fc.
  *   has mapped instead. Mappings are tracked approximately (mmap adds, munmap removes, fork copies): it is a bias,
  *   not a claim about the engine.
  * - as programs using THP or KSM do, some private anonymous mmaps are followed at once by MADV_HUGEPAGE (three in
- *   four huge-aligned ones, with "thp") or MADV_MERGEABLE (every other one, with "ksm").
+ *   four huge-aligned ones, with "thp") or MADV_MERGEABLE (every other one, with "ksm"; only one in four of the
+ *   MADV_HUGEPAGE ones, since ksmd splits a THP whose pages it can merge and KSM pages keep collapse away).
  */
 export function mmArrange(ops: MmOp[], g: MmGeometry, features: ReadonlySet<string>): MmOp[] {
   const huge = hugeSize(g);
@@ -120,8 +121,10 @@ export function mmArrange(ops: MmOp[], g: MmGeometry, features: ReadonlySet<stri
     if (o.op === "mmap" && !o.shared && o.file === undefined && o.pages > 0) {
       const k = mmaps++;
       const range = { pid: o.pid, page: o.page, pages: o.pages };
-      if (features.has("thp") && o.page % huge === 0 && o.pages >= huge && k % 4 !== 3) out.push({ op: "madvise", ...range, advice: "hugepage" });
-      if (features.has("ksm") && k % 2 === 0) out.push({ op: "madvise", ...range, advice: "mergeable" });
+      const hugepage = features.has("thp") && o.page % huge === 0 && o.pages >= huge && k % 4 !== 3;
+      if (hugepage) out.push({ op: "madvise", ...range, advice: "hugepage" });
+      // seldom both: ksmd splits a THP whose pages it can merge, and a KSM page keeps collapse away
+      if (features.has("ksm") && k % 2 === 0 && (!hugepage || k % 8 === 0)) out.push({ op: "madvise", ...range, advice: "mergeable" });
     }
     if (o.op === "spawn") add(new Set());
     else if (!pages) continue;

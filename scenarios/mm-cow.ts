@@ -204,7 +204,7 @@ export const cowScenarios: readonly CowScenario[] = cowScenariosFor(defaultMmGeo
 export function cowTrace(s: CowScenario): Trace<MmOp, MmObs> & { note: string } {
   const oracle = new MmOracle(defaultMmGeometry);
   const expected = s.ops.map((op) => oracle.apply(op) as MmObs);
-  return { cowcheck: 1, layer: "mm", geometry: defaultMmGeometry, features: ["gup", "pin", "thp"], note: s.note, ops: s.ops, expected };
+  return { cowcheck: 1, layer: "mm", geometry: defaultMmGeometry, features: ["gup", "pin", "longterm", "thp"], note: s.note, ops: s.ops, expected };
 }
 
 export const cowTraceDir = fileURLToPath(new URL("../traces/mm/cow/", import.meta.url));

@@ -116,23 +116,51 @@ describe("comparePagemap", () => {
     expect(comparePagemap({ ...v, pages: around }, f)).toEqual({ allowed: ["fault-around"] });
   });
 
-  test("allowance ksm-splits-thp: Linux's ksmd split a THP of a mergeable VMA; the rest of the sequence is not compared", () => {
-    const thpWritten = (mergeable: boolean): MmModel =>
-      modelAfter([
-        { op: "spawn" },
-        { op: "mmap", pid: 1, page: 0, pages: 8, prot: "rw", shared: false },
-        ...(mergeable ? [{ op: "madvise", pid: 1, page: 0, pages: 8, advice: "mergeable" } as const] : []),
-        { op: "madvise", pid: 1, page: 0, pages: 8, advice: "hugepage" },
-        { op: "write", pid: 1, page: 0, cell: 0, value: 1 },
-      ]);
-    const split = (m: MmModel): PagemapView => {
+  test("allowance ksm-timing: ksmd ran outside the sequence's ksmScan while it had mergeable memory; otherwise it does not matter", () => {
+    const ops: MmOp[] = [
+      { op: "spawn" },
+      { op: "mmap", pid: 1, page: 0, pages: 4, prot: "rw", shared: false },
+      { op: "write", pid: 1, page: 0, cell: 0, value: 1 },
+      { op: "write", pid: 1, page: 1, cell: 0, value: 1 },
+    ];
+    const plain = modelAfter(ops);
+    const mergeable = modelAfter([...ops, { op: "madvise", pid: 1, page: 0, pages: 4, advice: "mergeable" }]);
+    // what a foreign ksmd would have done: pages 0 and 1 share one KSM frame in Linux, not in the model
+    const merged = (m: MmModel): PagemapView => {
       const v = decodePagemap(encodePagemap(m));
-      expect(v.pages.get(keyOf(1, 1))!.flags & PAGE.thp).toBeTruthy();
-      return { ...v, pages: new Map([...v.pages].map(([k, p]) => [k, { ...p, flags: p.flags & ~PAGE.thp }])) };
+      const k = { pfn: v.pages.get(keyOf(1, 0))!.pfn, flags: PAGE.anon | PAGE.ksm };
+      return { ...v, pages: new Map(v.pages).set(keyOf(1, 0), k).set(keyOf(1, 1), k), ksmdRan: true };
     };
-    expect(comparePagemap(split(thpWritten(true)), thpWritten(true))).toEqual({ desync: "ksm-splits-thp" });
-    // outside a mergeable VMA the same difference is a divergence
-    expect(comparePagemap(split(thpWritten(false)), thpWritten(false)).divergence?.property).toBe("pagemap-flags");
+    expect(comparePagemap(merged(mergeable), mergeable)).toEqual({ desync: "ksm-timing" });
+    expect(comparePagemap({ ...merged(mergeable), ksmdRan: false }, mergeable).divergence).toBeDefined();
+    // without mergeable memory a foreign ksmd cannot have touched the sequence: the difference is a divergence
+    expect(comparePagemap(merged(plain), plain).divergence).toBeDefined();
+    expect(decodePagemap({ procs: [], ksmdRan: true }).ksmdRan).toBe(true);
+  });
+});
+
+describe("allowance khugepaged-timing", () => {
+  test("khugepaged collapsed on its own time while the sequence had memory it may collapse; otherwise it does not matter", () => {
+    const ops = (advice: "hugepage" | "nohugepage"): MmOp[] => [
+      { op: "spawn" },
+      { op: "mmap", pid: 1, page: 0, pages: 4, prot: "rw", shared: false },
+      { op: "madvise", pid: 1, page: 0, pages: 4, advice },
+      { op: "write", pid: 1, page: 0, cell: 0, value: 1 },
+      { op: "madvise", pid: 1, page: 1, pages: 1, advice: "dontneed" }, // the THP is PTE-mapped now
+    ];
+    // what khugepaged would have done meanwhile: the range is one PMD-mapped THP again in Linux
+    const collapsed = (m: MmModel): PagemapView => {
+      const v = decodePagemap(encodePagemap(m));
+      const head = 900_000;
+      const pages = new Map(v.pages);
+      for (let i = 0; i < 4; i++) pages.set(keyOf(1, i), { pfn: head + i, flags: PAGE.anon | PAGE.thp | PAGE.exclusive });
+      return { ...v, pages, khugepagedRan: true };
+    };
+    const eligible = modelAfter(ops("hugepage"));
+    expect(comparePagemap(collapsed(eligible), eligible)).toEqual({ desync: "khugepaged-timing" });
+    expect(comparePagemap({ ...collapsed(eligible), khugepagedRan: false }, eligible).divergence).toBeDefined();
+    const never = modelAfter(ops("nohugepage"));
+    expect(comparePagemap(collapsed(never), never).divergence).toBeDefined();
   });
 });
 

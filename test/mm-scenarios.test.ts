@@ -324,6 +324,72 @@ describe("part 2: pins, files, KSM, THP collapse, and what Linux may choose", ()
     expect(frames.map((f) => f.ksm)).toEqual([false, false, false]);
   });
 
+  test("a referenced page in the unstable tree defeats each merge with it: break_cow undoes the scanned page's, and a KSM page without a stable node stays put", () => {
+    // what Linux 6.18 does (traces/mm/linux/ksm-pinned-tree-page-leaves-orphan.trace.json)
+    const { model, obs, expected } = run([
+      ...base,
+      { op: "madvise", pid: 1, page: 0, pages: 4, advice: "mergeable" },
+      { op: "write", pid: 1, page: 0, cell: 0, value: 2 },
+      { op: "pin", pid: 1, page: 0, kind: "get", write: false }, // page 0 enters the unstable tree first, and cannot merge
+      { op: "write", pid: 1, page: 1, cell: 0, value: 2 },
+      { op: "fork", pid: 1 },
+      { op: "ksmScan" },
+    ]);
+    expect(obs).toEqual(expected);
+    const at = (pid: number, page: number) => model.frames.get(model.procs.get(pid)!.ptes.get(page)!.pfn)!;
+    expect(at(1, 0)).toBe(at(2, 0));
+    expect(at(1, 0)).toMatchObject({ ksm: false, mapcount: 2 });
+    // pid 1 scanned page 1 first: it became KSM, page 0 failed, break_cow gave pid 1 a private copy
+    expect(at(1, 1)).toMatchObject({ ksm: false, anonExclusive: true, mapcount: 1 });
+    // pid 2's mapping still holds that KSM page, outside the stable tree: write_protect_page gives up on it for good
+    expect(at(2, 1)).toMatchObject({ ksm: true, ksmStable: false, mapcount: 1 });
+    model.apply({ op: "ksmScan" });
+    expect(at(2, 1)).toMatchObject({ ksm: true, ksmStable: false });
+    expect(model.apply({ op: "write", pid: 2, page: 1, cell: 1, value: 9 })).toEqual({ ok: true });
+    expect(at(2, 1)).toMatchObject({ ksm: false, anonExclusive: true }); // a KSM page is always copied on write
+  });
+
+  test("a KSM page takes at most max_page_sharing sharers: the next identical pages start another", () => {
+    const geometry = { ...g4, pages: 512 };
+    const model = new MmModel(geometry);
+    const ops: MmOp[] = [
+      { op: "spawn" },
+      { op: "mmap", pid: 1, page: 0, pages: 300, prot: "rw", shared: false },
+      { op: "madvise", pid: 1, page: 0, pages: 300, advice: "mergeable" },
+      ...Array.from({ length: 300 }, (_, page): MmOp => ({ op: "write", pid: 1, page, cell: 0, value: 7 })),
+      { op: "ksmScan" },
+    ];
+    for (const op of ops) model.apply(op);
+    const frames = new Map<number, number>();
+    for (const pte of model.procs.get(1)!.ptes.values()) frames.set(pte.pfn, (frames.get(pte.pfn) ?? 0) + 1);
+    expect([...frames.values()].sort((a, b) => b - a)).toEqual([256, 44]);
+    for (const pfn of frames.keys()) expect(model.frames.get(pfn)).toMatchObject({ ksm: true, ksmStable: true });
+  });
+
+  test("KSM splits a THP to merge its pages, its pages of zeros becoming the zero page; a THP held by a GUP reference is left whole", () => {
+    const thp = (pinned: boolean) =>
+      run([
+        ...base,
+        { op: "madvise", pid: 1, page: 0, pages: 4, advice: "hugepage" },
+        { op: "madvise", pid: 1, page: 0, pages: 4, advice: "mergeable" },
+        { op: "write", pid: 1, page: 0, cell: 0, value: 1 }, // a THP: pages 1 to 3 hold zeros
+        { op: "write", pid: 1, page: 3, cell: 0, value: 1 },
+        ...(pinned ? [{ op: "pin", pid: 1, page: 2, kind: "get", write: false } as const] : []),
+        { op: "ksmScan" },
+      ]).model;
+    const split = thp(false);
+    const pfn = (page: number) => split.procs.get(1)!.ptes.get(page)!.pfn;
+    expect(split.procs.get(1)!.pmds.size).toBe(0);
+    expect(pfn(0)).toBe(pfn(3)); // [1,0,0,0] twice
+    expect(split.frames.get(pfn(0))).toMatchObject({ nr: 1, ksm: true, mapcount: 2 });
+    // split_huge_page maps a page of zeros as the shared zero page (try_to_map_unused_to_zeropage), as Linux 6.18 does
+    expect([pfn(1), pfn(2)]).toEqual([0, 0]);
+    expect(split.frames.get(0)!.zero).toBe(true);
+    const whole = thp(true);
+    expect(whole.procs.get(1)!.pmds.size).toBe(1);
+    expect([...whole.frames.values()].some((f) => f.ksm)).toBe(false);
+  });
+
   test("collapse copies PTE-mapped pages into one exclusive THP; a pinned page blocks it", () => {
     const ops: MmOp[] = [
       ...base,

@@ -22,6 +22,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#ifdef COWCHECK_URING
+#include <liburing.h>
+#endif
+
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE 25
 #endif
@@ -47,7 +51,7 @@ static void die(const char *fmt, ...) {
 
 // ---- requests between controller and workers
 
-enum kind { K_MMAP, K_MUNMAP, K_MPROTECT, K_MADVISE, K_READ, K_WRITE, K_COLLAPSE, K_EXEC, K_FORK, K_EXIT, K_GET, K_UNPIN, K_PINREAD };
+enum kind { K_MMAP, K_MUNMAP, K_MPROTECT, K_MADVISE, K_READ, K_WRITE, K_COLLAPSE, K_EXEC, K_FORK, K_EXIT, K_GET, K_UNPIN, K_PINREAD, K_LONGTERM, K_PINWRITE };
 enum advice { A_DONTNEED, A_DONTFORK, A_DOFORK, A_WIPEONFORK, A_KEEPONFORK, A_HUGEPAGE, A_NOHUGEPAGE, A_MERGEABLE, A_UNMERGEABLE };
 static const char *advice_names[] = {"dontneed", "dontfork", "dofork", "wipeonfork", "keeponfork", "hugepage", "nohugepage", "mergeable", "unmergeable"};
 static const int advice_values[] = {MADV_DONTNEED, MADV_DONTFORK, MADV_DOFORK, MADV_WIPEONFORK, MADV_KEEPONFORK, MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_MERGEABLE, MADV_UNMERGEABLE};
@@ -89,11 +93,12 @@ static void send_fd(int sock, int fd, struct rep *r) {
   if (sendmsg(sock, &msg, 0) < 0) _exit(1);
 }
 
+/** An answer that may carry a descriptor: the descriptor, -1 if none came with it, -2 if no whole answer came. */
 static int recv_fd(int sock, struct rep *r) {
   char buf[CMSG_SPACE(sizeof(int))];
   struct iovec iov = {.iov_base = r, .iov_len = sizeof *r};
   struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = buf, .msg_controllen = sizeof buf};
-  if (recvmsg(sock, &msg, MSG_WAITALL) != (ssize_t)sizeof *r) return -1;
+  if (recvmsg(sock, &msg, MSG_WAITALL) != (ssize_t)sizeof *r) return -2;
   struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
   if (!c || c->cmsg_type != SCM_RIGHTS) return -1;
   int fd;
@@ -118,6 +123,110 @@ static void keep_only(int sock) {
 /** A GUP reference (FOLL_GET) is a page vmspliced into a pipe the worker keeps: the pipe holds the page itself. */
 #define MAX_HANDLES 256
 static int pipes[MAX_HANDLES + 1][2];
+
+// Longterm pins (feature "longterm"): the worker registers the page as the one fixed buffer of an io_uring of its
+// own (io_sqe_buffer_register → pin_user_pages_fast with FOLL_WRITE | FOLL_LONGTERM, by its mm, so MMF_HAS_PINNED
+// is set as a real pin sets it). The ring holds the pin: across exec (the new image maps the inherited ring
+// again), until unpin or exit unregisters it — synchronously, where a closed ring would unpin later, from a
+// workqueue. A device's view of the frame: pinWrite is a READ_FIXED from a pipe into the page, pinRead a
+// WRITE_FIXED of the page into a pipe. (An io_uring cannot travel over SCM_RIGHTS, so the controller cannot hold it.)
+static uintptr_t ring_addr[MAX_HANDLES + 1]; // the pinned page's address; 0: handle h is no ring of this worker
+#ifdef COWCHECK_URING
+static struct io_uring rings[MAX_HANDLES + 1];
+static struct io_uring_params ring_params[MAX_HANDLES + 1];
+#define RING_PARAMS sizeof(struct io_uring_params)
+#else
+#define RING_PARAMS 0
+#endif
+
+/** Pin `page` as handle h; 0, or -errno. */
+static int ring_pin(int h, long page) {
+#ifdef COWCHECK_URING
+  memset(&ring_params[h], 0, sizeof ring_params[h]);
+  int e = io_uring_queue_init_params(2, &rings[h], &ring_params[h]);
+  if (e < 0) return e;
+  struct iovec iov = {.iov_base = addr(page), .iov_len = (size_t)page_size};
+  e = io_uring_register_buffers(&rings[h], &iov, 1);
+  if (e < 0) {
+    io_uring_queue_exit(&rings[h]);
+    return e;
+  }
+  ring_addr[h] = (uintptr_t)addr(page);
+  return 0;
+#else
+  (void)h, (void)page;
+  return -EOPNOTSUPP;
+#endif
+}
+
+/** Unpin handle h (unregister: unpin_user_pages now), or with `keep_pin` only let go of this process's ring. */
+static void ring_release(int h, int keep_pin) {
+#ifdef COWCHECK_URING
+  if (!ring_addr[h]) return;
+  if (!keep_pin) io_uring_unregister_buffers(&rings[h]);
+  io_uring_queue_exit(&rings[h]);
+#endif
+  (void)keep_pin;
+  ring_addr[h] = 0;
+}
+
+/** One fixed-buffer I/O between handle h's page (`len` bytes from byte `at`) and a pipe: the CQE's result, or -errno. */
+static int ring_io(int h, int into_page, long at, unsigned char *buf, unsigned len) {
+#ifdef COWCHECK_URING
+  int pp[2];
+  if (pipe(pp) < 0) return -errno;
+  int res = into_page && write(pp[1], buf, len) != (ssize_t)len ? -EIO : 0;
+  struct io_uring_sqe *sqe = res ? NULL : io_uring_get_sqe(&rings[h]);
+  if (!res && !sqe) res = -EBUSY;
+  if (!res) {
+    void *a = (void *)(ring_addr[h] + (uintptr_t)at);
+    if (into_page) io_uring_prep_read_fixed(sqe, pp[0], a, len, 0, 0);
+    else io_uring_prep_write_fixed(sqe, pp[1], a, len, 0, 0);
+    struct io_uring_cqe *cqe;
+    res = io_uring_submit_and_wait(&rings[h], 1);
+    if (res >= 0) res = io_uring_wait_cqe(&rings[h], &cqe);
+    if (res >= 0) {
+      res = cqe->res;
+      io_uring_cqe_seen(&rings[h], cqe);
+    }
+  }
+  if (res == (int)len && !into_page && read(pp[0], buf, len) != (ssize_t)len) res = -EIO;
+  close(pp[0]);
+  close(pp[1]);
+  return res;
+#else
+  (void)h, (void)into_page, (void)at, (void)buf, (void)len;
+  return -EOPNOTSUPP;
+#endif
+}
+
+/**
+ * execve this very binary as a worker (`--worker`): what it needs to go on is in its arguments, the descriptors
+ * it keeps are inherited. The new image answers the exec request once it runs. Returns only if execve failed.
+ */
+static void exec_worker(int sock) {
+  char conf[64], fds[MAX_FILES * 12 + 1] = "", refs[MAX_HANDLES * 36 + 1] = "";
+  snprintf(conf, sizeof conf, "%d,%ld,%ld,%ld,%ld", sock, page_size, cells, window, huge_pages);
+  fcntl(sock, F_SETFD, 0); // the channel was made close-on-exec
+  for (long i = 0; i < nfiles; i++) snprintf(fds + strlen(fds), sizeof fds - strlen(fds), "%s%d", i ? "," : "", files[i]);
+  for (int h = 1; h <= MAX_HANDLES; h++)
+    if (pipes[h][0]) snprintf(refs + strlen(refs), sizeof refs - strlen(refs), "%s%d:%d:%d", *refs ? "," : "", h, pipes[h][0], pipes[h][1]);
+  // each ring as handle:fd:address:its io_uring_params in hex, for io_uring_queue_mmap in the new image
+  static char pins[MAX_HANDLES * (40 + 2 * RING_PARAMS) + 1];
+  *pins = 0;
+#ifdef COWCHECK_URING
+  for (int h = 1; h <= MAX_HANDLES; h++) {
+    if (!ring_addr[h]) continue;
+    fcntl(rings[h].ring_fd, F_SETFD, 0); // io_uring_setup made it close-on-exec
+    char *at = pins + strlen(pins);
+    at += sprintf(at, "%s%d:%d:%lx:", *pins ? "," : "", h, rings[h].ring_fd, (unsigned long)ring_addr[h]);
+    for (size_t i = 0; i < RING_PARAMS; i++) at += sprintf(at, "%02x", ((unsigned char *)&ring_params[h])[i]);
+  }
+#endif
+  char *argv[] = {"cowcheck-linux-worker", "--worker", conf, fds, refs, pins, NULL};
+  execv("/proc/self/exe", argv);
+  fcntl(sock, F_SETFD, FD_CLOEXEC);
+}
 
 __attribute__((noreturn)) static void worker(int channel) {
   volatile int sock = channel; // changes when this process becomes a forked child's worker; survives siglongjmp
@@ -156,9 +265,9 @@ __attribute__((noreturn)) static void worker(int channel) {
         if (anon) madvise(addr(base), (size_t)huge_pages * page_size, MADV_COLLAPSE);
         break;
       }
-      case K_EXEC:
-        munmap(addr(0), (size_t)window * page_size);
-        memset(private_anon, 0, (size_t)window);
+      case K_EXEC: // a fresh image, so a fresh mm; the channel, the files and the GUP pipes are inherited
+        exec_worker(sock);
+        rc = -1;
         break;
       case K_READ:
       case K_WRITE: {
@@ -188,6 +297,7 @@ __attribute__((noreturn)) static void worker(int channel) {
           close(sv[0]);
           // The parent's references are the parent's: a copy of a pipe descriptor would keep its page referenced.
           for (int h = 1; h <= MAX_HANDLES; h++) {
+            ring_release(h, 1); // the ring stays the parent's, pin and all
             if (!pipes[h][0]) continue;
             close(pipes[h][0]);
             close(pipes[h][1]);
@@ -204,11 +314,13 @@ __attribute__((noreturn)) static void worker(int channel) {
         continue;
       }
       case K_EXIT: // references first: the controller takes the channel's close for "everything is released"
-        for (int h = 1; h <= MAX_HANDLES; h++)
+        for (int h = 1; h <= MAX_HANDLES; h++) {
+          ring_release(h, 0);
           if (pipes[h][0]) {
             close(pipes[h][0]);
             close(pipes[h][1]);
           }
+        }
         _exit(0);
       case K_GET: {
         int *pp = pipes[q.handle];
@@ -229,11 +341,44 @@ __attribute__((noreturn)) static void worker(int channel) {
         break;
       }
       case K_UNPIN:
+        if (ring_addr[q.handle]) {
+          ring_release(q.handle, 0);
+          break;
+        }
         close(pipes[q.handle][0]);
         close(pipes[q.handle][1]);
         pipes[q.handle][0] = pipes[q.handle][1] = 0;
         break;
+      case K_LONGTERM: { // FOLL_PIN | FOLL_LONGTERM | FOLL_WRITE, by this mm
+        int e = ring_pin(q.handle, q.page);
+        if (e < 0) {
+          errno = -e;
+          rc = -1;
+        }
+        break;
+      }
+      case K_PINWRITE: {
+        unsigned char b = (unsigned char)q.value;
+        int e = ring_io(q.handle, 1, q.cell * (page_size / cells), &b, 1);
+        if (e != 1) {
+          errno = e < 0 ? -e : EIO;
+          rc = -1;
+        }
+        break;
+      }
       case K_PINREAD: {
+        if (ring_addr[q.handle]) {
+          static unsigned char page[1 << 16];
+          int e = ring_io(q.handle, 0, 0, page, (unsigned)page_size);
+          if (e != page_size) {
+            errno = e < 0 ? -e : EIO;
+            rc = -1;
+            break;
+          }
+          for (long i = 0; i < cells; i++) r.data[i] = page[i * (page_size / cells)];
+          r.status = S_DATA;
+          break;
+        }
         // tee duplicates the pipe's page reference into a second pipe, which is read: the first keeps it.
         int t[2];
         static unsigned char buf[1 << 16];
@@ -270,6 +415,7 @@ struct proc {
   int mergeable; // MADV_MERGEABLE succeeded here (or in the parent it forked from): its mm is on ksmd's list
 };
 static struct proc procs[MAX_PROCS + 1]; // by cowcheck pid; sock 0 = free
+static int is_ring[MAX_HANDLES + 1]; // by handle: a longterm pin (an io_uring), not a GUP reference (a pipe)
 static int handles[MAX_HANDLES + 1];      // by handle: the cowcheck pid whose worker holds it; 0 = free
 
 static int lowest_free(void) {
@@ -303,8 +449,23 @@ static int await_gone(int sock) {
   }
 }
 
+static int longterm_ok;
+
+/** Whether io_uring works here (compiled with liburing, not disabled by kernel.io_uring_disabled). */
+static int longterm_offered(void) {
+#ifdef COWCHECK_URING
+  struct io_uring r;
+  if (io_uring_queue_init(1, &r, 0) < 0) return 0;
+  io_uring_queue_exit(&r);
+  return 1;
+#else
+  return 0;
+#endif
+}
+
 static void kill_all(void) {
   memset(handles, 0, sizeof handles);
+  memset(is_ring, 0, sizeof is_ring);
   for (int i = 1; i <= MAX_PROCS; i++)
     if (procs[i].sock) kill(procs[i].pid, SIGKILL);
   for (int i = 1; i <= MAX_PROCS; i++) {
@@ -399,13 +560,39 @@ static long ksm_full_scans(void) {
   return ksm_rw("full_scans", b, sizeof b, 0) ? -1 : strtol(b, NULL, 10);
 }
 
-static int ksm_offered(void) {
+/** ksmd's count of pages scanned: it moves whenever ksmd works, for whoever woke it. */
+static long ksm_pages_scanned(void) {
+  char b[32];
+  return ksm_rw("pages_scanned", b, sizeof b, 0) ? -1 : strtol(b, NULL, 10);
+}
+
+/** pages_scanned when this agent last looked (after its own ksmScan, or at an inspect); -1 if unreadable. */
+static long ksm_seen = -1;
+
+/** khugepaged's count of collapses it made (MADV_COLLAPSE, the agent's `collapse`, is not counted); -1 if unreadable. */
+static long khugepaged_collapsed(void) {
+  char b[32];
+  FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/khugepaged/pages_collapsed", "re");
+  long n = f && fgets(b, sizeof b, f) ? strtol(b, NULL, 10) : -1;
+  if (f) fclose(f);
+  return n;
+}
+static long khugepaged_seen = -1;
+
+/** Whether this agent can drive ksmd: its knobs writable. */
+static int ksm_usable(void) {
   for (size_t i = 0; i < KSM_KNOBS; i++) {
     char path[128];
     snprintf(path, sizeof path, KSM "%s", ksm_knobs[i]);
     if (access(path, W_OK)) return 0;
   }
   return ksm_full_scans() >= 0;
+}
+
+/** KSM as the model has it: ksmd usable, and max_page_sharing at its default (KSM_MAX_PAGE_SHARING, 256). */
+static int ksm_offered(void) {
+  char b[32];
+  return ksm_usable() && !ksm_rw("max_page_sharing", b, sizeof b, 0) && strtol(b, NULL, 10) == 256;
 }
 
 #define KSM_LOCK "/run/cowcheck-ksm.lock"
@@ -486,6 +673,7 @@ static void ksm_scan(void) {
     now = n;
   }
   ksm_restore(saved);
+  ksm_seen = ksm_pages_scanned(); // this scan was ours
   close(lock);
   if (!ok) return fail("driving /sys/kernel/mm/ksm failed: %s", strerror(errno));
   if (waited >= 10000) return fail("ksmd was still scanning after 5 s");
@@ -595,7 +783,16 @@ static void view(void) {
     fprintf(out, "]}");
   }
   int e = errno;
-  fprintf(out, "]}}\n");
+  // The daemons that change address spaces on their own time, read after the pages so that whatever those show
+  // has been counted: ksmd worked outside this agent's ksmScan (another run drove it, or it runs on its own);
+  // khugepaged collapsed something (it wakes every scan_sleep_millisecs).
+  long scanned = ksm_pages_scanned(), collapsed = khugepaged_collapsed();
+  fprintf(out, "]");
+  if (ksm_seen >= 0 && scanned >= 0) fprintf(out, ",\"ksmdRan\":%s", scanned != ksm_seen ? "true" : "false");
+  if (khugepaged_seen >= 0 && collapsed >= 0) fprintf(out, ",\"khugepagedRan\":%s", collapsed != khugepaged_seen ? "true" : "false");
+  fprintf(out, "}}\n");
+  ksm_seen = scanned;
+  khugepaged_seen = collapsed;
   fclose(out);
   if (bad) fail("reading /proc for a worker failed: %s", strerror(e));
   else fputs(text, stdout);
@@ -657,14 +854,26 @@ static void do_op(const char *op) {
   struct req q = {0};
   struct rep r;
   q.file = -1;
-  if (str_is(op, "op", "pinWrite")) return fail("pinWrite needs a FOLL_PIN pin, which this agent does not offer");
+  if (str_is(op, "op", "pinWrite")) {
+    long h = num(op, "handle", -1);
+    if (h < 1 || h > MAX_HANDLES || !handles[h]) return reply("{\"error\":\"EBADF\"}");
+    if (!is_ring[h]) return reply("{\"error\":\"EPERM\"}"); // a GUP reference: nothing writes through it
+    q.cell = (int)num(op, "cell", -1);
+    q.value = (int)num(op, "value", 0);
+    if (q.cell < 0 || q.cell >= cells) return reply("{\"error\":\"EINVAL\"}");
+    q.kind = K_PINWRITE;
+    q.handle = (int)h;
+    if (ask(handles[h], &q, &r) < 0) return;
+    if (r.status == S_ERRNO) return fail("writing through the io_uring fixed buffer failed: %s", strerror(r.err));
+    return reply("{\"ok\":true}");
+  }
   if (str_is(op, "op", "unpin") || str_is(op, "op", "pinRead")) {
     long h = num(op, "handle", -1);
     if (h < 1 || h > MAX_HANDLES || !handles[h]) return reply("{\"error\":\"EBADF\"}");
     q.kind = str_is(op, "op", "unpin") ? K_UNPIN : K_PINREAD;
     q.handle = (int)h;
     int holder = handles[h];
-    if (q.kind == K_UNPIN) handles[h] = 0;
+    if (q.kind == K_UNPIN) handles[h] = is_ring[h] = 0;
     if (ask(holder, &q, &r) < 0) return;
     if (r.status == S_ERRNO) return fail("reading a reference failed: %s", strerror(r.err));
     return r.status == S_DATA ? reply_data(r.data) : reply("{\"ok\":true}");
@@ -686,7 +895,7 @@ static void do_op(const char *op) {
   if (str_is(op, "op", "exit")) {
     q.kind = K_EXIT;
     for (int h = 1; h <= MAX_HANDLES; h++)
-      if (handles[h] == pid) handles[h] = 0; // its pipes go with it
+      if (handles[h] == pid) handles[h] = is_ring[h] = 0; // the worker lets go of its pins and pipes first
     send(procs[pid].sock, &q, sizeof q, MSG_NOSIGNAL);
     int gone = await_gone(procs[pid].sock);
     close(procs[pid].sock);
@@ -696,16 +905,18 @@ static void do_op(const char *op) {
   }
   if (str_is(op, "op", "exec")) q.kind = K_EXEC;
   else if (str_is(op, "op", "pin")) {
-    if (!str_is(op, "kind", "get")) return fail("only GUP references (kind get) are offered");
-    if (q.page < 0 || q.page >= window || is_true(op, "write")) return reply("{\"error\":\"EINVAL\"}");
+    int longterm = str_is(op, "kind", "longterm") && is_true(op, "write");
+    if (!str_is(op, "kind", "get") && !(longterm && longterm_ok)) return fail("only GUP references (kind get) and writable longterm pins are offered");
+    if (q.page < 0 || q.page >= window || (!longterm && is_true(op, "write"))) return reply("{\"error\":\"EINVAL\"}");
     int h = 1;
     while (h <= MAX_HANDLES && handles[h]) h++;
     if (h > MAX_HANDLES) return fail("more than %d references", MAX_HANDLES);
-    q.kind = K_GET;
+    q.kind = longterm ? K_LONGTERM : K_GET;
     q.handle = h;
     if (ask(pid, &q, &r) < 0) return;
     if (r.status == S_ERRNO) return reply_errno(r.err);
     handles[h] = (int)pid;
+    is_ring[h] = longterm;
     return reply("{\"handle\":%d}", h);
   }
   else if (str_is(op, "op", "read") || str_is(op, "op", "write") || str_is(op, "op", "collapse")) {
@@ -758,7 +969,43 @@ static long geometry(const char *g, const char *key) {
   return strtol(p, NULL, 10);
 }
 
-int main(void) {
+/** A worker after exec (exec_worker): take back the geometry and the inherited descriptors, answer the exec. */
+__attribute__((noreturn)) static void worker_main(char **argv) {
+  int sock = -1;
+  if (sscanf(argv[2], "%d,%ld,%ld,%ld,%ld", &sock, &page_size, &cells, &window, &huge_pages) != 5) _exit(1);
+  for (char *p = argv[3]; *p; p += strcspn(p, ","), p += *p == ',') files[nfiles++] = (int)strtol(p, NULL, 10);
+  for (char *p = argv[4]; *p; p += strcspn(p, ","), p += *p == ',') {
+    int h, r, w;
+    if (sscanf(p, "%d:%d:%d", &h, &r, &w) != 3 || h < 1 || h > MAX_HANDLES) _exit(1);
+    pipes[h][0] = r;
+    pipes[h][1] = w;
+  }
+#ifdef COWCHECK_URING
+  for (char *p = argv[5]; *p; p += strcspn(p, ","), p += *p == ',') {
+    int h, fd, n = 0;
+    unsigned long a;
+    if (sscanf(p, "%d:%d:%lx:%n", &h, &fd, &a, &n) != 3 || h < 1 || h > MAX_HANDLES) _exit(1);
+    for (size_t i = 0; i < RING_PARAMS; i++) {
+      unsigned byte;
+      if (sscanf(p + n + 2 * i, "%2x", &byte) != 1) _exit(1);
+      ((unsigned char *)&ring_params[h])[i] = (unsigned char)byte;
+    }
+    if (io_uring_queue_mmap(fd, &ring_params[h], &rings[h]) < 0) _exit(1);
+    rings[h].sq.sqe_head = rings[h].sq.sqe_tail = *rings[h].sq.ktail; // where the old image left the queue
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    ring_addr[h] = a;
+  }
+#endif
+  fcntl(sock, F_SETFD, FD_CLOEXEC);
+  private_anon = calloc((size_t)window, 1); // nothing is mapped in a fresh image
+  if (!private_anon) _exit(1);
+  struct rep r = {.status = S_OK};
+  if (send(sock, &r, sizeof r, 0) != (ssize_t)sizeof r) _exit(0);
+  worker(sock);
+}
+
+int main(int argc, char **argv) {
+  if (argc == 6 && !strcmp(argv[1], "--worker")) worker_main(argv);
   const char *g = getenv("COWCHECK_GEOMETRY");
   page_size = geometry(g, "pageSize");
   cells = geometry(g, "cellsPerPage");
@@ -786,10 +1033,15 @@ int main(void) {
   make_files();
   private_anon = calloc((size_t)window, 1);
   if (!private_anon) die("out of memory");
-  if (ksm_offered()) ksm_recover();
+  if (ksm_usable()) {
+    ksm_recover();
+    ksm_seen = ksm_pages_scanned();
+  }
+  khugepaged_seen = khugepaged_collapsed();
   int thp = access("/sys/kernel/mm/transparent_hugepage/enabled", R_OK) == 0;
-  printf("{\"hello\":{\"protocol\":1,\"layer\":\"mm\",\"name\":\"linux\",\"features\":[\"reset\",\"file\",\"gup\"%s%s%s]}}\n",
-         thp ? ",\"thp\"" : "", ksm_offered() ? ",\"ksm\"" : "", pagemap_offered() ? ",\"pagemap\"" : "");
+  longterm_ok = longterm_offered();
+  printf("{\"hello\":{\"protocol\":1,\"layer\":\"mm\",\"name\":\"linux\",\"features\":[\"reset\",\"file\",\"gup\"%s%s%s%s]}}\n",
+         thp ? ",\"thp\"" : "", ksm_offered() ? ",\"ksm\"" : "", pagemap_offered() ? ",\"pagemap\"" : "", longterm_ok ? ",\"longterm\"" : "");
   fflush(stdout);
   char *line = NULL;
   size_t cap = 0;

@@ -10,6 +10,9 @@ import { EngineFailure } from "../types.ts";
 
 const source = fileURLToPath(new URL("./agent.c", import.meta.url));
 const FLAGS = ["-O2", "-Wall", "-Wextra", "-Werror", "-std=gnu11"];
+/** With liburing's headers (liburing-dev), the agent registers io_uring fixed buffers: writable longterm pins. */
+const URING_HEADER = "/usr/include/liburing.h";
+const uring = (): { flags: string[]; libs: string[] } => (existsSync(URING_HEADER) ? { flags: ["-DCOWCHECK_URING"], libs: ["-luring"] } : { flags: [], libs: [] });
 
 /** The real geometry: 4 KiB pages, 2 MiB huge pages, a 2,048-page window (four 2 MiB regions). */
 export const linuxGeometry = { pageSize: 4096, hugeOrder: 9, pages: 2048 };
@@ -31,13 +34,26 @@ export function linuxFeatures(): { offered: string[]; missing: Record<string, st
   if (existsSync("/sys/kernel/mm/transparent_hugepage/enabled")) offered.push("thp");
   else missing.thp = "no /sys/kernel/mm/transparent_hugepage (a kernel without THP)";
   const knobs = ["pages_to_scan", "sleep_millisecs", "smart_scan", "run"].map((k) => `/sys/kernel/mm/ksm/${k}`);
-  if (knobs.every((k) => writable(k))) offered.push("ksm");
-  else missing.ksm = "needs write access to /sys/kernel/mm/ksm (root, and a kernel with KSM)";
+  const sharing = readFirstLine("/sys/kernel/mm/ksm/max_page_sharing");
+  if (!knobs.every((k) => writable(k))) missing.ksm = "needs write access to /sys/kernel/mm/ksm (root, and a kernel with KSM)";
+  else if (sharing !== "256") missing.ksm = `/sys/kernel/mm/ksm/max_page_sharing is ${sharing}; the model knows the default, 256`;
+  else offered.push("ksm");
   if (process.getuid?.() === 0 && readable("/proc/kpageflags")) offered.push("pagemap");
   else missing.pagemap = "needs root: PFNs in /proc/PID/pagemap and /proc/kpageflags are shown to CAP_SYS_ADMIN only";
-  missing.pin = "FOLL_PIN held from user space needs the gup_test debugfs file (CONFIG_GUP_TEST) for every kind; not built";
+  if (!existsSync(URING_HEADER)) missing.longterm = "writable longterm pins are io_uring fixed buffers: needs liburing (apt-get install liburing-dev)";
+  else if (readFirstLine("/proc/sys/kernel/io_uring_disabled") === "2") missing.longterm = "io_uring is disabled (kernel.io_uring_disabled = 2)";
+  else offered.push("longterm");
+  missing.pin = "short-term FOLL_PIN, and read-only longterm pins, held from user space need the gup_test debugfs file (CONFIG_GUP_TEST); not built";
   missing.inspect = "the whole model state (refcounts, rmaps, PageAnonExclusive) is not visible from user space: the pagemap view is what Linux shows";
   return { offered, missing };
+}
+
+function readFirstLine(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8").split("\n")[0];
+  } catch {
+    return undefined;
+  }
 }
 
 function readable(path: string): boolean {
@@ -60,14 +76,15 @@ function accessible(path: string, mode: number): boolean {
 /** The agent binary, compiled if this source has not been compiled yet. Concurrent callers each rename into place. */
 export function linuxAgent(): string {
   const text = readFileSync(source);
-  const hash = createHash("sha256").update(text).update(FLAGS.join(" ")).digest("hex").slice(0, 16);
+  const { flags, libs } = uring();
+  const hash = createHash("sha256").update(text).update([...FLAGS, ...flags, ...libs].join(" ")).digest("hex").slice(0, 16);
   const dir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "cowcheck");
   const binary = join(dir, `linux-agent-${hash}`);
   if (existsSync(binary)) return binary;
   mkdirSync(dir, { recursive: true });
   const tmp = `${binary}.${process.pid}.tmp`;
-  const r = spawnSync("cc", [...FLAGS, "-o", tmp, source], { encoding: "utf8" });
-  if (r.status !== 0) throw new EngineFailure("start", `compiling the Linux agent failed (cc ${FLAGS.join(" ")})`, `${r.stderr ?? ""}${r.error ?? ""}`);
+  const r = spawnSync("cc", [...FLAGS, ...flags, "-o", tmp, source, ...libs], { encoding: "utf8" });
+  if (r.status !== 0) throw new EngineFailure("start", `compiling the Linux agent failed (cc ${[...FLAGS, ...flags].join(" ")} ${libs.join(" ")})`, `${r.stderr ?? ""}${r.error ?? ""}`);
   renameSync(tmp, binary);
   return binary;
 }

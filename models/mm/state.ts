@@ -13,7 +13,7 @@ export const mmStateJsonSchema = z.object({
     z.object({
       pfn: n, nr: z.number().int().min(1), refcount: z.number().int(), pincount: z.number().int(), mapcount: z.number().int(),
       entireMapcount: z.number().int(), pageMapcount: z.array(z.number().int()), pageExclusive: z.array(z.boolean()),
-      anon: z.boolean(), ksm: z.boolean(), zero: z.boolean(), cache: z.enum(["shmem", "file"]).nullable(),
+      anon: z.boolean(), ksm: z.boolean(), ksmStable: z.boolean().optional(), zero: z.boolean(), cache: z.enum(["shmem", "file"]).nullable(),
       rmap: z.array(at), pmds: z.array(at), data: z.array(z.number().int().min(0).max(255)),
     }),
   ),
@@ -47,7 +47,7 @@ export function encodeMmState(s: MmState): MmStateJson {
     copiedPages: s.copiedPages,
     frames: [...s.frames.values()].map((f) => ({
       pfn: f.pfn, nr: f.nr, refcount: f.refcount, pincount: f.pincount, mapcount: f.mapcount, entireMapcount: f.entireMapcount,
-      pageMapcount: [...f.pageMapcount], pageExclusive: [...f.pageExclusive], anon: f.anon, ksm: f.ksm, zero: f.zero,
+      pageMapcount: [...f.pageMapcount], pageExclusive: [...f.pageExclusive], anon: f.anon, ksm: f.ksm, ksmStable: f.ksmStable, zero: f.zero,
       cache: f.cache, rmap: keys(f.rmap), pmds: keys(f.pmds), data: Array.from(f.data),
     })),
     procs: [...s.procs.values()].map((p) => ({
@@ -75,7 +75,7 @@ export function decodeMmState(json: unknown, geometry: MmGeometry): MmState {
     allocatedPages: s.allocatedPages,
     copiedPages: s.copiedPages,
     frames: new Map(
-      s.frames.map((f) => [f.pfn, { ...f, anonExclusive: f.pageExclusive[0] ?? false, rmap: keySet(f.rmap), pmds: keySet(f.pmds) }]),
+      s.frames.map((f) => [f.pfn, { ...f, ksmStable: f.ksmStable ?? f.ksm, anonExclusive: f.pageExclusive[0] ?? false, rmap: keySet(f.rmap), pmds: keySet(f.pmds) }]),
     ),
     procs: new Map(
       s.procs.map((p) => [
@@ -124,7 +124,7 @@ export function renderMmState(s: MmState): string {
     const rmap = [...f.rmap].map((k) => `${pidOf(k)}:${vpageOf(k)}`).join(" ");
     const pmds = [...f.pmds].map((k) => `${pidOf(k)}:${vpageOf(k)}`).join(" ");
     const large = f.nr > 1 ? `  THP ×${f.nr} entire ${f.entireMapcount} pin ${f.pincount}  pages map [${f.pageMapcount}] excl [${f.pageExclusive.map((e) => (e ? 1 : 0))}]` : "";
-    const flags = `${f.anonExclusive ? "  exclusive" : ""}${f.ksm ? "  ksm" : ""}${f.cache ? `  ${f.cache}-cache` : ""}`;
+    const flags = `${f.anonExclusive ? "  exclusive" : ""}${f.ksm ? (f.ksmStable ? "  ksm" : "  ksm (no stable node)") : ""}${f.cache ? `  ${f.cache}-cache` : ""}`;
     lines.push(`frame ${f.pfn}  ref ${f.refcount}  map ${f.mapcount}${flags}${large}  rmap ${rmap || "-"}${pmds ? `  pmd ${pmds}` : ""}`);
   }
   for (const pin of s.pins.values()) {

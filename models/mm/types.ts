@@ -71,8 +71,8 @@ export type MmOp = z.infer<typeof mmOpSchema>;
 /** The feature an op needs beyond the base set, if any: engines without it never see the op. */
 export function opFeature(op: MmOp): MmFeature | undefined {
   switch (op.op) {
-    case "pin": return op.kind === "get" ? "gup" : "pin";
-    case "pinWrite": return "pin";
+    case "pin": return op.kind === "get" ? "gup" : op.kind === "longterm" && op.write ? "longterm" : "pin";
+    case "pinWrite": return "longterm";
     case "unpin": case "pinRead": return "gup";
     case "collapse": return "thp";
     case "ksmScan": return "ksm";
@@ -86,8 +86,11 @@ export function opFeature(op: MmOp): MmFeature | undefined {
   }
 }
 
-/** "pin" (FOLL_PIN) implies "gup" (FOLL_GET): an engine offering pins offers plain references too. */
-export const MM_FEATURES = ["gup", "pin", "thp", "ksm", "file"] as const;
+/**
+ * "pin" (every FOLL_PIN kind) implies "longterm" (writable longterm pins: io_uring fixed buffers, and pinWrite),
+ * which implies "gup" (FOLL_GET): an engine lists every feature it offers.
+ */
+export const MM_FEATURES = ["gup", "pin", "longterm", "thp", "ksm", "file"] as const;
 export type MmFeature = (typeof MM_FEATURES)[number];
 
 /** Errors are errno names as Linux returns them; a fault is what the MMU delivered (SIGSEGV). */
@@ -140,6 +143,8 @@ export interface MmFrameView {
   readonly anonExclusive: boolean;
   readonly anon: boolean;
   readonly ksm: boolean;
+  /** A KSM page with its stable tree node. One without is left from a failed merge (break_cow) and never merges again. */
+  readonly ksmStable: boolean;
   /** The shared zero page (small) or the huge zero page: mapped read-only, never counted. */
   readonly zero: boolean;
   /** Held by a page cache: "shmem" (shared anonymous memory, freed with its last mapping) or "file" (kept). */
@@ -244,6 +249,9 @@ export function folioOf<F extends MmFrameView>(s: { readonly geometry: MmGeometr
 /** Whether a page counts as maybe DMA-pinned (folio_maybe_dma_pinned): large folios by pincount, small ones by the bias. */
 export const maybeDmaPinned = (f: MmFrameView): boolean => (f.nr > 1 ? f.pincount > 0 : f.refcount >= GUP_PIN_COUNTING_BIAS);
 export const GUP_PIN_COUNTING_BIAS = 1024;
+
+/** /sys/kernel/mm/ksm/max_page_sharing (its default): a KSM page takes at most this many sharers; then a new one starts. */
+export const KSM_MAX_PAGE_SHARING = 256;
 
 /** The page a process maps at vpage, through its PTE or its PMD, with the entry that maps it. */
 export function mappedAt(p: MmProcView, vpage: number, huge: number): { pfn: number; entry: MmPteView; pmd: boolean } | undefined {

@@ -3,6 +3,7 @@ import {
   findVma,
   folioOf,
   hugeSize,
+  KSM_MAX_PAGE_SHARING,
   mappedAt,
   maybeDmaPinned,
   pidOf,
@@ -41,7 +42,10 @@ function perOp(name: string, description: string, check: (op: MmOp, used: Counte
   };
 }
 
-/** Base pages an op may copy: a write or a pin breaks COW on one page; collapse copies a huge page; unmerging copies each KSM page. */
+/**
+ * Base pages an op may copy: a write or a pin breaks COW on one page; collapse copies a huge page; unmerging
+ * copies each KSM page; a KSM scan copies only where a merge failed on a page held by a reference (break_cow).
+ */
 function copyBudget(op: MmOp, s: MmState): number {
   switch (op.op) {
     case "write":
@@ -51,6 +55,8 @@ function copyBudget(op: MmOp, s: MmState): number {
       return hugeSize(s.geometry);
     case "madvise":
       return op.advice === "unmergeable" ? op.pages : 0;
+    case "ksmScan":
+      return ksmBreakBudget(s);
     default:
       return 0;
   }
@@ -81,6 +87,8 @@ function folioBudget(op: MmOp, s: MmState): number {
       return 1;
     case "madvise":
       return op.advice === "unmergeable" ? op.pages : 0;
+    case "ksmScan":
+      return ksmBreakBudget(s);
     default:
       return 0;
   }
@@ -243,26 +251,55 @@ export const unwrittenPagesStayShared: Property<MmOp, MmObs, MmState> = {
   },
 };
 
+/**
+ * The anonymous pages mapped in mergeable VMAs, by contents: their frames, and whether a page that cannot merge has them (`blocked`): one held by a GUP reference or pin, or
+ * a KSM page outside the stable tree (left by a failed merge). Such a page can sit in the unstable tree, where
+ * every merge with it fails and is undone (try_to_merge_two_pages → break_cow).
+ */
+function ksmContents(s: MmState): Map<string, { pfns: Set<number>; blocked: boolean; full: boolean }> {
+  const huge = hugeSize(s.geometry);
+  const cpp = s.geometry.cellsPerPage;
+  const out = new Map<string, { pfns: Set<number>; blocked: boolean; full: boolean }>();
+  for (const p of s.procs.values()) {
+    const visit = (vpage: number, pfn: number): void => {
+      if (!findVma(p.vmas, vpage)?.mergeable) return;
+      const f = folioOf(s, pfn);
+      if (!f || !f.anon || f.zero) return;
+      const i = pfn - f.pfn;
+      const sum = Array.from(f.data).slice(i * cpp, (i + 1) * cpp).join(",");
+      const c = out.get(sum) ?? { pfns: new Set<number>(), blocked: false, full: false };
+      c.pfns.add(pfn);
+      c.blocked ||= f.ksm ? !f.ksmStable : f.refcount !== f.mapcount;
+      c.full ||= f.ksm && f.mapcount >= KSM_MAX_PAGE_SHARING; // then the next sharers start another KSM page
+      out.set(sum, c);
+    };
+    for (const [vpage, pte] of p.ptes) visit(vpage, pte.pfn);
+    for (const [base, pmd] of p.pmds) for (let i = 0; i < huge; i++) visit(base + i, pmd.pfn + i);
+  }
+  return out;
+}
+
+/**
+ * What break_cow may copy in a ksmScan: nothing, unless some contents are blocked, or are all zeros (a THP's
+ * page of zeros becomes the zero page when ksmd splits the THP to merge it, and the merge fails); then each of
+ * their mappings may be merged and undone again on every full scan, and ksmd makes as many as it likes.
+ */
+function ksmBreakBudget(s: MmState): number {
+  for (const [sum, c] of ksmContents(s)) if (c.blocked || /^0(,0)*$/.test(sum)) return Infinity;
+  return 0;
+}
+
 /** After a KSM scan, no two distinct pages that KSM could merge hold equal contents (mm/ksm.c's whole point). */
 export const ksmMergesIdentical: Property<MmOp, MmObs, MmState> = {
   name: "ksm-merges-identical",
   kind: "economy",
-  description: "after a KSM scan, identical small anonymous pages in mergeable VMAs with no extra references occupy one frame",
+  description: "after a KSM scan, identical anonymous pages in mergeable VMAs occupy one frame (one per max_page_sharing sharers), unless a page that cannot merge (held by a GUP reference or pin, or a KSM page a failed merge left outside the stable tree) has those contents too",
   start() {
     return {
       after(op, _obs, s) {
         if (op.op !== "ksmScan") return undefined;
-        const seen = new Map<string, number>();
-        for (const p of s.procs.values()) {
-          for (const [vpage, pte] of p.ptes) {
-            if (!findVma(p.vmas, vpage)?.mergeable) continue;
-            const f = folioOf(s, pte.pfn);
-            if (!f || !f.anon || f.zero || f.nr > 1 || (!f.ksm && f.refcount !== f.mapcount)) continue;
-            const sum = Array.from(f.data).join(",");
-            const other = seen.get(sum);
-            if (other === undefined) seen.set(sum, f.pfn);
-            else if (other !== f.pfn) return `frames ${other} and ${f.pfn} hold the same contents and could be merged, but KSM left both`;
-          }
+        for (const { pfns, blocked, full } of ksmContents(s).values()) {
+          if (pfns.size > 1 && !blocked && !full) return `frames ${[...pfns].join(", ")} hold the same contents and could be merged, but KSM left them apart`;
         }
         return undefined;
       },

@@ -7,7 +7,7 @@
 // model's one deterministic choice, the difference is an entry of ALLOWANCES, with the kernel's reason.
 import { z } from "zod";
 import type { LayerView, ViewVerdict } from "../../layers/layer.ts";
-import { findVma, folioOf, hugeSize, pidOf, vpageOf, keyOf, type MmGeometry, type MmState } from "../../models/mm/types.ts";
+import { findVma, folioOf, hugeSize, pidOf, vpageOf, keyOf, type MmGeometry, type MmState, type MmVmaView } from "../../models/mm/types.ts";
 
 /** Page flag bits as the agent sends them (engines/linux/agent.c, enum V_*). */
 export const PAGE = { exclusive: 1, file: 2, anon: 4, ksm: 8, thp: 16, zero: 32 } as const;
@@ -27,6 +27,10 @@ export const pagemapSchema = z
         })
         .strict(),
     ),
+    /** ksmd scanned pages since the last view other than in this engine's ksmScan (absent: not known). */
+    ksmdRan: z.boolean().optional(),
+    /** khugepaged collapsed pages since the last view (absent: not known). */
+    khugepagedRan: z.boolean().optional(),
   })
   .strict();
 
@@ -39,6 +43,10 @@ export interface PagemapView {
   readonly pages: ReadonlyMap<number, PagemapPage>;
   /** By pid: its VMAs as smaps lists them. */
   readonly vmas: ReadonlyMap<number, readonly (readonly [number, number, number])[]>;
+  /** ksmd worked outside the engine's ksmScan since the last view. */
+  readonly ksmdRan: boolean;
+  /** khugepaged collapsed pages (of any process) since the last view. */
+  readonly khugepagedRan: boolean;
 }
 
 export function decodePagemap(json: unknown): PagemapView {
@@ -49,7 +57,7 @@ export function decodePagemap(json: unknown): PagemapView {
     for (const [vpage, pfn, flags, count] of p.pages) for (let i = 0; i < count; i++) pages.set(keyOf(p.pid, vpage + i), { pfn: pfn + i, flags });
     vmas.set(p.pid, p.vmas);
   }
-  return { pages, vmas };
+  return { pages, vmas, ksmdRan: v.ksmdRan ?? false, khugepagedRan: v.khugepagedRan ?? false };
 }
 
 /** What the model's state shows through pagemap: its present pages, from its page tables and folios. */
@@ -96,7 +104,8 @@ const at = (key: number): string => `pid ${pidOf(key)} page ${vpageOf(key)}`;
  */
 export const ALLOWANCES = {
   "fault-around": "a read fault on a file or shmem mapping also maps neighbouring pages already in the page cache (do_fault_around, fault_around_bytes); the model maps only the faulting page",
-  "ksm-splits-thp": "model gap, to be closed: ksmd splits a THP in a mergeable VMA to merge its pages (try_to_merge_one_page → split_huge_page); the model's KSM leaves THPs whole, so the states part (desynchronizes)",
+  "khugepaged-timing": "khugepaged collapsed pages on its own time (it wakes every scan_sleep_millisecs, 10 s by default) while the sequence had memory it may collapse; the model collapses only at a collapse op, so the states part (desynchronizes)",
+  "ksm-timing": "ksmd ran outside the sequence's ksmScan ops (another run drove it, or it runs on its own: ksmd is machine-wide) while the sequence had mergeable memory; it may have merged pages the model merges only at a ksmScan, so the states part (desynchronizes)",
 } as const;
 export type Allowance = keyof typeof ALLOWANCES;
 
@@ -107,13 +116,9 @@ export function comparePagemap(linux: PagemapView, model: MmState): ViewVerdict 
   const allowed = new Set<Allowance>();
   const diverge = (property: string, message: string): ViewVerdict => ({ divergence: { property: `pagemap-${property}`, message } });
 
-  // A THP in a mergeable VMA that Linux no longer has as a THP: ksmd split it (ALLOWANCES["ksm-splits-thp"]).
-  for (const [key, m] of mine) {
-    if (!(m.flags & PAGE.thp) || m.flags & PAGE.zero) continue;
-    const l = linux.pages.get(key);
-    const vma = findVma(model.procs.get(pidOf(key))!.vmas, vpageOf(key));
-    if (l && !(l.flags & PAGE.thp) && vma?.mergeable) return { desync: "ksm-splits-thp" };
-  }
+  const anyVma = (test: (v: MmVmaView) => boolean): boolean => [...model.procs.values()].some((p) => p.vmas.some(test));
+  if (linux.ksmdRan && anyVma((v) => v.mergeable)) return { desync: "ksm-timing" };
+  if (linux.khugepagedRan && anyVma((v) => !v.nohugepage)) return { desync: "khugepaged-timing" };
 
   // Present sets. Pages Linux maps and the model does not are excused only by fault-around.
   const aroundPfns = new Set<number>(); // frames fault-around also maps: their exclusive bits are not compared
