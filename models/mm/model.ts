@@ -112,6 +112,11 @@ export interface Proc {
   readonly pmds: Map<number, Pte>;
   readonly tlb: Map<number, MmTlbView>;
   hasPinned: boolean;
+  /**
+   * The huge-aligned ranges (by base) that have a page table of PTEs, empty or not. A fault maps a THP only where
+   * there is none (pmd_none), and MADV_COLLAPSE turns one, even an empty one, into a THP.
+   */
+  readonly tables: Set<number>;
 }
 
 export type Pin = MmPinView;
@@ -292,7 +297,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   private newProc(vmas: Vma[]): Proc {
     let pid = 1;
     while (this.procs.has(pid)) pid++;
-    const proc: Proc = { pid, vmas, ptes: new Map(), pmds: new Map(), tlb: new Map(), hasPinned: false };
+    const proc: Proc = { pid, vmas, ptes: new Map(), pmds: new Map(), tlb: new Map(), hasPinned: false, tables: new Set() };
     this.procs.set(proc.pid, proc);
     return proc;
   }
@@ -313,6 +318,10 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     };
     for (const [base, pmd] of [...parent.pmds]) {
       if (copies(base)) this.copyHugePmd(parent, child, base, pmd);
+    }
+    // copy_pte_range allocates the child's table wherever the parent has one in a VMA it copies, empty or not
+    for (const base of parent.tables) {
+      if (child.vmas.some((v) => v.start < base + this.huge && v.end > base && this.vmaNeedsCopy(findVma(parent.vmas, Math.max(v.start, base))!))) child.tables.add(base);
     }
     for (const [vpage, pte] of parent.ptes) {
       const vma = copies(vpage);
@@ -347,7 +356,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
         // copy_present_page: the child gets its own copy now; the parent keeps its writable, exclusive page.
         const copy = this.newAnonPage(childKey, this.pageData(pte.pfn));
         this.copiedPages++;
-        child.ptes.set(vpage, { pfn: copy.pfn, writable: vma.prot === "rw", dirty: true, young: false });
+        this.setPte(child, vpage, { pfn: copy.pfn, writable: vma.prot === "rw", dirty: true, young: false });
         return;
       }
       folio.refcount++;
@@ -358,7 +367,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       pte.writable = false; // ptep_set_wrprotect on the parent
       this.touched.keys.add(keyOf(parent.pid, vpage));
     }
-    child.ptes.set(vpage, { pfn: pte.pfn, writable: false, dirty: pte.dirty, young: false }); // pte_mkold
+    this.setPte(child, vpage, { pfn: pte.pfn, writable: false, dirty: pte.dirty, young: false }); // pte_mkold
   }
 
   /** mm/huge_memory.c copy_huge_pmd: share the THP (or the huge zero page); a maybe-pinned one is split and copied per page. */
@@ -396,6 +405,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     proc.pmds.clear();
     for (const [vpage, pte] of proc.ptes) this.zapPte(proc, vpage, pte);
     proc.ptes.clear();
+    proc.tables.clear(); // free_pgtables
     proc.tlb.clear();
     for (const vma of proc.vmas) this.releaseVma(vma);
     proc.vmas = [];
@@ -499,6 +509,10 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       if (inside) this.releaseVma(v);
       return !inside;
     });
+    // free_pgtables between the neighbouring VMAs (floor, ceiling): a table no VMA overlaps any more goes
+    for (let base = this.base(start); base < end; base += this.huge) {
+      if (!proc.vmas.some((v) => v.start < base + this.huge && v.end > base)) proc.tables.delete(base);
+    }
   }
 
   /** Make a VMA boundary at `vpage` (mm/vma.c split_vma, with vma_adjust_trans_huge splitting a PMD it cuts). */
@@ -635,6 +649,8 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   /** mm/madvise.c madvise_dontneed_single_vma → zap_page_range_single: PTEs go, the TLB is flushed; page caches keep their pages. */
   protected madviseDontneed(proc: Proc, start: number, end: number): void {
     this.zapRange(proc, start, end, true);
+    // CONFIG_PT_RECLAIM (zap_pte_range, reclaim_pt_is_enabled): a table the zap covers whole is freed
+    for (let base = this.base(start + this.huge - 1); base + this.huge <= end; base += this.huge) proc.tables.delete(base);
   }
 
   // ---- page tables
@@ -695,6 +711,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   protected splitPmd(proc: Proc, base: number): void {
     const pmd = proc.pmds.get(base)!;
     proc.pmds.delete(base);
+    proc.tables.add(base); // the deposited table (pgtable_trans_huge_withdraw)
     const key = keyOf(proc.pid, base);
     this.touched.keys.add(key);
     for (let i = 0; i < this.huge; i++) this.tlbFlushPage(proc, base + i);
@@ -780,6 +797,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   private setPte(proc: Proc, vpage: number, pte: Pte): void {
     const old = proc.ptes.get(vpage);
     proc.ptes.set(vpage, pte);
+    proc.tables.add(this.base(vpage)); // pte_alloc
     if (old && old.pfn !== pte.pfn) this.tlbFlushPage(proc, vpage); // ptep_clear_flush
     this.touched.keys.add(keyOf(proc.pid, vpage));
   }
@@ -834,12 +852,10 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     return true;
   }
 
-  /** thp_vma_allowable_order + thp_vma_suitable_order, "madvise" mode: a private anon VMA advised hugepage covering the aligned range, no page table yet. */
+  /** thp_vma_allowable_order + thp_vma_suitable_order, "madvise" mode: a private anon VMA advised hugepage covering the aligned range, no page table yet (pmd_none). */
   private thpSuitable(proc: Proc, vma: Vma, base: number): boolean {
     if (vma.shared || vma.cache || !vma.hugepage || vma.nohugepage) return false;
-    if (base < vma.start || base + this.huge > vma.end) return false;
-    for (let i = 0; i < this.huge; i++) if (proc.ptes.has(base + i)) return false;
-    return true;
+    return base >= vma.start && base + this.huge <= vma.end && !proc.tables.has(base);
   }
 
   /** mm/memory.c do_anonymous_page: a read maps the zero page read-only; a write allocates an exclusive page. */
@@ -1076,23 +1092,22 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
 
   /**
    * mm/khugepaged.c collapse_huge_page: copy the aligned range into a new exclusive THP and map it by PMD. Only
-   * in a private anonymous VMA that covers the range and is not VM_NOHUGEPAGE, when some page is mapped and every
-   * mapped page is anonymous, not KSM, and referenced only by its mappings (is_refcount_suitable); otherwise
-   * nothing happens (khugepaged gives up silently).
+   * in a private anonymous VMA with an anon_vma that covers the range and is not VM_NOHUGEPAGE, where a page table exists (empty,
+   * or of zero pages: the THP is then zeros; 6.18 has no SCAN_PAGE_RO any more) and every mapped page is anonymous
+   * (KSM pages are) and referenced only by its mappings (is_refcount_suitable); otherwise nothing happens
+   * (khugepaged gives up silently).
    */
   protected collapse(proc: Proc, base: number): void {
     if (proc.pmds.has(base) || base + this.huge > this.geometry.pages) return;
     const vma = findVma(proc.vmas, base);
     if (!vma || vma.shared || vma.cache || vma.nohugepage || vma.end < base + this.huge) return;
-    let present = 0;
+    if (!vma.anonVma || !proc.tables.has(base)) return; // hugepage_vma_revalidate needs an anon_vma; find_pmd_or_thp_or_none: SCAN_PMD_NULL
     for (let i = 0; i < this.huge; i++) {
       const pte = proc.ptes.get(base + i);
-      if (!pte || pte.pfn === ZERO_PFN) continue;
+      if (!pte || pte.pfn === ZERO_PFN) continue; // none_or_zero: no limit for MADV_COLLAPSE
       const folio = this.folioOf(pte.pfn);
-      if (!folio.anon || folio.ksm || !this.collapseRefcountSuitable(folio)) return;
-      present++;
+      if (!folio.anon || !this.collapseRefcountSuitable(folio)) return; // SCAN_PAGE_ANON, SCAN_PAGE_COUNT (a KSM page is anon)
     }
-    if (present === 0) return;
     const key = keyOf(proc.pid, base);
     const folio = this.newHugeFolio(key);
     const cpp = this.geometry.cellsPerPage;
@@ -1103,6 +1118,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       this.copiedPages++;
     }
     this.zapRange(proc, base, base + this.huge, true);
+    proc.tables.delete(base); // the table is deposited with the PMD that replaces it
     proc.pmds.set(base, { pfn: folio.pfn, writable: vma.prot === "rw", dirty: true, young: true });
     this.touched.keys.add(key);
   }
