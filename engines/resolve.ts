@@ -1,6 +1,7 @@
 // Turn an --engine spec (model, oracle, mutant:NAME, stdio:CMD) into a factory the runner can use.
 import type { AnyLayer } from "../layers/layer.ts";
 import { linuxAgent, linuxFeatures, linuxGeometry, linuxUnavailable } from "./linux/index.ts";
+import { overlayfsFactory, overlayfsFeatures, overlayfsUnavailable } from "./overlayfs/index.ts";
 import { StdioEngine } from "./stdio.ts";
 import { InputError, type Engine, type EngineFactory } from "./types.ts";
 
@@ -38,12 +39,18 @@ export function resolveEngine(layer: AnyLayer, spec: string, options: ResolveOpt
       dispose: () => factory?.dispose?.(),
     };
   }
+  if (spec === "overlayfs") {
+    if (layer.name !== "overlay") throw new InputError(`the overlayfs engine speaks the overlay layer, not ${layer.name}`);
+    const why = overlayfsUnavailable();
+    if (why) throw new InputError(`the overlayfs engine cannot run here: it ${why}`);
+    return overlayfsFactory();
+  }
   if (spec.startsWith("stdio:")) {
     const command = spec.slice("stdio:".length).trim();
     if (!command) throw new InputError('stdio engine needs a command: --engine stdio:"CMD"');
     return stdioFactory(layer, command, options.timeoutMs);
   }
-  throw new InputError(`unknown engine "${spec}" (use model, oracle, mutant:NAME, linux or stdio:"CMD")`);
+  throw new InputError(`unknown engine "${spec}" (use model, oracle, mutant:NAME, linux, overlayfs or stdio:"CMD")`);
 }
 
 /** What `cowcheck engines` lists for a layer. Real-system engines are added by their own issues. */
@@ -53,6 +60,7 @@ export function engineCatalogue(layer: AnyLayer): EngineInfo[] {
     { spec: "oracle", available: true, why: "eager-copy oracle, in process (no inspect: data properties only)" },
     ...layer.mutants.map((m) => ({ spec: `mutant:${m.name}`, available: true, why: m.mimics })),
     ...(layer.name === "mm" ? [linuxInfo()] : []),
+    ...(layer.name === "overlay" ? [overlayfsInfo()] : []),
     { spec: 'stdio:"CMD"', available: true, why: "any program speaking the JSON-lines protocol (docs/protocol.md)" },
   ];
 }
@@ -63,6 +71,13 @@ function linuxInfo(): EngineInfo {
   const { offered, missing } = linuxFeatures();
   const lacks = Object.entries(missing).map(([f, reason]) => `${f}: ${reason}`);
   return { spec: "linux", available: true, why: `the running kernel (engines/linux/agent.c); features ${offered.join(", ")}; without ${lacks.join("; ")}` };
+}
+
+function overlayfsInfo(): EngineInfo {
+  const what = "a real OverlayFS mount of the running kernel on a private tmpfs (engines/overlayfs)";
+  const why = overlayfsUnavailable();
+  if (why) return { spec: "overlayfs", available: false, why: `${what}; unavailable: it ${why}` };
+  return { spec: "overlayfs", available: true, why: `${what}; features ${overlayfsFeatures.join(", ")}` };
 }
 
 /**

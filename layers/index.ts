@@ -1,8 +1,9 @@
 // Every layer cowcheck knows. Adding a layer means adding it here; the runner and CLI stay as they are.
 import type { AnyLayer } from "./layer.ts";
 import { mmLayer } from "./mm.ts";
+import { overlayLayer } from "./overlay.ts";
 
-export const layers: readonly AnyLayer[] = [mmLayer];
+export const layers: readonly AnyLayer[] = [mmLayer, overlayLayer];
 
 export function findLayer(name: string): AnyLayer | undefined {
   return layers.find((l) => l.name === name);

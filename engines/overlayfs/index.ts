@@ -1,0 +1,619 @@
+// A real OverlayFS mount of the running kernel as an overlay engine. Each engine owns a private tmpfs mounted on a
+// fresh directory under os.tmpdir(): image layers (layers/N), and per container its upper and work directories
+// (cC/uK, cC/wK) and its mount point (cC/m). The ops on a container's files go through node:fs on the mount; what
+// node:fs lacks (mount, umount2, mknod, renameat2, *xattr, truncate(2), the raw dump of an upper directory) goes to
+// engines/overlayfs/helper.c, compiled on first use into a cache folder like the Linux agent, one long-lived process
+// per engine speaking a line protocol. Nothing stays mounted: close() unmounts, and so do process exit, SIGINT and
+// SIGTERM, and the helper itself when its parent goes away (end of its input).
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { createHash } from "node:crypto";
+import {
+  chmodSync,
+  closeSync,
+  constants as fsConstants,
+  existsSync,
+  fchmodSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
+import { constants as osConstants, homedir, tmpdir } from "node:os";
+import type { Socket } from "node:net";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { isMainThread } from "node:worker_threads";
+import { ERRNOS, type Errno, type LayerEntry, type MountOptions, type OverlayOp, type OverlayObs, type RawEntry, type Stat, type UpperView } from "../../models/overlay/types.ts";
+import { EngineFailure, type Engine, type EngineFactory } from "../types.ts";
+
+const source = fileURLToPath(new URL("./helper.c", import.meta.url));
+const FLAGS = ["-O2", "-Wall", "-Wextra", "-Werror", "-std=gnu11"];
+const PREFIX = "cowcheck-overlayfs-";
+
+export const overlayfsFeatures: readonly string[] = ["redirect_dir", "index", "metacopy", "upper"];
+
+// ---- can it run here?
+
+let unavailable: { why: string | undefined } | undefined;
+
+/** Why a real OverlayFS mount cannot be an engine here (to follow "it "), or undefined if it can. Probed once. */
+export function overlayfsUnavailable(): string | undefined {
+  return (unavailable ??= { why: probeUnavailable() }).why;
+}
+
+function probeUnavailable(): string | undefined {
+  if (process.platform !== "linux") return `needs Linux (this is ${process.platform})`;
+  if (process.getuid?.() !== 0) return "needs root (mount(2) and the trusted.overlay.* xattrs need CAP_SYS_ADMIN)";
+  if (spawnSync("cc", ["--version"], { stdio: "ignore" }).status !== 0) return "needs a C compiler (cc) to build its helper";
+  if (!hasOverlay()) {
+    spawnSync("modprobe", ["overlay"], { stdio: "ignore" });
+    if (!hasOverlay()) return "needs the overlay filesystem (not in /proc/filesystems, and modprobe overlay did not load it)";
+  }
+  let binary: string;
+  try {
+    binary = overlayfsHelper();
+  } catch (e) {
+    return `cannot build its helper (${(e as Error).message})`;
+  }
+  let dir: string;
+  try {
+    dir = mkdtempSync(join(tmpdir(), `${PREFIX}probe-`));
+  } catch (e) {
+    return `cannot make a directory under ${tmpdir()} (${(e as Error).message})`;
+  }
+  try {
+    const r = spawnSync(binary, ["probe", dir], { encoding: "utf8", timeout: 10_000 });
+    if (r.status !== 0) return (r.stdout || `${r.stderr ?? ""}${r.error ?? ""}` || `its probe exited with ${r.status ?? r.signal}`).trim();
+    return undefined;
+  } finally {
+    try {
+      rmdirSync(dir);
+    } catch {
+      // still mounted (the probe failed to unmount): leave it rather than remove what is on it
+    }
+  }
+}
+
+function hasOverlay(): boolean {
+  try {
+    return /\toverlay$/m.test(readFileSync("/proc/filesystems", "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+/** The helper binary, compiled if this source has not been compiled yet. Concurrent callers each rename into place. */
+export function overlayfsHelper(): string {
+  const text = readFileSync(source);
+  const hash = createHash("sha256").update(text).update(FLAGS.join(" ")).digest("hex").slice(0, 16);
+  const dir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "cowcheck");
+  const binary = join(dir, `overlayfs-helper-${hash}`);
+  if (existsSync(binary)) return binary;
+  mkdirSync(dir, { recursive: true });
+  const tmp = `${binary}.${process.pid}.tmp`;
+  const r = spawnSync("cc", [...FLAGS, "-o", tmp, source], { encoding: "utf8" });
+  if (r.status !== 0) throw new EngineFailure("start", `compiling the OverlayFS helper failed (cc ${FLAGS.join(" ")})`, `${r.stderr ?? ""}${r.error ?? ""}`);
+  renameSync(tmp, binary);
+  return binary;
+}
+
+/** How the resolver makes an engine per sequence ("overlay:overlayfs"). */
+export function overlayfsFactory(): EngineFactory {
+  let binary: string | undefined;
+  return {
+    name: "overlay:overlayfs",
+    create: () => OverlayfsEngine.start((binary ??= overlayfsHelper())),
+  };
+}
+
+// ---- errors
+
+/** An errno from the helper, shaped like node's own errors (a `code`). */
+class SysError extends Error {
+  constructor(readonly code: string) {
+    super(code);
+  }
+}
+
+const errnoNames = new Map<number, string>();
+for (const [name, n] of Object.entries(osConstants.errno)) if (!errnoNames.has(n)) errnoNames.set(n, name);
+
+const isErrno = (code: unknown): code is Errno => (ERRNOS as readonly unknown[]).includes(code);
+
+function codeOf(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | null)?.code;
+  return e instanceof EngineFailure || typeof code !== "string" ? undefined : code;
+}
+
+// ---- the helper process
+
+type Reply = { ok: true } | { errno: number } | { fail: string } | { xattrs: Record<string, string> } | { dump: unknown[][] };
+
+class Helper {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly pending: { resolve: (r: Reply) => void; reject: (e: Error) => void }[] = [];
+  private buffer = "";
+  private stderr = "";
+  private gone: string | undefined;
+
+  constructor(binary: string) {
+    this.child = spawn(binary, [], { stdio: ["pipe", "pipe", "pipe"] });
+    this.child.stdout.setEncoding("latin1");
+    this.child.stderr.setEncoding("utf8");
+    this.child.stdout.on("data", (chunk: string) => this.onData(chunk));
+    this.child.stderr.on("data", (chunk: string) => void (this.stderr = (this.stderr + chunk).slice(-4000)));
+    this.child.stdin.on("error", () => undefined); // a dead helper is reported by "exit"
+    this.child.on("error", (e) => this.onGone(`could not run the OverlayFS helper: ${e.message}`));
+    this.child.on("exit", (code, signal) => this.onGone(`the OverlayFS helper exited (${signal ?? `status ${code}`})`));
+    this.idle();
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get alive(): boolean {
+    return this.gone === undefined;
+  }
+
+  /** One request: the command and its arguments (sent as hex). */
+  request(command: string, ...args: (string | number)[]): Promise<Reply> {
+    if (this.gone) return Promise.reject(new EngineFailure("crash", this.gone, this.stderr));
+    const line = [command, ...args.map((a) => Buffer.from(String(a), "latin1").toString("hex"))].join(" ");
+    this.busy();
+    return new Promise((resolve, reject) => {
+      this.pending.push({ resolve, reject });
+      this.child.stdin.write(`${line}\n`);
+    });
+  }
+
+  /** A request that must succeed or fail with an errno (thrown as a SysError). */
+  async call(command: string, ...args: (string | number)[]): Promise<Reply> {
+    const r = await this.request(command, ...args);
+    if ("errno" in r) throw new SysError(errnoNames.get(r.errno) ?? `errno ${r.errno}`);
+    if ("fail" in r) throw new EngineFailure("protocol", `the OverlayFS helper refused "${command}": ${r.fail}`);
+    return r;
+  }
+
+  /** End its input: it exits (unmounting its tmpfs if still mounted). */
+  async end(): Promise<void> {
+    if (this.gone) return;
+    const exited = new Promise<void>((resolve) => this.child.once("exit", () => resolve()));
+    this.busy();
+    this.child.stdin.end();
+    const timer = setTimeout(() => this.child.kill("SIGTERM"), 5_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  /** At exit or on a signal: it unmounts its tmpfs lazily and exits. */
+  terminate(): void {
+    if (!this.gone) this.child.kill("SIGTERM");
+  }
+
+  private onData(chunk: string): void {
+    this.buffer += chunk;
+    for (let nl = this.buffer.indexOf("\n"); nl >= 0; nl = this.buffer.indexOf("\n")) {
+      const line = this.buffer.slice(0, nl);
+      this.buffer = this.buffer.slice(nl + 1);
+      const waiter = this.pending.shift();
+      if (!waiter) continue;
+      try {
+        waiter.resolve(JSON.parse(line) as Reply);
+      } catch {
+        waiter.reject(new EngineFailure("protocol", "the OverlayFS helper answered a line that is not JSON", line.slice(0, 500)));
+      }
+    }
+    if (this.pending.length === 0) this.idle();
+  }
+
+  private onGone(why: string): void {
+    this.gone ??= why;
+    for (const w of this.pending.splice(0)) w.reject(new EngineFailure("crash", why, this.stderr));
+  }
+
+  // The helper keeps the event loop alive only while a request waits: an engine nobody closed does not keep the
+  // process running (its exit handler unmounts).
+  private busy(): void {
+    this.child.ref();
+    (this.child.stdout as unknown as Socket).ref();
+  }
+
+  private idle(): void {
+    this.child.unref();
+    for (const s of [this.child.stdin, this.child.stdout, this.child.stderr]) (s as unknown as Socket).unref?.();
+  }
+}
+
+// ---- cleanup however the process ends
+
+const live = new Set<OverlayfsEngine>();
+let handlersOn = false;
+
+function onExit(): void {
+  for (const e of [...live]) e.abandon();
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  onExit();
+  setHandlers(false);
+  // nobody else handles it: the default action, as if we had not been listening
+  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+}
+
+function setHandlers(on: boolean): void {
+  if (on === handlersOn) return;
+  handlersOn = on;
+  const f = on ? process.on.bind(process) : process.off.bind(process);
+  f("exit", onExit);
+  // signals reach the main thread only; a worker's engines are unmounted by their helpers when the pipes close
+  if (isMainThread) for (const s of ["SIGINT", "SIGTERM"] as const) f(s, onSignal);
+}
+
+function track(e: OverlayfsEngine, alive: boolean): void {
+  if (alive) live.add(e);
+  else live.delete(e);
+  setHandlers(live.size > 0);
+}
+
+// ---- the engine
+
+interface Container {
+  readonly layers: readonly number[];
+  readonly options: MountOptions;
+  /** Relative to the engine's root. */
+  readonly upper: string;
+  readonly work: string;
+}
+
+const RENAME_FLAGS = { noreplace: 1, exchange: 2 } as const;
+
+export class OverlayfsEngine implements Engine<OverlayOp, OverlayObs> {
+  readonly layer = "overlay" as const;
+  readonly features: ReadonlySet<string> = new Set(overlayfsFeatures);
+  private readonly containers = new Map<number, Container>();
+  private layerCount = 0;
+  private serial = 0;
+  private closed = false;
+
+  private constructor(
+    /** The private tmpfs: absolute; the helper's working directory. */
+    readonly root: string,
+    private readonly helper: Helper,
+  ) {}
+
+  /** A fresh engine: a new directory with a private tmpfs on it. */
+  static async start(binary: string): Promise<OverlayfsEngine> {
+    const root = mkdtempSync(join(tmpdir(), PREFIX));
+    const helper = new Helper(binary);
+    const engine = new OverlayfsEngine(root, helper);
+    track(engine, true);
+    try {
+      await helper.call("root", root);
+      mkdirSync(join(root, "layers"));
+    } catch (e) {
+      await engine.close().catch(() => undefined);
+      if (e instanceof EngineFailure) throw e;
+      throw new EngineFailure("start", `cannot mount a tmpfs on ${root}: ${codeOf(e) ?? (e as Error).message}`);
+    }
+    return engine;
+  }
+
+  async apply(op: OverlayOp): Promise<OverlayObs> {
+    if (this.closed) throw new EngineFailure("error", "the OverlayFS engine is closed");
+    try {
+      return await this.perform(op);
+    } catch (e) {
+      const code = codeOf(e);
+      if (isErrno(code)) return { error: code };
+      if (e instanceof EngineFailure) throw e;
+      throw new EngineFailure("error", `${op.op}: ${code ?? (e as Error).message} (not an errno the overlay layer knows)`, (e as Error).stack);
+    }
+  }
+
+  async inspectView(name: string): Promise<UpperView> {
+    if (name !== "upper") throw new EngineFailure("error", `the OverlayFS engine has no view "${name}" (it has "upper")`);
+    const cs = [...this.containers.entries()].sort(([a], [b]) => a - b);
+    const view: UpperView = {};
+    if (cs.length === 0) return view;
+    const r = await this.helper.call("dump", ...cs.map(([, c]) => c.upper));
+    if (!("dump" in r) || r.dump.length !== cs.length) throw new EngineFailure("protocol", "the OverlayFS helper answered a dump of the wrong shape");
+    cs.forEach(([n, c], i) => {
+      view[String(n)] = r.dump[i]!.map((e) => rawEntry(e, c.upper)).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    });
+    return view;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    let problem: string | undefined;
+    try {
+      if (this.helper.alive) {
+        for (const c of this.containers.keys()) await this.helper.call("umount", this.mountPoint(c)).catch((e) => void (problem ??= `umount c${c}: ${codeOf(e) ?? e}`));
+        this.containers.clear();
+        await this.helper.call("unroot").catch((e) => void (problem ??= `unmount the tmpfs: ${codeOf(e) ?? e}`));
+      }
+    } finally {
+      await this.helper.end().catch(() => undefined);
+      track(this, false);
+      if (mounted(this.root)) lazyUnmount(this.root);
+      removeRoot(this.root);
+    }
+    if (mounted(this.root)) throw new EngineFailure("error", `could not unmount ${this.root}${problem ? ` (${problem})` : ""}`);
+  }
+
+  /** Synchronous last resort at exit or on a signal: detach the whole tree, remove the directory. */
+  abandon(): void {
+    if (this.closed) return;
+    this.closed = true;
+    live.delete(this);
+    this.helper.terminate();
+    lazyUnmount(this.root);
+    removeRoot(this.root);
+  }
+
+  // ---- ops
+
+  private async perform(op: OverlayOp): Promise<OverlayObs> {
+    switch (op.op) {
+      case "layer":
+        return this.buildLayer(op.entries);
+      case "mount":
+        if (this.containers.has(op.c)) return { error: "EBUSY" };
+        if (op.layers.some((l) => l < 1 || l > this.layerCount)) return { error: "EINVAL" };
+        return this.mount(op.c, op.layers, { redirectDir: op.redirectDir, index: op.index, metacopy: op.metacopy });
+      case "umount": {
+        const c = this.containers.get(op.c);
+        if (!c) return { error: "EINVAL" };
+        await this.unmount(op.c);
+        this.drop(c);
+        return { ok: true };
+      }
+      case "commit": {
+        const c = this.containers.get(op.c);
+        if (!c) return { error: "EINVAL" };
+        await this.unmount(op.c);
+        const id = ++this.layerCount;
+        renameSync(this.abs(c.upper), this.abs(`layers/${id}`));
+        rmSync(this.abs(c.work), { recursive: true, force: true });
+        const obs = await this.mount(op.c, [id, ...c.layers], c.options);
+        if ("error" in obs) throw new EngineFailure("error", `commit: remounting c${op.c} on layers ${[id, ...c.layers].join(", ")} failed (${obs.error})`);
+        return { layer: id };
+      }
+      default:
+        break;
+    }
+    if (!this.containers.has(op.c)) return { error: "EINVAL" };
+    const m = this.mountPoint(op.c);
+    const rel = (path: string): string => (path ? `${m}/${path}` : m);
+    const p = (path: string): string => this.abs(rel(path));
+    switch (op.op) {
+      case "mkdir":
+        mkdirSync(p(op.path), op.mode);
+        chmodSync(p(op.path), op.mode); // exactly the mode: no umask, and mkdir(2) drops S_ISUID and S_ISGID
+        break;
+      case "create": {
+        const fd = openSync(p(op.path), fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_WRONLY, op.mode);
+        try {
+          fchmodSync(fd, op.mode); // the umask
+        } finally {
+          closeSync(fd);
+        }
+        break;
+      }
+      case "write":
+      case "append": {
+        const fd = openSync(p(op.path), fsConstants.O_WRONLY | (op.op === "append" ? fsConstants.O_APPEND : 0));
+        try {
+          const data = Buffer.from(op.data, "latin1");
+          writeSync(fd, data, 0, data.length, op.op === "write" ? op.at : null);
+        } finally {
+          closeSync(fd);
+        }
+        break;
+      }
+      case "truncate":
+        await this.helper.call("truncate", rel(op.path), op.size);
+        break;
+      case "unlink":
+        unlinkSync(p(op.path));
+        break;
+      case "rmdir":
+        rmdirSync(p(op.path));
+        break;
+      case "rename":
+        if (op.flags) await this.helper.call("rename", rel(op.from), rel(op.to), RENAME_FLAGS[op.flags]);
+        else renameSync(p(op.from), p(op.to));
+        break;
+      case "link":
+        linkSync(p(op.from), p(op.to));
+        break;
+      case "symlink":
+        symlinkSync(op.target, p(op.path));
+        break;
+      case "readlink":
+        return { target: readlinkSync(p(op.path), { encoding: "latin1" }) };
+      case "chmod":
+        chmodSync(p(op.path), op.mode);
+        break;
+      case "setxattr":
+        await this.helper.call("setxattr", rel(op.path), op.name, op.value, 1);
+        break;
+      case "read":
+        return { data: readFileSync(p(op.path)).toString("latin1") };
+      case "readdir":
+        return { names: readdirSync(p(op.path), { encoding: "latin1" }).sort() };
+      case "stat":
+        return { stat: await this.stat(rel(op.path)) };
+    }
+    return { ok: true };
+  }
+
+  private async stat(rel: string): Promise<Stat> {
+    const st = lstatSync(this.abs(rel));
+    const mode = st.mode & 0o7777;
+    if (st.isSymbolicLink()) return { type: "symlink", mode, size: st.size }; // nlink: regular files only (types.ts)
+    if (!st.isDirectory() && !st.isFile()) throw new EngineFailure("error", `stat ${rel}: neither a file, a directory nor a symlink (mode ${st.mode.toString(8)})`);
+    const r = await this.helper.call("xattrs", rel);
+    const xattrs = "xattrs" in r && Object.keys(r.xattrs).length > 0 ? { xattrs: sortedKeys(r.xattrs) } : {};
+    if (st.isDirectory()) return { type: "dir", mode, ...xattrs };
+    return { type: "file", mode, size: st.size, nlink: st.nlink, ...xattrs };
+  }
+
+  /** All or nothing: EINVAL for a name used twice, a missing parent directory, a link to anything but a file. */
+  private async buildLayer(entries: readonly LayerEntry[]): Promise<OverlayObs> {
+    const kinds = new Map<string, "dir" | "file" | "other">();
+    for (const e of entries) {
+      const slash = e.path.lastIndexOf("/");
+      if (kinds.has(e.path) || (slash >= 0 && kinds.get(e.path.slice(0, slash)) !== "dir")) return { error: "EINVAL" };
+      if (e.type === "link" && kinds.get(e.to) !== "file") return { error: "EINVAL" };
+      kinds.set(e.path, e.type === "dir" ? "dir" : e.type === "file" || e.type === "link" ? "file" : "other");
+    }
+    const id = this.layerCount + 1;
+    const dir = `layers/${id}`;
+    mkdirSync(this.abs(dir));
+    chmodSync(this.abs(dir), 0o755);
+    try {
+      for (const e of entries) {
+        const at = this.abs(`${dir}/${e.path}`);
+        switch (e.type) {
+          case "dir":
+            mkdirSync(at);
+            chmodSync(at, e.mode ?? 0o755);
+            if (e.opaque) await this.helper.call("setxattr", `${dir}/${e.path}`, "trusted.overlay.opaque", "y", 0);
+            break;
+          case "file":
+            writeFileSync(at, Buffer.from(e.data, "latin1"), { flag: "wx" });
+            chmodSync(at, e.mode ?? 0o644);
+            break;
+          case "symlink":
+            symlinkSync(e.target, at);
+            break;
+          case "whiteout":
+            await this.helper.call("mknod", `${dir}/${e.path}`);
+            break;
+          case "link":
+            linkSync(this.abs(`${dir}/${e.to}`), at);
+            break;
+        }
+      }
+    } catch (e) {
+      rmSync(this.abs(dir), { recursive: true, force: true });
+      if (e instanceof EngineFailure) throw e;
+      throw new EngineFailure("error", `layer: building ${dir} failed (${codeOf(e) ?? (e as Error).message}) though its entries are valid`);
+    }
+    this.layerCount = id;
+    return { layer: id };
+  }
+
+  private async mount(n: number, layers: readonly number[], options: MountOptions): Promise<OverlayObs> {
+    const k = ++this.serial;
+    const c: Container = { layers: [...layers], options: { ...options }, upper: `c${n}/u${k}`, work: `c${n}/w${k}` };
+    mkdirSync(this.abs(`c${n}`), { recursive: true });
+    for (const d of [c.upper, c.work]) {
+      mkdirSync(this.abs(d));
+      chmodSync(this.abs(d), 0o755);
+    }
+    if (!existsSync(this.abs(this.mountPoint(n)))) mkdirSync(this.abs(this.mountPoint(n)));
+    const on = (b: boolean): string => (b ? "on" : "off");
+    const data = [
+      `lowerdir=${layers.map((l) => `layers/${l}`).join(":")}`, // relative to the helper's directory, the tmpfs
+      `upperdir=${c.upper}`,
+      `workdir=${c.work}`,
+      `redirect_dir=${on(options.redirectDir)}`,
+      `index=${on(options.index)}`,
+      `metacopy=${on(options.metacopy)}`,
+    ].join(",");
+    try {
+      await this.helper.call("mount", this.mountPoint(n), data);
+    } catch (e) {
+      this.drop(c);
+      // EINVAL: conflicting options (metacopy=on,redirect_dir=off); ELOOP: a lower dir named twice ("conflicting
+      // lowerdir path"), which the layer's contract calls EINVAL
+      if (codeOf(e) === "EINVAL" || codeOf(e) === "ELOOP") return { error: "EINVAL" };
+      throw new EngineFailure("error", `mount -t overlay -o ${data}: ${codeOf(e) ?? (e as Error).message}`);
+    }
+    this.containers.set(n, c);
+    return { ok: true };
+  }
+
+  private async unmount(n: number): Promise<void> {
+    this.containers.delete(n);
+    try {
+      await this.helper.call("umount", this.mountPoint(n));
+    } catch (e) {
+      throw new EngineFailure("error", `umount c${n}: ${codeOf(e) ?? (e as Error).message}`);
+    }
+  }
+
+  /** Remove a container's upper and work directories (not mounted). */
+  private drop(c: Container): void {
+    for (const d of [c.upper, c.work]) rmSync(this.abs(d), { recursive: true, force: true });
+  }
+
+  private mountPoint(n: number): string {
+    return `c${n}/m`;
+  }
+
+  private abs(rel: string): string {
+    return `${this.root}/${rel}`;
+  }
+}
+
+/** A helper's dump entry as the layer's RawEntry: its keys in one order, nothing the contract leaves out. */
+function rawEntry(json: unknown, upper: string): RawEntry {
+  const e = json as Record<string, unknown>;
+  if (typeof e.fail === "string") throw new EngineFailure("error", `cannot read the upper directory ${upper}: ${e.fail}`);
+  const type = e.type as RawEntry["type"] | "other";
+  if (type === "other") throw new EngineFailure("error", `the upper directory ${upper} holds ${String(e.path)}, neither a file, a directory, a symlink nor a whiteout`);
+  if (e.data === null) throw new EngineFailure("error", `cannot read ${upper}/${String(e.path)}`);
+  const r: { -readonly [K in keyof RawEntry]: RawEntry[K] } = { path: e.path as string, type };
+  for (const k of ["mode", "data", "size", "target", "xattrs", "opaque", "redirect", "origin", "metacopy"] as const) {
+    if (e[k] !== undefined) (r as Record<string, unknown>)[k] = k === "xattrs" ? sortedKeys(e[k] as Record<string, string>) : e[k];
+  }
+  return r;
+}
+
+/** xattrs by name (the order listxattr gives is the filesystem's). */
+function sortedKeys(o: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+function mounted(dir: string): boolean {
+  try {
+    return readFileSync("/proc/mounts", "utf8")
+      .split("\n")
+      .some((l) => unescapeMount(l.split(" ")[1] ?? "") === dir || unescapeMount(l.split(" ")[1] ?? "").startsWith(`${dir}/`));
+  } catch {
+    return false;
+  }
+}
+
+/** /proc/mounts writes space, tab, newline and backslash as octal escapes. */
+function unescapeMount(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+function lazyUnmount(dir: string): void {
+  spawnSync("umount", ["-l", dir], { stdio: "ignore" });
+}
+
+function removeRoot(dir: string): void {
+  try {
+    if (!mounted(dir)) rmdirSync(dir);
+  } catch {
+    // not empty or already gone: what is left is a plain directory, nothing mounted
+  }
+}

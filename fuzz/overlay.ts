@@ -1,0 +1,225 @@
+// Op arbitraries for the overlay layer. Paths come from a few names over a few levels, so image layers collide on
+// them (a file in one, a directory in another, a whiteout in a third) and the merged-view ops hit what exists.
+import fc from "fast-check";
+import { VOID, type LayerEntry, type MountOptions, type OverlayGeometry, type OverlayOp } from "../models/overlay/types.ts";
+
+const MODES = [0o644, 0o600, 0o755, 0o700, 0o444];
+
+export function overlayOpArbitrary(g: OverlayGeometry, features: ReadonlySet<string>): fc.Arbitrary<OverlayOp> {
+  const name = fc.constantFrom(...g.names);
+  // shallow paths most: they are where layers meet
+  const path = fc
+    .integer({ min: 1, max: g.depth })
+    .chain((n) => fc.array(name, { minLength: n, maxLength: n }))
+    .map((ns) => ns.join("/"));
+  const shallow = fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 1, max: Math.min(2, g.depth) }) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: g.depth }) });
+  const p = shallow.chain((n) => fc.array(name, { minLength: n, maxLength: n })).map((ns) => ns.join("/"));
+  const c = fc.oneof({ weight: 3, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: g.containers }) });
+  const mode = fc.constantFrom(...MODES);
+  const data = fc.stringMatching(/^[a-c]{0,4}$/);
+  const target = fc.constantFrom(...g.names).map((n) => VOID + n);
+  const entry: fc.Arbitrary<LayerEntry> = fc.oneof(
+    { weight: 4, arbitrary: fc.record({ type: fc.constant("dir" as const), path, mode }) },
+    { weight: 1, arbitrary: fc.record({ type: fc.constant("dir" as const), path, mode, opaque: fc.constant(true) }) },
+    { weight: 5, arbitrary: fc.record({ type: fc.constant("file" as const), path, data, mode }) },
+    { weight: 1, arbitrary: fc.record({ type: fc.constant("symlink" as const), path, target }) },
+    { weight: 2, arbitrary: fc.record({ type: fc.constant("whiteout" as const), path }) },
+    { weight: 1, arbitrary: fc.record({ type: fc.constant("link" as const), path, to: path }) },
+  );
+  const layer = fc.array(entry, { minLength: 1, maxLength: 10 }).map((es) => ({ op: "layer" as const, entries: wellFormed(es) }));
+  const option = (f: string) => (features.has(f) ? fc.boolean() : fc.constant(false));
+  const mount = fc.record({ op: fc.constant("mount" as const), c, layers: fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 3 }), redirectDir: option("redirect_dir"), index: option("index"), metacopy: option("metacopy") });
+  return fc.oneof(
+    { weight: 3, arbitrary: layer },
+    { weight: 2, arbitrary: mount },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant("umount" as const), c }) },
+    { weight: 2, arbitrary: fc.record({ op: fc.constant("commit" as const), c }) },
+    { weight: 5, arbitrary: fc.record({ op: fc.constant("mkdir" as const), c, path: p, mode }) },
+    { weight: 5, arbitrary: fc.record({ op: fc.constant("create" as const), c, path: p, mode }) },
+    { weight: 6, arbitrary: fc.record({ op: fc.constant("write" as const), c, path: p, at: fc.nat(5), data }) },
+    { weight: 3, arbitrary: fc.record({ op: fc.constant("append" as const), c, path: p, data }) },
+    { weight: 3, arbitrary: fc.record({ op: fc.constant("truncate" as const), c, path: p, size: fc.nat(6) }) },
+    { weight: 5, arbitrary: fc.record({ op: fc.constant("unlink" as const), c, path: p }) },
+    { weight: 4, arbitrary: fc.record({ op: fc.constant("rmdir" as const), c, path: p }) },
+    { weight: 6, arbitrary: fc.record({ op: fc.constant("rename" as const), c, from: p, to: p, flags: fc.constantFrom(undefined, undefined, "noreplace" as const, "exchange" as const) }).map(({ flags, ...r }) => (flags ? { ...r, flags } : r)) },
+    { weight: 3, arbitrary: fc.record({ op: fc.constant("link" as const), c, from: p, to: p }) },
+    { weight: 2, arbitrary: fc.record({ op: fc.constant("symlink" as const), c, target, path: p }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant("readlink" as const), c, path: p }) },
+    { weight: 4, arbitrary: fc.record({ op: fc.constant("chmod" as const), c, path: p, mode }) },
+    { weight: 3, arbitrary: fc.record({ op: fc.constant("setxattr" as const), c, path: p, name: fc.constantFrom("user.x" as const, "user.y" as const), value: data }) },
+    { weight: 6, arbitrary: fc.record({ op: fc.constant("read" as const), c, path: p }) },
+    { weight: 4, arbitrary: fc.record({ op: fc.constant("readdir" as const), c, path: fc.oneof(fc.constant(""), p) }) },
+    { weight: 6, arbitrary: fc.record({ op: fc.constant("stat" as const), c, path: p }) },
+  );
+}
+
+/** Entries a tar could hold: parents made first (as directories), each path once, links only to earlier files. */
+function wellFormed(entries: readonly LayerEntry[]): LayerEntry[] {
+  const kinds = new Map<string, LayerEntry["type"]>();
+  const out: LayerEntry[] = [];
+  for (const e of entries) {
+    const names = e.path.split("/");
+    let ok = true;
+    for (let i = 1; i < names.length && ok; i++) {
+      const parent = names.slice(0, i).join("/");
+      const k = kinds.get(parent);
+      if (k === undefined) {
+        kinds.set(parent, "dir");
+        out.push({ type: "dir", path: parent, mode: 0o755 });
+      } else if (k !== "dir") ok = false;
+    }
+    if (!ok || kinds.has(e.path)) continue;
+    if (e.type === "link" && kinds.get(e.to) !== "file") continue;
+    kinds.set(e.path, e.type === "link" ? "file" : e.type);
+    out.push(e);
+  }
+  return out;
+}
+
+/**
+ * Generated sequences are arranged the way images and containers are used:
+ * - ops on a container that is not mounted mount it first on the newest layer (and its base), once a layer exists;
+ *   before any layer exists they are dropped;
+ * - a mount names layers that exist; a committed layer is always mounted over the layers it was committed on
+ *   (an image is its chain of layers), and the stack stops there;
+ * - every mount of a sequence uses the options of the first mount op in it (a layer committed under one set of
+ *   options is not read under another: metacopy files in it would be refused);
+ * - two ops in three that act on an existing object (everything but mkdir, create, symlink) are pointed at a path
+ *   the container is known to have: one its layers hold or an op made. Tracked roughly (nothing is forgotten): a
+ *   bias, not a claim about the engine.
+ */
+export function overlayArrange(ops: OverlayOp[], _g: OverlayGeometry, _features: ReadonlySet<string>): OverlayOp[] {
+  const bases: (readonly number[] | undefined)[] = []; // layer id - 1 → the base of a committed layer
+  const paths: Set<string>[] = []; // layer id - 1 → the paths it holds (a committed one: what its container knew)
+  const mounted = new Map<number, number[]>();
+  const known = new Map<number, Set<string>>();
+  const first = ops.find((o) => o.op === "mount");
+  let options: MountOptions | undefined = first?.op === "mount" ? { redirectDir: first.redirectDir, index: first.index, metacopy: first.metacopy && first.redirectDir } : undefined;
+  const out: OverlayOp[] = [];
+  const stackFrom = (picks: readonly number[]): number[] => {
+    const stack: number[] = [];
+    for (const k of picks) {
+      const id = ((k - 1) % bases.length) + 1;
+      if (stack.includes(id)) continue;
+      const base = bases[id - 1];
+      if (base) {
+        stack.push(id, ...base.filter((b) => !stack.includes(b)));
+        if (stack.length !== new Set(stack).size || !sameTail(stack, id, base)) return [id, ...base];
+        break;
+      }
+      stack.push(id);
+    }
+    return stack;
+  };
+  const mount = (c: number, picks: readonly number[], o: MountOptions): void => {
+    options ??= o;
+    const stack = stackFrom(picks);
+    out.push({ op: "mount", c, layers: stack, ...options });
+    mounted.set(c, stack);
+    known.set(c, new Set(stack.flatMap((l) => [...paths[l - 1]!])));
+  };
+  for (const op of ops) {
+    if (op.op === "layer") {
+      out.push(op);
+      bases.push(undefined);
+      paths.push(new Set(op.entries.filter((e) => e.type !== "whiteout").map((e) => e.path)));
+      continue;
+    }
+    if (op.op === "mount") {
+      if (!bases.length) continue;
+      if (mounted.has(op.c)) out.push({ ...op, layers: mounted.get(op.c)!, ...(options ?? op) });
+      else mount(op.c, op.layers, { redirectDir: op.redirectDir, index: op.index, metacopy: op.metacopy && op.redirectDir });
+      continue;
+    }
+    if (!mounted.has(op.c)) {
+      if (!bases.length) continue;
+      mount(op.c, [bases.length], options ?? { redirectDir: false, index: false, metacopy: false });
+    }
+    const mine = known.get(op.c)!;
+    const o = aimed(op, [...mine]);
+    out.push(o);
+    if (o.op === "umount") mounted.delete(o.c);
+    if (o.op === "commit") {
+      const base = mounted.get(o.c)!;
+      bases.push(base);
+      paths.push(new Set(mine));
+      mounted.set(o.c, [bases.length, ...base]);
+    }
+    if (o.op === "mkdir" || o.op === "create" || o.op === "symlink") mine.add(o.path);
+    if (o.op === "link" || o.op === "rename") mine.add(o.to);
+  }
+  return out;
+}
+
+/** The op pointed at a known path, two times in three (chosen by the path it had, so shrinking stays stable). */
+function aimed(op: OverlayOp, known: readonly string[]): OverlayOp {
+  if (!known.length) return op;
+  const pick = (p: string): string => {
+    const h = [...p].reduce((a, ch) => (a * 31 + ch.charCodeAt(0)) >>> 0, 7);
+    return h % 3 === 2 ? p : known[h % known.length]!;
+  };
+  switch (op.op) {
+    case "mkdir": case "create": case "symlink": case "mount": case "umount": case "commit": case "layer": return op;
+    case "rename": case "link": return { ...op, from: pick(op.from) };
+    case "readdir": return op.path === "" ? op : { ...op, path: pick(op.path) };
+    default: return { ...op, path: pick(op.path) };
+  }
+}
+
+const sameTail = (stack: readonly number[], id: number, base: readonly number[]): boolean => stack.slice(stack.indexOf(id) + 1).join() === base.join();
+
+/**
+ * Canonical renaming for minimization: removing a layer (or commit) renumbers every later layer, so plain deletion
+ * cannot drop one. A candidate removes one layer-making op and rewrites the layer numbers after it; another drops
+ * one entry of a layer.
+ */
+export function* overlaySimplifications(ops: readonly OverlayOp[]): Iterable<OverlayOp[]> {
+  const makers = ops.map((o, i) => (o.op === "layer" || o.op === "commit" ? i : -1)).filter((i) => i >= 0);
+  for (const [n, at] of makers.entries()) {
+    const gone = n + 1;
+    const renumber = (l: number) => (l > gone ? l - 1 : l);
+    const out: OverlayOp[] = [];
+    for (let i = 0; i < ops.length; i++) {
+      const o = ops[i]!;
+      if (i === at) continue;
+      if (o.op === "mount" && i > at) {
+        const layers = o.layers.filter((l) => l !== gone).map(renumber);
+        if (layers.length) out.push({ ...o, layers });
+      } else out.push(o);
+    }
+    yield out;
+  }
+  for (let i = 0; i < ops.length; i++) {
+    const o = ops[i]!;
+    if (o.op !== "layer" || o.entries.length < 2) continue;
+    for (let k = o.entries.length - 1; k >= 0; k--) {
+      yield [...ops.slice(0, i), { ...o, entries: o.entries.filter((_, j) => j !== k) }, ...ops.slice(i + 1)];
+    }
+  }
+}
+
+/**
+ * The exploration alphabet: an image layer, mounts with and without redirect_dir and index, and each kind of op on
+ * its names. Sequences that use the container before a mount see EINVAL, as they should.
+ */
+export function overlayAlphabet(_g: OverlayGeometry): OverlayOp[] {
+  const c = 1;
+  const off = { redirectDir: false, index: false, metacopy: false };
+  return [
+    { op: "layer", entries: [{ type: "dir", path: "d" }, { type: "file", path: "d/f", data: "lo" }, { type: "file", path: "a", data: "A" }, { type: "link", path: "b", to: "a" }] },
+    { op: "mount", c, layers: [1], ...off },
+    { op: "mount", c, layers: [1], redirectDir: true, index: true, metacopy: true },
+    { op: "write", c, path: "a", at: 0, data: "x" },
+    { op: "read", c, path: "b" },
+    { op: "unlink", c, path: "d/f" },
+    { op: "rmdir", c, path: "d" },
+    { op: "mkdir", c, path: "d", mode: 0o700 },
+    { op: "readdir", c, path: "d" },
+    { op: "rename", c, from: "d", to: "e" },
+    { op: "rename", c, from: "a", to: "d/a" },
+    { op: "link", c, from: "a", to: "d/g" },
+    { op: "chmod", c, path: "a", mode: 0o600 },
+    { op: "stat", c, path: "b" },
+    { op: "commit", c },
+  ];
+}

@@ -1,0 +1,157 @@
+// The overlay mutant zoo: the reference model with one deliberate, documented bug each, named after the class of
+// real bug it mimics. The properties must kill every one; `cowcheck mutants --layer overlay` shows how fast.
+import type { Mutant } from "../../../layers/layer.ts";
+import { OverlayModel, type Container, type Dir, type Ino, type Merged } from "../model.ts";
+import type { OverlayGeometry, OverlayObs, OverlayOp, OverlayState } from "../types.ts";
+
+type OverlayMutant = Mutant<OverlayOp, OverlayObs, OverlayState, OverlayGeometry>;
+
+const mutant = (name: string, mimics: string, Model: new (g: OverlayGeometry) => OverlayModel, killedBy?: "economy" | "invariant"): OverlayMutant => ({
+  name,
+  mimics,
+  killedBy,
+  create: (g) => new Model(g),
+});
+
+/** unlink of a lower file just removes the upper entry: the lower file shows through again. */
+class UnlinkNoWhiteout extends OverlayModel {
+  protected override lowerPositive(parent: Merged, name: string, m: Merged): boolean {
+    return m.upper?.kind === "dir" || (!m.upper && m.lowers[0]?.obj.kind === "dir") ? super.lowerPositive(parent, name, m) : false;
+  }
+}
+
+/** mkdir over a whiteout makes a plain directory: the old directory's children reappear in it. */
+class MkdirNoOpaque extends OverlayModel {
+  protected override opaqueOverWhiteout(_overWhiteout: boolean): boolean {
+    return false;
+  }
+}
+
+/** Copy-up creates the upper file or directory with default permissions instead of the lower one's mode. */
+class CopyUpLosesMode extends OverlayModel {
+  protected override copyUpOne(c: Container, parent: Merged, name: string, m: Merged, names: string[], data: boolean): void {
+    const fresh = !m.upper;
+    super.copyUpOne(c, parent, name, m, names, data);
+    if (!fresh || !m.upper) return;
+    if (m.upper.kind === "dir") m.upper.mode = 0o755;
+    else if (m.upper.kind === "file" && m.upper.ino.nlink === 1) m.upper.ino.mode = 0o644;
+  }
+}
+
+/** Missing ancestors are made with mkdir -p rather than copied up: their mode, xattrs and origin are lost. */
+class AncestorsMkdirP extends OverlayModel {
+  protected override copyUpOne(c: Container, parent: Merged, name: string, m: Merged, names: string[], data: boolean): void {
+    const fresh = !m.upper;
+    super.copyUpOne(c, parent, name, m, names, data);
+    if (!fresh || m.upper?.kind !== "dir") return;
+    const d = m.upper as Dir;
+    d.mode = 0o755;
+    d.xattrs.clear();
+    d.origin = false;
+  }
+}
+
+/** readdir of a merged directory lists the whiteouts as entries. */
+class ReaddirListsWhiteouts extends OverlayModel {
+  protected override readdir(c: Container, at: { m: Merged }): string[] {
+    const names = new Set(super.readdir(c, at));
+    for (const d of [at.m.upper, ...at.m.lowers.map((l) => l.obj)]) {
+      if (d?.kind === "dir") for (const [n, o] of d.children) if (o.kind === "whiteout") names.add(n);
+    }
+    return [...names].sort();
+  }
+}
+
+/** readdir concatenates the layers without merging: a name present in two layers is listed twice. */
+class ReaddirDuplicates extends OverlayModel {
+  protected override readdir(c: Container, at: { m: Merged }): string[] {
+    const visible = new Set(super.readdir(c, at));
+    const out: string[] = [];
+    for (const d of [at.m.upper, ...at.m.lowers.map((l) => l.obj)]) {
+      if (d?.kind === "dir") for (const n of d.children.keys()) if (visible.has(n)) out.push(n);
+    }
+    return out.sort();
+  }
+}
+
+/** Rename of a lower directory is allowed without redirect_dir and records no redirect: its lower contents vanish. */
+class RenameDirNoRedirect extends OverlayModel {
+  protected override canMove(): boolean {
+    return true;
+  }
+  protected override newRedirect(): string | undefined {
+    return undefined;
+  }
+}
+
+/** Without index, a copied-up lower hard link stays linked: writing one name changes the others. */
+class HardlinkKeptWithoutIndex extends OverlayModel {
+  protected override indexes(_c: Container, lower: Ino): boolean {
+    return lower.nlink > 1;
+  }
+}
+
+/** With metacopy, truncate copies up the metadata only: the size changes but the data still comes from below. */
+class TruncateMetaOnly extends OverlayModel {
+  protected override truncate(c: Container, path: string, size: number): void {
+    const { r, m } = this.follow(c, path);
+    if (m.upper || !c.options.metacopy) return super.truncate(c, path, size);
+    this.copyUp(c, r, m, false);
+    (m.upper as unknown as { ino: Ino }).ino.size = size;
+  }
+}
+
+/** Removing a name leaves a whiteout even where no lower layer has it (harmless to reads, wrong for later commits). */
+class StrayWhiteout extends OverlayModel {
+  protected override lowerPositive(): boolean {
+    return true;
+  }
+}
+
+/** Copy-up writes no trusted.overlay.origin (pre-4.12 overlay): st_ino changes, index and NFS export break. */
+class CopyUpNoOrigin extends OverlayModel {
+  protected override copyUpOne(c: Container, parent: Merged, name: string, m: Merged, names: string[], data: boolean): void {
+    super.copyUpOne(c, parent, name, m, names, data);
+    const o = m.upper;
+    if (o?.kind === "file") o.ino.origin = false;
+    else if (o) o.origin = false;
+  }
+}
+
+/** metacopy=on ignored: chmod and friends copy the whole file up. */
+class MetacopyIgnored extends OverlayModel {
+  protected override metacopyAllowed(): boolean {
+    return false;
+  }
+}
+
+/** Docker's vfs storage driver: every container gets a full copy of its image at mount. */
+class VfsDriver extends OverlayModel {
+  protected override mount(c: number, layers: readonly number[], options: { redirectDir: boolean; index: boolean; metacopy: boolean }): OverlayObs {
+    const obs = super.mount(c, layers, options);
+    const box = this.mounted(c);
+    const copyAll = (path: string): void => {
+      const r = this.resolve(box, path);
+      if (path) this.copyUp(box, r, r.node, true);
+      if (r.node && (r.node.upper ?? r.node.lowers[0]?.obj)?.kind === "dir") for (const n of this.readdir(box, { m: r.node })) copyAll(path ? `${path}/${n}` : n);
+    };
+    copyAll("");
+    return obs;
+  }
+}
+
+export const overlayMutants: readonly OverlayMutant[] = [
+  mutant("unlink-no-whiteout", "unlink of a lower file without a whiteout: the file comes back", UnlinkNoWhiteout),
+  mutant("mkdir-no-opaque", "rmdir then mkdir without an opaque directory: the old children reappear", MkdirNoOpaque),
+  mutant("copy-up-loses-mode", "copy-up that creates the upper object with default permissions, losing the lower mode", CopyUpLosesMode),
+  mutant("ancestors-mkdir-p", "copy-up without copying the parent directories (mkdir -p): their mode, xattrs and origin are lost", AncestorsMkdirP),
+  mutant("readdir-lists-whiteouts", "readdir that lists whiteouts as entries", ReaddirListsWhiteouts),
+  mutant("readdir-duplicates", "readdir that concatenates layers: names present in two layers listed twice", ReaddirDuplicates),
+  mutant("rename-dir-no-redirect", "rename of a lower directory allowed without redirect_dir and without a redirect: its contents vanish", RenameDirNoRedirect),
+  mutant("hardlink-kept-without-index", "a hard link kept after copy-up without index: writing one name changes the other", HardlinkKeptWithoutIndex),
+  mutant("truncate-meta-only", "truncate that copies metadata but not data (metacopy): the data still comes from below", TruncateMetaOnly),
+  mutant("stray-whiteout", "a whiteout left where no lower entry exists: harmless to reads, wrong for economy and later commits", StrayWhiteout, "invariant"),
+  mutant("copy-up-no-origin", "copy-up without trusted.overlay.origin (overlay before 4.12): st_ino changes, index and NFS export break", CopyUpNoOrigin, "invariant"),
+  mutant("metacopy-ignored", "metacopy=on ignored: chmod copies the whole file up", MetacopyIgnored, "economy"),
+  mutant("vfs-driver", "Docker's vfs storage driver: a full copy of the image for every container", VfsDriver, "economy"),
+];

@@ -1,0 +1,178 @@
+// The overlay layer's vocabulary: image layers, containers that mount them, and POSIX ops on the merged view.
+import { z } from "zod";
+
+export const overlayGeometrySchema = z
+  .object({
+    /** The names the generator uses for path components; few, so layers collide on them. */
+    names: z.array(z.string().regex(/^[a-z][a-z0-9]*$/)).min(1).max(16),
+    /** Deepest path the generator names (components). */
+    depth: z.number().int().min(1).max(6),
+    /** Containers the generator names (1..containers). */
+    containers: z.number().int().min(1).max(8),
+  })
+  .strict();
+export type OverlayGeometry = z.infer<typeof overlayGeometrySchema>;
+
+export const defaultOverlayGeometry: OverlayGeometry = { names: ["a", "b", "c"], depth: 3, containers: 2 };
+
+/** A relative path below the mount root, "a/b"; "" is the root (readdir and stat only). */
+const path = z.string().regex(/^([a-z][a-z0-9]*(\/[a-z][a-z0-9]*)*)?$/, 'a relative path like "a/b" ("" for the root)');
+const name = z.string().regex(/^[a-z][a-z0-9]*(\/[a-z][a-z0-9]*)*$/, 'a non-empty relative path like "a/b"');
+const c = z.number().int().min(1);
+const layer = z.number().int().min(1);
+const mode = z.number().int().min(0).max(0o7777);
+const data = z.string().regex(/^[a-z0-9]*$/, "bytes from [a-z0-9]").max(64);
+/**
+ * Symlinks point nowhere: the model never resolves them, so their targets must name nothing on any machine. A path
+ * through a symlink (or an op that follows one) is ENOENT, as for a dangling link.
+ */
+export const VOID = "/cowcheck-void/";
+const target = z.string().startsWith(VOID, `a target under ${VOID}`).max(64);
+const xattrName = z.enum(["user.x", "user.y"]);
+
+/** An image layer's entry, as a tar of an image would give it. */
+export const layerEntrySchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("dir"), path: name, mode: mode.optional(), opaque: z.boolean().optional() }).strict(),
+  z.object({ type: z.literal("file"), path: name, data, mode: mode.optional() }).strict(),
+  z.object({ type: z.literal("symlink"), path: name, target }).strict(),
+  /** A character device 0/0: hides the name in the layers below. */
+  z.object({ type: z.literal("whiteout"), path: name }).strict(),
+  /** A hard link to an earlier file entry of the same layer. */
+  z.object({ type: z.literal("link"), path: name, to: name }).strict(),
+]);
+export type LayerEntry = z.infer<typeof layerEntrySchema>;
+
+export const mountOptionsShape = {
+  /** redirect_dir=on (else off, which on this kernel still follows redirects: redirect_always_follow). */
+  redirectDir: z.boolean(),
+  index: z.boolean(),
+  /** metacopy=on: needs redirectDir (the kernel refuses metacopy=on,redirect_dir=off: EINVAL). */
+  metacopy: z.boolean(),
+};
+export type MountOptions = { redirectDir: boolean; index: boolean; metacopy: boolean };
+
+export const overlayOpSchema = z.discriminatedUnion("op", [
+  /** A new read-only image layer built from entries (parents first). */
+  z.object({ op: z.literal("layer"), entries: z.array(layerEntrySchema).max(64) }).strict(),
+  /** Mount container c: lowers top first, a fresh empty upper. */
+  z.object({ op: z.literal("mount"), c, layers: z.array(layer).min(1).max(8), ...mountOptionsShape }).strict(),
+  z.object({ op: z.literal("umount"), c }).strict(),
+  /** Unmount c, freeze its upper as a new image layer, remount c on [it, ...its lowers] with a fresh upper. */
+  z.object({ op: z.literal("commit"), c }).strict(),
+  z.object({ op: z.literal("mkdir"), c, path: name, mode }).strict(),
+  /** open(O_CREAT | O_EXCL | O_WRONLY). */
+  z.object({ op: z.literal("create"), c, path: name, mode }).strict(),
+  /** open(O_WRONLY) and pwrite at `at`. */
+  z.object({ op: z.literal("write"), c, path: name, at: z.number().int().min(0).max(64), data }).strict(),
+  z.object({ op: z.literal("append"), c, path: name, data }).strict(),
+  z.object({ op: z.literal("truncate"), c, path: name, size: z.number().int().min(0).max(64) }).strict(),
+  z.object({ op: z.literal("unlink"), c, path: name }).strict(),
+  z.object({ op: z.literal("rmdir"), c, path: name }).strict(),
+  /** renameat2 with no flag, RENAME_NOREPLACE or RENAME_EXCHANGE. */
+  z.object({ op: z.literal("rename"), c, from: name, to: name, flags: z.enum(["noreplace", "exchange"]).optional() }).strict(),
+  z.object({ op: z.literal("link"), c, from: name, to: name }).strict(),
+  z.object({ op: z.literal("symlink"), c, target, path: name }).strict(),
+  z.object({ op: z.literal("readlink"), c, path: name }).strict(),
+  z.object({ op: z.literal("chmod"), c, path: name, mode }).strict(),
+  z.object({ op: z.literal("setxattr"), c, path: name, name: xattrName, value: data }).strict(),
+  z.object({ op: z.literal("read"), c, path: name }).strict(),
+  z.object({ op: z.literal("readdir"), c, path }).strict(),
+  /** lstat, plus the user.* xattrs of files and directories. */
+  z.object({ op: z.literal("stat"), c, path }).strict(),
+]);
+export type OverlayOp = z.infer<typeof overlayOpSchema>;
+export type OverlayOpName = OverlayOp["op"];
+
+export const ERRNOS = ["ENOENT", "EEXIST", "ENOTDIR", "EISDIR", "ENOTEMPTY", "EINVAL", "EXDEV", "EPERM", "EBUSY"] as const;
+export type Errno = (typeof ERRNOS)[number];
+export const fileTypes = ["dir", "file", "symlink"] as const;
+export type FileType = (typeof fileTypes)[number];
+
+export const statSchema = z
+  .object({
+    type: z.enum(fileTypes),
+    mode: mode,
+    /** Files: bytes; symlinks: the target's length. Directories have none (their size is the filesystem's own). */
+    size: z.number().int().min(0).optional(),
+    /** Regular files only (overlay reports 1 for merged directories; hard-linked symlinks are not modelled). */
+    nlink: z.number().int().min(1).optional(),
+    /** user.* xattrs, files and directories. */
+    xattrs: z.record(z.string(), z.string()).optional(),
+  })
+  .strict();
+export type Stat = z.infer<typeof statSchema>;
+
+export const overlayObsSchema = z.union([
+  z.object({ ok: z.literal(true) }).strict(),
+  z.object({ layer }).strict(),
+  z.object({ data: z.string() }).strict(),
+  z.object({ names: z.array(z.string()) }).strict(),
+  z.object({ target: z.string() }).strict(),
+  z.object({ stat: statSchema }).strict(),
+  z.object({ error: z.enum(ERRNOS) }).strict(),
+]);
+export type OverlayObs = z.infer<typeof overlayObsSchema>;
+
+/** What each option needs from an engine: an engine without the feature is never sent a mount using it. */
+export const OVERLAY_FEATURES = ["redirect_dir", "index", "metacopy"] as const;
+
+export function overlayOpFeature(op: OverlayOp): string | undefined {
+  if (op.op !== "mount") return undefined;
+  return op.metacopy ? "metacopy" : op.index ? "index" : op.redirectDir ? "redirect_dir" : undefined;
+}
+
+// ---- the raw upper layer: what a real mount shows in its upper directory, and what the model keeps
+
+export const rawEntrySchema = z
+  .object({
+    path: name,
+    type: z.enum(["dir", "file", "symlink", "whiteout"]),
+    mode: mode.optional(),
+    /** Regular files that are not metacopy: their bytes. */
+    data: z.string().optional(),
+    /** Regular files: their size (a metacopy file has the size of its data, no bytes). */
+    size: z.number().int().min(0).optional(),
+    target: z.string().optional(),
+    xattrs: z.record(z.string(), z.string()).optional(),
+    /** trusted.overlay.* */
+    opaque: z.string().optional(),
+    redirect: z.string().optional(),
+    origin: z.literal(true).optional(),
+    metacopy: z.literal(true).optional(),
+  })
+  .strict();
+export type RawEntry = z.infer<typeof rawEntrySchema>;
+
+/** The "upper" view: each mounted container's raw upper directory, entries sorted by path. */
+export const upperViewSchema = z.record(z.string().regex(/^[1-9][0-9]*$/), z.array(rawEntrySchema));
+export type UpperView = z.infer<typeof upperViewSchema>;
+
+export const copyUpSchema = z
+  .object({
+    c,
+    path: name,
+    type: z.enum(fileTypes),
+    /** Bytes of data copied (0 for a metacopy copy-up, a directory or a symlink). */
+    bytes: z.number().int().min(0),
+    /** The size of the lower object's data. */
+    size: z.number().int().min(0),
+    metacopy: z.boolean(),
+  })
+  .strict();
+/** One object that a copy-up put in an upper layer during the last op. */
+export type CopyUp = z.infer<typeof copyUpSchema>;
+
+export const overlayStateSchema = z
+  .object({
+    /** Every image layer with its entries (sorted by path): they must never change. */
+    layers: z.record(z.string(), z.array(rawEntrySchema)),
+    containers: z.record(z.string(), z.object({ layers: z.array(layer), options: z.object(mountOptionsShape).strict(), upper: z.array(rawEntrySchema) }).strict()),
+    /** Copy-ups performed by the last op. */
+    copyUps: z.array(copyUpSchema),
+    /** "c:path" of upper entries made new (create, mkdir, symlink, or a hard link to such) rather than copied up. */
+    created: z.array(z.string()),
+    /** "c:path" of files copied up from a lower hard link without index: detached, and without an origin by design. */
+    detached: z.array(z.string()),
+  })
+  .strict();
+export type OverlayState = z.infer<typeof overlayStateSchema>;

@@ -1,0 +1,396 @@
+// Eager-copy oracle for the overlay layer, the overlayfs documentation's own model: at mount, `cp -a` of the merged
+// lower layers into a private tree; then plain POSIX operations on that tree. Overlay's documented deviations are
+// switches tied to the mount options:
+// - a directory that came from a lower layer cannot be renamed without redirect_dir (EXDEV);
+// - a file not yet copied up reports its lower inode's own link count (names the layers above hide included);
+// - without index, copying up one name of a lower hard link breaks it off (a new inode, link count 1), and two names
+//   of one lower inode are different files to rename(2); with index, the names stay one inode whose link count
+//   starts from the lower one.
+// - a directory that one lower layer alone holds is read as it is (overlay does not merge it): readdir lists that
+//   layer's whiteouts in it too, until something copies it up.
+// A committed layer is an image of the container at commit time, over the layers it was committed on: it is only
+// defined over that same stack (as an image is), and the oracle refuses any other.
+import type { Engine } from "../engines/types.ts";
+import type { Errno, LayerEntry, MountOptions, OverlayGeometry, OverlayObs, OverlayOp, Stat } from "../models/overlay/types.ts";
+
+/** A file inode as a layer stores it: immutable once its layer exists. */
+interface LowerIno {
+  readonly data: string;
+  readonly mode: number;
+  readonly xattrs: ReadonlyMap<string, string>;
+  readonly nlink: number;
+}
+/** A file inode the container has written (copied up or created). */
+interface Ino {
+  data: string;
+  mode: number;
+  xattrs: Map<string, string>;
+  nlink: number;
+}
+/** A name of a file: lower only (it shows its lower inode, or with index that inode's index entry), or upper. */
+interface FileName { readonly t: "file"; lower?: LowerIno; ino?: Ino }
+interface DirNode {
+  readonly t: "dir";
+  mode: number;
+  xattrs: Map<string, string>;
+  readonly kids: Map<string, Node>;
+  readonly fromLower: boolean;
+  /** Whiteout names readdir lists while the directory is one lower layer's alone. */
+  ghosts?: Set<string>;
+}
+interface SymNode { readonly t: "symlink"; readonly target: string }
+type Node = FileName | DirNode | SymNode;
+
+/** A built layer keeps its raw form (whiteouts, opaque dirs); a committed one the image it was committed as. */
+type RawNode = { t: "dir"; mode: number; opaque: boolean; kids: Map<string, RawNode> } | { t: "file"; ino: { data: string; mode: number; nlink: number } } | { t: "symlink"; target: string } | { t: "whiteout" };
+type Layer = { kind: "built"; root: RawNode & { t: "dir" } } | { kind: "committed"; base: readonly number[]; image: DirNode };
+
+interface Container {
+  readonly stack: number[];
+  readonly options: MountOptions;
+  root: DirNode;
+  /** index=on: the inode a lower hard link's names share once one of them was copied up (or removed). */
+  readonly index: Map<LowerIno, Ino>;
+}
+
+class Fail {
+  constructor(readonly errno: Errno) {}
+}
+const no = (errno: Errno): never => {
+  throw new Fail(errno);
+};
+
+export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
+  readonly layer = "overlay" as const;
+  readonly features: ReadonlySet<string> = new Set(["redirect_dir", "index", "metacopy"]);
+  private readonly layers = new Map<number, Layer>();
+  private readonly mounts = new Map<number, Container>();
+
+  constructor(readonly geometry: OverlayGeometry) {}
+
+  /** The op changed nothing (a rename onto itself): nothing was copied up. */
+  private noop = false;
+
+  apply(op: OverlayOp): OverlayObs {
+    this.noop = false;
+    try {
+      const obs = this.run(op) ?? { ok: true };
+      if ("ok" in obs && !this.noop && ("path" in op || "from" in op)) this.copiedUp(this.box(op.c), op);
+      return obs;
+    } catch (e) {
+      if (e instanceof Fail) return { error: e.errno };
+      throw e;
+    }
+  }
+
+  private run(op: OverlayOp): OverlayObs | void {
+    switch (op.op) {
+      case "layer": return { layer: this.newLayer({ kind: "built", root: built(op.entries) }) };
+      case "mount": {
+        if (this.mounts.has(op.c)) no("EBUSY");
+        if (op.layers.some((l) => !this.layers.has(l)) || new Set(op.layers).size < op.layers.length || (op.metacopy && !op.redirectDir)) no("EINVAL");
+        const options = { redirectDir: op.redirectDir, index: op.index, metacopy: op.metacopy };
+        this.mounts.set(op.c, { stack: [...op.layers], options, root: this.cpA(op.layers, options), index: new Map() });
+        return;
+      }
+      case "umount": this.box(op.c), this.mounts.delete(op.c); return;
+      case "commit": {
+        const box = this.box(op.c);
+        const id = this.newLayer({ kind: "committed", base: box.stack, image: image(box) });
+        const stack = [id, ...box.stack];
+        this.mounts.set(op.c, { stack, options: box.options, root: this.cpA(stack, box.options), index: new Map() });
+        return { layer: id };
+      }
+    }
+    const box = this.box(op.c);
+    switch (op.op) {
+      case "mkdir": this.add(box, op.path, { t: "dir", mode: op.mode, xattrs: new Map(), kids: new Map(), fromLower: false }); return;
+      case "create": this.add(box, op.path, { t: "file", ino: { data: "", mode: op.mode, xattrs: new Map(), nlink: 1 } }); return;
+      case "symlink": this.add(box, op.path, { t: "symlink", target: op.target }); return;
+      case "write": {
+        const i = this.writable(box, op.path);
+        if (op.data) i.data = i.data.padEnd(op.at, "\0").slice(0, op.at) + op.data + i.data.slice(op.at + op.data.length);
+        return;
+      }
+      case "append": this.writable(box, op.path).data += op.data; return;
+      case "truncate": { const i = this.writable(box, op.path); i.data = i.data.slice(0, op.size).padEnd(op.size, "\0"); return; }
+      case "chmod": { const n = this.target(box, op.path); if (n.t === "dir") n.mode = op.mode; else this.copyUp(box, n).mode = op.mode; return; }
+      case "setxattr": { const n = this.target(box, op.path); (n.t === "dir" ? n.xattrs : this.copyUp(box, n).xattrs).set(op.name, op.value); return; }
+      case "read": { const n = this.target(box, op.path); if (n.t === "dir") no("EISDIR"); return { data: this.shown(box, n as FileName).data }; }
+      case "readdir": {
+        const n = this.target(box, op.path);
+        if (n.t !== "dir") no("ENOTDIR");
+        return { names: [...(n as DirNode).kids.keys(), ...((n as DirNode).ghosts ?? [])].sort() };
+      }
+      case "readlink": { const n = this.at(box, op.path).node ?? no("ENOENT"); if (n.t !== "symlink") no("EINVAL"); return { target: (n as SymNode).target }; }
+      case "stat": return { stat: this.stat(box, op.path) };
+      case "unlink": case "rmdir": {
+        const { dir, name, node } = this.at(box, op.path);
+        if (!node) no("ENOENT");
+        if (op.op === "unlink" && node!.t === "dir") no("EISDIR");
+        if (op.op === "rmdir" && node!.t !== "dir") no("ENOTDIR");
+        if (node!.t === "dir" && node!.kids.size) no("ENOTEMPTY");
+        this.dropName(box, node!);
+        dir!.kids.delete(name);
+        return;
+      }
+      case "link": {
+        const src = this.at(box, op.from).node ?? no("ENOENT");
+        const dst = this.at(box, op.to);
+        if (dst.node) no("EEXIST");
+        if (src.t === "dir") no("EPERM");
+        if (src.t === "file") this.copyUp(box, src).nlink++;
+        dst.dir!.kids.set(dst.name, src);
+        return;
+      }
+      case "rename": return this.rename(box, op.from, op.to, op.flags);
+    }
+  }
+
+  /** A change copies up the directories on the paths it names: they are merged from then on. */
+  private copiedUp(box: Container, op: OverlayOp): void {
+    const paths = op.op === "rename" || op.op === "link" ? [op.from, op.to] : "path" in op ? [op.path] : [];
+    for (const p of paths) {
+      let d: Node | undefined = box.root;
+      for (const n of p.split("/")) {
+        if (d?.t !== "dir") break;
+        d = d.kids.get(n);
+        if (d?.t === "dir") delete d.ghosts;
+      }
+    }
+  }
+
+  private newLayer(l: Layer): number {
+    const id = this.layers.size + 1;
+    this.layers.set(id, l);
+    return id;
+  }
+
+  private box(c: number): Container {
+    return this.mounts.get(c) ?? no("EINVAL");
+  }
+
+  // ---- cp -a of the merged lower layers
+
+  private cpA(stack: readonly number[], options: MountOptions): DirNode {
+    return this.merged(stack, new Map(), options.index);
+  }
+
+  /** The merged view of a stack, top layer first, as a fresh tree whose files are lower names. */
+  private merged(stack: readonly number[], seen: Map<object, LowerIno>, index: boolean): DirNode {
+    if (!stack.length) return { t: "dir", mode: 0o755, xattrs: new Map(), kids: new Map(), fromLower: true };
+    const top = this.layers.get(stack[0]!)!;
+    if (top.kind === "committed") {
+      if (top.base.join() !== stack.slice(1).join()) {
+        throw new Error(`the oracle defines a committed layer only over the stack it was committed on (${stack[0]} over [${top.base.join(", ")}], not [${stack.slice(1).join(", ")}])`);
+      }
+      return copyTree(top.image, index ? new Map() : undefined) as DirNode;
+    }
+    return lay(top.root, this.merged(stack.slice(1), seen, index), seen);
+  }
+
+  // ---- paths
+
+  private at(box: Container, path: string): { dir?: DirNode; name: string; node?: Node } {
+    const names = path ? path.split("/") : [];
+    let dir: DirNode = box.root;
+    for (const n of names.slice(0, -1)) {
+      const next = dir.kids.get(n);
+      if (!next || next.t === "symlink") no("ENOENT");
+      if (next!.t !== "dir") no("ENOTDIR");
+      dir = next as DirNode;
+    }
+    if (!names.length) return { name: "", node: box.root };
+    const name = names[names.length - 1]!;
+    return { dir, name, node: dir.kids.get(name) };
+  }
+
+  /** An existing object, following a final symlink (ours all dangle). */
+  private target(box: Container, path: string): FileName | DirNode {
+    const n = this.at(box, path).node;
+    if (!n || n.t === "symlink") no("ENOENT");
+    return n as FileName | DirNode;
+  }
+
+  private writable(box: Container, path: string): Ino {
+    const n = this.target(box, path);
+    if (n.t === "dir") no("EISDIR");
+    return this.copyUp(box, n as FileName);
+  }
+
+  private add(box: Container, path: string, node: Node): void {
+    const { dir, name, node: there } = this.at(box, path);
+    if (there) no("EEXIST");
+    dir!.kids.set(name, node);
+  }
+
+  // ---- file identity (the deviations)
+
+  /** What a file name shows: its inode, or its lower inode's index entry, or the lower inode itself. */
+  private shown(box: Container, f: FileName): Ino | LowerIno {
+    return f.ino ?? (box.options.index ? box.index.get(f.lower!) : undefined) ?? f.lower!;
+  }
+
+  /** The copy-up a change to a lower file name makes: with index, a hard link's names share the copy; without, this name breaks off. */
+  private copyUp(box: Container, f: FileName): Ino {
+    if (f.ino) return f.ino;
+    const lower = f.lower!;
+    if (box.options.index && lower.nlink > 1) return (f.ino = this.indexed(box, lower));
+    return (f.ino = { data: lower.data, mode: lower.mode, xattrs: new Map(lower.xattrs), nlink: 1 });
+  }
+
+  private indexed(box: Container, lower: LowerIno): Ino {
+    let ino = box.index.get(lower);
+    if (!ino) box.index.set(lower, (ino = { data: lower.data, mode: lower.mode, xattrs: new Map(lower.xattrs), nlink: lower.nlink }));
+    return ino;
+  }
+
+  /** A name goes: its inode loses a link (a lower hard link's, with index, through its index entry). */
+  private dropName(box: Container, n: Node): void {
+    if (n.t !== "file") return;
+    if (n.ino) n.ino.nlink--;
+    else if (box.options.index && n.lower!.nlink > 1) this.indexed(box, n.lower!).nlink--;
+  }
+
+  private same(box: Container, a: Node, b: Node): boolean {
+    if (a === b) return true;
+    if (a.t !== "file" || b.t !== "file") return false;
+    const ia = a.ino ?? (box.options.index ? this.shown(box, a) : undefined);
+    const ib = b.ino ?? (box.options.index ? this.shown(box, b) : undefined);
+    return ia !== undefined && ia === ib;
+  }
+
+  private stat(box: Container, path: string): Stat {
+    const n = this.at(box, path).node ?? no("ENOENT");
+    if (n.t === "symlink") return { type: "symlink", mode: 0o777, size: n.target.length };
+    const s: Stat = n.t === "dir" ? { type: "dir", mode: n.mode } : (() => {
+      const i = this.shown(box, n);
+      return { type: "file", mode: i.mode, size: i.data.length, nlink: i.nlink };
+    })();
+    const x = n.t === "dir" ? n.xattrs : this.shown(box, n).xattrs;
+    return x.size ? { ...s, xattrs: Object.fromEntries([...x].sort(([p], [q]) => (p < q ? -1 : 1))) } : s;
+  }
+
+  private rename(box: Container, from: string, to: string, flags: "noreplace" | "exchange" | undefined): void {
+    const src = this.at(box, from);
+    const dst = this.at(box, to);
+    if (!src.node) no("ENOENT");
+    if (flags === "noreplace" && dst.node) no("EEXIST");
+    if (flags === "exchange" && !dst.node) no("ENOENT");
+    if (to.startsWith(from + "/")) no("EINVAL");
+    if (from.startsWith(to + "/")) no(flags === "exchange" ? "EINVAL" : "ENOTEMPTY");
+    if (from === to) return void (this.noop = true);
+    const a = src.node!;
+    const b = dst.node;
+    if (b && flags !== "exchange" && (a.t === "dir") !== (b.t === "dir")) no(a.t === "dir" ? "ENOTDIR" : "EISDIR");
+    if (b && this.same(box, a, b)) return void (this.noop = true);
+    const stuck = (n: Node | undefined) => n?.t === "dir" && n.fromLower && !box.options.redirectDir;
+    if (stuck(a) || (flags === "exchange" && stuck(b))) no("EXDEV");
+    if (b?.t === "dir" && flags !== "exchange" && b.kids.size) no("ENOTEMPTY");
+    if (a.t === "file") this.copyUp(box, a);
+    if (flags === "exchange") {
+      if (b!.t === "file") this.copyUp(box, b as FileName);
+      src.dir!.kids.set(src.name, b!);
+    } else {
+      if (b) this.dropName(box, b);
+      src.dir!.kids.delete(src.name);
+    }
+    dst.dir!.kids.set(dst.name, a);
+  }
+}
+
+// ---- layers
+
+/** A built layer from its entries, all or nothing. */
+function built(entries: readonly LayerEntry[]): RawNode & { t: "dir" } {
+  const root: RawNode & { t: "dir" } = { t: "dir", mode: 0o755, opaque: false, kids: new Map() };
+  const find = (path: string): RawNode | undefined => path.split("/").reduce<RawNode | undefined>((d, n) => (d?.t === "dir" ? d.kids.get(n) : undefined), root);
+  for (const e of entries) {
+    const cut = e.path.lastIndexOf("/");
+    const parent = cut < 0 ? root : find(e.path.slice(0, cut));
+    const name = e.path.slice(cut + 1);
+    if (parent?.t !== "dir" || parent.kids.has(name)) no("EINVAL");
+    let node: RawNode;
+    if (e.type === "dir") node = { t: "dir", mode: e.mode ?? 0o755, opaque: e.opaque ?? false, kids: new Map() };
+    else if (e.type === "file") node = { t: "file", ino: { data: e.data, mode: e.mode ?? 0o644, nlink: 1 } };
+    else if (e.type === "symlink") node = { t: "symlink", target: e.target };
+    else if (e.type === "whiteout") node = { t: "whiteout" };
+    else {
+      const to = find(e.to);
+      if (to?.t !== "file") no("EINVAL");
+      node = to!;
+      (to as { ino: { nlink: number } }).ino.nlink++;
+    }
+    (parent as { kids: Map<string, RawNode> }).kids.set(name, node);
+  }
+  return root;
+}
+
+/** Lay a built layer over the merged view below it: whiteouts remove, opaque dirs hide, dirs merge, the rest replace. */
+function lay(layer: RawNode & { t: "dir" }, below: DirNode, seen: Map<object, LowerIno>): DirNode {
+  const out: DirNode = { t: "dir", mode: layer.mode, xattrs: new Map(), kids: new Map(below.kids), fromLower: true };
+  for (const [name, n] of layer.kids) {
+    const under = out.kids.get(name);
+    if (n.t === "whiteout") out.kids.delete(name);
+    else if (n.t === "dir") {
+      const merges = under?.t === "dir" && !n.opaque;
+      const d = lay(n, merges ? under : emptyDir(), seen);
+      if (!merges) {
+        const ghosts = [...n.kids].filter(([, k]) => k.t === "whiteout").map(([k]) => k);
+        if (ghosts.length) d.ghosts = new Set(ghosts);
+      }
+      out.kids.set(name, d);
+    }
+    else if (n.t === "symlink") out.kids.set(name, { t: "symlink", target: n.target });
+    else {
+      let lower = seen.get(n.ino);
+      if (!lower) seen.set(n.ino, (lower = { data: n.ino.data, mode: n.ino.mode, xattrs: new Map(), nlink: n.ino.nlink }));
+      out.kids.set(name, { t: "file", lower });
+    }
+  }
+  return out;
+}
+
+/** A directory no one copied up is still one layer's alone after a commit (the new layer does not hold it). */
+const withGhosts = (from: DirNode, to: DirNode): DirNode => (from.ghosts ? { ...to, ghosts: new Set(from.ghosts) } : to);
+
+const emptyDir = (): DirNode => ({ t: "dir", mode: 0o755, xattrs: new Map(), kids: new Map(), fromLower: true });
+
+/**
+ * A copy of a tree: every file a lower name again, hard links kept (cp -a). Hard-linked symlinks are one inode only
+ * with index (without, overlay gives each name of a lower hard link its own inode).
+ */
+function copyTree(n: Node, links: Map<Node, Node> | undefined): Node {
+  if (n.t === "dir") return withGhosts(n, { t: "dir", mode: n.mode, xattrs: new Map(n.xattrs), kids: new Map([...n.kids].map(([k, v]) => [k, copyTree(v, links)])), fromLower: true });
+  if (n.t === "symlink") {
+    const copy = links?.get(n) ?? { t: "symlink" as const, target: n.target };
+    links?.set(n, copy);
+    return copy;
+  }
+  return { t: "file", lower: n.lower };
+}
+
+/**
+ * The image a commit freezes: what the container shows, where the names it wrote become new lower inodes (linked as
+ * they are in the upper; the index, in the work dir, does not survive) and the names it never wrote keep theirs.
+ */
+function image(box: Container): DirNode {
+  const written = new Map<Ino, { data: string; mode: number; xattrs: Map<string, string>; nlink: number }>();
+  const count = (d: DirNode): void => {
+    for (const n of d.kids.values()) {
+      if (n.t === "dir") count(n);
+      else if (n.t === "file" && n.ino) {
+        const w = written.get(n.ino);
+        if (w) w.nlink++;
+        else written.set(n.ino, { data: n.ino.data, mode: n.ino.mode, xattrs: new Map(n.ino.xattrs), nlink: 1 });
+      }
+    }
+  };
+  count(box.root);
+  const freeze = (n: Node): Node => {
+    if (n.t === "dir") return withGhosts(n, { t: "dir", mode: n.mode, xattrs: new Map(n.xattrs), kids: new Map([...n.kids].map(([k, v]) => [k, freeze(v)])), fromLower: true });
+    if (n.t === "symlink") return n;
+    return { t: "file", lower: n.ino ? written.get(n.ino)! : n.lower! };
+  };
+  return freeze(box.root) as DirNode;
+}
