@@ -83,7 +83,8 @@ function wellFormed(entries: readonly LayerEntry[]): LayerEntry[] {
  * - a mount names layers that exist; a committed layer is always mounted over the layers it was committed on
  *   (an image is its chain of layers), and the stack stops there;
  * - every mount of a sequence uses the options of the first mount op in it (a layer committed under one set of
- *   options is not read under another: metacopy files in it would be refused);
+ *   options is not read under another: metacopy files in it would be refused); where those are metacopy without
+ *   redirect_dir, which the kernel refuses, the first mount tries them (EINVAL) and the rest add redirect_dir;
  * - two ops in three that act on an existing object (everything but mkdir, create, symlink) are pointed at a path
  *   the container is known to have: one its layers hold or an op made. Tracked roughly (nothing is forgotten): a
  *   bias, not a claim about the engine.
@@ -128,7 +129,10 @@ export function overlayArrange(ops: OverlayOp[], _g: OverlayGeometry, _features:
     if (op.op === "mount") {
       if (!bases.length) continue;
       if (mounted.has(op.c)) out.push({ ...op, layers: mounted.get(op.c)!, ...(options ?? op) });
-      else mount(op.c, op.layers, { redirectDir: op.redirectDir, index: op.index, metacopy: op.metacopy && op.redirectDir });
+      else {
+        if (op === first && op.metacopy && !op.redirectDir) out.push({ ...op, layers: stackFrom(op.layers) }); // EINVAL
+        mount(op.c, op.layers, { redirectDir: op.redirectDir, index: op.index, metacopy: op.metacopy && op.redirectDir });
+      }
       continue;
     }
     if (!mounted.has(op.c)) {

@@ -57,7 +57,15 @@ export interface Dir {
   origin: boolean;
   created: boolean;
 }
-export interface Sym { readonly kind: "symlink"; readonly target: string; origin: boolean; created: boolean }
+export interface Sym {
+  readonly kind: "symlink";
+  readonly target: string;
+  /** Names of it in its own tree (link(2) of a symlink makes hard links too). */
+  nlink: number;
+  origin: boolean;
+  created: boolean;
+  detached?: boolean;
+}
 export interface Whiteout { readonly kind: "whiteout" }
 export type Obj = File | Dir | Sym | Whiteout;
 
@@ -125,7 +133,7 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
       case "append": this.writeData(c, op.path, (d) => d + op.data); break;
       case "truncate": this.truncate(c, op.path, op.size); break;
       case "chmod": this.setattr(c, op.path, (o) => void (o.kind === "file" ? (o.ino.mode = op.mode) : o.kind === "dir" ? (o.mode = op.mode) : undefined)); break;
-      case "setxattr": this.setattr(c, op.path, (o) => void (o.kind === "file" ? o.ino.xattrs : (o as Dir).xattrs).set(op.name, op.value)); break;
+      case "setxattr": this.setattr(c, op.path, (o) => void (o.kind === "file" ? o.ino.xattrs : (o as Dir).xattrs).set(op.name, op.value), true); break;
       case "unlink": this.remove(c, op.path, false); break;
       case "rmdir": this.remove(c, op.path, true); break;
       case "rename": this.rename(c, op.from, op.to, op.flags); break;
@@ -165,7 +173,7 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
         case "file":
           parent.children.set(name, { kind: "file", ino: { data: e.data, mode: e.mode ?? 0o644, xattrs: new Map(), nlink: 1, metacopy: false, size: e.data.length, origin: false, created: false } });
           break;
-        case "symlink": parent.children.set(name, { kind: "symlink", target: e.target, origin: false, created: false }); break;
+        case "symlink": parent.children.set(name, { kind: "symlink", target: e.target, nlink: 1, origin: false, created: false }); break;
         case "whiteout": parent.children.set(name, { kind: "whiteout" }); break;
         case "link": {
           let to: Obj | undefined = root;
@@ -356,7 +364,8 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
       m.upper = d;
       this.record(c, path, "dir", 0, 0, false);
     } else if (lower.kind === "symlink") {
-      m.upper = { kind: "symlink", target: lower.target, origin: true, created: false };
+      const detached = !c.options.index && lower.nlink > 1; // as for files (below)
+      m.upper = { kind: "symlink", target: lower.target, nlink: 1, origin: !detached, created: false, detached };
       this.record(c, path, "symlink", 0, lower.target.length, false);
     } else {
       const indexed = this.indexed(c, lower.ino);
@@ -461,7 +470,7 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
   }
 
   private symlink(c: Container, target: string, path: string): void {
-    this.createObject(c, path, () => ({ kind: "symlink", target, origin: false, created: true }));
+    this.createObject(c, path, () => ({ kind: "symlink", target, nlink: 1, origin: false, created: true }));
   }
 
   /** ovl_setattr with ATTR_SIZE: a copy-up with data, then the new size. */
@@ -479,11 +488,18 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
   }
 
   /** ovl_setattr / ovl_setxattr without ATTR_SIZE: ovl_copy_up, metadata only where metacopy is on. */
-  private setattr(c: Container, path: string, change: (o: Exclude<Obj, Whiteout>) => void): void {
+  private setattr(c: Container, path: string, change: (o: Exclude<Obj, Whiteout>) => void, xattr = false): void {
     const r = this.resolve(c, path);
     if (!r.node) fail("ENOENT");
     if (typeOf(r.node!) === "symlink") fail("ENOENT");
-    this.copyUp(c, r, r.node, false);
+    const m = r.node!;
+    // ovl_xattr_set copies up only an inode without an upper: a lower hard link's name whose index entry exists is
+    // changed in place, through the index (ovl_setattr would link the name up)
+    if (xattr && !m.upper && typeOf(m) === "file") {
+      const ino = this.ino(c, m);
+      if (ino !== (m.lowers[0]!.obj as File).ino) return change({ kind: "file", ino });
+    }
+    this.copyUp(c, r, m, false);
     change(r.node!.upper!);
   }
 
@@ -571,6 +587,7 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
   }
 
   private dropLink(c: Container, m: Merged): void {
+    if (m.upper?.kind === "symlink") m.upper.nlink--;
     if (typeOf(m) !== "file") return;
     const ino = this.ino(c, m);
     if (m.upper?.kind === "file") ino.nlink--;
@@ -593,7 +610,8 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
       o.ino.nlink++;
       if (o.ino.union !== undefined) o.ino.union++;
       upper.children.set(dst.name, o);
-    } else {
+    } else if (o.kind === "symlink") {
+      o.nlink++;
       upper.children.set(dst.name, o); // a hard link to a symlink shares it too
     }
   }
@@ -618,7 +636,10 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
     if (dst.node && this.sameInode(c, src.node!, dst.node)) return; // vfs_rename: old and new are the same inode
     const overwrite = flags !== "exchange";
     if (!this.canMove(c, src.node!) || (!overwrite && !this.canMove(c, dst.node!))) fail("EXDEV");
-    if (overwrite && dstDir && !this.isEmpty(c, dst.node!)) fail("ENOTEMPTY");
+    // overlay checks a merged or lower target (ovl_check_empty_dir); a pure upper one is the upper fs's to refuse,
+    // after the copy-up and the redirect are done
+    const notEmpty = overwrite && dstDir && !this.isEmpty(c, dst.node!);
+    if (notEmpty && dst.node!.lowers.length) fail("ENOTEMPTY");
     const samedir = parentPath(from) === parentPath(to);
     // redirects name where a directory's lower content lives: computed before anything moves
     const srcRedirect = this.newRedirect(c, src, samedir);
@@ -630,6 +651,7 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
     const srcUpper = src.parent.upper as Dir;
     const dstUpper = dst.parent.upper as Dir;
     this.moved(c, a, src.node!, srcRedirect, dst.parent);
+    if (notEmpty) fail("ENOTEMPTY");
     if (!overwrite) {
       const b = dst.node!.upper!;
       this.moved(c, b, dst.node!, dstRedirect, src.parent);
@@ -671,8 +693,11 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
     if (!m.lowers.length || !c.options.redirectDir) return undefined;
     const u = m.upper;
     const old = u?.kind === "dir" ? u.redirect : u?.kind === "file" ? u.ino.redirect : undefined;
-    if (old !== undefined && (samedir || old.startsWith("/"))) return old;
-    if (samedir) return r.name;
+    // ovl_need_absolute_redirect: another directory, or a lower hard link (its names may be in several)
+    const lower = m.lowers[0]!.obj;
+    const absolute = !samedir || (lower.kind === "file" && lower.ino.nlink > 1);
+    if (old !== undefined && (!absolute || old.startsWith("/"))) return old;
+    if (!absolute) return r.name;
     const parts: string[] = [];
     const nodes = [...r.chain.slice(1), m];
     for (let i = nodes.length - 1; i >= 0; i--) {
@@ -703,7 +728,7 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
       const upper = rawTree(c.upper, (p, o) => {
         if (o.kind === "whiteout") return;
         if (o.kind === "file" ? o.ino.created : o.created) created.push(`${n}:${p}`);
-        else if (o.kind === "file" && o.ino.detached) detached.push(`${n}:${p}`);
+        else if (o.kind === "file" ? o.ino.detached : o.kind === "symlink" && o.detached) detached.push(`${n}:${p}`);
       });
       containers[n] = { layers: [...c.layers], options: { ...c.options }, upper };
     }
