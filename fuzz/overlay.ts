@@ -84,7 +84,8 @@ function wellFormed(entries: readonly LayerEntry[]): LayerEntry[] {
  *   (an image is its chain of layers), and the stack stops there;
  * - every mount of a sequence uses the options of the first mount op in it (a layer committed under one set of
  *   options is not read under another: metacopy files in it would be refused); where those are metacopy without
- *   redirect_dir, which the kernel refuses, the first mount tries them (EINVAL) and the rest add redirect_dir;
+ *   redirect_dir, which the kernel refuses, the first mount tries them (EINVAL) and the rest add redirect_dir; a
+ *   sequence without a mount op takes them from the size of its first layer, so every combination gets its share;
  * - two ops in three that act on an existing object (everything but mkdir, create, symlink) are pointed at a path
  *   the container is known to have: one its layers hold or an op made. Tracked roughly (nothing is forgotten): a
  *   bias, not a claim about the engine.
@@ -95,7 +96,9 @@ export function overlayArrange(ops: OverlayOp[], _g: OverlayGeometry, _features:
   const mounted = new Map<number, number[]>();
   const known = new Map<number, Set<string>>();
   const first = ops.find((o) => o.op === "mount");
-  let options: MountOptions | undefined = first?.op === "mount" ? { redirectDir: first.redirectDir, index: first.index, metacopy: first.metacopy && first.redirectDir } : undefined;
+  const size = ops.find((o) => o.op === "layer")?.op === "layer" ? (ops.find((o) => o.op === "layer") as { entries: unknown[] }).entries.length : 0;
+  const wanted = first?.op === "mount" ? first : { redirectDir: (size & 1) === 1, index: (size & 2) === 2, metacopy: (size & 4) === 4 };
+  const options: MountOptions = { redirectDir: wanted.redirectDir, index: wanted.index, metacopy: wanted.metacopy && wanted.redirectDir };
   const out: OverlayOp[] = [];
   const stackFrom = (picks: readonly number[]): number[] => {
     const stack: number[] = [];
@@ -112,9 +115,11 @@ export function overlayArrange(ops: OverlayOp[], _g: OverlayGeometry, _features:
     }
     return stack;
   };
-  const mount = (c: number, picks: readonly number[], o: MountOptions): void => {
-    options ??= o;
+  let tried = false;
+  const mount = (c: number, picks: readonly number[]): void => {
     const stack = stackFrom(picks);
+    if (!tried && wanted.metacopy && !wanted.redirectDir) out.push({ op: "mount", c, layers: stack, redirectDir: false, index: wanted.index, metacopy: true }); // EINVAL
+    tried = true;
     out.push({ op: "mount", c, layers: stack, ...options });
     mounted.set(c, stack);
     known.set(c, new Set(stack.flatMap((l) => [...paths[l - 1]!])));
@@ -128,16 +133,13 @@ export function overlayArrange(ops: OverlayOp[], _g: OverlayGeometry, _features:
     }
     if (op.op === "mount") {
       if (!bases.length) continue;
-      if (mounted.has(op.c)) out.push({ ...op, layers: mounted.get(op.c)!, ...(options ?? op) });
-      else {
-        if (op === first && op.metacopy && !op.redirectDir) out.push({ ...op, layers: stackFrom(op.layers) }); // EINVAL
-        mount(op.c, op.layers, { redirectDir: op.redirectDir, index: op.index, metacopy: op.metacopy && op.redirectDir });
-      }
+      if (mounted.has(op.c)) out.push({ ...op, layers: mounted.get(op.c)!, ...options });
+      else mount(op.c, op.layers);
       continue;
     }
     if (!mounted.has(op.c)) {
       if (!bases.length) continue;
-      mount(op.c, [bases.length], options ?? { redirectDir: false, index: false, metacopy: false });
+      mount(op.c, [bases.length]);
     }
     const mine = known.get(op.c)!;
     const o = aimed(op, [...mine]);

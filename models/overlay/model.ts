@@ -692,7 +692,9 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
     const m = r.node!;
     if (!m.lowers.length || !c.options.redirectDir) return undefined;
     const u = m.upper;
-    const old = u?.kind === "dir" ? u.redirect : u?.kind === "file" ? u.ino.redirect : undefined;
+    // the inode's own redirect: an upper one, or (a lower hard link's other name) its index entry's
+    const indexed = !u && typeOf(m) === "file" ? this.indexed(c, (m.lowers[0]!.obj as File).ino) : undefined;
+    const old = u?.kind === "dir" ? u.redirect : u?.kind === "file" ? u.ino.redirect : indexed?.redirect;
     // ovl_need_absolute_redirect: another directory, or a lower hard link (its names may be in several)
     const lower = m.lowers[0]!.obj;
     const absolute = !samedir || (lower.kind === "file" && lower.ino.nlink > 1);
