@@ -6,6 +6,8 @@
 // - without index, copying up one name of a lower hard link breaks it off (a new inode, link count 1), and two names
 //   of one lower inode are different files to rename(2); with index, the names stay one inode whose link count
 //   starts from the lower one.
+// - with index, an xattr set on a name of a lower hard link whose index entry exists changes the shared inode and
+//   leaves that name a lower one (it is not copied up);
 // - a directory that one lower layer alone holds is read as it is (overlay does not merge it): readdir lists that
 //   layer's whiteouts in it too, until something copies it up.
 // A committed layer is an image of the container at commit time, over the layers it was committed on: it is only
@@ -68,7 +70,7 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
 
   constructor(readonly geometry: OverlayGeometry) {}
 
-  /** The op changed nothing (a rename onto itself): nothing was copied up. */
+  /** The op copied nothing up (a rename onto itself, an xattr set through an index entry). */
   private noop = false;
 
   apply(op: OverlayOp): OverlayObs {
@@ -115,7 +117,14 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
       case "append": this.writable(box, op.path).data += op.data; return;
       case "truncate": { const i = this.writable(box, op.path); i.data = i.data.slice(0, op.size).padEnd(op.size, "\0"); return; }
       case "chmod": { const n = this.target(box, op.path); if (n.t === "dir") n.mode = op.mode; else this.copyUp(box, n).mode = op.mode; return; }
-      case "setxattr": { const n = this.target(box, op.path); (n.t === "dir" ? n.xattrs : this.copyUp(box, n).xattrs).set(op.name, op.value); return; }
+      case "setxattr": {
+        const n = this.target(box, op.path);
+        // a name of a lower hard link whose index entry exists is changed through it, and stays a lower name
+        const through = n.t === "file" && !n.ino && box.options.index ? box.index.get(n.lower!) : undefined;
+        if (through) this.noop = true;
+        (n.t === "dir" ? n.xattrs : (through ?? this.copyUp(box, n)).xattrs).set(op.name, op.value);
+        return;
+      }
       case "read": { const n = this.target(box, op.path); if (n.t === "dir") no("EISDIR"); return { data: this.shown(box, n as FileName).data }; }
       case "readdir": {
         const n = this.target(box, op.path);
