@@ -86,15 +86,16 @@ function wellFormed(entries: readonly LayerEntry[]): LayerEntry[] {
  *   options is not read under another: metacopy files in it would be refused); where those are metacopy without
  *   redirect_dir, which the kernel refuses, the first mount tries them (EINVAL) and the rest add redirect_dir; a
  *   sequence without a mount op takes them from the size of its first layer, so every combination gets its share;
- * - two ops in three that act on an existing object (everything but mkdir, create, symlink) are pointed at a path
- *   the container is known to have: one its layers hold or an op made. Tracked roughly (nothing is forgotten): a
- *   bias, not a claim about the engine.
+ * - two ops in three are pointed at what they need: an op on a file at a file the container is known to have, rmdir
+ *   and readdir at a directory, mkdir/create/symlink at a name in a known directory. What the container has is
+ *   tracked roughly (its layers' entries, whiteouts and opaque directories, then what ops create, move and remove,
+ *   assuming they succeed): a bias, not a claim about the engine.
  */
 export function overlayArrange(ops: OverlayOp[], _g: OverlayGeometry, _features: ReadonlySet<string>): OverlayOp[] {
   const bases: (readonly number[] | undefined)[] = []; // layer id - 1 → the base of a committed layer
-  const paths: Set<string>[] = []; // layer id - 1 → the paths it holds (a committed one: what its container knew)
+  const views: ((below: View) => View)[] = []; // layer id - 1 → what the merged view is with it on top
   const mounted = new Map<number, number[]>();
-  const known = new Map<number, Set<string>>();
+  const known = new Map<number, View>();
   const first = ops.find((o) => o.op === "mount");
   const size = ops.find((o) => o.op === "layer")?.op === "layer" ? (ops.find((o) => o.op === "layer") as { entries: unknown[] }).entries.length : 0;
   const wanted = first?.op === "mount" ? first : { redirectDir: (size & 1) === 1, index: (size & 2) === 2, metacopy: (size & 4) === 4 };
@@ -122,13 +123,13 @@ export function overlayArrange(ops: OverlayOp[], _g: OverlayGeometry, _features:
     tried = true;
     out.push({ op: "mount", c, layers: stack, ...options });
     mounted.set(c, stack);
-    known.set(c, new Set(stack.flatMap((l) => [...paths[l - 1]!])));
+    known.set(c, [...stack].reverse().reduce<View>((below, l) => views[l - 1]!(below), new Map()));
   };
   for (const op of ops) {
     if (op.op === "layer") {
       out.push(op);
       bases.push(undefined);
-      paths.push(new Set(op.entries.filter((e) => e.type !== "whiteout").map((e) => e.path)));
+      views.push((below) => layView(op.entries, below));
       continue;
     }
     if (op.op === "mount") {
@@ -142,33 +143,90 @@ export function overlayArrange(ops: OverlayOp[], _g: OverlayGeometry, _features:
       mount(op.c, [bases.length]);
     }
     const mine = known.get(op.c)!;
-    const o = aimed(op, [...mine]);
+    const o = aimed(op, mine);
     out.push(o);
     if (o.op === "umount") mounted.delete(o.c);
     if (o.op === "commit") {
       const base = mounted.get(o.c)!;
       bases.push(base);
-      paths.push(new Set(mine));
+      const image = new Map(mine);
+      views.push(() => new Map(image));
       mounted.set(o.c, [bases.length, ...base]);
     }
-    if (o.op === "mkdir" || o.op === "create" || o.op === "symlink") mine.add(o.path);
-    if (o.op === "link" || o.op === "rename") mine.add(o.to);
+    track(mine, o);
   }
   return out;
 }
 
-/** The op pointed at a known path, two times in three (chosen by the path it had, so shrinking stays stable). */
-function aimed(op: OverlayOp, known: readonly string[]): OverlayOp {
-  if (!known.length) return op;
-  const pick = (p: string): string => {
-    const h = [...p].reduce((a, ch) => (a * 31 + ch.charCodeAt(0)) >>> 0, 7);
-    return h % 3 === 2 ? p : known[h % known.length]!;
+type Kind = "file" | "dir" | "symlink";
+/** A container's merged view, roughly: path → what is there. */
+type View = Map<string, Kind>;
+
+const under = (path: string, root: string): boolean => path === root || path.startsWith(root + "/");
+const drop = (v: View, root: string): void => {
+  for (const p of [...v.keys()]) if (under(p, root)) v.delete(p);
+};
+
+/** An image layer laid over the view below it: whiteouts remove, opaque directories hide, the rest adds or replaces. */
+function layView(entries: readonly LayerEntry[], below: View): View {
+  const v = new Map(below);
+  for (const e of entries) {
+    if (e.type === "whiteout" || (e.type === "dir" && (e.opaque || v.get(e.path) !== "dir")) || (e.type !== "dir" && v.has(e.path))) drop(v, e.path);
+    if (e.type !== "whiteout") v.set(e.path, e.type === "link" || e.type === "file" ? "file" : e.type);
+  }
+  return v;
+}
+
+/** What an op does to the view, if it succeeds. */
+function track(v: View, op: OverlayOp): void {
+  switch (op.op) {
+    case "mkdir": case "create": case "symlink":
+      if (!v.has(op.path)) v.set(op.path, op.op === "mkdir" ? "dir" : op.op === "create" ? "file" : "symlink");
+      break;
+    case "link": if (v.get(op.from) === "file" && !v.has(op.to)) v.set(op.to, "file"); break;
+    case "unlink": case "rmdir": drop(v, op.path); break;
+    case "rename": {
+      if (!v.has(op.from) || under(op.to, op.from)) break;
+      const moved = (root: string, to: string) => [...v].filter(([p]) => under(p, root)).map(([p, k]) => [to + p.slice(root.length), k] as const);
+      const a = moved(op.from, op.to);
+      const b = op.flags === "exchange" ? moved(op.to, op.from) : [];
+      drop(v, op.from);
+      drop(v, op.to);
+      for (const [p, k] of [...a, ...b]) v.set(p, k);
+      break;
+    }
+  }
+}
+
+/** The op pointed at what it needs, two times in three (chosen by the op itself, so shrinking stays stable). */
+function aimed(op: OverlayOp, view: View): OverlayOp {
+  const of = (...kinds: Kind[]) => [...view].filter(([, k]) => kinds.includes(k)).map(([p]) => p).sort();
+  const seed = JSON.stringify(op);
+  const hash = (p: string) => [...(seed + p)].reduce((a, ch) => Math.imul(a ^ ch.charCodeAt(0), 0x9e3779b1) >>> 0, 7);
+  const pick = (p: string, among: readonly string[]): string => {
+    const h = hash(p);
+    return h % 3 === 2 || !among.length ? p : among[h % among.length]!;
+  };
+  // a new name in a directory that exists (the root included)
+  const fresh = (p: string): string => {
+    const dirs = ["", ...of("dir")];
+    const h = hash(p);
+    if (h % 3 === 2) return p;
+    const dir = dirs[h % dirs.length]!;
+    const name = p.split("/").pop()!;
+    return dir ? `${dir}/${name}` : name;
   };
   switch (op.op) {
-    case "mkdir": case "create": case "symlink": case "mount": case "umount": case "commit": case "layer": return op;
-    case "rename": case "link": return { ...op, from: pick(op.from) };
-    case "readdir": return op.path === "" ? op : { ...op, path: pick(op.path) };
-    default: return { ...op, path: pick(op.path) };
+    case "mkdir": case "create": case "symlink": return { ...op, path: fresh(op.path) };
+    case "write": case "append": case "truncate": case "read": return { ...op, path: pick(op.path, of("file")) };
+    case "rmdir": return { ...op, path: pick(op.path, of("dir")) };
+    case "readdir": return op.path === "" ? op : { ...op, path: pick(op.path, of("dir")) };
+    case "readlink": return { ...op, path: pick(op.path, of("symlink")) };
+    case "unlink": return { ...op, path: pick(op.path, of("file", "symlink")) };
+    case "chmod": case "setxattr": case "stat": return { ...op, path: pick(op.path, of("file", "dir")) };
+    case "link": return { ...op, from: pick(op.from, of("file")), to: fresh(op.to) };
+    case "rename": return { ...op, from: pick(op.from, of("file", "dir", "symlink")), to: hash(op.to) % 2 ? fresh(op.to) : pick(op.to, of("file", "dir", "symlink")) };
+    default: return op;
   }
 }
 
