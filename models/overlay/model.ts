@@ -16,13 +16,13 @@ import {
   type Stat,
 } from "./types.ts";
 
-export class Errno_ extends Error {
+export class ErrnoError extends Error {
   constructor(readonly errno: Errno) {
     super(errno);
   }
 }
 export const fail = (errno: Errno): never => {
-  throw new Errno_(errno);
+  throw new ErrnoError(errno);
 };
 
 /** An inode of a regular file: hard links share it. */
@@ -79,8 +79,8 @@ export interface Container {
   readonly layers: number[];
   readonly options: MountOptions;
   upper: Dir;
-  /** index=on: lower inode of a hard-linked file → its copied-up inode (the index entry in the workdir). */
-  index: Map<Ino, Ino>;
+  /** index=on: lower inode of a hard link (a file's Ino, or a symlink) → its copy-up (the index entry in the workdir). */
+  index: Map<Ino | Sym, Ino | Sym>;
 }
 
 interface Resolved {
@@ -111,7 +111,7 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
     try {
       return this.perform(op);
     } catch (e) {
-      if (e instanceof Errno_) return { error: e.errno };
+      if (e instanceof ErrnoError) return { error: e.errno };
       throw e;
     }
   }
@@ -364,9 +364,16 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
       m.upper = d;
       this.record(c, path, "dir", 0, 0, false);
     } else if (lower.kind === "symlink") {
-      const detached = !c.options.index && lower.nlink > 1; // as for files (below)
-      m.upper = { kind: "symlink", target: lower.target, nlink: 1, origin: !detached, created: false, detached };
-      this.record(c, path, "symlink", 0, lower.target.length, false);
+      const indexed = this.indexes(c, lower) ? (c.index.get(lower) as Sym | undefined) : undefined;
+      if (indexed) {
+        indexed.nlink++; // linked up from the index entry, as a file is
+        m.upper = indexed;
+      } else {
+        const detached = !c.options.index && lower.nlink > 1; // as for files (below)
+        m.upper = { kind: "symlink", target: lower.target, nlink: 1, origin: !detached, created: false, detached };
+        if (this.indexes(c, lower)) c.index.set(lower, m.upper);
+        this.record(c, path, "symlink", 0, lower.target.length, false);
+      }
     } else {
       const indexed = this.indexed(c, lower.ino);
       if (indexed) {
@@ -397,13 +404,13 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
   }
 
   /** index=on: a lower hard link is copied up to the index, so that its names stay one inode (ovl_need_index). */
-  protected indexes(c: Container, lower: Ino): boolean {
+  protected indexes(c: Container, lower: { readonly nlink: number }): boolean {
     return c.options.index && lower.nlink > 1;
   }
 
   /** The copied-up inode of a lower hard link, if one of its names was copied up already. */
   private indexed(c: Container, ino: Ino): Ino | undefined {
-    return this.indexes(c, ino) ? c.index.get(ino) : undefined;
+    return this.indexes(c, ino) ? (c.index.get(ino) as Ino | undefined) : undefined;
   }
 
   private copyData(c: Container, m: Merged, path: string): void {
@@ -713,9 +720,14 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
 
   /** Whether two names are one overlay inode: lower hard links are one only when indexed (ovl_hash_bylower). */
   private sameInode(c: Container, a: Merged, b: Merged): boolean {
-    if (typeOf(a) !== "file" || typeOf(b) !== "file") return top(a) === top(b) && (a.upper !== undefined || c.options.index);
-    const lower = (m: Merged) => (m.upper ? undefined : (m.lowers[0]!.obj as File).ino);
-    return this.ino(c, a) === this.ino(c, b) && !(lower(a) && lower(a) === lower(b) && !this.indexes(c, lower(a)!));
+    const identity = (m: Merged): object => {
+      const o = m.upper ?? m.lowers[0]!.obj;
+      const inode = o.kind === "file" ? o.ino : o;
+      if (m.upper || o.kind === "dir") return inode;
+      // a lower hard link's names are one overlay inode only when indexed; otherwise each name is its own
+      return this.indexes(c, inode as Ino | Sym) ? (c.index.get(inode as Ino | Sym) ?? inode) : m;
+    };
+    return identity(a) === identity(b);
   }
 
   // ---- inspect

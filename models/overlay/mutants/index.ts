@@ -86,7 +86,7 @@ class RenameDirNoRedirect extends OverlayModel {
 
 /** Without index, a copied-up lower hard link stays linked: writing one name changes the others. */
 class HardlinkKeptWithoutIndex extends OverlayModel {
-  protected override indexes(_c: Container, lower: Ino): boolean {
+  protected override indexes(_c: Container, lower: { readonly nlink: number }): boolean {
     return lower.nlink > 1;
   }
 }
