@@ -166,7 +166,14 @@ export async function checkSequence(
       }
       const full = i === last;
       for (const c of checkers) {
-        const v = c.checker.after(op, observed, state, full);
+        let v: ReturnType<typeof c.checker.after>;
+        try {
+          v = c.checker.after(op, observed, state, full);
+        } catch (e) {
+          // a property that cannot read the state (a checker's bug, or a state it did not foresee) is that property's
+          // failure, reported with the trace like any other, never a crash of the run
+          v = `the property could not be checked: ${e instanceof Error ? e.message : String(e)}`;
+        }
         if (v) return typeof v === "string" ? { index: i, property: c.name, kind: c.kind, message: v } : { index: i, property: v.property, kind: c.kind, message: v.message };
       }
     }

@@ -226,3 +226,19 @@ test("ops needing a feature the engine does not offer are an input error naming 
   const ops: MmOp[] = [{ op: "spawn" }, { op: "pinRead", handle: 1 }];
   await expect(checkSequence(mmLayer, mmLayer.defaultGeometry, noPins, ops)).rejects.toThrow(/need feature\(s\) gup, which the engine does not offer \(it offers: inspect, thp\)/);
 });
+
+test("a property that throws is reported as that property's failure, with the op, not as a crash of the run", async () => {
+  const { checkSequence } = await import("../fuzz/runner.ts");
+  const layer = {
+    ...mmLayer,
+    properties: [{ name: "fragile", kind: "invariant" as const, description: "throws on the second op", start: () => {
+      let n = 0;
+      return { after: () => { if (++n === 2) throw new TypeError("cannot read 'x' of undefined"); return undefined; } };
+    } }],
+  };
+  const g = mmLayer.defaultGeometry as MmGeometry;
+  const ops: MmOp[] = [{ op: "spawn" }, { op: "fork", pid: 1 }, { op: "exit", pid: 2 }];
+  const f = await checkSequence(layer, g, new MmModel(g), ops);
+  expect(f).toMatchObject({ index: 1, property: "fragile", kind: "invariant" });
+  expect(f!.message).toMatch(/could not be checked: cannot read 'x' of undefined/);
+});
