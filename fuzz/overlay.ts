@@ -97,7 +97,8 @@ export function overlayArrange(ops: OverlayOp[], _g: OverlayGeometry, _features:
   const mounted = new Map<number, number[]>();
   const known = new Map<number, View>();
   const first = ops.find((o) => o.op === "mount");
-  const size = ops.find((o) => o.op === "layer")?.op === "layer" ? (ops.find((o) => o.op === "layer") as { entries: unknown[] }).entries.length : 0;
+  const firstLayer = ops.find((o): o is Extract<OverlayOp, { op: "layer" }> => o.op === "layer");
+  const size = firstLayer?.entries.length ?? 0;
   const wanted = first?.op === "mount" ? first : { redirectDir: (size & 1) === 1, index: (size & 2) === 2, metacopy: (size & 4) === 4 };
   const options: MountOptions = { redirectDir: wanted.redirectDir, index: wanted.index, metacopy: wanted.metacopy && wanted.redirectDir };
   const out: OverlayOp[] = [];
