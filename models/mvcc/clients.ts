@@ -1,0 +1,153 @@
+// What every mvcc engine in process shares with the client side of the protocol, not with the storage: clients
+// (one connection each) that begin, run statements, block on a transaction and are woken when it ends, in the order
+// they began to wait, with deadlocks broken as PostgreSQL breaks them. The model and the oracle store data their own
+// ways and plug in here through `Storage`.
+import type { Level, MvccObs, MvccOp, MvccResult } from "./types.ts";
+
+export type Statement = Extract<MvccOp, { tx: number }> & { op: "read" | "scan" | "insert" | "update" | "delete" };
+
+/** A statement's outcome: a result, or the transaction it must wait for. */
+export type Outcome = MvccResult | { waitFor: number };
+
+export interface Client<S> {
+  readonly tx: number;
+  readonly level: Level;
+  /** BEGIN was implicit: the statement commits itself when it finishes (autocommit). */
+  readonly implicit: boolean;
+  failed: boolean;
+  /** The storage's per-transaction state (snapshot, xid, buffer…). */
+  readonly state: S;
+  /** The statement waiting, what it waits for, and when it began to wait (for deadlock victims). */
+  pending?: { readonly op: Statement; waitFor: number; since: number; readonly context: unknown };
+}
+
+export interface Storage<S> {
+  begin(tx: number, level: Level): S;
+  /** Run a statement (again, after a wait, with the same context). */
+  run(client: Client<S>, op: Statement, context: unknown): Outcome;
+  /** The context a statement keeps across waits (read committed: its statement snapshot). */
+  context(client: Client<S>, op: Statement): unknown;
+  commit(client: Client<S>): void;
+  /** Abort: undo, and release what it holds. */
+  abort(client: Client<S>): void;
+  /** The id other clients wait on while this one holds a row (its xid, or its tx number). */
+  waitId(client: Client<S>): number | undefined;
+  vacuum?(clients: readonly Client<S>[]): void;
+}
+
+/** The client side of a PostgreSQL server: sessions, waits and their wakeups, deadlock detection, errors. */
+export class Sessions<S> {
+  readonly clients = new Map<number, Client<S>>();
+  private waits = 0;
+  private woken: { tx: number; result: MvccResult }[] = [];
+
+  constructor(private readonly storage: Storage<S>) {}
+
+  apply(op: MvccOp): MvccObs {
+    this.woken = [];
+    const obs = this.perform(op);
+    if (!this.woken.length || "skipped" in obs) return obs;
+    return { ...obs, unblocked: this.woken };
+  }
+
+  private perform(op: MvccOp): MvccObs {
+    if (op.op === "vacuum") {
+      this.storage.vacuum?.([...this.clients.values()]);
+      return { ok: true };
+    }
+    const c = this.clients.get(op.tx);
+    if (c?.pending) return { skipped: true };
+    switch (op.op) {
+      case "begin":
+        if (!c) this.clients.set(op.tx, this.newClient(op.tx, op.level, false));
+        return { ok: true }; // inside a transaction: a warning (25001), and nothing changes
+      case "commit":
+        if (!c) return { ok: true }; // a warning: no transaction in progress
+        this.clients.delete(op.tx);
+        if (c.failed) return { rolledBack: true };
+        this.storage.commit(c);
+        this.wake(c);
+        return { ok: true };
+      case "abort":
+        if (!c) return { ok: true };
+        this.clients.delete(op.tx);
+        if (!c.failed) this.end(c);
+        return { ok: true };
+      default: {
+        const client = c ?? this.newClient(op.tx, "rc", true);
+        if (!c) this.clients.set(op.tx, client);
+        if (client.failed) return { error: "25P02" };
+        const r = this.execute(client, op, this.storage.context(client, op));
+        return r ?? { blocked: true };
+      }
+    }
+  }
+
+  private newClient(tx: number, level: Level, implicit: boolean): Client<S> {
+    return { tx, level, implicit, failed: false, state: this.storage.begin(tx, level) };
+  }
+
+  /** Run a statement; undefined while it waits. A finished statement of an implicit transaction commits it. */
+  private execute(client: Client<S>, op: Statement, context: unknown): MvccResult | undefined {
+    const out = this.storage.run(client, op, context);
+    if ("waitFor" in out) {
+      client.pending = { op, waitFor: out.waitFor, since: client.pending?.since ?? this.waits++, context };
+      this.breakDeadlock(client);
+      if (client.pending) return undefined;
+      // the deadlock was broken: this statement failed, or another's failure let it finish
+      const mine = this.woken.findIndex((w) => w.tx === client.tx);
+      return mine < 0 ? { error: "40P01" } : this.woken.splice(mine, 1)[0]!.result;
+    }
+    client.pending = undefined;
+    if ("error" in out) this.fail(client);
+    else if (client.implicit) {
+      this.clients.delete(client.tx);
+      this.storage.commit(client);
+      this.wake(client);
+    }
+    return out;
+  }
+
+  /** An error aborts the transaction at once (AbortTransaction): its rows are released; it answers 25P02 until it ends. */
+  private fail(client: Client<S>): void {
+    client.failed = true;
+    this.end(client);
+    if (client.implicit) this.clients.delete(client.tx);
+  }
+
+  private end(client: Client<S>): void {
+    this.storage.abort(client);
+    this.wake(client);
+  }
+
+  /** The transaction has ended: its waiters run again, in the order they began to wait. */
+  private wake(ended: Client<S>): void {
+    const id = this.storage.waitId(ended);
+    if (id === undefined) return;
+    const waiting = [...this.clients.values()].filter((c) => c.pending?.waitFor === id).sort((a, b) => a.pending!.since - b.pending!.since);
+    for (const w of waiting) {
+      if (!w.pending || w.pending.waitFor !== id) continue;
+      const r = this.execute(w, w.pending.op, w.pending.context);
+      if (r) this.woken.push({ tx: w.tx, result: r });
+    }
+  }
+
+  /**
+   * DeadLockCheck: a cycle of waits is broken by failing one waiter with 40P01. PostgreSQL fails the waiter whose
+   * deadlock_timeout fires first while the cycle exists: the one that has waited longest.
+   */
+  private breakDeadlock(from: Client<S>): void {
+    const holderOf = (c: Client<S>) => [...this.clients.values()].find((h) => h !== c && this.storage.waitId(h) === c.pending?.waitFor);
+    const cycle: Client<S>[] = [];
+    let c: Client<S> | undefined = from;
+    while (c?.pending && !cycle.includes(c)) {
+      cycle.push(c);
+      c = holderOf(c);
+    }
+    if (!c || c !== from) return; // no cycle through the new waiter
+    const victim = cycle.reduce((a, b) => (b.pending!.since < a.pending!.since ? b : a));
+    victim.pending = undefined;
+    if (victim !== from) this.woken.push({ tx: victim.tx, result: { error: "40P01" } });
+    this.fail(victim);
+  }
+}

@@ -1,0 +1,197 @@
+// The reference model of PostgreSQL's MVCC heap: tuple versions with xmin/xmax, a commit log, snapshots of
+// (xmin, xmax, xip), HeapTupleSatisfiesMVCC, row locks through xmax (heap_update / heap_delete waiting on the
+// updater), READ COMMITTED's EvalPlanQual, REPEATABLE READ's first-updater-wins, the unique check of an insert
+// (_bt_check_unique with a dirty snapshot), and lazy vacuum up to the OldestXmin horizon. Versions are shared by
+// every snapshot that can see them: nothing is copied.
+import type { Engine } from "../../engines/types.ts";
+import { Sessions, type Client, type Outcome, type Statement, type Storage } from "./clients.ts";
+import type { Level, MvccGeometry, MvccObs, MvccOp, MvccState, Snapshot, Version } from "./types.ts";
+
+interface TxState {
+  xid?: number;
+  /** REPEATABLE READ: the transaction snapshot, taken by its first statement. */
+  snapshot?: Snapshot;
+}
+
+export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<TxState> {
+  readonly layer = "mvcc" as const;
+  readonly features: ReadonlySet<string> = new Set(["inspect"]);
+  protected readonly versions: Version[] = [];
+  protected readonly clog = new Map<number, "committed" | "aborted">();
+  protected nextXid = 1;
+  protected removed: Version[] = [];
+  /** t_ctid: the version an update made from this one (a delete leaves none). */
+  protected readonly ctid = new WeakMap<Version, Version>();
+  protected readonly sessions = new Sessions<TxState>(this);
+
+  constructor(readonly geometry: MvccGeometry) {}
+
+  apply(op: MvccOp): MvccObs {
+    this.removed = [];
+    return this.sessions.apply(op);
+  }
+
+  // ---- Storage
+
+  begin(_tx: number, _level: Level): TxState {
+    return {};
+  }
+
+  /** GetSnapshotData: running xids (not the caller's own), xmax the next xid, xmin the oldest running. */
+  protected takeSnapshot(own: number | undefined): Snapshot {
+    const xip = [...this.sessions.clients.values()].map((c) => c.state.xid).filter((x): x is number => x !== undefined && x !== own && !this.clog.has(x)).sort((a, b) => a - b);
+    return { xmin: Math.min(this.nextXid, ...xip), xmax: this.nextXid, xip };
+  }
+
+  /** The statement's snapshot: REPEATABLE READ keeps the first one; READ COMMITTED takes one per statement. */
+  context(client: Client<TxState>, _op: Statement): Snapshot {
+    if (client.level === "rr") return (client.state.snapshot ??= this.takeSnapshot(client.state.xid));
+    return this.takeSnapshot(client.state.xid);
+  }
+
+  waitId(client: Client<TxState>): number | undefined {
+    return client.state.xid;
+  }
+
+  private xidOf(client: Client<TxState>): number {
+    return (client.state.xid ??= this.nextXid++); // AssignTransactionId: at the first write
+  }
+
+  protected committed(xid: number): boolean {
+    return this.clog.get(xid) === "committed";
+  }
+
+  /** XidInMVCCSnapshot: still running when the snapshot was taken (or not started yet). */
+  protected inSnapshot(xid: number, s: Snapshot): boolean {
+    return xid >= s.xmax || s.xip.includes(xid);
+  }
+
+  /** HeapTupleSatisfiesMVCC */
+  protected visible(v: Version, s: Snapshot, own: number | undefined): boolean {
+    if (v.xmin === own) return v.xmax !== own;
+    if (!this.committed(v.xmin) || this.inSnapshot(v.xmin, s)) return false;
+    if (v.xmax === 0 || this.clog.get(v.xmax) === "aborted") return true;
+    if (v.xmax === own) return false;
+    if (!this.committed(v.xmax)) return true;
+    return this.inSnapshot(v.xmax, s);
+  }
+
+  private seen(key: number, s: Snapshot, own: number | undefined): Version[] {
+    return this.versions.filter((v) => v.key === key && this.visible(v, s, own));
+  }
+
+  run(client: Client<TxState>, op: Statement, context: unknown): Outcome {
+    const s = context as Snapshot;
+    const own = client.state.xid;
+    switch (op.op) {
+      case "read": return { values: this.seen(op.key, s, own).map((v) => v.value).sort((a, b) => a - b) };
+      case "scan": {
+        const rows = this.versions.filter((v) => v.key >= op.lo && v.key <= op.hi && this.visible(v, s, own)).map((v) => [v.key, v.value] as [number, number]);
+        return { rows: rows.sort((a, b) => a[0] - b[0] || a[1] - b[1]) };
+      }
+      case "insert": return this.insert(client, op.key, op.value);
+      case "update": case "delete": return this.modify(client, op, s);
+    }
+  }
+
+  /** _bt_check_unique with SnapshotDirty: a live or possibly live version of the key waits or fails; then heap_insert. */
+  protected insert(client: Client<TxState>, key: number, value: number): Outcome {
+    const own = client.state.xid;
+    for (const v of this.versions) {
+      if (v.key !== key || this.clog.get(v.xmin) === "aborted") continue;
+      if (v.xmin !== own && !this.committed(v.xmin)) return { waitFor: v.xmin };
+      if (v.xmax === 0 || this.clog.get(v.xmax) === "aborted") return { error: "23505" };
+      if (v.xmax === own) continue;
+      if (!this.committed(v.xmax)) return { waitFor: v.xmax };
+    }
+    this.versions.push({ key, value, xmin: this.xidOf(client), xmax: 0 });
+    return { count: 1 };
+  }
+
+  /**
+   * heap_update / heap_delete on the version the statement sees. A version another transaction is changing waits
+   * for it; one a concurrent transaction changed and committed is 40001 under REPEATABLE READ, and under READ
+   * COMMITTED is followed along its update chain to the newest version (EvalPlanQual), or gone if deleted.
+   */
+  protected modify(client: Client<TxState>, op: Statement & { op: "update" | "delete" }, s: Snapshot): Outcome {
+    const own = client.state.xid;
+    // every version the statement sees (usually one), checked before any is changed, in heap order
+    const targets: Version[] = [];
+    for (const first of this.seen(op.key, s, own)) {
+      let v: Version | undefined = first;
+      while (v) {
+        const x = v.xmax;
+        if (x === 0 || x === own || this.clog.get(x) === "aborted") break;
+        if (!this.committed(x)) return { waitFor: x };
+        if (client.level === "rr") return { error: "40001" };
+        v = this.newerVersion(v);
+      }
+      if (v) targets.push(v);
+    }
+    if (!targets.length) return { count: 0 };
+    const xid = this.xidOf(client);
+    for (const v of targets) {
+      v.xmax = xid;
+      if (op.op === "update") {
+        const next = { key: v.key, value: op.add !== undefined ? v.value + op.add : op.value ?? v.value, xmin: xid, xmax: 0 };
+        this.versions.push(next);
+        this.ctid.set(v, next);
+      } else this.ctid.delete(v); // a delete after an aborted update: no successor
+    }
+    return { count: targets.length };
+  }
+
+  /** The version that replaced `v` (t_ctid): the one its updater made, if it updated rather than deleted. */
+  private newerVersion(v: Version): Version | undefined {
+    return this.ctid.get(v);
+  }
+
+  commit(client: Client<TxState>): void {
+    if (client.state.xid !== undefined) this.clog.set(client.state.xid, "committed");
+  }
+
+  abort(client: Client<TxState>): void {
+    if (client.state.xid !== undefined) this.clog.set(client.state.xid, "aborted");
+  }
+
+  /**
+   * Lazy vacuum: a version is dead to everyone when its inserter aborted, or its deleter committed before the
+   * OldestXmin horizon: the oldest xid any open transaction has, or holds back with its snapshot (GetOldestNonRemovableTransactionId).
+   */
+  vacuum(clients: readonly Client<TxState>[]): void {
+    const horizon = this.horizon(clients);
+    for (let i = this.versions.length - 1; i >= 0; i--) {
+      const v = this.versions[i]!;
+      const dead = this.clog.get(v.xmin) === "aborted" || (v.xmax !== 0 && this.committed(v.xmax) && v.xmax < horizon);
+      if (dead) this.removed.unshift(...this.versions.splice(i, 1));
+    }
+  }
+
+  protected horizon(clients: readonly Client<TxState>[]): number {
+    let h = this.nextXid;
+    for (const c of clients) {
+      if (c.failed) continue; // an aborted transaction holds nothing back
+      if (c.state.xid !== undefined && !this.clog.has(c.state.xid)) h = Math.min(h, c.state.xid);
+      if (c.state.snapshot) h = Math.min(h, c.state.snapshot.xmin);
+      const held = c.pending?.context as Snapshot | undefined; // a waiting statement holds its snapshot
+      if (held) h = Math.min(h, held.xmin);
+    }
+    return h;
+  }
+
+  inspect(): MvccState {
+    return {
+      versions: this.versions.map((v) => ({ ...v })),
+      clog: Object.fromEntries([...this.clog].map(([x, st]) => [String(x), st])),
+      txs: [...this.sessions.clients.values()].map((c) => ({
+        tx: c.tx,
+        ...(c.state.xid !== undefined ? { xid: c.state.xid } : {}),
+        level: c.level,
+        failed: c.failed,
+        ...(c.state.snapshot ? { snapshot: c.state.snapshot } : (c.pending?.context as Snapshot | undefined) ? { snapshot: c.pending!.context as Snapshot } : {}),
+      })),
+      nextXid: this.nextXid,
+      removed: this.removed,
+    };
+  }
+}

@@ -1,0 +1,103 @@
+// The mvcc layer's vocabulary: transactions on a table t(k int primary key, v int), as PostgreSQL runs them.
+import { z } from "zod";
+
+export const mvccGeometrySchema = z
+  .object({
+    /** Keys the generator names (1..keys). */
+    keys: z.number().int().min(1).max(64),
+    /** Transactions the generator names at once (1..txs): one client connection each. */
+    txs: z.number().int().min(1).max(16),
+  })
+  .strict();
+export type MvccGeometry = z.infer<typeof mvccGeometrySchema>;
+
+export const defaultMvccGeometry: MvccGeometry = { keys: 4, txs: 3 };
+
+const tx = z.number().int().min(1);
+const key = z.number().int().min(1);
+const value = z.number().int().min(-1_000_000).max(1_000_000);
+export const levels = ["rc", "rr"] as const;
+export type Level = (typeof levels)[number];
+
+export const mvccOpSchema = z.discriminatedUnion("op", [
+  /** BEGIN ISOLATION LEVEL READ COMMITTED | REPEATABLE READ on client `tx`. */
+  z.object({ op: z.literal("begin"), tx, level: z.enum(levels) }).strict(),
+  /** SELECT v FROM t WHERE k = key ORDER BY v (a snapshot may see two: see docs/mvcc.md) */
+  z.object({ op: z.literal("read"), tx, key }).strict(),
+  /** SELECT k, v FROM t WHERE k BETWEEN lo AND hi ORDER BY k */
+  z.object({ op: z.literal("scan"), tx, lo: key, hi: key }).strict(),
+  /** INSERT INTO t VALUES (key, value) */
+  z.object({ op: z.literal("insert"), tx, key, value }).strict(),
+  /** UPDATE t SET v = value (or v = v + add) WHERE k = key */
+  z.object({ op: z.literal("update"), tx, key, value: value.optional(), add: value.optional() }).strict(),
+  /** DELETE FROM t WHERE k = key */
+  z.object({ op: z.literal("delete"), tx, key }).strict(),
+  z.object({ op: z.literal("commit"), tx }).strict(),
+  z.object({ op: z.literal("abort"), tx }).strict(),
+  /** VACUUM t, from a connection of its own. */
+  z.object({ op: z.literal("vacuum") }).strict(),
+]);
+export type MvccOp = z.infer<typeof mvccOpSchema>;
+
+/**
+ * SQLSTATEs: 40001 serialization failure, 40P01 deadlock, 23505 unique violation, 25P02 in a failed transaction,
+ * 25001 BEGIN inside a transaction, 25P01 a statement outside one.
+ */
+export const SQLSTATES = ["40001", "40P01", "23505", "25P02", "25001", "25P01"] as const;
+export type SqlState = (typeof SQLSTATES)[number];
+
+const row = z.tuple([key, value]);
+/** What a statement that has finished gives. */
+export const resultSchema = z.union([
+  z.object({ ok: z.literal(true) }).strict(),
+  z.object({ values: z.array(value) }).strict(),
+  z.object({ rows: z.array(row) }).strict(),
+  z.object({ count: z.number().int().min(0) }).strict(),
+  /** COMMIT of a transaction an error has aborted: PostgreSQL answers ROLLBACK. */
+  z.object({ rolledBack: z.literal(true) }).strict(),
+  z.object({ error: z.enum(SQLSTATES) }).strict(),
+]);
+export type MvccResult = z.infer<typeof resultSchema>;
+
+const unblocked = z.array(z.object({ tx, result: resultSchema }).strict()).min(1);
+/**
+ * An op's observation: its result, or `blocked` (the statement waits on a row lock; the client sends nothing more
+ * until it ends), or `skipped` (the client is blocked, so the op was not sent). Any op that ends another client's
+ * wait lists those clients' results, in the order they finished, as `unblocked`.
+ */
+export const mvccObsSchema = z.union([
+  resultSchema.and(z.object({ unblocked: unblocked.optional() })),
+  z.object({ blocked: z.literal(true), unblocked: unblocked.optional() }).strict(),
+  z.object({ skipped: z.literal(true) }).strict(),
+]);
+export type MvccObs = MvccResult & { unblocked?: { tx: number; result: MvccResult }[] } | { blocked: true; unblocked?: { tx: number; result: MvccResult }[] } | { skipped: true };
+
+// ---- the inspected state
+
+const xid = z.number().int().min(1);
+export const mvccStateSchema = z
+  .object({
+    /** Every heap tuple version, in insertion order. xmax 0: none. */
+    versions: z.array(z.object({ key, value, xmin: xid, xmax: z.number().int().min(0) }).strict()),
+    /** xid → "committed" | "aborted"; absent: in progress. */
+    clog: z.record(z.string(), z.enum(["committed", "aborted"])),
+    /** Open transactions: their xid (if they wrote), level, and the snapshot they hold now (RR: theirs; RC: none between statements). */
+    txs: z.array(
+      z
+        .object({
+          tx,
+          xid: xid.optional(),
+          level: z.enum(levels),
+          failed: z.boolean(),
+          snapshot: z.object({ xmin: xid, xmax: xid, xip: z.array(xid) }).strict().optional(),
+        })
+        .strict(),
+    ),
+    nextXid: xid,
+    /** Versions the last op removed (vacuum). */
+    removed: z.array(z.object({ key, value, xmin: xid, xmax: z.number().int().min(0) }).strict()),
+  })
+  .strict();
+export type MvccState = z.infer<typeof mvccStateSchema>;
+export type Version = MvccState["versions"][number];
+export type Snapshot = NonNullable<MvccState["txs"][number]["snapshot"]>;
