@@ -2,6 +2,7 @@
 import type { AnyLayer } from "../layers/layer.ts";
 import { linuxAgent, linuxFeatures, linuxGeometry, linuxUnavailable } from "./linux/index.ts";
 import { overlayfsFactory, overlayfsFeatures, overlayfsUnavailable } from "./overlayfs/index.ts";
+import { postgresFactory, postgresUnavailable } from "./postgres/index.ts";
 import { StdioEngine } from "./stdio.ts";
 import { InputError, type Engine, type EngineFactory } from "./types.ts";
 
@@ -45,12 +46,18 @@ export function resolveEngine(layer: AnyLayer, spec: string, options: ResolveOpt
     if (why) throw new InputError(`the overlayfs engine cannot run here: it ${why}`);
     return overlayfsFactory();
   }
+  if (spec === "postgres") {
+    if (layer.name !== "mvcc") throw new InputError(`the postgres engine speaks the mvcc layer, not ${layer.name}`);
+    const why = postgresUnavailable();
+    if (why) throw new InputError(`the postgres engine cannot run here: it ${why}`);
+    return postgresFactory();
+  }
   if (spec.startsWith("stdio:")) {
     const command = spec.slice("stdio:".length).trim();
     if (!command) throw new InputError('stdio engine needs a command: --engine stdio:"CMD"');
     return stdioFactory(layer, command, options.timeoutMs);
   }
-  throw new InputError(`unknown engine "${spec}" (use model, oracle, mutant:NAME, linux, overlayfs or stdio:"CMD")`);
+  throw new InputError(`unknown engine "${spec}" (use model, oracle, mutant:NAME, linux, overlayfs, postgres or stdio:"CMD")`);
 }
 
 /** What `cowcheck engines` lists for a layer. Real-system engines are added by their own issues. */
@@ -61,6 +68,7 @@ export function engineCatalogue(layer: AnyLayer): EngineInfo[] {
     ...layer.mutants.map((m) => ({ spec: `mutant:${m.name}`, available: true, why: m.mimics })),
     ...(layer.name === "mm" ? [linuxInfo()] : []),
     ...(layer.name === "overlay" ? [overlayfsInfo()] : []),
+    ...(layer.name === "mvcc" ? [postgresInfo()] : []),
     { spec: 'stdio:"CMD"', available: true, why: "any program speaking the JSON-lines protocol (docs/protocol.md)" },
   ];
 }
@@ -71,6 +79,12 @@ function linuxInfo(): EngineInfo {
   const { offered, missing } = linuxFeatures();
   const lacks = Object.entries(missing).map(([f, reason]) => `${f}: ${reason}`);
   return { spec: "linux", available: true, why: `the running kernel (engines/linux/agent.c); features ${offered.join(", ")}; without ${lacks.join("; ")}` };
+}
+
+function postgresInfo(): EngineInfo {
+  const what = "PostgreSQL (engines/postgres): a private server it starts, or COWCHECK_PG_URL";
+  const why = postgresUnavailable();
+  return { spec: "postgres", available: !why, why: why ? `${what}; unavailable: it ${why}` : what };
 }
 
 function overlayfsInfo(): EngineInfo {

@@ -174,6 +174,8 @@ async function campaign(layer: AnyLayer, factory: EngineFactory, against: Engine
     engineFailure: {
       kind: "nondeterministic",
       message: `the engine failed ${first.failure.property} ("${first.failure.message}") at op ${first.failure.index}, but not when the same ops ran again`,
+      // what it answered the first time, so the flake can be read without reproducing it
+      detail: first.failure.observed === undefined ? undefined : `observed ${JSON.stringify(first.failure.observed)}, expected ${JSON.stringify(first.failure.expected)}`,
     },
   });
   if (!shrink.failed || !shrink.counterexample) return nondeterministic();

@@ -1,6 +1,7 @@
 // The mvcc layer (PostgreSQL flavour): scenarios with what PostgreSQL 15 answers (docs/research/postgres-15-mvcc.md),
 // each run on the model and the oracle; the model against the oracle over long fixed-seed runs; every mutant.
 import { describe, expect, test } from "vitest";
+import { postgresUnavailable } from "../engines/postgres/index.ts";
 import { resolveEngine } from "../engines/resolve.ts";
 import type { Engine } from "../engines/types.ts";
 import { runCampaign } from "../fuzz/campaign.ts";
@@ -95,6 +96,9 @@ const scenarios: [string, [MvccOp, MvccObs][]][] = [
   ]],
 ];
 
+const why = postgresUnavailable();
+if (why) console.log(`skipping the PostgreSQL engine: it ${why}`);
+
 describe("scenarios (PostgreSQL 15)", () => {
   test.each(scenarios)("%s", (_, steps) => {
     for (const e of [new MvccModel(g), new MvccOracle(g)] as Engine<MvccOp, MvccObs>[]) {
@@ -102,6 +106,23 @@ describe("scenarios (PostgreSQL 15)", () => {
       for (const [i, [op, obs]] of steps.entries()) expect(e.apply(op), `${e.constructor.name} step ${i}: ${JSON.stringify(op)}`).toEqual(obs);
     }
   });
+
+  test.skipIf(why !== undefined)("the same scenarios on a real PostgreSQL server give the same observations", async () => {
+    const factory = resolveEngine(mvccLayer, "postgres");
+    try {
+      for (const [name, steps] of scenarios) {
+        const e = (await factory.create(g)) as Engine<MvccOp, MvccObs>;
+        try {
+          for (const op of setup) await e.apply(op);
+          for (const [i, [op, obs]] of steps.entries()) expect(await e.apply(op), `${name}, step ${i}: ${JSON.stringify(op)}`).toEqual(obs);
+        } finally {
+          await e.close?.();
+        }
+      }
+    } finally {
+      await factory.dispose?.();
+    }
+  }, 60_000);
 
   test("vacuum keeps what an open snapshot sees, and reclaims it once the snapshot ends", () => {
     const m = new MvccModel(g);

@@ -11,7 +11,9 @@ export type Outcome = MvccResult | { waitFor: number };
 
 export interface Client<S> {
   readonly tx: number;
-  readonly level: Level;
+  level: Level;
+  /** It has run a statement (its isolation level can no longer change). */
+  ran: boolean;
   /** BEGIN was implicit: the statement commits itself when it finishes (autocommit). */
   readonly implicit: boolean;
   failed: boolean;
@@ -47,7 +49,8 @@ export class Sessions<S> {
     this.woken = [];
     const obs = this.perform(op);
     if (!this.woken.length || "skipped" in obs) return obs;
-    return { ...obs, unblocked: this.woken };
+    // waiters woken together finish in an order the server does not fix: listed by client
+    return { ...obs, unblocked: [...this.woken].sort((a, b) => a.tx - b.tx) };
   }
 
   private perform(op: MvccOp): MvccObs {
@@ -59,8 +62,15 @@ export class Sessions<S> {
     if (c?.pending) return { skipped: true };
     switch (op.op) {
       case "begin":
+        if (c?.failed) return { error: "25P02" }; // in a failed transaction even BEGIN is refused
         if (!c) this.clients.set(op.tx, this.newClient(op.tx, op.level, false));
-        return { ok: true }; // inside a transaction: a warning (25001), and nothing changes
+        else if (c.ran && c.level !== op.level) {
+          // check_transaction_isolation: another level once a snapshot was taken: "SET TRANSACTION ISOLATION LEVEL
+          // must be called before any query"
+          this.fail(c);
+          return { error: "25001" };
+        } else c.level = op.level; // a warning ("already a transaction in progress"), and the level it names
+        return { ok: true };
       case "commit":
         if (!c) return { ok: true }; // a warning: no transaction in progress
         this.clients.delete(op.tx);
@@ -77,6 +87,7 @@ export class Sessions<S> {
         const client = c ?? this.newClient(op.tx, "rc", true);
         if (!c) this.clients.set(op.tx, client);
         if (client.failed) return { error: "25P02" };
+        client.ran = true;
         const r = this.execute(client, op, this.storage.context(client, op));
         return r ?? { blocked: true };
       }
@@ -84,7 +95,7 @@ export class Sessions<S> {
   }
 
   private newClient(tx: number, level: Level, implicit: boolean): Client<S> {
-    return { tx, level, implicit, failed: false, state: this.storage.begin(tx, level) };
+    return { tx, level, implicit, failed: false, ran: false, state: this.storage.begin(tx, level) };
   }
 
   /** Run a statement; undefined while it waits. A finished statement of an implicit transaction commits it. */

@@ -63,7 +63,8 @@ const unblocked = z.array(z.object({ tx, result: resultSchema }).strict()).min(1
 /**
  * An op's observation: its result, or `blocked` (the statement waits on a row lock; the client sends nothing more
  * until it ends), or `skipped` (the client is blocked, so the op was not sent). Any op that ends another client's
- * wait lists those clients' results, in the order they finished, as `unblocked`.
+ * wait lists those clients' results as `unblocked`, by client number (waiters woken together finish in no fixed
+ * order).
  */
 export const mvccObsSchema = z.union([
   resultSchema.and(z.object({ unblocked: unblocked.optional() })),

@@ -1,0 +1,282 @@
+// PostgreSQL as an mvcc engine: a private server this engine starts itself (initdb and pg_ctl, as the postgres user,
+// in a temporary directory, listening on 127.0.0.1 only, on a free port), or an existing one given by
+// COWCHECK_PG_URL. One connection per client; a statement that waits on a lock is recognised from pg_stat_activity
+// and pg_blocking_pids, never by a sleep, and the op that ends a wait reports whom it woke.
+import { spawnSync } from "node:child_process";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import type { MvccObs, MvccOp, MvccResult, SqlState } from "../../models/mvcc/types.ts";
+import { SQLSTATES } from "../../models/mvcc/types.ts";
+import { EngineFailure, type Engine, type EngineFactory } from "../types.ts";
+
+const BIN = "/usr/lib/postgresql";
+
+/** The server's bin directory (the newest installed PostgreSQL), if any. */
+function pgBin(): string | undefined {
+  if (!existsSync(BIN)) return undefined;
+  const versions = readdirSync(BIN).filter((v) => existsSync(join(BIN, v, "bin", "initdb"))).sort((a, b) => Number(b) - Number(a));
+  return versions.length ? join(BIN, versions[0]!, "bin") : undefined;
+}
+
+/** Why PostgreSQL cannot be an engine here (to follow "it "), or undefined. */
+export function postgresUnavailable(): string | undefined {
+  if (process.env.COWCHECK_PG_URL) return undefined;
+  if (!pgBin()) return "needs PostgreSQL's server (apt-get install -y postgresql) or COWCHECK_PG_URL";
+  if (process.getuid?.() !== 0) return "needs root to run its private server as the postgres user (or COWCHECK_PG_URL)";
+  if (spawnSync("id", ["postgres"], { stdio: "ignore" }).status !== 0) return "needs the postgres user (from the postgresql package)";
+  return undefined;
+}
+
+const asPostgres = (args: string[]) => spawnSync("runuser", ["-u", "postgres", "--", ...args], { encoding: "utf8" });
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A private server, stopped and removed on every path (dispose, exit, signals). */
+class Server {
+  private constructor(readonly url: string, private readonly dir: string | undefined) {}
+
+  static async start(): Promise<Server> {
+    if (process.env.COWCHECK_PG_URL) return new Server(process.env.COWCHECK_PG_URL, undefined);
+    const bin = pgBin()!;
+    const dir = mkdtempSync(join(tmpdir(), "cowcheck-pg-"));
+    chmodSync(dir, 0o700);
+    chownSync(dir, Number(spawnSync("id", ["-u", "postgres"], { encoding: "utf8" }).stdout), Number(spawnSync("id", ["-g", "postgres"], { encoding: "utf8" }).stdout));
+    const server = new Server("", dir);
+    live.add(server);
+    const init = asPostgres([join(bin, "initdb"), "-D", join(dir, "data"), "-A", "trust", "-U", "postgres", "--no-sync"]);
+    if (init.status !== 0) throw server.fail(`initdb failed: ${init.stderr}`);
+    const port = await freePort();
+    // deadlock_timeout stays 1 s: the first waiter's check runs after the cycle closes (ops come faster), so it is
+    // the victim, as the model says; with a short timeout its check could run before, and the victim would vary
+    const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c deadlock_timeout=1s -c autovacuum=off`;
+    const start = asPostgres([join(bin, "pg_ctl"), "-D", join(dir, "data"), "-o", opts, "-l", join(dir, "log"), "-w", "start"]);
+    if (start.status !== 0) throw server.fail(`pg_ctl start failed: ${start.stderr}${start.stdout}`);
+    return Object.assign(server, { url: `postgresql://postgres@127.0.0.1:${port}/postgres` }) as Server;
+  }
+
+  private fail(message: string): EngineFailure {
+    this.stop();
+    return new EngineFailure("start", `the PostgreSQL engine could not start its server: ${message.trim()}`);
+  }
+
+  stop(): void {
+    live.delete(this);
+    if (!this.dir) return;
+    if (existsSync(join(this.dir, "data", "postmaster.pid"))) asPostgres([join(pgBin()!, "pg_ctl"), "-D", join(this.dir, "data"), "-m", "immediate", "-w", "stop"]);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+const live = new Set<Server>();
+process.once("exit", () => {
+  for (const s of live) s.stop();
+});
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.once(sig, () => {
+    for (const s of live) s.stop();
+  });
+}
+
+interface Conn {
+  readonly client: pg.Client;
+  readonly pid: number;
+  /** The statement running (it may wait on a lock), with its result once it has one. */
+  pending?: { settled?: MvccResult; order?: number; failure?: unknown };
+  open: boolean;
+}
+
+/** One sequence: a fresh table, a connection per client, a monitor connection that watches the waits. */
+export class PostgresEngine implements Engine<MvccOp, MvccObs> {
+  readonly layer = "mvcc" as const;
+  readonly features: ReadonlySet<string> = new Set<string>();
+  private readonly conns = new Map<number, Conn>();
+  private settledCount = 0;
+
+  private constructor(private readonly url: string, private readonly monitor: pg.Client) {}
+
+  static async start(url: string): Promise<PostgresEngine> {
+    const monitor = new pg.Client({ connectionString: url });
+    await monitor.connect();
+    await monitor.query("DROP TABLE IF EXISTS t; CREATE TABLE t (k int PRIMARY KEY, v int) WITH (autovacuum_enabled = false)");
+    return new PostgresEngine(url, monitor);
+  }
+
+  private async conn(tx: number): Promise<Conn> {
+    let c = this.conns.get(tx);
+    if (!c) {
+      const client = new pg.Client({ connectionString: this.url });
+      client.on("error", () => undefined); // a session close() terminates
+      await client.connect();
+      const pid = (await client.query("SELECT pg_backend_pid() AS pid")).rows[0].pid as number;
+      c = { client, pid, open: false };
+      this.conns.set(tx, c);
+    }
+    return c;
+  }
+
+  async apply(op: MvccOp): Promise<MvccObs> {
+    if (op.op === "vacuum") {
+      await this.monitor.query("VACUUM t");
+      return this.settle({ ok: true });
+    }
+    const c = await this.conn(op.tx);
+    if (c.pending) return { skipped: true };
+    const run = this.statement(c, op);
+    const pending: NonNullable<Conn["pending"]> = {};
+    c.pending = pending;
+    run.then(
+      (r) => {
+        pending.settled = r;
+        pending.order = this.settledCount++;
+      },
+      (e: unknown) => void (pending.failure = e),
+    );
+    // the statement finishes, or waits on a lock: whichever pg_stat_activity shows first
+    for (;;) {
+      if (pending.failure) throw pending.failure;
+      if (c.pending.settled) {
+        const r = c.pending.settled;
+        c.pending = undefined;
+        return this.settle(r);
+      }
+      if (await this.waiting(c)) {
+        // it waits; but breaking a deadlock it closed may let it finish before the op is over
+        const obs = await this.settle({ blocked: true }, c);
+        return obs;
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  /** Whether the connection's statement is waiting on a lock held by one of this engine's clients. */
+  private async waiting(c: Conn): Promise<boolean> {
+    const r = await this.monitor.query("SELECT wait_event_type, pg_blocking_pids(pid) AS blockers FROM pg_stat_activity WHERE pid = $1", [c.pid]);
+    const row = r.rows[0] as { wait_event_type: string | null; blockers: number[] } | undefined;
+    return row?.wait_event_type === "Lock" && row.blockers.length > 0;
+  }
+
+  /**
+   * After an op, wait until every woken statement has its result, and no wait is part of a deadlock PostgreSQL has
+   * yet to break (deadlock_timeout): the op's observation says whom it woke, in the order they finished.
+   */
+  private async settle(obs: MvccObs, own?: Conn): Promise<MvccObs> {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const failed = [...this.conns.values()].find((c) => c.pending?.failure);
+      if (failed) throw failed.pending!.failure;
+      const waiting = [...this.conns.entries()].filter(([, c]) => c.pending && !c.pending.settled);
+      let stuck = true;
+      for (const [, c] of waiting) if (!(await this.waiting(c))) stuck = false; // one query at a time on the monitor
+      if (stuck && !(await this.cycle())) break;
+      if (Date.now() > deadline) throw new EngineFailure("hang", "a statement neither finished nor waited on a lock within 5 s");
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    if (own?.pending?.settled) {
+      const mine = own.pending.settled;
+      own.pending = undefined;
+      return this.settle(mine);
+    }
+    const woken = [...this.conns.entries()]
+      .filter(([, c]) => c.pending?.settled)
+      .sort(([a], [b]) => a - b) // listed by client: waiters woken together finish in no fixed order
+      .map(([tx, c]) => {
+        const result = c.pending!.settled!;
+        c.pending = undefined;
+        return { tx, result };
+      });
+    if (!woken.length || "skipped" in obs) return obs;
+    return { ...obs, unblocked: woken };
+  }
+
+  /** Whether the waits among this engine's clients form a cycle (a deadlock not broken yet). */
+  private async cycle(): Promise<boolean> {
+    const pids = [...this.conns.values()].map((c) => c.pid);
+    const r = await this.monitor.query("SELECT pid, pg_blocking_pids(pid) AS blockers FROM pg_stat_activity WHERE pid = ANY($1)", [pids]);
+    const edges = new Map<number, number[]>(r.rows.map((x: { pid: number; blockers: number[] }) => [x.pid, x.blockers]));
+    const visit = (p: number, seen: Set<number>): boolean => {
+      if (seen.has(p)) return true;
+      seen.add(p);
+      const found = (edges.get(p) ?? []).some((b) => visit(b, seen));
+      seen.delete(p);
+      return found;
+    };
+    return pids.some((p) => visit(p, new Set()));
+  }
+
+  private async statement(c: Conn, op: Exclude<MvccOp, { op: "vacuum" }>): Promise<MvccResult> {
+    try {
+      switch (op.op) {
+        case "begin":
+          await c.client.query(`BEGIN ISOLATION LEVEL ${op.level === "rr" ? "REPEATABLE READ" : "READ COMMITTED"}`);
+          return { ok: true };
+        case "commit": {
+          const r = await c.client.query("COMMIT");
+          return r.command === "ROLLBACK" ? { rolledBack: true } : { ok: true };
+        }
+        case "abort":
+          await c.client.query("ROLLBACK");
+          return { ok: true };
+        case "read":
+          return { values: (await c.client.query("SELECT v FROM t WHERE k = $1 ORDER BY v", [op.key])).rows.map((r: { v: number }) => r.v) };
+        case "scan":
+          return { rows: (await c.client.query("SELECT k, v FROM t WHERE k BETWEEN $1 AND $2 ORDER BY k, v", [op.lo, op.hi])).rows.map((r: { k: number; v: number }) => [r.k, r.v] as [number, number]) };
+        case "insert":
+          return { count: (await c.client.query("INSERT INTO t VALUES ($1, $2)", [op.key, op.value])).rowCount ?? 0 };
+        case "update": {
+          const sql = op.add !== undefined ? "UPDATE t SET v = v + $2 WHERE k = $1" : "UPDATE t SET v = COALESCE($2, v) WHERE k = $1";
+          return { count: (await c.client.query(sql, [op.key, op.add ?? op.value ?? null])).rowCount ?? 0 };
+        }
+        case "delete":
+          return { count: (await c.client.query("DELETE FROM t WHERE k = $1", [op.key])).rowCount ?? 0 };
+      }
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (this.closed) return { error: "25P02" }; // the session was ended by close(): nobody reads this
+      if (code && (SQLSTATES as readonly string[]).includes(code)) return { error: code as SqlState };
+      throw new EngineFailure("error", `PostgreSQL answered ${JSON.stringify(op)} with ${code ?? "an error"}: ${(e as Error).message}`);
+    }
+  }
+
+  private closed = false;
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // end every session, waiting or not: terminating the backends releases every lock at once
+    const pids = [...this.conns.values()].map((c) => c.pid);
+    if (pids.length) await this.monitor.query("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid", [pids]);
+    await Promise.all([...this.conns.values()].map((c) => c.client.end().catch(() => undefined)));
+    await this.monitor.end();
+  }
+}
+
+/** The factory: one server for a whole run, a fresh table and connections per sequence. */
+export function postgresFactory(): EngineFactory {
+  let server: Promise<Server> | undefined;
+  return {
+    name: "mvcc:postgres",
+    // two clients: with three, waiters woken together (two inserts of a key whose inserter aborted) race, and
+    // which one wins is PostgreSQL's choice, not a fixed one; the oracle does not list those choices yet
+    geometry: { txs: 2 },
+    async create() {
+      server ??= Server.start();
+      return PostgresEngine.start((await server).url);
+    },
+    async dispose() {
+      if (server) (await server).stop();
+      server = undefined;
+    },
+  };
+}
