@@ -95,6 +95,8 @@ interface Conn {
   /** The statement running (it may wait on a lock), with its result once it has one. */
   pending?: { settled?: MvccResult; order?: number; failure?: unknown };
   open: boolean;
+  /** Its transaction failed (an error aborted it): it holds no locks, or is releasing them right now. */
+  failed: boolean;
 }
 
 /** One sequence: a fresh table, a connection per client, a monitor connection that watches the waits. */
@@ -120,7 +122,7 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
       client.on("error", () => undefined); // a session close() terminates
       await client.connect();
       const pid = (await client.query("SELECT pg_backend_pid() AS pid")).rows[0].pid as number;
-      c = { client, pid, open: false };
+      c = { client, pid, open: false, failed: false };
       this.conns.set(tx, c);
     }
     return c;
@@ -138,6 +140,8 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
     c.pending = pending;
     run.then(
       (r) => {
+        if ("error" in r) c.failed = true;
+        else if (op.op === "commit" || op.op === "abort") c.failed = false;
         pending.settled = r;
         pending.order = this.settledCount++;
       },
@@ -160,11 +164,16 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
     }
   }
 
-  /** Whether the connection's statement is waiting on a lock held by one of this engine's clients. */
+  /**
+   * Whether the connection's statement is waiting on a lock held by one of this engine's clients whose transaction
+   * is still live (a wait on a transaction an error has just aborted is about to end).
+   */
   private async waiting(c: Conn): Promise<boolean> {
     const r = await this.monitor.query("SELECT wait_event_type, pg_blocking_pids(pid) AS blockers FROM pg_stat_activity WHERE pid = $1", [c.pid]);
     const row = r.rows[0] as { wait_event_type: string | null; blockers: number[] } | undefined;
-    return row?.wait_event_type === "Lock" && row.blockers.length > 0;
+    if (row?.wait_event_type !== "Lock" || !row.blockers.length) return false;
+    const failed = new Set([...this.conns.values()].filter((x) => x.failed).map((x) => x.pid));
+    return row.blockers.every((b) => !failed.has(b));
   }
 
   /**
@@ -173,13 +182,17 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
    */
   private async settle(obs: MvccObs, own?: Conn): Promise<MvccObs> {
     const deadline = Date.now() + 5000;
+    // once a deadlock is seen, wait for PostgreSQL to break it: until its victim has its answer
+    let cycleAt: number | undefined;
     for (;;) {
       const failed = [...this.conns.values()].find((c) => c.pending?.failure);
       if (failed) throw failed.pending!.failure;
       const waiting = [...this.conns.entries()].filter(([, c]) => c.pending && !c.pending.settled);
       let stuck = true;
       for (const [, c] of waiting) if (!(await this.waiting(c))) stuck = false; // one query at a time on the monitor
-      if (stuck && !(await this.cycle())) break;
+      const cycle = await this.cycle();
+      if (cycle && cycleAt === undefined) cycleAt = this.settledCount;
+      if (stuck && !cycle && (cycleAt === undefined || this.settledCount > cycleAt)) break;
       if (Date.now() > deadline) throw new EngineFailure("hang", "a statement neither finished nor waited on a lock within 5 s");
       await new Promise((r) => setTimeout(r, 1));
     }
