@@ -1,11 +1,13 @@
 // The mvcc layer (PostgreSQL flavour): scenarios with what PostgreSQL 15 answers (docs/research/postgres-15-mvcc.md),
 // each run on the model and the oracle; the model against the oracle over long fixed-seed runs; every mutant.
+import { readdirSync } from "node:fs";
 import { describe, expect, test } from "vitest";
 import { postgresUnavailable } from "../engines/postgres/index.ts";
 import { resolveEngine } from "../engines/resolve.ts";
 import type { Engine } from "../engines/types.ts";
 import { runCampaign } from "../fuzz/campaign.ts";
 import { checkWith } from "../fuzz/runner.ts";
+import { loadTrace } from "../fuzz/trace.ts";
 import { mvccLayer } from "../layers/mvcc.ts";
 import { MvccModel } from "../models/mvcc/model.ts";
 import { defaultMvccGeometry as g, type MvccObs, type MvccOp } from "../models/mvcc/types.ts";
@@ -156,4 +158,25 @@ describe.each(mvccLayer.mutants.map((m) => [m.name, m] as const))("mvcc mutant %
     expect(again?.property).toBe(r.failure!.property);
     expect(await checkWith(mvccLayer, r.trace!.geometry, resolveEngine(mvccLayer, "model"), r.trace!.ops)).toBeUndefined();
   });
+});
+
+describe("findings recorded under traces/mvcc/postgres", () => {
+  const files = readdirSync("traces/mvcc/postgres");
+  test("pass on the model", async () => {
+    for (const f of files) {
+      const { trace } = loadTrace(`traces/mvcc/postgres/${f}`);
+      expect(await checkWith(mvccLayer, trace.geometry, resolveEngine(mvccLayer, "model"), trace.ops), f).toBeUndefined();
+    }
+  });
+  test.skipIf(why !== undefined)("pass on a real PostgreSQL server", async () => {
+    const factory = resolveEngine(mvccLayer, "postgres");
+    try {
+      for (const f of files) {
+        const { trace } = loadTrace(`traces/mvcc/postgres/${f}`);
+        expect(await checkWith(mvccLayer, trace.geometry, factory, trace.ops), f).toBeUndefined();
+      }
+    } finally {
+      await factory.dispose?.();
+    }
+  }, 60_000);
 });
