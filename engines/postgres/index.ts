@@ -164,16 +164,29 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
     }
   }
 
+  /** What pg_stat_activity says of this engine's sessions: whether each waits on a lock, and on whom. */
+  private async activity(): Promise<Map<number, number[] | undefined>> {
+    const pids = [...this.conns.values()].map((c) => c.pid);
+    const r = await this.monitor.query("SELECT pid, wait_event_type, pg_blocking_pids(pid) AS blockers FROM pg_stat_activity WHERE pid = ANY($1)", [pids]);
+    return new Map(r.rows.map((x: { pid: number; wait_event_type: string | null; blockers: number[] }) => [x.pid, x.wait_event_type === "Lock" && x.blockers.length ? x.blockers : undefined]));
+  }
+
   /**
-   * Whether the connection's statement is waiting on a lock held by one of this engine's clients whose transaction
-   * is still live (a wait on a transaction an error has just aborted is about to end).
+   * Whether the connection's statement waits on a lock for good: held by clients whose transactions are live and
+   * idle, or waiting themselves. A wait on a transaction an error has just aborted, or on one whose statement is
+   * still running, is about to change.
    */
-  private async waiting(c: Conn): Promise<boolean> {
-    const r = await this.monitor.query("SELECT wait_event_type, pg_blocking_pids(pid) AS blockers FROM pg_stat_activity WHERE pid = $1", [c.pid]);
-    const row = r.rows[0] as { wait_event_type: string | null; blockers: number[] } | undefined;
-    if (row?.wait_event_type !== "Lock" || !row.blockers.length) return false;
-    const failed = new Set([...this.conns.values()].filter((x) => x.failed).map((x) => x.pid));
-    return row.blockers.every((b) => !failed.has(b));
+  private async waiting(c: Conn, act?: Map<number, number[] | undefined>): Promise<boolean> {
+    const a = act ?? (await this.activity());
+    const blockers = a.get(c.pid);
+    if (!blockers) return false;
+    const byPid = new Map([...this.conns.values()].map((x) => [x.pid, x]));
+    return blockers.every((b) => {
+      const x = byPid.get(b);
+      if (!x) return false;
+      if (x.failed) return false;
+      return !x.pending || x.pending.settled !== undefined || a.get(b) !== undefined;
+    });
   }
 
   /**
@@ -188,8 +201,9 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
       const failed = [...this.conns.values()].find((c) => c.pending?.failure);
       if (failed) throw failed.pending!.failure;
       const waiting = [...this.conns.entries()].filter(([, c]) => c.pending && !c.pending.settled);
+      const act = await this.activity();
       let stuck = true;
-      for (const [, c] of waiting) if (!(await this.waiting(c))) stuck = false; // one query at a time on the monitor
+      for (const [, c] of waiting) if (!(await this.waiting(c, act))) stuck = false;
       const cycle = await this.cycle();
       if (cycle && cycleAt === undefined) cycleAt = this.settledCount;
       if (stuck && !cycle && (cycleAt === undefined || this.settledCount > cycleAt)) break;
