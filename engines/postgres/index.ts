@@ -155,7 +155,9 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
         c.pending = undefined;
         return this.settle(r);
       }
-      if (await this.waiting(c)) {
+      const before = this.settledCount;
+      const act = await this.activity();
+      if (!c.pending.settled && this.settledCount === before && (await this.waiting(c, act))) {
         // it waits; but breaking a deadlock it closed may let it finish before the op is over
         const obs = await this.settle({ blocked: true }, c);
         return obs;
@@ -201,10 +203,13 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
       const failed = [...this.conns.values()].find((c) => c.pending?.failure);
       if (failed) throw failed.pending!.failure;
       const waiting = [...this.conns.entries()].filter(([, c]) => c.pending && !c.pending.settled);
+      // one look at pg_stat_activity decides; if an answer arrived meanwhile, that look is stale: look again
+      const before = this.settledCount;
       const act = await this.activity();
+      if (this.settledCount !== before) continue;
       let stuck = true;
       for (const [, c] of waiting) if (!(await this.waiting(c, act))) stuck = false;
-      const cycle = await this.cycle();
+      const cycle = this.cycle(act);
       if (cycle && cycleAt === undefined) cycleAt = this.settledCount;
       if (stuck && !cycle && (cycleAt === undefined || this.settledCount > cycleAt)) break;
       if (Date.now() > deadline) throw new EngineFailure("hang", "a statement neither finished nor waited on a lock within 5 s");
@@ -228,18 +233,15 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
   }
 
   /** Whether the waits among this engine's clients form a cycle (a deadlock not broken yet). */
-  private async cycle(): Promise<boolean> {
-    const pids = [...this.conns.values()].map((c) => c.pid);
-    const r = await this.monitor.query("SELECT pid, pg_blocking_pids(pid) AS blockers FROM pg_stat_activity WHERE pid = ANY($1)", [pids]);
-    const edges = new Map<number, number[]>(r.rows.map((x: { pid: number; blockers: number[] }) => [x.pid, x.blockers]));
+  private cycle(act: Map<number, number[] | undefined>): boolean {
     const visit = (p: number, seen: Set<number>): boolean => {
       if (seen.has(p)) return true;
       seen.add(p);
-      const found = (edges.get(p) ?? []).some((b) => visit(b, seen));
+      const found = (act.get(p) ?? []).some((b) => visit(b, seen));
       seen.delete(p);
       return found;
     };
-    return pids.some((p) => visit(p, new Set()));
+    return [...act.keys()].some((p) => visit(p, new Set()));
   }
 
   private async statement(c: Conn, op: Exclude<MvccOp, { op: "vacuum" }>): Promise<MvccResult> {
