@@ -13,6 +13,16 @@ export interface Mutant<Op, Obs, State, G> {
   create(geometry: G): Engine<Op, Obs, State>;
 }
 
+/** A mutant from a subclass of the layer's model: the one way every zoo declares its members. */
+export function mutantOf<Op, Obs, State, G>(
+  name: string,
+  mimics: string,
+  Model: new (geometry: G) => Engine<Op, Obs, State>,
+  killedBy?: PropertyKind,
+): Mutant<Op, Obs, State, G> {
+  return { name, mimics, killedBy, create: (g) => new Model(g) };
+}
+
 export interface Layer<Op, Obs, State, G> {
   readonly name: LayerName;
   readonly description: string;

@@ -33,3 +33,13 @@ export interface Property<Op, Obs, State> {
   /** A fresh checker for one run; `initial` is the engine's state before the first op. */
   start(initial: State): Checker<Op, Obs, State>;
 }
+
+/** A property that keeps nothing between ops: one check of each op, its observation and the state after it. */
+export function stateless<Op, Obs, State>(
+  name: string,
+  kind: Property<Op, Obs, State>["kind"],
+  description: string,
+  check: (op: Op, obs: Obs, state: State) => string | undefined,
+): Property<Op, Obs, State> {
+  return { name, kind, description, start: () => ({ after: (op, obs, state) => check(op, obs, state) }) };
+}

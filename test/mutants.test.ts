@@ -4,16 +4,18 @@ import { describe, expect, test } from "vitest";
 import { resolveEngine } from "../engines/resolve.ts";
 import { runCampaign } from "../fuzz/campaign.ts";
 import { checkWith } from "../fuzz/runner.ts";
+import { layers } from "../layers/index.ts";
 import { mmLayer } from "../layers/mm.ts";
 
-describe.each(mmLayer.mutants.map((m) => [m.name, m] as const))("mm mutant %s", (name, m) => {
-  test("is killed (seed 1, default mutant budget) and its trace replays", async () => {
-    const r = await runCampaign(mmLayer, resolveEngine(mmLayer, `mutant:${name}`), { seed: 1, runs: 20_000, maxOps: 200 });
-    expect(r.status, `${name} survived ${r.runs} runs`).toBe("failed");
+const zoo = layers.flatMap((layer) => layer.mutants.map((m) => [`${layer.name} mutant ${m.name}`, layer, m] as const));
+describe.each(zoo)("%s", (_, layer, m) => {
+  test("is killed (seed 1, default mutant budget) by the kind of property it is meant to trip, and its trace replays", async () => {
+    const r = await runCampaign(layer, resolveEngine(layer, `mutant:${m.name}`), { seed: 1, runs: 20_000, maxOps: 200 });
+    expect(r.status, `${m.name} survived ${r.runs} runs`).toBe("failed");
     if (m.killedBy) expect(r.failure!.kind).toBe(m.killedBy);
-    const again = await checkWith(mmLayer, r.trace!.geometry, resolveEngine(mmLayer, `mutant:${name}`), r.trace!.ops);
+    const again = await checkWith(layer, r.trace!.geometry, resolveEngine(layer, `mutant:${m.name}`), r.trace!.ops);
     expect(again?.property).toBe(r.failure!.property);
-    expect(await checkWith(mmLayer, r.trace!.geometry, resolveEngine(mmLayer, "model"), r.trace!.ops)).toBeUndefined();
+    expect(await checkWith(layer, r.trace!.geometry, resolveEngine(layer, "model"), r.trace!.ops)).toBeUndefined();
   });
 });
 

@@ -1,5 +1,5 @@
 // The mvcc layer (PostgreSQL flavour): scenarios with what PostgreSQL 15 answers (docs/research/postgres-15-mvcc.md),
-// each run on the model and the oracle; the model against the oracle over long fixed-seed runs; every mutant.
+// each run on the model and the oracle; the model against the oracle over long fixed-seed runs (the mutants: test/mutants.test.ts).
 import { readdirSync } from "node:fs";
 import { describe, expect, test } from "vitest";
 import { postgresUnavailable } from "../engines/postgres/index.ts";
@@ -149,16 +149,6 @@ test("the model holds against the oracle over long fixed-seed runs", async () =>
   }
 }, 60_000);
 
-describe.each(mvccLayer.mutants.map((m) => [m.name, m] as const))("mvcc mutant %s", (name, m) => {
-  test("is killed (seed 1) by the kind of property it is meant to trip, and its trace replays", async () => {
-    const r = await runCampaign(mvccLayer, resolveEngine(mvccLayer, `mutant:${name}`), { seed: 1, runs: 20_000, maxOps: 200 });
-    expect(r.status, `${name} survived ${r.runs} runs`).toBe("failed");
-    if (m.killedBy) expect(r.failure!.kind).toBe(m.killedBy);
-    const again = await checkWith(mvccLayer, r.trace!.geometry, resolveEngine(mvccLayer, `mutant:${name}`), r.trace!.ops);
-    expect(again?.property).toBe(r.failure!.property);
-    expect(await checkWith(mvccLayer, r.trace!.geometry, resolveEngine(mvccLayer, "model"), r.trace!.ops)).toBeUndefined();
-  });
-});
 
 describe("findings recorded under traces/mvcc/postgres", () => {
   const files = readdirSync("traces/mvcc/postgres");

@@ -1,6 +1,6 @@
 // The overlay layer: unionmount-testsuite-style scenarios (each run on the model and, where the machine allows, on
 // a real mount, with the same expected observations and raw upper layer), the oracle's documented deviations, every
-// combination of the mount options, the mutant zoo, and the differential run against the kernel.
+// combination of the mount options, and the differential run against the kernel (the mutants: test/mutants.test.ts).
 import { readdirSync } from "node:fs";
 import { describe, expect, test } from "vitest";
 import { overlayfsUnavailable } from "../engines/overlayfs/index.ts";
@@ -313,16 +313,6 @@ describe("the oracle's documented deviations", () => {
   });
 });
 
-describe.each(overlayLayer.mutants.map((m) => [m.name, m] as const))("overlay mutant %s", (name, m) => {
-  test("is killed (seed 1) by the kind of property it is meant to trip, and its trace replays", async () => {
-    const r = await runCampaign(overlayLayer, resolveEngine(overlayLayer, `mutant:${name}`), { seed: 1, runs: 20_000, maxOps: 200 });
-    expect(r.status, `${name} survived ${r.runs} runs`).toBe("failed");
-    if (m.killedBy) expect(r.failure!.kind).toBe(m.killedBy);
-    const again = await checkWith(overlayLayer, r.trace!.geometry, resolveEngine(overlayLayer, `mutant:${name}`), r.trace!.ops);
-    expect(again?.property).toBe(r.failure!.property);
-    expect(await checkWith(overlayLayer, r.trace!.geometry, resolveEngine(overlayLayer, "model"), r.trace!.ops)).toBeUndefined();
-  });
-});
 
 test("the model holds against the oracle over long fixed-seed runs", async () => {
   for (const seed of [1, 2]) {

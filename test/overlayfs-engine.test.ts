@@ -6,15 +6,13 @@ import { describe, expect, test } from "vitest";
 import { OverlayfsEngine, overlayfsUnavailable } from "../engines/overlayfs/index.ts";
 import { engineCatalogue, resolveEngine } from "../engines/resolve.ts";
 import { InputError } from "../engines/types.ts";
-import type { AnyLayer } from "../layers/layer.ts";
 import { mmLayer } from "../layers/mm.ts";
+import { overlayLayer } from "../layers/overlay.ts";
 import type { OverlayObs, OverlayOp, RawEntry } from "../models/overlay/types.ts";
 
 const why = overlayfsUnavailable();
 if (why) console.log(`skipping the OverlayFS engine tests: it ${why}`);
 
-/** Enough of the overlay layer for the resolver (layers/overlay.ts is not ours to import here). */
-const overlayLayer = { name: "overlay", mutants: [] } as unknown as AnyLayer;
 
 const mountsUnder = (root: string): string[] =>
   readFileSync("/proc/mounts", "utf8")

@@ -33,8 +33,8 @@ import { constants as osConstants, homedir, tmpdir } from "node:os";
 import type { Socket } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { isMainThread } from "node:worker_threads";
 import { ERRNOS, type Errno, type LayerEntry, type MountOptions, type OverlayOp, type OverlayObs, type RawEntry, type Stat, type UpperView } from "../../models/overlay/types.ts";
+import { atProcessEnd } from "../cleanup.ts";
 import { EngineFailure, type Engine, type EngineFactory } from "../types.ts";
 
 const source = fileURLToPath(new URL("./helper.c", import.meta.url));
@@ -236,37 +236,6 @@ class Helper {
   }
 }
 
-// ---- cleanup however the process ends
-
-const live = new Set<OverlayfsEngine>();
-let handlersOn = false;
-
-function onExit(): void {
-  for (const e of [...live]) e.abandon();
-}
-
-function onSignal(signal: NodeJS.Signals): void {
-  onExit();
-  setHandlers(false);
-  // nobody else handles it: the default action, as if we had not been listening
-  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-}
-
-function setHandlers(on: boolean): void {
-  if (on === handlersOn) return;
-  handlersOn = on;
-  const f = on ? process.on.bind(process) : process.off.bind(process);
-  f("exit", onExit);
-  // signals reach the main thread only; a worker's engines are unmounted by their helpers when the pipes close
-  if (isMainThread) for (const s of ["SIGINT", "SIGTERM"] as const) f(s, onSignal);
-}
-
-function track(e: OverlayfsEngine, alive: boolean): void {
-  if (alive) live.add(e);
-  else live.delete(e);
-  setHandlers(live.size > 0);
-}
-
 // ---- the engine
 
 interface Container {
@@ -287,6 +256,9 @@ export class OverlayfsEngine implements Engine<OverlayOp, OverlayObs> {
   private serial = 0;
   private closed = false;
 
+  /** Drops the last-resort cleanup once close() has done it. */
+  private forget: () => void = () => undefined;
+
   private constructor(
     /** The private tmpfs: absolute; the helper's working directory. */
     readonly root: string,
@@ -298,7 +270,7 @@ export class OverlayfsEngine implements Engine<OverlayOp, OverlayObs> {
     const root = mkdtempSync(join(tmpdir(), PREFIX));
     const helper = new Helper(binary);
     const engine = new OverlayfsEngine(root, helper);
-    track(engine, true);
+    engine.forget = atProcessEnd(() => engine.abandon());
     try {
       await helper.call("root", root);
       mkdirSync(join(root, "layers"));
@@ -347,7 +319,7 @@ export class OverlayfsEngine implements Engine<OverlayOp, OverlayObs> {
       }
     } finally {
       await this.helper.end().catch(() => undefined);
-      track(this, false);
+      this.forget();
       if (mounted(this.root)) lazyUnmount(this.root);
       removeRoot(this.root);
     }
@@ -358,7 +330,6 @@ export class OverlayfsEngine implements Engine<OverlayOp, OverlayObs> {
   abandon(): void {
     if (this.closed) return;
     this.closed = true;
-    live.delete(this);
     this.helper.terminate();
     lazyUnmount(this.root);
     removeRoot(this.root);

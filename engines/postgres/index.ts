@@ -10,6 +10,7 @@ import { join } from "node:path";
 import pg from "pg";
 import type { MvccObs, MvccOp, MvccResult, SqlState } from "../../models/mvcc/types.ts";
 import { SQLSTATES } from "../../models/mvcc/types.ts";
+import { atProcessEnd } from "../cleanup.ts";
 import { EngineFailure, type Engine, type EngineFactory } from "../types.ts";
 
 const BIN = "/usr/lib/postgresql";
@@ -45,7 +46,7 @@ async function freePort(): Promise<number> {
 
 /** A private server, stopped and removed on every path (dispose, exit, signals). */
 class Server {
-  private constructor(readonly url: string, private readonly dir: string | undefined) {}
+  private constructor(public url: string, private readonly dir: string | undefined) {}
 
   static async start(): Promise<Server> {
     if (process.env.COWCHECK_PG_URL) return new Server(process.env.COWCHECK_PG_URL, undefined);
@@ -53,8 +54,8 @@ class Server {
     const dir = mkdtempSync(join(tmpdir(), "cowcheck-pg-"));
     chmodSync(dir, 0o700);
     chownSync(dir, Number(spawnSync("id", ["-u", "postgres"], { encoding: "utf8" }).stdout), Number(spawnSync("id", ["-g", "postgres"], { encoding: "utf8" }).stdout));
-    const server = new Server("", dir);
-    live.add(server);
+    const server = new Server("", dir); // its url once it listens
+    server.forget = atProcessEnd(() => server.stop());
     const init = asPostgres([join(bin, "initdb"), "-D", join(dir, "data"), "-A", "trust", "-U", "postgres", "--no-sync"]);
     if (init.status !== 0) throw server.fail(`initdb failed: ${init.stderr}`);
     const port = await freePort();
@@ -63,7 +64,8 @@ class Server {
     const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c deadlock_timeout=1s -c autovacuum=off`;
     const start = asPostgres([join(bin, "pg_ctl"), "-D", join(dir, "data"), "-o", opts, "-l", join(dir, "log"), "-w", "start"]);
     if (start.status !== 0) throw server.fail(`pg_ctl start failed: ${start.stderr}${start.stdout}`);
-    return Object.assign(server, { url: `postgresql://postgres@127.0.0.1:${port}/postgres` }) as Server;
+    server.url = `postgresql://postgres@127.0.0.1:${port}/postgres`;
+    return server;
   }
 
   private fail(message: string): EngineFailure {
@@ -71,22 +73,15 @@ class Server {
     return new EngineFailure("start", `the PostgreSQL engine could not start its server: ${message.trim()}`);
   }
 
+  /** Drops the last-resort cleanup once stop() has run. */
+  private forget: () => void = () => undefined;
+
   stop(): void {
-    live.delete(this);
+    this.forget();
     if (!this.dir) return;
     if (existsSync(join(this.dir, "data", "postmaster.pid"))) asPostgres([join(pgBin()!, "pg_ctl"), "-D", join(this.dir, "data"), "-m", "immediate", "-w", "stop"]);
     rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-const live = new Set<Server>();
-process.once("exit", () => {
-  for (const s of live) s.stop();
-});
-for (const sig of ["SIGINT", "SIGTERM"] as const) {
-  process.once(sig, () => {
-    for (const s of live) s.stop();
-  });
 }
 
 interface Conn {
@@ -94,7 +89,6 @@ interface Conn {
   readonly pid: number;
   /** The statement running (it may wait on a lock), with its result once it has one. */
   pending?: { settled?: MvccResult; order?: number; failure?: unknown };
-  open: boolean;
   /** Its transaction failed (an error aborted it): it holds no locks, or is releasing them right now. */
   failed: boolean;
 }
@@ -122,7 +116,7 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
       client.on("error", () => undefined); // a session close() terminates
       await client.connect();
       const pid = (await client.query("SELECT pg_backend_pid() AS pid")).rows[0].pid as number;
-      c = { client, pid, open: false, failed: false };
+      c = { client, pid, failed: false };
       this.conns.set(tx, c);
     }
     return c;
@@ -157,7 +151,7 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
       }
       const before = this.settledCount;
       const act = await this.activity();
-      if (!c.pending.settled && this.settledCount === before && (await this.waiting(c, act))) {
+      if (!c.pending.settled && this.settledCount === before && this.waiting(c, act)) {
         // it waits; but breaking a deadlock it closed may let it finish before the op is over
         const obs = await this.settle({ blocked: true }, c);
         return obs;
@@ -178,8 +172,7 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
    * idle, or waiting themselves. A wait on a transaction an error has just aborted, or on one whose statement is
    * still running, is about to change.
    */
-  private async waiting(c: Conn, act?: Map<number, number[] | undefined>): Promise<boolean> {
-    const a = act ?? (await this.activity());
+  private waiting(c: Conn, a: Map<number, number[] | undefined>): boolean {
     const blockers = a.get(c.pid);
     if (!blockers) return false;
     const byPid = new Map([...this.conns.values()].map((x) => [x.pid, x]));
@@ -208,7 +201,7 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
       const act = await this.activity();
       if (this.settledCount !== before) continue;
       let stuck = true;
-      for (const [, c] of waiting) if (!(await this.waiting(c, act))) stuck = false;
+      for (const [, c] of waiting) if (!this.waiting(c, act)) stuck = false;
       const cycle = this.cycle(act);
       if (cycle && cycleAt === undefined) cycleAt = this.settledCount;
       if (stuck && !cycle && (cycleAt === undefined || this.settledCount > cycleAt)) break;

@@ -183,13 +183,11 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
     return {
       versions: this.versions.map((v) => ({ ...v })),
       clog: Object.fromEntries([...this.clog].map(([x, st]) => [String(x), st])),
-      txs: [...this.sessions.clients.values()].map((c) => ({
-        tx: c.tx,
-        ...(c.state.xid !== undefined ? { xid: c.state.xid } : {}),
-        level: c.level,
-        failed: c.failed,
-        ...(c.state.snapshot ? { snapshot: c.state.snapshot } : (c.pending?.context as Snapshot | undefined) ? { snapshot: c.pending!.context as Snapshot } : {}),
-      })),
+      txs: [...this.sessions.clients.values()].map((c) => {
+        // the snapshot it holds: its own (REPEATABLE READ), or the one its waiting statement keeps
+        const snapshot = c.state.snapshot ?? (c.pending?.context as Snapshot | undefined);
+        return { tx: c.tx, ...(c.state.xid !== undefined ? { xid: c.state.xid } : {}), level: c.level, failed: c.failed, ...(snapshot ? { snapshot } : {}) };
+      }),
       nextXid: this.nextXid,
       removed: this.removed,
     };

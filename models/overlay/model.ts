@@ -76,6 +76,8 @@ export interface Merged {
 }
 
 export interface Container {
+  /** Its number, as ops name it. */
+  readonly n: number;
   readonly layers: number[];
   readonly options: MountOptions;
   upper: Dir;
@@ -198,7 +200,7 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
     // ovl_parse_param / ovl_fs_params_verify: unknown or repeated lower dirs, metacopy=on,redirect_dir=off
     if (layers.some((l) => !this.layers.has(l)) || new Set(layers).size !== layers.length) fail("EINVAL");
     if (options.metacopy && !options.redirectDir) fail("EINVAL");
-    this.containers.set(c, { layers: [...layers], options: { ...options }, upper: newDir(0o755, true), index: new Map() });
+    this.containers.set(c, { n: c, layers: [...layers], options: { ...options }, upper: newDir(0o755, true), index: new Map() });
     return { ok: true };
   }
 
@@ -208,7 +210,7 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
     // the index lives in the work dir, which does not survive: the layer's inodes count only their names in it
     rawTree(c.upper, (_p, o) => void (o.kind === "file" && delete o.ino.union));
     const id = this.addLayer(c.upper);
-    this.containers.set(n, { layers: [id, ...c.layers], options: c.options, upper: newDir(0o755, true), index: new Map() });
+    this.containers.set(n, { n, layers: [id, ...c.layers], options: c.options, upper: newDir(0o755, true), index: new Map() });
     return id;
   }
 
@@ -236,7 +238,7 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
     if (redirect !== undefined) [bases, path] = this.redirected(c, bases, path, redirect, undefined);
     for (let i = 0; i < bases.length; i++) {
       const { layer, obj: base } = bases[i]!;
-      const w = this.walkLayer(c, base as Dir, path);
+      const w = this.walkLayer(base as Dir, path);
       path = w.path;
       const o = w.o;
       if (!o) {
@@ -259,7 +261,8 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
       m.lowers.push({ layer, obj: o });
       // an absolute redirect below an opaque ancestor resumes the lookup below (ovl_check_redirect resets d->stop)
       if (o.opaque === "y" || (w.stop && !o.redirect?.startsWith("/"))) break;
-      if (o.redirect !== undefined && this.followsRedirects(c)) [bases, path] = this.redirected(c, bases, path, o.redirect, layer), (i = -1);
+      // redirect_dir=off still follows redirects on this kernel (redirect_always_follow=Y): it only stops making them
+      if (o.redirect !== undefined) [bases, path] = this.redirected(c, bases, path, o.redirect, layer), (i = -1);
     }
     return m.upper || m.lowers.length ? m : undefined;
   }
@@ -269,7 +272,7 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
    * can stop the lookup below this layer (a whiteout or non-directory: nothing found; an opaque directory) or
    * redirect it for the layers below (ovl_check_redirect on each component).
    */
-  private walkLayer(c: Container, base: Dir, path: readonly string[]): { o?: Obj; stop: boolean; path: string[] } {
+  private walkLayer(base: Dir, path: readonly string[]): { o?: Obj; stop: boolean; path: string[] } {
     let d = base;
     let sofar: string[] = [];
     let stop = false;
@@ -279,7 +282,7 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
       if (o.kind !== "dir") return { stop: true, path: [...path] };
       sofar.push(name);
       if (o.opaque === "y") stop = true;
-      else if (o.redirect !== undefined && this.followsRedirects(c)) {
+      else if (o.redirect !== undefined) {
         if (o.redirect.startsWith("/")) (sofar = o.redirect.split("/").filter((x) => x)), (stop = false);
         else sofar = [...sofar.slice(0, -1), o.redirect];
       }
@@ -287,11 +290,6 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
     }
     const last = path[path.length - 1]!;
     return { o: d.children.get(last), stop, path: [...sofar, last] };
-  }
-
-  /** redirect_dir=off on this kernel (redirect_always_follow=Y) still follows redirects: "off" only stops creating them. */
-  protected followsRedirects(_c: Container): boolean {
-    return true;
   }
 
   /**
@@ -421,8 +419,7 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
   }
 
   protected record(c: Container, path: string, type: FileType, bytes: number, size: number, metacopy: boolean): void {
-    const n = [...this.containers].find(([, x]) => x === c)![0];
-    this.copyUps.push({ c: n, path, type, bytes, size, metacopy });
+    this.copyUps.push({ c: c.n, path, type, bytes, size, metacopy });
   }
 
   /** The inode whose data, mode and links a merged file shows: its upper, its index entry, or its lower inode. */

@@ -1,7 +1,7 @@
 // Economy bounds: overlay must copy up lazily. An engine that copies the image at mount (the oracle's way) gives
 // the right data and fails these.
 import type { OverlayObs, OverlayOp, OverlayState } from "../../models/overlay/types.ts";
-import type { Property } from "../types.ts";
+import { stateless, type Property } from "../types.ts";
 
 const READS = new Set(["read", "readdir", "stat", "readlink"]);
 
@@ -32,39 +32,26 @@ export const overlayEconomy: Property<OverlayOp, OverlayObs, OverlayState>[] = [
       };
     },
   },
-  {
-    name: "copy-up-only-touched",
-    kind: "economy",
-    description: "a copy-up copies only the objects the op names and their missing ancestors, and as much data as the object has (none for metacopy)",
-    start() {
-      return {
-        after(op, _obs, s) {
-          const roots = named(op);
-          for (const u of s.copyUps) {
-            if (!within(u.path, roots)) return `${op.op} copied up ${u.path}, which it does not name (it names ${roots.join(", ") || "nothing"})`;
-            const bytes = u.type === "file" && !u.metacopy ? u.size : 0;
-            if (u.bytes !== bytes) return `the copy-up of ${u.path} copied ${u.bytes} bytes, not ${bytes}`;
-          }
-          return undefined;
-        },
-      };
+  stateless(
+    "copy-up-only-touched",
+    "economy",
+    "a copy-up copies only the objects the op names and their missing ancestors, and as much data as the object has (none for metacopy)",
+    (op, _obs, s) => {
+      const roots = named(op);
+      for (const u of s.copyUps) {
+        if (!within(u.path, roots)) return `${op.op} copied up ${u.path}, which it does not name (it names ${roots.join(", ") || "nothing"})`;
+        const bytes = u.type === "file" && !u.metacopy ? u.size : 0;
+        if (u.bytes !== bytes) return `the copy-up of ${u.path} copied ${u.bytes} bytes, not ${bytes}`;
+      }
+      return undefined;
     },
-  },
-  {
-    name: "metacopy-defers-data",
-    kind: "economy",
-    description: "with metacopy=on, chmod, setxattr, rename and link of a lower file copy its metadata only",
-    start() {
-      return {
-        after(op, _obs, s) {
-          if (!(op.op === "chmod" || op.op === "setxattr" || op.op === "rename" || op.op === "link")) return undefined;
-          if (!s.containers[op.c]?.options.metacopy) return undefined;
-          const copied = s.copyUps.find((u) => u.type === "file" && u.bytes > 0);
-          return copied ? `${op.op} copied ${copied.bytes} bytes of ${copied.path} with metacopy=on` : undefined;
-        },
-      };
-    },
-  },
+  ),
+  stateless("metacopy-defers-data", "economy", "with metacopy=on, chmod, setxattr, rename and link of a lower file copy its metadata only", (op, _obs, s) => {
+    if (!(op.op === "chmod" || op.op === "setxattr" || op.op === "rename" || op.op === "link")) return undefined;
+    if (!s.containers[op.c]?.options.metacopy) return undefined;
+    const copied = s.copyUps.find((u) => u.type === "file" && u.bytes > 0);
+    return copied ? `${op.op} copied ${copied.bytes} bytes of ${copied.path} with metacopy=on` : undefined;
+  }),
   {
     name: "untouched-stays-lower",
     kind: "economy",

@@ -1,17 +1,13 @@
 // The mm mutant zoo: the reference model with one deliberate, documented bug each. The properties must kill
 // every one of them; `cowcheck mutants --layer mm` shows how fast.
-import type { Mutant } from "../../../layers/layer.ts";
+import { mutantOf, type Mutant } from "../../../layers/layer.ts";
 import { Folio, MmModel, ZERO_PFN, type Proc, type Pte, type Vma } from "../model.ts";
 import { keyOf, type MmGeometry, type MmObs, type MmOp, type MmState } from "../types.ts";
 
 type MmMutant = Mutant<MmOp, MmObs, MmState, MmGeometry>;
 
-const mutant = (name: string, mimics: string, Model: new (g: MmGeometry) => MmModel, killedBy?: "economy"): MmMutant => ({
-  name,
-  mimics,
-  killedBy,
-  create: (g) => new Model(g),
-});
+const mutant = (name: string, mimics: string, Model: new (g: MmGeometry) => MmModel, killedBy?: "economy" | "invariant"): MmMutant =>
+  mutantOf<MmOp, MmObs, MmState, MmGeometry>(name, mimics, Model, killedBy);
 
 /** copy_present_pte forgets ptep_set_wrprotect on the parent: the parent writes straight into the shared page. */
 class ForkParentWritable extends MmModel {

@@ -1,6 +1,6 @@
 // The mvcc mutant zoo: the reference model with one deliberate, documented bug each, named after the anomaly it
 // lets through (Adya's G0/G1a/G1b/G1c, P4 lost update, …). The properties must kill every one.
-import type { Mutant } from "../../../layers/layer.ts";
+import { mutantOf, type Mutant } from "../../../layers/layer.ts";
 import type { Client, Outcome, Statement } from "../clients.ts";
 import { MvccModel } from "../model.ts";
 import type { MvccGeometry, MvccObs, MvccOp, MvccState, Snapshot, Version } from "../types.ts";
@@ -8,12 +8,8 @@ import type { MvccGeometry, MvccObs, MvccOp, MvccState, Snapshot, Version } from
 type MvccMutant = Mutant<MvccOp, MvccObs, MvccState, MvccGeometry>;
 type TxClient = Client<{ xid?: number; snapshot?: Snapshot }>;
 
-const mutant = (name: string, mimics: string, Model: new (g: MvccGeometry) => MvccModel, killedBy?: "economy" | "invariant"): MvccMutant => ({
-  name,
-  mimics,
-  killedBy,
-  create: (g) => new Model(g),
-});
+const mutant = (name: string, mimics: string, Model: new (g: MvccGeometry) => MvccModel, killedBy?: "economy" | "invariant"): MvccMutant =>
+  mutantOf<MvccOp, MvccObs, MvccState, MvccGeometry>(name, mimics, Model, killedBy);
 
 /** XidInMVCCSnapshot forgets the in-progress list: transactions running at the snapshot become visible when they commit. */
 class SnapshotIgnoresXip extends MvccModel {

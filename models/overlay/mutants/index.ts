@@ -1,17 +1,13 @@
 // The overlay mutant zoo: the reference model with one deliberate, documented bug each, named after the class of
 // real bug it mimics. The properties must kill every one; `cowcheck mutants --layer overlay` shows how fast.
-import type { Mutant } from "../../../layers/layer.ts";
+import { mutantOf, type Mutant } from "../../../layers/layer.ts";
 import { OverlayModel, type Container, type Dir, type Ino, type Merged } from "../model.ts";
 import type { OverlayGeometry, OverlayObs, OverlayOp, OverlayState } from "../types.ts";
 
 type OverlayMutant = Mutant<OverlayOp, OverlayObs, OverlayState, OverlayGeometry>;
 
-const mutant = (name: string, mimics: string, Model: new (g: OverlayGeometry) => OverlayModel, killedBy?: "economy" | "invariant"): OverlayMutant => ({
-  name,
-  mimics,
-  killedBy,
-  create: (g) => new Model(g),
-});
+const mutant = (name: string, mimics: string, Model: new (g: OverlayGeometry) => OverlayModel, killedBy?: "economy" | "invariant"): OverlayMutant =>
+  mutantOf<OverlayOp, OverlayObs, OverlayState, OverlayGeometry>(name, mimics, Model, killedBy);
 
 /** unlink of a lower file just removes the upper entry: the lower file shows through again. */
 class UnlinkNoWhiteout extends OverlayModel {
