@@ -31,7 +31,7 @@ export function mvccArrange(ops: MvccOp[], _g: MvccGeometry, _features: Readonly
   const level = new Map<number, Level>();
   const out: MvccOp[] = [];
   for (const op of ops) {
-    if (op.op === "vacuum") {
+    if (op.op === "vacuum" || op.op === "checkpoint") {
       out.push(op);
       continue;
     }

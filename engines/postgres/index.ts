@@ -11,7 +11,7 @@ import pg from "pg";
 import type { MvccObs, MvccOp, MvccResult, SqlState } from "../../models/mvcc/types.ts";
 import { SQLSTATES } from "../../models/mvcc/types.ts";
 import { atProcessEnd } from "../cleanup.ts";
-import { EngineFailure, type Engine, type EngineFactory } from "../types.ts";
+import { EngineFailure, InputError, type Engine, type EngineFactory } from "../types.ts";
 
 const BIN = "/usr/lib/postgresql";
 
@@ -127,6 +127,7 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
       await this.monitor.query("VACUUM t");
       return this.settle({ ok: true });
     }
+    if (op.op === "checkpoint") throw new InputError("checkpoint is an op of the sqlite flavour; PostgreSQL has none like it");
     const c = await this.conn(op.tx);
     if (c.pending) return { skipped: true };
     const run = this.statement(c, op);
@@ -237,7 +238,7 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
     return [...act.keys()].some((p) => visit(p, new Set()));
   }
 
-  private async statement(c: Conn, op: Exclude<MvccOp, { op: "vacuum" }>): Promise<MvccResult> {
+  private async statement(c: Conn, op: Exclude<MvccOp, { op: "vacuum" | "checkpoint" }>): Promise<MvccResult> {
     try {
       switch (op.op) {
         case "begin":

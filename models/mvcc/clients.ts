@@ -2,6 +2,7 @@
 // (one connection each) that begin, run statements, block on a transaction and are woken when it ends, in the order
 // they began to wait, with deadlocks broken as PostgreSQL breaks them. The model and the oracle store data their own
 // ways and plug in here through `Storage`.
+import { InputError } from "../../engines/types.ts";
 import type { Level, MvccObs, MvccOp, MvccResult } from "./types.ts";
 
 export type Statement = Extract<MvccOp, { tx: number }> & { op: "read" | "scan" | "insert" | "update" | "delete" };
@@ -58,6 +59,7 @@ export class Sessions<S> {
       this.storage.vacuum?.([...this.clients.values()]);
       return { ok: true };
     }
+    if (op.op === "checkpoint") throw new InputError("checkpoint is an op of the sqlite flavour (geometry {\"flavour\":\"sqlite\"})");
     const c = this.clients.get(op.tx);
     if (c?.pending) return { skipped: true };
     switch (op.op) {

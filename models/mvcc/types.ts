@@ -7,6 +7,8 @@ export const mvccGeometrySchema = z
     keys: z.number().int().min(1).max(64),
     /** Transactions the generator names at once (1..txs): one client connection each. */
     txs: z.number().int().min(1).max(16),
+    /** Whose MVCC: PostgreSQL's heap (the default) or SQLite's WAL (docs/mvcc.md, docs/sqlite-wal.md). */
+    flavour: z.enum(["postgres", "sqlite"]).optional(),
   })
   .strict();
 export type MvccGeometry = z.infer<typeof mvccGeometrySchema>;
@@ -16,12 +18,21 @@ export const defaultMvccGeometry: MvccGeometry = { keys: 4, txs: 3 };
 const tx = z.number().int().min(1);
 const key = z.number().int().min(1);
 const value = z.number().int().min(-1_000_000).max(1_000_000);
-export const levels = ["rc", "rr"] as const;
+/** PostgreSQL's isolation levels: READ COMMITTED, REPEATABLE READ, SERIALIZABLE. */
+export const pgLevels = ["rc", "rr", "ser"] as const;
+/** SQLite's BEGIN kinds: DEFERRED (locks at the first read and write) and IMMEDIATE (the write lock at BEGIN). */
+export const sqliteLevels = ["deferred", "immediate"] as const;
+export const levels = [...pgLevels, ...sqliteLevels] as const;
 export type Level = (typeof levels)[number];
+export type PgLevel = (typeof pgLevels)[number];
+export const checkpointModes = ["passive", "full", "restart", "truncate"] as const;
 
 export const mvccOpSchema = z.discriminatedUnion("op", [
-  /** BEGIN ISOLATION LEVEL READ COMMITTED | REPEATABLE READ on client `tx`. */
-  z.object({ op: z.literal("begin"), tx, level: z.enum(levels) }).strict(),
+  /**
+   * PostgreSQL: BEGIN ISOLATION LEVEL READ COMMITTED | REPEATABLE READ | SERIALIZABLE [READ ONLY] on client `tx`.
+   * SQLite: BEGIN DEFERRED | IMMEDIATE.
+   */
+  z.object({ op: z.literal("begin"), tx, level: z.enum(levels), readOnly: z.literal(true).optional() }).strict(),
   /** SELECT v FROM t WHERE k = key ORDER BY v (a snapshot may see two: see docs/mvcc.md) */
   z.object({ op: z.literal("read"), tx, key }).strict(),
   /** SELECT k, v FROM t WHERE k BETWEEN lo AND hi ORDER BY k */
@@ -34,16 +45,23 @@ export const mvccOpSchema = z.discriminatedUnion("op", [
   z.object({ op: z.literal("delete"), tx, key }).strict(),
   z.object({ op: z.literal("commit"), tx }).strict(),
   z.object({ op: z.literal("abort"), tx }).strict(),
-  /** VACUUM t, from a connection of its own. */
+  /** VACUUM t, from a connection of its own (PostgreSQL). */
   z.object({ op: z.literal("vacuum") }).strict(),
+  /** PRAGMA wal_checkpoint(MODE), from a connection of its own (SQLite). */
+  z.object({ op: z.literal("checkpoint"), mode: z.enum(checkpointModes) }).strict(),
 ]);
 export type MvccOp = z.infer<typeof mvccOpSchema>;
 
 /**
- * SQLSTATEs: 40001 serialization failure, 40P01 deadlock, 23505 unique violation, 25P02 in a failed transaction,
- * 25001 BEGIN inside a transaction, 25P01 a statement outside one.
+ * PostgreSQL's SQLSTATEs: 40001 serialization failure, 40P01 deadlock, 23505 unique violation, 25P02 in a failed
+ * transaction, 25001 BEGIN inside a transaction, 25P01 a statement outside one, 25006 a write in a READ ONLY one.
+ * SQLite's extended result codes: SQLITE_BUSY (another connection holds the write lock), SQLITE_BUSY_SNAPSHOT (a
+ * write from a snapshot older than the last commit), SQLITE_CONSTRAINT_PRIMARYKEY (an insert of a present key).
  */
-export const SQLSTATES = ["40001", "40P01", "23505", "25P02", "25001", "25P01"] as const;
+export const SQLSTATES = [
+  "40001", "40P01", "23505", "25P02", "25001", "25P01", "25006",
+  "SQLITE_BUSY", "SQLITE_BUSY_SNAPSHOT", "SQLITE_CONSTRAINT_PRIMARYKEY",
+] as const;
 export type SqlState = (typeof SQLSTATES)[number];
 
 const row = z.tuple([key, value]);
@@ -56,6 +74,8 @@ export const resultSchema = z.union([
   /** COMMIT of a transaction an error has aborted: PostgreSQL answers ROLLBACK. */
   z.object({ rolledBack: z.literal(true) }).strict(),
   z.object({ error: z.enum(SQLSTATES) }).strict(),
+  /** PRAGMA wal_checkpoint's row: busy 0|1, log (frames in the WAL), checkpointed (frames backfilled). */
+  z.object({ checkpoint: z.object({ busy: z.union([z.literal(0), z.literal(1)]), log: z.number().int().min(-1), checkpointed: z.number().int().min(-1) }).strict() }).strict(),
 ]);
 export type MvccResult = z.infer<typeof resultSchema>;
 
