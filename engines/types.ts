@@ -13,6 +13,11 @@ export interface Engine<Op, Obs, State = unknown> {
   /** A partial view the layer defines (e.g. mm's "pagemap"), for engines listing it among their features. */
   inspectView?(name: string): unknown | Promise<unknown>;
   close?(): void | Promise<void>;
+  /**
+   * Oracles only: the engine answered another of the observations this oracle's last `{ oneOf }` allowed. An oracle
+   * whose choices change what comes next (a serialization failure ends a transaction) follows the one taken.
+   */
+  chose?(observed: unknown): void;
 }
 
 /** How the runner makes a fresh engine for each sequence. */
@@ -39,6 +44,21 @@ export class EngineFailure extends Error {
     super(message);
     this.name = "EngineFailure";
   }
+}
+
+/** Structural equality of JSON values (observations, states): key order does not matter, array order does. */
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (const k of ka) {
+    if (!Object.prototype.hasOwnProperty.call(b, k)) return false;
+    if (!deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  }
+  return true;
 }
 
 export function isPromise<T>(v: T | Promise<T>): v is Promise<T> {

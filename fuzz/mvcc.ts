@@ -1,13 +1,14 @@
 // Op arbitraries for the mvcc layer: a few clients running short transactions over a few keys, so they collide.
 import fc from "fast-check";
-import { levels, type Level, type MvccGeometry, type MvccOp } from "../models/mvcc/types.ts";
+import { pgLevels, type Level, type MvccGeometry, type MvccOp } from "../models/mvcc/types.ts";
 
 export function mvccOpArbitrary(g: MvccGeometry, _features: ReadonlySet<string>): fc.Arbitrary<MvccOp> {
   const tx = fc.oneof({ weight: 2, arbitrary: fc.integer({ min: 1, max: Math.min(2, g.txs) }) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: g.txs }) });
   const key = fc.integer({ min: 1, max: g.keys });
   const value = fc.integer({ min: 0, max: 9 });
   return fc.oneof(
-    { weight: 3, arbitrary: fc.record({ op: fc.constant("begin" as const), tx, level: fc.constantFrom(...levels) }) },
+    { weight: 3, arbitrary: fc.record({ op: fc.constant("begin" as const), tx, level: fc.constantFrom(...pgLevels) }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant("begin" as const), tx, level: fc.constantFrom(...pgLevels), readOnly: fc.constant(true as const) }) },
     { weight: 6, arbitrary: fc.record({ op: fc.constant("read" as const), tx, key }) },
     { weight: 2, arbitrary: fc.tuple(tx, key, key).map(([t, a, b]) => ({ op: "scan" as const, tx: t, lo: Math.min(a, b), hi: Math.max(a, b) })) },
     { weight: 3, arbitrary: fc.record({ op: fc.constant("insert" as const), tx, key, value }) },
@@ -49,7 +50,7 @@ export function mvccArrange(ops: MvccOp[], _g: MvccGeometry, _features: Readonly
     }
     if (!open.has(op.tx)) {
       open.add(op.tx);
-      out.push({ op: "begin", tx: op.tx, level: level.get(op.tx) ?? (op.tx % 2 ? "rr" : "rc") });
+      out.push({ op: "begin", tx: op.tx, level: level.get(op.tx) ?? (["ser", "rr", "rc"] as const)[op.tx % 3]! });
     }
     out.push(op);
   }
@@ -61,6 +62,8 @@ export function mvccAlphabet(_g: MvccGeometry): MvccOp[] {
   return [
     { op: "begin", tx: 1, level: "rr" },
     { op: "begin", tx: 2, level: "rc" },
+    { op: "begin", tx: 1, level: "ser" },
+    { op: "begin", tx: 2, level: "ser" },
     { op: "read", tx: 1, key: 1 },
     { op: "read", tx: 2, key: 1 },
     { op: "update", tx: 1, key: 1, add: 1 },

@@ -1,6 +1,8 @@
 // The generic runner: apply a sequence to an engine and to the oracle, compare observations, check every
 // property after every op. It knows nothing about any layer beyond the Layer descriptor.
-import { EngineFailure, InputError, isPromise, type Engine, type EngineFactory } from "../engines/types.ts";
+import { deepEqual, EngineFailure, InputError, isPromise, type Engine, type EngineFactory } from "../engines/types.ts";
+
+export { deepEqual };
 import type { AnyLayer, LayerView } from "../layers/layer.ts";
 import type { Checker, PropertyKind } from "../properties/types.ts";
 
@@ -61,19 +63,6 @@ export function addStats(into: StructureStats, from: StructureStats): StructureS
 /** The desync reason when the real system answered another of the observations the oracle allows than the model. */
 export const OTHER_CHOICE = "other-allowed-observation";
 
-export function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  const ka = Object.keys(a);
-  const kb = Object.keys(b);
-  if (ka.length !== kb.length) return false;
-  for (const k of ka) {
-    if (!Object.prototype.hasOwnProperty.call(b, k)) return false;
-    if (!deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
-  }
-  return true;
-}
 
 /**
  * Whether an observation is what the oracle allows: equal to it, or, where the oracle answers
@@ -151,6 +140,7 @@ export async function checkSequence(
       const message = isOneOf(expected) ? "observation is none of those the oracle allows" : "observation differs from the oracle's";
       return { index: i, property: "observational-equivalence", kind: "equivalence", message, observed, expected };
     }
+    if (isOneOf(expected)) oracle.chose?.(observed);
     if (against && synced) {
       const step = await lockstep(engine, against, views, op, i, observed, expected, stats);
       if (typeof step === "object") return step;

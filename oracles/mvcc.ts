@@ -7,9 +7,19 @@
 // writer of the key and fails (23505) on a committed row. Rows have identities: a key deleted and inserted again is
 // another row, and a snapshot that saw the deleted one still sees it beside the transaction's own new row, as
 // PostgreSQL's does. Waits, wakeups and deadlocks are the clients' (models/mvcc/clients.ts).
-import type { Engine } from "../engines/types.ts";
+//
+// SERIALIZABLE reads and writes as REPEATABLE READ does; on top of that, by search rather than by PostgreSQL's
+// algorithm: a COMMIT must fail (40001) when the committed serializable transactions and this one would have no
+// serial order, i.e. their dependency graph (wr/ww: committed before the other's snapshot and touching a key it
+// touched; rw: read a key the other wrote, the other not committed before the reader's snapshot) has a cycle. And any
+// statement or COMMIT of a serializable transaction may fail with 40001 where PostgreSQL's SSI could find a dangerous
+// structure: A →rw P →rw B with B committed first and the failing one A or P, counting every read against every
+// write of two overlapping serializable transactions (the table-level SIREAD locks a sequential scan takes are that
+// coarse). Those are allowed choices: the oracle answers `oneOf`, each computed by running the history again with
+// that failure, and `chose` follows the one the engine took.
+import { deepEqual, type Engine } from "../engines/types.ts";
 import { Sessions, type Client, type Outcome, type Statement, type Storage } from "../models/mvcc/clients.ts";
-import type { Level, MvccGeometry, MvccObs, MvccOp } from "../models/mvcc/types.ts";
+import type { MvccGeometry, MvccObs, MvccOp, MvccResult, PgLevel } from "../models/mvcc/types.ts";
 
 /** A committed row: its key and value, and its version (one more for every committed change). */
 interface Row {
@@ -20,34 +30,88 @@ interface Row {
 /** A copy of the committed table, by row id. */
 type Copy = Map<number, Row>;
 
+/** What the serial-order search knows of a SERIALIZABLE transaction. */
+interface Ser {
+  /** Commits before its snapshot (the commit clock then). */
+  snapAt?: number;
+  /** Its place on the commit clock, once committed. */
+  commitAt?: number;
+  aborted: boolean;
+  /** Keys it read (a scan reads every key of its range, present or not) and keys it changed. */
+  readonly reads: Set<number>;
+  readonly writes: Set<number>;
+  /** It read something / tried to write something (what table-level SIREAD locks and conflicts see). */
+  readAny: boolean;
+  wroteAny: boolean;
+  /** A dangerous structure has held it while it ran: SSI may have doomed it then, and the doom outlives the others. */
+  doomable: boolean;
+}
+
 interface Tx {
   readonly tx: number;
   snapshot?: Copy;
   /** row id → its new value, or null for deleted (rows it inserted included). */
   readonly writes: Map<number, { key: number; value: number } | null>;
+  /** SERIALIZABLE only. */
+  ser?: Ser;
 }
 
-export class MvccOracle implements Engine<MvccOp, MvccObs>, Storage<Tx> {
-  readonly layer = "mvcc" as const;
-  readonly features: ReadonlySet<string> = new Set<string>();
+/** The oracle proper for one history, with the serialization failures the engine chose forced at their ops. */
+class Core implements Storage<Tx> {
   private readonly rows: Copy = new Map();
   private nextRow = 1;
   /** key → the open transaction that wrote a row of it (the row lock, and what an insert of the key waits for). */
   private readonly writers = new Map<number, number>();
-  private readonly sessions = new Sessions<Tx>(this);
+  readonly sessions = new Sessions<Tx>(this);
+  private clock = 0;
+  /** Every SERIALIZABLE transaction so far. */
+  private readonly sers: Ser[] = [];
+  /** Each client's latest transaction, if SERIALIZABLE. */
+  readonly latest = new Map<number, Ser>();
+  private index = -1;
 
-  constructor(readonly geometry: MvccGeometry) {}
+  /** `forced`: op index → clients whose statement (or COMMIT) at that op fails with 40001. */
+  constructor(private readonly forced: ReadonlyMap<number, ReadonlySet<number>>) {}
 
-  apply(op: MvccOp): MvccObs {
-    return this.sessions.apply(op);
+  apply(op: MvccOp, index: number): MvccObs {
+    this.index = index;
+    const obs = this.sessions.apply(op);
+    for (const s of this.sers) if (!s.aborted && s.commitAt === undefined && !s.doomable) s.doomable = this.couldFail(s);
+    return obs;
   }
 
-  begin(tx: number, _level: Level): Tx {
-    return { tx, writes: new Map() };
+  private isForced(client: Client<Tx>): boolean {
+    return this.forced.get(this.index)?.has(client.tx) === true;
+  }
+
+  begin(tx: number, level: PgLevel): Tx {
+    const t: Tx = { tx, writes: new Map() };
+    this.latest.delete(tx);
+    if (level === "ser") this.serialize(t);
+    return t;
+  }
+
+  private serialize(t: Tx): void {
+    t.ser = { aborted: false, reads: new Set(), writes: new Set(), readAny: false, wroteAny: false, doomable: false };
+    this.sers.push(t.ser);
+    this.latest.set(t.tx, t.ser);
   }
 
   context(client: Client<Tx>, _op: Statement): Copy {
-    return client.level === "rr" ? (client.state.snapshot ??= new Map(this.rows)) : new Map(this.rows);
+    const t = client.state;
+    // a second BEGIN may have changed the level before the first statement
+    if (client.level === "ser" && !t.ser) this.serialize(t);
+    if (client.level !== "ser" && t.ser && t.ser.snapAt === undefined) {
+      t.ser.aborted = true; // not serializable after all
+      t.ser = undefined;
+      this.latest.delete(t.tx);
+    }
+    if (client.level === "rc") return new Map(this.rows);
+    if (!t.snapshot) {
+      t.snapshot = new Map(this.rows);
+      if (t.ser) t.ser.snapAt = this.clock;
+    }
+    return t.snapshot;
   }
 
   waitId(client: Client<Tx>): number {
@@ -63,7 +127,23 @@ export class MvccOracle implements Engine<MvccOp, MvccObs>, Storage<Tx> {
   }
 
   run(client: Client<Tx>, op: Statement, context: unknown): Outcome {
-    const c = context as Copy;
+    if (this.isForced(client)) return { error: "40001" };
+    const t = client.state;
+    if (t.ser) {
+      const keys = op.op === "scan" ? range(op.lo, op.hi) : [op.key];
+      if (op.op === "insert") t.ser.wroteAny = true;
+      else {
+        t.ser.readAny = true;
+        for (const k of keys) t.ser.reads.add(k);
+        if (op.op !== "read" && op.op !== "scan") t.ser.wroteAny = true;
+      }
+    }
+    const out = this.statement(client, op, context as Copy);
+    if (t.ser && "count" in out && out.count > 0 && (op.op === "insert" || op.op === "update" || op.op === "delete")) t.ser.writes.add(op.key);
+    return out;
+  }
+
+  private statement(client: Client<Tx>, op: Statement, c: Copy): Outcome {
     const t = client.state;
     switch (op.op) {
       case "read": return { values: this.view(t, c, op.key).map((r) => r.value).sort((a, b) => a - b) };
@@ -93,7 +173,7 @@ export class MvccOracle implements Engine<MvccOp, MvccObs>, Storage<Tx> {
           const now = this.rows.get(r.id);
           if (now !== then) {
             // changed by a transaction that committed after the snapshot
-            if (client.level === "rr") return { error: "40001" };
+            if (client.level !== "rc") return { error: "40001" };
             if (!now) continue; // deleted: nothing to change (READ COMMITTED)
           }
           const writer = this.writers.get(op.key);
@@ -109,7 +189,11 @@ export class MvccOracle implements Engine<MvccOp, MvccObs>, Storage<Tx> {
     }
   }
 
-  commit(client: Client<Tx>): void {
+  commit(client: Client<Tx>): MvccResult | void {
+    const ser = client.state.ser;
+    if (ser && (this.isForced(client) || this.cycleWith(ser))) return { error: "40001" };
+    if (ser) ser.commitAt = ++this.clock;
+    else this.clock++;
     for (const [id, w] of client.state.writes) {
       if (w === null) this.rows.delete(id);
       else this.rows.set(id, { key: w.key, value: w.value, ver: (this.rows.get(id)?.ver ?? 0) + 1 });
@@ -118,10 +202,109 @@ export class MvccOracle implements Engine<MvccOp, MvccObs>, Storage<Tx> {
   }
 
   abort(client: Client<Tx>): void {
+    if (client.state.ser) client.state.ser.aborted = true;
     this.release(client.state);
+  }
+
+  /** Whether the committed serializable transactions and `me` have a dependency cycle (no serial order). */
+  private cycleWith(me: Ser): boolean {
+    const members = this.sers.filter((s) => s === me || s.commitAt !== undefined);
+    const before = (a: Ser, b: Ser) => a.commitAt !== undefined && b.snapAt !== undefined && a.commitAt <= b.snapAt;
+    const meets = (a: Set<number>, b: Set<number>) => [...a].some((k) => b.has(k));
+    const edge = (a: Ser, b: Ser) =>
+      (before(a, b) && (meets(a.writes, b.reads) || meets(a.writes, b.writes))) || (!before(b, a) && meets(a.reads, b.writes));
+    return hasCycle(members, edge);
+  }
+
+  /** Whether PostgreSQL could fail `me` now: a dangerous structure A →rw P →rw B, B committed first, me A or P. */
+  couldFail(me: Ser): boolean {
+    const at = (s: Ser) => (s === me ? undefined : s.commitAt); // me as still running, whatever this op did to it
+    const live = this.sers.filter((s) => s === me || !s.aborted);
+    const rw = (r: Ser, w: Ser) => {
+      const c = at(w);
+      return r !== w && r.readAny && w.wroteAny && !(c !== undefined && r.snapAt !== undefined && c <= r.snapAt);
+    };
+    const committedOut = (p: Ser) => live.some((b) => b !== p && at(b) !== undefined && rw(p, b) && (at(p) === undefined || at(b)! < at(p)!));
+    if (live.some((a) => rw(a, me)) && committedOut(me)) return true; // me the pivot
+    return live.some((p) => rw(me, p) && committedOut(p)); // me reading into a pivot
   }
 
   private release(t: Tx): void {
     for (const [k, tx] of [...this.writers]) if (tx === t.tx) this.writers.delete(k);
   }
 }
+
+const range = (lo: number, hi: number) => Array.from({ length: hi - lo + 1 }, (_, i) => lo + i);
+
+function hasCycle<T>(nodes: readonly T[], edge: (a: T, b: T) => boolean): boolean {
+  const state = new Map<T, "open" | "done">();
+  const visit = (n: T): boolean => {
+    if (state.get(n) === "done") return false;
+    if (state.get(n) === "open") return true;
+    state.set(n, "open");
+    const cyclic = nodes.some((m) => m !== n && edge(n, m) && visit(m));
+    state.set(n, "done");
+    return cyclic;
+  };
+  return nodes.some(visit);
+}
+
+type Answer = MvccObs | { oneOf: MvccObs[] };
+
+export class MvccOracle implements Engine<MvccOp, Answer> {
+  readonly layer = "mvcc" as const;
+  readonly features: ReadonlySet<string> = new Set<string>();
+  private readonly log: MvccOp[] = [];
+  private forced = new Map<number, Set<number>>();
+  private core = new Core(this.forced);
+  /** The other answers the last op allowed, each with the history that gives it. */
+  private choices: { obs: MvccObs; forced: Map<number, Set<number>>; core: Core }[] = [];
+
+  constructor(readonly geometry: MvccGeometry) {}
+
+  apply(op: MvccOp): Answer {
+    const index = this.log.push(op) - 1;
+    const obs = this.core.apply(op, index);
+    this.choices = [];
+    // every set of failures SSI could add at this op, grown one failure at a time (a failure can wake a waiter that
+    // may then fail too), each run from the start with it forced
+    const seen = new Set<string>([""]);
+    const queue = [{ failing: [] as number[], obs, core: this.core }];
+    for (let q = queue.shift(); q; q = queue.shift()) {
+      for (const tx of this.mayFail(op, q.obs, q.core)) {
+        const failing = [...q.failing, tx].sort((a, b) => a - b);
+        if (q.failing.includes(tx) || seen.has(String(failing))) continue;
+        seen.add(String(failing));
+        const forced = new Map(this.forced).set(index, new Set(failing));
+        const core = new Core(forced);
+        let alt: MvccObs = obs;
+        this.log.forEach((o, i) => (alt = core.apply(o, i)));
+        queue.push({ failing, obs: alt, core });
+        if (!deepEqual(alt, obs) && !this.choices.some((c) => deepEqual(c.obs, alt))) this.choices.push({ obs: alt, forced, core });
+      }
+    }
+    return this.choices.length ? { oneOf: [obs, ...this.choices.map((c) => c.obs)] } : obs;
+  }
+
+  /** The engine took another of the answers `apply` allowed: go on from the history that gives it. */
+  chose(observed: unknown): void {
+    const c = this.choices.find((x) => deepEqual(x.obs, observed));
+    if (c) [this.forced, this.core] = [c.forced, c.core];
+    this.choices = [];
+  }
+
+  /** Serializable clients whose statement or COMMIT at this op PostgreSQL's SSI could have failed. */
+  private mayFail(op: MvccOp, obs: MvccObs, core: Core): number[] {
+    const ran: number[] = [];
+    if ("tx" in op && op.op !== "begin" && op.op !== "abort" && !("skipped" in obs) && !isError(obs, "40001")) ran.push(op.tx);
+    if ("unblocked" in obs) for (const u of obs.unblocked ?? []) if (!("error" in u.result && u.result.error === "40001")) ran.push(u.tx);
+    return ran.filter((tx) => {
+      const ser = core.latest.get(tx); // the transaction it ran at this op (which may have ended with it)
+      return ser !== undefined && (ser.doomable || core.couldFail(ser));
+    });
+  }
+
+
+}
+
+const isError = (obs: MvccObs, code: string) => "error" in obs && obs.error === code;

@@ -115,6 +115,8 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
       const client = new pg.Client({ connectionString: this.url });
       client.on("error", () => undefined); // a session close() terminates
       await client.connect();
+      // sequential scans only: SERIALIZABLE then takes the table-level SIREAD locks the model mirrors (docs/mvcc.md)
+      await client.query("SET enable_indexscan = off; SET enable_bitmapscan = off; SET enable_indexonlyscan = off");
       const pid = (await client.query("SELECT pg_backend_pid() AS pid")).rows[0].pid as number;
       c = { client, pid, failed: false };
       this.conns.set(tx, c);
@@ -128,6 +130,7 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
       return this.settle({ ok: true });
     }
     if (op.op === "checkpoint") throw new InputError("checkpoint is an op of the sqlite flavour; PostgreSQL has none like it");
+    if (op.op === "begin" && !LEVELS[op.level]) throw new InputError(`BEGIN ${op.level} is SQLite's; PostgreSQL's levels are ${Object.keys(LEVELS).join(", ")}`);
     const c = await this.conn(op.tx);
     if (c.pending) return { skipped: true };
     const run = this.statement(c, op);
@@ -242,7 +245,7 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
     try {
       switch (op.op) {
         case "begin":
-          await c.client.query(`BEGIN ISOLATION LEVEL ${op.level === "rr" ? "REPEATABLE READ" : "READ COMMITTED"}`);
+          await c.client.query(`BEGIN ISOLATION LEVEL ${LEVELS[op.level]}${op.readOnly ? " READ ONLY" : ""}`);
           return { ok: true };
         case "commit": {
           const r = await c.client.query("COMMIT");
@@ -284,6 +287,8 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
     await this.monitor.end();
   }
 }
+
+const LEVELS: Record<string, string> = { rc: "READ COMMITTED", rr: "REPEATABLE READ", ser: "SERIALIZABLE" };
 
 /** The factory: one server for a whole run, a fresh table and connections per sequence. */
 export function postgresFactory(): EngineFactory {

@@ -3,7 +3,7 @@
 // they began to wait, with deadlocks broken as PostgreSQL breaks them. The model and the oracle store data their own
 // ways and plug in here through `Storage`.
 import { InputError } from "../../engines/types.ts";
-import type { Level, MvccObs, MvccOp, MvccResult } from "./types.ts";
+import { pgLevels, type MvccObs, type MvccOp, type MvccResult, type PgLevel } from "./types.ts";
 
 export type Statement = Extract<MvccOp, { tx: number }> & { op: "read" | "scan" | "insert" | "update" | "delete" };
 
@@ -12,7 +12,9 @@ export type Outcome = MvccResult | { waitFor: number };
 
 export interface Client<S> {
   readonly tx: number;
-  level: Level;
+  level: PgLevel;
+  /** BEGIN … READ ONLY (a later BEGIN READ ONLY in the transaction makes it so too) */
+  readOnly: boolean;
   /** It has run a statement (its isolation level can no longer change). */
   ran: boolean;
   /** BEGIN was implicit: the statement commits itself when it finishes (autocommit). */
@@ -25,12 +27,13 @@ export interface Client<S> {
 }
 
 export interface Storage<S> {
-  begin(tx: number, level: Level): S;
+  begin(tx: number, level: PgLevel): S;
   /** Run a statement (again, after a wait, with the same context). */
   run(client: Client<S>, op: Statement, context: unknown): Outcome;
   /** The context a statement keeps across waits (read committed: its statement snapshot). */
   context(client: Client<S>, op: Statement): unknown;
-  commit(client: Client<S>): void;
+  /** Commit; a serialization failure instead aborts (and is then the COMMIT's answer). */
+  commit(client: Client<S>): MvccResult | void;
   /** Abort: undo, and release what it holds. */
   abort(client: Client<S>): void;
   /** The id other clients wait on while this one holds a row (its xid, or its tx number). */
@@ -64,40 +67,58 @@ export class Sessions<S> {
     if (c?.pending) return { skipped: true };
     switch (op.op) {
       case "begin":
+        if (!isPgLevel(op.level)) throw new InputError(`BEGIN ${op.level} is SQLite's (geometry {"flavour":"sqlite"}); PostgreSQL's levels are ${pgLevels.join(", ")}`);
         if (c?.failed) return { error: "25P02" }; // in a failed transaction even BEGIN is refused
-        if (!c) this.clients.set(op.tx, this.newClient(op.tx, op.level, false));
+        if (!c) this.clients.set(op.tx, this.newClient(op.tx, op.level, false, op.readOnly === true));
         else if (c.ran && c.level !== op.level) {
           // check_transaction_isolation: another level once a snapshot was taken: "SET TRANSACTION ISOLATION LEVEL
           // must be called before any query"
           this.fail(c);
           return { error: "25001" };
-        } else c.level = op.level; // a warning ("already a transaction in progress"), and the level it names
+        } else {
+          // a warning ("already a transaction in progress"), and what it names is set, as SET TRANSACTION would
+          c.level = op.level;
+          if (op.readOnly) c.readOnly = true;
+        }
         return { ok: true };
       case "commit":
         if (!c) return { ok: true }; // a warning: no transaction in progress
         this.clients.delete(op.tx);
         if (c.failed) return { rolledBack: true };
-        this.storage.commit(c);
-        this.wake(c);
-        return { ok: true };
+        return this.commit(c) ?? { ok: true };
       case "abort":
         if (!c) return { ok: true };
         this.clients.delete(op.tx);
         if (!c.failed) this.end(c);
         return { ok: true };
       default: {
-        const client = c ?? this.newClient(op.tx, "rc", true);
+        const client = c ?? this.newClient(op.tx, "rc", true, false);
         if (!c) this.clients.set(op.tx, client);
         if (client.failed) return { error: "25P02" };
         client.ran = true;
+        if (client.readOnly && op.op !== "read" && op.op !== "scan") {
+          this.fail(client); // ExecCheckXactReadOnly, before the statement touches anything
+          return { error: "25006" };
+        }
         const r = this.execute(client, op, this.storage.context(client, op));
         return r ?? { blocked: true };
       }
     }
   }
 
-  private newClient(tx: number, level: Level, implicit: boolean): Client<S> {
-    return { tx, level, implicit, failed: false, ran: false, state: this.storage.begin(tx, level) };
+  private newClient(tx: number, level: PgLevel, implicit: boolean, readOnly: boolean): Client<S> {
+    return { tx, level, implicit, readOnly, failed: false, ran: false, state: this.storage.begin(tx, level) };
+  }
+
+  /** CommitTransaction; a serialization failure found at commit ends the transaction too, as a rollback. */
+  private commit(c: Client<S>): MvccResult | undefined {
+    const failed = this.storage.commit(c);
+    if (failed) {
+      c.failed = true;
+      this.storage.abort(c);
+    }
+    this.wake(c);
+    return failed ?? undefined;
   }
 
   /** Run a statement; undefined while it waits. A finished statement of an implicit transaction commits it. */
@@ -115,8 +136,7 @@ export class Sessions<S> {
     if ("error" in out) this.fail(client);
     else if (client.implicit) {
       this.clients.delete(client.tx);
-      this.storage.commit(client);
-      this.wake(client);
+      return this.commit(client) ?? out;
     }
     return out;
   }
@@ -164,3 +184,5 @@ export class Sessions<S> {
     this.fail(victim);
   }
 }
+
+const isPgLevel = (l: string): l is PgLevel => (pgLevels as readonly string[]).includes(l);

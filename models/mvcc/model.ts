@@ -5,12 +5,17 @@
 // every snapshot that can see them: nothing is copied.
 import type { Engine } from "../../engines/types.ts";
 import { Sessions, type Client, type Outcome, type Statement, type Storage } from "./clients.ts";
-import type { Level, MvccGeometry, MvccObs, MvccOp, MvccState, Snapshot, Version } from "./types.ts";
+import { SerializationFailure, Ssi, type Sxact } from "./ssi.ts";
+import type { MvccGeometry, MvccObs, MvccOp, MvccResult, MvccState, PgLevel, Snapshot, Version } from "./types.ts";
 
 interface TxState {
   xid?: number;
-  /** REPEATABLE READ: the transaction snapshot, taken by its first statement. */
+  /** REPEATABLE READ and SERIALIZABLE: the transaction snapshot, taken by its first statement. */
   snapshot?: Snapshot;
+  /** SERIALIZABLE: its SSI record (none for a READ ONLY one that opted out). */
+  sxact?: Sxact;
+  /** The heap tuple of an insert still in its unique check. */
+  inserting?: Version;
 }
 
 export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<TxState> {
@@ -23,8 +28,21 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
   /** t_ctid: the version an update made from this one (a delete leaves none). */
   protected readonly ctid = new WeakMap<Version, Version>();
   protected readonly sessions = new Sessions<TxState>(this);
+  protected readonly ssi: Ssi;
 
-  constructor(readonly geometry: MvccGeometry) {}
+  constructor(readonly geometry: MvccGeometry) {
+    const model = this;
+    this.ssi = new Ssi({
+      get versions() {
+        return model.versions;
+      },
+      get nextXid() {
+        return model.nextXid;
+      },
+      fate: (xid) => this.clog.get(xid),
+      visible: (v, s, own) => this.visible(v, s, own),
+    });
+  }
 
   apply(op: MvccOp): MvccObs {
     this.removed = [];
@@ -33,7 +51,7 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
 
   // ---- Storage
 
-  begin(_tx: number, _level: Level): TxState {
+  begin(_tx: number, _level: PgLevel): TxState {
     return {};
   }
 
@@ -43,10 +61,18 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
     return { xmin: Math.min(this.nextXid, ...xip), xmax: this.nextXid, xip };
   }
 
-  /** The statement's snapshot: REPEATABLE READ keeps the first one; READ COMMITTED takes one per statement. */
+  /**
+   * The statement's snapshot: REPEATABLE READ and SERIALIZABLE keep the first one (and SERIALIZABLE registers with
+   * SSI then, GetSerializableTransactionSnapshot); READ COMMITTED takes one per statement.
+   */
   context(client: Client<TxState>, _op: Statement): Snapshot {
-    if (client.level === "rr") return (client.state.snapshot ??= this.takeSnapshot(client.state.xid));
-    return this.takeSnapshot(client.state.xid);
+    if (client.level === "rc") return this.takeSnapshot(client.state.xid);
+    const st = client.state;
+    if (!st.snapshot) {
+      st.snapshot = this.takeSnapshot(st.xid);
+      if (client.level === "ser") st.sxact = this.ssi.register(client.tx, st.snapshot, client.readOnly);
+    }
+    return st.snapshot;
   }
 
   waitId(client: Client<TxState>): number | undefined {
@@ -54,7 +80,10 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
   }
 
   private xidOf(client: Client<TxState>): number {
-    return (client.state.xid ??= this.nextXid++); // AssignTransactionId: at the first write
+    const st = client.state;
+    st.xid ??= this.nextXid++; // AssignTransactionId: at the first write
+    if (st.sxact) st.sxact.xid = st.xid;
+    return st.xid;
   }
 
   protected committed(xid: number): boolean {
@@ -81,8 +110,19 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
   }
 
   run(client: Client<TxState>, op: Statement, context: unknown): Outcome {
-    const s = context as Snapshot;
+    try {
+      return this.statement(client, op, context as Snapshot);
+    } catch (e) {
+      if (e instanceof SerializationFailure) return { error: "40001" };
+      throw e;
+    }
+  }
+
+  private statement(client: Client<TxState>, op: Statement, s: Snapshot): Outcome {
     const own = client.state.xid;
+    // a statement woken from a wait goes on where it stopped: its scan (and an insert's heap tuple) are done
+    const sxact = client.pending ? undefined : client.state.sxact;
+    if (sxact && op.op !== "insert") this.ssi.scan(sxact);
     switch (op.op) {
       case "read": return { values: this.seen(op.key, s, own).map((v) => v.value).sort((a, b) => a - b) };
       case "scan": {
@@ -94,18 +134,35 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
     }
   }
 
-  /** _bt_check_unique with SnapshotDirty: a live or possibly live version of the key waits or fails; then heap_insert. */
+  /**
+   * heap_insert, then _bt_check_unique with SnapshotDirty: a live or possibly live version of the key (in the index:
+   * not another's pending one) waits or fails. The heap tuple, the xid and SSI's conflicts in come first, so they
+   * are there while the statement waits, and after it fails.
+   */
   protected insert(client: Client<TxState>, key: number, value: number): Outcome {
-    const own = client.state.xid;
+    const st = client.state;
+    if (!st.inserting) {
+      st.inserting = { key, value, xmin: this.xidOf(client), xmax: 0, pending: true };
+      this.versions.push(st.inserting);
+      if (st.sxact) this.ssi.write(st.sxact);
+    }
+    const mine = st.inserting;
+    const own = st.xid;
     for (const v of this.versions) {
-      if (v.key !== key || this.clog.get(v.xmin) === "aborted") continue;
+      if (v.key !== key || v === mine || v.pending || this.clog.get(v.xmin) === "aborted") continue;
       if (v.xmin !== own && !this.committed(v.xmin)) return { waitFor: v.xmin };
-      if (v.xmax === 0 || this.clog.get(v.xmax) === "aborted") return { error: "23505" };
+      if (v.xmax === 0 || this.clog.get(v.xmax) === "aborted") return this.inserted(st, { error: "23505" });
       if (v.xmax === own) continue;
       if (!this.committed(v.xmax)) return { waitFor: v.xmax };
     }
-    this.versions.push({ key, value, xmin: this.xidOf(client), xmax: 0 });
-    return { count: 1 };
+    return this.inserted(st, { count: 1 });
+  }
+
+  /** The insert has finished: its tuple is indexed (or dead with its transaction). */
+  private inserted(st: TxState, out: MvccResult): MvccResult {
+    delete st.inserting!.pending;
+    st.inserting = undefined;
+    return out;
   }
 
   /**
@@ -123,12 +180,13 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
         const x = v.xmax;
         if (x === 0 || x === own || this.clog.get(x) === "aborted") break;
         if (!this.committed(x)) return { waitFor: x };
-        if (client.level === "rr") return { error: "40001" };
+        if (client.level !== "rc") return { error: "40001" };
         v = this.newerVersion(v);
       }
       if (v) targets.push(v);
     }
     if (!targets.length) return { count: 0 };
+    if (client.state.sxact) this.ssi.write(client.state.sxact);
     const xid = this.xidOf(client);
     for (const v of targets) {
       v.xmax = xid;
@@ -146,12 +204,26 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
     return this.ctid.get(v);
   }
 
-  commit(client: Client<TxState>): void {
+  commit(client: Client<TxState>): MvccResult | void {
+    const sxact = client.state.sxact;
+    if (sxact) {
+      try {
+        this.ssi.preCommit(sxact);
+      } catch (e) {
+        if (e instanceof SerializationFailure) return { error: "40001" };
+        throw e;
+      }
+    }
     if (client.state.xid !== undefined) this.clog.set(client.state.xid, "committed");
+    if (sxact) this.ssi.release(sxact, true);
   }
 
   abort(client: Client<TxState>): void {
     if (client.state.xid !== undefined) this.clog.set(client.state.xid, "aborted");
+    if (client.state.inserting) this.inserted(client.state, { ok: true }); // died waiting in its unique check
+    const sxact = client.state.sxact;
+    client.state.sxact = undefined;
+    if (sxact) this.ssi.release(sxact, false);
   }
 
   /**

@@ -61,6 +61,8 @@ export type MvccOp = z.infer<typeof mvccOpSchema>;
 export const SQLSTATES = [
   "40001", "40P01", "23505", "25P02", "25001", "25P01", "25006",
   "SQLITE_BUSY", "SQLITE_BUSY_SNAPSHOT", "SQLITE_CONSTRAINT_PRIMARYKEY",
+  // SQLite: BEGIN inside a transaction, COMMIT or ROLLBACK outside one ("cannot commit - no transaction is active")
+  "SQLITE_ERROR",
 ] as const;
 export type SqlState = (typeof SQLSTATES)[number];
 
@@ -96,10 +98,20 @@ export type MvccObs = MvccResult & { unblocked?: { tx: number; result: MvccResul
 // ---- the inspected state
 
 const xid = z.number().int().min(1);
+const version = z
+  .object({
+    key,
+    value,
+    xmin: xid,
+    xmax: z.number().int().min(0),
+    /** heap_insert has put it in the heap, and its inserter waits in the unique check (_bt_check_unique) before indexing it. */
+    pending: z.literal(true).optional(),
+  })
+  .strict();
 export const mvccStateSchema = z
   .object({
     /** Every heap tuple version, in insertion order. xmax 0: none. */
-    versions: z.array(z.object({ key, value, xmin: xid, xmax: z.number().int().min(0) }).strict()),
+    versions: z.array(version),
     /** xid → "committed" | "aborted"; absent: in progress. */
     clog: z.record(z.string(), z.enum(["committed", "aborted"])),
     /** Open transactions: their xid (if they wrote), level, and the snapshot they hold now (RR: theirs; RC: none between statements). */
@@ -116,7 +128,7 @@ export const mvccStateSchema = z
     ),
     nextXid: xid,
     /** Versions the last op removed (vacuum). */
-    removed: z.array(z.object({ key, value, xmin: xid, xmax: z.number().int().min(0) }).strict()),
+    removed: z.array(version),
   })
   .strict();
 export type MvccState = z.infer<typeof mvccStateSchema>;

@@ -18,11 +18,14 @@ export function seenBy(state: MvccState, s: Snapshot, own: number | undefined): 
   return rows.map((v) => `${v.key}=${v.value}`).sort().join(",");
 }
 
-/** Keys with more than one version that is live or may become so (inserter not aborted, no committed or pending deleter). */
+/**
+ * Keys with more than one version that is live or may become so (inserter not aborted, no committed or pending
+ * deleter), among those in the index (an insert still waiting in its unique check is not yet).
+ */
 function doubleLive(state: MvccState): Version[] | undefined {
   const live = new Map<number, Version[]>();
   for (const v of state.versions) {
-    if (aborted(state.clog, v.xmin)) continue;
+    if (aborted(state.clog, v.xmin) || v.pending) continue;
     if (v.xmax !== 0 && !aborted(state.clog, v.xmax)) continue;
     live.set(v.key, [...(live.get(v.key) ?? []), v]);
   }
