@@ -5,7 +5,7 @@
 // every snapshot that can see them: nothing is copied.
 import type { Engine } from "../../engines/types.ts";
 import { Sessions, type Client, type Outcome, type Statement, type Storage } from "./clients.ts";
-import { SerializationFailure, Ssi, type Sxact } from "./ssi.ts";
+import { SerializationFailure, Ssi, type SsiHeap, type Sxact } from "./ssi.ts";
 import type { MvccGeometry, MvccObs, MvccOp, MvccResult, MvccState, PgLevel, Snapshot, Version } from "./types.ts";
 
 interface TxState {
@@ -32,7 +32,7 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
 
   constructor(readonly geometry: MvccGeometry) {
     const model = this;
-    this.ssi = new Ssi({
+    this.ssi = this.newSsi({
       get versions() {
         return model.versions;
       },
@@ -42,6 +42,11 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
       fate: (xid) => this.clog.get(xid),
       visible: (v, s, own) => this.visible(v, s, own),
     });
+  }
+
+  /** The SSI bookkeeping (a mutant may bring its own). */
+  protected newSsi(heap: SsiHeap): Ssi {
+    return new Ssi(heap);
   }
 
   apply(op: MvccOp): MvccObs {

@@ -120,7 +120,7 @@ export class Ssi {
   }
 
   /** CheckForSerializableConflictOut: we read past a version `xid` wrote that our snapshot does not see. */
-  private conflictOut(me: Sxact, xid: number): void {
+  protected conflictOut(me: Sxact, xid: number): void {
     const writer = this.sxacts.find((s) => s.xid === xid);
     if (!writer || writer === me || writer.doomed) return;
     // a READ ONLY transaction appears to run before a committed writer with no earlier-committed conflict out

@@ -3,6 +3,7 @@
 import { mutantOf, type Mutant } from "../../../layers/layer.ts";
 import type { Client, Outcome, Statement } from "../clients.ts";
 import { MvccModel } from "../model.ts";
+import { Ssi, type SsiHeap } from "../ssi.ts";
 import type { MvccGeometry, MvccObs, MvccOp, MvccState, Snapshot, Version } from "../types.ts";
 
 type MvccMutant = Mutant<MvccOp, MvccObs, MvccState, MvccGeometry>;
@@ -91,6 +92,26 @@ class UpdateCopiesTable extends MvccModel {
   }
 }
 
+/** SERIALIZABLE without SSI: it runs as REPEATABLE READ, so write skew (G2-item) and phantoms (G2) commit. */
+class NoSsi extends MvccModel {
+  override context(client: TxClient, op: Statement): Snapshot {
+    return super.context({ ...client, level: client.level === "ser" ? "rr" : client.level, state: client.state } as TxClient, op);
+  }
+}
+
+/**
+ * SSI without conflicts out: a read does not notice that a concurrent serializable transaction has already
+ * replaced or inserted a version it passes (CheckForSerializableConflictOut), so a write skew whose writes come
+ * before the reads commits.
+ */
+class NoConflictOut extends MvccModel {
+  protected override newSsi(heap: SsiHeap): Ssi {
+    return new (class extends Ssi {
+      protected override conflictOut(): void {}
+    })(heap);
+  }
+}
+
 export const mvccMutants: readonly MvccMutant[] = [
   mutant("snapshot-ignores-xip", "a snapshot that ignores the in-progress list: commits of transactions running at the snapshot appear", SnapshotIgnoresXip),
   mutant("rr-snapshot-per-statement", "repeatable read re-takes its snapshot per statement (non-repeatable read)", RrSnapshotPerStatement),
@@ -100,5 +121,7 @@ export const mvccMutants: readonly MvccMutant[] = [
   mutant("intermediate-visible", "a version its writer replaced before committing is visible (G1b, intermediate read)", IntermediateVisible),
   mutant("vacuum-past-horizon", "vacuum past a live snapshot's horizon: old readers lose rows", VacuumPastHorizon),
   mutant("no-row-lock", "a second writer does not wait for the first (G0, dirty write / lost update)", NoRowLock),
+  mutant("no-ssi", "SERIALIZABLE run as REPEATABLE READ: write skew commits (G2-item), and phantoms (G2)", NoSsi),
+  mutant("ssi-no-conflict-out", "SSI that flags rw-conflicts only when the write comes after the read: write skew commits when the writes come first", NoConflictOut),
   mutant("update-copies-table", "an update that copies every row (a page-level copy): right data, no economy", UpdateCopiesTable, "economy"),
 ];
