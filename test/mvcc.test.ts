@@ -6,7 +6,7 @@ import { postgresUnavailable } from "../engines/postgres/index.ts";
 import { resolveEngine } from "../engines/resolve.ts";
 import type { Engine } from "../engines/types.ts";
 import { runCampaign } from "../fuzz/campaign.ts";
-import { checkWith } from "../fuzz/runner.ts";
+import { allows, checkWith } from "../fuzz/runner.ts";
 import { loadTrace } from "../fuzz/trace.ts";
 import { mvccLayer } from "../layers/mvcc.ts";
 import { MvccModel } from "../models/mvcc/model.ts";
@@ -98,6 +98,61 @@ const scenarios: [string, [MvccOp, MvccObs][]][] = [
   ]],
 ];
 
+/** The write skew of research d: T_i reads both rows, adds 100 to row i, commits; "40001" marks the failing step. */
+function writeSkew(order: string): [MvccOp, MvccObs][] {
+  const fail = { "B1 B2 R1 R2 W1 W2 C1 C2": "C2", "B1 B2 R1 R2 W1 W2 C2 C1": "C1", "B1 B2 R1 R2 W1 C1 W2 C2": "W2", "B1 R1 W1 B2 R2 C1 W2 C2": "W2", "B1 B2 R1 W1 C1 R2 W2 C2": "" }[order];
+  let failed = 0;
+  const committed: Record<number, number> = { 1: 10, 2: 20 };
+  return order.split(" ").map((step): [MvccOp, MvccObs] => {
+    const tx = Number(step[1]);
+    const mine = failed === tx;
+    if (step === fail) failed = tx;
+    const err = step === fail ? { error: "40001" as const } : undefined;
+    switch (step[0]) {
+      case "B": return [{ op: "begin", tx, level: "ser" }, ok];
+      case "R": return [{ op: "scan", tx, lo: 1, hi: 2 }, { rows: [[1, committed[1]!], [2, committed[2]!]] }];
+      case "W": return [{ op: "update", tx, key: tx, add: 100 }, err ?? { count: 1 }];
+      default:
+        if (!err && !mine) committed[tx] = committed[tx]! + 100;
+        return [{ op: "commit", tx }, err ?? (mine ? { rolledBack: true } : ok)];
+    }
+  });
+}
+
+/** SERIALIZABLE: PostgreSQL's answers (research d, sequential scans); the oracle must allow each of them. */
+const serScenarios: [string, [MvccOp, MvccObs][]][] = [
+  ...["B1 B2 R1 R2 W1 W2 C1 C2", "B1 B2 R1 R2 W1 W2 C2 C1", "B1 B2 R1 R2 W1 C1 W2 C2", "B1 R1 W1 B2 R2 C1 W2 C2", "B1 B2 R1 W1 C1 R2 W2 C2"].map(
+    (o): [string, [MvccOp, MvccObs][]] => [`write skew ${o} (d)`, writeSkew(o)],
+  ),
+  ["disjoint keys with table-level SIREAD locks: a false positive for the second committer (d4s, seqscan)", [
+    [{ op: "begin", tx: 1, level: "ser" }, ok],
+    [{ op: "begin", tx: 2, level: "ser" }, ok],
+    [{ op: "read", tx: 1, key: 1 }, { values: [10] }],
+    [{ op: "read", tx: 2, key: 2 }, { values: [20] }],
+    [{ op: "update", tx: 1, key: 1, add: 100 }, { count: 1 }],
+    [{ op: "update", tx: 2, key: 2, add: 100 }, { count: 1 }],
+    [{ op: "commit", tx: 1 }, ok],
+    [{ op: "commit", tx: 2 }, { error: "40001" }],
+  ]],
+  ["the read-only anomaly: the reader that saw the deposit commits, the withdrawal fails at its write (d8a)", [
+    [{ op: "begin", tx: 2, level: "ser" }, ok],
+    [{ op: "scan", tx: 2, lo: 1, hi: 2 }, { rows: [[1, 10], [2, 20]] }],
+    [{ op: "begin", tx: 1, level: "ser" }, ok],
+    [{ op: "read", tx: 1, key: 2 }, { values: [20] }],
+    [{ op: "update", tx: 1, key: 2, add: 20 }, { count: 1 }],
+    [{ op: "commit", tx: 1 }, ok],
+    [{ op: "begin", tx: 3, level: "ser", readOnly: true }, ok],
+    [{ op: "scan", tx: 3, lo: 1, hi: 2 }, { rows: [[1, 10], [2, 40]] }],
+    [{ op: "commit", tx: 3 }, ok],
+    [{ op: "update", tx: 2, key: 1, add: -11 }, { error: "40001" }],
+  ]],
+  ["a write in a READ ONLY transaction fails with 25006", [
+    [{ op: "begin", tx: 1, level: "ser", readOnly: true }, ok],
+    [{ op: "update", tx: 1, key: 1, add: 1 }, { error: "25006" }],
+    [{ op: "read", tx: 1, key: 1 }, { error: "25P02" }],
+  ]],
+];
+
 const why = postgresUnavailable();
 if (why) console.log(`skipping the PostgreSQL engine: it ${why}`);
 
@@ -109,10 +164,30 @@ describe("scenarios (PostgreSQL 15)", () => {
     }
   });
 
+  test.each(serScenarios)("serializable: %s", (_, steps) => {
+    const model = new MvccModel(g);
+    const oracle = new MvccOracle(g);
+    for (const op of setup) [model.apply(op), oracle.apply(op)];
+    for (const [i, [op, obs]] of steps.entries()) {
+      expect(model.apply(op), `model step ${i}: ${JSON.stringify(op)}`).toEqual(obs);
+      const allowed = oracle.apply(op);
+      expect(allows(allowed, obs), `oracle step ${i}: ${JSON.stringify(op)} allows ${JSON.stringify(allowed)}`).toBe(true);
+      oracle.chose(obs);
+    }
+  });
+
+  test("serializable: the oracle refuses the write skew's second COMMIT, and allows nothing else there", () => {
+    const oracle = new MvccOracle(g);
+    for (const op of setup) oracle.apply(op);
+    const steps = writeSkew("B1 B2 R1 R2 W1 W2 C1 C2");
+    for (const [op, obs] of steps.slice(0, -1)) oracle.chose((oracle.apply(op), obs));
+    expect(oracle.apply(steps.at(-1)![0])).toEqual({ error: "40001" });
+  });
+
   test.skipIf(why !== undefined)("the same scenarios on a real PostgreSQL server give the same observations", async () => {
     const factory = resolveEngine(mvccLayer, "postgres");
     try {
-      for (const [name, steps] of scenarios) {
+      for (const [name, steps] of [...scenarios, ...serScenarios]) {
         const e = (await factory.create(g)) as Engine<MvccOp, MvccObs>;
         try {
           for (const op of setup) await e.apply(op);
