@@ -56,6 +56,8 @@ export interface CampaignResult {
   readonly originalLength?: number;
   /** For "failed": each op of the trace with the engine's and the oracle's observation. */
   readonly steps?: readonly Step[];
+  /** The anomaly the failure shows, named by the layer (mvcc: Adya's G0…G2). */
+  readonly anomaly?: string;
   /** The engine's state after the failing op, drawn by the layer (when the engine can be inspected). */
   readonly state?: string;
   /** For "engine-failure": the error, and the trace up to and including the op that broke the engine. */
@@ -84,7 +86,7 @@ export async function runCampaign(layer: AnyLayer, factory: EngineFactory, optio
 }
 
 async function campaign(layer: AnyLayer, factory: EngineFactory, against: EngineFactory | undefined, options: CampaignOptions): Promise<CampaignResult> {
-  const geometry = options.geometry ?? layer.defaultGeometry;
+  const geometry = options.geometry ?? { ...(layer.defaultGeometry as object), ...factory.geometry }; // what the engine (a mutant) needs
   const started = Date.now();
   let runs = 0;
   let ops = 0;
@@ -200,6 +202,7 @@ async function campaign(layer: AnyLayer, factory: EngineFactory, against: Engine
   const failing = minimal.slice(0, failure.index + 1);
   return {
     ...base(), status: "failed", trace: traceOf(failing), failure, originalLength: first.seq.length, steps,
+    anomaly: layer.classify?.(failing, failure, geometry),
     state: await renderStateAfter(layer, geometry, factory, failing),
   };
 }

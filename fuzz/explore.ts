@@ -31,7 +31,7 @@ export async function explore(layer: AnyLayer, factory: EngineFactory, options: 
 
 async function search(layer: AnyLayer, factory: EngineFactory, options: ExploreOptions): Promise<ExploreResult> {
   if (!layer.alphabet) throw new Error(`layer ${layer.name} has no exploration alphabet`);
-  const geometry = options.geometry ?? layer.defaultGeometry;
+  const geometry = options.geometry ?? { ...(layer.defaultGeometry as object), ...factory.geometry };
   // Only ops the engine supports: a probe engine says which features it has.
   const probe = await factory.create(geometry);
   const features = probe.features;

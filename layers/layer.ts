@@ -2,6 +2,7 @@
 import type fc from "fast-check";
 import type { z } from "zod";
 import type { Engine, LayerName } from "../engines/types.ts";
+import type { Failure } from "../fuzz/runner.ts";
 import type { Property, PropertyKind } from "../properties/types.ts";
 
 export interface Mutant<Op, Obs, State, G> {
@@ -10,6 +11,8 @@ export interface Mutant<Op, Obs, State, G> {
   readonly mimics: string;
   /** The only kind of property expected to kill it, where that matters (an eager engine fails only economy). */
   readonly killedBy?: PropertyKind;
+  /** Geometry fields it needs over the layer's defaults (e.g. mvcc's {"flavour":"sqlite"}): runs use {...defaults, ...geometry}. */
+  readonly geometry?: Partial<G>;
   create(geometry: G): Engine<Op, Obs, State>;
 }
 
@@ -19,8 +22,9 @@ export function mutantOf<Op, Obs, State, G>(
   mimics: string,
   Model: new (geometry: G) => Engine<Op, Obs, State>,
   killedBy?: PropertyKind,
+  geometry?: Partial<G>,
 ): Mutant<Op, Obs, State, G> {
-  return { name, mimics, killedBy, create: (g) => new Model(g) };
+  return { name, mimics, killedBy, geometry, create: (g) => new Model(g) };
 }
 
 export interface Layer<Op, Obs, State, G> {
@@ -52,6 +56,8 @@ export interface Layer<Op, Obs, State, G> {
   readonly properties: readonly Property<Op, Obs, State>[];
   /** Candidate rewrites of a failing sequence that plain deletion cannot reach (canonical renaming). */
   simplify?(ops: readonly Op[]): Iterable<Op[]>;
+  /** The anomaly a failure shows, in the layer's own terms (mvcc: Adya's G0…G2), for failure reports. */
+  classify?(ops: readonly Op[], failure: Failure, geometry: G): string | undefined;
   /** A compact human-readable picture of the state, for failure reports. */
   renderState?(state: State): string;
   /** Turn the JSON an external engine returns for `inspect` into the state the properties read. */

@@ -1,37 +1,60 @@
-// The mvcc layer assembled: PostgreSQL-style MVCC (READ COMMITTED, REPEATABLE READ), its eager oracle, properties
-// and mutants.
+// The mvcc layer assembled, in two flavours chosen by the geometry: PostgreSQL-style MVCC (READ COMMITTED, REPEATABLE
+// READ), and SQLite's WAL ({"flavour":"sqlite"}: docs/sqlite-wal.md); their eager oracles, properties and mutants.
 import { mvccAlphabet, mvccArrange, mvccOpArbitrary } from "../fuzz/mvcc.ts";
+import { walAlphabet, walArrange, walOpArbitrary } from "../fuzz/mvcc-wal.ts";
 import { mvccMutants } from "../models/mvcc/mutants/index.ts";
+import { walMutants } from "../models/mvcc/mutants/wal.ts";
 import { MvccModel } from "../models/mvcc/model.ts";
 import { decodeMvccState, renderMvccState } from "../models/mvcc/state.ts";
 import { defaultMvccGeometry, mvccGeometrySchema, mvccObsSchema, mvccOpSchema, type MvccGeometry, type MvccObs, type MvccOp, type MvccState } from "../models/mvcc/types.ts";
+import { WalModel } from "../models/mvcc/wal.ts";
+import { decodeWalState, renderWalState, type WalState } from "../models/mvcc/wal-state.ts";
 import { MvccOracle } from "../oracles/mvcc.ts";
+import { WalOracle } from "../oracles/mvcc-wal.ts";
+import { classifyMvcc } from "../properties/mvcc/anomaly.ts";
 import { mvccEconomy } from "../properties/mvcc/economy.ts";
 import { mvccStructure } from "../properties/mvcc/invariants.ts";
-import type { Layer } from "./layer.ts";
+import { walEconomy, walStructure } from "../properties/mvcc/wal.ts";
+import type { Property } from "../properties/types.ts";
+import type { Layer, Mutant } from "./layer.ts";
 
-export const mvccLayer: Layer<MvccOp, MvccObs, MvccState, MvccGeometry> = {
+type State = MvccState | WalState;
+const sqlite = (g: MvccGeometry): boolean => g.flavour === "sqlite";
+const isWal = (s: State): s is WalState => "wal" in s;
+
+/** A flavour's property, passing over the other flavour's states (a run's flavour never changes). */
+function only<S extends State>(wal: boolean, p: Property<MvccOp, MvccObs, S>): Property<MvccOp, MvccObs, State> {
+  return { ...p, start: (initial) => (isWal(initial) === wal ? p.start(initial as S) : { after: () => undefined }) } as Property<MvccOp, MvccObs, State>;
+}
+
+/** The PostgreSQL mutants mutate the PostgreSQL model: they run in that flavour whatever --geometry says. */
+const postgresMutants = mvccMutants.map((m): Mutant<MvccOp, MvccObs, MvccState, MvccGeometry> => ({ ...m, geometry: { flavour: "postgres", ...m.geometry } }));
+
+export const mvccLayer: Layer<MvccOp, MvccObs, State, MvccGeometry> = {
   name: "mvcc",
-  description: "PostgreSQL MVCC: heap tuples with xmin/xmax, snapshots, READ COMMITTED (EvalPlanQual), REPEATABLE READ (first-updater-wins), row locks, deadlocks, vacuum",
+  description: "MVCC: PostgreSQL's heap (xmin/xmax, snapshots, READ COMMITTED, REPEATABLE READ, row locks, deadlocks, vacuum) or, with {\"flavour\":\"sqlite\"}, SQLite's WAL (read marks, one writer, BUSY_SNAPSHOT, checkpoints)",
   defaultGeometry: defaultMvccGeometry,
   geometrySchema: mvccGeometrySchema,
   opSchema: mvccOpSchema,
   obsSchema: mvccObsSchema as never,
-  observations: '{"ok":true} | {"value":N|null} | {"rows":[[k,v]…]} | {"count":N} | {"rolledBack":true} | {"error":"40001"|"40P01"|"23505"|"25P02"} | {"blocked":true} | {"skipped":true}, each optionally with "unblocked":[{tx,result}] (docs/mvcc.md)',
-  opArbitrary: mvccOpArbitrary,
-  alphabet: mvccAlphabet,
+  observations:
+    '{"ok":true} | {"values":[N…]} | {"rows":[[k,v]…]} | {"count":N} | {"rolledBack":true} | {"error":"40001"|"40P01"|"23505"|"25P02"|…} | {"blocked":true} | {"skipped":true}, each optionally with "unblocked":[{tx,result}] (docs/mvcc.md); sqlite flavour: {"error":"SQLITE_BUSY"|"SQLITE_BUSY_SNAPSHOT"|"SQLITE_CONSTRAINT_PRIMARYKEY"|"SQLITE_ERROR"} and {"checkpoint":{"busy":0|1,"log":N,"checkpointed":N}} (docs/sqlite-wal.md)',
+  opArbitrary: (g, f) => (sqlite(g) ? walOpArbitrary(g, f) : mvccOpArbitrary(g, f)),
+  alphabet: (g) => (sqlite(g) ? walAlphabet(g) : mvccAlphabet(g)),
+  // autocommit inserts: the PostgreSQL flavour's arrange begins a transaction (client 2: READ COMMITTED), the sqlite
+  // flavour's runs each alone and drops the COMMIT
   prelude: [
-    { op: "begin", tx: 1, level: "rc" },
-    { op: "insert", tx: 1, key: 1, value: 10 },
-    { op: "insert", tx: 1, key: 2, value: 20 },
-    { op: "insert", tx: 1, key: 3, value: 30 },
-    { op: "commit", tx: 1 },
+    { op: "insert", tx: 2, key: 1, value: 10 },
+    { op: "insert", tx: 2, key: 2, value: 20 },
+    { op: "insert", tx: 2, key: 3, value: 30 },
+    { op: "commit", tx: 2 },
   ],
-  arrange: mvccArrange,
-  model: (g) => new MvccModel(g),
-  oracle: (g) => new MvccOracle(g),
-  mutants: mvccMutants,
-  properties: [mvccStructure, ...mvccEconomy],
-  decodeState: decodeMvccState,
-  renderState: renderMvccState,
+  arrange: (ops, g, f) => (sqlite(g) ? walArrange(ops, g, f) : mvccArrange(ops, g, f)),
+  model: (g) => (sqlite(g) ? new WalModel(g) : new MvccModel(g)),
+  oracle: (g) => (sqlite(g) ? new WalOracle(g) : new MvccOracle(g)),
+  mutants: [...postgresMutants, ...walMutants],
+  properties: [only(false, mvccStructure), ...mvccEconomy.map((p) => only(false, p)), only(true, walStructure), ...walEconomy.map((p) => only(true, p))],
+  decodeState: (json, g) => (sqlite(g) ? decodeWalState(json) : decodeMvccState(json)),
+  renderState: (s) => (isWal(s) ? renderWalState(s) : renderMvccState(s)),
+  classify: (ops, failure, g) => classifyMvcc(ops, failure, g),
 };
