@@ -56,8 +56,11 @@ function pickLayers(name: string | undefined): AnyLayer[] {
   return [l];
 }
 
-/** The geometry: the layer's defaults, then what the engine needs, then what the user gave. */
-function geometryFor(layer: AnyLayer, json: string | undefined, engine?: EngineFactory): unknown {
+/**
+ * The geometry: the layer's defaults, then what the engine needs, then what the user gave; but what a mutant needs
+ * (e.g. the mvcc flavour whose model it mutates) is part of the mutant, and comes last.
+ */
+function geometryFor(layer: AnyLayer, json: string | undefined, engine?: EngineFactory, spec?: string): unknown {
   let extra: unknown = {};
   if (json) {
     try {
@@ -67,7 +70,8 @@ function geometryFor(layer: AnyLayer, json: string | undefined, engine?: EngineF
     }
     if (typeof extra !== "object" || extra === null || Array.isArray(extra)) throw new InputError(`--geometry must be a JSON object, e.g. '{"pages":64}' (got ${json})`);
   }
-  const r = layer.geometrySchema.safeParse({ ...(layer.defaultGeometry as object), ...engine?.geometry, ...(extra as object) });
+  const mutant = spec?.startsWith("mutant:") ? engine?.geometry : undefined;
+  const r = layer.geometrySchema.safeParse({ ...(layer.defaultGeometry as object), ...engine?.geometry, ...(extra as object), ...mutant });
   if (!r.success) throw new InputError(`--geometry for ${layer.name}: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
   return r.data;
 }
@@ -123,7 +127,7 @@ async function runTargets(targets: Target[], o: BudgetOptions, argv: readonly st
     const factory = resolveEngine(t.layer, t.spec);
     if (o.against) resolveEngine(t.layer, o.against); // an unknown reference is a usage error before anything runs
     const defaultRuns = o.time !== undefined ? Number.MAX_SAFE_INTEGER : t.expect === "kill" ? DEFAULT_MUTANT_RUNS : DEFAULT_MODEL_RUNS;
-    return { ...t, label: `${t.layer.name} ${t.spec}`, key: `${t.layer.name}-${t.spec}`, geometry: geometryFor(t.layer, o.geometry, factory), runs: Math.ceil((o.runs ?? defaultRuns) / shard.count) };
+    return { ...t, label: `${t.layer.name} ${t.spec}`, key: `${t.layer.name}-${t.spec}`, geometry: geometryFor(t.layer, o.geometry, factory, t.spec), runs: Math.ceil((o.runs ?? defaultRuns) / shard.count) };
   });
   const report = new ReportWriter(o.report ?? `reports/out/${runId()}`, argv);
   const progress = new Progress(o.quiet ?? false);
@@ -380,7 +384,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     });
 
   async function exploreCommand(layer: AnyLayer, factory: EngineFactory, o: { depth: number; engine: string; geometry?: string; report?: string }): Promise<void> {
-    const geometry = geometryFor(layer, o.geometry, factory);
+    const geometry = geometryFor(layer, o.geometry, factory, o.engine);
     const progress = new Progress(false);
     progress.start(`${layer.name} ${o.engine} explore`, 0);
     const r = await explore(layer, factory, { depth: o.depth, geometry, onProgress: (p) => progress.note(`depth ${p.depth}, ${p.sequences.toLocaleString("en-US")} sequences`) });
@@ -447,7 +451,7 @@ interface TraceOptions {
   against?: string;
 }
 
-const ENGINE_HELP = 'model | oracle | mutant:NAME | linux | stdio:"CMD"';
+const ENGINE_HELP = 'model | oracle | mutant:NAME | linux | overlayfs | postgres | sqlite | stdio:"CMD"';
 const AGAINST_HELP = "also compare the engine's partial views of its state (mm: pagemap) with this reference engine's state after every op (model)";
 
 /** replay and minimize: a trace argument, the engine to run it on, and the stdio timeout. */

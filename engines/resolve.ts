@@ -3,6 +3,7 @@ import type { AnyLayer } from "../layers/layer.ts";
 import { linuxAgent, linuxFeatures, linuxGeometry, linuxUnavailable } from "./linux/index.ts";
 import { overlayfsFactory, overlayfsFeatures, overlayfsUnavailable } from "./overlayfs/index.ts";
 import { postgresFactory, postgresUnavailable } from "./postgres/index.ts";
+import { sqliteFactory, sqliteUnavailable } from "./sqlite/index.ts";
 import { StdioEngine } from "./stdio.ts";
 import { InputError, type Engine, type EngineFactory } from "./types.ts";
 
@@ -24,7 +25,7 @@ export function resolveEngine(layer: AnyLayer, spec: string, options: ResolveOpt
     const name = spec.slice("mutant:".length);
     const m = layer.mutants.find((x) => x.name === name);
     if (!m) throw new InputError(`no mutant "${name}" in layer ${layer.name} (known: ${layer.mutants.map((x) => x.name).join(", ")})`);
-    return { name: `${layer.name}:mutant:${name}`, create: (g) => m.create(g) };
+    return { name: `${layer.name}:mutant:${name}`, geometry: m.geometry, create: (g) => m.create(g) };
   }
   if (spec === "linux") {
     if (layer.name !== "mm") throw new InputError(`the linux engine speaks the mm layer, not ${layer.name}`);
@@ -52,12 +53,18 @@ export function resolveEngine(layer: AnyLayer, spec: string, options: ResolveOpt
     if (why) throw new InputError(`the postgres engine cannot run here: it ${why}`);
     return postgresFactory();
   }
+  if (spec === "sqlite") {
+    if (layer.name !== "mvcc") throw new InputError(`the sqlite engine speaks the mvcc layer, not ${layer.name}`);
+    const why = sqliteUnavailable();
+    if (why) throw new InputError(`the sqlite engine cannot run here: it ${why}`);
+    return sqliteFactory();
+  }
   if (spec.startsWith("stdio:")) {
     const command = spec.slice("stdio:".length).trim();
     if (!command) throw new InputError('stdio engine needs a command: --engine stdio:"CMD"');
     return stdioFactory(layer, command, options.timeoutMs);
   }
-  throw new InputError(`unknown engine "${spec}" (use model, oracle, mutant:NAME, linux, overlayfs, postgres or stdio:"CMD")`);
+  throw new InputError(`unknown engine "${spec}" (use model, oracle, mutant:NAME, linux, overlayfs, postgres, sqlite or stdio:"CMD")`);
 }
 
 /** What `cowcheck engines` lists for a layer. Real-system engines are added by their own issues. */
@@ -68,7 +75,7 @@ export function engineCatalogue(layer: AnyLayer): EngineInfo[] {
     ...layer.mutants.map((m) => ({ spec: `mutant:${m.name}`, available: true, why: m.mimics })),
     ...(layer.name === "mm" ? [linuxInfo()] : []),
     ...(layer.name === "overlay" ? [overlayfsInfo()] : []),
-    ...(layer.name === "mvcc" ? [postgresInfo()] : []),
+    ...(layer.name === "mvcc" ? [postgresInfo(), sqliteInfo()] : []),
     { spec: 'stdio:"CMD"', available: true, why: "any program speaking the JSON-lines protocol (docs/protocol.md)" },
   ];
 }
@@ -85,6 +92,12 @@ function postgresInfo(): EngineInfo {
   const what = "PostgreSQL (engines/postgres): a private server it starts, or COWCHECK_PG_URL";
   const why = postgresUnavailable();
   return { spec: "postgres", available: !why, why: why ? `${what}; unavailable: it ${why}` : what };
+}
+
+function sqliteInfo(): EngineInfo {
+  const what = "SQLite in WAL mode through better-sqlite3 (engines/sqlite), the sqlite flavour: a fresh database file per sequence";
+  const why = sqliteUnavailable();
+  return { spec: "sqlite", available: !why, why: why ? `${what}; unavailable: it ${why}` : what };
 }
 
 function overlayfsInfo(): EngineInfo {
