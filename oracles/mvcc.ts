@@ -70,8 +70,10 @@ class Core implements Storage<Tx> {
   readonly latest = new Map<number, Ser>();
   private index = -1;
 
-  /** `forced`: op index → clients whose statement (or COMMIT) at that op fails with 40001. */
-  constructor(private readonly forced: ReadonlyMap<number, ReadonlySet<number>>) {}
+  /** `forced`: op index → the choices the engine made there: whose statements fail with 40001, who died in a deadlock. */
+  constructor(private readonly forced: ReadonlyMap<number, Choice>) {
+    this.sessions.victim = () => this.forced.get(this.index)?.victim;
+  }
 
   apply(op: MvccOp, index: number): MvccObs {
     this.index = index;
@@ -81,7 +83,7 @@ class Core implements Storage<Tx> {
   }
 
   private isForced(client: Client<Tx>): boolean {
-    return this.forced.get(this.index)?.has(client.tx) === true;
+    return this.forced.get(this.index)?.fail.includes(client.tx) === true;
   }
 
   begin(tx: number, level: PgLevel): Tx {
@@ -251,14 +253,20 @@ function hasCycle<T>(nodes: readonly T[], edge: (a: T, b: T) => boolean): boolea
 
 type Answer = MvccObs | { oneOf: MvccObs[] };
 
+/** What an engine chose at one op where PostgreSQL may choose: serialization failures, a deadlock's victim. */
+interface Choice {
+  readonly fail: readonly number[];
+  readonly victim?: number;
+}
+
 export class MvccOracle implements Engine<MvccOp, Answer> {
   readonly layer = "mvcc" as const;
   readonly features: ReadonlySet<string> = new Set<string>();
   private readonly log: MvccOp[] = [];
-  private forced = new Map<number, Set<number>>();
+  private forced = new Map<number, Choice>();
   private core = new Core(this.forced);
   /** The other answers the last op allowed, each with the history that gives it. */
-  private choices: { obs: MvccObs; forced: Map<number, Set<number>>; core: Core }[] = [];
+  private choices: { obs: MvccObs; forced: Map<number, Choice>; core: Core }[] = [];
 
   constructor(readonly geometry: MvccGeometry) {}
 
@@ -266,21 +274,27 @@ export class MvccOracle implements Engine<MvccOp, Answer> {
     const index = this.log.push(op) - 1;
     const obs = this.core.apply(op, index);
     this.choices = [];
-    // every set of failures SSI could add at this op, grown one failure at a time (a failure can wake a waiter that
+    // every choice PostgreSQL could make at this op, grown one decision at a time (a failure can wake a waiter that
     // may then fail too), each run from the start with it forced
-    const seen = new Set<string>([""]);
-    const queue = [{ failing: [] as number[], obs, core: this.core }];
+    const seen = new Set<string>([JSON.stringify({ fail: [] })]);
+    const queue: { choice: Choice; obs: MvccObs; core: Core }[] = [{ choice: { fail: [] }, obs, core: this.core }];
     for (let q = queue.shift(); q; q = queue.shift()) {
-      for (const tx of this.mayFail(op, q.obs, q.core)) {
-        const failing = [...q.failing, tx].sort((a, b) => a - b);
-        if (q.failing.includes(tx) || seen.has(String(failing))) continue;
-        seen.add(String(failing));
-        const forced = new Map(this.forced).set(index, new Set(failing));
+      const { choice } = q;
+      const next: Choice[] = this.mayFail(op, q.obs, q.core)
+        .filter((tx) => !choice.fail.includes(tx))
+        .map((tx) => ({ ...choice, fail: [...choice.fail, tx].sort((a, b) => a - b) }));
+      // the deadlock's victim: any waiter of the cycle the op closed
+      if (choice.victim === undefined) for (const [, ...others] of q.core.sessions.deadlocks) next.push(...others.map((victim) => ({ ...choice, victim })));
+      for (const c of next) {
+        const key = JSON.stringify(c);
+        if (seen.has(key)) continue;
+        seen.add(key);
+        const forced = new Map(this.forced).set(index, c);
         const core = new Core(forced);
         let alt: MvccObs = obs;
         this.log.forEach((o, i) => (alt = core.apply(o, i)));
-        queue.push({ failing, obs: alt, core });
-        if (!deepEqual(alt, obs) && !this.choices.some((c) => deepEqual(c.obs, alt))) this.choices.push({ obs: alt, forced, core });
+        queue.push({ choice: c, obs: alt, core });
+        if (!deepEqual(alt, obs) && !this.choices.some((x) => deepEqual(x.obs, alt))) this.choices.push({ obs: alt, forced, core });
       }
     }
     return this.choices.length ? { oneOf: [obs, ...this.choices.map((c) => c.obs)] } : obs;

@@ -32,6 +32,7 @@ export function explainFailure(r: CampaignResult): string {
   const f = r.failure;
   if (!f || !r.trace) return "passed";
   lines.push(`property: ${f.property} (${f.kind})`, `message:  ${f.message}`, `at op ${f.index}: ${JSON.stringify(r.trace.ops[f.index])}`);
+  if (r.anomaly) lines.push(`anomaly:  ${r.anomaly}`);
   if (r.steps) {
     lines.push("", "ops → observations:");
     for (const s of r.steps) lines.push(`  ${String(s.index).padStart(3)}  ${JSON.stringify(s.op)}  →  ${JSON.stringify(s.observed)}`);

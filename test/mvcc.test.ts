@@ -216,6 +216,17 @@ describe("scenarios (PostgreSQL 15)", () => {
   });
 });
 
+test("a failure is named by the Adya anomaly it shows", async () => {
+  const named: [string, RegExp][] = [
+    ["aborted-visible", /^G1a /], ["intermediate-visible", /^G1b /], ["dirty-read", /^G1 /], ["no-row-lock", /^G0 /],
+    ["no-first-updater-wins", /^P4 /], ["rr-snapshot-per-statement", /^G-single /], ["vacuum-past-horizon", /^OTV /], ["no-ssi", /^G2/],
+  ];
+  for (const [mutant, anomaly] of named) {
+    const r = await runCampaign(mvccLayer, resolveEngine(mvccLayer, `mutant:${mutant}`), { seed: 1, runs: 2000, maxOps: 100 });
+    expect(r.anomaly, mutant).toMatch(anomaly);
+  }
+}, 60_000);
+
 test("the model holds against the oracle over long fixed-seed runs", async () => {
   for (const seed of [1, 2]) {
     const r = await runCampaign(mvccLayer, resolveEngine(mvccLayer, "model"), { seed, runs: 5000, maxOps: 200 });

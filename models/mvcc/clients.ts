@@ -46,11 +46,19 @@ export class Sessions<S> {
   readonly clients = new Map<number, Client<S>>();
   private waits = 0;
   private woken: { tx: number; result: MvccResult }[] = [];
+  /** The wait cycles the last op closed, each as its clients (the first is the victim chosen). */
+  deadlocks: number[][] = [];
+  /**
+   * Who dies when a cycle closes, if not PostgreSQL's usual pick: the oracle follows the engine here, since a waiter
+   * whose deadlock check ran before the cycle closed is not checked again, and the timing is the server's.
+   */
+  victim?: (cycle: readonly number[]) => number | undefined;
 
   constructor(private readonly storage: Storage<S>) {}
 
   apply(op: MvccOp): MvccObs {
     this.woken = [];
+    this.deadlocks = [];
     const obs = this.perform(op);
     if (!this.woken.length || "skipped" in obs) return obs;
     // waiters woken together finish in an order the server does not fix: listed by client
@@ -178,7 +186,9 @@ export class Sessions<S> {
       c = holderOf(c);
     }
     if (!c || c !== from) return; // no cycle through the new waiter
-    const victim = cycle.reduce((a, b) => (b.pending!.since < a.pending!.since ? b : a));
+    const chosen = this.victim?.(cycle.map((c) => c.tx));
+    const victim = cycle.find((c) => c.tx === chosen) ?? cycle.reduce((a, b) => (b.pending!.since < a.pending!.since ? b : a));
+    this.deadlocks.push([victim.tx, ...cycle.filter((c) => c !== victim).map((c) => c.tx)]);
     victim.pending = undefined;
     if (victim !== from) this.woken.push({ tx: victim.tx, result: { error: "40P01" } });
     this.fail(victim);
