@@ -305,27 +305,28 @@ const scenarios: [string, [MvccOp, MvccObs][]][] = [
 const why = sqliteUnavailable();
 if (why) console.log(`skipping the sqlite engine: it ${why}`);
 
+/** Run a scenario's steps after the setup, expecting each observation. */
+async function play(e: Engine<MvccOp, MvccObs>, steps: [MvccOp, MvccObs][], label: string): Promise<void> {
+  for (const op of setup) await e.apply(op);
+  for (const [i, [op, obs]] of steps.entries()) expect(await e.apply(op), `${label}, step ${i}: ${JSON.stringify(op)}`).toEqual(obs);
+}
+
 describe("scenarios (SQLite 3.53.2)", () => {
-  test.each(scenarios)("%s", (_, steps) => {
-    for (const e of [new WalModel(g), new WalOracle(g)] as Engine<MvccOp, MvccObs>[]) {
-      for (const op of setup) e.apply(op);
-      for (const [i, [op, obs]] of steps.entries()) expect(e.apply(op), `${e.constructor.name} step ${i}: ${JSON.stringify(op)}`).toEqual(obs);
-    }
+  test.each(scenarios)("%s", async (_, steps) => {
+    await play(new WalModel(g), steps, "model");
+    await play(new WalOracle(g), steps, "oracle");
   });
 
   test.skipIf(why !== undefined)("the same scenarios on real SQLite give the same observations", async () => {
     const factory = resolveEngine(mvccLayer, "sqlite");
+    const engines: Engine<MvccOp, MvccObs>[] = [];
     try {
       for (const [name, steps] of scenarios) {
-        const e = (await factory.create(g)) as Engine<MvccOp, MvccObs>;
-        try {
-          for (const op of setup) await e.apply(op);
-          for (const [i, [op, obs]] of steps.entries()) expect(await e.apply(op), `${name}, step ${i}: ${JSON.stringify(op)}`).toEqual(obs);
-        } finally {
-          await e.close?.();
-        }
+        engines.push((await factory.create(g)) as Engine<MvccOp, MvccObs>);
+        await play(engines.at(-1)!, steps, name);
       }
     } finally {
+      for (const e of engines) await e.close?.();
       await factory.dispose?.();
     }
   });
