@@ -387,7 +387,7 @@ describe.skipIf(why !== undefined)("real SQLite", () => {
 describe("the invariants and economy bounds catch what the WAL mutants break in the state (no-busy-snapshot breaks only observations)", () => {
   /** The first property of the sqlite flavour a sequence breaks on a mutant (states only: observations are not compared). */
   function firstBroken(name: string, ops: MvccOp[]): string | undefined {
-    const m = walMutants.find((x) => x.name === name)!.create(g);
+    const m = walMutants.find((x) => x.name === name)!.create(g) as WalModel;
     const checkers = [walStructure, ...walEconomy].map((p) => ({ p, c: p.start(m.inspect()) }));
     for (const op of [...setup, ...ops]) {
       const obs = m.apply(op) as MvccObs;
