@@ -125,11 +125,18 @@ async function campaign(layer: AnyLayer, factory: EngineFactory, against: Engine
   // Phase 1, search: stop at the first failure (or engine failure); --time bounds this phase only.
   let found: { seq: unknown[]; failure: Failure } | undefined;
   let crash: { error: EngineFailure; seq: unknown[] } | undefined;
+  let turn = Date.now();
   const search = await fc.check(
     fc.asyncProperty(arbitrary, async (seq) => {
       runs++;
       ops += seq.length;
       progress();
+      // an in-process engine never leaves the microtask queue: give the event loop a turn now and then, so that
+      // Ctrl-C (a signal, handled as an event) stops a long run of it at once
+      if (Date.now() - turn > 50) {
+        await new Promise((r) => setImmediate(r));
+        turn = Date.now();
+      }
       try {
         const failure = await checkWith(layer, geometry, factory, seq, { against, stats });
         if (!failure) return true;
