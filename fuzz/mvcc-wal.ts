@@ -3,6 +3,7 @@
 // there are six clients or more), writers that take the write lock, and checkpoints of every mode in between.
 import fc from "fast-check";
 import { checkpointModes, type MvccGeometry, type MvccOp } from "../models/mvcc/types.ts";
+import { mvccAlphabet } from "./mvcc.ts";
 
 /**
  * Clients 1..w mostly write, in autocommit or in short transactions; the others mostly read, each in a transaction
@@ -59,19 +60,13 @@ export function walArrange(ops: MvccOp[], g: MvccGeometry, _features: ReadonlySe
   return out;
 }
 
-/** The exploration alphabet: two clients, one key, each kind of BEGIN and statement, two checkpoint modes. */
-export function walAlphabet(_g: MvccGeometry): MvccOp[] {
+/** The exploration alphabet: the PostgreSQL flavour's statements (two clients, one key), SQLite's two BEGINs, two checkpoint modes. */
+export function walAlphabet(g: MvccGeometry): MvccOp[] {
+  const statements = mvccAlphabet(g).filter((op) => op.op !== "begin" && op.op !== "vacuum");
   return [
     { op: "begin", tx: 1, level: "deferred" },
     { op: "begin", tx: 2, level: "immediate" },
-    { op: "read", tx: 1, key: 1 },
-    { op: "update", tx: 1, key: 1, add: 1 },
-    { op: "update", tx: 2, key: 1, add: 1 },
-    { op: "delete", tx: 2, key: 1 },
-    { op: "insert", tx: 2, key: 1, value: 5 },
-    { op: "commit", tx: 1 },
-    { op: "commit", tx: 2 },
-    { op: "abort", tx: 2 },
+    ...statements,
     { op: "checkpoint", mode: "passive" },
     { op: "checkpoint", mode: "truncate" },
   ];
