@@ -89,7 +89,7 @@ function linuxInfo(): EngineInfo {
 }
 
 function postgresInfo(): EngineInfo {
-  const what = "PostgreSQL (engines/postgres): a private server it starts, or COWCHECK_PG_URL";
+  const what = "PostgreSQL (engines/postgres): a private server it starts, or COWCHECK_PG_URL; view heap (pageinspect, for --against model) where the server has it";
   const why = postgresUnavailable();
   return { spec: "postgres", available: !why, why: why ? `${what}; unavailable: it ${why}` : what };
 }

@@ -157,14 +157,7 @@ const why = postgresUnavailable();
 if (why) console.log(`skipping the PostgreSQL engine: it ${why}`);
 
 describe("scenarios (PostgreSQL 15)", () => {
-  test.each(scenarios)("%s", (_, steps) => {
-    for (const e of [new MvccModel(g), new MvccOracle(g)] as Engine<MvccOp, MvccObs>[]) {
-      for (const op of setup) e.apply(op);
-      for (const [i, [op, obs]] of steps.entries()) expect(e.apply(op), `${e.constructor.name} step ${i}: ${JSON.stringify(op)}`).toEqual(obs);
-    }
-  });
-
-  test.each(serScenarios)("serializable: %s", (_, steps) => {
+  test.each([...scenarios, ...serScenarios.map(([n, steps]): (typeof scenarios)[number] => [`serializable: ${n}`, steps])])("%s", (_, steps) => {
     const model = new MvccModel(g);
     const oracle = new MvccOracle(g);
     for (const op of setup) [model.apply(op), oracle.apply(op)];
@@ -244,15 +237,28 @@ describe("findings recorded under traces/mvcc/postgres", () => {
       expect(await checkWith(mvccLayer, trace.geometry, resolveEngine(mvccLayer, "model"), trace.ops), f).toBeUndefined();
     }
   });
-  test.skipIf(why !== undefined)("pass on a real PostgreSQL server", async () => {
+  test.skipIf(why !== undefined)("pass on a real PostgreSQL server, its heap compared with the model's", async () => {
     const factory = resolveEngine(mvccLayer, "postgres");
     try {
       for (const f of files) {
         const { trace } = loadTrace(`traces/mvcc/postgres/${f}`);
-        expect(await checkWith(mvccLayer, trace.geometry, factory, trace.ops), f).toBeUndefined();
+        expect(await checkWith(mvccLayer, trace.geometry, factory, trace.ops, { against: resolveEngine(mvccLayer, "model") }), f).toBeUndefined();
       }
     } finally {
       await factory.dispose?.();
     }
   }, 60_000);
 });
+
+test.skipIf(why !== undefined)("a real PostgreSQL server holds against the oracle and the model's heap over a fixed-seed fuzz run", async () => {
+  const factory = resolveEngine(mvccLayer, "postgres");
+  try {
+    const r = await runCampaign(mvccLayer, factory, { seed: 11, runs: 40, maxOps: 100, geometry: { ...g, ...factory.geometry }, against: "model" });
+    expect(r.failure?.message).toBeUndefined();
+    expect(r.engineFailure).toBeUndefined();
+    expect(r.ops).toBeGreaterThan(3000);
+    expect(r.structure?.compared).toBeGreaterThan(r.ops / 2);
+  } finally {
+    await factory.dispose?.();
+  }
+}, 120_000);

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import type { MvccObs, MvccOp, MvccResult, SqlState } from "../../models/mvcc/types.ts";
+import type { HeapView } from "../../properties/mvcc/heap.ts";
 import { SQLSTATES } from "../../models/mvcc/types.ts";
 import { atProcessEnd } from "../cleanup.ts";
 import { EngineFailure, InputError, type Engine, type EngineFactory } from "../types.ts";
@@ -96,17 +97,53 @@ interface Conn {
 /** One sequence: a fresh table, a connection per client, a monitor connection that watches the waits. */
 export class PostgresEngine implements Engine<MvccOp, MvccObs> {
   readonly layer = "mvcc" as const;
-  readonly features: ReadonlySet<string> = new Set<string>();
+  readonly features: ReadonlySet<string>;
   private readonly conns = new Map<number, Conn>();
   private settledCount = 0;
 
-  private constructor(private readonly url: string, private readonly monitor: pg.Client) {}
+  /** `base`: the xid before the sequence's first one (the model's xid 1 is base + 1); undefined without pageinspect. */
+  private constructor(private readonly url: string, private readonly monitor: pg.Client, private readonly base: number | undefined) {
+    this.features = new Set(base === undefined ? [] : ["heap"]);
+  }
 
   static async start(url: string): Promise<PostgresEngine> {
     const monitor = new pg.Client({ connectionString: url });
     await monitor.connect();
     await monitor.query("DROP TABLE IF EXISTS t; CREATE TABLE t (k int PRIMARY KEY, v int) WITH (autovacuum_enabled = false)");
-    return new PostgresEngine(url, monitor);
+    let base: number | undefined;
+    try {
+      // the heap view reads pages with pageinspect (superuser); a server without it runs without the view
+      await monitor.query("CREATE EXTENSION IF NOT EXISTS pageinspect");
+      base = Number((await monitor.query("SELECT txid_current() % 4294967296 AS x")).rows[0].x);
+    } catch {
+      base = undefined;
+    }
+    return new PostgresEngine(url, monitor, base);
+  }
+
+  /** The "heap" view: every tuple in t's pages (heap_page_items), xids numbered from the sequence's start. */
+  async inspectView(name: string): Promise<HeapView> {
+    if (name !== "heap" || this.base === undefined) throw new EngineFailure("protocol", `the postgres engine has no view "${name}"`);
+    const base = this.base;
+    const r = await this.monitor.query(
+      // a row lock (HEAP_XMAX_LOCK_ONLY, 0x80: EvalPlanQual's lock, carried to the new version as KEY SHARE) is no
+      // deleter: the view reports xmax 0 for it, as the model, which has no row locks but through xmax, does
+      `SELECT t_xmin::text::bigint AS xmin, CASE WHEN t_infomask & 128 <> 0 THEN 0 ELSE t_xmax::text::bigint END AS xmax, t_data
+         FROM generate_series(0, pg_relation_size('t') / current_setting('block_size')::int - 1) AS b,
+              heap_page_items(get_raw_page('t', b::int))
+        WHERE lp_flags = 1`,
+    );
+    const versions = r.rows.map((row: { xmin: string; xmax: string; t_data: Buffer }) => ({
+      key: row.t_data.readInt32LE(0),
+      value: row.t_data.readInt32LE(4),
+      xmin: Number(row.xmin) - base,
+      xmax: Number(row.xmax) === 0 ? 0 : Number(row.xmax) - base,
+    }));
+    const xids = [...new Set(versions.flatMap((v: { xmin: number; xmax: number }) => [v.xmin, v.xmax]).filter((x: number) => x > 0))];
+    const fates = await this.monitor.query("SELECT x, txid_status(x + $1::bigint) AS s FROM unnest($2::bigint[]) AS x", [base, xids]);
+    const clog: HeapView["clog"] = {};
+    for (const f of fates.rows as { x: string; s: string }[]) if (f.s === "committed" || f.s === "aborted") clog[String(f.x)] = f.s;
+    return { versions, clog };
   }
 
   private async conn(tx: number): Promise<Conn> {

@@ -123,6 +123,8 @@ export const mvccStateSchema = z
           level: z.enum(levels),
           failed: z.boolean(),
           snapshot: z.object({ xmin: xid, xmax: xid, xip: z.array(xid) }).strict().optional(),
+          /** The statement it waits in, if it waits on a lock (an UPDATE or DELETE waits with the page pinned). */
+          waiting: z.enum(["insert", "update", "delete"]).optional(),
         })
         .strict(),
     ),

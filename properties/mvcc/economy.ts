@@ -29,9 +29,10 @@ export const mvccEconomy: Property<MvccOp, MvccObs, MvccState>[] = [
   stateless(
     "vacuum-reclaims",
     "economy",
-    "after vacuum, no version remains that is dead to every transaction (aborted inserter, or deleter committed before the horizon)",
+    "after vacuum, no version remains that is dead to every transaction (aborted inserter, or deleter committed before the horizon), unless a waiting UPDATE or DELETE pins the page",
     (op, _obs, s) => {
       if (op.op !== "vacuum") return undefined;
+      if (s.txs.some((t) => t.waiting === "update" || t.waiting === "delete")) return undefined; // the page is pinned: vacuum may not prune
       let horizon = s.nextXid;
       for (const t of s.txs) {
         if (t.failed) continue;
