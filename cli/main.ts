@@ -60,7 +60,7 @@ function pickLayers(name: string | undefined): AnyLayer[] {
  * The geometry: the layer's defaults, then what the engine needs, then what the user gave; but what a mutant needs
  * (e.g. the mvcc flavour whose model it mutates) is part of the mutant, and comes last.
  */
-function geometryFor(layer: AnyLayer, json: string | undefined, engine?: EngineFactory, spec?: string): unknown {
+function geometryFor(layer: AnyLayer, json: string | undefined, engine?: EngineFactory, spec?: string, flavour?: object): unknown {
   let extra: unknown = {};
   if (json) {
     try {
@@ -71,7 +71,7 @@ function geometryFor(layer: AnyLayer, json: string | undefined, engine?: EngineF
     if (typeof extra !== "object" || extra === null || Array.isArray(extra)) throw new InputError(`--geometry must be a JSON object, e.g. '{"pages":64}' (got ${json})`);
   }
   const mutant = spec?.startsWith("mutant:") ? engine?.geometry : undefined;
-  const r = layer.geometrySchema.safeParse({ ...(layer.defaultGeometry as object), ...engine?.geometry, ...(extra as object), ...mutant });
+  const r = layer.geometrySchema.safeParse({ ...(layer.defaultGeometry as object), ...engine?.geometry, ...flavour, ...(extra as object), ...mutant });
   if (!r.success) throw new InputError(`--geometry for ${layer.name}: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
   return r.data;
 }
@@ -83,6 +83,8 @@ interface Target {
   readonly spec: string;
   readonly expect: "pass" | "kill";
   readonly killedBy?: string;
+  /** One of the layer's other flavours (the default run checks each model against its oracle). */
+  readonly flavour?: { readonly name: string; readonly geometry: Readonly<Record<string, unknown>> };
 }
 
 interface BudgetOptions {
@@ -127,7 +129,9 @@ async function runTargets(targets: Target[], o: BudgetOptions, argv: readonly st
     const factory = resolveEngine(t.layer, t.spec);
     if (o.against) resolveEngine(t.layer, o.against); // an unknown reference is a usage error before anything runs
     const defaultRuns = o.time !== undefined ? Number.MAX_SAFE_INTEGER : t.expect === "kill" ? DEFAULT_MUTANT_RUNS : DEFAULT_MODEL_RUNS;
-    return { ...t, label: `${t.layer.name} ${t.spec}`, key: `${t.layer.name}-${t.spec}`, geometry: geometryFor(t.layer, o.geometry, factory, t.spec), runs: Math.ceil((o.runs ?? defaultRuns) / shard.count) };
+    const name = t.flavour ? `${t.spec} (${t.flavour.name})` : t.spec;
+    const geometry = geometryFor(t.layer, o.geometry, factory, t.spec, t.flavour?.geometry);
+    return { ...t, label: `${t.layer.name} ${name}`, key: `${t.layer.name}-${t.spec}${t.flavour ? `-${t.flavour.name}` : ""}`, geometry, runs: Math.ceil((o.runs ?? defaultRuns) / shard.count) };
   });
   const report = new ReportWriter(o.report ?? `reports/out/${runId()}`, argv);
   const progress = new Progress(o.quiet ?? false);
@@ -176,7 +180,7 @@ async function runTargets(targets: Target[], o: BudgetOptions, argv: readonly st
 function printTarget(rec: TargetRecord, t: Target, quiet: boolean, against?: string): void {
   const r = rec.result;
   const secs = `${(r.elapsedMs / 1000).toFixed(1)}s`;
-  const name = `${r.layer} ${t.spec}`.padEnd(36);
+  const name = `${r.layer} ${t.spec}${t.flavour ? ` (${t.flavour.name})` : ""}`.padEnd(36);
   if (r.status === "passed") {
     const what = t.expect === "kill" ? "SURVIVED" : "passed  ";
     console.log(`${name} ${what} ${r.runs} runs, ${r.ops.toLocaleString("en-US")} ops, ${secs}`);
@@ -260,6 +264,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         continue;
       }
       targets.push({ layer, spec: "model", expect: "pass" });
+      if (!o.geometry) for (const flavour of layer.flavours ?? []) targets.push({ layer, spec: "model", expect: "pass", flavour });
       for (const m of layer.mutants) targets.push({ layer, spec: `mutant:${m.name}`, expect: "kill", killedBy: m.killedBy });
     }
     const { records, report } = await runTargets(targets, o, argv);

@@ -31,6 +31,8 @@ export interface Layer<Op, Obs, State, G> {
   readonly name: LayerName;
   readonly description: string;
   readonly defaultGeometry: G;
+  /** Other flavours of the layer, as geometry overrides: `cowcheck run` with no --geometry checks each model too. */
+  readonly flavours?: readonly { readonly name: string; readonly geometry: Readonly<Partial<G>> }[];
   readonly geometrySchema: z.ZodType<G>;
   readonly opSchema: z.ZodType<Op>;
   readonly obsSchema: z.ZodType<Obs>;

@@ -35,6 +35,7 @@ export const mvccLayer: Layer<MvccOp, MvccObs, State, MvccGeometry> = {
   name: "mvcc",
   description: "MVCC: PostgreSQL's heap (xmin/xmax, snapshots, READ COMMITTED, REPEATABLE READ, row locks, deadlocks, vacuum) or, with {\"flavour\":\"sqlite\"}, SQLite's WAL (read marks, one writer, BUSY_SNAPSHOT, checkpoints)",
   defaultGeometry: defaultMvccGeometry,
+  flavours: [{ name: "sqlite", geometry: { flavour: "sqlite", txs: 6 } }],
   geometrySchema: mvccGeometrySchema,
   opSchema: mvccOpSchema,
   obsSchema: mvccObsSchema as never,
