@@ -158,9 +158,10 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
   protected insert(client: Client<TxState>, key: number, value: number): Outcome {
     const st = client.state;
     if (!st.inserting) {
-      st.inserting = { key, value, xmin: this.xidOf(client), xmax: 0, pending: true };
+      const xmin = this.xidOf(client); // GetCurrentTransactionId, first thing
+      if (st.sxact) this.ssi.write(st.sxact); // CheckForSerializableConflictIn, before the tuple goes in
+      st.inserting = { key, value, xmin, xmax: 0, pending: true };
       this.versions.push(st.inserting);
-      if (st.sxact) this.ssi.write(st.sxact);
     }
     const mine = st.inserting;
     const own = st.xid;
