@@ -73,6 +73,10 @@ class Core implements Storage<Tx> {
   /** `forced`: op index → the choices the engine made there: whose statements fail with 40001, who died in a deadlock. */
   constructor(private readonly forced: ReadonlyMap<number, Choice>) {
     this.sessions.victim = () => this.forced.get(this.index)?.victim;
+    this.sessions.wakeOrder = (txs) => {
+      const order = this.forced.get(this.index)?.order;
+      return order && txs.every((tx) => order.includes(tx)) ? order : undefined;
+    };
   }
 
   apply(op: MvccOp, index: number): MvccObs {
@@ -257,6 +261,13 @@ type Answer = MvccObs | { oneOf: MvccObs[] };
 interface Choice {
   readonly fail: readonly number[];
   readonly victim?: number;
+  /** The order waiters woken together ran in. */
+  readonly order?: readonly number[];
+}
+
+function permutations<T>(xs: readonly T[]): T[][] {
+  if (xs.length <= 1) return [[...xs]];
+  return xs.flatMap((x, i) => permutations([...xs.slice(0, i), ...xs.slice(i + 1)]).map((p) => [x, ...p]));
 }
 
 export class MvccOracle implements Engine<MvccOp, Answer> {
@@ -285,6 +296,8 @@ export class MvccOracle implements Engine<MvccOp, Answer> {
         .map((tx) => ({ ...choice, fail: [...choice.fail, tx].sort((a, b) => a - b) }));
       // the deadlock's victim: any waiter of the cycle the op closed
       if (choice.victim === undefined) for (const [, ...others] of q.core.sessions.deadlocks) next.push(...others.map((victim) => ({ ...choice, victim })));
+      // waiters woken together: any order
+      if (choice.order === undefined) for (const group of q.core.sessions.wakes) next.push(...permutations(group).slice(1).map((order) => ({ ...choice, order })));
       for (const c of next) {
         const key = JSON.stringify(c);
         if (seen.has(key)) continue;

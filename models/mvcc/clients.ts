@@ -53,12 +53,20 @@ export class Sessions<S> {
    * whose deadlock check ran before the cycle closed is not checked again, and the timing is the server's.
    */
   victim?: (cycle: readonly number[]) => number | undefined;
+  /** The groups of waiters the last op woke together, each in the order they began to wait. */
+  wakes: number[][] = [];
+  /**
+   * The order woken waiters run in, if not the order they began to wait: waiters on one transaction's lock are all
+   * granted it at once and race (two inserts of a key whose inserter aborted: which one gets it is the server's).
+   */
+  wakeOrder?: (waiters: readonly number[]) => readonly number[] | undefined;
 
   constructor(private readonly storage: Storage<S>) {}
 
   apply(op: MvccOp): MvccObs {
     this.woken = [];
     this.deadlocks = [];
+    this.wakes = [];
     const obs = this.perform(op);
     if (!this.woken.length || "skipped" in obs) return obs;
     // waiters woken together finish in an order the server does not fix: listed by client
@@ -165,7 +173,13 @@ export class Sessions<S> {
   private wake(ended: Client<S>): void {
     const id = this.storage.waitId(ended);
     if (id === undefined) return;
-    const waiting = [...this.clients.values()].filter((c) => c.pending?.waitFor === id).sort((a, b) => a.pending!.since - b.pending!.since);
+    let waiting = [...this.clients.values()].filter((c) => c.pending?.waitFor === id).sort((a, b) => a.pending!.since - b.pending!.since);
+    if (waiting.length > 1) {
+      const txs = waiting.map((w) => w.tx);
+      this.wakes.push(txs);
+      const order = this.wakeOrder?.(txs);
+      if (order) waiting = order.map((tx) => waiting.find((w) => w.tx === tx)!);
+    }
     for (const w of waiting) {
       if (!w.pending || w.pending.waitFor !== id) continue;
       const r = this.execute(w, w.pending.op, w.pending.context);
