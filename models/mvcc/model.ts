@@ -16,6 +16,8 @@ interface TxState {
   sxact?: Sxact;
   /** The heap tuple of an insert still in its unique check. */
   inserting?: Version;
+  /** The UPDATE or DELETE running (it may have waited): how many rows it changed, and the versions it made. */
+  statement?: { count: number; made: Set<Version> };
   /**
    * READ COMMITTED: the snapshot of its last statement, if that was a SELECT. The engine's driver runs it as an
    * extended-protocol portal, which keeps its snapshot registered (and the backend's xmin) until the next statement
@@ -35,6 +37,8 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
   private hasPage = false;
   /** t_ctid: the version an update made from this one (a delete leaves none). */
   protected readonly ctid = new WeakMap<Version, Version>();
+  /** Each version's line pointer on the table's page: `versions` is in this order. */
+  private readonly lp = new WeakMap<Version, number>();
   protected readonly sessions = new Sessions<TxState>(this);
   protected readonly ssi: Ssi;
 
@@ -161,7 +165,7 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
       const xmin = this.xidOf(client); // GetCurrentTransactionId, first thing
       if (st.sxact) this.ssi.write(st.sxact); // CheckForSerializableConflictIn, before the tuple goes in
       st.inserting = { key, value, xmin, xmax: 0, pending: true };
-      this.versions.push(st.inserting);
+      this.place(st.inserting);
     }
     const mine = st.inserting;
     const own = st.xid;
@@ -188,12 +192,16 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
    * COMMITTED is followed along its update chain to the newest version (EvalPlanQual), or gone if deleted.
    */
   protected modify(client: Client<TxState>, op: Statement & { op: "update" | "delete" }, s: Snapshot): Outcome {
-    // every version the statement sees (usually one), checked before any is changed, in heap order
-    const seen = this.seen(op.key, s, client.state.xid);
+    const st = client.state;
+    // what the statement did before it waited: a command does not see the versions it made itself
+    if (!client.pending) st.statement = { count: 0, made: new Set() };
+    const done = st.statement!;
+    const seen = this.seen(op.key, s, st.xid).filter((v) => !done.made.has(v));
     // heap_update / heap_delete take the xid on entry (GetCurrentTransactionId), before they wait or fail
     if (seen.length) this.xidOf(client);
-    const own = client.state.xid;
-    const targets: Version[] = [];
+    const own = st.xid!;
+    // one version at a time in heap (line pointer) order, as the scan returns them: a wait or a failure at one
+    // leaves the earlier ones changed
     for (const first of seen) {
       let v: Version | undefined = first;
       while (v) {
@@ -203,20 +211,29 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
         if (client.level !== "rc") return { error: "40001" };
         v = this.newerVersion(v);
       }
-      if (v) targets.push(v);
-    }
-    if (!targets.length) return { count: 0 };
-    if (client.state.sxact) this.ssi.write(client.state.sxact);
-    const xid = this.xidOf(client);
-    for (const v of targets) {
-      v.xmax = xid;
+      if (!v || v.xmax === own) continue; // deleted, or changed by this command already (TM_SelfModified)
+      if (st.sxact) this.ssi.write(st.sxact);
+      v.xmax = own;
       if (op.op === "update") {
-        const next = { key: v.key, value: op.add !== undefined ? v.value + op.add : op.value ?? v.value, xmin: xid, xmax: 0 };
-        this.versions.push(next);
+        const next = { key: v.key, value: op.add !== undefined ? v.value + op.add : op.value ?? v.value, xmin: own, xmax: 0 };
+        this.place(next);
         this.ctid.set(v, next);
+        done.made.add(next);
       } else this.ctid.delete(v); // a delete after an aborted update: no successor
+      done.count++;
     }
-    return { count: targets.length };
+    return { count: done.count };
+  }
+
+  /** PageAddItem: a new version takes the first free line pointer (VACUUM frees them), else a new one at the end. */
+  protected place(v: Version): void {
+    const used = new Set(this.versions.map((x) => this.lp.get(x)));
+    let lp = 1;
+    while (used.has(lp)) lp++;
+    this.lp.set(v, lp);
+    const at = this.versions.findIndex((x) => (this.lp.get(x) ?? 0) > lp);
+    if (at < 0) this.versions.push(v);
+    else this.versions.splice(at, 0, v);
   }
 
   /** The version that replaced `v` (t_ctid): the one its updater made, if it updated rather than deleted. */

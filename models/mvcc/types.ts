@@ -110,7 +110,7 @@ const version = z
   .strict();
 export const mvccStateSchema = z
   .object({
-    /** Every heap tuple version, in insertion order. xmax 0: none. */
+    /** Every heap tuple version, in line pointer order (VACUUM frees line pointers that later versions take). xmax 0: none. */
     versions: z.array(version),
     /** xid → "committed" | "aborted"; absent: in progress. */
     clog: z.record(z.string(), z.enum(["committed", "aborted"])),

@@ -72,7 +72,7 @@ class NoRowLock extends MvccModel {
     const v = this.versions.find((x) => x.key === op.key && this.visible(x, s, client.state.xid))!; // the row it waited for
     const xid = (client.state.xid ??= this.nextXid++);
     v.xmax = xid;
-    if (op.op === "update") this.versions.push({ key: v.key, value: op.add !== undefined ? v.value + op.add : op.value ?? v.value, xmin: xid, xmax: 0 });
+    if (op.op === "update") this.place({ key: v.key, value: op.add !== undefined ? v.value + op.add : op.value ?? v.value, xmin: xid, xmax: 0 });
     return { count: 1 };
   }
 }
@@ -86,7 +86,7 @@ class UpdateCopiesTable extends MvccModel {
     for (const v of [...this.versions]) {
       if (v.key === op.key || v.xmax !== 0 || !this.committed(v.xmin)) continue;
       v.xmax = xid;
-      this.versions.push({ key: v.key, value: v.value, xmin: xid, xmax: 0 });
+      this.place({ key: v.key, value: v.value, xmin: xid, xmax: 0 });
     }
     return out;
   }
