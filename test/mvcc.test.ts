@@ -146,6 +146,14 @@ const serScenarios: [string, [MvccOp, MvccObs][]][] = [
     [{ op: "commit", tx: 3 }, ok],
     [{ op: "update", tx: 2, key: 1, add: -11 }, { error: "40001" }],
   ]],
+  ["after a COMMIT that SSI refused, the client's next transaction holds its rows, and a second writer waits", [
+    ...writeSkew("B1 B2 R1 R2 W1 W2 C1 C2"),
+    [{ op: "begin", tx: 2, level: "rc" }, ok],
+    [{ op: "update", tx: 2, key: 1, add: 1 }, { count: 1 }],
+    [{ op: "update", tx: 1, key: 1, add: 1 }, { blocked: true }],
+    [{ op: "commit", tx: 2 }, { ok: true, unblocked: [{ tx: 1, result: { count: 1 } }] }],
+    [{ op: "read", tx: 3, key: 1 }, { values: [112] }],
+  ]],
   ["a write in a READ ONLY transaction fails with 25006", [
     [{ op: "begin", tx: 1, level: "ser", readOnly: true }, ok],
     [{ op: "update", tx: 1, key: 1, add: 1 }, { error: "25006" }],

@@ -175,16 +175,19 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
     c.pending = pending;
     run.then(
       (r) => {
-        if ("error" in r) c.failed = true;
-        else if (op.op === "commit" || op.op === "abort") c.failed = false;
+        // an error leaves the transaction failed (holding nothing) until it ends; COMMIT and ROLLBACK end it whatever
+        // they answer (a COMMIT that SSI refuses rolls back), and any other answer means it is not failed
+        c.failed = "error" in r && op.op !== "commit" && op.op !== "abort";
         pending.settled = r;
         pending.order = this.settledCount++;
       },
       (e: unknown) => void (pending.failure = e),
     );
     // the statement finishes, or waits on a lock: whichever pg_stat_activity shows first
+    const deadline = Date.now() + 5000;
     for (;;) {
       if (pending.failure) throw pending.failure;
+      if (Date.now() > deadline) throw new EngineFailure("hang", `${JSON.stringify(op)} neither finished nor waited on a lock within 5 s`);
       if (c.pending.settled) {
         const r = c.pending.settled;
         c.pending = undefined;
