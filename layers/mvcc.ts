@@ -13,6 +13,7 @@ import { MvccOracle } from "../oracles/mvcc.ts";
 import { WalOracle } from "../oracles/mvcc-wal.ts";
 import { classifyMvcc } from "../properties/mvcc/anomaly.ts";
 import { heapView } from "../properties/mvcc/heap.ts";
+import { walIndexView } from "../properties/mvcc/wal-index.ts";
 import { mvccEconomy } from "../properties/mvcc/economy.ts";
 import { mvccStructure } from "../properties/mvcc/invariants.ts";
 import { walEconomy, walStructure } from "../properties/mvcc/wal.ts";
@@ -59,5 +60,5 @@ export const mvccLayer: Layer<MvccOp, MvccObs, State, MvccGeometry> = {
   decodeState: (json, g) => (sqlite(g) ? decodeWalState(json) : decodeMvccState(json)),
   renderState: (s) => (isWal(s) ? renderWalState(s) : renderMvccState(s)),
   classify: (ops, failure, g) => classifyMvcc(ops, failure, g),
-  views: [heapView],
+  views: [heapView, walIndexView],
 };

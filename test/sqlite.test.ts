@@ -347,12 +347,13 @@ test("the model holds against the oracle over long fixed-seed runs", async () =>
 }, 60_000);
 
 describe.skipIf(why !== undefined)("real SQLite", () => {
-  test("against the oracle: 1000 fuzzed sequences (the engine's own geometry: six clients)", async () => {
-    const r = await runCampaign(mvccLayer, resolveEngine(mvccLayer, "sqlite"), { seed: 1, runs: 1000, maxOps: 200 });
+  test("against the oracle, and its wal-index with the model's: 1000 fuzzed sequences (the engine's own geometry: six clients)", async () => {
+    const r = await runCampaign(mvccLayer, resolveEngine(mvccLayer, "sqlite"), { seed: 1, runs: 1000, maxOps: 200, against: "model" });
     expect(r.failure?.message ?? r.engineFailure?.message).toBeUndefined();
     expect(r.status).toBe("passed");
     expect(r.trace).toBeUndefined();
     expect(r.ops).toBeGreaterThan(10_000);
+    expect(r.structure?.compared).toBe(r.ops);
   }, 60_000);
 
   test("in lockstep with the model, whose properties hold on the states along the very same sequences", async () => {
@@ -433,7 +434,7 @@ describe("findings recorded under traces/mvcc/sqlite", () => {
     try {
       for (const f of files) {
         const { trace } = loadTrace(`traces/mvcc/sqlite/${f}`);
-        expect(await checkWith(mvccLayer, trace.geometry, factory, trace.ops, { expected: trace.expected }), f).toBeUndefined();
+        expect(await checkWith(mvccLayer, trace.geometry, factory, trace.ops, { expected: trace.expected, against: resolveEngine(mvccLayer, "model") }), f).toBeUndefined();
       }
     } finally {
       await factory.dispose?.();

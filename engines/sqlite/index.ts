@@ -4,9 +4,10 @@
 // wal_autocheckpoint 0 (only the sequence's own checkpoints run; the default 1000 frames is per connection), and
 // synchronous OFF (durability is not under test, and no lock depends on it). SQLite's result codes are observations;
 // anything else it throws is an engine failure.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
+import { readWalIndex, type WalIndex } from "../../properties/mvcc/wal-index.ts";
 import { join } from "node:path";
 import type BetterSqlite3 from "better-sqlite3";
 import type { MvccGeometry, MvccObs, MvccOp, MvccResult } from "../../models/mvcc/types.ts";
@@ -60,12 +61,13 @@ const ok = { ok: true } as const;
 /** One sequence: a fresh database file in WAL mode with an empty WAL, a connection per client. */
 export class SqliteEngine implements Engine<MvccOp, MvccObs> {
   readonly layer = "mvcc" as const;
-  readonly features: ReadonlySet<string> = new Set<string>();
+  readonly features: ReadonlySet<string> = new Set(["wal-index"]);
   private readonly conns = new Map<number, Prepared & { db: Database }>();
   private readonly checkpointer: Database;
   private readonly checkpoints: Record<(typeof checkpointModes)[number], Statement>;
 
-  constructor(private readonly file: string) {
+  /** `clients`: the connections to open at once, while the WAL is empty (see below). */
+  constructor(private readonly file: string, clients = 0) {
     this.checkpointer = this.open();
     this.checkpointer.pragma("journal_mode = WAL");
     this.checkpointer.exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER)");
@@ -73,6 +75,9 @@ export class SqliteEngine implements Engine<MvccOp, MvccObs> {
     // start from an empty WAL, as the model does: nothing in it, nothing backfilled
     const start = this.checkpoints.truncate.get() as CheckpointRow;
     if (start.busy || start.log || start.checkpointed) throw new EngineFailure("start", `the fresh database's WAL did not empty: ${JSON.stringify(start)}`);
+    // every client's connection now: preparing its statements reads the schema, a read transaction of its own, and
+    // one begun later would take a read mark the model knows nothing of (found with the wal-index view)
+    for (let tx = 1; tx <= clients; tx++) this.conn(tx);
   }
 
   private open(): Database {
@@ -136,6 +141,12 @@ export class SqliteEngine implements Engine<MvccOp, MvccObs> {
     }
   }
 
+  /** The "wal-index" view: the -shm file's header and checkpoint info, read as walformat.html lays them out. */
+  inspectView(name: string): WalIndex {
+    if (name !== "wal-index") throw new EngineFailure("protocol", `the sqlite engine has no view "${name}"`);
+    return readWalIndex(readFileSync(this.file + "-shm").subarray(0, 136));
+  }
+
   close(): void {
     for (const c of this.conns.values()) c.db.close();
     this.checkpointer.close();
@@ -163,7 +174,7 @@ export function sqliteFactory(): EngineFactory {
         const path = mkdtempSync(join(tmpdir(), "cowcheck-sqlite-"));
         dir = { path, forget: atProcessEnd(() => rmSync(path, { recursive: true, force: true })) };
       }
-      return new SqliteEngine(join(dir.path, `db-${sequences++}.sqlite`));
+      return new SqliteEngine(join(dir.path, `db-${sequences++}.sqlite`), (geometry as MvccGeometry).txs);
     },
     dispose: remove,
   };

@@ -1,0 +1,43 @@
+// The wal-index view: what a real SQLite keeps in the -shm file (walformat.html: the wal-index header's mxFrame and
+// salt-1, the checkpoint info's nBackfill and read marks 1..4), compared with the reference model's WAL for
+// `cowcheck run --engine sqlite --against model`. The engine reads the file's first 136 bytes after each op.
+import { z } from "zod";
+import type { LayerView, ViewVerdict } from "../../layers/layer.ts";
+import type { MvccState } from "../../models/mvcc/types.ts";
+import type { WalState } from "../../models/mvcc/wal-state.ts";
+
+const frame = z.number().int().min(0);
+export const walIndexSchema = z
+  .object({
+    mxFrame: frame,
+    nBackfill: frame,
+    /** aReadMark[1..4]; null: READMARK_NOT_USED (0xffffffff). */
+    marks: z.array(frame.nullable()).length(4),
+  })
+  .strict();
+export type WalIndex = z.infer<typeof walIndexSchema>;
+
+/** The view from the -shm file's bytes (native byte order: this is a little-endian machine). */
+export function readWalIndex(shm: Buffer): WalIndex {
+  const mark = (i: number) => {
+    const m = shm.readUInt32LE(100 + 4 * i);
+    return m === 0xffffffff ? null : m;
+  };
+  return { mxFrame: shm.readUInt32LE(16), nBackfill: shm.readUInt32LE(96), marks: [mark(1), mark(2), mark(3), mark(4)] };
+}
+
+export const walIndexView: LayerView<MvccState | WalState> = {
+  name: "wal-index",
+  decode: (json) => walIndexSchema.parse(json),
+  compare(view, reference): ViewVerdict {
+    if (!("wal" in reference)) return { desync: "the postgres flavour has no WAL" };
+    const real = view as WalIndex;
+    const model: WalIndex = { mxFrame: reference.mxFrame, nBackfill: reference.nBackfill, marks: reference.marks };
+    for (const k of ["mxFrame", "nBackfill", "marks"] as const) {
+      if (JSON.stringify(real[k]) !== JSON.stringify(model[k])) {
+        return { divergence: { property: "wal-index", message: `${k} is ${JSON.stringify(real[k])} in the -shm file and ${JSON.stringify(model[k])} in the model` } };
+      }
+    }
+    return {};
+  },
+};
