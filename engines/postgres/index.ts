@@ -335,8 +335,9 @@ export function postgresFactory(): EngineFactory {
   let server: Promise<Server> | undefined;
   return {
     name: "mvcc:postgres",
-    // two clients: with three, waiters woken together (two inserts of a key whose inserter aborted) race, and
-    // which one wins is PostgreSQL's choice, not a fixed one; the oracle does not list those choices yet
+    // two clients: with three, a second waiter on a row waits for the first waiter's tuple lock, not for the holder
+    // (heap_lock_tuple's queue), and two waiters of one cycle can both be chosen as deadlock victims, each by its
+    // own timer; neither is modelled yet (docs/mvcc.md)
     geometry: { txs: 2 },
     async create() {
       server ??= Server.start();
