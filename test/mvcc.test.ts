@@ -261,7 +261,7 @@ describe("findings recorded under traces/mvcc/postgres", () => {
 test.skipIf(why !== undefined)("a real PostgreSQL server holds against the oracle and the model's heap over a fixed-seed fuzz run", async () => {
   const factory = resolveEngine(mvccLayer, "postgres");
   try {
-    const r = await runCampaign(mvccLayer, factory, { seed: 11, runs: 40, maxOps: 100, geometry: { ...g, ...factory.geometry }, against: "model" });
+    const r = await runCampaign(mvccLayer, factory, { seed: 11, runs: 50, maxOps: 200, geometry: { ...g, ...factory.geometry }, against: "model" });
     expect(r.failure?.message).toBeUndefined();
     expect(r.engineFailure).toBeUndefined();
     expect(r.ops).toBeGreaterThan(3000);
