@@ -40,6 +40,11 @@ interface Ser {
   /** Keys it read (a scan reads every key of its range, present or not) and keys it changed. */
   readonly reads: Set<number>;
   readonly writes: Set<number>;
+  /** Keys it made a version of (insert, update), and the rows it deleted (row id → key). */
+  readonly made: Set<number>;
+  readonly deleted: Map<number, number>;
+  /** Its snapshot, by row id. */
+  snapshot?: Copy;
   /** It read something / tried to write something (what table-level SIREAD locks and conflicts see). */
   readAny: boolean;
   wroteAny: boolean;
@@ -75,14 +80,15 @@ class Core implements Storage<Tx> {
     this.sessions.victim = () => this.forced.get(this.index)?.victim;
     this.sessions.wakeOrder = (txs) => {
       const order = this.forced.get(this.index)?.order;
-      return order && txs.every((tx) => order.includes(tx)) ? order : undefined;
+      const mine = order?.filter((tx) => txs.includes(tx)); // the forced order of this group, if it is the one forced
+      return mine && mine.length === txs.length ? mine : undefined;
     };
   }
 
   apply(op: MvccOp, index: number): MvccObs {
     this.index = index;
     const obs = this.sessions.apply(op);
-    for (const s of this.sers) if (!s.aborted && s.commitAt === undefined && !s.doomable) s.doomable = this.couldFail(s);
+    this.markDoomable();
     return obs;
   }
 
@@ -98,7 +104,7 @@ class Core implements Storage<Tx> {
   }
 
   private serialize(t: Tx): void {
-    t.ser = { aborted: false, reads: new Set(), writes: new Set(), readAny: false, wroteAny: false, doomable: false };
+    t.ser = { aborted: false, reads: new Set(), writes: new Set(), made: new Set(), deleted: new Map(), readAny: false, wroteAny: false, doomable: false };
     this.sers.push(t.ser);
     this.latest.set(t.tx, t.ser);
   }
@@ -115,7 +121,7 @@ class Core implements Storage<Tx> {
     if (client.level === "rc") return new Map(this.rows);
     if (!t.snapshot) {
       t.snapshot = new Map(this.rows);
-      if (t.ser) t.ser.snapAt = this.clock;
+      if (t.ser) [t.ser.snapAt, t.ser.snapshot] = [this.clock, t.snapshot];
     }
     return t.snapshot;
   }
@@ -165,6 +171,7 @@ class Core implements Storage<Tx> {
         const live = [...this.rows].some(([id, r]) => r.key === op.key && t.writes.get(id) !== null);
         if (live) return { error: "23505" };
         t.writes.set(this.nextRow++, { key: op.key, value: op.value });
+        t.ser?.made.add(op.key);
         this.writers.set(op.key, t.tx);
         return { count: 1 };
       }
@@ -189,6 +196,8 @@ class Core implements Storage<Tx> {
         for (const r of targets) {
           t.writes.set(r.id, op.op === "delete" ? null : { key: op.key, value: op.add !== undefined ? r.value + op.add : (op.value ?? r.value) });
           this.writers.set(op.key, t.tx);
+          if (op.op === "delete") t.ser?.deleted.set(r.id, op.key);
+          else t.ser?.made.add(op.key);
         }
         return { count: targets.length };
       }
@@ -208,6 +217,8 @@ class Core implements Storage<Tx> {
   }
 
   abort(client: Client<Tx>): void {
+    // a doom outlives the transaction whose conflict made it: mark who could be doomed before this one leaves
+    this.markDoomable();
     if (client.state.ser) client.state.ser.aborted = true;
     this.release(client.state);
   }
@@ -217,9 +228,16 @@ class Core implements Storage<Tx> {
     const members = this.sers.filter((s) => s === me || s.commitAt !== undefined);
     const before = (a: Ser, b: Ser) => a.commitAt !== undefined && b.snapAt !== undefined && a.commitAt <= b.snapAt;
     const meets = (a: Set<number>, b: Set<number>) => [...a].some((k) => b.has(k));
-    const edge = (a: Ser, b: Ser) =>
-      (before(a, b) && (meets(a.writes, b.reads) || meets(a.writes, b.writes))) || (!before(b, a) && meets(a.reads, b.writes));
+    // a read of k misses b's write when b made a version of k, or deleted a row of k that a's snapshot has (deleting
+    // a row a never saw changes nothing a read)
+    const missed = (a: Ser, b: Ser) =>
+      [...a.reads].some((k) => b.made.has(k) || [...b.deleted].some(([id, key]) => key === k && a.snapshot?.has(id) === true));
+    const edge = (a: Ser, b: Ser) => (before(a, b) && (meets(a.writes, b.reads) || meets(a.writes, b.writes))) || (!before(b, a) && missed(a, b));
     return hasCycle(members, edge);
+  }
+
+  private markDoomable(): void {
+    for (const s of this.sers) if (!s.aborted && s.commitAt === undefined && !s.doomable) s.doomable = this.couldFail(s);
   }
 
   /** Whether PostgreSQL could fail `me` now: a dangerous structure A →rw P →rw B, B committed first, me A or P. */

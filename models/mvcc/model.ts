@@ -167,6 +167,8 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
       st.inserting = { key, value, xmin, xmax: 0, pending: true };
       this.place(st.inserting);
     }
+    // woken from its wait: _bt_check_unique and _bt_doinsert check SSI's conflicts in again, a doomed one first
+    else if (st.sxact) this.ssi.failIfDoomed(st.sxact);
     const mine = st.inserting;
     const own = st.xid;
     for (const v of this.versions) {

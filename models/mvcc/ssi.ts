@@ -53,6 +53,8 @@ const INVALID = Number.MAX_SAFE_INTEGER;
 export class Ssi {
   /** Active and committed (not yet cleaned up) serializable transactions; rolled-back ones are released at once. */
   private readonly sxacts: Sxact[] = [];
+  /** The holders of the table's SIREAD lock, in the order they took it (the target's predicateLocks list). */
+  private readonly holders: Sxact[] = [];
   /** LastSxactCommitSeqNo */
   private seq = 0;
   private globalXmin: number | undefined;
@@ -75,13 +77,14 @@ export class Ssi {
     return s;
   }
 
-  private failIfDoomed(me: Sxact): void {
+  failIfDoomed(me: Sxact): void {
     if (me.doomed) throw new SerializationFailure("canceled on identification as a pivot");
   }
 
   /** A sequential scan: the relation SIREAD lock, then HeapCheckForSerializableConflictOut on every tuple it passes. */
   scan(me: Sxact): void {
-    me.locked = true; // PredicateLockRelation
+    if (!me.locked) this.holders.push(me); // PredicateLockRelation
+    me.locked = true;
     const xmin = me.snapshot.xmin; // TransactionXmin
     for (const v of this.heap.versions) {
       this.failIfDoomed(me); // CheckForSerializableConflictOutNeeded
@@ -140,8 +143,8 @@ export class Ssi {
   write(me: Sxact): void {
     this.failIfDoomed(me);
     me.didWrite = true;
-    for (const r of this.sxacts) {
-      if (r === me || !r.locked || r.doomed || r.outConflicts.has(me)) continue;
+    for (const r of [...this.holders]) {
+      if (r === me || r.doomed || r.outConflicts.has(me)) continue;
       if (r.committed && !(me.snapshot.xmin < r.finishedBefore)) continue;
       this.flag(me, r, me);
     }
@@ -244,6 +247,7 @@ export class Ssi {
     for (const w of [...s.outConflicts]) this.unlink(s, w);
     for (const r of [...s.inConflicts]) this.unlink(r, s);
     this.sxacts.splice(this.sxacts.indexOf(s), 1);
+    if (s.locked) this.holders.splice(this.holders.indexOf(s), 1);
   }
 
   private unlink(reader: Sxact, writer: Sxact): void {
