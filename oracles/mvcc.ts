@@ -37,10 +37,9 @@ interface Ser {
   /** Its place on the commit clock, once committed. */
   commitAt?: number;
   aborted: boolean;
-  /** Keys it read (a scan reads every key of its range, present or not) and keys it changed. */
+  /** Keys it read (a scan reads every key of its range, present or not). */
   readonly reads: Set<number>;
-  readonly writes: Set<number>;
-  /** Keys it made a version of (insert, update), and the rows it deleted (row id → key). */
+  /** Keys it made a version of (insert, update), and the rows it deleted (row id → key): what it changed. */
   readonly made: Set<number>;
   readonly deleted: Map<number, number>;
   /** Its snapshot, by row id. */
@@ -104,7 +103,7 @@ class Core implements Storage<Tx> {
   }
 
   private serialize(t: Tx): void {
-    t.ser = { aborted: false, reads: new Set(), writes: new Set(), made: new Set(), deleted: new Map(), readAny: false, wroteAny: false, doomable: false };
+    t.ser = { aborted: false, reads: new Set(), made: new Set(), deleted: new Map(), readAny: false, wroteAny: false, doomable: false };
     this.sers.push(t.ser);
     this.latest.set(t.tx, t.ser);
   }
@@ -150,9 +149,7 @@ class Core implements Storage<Tx> {
         if (op.op !== "read" && op.op !== "scan") t.ser.wroteAny = true;
       }
     }
-    const out = this.statement(client, op, context as Copy);
-    if (t.ser && "count" in out && out.count > 0 && (op.op === "insert" || op.op === "update" || op.op === "delete")) t.ser.writes.add(op.key);
-    return out;
+    return this.statement(client, op, context as Copy);
   }
 
   private statement(client: Client<Tx>, op: Statement, c: Copy): Outcome {
@@ -227,12 +224,13 @@ class Core implements Storage<Tx> {
   private cycleWith(me: Ser): boolean {
     const members = this.sers.filter((s) => s === me || s.commitAt !== undefined);
     const before = (a: Ser, b: Ser) => a.commitAt !== undefined && b.snapAt !== undefined && a.commitAt <= b.snapAt;
+    const changed = (s: Ser) => new Set([...s.made, ...s.deleted.values()]);
     const meets = (a: Set<number>, b: Set<number>) => [...a].some((k) => b.has(k));
     // a read of k misses b's write when b made a version of k, or deleted a row of k that a's snapshot has (deleting
     // a row a never saw changes nothing a read)
     const missed = (a: Ser, b: Ser) =>
       [...a.reads].some((k) => b.made.has(k) || [...b.deleted].some(([id, key]) => key === k && a.snapshot?.has(id) === true));
-    const edge = (a: Ser, b: Ser) => (before(a, b) && (meets(a.writes, b.reads) || meets(a.writes, b.writes))) || (!before(b, a) && missed(a, b));
+    const edge = (a: Ser, b: Ser) => (before(a, b) && (meets(changed(a), b.reads) || meets(changed(a), changed(b)))) || (!before(b, a) && missed(a, b));
     return hasCycle(members, edge);
   }
 

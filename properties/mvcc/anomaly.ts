@@ -4,6 +4,7 @@
 // the reference model's heap just before it: which version the engine's extra value came from says what it saw.
 import type { Failure } from "../../fuzz/runner.ts";
 import { MvccModel } from "../../models/mvcc/model.ts";
+import { minus } from "./heap.ts";
 import type { MvccGeometry, MvccObs, MvccOp, MvccResult, MvccState } from "../../models/mvcc/types.ts";
 
 /** An observation or a woken statement's result. */
@@ -12,16 +13,6 @@ type Answer = MvccObs | MvccResult;
 const pairs = (key: number, r: Answer): string[] =>
   "values" in r ? r.values.map((v) => `${key}=${v}`) : "rows" in r ? r.rows.map(([k, v]) => `${k}=${v}`) : [];
 
-/** Multiset difference a − b. */
-function minus(a: string[], b: string[]): string[] {
-  const left = [...b];
-  return a.filter((x) => {
-    const i = left.indexOf(x);
-    if (i < 0) return true;
-    left.splice(i, 1);
-    return false;
-  });
-}
 
 /** The anomaly an invariant's failure shows, by the member that failed. */
 const byInvariant: Record<string, string> = {

@@ -18,8 +18,8 @@ export type HeapView = z.infer<typeof heapViewSchema>;
 
 const tuple = (v: Pick<Version, "key" | "value" | "xmin" | "xmax">) => `(${v.key}=${v.value} xmin ${v.xmin} xmax ${v.xmax})`;
 
-/** Multiset difference a − b. */
-function minus(a: readonly string[], b: readonly string[]): string[] {
+/** Multiset difference a − b (also what properties/mvcc/anomaly.ts compares answers with). */
+export function minus(a: readonly string[], b: readonly string[]): string[] {
   const left = [...b];
   return a.filter((x) => {
     const i = left.indexOf(x);
