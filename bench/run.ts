@@ -54,7 +54,11 @@ function useful(g: MmGeometry, seqs: MmOp[][]): number {
   return ok / all;
 }
 
-async function measure(g: MmGeometry, features = ALL, layer = mmLayer): Promise<{ checked: number; bare: number; useful: number }> {
+async function measure(
+  g: MmGeometry,
+  features = ALL,
+  layer = mmLayer,
+): Promise<{ checked: number; bare: number; useful: number }> {
   const seqs = sequences(g, features, layer);
   const bare = await rate(seqs, (ops) => {
     const m = new MmModel(g);
@@ -74,10 +78,14 @@ const p64 = await measure({ ...defaultMmGeometry, pages: 64 });
 const p64k = await measure({ ...defaultMmGeometry, pages: 65_536 });
 
 console.log(`mm layer, ${SEQUENCES} sequences of ≤${OPS} ops, best of ${ROUNDS} rounds (node ${process.version})`);
-console.log(`every feature on (${MM_FEATURES.join(", ")}); small geometry (${defaultMmGeometry.pages} pages, ${defaultMmGeometry.cellsPerPage} cells/page, huge page ${1 << defaultMmGeometry.hugeOrder} pages):`);
+console.log(
+  `every feature on (${MM_FEATURES.join(", ")}); small geometry (${defaultMmGeometry.pages} pages, ${defaultMmGeometry.cellsPerPage} cells/page, huge page ${1 << defaultMmGeometry.hugeOrder} pages):`,
+);
 console.log(`  checked ops/s (model + oracle + every property) ${fmt(small.checked)}`);
 console.log(`  bare model ops/s                                ${fmt(small.bare)}`);
-console.log(`  checked/bare cost ratio                         ${(small.bare / small.checked).toFixed(2).padStart(10)}x`);
+console.log(
+  `  checked/bare cost ratio                         ${(small.bare / small.checked).toFixed(2).padStart(10)}x`,
+);
 console.log(`  ops that do something (not an error or fault)   ${pct(small.useful)}`);
 console.log(`the first part's op set only (no pins, THP, KSM, files), same geometry:`);
 console.log(`  checked ops/s                                   ${fmt(base.checked)}`);
@@ -91,4 +99,6 @@ console.log(`  ops that do something                           ${pct(unarranged.
 console.log(`address-space scaling, every feature on (checked ops/s):`);
 console.log(`  64 pages                                        ${fmt(p64.checked)}`);
 console.log(`  65,536 pages                                    ${fmt(p64k.checked)}`);
-console.log(`  64-page / 65,536-page                           ${(p64.checked / p64k.checked).toFixed(2).padStart(10)}x`);
+console.log(
+  `  64-page / 65,536-page                           ${(p64.checked / p64k.checked).toFixed(2).padStart(10)}x`,
+);

@@ -26,7 +26,9 @@ export class Progress {
     if (this.periodic && p.elapsedMs - this.lastLine >= 10_000) {
       this.lastLine = p.elapsedMs;
       const of = this.total < Number.MAX_SAFE_INTEGER ? `/${this.total}` : "";
-      process.stderr.write(`${this.label}: ${p.runs}${of} runs, ${p.ops.toLocaleString("en-US")} ops, ${rate.toLocaleString("en-US")} ops/s, ${Math.round(p.elapsedMs / 1000)}s\n`);
+      process.stderr.write(
+        `${this.label}: ${p.runs}${of} runs, ${p.ops.toLocaleString("en-US")} ops, ${rate.toLocaleString("en-US")} ops/s, ${Math.round(p.elapsedMs / 1000)}s\n`,
+      );
     }
     if (!this.live) return;
     const width = 24;

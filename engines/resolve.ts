@@ -5,7 +5,7 @@ import { overlayfsFactory, overlayfsFeatures, overlayfsUnavailable } from "./ove
 import { postgresFactory, postgresUnavailable } from "./postgres/index.ts";
 import { sqliteFactory, sqliteUnavailable } from "./sqlite/index.ts";
 import { StdioEngine } from "./stdio.ts";
-import { InputError, type Engine, type EngineFactory } from "./types.ts";
+import { type Engine, type EngineFactory, InputError } from "./types.ts";
 
 export interface EngineInfo {
   readonly spec: string;
@@ -24,7 +24,10 @@ export function resolveEngine(layer: AnyLayer, spec: string, options: ResolveOpt
   if (spec.startsWith("mutant:")) {
     const name = spec.slice("mutant:".length);
     const m = layer.mutants.find((x) => x.name === name);
-    if (!m) throw new InputError(`no mutant "${name}" in layer ${layer.name} (known: ${layer.mutants.map((x) => x.name).join(", ")})`);
+    if (!m)
+      throw new InputError(
+        `no mutant "${name}" in layer ${layer.name} (known: ${layer.mutants.map((x) => x.name).join(", ")})`,
+      );
     return { name: `${layer.name}:mutant:${name}`, geometry: m.geometry, create: (g) => m.create(g) };
   }
   if (spec === "linux") {
@@ -42,7 +45,8 @@ export function resolveEngine(layer: AnyLayer, spec: string, options: ResolveOpt
     };
   }
   if (spec === "overlayfs") {
-    if (layer.name !== "overlay") throw new InputError(`the overlayfs engine speaks the overlay layer, not ${layer.name}`);
+    if (layer.name !== "overlay")
+      throw new InputError(`the overlayfs engine speaks the overlay layer, not ${layer.name}`);
     const why = overlayfsUnavailable();
     if (why) throw new InputError(`the overlayfs engine cannot run here: it ${why}`);
     return overlayfsFactory();
@@ -64,7 +68,9 @@ export function resolveEngine(layer: AnyLayer, spec: string, options: ResolveOpt
     if (!command) throw new InputError('stdio engine needs a command: --engine stdio:"CMD"');
     return stdioFactory(layer, command, options.timeoutMs);
   }
-  throw new InputError(`unknown engine "${spec}" (use model, oracle, mutant:NAME, linux, overlayfs, postgres, sqlite or stdio:"CMD")`);
+  throw new InputError(
+    `unknown engine "${spec}" (use model, oracle, mutant:NAME, linux, overlayfs, postgres, sqlite or stdio:"CMD")`,
+  );
 }
 
 /** What `cowcheck engines` lists for a layer. Real-system engines are added by their own issues. */
@@ -82,20 +88,31 @@ export function engineCatalogue(layer: AnyLayer): EngineInfo[] {
 
 function linuxInfo(): EngineInfo {
   const why = linuxUnavailable();
-  if (why) return { spec: "linux", available: false, why: `the running kernel (engines/linux/agent.c); unavailable: it ${why}` };
+  if (why)
+    return {
+      spec: "linux",
+      available: false,
+      why: `the running kernel (engines/linux/agent.c); unavailable: it ${why}`,
+    };
   const { offered, missing } = linuxFeatures();
   const lacks = Object.entries(missing).map(([f, reason]) => `${f}: ${reason}`);
-  return { spec: "linux", available: true, why: `the running kernel (engines/linux/agent.c); features ${offered.join(", ")}; without ${lacks.join("; ")}` };
+  return {
+    spec: "linux",
+    available: true,
+    why: `the running kernel (engines/linux/agent.c); features ${offered.join(", ")}; without ${lacks.join("; ")}`,
+  };
 }
 
 function postgresInfo(): EngineInfo {
-  const what = "PostgreSQL (engines/postgres): a private server it starts, or COWCHECK_PG_URL; view heap (pageinspect, for --against model) where the server has it";
+  const what =
+    "PostgreSQL (engines/postgres): a private server it starts, or COWCHECK_PG_URL; view heap (pageinspect, for --against model) where the server has it";
   const why = postgresUnavailable();
   return { spec: "postgres", available: !why, why: why ? `${what}; unavailable: it ${why}` : what };
 }
 
 function sqliteInfo(): EngineInfo {
-  const what = "SQLite in WAL mode through better-sqlite3 (engines/sqlite), the sqlite flavour: a fresh database file per sequence";
+  const what =
+    "SQLite in WAL mode through better-sqlite3 (engines/sqlite), the sqlite flavour: a fresh database file per sequence";
   const why = sqliteUnavailable();
   return { spec: "sqlite", available: !why, why: why ? `${what}; unavailable: it ${why}` : what };
 }

@@ -1,8 +1,8 @@
 // Client side of the JSON-lines engine protocol (version 1): any program, any language, one JSON object per line.
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { z } from "zod";
 import type { AnyLayer } from "../layers/layer.ts";
-import { describeIssue, EngineFailure, type Engine, type LayerName } from "./types.ts";
+import { describeIssue, type Engine, EngineFailure, type LayerName } from "./types.ts";
 
 export interface StdioOptions {
   /** Per-message timeout (hello, each op, inspect). */
@@ -21,8 +21,12 @@ const hello = z.object({
 });
 
 const reply = z.union([
-  z.object({ id: z.number().int(), ok: z.literal(true), obs: z.unknown().optional(), state: z.unknown().optional() }).strict(),
-  z.object({ id: z.number().int(), ok: z.literal(false), error: z.object({ message: z.string() }).passthrough() }).strict(),
+  z
+    .object({ id: z.number().int(), ok: z.literal(true), obs: z.unknown().optional(), state: z.unknown().optional() })
+    .strict(),
+  z
+    .object({ id: z.number().int(), ok: z.literal(false), error: z.object({ message: z.string() }).passthrough() })
+    .strict(),
 ]);
 
 type Pending = { resolve: (line: string) => void; reject: (e: EngineFailure) => void };
@@ -102,7 +106,12 @@ export class StdioEngine implements Engine<unknown, unknown, unknown> {
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.maxLineLength = options.maxLineLength ?? 16 << 20;
     // The engine learns its layer and geometry from the environment (the protocol's messages do not carry them).
-    const env = { ...process.env, COWCHECK_PROTOCOL: "1", COWCHECK_LAYER: layerDesc.name, COWCHECK_GEOMETRY: JSON.stringify(geometry) };
+    const env = {
+      ...process.env,
+      COWCHECK_PROTOCOL: "1",
+      COWCHECK_LAYER: layerDesc.name,
+      COWCHECK_GEOMETRY: JSON.stringify(geometry),
+    };
     this.child = spawn("/bin/sh", ["-c", command], { stdio: ["pipe", "pipe", "pipe"], detached: true, env });
     if (this.child.pid !== undefined) {
       groups.add(this.child.pid);
@@ -113,9 +122,17 @@ export class StdioEngine implements Engine<unknown, unknown, unknown> {
     this.child.stdout.on("data", (chunk: string) => this.onData(chunk));
     this.child.stderr.on("data", (chunk: string) => this.stderr.push(chunk));
     this.child.stdin.on("error", () => undefined); // EPIPE surfaces as the exit below
-    this.child.on("error", (e) => this.fail(new EngineFailure("start", `cannot start engine "${command}": ${e.message}`)));
+    this.child.on("error", (e) =>
+      this.fail(new EngineFailure("start", `cannot start engine "${command}": ${e.message}`)),
+    );
     this.child.on("exit", (code, signal) =>
-      this.fail(new EngineFailure("crash", `engine "${command}" exited (${signal ? `signal ${signal}` : `code ${code}`})`, this.stderr.toString() || undefined)),
+      this.fail(
+        new EngineFailure(
+          "crash",
+          `engine "${command}" exited (${signal ? `signal ${signal}` : `code ${code}`})`,
+          this.stderr.toString() || undefined,
+        ),
+      ),
     );
   }
 
@@ -123,12 +140,18 @@ export class StdioEngine implements Engine<unknown, unknown, unknown> {
     return this.child.pid;
   }
 
-  static async start(layer: AnyLayer, geometry: unknown, command: string, options: StdioOptions = {}): Promise<StdioEngine> {
+  static async start(
+    layer: AnyLayer,
+    geometry: unknown,
+    command: string,
+    options: StdioOptions = {},
+  ): Promise<StdioEngine> {
     const engine = new StdioEngine(layer, geometry, command, options);
     try {
       const line = await engine.next("hello");
       const h = engine.parse(line, hello, "hello").hello;
-      if (h.layer !== layer.name) throw new EngineFailure("protocol", `engine speaks layer "${h.layer}", expected "${layer.name}"`);
+      if (h.layer !== layer.name)
+        throw new EngineFailure("protocol", `engine speaks layer "${h.layer}", expected "${layer.name}"`);
       engine.features = new Set(h.features);
       engine.name = h.name ?? command;
       return engine;
@@ -144,7 +167,10 @@ export class StdioEngine implements Engine<unknown, unknown, unknown> {
     if (!obs.success) {
       const issue = obs.error.issues[0];
       const where = issue.path.length ? ` (${describeIssue("obs", issue)})` : "";
-      throw new EngineFailure("protocol", `engine answered op ${JSON.stringify(op)} with ${JSON.stringify(r.obs)}${where}, which is none of the ${this.layer} observations: ${this.layerDesc.observations}`);
+      throw new EngineFailure(
+        "protocol",
+        `engine answered op ${JSON.stringify(op)} with ${JSON.stringify(r.obs)}${where}, which is none of the ${this.layer} observations: ${this.layerDesc.observations}`,
+      );
     }
     return obs.data;
   }
@@ -211,8 +237,16 @@ export class StdioEngine implements Engine<unknown, unknown, unknown> {
     this.child.stdin.write(`${JSON.stringify({ id, ...body })}\n`);
     const line = await this.next(what);
     const r = this.parse(line, reply, what);
-    if (r.id !== id) throw this.fail(new EngineFailure("protocol", `engine answered id ${r.id} to request ${id} (${what})`));
-    if (!r.ok) throw this.fail(new EngineFailure("error", `engine reported an error on ${what}: ${r.error.message}`, this.stderr.toString() || undefined));
+    if (r.id !== id)
+      throw this.fail(new EngineFailure("protocol", `engine answered id ${r.id} to request ${id} (${what})`));
+    if (!r.ok)
+      throw this.fail(
+        new EngineFailure(
+          "error",
+          `engine reported an error on ${what}: ${r.error.message}`,
+          this.stderr.toString() || undefined,
+        ),
+      );
     return r;
   }
 
@@ -221,10 +255,21 @@ export class StdioEngine implements Engine<unknown, unknown, unknown> {
     try {
       json = JSON.parse(line);
     } catch {
-      throw this.fail(new EngineFailure("protocol", `engine printed a line that is not JSON (waiting for ${what}): ${line.slice(0, 200)} — stdout carries only protocol messages; log to stderr`));
+      throw this.fail(
+        new EngineFailure(
+          "protocol",
+          `engine printed a line that is not JSON (waiting for ${what}): ${line.slice(0, 200)} — stdout carries only protocol messages; log to stderr`,
+        ),
+      );
     }
     const r = schema.safeParse(json);
-    if (!r.success) throw this.fail(new EngineFailure("protocol", `engine's answer to ${what} breaks the protocol: ${r.error.issues[0].message} in ${line.slice(0, 200)}`));
+    if (!r.success)
+      throw this.fail(
+        new EngineFailure(
+          "protocol",
+          `engine's answer to ${what} breaks the protocol: ${r.error.issues[0].message} in ${line.slice(0, 200)}`,
+        ),
+      );
     return r.data;
   }
 
@@ -268,7 +313,15 @@ export class StdioEngine implements Engine<unknown, unknown, unknown> {
       const timer = setTimeout(() => {
         this.waiting = undefined;
         const late = what === "hello" ? "did not say hello" : `did not answer ${what}`;
-        reject(this.fail(new EngineFailure("hang", `engine ${late} within ${this.timeoutMs} ms`, this.stderr.toString() || undefined)));
+        reject(
+          this.fail(
+            new EngineFailure(
+              "hang",
+              `engine ${late} within ${this.timeoutMs} ms`,
+              this.stderr.toString() || undefined,
+            ),
+          ),
+        );
       }, this.timeoutMs);
       this.waiting = {
         resolve: (line) => {

@@ -72,6 +72,9 @@ export class InputError extends Error {
 
 /** "ops[3].page: expected number" — a zod issue with its path written the way a reader indexes the JSON. */
 export function describeIssue(where: string, issue: { path: readonly PropertyKey[]; message: string }): string {
-  const path = issue.path.reduce<string>((acc, p) => (typeof p === "number" ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), where);
+  const path = issue.path.reduce<string>(
+    (acc, p) => (typeof p === "number" ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)),
+    where,
+  );
   return `${path || "(top level)"}: ${issue.message}`;
 }

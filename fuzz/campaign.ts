@@ -1,12 +1,12 @@
 // A campaign: generate op sequences with fast-check, run each through the runner, shrink the first failure
 // (fast-check's shrinker, then one-op removal to 1-minimality) and hand back a replayable trace.
 import fc from "fast-check";
-import { EngineFailure, type EngineFactory } from "../engines/types.ts";
-import { withoutKinds, type AnyLayer } from "../layers/layer.ts";
-import type { PropertyKind } from "../properties/types.ts";
 import { resolveEngine } from "../engines/resolve.ts";
-import { checkWith, emptyStats, renderStateAfter, type Failure, type Step, type StructureStats } from "./runner.ts";
+import { type EngineFactory, EngineFailure } from "../engines/types.ts";
+import { type AnyLayer, withoutKinds } from "../layers/layer.ts";
+import type { PropertyKind } from "../properties/types.ts";
 import { minimizeWith } from "./minimize.ts";
+import { checkWith, emptyStats, type Failure, renderStateAfter, type Step, type StructureStats } from "./runner.ts";
 import type { Trace } from "./trace.ts";
 
 /** How many times the minimized trace must fail the same way before it is reported as a reproducible failure. */
@@ -66,7 +66,12 @@ export interface CampaignResult {
   readonly structure?: StructureStats;
 }
 
-export function sequenceArbitrary(layer: AnyLayer, geometry: unknown, features: ReadonlySet<string>, maxOps: number): fc.Arbitrary<unknown[]> {
+export function sequenceArbitrary(
+  layer: AnyLayer,
+  geometry: unknown,
+  features: ReadonlySet<string>,
+  maxOps: number,
+): fc.Arbitrary<unknown[]> {
   return fc
     .array(layer.opArbitrary(geometry, features), { minLength: 1, maxLength: maxOps, size: "max" })
     .map((ops) => {
@@ -75,7 +80,11 @@ export function sequenceArbitrary(layer: AnyLayer, geometry: unknown, features: 
     });
 }
 
-export async function runCampaign(layer: AnyLayer, factory: EngineFactory, options: CampaignOptions): Promise<CampaignResult> {
+export async function runCampaign(
+  layer: AnyLayer,
+  factory: EngineFactory,
+  options: CampaignOptions,
+): Promise<CampaignResult> {
   const against = options.against === undefined ? undefined : resolveEngine(layer, options.against);
   try {
     return await campaign(withoutKinds(layer, options.skip), factory, against, options);
@@ -85,20 +94,45 @@ export async function runCampaign(layer: AnyLayer, factory: EngineFactory, optio
   }
 }
 
-async function campaign(layer: AnyLayer, factory: EngineFactory, against: EngineFactory | undefined, options: CampaignOptions): Promise<CampaignResult> {
+async function campaign(
+  layer: AnyLayer,
+  factory: EngineFactory,
+  against: EngineFactory | undefined,
+  options: CampaignOptions,
+): Promise<CampaignResult> {
   const geometry = options.geometry ?? { ...(layer.defaultGeometry as object), ...factory.geometry }; // what the engine (a mutant) needs
   const started = Date.now();
   let runs = 0;
   let ops = 0;
   let features = options.features ?? new Set<string>();
   const stats = against ? emptyStats() : undefined;
-  const base = () => ({ engine: factory.name, layer: layer.name, seed: options.seed, runs, ops, elapsedMs: Date.now() - started, structure: stats });
-  const traceOf = (seq: readonly unknown[]): Trace => ({ cowcheck: 1, layer: layer.name, geometry, features: [...features].sort(), seed: options.seed, ops: [...seq] });
+  const base = () => ({
+    engine: factory.name,
+    layer: layer.name,
+    seed: options.seed,
+    runs,
+    ops,
+    elapsedMs: Date.now() - started,
+    structure: stats,
+  });
+  const traceOf = (seq: readonly unknown[]): Trace => ({
+    cowcheck: 1,
+    layer: layer.name,
+    geometry,
+    features: [...features].sort(),
+    seed: options.seed,
+    ops: [...seq],
+  });
   const broken = (e: EngineFailure, seq: readonly unknown[]): CampaignResult => ({
-    ...base(), status: "engine-failure",
+    ...base(),
+    status: "engine-failure",
     // the trace ends with the op during which the engine failed (none, if it failed before the first op)
     trace: traceOf(seq.slice(0, e.opIndex === undefined ? 0 : e.opIndex + 1)),
-    engineFailure: { kind: e.kind, message: e.opIndex === undefined ? e.message : `op ${e.opIndex}: ${e.message}`, detail: e.detail },
+    engineFailure: {
+      kind: e.kind,
+      message: e.opIndex === undefined ? e.message : `op ${e.opIndex}: ${e.message}`,
+      detail: e.detail,
+    },
   });
 
   try {
@@ -117,7 +151,13 @@ async function campaign(layer: AnyLayer, factory: EngineFactory, against: Engine
     const now = Date.now();
     if (options.onProgress && now - lastReport >= 100) {
       lastReport = now;
-      options.onProgress({ runs, ops, elapsedMs: now - started, phase, shrink: phase === "shrink" ? { ...shrinking } : undefined });
+      options.onProgress({
+        runs,
+        ops,
+        elapsedMs: now - started,
+        phase,
+        shrink: phase === "shrink" ? { ...shrinking } : undefined,
+      });
     }
   };
   const arbitrary = sequenceArbitrary(layer, geometry, features, options.maxOps);
@@ -141,7 +181,13 @@ async function campaign(layer: AnyLayer, factory: EngineFactory, against: Engine
         const failure = await checkWith(layer, geometry, factory, seq, { against, stats });
         if (!failure) return true;
         found = { seq, failure };
-        options.onFound?.({ ...base(), status: "failed", trace: traceOf(seq.slice(0, failure.index + 1)), failure, originalLength: seq.length });
+        options.onFound?.({
+          ...base(),
+          status: "failed",
+          trace: traceOf(seq.slice(0, failure.index + 1)),
+          failure,
+          originalLength: seq.length,
+        });
       } catch (e) {
         if (!(e instanceof EngineFailure)) throw e;
         crash = { error: e, seq };
@@ -153,7 +199,8 @@ async function campaign(layer: AnyLayer, factory: EngineFactory, against: Engine
   if (crash) return broken(crash.error, crash.seq);
   if (!found) {
     // interrupted before a single run completed is still "no failure found", not an error
-    if (search.failed && !search.interrupted) throw search.errorInstance ?? new Error("fast-check failed without a counterexample");
+    if (search.failed && !search.interrupted)
+      throw search.errorInstance ?? new Error("fast-check failed without a counterexample");
     return { ...base(), status: "passed" };
   }
   const first = found;
@@ -174,17 +221,30 @@ async function campaign(layer: AnyLayer, factory: EngineFactory, against: Engine
       throw e;
     }
   };
-  const shrink = await fc.check(fc.asyncProperty(arbitrary, async (seq) => !(await same(seq))), {
-    seed: options.seed, path: search.counterexamplePath ?? undefined, numRuns: 1, endOnFailure: false, // that run only
-  });
+  const shrink = await fc.check(
+    fc.asyncProperty(arbitrary, async (seq) => !(await same(seq))),
+    {
+      seed: options.seed,
+      path: search.counterexamplePath ?? undefined,
+      numRuns: 1,
+      endOnFailure: false, // that run only
+    },
+  );
   const unshrunk = first.seq.slice(0, first.failure.index + 1);
   const nondeterministic = (): CampaignResult => ({
-    ...base(), status: "engine-failure", trace: traceOf(unshrunk), failure: first.failure, originalLength: first.seq.length,
+    ...base(),
+    status: "engine-failure",
+    trace: traceOf(unshrunk),
+    failure: first.failure,
+    originalLength: first.seq.length,
     engineFailure: {
       kind: "nondeterministic",
       message: `the engine failed ${first.failure.property} ("${first.failure.message}") at op ${first.failure.index}, but not when the same ops ran again`,
       // what it answered the first time, so the flake can be read without reproducing it
-      detail: first.failure.observed === undefined ? undefined : `observed ${JSON.stringify(first.failure.observed)}, expected ${JSON.stringify(first.failure.expected)}`,
+      detail:
+        first.failure.observed === undefined
+          ? undefined
+          : `observed ${JSON.stringify(first.failure.observed)}, expected ${JSON.stringify(first.failure.expected)}`,
     },
   });
   if (!shrink.failed || !shrink.counterexample) return nondeterministic();
@@ -201,14 +261,23 @@ async function campaign(layer: AnyLayer, factory: EngineFactory, against: Engine
     } catch (e) {
       if (!(e instanceof EngineFailure)) throw e;
     }
-    if (f?.property !== first.failure.property || (failure && (f.index !== failure.index || f.message !== failure.message))) return nondeterministic();
+    if (
+      f?.property !== first.failure.property ||
+      (failure && (f.index !== failure.index || f.message !== failure.message))
+    )
+      return nondeterministic();
     failure = f;
     steps = run;
   }
   if (!failure) return nondeterministic();
   const failing = minimal.slice(0, failure.index + 1);
   return {
-    ...base(), status: "failed", trace: traceOf(failing), failure, originalLength: first.seq.length, steps,
+    ...base(),
+    status: "failed",
+    trace: traceOf(failing),
+    failure,
+    originalLength: first.seq.length,
+    steps,
     anomaly: layer.classify?.(failing, failure, geometry),
     state: await renderStateAfter(layer, geometry, factory, failing),
   };

@@ -21,7 +21,11 @@ export interface ExploreResult {
   readonly failure?: Failure;
 }
 
-export async function explore(layer: AnyLayer, factory: EngineFactory, options: ExploreOptions): Promise<ExploreResult> {
+export async function explore(
+  layer: AnyLayer,
+  factory: EngineFactory,
+  options: ExploreOptions,
+): Promise<ExploreResult> {
   try {
     return await search(layer, factory, options);
   } finally {
@@ -50,8 +54,22 @@ async function search(layer: AnyLayer, factory: EngineFactory, options: ExploreO
       sequences++;
       const failure = await checkWith(layer, geometry, factory, ops);
       if (failure) {
-        const trace: Trace = { cowcheck: 1, layer: layer.name, geometry, features: [], ops: ops.slice(0, failure.index + 1) };
-        return { status: "failed", depth, alphabet: alphabet.length, sequences, elapsedMs: Date.now() - started, trace, failure };
+        const trace: Trace = {
+          cowcheck: 1,
+          layer: layer.name,
+          geometry,
+          features: [],
+          ops: ops.slice(0, failure.index + 1),
+        };
+        return {
+          status: "failed",
+          depth,
+          alphabet: alphabet.length,
+          sequences,
+          elapsedMs: Date.now() - started,
+          trace,
+          failure,
+        };
       }
       const now = Date.now();
       if (options.onProgress && now - lastReport >= 100) {
@@ -64,5 +82,11 @@ async function search(layer: AnyLayer, factory: EngineFactory, options: ExploreO
       if (i < 0) break;
     }
   }
-  return { status: "passed", depth: options.depth, alphabet: alphabet.length, sequences, elapsedMs: Date.now() - started };
+  return {
+    status: "passed",
+    depth: options.depth,
+    alphabet: alphabet.length,
+    sequences,
+    elapsedMs: Date.now() - started,
+  };
 }

@@ -10,7 +10,12 @@ export const MM_MAX_HANDLE = 4;
 
 /** Low numbers live longest (spawn and fork, like pin, fill the lowest free one), so name them most often: 1 half the time. */
 const lowWeighted = (max: number) =>
-  fc.oneof(...Array.from({ length: max }, (_, i) => ({ weight: Math.max(1, 2 ** (max - 1 - i)), arbitrary: fc.constant(i + 1) })));
+  fc.oneof(
+    ...Array.from({ length: max }, (_, i) => ({
+      weight: Math.max(1, 2 ** (max - 1 - i)),
+      arbitrary: fc.constant(i + 1),
+    })),
+  );
 
 export function mmOpArbitrary(g: MmGeometry, features: ReadonlySet<string>): fc.Arbitrary<MmOp> {
   const regions = 4;
@@ -22,7 +27,10 @@ export function mmOpArbitrary(g: MmGeometry, features: ReadonlySet<string>): fc.
   const pid = lowWeighted(MM_MAX_PID);
   const handle = lowWeighted(MM_MAX_HANDLE);
   // Region 0 is named as often as the other three together, so accesses find what mmap put there.
-  const region = fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 3, arbitrary: fc.integer({ min: 1, max: regions - 1 }) });
+  const region = fc.oneof(
+    { weight: 3, arbitrary: fc.constant(0) },
+    { weight: 3, arbitrary: fc.integer({ min: 1, max: regions - 1 }) },
+  );
   const page = fc.tuple(region, fc.nat(span - 1)).map(([r, o]) => r * stride + o);
   const pages = fc.oneof(
     { weight: 20, arbitrary: fc.integer({ min: 1, max: span }) },
@@ -33,18 +41,34 @@ export function mmOpArbitrary(g: MmGeometry, features: ReadonlySet<string>): fc.
   const prot = fc.constantFrom("r" as const, "rw" as const, "rw" as const);
   const cell = fc.nat(g.cellsPerPage - 1);
   // Few distinct values, so KSM finds twins.
-  const value = fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 1, max: 3 }) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 255 }) });
+  const value = fc.oneof(
+    { weight: 3, arbitrary: fc.integer({ min: 1, max: 3 }) },
+    { weight: 1, arbitrary: fc.integer({ min: 1, max: 255 }) },
+  );
   const has = (f: string) => features.has(f);
   const files = has("file") && g.files > 0;
   const file = fc.nat(Math.max(0, g.files - 1));
   const advice = fc.constantFrom<MadviseAdvice>(
-    "dontneed", "dontfork", "dofork", "wipeonfork", "keeponfork",
+    "dontneed",
+    "dontfork",
+    "dofork",
+    "wipeonfork",
+    "keeponfork",
     ...(has("thp") ? (["hugepage", "hugepage", "hugepage", "nohugepage"] as const) : []),
     ...(has("ksm") ? (["mergeable", "mergeable", "unmergeable"] as const) : []),
   );
   const mmap = fc
-    .record({ op: fc.constant("mmap" as const), pid, page: start, pages, prot, shared: fc.constantFrom(false, false, true) })
-    .chain((m) => (files ? fc.option(file, { freq: 3 }).map((f) => (f === null ? m : { ...m, file: f })) : fc.constant(m)));
+    .record({
+      op: fc.constant("mmap" as const),
+      pid,
+      page: start,
+      pages,
+      prot,
+      shared: fc.constantFrom(false, false, true),
+    })
+    .chain((m) =>
+      files ? fc.option(file, { freq: 3 }).map((f) => (f === null ? m : { ...m, file: f })) : fc.constant(m),
+    );
   const arbitraries: fc.WeightedArbitrary<MmOp>[] = [
     { weight: 25, arbitrary: fc.record({ op: fc.constant("read" as const), pid, page }) },
     { weight: 25, arbitrary: fc.record({ op: fc.constant("write" as const), pid, page, cell, value }) },
@@ -52,12 +76,16 @@ export function mmOpArbitrary(g: MmGeometry, features: ReadonlySet<string>): fc.
     { weight: 10, arbitrary: mmap },
     { weight: 3, arbitrary: fc.record({ op: fc.constant("munmap" as const), pid, page, pages }) },
     { weight: 5, arbitrary: fc.record({ op: fc.constant("mprotect" as const), pid, page, pages, prot }) },
-    { weight: 5 + (has("thp") ? 3 : 0) + (has("ksm") ? 2 : 0), arbitrary: fc.record({ op: fc.constant("madvise" as const), pid, page: start, pages, advice }) },
+    {
+      weight: 5 + (has("thp") ? 3 : 0) + (has("ksm") ? 2 : 0),
+      arbitrary: fc.record({ op: fc.constant("madvise" as const), pid, page: start, pages, advice }),
+    },
     { weight: 3, arbitrary: fc.record({ op: fc.constant("exit" as const), pid }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant("exec" as const), pid }) },
     { weight: 2, arbitrary: fc.constant({ op: "spawn" as const }) },
   ];
-  if (has("gup")) { // an engine offering "pin" lists "gup" too
+  if (has("gup")) {
+    // an engine offering "pin" lists "gup" too
     const get = fc.constant({ kind: "get" as const, write: false });
     const how = has("pin")
       ? fc.oneof(get, fc.record({ kind: fc.constantFrom("pin" as const, "longterm" as const), write: fc.boolean() }))
@@ -65,13 +93,21 @@ export function mmOpArbitrary(g: MmGeometry, features: ReadonlySet<string>): fc.
         ? fc.oneof(get, fc.constant({ kind: "longterm" as const, write: true }))
         : get;
     arbitraries.push(
-      { weight: 6, arbitrary: fc.tuple(pid, page, how).map(([p, pg, h]) => ({ op: "pin" as const, pid: p, page: pg, ...h })) },
+      {
+        weight: 6,
+        arbitrary: fc.tuple(pid, page, how).map(([p, pg, h]) => ({ op: "pin" as const, pid: p, page: pg, ...h })),
+      },
       { weight: 2, arbitrary: fc.record({ op: fc.constant("unpin" as const), handle }) },
       { weight: 6, arbitrary: fc.record({ op: fc.constant("pinRead" as const), handle }) },
     );
-    if (has("longterm")) arbitraries.push({ weight: 3, arbitrary: fc.record({ op: fc.constant("pinWrite" as const), handle, cell, value }) });
+    if (has("longterm"))
+      arbitraries.push({
+        weight: 3,
+        arbitrary: fc.record({ op: fc.constant("pinWrite" as const), handle, cell, value }),
+      });
   }
-  if (has("thp")) arbitraries.push({ weight: 3, arbitrary: fc.record({ op: fc.constant("collapse" as const), pid, page }) });
+  if (has("thp"))
+    arbitraries.push({ weight: 3, arbitrary: fc.record({ op: fc.constant("collapse" as const), pid, page }) });
   if (has("ksm")) arbitraries.push({ weight: 2, arbitrary: fc.constant({ op: "ksmScan" as const }) });
   if (files) {
     arbitraries.push(
@@ -113,7 +149,12 @@ export function mmArrange(ops: MmOp[], g: MmGeometry, features: ReadonlySet<stri
       if (live.length && o.pid < MM_MAX_PID) o = { ...o, pid: live[(o.pid - 1) % live.length] };
     }
     const pages = "pid" in o ? mapped.get(o.pid) : undefined;
-    if (pages?.size && (o.op === "read" || o.op === "write" || o.op === "pin" || o.op === "collapse") && !pages.has(o.page) && o.page % 4 !== 3) {
+    if (
+      pages?.size &&
+      (o.op === "read" || o.op === "write" || o.op === "pin" || o.op === "collapse") &&
+      !pages.has(o.page) &&
+      o.page % 4 !== 3
+    ) {
       const list = [...pages];
       o = { ...o, page: list[o.page % list.length] };
     }
@@ -124,7 +165,8 @@ export function mmArrange(ops: MmOp[], g: MmGeometry, features: ReadonlySet<stri
       const hugepage = features.has("thp") && o.page % huge === 0 && o.pages >= huge && k % 4 !== 3;
       if (hugepage) out.push({ op: "madvise", ...range, advice: "hugepage" });
       // seldom both: ksmd splits a THP whose pages it can merge, and a KSM page keeps collapse away
-      if (features.has("ksm") && k % 2 === 0 && (!hugepage || k % 8 === 0)) out.push({ op: "madvise", ...range, advice: "mergeable" });
+      if (features.has("ksm") && k % 2 === 0 && (!hugepage || k % 8 === 0))
+        out.push({ op: "madvise", ...range, advice: "mergeable" });
     }
     if (o.op === "spawn") add(new Set());
     else if (!pages) continue;
@@ -149,7 +191,11 @@ export function mmArrange(ops: MmOp[], g: MmGeometry, features: ReadonlySet<stri
 type Identity = number;
 
 /** Per op: the process identity it acts on (undefined: no such process), and the identity it creates. */
-function identities(ops: readonly MmOp[]): { actor: (Identity | undefined)[]; created: (Identity | undefined)[]; parent: Map<Identity, Identity> } {
+function identities(ops: readonly MmOp[]): {
+  actor: (Identity | undefined)[];
+  created: (Identity | undefined)[];
+  parent: Map<Identity, Identity>;
+} {
   const live = new Map<number, Identity>();
   const parent = new Map<Identity, Identity>();
   const actor: (Identity | undefined)[] = [];

@@ -18,12 +18,21 @@ export function walOpArbitrary(g: MvccGeometry, _features: ReadonlySet<string>):
   const writer = fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: w }) }, { weight: 1, arbitrary: any });
   const key = fc.integer({ min: 1, max: g.keys });
   const value = fc.integer({ min: 0, max: 9 });
-  const on = <T extends object>(tx: fc.Arbitrary<number>, rest: { [K in keyof T]: fc.Arbitrary<T[K]> }) => fc.record({ tx, ...rest } as never) as fc.Arbitrary<T & { tx: number }>;
+  const on = <T extends object>(tx: fc.Arbitrary<number>, rest: { [K in keyof T]: fc.Arbitrary<T[K]> }) =>
+    fc.record({ tx, ...rest } as never) as fc.Arbitrary<T & { tx: number }>;
   return fc.oneof(
     { weight: 4, arbitrary: on(any, { op: fc.constant("begin" as const), level: fc.constant("deferred" as const) }) },
-    { weight: 1, arbitrary: on(writer, { op: fc.constant("begin" as const), level: fc.constant("immediate" as const) }) },
+    {
+      weight: 1,
+      arbitrary: on(writer, { op: fc.constant("begin" as const), level: fc.constant("immediate" as const) }),
+    },
     { weight: 6, arbitrary: on(any, { op: fc.constant("read" as const), key }) },
-    { weight: 2, arbitrary: fc.tuple(any, key, key).map(([tx, a, b]) => ({ op: "scan" as const, tx, lo: Math.min(a, b), hi: Math.max(a, b) })) },
+    {
+      weight: 2,
+      arbitrary: fc
+        .tuple(any, key, key)
+        .map(([tx, a, b]) => ({ op: "scan" as const, tx, lo: Math.min(a, b), hi: Math.max(a, b) })),
+    },
     { weight: 2, arbitrary: on(writer, { op: fc.constant("insert" as const), key, value }) },
     { weight: 3, arbitrary: on(writer, { op: fc.constant("update" as const), key, value }) },
     { weight: 2, arbitrary: on(writer, { op: fc.constant("update" as const), key, add: fc.constant(1) }) },
@@ -31,7 +40,10 @@ export function walOpArbitrary(g: MvccGeometry, _features: ReadonlySet<string>):
     { weight: 2, arbitrary: on(writer, { op: fc.constant("commit" as const) }) },
     { weight: 1, arbitrary: on(any, { op: fc.constant("commit" as const) }) },
     { weight: 1, arbitrary: on(any, { op: fc.constant("abort" as const) }) },
-    { weight: 2, arbitrary: fc.record({ op: fc.constant("checkpoint" as const), mode: fc.constantFrom(...checkpointModes) }) },
+    {
+      weight: 2,
+      arbitrary: fc.record({ op: fc.constant("checkpoint" as const), mode: fc.constantFrom(...checkpointModes) }),
+    },
   ) as fc.Arbitrary<MvccOp>;
 }
 

@@ -1,17 +1,33 @@
 // Op arbitraries for the mvcc layer: a few clients running short transactions over a few keys, so they collide.
 import fc from "fast-check";
 import { MvccModel } from "../models/mvcc/model.ts";
-import { pgLevels, type Level, type MvccGeometry, type MvccOp } from "../models/mvcc/types.ts";
+import { type Level, type MvccGeometry, type MvccOp, pgLevels } from "../models/mvcc/types.ts";
 
 export function mvccOpArbitrary(g: MvccGeometry, _features: ReadonlySet<string>): fc.Arbitrary<MvccOp> {
-  const tx = fc.oneof({ weight: 2, arbitrary: fc.integer({ min: 1, max: Math.min(2, g.txs) }) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: g.txs }) });
+  const tx = fc.oneof(
+    { weight: 2, arbitrary: fc.integer({ min: 1, max: Math.min(2, g.txs) }) },
+    { weight: 1, arbitrary: fc.integer({ min: 1, max: g.txs }) },
+  );
   const key = fc.integer({ min: 1, max: g.keys });
   const value = fc.integer({ min: 0, max: 9 });
   return fc.oneof(
     { weight: 3, arbitrary: fc.record({ op: fc.constant("begin" as const), tx, level: fc.constantFrom(...pgLevels) }) },
-    { weight: 1, arbitrary: fc.record({ op: fc.constant("begin" as const), tx, level: fc.constantFrom(...pgLevels), readOnly: fc.constant(true as const) }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        op: fc.constant("begin" as const),
+        tx,
+        level: fc.constantFrom(...pgLevels),
+        readOnly: fc.constant(true as const),
+      }),
+    },
     { weight: 6, arbitrary: fc.record({ op: fc.constant("read" as const), tx, key }) },
-    { weight: 2, arbitrary: fc.tuple(tx, key, key).map(([t, a, b]) => ({ op: "scan" as const, tx: t, lo: Math.min(a, b), hi: Math.max(a, b) })) },
+    {
+      weight: 2,
+      arbitrary: fc
+        .tuple(tx, key, key)
+        .map(([t, a, b]) => ({ op: "scan" as const, tx: t, lo: Math.min(a, b), hi: Math.max(a, b) })),
+    },
     { weight: 3, arbitrary: fc.record({ op: fc.constant("insert" as const), tx, key, value }) },
     { weight: 3, arbitrary: fc.record({ op: fc.constant("update" as const), tx, key, value }) },
     { weight: 3, arbitrary: fc.record({ op: fc.constant("update" as const), tx, key, add: fc.constant(1) }) },
@@ -53,7 +69,8 @@ export function mvccArrange(ops: MvccOp[], g: MvccGeometry, _features: ReadonlyS
       return;
     }
     if (s.failed && !asGenerated) emit({ op: "abort", tx: op.tx });
-    if (!model.session(op.tx).open) emit({ op: "begin", tx: op.tx, level: level.get(op.tx) ?? (["ser", "rr", "rc"] as const)[op.tx % 3]! });
+    if (!model.session(op.tx).open)
+      emit({ op: "begin", tx: op.tx, level: level.get(op.tx) ?? (["ser", "rr", "rc"] as const)[op.tx % 3]! });
     emit(op);
   });
   return out;

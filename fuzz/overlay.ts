@@ -1,7 +1,13 @@
 // Op arbitraries for the overlay layer. Paths come from a few names over a few levels, so image layers collide on
 // them (a file in one, a directory in another, a whiteout in a third) and the merged-view ops hit what exists.
 import fc from "fast-check";
-import { VOID, type LayerEntry, type MountOptions, type OverlayGeometry, type OverlayOp } from "../models/overlay/types.ts";
+import {
+  type LayerEntry,
+  type MountOptions,
+  type OverlayGeometry,
+  type OverlayOp,
+  VOID,
+} from "../models/overlay/types.ts";
 
 const MODES = [0o644, 0o600, 0o755, 0o700, 0o444];
 
@@ -12,9 +18,15 @@ export function overlayOpArbitrary(g: OverlayGeometry, features: ReadonlySet<str
     .integer({ min: 1, max: g.depth })
     .chain((n) => fc.array(name, { minLength: n, maxLength: n }))
     .map((ns) => ns.join("/"));
-  const shallow = fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 1, max: Math.min(2, g.depth) }) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: g.depth }) });
+  const shallow = fc.oneof(
+    { weight: 3, arbitrary: fc.integer({ min: 1, max: Math.min(2, g.depth) }) },
+    { weight: 1, arbitrary: fc.integer({ min: 1, max: g.depth }) },
+  );
   const p = shallow.chain((n) => fc.array(name, { minLength: n, maxLength: n })).map((ns) => ns.join("/"));
-  const c = fc.oneof({ weight: 3, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: g.containers }) });
+  const c = fc.oneof(
+    { weight: 3, arbitrary: fc.constant(1) },
+    { weight: 1, arbitrary: fc.integer({ min: 1, max: g.containers }) },
+  );
   const mode = fc.constantFrom(...MODES);
   const data = fc.stringMatching(/^[a-c]{0,4}$/);
   const target = fc.constantFrom(...g.names).map((n) => VOID + n);
@@ -26,9 +38,18 @@ export function overlayOpArbitrary(g: OverlayGeometry, features: ReadonlySet<str
     { weight: 2, arbitrary: fc.record({ type: fc.constant("whiteout" as const), path }) },
     { weight: 1, arbitrary: fc.record({ type: fc.constant("link" as const), path, to: path }) },
   );
-  const layer = fc.array(entry, { minLength: 1, maxLength: 10 }).map((es) => ({ op: "layer" as const, entries: wellFormed(es) }));
+  const layer = fc
+    .array(entry, { minLength: 1, maxLength: 10 })
+    .map((es) => ({ op: "layer" as const, entries: wellFormed(es) }));
   const option = (f: string) => (features.has(f) ? fc.boolean() : fc.constant(false));
-  const mount = fc.record({ op: fc.constant("mount" as const), c, layers: fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 3 }), redirectDir: option("redirect_dir"), index: option("index"), metacopy: option("metacopy") });
+  const mount = fc.record({
+    op: fc.constant("mount" as const),
+    c,
+    layers: fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 3 }),
+    redirectDir: option("redirect_dir"),
+    index: option("index"),
+    metacopy: option("metacopy"),
+  });
   return fc.oneof(
     { weight: 3, arbitrary: layer },
     { weight: 2, arbitrary: mount },
@@ -41,12 +62,32 @@ export function overlayOpArbitrary(g: OverlayGeometry, features: ReadonlySet<str
     { weight: 3, arbitrary: fc.record({ op: fc.constant("truncate" as const), c, path: p, size: fc.nat(6) }) },
     { weight: 5, arbitrary: fc.record({ op: fc.constant("unlink" as const), c, path: p }) },
     { weight: 4, arbitrary: fc.record({ op: fc.constant("rmdir" as const), c, path: p }) },
-    { weight: 6, arbitrary: fc.record({ op: fc.constant("rename" as const), c, from: p, to: p, flags: fc.constantFrom(undefined, undefined, "noreplace" as const, "exchange" as const) }).map(({ flags, ...r }) => (flags ? { ...r, flags } : r)) },
+    {
+      weight: 6,
+      arbitrary: fc
+        .record({
+          op: fc.constant("rename" as const),
+          c,
+          from: p,
+          to: p,
+          flags: fc.constantFrom(undefined, undefined, "noreplace" as const, "exchange" as const),
+        })
+        .map(({ flags, ...r }) => (flags ? { ...r, flags } : r)),
+    },
     { weight: 3, arbitrary: fc.record({ op: fc.constant("link" as const), c, from: p, to: p }) },
     { weight: 2, arbitrary: fc.record({ op: fc.constant("symlink" as const), c, target, path: p }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant("readlink" as const), c, path: p }) },
     { weight: 4, arbitrary: fc.record({ op: fc.constant("chmod" as const), c, path: p, mode }) },
-    { weight: 3, arbitrary: fc.record({ op: fc.constant("setxattr" as const), c, path: p, name: fc.constantFrom("user.x" as const, "user.y" as const), value: data }) },
+    {
+      weight: 3,
+      arbitrary: fc.record({
+        op: fc.constant("setxattr" as const),
+        c,
+        path: p,
+        name: fc.constantFrom("user.x" as const, "user.y" as const),
+        value: data,
+      }),
+    },
     { weight: 6, arbitrary: fc.record({ op: fc.constant("read" as const), c, path: p }) },
     { weight: 4, arbitrary: fc.record({ op: fc.constant("readdir" as const), c, path: fc.oneof(fc.constant(""), p) }) },
     { weight: 6, arbitrary: fc.record({ op: fc.constant("stat" as const), c, path: p }) },
@@ -99,8 +140,15 @@ export function overlayArrange(ops: OverlayOp[], _g: OverlayGeometry, _features:
   const first = ops.find((o) => o.op === "mount");
   const firstLayer = ops.find((o): o is Extract<OverlayOp, { op: "layer" }> => o.op === "layer");
   const size = firstLayer?.entries.length ?? 0;
-  const wanted = first?.op === "mount" ? first : { redirectDir: (size & 1) === 1, index: (size & 2) === 2, metacopy: (size & 4) === 4 };
-  const options: MountOptions = { redirectDir: wanted.redirectDir, index: wanted.index, metacopy: wanted.metacopy && wanted.redirectDir };
+  const wanted =
+    first?.op === "mount"
+      ? first
+      : { redirectDir: (size & 1) === 1, index: (size & 2) === 2, metacopy: (size & 4) === 4 };
+  const options: MountOptions = {
+    redirectDir: wanted.redirectDir,
+    index: wanted.index,
+    metacopy: wanted.metacopy && wanted.redirectDir,
+  };
   const out: OverlayOp[] = [];
   const stackFrom = (picks: readonly number[]): number[] => {
     const stack: number[] = [];
@@ -120,11 +168,15 @@ export function overlayArrange(ops: OverlayOp[], _g: OverlayGeometry, _features:
   let tried = false;
   const mount = (c: number, picks: readonly number[]): void => {
     const stack = stackFrom(picks);
-    if (!tried && wanted.metacopy && !wanted.redirectDir) out.push({ op: "mount", c, layers: stack, redirectDir: false, index: wanted.index, metacopy: true }); // EINVAL
+    if (!tried && wanted.metacopy && !wanted.redirectDir)
+      out.push({ op: "mount", c, layers: stack, redirectDir: false, index: wanted.index, metacopy: true }); // EINVAL
     tried = true;
     out.push({ op: "mount", c, layers: stack, ...options });
     mounted.set(c, stack);
-    known.set(c, [...stack].reverse().reduce<View>((below, l) => views[l - 1]!(below), new Map()));
+    known.set(
+      c,
+      [...stack].reverse().reduce<View>((below, l) => views[l - 1]!(below), new Map()),
+    );
   };
   for (const op of ops) {
     if (op.op === "layer") {
@@ -172,7 +224,12 @@ const drop = (v: View, root: string): void => {
 function layView(entries: readonly LayerEntry[], below: View): View {
   const v = new Map(below);
   for (const e of entries) {
-    if (e.type === "whiteout" || (e.type === "dir" && (e.opaque || v.get(e.path) !== "dir")) || (e.type !== "dir" && v.has(e.path))) drop(v, e.path);
+    if (
+      e.type === "whiteout" ||
+      (e.type === "dir" && (e.opaque || v.get(e.path) !== "dir")) ||
+      (e.type !== "dir" && v.has(e.path))
+    )
+      drop(v, e.path);
     if (e.type !== "whiteout") v.set(e.path, e.type === "link" || e.type === "file" ? "file" : e.type);
   }
   return v;
@@ -181,14 +238,22 @@ function layView(entries: readonly LayerEntry[], below: View): View {
 /** What an op does to the view, if it succeeds. */
 function track(v: View, op: OverlayOp): void {
   switch (op.op) {
-    case "mkdir": case "create": case "symlink":
+    case "mkdir":
+    case "create":
+    case "symlink":
       if (!v.has(op.path)) v.set(op.path, op.op === "mkdir" ? "dir" : op.op === "create" ? "file" : "symlink");
       break;
-    case "link": if (v.get(op.from) === "file" && !v.has(op.to)) v.set(op.to, "file"); break;
-    case "unlink": case "rmdir": drop(v, op.path); break;
+    case "link":
+      if (v.get(op.from) === "file" && !v.has(op.to)) v.set(op.to, "file");
+      break;
+    case "unlink":
+    case "rmdir":
+      drop(v, op.path);
+      break;
     case "rename": {
       if (!v.has(op.from) || under(op.to, op.from)) break;
-      const moved = (root: string, to: string) => [...v].filter(([p]) => under(p, root)).map(([p, k]) => [to + p.slice(root.length), k] as const);
+      const moved = (root: string, to: string) =>
+        [...v].filter(([p]) => under(p, root)).map(([p, k]) => [to + p.slice(root.length), k] as const);
       const a = moved(op.from, op.to);
       const b = op.flags === "exchange" ? moved(op.to, op.from) : [];
       drop(v, op.from);
@@ -201,7 +266,11 @@ function track(v: View, op: OverlayOp): void {
 
 /** The op pointed at what it needs, two times in three (chosen by the op itself, so shrinking stays stable). */
 function aimed(op: OverlayOp, view: View): OverlayOp {
-  const of = (...kinds: Kind[]) => [...view].filter(([, k]) => kinds.includes(k)).map(([p]) => p).sort();
+  const of = (...kinds: Kind[]) =>
+    [...view]
+      .filter(([, k]) => kinds.includes(k))
+      .map(([p]) => p)
+      .sort();
   const seed = JSON.stringify(op);
   const hash = (p: string) => [...(seed + p)].reduce((a, ch) => Math.imul(a ^ ch.charCodeAt(0), 0x9e3779b1) >>> 0, 7);
   const pick = (p: string, among: readonly string[]): string => {
@@ -218,20 +287,42 @@ function aimed(op: OverlayOp, view: View): OverlayOp {
     return dir ? `${dir}/${name}` : name;
   };
   switch (op.op) {
-    case "mkdir": case "create": case "symlink": return { ...op, path: fresh(op.path) };
-    case "write": case "append": case "truncate": case "read": return { ...op, path: pick(op.path, of("file")) };
-    case "rmdir": return { ...op, path: pick(op.path, of("dir")) };
-    case "readdir": return op.path === "" ? op : { ...op, path: pick(op.path, of("dir")) };
-    case "readlink": return { ...op, path: pick(op.path, of("symlink")) };
-    case "unlink": return { ...op, path: pick(op.path, of("file", "symlink")) };
-    case "chmod": case "setxattr": case "stat": return { ...op, path: pick(op.path, of("file", "dir")) };
-    case "link": return { ...op, from: pick(op.from, of("file")), to: fresh(op.to) };
-    case "rename": return { ...op, from: pick(op.from, of("file", "dir", "symlink")), to: hash(op.to) % 2 ? fresh(op.to) : pick(op.to, of("file", "dir", "symlink")) };
-    default: return op;
+    case "mkdir":
+    case "create":
+    case "symlink":
+      return { ...op, path: fresh(op.path) };
+    case "write":
+    case "append":
+    case "truncate":
+    case "read":
+      return { ...op, path: pick(op.path, of("file")) };
+    case "rmdir":
+      return { ...op, path: pick(op.path, of("dir")) };
+    case "readdir":
+      return op.path === "" ? op : { ...op, path: pick(op.path, of("dir")) };
+    case "readlink":
+      return { ...op, path: pick(op.path, of("symlink")) };
+    case "unlink":
+      return { ...op, path: pick(op.path, of("file", "symlink")) };
+    case "chmod":
+    case "setxattr":
+    case "stat":
+      return { ...op, path: pick(op.path, of("file", "dir")) };
+    case "link":
+      return { ...op, from: pick(op.from, of("file")), to: fresh(op.to) };
+    case "rename":
+      return {
+        ...op,
+        from: pick(op.from, of("file", "dir", "symlink")),
+        to: hash(op.to) % 2 ? fresh(op.to) : pick(op.to, of("file", "dir", "symlink")),
+      };
+    default:
+      return op;
   }
 }
 
-const sameTail = (stack: readonly number[], id: number, base: readonly number[]): boolean => stack.slice(stack.indexOf(id) + 1).join() === base.join();
+const sameTail = (stack: readonly number[], id: number, base: readonly number[]): boolean =>
+  stack.slice(stack.indexOf(id) + 1).join() === base.join();
 
 /**
  * Canonical renaming for minimization: removing a layer (or commit) renumbers every later layer, so plain deletion
@@ -271,7 +362,15 @@ export function overlayAlphabet(_g: OverlayGeometry): OverlayOp[] {
   const c = 1;
   const off = { redirectDir: false, index: false, metacopy: false };
   return [
-    { op: "layer", entries: [{ type: "dir", path: "d" }, { type: "file", path: "d/f", data: "lo" }, { type: "file", path: "a", data: "A" }, { type: "link", path: "b", to: "a" }] },
+    {
+      op: "layer",
+      entries: [
+        { type: "dir", path: "d" },
+        { type: "file", path: "d/f", data: "lo" },
+        { type: "file", path: "a", data: "A" },
+        { type: "link", path: "b", to: "a" },
+      ],
+    },
     { op: "mount", c, layers: [1], ...off },
     { op: "mount", c, layers: [1], redirectDir: true, index: true, metacopy: true },
     { op: "write", c, path: "a", at: 0, data: "x" },

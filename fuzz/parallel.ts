@@ -6,7 +6,7 @@ import seedrandom from "seedrandom";
 import { resolveEngine } from "../engines/resolve.ts";
 import { holdGroup, killGroups } from "../engines/stdio.ts";
 import type { AnyLayer } from "../layers/layer.ts";
-import { runCampaign, type CampaignOptions, type CampaignResult, type Progress } from "./campaign.ts";
+import { type CampaignOptions, type CampaignResult, type Progress, runCampaign } from "./campaign.ts";
 import { addStats, emptyStats } from "./runner.ts";
 
 export interface StreamJob {
@@ -34,10 +34,19 @@ export interface ParallelOptions extends CampaignOptions {
 
 export async function runParallelCampaign(layer: AnyLayer, spec: string, o: ParallelOptions): Promise<CampaignResult> {
   const { workers, timeoutMs, onProgress, onFound, firstStream = 0, ...options } = o;
-  if (workers <= 1) return runCampaign(layer, resolveEngine(layer, spec, { timeoutMs }), { ...o, seed: streamSeed(o.seed, firstStream) });
+  if (workers <= 1)
+    return runCampaign(layer, resolveEngine(layer, spec, { timeoutMs }), {
+      ...o,
+      seed: streamSeed(o.seed, firstStream),
+    });
 
   const runs = Math.ceil(options.runs / workers);
-  const latest: Progress[] = Array.from({ length: workers }, () => ({ runs: 0, ops: 0, elapsedMs: 0, phase: "fuzz" as const }));
+  const latest: Progress[] = Array.from({ length: workers }, () => ({
+    runs: 0,
+    ops: 0,
+    elapsedMs: 0,
+    phase: "fuzz" as const,
+  }));
   const threads: Worker[] = [];
   const results: (CampaignResult | undefined)[] = new Array(workers);
   const groups: Set<number>[] = Array.from({ length: workers }, () => new Set());
@@ -48,38 +57,53 @@ export async function runParallelCampaign(layer: AnyLayer, spec: string, o: Para
     setTimeout(() => void threads[j]?.terminate(), 1000).unref();
   };
   const settled = Array.from({ length: workers }, (_, k) => {
-    const job: StreamJob = { layer: layer.name, spec, timeoutMs, options: { ...options, seed: streamSeed(options.seed, firstStream + k), runs } };
+    const job: StreamJob = {
+      layer: layer.name,
+      spec,
+      timeoutMs,
+      options: { ...options, seed: streamSeed(options.seed, firstStream + k), runs },
+    };
     const worker = new Worker(new URL("./worker-entry.js", import.meta.url), {
       workerData: { module: new URL("./campaign-worker.ts", import.meta.url).href, job },
     });
     threads.push(worker);
     return new Promise<void>((resolve, reject) => {
-      worker.on("message", (m: { progress?: Progress; found?: CampaignResult; result?: CampaignResult; group?: { pid: number; alive: boolean } }) => {
-        if (m.group) {
-          // the main thread holds the worker's engine process groups: they die with cowcheck even if the worker cannot clean up
-          holdGroup(m.group.pid, m.group.alive);
-          if (m.group.alive) groups[k].add(m.group.pid);
-          else groups[k].delete(m.group.pid);
-        }
-        if (m.found && k < foundBy) {
-          foundBy = k; // as for the verdict, the lowest stream's failure is the one kept
-          onFound?.(m.found);
-        }
-        if (m.progress) {
-          latest[k] = m.progress;
-          onProgress?.({
-            runs: latest.reduce((a, p) => a + p.runs, 0), ops: latest.reduce((a, p) => a + p.ops, 0),
-            elapsedMs: Math.max(...latest.map((p) => p.elapsedMs)), phase: latest.some((p) => p.phase === "shrink") ? "shrink" : "fuzz",
-            shrink: latest.find((p) => p.shrink)?.shrink,
-          });
-        }
-        if (m.result) {
-          results[k] = m.result;
-          // Streams after a failing one cannot change the verdict: stop them.
-          if (m.result.status !== "passed") for (let j = k + 1; j < workers; j++) stop(j);
-          resolve();
-        }
-      });
+      worker.on(
+        "message",
+        (m: {
+          progress?: Progress;
+          found?: CampaignResult;
+          result?: CampaignResult;
+          group?: { pid: number; alive: boolean };
+        }) => {
+          if (m.group) {
+            // the main thread holds the worker's engine process groups: they die with cowcheck even if the worker cannot clean up
+            holdGroup(m.group.pid, m.group.alive);
+            if (m.group.alive) groups[k].add(m.group.pid);
+            else groups[k].delete(m.group.pid);
+          }
+          if (m.found && k < foundBy) {
+            foundBy = k; // as for the verdict, the lowest stream's failure is the one kept
+            onFound?.(m.found);
+          }
+          if (m.progress) {
+            latest[k] = m.progress;
+            onProgress?.({
+              runs: latest.reduce((a, p) => a + p.runs, 0),
+              ops: latest.reduce((a, p) => a + p.ops, 0),
+              elapsedMs: Math.max(...latest.map((p) => p.elapsedMs)),
+              phase: latest.some((p) => p.phase === "shrink") ? "shrink" : "fuzz",
+              shrink: latest.find((p) => p.shrink)?.shrink,
+            });
+          }
+          if (m.result) {
+            results[k] = m.result;
+            // Streams after a failing one cannot change the verdict: stop them.
+            if (m.result.status !== "passed") for (let j = k + 1; j < workers; j++) stop(j);
+            resolve();
+          }
+        },
+      );
       worker.on("error", reject);
       worker.on("exit", () => resolve());
     });
@@ -98,6 +122,8 @@ export async function runParallelCampaign(layer: AnyLayer, spec: string, o: Para
     runs: done.reduce((a, r) => a + r.runs, 0),
     ops: done.reduce((a, r) => a + r.ops, 0),
     elapsedMs: Math.max(...done.map((r) => r.elapsedMs)),
-    structure: done.some((r) => r.structure) ? done.reduce((a, r) => (r.structure ? addStats(a, r.structure) : a), emptyStats()) : undefined,
+    structure: done.some((r) => r.structure)
+      ? done.reduce((a, r) => (r.structure ? addStats(a, r.structure) : a), emptyStats())
+      : undefined,
   };
 }

@@ -14,7 +14,10 @@ export async function checkTrace(json: unknown, options: ReplayOptions = {}): Pr
   const { layer, trace } = validateTrace(json);
   const factory = resolveEngine(layer, options.engine ?? "model");
   try {
-    return await checkWith(layer, trace.geometry, factory, trace.ops, { expected: trace.expected, onStep: options.onStep });
+    return await checkWith(layer, trace.geometry, factory, trace.ops, {
+      expected: trace.expected,
+      onStep: options.onStep,
+    });
   } finally {
     await factory.dispose?.();
   }

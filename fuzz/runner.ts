@@ -1,8 +1,9 @@
 // The generic runner: apply a sequence to an engine and to the oracle, compare observations, check every
 // property after every op. It knows nothing about any layer beyond the Layer descriptor.
-import { deepEqual, EngineFailure, InputError, isPromise, type Engine, type EngineFactory } from "../engines/types.ts";
+import { deepEqual, type Engine, type EngineFactory, EngineFailure, InputError, isPromise } from "../engines/types.ts";
 
 export { deepEqual };
+
 import type { AnyLayer, LayerView } from "../layers/layer.ts";
 import type { Checker, PropertyKind } from "../properties/types.ts";
 
@@ -51,7 +52,8 @@ export interface StructureStats {
 
 export const emptyStats = (): StructureStats => ({ compared: 0, allowed: {}, desynced: {} });
 
-const bump = (counts: Record<string, number>, key: string, by = 1): void => void (counts[key] = (counts[key] ?? 0) + by);
+const bump = (counts: Record<string, number>, key: string, by = 1): void =>
+  void (counts[key] = (counts[key] ?? 0) + by);
 
 export function addStats(into: StructureStats, from: StructureStats): StructureStats {
   into.compared += from.compared;
@@ -62,7 +64,6 @@ export function addStats(into: StructureStats, from: StructureStats): StructureS
 
 /** The desync reason when the real system answered another of the observations the oracle allows than the model. */
 export const OTHER_CHOICE = "other-allowed-observation";
-
 
 /**
  * Whether an observation is what the oracle allows: equal to it, or, where the oracle answers
@@ -99,12 +100,17 @@ export async function checkSequence(
   ops: readonly unknown[],
   options: SequenceOptions = {},
 ): Promise<Failure | undefined> {
-  const missing = new Set(ops.map((op) => layer.requires?.(op)).filter((f): f is string => f !== undefined && !engine.features.has(f)));
+  const missing = new Set(
+    ops.map((op) => layer.requires?.(op)).filter((f): f is string => f !== undefined && !engine.features.has(f)),
+  );
   if (missing.size) {
-    throw new InputError(`the ops need feature(s) ${[...missing].join(", ")}, which the engine does not offer (it offers: ${[...engine.features].join(", ") || "none"})`);
+    throw new InputError(
+      `the ops need feature(s) ${[...missing].join(", ")}, which the engine does not offer (it offers: ${[...engine.features].join(", ") || "none"})`,
+    );
   }
   const oracle = layer.oracle(geometry);
-  const inspect = !options.noInvariants && engine.inspect && engine.features.has("inspect") ? engine.inspect.bind(engine) : undefined;
+  const inspect =
+    !options.noInvariants && engine.inspect && engine.features.has("inspect") ? engine.inspect.bind(engine) : undefined;
   let checkers: { name: string; kind: PropertyKind; checker: Checker<unknown, unknown, unknown> }[] = [];
   if (inspect) {
     const initial = await settleEngine(() => inspect(), "inspect");
@@ -114,8 +120,12 @@ export async function checkSequence(
   let views: LayerView<unknown>[] = [];
   if (against) {
     views = (layer.views ?? []).filter((v) => engine.features.has(v.name));
-    if (!views.length) throw new InputError(`--against compares a view (${(layer.views ?? []).map((v) => v.name).join(", ") || `layer ${layer.name} has none`}), and the engine offers none`);
-    if (!against.inspect) throw new InputError("--against needs a reference engine that can be inspected, such as model");
+    if (!views.length)
+      throw new InputError(
+        `--against compares a view (${(layer.views ?? []).map((v) => v.name).join(", ") || `layer ${layer.name} has none`}), and the engine offers none`,
+      );
+    if (!against.inspect)
+      throw new InputError("--against needs a reference engine that can be inspected, such as model");
   }
   let synced = against !== undefined;
   const stats = options.stats ?? emptyStats();
@@ -134,10 +144,19 @@ export async function checkSequence(
     const recorded = options.expected?.[i];
     options.onStep?.({ index: i, op, observed, expected: recorded ?? expected });
     if (recorded !== undefined && !deepEqual(observed, recorded)) {
-      return { index: i, property: "recorded-observation", kind: "equivalence", message: "observation differs from the one the trace records", observed, expected: recorded };
+      return {
+        index: i,
+        property: "recorded-observation",
+        kind: "equivalence",
+        message: "observation differs from the one the trace records",
+        observed,
+        expected: recorded,
+      };
     }
     if (!allows(expected, observed)) {
-      const message = isOneOf(expected) ? "observation is none of those the oracle allows" : "observation differs from the oracle's";
+      const message = isOneOf(expected)
+        ? "observation is none of those the oracle allows"
+        : "observation differs from the oracle's";
       return { index: i, property: "observational-equivalence", kind: "equivalence", message, observed, expected };
     }
     if (isOneOf(expected)) oracle.chose?.(observed);
@@ -164,7 +183,10 @@ export async function checkSequence(
           // failure, reported with the trace like any other, never a crash of the run
           v = `the property could not be checked: ${e instanceof Error ? e.message : String(e)}`;
         }
-        if (v) return typeof v === "string" ? { index: i, property: c.name, kind: c.kind, message: v } : { index: i, property: v.property, kind: c.kind, message: v.message };
+        if (v)
+          return typeof v === "string"
+            ? { index: i, property: c.name, kind: c.kind, message: v }
+            : { index: i, property: v.property, kind: c.kind, message: v.message };
       }
     }
   }
@@ -187,7 +209,14 @@ async function lockstep(
 ): Promise<Failure | boolean> {
   const ref = await settleEngine(() => against.apply(op), `the reference engine at op ${i}`);
   if (!allows(expected, ref)) {
-    return { index: i, property: "reference-observation", kind: "equivalence", message: "the reference engine's observation differs from the oracle's", observed: ref, expected };
+    return {
+      index: i,
+      property: "reference-observation",
+      kind: "equivalence",
+      message: "the reference engine's observation differs from the oracle's",
+      observed: ref,
+      expected,
+    };
   }
   if (!deepEqual(ref, observed)) {
     bump(stats.desynced, OTHER_CHOICE);
@@ -197,7 +226,13 @@ async function lockstep(
   for (const v of views) {
     const seen = await settleEngine(() => engine.inspectView!(v.name), `the ${v.name} view after op ${i}`, i);
     const verdict = v.compare(seen, refState);
-    if (verdict.divergence) return { index: i, property: verdict.divergence.property, kind: "structure", message: verdict.divergence.message };
+    if (verdict.divergence)
+      return {
+        index: i,
+        property: verdict.divergence.property,
+        kind: "structure",
+        message: verdict.divergence.message,
+      };
     for (const a of verdict.allowed ?? []) bump(stats.allowed, a);
     if (verdict.desync) {
       bump(stats.desynced, verdict.desync);
@@ -218,7 +253,12 @@ async function settleEngine<T>(f: () => T | Promise<T>, what: string, opIndex?: 
 }
 
 /** The engine's state after running `ops`, rendered by the layer (for failure reports); undefined if it cannot say. */
-export async function renderStateAfter(layer: AnyLayer, geometry: unknown, factory: EngineFactory, ops: readonly unknown[]): Promise<string | undefined> {
+export async function renderStateAfter(
+  layer: AnyLayer,
+  geometry: unknown,
+  factory: EngineFactory,
+  ops: readonly unknown[],
+): Promise<string | undefined> {
   if (!layer.renderState) return undefined;
   let engine: Engine<unknown, unknown> | undefined;
   try {
@@ -249,7 +289,8 @@ export async function checkWith(
   const engine = await settleEngine(() => factory.create(geometry), `starting ${factory.name}`);
   let against: Engine<unknown, unknown> | undefined;
   try {
-    if (options.against) against = await settleEngine(() => options.against!.create(geometry), `starting ${options.against.name}`);
+    if (options.against)
+      against = await settleEngine(() => options.against!.create(geometry), `starting ${options.against.name}`);
     return await checkSequence(layer, geometry, engine, ops, { ...options, against });
   } finally {
     await engine.close?.();

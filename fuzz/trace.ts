@@ -36,23 +36,36 @@ export function validateTrace(json: unknown, source = "trace"): { layer: AnyLaye
   if (!env.success) throw new InputError(`${source}: not a cowcheck trace: ${describe("", env.error.issues)}`);
   const t = env.data;
   const layer = findLayer(t.layer);
-  if (!layer) throw new InputError(`${source}: unknown layer "${t.layer}" (known: ${layers.map((l) => l.name).join(", ")})`);
+  if (!layer)
+    throw new InputError(`${source}: unknown layer "${t.layer}" (known: ${layers.map((l) => l.name).join(", ")})`);
   // a partial geometry is completed from the layer's defaults, as --geometry is
-  const given = typeof t.geometry === "object" && t.geometry !== null && !Array.isArray(t.geometry) ? t.geometry : t.geometry === undefined ? {} : t.geometry;
-  const geometry = layer.geometrySchema.safeParse(typeof given === "object" ? { ...(layer.defaultGeometry as object), ...given } : given);
+  const given =
+    typeof t.geometry === "object" && t.geometry !== null && !Array.isArray(t.geometry)
+      ? t.geometry
+      : t.geometry === undefined
+        ? {}
+        : t.geometry;
+  const geometry = layer.geometrySchema.safeParse(
+    typeof given === "object" ? { ...(layer.defaultGeometry as object), ...given } : given,
+  );
   if (!geometry.success) throw new InputError(`${source}: ${describe("geometry", geometry.error.issues)}`);
   const ops = t.ops.map((op, i) => {
     const r = layer.opSchema.safeParse(op);
-    if (!r.success) throw new InputError(`${source}: ${describe(`ops[${i}]`, r.error.issues)} (op: ${JSON.stringify(op)})`);
+    if (!r.success)
+      throw new InputError(`${source}: ${describe(`ops[${i}]`, r.error.issues)} (op: ${JSON.stringify(op)})`);
     return r.data;
   });
-  if (t.expected && t.expected.length > ops.length) throw new InputError(`${source}: more expected observations (${t.expected.length}) than ops (${ops.length})`);
+  if (t.expected && t.expected.length > ops.length)
+    throw new InputError(`${source}: more expected observations (${t.expected.length}) than ops (${ops.length})`);
   const expected = t.expected?.map((obs, i) => {
     const r = layer.obsSchema.safeParse(obs);
     if (!r.success) throw new InputError(`${source}: ${describe(`expected[${i}]`, r.error.issues)}`);
     return r.data;
   });
-  return { layer, trace: { cowcheck: 1, layer: t.layer, geometry: geometry.data, features: t.features, seed: t.seed, ops, expected } };
+  return {
+    layer,
+    trace: { cowcheck: 1, layer: t.layer, geometry: geometry.data, features: t.features, seed: t.seed, ops, expected },
+  };
 }
 
 export function loadTrace(path: string): { layer: AnyLayer; trace: Trace } {

@@ -1,18 +1,18 @@
 // The mm layer assembled: Linux process memory, its eager oracle, properties and mutants.
 import { mmAlphabet, mmArrange, mmOpArbitrary, mmSimplifications } from "../fuzz/mm.ts";
-import { mmMutants } from "../models/mm/mutants/index.ts";
 import { MmModel } from "../models/mm/model.ts";
+import { mmMutants } from "../models/mm/mutants/index.ts";
 import { decodeMmState, renderMmState } from "../models/mm/state.ts";
 import {
   defaultMmGeometry,
-  mmGeometrySchema,
-  mmObsSchema,
-  mmOpSchema,
-  opFeature,
   type MmGeometry,
   type MmObs,
   type MmOp,
   type MmState,
+  mmGeometrySchema,
+  mmObsSchema,
+  mmOpSchema,
+  opFeature,
 } from "../models/mm/types.ts";
 import { MmOracle } from "../oracles/mm.ts";
 import { mmEconomy } from "../properties/mm/economy.ts";
@@ -28,7 +28,8 @@ export const mmLayer: Layer<MmOp, MmObs, MmState, MmGeometry> = {
   geometrySchema: mmGeometrySchema,
   opSchema: mmOpSchema,
   obsSchema: mmObsSchema,
-  observations: '{"ok":true} | {"pid":N} | {"data":[cells]} | {"fault":"SEGV"} | {"error":"ESRCH"|"EINVAL"|"ENOMEM"} (docs/mm.md)',
+  observations:
+    '{"ok":true} | {"pid":N} | {"data":[cells]} | {"fault":"SEGV"} | {"error":"ESRCH"|"EINVAL"|"ENOMEM"} (docs/mm.md)',
   opArbitrary: mmOpArbitrary,
   requires: opFeature,
   alphabet: mmAlphabet,

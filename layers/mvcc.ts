@@ -2,21 +2,30 @@
 // READ), and SQLite's WAL ({"flavour":"sqlite"}: docs/sqlite-wal.md); their eager oracles, properties and mutants.
 import { mvccAlphabet, mvccArrange, mvccOpArbitrary } from "../fuzz/mvcc.ts";
 import { walAlphabet, walArrange, walOpArbitrary } from "../fuzz/mvcc-wal.ts";
+import { MvccModel } from "../models/mvcc/model.ts";
 import { mvccMutants } from "../models/mvcc/mutants/index.ts";
 import { walMutants } from "../models/mvcc/mutants/wal.ts";
-import { MvccModel } from "../models/mvcc/model.ts";
 import { decodeMvccState, renderMvccState } from "../models/mvcc/state.ts";
-import { defaultMvccGeometry, mvccGeometrySchema, mvccObsSchema, mvccOpSchema, type MvccGeometry, type MvccObs, type MvccOp, type MvccState } from "../models/mvcc/types.ts";
+import {
+  defaultMvccGeometry,
+  type MvccGeometry,
+  type MvccObs,
+  type MvccOp,
+  type MvccState,
+  mvccGeometrySchema,
+  mvccObsSchema,
+  mvccOpSchema,
+} from "../models/mvcc/types.ts";
 import { WalModel } from "../models/mvcc/wal.ts";
 import { decodeWalState, renderWalState, type WalState } from "../models/mvcc/wal-state.ts";
 import { MvccOracle } from "../oracles/mvcc.ts";
 import { WalOracle } from "../oracles/mvcc-wal.ts";
 import { classifyMvcc } from "../properties/mvcc/anomaly.ts";
-import { heapView } from "../properties/mvcc/heap.ts";
-import { walIndexView } from "../properties/mvcc/wal-index.ts";
 import { mvccEconomy } from "../properties/mvcc/economy.ts";
+import { heapView } from "../properties/mvcc/heap.ts";
 import { mvccStructure } from "../properties/mvcc/invariants.ts";
 import { walEconomy, walStructure } from "../properties/mvcc/wal.ts";
+import { walIndexView } from "../properties/mvcc/wal-index.ts";
 import type { Property } from "../properties/types.ts";
 import type { Layer, Mutant } from "./layer.ts";
 
@@ -26,15 +35,21 @@ const isWal = (s: State): s is WalState => "wal" in s;
 
 /** A flavour's property, passing over the other flavour's states (a run's flavour never changes). */
 function only<S extends State>(wal: boolean, p: Property<MvccOp, MvccObs, S>): Property<MvccOp, MvccObs, State> {
-  return { ...p, start: (initial) => (isWal(initial) === wal ? p.start(initial as S) : { after: () => undefined }) } as Property<MvccOp, MvccObs, State>;
+  return {
+    ...p,
+    start: (initial) => (isWal(initial) === wal ? p.start(initial as S) : { after: () => undefined }),
+  } as Property<MvccOp, MvccObs, State>;
 }
 
 /** The PostgreSQL mutants mutate the PostgreSQL model: they run in that flavour whatever --geometry says. */
-const postgresMutants = mvccMutants.map((m): Mutant<MvccOp, MvccObs, MvccState, MvccGeometry> => ({ ...m, geometry: { flavour: "postgres", ...m.geometry } }));
+const postgresMutants = mvccMutants.map(
+  (m): Mutant<MvccOp, MvccObs, MvccState, MvccGeometry> => ({ ...m, geometry: { flavour: "postgres", ...m.geometry } }),
+);
 
 export const mvccLayer: Layer<MvccOp, MvccObs, State, MvccGeometry> = {
   name: "mvcc",
-  description: "MVCC: PostgreSQL's heap (xmin/xmax, snapshots, READ COMMITTED, REPEATABLE READ, row locks, deadlocks, vacuum) or, with {\"flavour\":\"sqlite\"}, SQLite's WAL (read marks, one writer, BUSY_SNAPSHOT, checkpoints)",
+  description:
+    'MVCC: PostgreSQL\'s heap (xmin/xmax, snapshots, READ COMMITTED, REPEATABLE READ, row locks, deadlocks, vacuum) or, with {"flavour":"sqlite"}, SQLite\'s WAL (read marks, one writer, BUSY_SNAPSHOT, checkpoints)',
   defaultGeometry: defaultMvccGeometry,
   flavours: [{ name: "sqlite", geometry: { flavour: "sqlite", txs: 6 } }],
   geometrySchema: mvccGeometrySchema,
@@ -56,7 +71,12 @@ export const mvccLayer: Layer<MvccOp, MvccObs, State, MvccGeometry> = {
   model: (g) => (sqlite(g) ? new WalModel(g) : new MvccModel(g)),
   oracle: (g) => (sqlite(g) ? new WalOracle(g) : new MvccOracle(g)),
   mutants: [...postgresMutants, ...walMutants],
-  properties: [only(false, mvccStructure), ...mvccEconomy.map((p) => only(false, p)), only(true, walStructure), ...walEconomy.map((p) => only(true, p))],
+  properties: [
+    only(false, mvccStructure),
+    ...mvccEconomy.map((p) => only(false, p)),
+    only(true, walStructure),
+    ...walEconomy.map((p) => only(true, p)),
+  ],
   decodeState: (json, g) => (sqlite(g) ? decodeWalState(json) : decodeMvccState(json)),
   renderState: (s) => (isWal(s) ? renderWalState(s) : renderMvccState(s)),
   classify: (ops, failure, g) => classifyMvcc(ops, failure, g),

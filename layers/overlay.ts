@@ -1,18 +1,18 @@
 // The overlay layer assembled: OverlayFS, its eager oracle (cp -a at mount), properties and mutants.
 import { overlayAlphabet, overlayArrange, overlayOpArbitrary, overlaySimplifications } from "../fuzz/overlay.ts";
-import { overlayMutants } from "../models/overlay/mutants/index.ts";
 import { OverlayModel } from "../models/overlay/model.ts";
+import { overlayMutants } from "../models/overlay/mutants/index.ts";
 import { decodeOverlayState, renderOverlayState } from "../models/overlay/state.ts";
 import {
   defaultOverlayGeometry,
-  overlayGeometrySchema,
-  overlayObsSchema,
-  overlayOpFeature,
-  overlayOpSchema,
   type OverlayGeometry,
   type OverlayObs,
   type OverlayOp,
   type OverlayState,
+  overlayGeometrySchema,
+  overlayObsSchema,
+  overlayOpFeature,
+  overlayOpSchema,
 } from "../models/overlay/types.ts";
 import { OverlayOracle } from "../oracles/overlay.ts";
 import { overlayEconomy } from "../properties/overlay/economy.ts";
@@ -22,12 +22,14 @@ import type { Layer } from "./layer.ts";
 
 export const overlayLayer: Layer<OverlayOp, OverlayObs, OverlayState, OverlayGeometry> = {
   name: "overlay",
-  description: "Linux OverlayFS: image layers, containers, copy-up, whiteouts, opaque dirs, redirect_dir, index, metacopy, readdir merge, commit",
+  description:
+    "Linux OverlayFS: image layers, containers, copy-up, whiteouts, opaque dirs, redirect_dir, index, metacopy, readdir merge, commit",
   defaultGeometry: defaultOverlayGeometry,
   geometrySchema: overlayGeometrySchema,
   opSchema: overlayOpSchema,
   obsSchema: overlayObsSchema,
-  observations: '{"ok":true} | {"layer":N} | {"data":"…"} | {"names":[…]} | {"target":"…"} | {"stat":{type,mode,size?,nlink?,xattrs?}} | {"error":"ENOENT"|…} (docs/overlay.md)',
+  observations:
+    '{"ok":true} | {"layer":N} | {"data":"…"} | {"names":[…]} | {"target":"…"} | {"stat":{type,mode,size?,nlink?,xattrs?}} | {"error":"ENOENT"|…} (docs/overlay.md)',
   opArbitrary: overlayOpArbitrary,
   requires: overlayOpFeature,
   alphabet: overlayAlphabet,

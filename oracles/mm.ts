@@ -10,7 +10,17 @@
 //   showing an older version of the page. It may read any version its storage has held since it was taken,
 //   and nothing else: never another process's write.
 import type { Engine } from "../engines/types.ts";
-import { err, MM_FEATURES, OK, SEGV, type MmGeometry, type MmObs, type MmOp, type PinKind, type Prot } from "../models/mm/types.ts";
+import {
+  err,
+  MM_FEATURES,
+  type MmGeometry,
+  type MmObs,
+  type MmOp,
+  OK,
+  type PinKind,
+  type Prot,
+  SEGV,
+} from "../models/mm/types.ts";
 
 /** One page of storage, with the references that watch it. */
 class Store {
@@ -180,7 +190,14 @@ export class MmOracle implements Engine<MmOp, Allowed> {
         const store = coherent || s.shared || s.data || !s.file ? this.own(s) : this.objectPage(s.file, s.objPage);
         let handle = 1;
         while (this.refs.has(handle)) handle++;
-        const ref: Ref = { pid: op.pid, store, coherent, write: op.write, kind: op.kind, versions: new Set([store.data.join(",")]) };
+        const ref: Ref = {
+          pid: op.pid,
+          store,
+          coherent,
+          write: op.write,
+          kind: op.kind,
+          versions: new Set([store.data.join(",")]),
+        };
         if (!coherent) store.watchers.add(ref);
         this.refs.set(handle, ref);
         return { handle };
@@ -198,7 +215,15 @@ export class MmOracle implements Engine<MmOp, Allowed> {
         const shared: PageObject | null = op.shared ? (file ?? { pages: new Map() }) : null;
         for (let p = op.page; p < end; p++) {
           const objPage = p - op.page;
-          as.set(p, { prot: op.prot, dontfork: false, wipeonfork: false, shared, file: shared ? null : file, objPage, data: null });
+          as.set(p, {
+            prot: op.prot,
+            dontfork: false,
+            wipeonfork: false,
+            shared,
+            file: shared ? null : file,
+            objPage,
+            data: null,
+          });
         }
         return OK;
       }

@@ -6,7 +6,15 @@
 // answers as the research's rules say. Connections, SQLITE_BUSY and SQLITE_BUSY_SNAPSHOT: models/mvcc/wal-clients.ts.
 import type { Engine } from "../engines/types.ts";
 import type { MvccGeometry, MvccObs, MvccOp, MvccResult } from "../models/mvcc/types.ts";
-import { applyChange, WalClients, type Change, type CheckpointMode, type CheckpointRow, type Reading, type Select } from "../models/mvcc/wal-clients.ts";
+import {
+  applyChange,
+  type Change,
+  type CheckpointMode,
+  type CheckpointRow,
+  type Reading,
+  type Select,
+  WalClients,
+} from "../models/mvcc/wal-clients.ts";
 
 interface Copy {
   /** The table as the transaction sees it, its own writes included. */

@@ -18,7 +18,7 @@
 // coarse). Those are allowed choices: the oracle answers `oneOf`, each computed by running the history again with
 // that failure, and `chose` follows the one the engine took.
 import { deepEqual, type Engine } from "../engines/types.ts";
-import { Sessions, type Client, type Outcome, type Statement, type Storage } from "../models/mvcc/clients.ts";
+import { type Client, type Outcome, Sessions, type Statement, type Storage } from "../models/mvcc/clients.ts";
 import type { MvccGeometry, MvccObs, MvccOp, MvccResult, PgLevel } from "../models/mvcc/types.ts";
 
 /** A committed row: its key and value, and its version (one more for every committed change). */
@@ -103,7 +103,15 @@ class Core implements Storage<Tx> {
   }
 
   private serialize(t: Tx): void {
-    t.ser = { aborted: false, reads: new Set(), made: new Set(), deleted: new Map(), readAny: false, wroteAny: false, doomable: false };
+    t.ser = {
+      aborted: false,
+      reads: new Set(),
+      made: new Set(),
+      deleted: new Map(),
+      readAny: false,
+      wroteAny: false,
+      doomable: false,
+    };
     this.sers.push(t.ser);
     this.latest.set(t.tx, t.ser);
   }
@@ -155,7 +163,12 @@ class Core implements Storage<Tx> {
   private statement(client: Client<Tx>, op: Statement, c: Copy): Outcome {
     const t = client.state;
     switch (op.op) {
-      case "read": return { values: this.view(t, c, op.key).map((r) => r.value).sort((a, b) => a - b) };
+      case "read":
+        return {
+          values: this.view(t, c, op.key)
+            .map((r) => r.value)
+            .sort((a, b) => a - b),
+        };
       case "scan": {
         const rows: [number, number][] = [];
         for (let k = op.lo; k <= op.hi; k++) for (const r of this.view(t, c, k)) rows.push([k, r.value]);
@@ -172,7 +185,8 @@ class Core implements Storage<Tx> {
         this.writers.set(op.key, t.tx);
         return { count: 1 };
       }
-      case "update": case "delete": {
+      case "update":
+      case "delete": {
         const targets: { id: number; value: number }[] = [];
         for (const r of this.view(t, c, op.key)) {
           if (r.mine) {
@@ -191,7 +205,12 @@ class Core implements Storage<Tx> {
           targets.push({ id: r.id, value: (now ?? then).value });
         }
         for (const r of targets) {
-          t.writes.set(r.id, op.op === "delete" ? null : { key: op.key, value: op.add !== undefined ? r.value + op.add : (op.value ?? r.value) });
+          t.writes.set(
+            r.id,
+            op.op === "delete"
+              ? null
+              : { key: op.key, value: op.add !== undefined ? r.value + op.add : (op.value ?? r.value) },
+          );
           this.writers.set(op.key, t.tx);
           if (op.op === "delete") t.ser?.deleted.set(r.id, op.key);
           else t.ser?.made.add(op.key);
@@ -229,13 +248,18 @@ class Core implements Storage<Tx> {
     // a read of k misses b's write when b made a version of k, or deleted a row of k that a's snapshot has (deleting
     // a row a never saw changes nothing a read)
     const missed = (a: Ser, b: Ser) =>
-      [...a.reads].some((k) => b.made.has(k) || [...b.deleted].some(([id, key]) => key === k && a.snapshot?.has(id) === true));
-    const edge = (a: Ser, b: Ser) => (before(a, b) && (meets(changed(a), b.reads) || meets(changed(a), changed(b)))) || (!before(b, a) && missed(a, b));
+      [...a.reads].some(
+        (k) => b.made.has(k) || [...b.deleted].some(([id, key]) => key === k && a.snapshot?.has(id) === true),
+      );
+    const edge = (a: Ser, b: Ser) =>
+      (before(a, b) && (meets(changed(a), b.reads) || meets(changed(a), changed(b)))) ||
+      (!before(b, a) && missed(a, b));
     return hasCycle(members, edge);
   }
 
   private markDoomable(): void {
-    for (const s of this.sers) if (!s.aborted && s.commitAt === undefined && !s.doomable) s.doomable = this.couldFail(s);
+    for (const s of this.sers)
+      if (!s.aborted && s.commitAt === undefined && !s.doomable) s.doomable = this.couldFail(s);
   }
 
   /** Whether PostgreSQL could fail `me` now: a dangerous structure A →rw P →rw B, B committed first, me A or P. */
@@ -246,7 +270,8 @@ class Core implements Storage<Tx> {
       const c = at(w);
       return r !== w && r.readAny && w.wroteAny && !(c !== undefined && r.snapAt !== undefined && c <= r.snapAt);
     };
-    const committedOut = (p: Ser) => live.some((b) => b !== p && at(b) !== undefined && rw(p, b) && (at(p) === undefined || at(b)! < at(p)!));
+    const committedOut = (p: Ser) =>
+      live.some((b) => b !== p && at(b) !== undefined && rw(p, b) && (at(p) === undefined || at(b)! < at(p)!));
     if (live.some((a) => rw(a, me)) && committedOut(me)) return true; // me the pivot
     return live.some((p) => rw(me, p) && committedOut(p)); // me reading into a pivot
   }
@@ -311,9 +336,17 @@ export class MvccOracle implements Engine<MvccOp, Answer> {
         .filter((tx) => !choice.fail.includes(tx))
         .map((tx) => ({ ...choice, fail: [...choice.fail, tx].sort((a, b) => a - b) }));
       // the deadlock's victim: any waiter of the cycle the op closed
-      if (choice.victim === undefined) for (const [, ...others] of q.core.sessions.deadlocks) next.push(...others.map((victim) => ({ ...choice, victim })));
+      if (choice.victim === undefined)
+        for (const [, ...others] of q.core.sessions.deadlocks)
+          next.push(...others.map((victim) => ({ ...choice, victim })));
       // waiters woken together: any order
-      if (choice.order === undefined) for (const group of q.core.sessions.wakes) next.push(...permutations(group).slice(1).map((order) => ({ ...choice, order })));
+      if (choice.order === undefined)
+        for (const group of q.core.sessions.wakes)
+          next.push(
+            ...permutations(group)
+              .slice(1)
+              .map((order) => ({ ...choice, order })),
+          );
       for (const c of next) {
         const key = JSON.stringify(c);
         if (seen.has(key)) continue;
@@ -323,7 +356,8 @@ export class MvccOracle implements Engine<MvccOp, Answer> {
         let alt: MvccObs = obs;
         this.log.forEach((o, i) => (alt = core.apply(o, i)));
         queue.push({ choice: c, obs: alt, core });
-        if (!deepEqual(alt, obs) && !this.choices.some((x) => deepEqual(x.obs, alt))) this.choices.push({ obs: alt, forced, core });
+        if (!deepEqual(alt, obs) && !this.choices.some((x) => deepEqual(x.obs, alt)))
+          this.choices.push({ obs: alt, forced, core });
       }
     }
     return this.choices.length ? { oneOf: [obs, ...this.choices.map((c) => c.obs)] } : obs;
@@ -339,15 +373,15 @@ export class MvccOracle implements Engine<MvccOp, Answer> {
   /** Serializable clients whose statement or COMMIT at this op PostgreSQL's SSI could have failed. */
   private mayFail(op: MvccOp, obs: MvccObs, core: Core): number[] {
     const ran: number[] = [];
-    if ("tx" in op && op.op !== "begin" && op.op !== "abort" && !("skipped" in obs) && !isError(obs, "40001")) ran.push(op.tx);
-    if ("unblocked" in obs) for (const u of obs.unblocked ?? []) if (!("error" in u.result && u.result.error === "40001")) ran.push(u.tx);
+    if ("tx" in op && op.op !== "begin" && op.op !== "abort" && !("skipped" in obs) && !isError(obs, "40001"))
+      ran.push(op.tx);
+    if ("unblocked" in obs)
+      for (const u of obs.unblocked ?? []) if (!("error" in u.result && u.result.error === "40001")) ran.push(u.tx);
     return ran.filter((tx) => {
       const ser = core.latest.get(tx); // the transaction it ran at this op (which may have ended with it)
       return ser !== undefined && (ser.doomable || core.couldFail(ser));
     });
   }
-
-
 }
 
 const isError = (obs: MvccObs, code: string) => "error" in obs && obs.error === code;

@@ -13,7 +13,15 @@
 // A committed layer is an image of the container at commit time, over the layers it was committed on: it is only
 // defined over that same stack (as an image is), and the oracle refuses any other.
 import type { Engine } from "../engines/types.ts";
-import type { Errno, LayerEntry, MountOptions, OverlayGeometry, OverlayObs, OverlayOp, Stat } from "../models/overlay/types.ts";
+import type {
+  Errno,
+  LayerEntry,
+  MountOptions,
+  OverlayGeometry,
+  OverlayObs,
+  OverlayOp,
+  Stat,
+} from "../models/overlay/types.ts";
 
 /** A file inode as a layer stores it: immutable once its layer exists. */
 interface LowerIno {
@@ -30,7 +38,11 @@ interface Ino {
   nlink: number;
 }
 /** A name of a file: lower only (it shows its lower inode, or with index that inode's index entry), or upper. */
-interface FileName { readonly t: "file"; lower?: LowerIno; ino?: Ino }
+interface FileName {
+  readonly t: "file";
+  lower?: LowerIno;
+  ino?: Ino;
+}
 interface DirNode {
   readonly t: "dir";
   mode: number;
@@ -40,12 +52,21 @@ interface DirNode {
   /** Whiteout names readdir lists while the directory is one lower layer's alone. */
   ghosts?: Set<string>;
 }
-interface SymNode { readonly t: "symlink"; readonly target: string }
+interface SymNode {
+  readonly t: "symlink";
+  readonly target: string;
+}
 type Node = FileName | DirNode | SymNode;
 
 /** A built layer keeps its raw form (whiteouts, opaque dirs); a committed one the image it was committed as. */
-type RawNode = { t: "dir"; mode: number; opaque: boolean; kids: Map<string, RawNode> } | { t: "file"; ino: { data: string; mode: number; nlink: number } } | { t: "symlink"; target: string } | { t: "whiteout" };
-type Layer = { kind: "built"; root: RawNode & { t: "dir" } } | { kind: "committed"; base: readonly number[]; image: DirNode };
+type RawNode =
+  | { t: "dir"; mode: number; opaque: boolean; kids: Map<string, RawNode> }
+  | { t: "file"; ino: { data: string; mode: number; nlink: number } }
+  | { t: "symlink"; target: string }
+  | { t: "whiteout" };
+type Layer =
+  | { kind: "built"; root: RawNode & { t: "dir" } }
+  | { kind: "committed"; base: readonly number[]; image: DirNode };
 
 interface Container {
   readonly stack: number[];
@@ -87,15 +108,23 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
 
   private run(op: OverlayOp): OverlayObs | void {
     switch (op.op) {
-      case "layer": return { layer: this.newLayer({ kind: "built", root: built(op.entries) }) };
+      case "layer":
+        return { layer: this.newLayer({ kind: "built", root: built(op.entries) }) };
       case "mount": {
         if (this.mounts.has(op.c)) no("EBUSY");
-        if (op.layers.some((l) => !this.layers.has(l)) || new Set(op.layers).size < op.layers.length || (op.metacopy && !op.redirectDir)) no("EINVAL");
+        if (
+          op.layers.some((l) => !this.layers.has(l)) ||
+          new Set(op.layers).size < op.layers.length ||
+          (op.metacopy && !op.redirectDir)
+        )
+          no("EINVAL");
         const options = { redirectDir: op.redirectDir, index: op.index, metacopy: op.metacopy };
         this.mounts.set(op.c, { stack: [...op.layers], options, root: this.cpA(op.layers, options), index: new Map() });
         return;
       }
-      case "umount": this.box(op.c), this.mounts.delete(op.c); return;
+      case "umount":
+        this.box(op.c), this.mounts.delete(op.c);
+        return;
       case "commit": {
         const box = this.box(op.c);
         const id = this.newLayer({ kind: "committed", base: box.stack, image: image(box) });
@@ -106,17 +135,35 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
     }
     const box = this.box(op.c);
     switch (op.op) {
-      case "mkdir": this.add(box, op.path, { t: "dir", mode: op.mode, xattrs: new Map(), kids: new Map(), fromLower: false }); return;
-      case "create": this.add(box, op.path, { t: "file", ino: { data: "", mode: op.mode, xattrs: new Map(), nlink: 1 } }); return;
-      case "symlink": this.add(box, op.path, { t: "symlink", target: op.target }); return;
+      case "mkdir":
+        this.add(box, op.path, { t: "dir", mode: op.mode, xattrs: new Map(), kids: new Map(), fromLower: false });
+        return;
+      case "create":
+        this.add(box, op.path, { t: "file", ino: { data: "", mode: op.mode, xattrs: new Map(), nlink: 1 } });
+        return;
+      case "symlink":
+        this.add(box, op.path, { t: "symlink", target: op.target });
+        return;
       case "write": {
         const i = this.writable(box, op.path);
-        if (op.data) i.data = i.data.padEnd(op.at, "\0").slice(0, op.at) + op.data + i.data.slice(op.at + op.data.length);
+        if (op.data)
+          i.data = i.data.padEnd(op.at, "\0").slice(0, op.at) + op.data + i.data.slice(op.at + op.data.length);
         return;
       }
-      case "append": this.writable(box, op.path).data += op.data; return;
-      case "truncate": { const i = this.writable(box, op.path); i.data = i.data.slice(0, op.size).padEnd(op.size, "\0"); return; }
-      case "chmod": { const n = this.target(box, op.path); if (n.t === "dir") n.mode = op.mode; else this.copyUp(box, n).mode = op.mode; return; }
+      case "append":
+        this.writable(box, op.path).data += op.data;
+        return;
+      case "truncate": {
+        const i = this.writable(box, op.path);
+        i.data = i.data.slice(0, op.size).padEnd(op.size, "\0");
+        return;
+      }
+      case "chmod": {
+        const n = this.target(box, op.path);
+        if (n.t === "dir") n.mode = op.mode;
+        else this.copyUp(box, n).mode = op.mode;
+        return;
+      }
       case "setxattr": {
         const n = this.target(box, op.path);
         // a name of a lower hard link whose index entry exists is changed through it, and stays a lower name
@@ -125,15 +172,25 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
         (n.t === "dir" ? n.xattrs : (through ?? this.copyUp(box, n)).xattrs).set(op.name, op.value);
         return;
       }
-      case "read": { const n = this.target(box, op.path); if (n.t === "dir") no("EISDIR"); return { data: this.shown(box, n as FileName).data }; }
+      case "read": {
+        const n = this.target(box, op.path);
+        if (n.t === "dir") no("EISDIR");
+        return { data: this.shown(box, n as FileName).data };
+      }
       case "readdir": {
         const n = this.target(box, op.path);
         if (n.t !== "dir") no("ENOTDIR");
         return { names: [...(n as DirNode).kids.keys(), ...((n as DirNode).ghosts ?? [])].sort() };
       }
-      case "readlink": { const n = this.at(box, op.path).node ?? no("ENOENT"); if (n.t !== "symlink") no("EINVAL"); return { target: (n as SymNode).target }; }
-      case "stat": return { stat: this.stat(box, op.path) };
-      case "unlink": case "rmdir": {
+      case "readlink": {
+        const n = this.at(box, op.path).node ?? no("ENOENT");
+        if (n.t !== "symlink") no("EINVAL");
+        return { target: (n as SymNode).target };
+      }
+      case "stat":
+        return { stat: this.stat(box, op.path) };
+      case "unlink":
+      case "rmdir": {
         const { dir, name, node } = this.at(box, op.path);
         if (!node) no("ENOENT");
         if (op.op === "unlink" && node!.t === "dir") no("EISDIR");
@@ -152,7 +209,8 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
         dst.dir!.kids.set(dst.name, src);
         return;
       }
-      case "rename": return this.rename(box, op.from, op.to, op.flags);
+      case "rename":
+        return this.rename(box, op.from, op.to, op.flags);
     }
   }
 
@@ -191,7 +249,9 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
     const top = this.layers.get(stack[0]!)!;
     if (top.kind === "committed") {
       if (top.base.join() !== stack.slice(1).join()) {
-        throw new Error(`the oracle defines a committed layer only over the stack it was committed on (${stack[0]} over [${top.base.join(", ")}], not [${stack.slice(1).join(", ")}])`);
+        throw new Error(
+          `the oracle defines a committed layer only over the stack it was committed on (${stack[0]} over [${top.base.join(", ")}], not [${stack.slice(1).join(", ")}])`,
+        );
       }
       return copyTree(top.image, index ? new Map() : undefined) as DirNode;
     }
@@ -250,7 +310,11 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
 
   private indexed(box: Container, lower: LowerIno): Ino {
     let ino = box.index.get(lower);
-    if (!ino) box.index.set(lower, (ino = { data: lower.data, mode: lower.mode, xattrs: new Map(lower.xattrs), nlink: lower.nlink }));
+    if (!ino)
+      box.index.set(
+        lower,
+        (ino = { data: lower.data, mode: lower.mode, xattrs: new Map(lower.xattrs), nlink: lower.nlink }),
+      );
     return ino;
   }
 
@@ -272,10 +336,13 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
   private stat(box: Container, path: string): Stat {
     const n = this.at(box, path).node ?? no("ENOENT");
     if (n.t === "symlink") return { type: "symlink", mode: 0o777, size: n.target.length };
-    const s: Stat = n.t === "dir" ? { type: "dir", mode: n.mode } : (() => {
-      const i = this.shown(box, n);
-      return { type: "file", mode: i.mode, size: i.data.length, nlink: i.nlink };
-    })();
+    const s: Stat =
+      n.t === "dir"
+        ? { type: "dir", mode: n.mode }
+        : (() => {
+            const i = this.shown(box, n);
+            return { type: "file", mode: i.mode, size: i.data.length, nlink: i.nlink };
+          })();
     const x = n.t === "dir" ? n.xattrs : this.shown(box, n).xattrs;
     return x.size ? { ...s, xattrs: Object.fromEntries([...x].sort(([p], [q]) => (p < q ? -1 : 1))) } : s;
   }
@@ -313,7 +380,8 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
 /** A built layer from its entries, all or nothing. */
 function built(entries: readonly LayerEntry[]): RawNode & { t: "dir" } {
   const root: RawNode & { t: "dir" } = { t: "dir", mode: 0o755, opaque: false, kids: new Map() };
-  const find = (path: string): RawNode | undefined => path.split("/").reduce<RawNode | undefined>((d, n) => (d?.t === "dir" ? d.kids.get(n) : undefined), root);
+  const find = (path: string): RawNode | undefined =>
+    path.split("/").reduce<RawNode | undefined>((d, n) => (d?.t === "dir" ? d.kids.get(n) : undefined), root);
   for (const e of entries) {
     const cut = e.path.lastIndexOf("/");
     const parent = cut < 0 ? root : find(e.path.slice(0, cut));
@@ -349,11 +417,11 @@ function lay(layer: RawNode & { t: "dir" }, below: DirNode, seen: Map<object, Lo
         if (ghosts.length) d.ghosts = new Set(ghosts);
       }
       out.kids.set(name, d);
-    }
-    else if (n.t === "symlink") out.kids.set(name, { t: "symlink", target: n.target });
+    } else if (n.t === "symlink") out.kids.set(name, { t: "symlink", target: n.target });
     else {
       let lower = seen.get(n.ino);
-      if (!lower) seen.set(n.ino, (lower = { data: n.ino.data, mode: n.ino.mode, xattrs: new Map(), nlink: n.ino.nlink }));
+      if (!lower)
+        seen.set(n.ino, (lower = { data: n.ino.data, mode: n.ino.mode, xattrs: new Map(), nlink: n.ino.nlink }));
       out.kids.set(name, { t: "file", lower });
     }
   }
@@ -361,7 +429,8 @@ function lay(layer: RawNode & { t: "dir" }, below: DirNode, seen: Map<object, Lo
 }
 
 /** A directory no one copied up is still one layer's alone after a commit (the new layer does not hold it). */
-const withGhosts = (from: DirNode, to: DirNode): DirNode => (from.ghosts ? { ...to, ghosts: new Set(from.ghosts) } : to);
+const withGhosts = (from: DirNode, to: DirNode): DirNode =>
+  from.ghosts ? { ...to, ghosts: new Set(from.ghosts) } : to;
 
 const emptyDir = (): DirNode => ({ t: "dir", mode: 0o755, xattrs: new Map(), kids: new Map(), fromLower: true });
 
@@ -370,7 +439,14 @@ const emptyDir = (): DirNode => ({ t: "dir", mode: 0o755, xattrs: new Map(), kid
  * with index (without, overlay gives each name of a lower hard link its own inode).
  */
 function copyTree(n: Node, links: Map<Node, Node> | undefined): Node {
-  if (n.t === "dir") return withGhosts(n, { t: "dir", mode: n.mode, xattrs: new Map(n.xattrs), kids: new Map([...n.kids].map(([k, v]) => [k, copyTree(v, links)])), fromLower: true });
+  if (n.t === "dir")
+    return withGhosts(n, {
+      t: "dir",
+      mode: n.mode,
+      xattrs: new Map(n.xattrs),
+      kids: new Map([...n.kids].map(([k, v]) => [k, copyTree(v, links)])),
+      fromLower: true,
+    });
   if (n.t === "symlink") {
     const copy = links?.get(n) ?? { t: "symlink" as const, target: n.target };
     links?.set(n, copy);
@@ -397,7 +473,14 @@ function image(box: Container): DirNode {
   };
   count(box.root);
   const freeze = (n: Node): Node => {
-    if (n.t === "dir") return withGhosts(n, { t: "dir", mode: n.mode, xattrs: new Map(n.xattrs), kids: new Map([...n.kids].map(([k, v]) => [k, freeze(v)])), fromLower: true });
+    if (n.t === "dir")
+      return withGhosts(n, {
+        t: "dir",
+        mode: n.mode,
+        xattrs: new Map(n.xattrs),
+        kids: new Map([...n.kids].map(([k, v]) => [k, freeze(v)])),
+        fromLower: true,
+      });
     if (n.t === "symlink") return n;
     return { t: "file", lower: n.ino ? written.get(n.ino)! : n.lower! };
   };

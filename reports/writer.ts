@@ -5,8 +5,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { diffString } from "json-diff";
 import type { CampaignResult } from "../fuzz/campaign.ts";
-import { formatTrace } from "../fuzz/trace.ts";
 import { isOneOf } from "../fuzz/runner.ts";
+import { formatTrace } from "../fuzz/trace.ts";
 
 export interface TargetRecord {
   readonly label: string;
@@ -31,20 +31,33 @@ export function explainFailure(r: CampaignResult): string {
   }
   const f = r.failure;
   if (!f || !r.trace) return "passed";
-  lines.push(`property: ${f.property} (${f.kind})`, `message:  ${f.message}`, `at op ${f.index}: ${JSON.stringify(r.trace.ops[f.index])}`);
+  lines.push(
+    `property: ${f.property} (${f.kind})`,
+    `message:  ${f.message}`,
+    `at op ${f.index}: ${JSON.stringify(r.trace.ops[f.index])}`,
+  );
   if (r.anomaly) lines.push(`anomaly:  ${r.anomaly}`);
   if (r.steps) {
     lines.push("", "ops → observations:");
-    for (const s of r.steps) lines.push(`  ${String(s.index).padStart(3)}  ${JSON.stringify(s.op)}  →  ${JSON.stringify(s.observed)}`);
+    for (const s of r.steps)
+      lines.push(`  ${String(s.index).padStart(3)}  ${JSON.stringify(s.op)}  →  ${JSON.stringify(s.observed)}`);
   }
   if (f.kind === "equivalence") {
     if (isOneOf(f.expected)) {
       lines.push("", `observed: ${JSON.stringify(f.observed)}`, "allowed (any one of):");
       for (const e of f.expected.oneOf) lines.push(`  ${JSON.stringify(e)}`);
     } else {
-      lines.push("", `observed: ${JSON.stringify(f.observed)}`, `expected: ${JSON.stringify(f.expected)}`, "differs at:");
+      lines.push(
+        "",
+        `observed: ${JSON.stringify(f.observed)}`,
+        `expected: ${JSON.stringify(f.expected)}`,
+        "differs at:",
+      );
       for (const d of differences(f.expected, f.observed)) lines.push(`  ${d}`);
-      lines.push("json-diff (expected → observed):", diffString(positional(f.expected), positional(f.observed), { color: false, full: true }).trimEnd());
+      lines.push(
+        "json-diff (expected → observed):",
+        diffString(positional(f.expected), positional(f.observed), { color: false, full: true }).trimEnd(),
+      );
     }
   }
   if (r.originalLength !== undefined && r.originalLength > r.trace.ops.length) {
@@ -57,7 +70,8 @@ export function explainFailure(r: CampaignResult): string {
 /** Arrays as index-keyed objects, so json-diff compares cells by position instead of as sequences. */
 function positional(v: unknown): unknown {
   if (Array.isArray(v)) return Object.fromEntries(v.map((x, i) => [String(i), positional(x)]));
-  if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, positional(x)]));
+  if (typeof v === "object" && v !== null)
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, positional(x)]));
   return v;
 }
 
@@ -73,7 +87,9 @@ export function differences(expected: unknown, observed: unknown, path = ""): st
       return differences(expected[k], observed[k], sub);
     });
   }
-  return JSON.stringify(expected) === JSON.stringify(observed) ? [] : [`${path || "(value)"}: ${JSON.stringify(expected)} → ${JSON.stringify(observed)}`];
+  return JSON.stringify(expected) === JSON.stringify(observed)
+    ? []
+    : [`${path || "(value)"}: ${JSON.stringify(expected)} → ${JSON.stringify(observed)}`];
 }
 
 function regressionTest(label: string, r: CampaignResult, engineSpec: string): string {
@@ -92,7 +108,8 @@ test(${JSON.stringify(`cowcheck regression: ${label}`)}, async () => {
 `;
 }
 
-const html = (s: string): string => s.replace(/[<>&"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;" })[c]!);
+const html = (s: string): string =>
+  s.replace(/[<>&"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;" })[c]!);
 const xml = (s: string): string => s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 export class ReportWriter {
@@ -100,7 +117,10 @@ export class ReportWriter {
   private readonly targets: TargetRecord[] = [];
   private readonly started = new Date();
 
-  constructor(dir: string, private readonly argv: readonly string[]) {
+  constructor(
+    dir: string,
+    private readonly argv: readonly string[],
+  ) {
     this.dir = resolve(dir);
     mkdirSync(this.dir, { recursive: true });
     this.flush("running");
@@ -111,7 +131,9 @@ export class ReportWriter {
     const files: string[] = [];
     if (result.trace) {
       const base = join(this.dir, safe(label));
-      const note = result.failure ? `${result.failure.property}: ${result.failure.message}` : result.engineFailure?.message;
+      const note = result.failure
+        ? `${result.failure.property}: ${result.failure.message}`
+        : result.engineFailure?.message;
       writeFileSync(`${base}.trace.json`, formatTrace({ ...result.trace, note }));
       writeFileSync(`${base}.failure.txt`, `${explainFailure(result)}\n`);
       files.push(`${base}.trace.json`, `${base}.failure.txt`);
@@ -140,9 +162,21 @@ export class ReportWriter {
       startedAt: this.started.toISOString(),
       updatedAt: new Date().toISOString(),
       targets: this.targets.map((t) => ({
-        label: t.label, layer: t.layer, engine: t.engine, expect: t.expect, verdict: t.verdict,
-        status: t.result.status, seed: t.result.seed, runs: t.result.runs, ops: t.result.ops, elapsedMs: t.result.elapsedMs,
-        failure: t.result.failure && { ...t.result.failure, traceLength: t.result.trace?.ops.length, originalLength: t.result.originalLength },
+        label: t.label,
+        layer: t.layer,
+        engine: t.engine,
+        expect: t.expect,
+        verdict: t.verdict,
+        status: t.result.status,
+        seed: t.result.seed,
+        runs: t.result.runs,
+        ops: t.result.ops,
+        elapsedMs: t.result.elapsedMs,
+        failure: t.result.failure && {
+          ...t.result.failure,
+          traceLength: t.result.trace?.ops.length,
+          originalLength: t.result.originalLength,
+        },
         engineFailure: t.result.engineFailure,
         files: t.files,
       })),
@@ -156,13 +190,27 @@ export class ReportWriter {
   private html(status: string): string {
     const rows = this.targets.map((t) => {
       const r = t.result;
-      const outcome = r.status === "passed" ? (t.expect === "kill" ? "survived" : "passed") : r.status === "failed" ? (t.expect === "kill" ? "killed" : "failed") : r.status === "interrupted" ? "interrupted" : "engine failure";
+      const outcome =
+        r.status === "passed"
+          ? t.expect === "kill"
+            ? "survived"
+            : "passed"
+          : r.status === "failed"
+            ? t.expect === "kill"
+              ? "killed"
+              : "failed"
+            : r.status === "interrupted"
+              ? "interrupted"
+              : "engine failure";
       const by = r.failure?.property ?? r.engineFailure?.kind ?? "";
       return `<tr class="${t.verdict}"><td>${html(t.label)}</td><td>${outcome}</td><td>${html(by)}</td><td>${r.runs}</td><td>${r.ops.toLocaleString("en-US")}</td><td>${(r.elapsedMs / 1000).toFixed(1)} s</td><td>${r.trace ? r.trace.ops.length : ""}</td></tr>`;
     });
     const details = this.targets
       .filter((t) => t.result.status === "failed" || t.result.status === "engine-failure")
-      .map((t) => `<h2 id="${html(safe(t.label))}">${html(t.label)}</h2>\n<pre>${html(explainFailure(t.result))}</pre>\n<p>trace: <code>${html(t.files[0] ?? "")}</code></p>`);
+      .map(
+        (t) =>
+          `<h2 id="${html(safe(t.label))}">${html(t.label)}</h2>\n<pre>${html(explainFailure(t.result))}</pre>\n<p>trace: <code>${html(t.files[0] ?? "")}</code></p>`,
+      );
     return `<!doctype html>
 <html><head><meta charset="utf-8"><title>cowcheck report</title>
 <style>body{font:14px system-ui,sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse}td,th{padding:.2em .8em;border-bottom:1px solid #ddd;text-align:left}
@@ -180,7 +228,9 @@ ${details.join("\n")}
     const byLayer = new Map<string, TargetRecord[]>();
     for (const t of this.targets) byLayer.set(t.layer, [...(byLayer.get(t.layer) ?? []), t]);
     const suites = [...byLayer].map(([layer, ts]) => {
-      const failures = ts.filter((t) => t.verdict === "bad" && t.result.status !== "engine-failure" && t.result.status !== "interrupted").length;
+      const failures = ts.filter(
+        (t) => t.verdict === "bad" && t.result.status !== "engine-failure" && t.result.status !== "interrupted",
+      ).length;
       const skipped = ts.filter((t) => t.result.status === "interrupted").length;
       const errors = ts.filter((t) => t.verdict === "bad" && t.result.status === "engine-failure").length;
       const time = ts.reduce((a, t) => a + t.result.elapsedMs, 0) / 1000;
@@ -190,7 +240,10 @@ ${details.join("\n")}
         if (t.result.status === "interrupted") body = `<skipped message="interrupted after ${t.result.runs} runs"/>`;
         else if (t.verdict === "bad") {
           const tag = t.result.status === "engine-failure" ? "error" : "failure";
-          const msg = t.expect === "kill" ? `mutant survived ${t.result.runs} runs` : (t.result.failure?.message ?? t.result.engineFailure?.message ?? "");
+          const msg =
+            t.expect === "kill"
+              ? `mutant survived ${t.result.runs} runs`
+              : (t.result.failure?.message ?? t.result.engineFailure?.message ?? "");
           body = `<${tag} message="${xml(msg)}">${xml(t.expect === "kill" ? msg : explainFailure(t.result))}</${tag}>`;
         }
         return `    <testcase classname="cowcheck.${xml(layer)}" name="${xml(name)}" time="${t.result.elapsedMs / 1000}">${body}</testcase>`;

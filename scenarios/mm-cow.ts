@@ -2,7 +2,7 @@
 // Each scenario is a plain op sequence; the decisive observation is recorded with it, and so is the mutant (the
 // bug class) it exists to catch. `npx tsx scenarios/mm-cow.ts` writes them to traces/mm/cow/, with every
 // observation recorded, so `npx cowcheck replay traces/mm/cow/<name>.trace.json --engine …` checks an engine.
-import { writeFileSync, mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { formatTrace, type Trace } from "../fuzz/trace.ts";
 import { defaultMmGeometry, type MmGeometry, type MmObs, type MmOp } from "../models/mm/types.ts";
@@ -37,7 +37,14 @@ const data = (v: number): MmObs => ({ data: [v, 0, 0, 0] });
 /** cow.c test_cow_in_parent: the child writes after fork; the parent must keep seeing its old data. */
 function cowInParent(name: string, note: string, setup: MmOp[], page: number, kills: string[]): CowScenario {
   // The child writes cell 1, so the rest of its copy still shows where the copy came from.
-  const ops = [...setup, fork, { op: "write", pid: 2, page, cell: 1, value: NEW } as MmOp, read(2, page), read(1, page), read(2, page === 0 ? 1 : 0)];
+  const ops = [
+    ...setup,
+    fork,
+    { op: "write", pid: 2, page, cell: 1, value: NEW } as MmOp,
+    read(2, page),
+    read(1, page),
+    read(2, page === 0 ? 1 : 0),
+  ];
   return { name, note, ops, decisive: { at: -2, obs: data(old(page)) }, kills };
 }
 
@@ -64,7 +71,10 @@ export function cowScenariosFor(g: MmGeometry): CowScenario[] {
       "basic-cow-pte-thp",
       "cow.c 'Basic COW after fork()' with a PTE-mapped THP (mprotect of one page splits the PMD first)",
       [
-        spawn, mmap(H), thp, ...fill(1, H),
+        spawn,
+        mmap(H),
+        thp,
+        ...fill(1, H),
         { op: "mprotect", pid: 1, page: 1, pages: 1, prot: "r" },
         { op: "mprotect", pid: 1, page: 1, pages: 1, prot: "rw" },
       ],
@@ -82,7 +92,10 @@ export function cowScenariosFor(g: MmGeometry): CowScenario[] {
       name: "vmsplice-unmap-in-child",
       note: "cow.c 'vmsplice() + unmap in child' (CVE-2020-29374): the child's vmsplice reference must not see the parent's later write",
       ops: [
-        spawn, mmap(1), ...fill(1, 1), fork,
+        spawn,
+        mmap(1),
+        ...fill(1, 1),
+        fork,
         { op: "pin", pid: 2, page: 0, kind: "get", write: false },
         { op: "munmap", pid: 2, page: 0, pages: 1 },
         write(1, 0, NEW),
@@ -95,7 +108,11 @@ export function cowScenariosFor(g: MmGeometry): CowScenario[] {
       name: "vmsplice-unmap-in-child-pmd-thp",
       note: "cow.c 'vmsplice() + unmap in child' with a PMD-mapped THP: the parent's write must not reuse the THP the pipe still holds",
       ops: [
-        spawn, mmap(H), thp, ...fill(1, H), fork,
+        spawn,
+        mmap(H),
+        thp,
+        ...fill(1, H),
+        fork,
         { op: "pin", pid: 2, page: 1, kind: "get", write: false },
         { op: "munmap", pid: 2, page: 0, pages: H },
         write(1, 1, NEW),
@@ -108,7 +125,9 @@ export function cowScenariosFor(g: MmGeometry): CowScenario[] {
       name: "vmsplice-before-fork-unmap-in-parent",
       note: "cow.c 'vmsplice() before fork(), unmap in parent after fork()': the parent's reference must not see the child's write",
       ops: [
-        spawn, mmap(1), ...fill(1, 1),
+        spawn,
+        mmap(1),
+        ...fill(1, 1),
         { op: "pin", pid: 1, page: 0, kind: "get", write: false },
         fork,
         { op: "madvise", pid: 1, page: 0, pages: 1, advice: "dontneed" },
@@ -122,7 +141,9 @@ export function cowScenariosFor(g: MmGeometry): CowScenario[] {
       name: "fork-with-rw-longterm-pin",
       note: "cow.c 'R/W longterm GUP pin' then fork (io_uring fixed buffer): the pinned page stays the parent's; the child gets a copy",
       ops: [
-        spawn, mmap(1), ...fill(1, 1),
+        spawn,
+        mmap(1),
+        ...fill(1, 1),
         { op: "pin", pid: 1, page: 0, kind: "longterm", write: true },
         fork,
         write(2, 0, NEW),
@@ -137,7 +158,10 @@ export function cowScenariosFor(g: MmGeometry): CowScenario[] {
       name: "ro-longterm-pin-on-shared-page",
       note: "cow.c 'R/O longterm GUP pin on a shared page': the pin unshares first, so the parent's later write reaches it",
       ops: [
-        spawn, mmap(1), ...fill(1, 1), fork,
+        spawn,
+        mmap(1),
+        ...fill(1, 1),
+        fork,
         { op: "pin", pid: 1, page: 0, kind: "longterm", write: false },
         write(1, 0, NEW),
         { op: "pinRead", handle: 1 },
@@ -149,7 +173,11 @@ export function cowScenariosFor(g: MmGeometry): CowScenario[] {
       name: "ro-longterm-pin-on-previously-shared-page",
       note: "cow.c 'R/O longterm GUP pin on a previously-shared page': the child is gone, the page is not AnonExclusive yet; the pin must still follow the parent",
       ops: [
-        spawn, mmap(1), ...fill(1, 1), fork, { op: "exit", pid: 2 },
+        spawn,
+        mmap(1),
+        ...fill(1, 1),
+        fork,
+        { op: "exit", pid: 2 },
         { op: "pin", pid: 1, page: 0, kind: "longterm", write: false },
         write(1, 0, NEW),
         { op: "pinRead", handle: 1 },
@@ -161,7 +189,9 @@ export function cowScenariosFor(g: MmGeometry): CowScenario[] {
       name: "ro-longterm-pin-on-exclusive-page",
       note: "cow.c 'R/O longterm GUP pin on an exclusive page': no unshare needed; the process's writes reach the pin",
       ops: [
-        spawn, mmap(1), ...fill(1, 1),
+        spawn,
+        mmap(1),
+        ...fill(1, 1),
         { op: "pin", pid: 1, page: 0, kind: "longterm", write: false },
         write(1, 0, NEW),
         { op: "pinRead", handle: 1 },
@@ -173,7 +203,10 @@ export function cowScenariosFor(g: MmGeometry): CowScenario[] {
       name: "ro-longterm-pin-on-ro-mapped-shared-page",
       note: "cow.c 'R/O longterm GUP pin on an R/O-mapped shared page': pinned while read-only and shared, then made writable and written",
       ops: [
-        spawn, mmap(1), ...fill(1, 1), fork,
+        spawn,
+        mmap(1),
+        ...fill(1, 1),
+        fork,
         { op: "mprotect", pid: 1, page: 0, pages: 1, prot: "r" },
         { op: "pin", pid: 1, page: 0, kind: "longterm", write: false },
         { op: "mprotect", pid: 1, page: 0, pages: 1, prot: "rw" },
@@ -187,7 +220,11 @@ export function cowScenariosFor(g: MmGeometry): CowScenario[] {
       name: "ro-longterm-pin-on-shared-pmd-thp",
       note: "cow.c 'R/O longterm GUP pin on a shared page' with a PMD-mapped THP: the unshare splits the PMD and copies one page",
       ops: [
-        spawn, mmap(H), thp, ...fill(1, H), fork,
+        spawn,
+        mmap(H),
+        thp,
+        ...fill(1, H),
+        fork,
         { op: "pin", pid: 1, page: 1, kind: "longterm", write: false },
         write(1, 1, NEW),
         { op: "pinRead", handle: 1 },
@@ -204,7 +241,15 @@ export const cowScenarios: readonly CowScenario[] = cowScenariosFor(defaultMmGeo
 export function cowTrace(s: CowScenario): Trace<MmOp, MmObs> & { note: string } {
   const oracle = new MmOracle(defaultMmGeometry);
   const expected = s.ops.map((op) => oracle.apply(op) as MmObs);
-  return { cowcheck: 1, layer: "mm", geometry: defaultMmGeometry, features: ["gup", "pin", "longterm", "thp"], note: s.note, ops: s.ops, expected };
+  return {
+    cowcheck: 1,
+    layer: "mm",
+    geometry: defaultMmGeometry,
+    features: ["gup", "pin", "longterm", "thp"],
+    note: s.note,
+    ops: s.ops,
+    expected,
+  };
 }
 
 export const cowTraceDir = fileURLToPath(new URL("../traces/mm/cow/", import.meta.url));

@@ -1,6 +1,6 @@
 // The command line: exit codes, reports, replay of what a run wrote, and clear errors for bad input.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
@@ -42,7 +42,9 @@ describe("cowcheck run", () => {
     expect(await main(["replay", trace])).toBe(0);
     expect(readFileSync(join(report, "junit.xml"), "utf8")).toContain("<failure");
     const html = readFileSync(join(report, "report.html"), "utf8");
-    expect(html).toContain('<tr class="bad"><td>mm-mutant:wp-reuse-shared</td><td>failed</td><td>anon-exclusive-mapped-once</td>');
+    expect(html).toContain(
+      '<tr class="bad"><td>mm-mutant:wp-reuse-shared</td><td>failed</td><td>anon-exclusive-mapped-once</td>',
+    );
     expect(html).toMatch(/<h2 id="[^"]+">mm-mutant:wp-reuse-shared<\/h2>\n<pre>property: anon-exclusive-mapped-once/);
   });
 
@@ -50,7 +52,13 @@ describe("cowcheck run", () => {
     expect(await main(["mutants", "--layer", "mm", "--json", "--report", tmp()])).toBe(0);
     const rows = JSON.parse(out.at(-1)!);
     expect(rows.length).toBeGreaterThanOrEqual(6);
-    for (const r of rows) expect(r).toMatchObject({ layer: "mm", killed: true, msToKill: expect.any(Number), traceLength: expect.any(Number) });
+    for (const r of rows)
+      expect(r).toMatchObject({
+        layer: "mm",
+        killed: true,
+        msToKill: expect.any(Number),
+        traceLength: expect.any(Number),
+      });
   });
 
   test("engines lists the model, the oracle, every mutant and stdio", async () => {
@@ -79,9 +87,24 @@ describe("replay and bad input", () => {
     ["not JSON", () => "{", /not JSON/],
     ["no ops", (t: Record<string, unknown>) => ({ ...t, ops: undefined }), /not a cowcheck trace: ops/],
     ["unknown layer", (t: Record<string, unknown>) => ({ ...t, layer: "zfs" }), /unknown layer "zfs"/],
-    ["bad field", (t: Record<string, unknown>) => ({ ...t, ops: [{ op: "spawn" }, { op: "write", pid: 1, page: "x", cell: 0, value: 1 }] }), /ops\[1\]\.page: /],
-    ["unknown op", (t: Record<string, unknown>) => ({ ...t, ops: [{ op: "spawn" }, { op: "teleport", pid: 1 }] }), /ops\[1\]/],
-    ["bad geometry", (t: Record<string, unknown>) => ({ ...t, geometry: { pageSize: 4096, cellsPerPage: 0, pages: 16 } }), /geometry\.cellsPerPage/],
+    [
+      "bad field",
+      (t: Record<string, unknown>) => ({
+        ...t,
+        ops: [{ op: "spawn" }, { op: "write", pid: 1, page: "x", cell: 0, value: 1 }],
+      }),
+      /ops\[1\]\.page: /,
+    ],
+    [
+      "unknown op",
+      (t: Record<string, unknown>) => ({ ...t, ops: [{ op: "spawn" }, { op: "teleport", pid: 1 }] }),
+      /ops\[1\]/,
+    ],
+    [
+      "bad geometry",
+      (t: Record<string, unknown>) => ({ ...t, geometry: { pageSize: 4096, cellsPerPage: 0, pages: 16 } }),
+      /geometry\.cellsPerPage/,
+    ],
   ])("a malformed trace (%s) exits 2 with a message, not a stack trace", async (_, mutate, message) => {
     const f = join(tmp(), "bad.json");
     const v = (mutate as (t: Record<string, unknown>) => unknown)(JSON.parse(readFileSync(fixture, "utf8")));
@@ -104,8 +127,19 @@ describe("replay and bad input", () => {
   test("minimize shrinks a padded failing trace back to a 1-minimal one", async () => {
     const report = tmp();
     await main(["run", "--layer", "mm", "--engine", "mutant:wp-copy-leak", "--report", report]);
-    const trace = JSON.parse(readFileSync(join(report, readdirSync(report).find((f) => f.endsWith(".trace.json"))!), "utf8"));
-    const padded = { ...trace, ops: [...trace.ops.slice(0, 1), { op: "spawn" }, { op: "exit", pid: 2 }, ...trace.ops.slice(1), { op: "read", pid: 1, page: 0 }] };
+    const trace = JSON.parse(
+      readFileSync(join(report, readdirSync(report).find((f) => f.endsWith(".trace.json"))!), "utf8"),
+    );
+    const padded = {
+      ...trace,
+      ops: [
+        ...trace.ops.slice(0, 1),
+        { op: "spawn" },
+        { op: "exit", pid: 2 },
+        ...trace.ops.slice(1),
+        { op: "read", pid: 1, page: 0 },
+      ],
+    };
     const f = join(report, "padded.json");
     writeFileSync(f, JSON.stringify(padded));
     expect(await main(["minimize", f, "--engine", "mutant:wp-copy-leak", "--out", join(report, "min.json")])).toBe(1);
@@ -123,7 +157,9 @@ test("the installed bin runs (tsx registration, exit codes pass through)", () =>
 
 test("a failure report shows the ops with observations and a picture of the state at the failing op", async () => {
   const report = tmp();
-  expect(await main(["run", "--layer", "mm", "--engine", "mutant:wp-copy-stale-rmap", "--report", report, "--quiet"])).toBe(1);
+  expect(
+    await main(["run", "--layer", "mm", "--engine", "mutant:wp-copy-stale-rmap", "--report", report, "--quiet"]),
+  ).toBe(1);
   const text = readFileSync(join(report, readdirSync(report).find((f) => f.endsWith(".failure.txt"))!), "utf8");
   expect(text).toMatch(/ops → observations:\n\s+0 {2}\{"op":"spawn"\} {2}→ {2}\{"pid":1\}/);
   // the stale rmap is visible: some page maps one frame while another frame's rmap still names it

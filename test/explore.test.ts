@@ -14,18 +14,22 @@ test("the mm model survives every sequence of up to 4 ops over the alphabet", as
   expect(r.sequences).toBe(a + a ** 2 + a ** 3 + a ** 4);
 });
 
-test.each(["fork-no-tlb-flush", "wp-copy-leak", "zero-page-written", "eager-fork"])("explore finds a shortest counterexample for %s", async (name) => {
-  const factory = resolveEngine(mmLayer, `mutant:${name}`);
-  const r = await explore(mmLayer, factory, { depth: 4 });
-  expect(r.status).toBe("failed");
-  const ops = r.trace!.ops;
-  expect(await checkWith(mmLayer, mmLayer.defaultGeometry, factory, ops)).toBeDefined();
-  // BFS order: every shorter sequence over the alphabet passed, so in particular every proper prefix does
-  for (let n = 1; n < ops.length; n++) expect(await checkWith(mmLayer, mmLayer.defaultGeometry, factory, ops.slice(0, n))).toBeUndefined();
-});
+test.each(["fork-no-tlb-flush", "wp-copy-leak", "zero-page-written", "eager-fork"])(
+  "explore finds a shortest counterexample for %s",
+  async (name) => {
+    const factory = resolveEngine(mmLayer, `mutant:${name}`);
+    const r = await explore(mmLayer, factory, { depth: 4 });
+    expect(r.status).toBe("failed");
+    const ops = r.trace!.ops;
+    expect(await checkWith(mmLayer, mmLayer.defaultGeometry, factory, ops)).toBeDefined();
+    // BFS order: every shorter sequence over the alphabet passed, so in particular every proper prefix does
+    for (let n = 1; n < ops.length; n++)
+      expect(await checkWith(mmLayer, mmLayer.defaultGeometry, factory, ops.slice(0, n))).toBeUndefined();
+  },
+);
 
 test("differences are positional paths", () => {
   expect(differences({ data: [0, 0, 0] }, { data: [1, 0, 2] })).toEqual(["data[0]: 0 → 1", "data[2]: 0 → 2"]);
-  expect(differences({ data: [0] }, { fault: "SEGV" })).toEqual(['data: [0] → absent', 'fault: absent → "SEGV"']);
+  expect(differences({ data: [0] }, { fault: "SEGV" })).toEqual(["data: [0] → absent", 'fault: absent → "SEGV"']);
   expect(differences({ pid: 2 }, { pid: 2 })).toEqual([]);
 });

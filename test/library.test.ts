@@ -1,7 +1,7 @@
 // cowcheck as a library, imported by its package name exactly as the generated regression tests do.
 import { readFileSync } from "node:fs";
+import { checkEngine, checkTrace, type Engine, expectEngineHolds, findLayer } from "cowcheck";
 import { expect, test } from "vitest";
-import { checkEngine, checkTrace, expectEngineHolds, findLayer, type Engine } from "cowcheck";
 import { MmModel } from "../models/mm/model.ts";
 import type { MmGeometry, MmObs, MmOp } from "../models/mm/types.ts";
 
@@ -36,5 +36,7 @@ test("checkEngine on a user's own engine (here: the model, wrapped)", async () =
 
 test("expectEngineHolds fails with the minimized trace in its message", async () => {
   const mutant = mm.mutants.find((m) => m.name === "wp-copy-leak")!;
-  await expect(expectEngineHolds(mm, (g) => mutant.create(g), { runs: 500 })).rejects.toThrow(/refcount-conservation: .*\ntrace \(\d+ ops\):\n\{"cowcheck":1,"layer":"mm"/);
+  await expect(expectEngineHolds(mm, (g) => mutant.create(g), { runs: 500 })).rejects.toThrow(
+    /refcount-conservation: .*\ntrace \(\d+ ops\):\n\{"cowcheck":1,"layer":"mm"/,
+  );
 });

@@ -9,10 +9,10 @@ import { runCampaign } from "../fuzz/campaign.ts";
 import { checkWith } from "../fuzz/runner.ts";
 import { mmLayer } from "../layers/mm.ts";
 import { MmModel } from "../models/mm/model.ts";
-import { defaultMmGeometry, keyOf, opFeature, type MmGeometry, type MmOp } from "../models/mm/types.ts";
+import { defaultMmGeometry, keyOf, type MmGeometry, type MmOp, opFeature } from "../models/mm/types.ts";
+import { MmOracle } from "../oracles/mm.ts";
 import { comparePagemap, type PagemapView } from "../properties/mm/pagemap.ts";
 import { cowScenariosFor } from "../scenarios/mm-cow.ts";
-import { MmOracle } from "../oracles/mm.ts";
 
 const why = linuxUnavailable();
 if (why) console.log(`skipping the Linux kernel engine tests: the agent ${why}`);
@@ -45,61 +45,83 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
     expect(r.ops).toBeGreaterThan(10_000);
   }, 120_000);
 
-  test.skipIf(noPagemap)("--against model: the kernel's pagemap agrees with the model's structure (seed 1, over 10,000 ops)", async () => {
-    const factory = resolveEngine(mmLayer, "linux");
-    const r = await runCampaign(mmLayer, factory, { seed: 1, runs: 150, maxOps: 200, geometry: g, against: "model" });
-    expect(r.failure?.message).toBeUndefined();
-    expect(r.status).toBe("passed");
-    expect(r.ops).toBeGreaterThan(10_000);
-    expect(r.structure!.compared).toBeGreaterThan(10_000); // compared, not only run
-    expect(r.structure!.allowed["fault-around"]).toBeGreaterThan(0); // the allowance is exercised by the kernel itself
-  }, 180_000);
+  test.skipIf(noPagemap)(
+    "--against model: the kernel's pagemap agrees with the model's structure (seed 1, over 10,000 ops)",
+    async () => {
+      const factory = resolveEngine(mmLayer, "linux");
+      const r = await runCampaign(mmLayer, factory, { seed: 1, runs: 150, maxOps: 200, geometry: g, against: "model" });
+      expect(r.failure?.message).toBeUndefined();
+      expect(r.status).toBe("passed");
+      expect(r.ops).toBeGreaterThan(10_000);
+      expect(r.structure!.compared).toBeGreaterThan(10_000); // compared, not only run
+      expect(r.structure!.allowed["fault-around"]).toBeGreaterThan(0); // the allowance is exercised by the kernel itself
+    },
+    180_000,
+  );
 
-  test.skipIf(noPagemap)("the kernel findings recorded under traces/mm/linux replay with structure compared", async () => {
-    const { loadTrace } = await import("../fuzz/trace.ts");
-    const factory = resolveEngine(mmLayer, "linux");
-    const model = resolveEngine(mmLayer, "model");
-    try {
-      for (const f of readdirSync("traces/mm/linux")) {
-        const { trace } = loadTrace(`traces/mm/linux/${f}`);
-        expect(await checkWith(mmLayer, trace.geometry, factory, trace.ops, { against: model }), f).toBeUndefined();
+  test.skipIf(noPagemap)(
+    "the kernel findings recorded under traces/mm/linux replay with structure compared",
+    async () => {
+      const { loadTrace } = await import("../fuzz/trace.ts");
+      const factory = resolveEngine(mmLayer, "linux");
+      const model = resolveEngine(mmLayer, "model");
+      try {
+        for (const f of readdirSync("traces/mm/linux")) {
+          const { trace } = loadTrace(`traces/mm/linux/${f}`);
+          expect(await checkWith(mmLayer, trace.geometry, factory, trace.ops, { against: model }), f).toBeUndefined();
+        }
+      } finally {
+        await factory.dispose?.();
       }
-    } finally {
-      await factory.dispose?.();
-    }
-  }, 60_000);
+    },
+    60_000,
+  );
 
   const supported = new Set(linuxFeatures().offered);
-  const scenarios = cowScenariosFor(g).filter((s) => s.ops.every((op) => !opFeature(op) || supported.has(opFeature(op)!)));
-  test.each(scenarios.map((s) => [s.name, s] as const))("cow.c %s at the real geometry gives the oracle's observations", async (_, s) => {
-    const oracle = new MmOracle(g);
-    const expected = s.ops.map((op) => oracle.apply(op));
-    expect(expected.at(s.decisive.at)).toEqual(s.decisive.obs);
-    const factory = resolveEngine(mmLayer, "linux");
-    try {
-      expect(await checkWith(mmLayer, g, factory, s.ops, { expected })).toBeUndefined();
-    } finally {
-      await factory.dispose?.();
-    }
-  });
+  const scenarios = cowScenariosFor(g).filter((s) =>
+    s.ops.every((op) => !opFeature(op) || supported.has(opFeature(op)!)),
+  );
+  test.each(scenarios.map((s) => [s.name, s] as const))(
+    "cow.c %s at the real geometry gives the oracle's observations",
+    async (_, s) => {
+      const oracle = new MmOracle(g);
+      const expected = s.ops.map((op) => oracle.apply(op));
+      expect(expected.at(s.decisive.at)).toEqual(s.decisive.obs);
+      const factory = resolveEngine(mmLayer, "linux");
+      try {
+        expect(await checkWith(mmLayer, g, factory, s.ops, { expected })).toBeUndefined();
+      } finally {
+        await factory.dispose?.();
+      }
+    },
+  );
 
   test("a worker that dies is an engine failure naming the pid, and nothing outlives the agent", async () => {
     const { StdioEngine } = await import("../engines/stdio.ts");
     const { linuxAgent } = await import("../engines/linux/index.ts");
     const agents = () =>
-      readdirSync("/proc").filter((d) => /^\d+$/.test(d)).filter((d) => {
-        try {
-          return readFileSync(`/proc/${d}/cmdline`, "utf8").includes(linuxAgent());
-        } catch {
-          return false; // gone meanwhile
-        }
-      }).map(Number);
+      readdirSync("/proc")
+        .filter((d) => /^\d+$/.test(d))
+        .filter((d) => {
+          try {
+            return readFileSync(`/proc/${d}/cmdline`, "utf8").includes(linuxAgent());
+          } catch {
+            return false; // gone meanwhile
+          }
+        })
+        .map(Number);
     const others = new Set(agents()); // agents of other runs on this machine are not ours to judge
     const engine = await StdioEngine.start(mmLayer, g, JSON.stringify(linuxAgent()), {});
     // ours only: other runs on this machine start agents too; ours share the engine's process group
     const inGroup = (p: number): boolean => {
       try {
-        return Number(readFileSync(`/proc/${p}/stat`, "utf8").replace(/^.*\) /s, "").split(" ")[2]) === engine.pid;
+        return (
+          Number(
+            readFileSync(`/proc/${p}/stat`, "utf8")
+              .replace(/^.*\) /s, "")
+              .split(" ")[2],
+          ) === engine.pid
+        );
       } catch {
         return false;
       }
@@ -119,8 +141,13 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
   });
 
   test("a fork chain of 1,000 generations (each child forks, its parent exits) costs the agent nothing", async () => {
-    const ops: MmOp[] = [{ op: "spawn" }, { op: "mmap", pid: 1, page: 0, pages: 1, prot: "rw", shared: false }, { op: "write", pid: 1, page: 0, cell: 0, value: 1 }];
-    for (let i = 0; i < 1000; i++) ops.push({ op: "fork", pid: 1 }, { op: "exit", pid: 1 }, { op: "fork", pid: 2 }, { op: "exit", pid: 2 });
+    const ops: MmOp[] = [
+      { op: "spawn" },
+      { op: "mmap", pid: 1, page: 0, pages: 1, prot: "rw", shared: false },
+      { op: "write", pid: 1, page: 0, cell: 0, value: 1 },
+    ];
+    for (let i = 0; i < 1000; i++)
+      ops.push({ op: "fork", pid: 1 }, { op: "exit", pid: 1 }, { op: "fork", pid: 2 }, { op: "exit", pid: 2 });
     ops.push({ op: "read", pid: 1, page: 0 });
     const factory = resolveEngine(mmLayer, "linux");
     try {
@@ -145,55 +172,62 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
     }
   });
 
-  test.skipIf(!linuxFeatures().offered.includes("ksm"))("KSM knobs an agent killed mid-scan left behind are restored by the next agent", async () => {
-    const knobs = ["pages_to_scan", "sleep_millisecs", "smart_scan", "run"].map((k) => `/sys/kernel/mm/ksm/${k}`);
-    const original = knobs.map((k) => readFileSync(k, "utf8").trim());
-    // What a killed agent leaves: the originals saved, the fast settings in force.
-    writeFileSync("/run/cowcheck-ksm.saved", original.join("\n") + "\n");
-    ["100000", "0", "0", "1"].forEach((v, i) => writeFileSync(knobs[i], v));
-    const factory = resolveEngine(mmLayer, "linux");
-    try {
-      await (await factory.create(g)).close?.();
-    } finally {
-      await factory.dispose?.();
-      const now = knobs.map((k) => readFileSync(k, "utf8").trim());
-      if (now.join() !== original.join()) original.forEach((v, i) => writeFileSync(knobs[i], v)); // never leave ksmd spinning
-      expect(now).toEqual(original);
-      expect(existsSync("/run/cowcheck-ksm.saved")).toBe(false);
-    }
-  });
-
-  test.skipIf(noPagemap || !linuxFeatures().offered.includes("ksm"))("allowance ksm-timing: ksmd driven by another agent merges this one's pages, and its view says so", async () => {
-    const ops: MmOp[] = [
-      { op: "spawn" },
-      { op: "mmap", pid: 1, page: 0, pages: 4, prot: "rw", shared: false },
-      { op: "madvise", pid: 1, page: 0, pages: 4, advice: "mergeable" },
-      { op: "write", pid: 1, page: 0, cell: 0, value: 5 },
-      { op: "write", pid: 1, page: 1, cell: 0, value: 5 },
-    ];
-    const factory = resolveEngine(mmLayer, "linux"); // its views come decoded
-    const ours = await factory.create(g);
-    const other = await resolveEngine(mmLayer, "linux").create(g);
-    try {
-      const model = new MmModel(g);
-      for (const op of ops) {
-        await ours.apply(op);
-        model.apply(op);
+  test.skipIf(!linuxFeatures().offered.includes("ksm"))(
+    "KSM knobs an agent killed mid-scan left behind are restored by the next agent",
+    async () => {
+      const knobs = ["pages_to_scan", "sleep_millisecs", "smart_scan", "run"].map((k) => `/sys/kernel/mm/ksm/${k}`);
+      const original = knobs.map((k) => readFileSync(k, "utf8").trim());
+      // What a killed agent leaves: the originals saved, the fast settings in force.
+      writeFileSync("/run/cowcheck-ksm.saved", original.join("\n") + "\n");
+      ["100000", "0", "0", "1"].forEach((v, i) => writeFileSync(knobs[i], v));
+      const factory = resolveEngine(mmLayer, "linux");
+      try {
+        await (await factory.create(g)).close?.();
+      } finally {
+        await factory.dispose?.();
+        const now = knobs.map((k) => readFileSync(k, "utf8").trim());
+        if (now.join() !== original.join()) original.forEach((v, i) => writeFileSync(knobs[i], v)); // never leave ksmd spinning
+        expect(now).toEqual(original);
+        expect(existsSync("/run/cowcheck-ksm.saved")).toBe(false);
       }
-      expect((await ours.inspectView!("pagemap") as PagemapView).ksmdRan).toBe(false);
-      for (const op of ops) await other.apply(op);
-      await other.apply({ op: "ksmScan" }); // ksmd is machine-wide: it scans our mm as well
-      const view = (await ours.inspectView!("pagemap") as PagemapView);
-      expect(view.ksmdRan).toBe(true);
-      expect(view.pages.get(keyOf(1, 0))!.pfn).toBe(view.pages.get(keyOf(1, 1))!.pfn); // merged behind our back
-      expect(comparePagemap(view, model)).toEqual({ desync: "ksm-timing" });
-      expect((await ours.inspectView!("pagemap") as PagemapView).ksmdRan).toBe(false); // nothing since the last look
-    } finally {
-      await ours.close?.();
-      await other.close?.();
-      await factory.dispose?.();
-    }
-  }, 60_000);
+    },
+  );
+
+  test.skipIf(noPagemap || !linuxFeatures().offered.includes("ksm"))(
+    "allowance ksm-timing: ksmd driven by another agent merges this one's pages, and its view says so",
+    async () => {
+      const ops: MmOp[] = [
+        { op: "spawn" },
+        { op: "mmap", pid: 1, page: 0, pages: 4, prot: "rw", shared: false },
+        { op: "madvise", pid: 1, page: 0, pages: 4, advice: "mergeable" },
+        { op: "write", pid: 1, page: 0, cell: 0, value: 5 },
+        { op: "write", pid: 1, page: 1, cell: 0, value: 5 },
+      ];
+      const factory = resolveEngine(mmLayer, "linux"); // its views come decoded
+      const ours = await factory.create(g);
+      const other = await resolveEngine(mmLayer, "linux").create(g);
+      try {
+        const model = new MmModel(g);
+        for (const op of ops) {
+          await ours.apply(op);
+          model.apply(op);
+        }
+        expect(((await ours.inspectView!("pagemap")) as PagemapView).ksmdRan).toBe(false);
+        for (const op of ops) await other.apply(op);
+        await other.apply({ op: "ksmScan" }); // ksmd is machine-wide: it scans our mm as well
+        const view = (await ours.inspectView!("pagemap")) as PagemapView;
+        expect(view.ksmdRan).toBe(true);
+        expect(view.pages.get(keyOf(1, 0))!.pfn).toBe(view.pages.get(keyOf(1, 1))!.pfn); // merged behind our back
+        expect(comparePagemap(view, model)).toEqual({ desync: "ksm-timing" });
+        expect(((await ours.inspectView!("pagemap")) as PagemapView).ksmdRan).toBe(false); // nothing since the last look
+      } finally {
+        await ours.close?.();
+        await other.close?.();
+        await factory.dispose?.();
+      }
+    },
+    60_000,
+  );
 
   test("a geometry the machine does not have is an engine start failure that says why", async () => {
     const factory = resolveEngine(mmLayer, "linux");

@@ -2,6 +2,7 @@
 // projection, each divergence the comparison reports, each allowance, and that the comparison has teeth (a mutant
 // whose data is right but whose sharing is wrong is caught by structure alone).
 import { describe, expect, test } from "vitest";
+import type { Engine } from "../engines/types.ts";
 import { runCampaign } from "../fuzz/campaign.ts";
 import { checkSequence, emptyStats, isOneOf, OTHER_CHOICE } from "../fuzz/runner.ts";
 import { withoutKinds } from "../layers/layer.ts";
@@ -11,7 +12,6 @@ import { mmMutants } from "../models/mm/mutants/index.ts";
 import { defaultMmGeometry, keyOf, type MmGeometry, type MmObs, type MmOp } from "../models/mm/types.ts";
 import { MmOracle } from "../oracles/mm.ts";
 import { comparePagemap, decodePagemap, encodePagemap, PAGE, type PagemapView } from "../properties/mm/pagemap.ts";
-import type { Engine } from "../engines/types.ts";
 
 const g: MmGeometry = { ...defaultMmGeometry, pages: 16, hugeOrder: 2 };
 
@@ -47,7 +47,9 @@ describe("the model's pagemap", () => {
     expect(p1.flags).toBe(PAGE.anon); // mapped twice: not exclusive
     expect(v.pages.get(keyOf(1, 2))!.flags).toBe(PAGE.zero);
     expect(v.pages.has(keyOf(1, 3))).toBe(false);
-    const after = decodePagemap(encodePagemap(modelAfter([...forked, { op: "write", pid: 2, page: 1, cell: 0, value: 1 }])));
+    const after = decodePagemap(
+      encodePagemap(modelAfter([...forked, { op: "write", pid: 2, page: 1, cell: 0, value: 1 }])),
+    );
     expect(after.pages.get(keyOf(1, 1))!.flags).toBe(PAGE.anon | PAGE.exclusive);
     expect(after.pages.get(keyOf(2, 1))!.pfn).not.toBe(after.pages.get(keyOf(1, 1))!.pfn);
   });
@@ -55,7 +57,10 @@ describe("the model's pagemap", () => {
   test("frames are matched by who maps them, not by number", () => {
     const m = modelAfter(forked);
     const v = decodePagemap(encodePagemap(m));
-    const renumbered: PagemapView = { ...v, pages: new Map([...v.pages].map(([k, p]) => [k, { ...p, pfn: p.pfn * 7 + 100_000 }])) };
+    const renumbered: PagemapView = {
+      ...v,
+      pages: new Map([...v.pages].map(([k, p]) => [k, { ...p, pfn: p.pfn * 7 + 100_000 }])),
+    };
     expect(comparePagemap(renumbered, m)).toEqual({});
   });
 
@@ -88,7 +93,10 @@ describe("comparePagemap", () => {
 
   test("a page only the model maps is a divergence", () => {
     const v = edit((p) => p.delete(keyOf(2, 1)));
-    expect(comparePagemap(v, m).divergence).toMatchObject({ property: "pagemap-present", message: expect.stringContaining("pid 2 page 1") });
+    expect(comparePagemap(v, m).divergence).toMatchObject({
+      property: "pagemap-present",
+      message: expect.stringContaining("pid 2 page 1"),
+    });
   });
 
   test("two pages sharing a frame on one side only is a divergence, either way round", () => {
@@ -153,7 +161,8 @@ describe("allowance khugepaged-timing", () => {
       const v = decodePagemap(encodePagemap(m));
       const head = 900_000;
       const pages = new Map(v.pages);
-      for (let i = 0; i < 4; i++) pages.set(keyOf(1, i), { pfn: head + i, flags: PAGE.anon | PAGE.thp | PAGE.exclusive });
+      for (let i = 0; i < 4; i++)
+        pages.set(keyOf(1, i), { pfn: head + i, flags: PAGE.anon | PAGE.thp | PAGE.exclusive });
       return { ...v, pages, khugepagedRan: true };
     };
     const eligible = modelAfter(ops("hugepage"));
@@ -169,7 +178,10 @@ describe("the lockstep comparison (--against model)", () => {
 
   test("an engine whose data is right but which copies eagerly at fork is caught by structure alone", async () => {
     const eager = mmMutants.find((x) => x.name === "eager-fork")!;
-    const factory = { name: "eager-fork+pagemap", create: (geo: unknown) => withPagemap(eager.create(geo as MmGeometry) as MmModel) };
+    const factory = {
+      name: "eager-fork+pagemap",
+      create: (geo: unknown) => withPagemap(eager.create(geo as MmGeometry) as MmModel),
+    };
     const r = await runCampaign(properties, factory, { seed: 1, runs: 200, maxOps: 60, against: "model" });
     expect(r.status).toBe("failed");
     expect(r.failure?.kind).toBe("structure");

@@ -3,13 +3,20 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { resolveEngine } from "../engines/resolve.ts";
+import type { Engine } from "../engines/types.ts";
 import { runCampaign, sequenceArbitrary } from "../fuzz/campaign.ts";
 import { checkSequence } from "../fuzz/runner.ts";
 import { mmLayer } from "../layers/mm.ts";
 import { MmModel } from "../models/mm/model.ts";
 import { decodeMmState, encodeMmState } from "../models/mm/state.ts";
-import { defaultMmGeometry, MM_FEATURES, type MmGeometry, type MmObs, type MmOp, type MmState } from "../models/mm/types.ts";
-import type { Engine } from "../engines/types.ts";
+import {
+  defaultMmGeometry,
+  MM_FEATURES,
+  type MmGeometry,
+  type MmObs,
+  type MmOp,
+  type MmState,
+} from "../models/mm/types.ts";
 
 const geometries: MmGeometry[] = [
   defaultMmGeometry,
@@ -19,14 +26,22 @@ const geometries: MmGeometry[] = [
   { ...defaultMmGeometry, hugeOrder: 3, files: 1, pages: 64 },
 ];
 
-describe.each(geometries.map((g) => [JSON.stringify(g), g] as const))("the mm model holds every property, geometry %s", (_, g) => {
-  test.each([1, 2, 3])("seed %i", async (seed) => {
-    const r = await runCampaign(mmLayer, resolveEngine(mmLayer, "model"), { seed, runs: 300, maxOps: 300, geometry: g });
-    expect(r.failure?.message).toBeUndefined();
-    expect(r.status).toBe("passed");
-    expect(r.ops).toBeGreaterThan(300 * 50);
-  });
-});
+describe.each(geometries.map((g) => [JSON.stringify(g), g] as const))(
+  "the mm model holds every property, geometry %s",
+  (_, g) => {
+    test.each([1, 2, 3])("seed %i", async (seed) => {
+      const r = await runCampaign(mmLayer, resolveEngine(mmLayer, "model"), {
+        seed,
+        runs: 300,
+        maxOps: 300,
+        geometry: g,
+      });
+      expect(r.failure?.message).toBeUndefined();
+      expect(r.status).toBe("passed");
+      expect(r.ops).toBeGreaterThan(300 * 50);
+    });
+  },
+);
 
 /** The model seen only through JSON: inspect encodes, the layer decodes (no `touched`, so every check is full). */
 class ThroughJson implements Engine<MmOp, MmObs, MmState> {
@@ -52,7 +67,11 @@ test("decoded JSON state passes on the model, and fails each structural mutant's
     { seed: 11, numRuns: 60 },
   );
   for (const m of mmLayer.mutants) {
-    const r = await runCampaign(mmLayer, resolveEngine(mmLayer, `mutant:${m.name}`), { seed: 1, runs: 20_000, maxOps: 200 });
+    const r = await runCampaign(mmLayer, resolveEngine(mmLayer, `mutant:${m.name}`), {
+      seed: 1,
+      runs: 20_000,
+      maxOps: 200,
+    });
     if (r.failure?.kind === "equivalence") continue;
     const viaJson = await checkSequence(mmLayer, g, new ThroughJson(m.create(g) as MmModel), r.trace!.ops);
     expect(viaJson?.property, m.name).toBe(r.failure!.property);

@@ -8,7 +8,9 @@ import { defaultMmGeometry, keyOf, type MmObs, type MmOp } from "../models/mm/ty
 import { MmOracle } from "../oracles/mm.ts";
 
 const g = { ...defaultMmGeometry, cellsPerPage: 1 };
-const A = 65, X = 88, Y = 89;
+const A = 65,
+  X = 88,
+  Y = 89;
 
 /** Run ops on model and oracle; they must agree op by op. Returns the model (for structure) and the observations. */
 function both(ops: MmOp[], geometry = g): { model: MmModel; obs: MmObs[] } {
@@ -78,7 +80,12 @@ describe("the seed article's example: four pages of 'A', fork, the child writes 
   });
 
   test("every property holds along the scenario", async () => {
-    const failure = await checkSequence(mmLayer, g, new MmModel(g), [...setup, { op: "write", pid: 2, page: 0, cell: 0, value: X }, { op: "exit", pid: 2 }, { op: "exit", pid: 1 }]);
+    const failure = await checkSequence(mmLayer, g, new MmModel(g), [
+      ...setup,
+      { op: "write", pid: 2, page: 0, cell: 0, value: X },
+      { op: "exit", pid: 2 },
+      { op: "exit", pid: 1 },
+    ]);
     expect(failure).toBeUndefined();
   });
 });
@@ -149,7 +156,12 @@ describe("VMA operations", () => {
   ];
 
   test("MADV_DONTNEED: private memory reads zeros again, shared memory keeps its data", () => {
-    const { obs } = both([...base, { op: "madvise", pid: 1, page: 0, pages: 6, advice: "dontneed" }, { op: "read", pid: 1, page: 0 }, { op: "read", pid: 1, page: 4 }]);
+    const { obs } = both([
+      ...base,
+      { op: "madvise", pid: 1, page: 0, pages: 6, advice: "dontneed" },
+      { op: "read", pid: 1, page: 0 },
+      { op: "read", pid: 1, page: 4 },
+    ]);
     expect(obs.slice(-3)).toEqual([{ error: "ENOMEM" }, { data: [0] }, { data: [8] }]); // pages 2-3 are a hole
   });
 
@@ -164,7 +176,15 @@ describe("VMA operations", () => {
       { op: "read", pid: 2, page: 4 },
       { op: "read", pid: 2, page: 5 },
     ]);
-    expect(obs.slice(-7)).toEqual([{ error: "EINVAL" }, { ok: true }, { ok: true }, { pid: 2 }, { data: [0] }, { data: [8] }, { fault: "SEGV" }]);
+    expect(obs.slice(-7)).toEqual([
+      { error: "EINVAL" },
+      { ok: true },
+      { ok: true },
+      { pid: 2 },
+      { data: [0] },
+      { data: [8] },
+      { fault: "SEGV" },
+    ]);
   });
 
   test("mprotect: read-only memory faults on write; a hole stops mprotect with ENOMEM after the part before it", () => {
@@ -214,7 +234,16 @@ describe("VMA operations", () => {
       { op: "exit", pid: 2 },
       { op: "fork", pid: 3 },
     ]);
-    expect(obs).toEqual([{ error: "ESRCH" }, { pid: 1 }, { error: "EINVAL" }, { error: "EINVAL" }, { pid: 2 }, { pid: 3 }, { ok: true }, { pid: 2 }]);
+    expect(obs).toEqual([
+      { error: "ESRCH" },
+      { pid: 1 },
+      { error: "EINVAL" },
+      { error: "EINVAL" },
+      { pid: 2 },
+      { pid: 3 },
+      { ok: true },
+      { pid: 2 },
+    ]);
   });
 });
 
@@ -242,11 +271,18 @@ describe("part 2: pins, files, KSM, THP collapse, and what Linux may choose", ()
     // An engine that is the model except for what the reference reads.
     const answering = (last: MmObs) => {
       const inner = new MmModel(g4);
-      return { layer: "mm" as const, features: inner.features, apply: (op: MmOp) => (op.op === "pinRead" ? last : inner.apply(op)) };
+      return {
+        layer: "mm" as const,
+        features: inner.features,
+        apply: (op: MmOp) => (op.op === "pinRead" ? last : inner.apply(op)),
+      };
     };
     expect(await checkSequence(mmLayer, g4, answering({ data: [2, 0, 0, 0] }), ops)).toBeUndefined();
     const foreign = await checkSequence(mmLayer, g4, answering({ data: [3, 0, 0, 0] }), ops);
-    expect(foreign).toMatchObject({ property: "observational-equivalence", message: "observation is none of those the oracle allows" });
+    expect(foreign).toMatchObject({
+      property: "observational-equivalence",
+      message: "observation is none of those the oracle allows",
+    });
   });
 
   test("a MAP_PRIVATE file page reads the page cache until written; the file never sees the private write; DONTNEED goes back to the file", () => {
@@ -266,7 +302,11 @@ describe("part 2: pins, files, KSM, THP collapse, and what Linux may choose", ()
     ]);
     expect(obs).toEqual(expected);
     expect([obs[3], obs[5], obs[8], obs[9], obs[11]]).toEqual([
-      { data: [7, 0, 0, 0] }, { data: [8, 0, 0, 0] }, { data: [8, 9, 0, 0] }, { data: [10, 0, 0, 0] }, { data: [10, 0, 0, 0] },
+      { data: [7, 0, 0, 0] },
+      { data: [8, 0, 0, 0] },
+      { data: [8, 9, 0, 0] },
+      { data: [10, 0, 0, 0] },
+      { data: [10, 0, 0, 0] },
     ]);
     expect(model.copiedPages).toBe(1); // only the write copied
   });
@@ -400,8 +440,14 @@ describe("part 2: pins, files, KSM, THP collapse, and what Linux may choose", ()
     expect(obs).toEqual(expected);
     const pmd = model.procs.get(1)!.pmds.get(0)!;
     expect(model.frames.get(pmd.pfn)).toMatchObject({ nr: 4, entireMapcount: 1, refcount: 1, anonExclusive: true });
-    expect([0, 1, 2, 3].map((page) => model.apply({ op: "read", pid: 1, page }))).toEqual([1, 2, 0, 4].map((v) => ({ data: [v, 0, 0, 0] })));
-    const pinned = run([...ops.slice(0, -1), { op: "pin", pid: 1, page: 3, kind: "pin", write: true }, ops.at(-1)!]).model;
+    expect([0, 1, 2, 3].map((page) => model.apply({ op: "read", pid: 1, page }))).toEqual(
+      [1, 2, 0, 4].map((v) => ({ data: [v, 0, 0, 0] })),
+    );
+    const pinned = run([
+      ...ops.slice(0, -1),
+      { op: "pin", pid: 1, page: 3, kind: "pin", write: true },
+      ops.at(-1)!,
+    ]).model;
     expect(pinned.procs.get(1)!.pmds.size).toBe(0);
   });
 });
@@ -414,7 +460,10 @@ class AlwaysCopiesShared extends MmModel {
 }
 
 test("the properties accept Linux's allowed choice: copying a non-exclusive page that could have been reused", async () => {
-  const factory = { name: "always-copies", create: (geo: unknown) => new AlwaysCopiesShared(geo as typeof defaultMmGeometry) };
+  const factory = {
+    name: "always-copies",
+    create: (geo: unknown) => new AlwaysCopiesShared(geo as typeof defaultMmGeometry),
+  };
   const r = await runCampaign(mmLayer, factory, { seed: 5, runs: 1500, maxOps: 200 });
   expect(r.failure?.message).toBeUndefined();
   expect(r.status).toBe("passed");

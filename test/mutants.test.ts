@@ -10,7 +10,11 @@ import { mmLayer } from "../layers/mm.ts";
 const zoo = layers.flatMap((layer) => layer.mutants.map((m) => [`${layer.name} mutant ${m.name}`, layer, m] as const));
 describe.each(zoo)("%s", (_, layer, m) => {
   test("is killed (seed 1, default mutant budget) by the kind of property it is meant to trip, and its trace replays", async () => {
-    const r = await runCampaign(layer, resolveEngine(layer, `mutant:${m.name}`), { seed: 1, runs: 20_000, maxOps: 200 });
+    const r = await runCampaign(layer, resolveEngine(layer, `mutant:${m.name}`), {
+      seed: 1,
+      runs: 20_000,
+      maxOps: 200,
+    });
     expect(r.status, `${m.name} survived ${r.runs} runs`).toBe("failed");
     if (m.killedBy) expect(r.failure!.kind).toBe(m.killedBy);
     const again = await checkWith(layer, r.trace!.geometry, resolveEngine(layer, `mutant:${m.name}`), r.trace!.ops);
@@ -20,7 +24,12 @@ describe.each(zoo)("%s", (_, layer, m) => {
 });
 
 test("the eager engine fails only the economy bounds: without them (--skip economy) it survives", async () => {
-  const r = await runCampaign(mmLayer, resolveEngine(mmLayer, "mutant:eager-fork"), { seed: 3, runs: 300, maxOps: 200, skip: ["economy"] });
+  const r = await runCampaign(mmLayer, resolveEngine(mmLayer, "mutant:eager-fork"), {
+    seed: 3,
+    runs: 300,
+    maxOps: 200,
+    skip: ["economy"],
+  });
   expect(r.failure).toBeUndefined();
   expect(r.status).toBe("passed");
 });
@@ -31,12 +40,22 @@ test.each([
   ["thp-cow-wrong-subpage", "observational-equivalence"],
   ["wp-reuse-by-mapcount", "observational-equivalence"],
 ])("%s is killed without the economy bounds too, by %s", async (name, property) => {
-  const r = await runCampaign(mmLayer, resolveEngine(mmLayer, `mutant:${name}`), { seed: 1, runs: 20_000, maxOps: 200, skip: ["economy"] });
+  const r = await runCampaign(mmLayer, resolveEngine(mmLayer, `mutant:${name}`), {
+    seed: 1,
+    runs: 20_000,
+    maxOps: 200,
+    skip: ["economy"],
+  });
   expect(r.status).toBe("failed");
   expect(r.failure?.property).toBe(property);
 });
 
 test("thp-cow-copies-huge gives the right data and structure: without the economy bounds it survives", async () => {
-  const r = await runCampaign(mmLayer, resolveEngine(mmLayer, "mutant:thp-cow-copies-huge"), { seed: 1, runs: 3000, maxOps: 200, skip: ["economy"] });
+  const r = await runCampaign(mmLayer, resolveEngine(mmLayer, "mutant:thp-cow-copies-huge"), {
+    seed: 1,
+    runs: 3000,
+    maxOps: 200,
+    skip: ["economy"],
+  });
   expect(r.status).toBe("passed");
 });

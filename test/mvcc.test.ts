@@ -14,93 +14,166 @@ import { defaultMvccGeometry as g, type MvccObs, type MvccOp } from "../models/m
 import { MvccOracle } from "../oracles/mvcc.ts";
 
 const ok = { ok: true } as const;
-const setup: MvccOp[] = [{ op: "insert", tx: 9, key: 1, value: 10 }, { op: "insert", tx: 9, key: 2, value: 20 }]; // autocommit
+const setup: MvccOp[] = [
+  { op: "insert", tx: 9, key: 1, value: 10 },
+  { op: "insert", tx: 9, key: 2, value: 20 },
+]; // autocommit
 
 const scenarios: [string, [MvccOp, MvccObs][]][] = [
-  ["read committed: a blocked update re-checks the newest version when the holder commits (a1)", [
-    [{ op: "begin", tx: 1, level: "rc" }, ok],
-    [{ op: "update", tx: 1, key: 1, value: 100 }, { count: 1 }],
-    [{ op: "begin", tx: 2, level: "rc" }, ok],
-    [{ op: "update", tx: 2, key: 1, add: 1 }, { blocked: true }],
-    [{ op: "read", tx: 2, key: 1 }, { skipped: true }],
-    [{ op: "commit", tx: 1 }, { ok: true, unblocked: [{ tx: 2, result: { count: 1 } }] }],
-    [{ op: "read", tx: 2, key: 1 }, { values: [101] }],
-  ]],
-  ["read committed: the holder rolls back, the update applies to the old version (a1b)", [
-    [{ op: "begin", tx: 1, level: "rc" }, ok],
-    [{ op: "update", tx: 1, key: 1, value: 100 }, { count: 1 }],
-    [{ op: "update", tx: 2, key: 1, add: 1 }, { blocked: true }], // autocommit
-    [{ op: "abort", tx: 1 }, { ok: true, unblocked: [{ tx: 2, result: { count: 1 } }] }],
-    [{ op: "read", tx: 3, key: 1 }, { values: [11] }],
-  ]],
-  ["read committed: the holder deleted the row, the update changes nothing (a2)", [
-    [{ op: "begin", tx: 1, level: "rc" }, ok],
-    [{ op: "delete", tx: 1, key: 1 }, { count: 1 }],
-    [{ op: "begin", tx: 2, level: "rc" }, ok],
-    [{ op: "update", tx: 2, key: 1, add: 1 }, { blocked: true }],
-    [{ op: "commit", tx: 1 }, { ok: true, unblocked: [{ tx: 2, result: { count: 0 } }] }],
-  ]],
-  ["repeatable read: the snapshot is taken by the first statement, not by BEGIN (c1)", [
-    [{ op: "begin", tx: 1, level: "rr" }, ok],
-    [{ op: "update", tx: 2, key: 1, value: 11 }, { count: 1 }],
-    [{ op: "read", tx: 1, key: 1 }, { values: [11] }],
-    [{ op: "update", tx: 2, key: 1, value: 12 }, { count: 1 }],
-    [{ op: "read", tx: 1, key: 1 }, { values: [11] }],
-    [{ op: "scan", tx: 1, lo: 1, hi: 2 }, { rows: [[1, 11], [2, 20]] }],
-  ]],
-  ["repeatable read: first updater wins (40001 at once), then 25P02, and COMMIT answers ROLLBACK (c2)", [
-    [{ op: "begin", tx: 1, level: "rr" }, ok],
-    [{ op: "read", tx: 1, key: 1 }, { values: [10] }],
-    [{ op: "update", tx: 2, key: 1, value: 11 }, { count: 1 }],
-    [{ op: "update", tx: 1, key: 1, add: 1 }, { error: "40001" }],
-    [{ op: "read", tx: 1, key: 1 }, { error: "25P02" }],
-    [{ op: "commit", tx: 1 }, { rolledBack: true }],
-  ]],
-  ["repeatable read: blocked on an open updater, 40001 when it commits (c3)", [
-    [{ op: "begin", tx: 1, level: "rr" }, ok],
-    [{ op: "read", tx: 1, key: 1 }, { values: [10] }],
-    [{ op: "begin", tx: 2, level: "rc" }, ok],
-    [{ op: "update", tx: 2, key: 1, value: 11 }, { count: 1 }],
-    [{ op: "update", tx: 1, key: 1, add: 1 }, { blocked: true }],
-    [{ op: "commit", tx: 2 }, { ok: true, unblocked: [{ tx: 1, result: { error: "40001" } }] }],
-  ]],
-  ["a duplicate key waits for the open inserter: 23505 if it commits, the row if it aborts (c5)", [
-    [{ op: "begin", tx: 1, level: "rc" }, ok],
-    [{ op: "insert", tx: 1, key: 5, value: 1 }, { count: 1 }],
-    [{ op: "begin", tx: 2, level: "rc" }, ok],
-    [{ op: "insert", tx: 2, key: 5, value: 2 }, { blocked: true }],
-    [{ op: "commit", tx: 1 }, { ok: true, unblocked: [{ tx: 2, result: { error: "23505" } }] }],
-    [{ op: "abort", tx: 2 }, ok],
-    [{ op: "begin", tx: 1, level: "rc" }, ok],
-    [{ op: "insert", tx: 1, key: 6, value: 1 }, { count: 1 }],
-    [{ op: "insert", tx: 2, key: 6, value: 2 }, { blocked: true }],
-    [{ op: "abort", tx: 1 }, { ok: true, unblocked: [{ tx: 2, result: { count: 1 } }] }],
-    [{ op: "read", tx: 3, key: 6 }, { values: [2] }],
-  ]],
-  ["deadlock: the waiter that has waited longest fails with 40P01 and the other goes on (e1)", [
-    [{ op: "begin", tx: 1, level: "rc" }, ok],
-    [{ op: "begin", tx: 2, level: "rc" }, ok],
-    [{ op: "update", tx: 1, key: 1, value: 1 }, { count: 1 }],
-    [{ op: "update", tx: 2, key: 2, value: 2 }, { count: 1 }],
-    [{ op: "update", tx: 1, key: 2, value: 3 }, { blocked: true }],
-    [{ op: "update", tx: 2, key: 1, value: 4 }, { count: 1, unblocked: [{ tx: 1, result: { error: "40P01" } }] }],
-    [{ op: "commit", tx: 1 }, { rolledBack: true }],
-    [{ op: "commit", tx: 2 }, ok],
-    [{ op: "scan", tx: 3, lo: 1, hi: 2 }, { rows: [[1, 4], [2, 2]] }],
-  ]],
-  ["repeatable read: a key a concurrent transaction deleted can be inserted, and the snapshot then sees both rows (checked on 15.18)", [
-    [{ op: "begin", tx: 1, level: "rr" }, ok],
-    [{ op: "scan", tx: 1, lo: 9, hi: 9 }, { rows: [] }],
-    [{ op: "delete", tx: 2, key: 1 }, { count: 1 }],
-    [{ op: "insert", tx: 1, key: 1, value: 0 }, { count: 1 }],
-    [{ op: "read", tx: 1, key: 1 }, { values: [0, 10] }],
-    [{ op: "update", tx: 1, key: 1, add: 1 }, { error: "40001" }],
-  ]],
+  [
+    "read committed: a blocked update re-checks the newest version when the holder commits (a1)",
+    [
+      [{ op: "begin", tx: 1, level: "rc" }, ok],
+      [{ op: "update", tx: 1, key: 1, value: 100 }, { count: 1 }],
+      [{ op: "begin", tx: 2, level: "rc" }, ok],
+      [{ op: "update", tx: 2, key: 1, add: 1 }, { blocked: true }],
+      [{ op: "read", tx: 2, key: 1 }, { skipped: true }],
+      [
+        { op: "commit", tx: 1 },
+        { ok: true, unblocked: [{ tx: 2, result: { count: 1 } }] },
+      ],
+      [{ op: "read", tx: 2, key: 1 }, { values: [101] }],
+    ],
+  ],
+  [
+    "read committed: the holder rolls back, the update applies to the old version (a1b)",
+    [
+      [{ op: "begin", tx: 1, level: "rc" }, ok],
+      [{ op: "update", tx: 1, key: 1, value: 100 }, { count: 1 }],
+      [{ op: "update", tx: 2, key: 1, add: 1 }, { blocked: true }], // autocommit
+      [
+        { op: "abort", tx: 1 },
+        { ok: true, unblocked: [{ tx: 2, result: { count: 1 } }] },
+      ],
+      [{ op: "read", tx: 3, key: 1 }, { values: [11] }],
+    ],
+  ],
+  [
+    "read committed: the holder deleted the row, the update changes nothing (a2)",
+    [
+      [{ op: "begin", tx: 1, level: "rc" }, ok],
+      [{ op: "delete", tx: 1, key: 1 }, { count: 1 }],
+      [{ op: "begin", tx: 2, level: "rc" }, ok],
+      [{ op: "update", tx: 2, key: 1, add: 1 }, { blocked: true }],
+      [
+        { op: "commit", tx: 1 },
+        { ok: true, unblocked: [{ tx: 2, result: { count: 0 } }] },
+      ],
+    ],
+  ],
+  [
+    "repeatable read: the snapshot is taken by the first statement, not by BEGIN (c1)",
+    [
+      [{ op: "begin", tx: 1, level: "rr" }, ok],
+      [{ op: "update", tx: 2, key: 1, value: 11 }, { count: 1 }],
+      [{ op: "read", tx: 1, key: 1 }, { values: [11] }],
+      [{ op: "update", tx: 2, key: 1, value: 12 }, { count: 1 }],
+      [{ op: "read", tx: 1, key: 1 }, { values: [11] }],
+      [
+        { op: "scan", tx: 1, lo: 1, hi: 2 },
+        {
+          rows: [
+            [1, 11],
+            [2, 20],
+          ],
+        },
+      ],
+    ],
+  ],
+  [
+    "repeatable read: first updater wins (40001 at once), then 25P02, and COMMIT answers ROLLBACK (c2)",
+    [
+      [{ op: "begin", tx: 1, level: "rr" }, ok],
+      [{ op: "read", tx: 1, key: 1 }, { values: [10] }],
+      [{ op: "update", tx: 2, key: 1, value: 11 }, { count: 1 }],
+      [{ op: "update", tx: 1, key: 1, add: 1 }, { error: "40001" }],
+      [{ op: "read", tx: 1, key: 1 }, { error: "25P02" }],
+      [{ op: "commit", tx: 1 }, { rolledBack: true }],
+    ],
+  ],
+  [
+    "repeatable read: blocked on an open updater, 40001 when it commits (c3)",
+    [
+      [{ op: "begin", tx: 1, level: "rr" }, ok],
+      [{ op: "read", tx: 1, key: 1 }, { values: [10] }],
+      [{ op: "begin", tx: 2, level: "rc" }, ok],
+      [{ op: "update", tx: 2, key: 1, value: 11 }, { count: 1 }],
+      [{ op: "update", tx: 1, key: 1, add: 1 }, { blocked: true }],
+      [
+        { op: "commit", tx: 2 },
+        { ok: true, unblocked: [{ tx: 1, result: { error: "40001" } }] },
+      ],
+    ],
+  ],
+  [
+    "a duplicate key waits for the open inserter: 23505 if it commits, the row if it aborts (c5)",
+    [
+      [{ op: "begin", tx: 1, level: "rc" }, ok],
+      [{ op: "insert", tx: 1, key: 5, value: 1 }, { count: 1 }],
+      [{ op: "begin", tx: 2, level: "rc" }, ok],
+      [{ op: "insert", tx: 2, key: 5, value: 2 }, { blocked: true }],
+      [
+        { op: "commit", tx: 1 },
+        { ok: true, unblocked: [{ tx: 2, result: { error: "23505" } }] },
+      ],
+      [{ op: "abort", tx: 2 }, ok],
+      [{ op: "begin", tx: 1, level: "rc" }, ok],
+      [{ op: "insert", tx: 1, key: 6, value: 1 }, { count: 1 }],
+      [{ op: "insert", tx: 2, key: 6, value: 2 }, { blocked: true }],
+      [
+        { op: "abort", tx: 1 },
+        { ok: true, unblocked: [{ tx: 2, result: { count: 1 } }] },
+      ],
+      [{ op: "read", tx: 3, key: 6 }, { values: [2] }],
+    ],
+  ],
+  [
+    "deadlock: the waiter that has waited longest fails with 40P01 and the other goes on (e1)",
+    [
+      [{ op: "begin", tx: 1, level: "rc" }, ok],
+      [{ op: "begin", tx: 2, level: "rc" }, ok],
+      [{ op: "update", tx: 1, key: 1, value: 1 }, { count: 1 }],
+      [{ op: "update", tx: 2, key: 2, value: 2 }, { count: 1 }],
+      [{ op: "update", tx: 1, key: 2, value: 3 }, { blocked: true }],
+      [
+        { op: "update", tx: 2, key: 1, value: 4 },
+        { count: 1, unblocked: [{ tx: 1, result: { error: "40P01" } }] },
+      ],
+      [{ op: "commit", tx: 1 }, { rolledBack: true }],
+      [{ op: "commit", tx: 2 }, ok],
+      [
+        { op: "scan", tx: 3, lo: 1, hi: 2 },
+        {
+          rows: [
+            [1, 4],
+            [2, 2],
+          ],
+        },
+      ],
+    ],
+  ],
+  [
+    "repeatable read: a key a concurrent transaction deleted can be inserted, and the snapshot then sees both rows (checked on 15.18)",
+    [
+      [{ op: "begin", tx: 1, level: "rr" }, ok],
+      [{ op: "scan", tx: 1, lo: 9, hi: 9 }, { rows: [] }],
+      [{ op: "delete", tx: 2, key: 1 }, { count: 1 }],
+      [{ op: "insert", tx: 1, key: 1, value: 0 }, { count: 1 }],
+      [{ op: "read", tx: 1, key: 1 }, { values: [0, 10] }],
+      [{ op: "update", tx: 1, key: 1, add: 1 }, { error: "40001" }],
+    ],
+  ],
 ];
 
 /** The write skew of research d: T_i reads both rows, adds 100 to row i, commits; "40001" marks the failing step. */
 function writeSkew(order: string): [MvccOp, MvccObs][] {
-  const fail = { "B1 B2 R1 R2 W1 W2 C1 C2": "C2", "B1 B2 R1 R2 W1 W2 C2 C1": "C1", "B1 B2 R1 R2 W1 C1 W2 C2": "W2", "B1 R1 W1 B2 R2 C1 W2 C2": "W2", "B1 B2 R1 W1 C1 R2 W2 C2": "" }[order];
+  const fail = {
+    "B1 B2 R1 R2 W1 W2 C1 C2": "C2",
+    "B1 B2 R1 R2 W1 W2 C2 C1": "C1",
+    "B1 B2 R1 R2 W1 C1 W2 C2": "W2",
+    "B1 R1 W1 B2 R2 C1 W2 C2": "W2",
+    "B1 B2 R1 W1 C1 R2 W2 C2": "",
+  }[order];
   let failed = 0;
   const committed: Record<number, number> = { 1: 10, 2: 20 };
   return order.split(" ").map((step): [MvccOp, MvccObs] => {
@@ -109,9 +182,20 @@ function writeSkew(order: string): [MvccOp, MvccObs][] {
     if (step === fail) failed = tx;
     const err = step === fail ? { error: "40001" as const } : undefined;
     switch (step[0]) {
-      case "B": return [{ op: "begin", tx, level: "ser" }, ok];
-      case "R": return [{ op: "scan", tx, lo: 1, hi: 2 }, { rows: [[1, committed[1]!], [2, committed[2]!]] }];
-      case "W": return [{ op: "update", tx, key: tx, add: 100 }, err ?? { count: 1 }];
+      case "B":
+        return [{ op: "begin", tx, level: "ser" }, ok];
+      case "R":
+        return [
+          { op: "scan", tx, lo: 1, hi: 2 },
+          {
+            rows: [
+              [1, committed[1]!],
+              [2, committed[2]!],
+            ],
+          },
+        ];
+      case "W":
+        return [{ op: "update", tx, key: tx, add: 100 }, err ?? { count: 1 }];
       default:
         if (!err && !mine) committed[tx] = committed[tx]! + 100;
         return [{ op: "commit", tx }, err ?? (mine ? { rolledBack: true } : ok)];
@@ -121,58 +205,98 @@ function writeSkew(order: string): [MvccOp, MvccObs][] {
 
 /** SERIALIZABLE: PostgreSQL's answers (research d, sequential scans); the oracle must allow each of them. */
 const serScenarios: [string, [MvccOp, MvccObs][]][] = [
-  ...["B1 B2 R1 R2 W1 W2 C1 C2", "B1 B2 R1 R2 W1 W2 C2 C1", "B1 B2 R1 R2 W1 C1 W2 C2", "B1 R1 W1 B2 R2 C1 W2 C2", "B1 B2 R1 W1 C1 R2 W2 C2"].map(
-    (o): [string, [MvccOp, MvccObs][]] => [`write skew ${o} (d)`, writeSkew(o)],
-  ),
-  ["disjoint keys with table-level SIREAD locks: a false positive for the second committer (d4s, seqscan)", [
-    [{ op: "begin", tx: 1, level: "ser" }, ok],
-    [{ op: "begin", tx: 2, level: "ser" }, ok],
-    [{ op: "read", tx: 1, key: 1 }, { values: [10] }],
-    [{ op: "read", tx: 2, key: 2 }, { values: [20] }],
-    [{ op: "update", tx: 1, key: 1, add: 100 }, { count: 1 }],
-    [{ op: "update", tx: 2, key: 2, add: 100 }, { count: 1 }],
-    [{ op: "commit", tx: 1 }, ok],
-    [{ op: "commit", tx: 2 }, { error: "40001" }],
-  ]],
-  ["the read-only anomaly: the reader that saw the deposit commits, the withdrawal fails at its write (d8a)", [
-    [{ op: "begin", tx: 2, level: "ser" }, ok],
-    [{ op: "scan", tx: 2, lo: 1, hi: 2 }, { rows: [[1, 10], [2, 20]] }],
-    [{ op: "begin", tx: 1, level: "ser" }, ok],
-    [{ op: "read", tx: 1, key: 2 }, { values: [20] }],
-    [{ op: "update", tx: 1, key: 2, add: 20 }, { count: 1 }],
-    [{ op: "commit", tx: 1 }, ok],
-    [{ op: "begin", tx: 3, level: "ser", readOnly: true }, ok],
-    [{ op: "scan", tx: 3, lo: 1, hi: 2 }, { rows: [[1, 10], [2, 40]] }],
-    [{ op: "commit", tx: 3 }, ok],
-    [{ op: "update", tx: 2, key: 1, add: -11 }, { error: "40001" }],
-  ]],
-  ["after a COMMIT that SSI refused, the client's next transaction holds its rows, and a second writer waits", [
-    ...writeSkew("B1 B2 R1 R2 W1 W2 C1 C2"),
-    [{ op: "begin", tx: 2, level: "rc" }, ok],
-    [{ op: "update", tx: 2, key: 1, add: 1 }, { count: 1 }],
-    [{ op: "update", tx: 1, key: 1, add: 1 }, { blocked: true }],
-    [{ op: "commit", tx: 2 }, { ok: true, unblocked: [{ tx: 1, result: { count: 1 } }] }],
-    [{ op: "read", tx: 3, key: 1 }, { values: [112] }],
-  ]],
-  ["a write in a READ ONLY transaction fails with 25006", [
-    [{ op: "begin", tx: 1, level: "ser", readOnly: true }, ok],
-    [{ op: "update", tx: 1, key: 1, add: 1 }, { error: "25006" }],
-    [{ op: "read", tx: 1, key: 1 }, { error: "25P02" }],
-  ]],
+  ...[
+    "B1 B2 R1 R2 W1 W2 C1 C2",
+    "B1 B2 R1 R2 W1 W2 C2 C1",
+    "B1 B2 R1 R2 W1 C1 W2 C2",
+    "B1 R1 W1 B2 R2 C1 W2 C2",
+    "B1 B2 R1 W1 C1 R2 W2 C2",
+  ].map((o): [string, [MvccOp, MvccObs][]] => [`write skew ${o} (d)`, writeSkew(o)]),
+  [
+    "disjoint keys with table-level SIREAD locks: a false positive for the second committer (d4s, seqscan)",
+    [
+      [{ op: "begin", tx: 1, level: "ser" }, ok],
+      [{ op: "begin", tx: 2, level: "ser" }, ok],
+      [{ op: "read", tx: 1, key: 1 }, { values: [10] }],
+      [{ op: "read", tx: 2, key: 2 }, { values: [20] }],
+      [{ op: "update", tx: 1, key: 1, add: 100 }, { count: 1 }],
+      [{ op: "update", tx: 2, key: 2, add: 100 }, { count: 1 }],
+      [{ op: "commit", tx: 1 }, ok],
+      [{ op: "commit", tx: 2 }, { error: "40001" }],
+    ],
+  ],
+  [
+    "the read-only anomaly: the reader that saw the deposit commits, the withdrawal fails at its write (d8a)",
+    [
+      [{ op: "begin", tx: 2, level: "ser" }, ok],
+      [
+        { op: "scan", tx: 2, lo: 1, hi: 2 },
+        {
+          rows: [
+            [1, 10],
+            [2, 20],
+          ],
+        },
+      ],
+      [{ op: "begin", tx: 1, level: "ser" }, ok],
+      [{ op: "read", tx: 1, key: 2 }, { values: [20] }],
+      [{ op: "update", tx: 1, key: 2, add: 20 }, { count: 1 }],
+      [{ op: "commit", tx: 1 }, ok],
+      [{ op: "begin", tx: 3, level: "ser", readOnly: true }, ok],
+      [
+        { op: "scan", tx: 3, lo: 1, hi: 2 },
+        {
+          rows: [
+            [1, 10],
+            [2, 40],
+          ],
+        },
+      ],
+      [{ op: "commit", tx: 3 }, ok],
+      [{ op: "update", tx: 2, key: 1, add: -11 }, { error: "40001" }],
+    ],
+  ],
+  [
+    "after a COMMIT that SSI refused, the client's next transaction holds its rows, and a second writer waits",
+    [
+      ...writeSkew("B1 B2 R1 R2 W1 W2 C1 C2"),
+      [{ op: "begin", tx: 2, level: "rc" }, ok],
+      [{ op: "update", tx: 2, key: 1, add: 1 }, { count: 1 }],
+      [{ op: "update", tx: 1, key: 1, add: 1 }, { blocked: true }],
+      [
+        { op: "commit", tx: 2 },
+        { ok: true, unblocked: [{ tx: 1, result: { count: 1 } }] },
+      ],
+      [{ op: "read", tx: 3, key: 1 }, { values: [112] }],
+    ],
+  ],
+  [
+    "a write in a READ ONLY transaction fails with 25006",
+    [
+      [{ op: "begin", tx: 1, level: "ser", readOnly: true }, ok],
+      [{ op: "update", tx: 1, key: 1, add: 1 }, { error: "25006" }],
+      [{ op: "read", tx: 1, key: 1 }, { error: "25P02" }],
+    ],
+  ],
 ];
 
 const why = postgresUnavailable();
 if (why) console.log(`skipping the PostgreSQL engine: it ${why}`);
 
 describe("scenarios (PostgreSQL 15)", () => {
-  test.each([...scenarios, ...serScenarios.map(([n, steps]): (typeof scenarios)[number] => [`serializable: ${n}`, steps])])("%s", (_, steps) => {
+  test.each([
+    ...scenarios,
+    ...serScenarios.map(([n, steps]): (typeof scenarios)[number] => [`serializable: ${n}`, steps]),
+  ])("%s", (_, steps) => {
     const model = new MvccModel(g);
     const oracle = new MvccOracle(g);
     for (const op of setup) [model.apply(op), oracle.apply(op)];
     for (const [i, [op, obs]] of steps.entries()) {
       expect(model.apply(op), `model step ${i}: ${JSON.stringify(op)}`).toEqual(obs);
       const allowed = oracle.apply(op);
-      expect(allows(allowed, obs), `oracle step ${i}: ${JSON.stringify(op)} allows ${JSON.stringify(allowed)}`).toBe(true);
+      expect(allows(allowed, obs), `oracle step ${i}: ${JSON.stringify(op)} allows ${JSON.stringify(allowed)}`).toBe(
+        true,
+      );
       oracle.chose(obs);
     }
   });
@@ -185,35 +309,42 @@ describe("scenarios (PostgreSQL 15)", () => {
     expect(oracle.apply(steps.at(-1)![0])).toEqual({ error: "40001" });
   });
 
-  test.skipIf(why !== undefined)("the same scenarios on a real PostgreSQL server give the same observations (until it takes another allowed choice)", async () => {
-    const factory = resolveEngine(mvccLayer, "postgres");
-    try {
-      for (const [name, steps] of [...scenarios, ...serScenarios]) {
-        const e = (await factory.create(g)) as Engine<MvccOp, MvccObs>;
-        const oracle = new MvccOracle(g);
-        try {
-          for (const op of setup) [await e.apply(op), oracle.apply(op)];
-          // the server answers as the scenario says; only where the oracle allows a choice (a deadlock's victim
-          // depends on when each waiter's deadlock_timeout fires, so a loaded machine can pick the other) may it
-          // take another, and from there on only the oracle can say what is right
-          let onPath = true;
-          for (const [i, [op, obs]] of steps.entries()) {
-            const real = await e.apply(op);
-            const allowed = oracle.apply(op);
-            const where = `${name}, step ${i}: ${JSON.stringify(op)}`;
-            expect(allows(allowed, real), `${where}: ${JSON.stringify(real)} is not allowed by ${JSON.stringify(allowed)}`).toBe(true);
-            oracle.chose(real);
-            if (onPath && isOneOf(allowed) && !deepEqual(real, obs)) onPath = false;
-            if (onPath) expect(real, where).toEqual(obs);
+  test.skipIf(why !== undefined)(
+    "the same scenarios on a real PostgreSQL server give the same observations (until it takes another allowed choice)",
+    async () => {
+      const factory = resolveEngine(mvccLayer, "postgres");
+      try {
+        for (const [name, steps] of [...scenarios, ...serScenarios]) {
+          const e = (await factory.create(g)) as Engine<MvccOp, MvccObs>;
+          const oracle = new MvccOracle(g);
+          try {
+            for (const op of setup) [await e.apply(op), oracle.apply(op)];
+            // the server answers as the scenario says; only where the oracle allows a choice (a deadlock's victim
+            // depends on when each waiter's deadlock_timeout fires, so a loaded machine can pick the other) may it
+            // take another, and from there on only the oracle can say what is right
+            let onPath = true;
+            for (const [i, [op, obs]] of steps.entries()) {
+              const real = await e.apply(op);
+              const allowed = oracle.apply(op);
+              const where = `${name}, step ${i}: ${JSON.stringify(op)}`;
+              expect(
+                allows(allowed, real),
+                `${where}: ${JSON.stringify(real)} is not allowed by ${JSON.stringify(allowed)}`,
+              ).toBe(true);
+              oracle.chose(real);
+              if (onPath && isOneOf(allowed) && !deepEqual(real, obs)) onPath = false;
+              if (onPath) expect(real, where).toEqual(obs);
+            }
+          } finally {
+            await e.close?.();
           }
-        } finally {
-          await e.close?.();
         }
+      } finally {
+        await factory.dispose?.();
       }
-    } finally {
-      await factory.dispose?.();
-    }
-  }, 60_000);
+    },
+    60_000,
+  );
 
   test("vacuum keeps what an open snapshot sees, and reclaims it once the snapshot ends", () => {
     const m = new MvccModel(g);
@@ -237,12 +368,20 @@ function ops(text: string): MvccOp[] {
     const tx = Number(w[1]);
     const [key, rest] = [Number(w.slice(3).split(/[=+]/)[0]), w.slice(3).match(/([=+])(-?\d+)$/)];
     switch (w[0]) {
-      case "b": return { op: "begin", tx, level: levels[w[2] as "s"] };
-      case "r": return { op: "read", tx, key };
-      case "i": return { op: "insert", tx, key, value: Number(rest![2]) };
-      case "u": return rest![1] === "+" ? { op: "update", tx, key, add: Number(rest![2]) } : { op: "update", tx, key, value: Number(rest![2]) };
-      case "d": return { op: "delete", tx, key };
-      default: return { op: "commit", tx };
+      case "b":
+        return { op: "begin", tx, level: levels[w[2] as "s"] };
+      case "r":
+        return { op: "read", tx, key };
+      case "i":
+        return { op: "insert", tx, key, value: Number(rest![2]) };
+      case "u":
+        return rest![1] === "+"
+          ? { op: "update", tx, key, add: Number(rest![2]) }
+          : { op: "update", tx, key, value: Number(rest![2]) };
+      case "d":
+        return { op: "delete", tx, key };
+      default:
+        return { op: "commit", tx };
     }
   });
 }
@@ -250,15 +389,36 @@ function ops(text: string): MvccOp[] {
 describe("the oracle allows what the model answers, in histories a review built by hand", () => {
   const histories: [string, MvccOp[], MvccObs, { keys: number; txs: number }?][] = [
     // a delete of a row the reader never saw is no rw-conflict: b, d, a is a serial order
-    ["no cycle through a delete of a row the reader could not see", ops("b1s i1.1=1 i2.2=2 b3s r3.1 d3.2 c3 r1.2 c1"), ok],
+    [
+      "no cycle through a delete of a row the reader could not see",
+      ops("b1s i1.1=1 i2.2=2 b3s r3.1 d3.2 c3 r1.2 c1"),
+      ok,
+    ],
     // doomed by a COMMIT, then the transaction whose conflict made the structure fails (23505)
-    ["a doom outlives the transaction that caused it (commit)", ops("b1s b2s b3s r1.1 r2.1 i3.1=1 i1.2=2 i2.1=3 c3 r1.1"), { error: "40001" }],
+    [
+      "a doom outlives the transaction that caused it (commit)",
+      ops("b1s b2s b3s r1.1 r2.1 i3.1=1 i1.2=2 i2.1=3 c3 r1.1"),
+      { error: "40001" },
+    ],
     // doomed by a scan, then first-updater-wins fails the scanner
-    ["a doom outlives the transaction that caused it (scan)", ops("i3.3=0 b2s r2.4 b3s i3.2=0 c3 i2.1=0 b1s i1.4=0 u3.3+1 u1.3+1 r2.4"), { error: "40001" }],
+    [
+      "a doom outlives the transaction that caused it (scan)",
+      ops("i3.3=0 b2s r2.4 b3s i3.2=0 c3 i2.1=0 b1s i1.4=0 u3.3+1 u1.3+1 r2.4"),
+      { error: "40001" },
+    ],
     // an insert woken from its unique-check wait is checked for doom first
-    ["a doomed insert fails when it wakes", ops("b2s r2.4 b3s i3.2=0 c3 b1c i1.1=0 i2.1=0 b3s r3.4 c1"), { ok: true, unblocked: [{ tx: 2, result: { error: "40001" } }] }],
+    [
+      "a doomed insert fails when it wakes",
+      ops("b2s r2.4 b3s i3.2=0 c3 b1c i1.1=0 i2.1=0 b3s r3.4 c1"),
+      { ok: true, unblocked: [{ tx: 2, result: { error: "40001" } }] },
+    ],
     // four clients: a deadlock inside a wake, with the forced wake order of another group
-    ["a wake order is forced only on its own group", ops("i2.1=10 i2.2=20 b1r u1.2=0 u4.2+1 b3s u3.1=0 u2.2=0 i1.1=0 i3.2=0"), undefined as never, { keys: 3, txs: 4 }],
+    [
+      "a wake order is forced only on its own group",
+      ops("i2.1=10 i2.2=20 b1r u1.2=0 u4.2+1 b3s u3.1=0 u2.2=0 i1.1=0 i3.2=0"),
+      undefined as never,
+      { keys: 3, txs: 4 },
+    ],
   ];
   test.each(histories)("%s", (_, history, last, geometry = g) => {
     const model = new MvccModel(geometry);
@@ -267,7 +427,10 @@ describe("the oracle allows what the model answers, in histories a review built 
     for (const [i, op] of history.entries()) {
       obs = model.apply(op);
       const allowed = oracle.apply(op);
-      expect(allows(allowed, obs), `step ${i}: ${JSON.stringify(op)} → ${JSON.stringify(obs)}, allowed ${JSON.stringify(allowed)}`).toBe(true);
+      expect(
+        allows(allowed, obs),
+        `step ${i}: ${JSON.stringify(op)} → ${JSON.stringify(obs)}, allowed ${JSON.stringify(allowed)}`,
+      ).toBe(true);
       oracle.chose(obs);
     }
     if (last !== undefined) expect(obs).toEqual(last);
@@ -276,11 +439,21 @@ describe("the oracle allows what the model answers, in histories a review built 
 
 test("a failure is named by the Adya anomaly it shows", async () => {
   const named: [string, RegExp][] = [
-    ["aborted-visible", /^G1a /], ["intermediate-visible", /^G1b /], ["dirty-read", /^G1 /], ["no-row-lock", /^G0 /],
-    ["no-first-updater-wins", /^P4 /], ["rr-snapshot-per-statement", /^G-single /], ["vacuum-past-horizon", /^OTV /], ["no-ssi", /^G2/],
+    ["aborted-visible", /^G1a /],
+    ["intermediate-visible", /^G1b /],
+    ["dirty-read", /^G1 /],
+    ["no-row-lock", /^G0 /],
+    ["no-first-updater-wins", /^P4 /],
+    ["rr-snapshot-per-statement", /^G-single /],
+    ["vacuum-past-horizon", /^OTV /],
+    ["no-ssi", /^G2/],
   ];
   for (const [mutant, anomaly] of named) {
-    const r = await runCampaign(mvccLayer, resolveEngine(mvccLayer, `mutant:${mutant}`), { seed: 1, runs: 2000, maxOps: 100 });
+    const r = await runCampaign(mvccLayer, resolveEngine(mvccLayer, `mutant:${mutant}`), {
+      seed: 1,
+      runs: 2000,
+      maxOps: 100,
+    });
     expect(r.anomaly, mutant).toMatch(anomaly);
   }
 }, 60_000);
@@ -293,37 +466,58 @@ test("the model holds against the oracle over long fixed-seed runs", async () =>
   }
 }, 60_000);
 
-
 describe("findings recorded under traces/mvcc/postgres", () => {
   const files = readdirSync("traces/mvcc/postgres");
   test("pass on the model", async () => {
     for (const f of files) {
       const { trace } = loadTrace(`traces/mvcc/postgres/${f}`);
-      expect(await checkWith(mvccLayer, trace.geometry, resolveEngine(mvccLayer, "model"), trace.ops), f).toBeUndefined();
+      expect(
+        await checkWith(mvccLayer, trace.geometry, resolveEngine(mvccLayer, "model"), trace.ops),
+        f,
+      ).toBeUndefined();
     }
   });
-  test.skipIf(why !== undefined)("pass on a real PostgreSQL server, its heap compared with the model's", async () => {
+  test.skipIf(why !== undefined)(
+    "pass on a real PostgreSQL server, its heap compared with the model's",
+    async () => {
+      const factory = resolveEngine(mvccLayer, "postgres");
+      try {
+        for (const f of files) {
+          const { trace } = loadTrace(`traces/mvcc/postgres/${f}`);
+          expect(
+            await checkWith(mvccLayer, trace.geometry, factory, trace.ops, {
+              against: resolveEngine(mvccLayer, "model"),
+            }),
+            f,
+          ).toBeUndefined();
+        }
+      } finally {
+        await factory.dispose?.();
+      }
+    },
+    60_000,
+  );
+});
+
+test.skipIf(why !== undefined)(
+  "a real PostgreSQL server holds against the oracle and the model's heap over a fixed-seed fuzz run",
+  async () => {
     const factory = resolveEngine(mvccLayer, "postgres");
     try {
-      for (const f of files) {
-        const { trace } = loadTrace(`traces/mvcc/postgres/${f}`);
-        expect(await checkWith(mvccLayer, trace.geometry, factory, trace.ops, { against: resolveEngine(mvccLayer, "model") }), f).toBeUndefined();
-      }
+      const r = await runCampaign(mvccLayer, factory, {
+        seed: 11,
+        runs: 50,
+        maxOps: 200,
+        geometry: { ...g, ...factory.geometry },
+        against: "model",
+      });
+      expect(r.failure?.message).toBeUndefined();
+      expect(r.engineFailure).toBeUndefined();
+      expect(r.ops).toBeGreaterThan(3000);
+      expect(r.structure?.compared).toBeGreaterThan(r.ops / 2);
     } finally {
       await factory.dispose?.();
     }
-  }, 60_000);
-});
-
-test.skipIf(why !== undefined)("a real PostgreSQL server holds against the oracle and the model's heap over a fixed-seed fuzz run", async () => {
-  const factory = resolveEngine(mvccLayer, "postgres");
-  try {
-    const r = await runCampaign(mvccLayer, factory, { seed: 11, runs: 50, maxOps: 200, geometry: { ...g, ...factory.geometry }, against: "model" });
-    expect(r.failure?.message).toBeUndefined();
-    expect(r.engineFailure).toBeUndefined();
-    expect(r.ops).toBeGreaterThan(3000);
-    expect(r.structure?.compared).toBeGreaterThan(r.ops / 2);
-  } finally {
-    await factory.dispose?.();
-  }
-}, 120_000);
+  },
+  120_000,
+);

@@ -12,7 +12,14 @@ import { checkWith } from "../fuzz/runner.ts";
 import { loadTrace } from "../fuzz/trace.ts";
 import { overlayLayer } from "../layers/overlay.ts";
 import { OverlayModel } from "../models/overlay/model.ts";
-import { defaultOverlayGeometry as g, type LayerEntry, type MountOptions, type OverlayObs, type OverlayOp, type RawEntry } from "../models/overlay/types.ts";
+import {
+  defaultOverlayGeometry as g,
+  type LayerEntry,
+  type MountOptions,
+  type OverlayObs,
+  type OverlayOp,
+  type RawEntry,
+} from "../models/overlay/types.ts";
 import { OverlayOracle } from "../oracles/overlay.ts";
 
 const why = overlayfsUnavailable();
@@ -32,7 +39,11 @@ const bottom: LayerEntry[] = [
   { type: "dir", path: "e" },
   { type: "file", path: "e/old", data: "o" },
 ];
-const top: LayerEntry[] = [{ type: "dir", path: "d" }, { type: "file", path: "d/t", data: "top" }, { type: "whiteout", path: "d/g" }];
+const top: LayerEntry[] = [
+  { type: "dir", path: "d" },
+  { type: "file", path: "d/t", data: "top" },
+  { type: "whiteout", path: "d/g" },
+];
 
 interface Scenario {
   readonly name: string;
@@ -198,7 +209,10 @@ const scenarios: Scenario[] = [
       [{ op: "chmod", c, path: "d/f", mode: 0o640 }, ok],
       [{ op: "setxattr", c, path: "d/f", name: "user.x", value: "v" }, ok],
       [{ op: "read", c, path: "d/f" }, { data: "lower" }],
-      [{ op: "stat", c, path: "d/f" }, { stat: { type: "file", mode: 0o640, size: 5, nlink: 1, xattrs: { "user.x": "v" } } }],
+      [
+        { op: "stat", c, path: "d/f" },
+        { stat: { type: "file", mode: 0o640, size: 5, nlink: 1, xattrs: { "user.x": "v" } } },
+      ],
       [{ op: "chmod", c, path: "a", mode: 0o600 }, ok],
       [{ op: "append", c, path: "a", data: "!" }, ok],
     ],
@@ -235,12 +249,18 @@ const prelude = (options: MountOptions): OverlayOp[] => [
 ];
 
 /** Key order and xattr order do not matter; the entries and their facts do. */
-const canonical = (es: readonly RawEntry[]) => es.map((e) => JSON.stringify(Object.fromEntries(Object.entries(e).sort(([a], [b]) => (a < b ? -1 : 1))))).sort();
+const canonical = (es: readonly RawEntry[]) =>
+  es.map((e) => JSON.stringify(Object.fromEntries(Object.entries(e).sort(([a], [b]) => (a < b ? -1 : 1))))).sort();
 
-async function play(engine: Engine<OverlayOp, OverlayObs>, s: Scenario, upper: () => Promise<readonly RawEntry[]>): Promise<void> {
+async function play(
+  engine: Engine<OverlayOp, OverlayObs>,
+  s: Scenario,
+  upper: () => Promise<readonly RawEntry[]>,
+): Promise<void> {
   const options = { ...off, ...s.options };
   for (const op of prelude(options)) expect("error" in (await engine.apply(op))).toBe(false);
-  for (const [i, [op, obs]] of s.steps.entries()) expect(await engine.apply(op), `step ${i}: ${JSON.stringify(op)}`).toEqual(obs);
+  for (const [i, [op, obs]] of s.steps.entries())
+    expect(await engine.apply(op), `step ${i}: ${JSON.stringify(op)}`).toEqual(obs);
   expect(canonical(await upper())).toEqual(canonical(s.upper));
 }
 
@@ -264,29 +284,50 @@ describe("scenarios (unionmount-testsuite groups)", () => {
 });
 
 describe("mount options", () => {
-  const combos = [false, true].flatMap((redirectDir) => [false, true].flatMap((index) => [false, true].map((metacopy) => ({ redirectDir, index, metacopy }))));
-  test.each(combos.map((o) => [JSON.stringify(o), o] as const))("%s: the model holds against the oracle, or the mount is refused as the kernel refuses it", async (_, o) => {
-    const refused = o.metacopy && !o.redirectDir;
-    for (const e of [new OverlayModel(g), new OverlayOracle(g)]) {
-      e.apply({ op: "layer", entries: bottom });
-      expect(e.apply({ op: "mount", c, layers: [1], ...o })).toEqual(refused ? { error: "EINVAL" } : ok);
-    }
-    if (refused) return;
-    // every mount of every generated sequence uses these options
-    const layer = { ...overlayLayer, arrange: (ops: OverlayOp[], geo: typeof g, f: ReadonlySet<string>) => overlayArrange(ops.map((op) => (op.op === "mount" ? { ...op, ...o } : op)), geo, f) };
-    const r = await runCampaign(layer, resolveEngine(layer, "model"), { seed: 7, runs: 400, maxOps: 120 });
-    expect(r.failure?.message).toBeUndefined();
-    expect(r.status).toBe("passed");
-  });
+  const combos = [false, true].flatMap((redirectDir) =>
+    [false, true].flatMap((index) => [false, true].map((metacopy) => ({ redirectDir, index, metacopy }))),
+  );
+  test.each(combos.map((o) => [JSON.stringify(o), o] as const))(
+    "%s: the model holds against the oracle, or the mount is refused as the kernel refuses it",
+    async (_, o) => {
+      const refused = o.metacopy && !o.redirectDir;
+      for (const e of [new OverlayModel(g), new OverlayOracle(g)]) {
+        e.apply({ op: "layer", entries: bottom });
+        expect(e.apply({ op: "mount", c, layers: [1], ...o })).toEqual(refused ? { error: "EINVAL" } : ok);
+      }
+      if (refused) return;
+      // every mount of every generated sequence uses these options
+      const layer = {
+        ...overlayLayer,
+        arrange: (ops: OverlayOp[], geo: typeof g, f: ReadonlySet<string>) =>
+          overlayArrange(
+            ops.map((op) => (op.op === "mount" ? { ...op, ...o } : op)),
+            geo,
+            f,
+          ),
+      };
+      const r = await runCampaign(layer, resolveEngine(layer, "model"), { seed: 7, runs: 400, maxOps: 120 });
+      expect(r.failure?.message).toBeUndefined();
+      expect(r.status).toBe("passed");
+    },
+  );
   test("a run with the generator's own choice covers every combination (the first mount of each sequence picks them)", async () => {
     const seen = new Set<string>();
-    const model = { name: "spy", create: () => {
-      const m = new OverlayModel(g);
-      return { layer: m.layer, features: m.features, inspect: () => m.inspect(), apply: (op: OverlayOp) => {
-        if (op.op === "mount") seen.add(JSON.stringify([op.redirectDir, op.index, op.metacopy]));
-        return m.apply(op);
-      } };
-    } };
+    const model = {
+      name: "spy",
+      create: () => {
+        const m = new OverlayModel(g);
+        return {
+          layer: m.layer,
+          features: m.features,
+          inspect: () => m.inspect(),
+          apply: (op: OverlayOp) => {
+            if (op.op === "mount") seen.add(JSON.stringify([op.redirectDir, op.index, op.metacopy]));
+            return m.apply(op);
+          },
+        };
+      },
+    };
     const r = await runCampaign(overlayLayer, model, { seed: 1, runs: 300, maxOps: 100 });
     expect(r.status).toBe("passed");
     expect(seen.size).toBe(8);
@@ -312,7 +353,6 @@ describe("the oracle's documented deviations", () => {
     expect(() => o.apply({ op: "mount", c: 2, layers: [2], ...off })).toThrow(/committed on/);
   });
 });
-
 
 test("the model holds against the oracle over long fixed-seed runs", async () => {
   for (const seed of [1, 2]) {
@@ -344,6 +384,9 @@ describe.skipIf(why !== undefined)("the real mount against the model", () => {
 test("the kernel findings pass on the model, where any machine can check them", async () => {
   for (const f of readdirSync("traces/overlay/linux")) {
     const { trace } = loadTrace(`traces/overlay/linux/${f}`);
-    expect(await checkWith(overlayLayer, trace.geometry, resolveEngine(overlayLayer, "model"), trace.ops), f).toBeUndefined();
+    expect(
+      await checkWith(overlayLayer, trace.geometry, resolveEngine(overlayLayer, "model"), trace.ops),
+      f,
+    ).toBeUndefined();
   }
 });

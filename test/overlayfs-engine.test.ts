@@ -13,7 +13,6 @@ import type { OverlayObs, OverlayOp, RawEntry } from "../models/overlay/types.ts
 const why = overlayfsUnavailable();
 if (why) console.log(`skipping the OverlayFS engine tests: it ${why}`);
 
-
 const mountsUnder = (root: string): string[] =>
   readFileSync("/proc/mounts", "utf8")
     .split("\n")
@@ -42,11 +41,22 @@ describe.skipIf(why !== undefined)("a real OverlayFS mount as an overlay engine"
     expect(mountsUnder(root)).toHaveLength(1); // the private tmpfs
     expect([...engine.features].sort()).toEqual(["index", "metacopy", "redirect_dir", "upper"]);
     const run = (op: OverlayOp): Promise<OverlayObs> => Promise.resolve(engine.apply(op));
-    const upper = async (c: number): Promise<RawEntry[] | undefined> => ((await engine.inspectView("upper")) as Record<string, RawEntry[]>)[String(c)];
+    const upper = async (c: number): Promise<RawEntry[] | undefined> =>
+      ((await engine.inspectView("upper")) as Record<string, RawEntry[]>)[String(c)];
     try {
       // image layers: all or nothing, numbered in order
-      expect(await run({ op: "layer", entries: [{ type: "file", path: "x/y", data: "" }] })).toEqual({ error: "EINVAL" }); // no parent
-      expect(await run({ op: "layer", entries: [{ type: "dir", path: "x" }, { type: "link", path: "y", to: "x" }] })).toEqual({ error: "EINVAL" });
+      expect(await run({ op: "layer", entries: [{ type: "file", path: "x/y", data: "" }] })).toEqual({
+        error: "EINVAL",
+      }); // no parent
+      expect(
+        await run({
+          op: "layer",
+          entries: [
+            { type: "dir", path: "x" },
+            { type: "link", path: "y", to: "x" },
+          ],
+        }),
+      ).toEqual({ error: "EINVAL" });
       const bottom: OverlayOp = {
         op: "layer",
         entries: [
@@ -81,7 +91,9 @@ describe.skipIf(why !== undefined)("a real OverlayFS mount as an overlay engine"
       expect(await upper(1)).toEqual([]);
       expect(await run({ op: "readdir", c: 1, path: "" })).toEqual({ names: ["d", "e", "g", "h", "m", "o", "s"] }); // w whited out
       expect(await run({ op: "readdir", c: 1, path: "o" })).toEqual({ names: ["new"] }); // o/old behind the opaque dir
-      expect(await run({ op: "stat", c: 1, path: "h" })).toEqual({ stat: { type: "file", mode: 0o644, size: 2, nlink: 2 } });
+      expect(await run({ op: "stat", c: 1, path: "h" })).toEqual({
+        stat: { type: "file", mode: 0o644, size: 2, nlink: 2 },
+      });
       expect(await run({ op: "readlink", c: 1, path: "s" })).toEqual({ target: "/cowcheck-void/t" });
       expect(await run({ op: "read", c: 1, path: "s" })).toEqual({ error: "ENOENT" }); // dangling
 
@@ -95,7 +107,9 @@ describe.skipIf(why !== undefined)("a real OverlayFS mount as an overlay engine"
 
       // unlink of a lower file: a whiteout in the upper; its lower hard link is untouched
       expect(await run({ op: "unlink", c: 1, path: "g" })).toEqual({ ok: true });
-      expect(await run({ op: "stat", c: 1, path: "h" })).toEqual({ stat: { type: "file", mode: 0o644, size: 2, nlink: 2 } });
+      expect(await run({ op: "stat", c: 1, path: "h" })).toEqual({
+        stat: { type: "file", mode: 0o644, size: 2, nlink: 2 },
+      });
       // rmdir of a lower dir, then mkdir over its whiteout: an opaque dir
       expect(await run({ op: "rmdir", c: 1, path: "e" })).toEqual({ ok: true });
       expect((await upper(1))!.find((e) => e.path === "e")).toEqual({ path: "e", type: "whiteout" });
@@ -133,13 +147,19 @@ describe.skipIf(why !== undefined)("a real OverlayFS mount as an overlay engine"
 
       // metacopy: a chmod copies up the metadata only
       expect(await run({ op: "mount", c: 3, layers: [1], ...defaults, metacopy: true })).toEqual({ error: "EINVAL" }); // needs redirect_dir
-      expect(await run({ op: "mount", c: 3, layers: [2, 1], redirectDir: true, index: false, metacopy: true })).toEqual({ ok: true });
+      expect(await run({ op: "mount", c: 3, layers: [2, 1], redirectDir: true, index: false, metacopy: true })).toEqual(
+        { ok: true },
+      );
       expect(await run({ op: "chmod", c: 3, path: "m", mode: 0o600 })).toEqual({ ok: true });
       expect(await upper(3)).toEqual([{ path: "m", type: "file", mode: 0o600, size: 4, origin: true, metacopy: true }]);
-      expect(await run({ op: "stat", c: 3, path: "m" })).toEqual({ stat: { type: "file", mode: 0o600, size: 4, nlink: 1 } });
+      expect(await run({ op: "stat", c: 3, path: "m" })).toEqual({
+        stat: { type: "file", mode: 0o600, size: 4, nlink: 1 },
+      });
       expect(await run({ op: "read", c: 3, path: "m" })).toEqual({ data: "meta" });
       expect(await run({ op: "setxattr", c: 3, path: "m", name: "user.x", value: "v" })).toEqual({ ok: true });
-      expect(await run({ op: "stat", c: 3, path: "m" })).toEqual({ stat: { type: "file", mode: 0o600, size: 4, nlink: 1, xattrs: { "user.x": "v" } } });
+      expect(await run({ op: "stat", c: 3, path: "m" })).toEqual({
+        stat: { type: "file", mode: 0o600, size: 4, nlink: 1, xattrs: { "user.x": "v" } },
+      });
 
       expect(await run({ op: "umount", c: 2 })).toEqual({ ok: true });
       expect(await run({ op: "umount", c: 2 })).toEqual({ error: "EINVAL" });

@@ -6,12 +6,18 @@ import { checkWith } from "../fuzz/runner.ts";
 import { mmLayer } from "../layers/mm.ts";
 
 test("two workers kill a mutant; the lowest failing stream decides, so repeated runs agree", async () => {
-  const run = () => runParallelCampaign(mmLayer, "mutant:wp-copy-leak", { seed: 1, runs: 2000, maxOps: 200, workers: 2 });
+  const run = () =>
+    runParallelCampaign(mmLayer, "mutant:wp-copy-leak", { seed: 1, runs: 2000, maxOps: 200, workers: 2 });
   const [a, b] = [await run(), await run()];
   expect(a.status).toBe("failed");
   expect(b.trace).toEqual(a.trace);
   expect(a.failure?.property).toBe("refcount-conservation");
-  const again = await checkWith(mmLayer, a.trace!.geometry, resolveEngine(mmLayer, "mutant:wp-copy-leak"), a.trace!.ops);
+  const again = await checkWith(
+    mmLayer,
+    a.trace!.geometry,
+    resolveEngine(mmLayer, "mutant:wp-copy-leak"),
+    a.trace!.ops,
+  );
   expect(again?.property).toBe("refcount-conservation");
 });
 

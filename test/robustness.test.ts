@@ -9,7 +9,7 @@ import ts from "typescript";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { main } from "../cli/main.ts";
 import { resolveEngine } from "../engines/resolve.ts";
-import { EngineFailure, type Engine, type EngineFactory } from "../engines/types.ts";
+import { type Engine, type EngineFactory, EngineFailure } from "../engines/types.ts";
 import { runCampaign } from "../fuzz/campaign.ts";
 import { streamSeed } from "../fuzz/parallel.ts";
 import { mmLayer } from "../layers/mm.ts";
@@ -18,7 +18,8 @@ import type { MmGeometry, MmOp } from "../models/mm/types.ts";
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), "cowcheck-robust-"));
 const node = process.execPath;
-const alive = (marker: string): string[] => spawnSync("pgrep", ["-f", marker], { encoding: "utf8" }).stdout.trim().split("\n").filter(Boolean);
+const alive = (marker: string): string[] =>
+  spawnSync("pgrep", ["-f", marker], { encoding: "utf8" }).stdout.trim().split("\n").filter(Boolean);
 
 describe("in process", () => {
   beforeEach(() => {
@@ -29,7 +30,19 @@ describe("in process", () => {
 
   test("helpers an engine starts in its process group are killed with it", async () => {
     const marker = "sleep 307.5";
-    expect(await main(["run", "--layer", "mm", "--engine", `stdio:${marker} & exec ${node} test/fixtures/bad-engine.mjs ok`, "--runs", "2", "--report", tmp()])).toBe(1);
+    expect(
+      await main([
+        "run",
+        "--layer",
+        "mm",
+        "--engine",
+        `stdio:${marker} & exec ${node} test/fixtures/bad-engine.mjs ok`,
+        "--runs",
+        "2",
+        "--report",
+        tmp(),
+      ]),
+    ).toBe(1);
     expect(alive(marker)).toEqual([]);
   });
 
@@ -49,7 +62,9 @@ describe("in process", () => {
       create: (g) => {
         const inner = mmLayer.mutants.find((m) => m.name === "wp-copy-leak")!.create(g as MmGeometry);
         return {
-          layer: "mm", features: inner.features, inspect: () => inner.inspect!(),
+          layer: "mm",
+          features: inner.features,
+          inspect: () => inner.inspect!(),
           apply: (op: MmOp) => {
             if (crashes(op)) throw new EngineFailure("crash", "simulated crash on a write of 1");
             return inner.apply(op);
@@ -60,7 +75,13 @@ describe("in process", () => {
     let unshrunk: unknown[] = [];
     // The base ops only: with pins on, a 3-op unshare path kills the mutant without any write.
     const features = new Set(["inspect"]);
-    const r = await runCampaign(mmLayer, factory, { seed: 1, runs: 2000, maxOps: 200, features, onFound: (f) => (unshrunk = f.trace!.ops) });
+    const r = await runCampaign(mmLayer, factory, {
+      seed: 1,
+      runs: 2000,
+      maxOps: 200,
+      features,
+      onFound: (f) => (unshrunk = f.trace!.ops),
+    });
     expect(unshrunk.length).toBeGreaterThan(0); // the premise: the search found the failure…
     expect((unshrunk as MmOp[]).some(crashes)).toBe(false); // …without meeting a crash
     expect(r.status).toBe("failed");
@@ -73,7 +94,10 @@ describe("in process", () => {
     let found = false;
     const factory: EngineFactory = {
       name: "flaky",
-      create: (g) => (found ? mmLayer.model(g as MmGeometry) : mmLayer.mutants.find((m) => m.name === "wp-copy-leak")!.create(g as MmGeometry)),
+      create: (g) =>
+        found
+          ? mmLayer.model(g as MmGeometry)
+          : mmLayer.mutants.find((m) => m.name === "wp-copy-leak")!.create(g as MmGeometry),
     };
     const r = await runCampaign(mmLayer, factory, { seed: 1, runs: 2000, maxOps: 200, onFound: () => (found = true) });
     expect(r.status).toBe("engine-failure");
@@ -89,7 +113,9 @@ describe("in process", () => {
       create: (g) => {
         const inner = new MmModel(g as MmGeometry);
         return {
-          layer: "mm", features: inner.features, inspect: () => inner.inspect(),
+          layer: "mm",
+          features: inner.features,
+          inspect: () => inner.inspect(),
           // every other exec fails: a 1-op trace can fail once by chance, never five times in a row
           apply: (op: MmOp) => (op.op === "exec" && ++execs % 2 === 0 ? { error: "ENOMEM" as const } : inner.apply(op)),
         } satisfies Engine<MmOp, unknown>;
@@ -108,7 +134,9 @@ describe("in process", () => {
       name: "flaky-once",
       create: (g) => {
         const correct = found && created++ === 0;
-        return correct ? mmLayer.model(g as MmGeometry) : mmLayer.mutants.find((m) => m.name === "wp-copy-leak")!.create(g as MmGeometry);
+        return correct
+          ? mmLayer.model(g as MmGeometry)
+          : mmLayer.mutants.find((m) => m.name === "wp-copy-leak")!.create(g as MmGeometry);
       },
     };
     const r = await runCampaign(mmLayer, factory, { seed: 1, runs: 2000, maxOps: 200, onFound: () => (found = true) });
@@ -125,12 +153,26 @@ describe("in process", () => {
   test("minimize of a failure before the first op writes the empty trace", async () => {
     const dir = tmp();
     const out = join(dir, "min.json");
-    expect(await main(["minimize", "test/fixtures/seed-article.trace.json", "--engine", `stdio:${node} test/fixtures/bad-engine.mjs no-hello`, "--out", out])).toBe(3);
+    expect(
+      await main([
+        "minimize",
+        "test/fixtures/seed-article.trace.json",
+        "--engine",
+        `stdio:${node} test/fixtures/bad-engine.mjs no-hello`,
+        "--out",
+        out,
+      ]),
+    ).toBe(3);
     expect(JSON.parse(readFileSync(out, "utf8")).ops).toEqual([]);
   });
 
   test("an engine failure ends the search at once, even under --time", async () => {
-    const r = await runCampaign(mmLayer, resolveEngine(mmLayer, `stdio:${node} test/fixtures/bad-engine.mjs crash`), { seed: 1, runs: Number.MAX_SAFE_INTEGER, maxOps: 200, timeMs: 5000 });
+    const r = await runCampaign(mmLayer, resolveEngine(mmLayer, `stdio:${node} test/fixtures/bad-engine.mjs crash`), {
+      seed: 1,
+      runs: Number.MAX_SAFE_INTEGER,
+      maxOps: 200,
+      timeMs: 5000,
+    });
     expect(r.status).toBe("engine-failure");
     expect(r.runs).toBe(1);
   });
@@ -138,7 +180,12 @@ describe("in process", () => {
   test("an engine that fails before its first op leaves an empty trace", async () => {
     const factory: EngineFactory = {
       name: "bad-inspect",
-      create: (g) => Object.assign(new MmModel(g as MmGeometry), { inspect: () => { throw new Error("no state"); } }),
+      create: (g) =>
+        Object.assign(new MmModel(g as MmGeometry), {
+          inspect: () => {
+            throw new Error("no state");
+          },
+        }),
     };
     const r = await runCampaign(mmLayer, factory, { seed: 1, runs: 10, maxOps: 50 });
     expect(r.status).toBe("engine-failure");
@@ -148,9 +195,25 @@ describe("in process", () => {
 
   test("a regression test is valid TypeScript whatever the engine command contains", async () => {
     const report = tmp();
-    await main(["run", "--layer", "mm", "--engine", `stdio:${node} test/fixtures/bad-engine.mjs "ok" # "quoted" \\ back`, "--runs", "2", "--report", report]);
-    const file = readFileSync(join(report, readdirSync(report).find((f) => f.endsWith(".regression.test.ts"))!), "utf8");
-    const out = ts.transpileModule(file, { reportDiagnostics: true, compilerOptions: { module: ts.ModuleKind.ESNext } });
+    await main([
+      "run",
+      "--layer",
+      "mm",
+      "--engine",
+      `stdio:${node} test/fixtures/bad-engine.mjs "ok" # "quoted" \\ back`,
+      "--runs",
+      "2",
+      "--report",
+      report,
+    ]);
+    const file = readFileSync(
+      join(report, readdirSync(report).find((f) => f.endsWith(".regression.test.ts"))!),
+      "utf8",
+    );
+    const out = ts.transpileModule(file, {
+      reportDiagnostics: true,
+      compilerOptions: { module: ts.ModuleKind.ESNext },
+    });
     expect(out.diagnostics).toEqual([]);
   });
 
@@ -194,7 +257,21 @@ describe("in process", () => {
 test("Ctrl-C during shrinking writes the failure already found and kills the engine", async () => {
   const report = tmp();
   const marker = "bad-engine.mjs slow-wrong";
-  const child = spawn(node, ["bin/cowcheck.js", "run", "--layer", "mm", "--engine", `stdio:${node} test/fixtures/${marker}`, "--report", report, "--quiet"], { stdio: "ignore" });
+  const child = spawn(
+    node,
+    [
+      "bin/cowcheck.js",
+      "run",
+      "--layer",
+      "mm",
+      "--engine",
+      `stdio:${node} test/fixtures/${marker}`,
+      "--report",
+      report,
+      "--quiet",
+    ],
+    { stdio: "ignore" },
+  );
   // the failure is found on the first sequence (~0.4 s); shrinking then starts an engine per candidate (0.3 s each)
   await new Promise((r) => setTimeout(r, 3000));
   child.kill("SIGINT");
@@ -202,13 +279,17 @@ test("Ctrl-C during shrinking writes the failure already found and kills the eng
   expect(code).toBe(130);
   const summary = JSON.parse(readFileSync(join(report, "summary.json"), "utf8"));
   expect(summary.status).toBe("interrupted");
-  expect(summary.targets[0]).toMatchObject({ status: "failed", failure: { property: "observational-equivalence", index: 0 } });
+  expect(summary.targets[0]).toMatchObject({
+    status: "failed",
+    failure: { property: "observational-equivalence", index: 0 },
+  });
   expect(alive(marker)).toEqual([]);
 }, 20_000);
 
 test("replay, minimize and explore with a resettable engine exit, leaving no engine behind", () => {
   const engine = `stdio:${node} --import tsx test/fixtures/serve-model.ts model reset`;
-  const cli = (...args: string[]) => spawnSync(node, ["bin/cowcheck.js", ...args], { encoding: "utf8", timeout: 30_000 });
+  const cli = (...args: string[]) =>
+    spawnSync(node, ["bin/cowcheck.js", ...args], { encoding: "utf8", timeout: 30_000 });
   const replay = cli("replay", "test/fixtures/seed-article.trace.json", "--quiet", "--engine", engine);
   expect(replay.signal).toBeNull();
   expect(replay.status).toBe(0);
@@ -224,17 +305,31 @@ test("ops needing a feature the engine does not offer are an input error naming 
   const inner = new MmModel(mmLayer.defaultGeometry);
   const noPins = { layer: "mm" as const, features: new Set(["inspect", "thp"]), apply: (op: MmOp) => inner.apply(op) };
   const ops: MmOp[] = [{ op: "spawn" }, { op: "pinRead", handle: 1 }];
-  await expect(checkSequence(mmLayer, mmLayer.defaultGeometry, noPins, ops)).rejects.toThrow(/need feature\(s\) gup, which the engine does not offer \(it offers: inspect, thp\)/);
+  await expect(checkSequence(mmLayer, mmLayer.defaultGeometry, noPins, ops)).rejects.toThrow(
+    /need feature\(s\) gup, which the engine does not offer \(it offers: inspect, thp\)/,
+  );
 });
 
 test("a property that throws is reported as that property's failure, with the op, not as a crash of the run", async () => {
   const { checkSequence } = await import("../fuzz/runner.ts");
   const layer = {
     ...mmLayer,
-    properties: [{ name: "fragile", kind: "invariant" as const, description: "throws on the second op", start: () => {
-      let n = 0;
-      return { after: () => { if (++n === 2) throw new TypeError("cannot read 'x' of undefined"); return undefined; } };
-    } }],
+    properties: [
+      {
+        name: "fragile",
+        kind: "invariant" as const,
+        description: "throws on the second op",
+        start: () => {
+          let n = 0;
+          return {
+            after: () => {
+              if (++n === 2) throw new TypeError("cannot read 'x' of undefined");
+              return undefined;
+            },
+          };
+        },
+      },
+    ],
   };
   const g = mmLayer.defaultGeometry as MmGeometry;
   const ops: MmOp[] = [{ op: "spawn" }, { op: "fork", pid: 1 }, { op: "exit", pid: 2 }];

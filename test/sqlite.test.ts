@@ -6,7 +6,7 @@ import { readdirSync } from "node:fs";
 import { describe, expect, test } from "vitest";
 import { resolveEngine } from "../engines/resolve.ts";
 import { sqliteUnavailable } from "../engines/sqlite/index.ts";
-import { EngineFailure, type Engine } from "../engines/types.ts";
+import { type Engine, EngineFailure } from "../engines/types.ts";
 import { runCampaign } from "../fuzz/campaign.ts";
 import { checkWith } from "../fuzz/runner.ts";
 import { loadTrace } from "../fuzz/trace.ts";
@@ -40,266 +40,347 @@ const setup: MvccOp[] = [{ op: "insert", tx: 9, key: 1, value: 100 }];
 const empty: [MvccOp, MvccObs] = [ckpt("truncate"), row(0, 0, 0)];
 const inserts = (tx: number, ...keys: number[]): [MvccOp, MvccObs][] => keys.map((k) => [insert(tx, k), count(1)]);
 /** Client 1 commits v in autocommit, then client `reader` begins and takes its snapshot with a read. */
-const snapshotAfter = (v: number, reader: number): [MvccOp, MvccObs][] => [[set(1, v), count(1)], [begin(reader), ok], [read(reader), values(v)]];
+const snapshotAfter = (v: number, reader: number): [MvccOp, MvccObs][] => [
+  [set(1, v), count(1)],
+  [begin(reader), ok],
+  [read(reader), values(v)],
+];
 
 const scenarios: [string, [MvccOp, MvccObs][]][] = [
-  ["BEGIN IMMEDIATE is SQLITE_BUSY while another connection holds the write lock, and opens no transaction (1a)", [
-    [begin(1, "immediate"), ok],
-    [begin(2, "immediate"), busy],
-    [commit(2), noTx],
-    [insert(2, 2), busy],
-    [read(2), values(100)],
-    [commit(1), ok],
-    [begin(2, "immediate"), ok],
-    [insert(2, 2), count(1)],
-    [commit(2), ok],
-  ]],
-  ["in a deferred transaction BEGIN and reads succeed, the first write is SQLITE_BUSY and the transaction stays open (1b, 1c, surprise 4)", [
-    [begin(1, "immediate"), ok],
-    [begin(2), ok],
-    [read(2), values(100)],
-    [insert(2, 3), busy],
-    [read(2), values(100)],
-    [abort(2), ok],
-    [begin(2), ok],
-    [insert(2, 3), busy],
-    [abort(2), ok],
-    [commit(1), ok],
-  ]],
-  ["a deferred BEGIN holds no lock; the first write takes it; autocommit reads go on (1e)", [
-    [begin(1), ok],
-    [begin(2, "immediate"), ok],
-    [commit(2), ok],
-    [add(1), count(1)],
-    [begin(2, "immediate"), busy],
-    [add(2), busy],
-    [read(2), values(100)],
-    [commit(1), ok],
-    [add(2), count(1)],
-    [read(2), values(102)],
-  ]],
-  ["a deferred transaction's snapshot starts at its first read, not at BEGIN (2a)", [
-    [begin(1), ok],
-    [set(2, 101), count(1)],
-    [read(1), values(101)],
-    [set(2, 102), count(1)],
-    [insert(2, 2), count(1)],
-    [{ op: "scan", tx: 1, lo: 1, hi: 2 }, { rows: [[1, 101]] }],
-    [commit(1), ok],
-    [{ op: "scan", tx: 1, lo: 1, hi: 2 }, { rows: [[1, 102], [2, 200]] }],
-  ]],
-  ["a write from a stale snapshot is SQLITE_BUSY_SNAPSHOT; the transaction keeps its snapshot and no lock (3a)", [
-    [begin(1), ok],
-    [read(1), values(100)],
-    [set(2, 101), count(1)],
-    [add(1), stale],
-    [read(1), values(100)],
-    [add(1), stale],
-    [set(2, 111), count(1)],
-    [insert(1, 9), stale],
-    [commit(1), ok],
-    [read(1), values(111)],
-  ]],
-  ["with no commit in between the read-to-write upgrade succeeds; a writer that rolled back leaves snapshots current (3b, 3c)", [
-    [begin(1), ok],
-    [read(1), values(100)],
-    [add(1), count(1)],
-    [set(2, 0), busy],
-    [commit(1), ok],
-    [begin(1), ok],
-    [read(1), values(101)],
-    [begin(2, "immediate"), ok],
-    [set(2, 0), count(1)],
-    [add(1), busy],
-    [abort(2), ok],
-    [add(1), count(1)],
-    [commit(1), ok],
-    [read(3), values(102)],
-  ]],
-  ["a stale snapshot meets a held lock as plain SQLITE_BUSY, then SQLITE_BUSY_SNAPSHOT once it is free (surprise 3, 3d)", [
-    [begin(1), ok],
-    [read(1), values(100)],
-    [set(2, 500), count(1)],
-    [begin(2, "immediate"), ok],
-    [add(1), busy],
-    [commit(2), ok],
-    [add(1), stale],
-    [abort(1), ok],
-  ]],
-  ["a deferred transaction whose first statement writes takes its snapshot there (3e)", [
-    [begin(1), ok],
-    [set(2, 600), count(1)],
-    [add(1), count(1)],
-    [commit(1), ok],
-    [read(1), values(601)],
-  ]],
-  ["no readers, no writer: every mode backfills all; the WAL starts again at frame 1 after a complete backfill; TRUNCATE reports 0/0 (4b, surprises 6 and 8)", [
-    empty,
-    ...inserts(2, 2, 3, 4),
-    [ckpt("passive"), row(0, 3, 3)],
-    ...inserts(2, 5, 6),
-    [ckpt("passive"), row(0, 2, 2)],
-    [ckpt("full"), row(0, 2, 2)],
-    [ckpt("restart"), row(0, 2, 2)],
-    ...inserts(2, 7, 8),
-    [ckpt("passive"), row(0, 2, 2)],
-    [ckpt("truncate"), row(0, 0, 0)],
-    ...inserts(2, 9),
-    [ckpt("truncate"), row(0, 0, 0)],
-  ]],
-  ["an old reader: PASSIVE stops at its mark, FULL, RESTART and TRUNCATE say busy=1 and copy as far; once it ends all is copied (4c, surprise 5)", [
-    empty,
-    ...inserts(2, 2, 3),
-    [begin(1), ok],
-    [read(1), values(100)],
-    ...inserts(2, 4, 5, 6),
-    [ckpt("passive"), row(0, 5, 2)],
-    [ckpt("full"), row(1, 5, 2)],
-    [ckpt("restart"), row(1, 5, 2)],
-    [ckpt("truncate"), row(1, 5, 2)],
-    [{ op: "scan", tx: 1, lo: 1, hi: 9 }, { rows: [[1, 100], [2, 200], [3, 300]] }],
-    [commit(1), ok],
-    [ckpt("passive"), row(0, 5, 5)],
-    [ckpt("truncate"), row(0, 0, 0)],
-  ]],
-  ["a reader at the end of the WAL lets PASSIVE and FULL copy all, and makes RESTART and TRUNCATE busy (4d, surprise 7)", [
-    empty,
-    ...inserts(2, 2, 3),
-    [begin(1), ok],
-    [read(1), values(100)],
-    [ckpt("passive"), row(0, 2, 2)],
-    [ckpt("full"), row(0, 2, 2)],
-    [ckpt("restart"), row(1, 2, 2)],
-    [ckpt("truncate"), row(1, 2, 2)],
-    [commit(1), ok],
-    [ckpt("truncate"), row(0, 0, 0)],
-  ]],
-  ["a reader that began after a complete backfill reads the database file: RESTART is not busy, the next commit restarts the WAL, and nothing is copied while the reader lives (4e)", [
-    empty,
-    ...inserts(2, 2, 3),
-    [ckpt("passive"), row(0, 2, 2)],
-    [begin(1), ok],
-    [read(1), values(100)],
-    [ckpt("restart"), row(0, 2, 2)],
-    [set(2, 1), count(1)],
-    [read(1), values(100)],
-    [ckpt("passive"), row(0, 1, 0)],
-    [ckpt("full"), row(1, 1, 0)],
-    [commit(1), ok],
-    [ckpt("passive"), row(0, 1, 1)],
-  ]],
-  ["an open writer: PASSIVE runs, FULL, RESTART and TRUNCATE say busy; its uncommitted write is not in the WAL (4f, surprises 12 and 16)", [
-    empty,
-    ...inserts(2, 2, 3),
-    [begin(1, "immediate"), ok],
-    [insert(1, 9), count(1)],
-    [ckpt("passive"), row(0, 2, 2)],
-    [ckpt("full"), row(1, 2, 2)],
-    [ckpt("restart"), row(1, 2, 2)],
-    [ckpt("truncate"), row(1, 2, 2)],
-    [commit(1), ok],
-    [ckpt("full"), row(0, 3, 3)],
-    [ckpt("truncate"), row(0, 0, 0)],
-  ]],
-  ["an open writer and an old reader: PASSIVE stops at the reader's mark, FULL and TRUNCATE say busy (4g)", [
-    empty,
-    ...inserts(2, 2),
-    [begin(3), ok],
-    [read(3), values(100)],
-    ...inserts(2, 3, 4),
-    [begin(1, "immediate"), ok],
-    [insert(1, 9), count(1)],
-    [ckpt("passive"), row(0, 3, 1)],
-    [ckpt("full"), row(1, 3, 1)],
-    [ckpt("truncate"), row(1, 3, 1)],
-    [commit(1), ok],
-    [commit(3), ok],
-    [ckpt("truncate"), row(0, 0, 0)],
-  ]],
-  ["after RESTART a reader's next transaction sees the newest data, and the next commit starts at frame 1 (5)", [
-    empty,
-    [set(1, 200), count(1)],
-    [begin(2), ok],
-    [read(2), values(200)],
-    [set(1, 201), count(1)],
-    [ckpt("restart"), row(1, 2, 1)],
-    [read(2), values(200)],
-    [commit(2), ok],
-    [ckpt("restart"), row(0, 2, 2)],
-    [begin(2), ok],
-    [read(2), values(201)],
-    [commit(2), ok],
-    [set(1, 202), count(1)],
-    [read(2), values(202)],
-    [ckpt("passive"), row(0, 1, 1)],
-  ]],
-  ["read marks are shared once more than four snapshots are live: the fifth shares the fourth's mark (6, surprise 9)", [
-    empty,
-    ...[1, 2, 3, 4, 5].flatMap((v) => snapshotAfter(v, v + 1)),
-    [set(1, 6), count(1)],
-    ...[2, 3, 4, 5, 6].map((tx, i): [MvccOp, MvccObs] => [read(tx), values(i + 1)]),
-    [ckpt("passive"), row(0, 6, 1)],
-    [commit(2), ok],
-    [ckpt("passive"), row(0, 6, 2)],
-    [commit(3), ok],
-    [ckpt("passive"), row(0, 6, 3)],
-    [commit(4), ok],
-    [ckpt("passive"), row(0, 6, 4)],
-    [commit(5), ok],
-    [ckpt("passive"), row(0, 6, 4)],
-    [commit(6), ok],
-    [ckpt("passive"), row(0, 6, 6)],
-  ]],
-  ["a slot a finished reader frees is reused and set to the new reader's frame (6c)", [
-    empty,
-    ...[1, 2, 3, 4].flatMap((v) => snapshotAfter(v, v + 1)),
-    [commit(2), ok],
-    [set(1, 5), count(1)],
-    ...snapshotAfter(6, 2),
-    [set(1, 7), count(1)],
-    [ckpt("passive"), row(0, 7, 2)],
-    [commit(3), ok],
-    [ckpt("passive"), row(0, 7, 3)],
-    [commit(4), ok],
-    [ckpt("passive"), row(0, 7, 4)],
-    [commit(5), ok],
-    [ckpt("passive"), row(0, 7, 6)],
-    [commit(2), ok],
-    [ckpt("passive"), row(0, 7, 7)],
-  ]],
-  ["after a TRUNCATE a reader of the database file that began before it has a stale snapshot", [
-    empty,
-    [begin(1), ok],
-    [read(1), values(100)],
-    [ckpt("truncate"), row(0, 0, 0)],
-    [add(1), stale],
-    [read(1), values(100)],
-    [commit(1), ok],
-  ]],
-  ["COMMIT and ROLLBACK outside a transaction and BEGIN inside one are SQLITE_ERROR; a failed insert keeps the write lock and writes nothing", [
-    empty,
-    [commit(1), noTx],
-    [abort(1), noTx],
-    [begin(1), ok],
-    [begin(1, "immediate"), noTx],
-    [insert(1, 1), { error: "SQLITE_CONSTRAINT_PRIMARYKEY" }],
-    [begin(2, "immediate"), busy],
-    [commit(1), ok],
-    [ckpt("passive"), row(0, 0, 0)],
-    [{ op: "delete", tx: 1, key: 7 }, count(0)],
-    [ckpt("passive"), row(0, 0, 0)],
-  ]],
-  ["an update to the value a row has rewrites nothing, so its commit appends no frame (btreeOverwriteContent)", [
-    empty,
-    [set(2, 100), count(1)],
-    [ckpt("passive"), row(0, 0, 0)],
-    [begin(2), ok],
-    [set(2, 100), count(1)],
-    [commit(2), ok],
-    [ckpt("passive"), row(0, 0, 0)],
-    [set(2, 5), count(1)],
-    [ckpt("passive"), row(0, 1, 1)],
-  ]],
+  [
+    "BEGIN IMMEDIATE is SQLITE_BUSY while another connection holds the write lock, and opens no transaction (1a)",
+    [
+      [begin(1, "immediate"), ok],
+      [begin(2, "immediate"), busy],
+      [commit(2), noTx],
+      [insert(2, 2), busy],
+      [read(2), values(100)],
+      [commit(1), ok],
+      [begin(2, "immediate"), ok],
+      [insert(2, 2), count(1)],
+      [commit(2), ok],
+    ],
+  ],
+  [
+    "in a deferred transaction BEGIN and reads succeed, the first write is SQLITE_BUSY and the transaction stays open (1b, 1c, surprise 4)",
+    [
+      [begin(1, "immediate"), ok],
+      [begin(2), ok],
+      [read(2), values(100)],
+      [insert(2, 3), busy],
+      [read(2), values(100)],
+      [abort(2), ok],
+      [begin(2), ok],
+      [insert(2, 3), busy],
+      [abort(2), ok],
+      [commit(1), ok],
+    ],
+  ],
+  [
+    "a deferred BEGIN holds no lock; the first write takes it; autocommit reads go on (1e)",
+    [
+      [begin(1), ok],
+      [begin(2, "immediate"), ok],
+      [commit(2), ok],
+      [add(1), count(1)],
+      [begin(2, "immediate"), busy],
+      [add(2), busy],
+      [read(2), values(100)],
+      [commit(1), ok],
+      [add(2), count(1)],
+      [read(2), values(102)],
+    ],
+  ],
+  [
+    "a deferred transaction's snapshot starts at its first read, not at BEGIN (2a)",
+    [
+      [begin(1), ok],
+      [set(2, 101), count(1)],
+      [read(1), values(101)],
+      [set(2, 102), count(1)],
+      [insert(2, 2), count(1)],
+      [{ op: "scan", tx: 1, lo: 1, hi: 2 }, { rows: [[1, 101]] }],
+      [commit(1), ok],
+      [
+        { op: "scan", tx: 1, lo: 1, hi: 2 },
+        {
+          rows: [
+            [1, 102],
+            [2, 200],
+          ],
+        },
+      ],
+    ],
+  ],
+  [
+    "a write from a stale snapshot is SQLITE_BUSY_SNAPSHOT; the transaction keeps its snapshot and no lock (3a)",
+    [
+      [begin(1), ok],
+      [read(1), values(100)],
+      [set(2, 101), count(1)],
+      [add(1), stale],
+      [read(1), values(100)],
+      [add(1), stale],
+      [set(2, 111), count(1)],
+      [insert(1, 9), stale],
+      [commit(1), ok],
+      [read(1), values(111)],
+    ],
+  ],
+  [
+    "with no commit in between the read-to-write upgrade succeeds; a writer that rolled back leaves snapshots current (3b, 3c)",
+    [
+      [begin(1), ok],
+      [read(1), values(100)],
+      [add(1), count(1)],
+      [set(2, 0), busy],
+      [commit(1), ok],
+      [begin(1), ok],
+      [read(1), values(101)],
+      [begin(2, "immediate"), ok],
+      [set(2, 0), count(1)],
+      [add(1), busy],
+      [abort(2), ok],
+      [add(1), count(1)],
+      [commit(1), ok],
+      [read(3), values(102)],
+    ],
+  ],
+  [
+    "a stale snapshot meets a held lock as plain SQLITE_BUSY, then SQLITE_BUSY_SNAPSHOT once it is free (surprise 3, 3d)",
+    [
+      [begin(1), ok],
+      [read(1), values(100)],
+      [set(2, 500), count(1)],
+      [begin(2, "immediate"), ok],
+      [add(1), busy],
+      [commit(2), ok],
+      [add(1), stale],
+      [abort(1), ok],
+    ],
+  ],
+  [
+    "a deferred transaction whose first statement writes takes its snapshot there (3e)",
+    [
+      [begin(1), ok],
+      [set(2, 600), count(1)],
+      [add(1), count(1)],
+      [commit(1), ok],
+      [read(1), values(601)],
+    ],
+  ],
+  [
+    "no readers, no writer: every mode backfills all; the WAL starts again at frame 1 after a complete backfill; TRUNCATE reports 0/0 (4b, surprises 6 and 8)",
+    [
+      empty,
+      ...inserts(2, 2, 3, 4),
+      [ckpt("passive"), row(0, 3, 3)],
+      ...inserts(2, 5, 6),
+      [ckpt("passive"), row(0, 2, 2)],
+      [ckpt("full"), row(0, 2, 2)],
+      [ckpt("restart"), row(0, 2, 2)],
+      ...inserts(2, 7, 8),
+      [ckpt("passive"), row(0, 2, 2)],
+      [ckpt("truncate"), row(0, 0, 0)],
+      ...inserts(2, 9),
+      [ckpt("truncate"), row(0, 0, 0)],
+    ],
+  ],
+  [
+    "an old reader: PASSIVE stops at its mark, FULL, RESTART and TRUNCATE say busy=1 and copy as far; once it ends all is copied (4c, surprise 5)",
+    [
+      empty,
+      ...inserts(2, 2, 3),
+      [begin(1), ok],
+      [read(1), values(100)],
+      ...inserts(2, 4, 5, 6),
+      [ckpt("passive"), row(0, 5, 2)],
+      [ckpt("full"), row(1, 5, 2)],
+      [ckpt("restart"), row(1, 5, 2)],
+      [ckpt("truncate"), row(1, 5, 2)],
+      [
+        { op: "scan", tx: 1, lo: 1, hi: 9 },
+        {
+          rows: [
+            [1, 100],
+            [2, 200],
+            [3, 300],
+          ],
+        },
+      ],
+      [commit(1), ok],
+      [ckpt("passive"), row(0, 5, 5)],
+      [ckpt("truncate"), row(0, 0, 0)],
+    ],
+  ],
+  [
+    "a reader at the end of the WAL lets PASSIVE and FULL copy all, and makes RESTART and TRUNCATE busy (4d, surprise 7)",
+    [
+      empty,
+      ...inserts(2, 2, 3),
+      [begin(1), ok],
+      [read(1), values(100)],
+      [ckpt("passive"), row(0, 2, 2)],
+      [ckpt("full"), row(0, 2, 2)],
+      [ckpt("restart"), row(1, 2, 2)],
+      [ckpt("truncate"), row(1, 2, 2)],
+      [commit(1), ok],
+      [ckpt("truncate"), row(0, 0, 0)],
+    ],
+  ],
+  [
+    "a reader that began after a complete backfill reads the database file: RESTART is not busy, the next commit restarts the WAL, and nothing is copied while the reader lives (4e)",
+    [
+      empty,
+      ...inserts(2, 2, 3),
+      [ckpt("passive"), row(0, 2, 2)],
+      [begin(1), ok],
+      [read(1), values(100)],
+      [ckpt("restart"), row(0, 2, 2)],
+      [set(2, 1), count(1)],
+      [read(1), values(100)],
+      [ckpt("passive"), row(0, 1, 0)],
+      [ckpt("full"), row(1, 1, 0)],
+      [commit(1), ok],
+      [ckpt("passive"), row(0, 1, 1)],
+    ],
+  ],
+  [
+    "an open writer: PASSIVE runs, FULL, RESTART and TRUNCATE say busy; its uncommitted write is not in the WAL (4f, surprises 12 and 16)",
+    [
+      empty,
+      ...inserts(2, 2, 3),
+      [begin(1, "immediate"), ok],
+      [insert(1, 9), count(1)],
+      [ckpt("passive"), row(0, 2, 2)],
+      [ckpt("full"), row(1, 2, 2)],
+      [ckpt("restart"), row(1, 2, 2)],
+      [ckpt("truncate"), row(1, 2, 2)],
+      [commit(1), ok],
+      [ckpt("full"), row(0, 3, 3)],
+      [ckpt("truncate"), row(0, 0, 0)],
+    ],
+  ],
+  [
+    "an open writer and an old reader: PASSIVE stops at the reader's mark, FULL and TRUNCATE say busy (4g)",
+    [
+      empty,
+      ...inserts(2, 2),
+      [begin(3), ok],
+      [read(3), values(100)],
+      ...inserts(2, 3, 4),
+      [begin(1, "immediate"), ok],
+      [insert(1, 9), count(1)],
+      [ckpt("passive"), row(0, 3, 1)],
+      [ckpt("full"), row(1, 3, 1)],
+      [ckpt("truncate"), row(1, 3, 1)],
+      [commit(1), ok],
+      [commit(3), ok],
+      [ckpt("truncate"), row(0, 0, 0)],
+    ],
+  ],
+  [
+    "after RESTART a reader's next transaction sees the newest data, and the next commit starts at frame 1 (5)",
+    [
+      empty,
+      [set(1, 200), count(1)],
+      [begin(2), ok],
+      [read(2), values(200)],
+      [set(1, 201), count(1)],
+      [ckpt("restart"), row(1, 2, 1)],
+      [read(2), values(200)],
+      [commit(2), ok],
+      [ckpt("restart"), row(0, 2, 2)],
+      [begin(2), ok],
+      [read(2), values(201)],
+      [commit(2), ok],
+      [set(1, 202), count(1)],
+      [read(2), values(202)],
+      [ckpt("passive"), row(0, 1, 1)],
+    ],
+  ],
+  [
+    "read marks are shared once more than four snapshots are live: the fifth shares the fourth's mark (6, surprise 9)",
+    [
+      empty,
+      ...[1, 2, 3, 4, 5].flatMap((v) => snapshotAfter(v, v + 1)),
+      [set(1, 6), count(1)],
+      ...[2, 3, 4, 5, 6].map((tx, i): [MvccOp, MvccObs] => [read(tx), values(i + 1)]),
+      [ckpt("passive"), row(0, 6, 1)],
+      [commit(2), ok],
+      [ckpt("passive"), row(0, 6, 2)],
+      [commit(3), ok],
+      [ckpt("passive"), row(0, 6, 3)],
+      [commit(4), ok],
+      [ckpt("passive"), row(0, 6, 4)],
+      [commit(5), ok],
+      [ckpt("passive"), row(0, 6, 4)],
+      [commit(6), ok],
+      [ckpt("passive"), row(0, 6, 6)],
+    ],
+  ],
+  [
+    "a slot a finished reader frees is reused and set to the new reader's frame (6c)",
+    [
+      empty,
+      ...[1, 2, 3, 4].flatMap((v) => snapshotAfter(v, v + 1)),
+      [commit(2), ok],
+      [set(1, 5), count(1)],
+      ...snapshotAfter(6, 2),
+      [set(1, 7), count(1)],
+      [ckpt("passive"), row(0, 7, 2)],
+      [commit(3), ok],
+      [ckpt("passive"), row(0, 7, 3)],
+      [commit(4), ok],
+      [ckpt("passive"), row(0, 7, 4)],
+      [commit(5), ok],
+      [ckpt("passive"), row(0, 7, 6)],
+      [commit(2), ok],
+      [ckpt("passive"), row(0, 7, 7)],
+    ],
+  ],
+  [
+    "after a TRUNCATE a reader of the database file that began before it has a stale snapshot",
+    [
+      empty,
+      [begin(1), ok],
+      [read(1), values(100)],
+      [ckpt("truncate"), row(0, 0, 0)],
+      [add(1), stale],
+      [read(1), values(100)],
+      [commit(1), ok],
+    ],
+  ],
+  [
+    "COMMIT and ROLLBACK outside a transaction and BEGIN inside one are SQLITE_ERROR; a failed insert keeps the write lock and writes nothing",
+    [
+      empty,
+      [commit(1), noTx],
+      [abort(1), noTx],
+      [begin(1), ok],
+      [begin(1, "immediate"), noTx],
+      [insert(1, 1), { error: "SQLITE_CONSTRAINT_PRIMARYKEY" }],
+      [begin(2, "immediate"), busy],
+      [commit(1), ok],
+      [ckpt("passive"), row(0, 0, 0)],
+      [{ op: "delete", tx: 1, key: 7 }, count(0)],
+      [ckpt("passive"), row(0, 0, 0)],
+    ],
+  ],
+  [
+    "an update to the value a row has rewrites nothing, so its commit appends no frame (btreeOverwriteContent)",
+    [
+      empty,
+      [set(2, 100), count(1)],
+      [ckpt("passive"), row(0, 0, 0)],
+      [begin(2), ok],
+      [set(2, 100), count(1)],
+      [commit(2), ok],
+      [ckpt("passive"), row(0, 0, 0)],
+      [set(2, 5), count(1)],
+      [ckpt("passive"), row(0, 1, 1)],
+    ],
+  ],
 ];
 
 const why = sqliteUnavailable();
@@ -308,7 +389,8 @@ if (why) console.log(`skipping the sqlite engine: it ${why}`);
 /** Run a scenario's steps after the setup, expecting each observation. */
 async function play(e: Engine<MvccOp, MvccObs>, steps: [MvccOp, MvccObs][], label: string): Promise<void> {
   for (const op of setup) await e.apply(op);
-  for (const [i, [op, obs]] of steps.entries()) expect(await e.apply(op), `${label}, step ${i}: ${JSON.stringify(op)}`).toEqual(obs);
+  for (const [i, [op, obs]] of steps.entries())
+    expect(await e.apply(op), `${label}, step ${i}: ${JSON.stringify(op)}`).toEqual(obs);
 }
 
 describe("scenarios (SQLite 3.53.2)", () => {
@@ -333,14 +415,22 @@ describe("scenarios (SQLite 3.53.2)", () => {
 
   test("the scenarios hold every WAL property on the model", async () => {
     for (const [name, steps] of scenarios) {
-      expect(await checkWith(mvccLayer, g, resolveEngine(mvccLayer, "model"), [...setup, ...steps.map(([op]) => op)]), name).toBeUndefined();
+      expect(
+        await checkWith(mvccLayer, g, resolveEngine(mvccLayer, "model"), [...setup, ...steps.map(([op]) => op)]),
+        name,
+      ).toBeUndefined();
     }
   });
 });
 
 test("the model holds against the oracle over long fixed-seed runs", async () => {
   for (const seed of [1, 2]) {
-    const r = await runCampaign(mvccLayer, resolveEngine(mvccLayer, "model"), { seed, runs: 5000, maxOps: 200, geometry: g });
+    const r = await runCampaign(mvccLayer, resolveEngine(mvccLayer, "model"), {
+      seed,
+      runs: 5000,
+      maxOps: 200,
+      geometry: g,
+    });
     expect(r.failure?.message).toBeUndefined();
     expect(r.ops).toBeGreaterThan(400_000);
   }
@@ -348,7 +438,12 @@ test("the model holds against the oracle over long fixed-seed runs", async () =>
 
 describe.skipIf(why !== undefined)("real SQLite", () => {
   test("against the oracle, and its wal-index with the model's: 1000 fuzzed sequences (the engine's own geometry: six clients)", async () => {
-    const r = await runCampaign(mvccLayer, resolveEngine(mvccLayer, "sqlite"), { seed: 1, runs: 1000, maxOps: 200, against: "model" });
+    const r = await runCampaign(mvccLayer, resolveEngine(mvccLayer, "sqlite"), {
+      seed: 1,
+      runs: 1000,
+      maxOps: 200,
+      against: "model",
+    });
     expect(r.failure?.message ?? r.engineFailure?.message).toBeUndefined();
     expect(r.status).toBe("passed");
     expect(r.trace).toBeUndefined();
@@ -370,7 +465,11 @@ describe.skipIf(why !== undefined)("real SQLite", () => {
           apply(op) {
             const seen = real.apply(op) as MvccObs;
             const expected = model.apply(op);
-            if (JSON.stringify(seen) !== JSON.stringify(expected)) throw new EngineFailure("error", `SQLite answered ${JSON.stringify(seen)}, the model ${JSON.stringify(expected)}`);
+            if (JSON.stringify(seen) !== JSON.stringify(expected))
+              throw new EngineFailure(
+                "error",
+                `SQLite answered ${JSON.stringify(seen)}, the model ${JSON.stringify(expected)}`,
+              );
             return seen;
           },
           inspect: () => model.inspect(),
@@ -405,10 +504,22 @@ describe("the invariants and economy bounds catch what the WAL mutants break in 
   test.each([
     ["wal-checkpoint-past-reader-mark", [...oldReader, ckpt("passive")], "checkpoint-respects-readers"],
     ["wal-checkpoint-under-file-reader", [...fileReader, ckpt("passive")], "old-readers-see-old-state"],
-    ["wal-restart-under-readers", [...oldReader, ckpt("passive"), commit(2), begin(2), read(2), ckpt("passive"), ckpt("truncate")], "frames-well-formed"],
-    ["wal-read-mark-overwritten", [ckpt("truncate"), ...[1, 2, 3, 4, 5].flatMap((v) => [set(1, v), begin(v + 1), read(v + 1)])], "checkpoint-respects-readers"],
+    [
+      "wal-restart-under-readers",
+      [...oldReader, ckpt("passive"), commit(2), begin(2), read(2), ckpt("passive"), ckpt("truncate")],
+      "frames-well-formed",
+    ],
+    [
+      "wal-read-mark-overwritten",
+      [ckpt("truncate"), ...[1, 2, 3, 4, 5].flatMap((v) => [set(1, v), begin(v + 1), read(v + 1)])],
+      "checkpoint-respects-readers",
+    ],
     ["wal-two-writers", [begin(1, "immediate"), add(1), begin(2, "immediate"), add(2)], "one-writer"],
-    ["wal-checkpoint-writes-every-frame", [ckpt("truncate"), set(1, 1), set(1, 2), ckpt("passive")], "checkpoint-writes-backfilled-pages"],
+    [
+      "wal-checkpoint-writes-every-frame",
+      [ckpt("truncate"), set(1, 1), set(1, 2), ckpt("passive")],
+      "checkpoint-writes-backfilled-pages",
+    ],
   ] as const)("%s breaks %s", (name, ops, property) => {
     expect(firstBroken(name, [...ops])).toBe(property);
     // and the reference model keeps every property on the same ops
@@ -426,7 +537,12 @@ describe("findings recorded under traces/mvcc/sqlite", () => {
   test("pass on the model", async () => {
     for (const f of files) {
       const { trace } = loadTrace(`traces/mvcc/sqlite/${f}`);
-      expect(await checkWith(mvccLayer, trace.geometry, resolveEngine(mvccLayer, "model"), trace.ops, { expected: trace.expected }), f).toBeUndefined();
+      expect(
+        await checkWith(mvccLayer, trace.geometry, resolveEngine(mvccLayer, "model"), trace.ops, {
+          expected: trace.expected,
+        }),
+        f,
+      ).toBeUndefined();
     }
   });
   test.skipIf(why !== undefined)("pass on real SQLite", async () => {
@@ -434,7 +550,13 @@ describe("findings recorded under traces/mvcc/sqlite", () => {
     try {
       for (const f of files) {
         const { trace } = loadTrace(`traces/mvcc/sqlite/${f}`);
-        expect(await checkWith(mvccLayer, trace.geometry, factory, trace.ops, { expected: trace.expected, against: resolveEngine(mvccLayer, "model") }), f).toBeUndefined();
+        expect(
+          await checkWith(mvccLayer, trace.geometry, factory, trace.ops, {
+            expected: trace.expected,
+            against: resolveEngine(mvccLayer, "model"),
+          }),
+          f,
+        ).toBeUndefined();
       }
     } finally {
       await factory.dispose?.();

@@ -1,7 +1,7 @@
 // The JSON-lines protocol: an external engine is judged exactly like an in-process one, and an engine that
 // crashes, hangs, lies about the protocol or reports its own error is an engine failure (exit 3) with the
 // trace up to that op saved.
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
@@ -33,10 +33,18 @@ describe("an engine behind the protocol", () => {
     const starts = join(tmp(), "starts");
     process.env.COWCHECK_TEST_STARTS = starts;
     try {
-      const ok = await runCampaign(mmLayer, resolveEngine(mmLayer, `${serve("model")} reset`), { seed: 4, runs: 60, maxOps: 120 });
+      const ok = await runCampaign(mmLayer, resolveEngine(mmLayer, `${serve("model")} reset`), {
+        seed: 4,
+        runs: 60,
+        maxOps: 120,
+      });
       expect(ok.status).toBe("passed");
       expect(readFileSync(starts, "utf8").trim().split("\n")).toHaveLength(1);
-      const bad = await runCampaign(mmLayer, resolveEngine(mmLayer, `${serve("wp-copy-leak")} reset`), { seed: 1, runs: 60, maxOps: 200 });
+      const bad = await runCampaign(mmLayer, resolveEngine(mmLayer, `${serve("wp-copy-leak")} reset`), {
+        seed: 1,
+        runs: 60,
+        maxOps: 200,
+      });
       expect(bad.failure?.property).toBe("refcount-conservation");
       expect(bad.trace!.ops).toHaveLength(5);
     } finally {
@@ -58,9 +66,19 @@ describe("an engine behind the protocol", () => {
 
   test("the geometry reaches the engine", async () => {
     const g = { ...mmLayer.defaultGeometry, cellsPerPage: 2 };
-    const f = await checkWith(mmLayer, g, resolveEngine(mmLayer, serve("model")), [{ op: "spawn" }, { op: "mmap", pid: 1, page: 0, pages: 1, prot: "r", shared: false }, { op: "read", pid: 1, page: 0 }], {
-      onStep: (s) => s.index === 2 && expect(s.observed).toEqual({ data: [0, 0] }),
-    });
+    const f = await checkWith(
+      mmLayer,
+      g,
+      resolveEngine(mmLayer, serve("model")),
+      [
+        { op: "spawn" },
+        { op: "mmap", pid: 1, page: 0, pages: 1, prot: "r", shared: false },
+        { op: "read", pid: 1, page: 0 },
+      ],
+      {
+        onStep: (s) => s.index === 2 && expect(s.observed).toEqual({ data: [0, 0] }),
+      },
+    );
     expect(f).toBeUndefined();
   });
 });
@@ -75,8 +93,17 @@ describe.each([
   ["long-line", "protocol", /longer than/],
 ])("an engine that misbehaves (%s)", (mode, kind, message) => {
   test(`is an engine failure of kind ${kind}; the CLI exits 3 and saves the trace up to that op`, async () => {
-    const ops = [{ op: "spawn" }, { op: "mmap", pid: 1, page: 0, pages: 1, prot: "rw", shared: false }, { op: "read", pid: 1, page: 0 }];
-    const e = await checkWith(mmLayer, mmLayer.defaultGeometry, resolveEngine(mmLayer, bad(mode), { timeoutMs: 300 }), ops).catch((x: unknown) => x);
+    const ops = [
+      { op: "spawn" },
+      { op: "mmap", pid: 1, page: 0, pages: 1, prot: "rw", shared: false },
+      { op: "read", pid: 1, page: 0 },
+    ];
+    const e = await checkWith(
+      mmLayer,
+      mmLayer.defaultGeometry,
+      resolveEngine(mmLayer, bad(mode), { timeoutMs: 300 }),
+      ops,
+    ).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(EngineFailure);
     expect((e as EngineFailure).kind).toBe(kind);
     expect((e as EngineFailure).message).toMatch(message);
@@ -84,10 +111,26 @@ describe.each([
     if (mode === "crash") expect((e as EngineFailure).detail).toContain("segmentation fault (simulated)");
 
     const report = tmp();
-    expect(await main(["run", "--layer", "mm", "--engine", bad(mode).slice("stdio:".length).replace(/^/, "stdio:"), "--timeout", "300ms", "--runs", "3", "--report", report])).toBe(3);
+    expect(
+      await main([
+        "run",
+        "--layer",
+        "mm",
+        "--engine",
+        bad(mode).slice("stdio:".length).replace(/^/, "stdio:"),
+        "--timeout",
+        "300ms",
+        "--runs",
+        "3",
+        "--report",
+        report,
+      ]),
+    ).toBe(3);
     const summary = JSON.parse(readFileSync(join(report, "summary.json"), "utf8"));
     expect(summary.targets[0].status).toBe("engine-failure");
-    const trace = JSON.parse(readFileSync(join(report, readdirSync(report).find((f) => f.endsWith(".trace.json"))!), "utf8"));
+    const trace = JSON.parse(
+      readFileSync(join(report, readdirSync(report).find((f) => f.endsWith(".trace.json"))!), "utf8"),
+    );
     expect(trace.ops).toHaveLength(2);
   });
 });
@@ -96,13 +139,17 @@ test.each([
   ["no-hello", /exited \(code 0\)/],
   ["wrong-layer", /speaks layer "mvcc"/],
 ])("an engine that fails its handshake (%s) cannot start", async (mode, message) => {
-  const e = await checkWith(mmLayer, mmLayer.defaultGeometry, resolveEngine(mmLayer, bad(mode), { timeoutMs: 2000 }), [{ op: "spawn" }]).catch((x: unknown) => x);
+  const e = await checkWith(mmLayer, mmLayer.defaultGeometry, resolveEngine(mmLayer, bad(mode), { timeoutMs: 2000 }), [
+    { op: "spawn" },
+  ]).catch((x: unknown) => x);
   expect(e).toBeInstanceOf(EngineFailure);
   expect((e as EngineFailure).message).toMatch(message);
 });
 
 test("a command that does not exist is reported, exit 3", async () => {
-  expect(await main(["replay", "test/fixtures/seed-article.trace.json", "--engine", "stdio:/nonexistent/engine-binary"])).toBe(3);
+  expect(
+    await main(["replay", "test/fixtures/seed-article.trace.json", "--engine", "stdio:/nonexistent/engine-binary"]),
+  ).toBe(3);
 });
 
 test("minimize shrinks a trace that crashes the engine to the shortest that still crashes it (exit 3)", async () => {

@@ -1,10 +1,11 @@
 // The Linux kernel as an mm engine: engines/linux/agent.c, compiled on first use with the system C compiler into
 // a cache folder keyed by the source's hash, then spoken to over the stdio protocol like any other engine.
+
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { EngineFailure } from "../types.ts";
 
@@ -12,7 +13,8 @@ const source = fileURLToPath(new URL("./agent.c", import.meta.url));
 const FLAGS = ["-O2", "-Wall", "-Wextra", "-Werror", "-std=gnu11"];
 /** With liburing's headers (liburing-dev), the agent registers io_uring fixed buffers: writable longterm pins. */
 const URING_HEADER = "/usr/include/liburing.h";
-const uring = (): { flags: string[]; libs: string[] } => (existsSync(URING_HEADER) ? { flags: ["-DCOWCHECK_URING"], libs: ["-luring"] } : { flags: [], libs: [] });
+const uring = (): { flags: string[]; libs: string[] } =>
+  existsSync(URING_HEADER) ? { flags: ["-DCOWCHECK_URING"], libs: ["-luring"] } : { flags: [], libs: [] };
 
 /** The real geometry: 4 KiB pages, 2 MiB huge pages, a 2,048-page window (four 2 MiB regions). */
 export const linuxGeometry = { pageSize: 4096, hugeOrder: 9, pages: 2048 };
@@ -20,7 +22,8 @@ export const linuxGeometry = { pageSize: 4096, hugeOrder: 9, pages: 2048 };
 /** Why the agent cannot run here, or undefined if it can. */
 export function linuxUnavailable(): string | undefined {
   if (process.platform !== "linux") return `needs Linux (this is ${process.platform})`;
-  if (spawnSync("cc", ["--version"], { stdio: "ignore" }).status !== 0) return "needs a C compiler (cc) to build the agent";
+  if (spawnSync("cc", ["--version"], { stdio: "ignore" }).status !== 0)
+    return "needs a C compiler (cc) to build the agent";
   return undefined;
 }
 
@@ -35,16 +38,23 @@ export function linuxFeatures(): { offered: string[]; missing: Record<string, st
   else missing.thp = "no /sys/kernel/mm/transparent_hugepage (a kernel without THP)";
   const knobs = ["pages_to_scan", "sleep_millisecs", "smart_scan", "run"].map((k) => `/sys/kernel/mm/ksm/${k}`);
   const sharing = readFirstLine("/sys/kernel/mm/ksm/max_page_sharing");
-  if (!knobs.every((k) => writable(k))) missing.ksm = "needs write access to /sys/kernel/mm/ksm (root, and a kernel with KSM)";
-  else if (sharing !== "256") missing.ksm = `/sys/kernel/mm/ksm/max_page_sharing is ${sharing}; the model knows the default, 256`;
+  if (!knobs.every((k) => writable(k)))
+    missing.ksm = "needs write access to /sys/kernel/mm/ksm (root, and a kernel with KSM)";
+  else if (sharing !== "256")
+    missing.ksm = `/sys/kernel/mm/ksm/max_page_sharing is ${sharing}; the model knows the default, 256`;
   else offered.push("ksm");
   if (process.getuid?.() === 0 && readable("/proc/kpageflags")) offered.push("pagemap");
   else missing.pagemap = "needs root: PFNs in /proc/PID/pagemap and /proc/kpageflags are shown to CAP_SYS_ADMIN only";
-  if (!existsSync(URING_HEADER)) missing.longterm = "writable longterm pins are io_uring fixed buffers: needs liburing (apt-get install liburing-dev)";
-  else if (readFirstLine("/proc/sys/kernel/io_uring_disabled") === "2") missing.longterm = "io_uring is disabled (kernel.io_uring_disabled = 2)";
+  if (!existsSync(URING_HEADER))
+    missing.longterm =
+      "writable longterm pins are io_uring fixed buffers: needs liburing (apt-get install liburing-dev)";
+  else if (readFirstLine("/proc/sys/kernel/io_uring_disabled") === "2")
+    missing.longterm = "io_uring is disabled (kernel.io_uring_disabled = 2)";
   else offered.push("longterm");
-  missing.pin = "short-term FOLL_PIN, and read-only longterm pins, held from user space need the gup_test debugfs file (CONFIG_GUP_TEST); not built";
-  missing.inspect = "the whole model state (refcounts, rmaps, PageAnonExclusive) is not visible from user space: the pagemap view is what Linux shows";
+  missing.pin =
+    "short-term FOLL_PIN, and read-only longterm pins, held from user space need the gup_test debugfs file (CONFIG_GUP_TEST); not built";
+  missing.inspect =
+    "the whole model state (refcounts, rmaps, PageAnonExclusive) is not visible from user space: the pagemap view is what Linux shows";
   return { offered, missing };
 }
 
@@ -77,14 +87,23 @@ function accessible(path: string, mode: number): boolean {
 export function linuxAgent(): string {
   const text = readFileSync(source);
   const { flags, libs } = uring();
-  const hash = createHash("sha256").update(text).update([...FLAGS, ...flags, ...libs].join(" ")).digest("hex").slice(0, 16);
+  const hash = createHash("sha256")
+    .update(text)
+    .update([...FLAGS, ...flags, ...libs].join(" "))
+    .digest("hex")
+    .slice(0, 16);
   const dir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "cowcheck");
   const binary = join(dir, `linux-agent-${hash}`);
   if (existsSync(binary)) return binary;
   mkdirSync(dir, { recursive: true });
   const tmp = `${binary}.${process.pid}.tmp`;
   const r = spawnSync("cc", [...FLAGS, ...flags, "-o", tmp, source, ...libs], { encoding: "utf8" });
-  if (r.status !== 0) throw new EngineFailure("start", `compiling the Linux agent failed (cc ${[...FLAGS, ...flags].join(" ")} ${libs.join(" ")})`, `${r.stderr ?? ""}${r.error ?? ""}`);
+  if (r.status !== 0)
+    throw new EngineFailure(
+      "start",
+      `compiling the Linux agent failed (cc ${[...FLAGS, ...flags].join(" ")} ${libs.join(" ")})`,
+      `${r.stderr ?? ""}${r.error ?? ""}`,
+    );
   renameSync(tmp, binary);
   return binary;
 }

@@ -5,14 +5,14 @@
 // engines/overlayfs/helper.c, compiled on first use into a cache folder like the Linux agent, one long-lived process
 // per engine speaking a line protocol. Nothing stays mounted: close() unmounts, and so do process exit, SIGINT and
 // SIGTERM, and the helper itself when its parent goes away (end of its input).
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   chmodSync,
   closeSync,
-  constants as fsConstants,
   existsSync,
   fchmodSync,
+  constants as fsConstants,
   linkSync,
   lstatSync,
   mkdirSync,
@@ -29,13 +29,23 @@ import {
   writeFileSync,
   writeSync,
 } from "node:fs";
-import { constants as osConstants, homedir, tmpdir } from "node:os";
 import type { Socket } from "node:net";
+import { homedir, constants as osConstants, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ERRNOS, type Errno, type LayerEntry, type MountOptions, type OverlayOp, type OverlayObs, type RawEntry, type Stat, type UpperView } from "../../models/overlay/types.ts";
+import {
+  ERRNOS,
+  type Errno,
+  type LayerEntry,
+  type MountOptions,
+  type OverlayObs,
+  type OverlayOp,
+  type RawEntry,
+  type Stat,
+  type UpperView,
+} from "../../models/overlay/types.ts";
 import { atProcessEnd } from "../cleanup.ts";
-import { EngineFailure, type Engine, type EngineFactory } from "../types.ts";
+import { type Engine, type EngineFactory, EngineFailure } from "../types.ts";
 
 const source = fileURLToPath(new URL("./helper.c", import.meta.url));
 const FLAGS = ["-O2", "-Wall", "-Wextra", "-Werror", "-std=gnu11"];
@@ -55,10 +65,12 @@ export function overlayfsUnavailable(): string | undefined {
 function probeUnavailable(): string | undefined {
   if (process.platform !== "linux") return `needs Linux (this is ${process.platform})`;
   if (process.getuid?.() !== 0) return "needs root (mount(2) and the trusted.overlay.* xattrs need CAP_SYS_ADMIN)";
-  if (spawnSync("cc", ["--version"], { stdio: "ignore" }).status !== 0) return "needs a C compiler (cc) to build its helper";
+  if (spawnSync("cc", ["--version"], { stdio: "ignore" }).status !== 0)
+    return "needs a C compiler (cc) to build its helper";
   if (!hasOverlay()) {
     spawnSync("modprobe", ["overlay"], { stdio: "ignore" });
-    if (!hasOverlay()) return "needs the overlay filesystem (not in /proc/filesystems, and modprobe overlay did not load it)";
+    if (!hasOverlay())
+      return "needs the overlay filesystem (not in /proc/filesystems, and modprobe overlay did not load it)";
   }
   let binary: string;
   try {
@@ -74,7 +86,12 @@ function probeUnavailable(): string | undefined {
   }
   try {
     const r = spawnSync(binary, ["probe", dir], { encoding: "utf8", timeout: 10_000 });
-    if (r.status !== 0) return (r.stdout || `${r.stderr ?? ""}${r.error ?? ""}` || `its probe exited with ${r.status ?? r.signal}`).trim();
+    if (r.status !== 0)
+      return (
+        r.stdout ||
+        `${r.stderr ?? ""}${r.error ?? ""}` ||
+        `its probe exited with ${r.status ?? r.signal}`
+      ).trim();
     return undefined;
   } finally {
     try {
@@ -103,7 +120,12 @@ export function overlayfsHelper(): string {
   mkdirSync(dir, { recursive: true });
   const tmp = `${binary}.${process.pid}.tmp`;
   const r = spawnSync("cc", [...FLAGS, "-o", tmp, source], { encoding: "utf8" });
-  if (r.status !== 0) throw new EngineFailure("start", `compiling the OverlayFS helper failed (cc ${FLAGS.join(" ")})`, `${r.stderr ?? ""}${r.error ?? ""}`);
+  if (r.status !== 0)
+    throw new EngineFailure(
+      "start",
+      `compiling the OverlayFS helper failed (cc ${FLAGS.join(" ")})`,
+      `${r.stderr ?? ""}${r.error ?? ""}`,
+    );
   renameSync(tmp, binary);
   return binary;
 }
@@ -138,7 +160,12 @@ function codeOf(e: unknown): string | undefined {
 
 // ---- the helper process
 
-type Reply = { ok: true } | { errno: number } | { fail: string } | { xattrs: Record<string, string> } | { dump: unknown[][] };
+type Reply =
+  | { ok: true }
+  | { errno: number }
+  | { fail: string }
+  | { xattrs: Record<string, string> }
+  | { dump: unknown[][] };
 
 class Helper {
   private readonly child: ChildProcessWithoutNullStreams;
@@ -212,7 +239,9 @@ class Helper {
       try {
         waiter.resolve(JSON.parse(line) as Reply);
       } catch {
-        waiter.reject(new EngineFailure("protocol", "the OverlayFS helper answered a line that is not JSON", line.slice(0, 500)));
+        waiter.reject(
+          new EngineFailure("protocol", "the OverlayFS helper answered a line that is not JSON", line.slice(0, 500)),
+        );
       }
     }
     if (this.pending.length === 0) this.idle();
@@ -290,19 +319,27 @@ export class OverlayfsEngine implements Engine<OverlayOp, OverlayObs> {
       const code = codeOf(e);
       if (isErrno(code)) return { error: code };
       if (e instanceof EngineFailure) throw e;
-      throw new EngineFailure("error", `${op.op}: ${code ?? (e as Error).message} (not an errno the overlay layer knows)`, (e as Error).stack);
+      throw new EngineFailure(
+        "error",
+        `${op.op}: ${code ?? (e as Error).message} (not an errno the overlay layer knows)`,
+        (e as Error).stack,
+      );
     }
   }
 
   async inspectView(name: string): Promise<UpperView> {
-    if (name !== "upper") throw new EngineFailure("error", `the OverlayFS engine has no view "${name}" (it has "upper")`);
+    if (name !== "upper")
+      throw new EngineFailure("error", `the OverlayFS engine has no view "${name}" (it has "upper")`);
     const cs = [...this.containers.entries()].sort(([a], [b]) => a - b);
     const view: UpperView = {};
     if (cs.length === 0) return view;
     const r = await this.helper.call("dump", ...cs.map(([, c]) => c.upper));
-    if (!("dump" in r) || r.dump.length !== cs.length) throw new EngineFailure("protocol", "the OverlayFS helper answered a dump of the wrong shape");
+    if (!("dump" in r) || r.dump.length !== cs.length)
+      throw new EngineFailure("protocol", "the OverlayFS helper answered a dump of the wrong shape");
     cs.forEach(([n, c], i) => {
-      view[String(n)] = r.dump[i]!.map((e) => rawEntry(e, c.upper)).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+      view[String(n)] = r.dump[i]!.map((e) => rawEntry(e, c.upper)).sort((a, b) =>
+        a.path < b.path ? -1 : a.path > b.path ? 1 : 0,
+      );
     });
     return view;
   }
@@ -313,7 +350,10 @@ export class OverlayfsEngine implements Engine<OverlayOp, OverlayObs> {
     let problem: string | undefined;
     try {
       if (this.helper.alive) {
-        for (const c of this.containers.keys()) await this.helper.call("umount", this.mountPoint(c)).catch((e) => void (problem ??= `umount c${c}: ${codeOf(e) ?? e}`));
+        for (const c of this.containers.keys())
+          await this.helper
+            .call("umount", this.mountPoint(c))
+            .catch((e) => void (problem ??= `umount c${c}: ${codeOf(e) ?? e}`));
         this.containers.clear();
         await this.helper.call("unroot").catch((e) => void (problem ??= `unmount the tmpfs: ${codeOf(e) ?? e}`));
       }
@@ -323,7 +363,8 @@ export class OverlayfsEngine implements Engine<OverlayOp, OverlayObs> {
       if (mounted(this.root)) lazyUnmount(this.root);
       removeRoot(this.root);
     }
-    if (mounted(this.root)) throw new EngineFailure("error", `could not unmount ${this.root}${problem ? ` (${problem})` : ""}`);
+    if (mounted(this.root))
+      throw new EngineFailure("error", `could not unmount ${this.root}${problem ? ` (${problem})` : ""}`);
   }
 
   /** Synchronous last resort at exit or on a signal: detach the whole tree, remove the directory. */
@@ -360,7 +401,11 @@ export class OverlayfsEngine implements Engine<OverlayOp, OverlayObs> {
         renameSync(this.abs(c.upper), this.abs(`layers/${id}`));
         rmSync(this.abs(c.work), { recursive: true, force: true });
         const obs = await this.mount(op.c, [id, ...c.layers], c.options);
-        if ("error" in obs) throw new EngineFailure("error", `commit: remounting c${op.c} on layers ${[id, ...c.layers].join(", ")} failed (${obs.error})`);
+        if ("error" in obs)
+          throw new EngineFailure(
+            "error",
+            `commit: remounting c${op.c} on layers ${[id, ...c.layers].join(", ")} failed (${obs.error})`,
+          );
         return { layer: id };
       }
       default:
@@ -436,7 +481,11 @@ export class OverlayfsEngine implements Engine<OverlayOp, OverlayObs> {
     const st = lstatSync(this.abs(rel));
     const mode = st.mode & 0o7777;
     if (st.isSymbolicLink()) return { type: "symlink", mode, size: st.size }; // nlink: regular files only (types.ts)
-    if (!st.isDirectory() && !st.isFile()) throw new EngineFailure("error", `stat ${rel}: neither a file, a directory nor a symlink (mode ${st.mode.toString(8)})`);
+    if (!st.isDirectory() && !st.isFile())
+      throw new EngineFailure(
+        "error",
+        `stat ${rel}: neither a file, a directory nor a symlink (mode ${st.mode.toString(8)})`,
+      );
     const r = await this.helper.call("xattrs", rel);
     const xattrs = "xattrs" in r && Object.keys(r.xattrs).length > 0 ? { xattrs: sortedKeys(r.xattrs) } : {};
     if (st.isDirectory()) return { type: "dir", mode, ...xattrs };
@@ -483,7 +532,10 @@ export class OverlayfsEngine implements Engine<OverlayOp, OverlayObs> {
     } catch (e) {
       rmSync(this.abs(dir), { recursive: true, force: true });
       if (e instanceof EngineFailure) throw e;
-      throw new EngineFailure("error", `layer: building ${dir} failed (${codeOf(e) ?? (e as Error).message}) though its entries are valid`);
+      throw new EngineFailure(
+        "error",
+        `layer: building ${dir} failed (${codeOf(e) ?? (e as Error).message}) though its entries are valid`,
+      );
     }
     this.layerCount = id;
     return { layer: id };
@@ -546,13 +598,19 @@ export class OverlayfsEngine implements Engine<OverlayOp, OverlayObs> {
 /** A helper's dump entry as the layer's RawEntry: its keys in one order, nothing the contract leaves out. */
 function rawEntry(json: unknown, upper: string): RawEntry {
   const e = json as Record<string, unknown>;
-  if (typeof e.fail === "string") throw new EngineFailure("error", `cannot read the upper directory ${upper}: ${e.fail}`);
+  if (typeof e.fail === "string")
+    throw new EngineFailure("error", `cannot read the upper directory ${upper}: ${e.fail}`);
   const type = e.type as RawEntry["type"] | "other";
-  if (type === "other") throw new EngineFailure("error", `the upper directory ${upper} holds ${String(e.path)}, neither a file, a directory, a symlink nor a whiteout`);
+  if (type === "other")
+    throw new EngineFailure(
+      "error",
+      `the upper directory ${upper} holds ${String(e.path)}, neither a file, a directory, a symlink nor a whiteout`,
+    );
   if (e.data === null) throw new EngineFailure("error", `cannot read ${upper}/${String(e.path)}`);
   const r: { -readonly [K in keyof RawEntry]: RawEntry[K] } = { path: e.path as string, type };
   for (const k of ["mode", "data", "size", "target", "xattrs", "opaque", "redirect", "origin", "metacopy"] as const) {
-    if (e[k] !== undefined) (r as Record<string, unknown>)[k] = k === "xattrs" ? sortedKeys(e[k] as Record<string, string>) : e[k];
+    if (e[k] !== undefined)
+      (r as Record<string, unknown>)[k] = k === "xattrs" ? sortedKeys(e[k] as Record<string, string>) : e[k];
   }
   return r;
 }
@@ -566,7 +624,10 @@ function mounted(dir: string): boolean {
   try {
     return readFileSync("/proc/mounts", "utf8")
       .split("\n")
-      .some((l) => unescapeMount(l.split(" ")[1] ?? "") === dir || unescapeMount(l.split(" ")[1] ?? "").startsWith(`${dir}/`));
+      .some(
+        (l) =>
+          unescapeMount(l.split(" ")[1] ?? "") === dir || unescapeMount(l.split(" ")[1] ?? "").startsWith(`${dir}/`),
+      );
   } catch {
     return false;
   }

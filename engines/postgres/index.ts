@@ -9,17 +9,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import type { MvccObs, MvccOp, MvccResult, SqlState } from "../../models/mvcc/types.ts";
-import type { HeapView } from "../../properties/mvcc/heap.ts";
 import { SQLSTATES } from "../../models/mvcc/types.ts";
+import type { HeapView } from "../../properties/mvcc/heap.ts";
 import { atProcessEnd } from "../cleanup.ts";
-import { EngineFailure, InputError, type Engine, type EngineFactory } from "../types.ts";
+import { type Engine, type EngineFactory, EngineFailure, InputError } from "../types.ts";
 
 const BIN = "/usr/lib/postgresql";
 
 /** The server's bin directory (the newest installed PostgreSQL), if any. */
 function pgBin(): string | undefined {
   if (!existsSync(BIN)) return undefined;
-  const versions = readdirSync(BIN).filter((v) => existsSync(join(BIN, v, "bin", "initdb"))).sort((a, b) => Number(b) - Number(a));
+  const versions = readdirSync(BIN)
+    .filter((v) => existsSync(join(BIN, v, "bin", "initdb")))
+    .sort((a, b) => Number(b) - Number(a));
   return versions.length ? join(BIN, versions[0]!, "bin") : undefined;
 }
 
@@ -28,7 +30,8 @@ export function postgresUnavailable(): string | undefined {
   if (process.env.COWCHECK_PG_URL) return undefined;
   if (!pgBin()) return "needs PostgreSQL's server (apt-get install -y postgresql) or COWCHECK_PG_URL";
   if (process.getuid?.() !== 0) return "needs root to run its private server as the postgres user (or COWCHECK_PG_URL)";
-  if (spawnSync("id", ["postgres"], { stdio: "ignore" }).status !== 0) return "needs the postgres user (from the postgresql package)";
+  if (spawnSync("id", ["postgres"], { stdio: "ignore" }).status !== 0)
+    return "needs the postgres user (from the postgresql package)";
   return undefined;
 }
 
@@ -47,23 +50,49 @@ async function freePort(): Promise<number> {
 
 /** A private server, stopped and removed on every path (dispose, exit, signals). */
 class Server {
-  private constructor(public url: string, private readonly dir: string | undefined) {}
+  private constructor(
+    public url: string,
+    private readonly dir: string | undefined,
+  ) {}
 
   static async start(): Promise<Server> {
     if (process.env.COWCHECK_PG_URL) return new Server(process.env.COWCHECK_PG_URL, undefined);
     const bin = pgBin()!;
     const dir = mkdtempSync(join(tmpdir(), "cowcheck-pg-"));
     chmodSync(dir, 0o700);
-    chownSync(dir, Number(spawnSync("id", ["-u", "postgres"], { encoding: "utf8" }).stdout), Number(spawnSync("id", ["-g", "postgres"], { encoding: "utf8" }).stdout));
+    chownSync(
+      dir,
+      Number(spawnSync("id", ["-u", "postgres"], { encoding: "utf8" }).stdout),
+      Number(spawnSync("id", ["-g", "postgres"], { encoding: "utf8" }).stdout),
+    );
     const server = new Server("", dir); // its url once it listens
     server.forget = atProcessEnd(() => server.stop());
-    const init = asPostgres([join(bin, "initdb"), "-D", join(dir, "data"), "-A", "trust", "-U", "postgres", "--no-sync"]);
+    const init = asPostgres([
+      join(bin, "initdb"),
+      "-D",
+      join(dir, "data"),
+      "-A",
+      "trust",
+      "-U",
+      "postgres",
+      "--no-sync",
+    ]);
     if (init.status !== 0) throw server.fail(`initdb failed: ${init.stderr}`);
     const port = await freePort();
     // deadlock_timeout stays 1 s: the first waiter's check runs after the cycle closes (ops come faster), so it is
     // the victim, as the model says; with a short timeout its check could run before, and the victim would vary
     const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c deadlock_timeout=1s -c autovacuum=off`;
-    const start = asPostgres([join(bin, "pg_ctl"), "-D", join(dir, "data"), "-o", opts, "-l", join(dir, "log"), "-w", "start"]);
+    const start = asPostgres([
+      join(bin, "pg_ctl"),
+      "-D",
+      join(dir, "data"),
+      "-o",
+      opts,
+      "-l",
+      join(dir, "log"),
+      "-w",
+      "start",
+    ]);
     if (start.status !== 0) throw server.fail(`pg_ctl start failed: ${start.stderr}${start.stdout}`);
     server.url = `postgresql://postgres@127.0.0.1:${port}/postgres`;
     return server;
@@ -80,7 +109,8 @@ class Server {
   stop(): void {
     this.forget();
     if (!this.dir) return;
-    if (existsSync(join(this.dir, "data", "postmaster.pid"))) asPostgres([join(pgBin()!, "pg_ctl"), "-D", join(this.dir, "data"), "-m", "immediate", "-w", "stop"]);
+    if (existsSync(join(this.dir, "data", "postmaster.pid")))
+      asPostgres([join(pgBin()!, "pg_ctl"), "-D", join(this.dir, "data"), "-m", "immediate", "-w", "stop"]);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
@@ -102,14 +132,20 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
   private settledCount = 0;
 
   /** `base`: the xid before the sequence's first one (the model's xid 1 is base + 1); undefined without pageinspect. */
-  private constructor(private readonly url: string, private readonly monitor: pg.Client, private readonly base: number | undefined) {
+  private constructor(
+    private readonly url: string,
+    private readonly monitor: pg.Client,
+    private readonly base: number | undefined,
+  ) {
     this.features = new Set(base === undefined ? [] : ["heap"]);
   }
 
   static async start(url: string): Promise<PostgresEngine> {
     const monitor = new pg.Client({ connectionString: url });
     await monitor.connect();
-    await monitor.query("DROP TABLE IF EXISTS t; CREATE TABLE t (k int PRIMARY KEY, v int) WITH (autovacuum_enabled = false)");
+    await monitor.query(
+      "DROP TABLE IF EXISTS t; CREATE TABLE t (k int PRIMARY KEY, v int) WITH (autovacuum_enabled = false)",
+    );
     let base: number | undefined;
     try {
       // the heap view reads pages with pageinspect (superuser); a server without it runs without the view
@@ -123,7 +159,8 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
 
   /** The "heap" view: every tuple in t's pages (heap_page_items), xids numbered from the sequence's start. */
   async inspectView(name: string): Promise<HeapView> {
-    if (name !== "heap" || this.base === undefined) throw new EngineFailure("protocol", `the postgres engine has no view "${name}"`);
+    if (name !== "heap" || this.base === undefined)
+      throw new EngineFailure("protocol", `the postgres engine has no view "${name}"`);
     const base = this.base;
     const r = await this.monitor.query(
       // a row lock (HEAP_XMAX_LOCK_ONLY, 0x80: EvalPlanQual's lock, carried to the new version as KEY SHARE) is no
@@ -139,10 +176,18 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
       xmin: Number(row.xmin) - base,
       xmax: Number(row.xmax) === 0 ? 0 : Number(row.xmax) - base,
     }));
-    const xids = [...new Set(versions.flatMap((v: { xmin: number; xmax: number }) => [v.xmin, v.xmax]).filter((x: number) => x > 0))];
-    const fates = await this.monitor.query("SELECT x, txid_status(x + $1::bigint) AS s FROM unnest($2::bigint[]) AS x", [base, xids]);
+    const xids = [
+      ...new Set(
+        versions.flatMap((v: { xmin: number; xmax: number }) => [v.xmin, v.xmax]).filter((x: number) => x > 0),
+      ),
+    ];
+    const fates = await this.monitor.query(
+      "SELECT x, txid_status(x + $1::bigint) AS s FROM unnest($2::bigint[]) AS x",
+      [base, xids],
+    );
     const clog: HeapView["clog"] = {};
-    for (const f of fates.rows as { x: string; s: string }[]) if (f.s === "committed" || f.s === "aborted") clog[String(f.x)] = f.s;
+    for (const f of fates.rows as { x: string; s: string }[])
+      if (f.s === "committed" || f.s === "aborted") clog[String(f.x)] = f.s;
     return { versions, clog };
   }
 
@@ -166,8 +211,10 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
       await this.monitor.query("VACUUM t");
       return this.settle({ ok: true });
     }
-    if (op.op === "checkpoint") throw new InputError("checkpoint is an op of the sqlite flavour; PostgreSQL has none like it");
-    if (op.op === "begin" && !LEVELS[op.level]) throw new InputError(`BEGIN ${op.level} is SQLite's; PostgreSQL's levels are ${Object.keys(LEVELS).join(", ")}`);
+    if (op.op === "checkpoint")
+      throw new InputError("checkpoint is an op of the sqlite flavour; PostgreSQL has none like it");
+    if (op.op === "begin" && !LEVELS[op.level])
+      throw new InputError(`BEGIN ${op.level} is SQLite's; PostgreSQL's levels are ${Object.keys(LEVELS).join(", ")}`);
     const c = await this.conn(op.tx);
     if (c.pending) return { skipped: true };
     const run = this.statement(c, op);
@@ -187,7 +234,8 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
     const deadline = Date.now() + 5000;
     for (;;) {
       if (pending.failure) throw pending.failure;
-      if (Date.now() > deadline) throw new EngineFailure("hang", `${JSON.stringify(op)} neither finished nor waited on a lock within 5 s`);
+      if (Date.now() > deadline)
+        throw new EngineFailure("hang", `${JSON.stringify(op)} neither finished nor waited on a lock within 5 s`);
       if (c.pending.settled) {
         const r = c.pending.settled;
         c.pending = undefined;
@@ -207,8 +255,16 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
   /** What pg_stat_activity says of this engine's sessions: whether each waits on a lock, and on whom. */
   private async activity(): Promise<Map<number, number[] | undefined>> {
     const pids = [...this.conns.values()].map((c) => c.pid);
-    const r = await this.monitor.query("SELECT pid, wait_event_type, pg_blocking_pids(pid) AS blockers FROM pg_stat_activity WHERE pid = ANY($1)", [pids]);
-    return new Map(r.rows.map((x: { pid: number; wait_event_type: string | null; blockers: number[] }) => [x.pid, x.wait_event_type === "Lock" && x.blockers.length ? x.blockers : undefined]));
+    const r = await this.monitor.query(
+      "SELECT pid, wait_event_type, pg_blocking_pids(pid) AS blockers FROM pg_stat_activity WHERE pid = ANY($1)",
+      [pids],
+    );
+    return new Map(
+      r.rows.map((x: { pid: number; wait_event_type: string | null; blockers: number[] }) => [
+        x.pid,
+        x.wait_event_type === "Lock" && x.blockers.length ? x.blockers : undefined,
+      ]),
+    );
   }
 
   /**
@@ -249,7 +305,8 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
       const cycle = this.cycle(act);
       if (cycle && cycleAt === undefined) cycleAt = this.settledCount;
       if (stuck && !cycle && (cycleAt === undefined || this.settledCount > cycleAt)) break;
-      if (Date.now() > deadline) throw new EngineFailure("hang", "a statement neither finished nor waited on a lock within 5 s");
+      if (Date.now() > deadline)
+        throw new EngineFailure("hang", "a statement neither finished nor waited on a lock within 5 s");
       await new Promise((r) => setTimeout(r, 1));
     }
     if (own?.pending?.settled) {
@@ -295,13 +352,24 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
           await c.client.query("ROLLBACK");
           return { ok: true };
         case "read":
-          return { values: (await c.client.query("SELECT v FROM t WHERE k = $1 ORDER BY v", [op.key])).rows.map((r: { v: number }) => r.v) };
+          return {
+            values: (await c.client.query("SELECT v FROM t WHERE k = $1 ORDER BY v", [op.key])).rows.map(
+              (r: { v: number }) => r.v,
+            ),
+          };
         case "scan":
-          return { rows: (await c.client.query("SELECT k, v FROM t WHERE k BETWEEN $1 AND $2 ORDER BY k, v", [op.lo, op.hi])).rows.map((r: { k: number; v: number }) => [r.k, r.v] as [number, number]) };
+          return {
+            rows: (
+              await c.client.query("SELECT k, v FROM t WHERE k BETWEEN $1 AND $2 ORDER BY k, v", [op.lo, op.hi])
+            ).rows.map((r: { k: number; v: number }) => [r.k, r.v] as [number, number]),
+          };
         case "insert":
           return { count: (await c.client.query("INSERT INTO t VALUES ($1, $2)", [op.key, op.value])).rowCount ?? 0 };
         case "update": {
-          const sql = op.add !== undefined ? "UPDATE t SET v = v + $2 WHERE k = $1" : "UPDATE t SET v = COALESCE($2, v) WHERE k = $1";
+          const sql =
+            op.add !== undefined
+              ? "UPDATE t SET v = v + $2 WHERE k = $1"
+              : "UPDATE t SET v = COALESCE($2, v) WHERE k = $1";
           return { count: (await c.client.query(sql, [op.key, op.add ?? op.value ?? null])).rowCount ?? 0 };
         }
         case "delete":
@@ -311,7 +379,10 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
       const code = (e as { code?: string }).code;
       if (this.closed) return { error: "25P02" }; // the session was ended by close(): nobody reads this
       if (code && (SQLSTATES as readonly string[]).includes(code)) return { error: code as SqlState };
-      throw new EngineFailure("error", `PostgreSQL answered ${JSON.stringify(op)} with ${code ?? "an error"}: ${(e as Error).message}`);
+      throw new EngineFailure(
+        "error",
+        `PostgreSQL answered ${JSON.stringify(op)} with ${code ?? "an error"}: ${(e as Error).message}`,
+      );
     }
   }
 

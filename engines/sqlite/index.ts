@@ -7,14 +7,14 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { readWalIndex, type WalIndex } from "../../properties/mvcc/wal-index.ts";
 import { join } from "node:path";
 import type BetterSqlite3 from "better-sqlite3";
 import type { MvccGeometry, MvccObs, MvccOp, MvccResult } from "../../models/mvcc/types.ts";
 import { checkpointModes } from "../../models/mvcc/types.ts";
 import type { CheckpointRow } from "../../models/mvcc/wal-clients.ts";
+import { readWalIndex, type WalIndex } from "../../properties/mvcc/wal-index.ts";
 import { atProcessEnd } from "../cleanup.ts";
-import { EngineFailure, InputError, type Engine, type EngineFactory } from "../types.ts";
+import { type Engine, type EngineFactory, EngineFailure, InputError } from "../types.ts";
 
 type Database = BetterSqlite3.Database;
 type Statement = BetterSqlite3.Statement;
@@ -29,7 +29,9 @@ function betterSqlite3(): { Database?: typeof BetterSqlite3; why?: string } {
     new Database(":memory:").close(); // loads the native addon
     loaded = { Database };
   } catch (e) {
-    loaded = { why: `needs better-sqlite3 with its native addon built (npm ci compiles it with node-gyp: python3, make, g++): ${(e as Error).message.split("\n")[0]}` };
+    loaded = {
+      why: `needs better-sqlite3 with its native addon built (npm ci compiles it with node-gyp: python3, make, g++): ${(e as Error).message.split("\n")[0]}`,
+    };
   }
   return loaded;
 }
@@ -67,14 +69,20 @@ export class SqliteEngine implements Engine<MvccOp, MvccObs> {
   private readonly checkpoints: Record<(typeof checkpointModes)[number], Statement>;
 
   /** `clients`: the connections to open at once, while the WAL is empty (see below). */
-  constructor(private readonly file: string, clients = 0) {
+  constructor(
+    private readonly file: string,
+    clients = 0,
+  ) {
     this.checkpointer = this.open();
     this.checkpointer.pragma("journal_mode = WAL");
     this.checkpointer.exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER)");
-    this.checkpoints = Object.fromEntries(checkpointModes.map((m) => [m, this.checkpointer.prepare(`PRAGMA wal_checkpoint(${m.toUpperCase()})`)])) as SqliteEngine["checkpoints"];
+    this.checkpoints = Object.fromEntries(
+      checkpointModes.map((m) => [m, this.checkpointer.prepare(`PRAGMA wal_checkpoint(${m.toUpperCase()})`)]),
+    ) as SqliteEngine["checkpoints"];
     // start from an empty WAL, as the model does: nothing in it, nothing backfilled
     const start = this.checkpoints.truncate.get() as CheckpointRow;
-    if (start.busy || start.log || start.checkpointed) throw new EngineFailure("start", `the fresh database's WAL did not empty: ${JSON.stringify(start)}`);
+    if (start.busy || start.log || start.checkpointed)
+      throw new EngineFailure("start", `the fresh database's WAL did not empty: ${JSON.stringify(start)}`);
     // every client's connection now: preparing its statements reads the schema, a read transaction of its own, and
     // one begun later would take a read mark the model knows nothing of (found with the wal-index view)
     for (let tx = 1; tx <= clients; tx++) this.conn(tx);
@@ -102,9 +110,12 @@ export class SqliteEngine implements Engine<MvccOp, MvccObs> {
 
   apply(op: MvccOp): MvccObs {
     if (op.op === "checkpoint") return { checkpoint: this.checkpoints[op.mode].get() as CheckpointRow };
-    if (op.op === "vacuum") throw new InputError("vacuum is an op of the postgres flavour; SQLite's engine runs the sqlite flavour");
+    if (op.op === "vacuum")
+      throw new InputError("vacuum is an op of the postgres flavour; SQLite's engine runs the sqlite flavour");
     if (op.op === "begin" && ((op.level !== "deferred" && op.level !== "immediate") || op.readOnly)) {
-      throw new InputError(`BEGIN ${op.level}${op.readOnly ? " READ ONLY" : ""} is PostgreSQL's; SQLite's engine runs the sqlite flavour`);
+      throw new InputError(
+        `BEGIN ${op.level}${op.readOnly ? " READ ONLY" : ""} is PostgreSQL's; SQLite's engine runs the sqlite flavour`,
+      );
     }
     const c = this.conn(op.tx);
     try {
@@ -113,9 +124,13 @@ export class SqliteEngine implements Engine<MvccOp, MvccObs> {
       const code = (e as { code?: unknown }).code;
       if (e instanceof betterSqlite3().Database!.SqliteError) {
         if (OBSERVED.has(e.code)) return { error: e.code as "SQLITE_BUSY" };
-        if (e.code === "SQLITE_ERROR" && (op.op === "begin" || op.op === "commit" || op.op === "abort")) return { error: "SQLITE_ERROR" };
+        if (e.code === "SQLITE_ERROR" && (op.op === "begin" || op.op === "commit" || op.op === "abort"))
+          return { error: "SQLITE_ERROR" };
       }
-      throw new EngineFailure("error", `SQLite answered ${JSON.stringify(op)} with ${typeof code === "string" ? code : "an error"}: ${(e as Error).message}`);
+      throw new EngineFailure(
+        "error",
+        `SQLite answered ${JSON.stringify(op)} with ${typeof code === "string" ? code : "an error"}: ${(e as Error).message}`,
+      );
     }
   }
 
@@ -135,7 +150,9 @@ export class SqliteEngine implements Engine<MvccOp, MvccObs> {
       case "insert":
         return { count: c.insert.run(op.key, op.value).changes };
       case "update":
-        return { count: (op.add !== undefined ? c.add.run(op.add, op.key) : c.set.run(op.value ?? null, op.key)).changes };
+        return {
+          count: (op.add !== undefined ? c.add.run(op.add, op.key) : c.set.run(op.value ?? null, op.key)).changes,
+        };
       case "delete":
         return { count: c.delete.run(op.key).changes };
     }
@@ -169,7 +186,10 @@ export function sqliteFactory(): EngineFactory {
     // six clients: enough snapshots at once to share read marks (there are four)
     geometry: { flavour: "sqlite", txs: 6 },
     create(geometry) {
-      if ((geometry as MvccGeometry).flavour !== "sqlite") throw new InputError('the sqlite engine runs the mvcc layer\'s sqlite flavour: --geometry \'{"flavour":"sqlite"}\'');
+      if ((geometry as MvccGeometry).flavour !== "sqlite")
+        throw new InputError(
+          'the sqlite engine runs the mvcc layer\'s sqlite flavour: --geometry \'{"flavour":"sqlite"}\'',
+        );
       if (!dir) {
         const path = mkdtempSync(join(tmpdir(), "cowcheck-sqlite-"));
         dir = { path, forget: atProcessEnd(() => rmSync(path, { recursive: true, force: true })) };

@@ -12,15 +12,10 @@ import {
   folioOf,
   GUP_PIN_COUNTING_BIAS,
   hugeSize,
-  keyOf,
   KSM_MAX_PAGE_SHARING,
-  maybeDmaPinned,
-  MM_FEATURES,
-  OK,
-  pidOf,
-  SEGV,
-  vpageOf,
+  keyOf,
   type MadviseAdvice,
+  MM_FEATURES,
   type MmFrameView,
   type MmGeometry,
   type MmObs,
@@ -31,8 +26,13 @@ import {
   type MmTlbView,
   type MmTouched,
   type MmVmaView,
+  maybeDmaPinned,
+  OK,
   type PinKind,
   type Prot,
+  pidOf,
+  SEGV,
+  vpageOf,
 } from "./types.ts";
 
 /** An address_space: a shmem object (freed with its last VMA) or a regular file (kept). */
@@ -297,7 +297,15 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   private newProc(vmas: Vma[]): Proc {
     let pid = 1;
     while (this.procs.has(pid)) pid++;
-    const proc: Proc = { pid, vmas, ptes: new Map(), pmds: new Map(), tlb: new Map(), hasPinned: false, tables: new Set() };
+    const proc: Proc = {
+      pid,
+      vmas,
+      ptes: new Map(),
+      pmds: new Map(),
+      tlb: new Map(),
+      hasPinned: false,
+      tables: new Set(),
+    };
     this.procs.set(proc.pid, proc);
     return proc;
   }
@@ -321,7 +329,15 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     }
     // copy_pte_range allocates the child's table wherever the parent has one in a VMA it copies, empty or not
     for (const base of parent.tables) {
-      if (child.vmas.some((v) => v.start < base + this.huge && v.end > base && this.vmaNeedsCopy(findVma(parent.vmas, Math.max(v.start, base))!))) child.tables.add(base);
+      if (
+        child.vmas.some(
+          (v) =>
+            v.start < base + this.huge &&
+            v.end > base &&
+            this.vmaNeedsCopy(findVma(parent.vmas, Math.max(v.start, base))!),
+        )
+      )
+        child.tables.add(base);
     }
     for (const [vpage, pte] of parent.ptes) {
       const vma = copies(vpage);
@@ -416,10 +432,23 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   /** mm/mmap.c do_mmap with MAP_FIXED: whatever was mapped in the range is unmapped first. */
   private mmap(proc: Proc, start: number, end: number, prot: Prot, shared: boolean, file: number | undefined): void {
     this.munmap(proc, start, end);
-    const cache = file !== undefined ? this.files[file] : shared ? { kind: "shmem" as const, pages: new Map(), users: 1 } : null; // shmem_zero_setup
+    const cache =
+      file !== undefined ? this.files[file] : shared ? { kind: "shmem" as const, pages: new Map(), users: 1 } : null; // shmem_zero_setup
     const vma: Vma = {
-      start, end, prot, shared, dontfork: false, wipeonfork: false, hugepage: false, nohugepage: false, mergeable: false,
-      file: file ?? null, cache, pgoff: 0, anonVma: 0, forkedAnon: false,
+      start,
+      end,
+      prot,
+      shared,
+      dontfork: false,
+      wipeonfork: false,
+      hugepage: false,
+      nohugepage: false,
+      mergeable: false,
+      file: file ?? null,
+      cache,
+      pgoff: 0,
+      anonVma: 0,
+      forkedAnon: false,
       account: !shared && prot === "rw", // accountable_mapping: private and writable
     };
     const i = proc.vmas.findIndex((v) => v.start >= end);
@@ -429,8 +458,16 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
 
   /** The VM flags that must be equal for two VMAs to merge (is_mergeable_vma; pgoff and anon_vma apart). */
   private static sameFlags(a: Vma, b: Vma, withProt: boolean): boolean {
-    return (!withProt || a.prot === b.prot) && a.shared === b.shared && a.dontfork === b.dontfork && a.wipeonfork === b.wipeonfork &&
-      a.hugepage === b.hugepage && a.nohugepage === b.nohugepage && a.mergeable === b.mergeable && a.account === b.account;
+    return (
+      (!withProt || a.prot === b.prot) &&
+      a.shared === b.shared &&
+      a.dontfork === b.dontfork &&
+      a.wipeonfork === b.wipeonfork &&
+      a.hugepage === b.hugepage &&
+      a.nohugepage === b.nohugepage &&
+      a.mergeable === b.mergeable &&
+      a.account === b.account
+    );
   }
 
   /** `b` starts where `a` ends, mapping the same file (or none) from where `a` leaves off. */
@@ -491,10 +528,12 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     if (vma.anonVma) return;
     const i = proc.vmas.indexOf(vma);
     // anon_vma_compatible: adjacent, same flags but the access bits, same file continuing; reusable_anon_vma: not forked
-    const reusable = (a: Vma, b: Vma, owner: Vma): boolean => MmModel.continues(a, b) && MmModel.sameFlags(a, b, false) && owner.anonVma !== 0 && !owner.forkedAnon;
+    const reusable = (a: Vma, b: Vma, owner: Vma): boolean =>
+      MmModel.continues(a, b) && MmModel.sameFlags(a, b, false) && owner.anonVma !== 0 && !owner.forkedAnon;
     const prev = proc.vmas[i - 1];
     const next = proc.vmas[i + 1];
-    if (next && reusable(vma, next, next)) vma.anonVma = next.anonVma; // next first, as find_mergeable_anon_vma
+    if (next && reusable(vma, next, next))
+      vma.anonVma = next.anonVma; // next first, as find_mergeable_anon_vma
     else if (prev && reusable(prev, vma, prev)) vma.anonVma = prev.anonVma;
     else vma.anonVma = ++this.anonVmas;
   }
@@ -554,7 +593,9 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       // mprotect_fixup: making a private mapping writable charges it (VM_ACCOUNT); read-only anonymous memory
       // that never had an anon_vma is uncharged again
       const account = (v: Vma): boolean =>
-        prot === "rw" ? v.account || (!v.shared && v.prot !== "rw") : v.account && !(v.cache === null && !v.shared && !v.anonVma);
+        prot === "rw"
+          ? v.account || (!v.shared && v.prot !== "rw")
+          : v.account && !(v.cache === null && !v.shared && !v.anonVma);
       const vma = this.modifyVma(proc, old, s, e, (v) => {
         v.account = account(v);
         v.prot = prot;
@@ -650,7 +691,8 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   protected madviseDontneed(proc: Proc, start: number, end: number): void {
     this.zapRange(proc, start, end, true);
     // CONFIG_PT_RECLAIM (zap_pte_range, reclaim_pt_is_enabled): a table the zap covers whole is freed
-    for (let base = this.base(start + this.huge - 1); base + this.huge <= end; base += this.huge) proc.tables.delete(base);
+    for (let base = this.base(start + this.huge - 1); base + this.huge <= end; base += this.huge)
+      proc.tables.delete(base);
   }
 
   // ---- page tables
@@ -717,7 +759,8 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     for (let i = 0; i < this.huge; i++) this.tlbFlushPage(proc, base + i);
     if (pmd.pfn === this.hugeZeroPfn) {
       // __split_huge_zero_page_pmd: every PTE maps the small zero page
-      for (let i = 0; i < this.huge; i++) this.setPte(proc, base + i, { pfn: ZERO_PFN, writable: false, dirty: false, young: pmd.young });
+      for (let i = 0; i < this.huge; i++)
+        this.setPte(proc, base + i, { pfn: ZERO_PFN, writable: false, dirty: false, young: pmd.young });
       return;
     }
     const folio = this.folioOf(pmd.pfn);
@@ -1193,7 +1236,8 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     }
     const kpage = this.stableTreeSearch(sum);
     if (kpage) {
-      if (this.tryToMergeOnePage(proc, vpage, kpage, 0)) { // try_to_merge_with_ksm_page
+      if (this.tryToMergeOnePage(proc, vpage, kpage, 0)) {
+        // try_to_merge_with_ksm_page
         this.ksmAppend(key, kpage);
         this.ksmProgress = true;
       }
@@ -1368,7 +1412,8 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   /** mm/ksm.c break_cow → break_ksm: a KSM page (in the stable tree or not) gets an unshare fault: a private copy. */
   private breakKsm(proc: Proc, vpage: number): void {
     const pte = proc.ptes.get(vpage);
-    if (pte && pte.pfn !== ZERO_PFN && this.folioOf(pte.pfn).ksm) this.wpPageCopy(proc, findVma(proc.vmas, vpage)!, vpage, pte.pfn, true);
+    if (pte && pte.pfn !== ZERO_PFN && this.folioOf(pte.pfn).ksm)
+      this.wpPageCopy(proc, findVma(proc.vmas, vpage)!, vpage, pte.pfn, true);
   }
 
   /** The page a process maps at `vpage`, through a PTE or a PMD. */

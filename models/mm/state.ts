@@ -1,6 +1,6 @@
 // The mm state as JSON: what an external engine answers to `inspect`, and what reports show.
 import { z } from "zod";
-import { keyOf, pidOf, pinKind, vpageOf, type MmGeometry, type MmState } from "./types.ts";
+import { keyOf, type MmGeometry, type MmState, pidOf, pinKind, vpageOf } from "./types.ts";
 
 const n = z.number().int().min(0);
 const at = z.object({ pid: n, vpage: n });
@@ -11,10 +11,22 @@ export const mmStateJsonSchema = z.object({
   copiedPages: n,
   frames: z.array(
     z.object({
-      pfn: n, nr: z.number().int().min(1), refcount: z.number().int(), pincount: z.number().int(), mapcount: z.number().int(),
-      entireMapcount: z.number().int(), pageMapcount: z.array(z.number().int()), pageExclusive: z.array(z.boolean()),
-      anon: z.boolean(), ksm: z.boolean(), ksmStable: z.boolean().optional(), zero: z.boolean(), cache: z.enum(["shmem", "file"]).nullable(),
-      rmap: z.array(at), pmds: z.array(at), data: z.array(z.number().int().min(0).max(255)),
+      pfn: n,
+      nr: z.number().int().min(1),
+      refcount: z.number().int(),
+      pincount: z.number().int(),
+      mapcount: z.number().int(),
+      entireMapcount: z.number().int(),
+      pageMapcount: z.array(z.number().int()),
+      pageExclusive: z.array(z.boolean()),
+      anon: z.boolean(),
+      ksm: z.boolean(),
+      ksmStable: z.boolean().optional(),
+      zero: z.boolean(),
+      cache: z.enum(["shmem", "file"]).nullable(),
+      rmap: z.array(at),
+      pmds: z.array(at),
+      data: z.array(z.number().int().min(0).max(255)),
     }),
   ),
   procs: z.array(
@@ -23,8 +35,16 @@ export const mmStateJsonSchema = z.object({
       hasPinned: z.boolean(),
       vmas: z.array(
         z.object({
-          start: n, end: n, prot: z.enum(["r", "rw"]), shared: z.boolean(), dontfork: z.boolean(), wipeonfork: z.boolean(),
-          hugepage: z.boolean(), nohugepage: z.boolean(), mergeable: z.boolean(), file: n.nullable(),
+          start: n,
+          end: n,
+          prot: z.enum(["r", "rw"]),
+          shared: z.boolean(),
+          dontfork: z.boolean(),
+          wipeonfork: z.boolean(),
+          hugepage: z.boolean(),
+          nohugepage: z.boolean(),
+          mergeable: z.boolean(),
+          file: n.nullable(),
         }),
       ),
       ptes: z.array(entry),
@@ -32,7 +52,9 @@ export const mmStateJsonSchema = z.object({
       tlb: z.array(z.object({ vpage: n, pfn: n, writable: z.boolean(), dirty: z.boolean() })),
     }),
   ),
-  pins: z.array(z.object({ handle: z.number().int().min(1), pid: n, vpage: n, pfn: n, kind: pinKind, write: z.boolean() })),
+  pins: z.array(
+    z.object({ handle: z.number().int().min(1), pid: n, vpage: n, pfn: n, kind: pinKind, write: z.boolean() }),
+  ),
 });
 export type MmStateJson = z.infer<typeof mmStateJsonSchema>;
 
@@ -46,21 +68,50 @@ export function encodeMmState(s: MmState): MmStateJson {
     allocatedPages: s.allocatedPages,
     copiedPages: s.copiedPages,
     frames: [...s.frames.values()].map((f) => ({
-      pfn: f.pfn, nr: f.nr, refcount: f.refcount, pincount: f.pincount, mapcount: f.mapcount, entireMapcount: f.entireMapcount,
-      pageMapcount: [...f.pageMapcount], pageExclusive: [...f.pageExclusive], anon: f.anon, ksm: f.ksm, ksmStable: f.ksmStable, zero: f.zero,
-      cache: f.cache, rmap: keys(f.rmap), pmds: keys(f.pmds), data: Array.from(f.data),
+      pfn: f.pfn,
+      nr: f.nr,
+      refcount: f.refcount,
+      pincount: f.pincount,
+      mapcount: f.mapcount,
+      entireMapcount: f.entireMapcount,
+      pageMapcount: [...f.pageMapcount],
+      pageExclusive: [...f.pageExclusive],
+      anon: f.anon,
+      ksm: f.ksm,
+      ksmStable: f.ksmStable,
+      zero: f.zero,
+      cache: f.cache,
+      rmap: keys(f.rmap),
+      pmds: keys(f.pmds),
+      data: Array.from(f.data),
     })),
     procs: [...s.procs.values()].map((p) => ({
       pid: p.pid,
       hasPinned: p.hasPinned,
       vmas: p.vmas.map(({ start, end, prot, shared, dontfork, wipeonfork, hugepage, nohugepage, mergeable, file }) => ({
-        start, end, prot, shared, dontfork, wipeonfork, hugepage, nohugepage, mergeable, file,
+        start,
+        end,
+        prot,
+        shared,
+        dontfork,
+        wipeonfork,
+        hugepage,
+        nohugepage,
+        mergeable,
+        file,
       })),
       ptes: entries(p.ptes),
       pmds: entries(p.pmds),
       tlb: [...p.tlb].map(([vpage, { pfn, writable, dirty }]) => ({ vpage, pfn, writable, dirty })),
     })),
-    pins: [...s.pins.values()].map(({ handle, pid, vpage, pfn, kind, write }) => ({ handle, pid, vpage, pfn, kind, write })),
+    pins: [...s.pins.values()].map(({ handle, pid, vpage, pfn, kind, write }) => ({
+      handle,
+      pid,
+      vpage,
+      pfn,
+      kind,
+      write,
+    })),
   };
 }
 
@@ -75,7 +126,16 @@ export function decodeMmState(json: unknown, geometry: MmGeometry): MmState {
     allocatedPages: s.allocatedPages,
     copiedPages: s.copiedPages,
     frames: new Map(
-      s.frames.map((f) => [f.pfn, { ...f, ksmStable: f.ksmStable ?? f.ksm, anonExclusive: f.pageExclusive[0] ?? false, rmap: keySet(f.rmap), pmds: keySet(f.pmds) }]),
+      s.frames.map((f) => [
+        f.pfn,
+        {
+          ...f,
+          ksmStable: f.ksmStable ?? f.ksm,
+          anonExclusive: f.pageExclusive[0] ?? false,
+          rmap: keySet(f.rmap),
+          pmds: keySet(f.pmds),
+        },
+      ]),
     ),
     procs: new Map(
       s.procs.map((p) => [
@@ -101,20 +161,28 @@ export function decodeMmState(json: unknown, geometry: MmGeometry): MmState {
  */
 export function renderMmState(s: MmState): string {
   const lines: string[] = [];
-  const bits = (e: { writable: boolean; dirty: boolean; young: boolean }) => `${e.writable ? "w" : "-"}${e.dirty ? "d" : "-"}${e.young ? "y" : "-"}`;
+  const bits = (e: { writable: boolean; dirty: boolean; young: boolean }) =>
+    `${e.writable ? "w" : "-"}${e.dirty ? "d" : "-"}${e.young ? "y" : "-"}`;
   for (const p of s.procs.values()) {
     const vmas = p.vmas.map((v) => {
-      const flags = ["dontfork", "wipeonfork", "hugepage", "nohugepage", "mergeable"].filter((f) => v[f as keyof typeof v]);
+      const flags = ["dontfork", "wipeonfork", "hugepage", "nohugepage", "mergeable"].filter(
+        (f) => v[f as keyof typeof v],
+      );
       const kind = `${v.shared ? "shared" : "private"}${v.file !== null ? ` file ${v.file}` : ""}`;
       return `[${v.start},${v.end}) ${v.prot} ${kind}${flags.map((f) => ` ${f}`).join("")}`;
     });
     lines.push(`pid ${p.pid}  ${vmas.join(", ") || "(no mappings)"}${p.hasPinned ? "  (has pinned)" : ""}`);
-    for (const [base, pmd] of [...p.pmds].sort((a, b) => a[0] - b[0])) lines.push(`    pages ${base}+ → PMD frame ${pmd.pfn} ${bits(pmd)}`);
+    for (const [base, pmd] of [...p.pmds].sort((a, b) => a[0] - b[0]))
+      lines.push(`    pages ${base}+ → PMD frame ${pmd.pfn} ${bits(pmd)}`);
     const pages = new Set([...p.ptes.keys(), ...p.tlb.keys()]);
     for (const vpage of [...pages].sort((a, b) => a - b)) {
       const pte = p.ptes.get(vpage);
       const tlb = p.tlb.get(vpage);
-      const walk = pte ? `frame ${pte.pfn} ${bits(pte)}` : p.pmds.has(vpage - (vpage % (1 << s.geometry.hugeOrder))) ? "(PMD)" : "no PTE";
+      const walk = pte
+        ? `frame ${pte.pfn} ${bits(pte)}`
+        : p.pmds.has(vpage - (vpage % (1 << s.geometry.hugeOrder)))
+          ? "(PMD)"
+          : "no PTE";
       const cached = tlb ? `  (TLB frame ${tlb.pfn} ${tlb.writable ? "w" : "-"}${tlb.dirty ? "d" : "-"})` : "";
       lines.push(`    page ${vpage} → ${walk}${cached}`);
     }
@@ -123,12 +191,19 @@ export function renderMmState(s: MmState): string {
     if (f.zero) continue;
     const rmap = [...f.rmap].map((k) => `${pidOf(k)}:${vpageOf(k)}`).join(" ");
     const pmds = [...f.pmds].map((k) => `${pidOf(k)}:${vpageOf(k)}`).join(" ");
-    const large = f.nr > 1 ? `  THP ×${f.nr} entire ${f.entireMapcount} pin ${f.pincount}  pages map [${f.pageMapcount}] excl [${f.pageExclusive.map((e) => (e ? 1 : 0))}]` : "";
+    const large =
+      f.nr > 1
+        ? `  THP ×${f.nr} entire ${f.entireMapcount} pin ${f.pincount}  pages map [${f.pageMapcount}] excl [${f.pageExclusive.map((e) => (e ? 1 : 0))}]`
+        : "";
     const flags = `${f.anonExclusive ? "  exclusive" : ""}${f.ksm ? (f.ksmStable ? "  ksm" : "  ksm (no stable node)") : ""}${f.cache ? `  ${f.cache}-cache` : ""}`;
-    lines.push(`frame ${f.pfn}  ref ${f.refcount}  map ${f.mapcount}${flags}${large}  rmap ${rmap || "-"}${pmds ? `  pmd ${pmds}` : ""}`);
+    lines.push(
+      `frame ${f.pfn}  ref ${f.refcount}  map ${f.mapcount}${flags}${large}  rmap ${rmap || "-"}${pmds ? `  pmd ${pmds}` : ""}`,
+    );
   }
   for (const pin of s.pins.values()) {
-    lines.push(`pin ${pin.handle}  ${pin.kind}${pin.write ? " write" : ""}  pid ${pin.pid} page ${pin.vpage} → frame ${pin.pfn}`);
+    lines.push(
+      `pin ${pin.handle}  ${pin.kind}${pin.write ? " write" : ""}  pid ${pin.pid} page ${pin.vpage} → frame ${pin.pfn}`,
+    );
   }
   return lines.join("\n");
 }

@@ -8,7 +8,11 @@ export const mmGeometrySchema = z
     /** Observable cells (bytes at real geometry) per page; cell i sits at byte i * pageSize / cellsPerPage. */
     cellsPerPage: z.number().int().min(1).max(4096),
     /** Pages of address space the ops may name: the window [0, pages). */
-    pages: z.number().int().min(4).max(1 << 24),
+    pages: z
+      .number()
+      .int()
+      .min(4)
+      .max(1 << 24),
     /** A huge page (PMD-sized folio) is 2^hugeOrder pages; real x86-64 is 9, fuzzing uses 2. */
     hugeOrder: z.number().int().min(1).max(9),
     /** Regular files the ops may name (0..files-1), each `pages` pages long, all zeros at boot. */
@@ -25,9 +29,15 @@ const pages = z.number().int().min(0);
 const prot = z.enum(["r", "rw"]);
 export type Prot = z.infer<typeof prot>;
 export const madviseAdvice = z.enum([
-  "dontneed", "dontfork", "dofork", "wipeonfork", "keeponfork",
-  "hugepage", "nohugepage", // feature "thp"
-  "mergeable", "unmergeable", // feature "ksm"
+  "dontneed",
+  "dontfork",
+  "dofork",
+  "wipeonfork",
+  "keeponfork",
+  "hugepage",
+  "nohugepage", // feature "thp"
+  "mergeable",
+  "unmergeable", // feature "ksm"
 ]);
 export type MadviseAdvice = z.infer<typeof madviseAdvice>;
 
@@ -71,18 +81,28 @@ export type MmOp = z.infer<typeof mmOpSchema>;
 /** The feature an op needs beyond the base set, if any: engines without it never see the op. */
 export function opFeature(op: MmOp): MmFeature | undefined {
   switch (op.op) {
-    case "pin": return op.kind === "get" ? "gup" : op.kind === "longterm" && op.write ? "longterm" : "pin";
-    case "pinWrite": return "longterm";
-    case "unpin": case "pinRead": return "gup";
-    case "collapse": return "thp";
-    case "ksmScan": return "ksm";
-    case "fileRead": case "fileWrite": return "file";
-    case "mmap": return op.file === undefined ? undefined : "file";
+    case "pin":
+      return op.kind === "get" ? "gup" : op.kind === "longterm" && op.write ? "longterm" : "pin";
+    case "pinWrite":
+      return "longterm";
+    case "unpin":
+    case "pinRead":
+      return "gup";
+    case "collapse":
+      return "thp";
+    case "ksmScan":
+      return "ksm";
+    case "fileRead":
+    case "fileWrite":
+      return "file";
+    case "mmap":
+      return op.file === undefined ? undefined : "file";
     case "madvise":
       if (op.advice === "hugepage" || op.advice === "nohugepage") return "thp";
       if (op.advice === "mergeable" || op.advice === "unmergeable") return "ksm";
       return undefined;
-    default: return undefined;
+    default:
+      return undefined;
   }
 }
 
@@ -239,7 +259,10 @@ export interface MmState {
 export const hugeSize = (g: MmGeometry): number => 1 << g.hugeOrder;
 
 /** The folio holding page `pfn`: small folios and heads are keyed directly; a tail finds its aligned head. */
-export function folioOf<F extends MmFrameView>(s: { readonly geometry: MmGeometry; readonly frames: ReadonlyMap<number, F> }, pfn: number): F | undefined {
+export function folioOf<F extends MmFrameView>(
+  s: { readonly geometry: MmGeometry; readonly frames: ReadonlyMap<number, F> },
+  pfn: number,
+): F | undefined {
   const direct = s.frames.get(pfn);
   if (direct) return direct;
   const head = s.frames.get(pfn - (pfn % hugeSize(s.geometry)));
@@ -247,14 +270,19 @@ export function folioOf<F extends MmFrameView>(s: { readonly geometry: MmGeometr
 }
 
 /** Whether a page counts as maybe DMA-pinned (folio_maybe_dma_pinned): large folios by pincount, small ones by the bias. */
-export const maybeDmaPinned = (f: MmFrameView): boolean => (f.nr > 1 ? f.pincount > 0 : f.refcount >= GUP_PIN_COUNTING_BIAS);
+export const maybeDmaPinned = (f: MmFrameView): boolean =>
+  f.nr > 1 ? f.pincount > 0 : f.refcount >= GUP_PIN_COUNTING_BIAS;
 export const GUP_PIN_COUNTING_BIAS = 1024;
 
 /** /sys/kernel/mm/ksm/max_page_sharing (its default): a KSM page takes at most this many sharers; then a new one starts. */
 export const KSM_MAX_PAGE_SHARING = 256;
 
 /** The page a process maps at vpage, through its PTE or its PMD, with the entry that maps it. */
-export function mappedAt(p: MmProcView, vpage: number, huge: number): { pfn: number; entry: MmPteView; pmd: boolean } | undefined {
+export function mappedAt(
+  p: MmProcView,
+  vpage: number,
+  huge: number,
+): { pfn: number; entry: MmPteView; pmd: boolean } | undefined {
   const pte = p.ptes.get(vpage);
   if (pte) return { pfn: pte.pfn, entry: pte, pmd: false };
   const base = vpage - (vpage % huge);

@@ -3,7 +3,7 @@
 // they began to wait, with deadlocks broken as PostgreSQL breaks them. The model and the oracle store data their own
 // ways and plug in here through `Storage`.
 import { InputError } from "../../engines/types.ts";
-import { pgLevels, type MvccObs, type MvccOp, type MvccResult, type PgLevel } from "./types.ts";
+import { type MvccObs, type MvccOp, type MvccResult, type PgLevel, pgLevels } from "./types.ts";
 
 export type Statement = Extract<MvccOp, { tx: number }> & { op: "read" | "scan" | "insert" | "update" | "delete" };
 
@@ -78,12 +78,16 @@ export class Sessions<S> {
       this.storage.vacuum?.([...this.clients.values()]);
       return { ok: true };
     }
-    if (op.op === "checkpoint") throw new InputError("checkpoint is an op of the sqlite flavour (geometry {\"flavour\":\"sqlite\"})");
+    if (op.op === "checkpoint")
+      throw new InputError('checkpoint is an op of the sqlite flavour (geometry {"flavour":"sqlite"})');
     const c = this.clients.get(op.tx);
     if (c?.pending) return { skipped: true };
     switch (op.op) {
       case "begin":
-        if (!isPgLevel(op.level)) throw new InputError(`BEGIN ${op.level} is SQLite's (geometry {"flavour":"sqlite"}); PostgreSQL's levels are ${pgLevels.join(", ")}`);
+        if (!isPgLevel(op.level))
+          throw new InputError(
+            `BEGIN ${op.level} is SQLite's (geometry {"flavour":"sqlite"}); PostgreSQL's levels are ${pgLevels.join(", ")}`,
+          );
         if (c?.failed) return { error: "25P02" }; // in a failed transaction even BEGIN is refused
         if (!c) this.clients.set(op.tx, this.newClient(op.tx, op.level, false, op.readOnly === true));
         else if (c.ran && c.level !== op.level) {
@@ -173,7 +177,9 @@ export class Sessions<S> {
   private wake(ended: Client<S>): void {
     const id = this.storage.waitId(ended);
     if (id === undefined) return;
-    let waiting = [...this.clients.values()].filter((c) => c.pending?.waitFor === id).sort((a, b) => a.pending!.since - b.pending!.since);
+    let waiting = [...this.clients.values()]
+      .filter((c) => c.pending?.waitFor === id)
+      .sort((a, b) => a.pending!.since - b.pending!.since);
     if (waiting.length > 1) {
       const txs = waiting.map((w) => w.tx);
       this.wakes.push(txs);
@@ -192,7 +198,8 @@ export class Sessions<S> {
    * deadlock_timeout fires first while the cycle exists: the one that has waited longest.
    */
   private breakDeadlock(from: Client<S>): void {
-    const holderOf = (c: Client<S>) => [...this.clients.values()].find((h) => h !== c && this.storage.waitId(h) === c.pending?.waitFor);
+    const holderOf = (c: Client<S>) =>
+      [...this.clients.values()].find((h) => h !== c && this.storage.waitId(h) === c.pending?.waitFor);
     const cycle: Client<S>[] = [];
     let c: Client<S> | undefined = from;
     while (c?.pending && !cycle.includes(c)) {
@@ -201,7 +208,8 @@ export class Sessions<S> {
     }
     if (!c || c !== from) return; // no cycle through the new waiter
     const chosen = this.victim?.(cycle.map((c) => c.tx));
-    const victim = cycle.find((c) => c.tx === chosen) ?? cycle.reduce((a, b) => (b.pending!.since < a.pending!.since ? b : a));
+    const victim =
+      cycle.find((c) => c.tx === chosen) ?? cycle.reduce((a, b) => (b.pending!.since < a.pending!.since ? b : a));
     this.deadlocks.push([victim.tx, ...cycle.filter((c) => c !== victim).map((c) => c.tx)]);
     victim.pending = undefined;
     if (victim !== from) this.woken.push({ tx: victim.tx, result: { error: "40P01" } });

@@ -4,7 +4,7 @@
 // (_bt_check_unique with a dirty snapshot), and lazy vacuum up to the OldestXmin horizon. Versions are shared by
 // every snapshot that can see them: nothing is copied.
 import type { Engine } from "../../engines/types.ts";
-import { Sessions, type Client, type Outcome, type Statement, type Storage } from "./clients.ts";
+import { type Client, type Outcome, Sessions, type Statement, type Storage } from "./clients.ts";
 import { SerializationFailure, Ssi, type SsiHeap, type Sxact } from "./ssi.ts";
 import type { MvccGeometry, MvccObs, MvccOp, MvccResult, MvccState, PgLevel, Snapshot, Version } from "./types.ts";
 
@@ -76,7 +76,10 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
 
   /** GetSnapshotData: running xids (not the caller's own), xmax the next xid, xmin the oldest running. */
   protected takeSnapshot(own: number | undefined): Snapshot {
-    const xip = [...this.sessions.clients.values()].map((c) => c.state.xid).filter((x): x is number => x !== undefined && x !== own && !this.clog.has(x)).sort((a, b) => a - b);
+    const xip = [...this.sessions.clients.values()]
+      .map((c) => c.state.xid)
+      .filter((x): x is number => x !== undefined && x !== own && !this.clog.has(x))
+      .sort((a, b) => a - b);
     return { xmin: Math.min(this.nextXid, ...xip), xmax: this.nextXid, xip };
   }
 
@@ -144,13 +147,23 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
     client.state.held = op.op === "read" || op.op === "scan" ? s : undefined;
     if (sxact && op.op !== "insert") this.ssi.scan(sxact);
     switch (op.op) {
-      case "read": return { values: this.seen(op.key, s, own).map((v) => v.value).sort((a, b) => a - b) };
+      case "read":
+        return {
+          values: this.seen(op.key, s, own)
+            .map((v) => v.value)
+            .sort((a, b) => a - b),
+        };
       case "scan": {
-        const rows = this.versions.filter((v) => v.key >= op.lo && v.key <= op.hi && this.visible(v, s, own)).map((v) => [v.key, v.value] as [number, number]);
+        const rows = this.versions
+          .filter((v) => v.key >= op.lo && v.key <= op.hi && this.visible(v, s, own))
+          .map((v) => [v.key, v.value] as [number, number]);
         return { rows: rows.sort((a, b) => a[0] - b[0] || a[1] - b[1]) };
       }
-      case "insert": return this.insert(client, op.key, op.value);
-      case "update": case "delete": return this.modify(client, op, s);
+      case "insert":
+        return this.insert(client, op.key, op.value);
+      case "update":
+      case "delete":
+        return this.modify(client, op, s);
     }
   }
 
@@ -217,7 +230,12 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
       if (st.sxact) this.ssi.write(st.sxact);
       v.xmax = own;
       if (op.op === "update") {
-        const next = { key: v.key, value: op.add !== undefined ? v.value + op.add : op.value ?? v.value, xmin: own, xmax: 0 };
+        const next = {
+          key: v.key,
+          value: op.add !== undefined ? v.value + op.add : (op.value ?? v.value),
+          xmin: own,
+          xmax: 0,
+        };
         this.place(next);
         this.ctid.set(v, next);
         done.made.add(next);
@@ -314,7 +332,14 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
         // the snapshot it holds: its own (REPEATABLE READ), or the one its waiting statement keeps
         const snapshot = c.state.snapshot ?? (c.pending?.context as Snapshot | undefined) ?? c.state.held;
         const waiting = c.pending?.op.op as "insert" | "update" | "delete" | undefined;
-        return { tx: c.tx, ...(c.state.xid !== undefined ? { xid: c.state.xid } : {}), level: c.level, failed: c.failed, ...(snapshot ? { snapshot } : {}), ...(waiting ? { waiting } : {}) };
+        return {
+          tx: c.tx,
+          ...(c.state.xid !== undefined ? { xid: c.state.xid } : {}),
+          level: c.level,
+          failed: c.failed,
+          ...(snapshot ? { snapshot } : {}),
+          ...(waiting ? { waiting } : {}),
+        };
       }),
       nextXid: this.nextXid,
       removed: this.removed,

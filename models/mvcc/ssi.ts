@@ -67,9 +67,23 @@ export class Ssi {
     const active = this.sxacts.filter((s) => !s.committed);
     if (declaredReadOnly && !active.some((s) => !s.doomed && !s.declaredReadOnly)) return undefined;
     const s: Sxact = {
-      tx, snapshot, declaredReadOnly, readOnly: declaredReadOnly, committed: false, prepared: false, doomed: false, conflictOut: false,
-      locked: false, didWrite: false, inConflicts: new Set(), outConflicts: new Set(), lastCommitBeforeSnapshot: this.seq,
-      prepareSeqNo: INVALID, commitSeqNo: INVALID, earliestOutConflictCommit: INVALID, finishedBefore: INVALID,
+      tx,
+      snapshot,
+      declaredReadOnly,
+      readOnly: declaredReadOnly,
+      committed: false,
+      prepared: false,
+      doomed: false,
+      conflictOut: false,
+      locked: false,
+      didWrite: false,
+      inConflicts: new Set(),
+      outConflicts: new Set(),
+      lastCommitBeforeSnapshot: this.seq,
+      prepareSeqNo: INVALID,
+      commitSeqNo: INVALID,
+      earliestOutConflictCommit: INVALID,
+      finishedBefore: INVALID,
     };
     if (this.globalXmin === undefined) [this.globalXmin, this.globalXminCount] = [snapshot.xmin, 1];
     else if (snapshot.xmin === this.globalXmin) this.globalXminCount++;
@@ -95,7 +109,8 @@ export class Ssi {
           if (visible) continue;
           xid = v.xmin;
           break;
-        case "recentlyDead": case "deleteInProgress":
+        case "recentlyDead":
+        case "deleteInProgress":
           xid = visible ? v.xmax : v.xmin;
           if (xid < xmin) continue;
           break;
@@ -127,7 +142,12 @@ export class Ssi {
     const writer = this.sxacts.find((s) => s.xid === xid);
     if (!writer || writer === me || writer.doomed) return;
     // a READ ONLY transaction appears to run before a committed writer with no earlier-committed conflict out
-    if (me.readOnly && writer.committed && (!writer.conflictOut || me.lastCommitBeforeSnapshot < writer.earliestOutConflictCommit)) return;
+    if (
+      me.readOnly &&
+      writer.committed &&
+      (!writer.conflictOut || me.lastCommitBeforeSnapshot < writer.earliestOutConflictCommit)
+    )
+      return;
     if (!this.concurrent(me, xid) || me.outConflicts.has(writer)) return;
     this.flag(me, me, writer);
   }
@@ -178,7 +198,11 @@ export class Ssi {
     // the reader became a pivot, its writer having committed first: T0 → R → W
     if (!failure && writer.prepared && !reader.readOnly) {
       for (const t0 of reader.inConflicts) {
-        if (!t0.doomed && (!t0.committed || t0.commitSeqNo >= writer.prepareSeqNo) && (!t0.readOnly || t0.lastCommitBeforeSnapshot >= writer.prepareSeqNo)) {
+        if (
+          !t0.doomed &&
+          (!t0.committed || t0.commitSeqNo >= writer.prepareSeqNo) &&
+          (!t0.readOnly || t0.lastCommitBeforeSnapshot >= writer.prepareSeqNo)
+        ) {
           failure = true;
           break;
         }

@@ -59,8 +59,16 @@ export type MvccOp = z.infer<typeof mvccOpSchema>;
  * write from a snapshot older than the last commit), SQLITE_CONSTRAINT_PRIMARYKEY (an insert of a present key).
  */
 export const SQLSTATES = [
-  "40001", "40P01", "23505", "25P02", "25001", "25P01", "25006",
-  "SQLITE_BUSY", "SQLITE_BUSY_SNAPSHOT", "SQLITE_CONSTRAINT_PRIMARYKEY",
+  "40001",
+  "40P01",
+  "23505",
+  "25P02",
+  "25001",
+  "25P01",
+  "25006",
+  "SQLITE_BUSY",
+  "SQLITE_BUSY_SNAPSHOT",
+  "SQLITE_CONSTRAINT_PRIMARYKEY",
   // SQLite: BEGIN inside a transaction, COMMIT or ROLLBACK outside one ("cannot commit - no transaction is active")
   "SQLITE_ERROR",
 ] as const;
@@ -77,7 +85,17 @@ export const resultSchema = z.union([
   z.object({ rolledBack: z.literal(true) }).strict(),
   z.object({ error: z.enum(SQLSTATES) }).strict(),
   /** PRAGMA wal_checkpoint's row: busy 0|1, log (frames in the WAL), checkpointed (frames backfilled). */
-  z.object({ checkpoint: z.object({ busy: z.union([z.literal(0), z.literal(1)]), log: z.number().int().min(-1), checkpointed: z.number().int().min(-1) }).strict() }).strict(),
+  z
+    .object({
+      checkpoint: z
+        .object({
+          busy: z.union([z.literal(0), z.literal(1)]),
+          log: z.number().int().min(-1),
+          checkpointed: z.number().int().min(-1),
+        })
+        .strict(),
+    })
+    .strict(),
 ]);
 export type MvccResult = z.infer<typeof resultSchema>;
 
@@ -93,7 +111,10 @@ export const mvccObsSchema = z.union([
   z.object({ blocked: z.literal(true), unblocked: unblocked.optional() }).strict(),
   z.object({ skipped: z.literal(true) }).strict(),
 ]);
-export type MvccObs = MvccResult & { unblocked?: { tx: number; result: MvccResult }[] } | { blocked: true; unblocked?: { tx: number; result: MvccResult }[] } | { skipped: true };
+export type MvccObs =
+  | (MvccResult & { unblocked?: { tx: number; result: MvccResult }[] })
+  | { blocked: true; unblocked?: { tx: number; result: MvccResult }[] }
+  | { skipped: true };
 
 // ---- the inspected state
 
@@ -122,7 +143,10 @@ export const mvccStateSchema = z
           xid: xid.optional(),
           level: z.enum(levels),
           failed: z.boolean(),
-          snapshot: z.object({ xmin: xid, xmax: xid, xip: z.array(xid) }).strict().optional(),
+          snapshot: z
+            .object({ xmin: xid, xmax: xid, xip: z.array(xid) })
+            .strict()
+            .optional(),
           /** The statement it waits in, if it waits on a lock (an UPDATE or DELETE waits with the page pinned). */
           waiting: z.enum(["insert", "update", "delete"]).optional(),
         })

@@ -81,7 +81,9 @@ export abstract class WalClients<R> {
 
   private begin(c: WalConn<R>, op: Extract<MvccOp, { op: "begin" }>): MvccResult {
     if ((op.level !== "deferred" && op.level !== "immediate") || op.readOnly) {
-      throw new InputError(`BEGIN ${op.level}${op.readOnly ? " READ ONLY" : ""} is PostgreSQL's; the sqlite flavour has deferred and immediate`);
+      throw new InputError(
+        `BEGIN ${op.level}${op.readOnly ? " READ ONLY" : ""} is PostgreSQL's; the sqlite flavour has deferred and immediate`,
+      );
     }
     if (c.open) return { error: "SQLITE_ERROR" }; // "cannot start a transaction within a transaction"
     if (op.level === "immediate") {

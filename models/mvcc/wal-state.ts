@@ -34,7 +34,15 @@ export const walStateSchema = z
           /** BEGIN ran (otherwise each statement runs alone). */
           open: z.boolean(),
           /** Its read transaction: the read lock it holds (slot) and its copy of the wal-index header (mxFrame, salt). */
-          read: z.object({ slot: z.number().int().min(0).max(4), mxFrame: frameNo, minFrame: z.number().int().min(1), salt: z.number().int().min(0) }).strict().optional(),
+          read: z
+            .object({
+              slot: z.number().int().min(0).max(4),
+              mxFrame: frameNo,
+              minFrame: z.number().int().min(1),
+              salt: z.number().int().min(0),
+            })
+            .strict()
+            .optional(),
           /** Pages its transaction changed, private (the page cache) until commit writes them to the WAL. */
           dirty: z.array(page),
         })
@@ -62,8 +70,12 @@ export function renderWalState(s: WalState): string {
     `read marks: ${s.marks.map((m, i) => `${i + 1}:${m ?? "-"}`).join(" ")}; writer: ${s.writer === null ? "none" : `client ${s.writer}`}`,
   ];
   for (const c of s.clients) {
-    const read = c.read ? `, read lock ${c.read.slot} (mxFrame ${c.read.mxFrame}, minFrame ${c.read.minFrame}, salt ${c.read.salt})` : "";
-    lines.push(`client ${c.tx}${c.open ? " (in a transaction)" : ""}${read}${c.dirty.map((p) => `, dirty page ${p.page} ${rowsText(p.rows)}`).join("")}`);
+    const read = c.read
+      ? `, read lock ${c.read.slot} (mxFrame ${c.read.mxFrame}, minFrame ${c.read.minFrame}, salt ${c.read.salt})`
+      : "";
+    lines.push(
+      `client ${c.tx}${c.open ? " (in a transaction)" : ""}${read}${c.dirty.map((p) => `, dirty page ${p.page} ${rowsText(p.rows)}`).join("")}`,
+    );
   }
   return lines.join("\n");
 }

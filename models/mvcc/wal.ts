@@ -7,7 +7,15 @@
 // starts again at frame 1 once all of it is copied and nobody reads it. Ground truth: docs/research/sqlite-wal.md.
 import type { Engine } from "../../engines/types.ts";
 import type { MvccGeometry, MvccObs, MvccOp, MvccResult } from "./types.ts";
-import { applyChange, WalClients, type Change, type CheckpointMode, type CheckpointRow, type Reading, type Select } from "./wal-clients.ts";
+import {
+  applyChange,
+  type Change,
+  type CheckpointMode,
+  type CheckpointRow,
+  type Reading,
+  type Select,
+  WalClients,
+} from "./wal-clients.ts";
 import type { WalPage, WalState } from "./wal-state.ts";
 
 /** t's root page: 64 rows of two small integers fit in one 4096-byte b-tree leaf, so every row lives on page 2. */
@@ -109,7 +117,9 @@ export class WalModel extends WalClients<Snapshot> implements Engine<MvccOp, Mvc
   protected page(s: Snapshot, page: number): Rows {
     const own = s.dirty.get(page);
     if (own) return own;
-    if (s.slot > 0) for (let f = s.mxFrame; f >= s.minFrame; f--) if (this.frames[f - 1]?.page === page) return this.frames[f - 1]!.rows;
+    if (s.slot > 0)
+      for (let f = s.mxFrame; f >= s.minFrame; f--)
+        if (this.frames[f - 1]?.page === page) return this.frames[f - 1]!.rows;
     return this.db.get(page) ?? [];
   }
 
@@ -118,14 +128,20 @@ export class WalModel extends WalClients<Snapshot> implements Engine<MvccOp, Mvc
     const pages = new Set<number>();
     for (let k = lo; k <= hi; k++) pages.add(pageOf(k));
     const rows = [...pages].flatMap((p) => this.page(c.read, p)).filter(([k]) => k >= lo && k <= hi);
-    return op.op === "read" ? { values: rows.map(([, v]) => v) } : { rows: rows.sort((a, b) => a[0] - b[0]).map(([k, v]) => [k, v]) };
+    return op.op === "read"
+      ? { values: rows.map(([, v]) => v) }
+      : { rows: rows.sort((a, b) => a[0] - b[0]).map(([k, v]) => [k, v]) };
   }
 
   protected write(c: Reading<Snapshot>, op: Change): MvccResult {
     const page = pageOf(op.key);
     const rows = new Map(this.page(c.read, page));
     const { result, changed } = applyChange(rows, op);
-    if (changed) c.read.dirty.set(page, [...rows].sort((a, b) => a[0] - b[0])); // sqlite3PagerWrite
+    if (changed)
+      c.read.dirty.set(
+        page,
+        [...rows].sort((a, b) => a[0] - b[0]),
+      ); // sqlite3PagerWrite
     return result;
   }
 

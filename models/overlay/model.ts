@@ -46,7 +46,10 @@ export interface Ino {
   /** index=on: the overlay nlink (the union of upper and uncovered lower links) of an indexed inode. */
   union?: number;
 }
-export interface File { readonly kind: "file"; readonly ino: Ino }
+export interface File {
+  readonly kind: "file";
+  readonly ino: Ino;
+}
 export interface Dir {
   readonly kind: "dir";
   mode: number;
@@ -66,7 +69,9 @@ export interface Sym {
   created: boolean;
   detached?: boolean;
 }
-export interface Whiteout { readonly kind: "whiteout" }
+export interface Whiteout {
+  readonly kind: "whiteout";
+}
 export type Obj = File | Dir | Sym | Whiteout;
 
 /** What a name resolves to through the layers: the upper object and the lower ones (a directory's merge stack, or a file and its data). */
@@ -94,7 +99,14 @@ interface Resolved {
   readonly node?: Merged;
 }
 
-const newDir = (mode: number, created: boolean): Dir => ({ kind: "dir", mode, xattrs: new Map(), children: new Map(), origin: !created, created });
+const newDir = (mode: number, created: boolean): Dir => ({
+  kind: "dir",
+  mode,
+  xattrs: new Map(),
+  children: new Map(),
+  origin: !created,
+  created,
+});
 const typeOf = (m: Merged): FileType => (m.upper ?? m.lowers[0]!.obj).kind;
 const top = (m: Merged): Exclude<Obj, Whiteout> => m.upper ?? m.lowers[0]!.obj;
 
@@ -120,34 +132,77 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
 
   private perform(op: OverlayOp): OverlayObs {
     switch (op.op) {
-      case "layer": return { layer: this.addLayer(this.buildLayer(op.entries)) };
-      case "mount": return this.mount(op.c, op.layers, { redirectDir: op.redirectDir, index: op.index, metacopy: op.metacopy });
-      case "umount": this.mounted(op.c); this.containers.delete(op.c); return { ok: true };
-      case "commit": return { layer: this.commit(op.c) };
-      default: break;
+      case "layer":
+        return { layer: this.addLayer(this.buildLayer(op.entries)) };
+      case "mount":
+        return this.mount(op.c, op.layers, { redirectDir: op.redirectDir, index: op.index, metacopy: op.metacopy });
+      case "umount":
+        this.mounted(op.c);
+        this.containers.delete(op.c);
+        return { ok: true };
+      case "commit":
+        return { layer: this.commit(op.c) };
+      default:
+        break;
     }
     const c = this.mounted(op.c);
     switch (op.op) {
-      case "mkdir": this.mkdir(c, op.path, op.mode); break;
-      case "create": this.create(c, op.path, op.mode); break;
-      case "symlink": this.symlink(c, op.target, op.path); break;
-      case "write": this.writeData(c, op.path, (d) => splice(d, op.at, op.data)); break;
-      case "append": this.writeData(c, op.path, (d) => d + op.data); break;
-      case "truncate": this.truncate(c, op.path, op.size); break;
-      case "chmod": this.setattr(c, op.path, (o) => void (o.kind === "file" ? (o.ino.mode = op.mode) : o.kind === "dir" ? (o.mode = op.mode) : undefined)); break;
-      case "setxattr": this.setattr(c, op.path, (o) => void (o.kind === "file" ? o.ino.xattrs : (o as Dir).xattrs).set(op.name, op.value), true); break;
-      case "unlink": this.remove(c, op.path, false); break;
-      case "rmdir": this.remove(c, op.path, true); break;
-      case "rename": this.rename(c, op.from, op.to, op.flags); break;
-      case "link": this.link(c, op.from, op.to); break;
+      case "mkdir":
+        this.mkdir(c, op.path, op.mode);
+        break;
+      case "create":
+        this.create(c, op.path, op.mode);
+        break;
+      case "symlink":
+        this.symlink(c, op.target, op.path);
+        break;
+      case "write":
+        this.writeData(c, op.path, (d) => splice(d, op.at, op.data));
+        break;
+      case "append":
+        this.writeData(c, op.path, (d) => d + op.data);
+        break;
+      case "truncate":
+        this.truncate(c, op.path, op.size);
+        break;
+      case "chmod":
+        this.setattr(
+          c,
+          op.path,
+          (o) => void (o.kind === "file" ? (o.ino.mode = op.mode) : o.kind === "dir" ? (o.mode = op.mode) : undefined),
+        );
+        break;
+      case "setxattr":
+        this.setattr(
+          c,
+          op.path,
+          (o) => void (o.kind === "file" ? o.ino.xattrs : (o as Dir).xattrs).set(op.name, op.value),
+          true,
+        );
+        break;
+      case "unlink":
+        this.remove(c, op.path, false);
+        break;
+      case "rmdir":
+        this.remove(c, op.path, true);
+        break;
+      case "rename":
+        this.rename(c, op.from, op.to, op.flags);
+        break;
+      case "link":
+        this.link(c, op.from, op.to);
+        break;
       case "readlink": {
         const o = this.lookup(c, op.path);
         if (o.kind !== "symlink") fail("EINVAL");
         return { target: (o as Sym).target };
       }
-      case "read": return { data: this.readData(c, this.follow(c, op.path)) };
-      case "readdir": return { names: this.readdir(c, this.follow(c, op.path, true)) };
-      case "stat": return { stat: this.stat(c, op.path) };
+      case "read":
+        return { data: this.readData(c, this.follow(c, op.path)) };
+      case "readdir":
+        return { names: this.readdir(c, this.follow(c, op.path, true)) };
+      case "stat":
+        return { stat: this.stat(c, op.path) };
     }
     return { ok: true };
   }
@@ -173,10 +228,26 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
           break;
         }
         case "file":
-          parent.children.set(name, { kind: "file", ino: { data: e.data, mode: e.mode ?? 0o644, xattrs: new Map(), nlink: 1, metacopy: false, size: e.data.length, origin: false, created: false } });
+          parent.children.set(name, {
+            kind: "file",
+            ino: {
+              data: e.data,
+              mode: e.mode ?? 0o644,
+              xattrs: new Map(),
+              nlink: 1,
+              metacopy: false,
+              size: e.data.length,
+              origin: false,
+              created: false,
+            },
+          });
           break;
-        case "symlink": parent.children.set(name, { kind: "symlink", target: e.target, nlink: 1, origin: false, created: false }); break;
-        case "whiteout": parent.children.set(name, { kind: "whiteout" }); break;
+        case "symlink":
+          parent.children.set(name, { kind: "symlink", target: e.target, nlink: 1, origin: false, created: false });
+          break;
+        case "whiteout":
+          parent.children.set(name, { kind: "whiteout" });
+          break;
         case "link": {
           let to: Obj | undefined = root;
           for (const n of e.to.split("/")) to = to?.kind === "dir" ? to.children.get(n) : undefined;
@@ -200,7 +271,13 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
     // ovl_parse_param / ovl_fs_params_verify: unknown or repeated lower dirs, metacopy=on,redirect_dir=off
     if (layers.some((l) => !this.layers.has(l)) || new Set(layers).size !== layers.length) fail("EINVAL");
     if (options.metacopy && !options.redirectDir) fail("EINVAL");
-    this.containers.set(c, { n: c, layers: [...layers], options: { ...options }, upper: newDir(0o755, true), index: new Map() });
+    this.containers.set(c, {
+      n: c,
+      layers: [...layers],
+      options: { ...options },
+      upper: newDir(0o755, true),
+      index: new Map(),
+    });
     return { ok: true };
   }
 
@@ -210,7 +287,13 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
     // the index lives in the work dir, which does not survive: the layer's inodes count only their names in it
     rawTree(c.upper, (_p, o) => void (o.kind === "file" && delete o.ino.union));
     const id = this.addLayer(c.upper);
-    this.containers.set(n, { n, layers: [id, ...c.layers], options: c.options, upper: newDir(0o755, true), index: new Map() });
+    this.containers.set(n, {
+      n,
+      layers: [id, ...c.layers],
+      options: c.options,
+      upper: newDir(0o755, true),
+      index: new Map(),
+    });
     return id;
   }
 
@@ -254,7 +337,8 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
         m.lowers.push({ layer, obj: o });
         if (o.kind !== "file" || !o.ino.metacopy || w.stop) break;
         if (!c.options.metacopy) fail("EPERM");
-        if (o.ino.redirect !== undefined) [bases, path] = this.redirected(c, bases, path, o.ino.redirect, layer), (i = -1);
+        if (o.ino.redirect !== undefined)
+          ([bases, path] = this.redirected(c, bases, path, o.ino.redirect, layer)), (i = -1);
         continue;
       }
       if (first && first.kind !== "dir") break;
@@ -262,7 +346,7 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
       // an absolute redirect below an opaque ancestor resumes the lookup below (ovl_check_redirect resets d->stop)
       if (o.opaque === "y" || (w.stop && !o.redirect?.startsWith("/"))) break;
       // redirect_dir=off still follows redirects on this kernel (redirect_always_follow=Y): it only stops making them
-      if (o.redirect !== undefined) [bases, path] = this.redirected(c, bases, path, o.redirect, layer), (i = -1);
+      if (o.redirect !== undefined) ([bases, path] = this.redirected(c, bases, path, o.redirect, layer)), (i = -1);
     }
     return m.upper || m.lowers.length ? m : undefined;
   }
@@ -296,7 +380,13 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
    * ovl_check_redirect: a relative redirect renames the last component in the same parents; an absolute one is
    * looked up from the root of each layer below the one holding it (all layers, for an upper redirect).
    */
-  private redirected(c: Container, bases: Merged["lowers"], path: string[], redirect: string, below: number | undefined): [Merged["lowers"], string[]] {
+  private redirected(
+    c: Container,
+    bases: Merged["lowers"],
+    path: string[],
+    redirect: string,
+    below: number | undefined,
+  ): [Merged["lowers"], string[]] {
     const after = (l: { layer: number }) => below === undefined || c.layers.indexOf(l.layer) > c.layers.indexOf(below);
     if (!redirect.startsWith("/")) return [bases.filter(after), [...path.slice(0, -1), redirect]];
     return [this.root(c).lowers.filter(after), redirect.split("/").filter((s) => s)];
@@ -341,7 +431,8 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
 
   /** ovl_copy_up_flags: copy up every missing ancestor, top down, then the object (`data` false: metadata only where metacopy allows). */
   protected copyUp(c: Container, r: Resolved, m: Merged | undefined, data: boolean): void {
-    for (let i = 1; i < r.chain.length; i++) this.copyUpOne(c, r.chain[i - 1]!, r.names[i - 1]!, r.chain[i]!, r.names.slice(0, i), true);
+    for (let i = 1; i < r.chain.length; i++)
+      this.copyUpOne(c, r.chain[i - 1]!, r.names[i - 1]!, r.chain[i]!, r.names.slice(0, i), true);
     if (m) this.copyUpOne(c, r.parent, r.name, m, r.names, data);
   }
 
@@ -384,7 +475,17 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
         const meta = !data && this.metacopyAllowed(c);
         // without index, a lower hard link is copied up detached and without an origin (ovl_copy_up_one: c.origin)
         const detached = !this.indexes(c, lower.ino) && lower.ino.nlink > 1;
-        const ino: Ino = { data: "", mode: lower.ino.mode, xattrs: new Map(lower.ino.xattrs), nlink: 1, metacopy: meta, size, origin: !detached, created: false, detached };
+        const ino: Ino = {
+          data: "",
+          mode: lower.ino.mode,
+          xattrs: new Map(lower.ino.xattrs),
+          nlink: 1,
+          metacopy: meta,
+          size,
+          origin: !detached,
+          created: false,
+          detached,
+        };
         if (!meta) ino.data = this.dataOf(m);
         if (this.indexes(c, lower.ino)) {
           ino.union = lower.ino.nlink; // ovl_set_nlink_lower
@@ -432,7 +533,9 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
   /** A merged file's bytes: a metacopy inode's come from the first lower file that has data (ovl_path_lowerdata). */
   private dataOf(m: Merged): string {
     // read_iter goes to the real file with the data: its bytes, whatever size a metacopy inode above it claims
-    const withData = [m.upper, ...m.lowers.map((l) => l.obj)].find((o): o is File => o?.kind === "file" && !o.ino.metacopy);
+    const withData = [m.upper, ...m.lowers.map((l) => l.obj)].find(
+      (o): o is File => o?.kind === "file" && !o.ino.metacopy,
+    );
     return withData?.ino.data ?? "";
   }
 
@@ -470,7 +573,10 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
   }
 
   private create(c: Container, path: string, mode: number): void {
-    this.createObject(c, path, () => ({ kind: "file", ino: { data: "", mode, xattrs: new Map(), nlink: 1, metacopy: false, size: 0, origin: false, created: true } }));
+    this.createObject(c, path, () => ({
+      kind: "file",
+      ino: { data: "", mode, xattrs: new Map(), nlink: 1, metacopy: false, size: 0, origin: false, created: true },
+    }));
   }
 
   private symlink(c: Container, target: string, path: string): void {
@@ -533,7 +639,10 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
       if (d?.kind !== "dir") continue;
       for (const [name, o] of d.children) if (!seen.has(name)) seen.set(name, o.kind !== "whiteout");
     }
-    return [...seen].filter(([, visible]) => visible).map(([n]) => n).sort();
+    return [...seen]
+      .filter(([, visible]) => visible)
+      .map(([n]) => n)
+      .sort();
   }
 
   private stat(c: Container, path: string): Stat {
@@ -544,7 +653,10 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
     if (o.kind === "symlink") return { type: "symlink", mode: 0o777, size: o.target.length };
     if (o.kind === "dir") return withXattrs({ type: "dir", mode: o.mode }, o.xattrs);
     const ino = this.ino(c, m);
-    return withXattrs({ type: "file", mode: ino.mode, size: ino.metacopy ? ino.size : ino.data.length, nlink: ino.union ?? ino.nlink }, ino.xattrs);
+    return withXattrs(
+      { type: "file", mode: ino.mode, size: ino.metacopy ? ino.size : ino.data.length, nlink: ino.union ?? ino.nlink },
+      ino.xattrs,
+    );
   }
 
   /** ovl_lower_positive: whether a lower layer below the parent has this name (then removing it needs a whiteout). */
@@ -578,7 +690,8 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
 
   /** ovl_nlink_start: with index=on, a lower hard link is copied up (to the index) before one of its names goes. */
   private nlinkStart(c: Container, r: Resolved, m: Merged): void {
-    if (typeOf(m) === "file" && !m.upper && this.indexes(c, (m.lowers[0]!.obj as File).ino)) this.copyUpOne(c, r.parent, r.name, m, r.names, false);
+    if (typeOf(m) === "file" && !m.upper && this.indexes(c, (m.lowers[0]!.obj as File).ino))
+      this.copyUpOne(c, r.parent, r.name, m, r.names, false);
   }
 
   /** Drop one name: its upper object loses a link, and the name becomes a whiteout where a lower layer has it. */
@@ -665,7 +778,8 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
     }
     const positive = this.lowerPositive(src.parent, src.name, src.node!);
     if (dst.node) this.dropLink(c, dst.node);
-    if (positive) srcUpper.children.set(src.name, { kind: "whiteout" }); // RENAME_WHITEOUT
+    if (positive)
+      srcUpper.children.set(src.name, { kind: "whiteout" }); // RENAME_WHITEOUT
     else srcUpper.children.delete(src.name);
     dstUpper.children.set(dst.name, a);
   }
@@ -674,7 +788,13 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
    * What a moved object carries: a directory with lower content, or a metacopy file, a redirect to it; a pure upper
    * directory opacity in a merged parent.
    */
-  private moved(_c: Container, o: Exclude<Obj, Whiteout>, m: Merged, redirect: string | undefined, newParent: Merged): void {
+  private moved(
+    _c: Container,
+    o: Exclude<Obj, Whiteout>,
+    m: Merged,
+    redirect: string | undefined,
+    newParent: Merged,
+  ): void {
     if (o.kind === "file" && o.ino.metacopy && redirect !== undefined) o.ino.redirect = redirect;
     if (o.kind !== "dir") return;
     if (m.lowers.length) {
@@ -745,7 +865,6 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
     }
     return { layers, containers, copyUps: this.copyUps, created, detached };
   }
-
 }
 
 function splice(data: string, at: number, bytes: string): string {

@@ -1,5 +1,5 @@
 // The overlay state as JSON (what an external engine answers to `inspect`) and as a picture for reports.
-import { overlayStateSchema, type OverlayState, type RawEntry } from "./types.ts";
+import { type OverlayState, overlayStateSchema, type RawEntry } from "./types.ts";
 
 export function decodeOverlayState(json: unknown): OverlayState {
   return overlayStateSchema.parse(json);
@@ -15,7 +15,11 @@ function line(e: RawEntry): string {
     e.opaque !== undefined ? `opaque=${e.opaque}` : undefined,
     e.redirect !== undefined ? `redirect=${e.redirect}` : undefined,
     e.origin ? "origin" : undefined,
-    e.xattrs ? Object.entries(e.xattrs).map(([k, v]) => `${k}=${v}`).join(" ") : undefined,
+    e.xattrs
+      ? Object.entries(e.xattrs)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(" ")
+      : undefined,
   ].filter(Boolean);
   const kind = e.type === "dir" ? "/" : e.type === "whiteout" ? " (whiteout)" : e.type === "symlink" ? "@" : "";
   return `${"  ".repeat(depth + 1)}${name}${kind}  ${tags.join("  ")}`.trimEnd();
@@ -27,8 +31,13 @@ export function renderOverlayState(s: OverlayState): string {
     out.push(`layer ${id}`, ...entries.map(line));
   }
   for (const [c, box] of Object.entries(s.containers)) {
-    const opts = Object.entries(box.options).filter(([, v]) => v).map(([k]) => k);
-    out.push(`container ${c} on [${box.layers.join(", ")}]${opts.length ? ` (${opts.join(", ")})` : ""}, upper:`, ...box.upper.map(line));
+    const opts = Object.entries(box.options)
+      .filter(([, v]) => v)
+      .map(([k]) => k);
+    out.push(
+      `container ${c} on [${box.layers.join(", ")}]${opts.length ? ` (${opts.join(", ")})` : ""}, upper:`,
+      ...box.upper.map(line),
+    );
   }
   return out.join("\n");
 }

@@ -4,7 +4,10 @@ import { z } from "zod";
 export const overlayGeometrySchema = z
   .object({
     /** The names the generator uses for path components; few, so layers collide on them. */
-    names: z.array(z.string().regex(/^[a-z][a-z0-9]*$/)).min(1).max(16),
+    names: z
+      .array(z.string().regex(/^[a-z][a-z0-9]*$/))
+      .min(1)
+      .max(16),
     /** Deepest path the generator names (components). */
     depth: z.number().int().min(1).max(6),
     /** Containers the generator names (1..containers). */
@@ -21,7 +24,10 @@ const name = z.string().regex(/^[a-z][a-z0-9]*(\/[a-z][a-z0-9]*)*$/, 'a non-empt
 const c = z.number().int().min(1);
 const layer = z.number().int().min(1);
 const mode = z.number().int().min(0).max(0o7777);
-const data = z.string().regex(/^[a-z0-9]*$/, "bytes from [a-z0-9]").max(64);
+const data = z
+  .string()
+  .regex(/^[a-z0-9]*$/, "bytes from [a-z0-9]")
+  .max(64);
 /**
  * Symlinks point nowhere: the model never resolves them, so their targets must name nothing on any machine. A path
  * through a symlink (or an op that follows one) is ENOENT, as for a dangling link.
@@ -69,7 +75,9 @@ export const overlayOpSchema = z.discriminatedUnion("op", [
   z.object({ op: z.literal("unlink"), c, path: name }).strict(),
   z.object({ op: z.literal("rmdir"), c, path: name }).strict(),
   /** renameat2 with no flag, RENAME_NOREPLACE or RENAME_EXCHANGE. */
-  z.object({ op: z.literal("rename"), c, from: name, to: name, flags: z.enum(["noreplace", "exchange"]).optional() }).strict(),
+  z
+    .object({ op: z.literal("rename"), c, from: name, to: name, flags: z.enum(["noreplace", "exchange"]).optional() })
+    .strict(),
   z.object({ op: z.literal("link"), c, from: name, to: name }).strict(),
   z.object({ op: z.literal("symlink"), c, target, path: name }).strict(),
   z.object({ op: z.literal("readlink"), c, path: name }).strict(),
@@ -83,7 +91,17 @@ export const overlayOpSchema = z.discriminatedUnion("op", [
 export type OverlayOp = z.infer<typeof overlayOpSchema>;
 export type OverlayOpName = OverlayOp["op"];
 
-export const ERRNOS = ["ENOENT", "EEXIST", "ENOTDIR", "EISDIR", "ENOTEMPTY", "EINVAL", "EXDEV", "EPERM", "EBUSY"] as const;
+export const ERRNOS = [
+  "ENOENT",
+  "EEXIST",
+  "ENOTDIR",
+  "EISDIR",
+  "ENOTEMPTY",
+  "EINVAL",
+  "EXDEV",
+  "EPERM",
+  "EBUSY",
+] as const;
 export type Errno = (typeof ERRNOS)[number];
 export const fileTypes = ["dir", "file", "symlink"] as const;
 export type FileType = (typeof fileTypes)[number];
@@ -166,7 +184,16 @@ export const overlayStateSchema = z
   .object({
     /** Every image layer with its entries (sorted by path): they must never change. */
     layers: z.record(z.string(), z.array(rawEntrySchema)),
-    containers: z.record(z.string(), z.object({ layers: z.array(layer), options: z.object(mountOptionsShape).strict(), upper: z.array(rawEntrySchema) }).strict()),
+    containers: z.record(
+      z.string(),
+      z
+        .object({
+          layers: z.array(layer),
+          options: z.object(mountOptionsShape).strict(),
+          upper: z.array(rawEntrySchema),
+        })
+        .strict(),
+    ),
     /** Copy-ups performed by the last op. */
     copyUps: z.array(copyUpSchema),
     /** "c:path" of upper entries made new (create, mkdir, symlink, or a hard link to such) rather than copied up. */

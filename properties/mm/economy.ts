@@ -4,13 +4,13 @@ import {
   folioOf,
   hugeSize,
   KSM_MAX_PAGE_SHARING,
+  type MmObs,
+  type MmOp,
+  type MmState,
   mappedAt,
   maybeDmaPinned,
   pidOf,
   vpageOf,
-  type MmObs,
-  type MmOp,
-  type MmState,
 } from "../../models/mm/types.ts";
 import type { Property } from "../types.ts";
 
@@ -23,7 +23,11 @@ interface Counters {
 const counters = (s: MmState): Counters => ({ folios: s.allocations, pages: s.allocatedPages, copies: s.copiedPages });
 
 /** A property that sees, per op, what the op allocated and copied. Fork has its own bound. */
-function perOp(name: string, description: string, check: (op: MmOp, used: Counters, s: MmState) => string | undefined): Property<MmOp, MmObs, MmState> {
+function perOp(
+  name: string,
+  description: string,
+  check: (op: MmOp, used: Counters, s: MmState) => string | undefined,
+): Property<MmOp, MmObs, MmState> {
   return {
     name,
     kind: "economy",
@@ -33,7 +37,11 @@ function perOp(name: string, description: string, check: (op: MmOp, used: Counte
       return {
         after(op, _obs, s) {
           const now = counters(s);
-          const used = { folios: now.folios - before.folios, pages: now.pages - before.pages, copies: now.copies - before.copies };
+          const used = {
+            folios: now.folios - before.folios,
+            pages: now.pages - before.pages,
+            copies: now.copies - before.copies,
+          };
           before = now;
           return op.op === "fork" ? undefined : check(op, used, s);
         },
@@ -160,7 +168,8 @@ export const forkCopiesOnlyPinned: Property<MmOp, MmObs, MmState> = {
 export const unwrittenPagesStayShared: Property<MmOp, MmObs, MmState> = {
   name: "unwritten-pages-stay-shared",
   kind: "economy",
-  description: "a private page not written since fork still shares its page (not a zero page) between parent and child; a THP CoW leaves its other pages shared",
+  description:
+    "a private page not written since fork still shares its page (not a zero page) between parent and child; a THP CoW leaves its other pages shared",
   start() {
     const expect = new Map<number, Map<number, number>>(); // pid → vpage → pfn
     const forget = (pid: number, start: number, end: number): void => {
@@ -266,7 +275,9 @@ function ksmContents(s: MmState): Map<string, { pfns: Set<number>; blocked: bool
       const f = folioOf(s, pfn);
       if (!f || !f.anon || f.zero) return;
       const i = pfn - f.pfn;
-      const sum = Array.from(f.data).slice(i * cpp, (i + 1) * cpp).join(",");
+      const sum = Array.from(f.data)
+        .slice(i * cpp, (i + 1) * cpp)
+        .join(",");
       const c = out.get(sum) ?? { pfns: new Set<number>(), blocked: false, full: false };
       c.pfns.add(pfn);
       c.blocked ||= f.ksm ? !f.ksmStable : f.refcount !== f.mapcount;
@@ -293,13 +304,15 @@ function ksmBreakBudget(s: MmState): number {
 export const ksmMergesIdentical: Property<MmOp, MmObs, MmState> = {
   name: "ksm-merges-identical",
   kind: "economy",
-  description: "after a KSM scan, identical anonymous pages in mergeable VMAs occupy one frame (one per max_page_sharing sharers), unless a page that cannot merge (held by a GUP reference or pin, or a KSM page a failed merge left outside the stable tree) has those contents too",
+  description:
+    "after a KSM scan, identical anonymous pages in mergeable VMAs occupy one frame (one per max_page_sharing sharers), unless a page that cannot merge (held by a GUP reference or pin, or a KSM page a failed merge left outside the stable tree) has those contents too",
   start() {
     return {
       after(op, _obs, s) {
         if (op.op !== "ksmScan") return undefined;
         for (const { pfns, blocked, full } of ksmContents(s).values()) {
-          if (pfns.size > 1 && !blocked && !full) return `frames ${[...pfns].join(", ")} hold the same contents and could be merged, but KSM left them apart`;
+          if (pfns.size > 1 && !blocked && !full)
+            return `frames ${[...pfns].join(", ")} hold the same contents and could be merged, but KSM left them apart`;
         }
         return undefined;
       },
@@ -307,4 +320,10 @@ export const ksmMergesIdentical: Property<MmOp, MmObs, MmState> = {
   },
 };
 
-export const mmEconomy = [forkCopiesOnlyPinned, faultAllocatesOne, copiesOnlyOnWrite, unwrittenPagesStayShared, ksmMergesIdentical];
+export const mmEconomy = [
+  forkCopiesOnlyPinned,
+  faultAllocatesOne,
+  copiesOnlyOnWrite,
+  unwrittenPagesStayShared,
+  ksmMergesIdentical,
+];

@@ -5,8 +5,6 @@ import {
   folioOf,
   GUP_PIN_COUNTING_BIAS,
   hugeSize,
-  pidOf,
-  vpageOf,
   type MmFrameView,
   type MmObs,
   type MmOp,
@@ -15,6 +13,8 @@ import {
   type MmState,
   type MmTlbView,
   type MmVmaView,
+  pidOf,
+  vpageOf,
 } from "../../models/mm/types.ts";
 import type { Named, Property } from "../types.ts";
 
@@ -66,7 +66,16 @@ export function scopedInvariants(name: string, invariants: readonly Scoped[]): P
   const onFreed = invariants.filter((i) => i.freed);
   const onKey = invariants.filter((i) => i.key);
   const onGlobal = invariants.filter((i) => i.global);
-  const at: At = { key: 0, proc: undefined, pte: undefined, pmd: undefined, pmdKey: -1, mapped: undefined, tlb: undefined, vma: undefined };
+  const at: At = {
+    key: 0,
+    proc: undefined,
+    pte: undefined,
+    pmd: undefined,
+    pmdKey: -1,
+    mapped: undefined,
+    tlb: undefined,
+    vma: undefined,
+  };
   const check = (s: MmState, full: boolean): Named | undefined => {
     const t = full ? undefined : s.touched;
     for (const f of t ? t.frames : s.frames.keys()) {
@@ -94,7 +103,11 @@ export function scopedInvariants(name: string, invariants: readonly Scoped[]): P
       const base = vpage - (vpage % huge);
       at.pmd = at.proc?.pmds.get(base);
       at.pmdKey = at.pmd ? key - (vpage - base) : -1;
-      at.mapped = at.pte ? { pfn: at.pte.pfn, entry: at.pte } : at.pmd ? { pfn: at.pmd.pfn + (vpage - base), entry: at.pmd } : undefined;
+      at.mapped = at.pte
+        ? { pfn: at.pte.pfn, entry: at.pte }
+        : at.pmd
+          ? { pfn: at.pmd.pfn + (vpage - base), entry: at.pmd }
+          : undefined;
       at.tlb = at.proc?.tlb.get(vpage);
       at.vma = at.pte ? findVma(at.proc!.vmas, vpage) : undefined;
       for (const inv of onKey) {
@@ -137,42 +150,54 @@ export const refcountConservation: Scoped = {
   description:
     "refcount == mappings (PTE and PMD) + the page cache's reference + GUP references + pins (×1024 on a small folio); pincount == pins on a large folio; the zero pages are never counted",
   frame(s, f) {
-    if (f.zero) return f.mapcount !== 0 || f.rmap.size !== 0 || f.pmds.size !== 0 ? `zero page ${f.pfn} has mapcount ${f.mapcount}` : undefined;
+    if (f.zero)
+      return f.mapcount !== 0 || f.rmap.size !== 0 || f.pmds.size !== 0
+        ? `zero page ${f.pfn} has mapcount ${f.mapcount}`
+        : undefined;
     const sum = f.pageMapcount.reduce((a, b) => a + b, 0) + f.entireMapcount;
-    if (f.mapcount !== sum) return `frame ${f.pfn}: mapcount ${f.mapcount} but its pages' mapcounts and the entire mapcount add up to ${sum}`;
+    if (f.mapcount !== sum)
+      return `frame ${f.pfn}: mapcount ${f.mapcount} but its pages' mapcounts and the entire mapcount add up to ${sum}`;
     const { refs, pins } = pinRefs(s, f);
     const expected = f.mapcount + (f.cache ? 1 : 0) + refs;
     if (f.refcount !== expected) {
       return `frame ${f.pfn}: refcount ${f.refcount} but mapcount ${f.mapcount}${f.cache ? " + page cache" : ""}${refs ? ` + ${refs} from pins` : ""} = ${expected}`;
     }
-    if (f.nr > 1 ? f.pincount !== pins : f.pincount !== 0) return `frame ${f.pfn}: pincount ${f.pincount} with ${pins} pin(s)${f.nr > 1 ? "" : " on a small folio (pins count in refcount)"}`;
+    if (f.nr > 1 ? f.pincount !== pins : f.pincount !== 0)
+      return `frame ${f.pfn}: pincount ${f.pincount} with ${pins} pin(s)${f.nr > 1 ? "" : " on a small folio (pins count in refcount)"}`;
     if (f.refcount <= 0) return `frame ${f.pfn} is live with refcount ${f.refcount}`;
     return undefined;
   },
   freed(_s, f) {
-    return f.refcount !== 0 || f.mapcount !== 0 ? `frame ${f.pfn} freed with refcount ${f.refcount}, mapcount ${f.mapcount}` : undefined;
+    return f.refcount !== 0 || f.mapcount !== 0
+      ? `frame ${f.pfn} freed with refcount ${f.refcount}, mapcount ${f.mapcount}`
+      : undefined;
   },
 };
 
 export const rmapConsistency: Scoped = {
   name: "rmap-consistency",
-  description: "each page's mapcount == the PTEs mapping it == its rmap entries; entire mapcount == PMDs mapping the folio; rmap and page tables agree both ways",
+  description:
+    "each page's mapcount == the PTEs mapping it == its rmap entries; entire mapcount == PMDs mapping the folio; rmap and page tables agree both ways",
   frame(s, f) {
     if (f.zero) return undefined;
-    if (f.entireMapcount !== f.pmds.size) return `frame ${f.pfn}: entire mapcount ${f.entireMapcount} but ${f.pmds.size} PMD rmap entries`;
+    if (f.entireMapcount !== f.pmds.size)
+      return `frame ${f.pfn}: entire mapcount ${f.entireMapcount} but ${f.pmds.size} PMD rmap entries`;
     const perPage = new Array<number>(f.nr).fill(0);
     for (const key of f.rmap) {
       const pte = s.procs.get(pidOf(key))?.ptes.get(vpageOf(key));
       if (!pte) return `frame ${f.pfn}: rmap names ${where(key)}, which has no PTE`;
-      if (pte.pfn < f.pfn || pte.pfn >= f.pfn + f.nr) return `frame ${f.pfn}: rmap names ${where(key)}, whose PTE maps frame ${pte.pfn}`;
+      if (pte.pfn < f.pfn || pte.pfn >= f.pfn + f.nr)
+        return `frame ${f.pfn}: rmap names ${where(key)}, whose PTE maps frame ${pte.pfn}`;
       perPage[pte.pfn - f.pfn]++;
     }
     for (let i = 0; i < f.nr; i++) {
-      if (perPage[i] !== f.pageMapcount[i]) return `frame ${f.pfn}${f.nr > 1 ? ` page ${i}` : ""}: mapcount ${f.pageMapcount[i]} but ${perPage[i]} rmap entries`;
+      if (perPage[i] !== f.pageMapcount[i])
+        return `frame ${f.pfn}${f.nr > 1 ? ` page ${i}` : ""}: mapcount ${f.pageMapcount[i]} but ${perPage[i]} rmap entries`;
     }
     for (const key of f.pmds) {
       const pmd = s.procs.get(pidOf(key))?.pmds.get(vpageOf(key));
-      if (pmd?.pfn !== f.pfn) return `frame ${f.pfn}: PMD rmap names ${where(key)}, which ${pmd ? `maps frame ${pmd.pfn}` : "has no PMD"}`;
+      if (pmd?.pfn !== f.pfn)
+        return `frame ${f.pfn}: PMD rmap names ${where(key)}, which ${pmd ? `maps frame ${pmd.pfn}` : "has no PMD"}`;
     }
     return undefined;
   },
@@ -183,7 +208,8 @@ export const rmapConsistency: Scoped = {
     }
     if (pmd && pmdKey === key) {
       const f = s.frames.get(pmd.pfn);
-      if (f && !f.zero && !f.pmds.has(key)) return `${where(key)}: PMD maps frame ${pmd.pfn}, whose rmap does not name it`;
+      if (f && !f.zero && !f.pmds.has(key))
+        return `${where(key)}: PMD maps frame ${pmd.pfn}, whose rmap does not name it`;
     }
     return undefined;
   },
@@ -199,8 +225,10 @@ export const noFreeFrameReferenced: Scoped = {
     return undefined;
   },
   freed(s, f) {
-    if (f.rmap.size || f.pmds.size) return `frame ${f.pfn} freed while the rmap still names ${[...f.rmap, ...f.pmds].map(where).join(", ")}`;
-    for (const pin of s.pins.values()) if (pin.pfn >= f.pfn && pin.pfn < f.pfn + f.nr) return `frame ${f.pfn} freed while pin ${pin.handle} holds it`;
+    if (f.rmap.size || f.pmds.size)
+      return `frame ${f.pfn} freed while the rmap still names ${[...f.rmap, ...f.pmds].map(where).join(", ")}`;
+    for (const pin of s.pins.values())
+      if (pin.pfn >= f.pfn && pin.pfn < f.pfn + f.nr) return `frame ${f.pfn} freed while pin ${pin.handle} holds it`;
     return undefined;
   },
 };
@@ -226,7 +254,8 @@ export const pteWithinVma: Scoped = {
 
 export const privateWritableExclusive: Scoped = {
   name: "private-writable-exclusive",
-  description: "a writable PTE or PMD in a private mapping maps an AnonExclusive page mapped exactly once (never a zero page, never a page-cache page)",
+  description:
+    "a writable PTE or PMD in a private mapping maps an AnonExclusive page mapped exactly once (never a zero page, never a page-cache page)",
   key(s, { key, pte, vma, pmd, pmdKey }) {
     if (pte?.writable && vma && !vma.shared) {
       const f = folioOf(s, pte.pfn);
@@ -234,8 +263,10 @@ export const privateWritableExclusive: Scoped = {
       const i = pte.pfn - f.pfn;
       if (f.zero) return `${where(key)}: writable PTE maps the zero page`;
       if (!f.anon) return `${where(key)}: writable private PTE maps page-cache frame ${f.pfn}`;
-      if (!f.pageExclusive[i]) return `${where(key)}: writable private PTE maps frame ${pte.pfn}, which is not AnonExclusive`;
-      if (f.pageMapcount[i] + f.entireMapcount !== 1) return `${where(key)}: writable private PTE maps frame ${pte.pfn}, which is mapped ${f.pageMapcount[i] + f.entireMapcount} times`;
+      if (!f.pageExclusive[i])
+        return `${where(key)}: writable private PTE maps frame ${pte.pfn}, which is not AnonExclusive`;
+      if (f.pageMapcount[i] + f.entireMapcount !== 1)
+        return `${where(key)}: writable private PTE maps frame ${pte.pfn}, which is mapped ${f.pageMapcount[i] + f.entireMapcount} times`;
     }
     if (pmd?.writable && pmdKey === key) {
       const f = s.frames.get(pmd.pfn);
@@ -277,14 +308,17 @@ export const tlbCoherence: Scoped = {
 
 export const pinnedAnonExclusive: Scoped = {
   name: "pinned-anon-exclusive",
-  description: "an anonymous page under a FOLL_PIN pin is AnonExclusive wherever it is mapped: its own flag under a PTE, the head's under a PMD (so no one shares what the device sees)",
+  description:
+    "an anonymous page under a FOLL_PIN pin is AnonExclusive wherever it is mapped: its own flag under a PTE, the head's under a PMD (so no one shares what the device sees)",
   frame(s, f) {
     if (!f.anon || f.zero || (f.nr > 1 ? f.pincount === 0 : f.refcount < GUP_PIN_COUNTING_BIAS)) return undefined;
     for (const pin of s.pins.values()) {
       if (pin.kind === "get" || pin.pfn < f.pfn || pin.pfn >= f.pfn + f.nr) continue;
       const i = pin.pfn - f.pfn;
-      if (f.pageMapcount[i] > 0 && !f.pageExclusive[i]) return `pin ${pin.handle} holds frame ${pin.pfn}, mapped by a PTE but not AnonExclusive`;
-      if (f.entireMapcount > 0 && !f.pageExclusive[0]) return `pin ${pin.handle} holds frame ${pin.pfn}, mapped by a PMD whose THP is not AnonExclusive`;
+      if (f.pageMapcount[i] > 0 && !f.pageExclusive[i])
+        return `pin ${pin.handle} holds frame ${pin.pfn}, mapped by a PTE but not AnonExclusive`;
+      if (f.entireMapcount > 0 && !f.pageExclusive[0])
+        return `pin ${pin.handle} holds frame ${pin.pfn}, mapped by a PMD whose THP is not AnonExclusive`;
     }
     return undefined;
   },
@@ -297,19 +331,24 @@ export const ksmNeverExclusive: Scoped = {
     if (!f.ksm) return undefined;
     if (f.nr > 1) return `KSM frame ${f.pfn} is a large folio`;
     if (f.anonExclusive) return `KSM frame ${f.pfn} is AnonExclusive`;
-    for (const key of f.rmap) if (s.procs.get(pidOf(key))?.ptes.get(vpageOf(key))?.writable) return `${where(key)}: writable PTE maps KSM frame ${f.pfn}`;
+    for (const key of f.rmap)
+      if (s.procs.get(pidOf(key))?.ptes.get(vpageOf(key))?.writable)
+        return `${where(key)}: writable PTE maps KSM frame ${f.pfn}`;
     return undefined;
   },
 };
 
 export const noLeakAfterExit: Scoped = {
   name: "no-leak-after-exit",
-  description: "when every process has exited, no pin is left and no frame but the zero pages and file page cache is in use",
+  description:
+    "when every process has exited, no pin is left and no frame but the zero pages and file page cache is in use",
   global(s) {
     if (s.procs.size > 0) return undefined;
     if (s.pins.size) return `no process left, but ${s.pins.size} pin(s) remain`;
     const inUse = [...s.frames.values()].filter((f) => !f.zero && !(f.cache === "file" && f.refcount === 1));
-    return inUse.length ? `no process left, but ${inUse.length} frame(s) in use: ${inUse.map((f) => f.pfn).join(", ")}` : undefined;
+    return inUse.length
+      ? `no process left, but ${inUse.length} frame(s) in use: ${inUse.map((f) => f.pfn).join(", ")}`
+      : undefined;
   },
 };
 

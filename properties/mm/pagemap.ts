@@ -7,7 +7,17 @@
 // model's one deterministic choice, the difference is an entry of ALLOWANCES, with the kernel's reason.
 import { z } from "zod";
 import type { LayerView, ViewVerdict } from "../../layers/layer.ts";
-import { findVma, folioOf, hugeSize, pidOf, vpageOf, keyOf, type MmGeometry, type MmState, type MmVmaView } from "../../models/mm/types.ts";
+import {
+  findVma,
+  folioOf,
+  hugeSize,
+  keyOf,
+  type MmGeometry,
+  type MmState,
+  type MmVmaView,
+  pidOf,
+  vpageOf,
+} from "../../models/mm/types.ts";
 
 /** Page flag bits as the agent sends them (engines/linux/agent.c, enum V_*). */
 export const PAGE = { exclusive: 1, file: 2, anon: 4, ksm: 8, thp: 16, zero: 32 } as const;
@@ -54,7 +64,8 @@ export function decodePagemap(json: unknown): PagemapView {
   const pages = new Map<number, PagemapPage>();
   const vmas = new Map<number, (readonly [number, number, number])[]>();
   for (const p of v.procs) {
-    for (const [vpage, pfn, flags, count] of p.pages) for (let i = 0; i < count; i++) pages.set(keyOf(p.pid, vpage + i), { pfn: pfn + i, flags });
+    for (const [vpage, pfn, flags, count] of p.pages)
+      for (let i = 0; i < count; i++) pages.set(keyOf(p.pid, vpage + i), { pfn: pfn + i, flags });
     vmas.set(p.pid, p.vmas);
   }
   return { pages, vmas, ksmdRan: v.ksmdRan ?? false, khugepagedRan: v.khugepagedRan ?? false };
@@ -82,7 +93,9 @@ export function projectPagemap(s: MmState): Map<number, PagemapPage> {
     // pagemap_pmd_range_thp (6.18) asks __folio_page_mapped_exclusively(folio, page) with the PMD's head page for
     // every page it maps: a page the PMD maps that another process also maps by PTE still reads exclusive when the
     // head is mapped once. A kernel finding (docs/linux.md); the view shows what Linux reports.
-    for (const [base, pmd] of p.pmds) for (let i = 0; i < huge; i++) pages.set(keyOf(p.pid, base + i), { pfn: pmd.pfn + i, flags: flagsOf(pmd.pfn + i, pmd.pfn) });
+    for (const [base, pmd] of p.pmds)
+      for (let i = 0; i < huge; i++)
+        pages.set(keyOf(p.pid, base + i), { pfn: pmd.pfn + i, flags: flagsOf(pmd.pfn + i, pmd.pfn) });
   }
   return pages;
 }
@@ -90,7 +103,8 @@ export function projectPagemap(s: MmState): Map<number, PagemapPage> {
 /** smaps_pmd_entry: PMD-mapped anonymous folios in [start, end) count in AnonHugePages (the huge zero page does not). */
 function anonHugePages(s: MmState, pid: number, start: number, end: number): number {
   let total = 0;
-  for (const [base, pmd] of s.procs.get(pid)!.pmds) if (base >= start && base < end && folioOf(s, pmd.pfn)!.anon) total += hugeSize(s.geometry);
+  for (const [base, pmd] of s.procs.get(pid)!.pmds)
+    if (base >= start && base < end && folioOf(s, pmd.pfn)!.anon) total += hugeSize(s.geometry);
   return total;
 }
 
@@ -103,9 +117,12 @@ const at = (key: number): string => `pid ${pidOf(key)} page ${vpageOf(key)}`;
  * longer comparable: the rest of the sequence is checked against the oracle only.
  */
 export const ALLOWANCES = {
-  "fault-around": "a read fault on a file or shmem mapping also maps neighbouring pages already in the page cache (do_fault_around, fault_around_bytes); the model maps only the faulting page",
-  "khugepaged-timing": "khugepaged collapsed pages on its own time (it wakes every scan_sleep_millisecs, 10 s by default) while the sequence had memory it may collapse; the model collapses only at a collapse op, so the states part (desynchronizes)",
-  "ksm-timing": "ksmd ran outside the sequence's ksmScan ops (another run drove it, or it runs on its own: ksmd is machine-wide) while the sequence had mergeable memory; it may have merged pages the model merges only at a ksmScan, so the states part (desynchronizes)",
+  "fault-around":
+    "a read fault on a file or shmem mapping also maps neighbouring pages already in the page cache (do_fault_around, fault_around_bytes); the model maps only the faulting page",
+  "khugepaged-timing":
+    "khugepaged collapsed pages on its own time (it wakes every scan_sleep_millisecs, 10 s by default) while the sequence had memory it may collapse; the model collapses only at a collapse op, so the states part (desynchronizes)",
+  "ksm-timing":
+    "ksmd ran outside the sequence's ksmScan ops (another run drove it, or it runs on its own: ksmd is machine-wide) while the sequence had mergeable memory; it may have merged pages the model merges only at a ksmScan, so the states part (desynchronizes)",
 } as const;
 export type Allowance = keyof typeof ALLOWANCES;
 
@@ -114,7 +131,9 @@ export function comparePagemap(linux: PagemapView, model: MmState): ViewVerdict 
   const g: MmGeometry = model.geometry;
   const mine = projectPagemap(model);
   const allowed = new Set<Allowance>();
-  const diverge = (property: string, message: string): ViewVerdict => ({ divergence: { property: `pagemap-${property}`, message } });
+  const diverge = (property: string, message: string): ViewVerdict => ({
+    divergence: { property: `pagemap-${property}`, message },
+  });
 
   const anyVma = (test: (v: MmVmaView) => boolean): boolean => [...model.procs.values()].some((p) => p.vmas.some(test));
   if (linux.ksmdRan && anyVma((v) => v.mergeable)) return { desync: "ksm-timing" };
@@ -131,10 +150,17 @@ export function comparePagemap(linux: PagemapView, model: MmState): ViewVerdict 
       aroundPfns.add(page.pfn);
       continue;
     }
-    return diverge("present", `${at(key)} is present in Linux (pfn ${page.pfn}, ${describe(page.flags)}) but not in the model`);
+    return diverge(
+      "present",
+      `${at(key)} is present in Linux (pfn ${page.pfn}, ${describe(page.flags)}) but not in the model`,
+    );
   }
   for (const [key, page] of mine) {
-    if (!linux.pages.has(key)) return diverge("present", `${at(key)} is present in the model (pfn ${page.pfn}, ${describe(page.flags)}) but not in Linux`);
+    if (!linux.pages.has(key))
+      return diverge(
+        "present",
+        `${at(key)} is present in the model (pfn ${page.pfn}, ${describe(page.flags)}) but not in Linux`,
+      );
   }
 
   // The sharing partition: a bijection between Linux's pfns and the model's, over the pages both map.
@@ -145,11 +171,17 @@ export function comparePagemap(linux: PagemapView, model: MmState): ViewVerdict 
     const l = linux.pages.get(key)!;
     const known = toModel.get(l.pfn);
     if (known !== undefined && known !== m.pfn) {
-      return diverge("sharing", `${at(key)} shares Linux's frame with ${at(firstAt.get(known)!)}, but in the model they map different frames (${m.pfn} and ${known})`);
+      return diverge(
+        "sharing",
+        `${at(key)} shares Linux's frame with ${at(firstAt.get(known)!)}, but in the model they map different frames (${m.pfn} and ${known})`,
+      );
     }
     const back = toLinux.get(m.pfn);
     if (back !== undefined && back !== l.pfn) {
-      return diverge("sharing", `${at(key)} shares the model's frame ${m.pfn} with ${at(firstAt.get(m.pfn)!)}, but in Linux they map different frames (${l.pfn} and ${back})`);
+      return diverge(
+        "sharing",
+        `${at(key)} shares the model's frame ${m.pfn} with ${at(firstAt.get(m.pfn)!)}, but in Linux they map different frames (${l.pfn} and ${back})`,
+      );
     }
     toModel.set(l.pfn, m.pfn);
     toLinux.set(m.pfn, l.pfn);
@@ -163,22 +195,32 @@ export function comparePagemap(linux: PagemapView, model: MmState): ViewVerdict 
     if (m.flags & PAGE.thp) {
       const f = folioOf(model, m.pfn)!;
       const huge = hugeSize(g);
-      if (l.pfn % huge !== m.pfn - f.pfn) return diverge("flags", `${at(key)} is page ${l.pfn % huge} of its huge page in Linux but page ${m.pfn - f.pfn} in the model`);
+      if (l.pfn % huge !== m.pfn - f.pfn)
+        return diverge(
+          "flags",
+          `${at(key)} is page ${l.pfn % huge} of its huge page in Linux but page ${m.pfn - f.pfn} in the model`,
+        );
     }
   }
 
   // VMAs (split and merged as Linux does), and their PMD mappings: AnonHugePages against the model's PMDs.
-  for (const pid of model.procs.keys()) if (!linux.vmas.has(pid)) return diverge("present", `the model has pid ${pid}, Linux does not`);
+  for (const pid of model.procs.keys())
+    if (!linux.vmas.has(pid)) return diverge("present", `the model has pid ${pid}, Linux does not`);
   for (const [pid, vmas] of linux.vmas) {
     const proc = model.procs.get(pid);
     if (!proc) return diverge("present", `Linux has pid ${pid}, the model does not`);
-    const shape = (list: readonly { start: number; end: number }[]): string => list.map((v) => `[${v.start}, ${v.end})`).join(" ") || "none";
+    const shape = (list: readonly { start: number; end: number }[]): string =>
+      list.map((v) => `[${v.start}, ${v.end})`).join(" ") || "none";
     const theirs = vmas.map(([start, end]) => ({ start, end }));
-    if (shape(theirs) !== shape(proc.vmas)) return diverge("vmas", `pid ${pid}'s VMAs are ${shape(theirs)} in Linux but ${shape(proc.vmas)} in the model`);
+    if (shape(theirs) !== shape(proc.vmas))
+      return diverge("vmas", `pid ${pid}'s VMAs are ${shape(theirs)} in Linux but ${shape(proc.vmas)} in the model`);
     for (const [start, end, anonHuge] of vmas) {
       const expected = anonHugePages(model, pid, start, end);
       if (anonHuge !== expected) {
-        return diverge("thp", `pid ${pid}'s VMA of pages [${start}, ${end}) has ${anonHuge / hugeSize(g)} PMD-mapped huge page(s) in Linux (AnonHugePages), ${expected / hugeSize(g)} in the model`);
+        return diverge(
+          "thp",
+          `pid ${pid}'s VMA of pages [${start}, ${end}) has ${anonHuge / hugeSize(g)} PMD-mapped huge page(s) in Linux (AnonHugePages), ${expected / hugeSize(g)} in the model`,
+        );
       }
     }
   }
@@ -191,7 +233,10 @@ export function encodePagemap(s: MmState): z.infer<typeof pagemapSchema> {
   return {
     procs: [...s.procs.values()].map((p) => ({
       pid: p.pid,
-      pages: [...pages].filter(([key]) => pidOf(key) === p.pid).sort(([a], [b]) => a - b).map(([key, pg]) => [vpageOf(key), pg.pfn, pg.flags, 1] as [number, number, number, number]),
+      pages: [...pages]
+        .filter(([key]) => pidOf(key) === p.pid)
+        .sort(([a], [b]) => a - b)
+        .map(([key, pg]) => [vpageOf(key), pg.pfn, pg.flags, 1] as [number, number, number, number]),
       vmas: p.vmas.map((v) => [v.start, v.end, anonHugePages(s, p.pid, v.start, v.end)] as [number, number, number]),
     })),
   };

@@ -4,15 +4,14 @@
 // the reference model's heap just before it: which version the engine's extra value came from says what it saw.
 import type { Failure } from "../../fuzz/runner.ts";
 import { MvccModel } from "../../models/mvcc/model.ts";
-import { minus } from "./heap.ts";
 import type { MvccGeometry, MvccObs, MvccOp, MvccResult, MvccState } from "../../models/mvcc/types.ts";
+import { minus } from "./heap.ts";
 
 /** An observation or a woken statement's result. */
 type Answer = MvccObs | MvccResult;
 
 const pairs = (key: number, r: Answer): string[] =>
   "values" in r ? r.values.map((v) => `${key}=${v}`) : "rows" in r ? r.rows.map(([k, v]) => `${k}=${v}`) : [];
-
 
 /** The anomaly an invariant's failure shows, by the member that failed. */
 const byInvariant: Record<string, string> = {
@@ -35,7 +34,7 @@ export function classifyMvcc(ops: readonly MvccOp[], failure: Failure, geometry:
   const own = statement(before, ops, failure.index, op, observed, expected);
   if (own) return own;
   // what the op woke: each waiter's statement against what it should have answered
-  const woken = (o: MvccObs) => ("unblocked" in o ? o.unblocked ?? [] : []);
+  const woken = (o: MvccObs) => ("unblocked" in o ? (o.unblocked ?? []) : []);
   for (const w of woken(observed)) {
     const want = woken(expected).find((x) => x.tx === w.tx)?.result;
     const waiting = [...ops.slice(0, failure.index)].reverse().find((o) => "tx" in o && o.tx === w.tx);
@@ -48,7 +47,14 @@ export function classifyMvcc(ops: readonly MvccOp[], failure: Failure, geometry:
 }
 
 /** The anomaly a statement's (or COMMIT's) answer shows against the one it should have given. */
-function statement(before: MvccState, ops: readonly MvccOp[], index: number, op: MvccOp, observed: Answer, expected: Answer): string | undefined {
+function statement(
+  before: MvccState,
+  ops: readonly MvccOp[],
+  index: number,
+  op: MvccOp,
+  observed: Answer,
+  expected: Answer,
+): string | undefined {
   if (!("tx" in op) || "skipped" in observed || "skipped" in expected) return undefined;
   const has = (o: Answer, k: string) => k in o;
   const error = (o: Answer) => ("error" in o ? o.error : undefined);
@@ -63,7 +69,10 @@ function statement(before: MvccState, ops: readonly MvccOp[], index: number, op:
       const extra = minus(seen, want);
       if (extra.length) return readAnomaly(before, op.tx, extra, op.op === "scan" ? want : undefined);
       if (!minus(want, seen).length) return undefined;
-      const since = ops.slice(0, index).map((o) => o.op === "begin" && o.tx === op.tx).lastIndexOf(true);
+      const since = ops
+        .slice(0, index)
+        .map((o) => o.op === "begin" && o.tx === op.tx)
+        .lastIndexOf(true);
       return ops.slice(since, index).some((o) => o.op === "vacuum")
         ? "OTV (observed transaction vanishes): vacuum removed rows its snapshot sees"
         : "G-single (read skew): rows its snapshot saw are gone (a non-repeatable read)";
@@ -71,9 +80,12 @@ function statement(before: MvccState, ops: readonly MvccOp[], index: number, op:
     case "update":
     case "delete":
     case "insert": {
-      if (has(observed, "count") && has(expected, "blocked")) return "G0 (dirty write): it changed a row another open transaction had changed, without waiting";
-      if (has(observed, "count") && error(expected) === "40001") return "P4 (lost update): it changed a row a concurrent transaction changed and committed";
-      if (has(observed, "count") && error(expected) === "23505") return "a duplicate key: the unique constraint did not hold";
+      if (has(observed, "count") && has(expected, "blocked"))
+        return "G0 (dirty write): it changed a row another open transaction had changed, without waiting";
+      if (has(observed, "count") && error(expected) === "40001")
+        return "P4 (lost update): it changed a row a concurrent transaction changed and committed";
+      if (has(observed, "count") && error(expected) === "23505")
+        return "a duplicate key: the unique constraint did not hold";
       const [o, e] = [count(observed), count(expected)];
       // it changed a row it should not have seen (or tripped over one): what that row's versions are says why
       if (op.op !== "insert" && e !== undefined && ((o !== undefined && o > e) || error(observed) === "40001")) {
@@ -88,7 +100,8 @@ function statement(before: MvccState, ops: readonly MvccOp[], index: number, op:
           ? "G2 (anti-dependency cycle): serializable transactions that each missed the other's writes, through a predicate read, all committed"
           : "G2-item (write skew): serializable transactions that each missed the other's writes all committed";
       }
-      if (error(observed) === "40001" && has(expected, "ok")) return "no anomaly: a serialization failure where none was needed";
+      if (error(observed) === "40001" && has(expected, "ok"))
+        return "no anomaly: a serialization failure where none was needed";
       return undefined;
     default:
       return undefined;
@@ -100,9 +113,12 @@ function readAnomaly(s: MvccState, tx: number, extra: string[], scanned: string[
   const own = s.txs.find((t) => t.tx === tx)?.xid;
   const sources = s.versions.filter((v) => v.xmin !== own && extra.includes(`${v.key}=${v.value}`));
   const fate = (x: number) => s.clog[x];
-  if (sources.some((v) => fate(v.xmin) === "aborted")) return "G1a (aborted read): it read a write of a transaction that aborted";
-  if (sources.some((v) => fate(v.xmin) === undefined)) return "G1 (dirty read): it read a write of a transaction still running";
-  if (sources.some((v) => v.xmax === v.xmin)) return "G1b (intermediate read): it read a version its writer replaced before committing";
+  if (sources.some((v) => fate(v.xmin) === "aborted"))
+    return "G1a (aborted read): it read a write of a transaction that aborted";
+  if (sources.some((v) => fate(v.xmin) === undefined))
+    return "G1 (dirty read): it read a write of a transaction still running";
+  if (sources.some((v) => v.xmax === v.xmin))
+    return "G1b (intermediate read): it read a version its writer replaced before committing";
   if (scanned && extra.some((p) => !scanned.some((q) => q.split("=")[0] === p.split("=")[0]))) {
     return "PMP (predicate-many-preceders): a predicate read found a row committed after its snapshot (a phantom)";
   }

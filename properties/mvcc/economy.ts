@@ -1,7 +1,7 @@
 // Economy bounds: MVCC must not copy. A statement writes one version per row it changes, reads write nothing, and
 // vacuum reclaims every version no one can see any more.
 import type { MvccObs, MvccOp, MvccState } from "../../models/mvcc/types.ts";
-import { stateless, type Property } from "../types.ts";
+import { type Property, stateless } from "../types.ts";
 
 /** Versions an op may add: an insert or update of one row, one each; what it woke may add one each too. */
 function budget(op: MvccOp, obs: MvccObs): number {
@@ -39,8 +39,12 @@ export const mvccEconomy: Property<MvccOp, MvccObs, MvccState>[] = [
         if (t.xid !== undefined && s.clog[t.xid] === undefined) horizon = Math.min(horizon, t.xid);
         if (t.snapshot) horizon = Math.min(horizon, t.snapshot.xmin);
       }
-      const dead = s.versions.find((v) => s.clog[v.xmin] === "aborted" || (v.xmax !== 0 && s.clog[v.xmax] === "committed" && v.xmax < horizon));
-      return dead ? `vacuum left version ${dead.key}=${dead.value} (xmin ${dead.xmin}, xmax ${dead.xmax}), dead below horizon ${horizon}` : undefined;
+      const dead = s.versions.find(
+        (v) => s.clog[v.xmin] === "aborted" || (v.xmax !== 0 && s.clog[v.xmax] === "committed" && v.xmax < horizon),
+      );
+      return dead
+        ? `vacuum left version ${dead.key}=${dead.value} (xmin ${dead.xmin}, xmax ${dead.xmax}), dead below horizon ${horizon}`
+        : undefined;
     },
   ),
 ];

@@ -16,7 +16,8 @@ export const heapViewSchema = z
   .strict();
 export type HeapView = z.infer<typeof heapViewSchema>;
 
-const tuple = (v: Pick<Version, "key" | "value" | "xmin" | "xmax">) => `(${v.key}=${v.value} xmin ${v.xmin} xmax ${v.xmax})`;
+const tuple = (v: Pick<Version, "key" | "value" | "xmin" | "xmax">) =>
+  `(${v.key}=${v.value} xmin ${v.xmin} xmax ${v.xmax})`;
 
 /** Multiset difference a − b (also what properties/mvcc/anomaly.ts compares answers with). */
 export function minus(a: readonly string[], b: readonly string[]): string[] {
@@ -38,13 +39,26 @@ export const heapView: LayerView<MvccState> = {
     const mine = real.versions.map(tuple);
     const model = reference.versions.map(tuple);
     const extra = minus(mine, model);
-    if (extra.length) return { divergence: { property: "heap", message: `the server's heap has ${extra.join(", ")}, which the model's has not` } };
+    if (extra.length)
+      return {
+        divergence: {
+          property: "heap",
+          message: `the server's heap has ${extra.join(", ")}, which the model's has not`,
+        },
+      };
     const missing = minus(model, mine);
-    if (missing.length) return { divergence: { property: "heap", message: `the model's heap has ${missing.join(", ")}, which the server's has not` } };
+    if (missing.length)
+      return {
+        divergence: {
+          property: "heap",
+          message: `the model's heap has ${missing.join(", ")}, which the server's has not`,
+        },
+      };
     const xids = new Set(real.versions.flatMap((v) => [v.xmin, v.xmax]).filter((x) => x !== 0));
     for (const x of xids) {
       const [a, b] = [real.clog[x] ?? "in progress", reference.clog[x] ?? "in progress"];
-      if (a !== b) return { divergence: { property: "heap", message: `xid ${x} is ${a} on the server and ${b} in the model` } };
+      if (a !== b)
+        return { divergence: { property: "heap", message: `xid ${x} is ${a} on the server and ${b} in the model` } };
     }
     return {};
   },

@@ -15,7 +15,10 @@ export function seenBy(state: MvccState, s: Snapshot, own: number | undefined): 
     if (!committed(state.clog, v.xmin) || running(s, v.xmin)) return false;
     return v.xmax === 0 || v.xmax === own || !committed(state.clog, v.xmax) || running(s, v.xmax);
   });
-  return rows.map((v) => `${v.key}=${v.value}`).sort().join(",");
+  return rows
+    .map((v) => `${v.key}=${v.value}`)
+    .sort()
+    .join(",");
 }
 
 /**
@@ -33,22 +36,34 @@ function doubleLive(state: MvccState): Version[] | undefined {
 }
 
 const members = [
-  { name: "one-live-version", description: "each key has at most one version no transaction has deleted or replaced (the update chain is a chain)" },
-  { name: "old-readers-see-old-state", description: "a REPEATABLE READ snapshot sees the same committed rows for as long as it lives" },
+  {
+    name: "one-live-version",
+    description:
+      "each key has at most one version no transaction has deleted or replaced (the update chain is a chain)",
+  },
+  {
+    name: "old-readers-see-old-state",
+    description: "a REPEATABLE READ snapshot sees the same committed rows for as long as it lives",
+  },
   { name: "vacuum-keeps-visible", description: "vacuum removes no version an open snapshot can see" },
 ] as const;
 
 export const mvccStructure: Property<MvccOp, MvccObs, MvccState> = {
   name: "mvcc-structure",
   kind: "invariant",
-  description: "one live version per key; snapshots see the same rows all their life, through others' commits and vacuum",
+  description:
+    "one live version per key; snapshots see the same rows all their life, through others' commits and vacuum",
   members,
   start() {
     const held = new Map<number, { snapshot: string; rows: string }>();
     return {
       after(op, _obs, s): Named | undefined {
         const twice = doubleLive(s);
-        if (twice) return { property: "one-live-version", message: `key ${twice[0]!.key} has ${twice.length} live versions: ${twice.map((v) => `${v.value} (xmin ${v.xmin})`).join(", ")}` };
+        if (twice)
+          return {
+            property: "one-live-version",
+            message: `key ${twice[0]!.key} has ${twice.length} live versions: ${twice.map((v) => `${v.value} (xmin ${v.xmin})`).join(", ")}`,
+          };
         for (const t of s.txs) {
           if (t.level !== "rr" || !t.snapshot || t.failed) continue;
           const key = JSON.stringify(t.snapshot);
@@ -57,7 +72,10 @@ export const mvccStructure: Property<MvccOp, MvccObs, MvccState> = {
           if (!was || was.snapshot !== key) held.set(t.tx, { snapshot: key, rows });
           else if (was.rows !== rows) {
             const property = op.op === "vacuum" ? "vacuum-keeps-visible" : "old-readers-see-old-state";
-            return { property, message: `client ${t.tx}'s snapshot saw {${was.rows}} and now sees {${rows}} after ${op.op}` };
+            return {
+              property,
+              message: `client ${t.tx}'s snapshot saw {${was.rows}} and now sees {${rows}} after ${op.op}`,
+            };
           }
         }
         for (const tx of [...held.keys()]) if (!s.txs.some((t) => t.tx === tx)) held.delete(tx);

@@ -23,7 +23,11 @@ export function readWalIndex(shm: Buffer): WalIndex {
     const m = shm.readUInt32LE(100 + 4 * i);
     return m === 0xffffffff ? null : m;
   };
-  return { mxFrame: shm.readUInt32LE(16), nBackfill: shm.readUInt32LE(96), marks: [mark(1), mark(2), mark(3), mark(4)] };
+  return {
+    mxFrame: shm.readUInt32LE(16),
+    nBackfill: shm.readUInt32LE(96),
+    marks: [mark(1), mark(2), mark(3), mark(4)],
+  };
 }
 
 export const walIndexView: LayerView<MvccState | WalState> = {
@@ -35,7 +39,12 @@ export const walIndexView: LayerView<MvccState | WalState> = {
     const model: WalIndex = { mxFrame: reference.mxFrame, nBackfill: reference.nBackfill, marks: reference.marks };
     for (const k of ["mxFrame", "nBackfill", "marks"] as const) {
       if (JSON.stringify(real[k]) !== JSON.stringify(model[k])) {
-        return { divergence: { property: "wal-index", message: `${k} is ${JSON.stringify(real[k])} in the -shm file and ${JSON.stringify(model[k])} in the model` } };
+        return {
+          divergence: {
+            property: "wal-index",
+            message: `${k} is ${JSON.stringify(real[k])} in the -shm file and ${JSON.stringify(model[k])} in the model`,
+          },
+        };
       }
     }
     return {};

@@ -1,7 +1,7 @@
 // Economy bounds: overlay must copy up lazily. An engine that copies the image at mount (the oracle's way) gives
 // the right data and fails these.
 import type { OverlayObs, OverlayOp, OverlayState } from "../../models/overlay/types.ts";
-import { stateless, type Property } from "../types.ts";
+import { type Property, stateless } from "../types.ts";
 
 const READS = new Set(["read", "readdir", "stat", "readlink"]);
 
@@ -11,7 +11,8 @@ function named(op: OverlayOp): string[] {
   return "path" in op ? [op.path] : [];
 }
 
-const within = (path: string, roots: readonly string[]): boolean => roots.some((r) => r === path || r.startsWith(path + "/"));
+const within = (path: string, roots: readonly string[]): boolean =>
+  roots.some((r) => r === path || r.startsWith(path + "/"));
 
 export const overlayEconomy: Property<OverlayOp, OverlayObs, OverlayState>[] = [
   {
@@ -39,23 +40,30 @@ export const overlayEconomy: Property<OverlayOp, OverlayObs, OverlayState>[] = [
     (op, _obs, s) => {
       const roots = named(op);
       for (const u of s.copyUps) {
-        if (!within(u.path, roots)) return `${op.op} copied up ${u.path}, which it does not name (it names ${roots.join(", ") || "nothing"})`;
+        if (!within(u.path, roots))
+          return `${op.op} copied up ${u.path}, which it does not name (it names ${roots.join(", ") || "nothing"})`;
         const bytes = u.type === "file" && !u.metacopy ? u.size : 0;
         if (u.bytes !== bytes) return `the copy-up of ${u.path} copied ${u.bytes} bytes, not ${bytes}`;
       }
       return undefined;
     },
   ),
-  stateless("metacopy-defers-data", "economy", "with metacopy=on, chmod, setxattr, rename and link of a lower file copy its metadata only", (op, _obs, s) => {
-    if (!(op.op === "chmod" || op.op === "setxattr" || op.op === "rename" || op.op === "link")) return undefined;
-    if (!s.containers[op.c]?.options.metacopy) return undefined;
-    const copied = s.copyUps.find((u) => u.type === "file" && u.bytes > 0);
-    return copied ? `${op.op} copied ${copied.bytes} bytes of ${copied.path} with metacopy=on` : undefined;
-  }),
+  stateless(
+    "metacopy-defers-data",
+    "economy",
+    "with metacopy=on, chmod, setxattr, rename and link of a lower file copy its metadata only",
+    (op, _obs, s) => {
+      if (!(op.op === "chmod" || op.op === "setxattr" || op.op === "rename" || op.op === "link")) return undefined;
+      if (!s.containers[op.c]?.options.metacopy) return undefined;
+      const copied = s.copyUps.find((u) => u.type === "file" && u.bytes > 0);
+      return copied ? `${op.op} copied ${copied.bytes} bytes of ${copied.path} with metacopy=on` : undefined;
+    },
+  ),
   {
     name: "untouched-stays-lower",
     kind: "economy",
-    description: "an upper layer holds only what ops on the container named (and what they moved), never an untouched file",
+    description:
+      "an upper layer holds only what ops on the container named (and what they moved), never an untouched file",
     start(initial) {
       const touched = new Map<string, Set<string>>();
       const reset = (s: OverlayState) => {
@@ -64,7 +72,8 @@ export const overlayEconomy: Property<OverlayOp, OverlayObs, OverlayState>[] = [
       reset(initial);
       return {
         after(op, obs, s) {
-          if ((op.op === "mount" || op.op === "umount" || op.op === "commit") && !("error" in obs)) touched.set(String(op.c), new Set());
+          if ((op.op === "mount" || op.op === "umount" || op.op === "commit") && !("error" in obs))
+            touched.set(String(op.c), new Set());
           reset(s);
           if (op.op === "layer" || op.op === "mount" || op.op === "umount" || op.op === "commit") return undefined;
           const box = s.containers[op.c];
@@ -74,7 +83,8 @@ export const overlayEconomy: Property<OverlayOp, OverlayObs, OverlayState>[] = [
           const roots = [...mine];
           for (const e of box.upper) {
             // an entry counts as touched if an op named it, a path below it, or a directory above it (a rename moves subtrees)
-            if (!within(e.path, roots) && !roots.some((r) => e.path.startsWith(r + "/"))) return `${e.path} is in the upper layer of container ${op.c}, but no op named it`;
+            if (!within(e.path, roots) && !roots.some((r) => e.path.startsWith(r + "/")))
+              return `${e.path} is in the upper layer of container ${op.c}, but no op named it`;
           }
           return undefined;
         },

@@ -5,8 +5,16 @@ import type { Named, Property } from "../types.ts";
 
 const members = [
   { name: "lower-immutable", description: "no image layer ever changes (a content hash per layer)" },
-  { name: "origin-recorded", description: "every object copied up carries trusted.overlay.origin (a lower hard link broken off without index excepted)" },
-  { name: "whiteout-needed", description: "a whiteout stands only where a lower layer of the container has the name (at the path its upper ancestors redirect to)" },
+  {
+    name: "origin-recorded",
+    description:
+      "every object copied up carries trusted.overlay.origin (a lower hard link broken off without index excepted)",
+  },
+  {
+    name: "whiteout-needed",
+    description:
+      "a whiteout stands only where a lower layer of the container has the name (at the path its upper ancestors redirect to)",
+  },
 ] as const;
 
 export const overlayStructure: Property<OverlayOp, OverlayObs, OverlayState> = {
@@ -22,7 +30,11 @@ export const overlayStructure: Property<OverlayOp, OverlayObs, OverlayState> = {
           const h = JSON.stringify(entries);
           const was = hashes.get(id);
           if (was === undefined) hashes.set(id, h);
-          else if (was !== h) return { property: "lower-immutable", message: `image layer ${id} changed: ${diffEntries(JSON.parse(was) as RawEntry[], entries)}` };
+          else if (was !== h)
+            return {
+              property: "lower-immutable",
+              message: `image layer ${id} changed: ${diffEntries(JSON.parse(was) as RawEntry[], entries)}`,
+            };
         }
         const created = new Set(s.created);
         const detached = new Set(s.detached);
@@ -33,12 +45,18 @@ export const overlayStructure: Property<OverlayOp, OverlayObs, OverlayState> = {
           for (const e of box.upper) {
             const key = `${c}:${e.path}`;
             if (e.type !== "whiteout" && !e.origin && !created.has(key) && !detached.has(key)) {
-              return { property: "origin-recorded", message: `container ${c}: ${e.path} (${e.type}) was copied up but has no origin` };
+              return {
+                property: "origin-recorded",
+                message: `container ${c}: ${e.path} (${e.type}) was copied up but has no origin`,
+              };
             }
             if (e.type === "whiteout" && !lowerRedirects) {
               const at = lowerPath(upper, e.path);
               if (!layers.some((l) => l.get(at) !== undefined && l.get(at)!.type !== "whiteout")) {
-                return { property: "whiteout-needed", message: `container ${c}: a whiteout at ${e.path}, but no lower layer has ${at}` };
+                return {
+                  property: "whiteout-needed",
+                  message: `container ${c}: a whiteout at ${e.path}, but no lower layer has ${at}`,
+                };
               }
             }
           }

@@ -1,13 +1,17 @@
 // The mm mutant zoo: the reference model with one deliberate, documented bug each. The properties must kill
 // every one of them; `cowcheck mutants --layer mm` shows how fast.
-import { mutantOf, type Mutant } from "../../../layers/layer.ts";
-import { Folio, MmModel, ZERO_PFN, type Proc, type Pte, type Vma } from "../model.ts";
+import { type Mutant, mutantOf } from "../../../layers/layer.ts";
+import { Folio, MmModel, type Proc, type Pte, type Vma, ZERO_PFN } from "../model.ts";
 import { keyOf, type MmGeometry, type MmObs, type MmOp, type MmState } from "../types.ts";
 
 type MmMutant = Mutant<MmOp, MmObs, MmState, MmGeometry>;
 
-const mutant = (name: string, mimics: string, Model: new (g: MmGeometry) => MmModel, killedBy?: "economy" | "invariant"): MmMutant =>
-  mutantOf<MmOp, MmObs, MmState, MmGeometry>(name, mimics, Model, killedBy);
+const mutant = (
+  name: string,
+  mimics: string,
+  Model: new (g: MmGeometry) => MmModel,
+  killedBy?: "economy" | "invariant",
+): MmMutant => mutantOf<MmOp, MmObs, MmState, MmGeometry>(name, mimics, Model, killedBy);
 
 /** copy_present_pte forgets ptep_set_wrprotect on the parent: the parent writes straight into the shared page. */
 class ForkParentWritable extends MmModel {
@@ -84,7 +88,8 @@ class ZeroPageWrittenInPlace extends MmModel {
 class EagerFork extends MmModel {
   protected override copyPresentPte(parent: Proc, child: Proc, vma: Vma, vpage: number, pte: Pte): void {
     // the zero page is everyone's; a private file page not yet written is the file's
-    if (pte.pfn === ZERO_PFN || !this.folioOf(pte.pfn).anon) return super.copyPresentPte(parent, child, vma, vpage, pte);
+    if (pte.pfn === ZERO_PFN || !this.folioOf(pte.pfn).anon)
+      return super.copyPresentPte(parent, child, vma, vpage, pte);
     // BUG (economically): copy_present_page for every page, as if every page were pinned.
     const copy = this.newAnonPage(keyOf(child.pid, vpage), this.pageData(pte.pfn));
     this.copiedPages++;
@@ -92,7 +97,6 @@ class EagerFork extends MmModel {
     this.touched.keys.add(keyOf(child.pid, vpage));
   }
 }
-
 
 // ---- part 2: pins, THP, KSM, files
 
@@ -181,7 +185,14 @@ class PrivateFileStale extends MmModel {
 
 /** A write fault on the huge zero page makes its PMD writable: every untouched huge range now reads the value. */
 class HugeZeroWritten extends MmModel {
-  protected override doHugePmdWpPage(proc: Proc, vma: Vma, base: number, pmd: Pte, vpage: number, unshare: boolean): void {
+  protected override doHugePmdWpPage(
+    proc: Proc,
+    vma: Vma,
+    base: number,
+    pmd: Pte,
+    vpage: number,
+    unshare: boolean,
+  ): void {
     if (pmd.pfn !== this.hugeZeroPfn || unshare) return super.doHugePmdWpPage(proc, vma, base, pmd, vpage, unshare);
     pmd.writable = true; // BUG
     pmd.dirty = true;
@@ -203,26 +214,108 @@ class CollapsePinned extends MmModel {
 }
 
 export const mmMutants: readonly MmMutant[] = [
-  mutant("fork-parent-writable", "copy_present_pte leaves the parent's PTE writable: the parent's writes leak into the child", ForkParentWritable),
-  mutant("fork-no-tlb-flush", "dup_mmap without flush_tlb_mm: a stale writable TLB entry defeats write protection", ForkNoTlbFlush),
-  mutant("fork-keeps-exclusive", "PageAnonExclusive not cleared on a duplicated anon page: a shared page is reused on write", ForkKeepsExclusive),
-  mutant("wp-reuse-shared", "do_wp_page reuses a page whose refcount is above one (no wp_can_reuse_anon_folio check)", WpReuseShared),
-  mutant("wp-copy-leak", "wp_page_copy never puts the old page: refcount leak, the frame outlives every mapping", WpCopyLeak),
-  mutant("wp-copy-stale-rmap", "wp_page_copy skips folio_remove_rmap_pte: rmap and mapcount still name the copied PTE", WpCopyStaleRmap),
-  mutant("dontneed-no-tlb-flush", "MADV_DONTNEED without a TLB flush: stale-TLB reads of discarded memory (CVE-2018-18281 class)", DontneedNoTlbFlush),
-  mutant("wipeonfork-ignored", "VM_WIPEONFORK ignored at fork: the child inherits memory it must see as zeros", WipeonforkIgnored),
-  mutant("zero-page-written", "a write fault on the shared zero page writes it in place: untouched memory stops reading zero", ZeroPageWrittenInPlace),
-  mutant("eager-fork", "an eager engine: fork copies every page (correct data, no copy-on-write)", EagerFork, "economy"),
-  mutant("wp-reuse-by-mapcount", "do_wp_page reuses by mapcount, ignoring GUP references: a vmsplice'd page shows the parent's later write (CVE-2020-29374)", WpReuseByMapcount),
-  mutant("fork-shares-pinned", "fork shares a maybe-DMA-pinned page instead of copying it for the child (no copy_present_page)", ForkSharesPinned),
-  mutant("ro-pin-no-unshare", "a read-only pin of a shared anonymous page skips gup_must_unshare: the pin loses coherency", RoPinNoUnshare),
-  mutant("thp-reuse-by-mapcount", "do_huge_pmd_wp_page reuses a THP by mapcount, ignoring a GUP reference (CVE-2020-29374 on a PMD)", ThpReuseByMapcount),
-  mutant("thp-cow-copies-huge", "a CoW fault on a shared THP copies the whole huge page (correct data, no economy)", ThpCowCopiesHuge, "economy"),
-  mutant("thp-cow-wrong-subpage", "after splitting a shared THP, the CoW copy takes the head page's contents", ThpCowWrongSubpage),
+  mutant(
+    "fork-parent-writable",
+    "copy_present_pte leaves the parent's PTE writable: the parent's writes leak into the child",
+    ForkParentWritable,
+  ),
+  mutant(
+    "fork-no-tlb-flush",
+    "dup_mmap without flush_tlb_mm: a stale writable TLB entry defeats write protection",
+    ForkNoTlbFlush,
+  ),
+  mutant(
+    "fork-keeps-exclusive",
+    "PageAnonExclusive not cleared on a duplicated anon page: a shared page is reused on write",
+    ForkKeepsExclusive,
+  ),
+  mutant(
+    "wp-reuse-shared",
+    "do_wp_page reuses a page whose refcount is above one (no wp_can_reuse_anon_folio check)",
+    WpReuseShared,
+  ),
+  mutant(
+    "wp-copy-leak",
+    "wp_page_copy never puts the old page: refcount leak, the frame outlives every mapping",
+    WpCopyLeak,
+  ),
+  mutant(
+    "wp-copy-stale-rmap",
+    "wp_page_copy skips folio_remove_rmap_pte: rmap and mapcount still name the copied PTE",
+    WpCopyStaleRmap,
+  ),
+  mutant(
+    "dontneed-no-tlb-flush",
+    "MADV_DONTNEED without a TLB flush: stale-TLB reads of discarded memory (CVE-2018-18281 class)",
+    DontneedNoTlbFlush,
+  ),
+  mutant(
+    "wipeonfork-ignored",
+    "VM_WIPEONFORK ignored at fork: the child inherits memory it must see as zeros",
+    WipeonforkIgnored,
+  ),
+  mutant(
+    "zero-page-written",
+    "a write fault on the shared zero page writes it in place: untouched memory stops reading zero",
+    ZeroPageWrittenInPlace,
+  ),
+  mutant(
+    "eager-fork",
+    "an eager engine: fork copies every page (correct data, no copy-on-write)",
+    EagerFork,
+    "economy",
+  ),
+  mutant(
+    "wp-reuse-by-mapcount",
+    "do_wp_page reuses by mapcount, ignoring GUP references: a vmsplice'd page shows the parent's later write (CVE-2020-29374)",
+    WpReuseByMapcount,
+  ),
+  mutant(
+    "fork-shares-pinned",
+    "fork shares a maybe-DMA-pinned page instead of copying it for the child (no copy_present_page)",
+    ForkSharesPinned,
+  ),
+  mutant(
+    "ro-pin-no-unshare",
+    "a read-only pin of a shared anonymous page skips gup_must_unshare: the pin loses coherency",
+    RoPinNoUnshare,
+  ),
+  mutant(
+    "thp-reuse-by-mapcount",
+    "do_huge_pmd_wp_page reuses a THP by mapcount, ignoring a GUP reference (CVE-2020-29374 on a PMD)",
+    ThpReuseByMapcount,
+  ),
+  mutant(
+    "thp-cow-copies-huge",
+    "a CoW fault on a shared THP copies the whole huge page (correct data, no economy)",
+    ThpCowCopiesHuge,
+    "economy",
+  ),
+  mutant(
+    "thp-cow-wrong-subpage",
+    "after splitting a shared THP, the CoW copy takes the head page's contents",
+    ThpCowWrongSubpage,
+  ),
   mutant("ksm-reuse", "wp_can_reuse_anon_folio without the KSM test: a KSM page is reused on write", KsmReuse),
-  mutant("ksm-merges-pinned", "KSM merges a page that holds a GUP reference or pin (no refcount test in write_protect_page)", KsmMergesPinned),
-  mutant("private-write-reaches-file", "a MAP_PRIVATE write lands in the page cache: the effect of Dirty COW (CVE-2016-5195)", PrivateWriteReachesFile),
-  mutant("private-file-stale", "a MAP_PRIVATE read fault copies the file page: the mapping misses file updates before its first write", PrivateFileStale),
+  mutant(
+    "ksm-merges-pinned",
+    "KSM merges a page that holds a GUP reference or pin (no refcount test in write_protect_page)",
+    KsmMergesPinned,
+  ),
+  mutant(
+    "private-write-reaches-file",
+    "a MAP_PRIVATE write lands in the page cache: the effect of Dirty COW (CVE-2016-5195)",
+    PrivateWriteReachesFile,
+  ),
+  mutant(
+    "private-file-stale",
+    "a MAP_PRIVATE read fault copies the file page: the mapping misses file updates before its first write",
+    PrivateFileStale,
+  ),
   mutant("huge-zero-written", "a write fault on the huge zero page writes it in place", HugeZeroWritten),
-  mutant("collapse-pinned", "khugepaged collapses a pinned page: the device keeps writing a page the process no longer maps", CollapsePinned),
+  mutant(
+    "collapse-pinned",
+    "khugepaged collapses a pinned page: the device keeps writing a page the process no longer maps",
+    CollapsePinned,
+  ),
 ];

@@ -1,6 +1,6 @@
 // The mvcc mutant zoo: the reference model with one deliberate, documented bug each, named after the anomaly it
 // lets through (Adya's G0/G1a/G1b/G1c, P4 lost update, …). The properties must kill every one.
-import { mutantOf, type Mutant } from "../../../layers/layer.ts";
+import { type Mutant, mutantOf } from "../../../layers/layer.ts";
 import type { Client, Outcome, Statement } from "../clients.ts";
 import { MvccModel } from "../model.ts";
 import { Ssi, type SsiHeap } from "../ssi.ts";
@@ -9,8 +9,12 @@ import type { MvccGeometry, MvccObs, MvccOp, MvccState, Snapshot, Version } from
 type MvccMutant = Mutant<MvccOp, MvccObs, MvccState, MvccGeometry>;
 type TxClient = Client<{ xid?: number; snapshot?: Snapshot }>;
 
-const mutant = (name: string, mimics: string, Model: new (g: MvccGeometry) => MvccModel, killedBy?: "economy" | "invariant"): MvccMutant =>
-  mutantOf<MvccOp, MvccObs, MvccState, MvccGeometry>(name, mimics, Model, killedBy);
+const mutant = (
+  name: string,
+  mimics: string,
+  Model: new (g: MvccGeometry) => MvccModel,
+  killedBy?: "economy" | "invariant",
+): MvccMutant => mutantOf<MvccOp, MvccObs, MvccState, MvccGeometry>(name, mimics, Model, killedBy);
 
 /** XidInMVCCSnapshot forgets the in-progress list: transactions running at the snapshot become visible when they commit. */
 class SnapshotIgnoresXip extends MvccModel {
@@ -52,7 +56,8 @@ class DirtyRead extends MvccModel {
 /** A version its own transaction replaced stays visible to others once committed (G1b, intermediate read). */
 class IntermediateVisible extends MvccModel {
   protected override visible(v: Version, s: Snapshot, own: number | undefined): boolean {
-    if (v.xmax !== 0 && v.xmax === v.xmin && v.xmin !== own && this.committed(v.xmin) && !this.inSnapshot(v.xmin, s)) return true;
+    if (v.xmax !== 0 && v.xmax === v.xmin && v.xmin !== own && this.committed(v.xmin) && !this.inSnapshot(v.xmin, s))
+      return true;
     return super.visible(v, s, own);
   }
 }
@@ -72,7 +77,13 @@ class NoRowLock extends MvccModel {
     const v = this.versions.find((x) => x.key === op.key && this.visible(x, s, client.state.xid))!; // the row it waited for
     const xid = (client.state.xid ??= this.nextXid++);
     v.xmax = xid;
-    if (op.op === "update") this.place({ key: v.key, value: op.add !== undefined ? v.value + op.add : op.value ?? v.value, xmin: xid, xmax: 0 });
+    if (op.op === "update")
+      this.place({
+        key: v.key,
+        value: op.add !== undefined ? v.value + op.add : (op.value ?? v.value),
+        xmin: xid,
+        xmax: 0,
+      });
     return { count: 1 };
   }
 }
@@ -95,7 +106,10 @@ class UpdateCopiesTable extends MvccModel {
 /** SERIALIZABLE without SSI: it runs as REPEATABLE READ, so write skew (G2-item) and phantoms (G2) commit. */
 class NoSsi extends MvccModel {
   override context(client: TxClient, op: Statement): Snapshot {
-    return super.context({ ...client, level: client.level === "ser" ? "rr" : client.level, state: client.state } as TxClient, op);
+    return super.context(
+      { ...client, level: client.level === "ser" ? "rr" : client.level, state: client.state } as TxClient,
+      op,
+    );
   }
 }
 
@@ -113,15 +127,36 @@ class NoConflictOut extends MvccModel {
 }
 
 export const mvccMutants: readonly MvccMutant[] = [
-  mutant("snapshot-ignores-xip", "a snapshot that ignores the in-progress list: commits of transactions running at the snapshot appear", SnapshotIgnoresXip),
-  mutant("rr-snapshot-per-statement", "repeatable read re-takes its snapshot per statement (non-repeatable read)", RrSnapshotPerStatement),
+  mutant(
+    "snapshot-ignores-xip",
+    "a snapshot that ignores the in-progress list: commits of transactions running at the snapshot appear",
+    SnapshotIgnoresXip,
+  ),
+  mutant(
+    "rr-snapshot-per-statement",
+    "repeatable read re-takes its snapshot per statement (non-repeatable read)",
+    RrSnapshotPerStatement,
+  ),
   mutant("no-first-updater-wins", "repeatable read without first-updater-wins: lost update (P4)", NoFirstUpdaterWins),
   mutant("aborted-visible", "an aborted transaction's inserts are visible (G1a)", AbortedVisible),
   mutant("dirty-read", "rows of transactions still running are visible (dirty read)", DirtyRead),
-  mutant("intermediate-visible", "a version its writer replaced before committing is visible (G1b, intermediate read)", IntermediateVisible),
+  mutant(
+    "intermediate-visible",
+    "a version its writer replaced before committing is visible (G1b, intermediate read)",
+    IntermediateVisible,
+  ),
   mutant("vacuum-past-horizon", "vacuum past a live snapshot's horizon: old readers lose rows", VacuumPastHorizon),
   mutant("no-row-lock", "a second writer does not wait for the first (G0, dirty write / lost update)", NoRowLock),
   mutant("no-ssi", "SERIALIZABLE run as REPEATABLE READ: write skew commits (G2-item), and phantoms (G2)", NoSsi),
-  mutant("ssi-no-conflict-out", "SSI that flags rw-conflicts only when the write comes after the read: write skew commits when the writes come first", NoConflictOut),
-  mutant("update-copies-table", "an update that copies every row (a page-level copy): right data, no economy", UpdateCopiesTable, "economy"),
+  mutant(
+    "ssi-no-conflict-out",
+    "SSI that flags rw-conflicts only when the write comes after the read: write skew commits when the writes come first",
+    NoConflictOut,
+  ),
+  mutant(
+    "update-copies-table",
+    "an update that copies every row (a page-level copy): right data, no economy",
+    UpdateCopiesTable,
+    "economy",
+  ),
 ];

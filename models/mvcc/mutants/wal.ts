@@ -1,12 +1,17 @@
 // The sqlite flavour's mutant zoo: the WAL model with one deliberate, documented bug each, named after the bug class.
 // They run with the sqlite geometry, with six clients so that more than four snapshots can need a read mark.
-import { mutantOf, type Mutant } from "../../../layers/layer.ts";
+import { type Mutant, mutantOf } from "../../../layers/layer.ts";
 import type { MvccGeometry, MvccObs, MvccOp } from "../types.ts";
 import { WalModel } from "../wal.ts";
 import type { WalState } from "../wal-state.ts";
 
 const geometry = { flavour: "sqlite", txs: 6 } as const;
-const mutant = (name: string, mimics: string, Model: new (g: MvccGeometry) => WalModel, killedBy?: "economy" | "invariant"): Mutant<MvccOp, MvccObs, WalState, MvccGeometry> =>
+const mutant = (
+  name: string,
+  mimics: string,
+  Model: new (g: MvccGeometry) => WalModel,
+  killedBy?: "economy" | "invariant",
+): Mutant<MvccOp, MvccObs, WalState, MvccGeometry> =>
   mutantOf<MvccOp, MvccObs, WalState, MvccGeometry>(name, mimics, Model, killedBy, geometry);
 
 /** walCheckpoint without its read-mark loop: frames past a live reader's mark are backfilled. */
@@ -60,11 +65,36 @@ class CheckpointWritesEveryFrame extends WalModel {
 }
 
 export const walMutants: readonly Mutant<MvccOp, MvccObs, WalState, MvccGeometry>[] = [
-  mutant("wal-checkpoint-past-reader-mark", "a WAL checkpoint that backfills past a live reader's read mark", CheckpointPastReaderMark),
-  mutant("wal-checkpoint-under-file-reader", "a checkpoint that overwrites the database file under a reader of the file alone (read lock 0)", CheckpointUnderFileReader),
-  mutant("wal-no-busy-snapshot", "no SQLITE_BUSY_SNAPSHOT: a transaction writes from a stale snapshot (lost update)", NoBusySnapshot),
-  mutant("wal-read-mark-overwritten", "read marks not shared: a fifth reader moves a busy slot's mark past the readers using it", ReadMarkOverwritten),
+  mutant(
+    "wal-checkpoint-past-reader-mark",
+    "a WAL checkpoint that backfills past a live reader's read mark",
+    CheckpointPastReaderMark,
+  ),
+  mutant(
+    "wal-checkpoint-under-file-reader",
+    "a checkpoint that overwrites the database file under a reader of the file alone (read lock 0)",
+    CheckpointUnderFileReader,
+  ),
+  mutant(
+    "wal-no-busy-snapshot",
+    "no SQLITE_BUSY_SNAPSHOT: a transaction writes from a stale snapshot (lost update)",
+    NoBusySnapshot,
+  ),
+  mutant(
+    "wal-read-mark-overwritten",
+    "read marks not shared: a fifth reader moves a busy slot's mark past the readers using it",
+    ReadMarkOverwritten,
+  ),
   mutant("wal-two-writers", "the WAL write lock is not exclusive: two writers at once", TwoWriters),
-  mutant("wal-restart-under-readers", "the WAL restarts from frame 1 while readers still read its frames", RestartUnderReaders),
-  mutant("wal-checkpoint-writes-every-frame", "a backfill that writes every frame rather than each page once: right data, more writes", CheckpointWritesEveryFrame, "economy"),
+  mutant(
+    "wal-restart-under-readers",
+    "the WAL restarts from frame 1 while readers still read its frames",
+    RestartUnderReaders,
+  ),
+  mutant(
+    "wal-checkpoint-writes-every-frame",
+    "a backfill that writes every frame rather than each page once: right data, more writes",
+    CheckpointWritesEveryFrame,
+    "economy",
+  ),
 ];

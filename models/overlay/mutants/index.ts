@@ -1,18 +1,24 @@
 // The overlay mutant zoo: the reference model with one deliberate, documented bug each, named after the class of
 // real bug it mimics. The properties must kill every one; `cowcheck mutants --layer overlay` shows how fast.
-import { mutantOf, type Mutant } from "../../../layers/layer.ts";
-import { OverlayModel, type Container, type Dir, type Ino, type Merged } from "../model.ts";
+import { type Mutant, mutantOf } from "../../../layers/layer.ts";
+import { type Container, type Dir, type Ino, type Merged, OverlayModel } from "../model.ts";
 import type { OverlayGeometry, OverlayObs, OverlayOp, OverlayState } from "../types.ts";
 
 type OverlayMutant = Mutant<OverlayOp, OverlayObs, OverlayState, OverlayGeometry>;
 
-const mutant = (name: string, mimics: string, Model: new (g: OverlayGeometry) => OverlayModel, killedBy?: "economy" | "invariant"): OverlayMutant =>
-  mutantOf<OverlayOp, OverlayObs, OverlayState, OverlayGeometry>(name, mimics, Model, killedBy);
+const mutant = (
+  name: string,
+  mimics: string,
+  Model: new (g: OverlayGeometry) => OverlayModel,
+  killedBy?: "economy" | "invariant",
+): OverlayMutant => mutantOf<OverlayOp, OverlayObs, OverlayState, OverlayGeometry>(name, mimics, Model, killedBy);
 
 /** unlink of a lower file just removes the upper entry: the lower file shows through again. */
 class UnlinkNoWhiteout extends OverlayModel {
   protected override lowerPositive(parent: Merged, name: string, m: Merged): boolean {
-    return m.upper?.kind === "dir" || (!m.upper && m.lowers[0]?.obj.kind === "dir") ? super.lowerPositive(parent, name, m) : false;
+    return m.upper?.kind === "dir" || (!m.upper && m.lowers[0]?.obj.kind === "dir")
+      ? super.lowerPositive(parent, name, m)
+      : false;
   }
 }
 
@@ -25,7 +31,14 @@ class MkdirNoOpaque extends OverlayModel {
 
 /** Copy-up creates the upper file or directory with default permissions instead of the lower one's mode. */
 class CopyUpLosesMode extends OverlayModel {
-  protected override copyUpOne(c: Container, parent: Merged, name: string, m: Merged, names: string[], data: boolean): void {
+  protected override copyUpOne(
+    c: Container,
+    parent: Merged,
+    name: string,
+    m: Merged,
+    names: string[],
+    data: boolean,
+  ): void {
     const fresh = !m.upper;
     super.copyUpOne(c, parent, name, m, names, data);
     if (!fresh || !m.upper) return;
@@ -36,7 +49,14 @@ class CopyUpLosesMode extends OverlayModel {
 
 /** Missing ancestors are made with mkdir -p rather than copied up: their mode, xattrs and origin are lost. */
 class AncestorsMkdirP extends OverlayModel {
-  protected override copyUpOne(c: Container, parent: Merged, name: string, m: Merged, names: string[], data: boolean): void {
+  protected override copyUpOne(
+    c: Container,
+    parent: Merged,
+    name: string,
+    m: Merged,
+    names: string[],
+    data: boolean,
+  ): void {
     const fresh = !m.upper;
     super.copyUpOne(c, parent, name, m, names, data);
     if (!fresh || m.upper?.kind !== "dir") return;
@@ -106,7 +126,14 @@ class StrayWhiteout extends OverlayModel {
 
 /** Copy-up writes no trusted.overlay.origin (pre-4.12 overlay): st_ino changes, index and NFS export break. */
 class CopyUpNoOrigin extends OverlayModel {
-  protected override copyUpOne(c: Container, parent: Merged, name: string, m: Merged, names: string[], data: boolean): void {
+  protected override copyUpOne(
+    c: Container,
+    parent: Merged,
+    name: string,
+    m: Merged,
+    names: string[],
+    data: boolean,
+  ): void {
     super.copyUpOne(c, parent, name, m, names, data);
     const o = m.upper;
     if (o?.kind === "file") o.ino.origin = false;
@@ -123,13 +150,18 @@ class MetacopyIgnored extends OverlayModel {
 
 /** Docker's vfs storage driver: every container gets a full copy of its image at mount. */
 class VfsDriver extends OverlayModel {
-  protected override mount(c: number, layers: readonly number[], options: { redirectDir: boolean; index: boolean; metacopy: boolean }): OverlayObs {
+  protected override mount(
+    c: number,
+    layers: readonly number[],
+    options: { redirectDir: boolean; index: boolean; metacopy: boolean },
+  ): OverlayObs {
     const obs = super.mount(c, layers, options);
     const box = this.mounted(c);
     const copyAll = (path: string): void => {
       const r = this.resolve(box, path);
       if (path) this.copyUp(box, r, r.node, true);
-      if (r.node && (r.node.upper ?? r.node.lowers[0]?.obj)?.kind === "dir") for (const n of this.readdir(box, { m: r.node })) copyAll(path ? `${path}/${n}` : n);
+      if (r.node && (r.node.upper ?? r.node.lowers[0]?.obj)?.kind === "dir")
+        for (const n of this.readdir(box, { m: r.node })) copyAll(path ? `${path}/${n}` : n);
     };
     copyAll("");
     return obs;
@@ -139,15 +171,54 @@ class VfsDriver extends OverlayModel {
 export const overlayMutants: readonly OverlayMutant[] = [
   mutant("unlink-no-whiteout", "unlink of a lower file without a whiteout: the file comes back", UnlinkNoWhiteout),
   mutant("mkdir-no-opaque", "rmdir then mkdir without an opaque directory: the old children reappear", MkdirNoOpaque),
-  mutant("copy-up-loses-mode", "copy-up that creates the upper object with default permissions, losing the lower mode", CopyUpLosesMode),
-  mutant("ancestors-mkdir-p", "copy-up without copying the parent directories (mkdir -p): their mode, xattrs and origin are lost", AncestorsMkdirP),
+  mutant(
+    "copy-up-loses-mode",
+    "copy-up that creates the upper object with default permissions, losing the lower mode",
+    CopyUpLosesMode,
+  ),
+  mutant(
+    "ancestors-mkdir-p",
+    "copy-up without copying the parent directories (mkdir -p): their mode, xattrs and origin are lost",
+    AncestorsMkdirP,
+  ),
   mutant("readdir-lists-whiteouts", "readdir that lists whiteouts as entries", ReaddirListsWhiteouts),
-  mutant("readdir-duplicates", "readdir that concatenates layers: names present in two layers listed twice", ReaddirDuplicates),
-  mutant("rename-dir-no-redirect", "rename of a lower directory allowed without redirect_dir and without a redirect: its contents vanish", RenameDirNoRedirect),
-  mutant("hardlink-kept-without-index", "a hard link kept after copy-up without index: writing one name changes the other", HardlinkKeptWithoutIndex),
-  mutant("truncate-meta-only", "truncate that copies metadata but not data (metacopy): the data still comes from below", TruncateMetaOnly),
-  mutant("stray-whiteout", "a whiteout left where no lower entry exists: harmless to reads, wrong for economy and later commits", StrayWhiteout, "invariant"),
-  mutant("copy-up-no-origin", "copy-up without trusted.overlay.origin (overlay before 4.12): st_ino changes, index and NFS export break", CopyUpNoOrigin, "invariant"),
+  mutant(
+    "readdir-duplicates",
+    "readdir that concatenates layers: names present in two layers listed twice",
+    ReaddirDuplicates,
+  ),
+  mutant(
+    "rename-dir-no-redirect",
+    "rename of a lower directory allowed without redirect_dir and without a redirect: its contents vanish",
+    RenameDirNoRedirect,
+  ),
+  mutant(
+    "hardlink-kept-without-index",
+    "a hard link kept after copy-up without index: writing one name changes the other",
+    HardlinkKeptWithoutIndex,
+  ),
+  mutant(
+    "truncate-meta-only",
+    "truncate that copies metadata but not data (metacopy): the data still comes from below",
+    TruncateMetaOnly,
+  ),
+  mutant(
+    "stray-whiteout",
+    "a whiteout left where no lower entry exists: harmless to reads, wrong for economy and later commits",
+    StrayWhiteout,
+    "invariant",
+  ),
+  mutant(
+    "copy-up-no-origin",
+    "copy-up without trusted.overlay.origin (overlay before 4.12): st_ino changes, index and NFS export break",
+    CopyUpNoOrigin,
+    "invariant",
+  ),
   mutant("metacopy-ignored", "metacopy=on ignored: chmod copies the whole file up", MetacopyIgnored, "economy"),
-  mutant("vfs-driver", "Docker's vfs storage driver: a full copy of the image for every container", VfsDriver, "economy"),
+  mutant(
+    "vfs-driver",
+    "Docker's vfs storage driver: a full copy of the image for every container",
+    VfsDriver,
+    "economy",
+  ),
 ];
