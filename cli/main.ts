@@ -99,7 +99,7 @@ function geometryFor(
 }
 
 const runId = (): string =>
-  new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15) + `-${process.pid}`;
+  `${new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15)}-${process.pid}`;
 
 interface Target {
   readonly layer: AnyLayer;

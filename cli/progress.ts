@@ -21,7 +21,10 @@ export class Progress {
   }
 
   update(p: CampaignProgress): void {
-    if (p.shrink) return this.shrinking(p);
+    if (p.shrink) {
+      this.shrinking(p);
+      return;
+    }
     const rate = p.elapsedMs > 0 ? Math.round((p.ops / p.elapsedMs) * 1000) : 0;
     if (this.periodic && p.elapsedMs - this.lastLine >= 10_000) {
       this.lastLine = p.elapsedMs;
@@ -33,7 +36,10 @@ export class Progress {
     if (!this.live) return;
     const width = 24;
     const stats = `${rate.toLocaleString("en-US")} ops/s, ${Math.round(p.elapsedMs / 1000)}s`;
-    if (this.total === Number.MAX_SAFE_INTEGER) return this.draw(`${this.label} ${p.runs} runs, ${stats}`); // bounded by --time
+    if (this.total === Number.MAX_SAFE_INTEGER) {
+      this.draw(`${this.label} ${p.runs} runs, ${stats}`); // bounded by --time
+      return;
+    }
     const done = Math.min(width, Math.round((p.runs / this.total) * width));
     this.draw(`${this.label} [${"#".repeat(done)}${".".repeat(width - done)}] ${p.runs}/${this.total} runs, ${stats}`);
   }

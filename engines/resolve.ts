@@ -40,7 +40,10 @@ export function resolveEngine(layer: AnyLayer, spec: string, options: ResolveOpt
     return {
       name: "mm:linux",
       geometry: linuxGeometry,
-      create: (g) => (factory ??= stdioFactory(layer, inner(), options.timeoutMs)).create(g),
+      create: (g) => {
+        factory ??= stdioFactory(layer, inner(), options.timeoutMs);
+        return factory.create(g);
+      },
       dispose: () => factory?.dispose?.(),
     };
   }

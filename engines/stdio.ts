@@ -277,7 +277,7 @@ export class StdioEngine implements Engine<unknown, unknown, unknown> {
   private onData(chunk: string): void {
     let start = 0;
     let nl: number;
-    while ((nl = chunk.indexOf("\n", start)) >= 0) {
+    for (nl = chunk.indexOf("\n", start); nl >= 0; nl = chunk.indexOf("\n", start)) {
       const piece = chunk.slice(start, nl);
       const line = this.partial.length ? this.partial.join("") + piece : piece;
       this.partial = [];

@@ -144,7 +144,10 @@ export function mmArrange(ops: MmOp[], g: MmGeometry, features: ReadonlySet<stri
   for (const op of ops) {
     let o = op;
     if ("pid" in o) {
-      if (mapped.size === 0 && o.op !== "exit") out.push({ op: "spawn" }), add(new Set());
+      if (mapped.size === 0 && o.op !== "exit") {
+        out.push({ op: "spawn" });
+        add(new Set());
+      }
       const live = [...mapped.keys()].sort((a, b) => a - b);
       if (live.length && o.pid < MM_MAX_PID) o = { ...o, pid: live[(o.pid - 1) % live.length] };
     }

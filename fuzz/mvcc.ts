@@ -54,25 +54,28 @@ export function mvccArrange(ops: MvccOp[], g: MvccGeometry, _features: ReadonlyS
     out.push(op);
     model.apply(op);
   };
-  ops.forEach((op, i) => {
-    if (!("tx" in op)) return emit(op);
+  for (const [i, op] of ops.entries()) {
+    if (!("tx" in op)) {
+      emit(op);
+      continue;
+    }
     const s = model.session(op.tx);
     const asGenerated = i % 4 === 3;
     if (op.op === "begin") {
       level.set(op.tx, op.level);
       if (!s.open) emit(op);
-      return;
+      continue;
     }
-    if (s.blocked && !asGenerated) return;
+    if (s.blocked && !asGenerated) continue;
     if (op.op === "commit" || op.op === "abort") {
       if (s.open) emit(op);
-      return;
+      continue;
     }
     if (s.failed && !asGenerated) emit({ op: "abort", tx: op.tx });
     if (!model.session(op.tx).open)
       emit({ op: "begin", tx: op.tx, level: level.get(op.tx) ?? (["ser", "rr", "rc"] as const)[op.tx % 3]! });
     emit(op);
-  });
+  }
   return out;
 }
 

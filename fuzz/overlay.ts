@@ -215,7 +215,7 @@ type Kind = "file" | "dir" | "symlink";
 /** A container's merged view, roughly: path → what is there. */
 type View = Map<string, Kind>;
 
-const under = (path: string, root: string): boolean => path === root || path.startsWith(root + "/");
+const under = (path: string, root: string): boolean => path === root || path.startsWith(`${root}/`);
 const drop = (v: View, root: string): void => {
   for (const p of [...v.keys()]) if (under(p, root)) v.delete(p);
 };

@@ -52,8 +52,9 @@ export interface StructureStats {
 
 export const emptyStats = (): StructureStats => ({ compared: 0, allowed: {}, desynced: {} });
 
-const bump = (counts: Record<string, number>, key: string, by = 1): void =>
-  void (counts[key] = (counts[key] ?? 0) + by);
+function bump(counts: Record<string, number>, key: string, by = 1): void {
+  counts[key] = (counts[key] ?? 0) + by;
+}
 
 export function addStats(into: StructureStats, from: StructureStats): StructureStats {
   into.compared += from.compared;

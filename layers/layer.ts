@@ -91,6 +91,7 @@ export interface ViewVerdict {
 }
 
 // The registry and the runner hold layers of every type; this is the erased form.
+// biome-ignore lint/suspicious/noExplicitAny: the erased form must accept every layer, whose types differ
 export type AnyLayer = Layer<any, any, any, any>;
 
 /** The layer without the properties of the given kinds (e.g. an engine that is eager on purpose skips economy). */

@@ -89,7 +89,10 @@ export class MmOracle implements Engine<MmOp, Allowed> {
 
   private objectPage(obj: PageObject, page: number): Store {
     let s = obj.pages.get(page);
-    if (!s) obj.pages.set(page, (s = new Store(this.zeros())));
+    if (!s) {
+      s = new Store(this.zeros());
+      obj.pages.set(page, s);
+    }
     return s;
   }
 
@@ -176,7 +179,7 @@ export class MmOracle implements Engine<MmOp, Allowed> {
       case "write": {
         if (op.page >= pages || op.cell >= cellsPerPage) return err("EINVAL");
         const s = as.get(op.page);
-        if (!s || s.prot !== "rw") return SEGV;
+        if (s?.prot !== "rw") return SEGV;
         this.own(s).write(op.cell, op.value);
         return OK;
       }

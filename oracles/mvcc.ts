@@ -220,7 +220,7 @@ class Core implements Storage<Tx> {
     }
   }
 
-  commit(client: Client<Tx>): MvccResult | void {
+  commit(client: Client<Tx>): MvccResult | undefined {
     const ser = client.state.ser;
     if (ser && (this.isForced(client) || this.cycleWith(ser))) return { error: "40001" };
     if (ser) ser.commitAt = ++this.clock;
@@ -354,7 +354,7 @@ export class MvccOracle implements Engine<MvccOp, Answer> {
         const forced = new Map(this.forced).set(index, c);
         const core = new Core(forced);
         let alt: MvccObs = obs;
-        this.log.forEach((o, i) => (alt = core.apply(o, i)));
+        for (const [i, o] of this.log.entries()) alt = core.apply(o, i);
         queue.push({ choice: c, obs: alt, core });
         if (!deepEqual(alt, obs) && !this.choices.some((x) => deepEqual(x.obs, alt)))
           this.choices.push({ obs: alt, forced, core });

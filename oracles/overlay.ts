@@ -106,7 +106,7 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
     }
   }
 
-  private run(op: OverlayOp): OverlayObs | void {
+  private run(op: OverlayOp): OverlayObs | undefined {
     switch (op.op) {
       case "layer":
         return { layer: this.newLayer({ kind: "built", root: built(op.entries) }) };
@@ -123,7 +123,8 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
         return;
       }
       case "umount":
-        this.box(op.c), this.mounts.delete(op.c);
+        this.box(op.c);
+        this.mounts.delete(op.c);
         return;
       case "commit": {
         const box = this.box(op.c);
@@ -210,7 +211,8 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
         return;
       }
       case "rename":
-        return this.rename(box, op.from, op.to, op.flags);
+        this.rename(box, op.from, op.to, op.flags);
+        return;
     }
   }
 
@@ -304,17 +306,19 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
   private copyUp(box: Container, f: FileName): Ino {
     if (f.ino) return f.ino;
     const lower = f.lower!;
-    if (box.options.index && lower.nlink > 1) return (f.ino = this.indexed(box, lower));
-    return (f.ino = { data: lower.data, mode: lower.mode, xattrs: new Map(lower.xattrs), nlink: 1 });
+    f.ino =
+      box.options.index && lower.nlink > 1
+        ? this.indexed(box, lower)
+        : { data: lower.data, mode: lower.mode, xattrs: new Map(lower.xattrs), nlink: 1 };
+    return f.ino;
   }
 
   private indexed(box: Container, lower: LowerIno): Ino {
     let ino = box.index.get(lower);
-    if (!ino)
-      box.index.set(
-        lower,
-        (ino = { data: lower.data, mode: lower.mode, xattrs: new Map(lower.xattrs), nlink: lower.nlink }),
-      );
+    if (!ino) {
+      ino = { data: lower.data, mode: lower.mode, xattrs: new Map(lower.xattrs), nlink: lower.nlink };
+      box.index.set(lower, ino);
+    }
     return ino;
   }
 
@@ -353,13 +357,19 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
     if (!src.node) no("ENOENT");
     if (flags === "noreplace" && dst.node) no("EEXIST");
     if (flags === "exchange" && !dst.node) no("ENOENT");
-    if (to.startsWith(from + "/")) no("EINVAL");
-    if (from.startsWith(to + "/")) no(flags === "exchange" ? "EINVAL" : "ENOTEMPTY");
-    if (from === to) return void (this.noop = true);
+    if (to.startsWith(`${from}/`)) no("EINVAL");
+    if (from.startsWith(`${to}/`)) no(flags === "exchange" ? "EINVAL" : "ENOTEMPTY");
+    if (from === to) {
+      this.noop = true;
+      return;
+    }
     const a = src.node!;
     const b = dst.node;
     if (b && flags !== "exchange" && (a.t === "dir") !== (b.t === "dir")) no(a.t === "dir" ? "ENOTDIR" : "EISDIR");
-    if (b && this.same(box, a, b)) return void (this.noop = true);
+    if (b && this.same(box, a, b)) {
+      this.noop = true;
+      return;
+    }
     const stuck = (n: Node | undefined) => n?.t === "dir" && n.fromLower && !box.options.redirectDir;
     if (stuck(a) || (flags === "exchange" && stuck(b))) no("EXDEV");
     if (b?.t === "dir" && flags !== "exchange" && b.kids.size) no("ENOTEMPTY");
@@ -420,8 +430,10 @@ function lay(layer: RawNode & { t: "dir" }, below: DirNode, seen: Map<object, Lo
     } else if (n.t === "symlink") out.kids.set(name, { t: "symlink", target: n.target });
     else {
       let lower = seen.get(n.ino);
-      if (!lower)
-        seen.set(n.ino, (lower = { data: n.ino.data, mode: n.ino.mode, xattrs: new Map(), nlink: n.ino.nlink }));
+      if (!lower) {
+        lower = { data: n.ino.data, mode: n.ino.mode, xattrs: new Map(), nlink: n.ino.nlink };
+        seen.set(n.ino, lower);
+      }
       out.kids.set(name, { t: "file", lower });
     }
   }

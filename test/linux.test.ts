@@ -178,15 +178,15 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
       const knobs = ["pages_to_scan", "sleep_millisecs", "smart_scan", "run"].map((k) => `/sys/kernel/mm/ksm/${k}`);
       const original = knobs.map((k) => readFileSync(k, "utf8").trim());
       // What a killed agent leaves: the originals saved, the fast settings in force.
-      writeFileSync("/run/cowcheck-ksm.saved", original.join("\n") + "\n");
-      ["100000", "0", "0", "1"].forEach((v, i) => writeFileSync(knobs[i], v));
+      writeFileSync("/run/cowcheck-ksm.saved", `${original.join("\n")}\n`);
+      for (const [i, v] of ["100000", "0", "0", "1"].entries()) writeFileSync(knobs[i], v);
       const factory = resolveEngine(mmLayer, "linux");
       try {
         await (await factory.create(g)).close?.();
       } finally {
         await factory.dispose?.();
         const now = knobs.map((k) => readFileSync(k, "utf8").trim());
-        if (now.join() !== original.join()) original.forEach((v, i) => writeFileSync(knobs[i], v)); // never leave ksmd spinning
+        if (now.join() !== original.join()) for (const [i, v] of original.entries()) writeFileSync(knobs[i], v); // never leave ksmd spinning
         expect(now).toEqual(original);
         expect(existsSync("/run/cowcheck-ksm.saved")).toBe(false);
       }

@@ -35,10 +35,10 @@ test("the scenarios exercise what they name: a THP is mapped by PMD, then split 
   const s = cowScenarios.find((x) => x.name === "basic-cow-pmd-thp")!;
   const model = new MmModel(defaultMmGeometry);
   const forkAt = s.ops.findIndex((op) => op.op === "fork");
-  s.ops.slice(0, forkAt + 1).forEach((op) => model.apply(op));
+  for (const op of s.ops.slice(0, forkAt + 1)) model.apply(op);
   const thp = model.frames.get(model.procs.get(1)!.pmds.get(0)!.pfn)!;
   expect(thp).toMatchObject({ nr: 4, entireMapcount: 2, refcount: 2 });
-  s.ops.slice(forkAt + 1).forEach((op) => model.apply(op));
+  for (const op of s.ops.slice(forkAt + 1)) model.apply(op);
   expect(model.procs.get(1)!.pmds.has(0)).toBe(true); // the parent keeps its PMD
   expect(model.procs.get(2)!.pmds.has(0)).toBe(false); // the child's was split
   expect(model.procs.get(2)!.ptes.get(0)!.pfn).toBe(thp.pfn); // its other pages still map the THP

@@ -3,7 +3,7 @@
 // cannot run (not Linux, not root, no overlay filesystem, no tmpfs mount).
 import { existsSync, readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
-import { OverlayfsEngine, overlayfsUnavailable } from "../engines/overlayfs/index.ts";
+import { type OverlayfsEngine, overlayfsUnavailable } from "../engines/overlayfs/index.ts";
 import { engineCatalogue, resolveEngine } from "../engines/resolve.ts";
 import { InputError } from "../engines/types.ts";
 import { mmLayer } from "../layers/mm.ts";

@@ -59,7 +59,8 @@ let unavailable: { why: string | undefined } | undefined;
 
 /** Why a real OverlayFS mount cannot be an engine here (to follow "it "), or undefined if it can. Probed once. */
 export function overlayfsUnavailable(): string | undefined {
-  return (unavailable ??= { why: probeUnavailable() }).why;
+  unavailable ??= { why: probeUnavailable() };
+  return unavailable.why;
 }
 
 function probeUnavailable(): string | undefined {
@@ -135,7 +136,10 @@ export function overlayfsFactory(): EngineFactory {
   let binary: string | undefined;
   return {
     name: "overlay:overlayfs",
-    create: () => OverlayfsEngine.start((binary ??= overlayfsHelper())),
+    create: () => {
+      binary ??= overlayfsHelper();
+      return OverlayfsEngine.start(binary);
+    },
   };
 }
 
@@ -179,7 +183,9 @@ class Helper {
     this.child.stdout.setEncoding("latin1");
     this.child.stderr.setEncoding("utf8");
     this.child.stdout.on("data", (chunk: string) => this.onData(chunk));
-    this.child.stderr.on("data", (chunk: string) => void (this.stderr = (this.stderr + chunk).slice(-4000)));
+    this.child.stderr.on("data", (chunk: string) => {
+      this.stderr = (this.stderr + chunk).slice(-4000);
+    });
     this.child.stdin.on("error", () => undefined); // a dead helper is reported by "exit"
     this.child.on("error", (e) => this.onGone(`could not run the OverlayFS helper: ${e.message}`));
     this.child.on("exit", (code, signal) => this.onGone(`the OverlayFS helper exited (${signal ?? `status ${code}`})`));
@@ -351,11 +357,13 @@ export class OverlayfsEngine implements Engine<OverlayOp, OverlayObs> {
     try {
       if (this.helper.alive) {
         for (const c of this.containers.keys())
-          await this.helper
-            .call("umount", this.mountPoint(c))
-            .catch((e) => void (problem ??= `umount c${c}: ${codeOf(e) ?? e}`));
+          await this.helper.call("umount", this.mountPoint(c)).catch((e) => {
+            problem ??= `umount c${c}: ${codeOf(e) ?? e}`;
+          });
         this.containers.clear();
-        await this.helper.call("unroot").catch((e) => void (problem ??= `unmount the tmpfs: ${codeOf(e) ?? e}`));
+        await this.helper.call("unroot").catch((e) => {
+          problem ??= `unmount the tmpfs: ${codeOf(e) ?? e}`;
+        });
       }
     } finally {
       await this.helper.end().catch(() => undefined);

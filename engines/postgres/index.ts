@@ -228,7 +228,9 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
         pending.settled = r;
         pending.order = this.settledCount++;
       },
-      (e: unknown) => void (pending.failure = e),
+      (e: unknown) => {
+        pending.failure = e;
+      },
     );
     // the statement finishes, or waits on a lock: whichever pg_stat_activity shows first
     const deadline = Date.now() + 5000;

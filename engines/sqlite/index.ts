@@ -103,7 +103,8 @@ export class SqliteEngine implements Engine<MvccOp, MvccObs> {
       const prepared = Object.fromEntries(Object.entries(SQL).map(([k, sql]) => [k, db.prepare(sql)])) as Prepared;
       prepared.read.pluck();
       prepared.scan.raw();
-      this.conns.set(tx, (c = { db, ...prepared }));
+      c = { db, ...prepared };
+      this.conns.set(tx, c);
     }
     return c;
   }
@@ -161,7 +162,7 @@ export class SqliteEngine implements Engine<MvccOp, MvccObs> {
   /** The "wal-index" view: the -shm file's header and checkpoint info, read as walformat.html lays them out. */
   inspectView(name: string): WalIndex {
     if (name !== "wal-index") throw new EngineFailure("protocol", `the sqlite engine has no view "${name}"`);
-    return readWalIndex(readFileSync(this.file + "-shm").subarray(0, 136));
+    return readWalIndex(readFileSync(`${this.file}-shm`).subarray(0, 136));
   }
 
   close(): void {

@@ -33,7 +33,7 @@ export interface Storage<S> {
   /** The context a statement keeps across waits (read committed: its statement snapshot). */
   context(client: Client<S>, op: Statement): unknown;
   /** Commit; a serialization failure instead aborts (and is then the COMMIT's answer). */
-  commit(client: Client<S>): MvccResult | void;
+  commit(client: Client<S>): MvccResult | undefined;
   /** Abort: undo, and release what it holds. */
   abort(client: Client<S>): void;
   /** The id other clients wait on while this one holds a row (its xid, or its tx number). */

@@ -261,7 +261,7 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
     return this.ctid.get(v);
   }
 
-  commit(client: Client<TxState>): MvccResult | void {
+  commit(client: Client<TxState>): MvccResult | undefined {
     const sxact = client.state.sxact;
     if (sxact) {
       try {

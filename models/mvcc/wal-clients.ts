@@ -75,7 +75,10 @@ export abstract class WalClients<R> {
 
   private conn(tx: number): WalConn<R> {
     let c = this.conns.get(tx);
-    if (!c) this.conns.set(tx, (c = { tx, open: false }));
+    if (!c) {
+      c = { tx, open: false };
+      this.conns.set(tx, c);
+    }
     return c;
   }
 

@@ -153,7 +153,7 @@ export class WalModel extends WalClients<Snapshot> implements Engine<MvccOp, Mvc
     const dirty = [...c.read.dirty];
     if (!dirty.length) return;
     this.restartLog(c.read);
-    dirty.forEach(([page, rows], i) => this.frames.push({ page, rows, commit: i === dirty.length - 1 }));
+    for (const [i, [page, rows]] of dirty.entries()) this.frames.push({ page, rows, commit: i === dirty.length - 1 });
   }
 
   /**

@@ -2,18 +2,18 @@
 // layers, containers that mount a stack of them under a private upper layer, and copy-up done lazily, exactly when
 // and as far as the kernel does it. Errors the kernel returns are thrown as Errno and become observations.
 import type { Engine } from "../../engines/types.ts";
-import {
-  type CopyUp,
-  type Errno,
-  type FileType,
-  type LayerEntry,
-  type MountOptions,
-  type OverlayGeometry,
-  type OverlayObs,
-  type OverlayOp,
-  type OverlayState,
-  type RawEntry,
-  type Stat,
+import type {
+  CopyUp,
+  Errno,
+  FileType,
+  LayerEntry,
+  MountOptions,
+  OverlayGeometry,
+  OverlayObs,
+  OverlayOp,
+  OverlayState,
+  RawEntry,
+  Stat,
 } from "./types.ts";
 
 export class ErrnoError extends Error {
@@ -166,11 +166,10 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
         this.truncate(c, op.path, op.size);
         break;
       case "chmod":
-        this.setattr(
-          c,
-          op.path,
-          (o) => void (o.kind === "file" ? (o.ino.mode = op.mode) : o.kind === "dir" ? (o.mode = op.mode) : undefined),
-        );
+        this.setattr(c, op.path, (o) => {
+          if (o.kind === "file") o.ino.mode = op.mode;
+          else if (o.kind === "dir") o.mode = op.mode;
+        });
         break;
       case "setxattr":
         this.setattr(
@@ -337,8 +336,10 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
         m.lowers.push({ layer, obj: o });
         if (o.kind !== "file" || !o.ino.metacopy || w.stop) break;
         if (!c.options.metacopy) fail("EPERM");
-        if (o.ino.redirect !== undefined)
-          ([bases, path] = this.redirected(c, bases, path, o.ino.redirect, layer)), (i = -1);
+        if (o.ino.redirect !== undefined) {
+          [bases, path] = this.redirected(c, bases, path, o.ino.redirect, layer);
+          i = -1;
+        }
         continue;
       }
       if (first && first.kind !== "dir") break;
@@ -346,7 +347,10 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
       // an absolute redirect below an opaque ancestor resumes the lookup below (ovl_check_redirect resets d->stop)
       if (o.opaque === "y" || (w.stop && !o.redirect?.startsWith("/"))) break;
       // redirect_dir=off still follows redirects on this kernel (redirect_always_follow=Y): it only stops making them
-      if (o.redirect !== undefined) ([bases, path] = this.redirected(c, bases, path, o.redirect, layer)), (i = -1);
+      if (o.redirect !== undefined) {
+        [bases, path] = this.redirected(c, bases, path, o.redirect, layer);
+        i = -1;
+      }
     }
     return m.upper || m.lowers.length ? m : undefined;
   }
@@ -367,8 +371,10 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
       sofar.push(name);
       if (o.opaque === "y") stop = true;
       else if (o.redirect !== undefined) {
-        if (o.redirect.startsWith("/")) (sofar = o.redirect.split("/").filter((x) => x)), (stop = false);
-        else sofar = [...sofar.slice(0, -1), o.redirect];
+        if (o.redirect.startsWith("/")) {
+          sofar = o.redirect.split("/").filter((x) => x);
+          stop = false;
+        } else sofar = [...sofar.slice(0, -1), o.redirect];
       }
       d = o;
     }
@@ -607,7 +613,10 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
     // changed in place, through the index (ovl_setattr would link the name up)
     if (xattr && !m.upper && typeOf(m) === "file") {
       const ino = this.ino(c, m);
-      if (ino !== (m.lowers[0]!.obj as File).ino) return change({ kind: "file", ino });
+      if (ino !== (m.lowers[0]!.obj as File).ino) {
+        change({ kind: "file", ino });
+        return;
+      }
     }
     this.copyUp(c, r, m, false);
     change(r.node!.upper!);
@@ -829,10 +838,10 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
     for (let i = nodes.length - 1; i >= 0; i--) {
       const u = nodes[i]!.upper;
       const rd = u?.kind === "dir" ? u.redirect : u?.kind === "file" ? u.ino.redirect : undefined;
-      if (rd?.startsWith("/")) return rd + (parts.length ? "/" + parts.join("/") : "");
+      if (rd?.startsWith("/")) return rd + (parts.length ? `/${parts.join("/")}` : "");
       parts.unshift(rd ?? r.names[i]!);
     }
-    return "/" + parts.join("/");
+    return `/${parts.join("/")}`;
   }
 
   /** Whether two names are one overlay inode: lower hard links are one only when indexed (ovl_hash_bylower). */
@@ -882,7 +891,7 @@ function withXattrs(s: Stat, xattrs: ReadonlyMap<string, string>): Stat {
 }
 
 const parentPath = (p: string): string => p.split("/").slice(0, -1).join("/");
-const isAncestor = (a: string, b: string): boolean => b.startsWith(a + "/");
+const isAncestor = (a: string, b: string): boolean => b.startsWith(`${a}/`);
 
 /** A tree's entries in path order, the way a walk of the raw directory reports them. */
 export function rawTree(root: Dir, visit?: (path: string, o: Obj) => void): RawEntry[] {
@@ -892,7 +901,7 @@ export function rawTree(root: Dir, visit?: (path: string, o: Obj) => void): RawE
       const path = prefix + name;
       visit?.(path, o);
       out.push(rawEntry(path, o));
-      if (o.kind === "dir") go(o, path + "/");
+      if (o.kind === "dir") go(o, `${path}/`);
     }
   };
   go(root, "");

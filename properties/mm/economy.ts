@@ -141,7 +141,7 @@ export const forkCopiesOnlyPinned: Property<MmOp, MmObs, MmState> = {
           if (!theirs || theirs.pfn === pfn) return undefined;
           const f = folioOf(s, theirs.pfn);
           copies++;
-          if (f && f.anon && maybeDmaPinned(f) && parent.hasPinned) return undefined;
+          if (f?.anon && maybeDmaPinned(f) && parent.hasPinned) return undefined;
           return `fork gave pid ${obs.pid} page ${vpage} frame ${pfn}, a copy of the parent's frame ${theirs.pfn}, which is not pinned`;
         };
         for (const [vpage, pte] of child.ptes) {
@@ -273,7 +273,7 @@ function ksmContents(s: MmState): Map<string, { pfns: Set<number>; blocked: bool
     const visit = (vpage: number, pfn: number): void => {
       if (!findVma(p.vmas, vpage)?.mergeable) return;
       const f = folioOf(s, pfn);
-      if (!f || !f.anon || f.zero) return;
+      if (!f?.anon || f.zero) return;
       const i = pfn - f.pfn;
       const sum = Array.from(f.data)
         .slice(i * cpp, (i + 1) * cpp)

@@ -12,7 +12,7 @@ function named(op: OverlayOp): string[] {
 }
 
 const within = (path: string, roots: readonly string[]): boolean =>
-  roots.some((r) => r === path || r.startsWith(path + "/"));
+  roots.some((r) => r === path || r.startsWith(`${path}/`));
 
 export const overlayEconomy: Property<OverlayOp, OverlayObs, OverlayState>[] = [
   {
@@ -83,7 +83,7 @@ export const overlayEconomy: Property<OverlayOp, OverlayObs, OverlayState>[] = [
           const roots = [...mine];
           for (const e of box.upper) {
             // an entry counts as touched if an op named it, a path below it, or a directory above it (a rename moves subtrees)
-            if (!within(e.path, roots) && !roots.some((r) => e.path.startsWith(r + "/")))
+            if (!within(e.path, roots) && !roots.some((r) => e.path.startsWith(`${r}/`)))
               return `${e.path} is in the upper layer of container ${op.c}, but no op named it`;
           }
           return undefined;

@@ -1,7 +1,7 @@
 // The mm mutant zoo: the reference model with one deliberate, documented bug each. The properties must kill
 // every one of them; `cowcheck mutants --layer mm` shows how fast.
 import { type Mutant, mutantOf } from "../../../layers/layer.ts";
-import { Folio, MmModel, type Proc, type Pte, type Vma, ZERO_PFN } from "../model.ts";
+import { type Folio, MmModel, type Proc, type Pte, type Vma, ZERO_PFN } from "../model.ts";
 import { keyOf, type MmGeometry, type MmObs, type MmOp, type MmState } from "../types.ts";
 
 type MmMutant = Mutant<MmOp, MmObs, MmState, MmGeometry>;
@@ -78,7 +78,10 @@ class WipeonforkIgnored extends MmModel {
 /** A write fault on the zero page writes the zero page itself: every untouched page now reads the value. */
 class ZeroPageWrittenInPlace extends MmModel {
   protected override wpZeroPage(proc: Proc, vma: Vma, vpage: number, pte: Pte, unshare: boolean): void {
-    if (unshare) return super.wpZeroPage(proc, vma, vpage, pte, unshare); // the bug is in the write path
+    if (unshare) {
+      super.wpZeroPage(proc, vma, vpage, pte, unshare); // the bug is in the write path
+      return;
+    }
     pte.writable = true; // BUG: reuse instead of allocating a zeroed page
     pte.dirty = true;
   }
@@ -88,8 +91,10 @@ class ZeroPageWrittenInPlace extends MmModel {
 class EagerFork extends MmModel {
   protected override copyPresentPte(parent: Proc, child: Proc, vma: Vma, vpage: number, pte: Pte): void {
     // the zero page is everyone's; a private file page not yet written is the file's
-    if (pte.pfn === ZERO_PFN || !this.folioOf(pte.pfn).anon)
-      return super.copyPresentPte(parent, child, vma, vpage, pte);
+    if (pte.pfn === ZERO_PFN || !this.folioOf(pte.pfn).anon) {
+      super.copyPresentPte(parent, child, vma, vpage, pte);
+      return;
+    }
     // BUG (economically): copy_present_page for every page, as if every page were pinned.
     const copy = this.newAnonPage(keyOf(child.pid, vpage), this.pageData(pte.pfn));
     this.copiedPages++;
@@ -125,7 +130,10 @@ class RoPinNoUnshare extends MmModel {
 class ThpCowCopiesHuge extends MmModel {
   protected override splitAndRetry(proc: Proc, vma: Vma, base: number, vpage: number, unshare: boolean): void {
     const pmd = proc.pmds.get(base)!;
-    if (pmd.pfn === this.hugeZeroPfn) return super.splitAndRetry(proc, vma, base, vpage, unshare);
+    if (pmd.pfn === this.hugeZeroPfn) {
+      super.splitAndRetry(proc, vma, base, vpage, unshare);
+      return;
+    }
     // BUG (economically): every page is copied into a fresh exclusive THP.
     const key = keyOf(proc.pid, base);
     const folio = this.newHugeFolio(key);
@@ -164,7 +172,10 @@ class KsmMergesPinned extends MmModel {
 /** A write fault on a MAP_PRIVATE file page writes the page cache itself: what Dirty COW (CVE-2016-5195) achieved. */
 class PrivateWriteReachesFile extends MmModel {
   protected override doPrivateFileFault(proc: Proc, vma: Vma, vpage: number, write: boolean): void {
-    if (!write) return super.doPrivateFileFault(proc, vma, vpage, write);
+    if (!write) {
+      super.doPrivateFileFault(proc, vma, vpage, write);
+      return;
+    }
     super.doPrivateFileFault(proc, vma, vpage, false); // BUG: map the page-cache page itself ...
     const pte = proc.ptes.get(vpage)!;
     pte.writable = true; // ... and let the write through
@@ -193,7 +204,10 @@ class HugeZeroWritten extends MmModel {
     vpage: number,
     unshare: boolean,
   ): void {
-    if (pmd.pfn !== this.hugeZeroPfn || unshare) return super.doHugePmdWpPage(proc, vma, base, pmd, vpage, unshare);
+    if (pmd.pfn !== this.hugeZeroPfn || unshare) {
+      super.doHugePmdWpPage(proc, vma, base, pmd, vpage, unshare);
+      return;
+    }
     pmd.writable = true; // BUG
     pmd.dirty = true;
   }

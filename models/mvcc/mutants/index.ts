@@ -75,7 +75,8 @@ class NoRowLock extends MvccModel {
     const out = super.modify(client, op, s);
     if (!("waitFor" in out)) return out;
     const v = this.versions.find((x) => x.key === op.key && this.visible(x, s, client.state.xid))!; // the row it waited for
-    const xid = (client.state.xid ??= this.nextXid++);
+    client.state.xid ??= this.nextXid++;
+    const xid = client.state.xid;
     v.xmax = xid;
     if (op.op === "update")
       this.place({

@@ -111,7 +111,10 @@ class HardlinkKeptWithoutIndex extends OverlayModel {
 class TruncateMetaOnly extends OverlayModel {
   protected override truncate(c: Container, path: string, size: number): void {
     const { r, m } = this.follow(c, path);
-    if (m.upper || !c.options.metacopy) return super.truncate(c, path, size);
+    if (m.upper || !c.options.metacopy) {
+      super.truncate(c, path, size);
+      return;
+    }
     this.copyUp(c, r, m, false);
     (m.upper as unknown as { ino: Ino }).ino.size = size;
   }
