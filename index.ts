@@ -1,14 +1,77 @@
-// cowcheck as a library: layers (ops arbitraries, oracles, models, properties, mutants), the runner, traces.
+// cowcheck as a library: the contracts, the layers (op arbitraries, oracles, models, properties, mutants), the
+// runner, campaigns, traces and reports.
+import type { Failure, Step } from "./core/index.ts";
+import { resolveEngine } from "./engines/resolve.ts";
+import { asFactory, type EngineSource } from "./fuzz/check-engine.ts";
+import { replayTrace } from "./fuzz/replay.ts";
+import { layers, validateTrace } from "./layers/index.ts";
 
-export { resolveEngine } from "./engines/resolve.ts";
-export { StdioEngine } from "./engines/stdio.ts";
-export type { Engine, EngineFactory, LayerName } from "./engines/types.ts";
-export { EngineFailure, InputError } from "./engines/types.ts";
-export { type CampaignOptions, type CampaignResult, runCampaign, sequenceArbitrary } from "./fuzz/campaign.ts";
-export { checkEngine, expectEngineHolds } from "./fuzz/check-engine.ts";
-export { minimize } from "./fuzz/minimize.ts";
-export { checkTrace } from "./fuzz/replay.ts";
-export { checkSequence, checkWith, deepEqual, type Failure, type Step } from "./fuzz/runner.ts";
-export { loadTrace, type Trace, validateTrace } from "./fuzz/trace.ts";
-export { findLayer, layers } from "./layers/index.ts";
-export type { AnyLayer, Layer, Mutant } from "./layers/layer.ts";
+export {
+  type AnyLayer,
+  allows,
+  type CampaignResult,
+  type Checker,
+  deepEqual,
+  type Engine,
+  type EngineFactory,
+  EngineFailure,
+  type EngineFailureKind,
+  type Failure,
+  type Flavour,
+  formatTrace,
+  InputError,
+  type Layer,
+  type LayerView,
+  type Mutant,
+  mutantOf,
+  type Named,
+  type Property,
+  type PropertyKind,
+  resolveGeometry,
+  type Step,
+  type StructureStats,
+  type SystemEngine,
+  stateless,
+  type Trace,
+  type ViewVerdict,
+} from "./core/index.ts";
+export { engineCatalogue, resolveEngine } from "./engines/resolve.ts";
+export { StdioEngine, stdioFactory } from "./engines/stdio.ts";
+export { type CampaignOptions, type Progress, runCampaign, sequenceArbitrary } from "./fuzz/campaign.ts";
+export {
+  type CheckEngineOptions,
+  checkEngine,
+  type EngineCheck,
+  type EngineSource,
+  expectEngineHolds,
+} from "./fuzz/check-engine.ts";
+export { type ExploreResult, explore } from "./fuzz/explore.ts";
+export { minimize, minimizeTrace, type TraceMinimization } from "./fuzz/minimize.ts";
+export { replayTrace } from "./fuzz/replay.ts";
+export { checkSequence, checkWith } from "./fuzz/runner.ts";
+export { findLayer, layers, loadTrace, registerLayer, validateTrace } from "./layers/index.ts";
+export { explainFailure, failureReport } from "./reports/explain.ts";
+export { ReportWriter } from "./reports/writer.ts";
+
+export interface CheckTraceOptions {
+  /** The engine: a spec as `--engine` takes it (default "model"), a factory, or a function from geometry to engine. */
+  readonly engine?: string | EngineSource;
+  /** A reference engine for `--against`'s lockstep comparison of views, by spec or as a factory. */
+  readonly against?: string | EngineSource;
+  readonly onStep?: (step: Step) => void;
+}
+
+/** Run a trace (a parsed JSON value) on an engine; the first failure, or undefined if every property held. */
+export async function checkTrace(json: unknown, options: CheckTraceOptions = {}): Promise<Failure | undefined> {
+  const { layer, trace } = validateTrace(json);
+  const open = (e: string | EngineSource) =>
+    typeof e === "string" ? resolveEngine(layer, e, { registry: layers }) : asFactory(layer, e);
+  const factory = await open(options.engine ?? "model");
+  const against = options.against === undefined ? undefined : await open(options.against);
+  try {
+    return await replayTrace(layer, trace, factory, { against, onStep: options.onStep });
+  } finally {
+    await factory.dispose?.();
+    await against?.dispose?.();
+  }
+}

@@ -3,7 +3,7 @@
 import fc from "fast-check";
 import { sequenceArbitrary } from "../fuzz/campaign.ts";
 import { checkSequence } from "../fuzz/runner.ts";
-import { mmLayer } from "../layers/mm.ts";
+import { mmLayer } from "../layers/mm/index.ts";
 import { MmModel } from "../models/mm/model.ts";
 import { defaultMmGeometry, MM_FEATURES, type MmGeometry, type MmOp } from "../models/mm/types.ts";
 

@@ -1,20 +1,32 @@
 // The cowcheck command. Exit codes: 0 every property held (every mutant killed); 1 a property failed (or a
 // mutant survived); 2 usage or input error; 3 the engine itself failed (crash, hang, protocol violation).
-import { writeFileSync } from "node:fs";
-import { isAbsolute, relative } from "node:path";
+import { readFileSync, writeFileSync } from "node:fs";
+import { dirname, extname, isAbsolute, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { engineCatalogue, resolveEngine } from "../engines/resolve.ts";
-import { type EngineFactory, EngineFailure, InputError } from "../engines/types.ts";
-import type { Progress as CampaignProgress, CampaignResult } from "../fuzz/campaign.ts";
+import {
+  type AnyLayer,
+  allows,
+  type CampaignResult,
+  type EngineFactory,
+  EngineFailure,
+  type Failure,
+  formatTrace,
+  InputError,
+  type PropertyKind,
+  resolveGeometry,
+  withoutKinds,
+} from "../core/index.ts";
+import { engineCatalogue, engineSpecs, resolveEngine } from "../engines/resolve.ts";
+import type { Progress as CampaignProgress } from "../fuzz/campaign.ts";
 import { explore } from "../fuzz/explore.ts";
-import { minimizeWith } from "../fuzz/minimize.ts";
+import { minimizeTrace } from "../fuzz/minimize.ts";
 import { runParallelCampaign } from "../fuzz/parallel.ts";
-import { allows, checkWith, type Failure, renderStateAfter, type Step, type StructureStats } from "../fuzz/runner.ts";
-import { formatTrace, loadTrace } from "../fuzz/trace.ts";
-import { findLayer, layers } from "../layers/index.ts";
-import { type AnyLayer, withoutKinds } from "../layers/layer.ts";
-import type { PropertyKind } from "../properties/types.ts";
-import { explainFailure, ReportWriter, type TargetRecord } from "../reports/writer.ts";
+import { replayTrace } from "../fuzz/replay.ts";
+import { layerNamed, layers, loadTrace } from "../layers/index.ts";
+import { describeStructure, explainFailure, replayCommand } from "../reports/explain.ts";
+import { ReportWriter, type TargetRecord } from "../reports/writer.ts";
+import { type Print, silent, stdout } from "./printer.ts";
 import { Progress } from "./progress.ts";
 
 const EXIT = { ok: 0, failed: 1, usage: 2, engine: 3 } as const;
@@ -55,51 +67,40 @@ function parseShard(v: string): { index: number; count: number } {
   return { index: Number(m[1]), count: Number(m[2]) };
 }
 
-function pickLayers(name: string | undefined): AnyLayer[] {
-  if (!name) return [...layers];
-  const l = findLayer(name);
-  if (!l) throw new InputError(`unknown layer "${name}" (known: ${layers.map((x) => x.name).join(", ")})`);
-  return [l];
+/** --geometry's JSON; the geometry rule (core/geometry.ts) checks its fields. */
+function parseGeometry(json: string | undefined): unknown {
+  if (json === undefined) return undefined;
+  try {
+    return JSON.parse(json);
+  } catch {
+    throw new InputError(`--geometry must be JSON, e.g. '{"pages":64}' (got ${json})`);
+  }
 }
 
-/**
- * The geometry: the layer's defaults, then what the engine needs, then what the user gave; but what a mutant needs
- * (e.g. the mvcc flavour whose model it mutates) is part of the mutant, and comes last.
- */
-function geometryFor(
-  layer: AnyLayer,
-  json: string | undefined,
-  engine?: EngineFactory,
-  spec?: string,
-  flavour?: object,
-): unknown {
-  let extra: unknown = {};
-  if (json) {
-    try {
-      extra = JSON.parse(json);
-    } catch {
-      throw new InputError(`--geometry must be JSON, e.g. '{"pages":64}' (got ${json})`);
-    }
-    if (typeof extra !== "object" || extra === null || Array.isArray(extra))
-      throw new InputError(`--geometry must be a JSON object, e.g. '{"pages":64}' (got ${json})`);
-  }
-  const mutant = spec?.startsWith("mutant:") ? engine?.geometry : undefined;
-  const r = layer.geometrySchema.safeParse({
-    ...(layer.defaultGeometry as object),
-    ...engine?.geometry,
-    ...flavour,
-    ...(extra as object),
-    ...mutant,
-  });
-  if (!r.success)
-    throw new InputError(
-      `--geometry for ${layer.name}: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
-    );
-  return r.data;
-}
+const pickLayers = (name: string | undefined): AnyLayer[] => (name ? [layerNamed(name)] : [...layers]);
+
+/** An engine spec resolved at the entry point, with every layer known for its messages. */
+const resolve = (layer: AnyLayer, spec: string, timeoutMs?: number): Promise<EngineFactory> =>
+  resolveEngine(layer, spec, { timeoutMs, registry: layers });
+
+/** The layer registry's module, for worker threads (they import it to find the layer by name). */
+const REGISTRY = new URL(`../layers/index${extname(fileURLToPath(import.meta.url))}`, import.meta.url).href;
 
 const runId = (): string =>
   `${new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15)}-${process.pid}`;
+
+/** The version in cowcheck's own package.json, found from this file up. */
+function version(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string; version?: string };
+      if (pkg.name === "cowcheck") return pkg.version ?? "unknown";
+    } catch {
+      // not here: one folder up
+    }
+  }
+  return "unknown";
+}
 
 interface Target {
   readonly layer: AnyLayer;
@@ -107,7 +108,7 @@ interface Target {
   readonly expect: "pass" | "kill";
   readonly killedBy?: string;
   /** One of the layer's other flavours (the default run checks each model against its oracle). */
-  readonly flavour?: { readonly name: string; readonly geometry: Readonly<Record<string, unknown>> };
+  readonly flavour?: string;
 }
 
 interface BudgetOptions {
@@ -140,33 +141,35 @@ interface Planned extends Target {
   readonly label: string;
   /** The target's name in the report folder. */
   readonly key: string;
-  readonly geometry: unknown;
   readonly runs: number;
 }
 
+const targetName = (t: Target): string => (t.flavour ? `${t.spec} (${t.flavour})` : t.spec);
+
 async function runTargets(
-  targets: Target[],
+  targets: readonly Target[],
   o: BudgetOptions,
   argv: readonly string[],
+  print: Print,
 ): Promise<{ records: TargetRecord[]; report: ReportWriter }> {
   const shard = o.shard ?? { index: 0, count: 1 };
   const workers = o.workers ?? 1;
+  const geometry = parseGeometry(o.geometry);
   // Everything the user typed is checked before a report folder exists.
-  const plan: Planned[] = targets.map((t) => {
-    const factory = resolveEngine(t.layer, t.spec);
-    if (o.against) resolveEngine(t.layer, o.against); // an unknown reference is a usage error before anything runs
+  const plan: Planned[] = [];
+  for (const t of targets) {
+    const factory = await resolve(t.layer, t.spec);
+    if (o.against) await resolve(t.layer, o.against);
+    resolveGeometry(t.layer, { flavour: t.flavour, engine: factory, user: geometry, source: "--geometry" });
     const defaultRuns =
       o.time !== undefined ? Number.MAX_SAFE_INTEGER : t.expect === "kill" ? DEFAULT_MUTANT_RUNS : DEFAULT_MODEL_RUNS;
-    const name = t.flavour ? `${t.spec} (${t.flavour.name})` : t.spec;
-    const geometry = geometryFor(t.layer, o.geometry, factory, t.spec, t.flavour?.geometry);
-    return {
+    plan.push({
       ...t,
-      label: `${t.layer.name} ${name}`,
-      key: `${t.layer.name}-${t.spec}${t.flavour ? `-${t.flavour.name}` : ""}`,
-      geometry,
+      label: `${t.layer.name} ${targetName(t)}`,
+      key: `${t.layer.name}-${t.spec}${t.flavour ? `-${t.flavour}` : ""}`,
       runs: Math.ceil((o.runs ?? defaultRuns) / shard.count),
-    };
-  });
+    });
+  }
   const report = new ReportWriter(o.report ?? `reports/out/${runId()}`, argv);
   const progress = new Progress(o.quiet ?? false);
   const records: TargetRecord[] = [];
@@ -199,24 +202,28 @@ async function runTargets(
         seed: o.seed,
         firstStream: shard.index * workers,
         workers,
+        registry: REGISTRY,
         runs: t.runs,
         maxOps: o.maxOps,
         timeMs: o.time,
         skip: o.skip,
-        geometry: t.geometry,
+        geometry,
+        flavour: t.flavour,
         timeoutMs: o.timeout,
         against: o.against,
         onProgress: (p) => {
           if (running) running.progress = p;
           progress.update(p);
         },
-        onFound: (provisional) => (pending = { t, result: provisional }), // with workers: the lowest stream's
+        onFound: (provisional) => {
+          pending = { t, result: provisional }; // with workers: the lowest stream's
+        },
       });
       pending = undefined;
       progress.done();
       const rec = report.add(t.key, t.expect, t.spec, result);
       records.push(rec);
-      printTarget(rec, t, o.quiet ?? false, o.against);
+      printTarget(rec, t, o, print);
     }
   } finally {
     onInterrupt = undefined;
@@ -225,48 +232,32 @@ async function runTargets(
   return { records, report };
 }
 
-function printTarget(rec: TargetRecord, t: Target, quiet: boolean, against?: string): void {
+function printTarget(rec: TargetRecord, t: Target, o: BudgetOptions, print: Print): void {
   const r = rec.result;
   const secs = `${(r.elapsedMs / 1000).toFixed(1)}s`;
-  const name = `${r.layer} ${t.spec}${t.flavour ? ` (${t.flavour.name})` : ""}`.padEnd(36);
+  const name = `${r.layer} ${targetName(t)}`.padEnd(36);
   if (r.status === "passed") {
     const what = t.expect === "kill" ? "SURVIVED" : "passed  ";
-    console.log(`${name} ${what} ${r.runs} runs, ${r.ops.toLocaleString("en-US")} ops, ${secs}`);
-    if (r.structure) console.log(indent(describeStructure(r.structure, r.ops)));
+    print(`${name} ${what} ${r.runs} runs, ${r.ops.toLocaleString("en-US")} ops, ${secs}`);
+    if (r.structure) print(indent(describeStructure(r.structure, r.ops)));
     return;
   }
   if (r.status === "engine-failure") {
-    console.log(`${name} ENGINE FAILED after ${r.runs} runs: ${r.engineFailure?.message}`);
-    if (!quiet) console.log(indent(explainFailure(r)), `\n  trace so far: ${shown(rec.files[0])}`);
+    print(`${name} ENGINE FAILED after ${r.runs} runs: ${r.engineFailure?.message}`);
+    if (!o.quiet) print(`${indent(explainFailure(r))}\n  trace so far: ${shown(rec.files[0])}`);
     return;
   }
   const f = r.failure!;
   const mismatch = t.killedBy && f.kind !== t.killedBy ? ` (expected a ${t.killedBy} property)` : "";
   if (t.expect === "kill") {
-    console.log(
+    print(
       `${name} killed   after ${r.runs} run(s) by ${f.property}${mismatch}, ${r.trace!.ops.length}-op trace, ${secs}`,
     );
     return;
   }
-  console.log(`${name} FAILED   ${f.property} after ${r.runs} run(s), ${secs}`);
-  if (!quiet) console.log(indent(explainFailure(r)));
-  console.log(
-    `  trace: ${shown(rec.files[0])}\n  replay: npx cowcheck replay ${shown(rec.files[0])} --engine ${JSON.stringify(t.spec).replace(/^"(\w+)"$/, "$1")}${against ? ` --against ${against}` : ""}`,
-  );
-}
-
-/** What a lockstep comparison (--against) did, for the run's summary. */
-function describeStructure(st: StructureStats, ops: number): string {
-  const counts = (m: Record<string, number>): string =>
-    Object.entries(m)
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([k, v]) => `${k} ${v}`)
-      .join(", ") || "none";
-  return [
-    `structure compared after ${st.compared.toLocaleString("en-US")} of ${ops.toLocaleString("en-US")} ops (${((100 * st.compared) / Math.max(ops, 1)).toFixed(1)}%)`,
-    `allowances used: ${counts(st.allowed)}`,
-    `sequences compared only in part, by reason: ${counts(st.desynced)}`,
-  ].join("\n");
+  print(`${name} FAILED   ${f.property} after ${r.runs} run(s), ${secs}`);
+  if (!o.quiet) print(indent(explainFailure(r)));
+  print(`  trace: ${shown(rec.files[0])}\n  replay: ${replayCommand(shown(rec.files[0]), t.spec, o.against)}`);
 }
 
 /** A path as the user would type it: relative when it lies below the working directory. */
@@ -304,10 +295,28 @@ function budgetOptions(cmd: Command): void {
     .option("--quiet", "no progress, no explanations");
 }
 
+interface TraceOptions {
+  engine: string;
+  timeout?: number;
+  against?: string;
+}
+
+const AGAINST_HELP =
+  "also compare the engine's partial views of its state (mm: pagemap) with this reference engine's state after every op (model)";
+
 export async function main(argv: readonly string[]): Promise<number> {
   let code: number = EXIT.ok;
+  /** Factories the running command opened (an idle resettable engine): released however it ends. */
+  const opened: EngineFactory[] = [];
+  const open = async (layer: AnyLayer, spec: string, timeoutMs?: number): Promise<EngineFactory> => {
+    const f = await resolve(layer, spec, timeoutMs);
+    opened.push(f);
+    return f;
+  };
+  const engineHelp = engineSpecs(undefined, layers);
   const program = new Command("cowcheck")
     .description("Property-based conformance and fuzzing harness for copy-on-write engines")
+    .version(version(), "-V, --version", "print cowcheck's version")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .showHelpAfterError("(cowcheck --help for usage)");
@@ -318,7 +327,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       "fuzz an engine against its layer's oracle and properties; with no --engine, every layer's model and mutant zoo",
     )
     .option("--layer <layer>", `one layer (${layers.map((l) => l.name).join(", ")})`)
-    .option("--engine <spec>", ENGINE_HELP)
+    .option("--engine <spec>", engineHelp)
     .option("--against <spec>", AGAINST_HELP)
     .addOption(
       new Option(
@@ -336,11 +345,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       }
       targets.push({ layer, spec: "model", expect: "pass" });
       if (!o.geometry)
-        for (const flavour of layer.flavours ?? []) targets.push({ layer, spec: "model", expect: "pass", flavour });
+        for (const f of layer.flavours ?? []) targets.push({ layer, spec: "model", expect: "pass", flavour: f.name });
       for (const m of layer.mutants)
         targets.push({ layer, spec: `mutant:${m.name}`, expect: "kill", killedBy: m.killedBy });
     }
-    const { records, report } = await runTargets(targets, o, argv);
+    const { records, report } = await runTargets(targets, o, argv, stdout);
     console.log(`report: ${shown(report.dir)}`);
     code = exitFor(records);
   });
@@ -352,24 +361,20 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option("--json", "print one JSON array of {layer, name, mimics, killed, msToKill, traceLength}");
   budgetOptions(mutants);
   mutants.action(async (o: BudgetOptions & { layer?: string; json?: boolean }) => {
-    const targets: Target[] = pickLayers(o.layer).flatMap((layer) =>
-      layer.mutants.map((m) => ({ layer, spec: `mutant:${m.name}`, expect: "kill" as const, killedBy: m.killedBy })),
-    );
-    const log = console.log;
-    console.log = () => undefined; // the table (or the JSON array) is the only stdout
-    let run: Awaited<ReturnType<typeof runTargets>>;
-    try {
-      run = await runTargets(targets, { ...o, quiet: o.quiet || o.json }, argv);
-    } finally {
-      console.log = log;
-    }
-    const records = run.records;
+    const zoo = pickLayers(o.layer).flatMap((layer) => layer.mutants.map((m) => ({ layer, m })));
+    const targets: Target[] = zoo.map(({ layer, m }) => ({
+      layer,
+      spec: `mutant:${m.name}`,
+      expect: "kill",
+      killedBy: m.killedBy,
+    }));
+    // the table (or the JSON array) is the only stdout
+    const { records, report } = await runTargets(targets, { ...o, quiet: o.quiet || o.json }, argv, silent);
     const rows = records.map((r, i) => {
-      const t = targets[i];
-      const m = t.layer.mutants.find((x) => `mutant:${x.name}` === t.spec)!;
+      const { layer, m } = zoo[i]!;
       const f = r.result.failure;
       return {
-        layer: t.layer.name,
+        layer: layer.name,
         name: m.name,
         mimics: m.mimics,
         killed: r.result.status === "failed",
@@ -396,104 +401,72 @@ export async function main(argv: readonly string[]): Promise<number> {
         ]),
         ["layer", "mutant", "killed", "time to kill", "trace", "killed by", "mimics"],
       );
-      console.log(`report: ${shown(run.report.dir)}`);
+      console.log(`report: ${shown(report.dir)}`);
     }
     code = rows.every((x) => x.killed && !wrongKind(x)) ? EXIT.ok : EXIT.failed;
   });
 
-  traceCommand(program, "replay", "run a trace against an engine, printing each op and its observation")
+  /** replay and minimize: a trace argument, the engine to run it on, and the stdio timeout. */
+  const traceCommand = (name: string, description: string): Command =>
+    program
+      .command(name)
+      .description(description)
+      .argument("<trace>", "trace file (JSON)")
+      .option("--engine <spec>", engineHelp, "model")
+      .option("--against <spec>", AGAINST_HELP)
+      .option("--timeout <duration>", "per-message timeout for stdio engines (default 10s)", parseDuration);
+
+  const openTrace = async (file: string, o: TraceOptions) => {
+    const { layer, trace } = loadTrace(file);
+    const factory = await open(layer, o.engine, o.timeout);
+    const against = o.against === undefined ? undefined : await open(layer, o.against, o.timeout);
+    return { layer, trace, factory, against };
+  };
+
+  traceCommand("replay", "run a trace against an engine, printing each op and its observation")
     .option("--quiet", "print only the verdict")
     .option("--skip <kinds>", "property kinds not to check, comma-separated: invariant, economy", parseKinds)
-    .action(
-      disposing(async (file: string, o: TraceOptions & { quiet?: boolean; skip?: PropertyKind[] }) => {
-        const opened = openTrace(file, o);
-        const { trace, factory, against } = opened;
-        const layer = withoutKinds(opened.layer, o.skip);
-        const failure = await checkWith(layer, trace.geometry, factory, trace.ops, {
-          expected: trace.expected,
-          against,
-          onStep: o.quiet
-            ? undefined
-            : (s) => {
-                const mark = allows(s.expected, s.observed) ? "" : `   ✗ expected ${JSON.stringify(s.expected)}`;
-                console.log(
-                  `${String(s.index).padStart(4)}  ${JSON.stringify(s.op)}  →  ${JSON.stringify(s.observed)}${mark}`,
-                );
-              },
-        });
-        code = printVerdict(failure, trace.ops.length, factory.name);
-      }),
-    );
+    .action(async (file: string, o: TraceOptions & { quiet?: boolean; skip?: PropertyKind[] }) => {
+      const { layer, trace, factory, against } = await openTrace(file, o);
+      const failure = await replayTrace(withoutKinds(layer, o.skip), trace, factory, {
+        against,
+        onStep: o.quiet
+          ? undefined
+          : (s) => {
+              const mark = allows(s.expected, s.observed) ? "" : `   ✗ expected ${JSON.stringify(s.expected)}`;
+              console.log(
+                `${String(s.index).padStart(4)}  ${JSON.stringify(s.op)}  →  ${JSON.stringify(s.observed)}${mark}`,
+              );
+            },
+      });
+      code = printVerdict(failure, trace.ops.length, factory.name);
+    });
 
   traceCommand(
-    program,
     "minimize",
     "shrink a failing trace to a 1-minimal one that fails the same way (same property, or same kind of engine failure)",
   )
     .option("--out <file>", "where to write the minimized trace (default: <trace>.min.json)")
-    .action(
-      disposing(async (file: string, o: TraceOptions & { out?: string }) => {
-        const { layer, trace, factory, against } = openTrace(file, o);
-        const run = (ops: readonly unknown[], expected?: readonly unknown[]) =>
-          checkWith(layer, trace.geometry, factory, ops, { expected, against });
-        const write = async (
-          what: string,
-          ops: unknown[],
-          fails: (c: unknown[]) => Promise<boolean>,
-        ): Promise<void> => {
-          const minimal = await minimizeWith(ops, fails, layer.simplify?.bind(layer));
-          const out = o.out ?? file.replace(/(\.json)?$/, ".min.json");
-          writeFileSync(
-            out,
-            formatTrace({
-              ...trace,
-              ops: minimal,
-              expected: undefined,
-              note: `${what}: minimized from ${trace.ops.length} ops`,
-            }),
-          );
-          console.log(`${what}: ${trace.ops.length} → ${minimal.length} ops, written to ${out}`);
-        };
-        let recorded: Failure | undefined;
-        try {
-          recorded = await run(trace.ops, trace.expected);
-        } catch (e) {
-          if (!(e instanceof EngineFailure)) throw e;
-          // The engine itself fails on this trace: minimize towards the same kind of engine failure.
-          const crashes = async (c: unknown[]): Promise<boolean> =>
-            run(c).then(
-              () => false,
-              (x: unknown) => x instanceof EngineFailure && x.kind === e.kind,
-            );
-          // failed before its first op (start, hello, initial inspect): the empty trace is the minimum
-          const ops = e.opIndex === undefined ? [] : trace.ops.slice(0, e.opIndex + 1);
-          await write(`engine failure (${e.kind})`, ops, crashes);
-          code = EXIT.engine;
-          return;
-        }
-        if (!recorded) {
-          console.log(`the trace passes on ${factory.name}: nothing to minimize`);
-          return;
-        }
-        // Recorded observations belong to the original ops; deleting ops invalidates them, so minimize keeps
-        // the failure against the oracle or a property, which deleting ops preserves.
-        const first = recorded.property === "recorded-observation" ? await run(trace.ops) : recorded;
-        if (!first) {
-          console.log(
-            `the trace fails only against its recorded observations (op ${recorded.index}: ${JSON.stringify(recorded.observed)}, recorded ${JSON.stringify(recorded.expected)}); the oracle and every property agree with the engine, so there is nothing to minimize against`,
-          );
-          code = EXIT.failed;
-          return;
-        }
-        const sameProperty = async (c: unknown[]): Promise<boolean> =>
-          run(c).then(
-            (f) => f?.property === first.property,
-            () => false,
-          );
-        await write(first.property, trace.ops.slice(0, first.index + 1), sameProperty);
+    .action(async (file: string, o: TraceOptions & { out?: string }) => {
+      const { layer, trace, factory, against } = await openTrace(file, o);
+      const r = await minimizeTrace(layer, trace, factory, { against });
+      if (r.kind === "passes") {
+        console.log(`the trace passes on ${factory.name}: nothing to minimize`);
+        return;
+      }
+      if (r.kind === "recorded-only") {
+        const f = r.failure;
+        console.log(
+          `the trace fails only against its recorded observations (op ${f.index}: ${JSON.stringify(f.observed)}, recorded ${JSON.stringify(f.expected)}); the oracle and every property agree with the engine, so there is nothing to minimize against`,
+        );
         code = EXIT.failed;
-      }),
-    );
+        return;
+      }
+      const out = o.out ?? file.replace(/(\.json)?$/, ".min.json");
+      writeFileSync(out, formatTrace(r.trace));
+      console.log(`${r.what}: ${r.from} → ${r.trace.ops.length} ops, written to ${out}`);
+      code = r.kind === "engine" ? EXIT.engine : EXIT.failed;
+    });
 
   program
     .command("explore")
@@ -502,7 +475,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     )
     .requiredOption("--layer <layer>", "the layer")
     .requiredOption("--depth <k>", "longest sequence (after the prelude)", int("--depth", 1))
-    .option("--engine <spec>", ENGINE_HELP, "model")
+    .option("--engine <spec>", engineHelp, "model")
     .option("--geometry <json>", "geometry overrides")
     .option("--timeout <duration>", "per-message timeout for stdio engines (default 10s)", parseDuration)
     .option("--report <dir>", "report folder (default reports/out/<run-id>)")
@@ -515,61 +488,33 @@ export async function main(argv: readonly string[]): Promise<number> {
         timeout?: number;
         report?: string;
       }) => {
-        const [layer] = pickLayers(o.layer);
-        const factory = resolveEngine(layer, o.engine, { timeoutMs: o.timeout });
-        try {
-          await exploreCommand(layer, factory, o);
-        } finally {
-          await factory.dispose?.();
+        const layer = layerNamed(o.layer);
+        const factory = await open(layer, o.engine, o.timeout);
+        const progress = new Progress(false);
+        progress.start(`${layer.name} ${o.engine} explore`, 0);
+        const r = await explore(layer, factory, {
+          depth: o.depth,
+          geometry: parseGeometry(o.geometry),
+          onProgress: (p) => progress.note(`depth ${p.depth}, ${p.sequences.toLocaleString("en-US")} sequences`),
+        });
+        progress.done();
+        const prelude = r.prelude ? ` after the ${r.prelude}-op prelude` : "";
+        const what = `${r.sequences.toLocaleString("en-US")} sequences of 1 to ${r.depth} ops over a ${r.alphabet}-op alphabet${prelude}, ${(r.elapsedMs / 1000).toFixed(1)}s`;
+        if (!r.result) {
+          console.log(`${layer.name} ${o.engine}: no counterexample in ${what}`);
+          return;
         }
+        const report = new ReportWriter(o.report ?? `reports/out/${runId()}`, argv);
+        const rec = report.add(`${layer.name}-${o.engine}-explore`, "pass", o.engine, r.result);
+        report.finish("failed");
+        console.log(
+          `${layer.name} ${o.engine}: shortest counterexample, ${r.result.trace!.ops.length} ops in all, found among ${what}`,
+        );
+        console.log(indent(explainFailure(r.result)));
+        console.log(`  trace: ${shown(rec.files[0])}`);
+        code = EXIT.failed;
       },
     );
-
-  async function exploreCommand(
-    layer: AnyLayer,
-    factory: EngineFactory,
-    o: { depth: number; engine: string; geometry?: string; report?: string },
-  ): Promise<void> {
-    const geometry = geometryFor(layer, o.geometry, factory, o.engine);
-    const progress = new Progress(false);
-    progress.start(`${layer.name} ${o.engine} explore`, 0);
-    const r = await explore(layer, factory, {
-      depth: o.depth,
-      geometry,
-      onProgress: (p) => progress.note(`depth ${p.depth}, ${p.sequences.toLocaleString("en-US")} sequences`),
-    });
-    progress.done();
-    const prelude = layer.prelude.length ? ` after the ${layer.prelude.length}-op prelude` : "";
-    const what = `${r.sequences.toLocaleString("en-US")} sequences of 1 to ${r.depth} ops over a ${r.alphabet}-op alphabet${prelude}, ${(r.elapsedMs / 1000).toFixed(1)}s`;
-    if (r.status === "passed") {
-      console.log(`${layer.name} ${o.engine}: no counterexample in ${what}`);
-      return;
-    }
-    const report = new ReportWriter(o.report ?? `reports/out/${runId()}`, argv);
-    const steps: Step[] = [];
-    await checkWith(layer, geometry, factory, r.trace!.ops, { onStep: (step) => steps.push(step) });
-    const rec = report.add(`${layer.name}-${o.engine}-explore`, "pass", o.engine, {
-      status: "failed",
-      engine: factory.name,
-      layer: layer.name,
-      seed: 0,
-      runs: r.sequences,
-      ops: 0,
-      elapsedMs: r.elapsedMs,
-      trace: r.trace,
-      failure: r.failure,
-      originalLength: r.trace!.ops.length,
-      steps,
-      state: await renderStateAfter(layer, geometry, factory, r.trace!.ops),
-    });
-    report.finish("failed");
-    console.log(
-      `${layer.name} ${o.engine}: shortest counterexample, ${r.trace!.ops.length} ops in all, found among ${what}`,
-    );
-    console.log(indent(explainFailure(rec.result)));
-    console.log(`  trace: ${shown(rec.files[0])}`);
-    code = EXIT.failed;
-  }
 
   program
     .command("engines")
@@ -604,51 +549,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     throw e;
   } finally {
     process.removeListener("SIGINT", interrupt);
+    for (const f of opened.splice(0)) await f.dispose?.();
   }
-}
-
-interface TraceOptions {
-  engine: string;
-  timeout?: number;
-  against?: string;
-}
-
-const ENGINE_HELP = 'model | oracle | mutant:NAME | linux | overlayfs | postgres | sqlite | stdio:"CMD"';
-const AGAINST_HELP =
-  "also compare the engine's partial views of its state (mm: pagemap) with this reference engine's state after every op (model)";
-
-/** replay and minimize: a trace argument, the engine to run it on, and the stdio timeout. */
-function traceCommand(program: Command, name: string, description: string): Command {
-  return program
-    .command(name)
-    .description(description)
-    .argument("<trace>", "trace file (JSON)")
-    .option("--engine <spec>", ENGINE_HELP, "model")
-    .option("--against <spec>", AGAINST_HELP)
-    .option("--timeout <duration>", "per-message timeout for stdio engines (default 10s)", parseDuration);
-}
-
-/** A trace command's action, releasing the factories it opened (an idle resettable engine) however it ends. */
-function disposing<T extends unknown[]>(action: (...args: T) => Promise<void>): (...args: T) => Promise<void> {
-  return async (...args) => {
-    try {
-      await action(...args);
-    } finally {
-      for (const f of disposables.splice(0)) await f.dispose?.();
-    }
-  };
-}
-
-/** Factories opened by the running trace command. */
-const disposables: EngineFactory[] = [];
-
-function openTrace(file: string, o: TraceOptions) {
-  const { layer, trace } = loadTrace(file);
-  const factory = resolveEngine(layer, o.engine, { timeoutMs: o.timeout });
-  disposables.push(factory);
-  const against = o.against === undefined ? undefined : resolveEngine(layer, o.against, { timeoutMs: o.timeout });
-  if (against) disposables.push(against);
-  return { layer, trace, factory, against };
 }
 
 function printVerdict(failure: Failure | undefined, n: number, engine: string): number {

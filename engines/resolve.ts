@@ -1,11 +1,60 @@
-// Turn an --engine spec (model, oracle, mutant:NAME, stdio:CMD) into a factory the runner can use.
-import type { AnyLayer } from "../layers/layer.ts";
-import { linuxAgent, linuxFeatures, linuxGeometry, linuxUnavailable } from "./linux/index.ts";
-import { overlayfsFactory, overlayfsFeatures, overlayfsUnavailable } from "./overlayfs/index.ts";
-import { postgresFactory, postgresUnavailable } from "./postgres/index.ts";
-import { sqliteFactory, sqliteUnavailable } from "./sqlite/index.ts";
-import { StdioEngine } from "./stdio.ts";
-import { type Engine, type EngineFactory, InputError } from "./types.ts";
+// Turn an --engine spec into a factory: model, oracle, mutant:NAME, a real system the layer lists, stdio:"CMD", or
+// a JavaScript or TypeScript module that exports an engine factory. Only entry points (the CLI, the library's
+// trace replay, a worker thread) resolve names; everything below them takes factories.
+import { resolve as resolvePath } from "node:path";
+import { pathToFileURL } from "node:url";
+import { type AnyLayer, type Engine, type EngineFactory, InputError } from "../core/index.ts";
+import { stdioFactory } from "./stdio.ts";
+
+export interface ResolveOptions {
+  /** Per-message timeout for stdio engines. */
+  readonly timeoutMs?: number;
+  /** Every layer, so that a real engine of another layer is named as such rather than as unknown. */
+  readonly registry?: readonly AnyLayer[];
+}
+
+/** A spec that names a module file rather than an engine. */
+export const isModuleSpec = (spec: string): boolean => /^\.{0,2}\//.test(spec) || /\.[cm]?[jt]s$/.test(spec);
+
+export async function resolveEngine(
+  layer: AnyLayer,
+  spec: string,
+  options: ResolveOptions = {},
+): Promise<EngineFactory> {
+  if (spec === "model") return { name: `${layer.name}:model`, create: (g) => layer.model(g) };
+  if (spec === "oracle") return { name: `${layer.name}:oracle`, create: (g) => layer.oracle(g) };
+  if (spec.startsWith("mutant:")) {
+    const name = spec.slice("mutant:".length);
+    const m = layer.mutants.find((x) => x.name === name);
+    if (!m) {
+      const known = layer.mutants.map((x) => x.name).join(", ") || "none";
+      throw new InputError(`no mutant "${name}" in layer ${layer.name} (known: ${known})`);
+    }
+    return { name: `${layer.name}:mutant:${name}`, fixedGeometry: m.geometry, create: (g) => m.create(g) };
+  }
+  if (spec.startsWith("stdio:")) {
+    const command = spec.slice("stdio:".length).trim();
+    if (!command) throw new InputError('stdio engine needs a command: --engine stdio:"CMD"');
+    return stdioFactory(layer, command, { timeoutMs: options.timeoutMs });
+  }
+  if (isModuleSpec(spec)) return moduleFactory(layer, spec);
+  const system = layer.engines?.find((e) => e.name === spec);
+  if (system) {
+    const why = system.unavailable();
+    if (why) throw new InputError(`the ${spec} engine cannot run here: it ${why}`);
+    const factory = system.factory(layer, { timeoutMs: options.timeoutMs });
+    return system.geometry ? { ...factory, geometry: { ...system.geometry, ...factory.geometry } } : factory;
+  }
+  const owner = options.registry?.find((l) => l.engines?.some((e) => e.name === spec));
+  if (owner) throw new InputError(`the ${spec} engine speaks the ${owner.name} layer, not ${layer.name}`);
+  throw new InputError(`unknown engine "${spec}" for layer ${layer.name} (use ${engineSpecs(layer)})`);
+}
+
+/** The engine specs a layer accepts, for help and error messages. */
+export function engineSpecs(layer?: AnyLayer, registry: readonly AnyLayer[] = layer ? [layer] : []): string {
+  const systems = [...new Set(registry.flatMap((l) => (l.engines ?? []).map((e) => e.name)))];
+  return ["model", "oracle", "mutant:NAME", ...systems, 'stdio:"CMD"', "./engine.js"].join(" | ");
+}
 
 export interface EngineInfo {
   readonly spec: string;
@@ -13,157 +62,73 @@ export interface EngineInfo {
   readonly why: string;
 }
 
-export interface ResolveOptions {
-  /** Per-message timeout for stdio engines. */
-  readonly timeoutMs?: number;
-}
-
-export function resolveEngine(layer: AnyLayer, spec: string, options: ResolveOptions = {}): EngineFactory {
-  if (spec === "model") return { name: `${layer.name}:model`, create: (g) => layer.model(g) };
-  if (spec === "oracle") return { name: `${layer.name}:oracle`, create: (g) => layer.oracle(g) };
-  if (spec.startsWith("mutant:")) {
-    const name = spec.slice("mutant:".length);
-    const m = layer.mutants.find((x) => x.name === name);
-    if (!m)
-      throw new InputError(
-        `no mutant "${name}" in layer ${layer.name} (known: ${layer.mutants.map((x) => x.name).join(", ")})`,
-      );
-    return { name: `${layer.name}:mutant:${name}`, geometry: m.geometry, create: (g) => m.create(g) };
-  }
-  if (spec === "linux") {
-    if (layer.name !== "mm") throw new InputError(`the linux engine speaks the mm layer, not ${layer.name}`);
-    const why = linuxUnavailable();
-    if (why) throw new InputError(`the linux engine cannot run here: it ${why}`);
-    let command: string | undefined;
-    const inner = () => (command ??= JSON.stringify(linuxAgent()));
-    let factory: EngineFactory | undefined;
-    return {
-      name: "mm:linux",
-      geometry: linuxGeometry,
-      create: (g) => {
-        factory ??= stdioFactory(layer, inner(), options.timeoutMs);
-        return factory.create(g);
-      },
-      dispose: () => factory?.dispose?.(),
-    };
-  }
-  if (spec === "overlayfs") {
-    if (layer.name !== "overlay")
-      throw new InputError(`the overlayfs engine speaks the overlay layer, not ${layer.name}`);
-    const why = overlayfsUnavailable();
-    if (why) throw new InputError(`the overlayfs engine cannot run here: it ${why}`);
-    return overlayfsFactory();
-  }
-  if (spec === "postgres") {
-    if (layer.name !== "mvcc") throw new InputError(`the postgres engine speaks the mvcc layer, not ${layer.name}`);
-    const why = postgresUnavailable();
-    if (why) throw new InputError(`the postgres engine cannot run here: it ${why}`);
-    return postgresFactory();
-  }
-  if (spec === "sqlite") {
-    if (layer.name !== "mvcc") throw new InputError(`the sqlite engine speaks the mvcc layer, not ${layer.name}`);
-    const why = sqliteUnavailable();
-    if (why) throw new InputError(`the sqlite engine cannot run here: it ${why}`);
-    return sqliteFactory();
-  }
-  if (spec.startsWith("stdio:")) {
-    const command = spec.slice("stdio:".length).trim();
-    if (!command) throw new InputError('stdio engine needs a command: --engine stdio:"CMD"');
-    return stdioFactory(layer, command, options.timeoutMs);
-  }
-  throw new InputError(
-    `unknown engine "${spec}" (use model, oracle, mutant:NAME, linux, overlayfs, postgres, sqlite or stdio:"CMD")`,
-  );
-}
-
-/** What `cowcheck engines` lists for a layer. Real-system engines are added by their own issues. */
+/** What `cowcheck engines` lists for a layer. */
 export function engineCatalogue(layer: AnyLayer): EngineInfo[] {
   return [
     { spec: "model", available: true, why: "reference model, in process" },
     { spec: "oracle", available: true, why: "eager-copy oracle, in process (no inspect: data properties only)" },
     ...layer.mutants.map((m) => ({ spec: `mutant:${m.name}`, available: true, why: m.mimics })),
-    ...(layer.name === "mm" ? [linuxInfo()] : []),
-    ...(layer.name === "overlay" ? [overlayfsInfo()] : []),
-    ...(layer.name === "mvcc" ? [postgresInfo(), sqliteInfo()] : []),
+    ...(layer.engines ?? []).map((e): EngineInfo => {
+      const why = e.unavailable();
+      if (why) return { spec: e.name, available: false, why: `${e.description}; unavailable: it ${why}` };
+      const parts = [e.description];
+      const f = e.features?.();
+      if (f?.offered.length) parts.push(`features ${f.offered.join(", ")}`);
+      const lacks = Object.entries(f?.missing ?? {}).map(([name, reason]) => `${name}: ${reason}`);
+      if (lacks.length) parts.push(`without ${lacks.join("; ")}`);
+      if (e.views?.length) parts.push(`views ${e.views.join(", ")} (for --against model)`);
+      return { spec: e.name, available: true, why: parts.join("; ") };
+    }),
     { spec: 'stdio:"CMD"', available: true, why: "any program speaking the JSON-lines protocol (docs/protocol.md)" },
+    {
+      spec: "./engine.js",
+      available: true,
+      why: "a JavaScript or TypeScript module whose default export is an engine factory (docs/architecture.md)",
+    },
   ];
 }
 
-function linuxInfo(): EngineInfo {
-  const why = linuxUnavailable();
-  if (why)
-    return {
-      spec: "linux",
-      available: false,
-      why: `the running kernel (engines/linux/agent.c); unavailable: it ${why}`,
-    };
-  const { offered, missing } = linuxFeatures();
-  const lacks = Object.entries(missing).map(([f, reason]) => `${f}: ${reason}`);
-  return {
-    spec: "linux",
-    available: true,
-    why: `the running kernel (engines/linux/agent.c); features ${offered.join(", ")}; without ${lacks.join("; ")}`,
-  };
-}
-
-function postgresInfo(): EngineInfo {
-  const what =
-    "PostgreSQL (engines/postgres): a private server it starts, or COWCHECK_PG_URL; view heap (pageinspect, for --against model) where the server has it";
-  const why = postgresUnavailable();
-  return { spec: "postgres", available: !why, why: why ? `${what}; unavailable: it ${why}` : what };
-}
-
-function sqliteInfo(): EngineInfo {
-  const what =
-    "SQLite in WAL mode through better-sqlite3 (engines/sqlite), the sqlite flavour: a fresh database file per sequence";
-  const why = sqliteUnavailable();
-  return { spec: "sqlite", available: !why, why: why ? `${what}; unavailable: it ${why}` : what };
-}
-
-function overlayfsInfo(): EngineInfo {
-  const what = "a real OverlayFS mount of the running kernel on a private tmpfs (engines/overlayfs)";
-  const why = overlayfsUnavailable();
-  if (why) return { spec: "overlayfs", available: false, why: `${what}; unavailable: it ${why}` };
-  return { spec: "overlayfs", available: true, why: `${what}; features ${overlayfsFeatures.join(", ")}` };
-}
+type Create = (geometry: unknown) => Engine<unknown, unknown> | Promise<Engine<unknown, unknown>>;
 
 /**
- * A stdio engine per sequence; an engine that offers "reset" is kept when a sequence ends and reset for the
- * next one (same geometry), instead of a new process each time. A failed reset is an engine failure.
+ * A module's default export as a factory: an EngineFactory ({ name, create }), a function from the geometry to an
+ * engine, or an engine class whose constructor takes the geometry. TypeScript modules load through tsx.
  */
-function stdioFactory(layer: AnyLayer, command: string, timeoutMs: number | undefined): EngineFactory {
-  let idle: { engine: StdioEngine; geometry: string } | undefined;
-  const dispose = async (): Promise<void> => {
-    const e = idle?.engine;
-    idle = undefined;
-    await e?.close();
+async function moduleFactory(layer: AnyLayer, spec: string): Promise<EngineFactory> {
+  const url = pathToFileURL(resolvePath(spec)).href;
+  let module: { default?: unknown };
+  try {
+    if (/\.[cm]?ts$/.test(spec)) {
+      const { tsImport } = await import("tsx/esm/api");
+      module = await tsImport(url, import.meta.url);
+    } else module = await import(url);
+  } catch (e) {
+    throw new InputError(`cannot load the engine module ${spec}: ${(e as Error).message.split("\n")[0]}`);
+  }
+  const name = `${layer.name}:${spec}`;
+  const exported = module.default;
+  const check = async (engine: Engine<unknown, unknown>): Promise<Engine<unknown, unknown>> => {
+    if (engine?.layer !== layer.name || typeof engine.apply !== "function") {
+      throw new InputError(`${spec} made an engine of layer "${engine?.layer}", not an engine of ${layer.name}`);
+    }
+    return engine;
   };
-  return {
-    name: `${layer.name}:stdio:${command}`,
-    dispose,
-    async create(g): Promise<Engine<unknown, unknown>> {
-      const geometry = JSON.stringify(g);
-      let engine = idle?.geometry === geometry ? idle.engine : undefined;
-      if (engine) {
-        idle = undefined;
-        await engine.reset();
-      } else {
-        await dispose();
-        engine = await StdioEngine.start(layer, g, command, { timeoutMs });
-      }
-      if (!engine.features.has("reset")) return engine;
-      const e = engine;
-      return {
-        layer: e.layer,
-        features: e.features,
-        apply: (op) => e.apply(op),
-        inspect: () => e.inspect(),
-        inspectView: (name) => e.inspectView(name),
-        close: async () => {
-          if (e.healthy && !idle) idle = { engine: e, geometry };
-          else await e.close();
-        },
-      };
-    },
-  };
+  if (typeof exported === "function") {
+    const isClass = /^class[\s{]/.test(Function.prototype.toString.call(exported));
+    const make = exported as Create & (new (geometry: unknown) => Engine<unknown, unknown>);
+    return { name, create: async (g) => check(isClass ? new make(g) : await make(g)) };
+  }
+  if (typeof exported === "object" && exported !== null && typeof (exported as EngineFactory).create === "function") {
+    const f = exported as EngineFactory;
+    return {
+      name: f.name ?? name,
+      geometry: f.geometry,
+      fixedGeometry: f.fixedGeometry,
+      create: async (g) => check(await f.create(g)),
+      dispose: f.dispose?.bind(f),
+    };
+  }
+  throw new InputError(
+    `${spec} must export default an engine factory: a function (geometry) => Engine, an Engine class, or { name, create }`,
+  );
 }

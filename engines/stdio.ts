@@ -1,8 +1,16 @@
 // Client side of the JSON-lines engine protocol (version 1): any program, any language, one JSON object per line.
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { z } from "zod";
-import type { AnyLayer } from "../layers/layer.ts";
-import { describeIssue, type Engine, EngineFailure, type LayerName } from "./types.ts";
+import {
+  type AnyLayer,
+  describeIssue,
+  type Engine,
+  type EngineFactory,
+  EngineFailure,
+  holdsGroup,
+  killGroups,
+  trackGroup,
+} from "../core/index.ts";
 
 export interface StdioOptions {
   /** Per-message timeout (hello, each op, inspect). */
@@ -42,47 +50,8 @@ class Tail {
   }
 }
 
-function killGroupOf(pid: number | undefined): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(-pid, "SIGKILL");
-  } catch {
-    // the group is already gone
-  }
-}
-
-/**
- * Process groups of engines still running, killed when cowcheck exits however it exits. A worker thread reports
- * its engines' groups to the main thread (onEngineGroup), which holds them too: a terminated worker runs no
- * exit handler of its own.
- */
-const groups = new Set<number>();
-let groupListener: ((pid: number, alive: boolean) => void) | undefined;
-process.on("exit", () => killAllGroups());
-
-export function killAllGroups(): void {
-  killGroups([...groups]);
-}
-
-export function onEngineGroup(listener: (pid: number, alive: boolean) => void): void {
-  groupListener = listener;
-}
-
-/** Hold (alive) or forget a process group started elsewhere, e.g. by a worker thread. */
-export function holdGroup(pid: number, alive: boolean): void {
-  if (alive) groups.add(pid);
-  else groups.delete(pid);
-}
-
-export function killGroups(pids: Iterable<number>): void {
-  for (const pid of pids) {
-    killGroupOf(pid);
-    groups.delete(pid);
-  }
-}
-
 export class StdioEngine implements Engine<unknown, unknown, unknown> {
-  readonly layer: LayerName;
+  readonly layer: string;
   features: ReadonlySet<string> = new Set();
   name = "";
   private readonly child: ChildProcessWithoutNullStreams;
@@ -113,10 +82,7 @@ export class StdioEngine implements Engine<unknown, unknown, unknown> {
       COWCHECK_GEOMETRY: JSON.stringify(geometry),
     };
     this.child = spawn("/bin/sh", ["-c", command], { stdio: ["pipe", "pipe", "pipe"], detached: true, env });
-    if (this.child.pid !== undefined) {
-      groups.add(this.child.pid);
-      groupListener?.(this.child.pid, true);
-    }
+    if (this.child.pid !== undefined) trackGroup(this.child.pid, true);
     this.child.stdout.setEncoding("utf8");
     this.child.stderr.setEncoding("utf8");
     this.child.stdout.on("data", (chunk: string) => this.onData(chunk));
@@ -225,9 +191,9 @@ export class StdioEngine implements Engine<unknown, unknown, unknown> {
   /** Kill the engine's whole process group, helpers it started included, even after its shell has exited. */
   private killGroup(): void {
     const pid = this.child.pid;
-    if (pid === undefined || !groups.has(pid)) return;
+    if (pid === undefined || !holdsGroup(pid)) return;
     killGroups([pid]);
-    groupListener?.(pid, false);
+    trackGroup(pid, false);
   }
 
   private async request(body: Record<string, unknown>): Promise<{ obs?: unknown; state?: unknown }> {
@@ -346,4 +312,63 @@ export class StdioEngine implements Engine<unknown, unknown, unknown> {
     this.killGroup();
     return this.dead;
   }
+}
+
+export interface StdioFactoryOptions extends StdioOptions {
+  /** The factory's name (default `<layer>:stdio:<command>`). */
+  readonly name?: string;
+  /** Geometry fields the program needs unless the user says otherwise. */
+  readonly geometry?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * A stdio engine per sequence; an engine that offers "reset" is kept when a sequence ends and reset for the
+ * next one (same geometry), instead of a new process each time. A failed reset is an engine failure. `command`
+ * may be computed on first use (a program built on demand).
+ */
+export function stdioFactory(
+  layer: AnyLayer,
+  command: string | (() => string),
+  options: StdioFactoryOptions = {},
+): EngineFactory {
+  let idle: { engine: StdioEngine; geometry: string } | undefined;
+  let resolved: string | undefined;
+  const commandLine = (): string => {
+    resolved ??= typeof command === "string" ? command : command();
+    return resolved;
+  };
+  const dispose = async (): Promise<void> => {
+    const e = idle?.engine;
+    idle = undefined;
+    await e?.close();
+  };
+  return {
+    name: options.name ?? `${layer.name}:stdio:${typeof command === "string" ? command : "(built on demand)"}`,
+    geometry: options.geometry,
+    dispose,
+    async create(g): Promise<Engine<unknown, unknown>> {
+      const geometry = JSON.stringify(g);
+      let engine = idle?.geometry === geometry ? idle.engine : undefined;
+      if (engine) {
+        idle = undefined;
+        await engine.reset();
+      } else {
+        await dispose();
+        engine = await StdioEngine.start(layer, g, commandLine(), options);
+      }
+      if (!engine.features.has("reset")) return engine;
+      const e = engine;
+      return {
+        layer: e.layer,
+        features: e.features,
+        apply: (op) => e.apply(op),
+        inspect: () => e.inspect(),
+        inspectView: (name) => e.inspectView(name),
+        close: async () => {
+          if (e.healthy && !idle) idle = { engine: e, geometry };
+          else await e.close();
+        },
+      };
+    },
+  };
 }

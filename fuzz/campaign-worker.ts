@@ -1,8 +1,8 @@
-// One stream of a parallel campaign, in a worker thread: resolve the engine by name, run, post the result.
+// One stream of a parallel campaign, in a worker thread: find the layer through the registry the job names, resolve
+// the engines by name, run, post the result.
 import { parentPort, workerData } from "node:worker_threads";
+import { type AnyLayer, killAllGroups, onEngineGroup } from "../core/index.ts";
 import { resolveEngine } from "../engines/resolve.ts";
-import { killAllGroups, onEngineGroup } from "../engines/stdio.ts";
-import { findLayer } from "../layers/index.ts";
 import { runCampaign } from "./campaign.ts";
 import type { StreamJob } from "./parallel.ts";
 
@@ -14,9 +14,15 @@ parentPort!.on("message", (m: { stop?: boolean }) => {
   killAllGroups();
   process.exit(0);
 });
-const layer = findLayer(job.layer)!;
-const result = await runCampaign(layer, resolveEngine(layer, job.spec, { timeoutMs: job.timeoutMs }), {
+const { findLayer } = (await import(job.registry)) as { findLayer: (name: string) => AnyLayer | undefined };
+const layer = findLayer(job.layer);
+if (!layer) throw new Error(`the registry ${job.registry} has no layer "${job.layer}"`);
+const factory = await resolveEngine(layer, job.spec, { timeoutMs: job.timeoutMs });
+const against =
+  job.against === undefined ? undefined : await resolveEngine(layer, job.against, { timeoutMs: job.timeoutMs });
+const result = await runCampaign(layer, factory, {
   ...job.options,
+  against,
   onProgress: (progress) => parentPort!.postMessage({ progress }),
   onFound: (found) => parentPort!.postMessage({ found }),
 });

@@ -1,13 +1,20 @@
 // A campaign: generate op sequences with fast-check, run each through the runner, shrink the first failure
 // (fast-check's shrinker, then one-op removal to 1-minimality) and hand back a replayable trace.
 import fc from "fast-check";
-import { resolveEngine } from "../engines/resolve.ts";
-import { type EngineFactory, EngineFailure } from "../engines/types.ts";
-import { type AnyLayer, withoutKinds } from "../layers/layer.ts";
-import type { PropertyKind } from "../properties/types.ts";
+import {
+  type AnyLayer,
+  type CampaignResult,
+  type EngineFactory,
+  EngineFailure,
+  type Failure,
+  type PropertyKind,
+  resolveGeometry,
+  type Step,
+  type Trace,
+  withoutKinds,
+} from "../core/index.ts";
 import { minimizeWith } from "./minimize.ts";
-import { checkWith, emptyStats, type Failure, renderStateAfter, type Step, type StructureStats } from "./runner.ts";
-import type { Trace } from "./trace.ts";
+import { checkWith, emptyStats, renderStateAfter } from "./runner.ts";
 
 /** How many times the minimized trace must fail the same way before it is reported as a reproducible failure. */
 const CONFIRMATIONS = 5;
@@ -20,11 +27,14 @@ export interface CampaignOptions {
   readonly maxOps: number;
   /** Stop searching after this long; shrinking a failure already found is not time-limited. */
   readonly timeMs?: number;
+  /** The user's geometry fields (e.g. {"pages":64}); the geometry rule completes them (core/geometry.ts). */
   readonly geometry?: unknown;
+  /** One of the layer's flavours, by name (e.g. mvcc's "sqlite"). */
+  readonly flavour?: string;
   /** Property kinds not to check (e.g. ["economy"] for an engine that copies eagerly on purpose). */
   readonly skip?: readonly PropertyKind[];
-  /** A reference engine spec ("model") to compare the engine's views with, op by op (`--against`). */
-  readonly against?: string;
+  /** A reference engine (the model) to compare the engine's views with, op by op (`--against`). */
+  readonly against?: EngineFactory;
   /** Restrict generated ops to these features (default: the engine's). */
   readonly features?: ReadonlySet<string>;
   readonly onProgress?: (p: Progress) => void;
@@ -39,31 +49,6 @@ export interface Progress {
   readonly phase: "fuzz" | "shrink";
   /** While shrinking: candidates tried, and the shortest failing sequence so far. */
   readonly shrink?: { readonly tried: number; readonly best: number };
-}
-
-export interface CampaignResult {
-  /** "interrupted" only for what the CLI records of a target Ctrl-C stopped. */
-  readonly status: "passed" | "failed" | "engine-failure" | "interrupted";
-  readonly engine: string;
-  readonly layer: string;
-  readonly seed: number;
-  readonly runs: number;
-  readonly ops: number;
-  readonly elapsedMs: number;
-  /** For "failed": the minimized trace and what it violates. */
-  readonly trace?: Trace;
-  readonly failure?: Failure;
-  readonly originalLength?: number;
-  /** For "failed": each op of the trace with the engine's and the oracle's observation. */
-  readonly steps?: readonly Step[];
-  /** The anomaly the failure shows, named by the layer (mvcc: Adya's G0…G2). */
-  readonly anomaly?: string;
-  /** The engine's state after the failing op, drawn by the layer (when the engine can be inspected). */
-  readonly state?: string;
-  /** For "engine-failure": the error, and the trace up to and including the op that broke the engine. */
-  readonly engineFailure?: { kind: string; message: string; detail?: string };
-  /** With `against`: what the lockstep comparison did during the search. */
-  readonly structure?: StructureStats;
 }
 
 export function sequenceArbitrary(
@@ -85,12 +70,11 @@ export async function runCampaign(
   factory: EngineFactory,
   options: CampaignOptions,
 ): Promise<CampaignResult> {
-  const against = options.against === undefined ? undefined : resolveEngine(layer, options.against);
   try {
-    return await campaign(withoutKinds(layer, options.skip), factory, against, options);
+    return await campaign(withoutKinds(layer, options.skip), factory, options.against, options);
   } finally {
     await factory.dispose?.();
-    await against?.dispose?.();
+    await options.against?.dispose?.();
   }
 }
 
@@ -100,7 +84,7 @@ async function campaign(
   against: EngineFactory | undefined,
   options: CampaignOptions,
 ): Promise<CampaignResult> {
-  const geometry = options.geometry ?? { ...(layer.defaultGeometry as object), ...factory.geometry }; // what the engine (a mutant) needs
+  const geometry = resolveGeometry(layer, { flavour: options.flavour, engine: factory, user: options.geometry });
   const started = Date.now();
   let runs = 0;
   let ops = 0;

@@ -1,39 +1,58 @@
-// For vitest/fast-check users: check an engine of their own against a layer's oracle and properties.
-import type { Engine } from "../engines/types.ts";
-import type { AnyLayer } from "../layers/layer.ts";
-import { type CampaignResult, runCampaign } from "./campaign.ts";
+// For vitest/fast-check users: check an engine of their own against a layer's oracle and properties, with the
+// CLI's budgets and the CLI's account of a failure.
+import type { AnyLayer, CampaignResult, Engine, EngineFactory, PropertyKind } from "../core/index.ts";
+import { failureReport } from "../reports/explain.ts";
+import { runCampaign } from "./campaign.ts";
 
 export interface CheckEngineOptions {
   readonly seed?: number;
+  /** Sequences to run (default 200). */
   readonly runs?: number;
   readonly maxOps?: number;
+  /** Geometry fields over the layer's defaults (the geometry rule completes them). */
   readonly geometry?: unknown;
+  /** One of the layer's flavours, by name. */
+  readonly flavour?: string;
+  /** Property kinds not to check (e.g. ["economy"] for an engine that copies eagerly on purpose). */
+  readonly skip?: readonly PropertyKind[];
 }
 
-/** Run a campaign against `create()`'s engines; the result carries the minimized trace when a property fails. */
-export function checkEngine(
+export interface EngineCheck extends CampaignResult {
+  /**
+   * For a failure, what the CLI would print: the property, the op index, expected against observed, the seed, the
+   * minimized trace, the command that replays it and the regression test to commit. "passed" otherwise.
+   */
+  readonly report: string;
+}
+
+export type EngineSource =
+  | EngineFactory
+  | ((geometry: unknown) => Engine<unknown, unknown> | Promise<Engine<unknown, unknown>>);
+
+/** A factory from a factory or a bare create function. */
+export const asFactory = (layer: AnyLayer, source: EngineSource): EngineFactory =>
+  typeof source === "function" ? { name: `${layer.name}:custom`, create: source } : source;
+
+/** Run a campaign against the engine's; the result carries the minimized trace and a report when a property fails. */
+export async function checkEngine(
   layer: AnyLayer,
-  create: (geometry: unknown) => Engine<unknown, unknown> | Promise<Engine<unknown, unknown>>,
+  engine: EngineSource,
   options: CheckEngineOptions = {},
-): Promise<CampaignResult> {
-  return runCampaign(
-    layer,
-    { name: `${layer.name}:custom`, create },
-    {
-      seed: options.seed ?? 1,
-      runs: options.runs ?? 200,
-      maxOps: options.maxOps ?? 200,
-      geometry: options.geometry,
-    },
-  );
+): Promise<EngineCheck> {
+  const factory = asFactory(layer, engine);
+  const r = await runCampaign(layer, factory, {
+    seed: options.seed ?? 1,
+    runs: options.runs ?? 200,
+    maxOps: options.maxOps ?? 200,
+    geometry: options.geometry,
+    flavour: options.flavour,
+    skip: options.skip,
+  });
+  return { ...r, report: failureReport(r, `${layer.name}-${factory.name}`) };
 }
 
-/** Vitest helper: throws with the minimized trace in the message when the engine breaks a property. */
+/** Vitest helper: throws, with everything the CLI would print, when the engine breaks a property. */
 export async function expectEngineHolds(...args: Parameters<typeof checkEngine>): Promise<void> {
   const r = await checkEngine(...args);
-  if (r.status === "passed") return;
-  const what = r.failure
-    ? `${r.failure.property}: ${r.failure.message}`
-    : `engine failure: ${r.engineFailure?.message}`;
-  throw new Error(`${what}\ntrace (${r.trace?.ops.length} ops):\n${JSON.stringify(r.trace)}`);
+  if (r.status !== "passed") throw new Error(r.report);
 }

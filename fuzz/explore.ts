@@ -1,12 +1,19 @@
 // Exhaustive exploration: every sequence over the layer's small alphabet, shortest first (BFS by length), so the
 // first failure found is a shortest counterexample over that alphabet.
-import type { EngineFactory } from "../engines/types.ts";
-import type { AnyLayer } from "../layers/layer.ts";
-import { checkWith, type Failure } from "./runner.ts";
-import type { Trace } from "./trace.ts";
+import {
+  type AnyLayer,
+  type CampaignResult,
+  type EngineFactory,
+  InputError,
+  resolveGeometry,
+  type Step,
+  type Trace,
+} from "../core/index.ts";
+import { checkWith, renderStateAfter } from "./runner.ts";
 
 export interface ExploreOptions {
   readonly depth: number;
+  /** The user's geometry fields; the geometry rule completes them (core/geometry.ts). */
   readonly geometry?: unknown;
   readonly onProgress?: (p: { depth: number; sequences: number; elapsedMs: number }) => void;
 }
@@ -14,11 +21,14 @@ export interface ExploreOptions {
 export interface ExploreResult {
   readonly status: "passed" | "failed";
   readonly depth: number;
+  /** Ops in the alphabet (those the engine supports). */
   readonly alphabet: number;
   readonly sequences: number;
   readonly elapsedMs: number;
-  readonly trace?: Trace;
-  readonly failure?: Failure;
+  /** The layer's prelude, which every explored sequence starts with. */
+  readonly prelude: number;
+  /** For "failed": the shortest counterexample as a campaign result (its trace, steps and state picture). */
+  readonly result?: CampaignResult;
 }
 
 export async function explore(
@@ -34,8 +44,8 @@ export async function explore(
 }
 
 async function search(layer: AnyLayer, factory: EngineFactory, options: ExploreOptions): Promise<ExploreResult> {
-  if (!layer.alphabet) throw new Error(`layer ${layer.name} has no exploration alphabet`);
-  const geometry = options.geometry ?? { ...(layer.defaultGeometry as object), ...factory.geometry };
+  if (!layer.alphabet) throw new InputError(`layer ${layer.name} has no exploration alphabet`);
+  const geometry = resolveGeometry(layer, { engine: factory, user: options.geometry });
   // Only ops the engine supports: a probe engine says which features it has.
   const probe = await factory.create(geometry);
   const features = probe.features;
@@ -47,6 +57,7 @@ async function search(layer: AnyLayer, factory: EngineFactory, options: ExploreO
   const started = Date.now();
   let sequences = 0;
   let lastReport = 0;
+  const outcome = { alphabet: alphabet.length, prelude: layer.prelude.length };
   for (let depth = 1; depth <= options.depth; depth++) {
     const digits = new Array<number>(depth).fill(0);
     for (;;) {
@@ -54,22 +65,27 @@ async function search(layer: AnyLayer, factory: EngineFactory, options: ExploreO
       sequences++;
       const failure = await checkWith(layer, geometry, factory, ops);
       if (failure) {
-        const trace: Trace = {
-          cowcheck: 1,
-          layer: layer.name,
-          geometry,
-          features: [],
-          ops: ops.slice(0, failure.index + 1),
-        };
-        return {
+        const elapsedMs = Date.now() - started;
+        const failing = ops.slice(0, failure.index + 1);
+        const trace: Trace = { cowcheck: 1, layer: layer.name, geometry, features: [], ops: failing };
+        const steps: Step[] = [];
+        await checkWith(layer, geometry, factory, failing, { onStep: (step) => steps.push(step) });
+        const result: CampaignResult = {
           status: "failed",
-          depth,
-          alphabet: alphabet.length,
-          sequences,
-          elapsedMs: Date.now() - started,
+          engine: factory.name,
+          layer: layer.name,
+          seed: 0,
+          runs: sequences,
+          ops: 0,
+          elapsedMs,
           trace,
           failure,
+          originalLength: failing.length,
+          steps,
+          anomaly: layer.classify?.(failing, failure, geometry),
+          state: await renderStateAfter(layer, geometry, factory, failing),
         };
+        return { status: "failed", depth, sequences, elapsedMs, ...outcome, result };
       }
       const now = Date.now();
       if (options.onProgress && now - lastReport >= 100) {
@@ -82,11 +98,5 @@ async function search(layer: AnyLayer, factory: EngineFactory, options: ExploreO
       if (i < 0) break;
     }
   }
-  return {
-    status: "passed",
-    depth: options.depth,
-    alphabet: alphabet.length,
-    sequences,
-    elapsedMs: Date.now() - started,
-  };
+  return { status: "passed", depth: options.depth, sequences, elapsedMs: Date.now() - started, ...outcome };
 }

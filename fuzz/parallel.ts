@@ -3,17 +3,23 @@
 // finishes first.
 import { Worker } from "node:worker_threads";
 import seedrandom from "seedrandom";
+import { type AnyLayer, type CampaignResult, holdGroup, killGroups } from "../core/index.ts";
 import { resolveEngine } from "../engines/resolve.ts";
-import { holdGroup, killGroups } from "../engines/stdio.ts";
-import type { AnyLayer } from "../layers/layer.ts";
-import { type CampaignOptions, type CampaignResult, type Progress, runCampaign } from "./campaign.ts";
+import { type CampaignOptions, type Progress, runCampaign } from "./campaign.ts";
 import { addStats, emptyStats } from "./runner.ts";
 
+/**
+ * One stream's work, as a worker thread receives it. Factories cannot cross threads, so engines travel by name and
+ * the thread resolves them, finding the layer through the registry module the caller named.
+ */
 export interface StreamJob {
+  /** URL of the module exporting `findLayer` (the layer registry). */
+  readonly registry: string;
   readonly layer: string;
   readonly spec: string;
+  readonly against?: string;
   readonly timeoutMs?: number;
-  readonly options: Omit<CampaignOptions, "onProgress" | "onFound" | "features">;
+  readonly options: Omit<CampaignOptions, "onProgress" | "onFound" | "features" | "against">;
 }
 
 /**
@@ -24,21 +30,43 @@ export function streamSeed(seed: number, stream: number): number {
   return stream === 0 ? seed : seedrandom(`cowcheck stream ${seed}/${stream}`).int32() >>> 0;
 }
 
-export interface ParallelOptions extends CampaignOptions {
+export interface ParallelOptions extends Omit<CampaignOptions, "against"> {
   readonly workers: number;
+  /** URL of the module exporting `findLayer`, for the worker threads (see StreamJob). */
+  readonly registry: string;
+  /** The reference engine's name, for `--against`. */
+  readonly against?: string;
   /** Index of this run's first stream (shard i of workers w starts at i·w). */
   readonly firstStream?: number;
   /** Per-message timeout for stdio engines. */
   readonly timeoutMs?: number;
 }
 
+/**
+ * A thread running one stream. Built, the worker module is JavaScript; run from the TypeScript sources, the thread
+ * registers tsx first (worker-entry.js), as bin/cowcheck.js does for the main thread.
+ */
+function startWorker(job: StreamJob): Worker {
+  const module = new URL(`./campaign-worker${SOURCE ? ".ts" : ".js"}`, import.meta.url);
+  if (!SOURCE) return new Worker(module, { workerData: { job } });
+  return new Worker(new URL("./worker-entry.js", import.meta.url), { workerData: { module: module.href, job } });
+}
+
+const SOURCE = import.meta.url.endsWith(".ts");
+
 export async function runParallelCampaign(layer: AnyLayer, spec: string, o: ParallelOptions): Promise<CampaignResult> {
-  const { workers, timeoutMs, onProgress, onFound, firstStream = 0, ...options } = o;
-  if (workers <= 1)
-    return runCampaign(layer, resolveEngine(layer, spec, { timeoutMs }), {
-      ...o,
+  const { workers, timeoutMs, onProgress, onFound, firstStream = 0, registry, against, ...options } = o;
+  if (workers <= 1) {
+    const factory = await resolveEngine(layer, spec, { timeoutMs });
+    const reference = against === undefined ? undefined : await resolveEngine(layer, against, { timeoutMs });
+    return runCampaign(layer, factory, {
+      ...options,
+      onProgress,
+      onFound,
+      against: reference,
       seed: streamSeed(o.seed, firstStream),
     });
+  }
 
   const runs = Math.ceil(options.runs / workers);
   const latest: Progress[] = Array.from({ length: workers }, () => ({
@@ -58,14 +86,14 @@ export async function runParallelCampaign(layer: AnyLayer, spec: string, o: Para
   };
   const settled = Array.from({ length: workers }, (_, k) => {
     const job: StreamJob = {
+      registry,
       layer: layer.name,
       spec,
+      against,
       timeoutMs,
       options: { ...options, seed: streamSeed(options.seed, firstStream + k), runs },
     };
-    const worker = new Worker(new URL("./worker-entry.js", import.meta.url), {
-      workerData: { module: new URL("./campaign-worker.ts", import.meta.url).href, job },
-    });
+    const worker = startWorker(job);
     threads.push(worker);
     return new Promise<void>((resolve, reject) => {
       worker.on(

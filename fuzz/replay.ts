@@ -1,24 +1,28 @@
 // Replaying a trace: the same runner, one fixed sequence, every op and observation reported as it goes.
-import { resolveEngine } from "../engines/resolve.ts";
-import { checkWith, type Failure, type Step } from "./runner.ts";
-import { validateTrace } from "./trace.ts";
+import {
+  type AnyLayer,
+  type EngineFactory,
+  type Failure,
+  resolveGeometry,
+  type Step,
+  type Trace,
+} from "../core/index.ts";
+import { type CheckOptions, checkWith } from "./runner.ts";
 
-export interface ReplayOptions {
-  /** model (default), oracle, mutant:NAME, stdio:CMD */
-  readonly engine?: string;
+export interface ReplayOptions extends Omit<CheckOptions, "expected"> {
   readonly onStep?: (step: Step) => void;
 }
 
-/** Run a trace (a parsed JSON value) against an engine; the first failure, or undefined if every property held. */
-export async function checkTrace(json: unknown, options: ReplayOptions = {}): Promise<Failure | undefined> {
-  const { layer, trace } = validateTrace(json);
-  const factory = resolveEngine(layer, options.engine ?? "model");
-  try {
-    return await checkWith(layer, trace.geometry, factory, trace.ops, {
-      expected: trace.expected,
-      onStep: options.onStep,
-    });
-  } finally {
-    await factory.dispose?.();
-  }
+/**
+ * Run a validated trace on an engine, with the geometry the geometry rule gives it; the first failure, or undefined
+ * if every observation (the trace's recorded ones too) and property held.
+ */
+export function replayTrace(
+  layer: AnyLayer,
+  trace: Trace,
+  factory: EngineFactory,
+  options: ReplayOptions = {},
+): Promise<Failure | undefined> {
+  const geometry = resolveGeometry(layer, { engine: factory, user: trace.geometry });
+  return checkWith(layer, geometry, factory, trace.ops, { ...options, expected: trace.expected });
 }

@@ -1,28 +1,22 @@
 // The generic runner: apply a sequence to an engine and to the oracle, compare observations, check every
 // property after every op. It knows nothing about any layer beyond the Layer descriptor.
-import { deepEqual, type Engine, type EngineFactory, EngineFailure, InputError, isPromise } from "../engines/types.ts";
-
-export { deepEqual };
-
-import type { AnyLayer, LayerView } from "../layers/layer.ts";
-import type { Checker, PropertyKind } from "../properties/types.ts";
-
-export interface Failure {
-  /** Index of the op after which the property failed. */
-  readonly index: number;
-  readonly property: string;
-  readonly kind: PropertyKind;
-  readonly message: string;
-  readonly observed?: unknown;
-  readonly expected?: unknown;
-}
-
-export interface Step {
-  readonly index: number;
-  readonly op: unknown;
-  readonly observed: unknown;
-  readonly expected: unknown;
-}
+import {
+  type AnyLayer,
+  allows,
+  type Checker,
+  deepEqual,
+  type Engine,
+  type EngineFactory,
+  EngineFailure,
+  type Failure,
+  InputError,
+  isOneOf,
+  isPromise,
+  type LayerView,
+  type PropertyKind,
+  type Step,
+  type StructureStats,
+} from "../core/index.ts";
 
 export interface SequenceOptions {
   /** Observations the trace itself records: checked too, before the oracle's. */
@@ -40,16 +34,6 @@ export interface SequenceOptions {
   readonly stats?: StructureStats;
 }
 
-/** What a lockstep comparison did: ops compared, allowances used, and why comparisons stopped early. */
-export interface StructureStats {
-  /** Ops after which every view agreed with the reference. */
-  compared: number;
-  /** Allowance name → how many comparisons it excused. */
-  allowed: Record<string, number>;
-  /** Reason → how many sequences stopped being compared early because of it. */
-  desynced: Record<string, number>;
-}
-
 export const emptyStats = (): StructureStats => ({ compared: 0, allowed: {}, desynced: {} });
 
 function bump(counts: Record<string, number>, key: string, by = 1): void {
@@ -65,18 +49,6 @@ export function addStats(into: StructureStats, from: StructureStats): StructureS
 
 /** The desync reason when the real system answered another of the observations the oracle allows than the model. */
 export const OTHER_CHOICE = "other-allowed-observation";
-
-/**
- * Whether an observation is what the oracle allows: equal to it, or, where the oracle answers
- * `{ oneOf: [...] }` (Linux may legitimately choose), equal to one of the choices.
- */
-export function allows(expected: unknown, observed: unknown): boolean {
-  return isOneOf(expected) ? expected.oneOf.some((e) => deepEqual(e, observed)) : deepEqual(expected, observed);
-}
-
-export function isOneOf(v: unknown): v is { oneOf: unknown[] } {
-  return typeof v === "object" && v !== null && "oneOf" in v && Array.isArray(v.oneOf) && Object.keys(v).length === 1;
-}
 
 /** Wrap anything an engine throws that is not already an EngineFailure (an in-process engine's own bug). */
 function asEngineFailure(e: unknown, what: string, opIndex?: number): EngineFailure {

@@ -9,7 +9,7 @@
 // - any other reference (FOLL_GET, a short-term read-only FOLL_PIN) is not coherent in Linux: it may keep
 //   showing an older version of the page. It may read any version its storage has held since it was taken,
 //   and nothing else: never another process's write.
-import type { Engine } from "../engines/types.ts";
+import type { Engine } from "../core/index.ts";
 import {
   err,
   MM_FEATURES,

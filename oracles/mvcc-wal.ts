@@ -4,7 +4,7 @@
 // every commit that changed rows adds one frame (docs/research/sqlite-wal.md, section 4). A checkpoint copies frames
 // up to the oldest read mark a reader of the WAL holds, nothing while a reader of the database file alone lives, and
 // answers as the research's rules say. Connections, SQLITE_BUSY and SQLITE_BUSY_SNAPSHOT: models/mvcc/wal-clients.ts.
-import type { Engine } from "../engines/types.ts";
+import type { Engine } from "../core/index.ts";
 import type { MvccGeometry, MvccObs, MvccOp, MvccResult } from "../models/mvcc/types.ts";
 import {
   applyChange,

@@ -17,7 +17,7 @@
 // write of two overlapping serializable transactions (the table-level SIREAD locks a sequential scan takes are that
 // coarse). Those are allowed choices: the oracle answers `oneOf`, each computed by running the history again with
 // that failure, and `chose` follows the one the engine took.
-import { deepEqual, type Engine } from "../engines/types.ts";
+import { deepEqual, type Engine } from "../core/index.ts";
 import { type Client, type Outcome, Sessions, type Statement, type Storage } from "../models/mvcc/clients.ts";
 import type { MvccGeometry, MvccObs, MvccOp, MvccResult, PgLevel } from "../models/mvcc/types.ts";
 

@@ -12,7 +12,7 @@
 //   layer's whiteouts in it too, until something copies it up.
 // A committed layer is an image of the container at commit time, over the layers it was committed on: it is only
 // defined over that same stack (as an image is), and the oracle refuses any other.
-import type { Engine } from "../engines/types.ts";
+import type { Engine } from "../core/index.ts";
 import type {
   Errno,
   LayerEntry,

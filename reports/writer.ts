@@ -3,10 +3,8 @@
 // Written as the run goes, so an interrupted run keeps what it found.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { diffString } from "json-diff";
-import type { CampaignResult } from "../fuzz/campaign.ts";
-import { isOneOf } from "../fuzz/runner.ts";
-import { formatTrace } from "../fuzz/trace.ts";
+import { type CampaignResult, formatTrace } from "../core/index.ts";
+import { explainFailure, regressionTest } from "./explain.ts";
 
 export interface TargetRecord {
   readonly label: string;
@@ -20,93 +18,6 @@ export interface TargetRecord {
 }
 
 const safe = (s: string): string => s.replace(/[^A-Za-z0-9._-]+/g, "_");
-
-export function explainFailure(r: CampaignResult): string {
-  const lines: string[] = [];
-  if (r.status === "engine-failure" && r.engineFailure) {
-    lines.push(`engine failure (${r.engineFailure.kind}): ${r.engineFailure.message}`);
-    if (r.engineFailure.detail) lines.push("", "engine stderr / detail:", r.engineFailure.detail);
-    lines.push("", `trace up to the failing op: ${r.trace?.ops.length ?? 0} ops`);
-    return lines.join("\n");
-  }
-  const f = r.failure;
-  if (!f || !r.trace) return "passed";
-  lines.push(
-    `property: ${f.property} (${f.kind})`,
-    `message:  ${f.message}`,
-    `at op ${f.index}: ${JSON.stringify(r.trace.ops[f.index])}`,
-  );
-  if (r.anomaly) lines.push(`anomaly:  ${r.anomaly}`);
-  if (r.steps) {
-    lines.push("", "ops → observations:");
-    for (const s of r.steps)
-      lines.push(`  ${String(s.index).padStart(3)}  ${JSON.stringify(s.op)}  →  ${JSON.stringify(s.observed)}`);
-  }
-  if (f.kind === "equivalence") {
-    if (isOneOf(f.expected)) {
-      lines.push("", `observed: ${JSON.stringify(f.observed)}`, "allowed (any one of):");
-      for (const e of f.expected.oneOf) lines.push(`  ${JSON.stringify(e)}`);
-    } else {
-      lines.push(
-        "",
-        `observed: ${JSON.stringify(f.observed)}`,
-        `expected: ${JSON.stringify(f.expected)}`,
-        "differs at:",
-      );
-      for (const d of differences(f.expected, f.observed)) lines.push(`  ${d}`);
-      lines.push(
-        "json-diff (expected → observed):",
-        diffString(positional(f.expected), positional(f.observed), { color: false, full: true }).trimEnd(),
-      );
-    }
-  }
-  if (r.originalLength !== undefined && r.originalLength > r.trace.ops.length) {
-    lines.push("", `minimized from ${r.originalLength} to ${r.trace.ops.length} ops (seed ${r.seed})`);
-  }
-  if (r.state) lines.push("", `state after op ${f.index}:`, r.state.replace(/^/gm, "  "));
-  return lines.join("\n");
-}
-
-/** Arrays as index-keyed objects, so json-diff compares cells by position instead of as sequences. */
-function positional(v: unknown): unknown {
-  if (Array.isArray(v)) return Object.fromEntries(v.map((x, i) => [String(i), positional(x)]));
-  if (typeof v === "object" && v !== null)
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, positional(x)]));
-  return v;
-}
-
-/** Positional differences, as paths: "data[0]: 0 → 1", "data: absent → …". */
-export function differences(expected: unknown, observed: unknown, path = ""): string[] {
-  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null;
-  if (isObj(expected) && isObj(observed) && Array.isArray(expected) === Array.isArray(observed)) {
-    const keys = [...new Set([...Object.keys(expected), ...Object.keys(observed)])];
-    return keys.flatMap((k) => {
-      const sub = Array.isArray(expected) ? `${path}[${k}]` : path ? `${path}.${k}` : k;
-      if (!(k in expected)) return [`${sub}: absent → ${JSON.stringify(observed[k])}`];
-      if (!(k in observed)) return [`${sub}: ${JSON.stringify(expected[k])} → absent`];
-      return differences(expected[k], observed[k], sub);
-    });
-  }
-  return JSON.stringify(expected) === JSON.stringify(observed)
-    ? []
-    : [`${path || "(value)"}: ${JSON.stringify(expected)} → ${JSON.stringify(observed)}`];
-}
-
-function regressionTest(label: string, r: CampaignResult, engineSpec: string): string {
-  const line = (s: string): string => s.replace(/[\r\n]+/g, " ");
-  return `// cowcheck regression: ${line(label)}
-// ${r.failure?.property}: ${line(r.failure?.message ?? "")}
-import { expect, test } from "vitest";
-import { checkTrace } from "cowcheck";
-
-const trace = ${JSON.stringify(r.trace)};
-
-test(${JSON.stringify(`cowcheck regression: ${label}`)}, async () => {
-  const failure = await checkTrace(trace, { engine: ${JSON.stringify(engineSpec)} });
-  expect(failure, failure?.message).toBeUndefined();
-});
-`;
-}
 
 const html = (s: string): string =>
   s.replace(/[<>&"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;" })[c]!);

@@ -4,7 +4,7 @@
 // observation recorded, so `npx cowcheck replay traces/mm/cow/<name>.trace.json --engine …` checks an engine.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { formatTrace, type Trace } from "../fuzz/trace.ts";
+import { formatTrace, type Trace } from "../core/index.ts";
 import { defaultMmGeometry, type MmGeometry, type MmObs, type MmOp } from "../models/mm/types.ts";
 import { MmOracle } from "../oracles/mm.ts";
 

@@ -4,11 +4,11 @@ import { expect, test } from "vitest";
 import { resolveEngine } from "../engines/resolve.ts";
 import { explore } from "../fuzz/explore.ts";
 import { checkWith } from "../fuzz/runner.ts";
-import { mmLayer } from "../layers/mm.ts";
-import { differences } from "../reports/writer.ts";
+import { mmLayer } from "../layers/mm/index.ts";
+import { differences } from "../reports/explain.ts";
 
 test("the mm model survives every sequence of up to 4 ops over the alphabet", async () => {
-  const r = await explore(mmLayer, resolveEngine(mmLayer, "model"), { depth: 4 });
+  const r = await explore(mmLayer, await resolveEngine(mmLayer, "model"), { depth: 4 });
   expect(r.status).toBe("passed");
   const a = mmLayer.alphabet!(mmLayer.defaultGeometry).length;
   expect(r.sequences).toBe(a + a ** 2 + a ** 3 + a ** 4);
@@ -17,10 +17,10 @@ test("the mm model survives every sequence of up to 4 ops over the alphabet", as
 test.each(["fork-no-tlb-flush", "wp-copy-leak", "zero-page-written", "eager-fork"])(
   "explore finds a shortest counterexample for %s",
   async (name) => {
-    const factory = resolveEngine(mmLayer, `mutant:${name}`);
+    const factory = await resolveEngine(mmLayer, `mutant:${name}`);
     const r = await explore(mmLayer, factory, { depth: 4 });
     expect(r.status).toBe("failed");
-    const ops = r.trace!.ops;
+    const ops = r.result!.trace!.ops;
     expect(await checkWith(mmLayer, mmLayer.defaultGeometry, factory, ops)).toBeDefined();
     // BFS order: every shorter sequence over the alphabet passed, so in particular every proper prefix does
     for (let n = 1; n < ops.length; n++)

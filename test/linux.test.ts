@@ -6,13 +6,14 @@ import { describe, expect, test } from "vitest";
 import { linuxFeatures, linuxGeometry, linuxUnavailable } from "../engines/linux/index.ts";
 import { engineCatalogue, resolveEngine } from "../engines/resolve.ts";
 import { runCampaign } from "../fuzz/campaign.ts";
+import { replayTrace } from "../fuzz/replay.ts";
 import { checkWith } from "../fuzz/runner.ts";
-import { mmLayer } from "../layers/mm.ts";
+import { mmLayer } from "../layers/mm/index.ts";
 import { MmModel } from "../models/mm/model.ts";
 import { defaultMmGeometry, keyOf, type MmGeometry, type MmOp, opFeature } from "../models/mm/types.ts";
 import { MmOracle } from "../oracles/mm.ts";
-import { comparePagemap, type PagemapView } from "../properties/mm/pagemap.ts";
 import { cowScenariosFor } from "../scenarios/mm-cow.ts";
+import { comparePagemap, type PagemapView } from "../views/mm/pagemap.ts";
 
 const why = linuxUnavailable();
 if (why) console.log(`skipping the Linux kernel engine tests: the agent ${why}`);
@@ -27,7 +28,7 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
     expect(info.why).toMatch(/features reset, file, gup/);
     expect(info.why).toMatch(/without .*pin: short-term FOLL_PIN/);
     // the agent's own hello agrees with what the catalogue says it offers
-    const factory = resolveEngine(mmLayer, "linux");
+    const factory = await resolveEngine(mmLayer, "linux");
     const engine = await factory.create(g);
     try {
       expect([...engine.features].sort()).toEqual([...linuxFeatures().offered].sort());
@@ -38,7 +39,7 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
   });
 
   test("fuzzed against the oracle: every observation agrees (seed 1, over 10,000 ops)", async () => {
-    const factory = resolveEngine(mmLayer, "linux");
+    const factory = await resolveEngine(mmLayer, "linux");
     const r = await runCampaign(mmLayer, factory, { seed: 1, runs: 150, maxOps: 200, geometry: g });
     expect(r.failure?.message).toBeUndefined();
     expect(r.status).toBe("passed");
@@ -48,8 +49,14 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
   test.skipIf(noPagemap)(
     "--against model: the kernel's pagemap agrees with the model's structure (seed 1, over 10,000 ops)",
     async () => {
-      const factory = resolveEngine(mmLayer, "linux");
-      const r = await runCampaign(mmLayer, factory, { seed: 1, runs: 150, maxOps: 200, geometry: g, against: "model" });
+      const factory = await resolveEngine(mmLayer, "linux");
+      const r = await runCampaign(mmLayer, factory, {
+        seed: 1,
+        runs: 150,
+        maxOps: 200,
+        geometry: g,
+        against: await resolveEngine(mmLayer, "model"),
+      });
       expect(r.failure?.message).toBeUndefined();
       expect(r.status).toBe("passed");
       expect(r.ops).toBeGreaterThan(10_000);
@@ -62,13 +69,13 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
   test.skipIf(noPagemap)(
     "the kernel findings recorded under traces/mm/linux replay with structure compared",
     async () => {
-      const { loadTrace } = await import("../fuzz/trace.ts");
-      const factory = resolveEngine(mmLayer, "linux");
-      const model = resolveEngine(mmLayer, "model");
+      const { loadTrace } = await import("../layers/index.ts");
+      const factory = await resolveEngine(mmLayer, "linux");
+      const model = await resolveEngine(mmLayer, "model");
       try {
         for (const f of readdirSync("traces/mm/linux")) {
           const { trace } = loadTrace(`traces/mm/linux/${f}`);
-          expect(await checkWith(mmLayer, trace.geometry, factory, trace.ops, { against: model }), f).toBeUndefined();
+          expect(await replayTrace(mmLayer, trace, factory, { against: model }), f).toBeUndefined();
         }
       } finally {
         await factory.dispose?.();
@@ -87,7 +94,7 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
       const oracle = new MmOracle(g);
       const expected = s.ops.map((op) => oracle.apply(op));
       expect(expected.at(s.decisive.at)).toEqual(s.decisive.obs);
-      const factory = resolveEngine(mmLayer, "linux");
+      const factory = await resolveEngine(mmLayer, "linux");
       try {
         expect(await checkWith(mmLayer, g, factory, s.ops, { expected })).toBeUndefined();
       } finally {
@@ -149,7 +156,7 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
     for (let i = 0; i < 1000; i++)
       ops.push({ op: "fork", pid: 1 }, { op: "exit", pid: 1 }, { op: "fork", pid: 2 }, { op: "exit", pid: 2 });
     ops.push({ op: "read", pid: 1, page: 0 });
-    const factory = resolveEngine(mmLayer, "linux");
+    const factory = await resolveEngine(mmLayer, "linux");
     try {
       expect(await checkWith(mmLayer, g, factory, ops)).toBeUndefined();
     } finally {
@@ -180,7 +187,7 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
       // What a killed agent leaves: the originals saved, the fast settings in force.
       writeFileSync("/run/cowcheck-ksm.saved", `${original.join("\n")}\n`);
       for (const [i, v] of ["100000", "0", "0", "1"].entries()) writeFileSync(knobs[i], v);
-      const factory = resolveEngine(mmLayer, "linux");
+      const factory = await resolveEngine(mmLayer, "linux");
       try {
         await (await factory.create(g)).close?.();
       } finally {
@@ -203,9 +210,9 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
         { op: "write", pid: 1, page: 0, cell: 0, value: 5 },
         { op: "write", pid: 1, page: 1, cell: 0, value: 5 },
       ];
-      const factory = resolveEngine(mmLayer, "linux"); // its views come decoded
+      const factory = await resolveEngine(mmLayer, "linux"); // its views come decoded
       const ours = await factory.create(g);
-      const other = await resolveEngine(mmLayer, "linux").create(g);
+      const other = await (await resolveEngine(mmLayer, "linux")).create(g);
       try {
         const model = new MmModel(g);
         for (const op of ops) {
@@ -230,7 +237,7 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
   );
 
   test("a geometry the machine does not have is an engine start failure that says why", async () => {
-    const factory = resolveEngine(mmLayer, "linux");
+    const factory = await resolveEngine(mmLayer, "linux");
     const r = await runCampaign(mmLayer, factory, { seed: 1, runs: 1, maxOps: 5, geometry: { ...g, hugeOrder: 2 } });
     expect(r.status).toBe("engine-failure");
     expect(r.engineFailure?.detail).toMatch(/hugeOrder 2, but this machine's PMD-sized pages are \d+ bytes/);

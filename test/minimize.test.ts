@@ -3,9 +3,9 @@ import fc from "fast-check";
 import { expect, test } from "vitest";
 import { resolveEngine } from "../engines/resolve.ts";
 import { minimize, minimizeWith } from "../fuzz/minimize.ts";
-import { mmSimplifications } from "../fuzz/mm.ts";
+import { mmSimplifications } from "../fuzz/mm/ops.ts";
 import { checkWith } from "../fuzz/runner.ts";
-import { mmLayer } from "../layers/mm.ts";
+import { mmLayer } from "../layers/mm/index.ts";
 import type { MmOp } from "../models/mm/types.ts";
 
 test("ddmin returns a 1-minimal failing subsequence", async () => {
@@ -36,7 +36,7 @@ test("collapsing processes renames pids canonically: a noisy fork chain becomes 
     { op: "write", pid: 5, page: 0, cell: 0, value: 1 },
     { op: "fork", pid: 5 },
   ];
-  const mutant = resolveEngine(mmLayer, "mutant:fork-no-tlb-flush");
+  const mutant = await resolveEngine(mmLayer, "mutant:fork-no-tlb-flush");
   const fails = async (c: MmOp[]): Promise<boolean> =>
     (await checkWith(mmLayer, mmLayer.defaultGeometry, mutant, c))?.property === "tlb-coherence";
   expect(await fails(noisy)).toBe(true);

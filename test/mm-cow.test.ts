@@ -3,9 +3,9 @@
 // cow.c asserts, and each family catches the bug class it exists for.
 import { readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
-import { checkTrace } from "../fuzz/replay.ts";
-import { formatTrace } from "../fuzz/trace.ts";
-import { mmLayer } from "../layers/mm.ts";
+import { formatTrace } from "../core/index.ts";
+import { checkTrace } from "../index.ts";
+import { mmLayer } from "../layers/mm/index.ts";
 import { MmModel } from "../models/mm/model.ts";
 import { defaultMmGeometry } from "../models/mm/types.ts";
 import { cowScenarios, cowTrace, cowTraceDir } from "../scenarios/mm-cow.ts";

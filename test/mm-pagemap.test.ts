@@ -2,16 +2,17 @@
 // projection, each divergence the comparison reports, each allowance, and that the comparison has teeth (a mutant
 // whose data is right but whose sharing is wrong is caught by structure alone).
 import { describe, expect, test } from "vitest";
-import type { Engine } from "../engines/types.ts";
+import type { Engine } from "../core/index.ts";
+import { isOneOf, withoutKinds } from "../core/index.ts";
+import { resolveEngine } from "../engines/resolve.ts";
 import { runCampaign } from "../fuzz/campaign.ts";
-import { checkSequence, emptyStats, isOneOf, OTHER_CHOICE } from "../fuzz/runner.ts";
-import { withoutKinds } from "../layers/layer.ts";
-import { mmLayer } from "../layers/mm.ts";
+import { checkSequence, emptyStats, OTHER_CHOICE } from "../fuzz/runner.ts";
+import { mmLayer } from "../layers/mm/index.ts";
 import { MmModel } from "../models/mm/model.ts";
 import { mmMutants } from "../models/mm/mutants/index.ts";
 import { defaultMmGeometry, keyOf, type MmGeometry, type MmObs, type MmOp } from "../models/mm/types.ts";
 import { MmOracle } from "../oracles/mm.ts";
-import { comparePagemap, decodePagemap, encodePagemap, PAGE, type PagemapView } from "../properties/mm/pagemap.ts";
+import { comparePagemap, decodePagemap, encodePagemap, PAGE, type PagemapView } from "../views/mm/pagemap.ts";
 
 const g: MmGeometry = { ...defaultMmGeometry, pages: 16, hugeOrder: 2 };
 
@@ -182,7 +183,12 @@ describe("the lockstep comparison (--against model)", () => {
       name: "eager-fork+pagemap",
       create: (geo: unknown) => withPagemap(eager.create(geo as MmGeometry) as MmModel),
     };
-    const r = await runCampaign(properties, factory, { seed: 1, runs: 200, maxOps: 60, against: "model" });
+    const r = await runCampaign(properties, factory, {
+      seed: 1,
+      runs: 200,
+      maxOps: 60,
+      against: await resolveEngine(properties, "model"),
+    });
     expect(r.status).toBe("failed");
     expect(r.failure?.kind).toBe("structure");
     expect(r.failure?.property).toMatch(/^pagemap-(sharing|flags)$/); // copies are exclusive where the model's pages are shared
@@ -190,7 +196,12 @@ describe("the lockstep comparison (--against model)", () => {
 
   test("the model against itself agrees after every op", async () => {
     const factory = { name: "model+pagemap", create: (geo: unknown) => withPagemap(new MmModel(geo as MmGeometry)) };
-    const r = await runCampaign(properties, factory, { seed: 3, runs: 150, maxOps: 100, against: "model" });
+    const r = await runCampaign(properties, factory, {
+      seed: 3,
+      runs: 150,
+      maxOps: 100,
+      against: await resolveEngine(properties, "model"),
+    });
     expect(r.status).toBe("passed");
     expect(r.structure!.compared).toBe(r.ops);
   });

@@ -2,7 +2,7 @@
 import { describe, expect, test } from "vitest";
 import { runCampaign } from "../fuzz/campaign.ts";
 import { checkSequence } from "../fuzz/runner.ts";
-import { mmLayer } from "../layers/mm.ts";
+import { mmLayer } from "../layers/mm/index.ts";
 import { MmModel } from "../models/mm/model.ts";
 import { defaultMmGeometry, keyOf, type MmObs, type MmOp } from "../models/mm/types.ts";
 import { MmOracle } from "../oracles/mm.ts";

@@ -5,26 +5,33 @@ import { resolveEngine } from "../engines/resolve.ts";
 import { runCampaign } from "../fuzz/campaign.ts";
 import { checkWith } from "../fuzz/runner.ts";
 import { layers } from "../layers/index.ts";
-import { mmLayer } from "../layers/mm.ts";
+import { mmLayer } from "../layers/mm/index.ts";
 
 const zoo = layers.flatMap((layer) => layer.mutants.map((m) => [`${layer.name} mutant ${m.name}`, layer, m] as const));
 describe.each(zoo)("%s", (_, layer, m) => {
   test("is killed (seed 1, default mutant budget) by the kind of property it is meant to trip, and its trace replays", async () => {
-    const r = await runCampaign(layer, resolveEngine(layer, `mutant:${m.name}`), {
+    const r = await runCampaign(layer, await resolveEngine(layer, `mutant:${m.name}`), {
       seed: 1,
       runs: 20_000,
       maxOps: 200,
     });
     expect(r.status, `${m.name} survived ${r.runs} runs`).toBe("failed");
     if (m.killedBy) expect(r.failure!.kind).toBe(m.killedBy);
-    const again = await checkWith(layer, r.trace!.geometry, resolveEngine(layer, `mutant:${m.name}`), r.trace!.ops);
+    const again = await checkWith(
+      layer,
+      r.trace!.geometry,
+      await resolveEngine(layer, `mutant:${m.name}`),
+      r.trace!.ops,
+    );
     expect(again?.property).toBe(r.failure!.property);
-    expect(await checkWith(layer, r.trace!.geometry, resolveEngine(layer, "model"), r.trace!.ops)).toBeUndefined();
+    expect(
+      await checkWith(layer, r.trace!.geometry, await resolveEngine(layer, "model"), r.trace!.ops),
+    ).toBeUndefined();
   });
 });
 
 test("the eager engine fails only the economy bounds: without them (--skip economy) it survives", async () => {
-  const r = await runCampaign(mmLayer, resolveEngine(mmLayer, "mutant:eager-fork"), {
+  const r = await runCampaign(mmLayer, await resolveEngine(mmLayer, "mutant:eager-fork"), {
     seed: 3,
     runs: 300,
     maxOps: 200,
@@ -40,7 +47,7 @@ test.each([
   ["thp-cow-wrong-subpage", "observational-equivalence"],
   ["wp-reuse-by-mapcount", "observational-equivalence"],
 ])("%s is killed without the economy bounds too, by %s", async (name, property) => {
-  const r = await runCampaign(mmLayer, resolveEngine(mmLayer, `mutant:${name}`), {
+  const r = await runCampaign(mmLayer, await resolveEngine(mmLayer, `mutant:${name}`), {
     seed: 1,
     runs: 20_000,
     maxOps: 200,
@@ -51,7 +58,7 @@ test.each([
 });
 
 test("thp-cow-copies-huge gives the right data and structure: without the economy bounds it survives", async () => {
-  const r = await runCampaign(mmLayer, resolveEngine(mmLayer, "mutant:thp-cow-copies-huge"), {
+  const r = await runCampaign(mmLayer, await resolveEngine(mmLayer, "mutant:thp-cow-copies-huge"), {
     seed: 1,
     runs: 3000,
     maxOps: 200,

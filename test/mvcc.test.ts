@@ -2,13 +2,14 @@
 // each run on the model and the oracle; the model against the oracle over long fixed-seed runs (the mutants: test/mutants.test.ts).
 import { readdirSync } from "node:fs";
 import { describe, expect, test } from "vitest";
+import type { Engine } from "../core/index.ts";
+import { allows, deepEqual, isOneOf } from "../core/index.ts";
 import { postgresUnavailable } from "../engines/postgres/index.ts";
 import { resolveEngine } from "../engines/resolve.ts";
-import type { Engine } from "../engines/types.ts";
 import { runCampaign } from "../fuzz/campaign.ts";
-import { allows, checkWith, deepEqual, isOneOf } from "../fuzz/runner.ts";
-import { loadTrace } from "../fuzz/trace.ts";
-import { mvccLayer } from "../layers/mvcc.ts";
+import { checkWith } from "../fuzz/runner.ts";
+import { loadTrace } from "../layers/index.ts";
+import { mvccLayer } from "../layers/mvcc/index.ts";
 import { MvccModel } from "../models/mvcc/model.ts";
 import { defaultMvccGeometry as g, type MvccObs, type MvccOp } from "../models/mvcc/types.ts";
 import { MvccOracle } from "../oracles/mvcc.ts";
@@ -315,7 +316,7 @@ describe("scenarios (PostgreSQL 15)", () => {
   test.skipIf(why !== undefined)(
     "the same scenarios on a real PostgreSQL server give the same observations (until it takes another allowed choice)",
     async () => {
-      const factory = resolveEngine(mvccLayer, "postgres");
+      const factory = await resolveEngine(mvccLayer, "postgres");
       try {
         for (const [name, steps] of [...scenarios, ...serScenarios]) {
           const e = (await factory.create(g)) as Engine<MvccOp, MvccObs>;
@@ -452,7 +453,7 @@ test("a failure is named by the Adya anomaly it shows", async () => {
     ["no-ssi", /^G2/],
   ];
   for (const [mutant, anomaly] of named) {
-    const r = await runCampaign(mvccLayer, resolveEngine(mvccLayer, `mutant:${mutant}`), {
+    const r = await runCampaign(mvccLayer, await resolveEngine(mvccLayer, `mutant:${mutant}`), {
       seed: 1,
       runs: 2000,
       maxOps: 100,
@@ -463,7 +464,7 @@ test("a failure is named by the Adya anomaly it shows", async () => {
 
 test("the model holds against the oracle over long fixed-seed runs", async () => {
   for (const seed of [1, 2]) {
-    const r = await runCampaign(mvccLayer, resolveEngine(mvccLayer, "model"), { seed, runs: 5000, maxOps: 200 });
+    const r = await runCampaign(mvccLayer, await resolveEngine(mvccLayer, "model"), { seed, runs: 5000, maxOps: 200 });
     expect(r.failure?.message).toBeUndefined();
     expect(r.ops).toBeGreaterThan(400_000);
   }
@@ -475,7 +476,7 @@ describe("findings recorded under traces/mvcc/postgres", () => {
     for (const f of files) {
       const { trace } = loadTrace(`traces/mvcc/postgres/${f}`);
       expect(
-        await checkWith(mvccLayer, trace.geometry, resolveEngine(mvccLayer, "model"), trace.ops),
+        await checkWith(mvccLayer, trace.geometry, await resolveEngine(mvccLayer, "model"), trace.ops),
         f,
       ).toBeUndefined();
     }
@@ -483,13 +484,13 @@ describe("findings recorded under traces/mvcc/postgres", () => {
   test.skipIf(why !== undefined)(
     "pass on a real PostgreSQL server, its heap compared with the model's",
     async () => {
-      const factory = resolveEngine(mvccLayer, "postgres");
+      const factory = await resolveEngine(mvccLayer, "postgres");
       try {
         for (const f of files) {
           const { trace } = loadTrace(`traces/mvcc/postgres/${f}`);
           expect(
             await checkWith(mvccLayer, trace.geometry, factory, trace.ops, {
-              against: resolveEngine(mvccLayer, "model"),
+              against: await resolveEngine(mvccLayer, "model"),
             }),
             f,
           ).toBeUndefined();
@@ -505,14 +506,14 @@ describe("findings recorded under traces/mvcc/postgres", () => {
 test.skipIf(why !== undefined)(
   "a real PostgreSQL server holds against the oracle and the model's heap over a fixed-seed fuzz run",
   async () => {
-    const factory = resolveEngine(mvccLayer, "postgres");
+    const factory = await resolveEngine(mvccLayer, "postgres");
     try {
       const r = await runCampaign(mvccLayer, factory, {
         seed: 11,
         runs: 50,
         maxOps: 200,
         geometry: { ...g, ...factory.geometry },
-        against: "model",
+        against: await resolveEngine(mvccLayer, "model"),
       });
       expect(r.failure?.message).toBeUndefined();
       expect(r.engineFailure).toBeUndefined();

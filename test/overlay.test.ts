@@ -3,14 +3,14 @@
 // combination of the mount options, and the differential run against the kernel (the mutants: test/mutants.test.ts).
 import { readdirSync } from "node:fs";
 import { describe, expect, test } from "vitest";
+import type { Engine } from "../core/index.ts";
 import { overlayfsUnavailable } from "../engines/overlayfs/index.ts";
 import { resolveEngine } from "../engines/resolve.ts";
-import type { Engine } from "../engines/types.ts";
 import { runCampaign } from "../fuzz/campaign.ts";
-import { overlayArrange } from "../fuzz/overlay.ts";
+import { overlayArrange } from "../fuzz/overlay/ops.ts";
 import { checkWith } from "../fuzz/runner.ts";
-import { loadTrace } from "../fuzz/trace.ts";
-import { overlayLayer } from "../layers/overlay.ts";
+import { loadTrace } from "../layers/index.ts";
+import { overlayLayer } from "../layers/overlay/index.ts";
 import { OverlayModel } from "../models/overlay/model.ts";
 import {
   defaultOverlayGeometry as g,
@@ -273,7 +273,7 @@ describe("scenarios (unionmount-testsuite groups)", () => {
     for (const [op, obs] of s.steps) expect(oracle.apply(op), `oracle: ${JSON.stringify(op)}`).toEqual(obs);
   });
   test.skipIf(why !== undefined).each(scenarios.map((s) => [s.name, s] as const))("real mount: %s", async (_, s) => {
-    const factory = resolveEngine(overlayLayer, "overlayfs");
+    const factory = await resolveEngine(overlayLayer, "overlayfs");
     const engine = (await factory.create(g)) as Engine<OverlayOp, OverlayObs>;
     try {
       await play(engine, s, async () => ((await engine.inspectView!("upper")) as Record<string, RawEntry[]>)["1"]!);
@@ -306,7 +306,7 @@ describe("mount options", () => {
             f,
           ),
       };
-      const r = await runCampaign(layer, resolveEngine(layer, "model"), { seed: 7, runs: 400, maxOps: 120 });
+      const r = await runCampaign(layer, await resolveEngine(layer, "model"), { seed: 7, runs: 400, maxOps: 120 });
       expect(r.failure?.message).toBeUndefined();
       expect(r.status).toBe("passed");
     },
@@ -356,7 +356,11 @@ describe("the oracle's documented deviations", () => {
 
 test("the model holds against the oracle over long fixed-seed runs", async () => {
   for (const seed of [1, 2]) {
-    const r = await runCampaign(overlayLayer, resolveEngine(overlayLayer, "model"), { seed, runs: 2000, maxOps: 200 });
+    const r = await runCampaign(overlayLayer, await resolveEngine(overlayLayer, "model"), {
+      seed,
+      runs: 2000,
+      maxOps: 200,
+    });
     expect(r.failure?.message).toBeUndefined();
     expect(r.ops).toBeGreaterThan(100_000);
   }
@@ -364,16 +368,21 @@ test("the model holds against the oracle over long fixed-seed runs", async () =>
 
 describe.skipIf(why !== undefined)("the real mount against the model", () => {
   test("fuzzed (seed 1, over 10,000 ops): every observation agrees, and so does the raw upper layer after every op", async () => {
-    const factory = resolveEngine(overlayLayer, "overlayfs");
-    const r = await runCampaign(overlayLayer, factory, { seed: 1, runs: 200, maxOps: 200, against: "model" });
+    const factory = await resolveEngine(overlayLayer, "overlayfs");
+    const r = await runCampaign(overlayLayer, factory, {
+      seed: 1,
+      runs: 200,
+      maxOps: 200,
+      against: await resolveEngine(overlayLayer, "model"),
+    });
     expect(r.failure?.message).toBeUndefined();
     expect(r.status).toBe("passed");
     expect(r.ops).toBeGreaterThan(10_000);
     expect(r.structure!.compared).toBe(r.ops);
   }, 120_000);
   test("the kernel findings recorded under traces/overlay/linux replay with the upper layer compared", async () => {
-    const factory = resolveEngine(overlayLayer, "overlayfs");
-    const model = resolveEngine(overlayLayer, "model");
+    const factory = await resolveEngine(overlayLayer, "overlayfs");
+    const model = await resolveEngine(overlayLayer, "model");
     for (const f of readdirSync("traces/overlay/linux")) {
       const { trace } = loadTrace(`traces/overlay/linux/${f}`);
       expect(await checkWith(overlayLayer, trace.geometry, factory, trace.ops, { against: model }), f).toBeUndefined();
@@ -385,7 +394,7 @@ test("the kernel findings pass on the model, where any machine can check them", 
   for (const f of readdirSync("traces/overlay/linux")) {
     const { trace } = loadTrace(`traces/overlay/linux/${f}`);
     expect(
-      await checkWith(overlayLayer, trace.geometry, resolveEngine(overlayLayer, "model"), trace.ops),
+      await checkWith(overlayLayer, trace.geometry, await resolveEngine(overlayLayer, "model"), trace.ops),
       f,
     ).toBeUndefined();
   }

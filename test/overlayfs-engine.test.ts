@@ -3,11 +3,12 @@
 // cannot run (not Linux, not root, no overlay filesystem, no tmpfs mount).
 import { existsSync, readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
+import { InputError } from "../core/index.ts";
 import { type OverlayfsEngine, overlayfsUnavailable } from "../engines/overlayfs/index.ts";
 import { engineCatalogue, resolveEngine } from "../engines/resolve.ts";
-import { InputError } from "../engines/types.ts";
-import { mmLayer } from "../layers/mm.ts";
-import { overlayLayer } from "../layers/overlay.ts";
+import { layers } from "../layers/index.ts";
+import { mmLayer } from "../layers/mm/index.ts";
+import { overlayLayer } from "../layers/overlay/index.ts";
 import type { OverlayObs, OverlayOp, RawEntry } from "../models/overlay/types.ts";
 
 const why = overlayfsUnavailable();
@@ -21,9 +22,11 @@ const mountsUnder = (root: string): string[] =>
 const defaults = { redirectDir: false, index: false, metacopy: false };
 
 describe("the overlayfs engine in the resolver", () => {
-  test("it speaks the overlay layer only, and the catalogue lists it there", () => {
-    expect(() => resolveEngine(mmLayer, "overlayfs")).toThrow(InputError);
-    expect(() => resolveEngine(mmLayer, "overlayfs")).toThrow(/speaks the overlay layer, not mm/);
+  test("it speaks the overlay layer only, and the catalogue lists it there", async () => {
+    await expect(resolveEngine(mmLayer, "overlayfs", { registry: layers })).rejects.toThrow(InputError);
+    await expect(resolveEngine(mmLayer, "overlayfs", { registry: layers })).rejects.toThrow(
+      /speaks the overlay layer, not mm/,
+    );
     expect(engineCatalogue(mmLayer).some((e) => e.spec === "overlayfs")).toBe(false);
     const info = engineCatalogue(overlayLayer).find((e) => e.spec === "overlayfs")!;
     expect(info.available).toBe(why === undefined);
@@ -34,7 +37,7 @@ describe("the overlayfs engine in the resolver", () => {
 
 describe.skipIf(why !== undefined)("a real OverlayFS mount as an overlay engine", () => {
   test("layers, copy-up, whiteouts, opaque dirs, redirects, renameat2, commit and metacopy, as the kernel does them", async () => {
-    const factory = resolveEngine(overlayLayer, "overlayfs");
+    const factory = await resolveEngine(overlayLayer, "overlayfs");
     expect(factory.name).toBe("overlay:overlayfs");
     const engine = (await factory.create({})) as OverlayfsEngine;
     const root = engine.root;

@@ -3,11 +3,13 @@ import { expect, test } from "vitest";
 import { resolveEngine } from "../engines/resolve.ts";
 import { runParallelCampaign } from "../fuzz/parallel.ts";
 import { checkWith } from "../fuzz/runner.ts";
-import { mmLayer } from "../layers/mm.ts";
+import { mmLayer } from "../layers/mm/index.ts";
+
+const registry = new URL("../layers/index.ts", import.meta.url).href;
 
 test("two workers kill a mutant; the lowest failing stream decides, so repeated runs agree", async () => {
   const run = () =>
-    runParallelCampaign(mmLayer, "mutant:wp-copy-leak", { seed: 1, runs: 2000, maxOps: 200, workers: 2 });
+    runParallelCampaign(mmLayer, "mutant:wp-copy-leak", { seed: 1, runs: 2000, maxOps: 200, workers: 2, registry });
   const [a, b] = [await run(), await run()];
   expect(a.status).toBe("failed");
   expect(b.trace).toEqual(a.trace);
@@ -15,14 +17,14 @@ test("two workers kill a mutant; the lowest failing stream decides, so repeated 
   const again = await checkWith(
     mmLayer,
     a.trace!.geometry,
-    resolveEngine(mmLayer, "mutant:wp-copy-leak"),
+    await resolveEngine(mmLayer, "mutant:wp-copy-leak"),
     a.trace!.ops,
   );
   expect(again?.property).toBe("refcount-conservation");
 });
 
 test("two workers on the model: every stream passes and the counts add up", async () => {
-  const r = await runParallelCampaign(mmLayer, "model", { seed: 9, runs: 400, maxOps: 100, workers: 2 });
+  const r = await runParallelCampaign(mmLayer, "model", { seed: 9, runs: 400, maxOps: 100, workers: 2, registry });
   expect(r.status).toBe("passed");
   expect(r.runs).toBe(400);
 });

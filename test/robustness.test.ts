@@ -8,11 +8,11 @@ import { join } from "node:path";
 import ts from "typescript";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { main } from "../cli/main.ts";
+import { type Engine, type EngineFactory, EngineFailure } from "../core/index.ts";
 import { resolveEngine } from "../engines/resolve.ts";
-import { type Engine, type EngineFactory, EngineFailure } from "../engines/types.ts";
 import { runCampaign } from "../fuzz/campaign.ts";
 import { streamSeed } from "../fuzz/parallel.ts";
-import { mmLayer } from "../layers/mm.ts";
+import { mmLayer } from "../layers/mm/index.ts";
 import { MmModel } from "../models/mm/model.ts";
 import type { MmGeometry, MmOp } from "../models/mm/types.ts";
 
@@ -47,7 +47,7 @@ describe("in process", () => {
   });
 
   test("--time bounds the search only: the shrunk trace is the same as without a limit", async () => {
-    const f = resolveEngine(mmLayer, "mutant:wp-copy-leak");
+    const f = await resolveEngine(mmLayer, "mutant:wp-copy-leak");
     const unlimited = await runCampaign(mmLayer, f, { seed: 1, runs: 2000, maxOps: 200 });
     const timed = await runCampaign(mmLayer, f, { seed: 1, runs: 2000, maxOps: 200, timeMs: 200 });
     expect(timed.trace).toEqual(unlimited.trace);
@@ -167,12 +167,16 @@ describe("in process", () => {
   });
 
   test("an engine failure ends the search at once, even under --time", async () => {
-    const r = await runCampaign(mmLayer, resolveEngine(mmLayer, `stdio:${node} test/fixtures/bad-engine.mjs crash`), {
-      seed: 1,
-      runs: Number.MAX_SAFE_INTEGER,
-      maxOps: 200,
-      timeMs: 5000,
-    });
+    const r = await runCampaign(
+      mmLayer,
+      await resolveEngine(mmLayer, `stdio:${node} test/fixtures/bad-engine.mjs crash`),
+      {
+        seed: 1,
+        runs: Number.MAX_SAFE_INTEGER,
+        maxOps: 200,
+        timeMs: 5000,
+      },
+    );
     expect(r.status).toBe("engine-failure");
     expect(r.runs).toBe(1);
   });

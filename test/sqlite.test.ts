@@ -4,20 +4,20 @@
 // the traces under traces/mvcc/sqlite.
 import { readdirSync } from "node:fs";
 import { describe, expect, test } from "vitest";
+import type { Named } from "../core/index.ts";
+import { type Engine, EngineFailure } from "../core/index.ts";
 import { resolveEngine } from "../engines/resolve.ts";
 import { sqliteUnavailable } from "../engines/sqlite/index.ts";
-import { type Engine, EngineFailure } from "../engines/types.ts";
 import { runCampaign } from "../fuzz/campaign.ts";
 import { checkWith } from "../fuzz/runner.ts";
-import { loadTrace } from "../fuzz/trace.ts";
-import { mvccLayer } from "../layers/mvcc.ts";
+import { loadTrace } from "../layers/index.ts";
+import { mvccLayer } from "../layers/mvcc/index.ts";
 import { walMutants } from "../models/mvcc/mutants/wal.ts";
 import { defaultMvccGeometry, type MvccGeometry, type MvccObs, type MvccOp } from "../models/mvcc/types.ts";
 import { WalModel } from "../models/mvcc/wal.ts";
 import type { WalState } from "../models/mvcc/wal-state.ts";
 import { WalOracle } from "../oracles/mvcc-wal.ts";
 import { walEconomy, walStructure } from "../properties/mvcc/wal.ts";
-import type { Named } from "../properties/types.ts";
 
 const g: MvccGeometry = { ...defaultMvccGeometry, flavour: "sqlite", txs: 6 };
 const ok = { ok: true } as const;
@@ -400,7 +400,7 @@ describe("scenarios (SQLite 3.53.2)", () => {
   });
 
   test.skipIf(why !== undefined)("the same scenarios on real SQLite give the same observations", async () => {
-    const factory = resolveEngine(mvccLayer, "sqlite");
+    const factory = await resolveEngine(mvccLayer, "sqlite");
     const engines: Engine<MvccOp, MvccObs>[] = [];
     try {
       for (const [name, steps] of scenarios) {
@@ -416,7 +416,7 @@ describe("scenarios (SQLite 3.53.2)", () => {
   test("the scenarios hold every WAL property on the model", async () => {
     for (const [name, steps] of scenarios) {
       expect(
-        await checkWith(mvccLayer, g, resolveEngine(mvccLayer, "model"), [...setup, ...steps.map(([op]) => op)]),
+        await checkWith(mvccLayer, g, await resolveEngine(mvccLayer, "model"), [...setup, ...steps.map(([op]) => op)]),
         name,
       ).toBeUndefined();
     }
@@ -425,7 +425,7 @@ describe("scenarios (SQLite 3.53.2)", () => {
 
 test("the model holds against the oracle over long fixed-seed runs", async () => {
   for (const seed of [1, 2]) {
-    const r = await runCampaign(mvccLayer, resolveEngine(mvccLayer, "model"), {
+    const r = await runCampaign(mvccLayer, await resolveEngine(mvccLayer, "model"), {
       seed,
       runs: 5000,
       maxOps: 200,
@@ -438,11 +438,11 @@ test("the model holds against the oracle over long fixed-seed runs", async () =>
 
 describe.skipIf(why !== undefined)("real SQLite", () => {
   test("against the oracle, and its wal-index with the model's: 1000 fuzzed sequences (the engine's own geometry: six clients)", async () => {
-    const r = await runCampaign(mvccLayer, resolveEngine(mvccLayer, "sqlite"), {
+    const r = await runCampaign(mvccLayer, await resolveEngine(mvccLayer, "sqlite"), {
       seed: 1,
       runs: 1000,
       maxOps: 200,
-      against: "model",
+      against: await resolveEngine(mvccLayer, "model"),
     });
     expect(r.failure?.message ?? r.engineFailure?.message).toBeUndefined();
     expect(r.status).toBe("passed");
@@ -453,7 +453,7 @@ describe.skipIf(why !== undefined)("real SQLite", () => {
 
   test("in lockstep with the model, whose properties hold on the states along the very same sequences", async () => {
     // an engine that runs each op on SQLite and on the model, fails if they answer differently, and shows the model's state
-    const sqlite = resolveEngine(mvccLayer, "sqlite");
+    const sqlite = await resolveEngine(mvccLayer, "sqlite");
     const both = {
       name: "sqlite+model",
       async create(geometry: unknown): Promise<Engine<MvccOp, MvccObs, WalState>> {
@@ -538,7 +538,7 @@ describe("findings recorded under traces/mvcc/sqlite", () => {
     for (const f of files) {
       const { trace } = loadTrace(`traces/mvcc/sqlite/${f}`);
       expect(
-        await checkWith(mvccLayer, trace.geometry, resolveEngine(mvccLayer, "model"), trace.ops, {
+        await checkWith(mvccLayer, trace.geometry, await resolveEngine(mvccLayer, "model"), trace.ops, {
           expected: trace.expected,
         }),
         f,
@@ -546,14 +546,14 @@ describe("findings recorded under traces/mvcc/sqlite", () => {
     }
   });
   test.skipIf(why !== undefined)("pass on real SQLite", async () => {
-    const factory = resolveEngine(mvccLayer, "sqlite");
+    const factory = await resolveEngine(mvccLayer, "sqlite");
     try {
       for (const f of files) {
         const { trace } = loadTrace(`traces/mvcc/sqlite/${f}`);
         expect(
           await checkWith(mvccLayer, trace.geometry, factory, trace.ops, {
             expected: trace.expected,
-            against: resolveEngine(mvccLayer, "model"),
+            against: await resolveEngine(mvccLayer, "model"),
           }),
           f,
         ).toBeUndefined();

@@ -6,11 +6,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { main } from "../cli/main.ts";
+import { EngineFailure } from "../core/index.ts";
 import { resolveEngine } from "../engines/resolve.ts";
-import { EngineFailure } from "../engines/types.ts";
 import { runCampaign } from "../fuzz/campaign.ts";
 import { checkWith } from "../fuzz/runner.ts";
-import { mmLayer } from "../layers/mm.ts";
+import { mmLayer } from "../layers/mm/index.ts";
 
 const serve = (which: string): string => `stdio:${process.execPath} --import tsx test/fixtures/serve-model.ts ${which}`;
 const bad = (mode: string): string => `stdio:${process.execPath} test/fixtures/bad-engine.mjs ${mode}`;
@@ -24,7 +24,11 @@ afterEach(() => vi.restoreAllMocks());
 
 describe("an engine behind the protocol", () => {
   test("the model served over stdio passes, invariants checked through its JSON state", async () => {
-    const r = await runCampaign(mmLayer, resolveEngine(mmLayer, serve("model")), { seed: 4, runs: 4, maxOps: 120 });
+    const r = await runCampaign(mmLayer, await resolveEngine(mmLayer, serve("model")), {
+      seed: 4,
+      runs: 4,
+      maxOps: 120,
+    });
     expect(r.failure?.message).toBeUndefined();
     expect(r.status).toBe("passed");
   });
@@ -33,14 +37,14 @@ describe("an engine behind the protocol", () => {
     const starts = join(tmp(), "starts");
     process.env.COWCHECK_TEST_STARTS = starts;
     try {
-      const ok = await runCampaign(mmLayer, resolveEngine(mmLayer, `${serve("model")} reset`), {
+      const ok = await runCampaign(mmLayer, await resolveEngine(mmLayer, `${serve("model")} reset`), {
         seed: 4,
         runs: 60,
         maxOps: 120,
       });
       expect(ok.status).toBe("passed");
       expect(readFileSync(starts, "utf8").trim().split("\n")).toHaveLength(1);
-      const bad = await runCampaign(mmLayer, resolveEngine(mmLayer, `${serve("wp-copy-leak")} reset`), {
+      const bad = await runCampaign(mmLayer, await resolveEngine(mmLayer, `${serve("wp-copy-leak")} reset`), {
         seed: 1,
         runs: 60,
         maxOps: 200,
@@ -60,7 +64,12 @@ describe("an engine behind the protocol", () => {
       { op: "fork", pid: 1 },
       { op: "write", pid: 2, page: 0, cell: 0, value: 2 },
     ];
-    const f = await checkWith(mmLayer, mmLayer.defaultGeometry, resolveEngine(mmLayer, serve("wp-copy-leak")), ops);
+    const f = await checkWith(
+      mmLayer,
+      mmLayer.defaultGeometry,
+      await resolveEngine(mmLayer, serve("wp-copy-leak")),
+      ops,
+    );
     expect(f).toMatchObject({ index: 4, property: "refcount-conservation" });
   });
 
@@ -69,7 +78,7 @@ describe("an engine behind the protocol", () => {
     const f = await checkWith(
       mmLayer,
       g,
-      resolveEngine(mmLayer, serve("model")),
+      await resolveEngine(mmLayer, serve("model")),
       [
         { op: "spawn" },
         { op: "mmap", pid: 1, page: 0, pages: 1, prot: "r", shared: false },
@@ -101,7 +110,7 @@ describe.each([
     const e = await checkWith(
       mmLayer,
       mmLayer.defaultGeometry,
-      resolveEngine(mmLayer, bad(mode), { timeoutMs: 300 }),
+      await resolveEngine(mmLayer, bad(mode), { timeoutMs: 300 }),
       ops,
     ).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(EngineFailure);
@@ -139,9 +148,12 @@ test.each([
   ["no-hello", /exited \(code 0\)/],
   ["wrong-layer", /speaks layer "mvcc"/],
 ])("an engine that fails its handshake (%s) cannot start", async (mode, message) => {
-  const e = await checkWith(mmLayer, mmLayer.defaultGeometry, resolveEngine(mmLayer, bad(mode), { timeoutMs: 2000 }), [
-    { op: "spawn" },
-  ]).catch((x: unknown) => x);
+  const e = await checkWith(
+    mmLayer,
+    mmLayer.defaultGeometry,
+    await resolveEngine(mmLayer, bad(mode), { timeoutMs: 2000 }),
+    [{ op: "spawn" }],
+  ).catch((x: unknown) => x);
   expect(e).toBeInstanceOf(EngineFailure);
   expect((e as EngineFailure).message).toMatch(message);
 });

@@ -7,7 +7,8 @@ import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync 
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { EngineFailure } from "../types.ts";
+import { EngineFailure, type SystemEngine } from "../../core/index.ts";
+import { stdioFactory } from "../stdio.ts";
 
 const source = fileURLToPath(new URL("./agent.c", import.meta.url));
 const FLAGS = ["-O2", "-Wall", "-Wextra", "-Werror", "-std=gnu11"];
@@ -107,3 +108,15 @@ export function linuxAgent(): string {
   renameSync(tmp, binary);
   return binary;
 }
+
+/** The mm layer's real system: one real process per cowcheck pid, spoken to over the stdio protocol. */
+export const linuxEngine: SystemEngine = {
+  name: "linux",
+  description: "the running kernel (engines/linux/agent.c)",
+  unavailable: linuxUnavailable,
+  features: linuxFeatures,
+  geometry: linuxGeometry,
+  views: ["pagemap"],
+  factory: (layer, { timeoutMs }) =>
+    stdioFactory(layer, () => JSON.stringify(linuxAgent()), { name: "mm:linux", timeoutMs }),
+};

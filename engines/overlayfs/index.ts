@@ -33,6 +33,7 @@ import type { Socket } from "node:net";
 import { homedir, constants as osConstants, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { atProcessEnd, type Engine, type EngineFactory, EngineFailure, type SystemEngine } from "../../core/index.ts";
 import {
   ERRNOS,
   type Errno,
@@ -44,8 +45,6 @@ import {
   type Stat,
   type UpperView,
 } from "../../models/overlay/types.ts";
-import { atProcessEnd } from "../cleanup.ts";
-import { type Engine, type EngineFactory, EngineFailure } from "../types.ts";
 
 const source = fileURLToPath(new URL("./helper.c", import.meta.url));
 const FLAGS = ["-O2", "-Wall", "-Wextra", "-Werror", "-std=gnu11"];
@@ -657,3 +656,13 @@ function removeRoot(dir: string): void {
     // not empty or already gone: what is left is a plain directory, nothing mounted
   }
 }
+
+/** The overlay layer's real system. */
+export const overlayfsEngine: SystemEngine = {
+  name: "overlayfs",
+  description: "a real OverlayFS mount of the running kernel on a private tmpfs (engines/overlayfs)",
+  unavailable: overlayfsUnavailable,
+  features: () => ({ offered: overlayfsFeatures, missing: {} }),
+  views: ["upper"],
+  factory: () => overlayfsFactory(),
+};

@@ -7,12 +7,19 @@ import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } fr
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pg from "pg";
+import type pg from "pg";
+import {
+  atProcessEnd,
+  type Engine,
+  type EngineFactory,
+  EngineFailure,
+  InputError,
+  type SystemEngine,
+} from "../../core/index.ts";
 import type { MvccObs, MvccOp, MvccResult, SqlState } from "../../models/mvcc/types.ts";
 import { SQLSTATES } from "../../models/mvcc/types.ts";
-import type { HeapView } from "../../properties/mvcc/heap.ts";
-import { atProcessEnd } from "../cleanup.ts";
-import { type Engine, type EngineFactory, EngineFailure, InputError } from "../types.ts";
+import type { HeapView } from "../../views/mvcc/heap.ts";
+import { optionalPackage } from "../optional.ts";
 
 const BIN = "/usr/lib/postgresql";
 
@@ -27,6 +34,8 @@ function pgBin(): string | undefined {
 
 /** Why PostgreSQL cannot be an engine here (to follow "it "), or undefined. */
 export function postgresUnavailable(): string | undefined {
+  const driver = driverMissing();
+  if (driver) return driver;
   if (process.env.COWCHECK_PG_URL) return undefined;
   if (!pgBin()) return "needs PostgreSQL's server (apt-get install -y postgresql) or COWCHECK_PG_URL";
   if (process.getuid?.() !== 0) return "needs root to run its private server as the postgres user (or COWCHECK_PG_URL)";
@@ -34,6 +43,11 @@ export function postgresUnavailable(): string | undefined {
     return "needs the postgres user (from the postgresql package)";
   return undefined;
 }
+
+/** node-postgres, loaded on first use. */
+const driver = () => optionalPackage<typeof pg>("pg", "^8");
+const driverMissing = (): string | undefined => driver().why;
+const Client = (): typeof pg.Client => driver().module!.Client;
 
 const asPostgres = (args: string[]) => spawnSync("runuser", ["-u", "postgres", "--", ...args], { encoding: "utf8" });
 
@@ -141,7 +155,7 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
   }
 
   static async start(url: string): Promise<PostgresEngine> {
-    const monitor = new pg.Client({ connectionString: url });
+    const monitor = new (Client())({ connectionString: url });
     await monitor.connect();
     await monitor.query(
       "DROP TABLE IF EXISTS t; CREATE TABLE t (k int PRIMARY KEY, v int) WITH (autovacuum_enabled = false)",
@@ -194,7 +208,7 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
   private async conn(tx: number): Promise<Conn> {
     let c = this.conns.get(tx);
     if (!c) {
-      const client = new pg.Client({ connectionString: this.url });
+      const client = new (Client())({ connectionString: this.url });
       client.on("error", () => undefined); // a session close() terminates
       await client.connect();
       // sequential scans only: SERIALIZABLE then takes the table-level SIREAD locks the model mirrors (docs/mvcc.md)
@@ -422,3 +436,12 @@ export function postgresFactory(): EngineFactory {
     },
   };
 }
+
+/** PostgreSQL, for the mvcc layer's postgres flavour. */
+export const postgresEngine: SystemEngine = {
+  name: "postgres",
+  description: "PostgreSQL (engines/postgres): a private server it starts, or COWCHECK_PG_URL",
+  unavailable: postgresUnavailable,
+  views: ["heap"],
+  factory: () => postgresFactory(),
+};

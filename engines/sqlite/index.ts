@@ -5,35 +5,30 @@
 // synchronous OFF (durability is not under test, and no lock depends on it). SQLite's result codes are observations;
 // anything else it throws is an engine failure.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type BetterSqlite3 from "better-sqlite3";
-import type { MvccGeometry, MvccObs, MvccOp, MvccResult } from "../../models/mvcc/types.ts";
+import {
+  atProcessEnd,
+  type Engine,
+  type EngineFactory,
+  EngineFailure,
+  InputError,
+  type SystemEngine,
+} from "../../core/index.ts";
+import type { CheckpointRow, MvccGeometry, MvccObs, MvccOp, MvccResult } from "../../models/mvcc/types.ts";
 import { checkpointModes } from "../../models/mvcc/types.ts";
-import type { CheckpointRow } from "../../models/mvcc/wal-clients.ts";
-import { readWalIndex, type WalIndex } from "../../properties/mvcc/wal-index.ts";
-import { atProcessEnd } from "../cleanup.ts";
-import { type Engine, type EngineFactory, EngineFailure, InputError } from "../types.ts";
+import { readWalIndex, type WalIndex } from "../../views/mvcc/wal-index.ts";
+import { optionalPackage } from "../optional.ts";
 
 type Database = BetterSqlite3.Database;
 type Statement = BetterSqlite3.Statement;
-const require = createRequire(import.meta.url);
-let loaded: { Database?: typeof BetterSqlite3; why?: string } | undefined;
-
 /** better-sqlite3, loaded on first use (a missing or unbuilt native addon must not break the other engines). */
 function betterSqlite3(): { Database?: typeof BetterSqlite3; why?: string } {
-  if (loaded) return loaded;
-  try {
-    const Database = require("better-sqlite3") as typeof BetterSqlite3;
-    new Database(":memory:").close(); // loads the native addon
-    loaded = { Database };
-  } catch (e) {
-    loaded = {
-      why: `needs better-sqlite3 with its native addon built (npm ci compiles it with node-gyp: python3, make, g++): ${(e as Error).message.split("\n")[0]}`,
-    };
-  }
-  return loaded;
+  const r = optionalPackage<typeof BetterSqlite3>("better-sqlite3", "^12", (Database) => {
+    new Database(":memory:").close(); // loads the native addon, which compiles on install (python3, make, g++)
+  });
+  return { Database: r.module, why: r.why };
 }
 
 /** Why SQLite cannot be an engine here (to follow "it "), or undefined. */
@@ -200,3 +195,13 @@ export function sqliteFactory(): EngineFactory {
     dispose: remove,
   };
 }
+
+/** SQLite, for the mvcc layer's sqlite flavour. */
+export const sqliteEngine: SystemEngine = {
+  name: "sqlite",
+  description:
+    "SQLite in WAL mode through better-sqlite3 (engines/sqlite), the sqlite flavour: a fresh database file per sequence",
+  unavailable: sqliteUnavailable,
+  views: ["wal-index"],
+  factory: () => sqliteFactory(),
+};

@@ -5,7 +5,7 @@
 //
 // The model's live structures are its inspected state (MmState): inspect() hands them out without copying,
 // together with what the last op touched, so invariants can be checked incrementally.
-import type { Engine } from "../../engines/types.ts";
+import type { Engine } from "../../core/index.ts";
 import {
   err,
   findVma,

@@ -2,7 +2,7 @@
 // (one connection each) that begin, run statements, block on a transaction and are woken when it ends, in the order
 // they began to wait, with deadlocks broken as PostgreSQL breaks them. The model and the oracle store data their own
 // ways and plug in here through `Storage`.
-import { InputError } from "../../engines/types.ts";
+import { InputError } from "../../core/index.ts";
 import { type MvccObs, type MvccOp, type MvccResult, type PgLevel, pgLevels } from "./types.ts";
 
 export type Statement = Extract<MvccOp, { tx: number }> & { op: "read" | "scan" | "insert" | "update" | "delete" };

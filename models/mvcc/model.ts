@@ -3,7 +3,7 @@
 // updater), READ COMMITTED's EvalPlanQual, REPEATABLE READ's first-updater-wins, the unique check of an insert
 // (_bt_check_unique with a dirty snapshot), and lazy vacuum up to the OldestXmin horizon. Versions are shared by
 // every snapshot that can see them: nothing is copied.
-import type { Engine } from "../../engines/types.ts";
+import type { Engine } from "../../core/index.ts";
 import { type Client, type Outcome, Sessions, type Statement, type Storage } from "./clients.ts";
 import { SerializationFailure, Ssi, type SsiHeap, type Sxact } from "./ssi.ts";
 import type { MvccGeometry, MvccObs, MvccOp, MvccResult, MvccState, PgLevel, Snapshot, Version } from "./types.ts";

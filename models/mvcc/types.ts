@@ -98,6 +98,8 @@ export const resultSchema = z.union([
     .strict(),
 ]);
 export type MvccResult = z.infer<typeof resultSchema>;
+/** What a checkpoint reports (sqlite flavour): busy, frames in the WAL, frames backfilled. */
+export type CheckpointRow = Extract<MvccResult, { checkpoint: unknown }>["checkpoint"];
 
 const unblocked = z.array(z.object({ tx, result: resultSchema }).strict()).min(1);
 /**

@@ -5,11 +5,12 @@
 // from a snapshot older than the newest commit (in that order: docs/research/sqlite-wal.md, surprise 3); a failed
 // write leaves its transaction open (surprise 4); BEGIN inside a transaction and COMMIT or ROLLBACK outside one are
 // SQLITE_ERROR. How a snapshot is taken, read, written and committed, and what a checkpoint does, is the storage's.
-import { InputError } from "../../engines/types.ts";
-import type { checkpointModes, MvccObs, MvccOp, MvccResult } from "./types.ts";
+import { InputError } from "../../core/index.ts";
+import type { CheckpointRow, checkpointModes, MvccObs, MvccOp, MvccResult } from "./types.ts";
+
+export type { CheckpointRow };
 
 export type CheckpointMode = (typeof checkpointModes)[number];
-export type CheckpointRow = Extract<MvccResult, { checkpoint: unknown }>["checkpoint"];
 export type Select = Extract<MvccOp, { op: "read" | "scan" }>;
 export type Change = Extract<MvccOp, { op: "insert" | "update" | "delete" }>;
 type Busy = "SQLITE_BUSY" | "SQLITE_BUSY_SNAPSHOT";

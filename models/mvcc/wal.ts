@@ -5,7 +5,7 @@
 // readers use: slot 0 reads the database file alone; slots 1–4 carry read marks, shared once more than four
 // snapshots need one; a checkpoint copies frames into the database file up to the oldest busy mark, and the WAL
 // starts again at frame 1 once all of it is copied and nobody reads it. Ground truth: docs/research/sqlite-wal.md.
-import type { Engine } from "../../engines/types.ts";
+import type { Engine } from "../../core/index.ts";
 import type { MvccGeometry, MvccObs, MvccOp, MvccResult } from "./types.ts";
 import {
   applyChange,

@@ -1,7 +1,7 @@
 // The reference model of Linux OverlayFS (fs/overlayfs, Documentation/filesystems/overlayfs.rst): immutable image
 // layers, containers that mount a stack of them under a private upper layer, and copy-up done lazily, exactly when
 // and as far as the kernel does it. Errors the kernel returns are thrown as Errno and become observations.
-import type { Engine } from "../../engines/types.ts";
+import type { Engine } from "../../core/index.ts";
 import type {
   CopyUp,
   Errno,

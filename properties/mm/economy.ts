@@ -1,4 +1,6 @@
 // Economy bounds: copy-on-write must defer the copy. An eager engine gives the right data and fails these.
+
+import type { Property } from "../../core/index.ts";
 import {
   findVma,
   folioOf,
@@ -12,7 +14,6 @@ import {
   pidOf,
   vpageOf,
 } from "../../models/mm/types.ts";
-import type { Property } from "../types.ts";
 
 interface Counters {
   folios: number;

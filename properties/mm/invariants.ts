@@ -1,5 +1,7 @@
 // Structural invariants of the mm layer. Each is written once, per frame and/or per (pid, vpage) key, and
 // checked over what the last op touched — or over everything on a full check.
+
+import type { Named, Property } from "../../core/index.ts";
 import {
   findVma,
   folioOf,
@@ -16,7 +18,6 @@ import {
   pidOf,
   vpageOf,
 } from "../../models/mm/types.ts";
-import type { Named, Property } from "../types.ts";
 
 /** What a key-level invariant sees: the (pid, vpage) and whatever maps it, looked up once for all invariants. */
 interface At {

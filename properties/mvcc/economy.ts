@@ -1,7 +1,8 @@
 // Economy bounds: MVCC must not copy. A statement writes one version per row it changes, reads write nothing, and
 // vacuum reclaims every version no one can see any more.
+
+import { type Property, stateless } from "../../core/index.ts";
 import type { MvccObs, MvccOp, MvccState } from "../../models/mvcc/types.ts";
-import { type Property, stateless } from "../types.ts";
 
 /** Versions an op may add: an insert or update of one row, one each; what it woke may add one each too. */
 function budget(op: MvccOp, obs: MvccObs): number {

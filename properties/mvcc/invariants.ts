@@ -1,7 +1,8 @@
 // Structural invariants of an MVCC heap: one live version per key, and what open snapshots see never changes under
 // them: neither by others' commits (old readers see old state) nor by vacuum.
+
+import type { Named, Property } from "../../core/index.ts";
 import type { MvccObs, MvccOp, MvccState, Snapshot, Version } from "../../models/mvcc/types.ts";
-import type { Named, Property } from "../types.ts";
 
 type Clog = MvccState["clog"];
 const committed = (clog: Clog, x: number) => clog[x] === "committed";

@@ -2,9 +2,10 @@
 // connection writes, a checkpoint never backfills past a live reader's mark, and a read transaction sees the same
 // database all its life, through others' commits and checkpoints. Economy: a commit appends one frame per page it
 // changed and nothing else appends; a checkpoint writes each page it backfills once, and nothing else writes the file.
+
+import type { Named, Property } from "../../core/index.ts";
 import type { MvccObs, MvccOp } from "../../models/mvcc/types.ts";
 import type { WalPage, WalRead, WalState } from "../../models/mvcc/wal-state.ts";
-import type { Named, Property } from "../types.ts";
 
 type Rows = WalPage["rows"];
 const text = (rows: Rows) => rows.map(([k, v]) => `${k}=${v}`).join(",");

@@ -1,7 +1,8 @@
 // Economy bounds: overlay must copy up lazily. An engine that copies the image at mount (the oracle's way) gives
 // the right data and fails these.
+
+import { type Property, stateless } from "../../core/index.ts";
 import type { OverlayObs, OverlayOp, OverlayState } from "../../models/overlay/types.ts";
-import { type Property, stateless } from "../types.ts";
 
 const READS = new Set(["read", "readdir", "stat", "readlink"]);
 

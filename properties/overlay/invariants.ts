@@ -1,7 +1,8 @@
 // Structural invariants of an overlay engine's inspected state: image layers are read-only, copied-up objects say
 // where they came from, and whiteouts stand only where a lower layer has something to hide.
+
+import type { Named, Property } from "../../core/index.ts";
 import type { OverlayObs, OverlayOp, OverlayState, RawEntry } from "../../models/overlay/types.ts";
-import type { Named, Property } from "../types.ts";
 
 const members = [
   { name: "lower-immutable", description: "no image layer ever changes (a content hash per layer)" },

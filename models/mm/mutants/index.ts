@@ -1,6 +1,6 @@
 // The mm mutant zoo: the reference model with one deliberate, documented bug each. The properties must kill
 // every one of them; `cowcheck mutants --layer mm` shows how fast.
-import { type Mutant, mutantOf } from "../../../layers/layer.ts";
+import { type Mutant, mutantOf } from "../../../core/index.ts";
 import { type Folio, MmModel, type Proc, type Pte, type Vma, ZERO_PFN } from "../model.ts";
 import { keyOf, type MmGeometry, type MmObs, type MmOp, type MmState } from "../types.ts";
 

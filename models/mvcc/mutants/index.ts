@@ -1,6 +1,6 @@
 // The mvcc mutant zoo: the reference model with one deliberate, documented bug each, named after the anomaly it
 // lets through (Adya's G0/G1a/G1b/G1c, P4 lost update, …). The properties must kill every one.
-import { type Mutant, mutantOf } from "../../../layers/layer.ts";
+import { type Mutant, mutantOf } from "../../../core/index.ts";
 import type { Client, Outcome, Statement } from "../clients.ts";
 import { MvccModel } from "../model.ts";
 import { Ssi, type SsiHeap } from "../ssi.ts";

@@ -1,6 +1,6 @@
 // The sqlite flavour's mutant zoo: the WAL model with one deliberate, documented bug each, named after the bug class.
 // They run with the sqlite geometry, with six clients so that more than four snapshots can need a read mark.
-import { type Mutant, mutantOf } from "../../../layers/layer.ts";
+import { type Mutant, mutantOf } from "../../../core/index.ts";
 import type { MvccGeometry, MvccObs, MvccOp } from "../types.ts";
 import { WalModel } from "../wal.ts";
 import type { WalState } from "../wal-state.ts";

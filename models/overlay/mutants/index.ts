@@ -1,6 +1,6 @@
 // The overlay mutant zoo: the reference model with one deliberate, documented bug each, named after the class of
 // real bug it mimics. The properties must kill every one; `cowcheck mutants --layer overlay` shows how fast.
-import { type Mutant, mutantOf } from "../../../layers/layer.ts";
+import { type Mutant, mutantOf } from "../../../core/index.ts";
 import { type Container, type Dir, type Ino, type Merged, OverlayModel } from "../model.ts";
 import type { OverlayGeometry, OverlayObs, OverlayOp, OverlayState } from "../types.ts";
 

@@ -1,7 +1,7 @@
 // Op arbitraries for the mvcc layer: a few clients running short transactions over a few keys, so they collide.
 import fc from "fast-check";
-import { MvccModel } from "../models/mvcc/model.ts";
-import { type Level, type MvccGeometry, type MvccOp, pgLevels } from "../models/mvcc/types.ts";
+import { MvccModel } from "../../models/mvcc/model.ts";
+import { type Level, type MvccGeometry, type MvccOp, pgLevels } from "../../models/mvcc/types.ts";
 
 export function mvccOpArbitrary(g: MvccGeometry, _features: ReadonlySet<string>): fc.Arbitrary<MvccOp> {
   const tx = fc.oneof(

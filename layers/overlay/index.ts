@@ -1,8 +1,11 @@
 // The overlay layer assembled: OverlayFS, its eager oracle (cp -a at mount), properties and mutants.
-import { overlayAlphabet, overlayArrange, overlayOpArbitrary, overlaySimplifications } from "../fuzz/overlay.ts";
-import { OverlayModel } from "../models/overlay/model.ts";
-import { overlayMutants } from "../models/overlay/mutants/index.ts";
-import { decodeOverlayState, renderOverlayState } from "../models/overlay/state.ts";
+
+import type { Layer } from "../../core/index.ts";
+import { overlayfsEngine } from "../../engines/overlayfs/index.ts";
+import { overlayAlphabet, overlayArrange, overlayOpArbitrary, overlaySimplifications } from "../../fuzz/overlay/ops.ts";
+import { OverlayModel } from "../../models/overlay/model.ts";
+import { overlayMutants } from "../../models/overlay/mutants/index.ts";
+import { decodeOverlayState, renderOverlayState } from "../../models/overlay/state.ts";
 import {
   defaultOverlayGeometry,
   type OverlayGeometry,
@@ -13,12 +16,11 @@ import {
   overlayObsSchema,
   overlayOpFeature,
   overlayOpSchema,
-} from "../models/overlay/types.ts";
-import { OverlayOracle } from "../oracles/overlay.ts";
-import { overlayEconomy } from "../properties/overlay/economy.ts";
-import { overlayStructure } from "../properties/overlay/invariants.ts";
-import { upperView } from "../properties/overlay/upper.ts";
-import type { Layer } from "./layer.ts";
+} from "../../models/overlay/types.ts";
+import { OverlayOracle } from "../../oracles/overlay.ts";
+import { overlayEconomy } from "../../properties/overlay/economy.ts";
+import { overlayStructure } from "../../properties/overlay/invariants.ts";
+import { upperView } from "../../views/overlay/upper.ts";
 
 export const overlayLayer: Layer<OverlayOp, OverlayObs, OverlayState, OverlayGeometry> = {
   name: "overlay",
@@ -43,4 +45,5 @@ export const overlayLayer: Layer<OverlayOp, OverlayObs, OverlayState, OverlayGeo
   decodeState: decodeOverlayState,
   renderState: renderOverlayState,
   views: [upperView],
+  engines: [overlayfsEngine],
 };

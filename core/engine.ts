@@ -1,9 +1,8 @@
 // The one contract every engine meets: reference models, oracles, mutants, stdio programs and real systems.
 
-export type LayerName = "mm" | "overlay" | "snapshot" | "mvcc";
-
 export interface Engine<Op, Obs, State = unknown> {
-  readonly layer: LayerName;
+  /** The layer whose ops it runs. */
+  readonly layer: string;
   /** e.g. "inspect", "thp", "pin": ops needing a feature the engine lacks are not generated. */
   readonly features: ReadonlySet<string>;
   /** Errors the system defines (SEGV, ENOMEM, 40001…) are observations; a throw means the engine itself failed. */
@@ -28,6 +27,11 @@ export interface EngineFactory {
   dispose?(): void | Promise<void>;
   /** Geometry fields this engine needs unless the user says otherwise (a real system's page size, say). */
   readonly geometry?: Readonly<Record<string, unknown>>;
+  /**
+   * Geometry fields this engine cannot run without, over whatever the user gives (a mutant's flavour: it mutates
+   * that flavour's model). The geometry rule (core/geometry.ts) puts them last.
+   */
+  readonly fixedGeometry?: Readonly<Record<string, unknown>>;
 }
 
 /** How an engine can fail as a program (as opposed to disagreeing with the oracle): exit code 3. */
@@ -44,37 +48,4 @@ export class EngineFailure extends Error {
     super(message);
     this.name = "EngineFailure";
   }
-}
-
-/** Structural equality of JSON values (observations, states): key order does not matter, array order does. */
-export function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  const ka = Object.keys(a);
-  const kb = Object.keys(b);
-  if (ka.length !== kb.length) return false;
-  for (const k of ka) {
-    if (!Object.hasOwn(b, k)) return false;
-    if (!deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
-  }
-  return true;
-}
-
-export function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
-  return typeof (v as { then?: unknown } | null)?.then === "function";
-}
-
-/** Bad input from the user (a flag, a trace file, an engine name): exit code 2, a message, no stack trace. */
-export class InputError extends Error {
-  override name = "InputError";
-}
-
-/** "ops[3].page: expected number" — a zod issue with its path written the way a reader indexes the JSON. */
-export function describeIssue(where: string, issue: { path: readonly PropertyKey[]; message: string }): string {
-  const path = issue.path.reduce<string>(
-    (acc, p) => (typeof p === "number" ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)),
-    where,
-  );
-  return `${path || "(top level)"}: ${issue.message}`;
 }

@@ -7,7 +7,7 @@ import {
   type OverlayGeometry,
   type OverlayOp,
   VOID,
-} from "../models/overlay/types.ts";
+} from "../../models/overlay/types.ts";
 
 const MODES = [0o644, 0o600, 0o755, 0o700, 0o444];
 

@@ -1,8 +1,11 @@
 // The mm layer assembled: Linux process memory, its eager oracle, properties and mutants.
-import { mmAlphabet, mmArrange, mmOpArbitrary, mmSimplifications } from "../fuzz/mm.ts";
-import { MmModel } from "../models/mm/model.ts";
-import { mmMutants } from "../models/mm/mutants/index.ts";
-import { decodeMmState, renderMmState } from "../models/mm/state.ts";
+
+import type { Layer } from "../../core/index.ts";
+import { linuxEngine } from "../../engines/linux/index.ts";
+import { mmAlphabet, mmArrange, mmOpArbitrary, mmSimplifications } from "../../fuzz/mm/ops.ts";
+import { MmModel } from "../../models/mm/model.ts";
+import { mmMutants } from "../../models/mm/mutants/index.ts";
+import { decodeMmState, renderMmState } from "../../models/mm/state.ts";
 import {
   defaultMmGeometry,
   type MmGeometry,
@@ -13,12 +16,11 @@ import {
   mmObsSchema,
   mmOpSchema,
   opFeature,
-} from "../models/mm/types.ts";
-import { MmOracle } from "../oracles/mm.ts";
-import { mmEconomy } from "../properties/mm/economy.ts";
-import { mmStructure } from "../properties/mm/invariants.ts";
-import { pagemapView } from "../properties/mm/pagemap.ts";
-import type { Layer } from "./layer.ts";
+} from "../../models/mm/types.ts";
+import { MmOracle } from "../../oracles/mm.ts";
+import { mmEconomy } from "../../properties/mm/economy.ts";
+import { mmStructure } from "../../properties/mm/invariants.ts";
+import { pagemapView } from "../../views/mm/pagemap.ts";
 
 export const mmLayer: Layer<MmOp, MmObs, MmState, MmGeometry> = {
   name: "mm",
@@ -43,4 +45,5 @@ export const mmLayer: Layer<MmOp, MmObs, MmState, MmGeometry> = {
   decodeState: decodeMmState,
   renderState: renderMmState,
   views: [pagemapView],
+  engines: [linuxEngine],
 };

@@ -2,8 +2,8 @@
 // that read and hold their snapshots while others commit (so that more than four snapshots need read marks when
 // there are six clients or more), writers that take the write lock, and checkpoints of every mode in between.
 import fc from "fast-check";
-import { checkpointModes, type MvccGeometry, type MvccOp } from "../models/mvcc/types.ts";
-import { mvccAlphabet } from "./mvcc.ts";
+import { checkpointModes, type MvccGeometry, type MvccOp } from "../../models/mvcc/types.ts";
+import { mvccAlphabet } from "./ops.ts";
 
 /**
  * Clients 1..w mostly write, in autocommit or in short transactions; the others mostly read, each in a transaction

@@ -1,13 +1,10 @@
 // Properties are checked after every op. Each run gets fresh checkers (they may keep per-run state).
 
-/** "structure": a real system's partial view of its state disagrees with the reference model's (`--against`). */
-export type PropertyKind = "equivalence" | "invariant" | "economy" | "structure" | "crash" | "engine";
-
-export interface Violation {
-  readonly property: string;
-  readonly kind: PropertyKind;
-  readonly message: string;
-}
+/**
+ * What a failure broke: an observation (equivalence), an invariant or economy bound of the inspected state, or
+ * (structure) a real system's partial view of its state against the reference model's (`--against`).
+ */
+export type PropertyKind = "equivalence" | "invariant" | "economy" | "structure";
 
 export interface Checker<Op, Obs, State> {
   /**
@@ -28,7 +25,7 @@ export interface Property<Op, Obs, State> {
   readonly name: string;
   /** For a property made of several invariants: their names and descriptions. */
   readonly members?: readonly { readonly name: string; readonly description: string }[];
-  readonly kind: Exclude<PropertyKind, "equivalence" | "structure" | "engine">;
+  readonly kind: "invariant" | "economy";
   readonly description: string;
   /** A fresh checker for one run; `initial` is the engine's state before the first op. */
   start(initial: State): Checker<Op, Obs, State>;
@@ -42,4 +39,23 @@ export function stateless<Op, Obs, State>(
   check: (op: Op, obs: Obs, state: State) => string | undefined,
 ): Property<Op, Obs, State> {
   return { name, kind, description, start: () => ({ after: (op, obs, state) => check(op, obs, state) }) };
+}
+
+/** A property that failed after one op of a sequence. */
+export interface Failure {
+  /** Index of the op after which the property failed. */
+  readonly index: number;
+  readonly property: string;
+  readonly kind: PropertyKind;
+  readonly message: string;
+  readonly observed?: unknown;
+  readonly expected?: unknown;
+}
+
+/** One op of a run: what the engine observed, and what the oracle (or the trace's record) expected. */
+export interface Step {
+  readonly index: number;
+  readonly op: unknown;
+  readonly observed: unknown;
+  readonly expected: unknown;
 }

@@ -6,7 +6,7 @@
 // KSM, THP or the zero page, and how much of each VMA is PMD-mapped. Where Linux may legitimately differ from the
 // model's one deterministic choice, the difference is an entry of ALLOWANCES, with the kernel's reason.
 import { z } from "zod";
-import type { LayerView, ViewVerdict } from "../../layers/layer.ts";
+import type { LayerView, ViewVerdict } from "../../core/index.ts";
 import {
   findVma,
   folioOf,

@@ -1,7 +1,7 @@
 // Op arbitraries for the mm layer. Addresses cluster in four regions spread over the address space, so a small
 // window and a huge one see the same density of hits (mapped pages, neighbours, overlaps), just placed apart.
 import fc from "fast-check";
-import { hugeSize, type MadviseAdvice, type MmGeometry, type MmOp } from "../models/mm/types.ts";
+import { hugeSize, type MadviseAdvice, type MmGeometry, type MmOp } from "../../models/mm/types.ts";
 
 /** Pids the generator names: spawn and fork take the lowest free pid, so live processes stay in 1..k. */
 export const MM_MAX_PID = 6;

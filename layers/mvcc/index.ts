@@ -1,11 +1,15 @@
 // The mvcc layer assembled, in two flavours chosen by the geometry: PostgreSQL-style MVCC (READ COMMITTED, REPEATABLE
 // READ), and SQLite's WAL ({"flavour":"sqlite"}: docs/sqlite-wal.md); their eager oracles, properties and mutants.
-import { mvccAlphabet, mvccArrange, mvccOpArbitrary } from "../fuzz/mvcc.ts";
-import { walAlphabet, walArrange, walOpArbitrary } from "../fuzz/mvcc-wal.ts";
-import { MvccModel } from "../models/mvcc/model.ts";
-import { mvccMutants } from "../models/mvcc/mutants/index.ts";
-import { walMutants } from "../models/mvcc/mutants/wal.ts";
-import { decodeMvccState, renderMvccState } from "../models/mvcc/state.ts";
+
+import type { Layer, Mutant, Property } from "../../core/index.ts";
+import { postgresEngine } from "../../engines/postgres/index.ts";
+import { sqliteEngine } from "../../engines/sqlite/index.ts";
+import { mvccAlphabet, mvccArrange, mvccOpArbitrary } from "../../fuzz/mvcc/ops.ts";
+import { walAlphabet, walArrange, walOpArbitrary } from "../../fuzz/mvcc/wal-ops.ts";
+import { MvccModel } from "../../models/mvcc/model.ts";
+import { mvccMutants } from "../../models/mvcc/mutants/index.ts";
+import { walMutants } from "../../models/mvcc/mutants/wal.ts";
+import { decodeMvccState, renderMvccState } from "../../models/mvcc/state.ts";
 import {
   defaultMvccGeometry,
   type MvccGeometry,
@@ -15,19 +19,17 @@ import {
   mvccGeometrySchema,
   mvccObsSchema,
   mvccOpSchema,
-} from "../models/mvcc/types.ts";
-import { WalModel } from "../models/mvcc/wal.ts";
-import { decodeWalState, renderWalState, type WalState } from "../models/mvcc/wal-state.ts";
-import { MvccOracle } from "../oracles/mvcc.ts";
-import { WalOracle } from "../oracles/mvcc-wal.ts";
-import { classifyMvcc } from "../properties/mvcc/anomaly.ts";
-import { mvccEconomy } from "../properties/mvcc/economy.ts";
-import { heapView } from "../properties/mvcc/heap.ts";
-import { mvccStructure } from "../properties/mvcc/invariants.ts";
-import { walEconomy, walStructure } from "../properties/mvcc/wal.ts";
-import { walIndexView } from "../properties/mvcc/wal-index.ts";
-import type { Property } from "../properties/types.ts";
-import type { Layer, Mutant } from "./layer.ts";
+} from "../../models/mvcc/types.ts";
+import { WalModel } from "../../models/mvcc/wal.ts";
+import { decodeWalState, renderWalState, type WalState } from "../../models/mvcc/wal-state.ts";
+import { MvccOracle } from "../../oracles/mvcc.ts";
+import { WalOracle } from "../../oracles/mvcc-wal.ts";
+import { mvccEconomy } from "../../properties/mvcc/economy.ts";
+import { mvccStructure } from "../../properties/mvcc/invariants.ts";
+import { walEconomy, walStructure } from "../../properties/mvcc/wal.ts";
+import { heapView } from "../../views/mvcc/heap.ts";
+import { walIndexView } from "../../views/mvcc/wal-index.ts";
+import { classifyMvcc } from "./anomaly.ts";
 
 type State = MvccState | WalState;
 const sqlite = (g: MvccGeometry): boolean => g.flavour === "sqlite";
@@ -81,4 +83,5 @@ export const mvccLayer: Layer<MvccOp, MvccObs, State, MvccGeometry> = {
   renderState: (s) => (isWal(s) ? renderWalState(s) : renderMvccState(s)),
   classify: (ops, failure, g) => classifyMvcc(ops, failure, g),
   views: [heapView, walIndexView],
+  engines: [postgresEngine, sqliteEngine],
 };

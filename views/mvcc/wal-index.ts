@@ -2,7 +2,7 @@
 // salt-1, the checkpoint info's nBackfill and read marks 1..4), compared with the reference model's WAL for
 // `cowcheck run --engine sqlite --against model`. The engine reads the file's first 136 bytes after each op.
 import { z } from "zod";
-import type { LayerView, ViewVerdict } from "../../layers/layer.ts";
+import type { LayerView, ViewVerdict } from "../../core/index.ts";
 import type { MvccState } from "../../models/mvcc/types.ts";
 import type { WalState } from "../../models/mvcc/wal-state.ts";
 

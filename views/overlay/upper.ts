@@ -1,7 +1,7 @@
 // The upper view: what a real mount's upper directory holds (whiteouts, opaque and redirect xattrs, origins,
 // metacopy files, the bytes copied up), compared entry by entry with the reference model's upper layers for
 // `cowcheck run --against model`. Overlay has no timing to allow for: any difference is a divergence.
-import type { LayerView, ViewVerdict } from "../../layers/layer.ts";
+import type { LayerView, ViewVerdict } from "../../core/index.ts";
 import { type OverlayState, type RawEntry, type UpperView, upperViewSchema } from "../../models/overlay/types.ts";
 
 /** JSON with keys in a fixed order: entries compare by content, whoever built them. */

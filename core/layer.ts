@@ -1,9 +1,8 @@
 // A layer descriptor bundles everything the generic runner needs; the runner knows nothing else about a layer.
 import type fc from "fast-check";
 import type { z } from "zod";
-import type { Engine, LayerName } from "../engines/types.ts";
-import type { Failure } from "../fuzz/runner.ts";
-import type { Property, PropertyKind } from "../properties/types.ts";
+import type { Engine, EngineFactory } from "./engine.ts";
+import type { Failure, Property, PropertyKind } from "./property.ts";
 
 export interface Mutant<Op, Obs, State, G> {
   readonly name: string;
@@ -11,7 +10,10 @@ export interface Mutant<Op, Obs, State, G> {
   readonly mimics: string;
   /** The only kind of property expected to kill it, where that matters (an eager engine fails only economy). */
   readonly killedBy?: PropertyKind;
-  /** Geometry fields it needs over the layer's defaults (e.g. mvcc's {"flavour":"sqlite"}): runs use {...defaults, ...geometry}. */
+  /**
+   * Geometry fields it cannot run without (e.g. mvcc's {"flavour":"sqlite"}: it mutates that flavour's model). The
+   * geometry rule puts them last, over the user's (core/geometry.ts).
+   */
   readonly geometry?: Partial<G>;
   create(geometry: G): Engine<Op, Obs, State>;
 }
@@ -28,11 +30,12 @@ export function mutantOf<Op, Obs, State, G>(
 }
 
 export interface Layer<Op, Obs, State, G> {
-  readonly name: LayerName;
+  /** What `--layer` and traces call it. */
+  readonly name: string;
   readonly description: string;
   readonly defaultGeometry: G;
   /** Other flavours of the layer, as geometry overrides: `cowcheck run` with no --geometry checks each model too. */
-  readonly flavours?: readonly { readonly name: string; readonly geometry: Readonly<Partial<G>> }[];
+  readonly flavours?: readonly Flavour<G>[];
   readonly geometrySchema: z.ZodType<G>;
   readonly opSchema: z.ZodType<Op>;
   readonly obsSchema: z.ZodType<Obs>;
@@ -69,6 +72,14 @@ export interface Layer<Op, Obs, State, G> {
    * engine offering one lists its name among its features; `--against model` compares it with the model's state.
    */
   readonly views?: readonly LayerView<State>[];
+  /** The real systems this layer can be checked against (`--engine NAME`), each in its own folder of engines/. */
+  readonly engines?: readonly SystemEngine[];
+}
+
+/** A named set of geometry overrides that selects another model of the layer (mvcc: "sqlite"). */
+export interface Flavour<G> {
+  readonly name: string;
+  readonly geometry: Readonly<Partial<G>>;
 }
 
 export interface LayerView<State> {
@@ -98,4 +109,25 @@ export type AnyLayer = Layer<any, any, any, any>;
 export function withoutKinds(layer: AnyLayer, kinds: readonly PropertyKind[] | undefined): AnyLayer {
   if (!kinds?.length) return layer;
   return { ...layer, properties: layer.properties.filter((p) => !kinds.includes(p.kind)) };
+}
+
+/**
+ * A real system a layer can be checked against (the running kernel, a mount, a database server): what its layer
+ * descriptor lists, so that `--engine NAME`, `cowcheck engines` and the help text find it.
+ */
+export interface SystemEngine {
+  /** What `--engine` calls it. */
+  readonly name: string;
+  /** What it runs, in one line (for `cowcheck engines`). */
+  readonly description: string;
+  /** Why it cannot run on this machine, worded to follow "it " ("needs root"), or undefined when it can. */
+  unavailable(): string | undefined;
+  /** Features it will offer here, and why each missing one is missing (for `cowcheck engines`). */
+  features?(): { readonly offered: readonly string[]; readonly missing: Readonly<Record<string, string>> };
+  /** Geometry fields it needs unless the user says otherwise (the real page size, say). */
+  readonly geometry?: Readonly<Record<string, unknown>>;
+  /** The layer's views it offers for `--against model`, where the machine allows. */
+  readonly views?: readonly string[];
+  /** Its engine factory for the layer; `timeoutMs` bounds each message where it speaks the stdio protocol. */
+  factory(layer: AnyLayer, options: { readonly timeoutMs?: number }): EngineFactory;
 }

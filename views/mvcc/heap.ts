@@ -3,7 +3,7 @@
 // `cowcheck run --engine postgres --against model`. The engine numbers xids from its sequence's start, as the model
 // does (the first xid assigned is 1). Page order is not compared: VACUUM frees line pointers that later inserts reuse.
 import { z } from "zod";
-import type { LayerView, ViewVerdict } from "../../layers/layer.ts";
+import type { LayerView, ViewVerdict } from "../../core/index.ts";
 import type { MvccState, Version } from "../../models/mvcc/types.ts";
 
 const xid = z.number().int().min(0);

@@ -1,0 +1,36 @@
+// The ground floor: the vocabulary every other part of cowcheck shares. It imports nothing else of the project.
+export {
+  atProcessEnd,
+  holdGroup,
+  holdsGroup,
+  killAllGroups,
+  killGroups,
+  onEngineGroup,
+  trackGroup,
+} from "./cleanup.ts";
+export { type Engine, type EngineFactory, EngineFailure, type EngineFailureKind } from "./engine.ts";
+export { describeIssue, InputError } from "./errors.ts";
+export { type GeometrySources, resolveGeometry } from "./geometry.ts";
+export { allows, deepEqual, isOneOf, isPromise } from "./json.ts";
+export {
+  type AnyLayer,
+  type Flavour,
+  type Layer,
+  type LayerView,
+  type Mutant,
+  mutantOf,
+  type SystemEngine,
+  type ViewVerdict,
+  withoutKinds,
+} from "./layer.ts";
+export {
+  type Checker,
+  type Failure,
+  type Named,
+  type Property,
+  type PropertyKind,
+  type Step,
+  stateless,
+} from "./property.ts";
+export type { CampaignResult, StructureStats } from "./result.ts";
+export { formatTrace, parseTrace, readTraceFile, type Trace } from "./trace.ts";

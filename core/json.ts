@@ -1,0 +1,30 @@
+// JSON equality, and how an oracle's answer allows an observation.
+
+/** Structural equality of JSON values (observations, states): key order does not matter, array order does. */
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (const k of ka) {
+    if (!Object.hasOwn(b, k)) return false;
+    if (!deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  }
+  return true;
+}
+
+/** An oracle's answer where the real system may choose: any one of these observations is right. */
+export function isOneOf(v: unknown): v is { oneOf: unknown[] } {
+  return typeof v === "object" && v !== null && "oneOf" in v && Array.isArray(v.oneOf) && Object.keys(v).length === 1;
+}
+
+/** Whether an observation is what the oracle allows: equal to its answer, or to one of its `oneOf` choices. */
+export function allows(expected: unknown, observed: unknown): boolean {
+  return isOneOf(expected) ? expected.oneOf.some((e) => deepEqual(e, observed)) : deepEqual(expected, observed);
+}
+
+export function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
+  return typeof (v as { then?: unknown } | null)?.then === "function";
+}
