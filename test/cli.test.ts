@@ -179,3 +179,41 @@ test("a failure report shows the ops with observations and a picture of the stat
   );
   expect(stale).toBe(true);
 });
+
+describe("engines as modules, and the version", () => {
+  test("--engine ./module.ts loads an engine class from a TypeScript module; every property holds", async () => {
+    const report = tmp();
+    const args = ["run", "--layer", "mm", "--engine", "./test/fixtures/module-engine.ts", "--runs", "30"];
+    expect(await main([...args, "--report", report, "--quiet"])).toBe(0);
+    expect(out.join("\n")).toMatch(/mm \.\/test\/fixtures\/module-engine\.ts\s+passed {3}30 runs/);
+  });
+
+  test("--engine ./module.mjs loads an engine factory from a JavaScript module; its failure replays with that spec", async () => {
+    const report = tmp();
+    const args = ["run", "--layer", "mm", "--engine", "./test/fixtures/module-engine.mjs", "--runs", "5"];
+    expect(await main([...args, "--report", report, "--quiet"])).toBe(1);
+    const text = out.join("\n");
+    expect(text).toContain("FAILED   observational-equivalence");
+    const replay = /replay: npx cowcheck replay (\S+) --engine (\S+)/.exec(text)!;
+    expect(replay[2]).toBe("./test/fixtures/module-engine.mjs");
+    expect(await main(["replay", replay[1], "--engine", replay[2], "--quiet"])).toBe(1);
+  });
+
+  test("a module that cannot be loaded, or exports no engine, is an input error", async () => {
+    expect(await main(["run", "--layer", "mm", "--engine", "./nonexistent-engine.js", "--report", tmp()])).toBe(2);
+    expect(err.join("")).toContain("cannot load the engine module ./nonexistent-engine.js");
+    expect(await main(["replay", fixture, "--engine", "./test/fixtures/no-engine.mjs"])).toBe(2);
+    expect(err.join("")).toContain("must export default an engine factory");
+  });
+
+  test("--version prints the package's version", async () => {
+    const version = JSON.parse(readFileSync("package.json", "utf8")).version;
+    const writes: string[] = [];
+    vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => {
+      writes.push(String(s));
+      return true;
+    });
+    expect(await main(["--version"])).toBe(0);
+    expect(writes.join("")).toBe(`${version}\n`);
+  });
+});

@@ -1,0 +1,122 @@
+// cowcheck as a user installs it: `npm pack` builds the package (prepack: JavaScript and type definitions in dist/),
+// the tarball is installed into a fresh project, and used there from the command line, from plain Node and from a
+// TypeScript file checked against the shipped types. The drivers of real systems are not installed with it.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { beforeAll, expect, test } from "vitest";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const { version } = (await import("../package.json", { with: { type: "json" } })).default;
+let project: string;
+
+function run(cmd: string, args: readonly string[], cwd: string) {
+  const r = spawnSync(cmd, args, {
+    cwd,
+    encoding: "utf8",
+    env: { ...process.env, npm_config_update_notifier: "false" },
+  });
+  return { status: r.status, out: `${r.stdout ?? ""}${r.stderr ?? ""}`, stdout: r.stdout ?? "" };
+}
+
+beforeAll(() => {
+  const packed = mkdtempSync(join(tmpdir(), "cowcheck-pack-"));
+  const pack = run("npm", ["pack", "--pack-destination", packed, "--silent"], root);
+  expect(pack.status, pack.out).toBe(0);
+  const tarball = join(packed, readdirSync(packed).find((f) => f.endsWith(".tgz"))!);
+  project = mkdtempSync(join(tmpdir(), "cowcheck-user-"));
+  writeFileSync(join(project, "package.json"), JSON.stringify({ name: "user-project", private: true, type: "module" }));
+  const install = run("npm", ["install", tarball, "--prefer-offline", "--no-audit", "--no-fund"], project);
+  expect(install.status, install.out).toBe(0);
+}, 600_000);
+
+test("the package ships JavaScript, type definitions and the agents' C sources, and no TypeScript to compile", () => {
+  const files = run("find", ["node_modules/cowcheck", "-type", "f"], project).stdout.split("\n").filter(Boolean);
+  const shipped = files.map((f) => f.slice("node_modules/cowcheck/".length));
+  expect(shipped).toContain("dist/index.js");
+  expect(shipped).toContain("dist/index.d.ts");
+  expect(shipped).toContain("dist/cli/main.js");
+  expect(shipped).toContain("dist/engines/linux/agent.c");
+  expect(shipped).toContain("dist/engines/overlayfs/helper.c");
+  expect(shipped.filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"))).toEqual([]);
+  // the drivers of real systems are optional: installing cowcheck compiles nothing
+  expect(readdirSync(join(project, "node_modules"))).not.toContain("better-sqlite3");
+  expect(readdirSync(join(project, "node_modules"))).not.toContain("pg");
+});
+
+test("the command: --version, a short run, and the engines it cannot run without a driver say how to add it", () => {
+  const v = run("npx", ["--no-install", "cowcheck", "--version"], project);
+  expect(v.stdout.trim()).toBe(version);
+  const r = run(
+    "npx",
+    ["--no-install", "cowcheck", "run", "--layer", "mm", "--engine", "model", "--runs", "30", "--quiet"],
+    project,
+  );
+  expect(r.status, r.out).toBe(0);
+  expect(r.stdout).toMatch(/mm model\s+passed {3}30 runs/);
+  const engines = run("npx", ["--no-install", "cowcheck", "engines", "--layer", "mvcc"], project);
+  expect(engines.stdout).toMatch(/sqlite\s+no\s+.*npm install better-sqlite3@\^12/);
+  expect(engines.stdout).toMatch(/postgres\s+no\s+.*npm install pg@\^8/);
+  const sqlite = run("npx", ["--no-install", "cowcheck", "run", "--layer", "mvcc", "--engine", "sqlite"], project);
+  expect(sqlite.status).toBe(2);
+  expect(sqlite.out).toContain("the sqlite engine cannot run here: it needs the better-sqlite3 package");
+});
+
+test("the library from plain Node (.mjs): check an engine, replay its trace", () => {
+  writeFileSync(
+    join(project, "check.mjs"),
+    `import { checkEngine, checkTrace, findLayer } from "cowcheck";
+const mm = findLayer("mm");
+const leak = mm.mutants.find((m) => m.name === "wp-copy-leak");
+const model = await checkEngine(mm, (g) => mm.model(g), { runs: 20 });
+const bad = await checkEngine(mm, (g) => leak.create(g), { runs: 200 });
+const again = await checkTrace(bad.trace, { engine: (g) => leak.create(g) });
+console.log(JSON.stringify({ model: model.status, bad: bad.failure.property, again: again.property }));
+`,
+  );
+  const r = run(process.execPath, ["check.mjs"], project);
+  expect(r.status, r.out).toBe(0);
+  expect(JSON.parse(r.stdout)).toEqual({
+    model: "passed",
+    bad: "refcount-conservation",
+    again: "refcount-conservation",
+  });
+});
+
+test("a TypeScript engine type-checks against the shipped types (and a wrong one does not)", () => {
+  const engine = (apply: string) => `import { checkEngine, type Engine, findLayer } from "cowcheck";
+class Counter implements Engine<{ op: string }, { ok: true }> {
+  readonly layer = "mm";
+  readonly features: ReadonlySet<string> = new Set();
+  apply(_op: { op: string }) ${apply}
+}
+const r = await checkEngine(findLayer("mm")!, () => new Counter(), { runs: 1 });
+const status: "passed" | "failed" | "engine-failure" | "interrupted" = r.status;
+console.log(status, r.report.length);
+`;
+  writeFileSync(join(project, "good.ts"), engine("{ return { ok: true as const }; }"));
+  writeFileSync(join(project, "bad.ts"), engine("{ return { ok: 1 }; }"));
+  const tsconfig = (file: string) => ({
+    compilerOptions: {
+      target: "ES2022",
+      module: "NodeNext",
+      moduleResolution: "NodeNext",
+      strict: true,
+      noEmit: true,
+      skipLibCheck: false,
+      types: ["node"],
+      typeRoots: [join(root, "node_modules/@types")],
+    },
+    files: [file],
+  });
+  writeFileSync(join(project, "tsconfig.good.json"), JSON.stringify(tsconfig("good.ts")));
+  writeFileSync(join(project, "tsconfig.bad.json"), JSON.stringify(tsconfig("bad.ts")));
+  const tsc = join(root, "node_modules/typescript/bin/tsc");
+  const good = run(process.execPath, [tsc, "-p", "tsconfig.good.json"], project);
+  expect(good.status, good.out).toBe(0);
+  const bad = run(process.execPath, [tsc, "-p", "tsconfig.bad.json"], project);
+  expect(bad.status).not.toBe(0);
+  expect(bad.out).toContain("bad.ts");
+});
