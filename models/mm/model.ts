@@ -1,18 +1,19 @@
 // Reference model of Linux 6.x process memory: VMAs, page tables with PMD-mapped THPs, an MMU with a TLB,
 // folios with refcount/mapcount/pincount, the reverse map, PageAnonExclusive, fork (dup_mmap), the fault paths
 // (do_anonymous_page, do_wp_page, do_huge_pmd_wp_page, do_cow_fault), GUP references and pins, khugepaged
-// collapse, KSM merging, shmem and regular files with their page cache.
+// collapse, shmem and regular files with their page cache. KSM is its own unit (ksm.ts, as mm/ksm.c), reaching
+// the model through the few mm operations it calls (KsmHost).
 //
 // The model's live structures are its inspected state (MmState): inspect() hands them out without copying,
 // together with what the last op touched, so invariants can be checked incrementally.
 import type { Engine } from "../../core/index.ts";
+import { Ksm, type KsmHost } from "./ksm.ts";
 import {
   err,
   findVma,
   folioOf,
   GUP_PIN_COUNTING_BIAS,
   hugeSize,
-  KSM_MAX_PAGE_SHARING,
   keyOf,
   type MadviseAdvice,
   MM_FEATURES,
@@ -141,17 +142,8 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   private readonly files: PageCache[];
   /** anon_vma identities handed out so far. */
   private anonVmas = 0;
-  /** ksmd's mm list (ksm_mm_head), in scan order. */
-  private readonly ksmMms: number[] = [];
-  /** KSM rmap_items by (pid, vpage): the checksum (here the contents) the page had when last scanned. */
-  private readonly ksmItems = new Map<number, string>();
-  /** The stable tree: by contents, the KSM pages holding them (a chain of dups, the one tried first at the head). */
-  private readonly ksmChains = new Map<string, Folio[]>();
-  /** The KSM page each rmap_item hangs on (stable_tree_append), and how many hang on each (rmap_hlist_len). */
-  private readonly ksmNode = new Map<number, Folio>();
-  private readonly ksmSharing = new Map<Folio, number>();
-  /** Whether the current full scan made a merge or split that stuck. */
-  private ksmProgress = false;
+  /** KSM: ksmd's mm list, rmap_items and the stable tree. */
+  protected readonly ksm: Ksm;
   readonly touched: MmTouched & { keys: Set<number>; frames: Set<number>; freed: Folio[] } = {
     keys: new Set(),
     frames: new Set(),
@@ -166,6 +158,24 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     this.frames.set(ZERO_PFN, new Folio(ZERO_PFN, 1, false, true, null, geometry.cellsPerPage));
     this.frames.set(this.hugeZeroPfn, new Folio(this.hugeZeroPfn, this.huge, false, true, null, geometry.cellsPerPage));
     this.files = Array.from({ length: geometry.files }, () => ({ kind: "file" as const, pages: new Map(), users: 0 }));
+    this.ksm = this.newKsm({
+      procs: this.procs,
+      frames: this.frames,
+      huge: this.huge,
+      folioOf: (pfn) => this.folioOf(pfn),
+      pageData: (pfn) => this.pageData(pfn),
+      mappedPfn: (pid, vpage) => this.mappedPfn(this.procs.get(pid)!, vpage),
+      splitHugePage: (pfn) => this.splitHugePage(this.folioOf(pfn)),
+      wrprotectPte: (pid, vpage) => this.wrprotectPte(this.procs.get(pid)!, vpage),
+      setStableNode: (pfn, stable) => this.setStableNode(this.folioOf(pfn), stable),
+      replacePage: (pid, vpage, kpfn) => this.replacePage(this.procs.get(pid)!, vpage, this.folioOf(kpfn)),
+      breakCow: (pid, vpage) => this.breakCow(this.procs.get(pid)!, vpage),
+    });
+  }
+
+  /** KSM's state and logic (a mutant may bring its own). */
+  protected newKsm(mm: KsmHost): Ksm {
+    return new Ksm(mm);
   }
 
   inspect(): MmState {
@@ -182,7 +192,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       case "spawn":
         return { pid: this.newProc([]).pid };
       case "ksmScan":
-        this.ksmScan();
+        this.ksm.scan();
         return OK;
       case "unpin": {
         const pin = this.pins.get(op.handle);
@@ -224,12 +234,12 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       case "exit":
         for (const pin of [...this.pins.values()]) if (pin.pid === proc.pid) this.releasePin(pin);
         this.exitMmap(proc);
-        this.ksmExit(proc.pid);
+        this.ksm.exit(proc.pid);
         this.procs.delete(proc.pid);
         return OK;
       case "exec":
         this.exitMmap(proc);
-        this.ksmExit(proc.pid);
+        this.ksm.exit(proc.pid);
         proc.hasPinned = false; // a new mm
         return OK;
       case "read": {
@@ -344,7 +354,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       if (vma) this.copyPresentPte(parent, child, vma, vpage, pte);
     }
     this.flushTlbMm(parent);
-    if (this.ksmMms.includes(parent.pid)) this.ksmEnter(child.pid); // ksm_fork
+    this.ksm.fork(parent.pid, child.pid); // ksm_fork
     return child;
   }
 
@@ -675,11 +685,11 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
           break;
         case "mergeable": // ksm_madvise: VM_SHARED mappings are silently left alone (vma_ksm_compatible)
           if (vma.shared || vma.mergeable) break;
-          this.ksmEnter(proc.pid);
+          this.ksm.enter(proc.pid);
           flags((v) => (v.mergeable = true));
           break;
         case "unmergeable":
-          if (vma.mergeable) this.unmergeKsmPages(proc, s, e);
+          if (vma.mergeable) this.ksm.unmerge(proc.pid, s, e);
           flags((v) => (v.mergeable = false));
           break;
       }
@@ -1171,201 +1181,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     return folio.refcount === folio.mapcount;
   }
 
-  // ---- KSM
-
-  /**
-   * ksmScan: full scans of ksmd until one changes nothing (the agent lets ksmd run at least three, in practice
-   * dozens). A page first seen in this op only records its checksum in the first; the unstable tree merges from
-   * the second on; a page scanned before the KSM page of its contents existed finds it in the next scan's stable
-   * tree. Every merge or split that sticks moves a mapping to a KSM page or splits a THP, so this ends.
-   */
-  protected ksmScan(): void {
-    for (let scan = 1; this.ksmMms.length; scan++) {
-      if (!this.ksmFullScan() && scan >= 2) break;
-    }
-  }
-
-  /**
-   * mm/ksm.c scan_get_next_rmap_item over the mm list, in the order the mms entered it (__ksm_enter appends
-   * behind the cursor, which rests at the list head between the agent's scans), each mm by address: every anon
-   * page mapped in a VM_MERGEABLE VMA is an rmap_item and goes through cmp_and_merge_page. An mm without any
-   * mergeable VMA leaves the list; rmap_items of addresses the scan no longer meets are freed
-   * (get_next_rmap_item, remove_trailing_rmap_items). The unstable tree starts empty each time. Whether a merge
-   * or split stuck (a failed merge undone by break_cow does not count).
-   */
-  private ksmFullScan(): boolean {
-    this.ksmProgress = false;
-    const unstable = new Map<string, number>();
-    const seen = new Set<number>();
-    for (const pid of [...this.ksmMms]) {
-      const proc = this.procs.get(pid)!;
-      const vmas = proc.vmas.filter((v) => v.mergeable);
-      if (!vmas.length) {
-        this.ksmMms.splice(this.ksmMms.indexOf(pid), 1);
-        continue;
-      }
-      const vpages: number[] = [];
-      for (const vpage of proc.ptes.keys()) vpages.push(vpage);
-      for (const base of proc.pmds.keys()) for (let i = 0; i < this.huge; i++) vpages.push(base + i);
-      for (const vpage of vpages.sort((a, b) => a - b)) {
-        if (!findVma(vmas, vpage)) continue;
-        const pfn = this.mappedPfn(proc, vpage); // an earlier merge or split may have changed it
-        if (pfn === undefined || !this.folioOf(pfn).anon) continue; // folio_walk_start: zero pages and page cache are no items
-        const key = keyOf(pid, vpage);
-        seen.add(key);
-        this.cmpAndMergePage(proc, vpage, key, unstable);
-      }
-    }
-    for (const key of this.ksmKeys()) if (!seen.has(key)) this.ksmForget(key);
-    return this.ksmProgress;
-  }
-
-  /** mm/ksm.c cmp_and_merge_page. `unstable` maps contents to the rmap_item (key) holding them in the unstable tree. */
-  private cmpAndMergePage(proc: Proc, vpage: number, key: number, unstable: Map<string, number>): void {
-    const pfn = this.mappedPfn(proc, vpage)!;
-    const folio = this.folioOf(pfn);
-    if (folio.ksm && folio.ksmStable) {
-      if (this.ksmNode.get(key) !== folio) this.ksmAppend(key, folio); // a forked mapping of it: appended past the limit
-      return;
-    }
-    this.ksmUnlink(key); // remove_rmap_item_from_tree
-    const sum = this.contents(pfn);
-    if (this.ksmItems.get(key) !== sum) {
-      this.ksmItems.set(key, sum); // a checksum that changed since the last scan: not a candidate yet
-      return;
-    }
-    const kpage = this.stableTreeSearch(sum);
-    if (kpage) {
-      if (this.tryToMergeOnePage(proc, vpage, kpage, 0)) {
-        // try_to_merge_with_ksm_page
-        this.ksmAppend(key, kpage);
-        this.ksmProgress = true;
-      }
-      return;
-    }
-    // unstable_tree_search_insert: the first page of these contents is inserted; the next one merges with it
-    const treeKey = unstable.get(sum);
-    if (treeKey === undefined) {
-      unstable.set(sum, key);
-      return;
-    }
-    const tproc = this.procs.get(pidOf(treeKey))!;
-    const tvpage = vpageOf(treeKey);
-    const tpfn = this.mappedPfn(tproc, tvpage);
-    if (tpfn === undefined || !this.folioOf(tpfn).anon) return; // get_mergeable_page found nothing: no insert either
-    if (tpfn === pfn) return; // "Don't substitute a ksm page for a forked page"
-    const tfolio = this.folioOf(tpfn);
-    const sameFolio = tfolio === folio; // two pages of one THP: each side holds a reference, so split_huge_page fails
-    // try_to_merge_two_pages: the scanned page becomes the KSM page in place, then the tree page merges into it;
-    // if the second half fails, break_cow undoes the first (a KSM page mapped by one PTE is no use)
-    if (this.tryToMergeOnePage(proc, vpage, null, sameFolio ? 1 : 0)) {
-      const kfolio = this.folioOf(this.mappedPfn(proc, vpage)!);
-      if (this.tryToMergeOnePage(tproc, tvpage, kfolio, 0)) {
-        kfolio.ksmStable = true; // stable_tree_insert: a new dup at the head of its chain
-        this.ksmChains.set(sum, [kfolio, ...(this.ksmChains.get(sum) ?? [])]);
-        this.ksmAppend(treeKey, kfolio);
-        this.ksmAppend(key, kfolio);
-        this.ksmProgress = true;
-        unstable.delete(sum);
-      } else {
-        this.breakKsm(proc, vpage);
-      }
-    } else if (sameFolio) {
-      this.ksmProgress ||= this.splitHugePage(folio); // cmp_and_merge_page's second try, with the tree page's reference dropped
-    }
-  }
-
-  /**
-   * mm/ksm.c stable_tree_search → stable_node_dup: the first KSM page of these contents (dups newest first) that
-   * can take one more sharer (ksm_max_page_sharing); one that can take two more moves to the head. None when
-   * all are full: the page then looks for a twin in the unstable tree, to start a new dup.
-   */
-  private stableTreeSearch(sum: string): Folio | undefined {
-    const chain = (this.ksmChains.get(sum) ?? []).filter((k) => this.frames.get(k.pfn) === k && k.ksm && k.ksmStable);
-    if (chain.length) this.ksmChains.set(sum, chain);
-    else this.ksmChains.delete(sum); // stale nodes are pruned (ksm_get_folio)
-    const sharing = (k: Folio): number => this.ksmSharing.get(k) ?? 0;
-    const i = chain.findIndex((k) => sharing(k) > 0 && sharing(k) < KSM_MAX_PAGE_SHARING);
-    if (i < 0) return undefined;
-    const found = chain[i];
-    if (i > 0 && sharing(found) + 1 < KSM_MAX_PAGE_SHARING) chain.unshift(...chain.splice(i, 1));
-    return found;
-  }
-
-  private ksmAppend(key: number, kpage: Folio): void {
-    this.ksmUnlink(key);
-    this.ksmNode.set(key, kpage);
-    this.ksmSharing.set(kpage, (this.ksmSharing.get(kpage) ?? 0) + 1);
-  }
-
-  private ksmUnlink(key: number): void {
-    const k = this.ksmNode.get(key);
-    if (!k) return;
-    this.ksmNode.delete(key);
-    const n = this.ksmSharing.get(k)! - 1;
-    if (n) this.ksmSharing.set(k, n);
-    else this.ksmSharing.delete(k);
-  }
-
-  /** Every rmap_item: those with a checksum, and those appended to a KSM page without one (forked mappings). */
-  private ksmKeys(): number[] {
-    return [...new Set([...this.ksmItems.keys(), ...this.ksmNode.keys()])];
-  }
-
-  /** An rmap_item freed: its address is no longer met by the scan, or its mm is gone. */
-  private ksmForget(key: number): void {
-    this.ksmUnlink(key);
-    this.ksmItems.delete(key);
-  }
-
-  /**
-   * mm/ksm.c try_to_merge_one_page: split a THP first; write_protect_page (a PTE that is writable, dirty or maps
-   * an AnonExclusive page is made clean and read-only, but only when nothing but the mappings and the scanner
-   * hold the page); then the page becomes a KSM page in place (`kpage` null) or is replaced by `kpage`.
-   * `extraRefs`: references to the folio held besides the mappings and the scanner's own.
-   */
-  private tryToMergeOnePage(proc: Proc, vpage: number, kpage: Folio | null, extraRefs: number): boolean {
-    let folio = this.folioOf(this.mappedPfn(proc, vpage)!);
-    if (folio === kpage) return true; // "ksm page forked"
-    // page_address_in_vma finds no anon_vma behind a KSM folio: write_protect_page and replace_page give up, so a
-    // KSM page left outside the stable tree by a failed merge stays as it is until written or unmerged
-    if (!folio.anon || folio.ksm) return false;
-    if (folio.nr > 1) {
-      if (extraRefs || !this.splitHugePage(folio)) return false;
-      this.ksmProgress = true; // the split stays, whatever the merge does
-      const pfn = this.mappedPfn(proc, vpage);
-      if (pfn === undefined) return false; // a page of zeros, now the zero page: write_protect_page finds it unmapped
-      folio = this.folioOf(pfn);
-    }
-    if (!this.writeProtectPage(proc, vpage, folio)) return false;
-    const pte = proc.ptes.get(vpage)!;
-    if (!kpage) {
-      folio.ksm = true; // folio_set_stable_node(folio, NULL): KSM now, in the stable tree once its twin follows
-      this.touched.frames.add(folio.pfn);
-      return true;
-    }
-    this.replacePage(proc, vpage, pte, folio, kpage);
-    return true;
-  }
-
-  /** mm/ksm.c write_protect_page: the refcount test (ksmMayMerge) applies only to a PTE that needs protecting. */
-  private writeProtectPage(proc: Proc, vpage: number, folio: Folio): boolean {
-    const pte = proc.ptes.get(vpage)!;
-    if (!pte.writable && !pte.dirty && !folio.pageExclusive[0]) return true;
-    if (!this.ksmMayMerge(folio)) return false;
-    folio.pageExclusive[0] = false; // folio_try_share_anon_rmap_pte
-    pte.writable = false;
-    pte.dirty = false;
-    this.tlbFlushPage(proc, vpage); // ptep_clear_flush
-    this.touched.keys.add(keyOf(proc.pid, vpage));
-    this.touched.frames.add(folio.pfn);
-    return true;
-  }
-
-  /** mm/ksm.c write_protect_page's test: mapcount + 1 (the scanner's) == refcount: no GUP reference, no pin. */
-  protected ksmMayMerge(folio: Folio): boolean {
-    return folio.refcount === folio.mapcount;
-  }
+  // ---- the mm operations KSM calls (KsmHost)
 
   /**
    * mm/huge_memory.c split_huge_page on an anonymous THP: refused while anything but the mappings holds it
@@ -1409,13 +1225,6 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     return true;
   }
 
-  /** mm/ksm.c break_cow → break_ksm: a KSM page (in the stable tree or not) gets an unshare fault: a private copy. */
-  private breakKsm(proc: Proc, vpage: number): void {
-    const pte = proc.ptes.get(vpage);
-    if (pte && pte.pfn !== ZERO_PFN && this.folioOf(pte.pfn).ksm)
-      this.wpPageCopy(proc, findVma(proc.vmas, vpage)!, vpage, pte.pfn, true);
-  }
-
   /** The page a process maps at `vpage`, through a PTE or a PMD. */
   private mappedPfn(proc: Proc, vpage: number): number | undefined {
     const pte = proc.ptes.get(vpage);
@@ -1424,13 +1233,30 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     return pmd && pmd.pfn !== this.hugeZeroPfn ? pmd.pfn + (vpage - this.base(vpage)) : undefined;
   }
 
-  private contents(pfn: number): string {
-    return this.pageData(pfn).join(",");
+  /** The PTE edit of mm/ksm.c write_protect_page (its refcount test is KSM's): a clean, read-only PTE of a shared page. */
+  private wrprotectPte(proc: Proc, vpage: number): void {
+    const pte = proc.ptes.get(vpage)!;
+    const folio = this.folioOf(pte.pfn);
+    folio.pageExclusive[0] = false; // folio_try_share_anon_rmap_pte
+    pte.writable = false;
+    pte.dirty = false;
+    this.tlbFlushPage(proc, vpage); // ptep_clear_flush
+    this.touched.keys.add(keyOf(proc.pid, vpage));
+    this.touched.frames.add(folio.pfn);
+  }
+
+  /** mm/ksm.c folio_set_stable_node: a KSM page now, with its stable tree node or (`stable` false) none yet. */
+  private setStableNode(folio: Folio, stable: boolean): void {
+    folio.ksm = true;
+    folio.ksmStable = stable;
+    this.touched.frames.add(folio.pfn);
   }
 
   /** mm/ksm.c replace_page: the PTE now maps the KSM page, read-only and clean; the old page loses this mapping. */
-  private replacePage(proc: Proc, vpage: number, pte: Pte, old: Folio, kpage: Folio): void {
+  private replacePage(proc: Proc, vpage: number, kpage: Folio): void {
     const key = keyOf(proc.pid, vpage);
+    const pte = proc.ptes.get(vpage)!;
+    const old = this.folioOf(pte.pfn);
     kpage.refcount++;
     this.addRmap(kpage, kpage.pfn, key);
     this.setPte(proc, vpage, { pfn: kpage.pfn, writable: false, dirty: false, young: pte.young });
@@ -1438,20 +1264,8 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     this.putFolio(old);
   }
 
-  /** mm/ksm.c __ksm_enter: the mm joins ksmd's list at its end (ksm_madvise, and ksm_fork for a child). */
-  private ksmEnter(pid: number): void {
-    if (!this.ksmMms.includes(pid)) this.ksmMms.push(pid);
-  }
-
-  /** mm/ksm.c __ksm_exit: the mm leaves the list with its rmap_items (exit, and exec's new mm). */
-  private ksmExit(pid: number): void {
-    const i = this.ksmMms.indexOf(pid);
-    if (i >= 0) this.ksmMms.splice(i, 1);
-    for (const key of this.ksmKeys()) if (pidOf(key) === pid) this.ksmForget(key);
-  }
-
-  /** mm/ksm.c unmerge_ksm_pages → break_ksm over a range. */
-  private unmergeKsmPages(proc: Proc, start: number, end: number): void {
-    for (let vpage = start; vpage < end; vpage++) this.breakKsm(proc, vpage);
+  /** mm/ksm.c break_ksm's unshare fault (FAULT_FLAG_UNSHARE) on a KSM page: wp_page_copy, a private read-only copy. */
+  private breakCow(proc: Proc, vpage: number): void {
+    this.wpPageCopy(proc, findVma(proc.vmas, vpage)!, vpage, proc.ptes.get(vpage)!.pfn, true);
   }
 }

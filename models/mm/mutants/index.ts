@@ -1,6 +1,7 @@
 // The mm mutant zoo: the reference model with one deliberate, documented bug each. The properties must kill
 // every one of them; `cowcheck mutants --layer mm` shows how fast.
 import { type Mutant, mutantOf } from "../../../core/index.ts";
+import { Ksm, type KsmHost } from "../ksm.ts";
 import { type Folio, MmModel, type Proc, type Pte, type Vma, ZERO_PFN } from "../model.ts";
 import { keyOf, type MmGeometry, type MmObs, type MmOp, type MmState } from "../types.ts";
 
@@ -103,7 +104,7 @@ class EagerFork extends MmModel {
   }
 }
 
-// ---- part 2: pins, THP, KSM, files
+// ---- pins, THP, KSM, files
 
 /** do_wp_page decides reuse by mapcount (pre-5.8 "page_mapcount == 1"): a GUP reference no longer forces a copy (CVE-2020-29374). */
 class WpReuseByMapcount extends MmModel {
@@ -163,9 +164,15 @@ class KsmReuse extends MmModel {
 }
 
 /** KSM merges a page that holds GUP references or pins (no mapcount + 1 == refcount test in write_protect_page). */
-class KsmMergesPinned extends MmModel {
-  protected override ksmMayMerge(): boolean {
+class KsmMergesPinned extends Ksm {
+  protected override mayMerge(): boolean {
     return true; // BUG
+  }
+}
+
+class WithKsmMergesPinned extends MmModel {
+  protected override newKsm(mm: KsmHost): Ksm {
+    return new KsmMergesPinned(mm);
   }
 }
 
@@ -314,7 +321,7 @@ export const mmMutants: readonly MmMutant[] = [
   mutant(
     "ksm-merges-pinned",
     "KSM merges a page that holds a GUP reference or pin (no refcount test in write_protect_page)",
-    KsmMergesPinned,
+    WithKsmMergesPinned,
   ),
   mutant(
     "private-write-reaches-file",
