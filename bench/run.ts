@@ -11,11 +11,11 @@ const SEQUENCES = 400;
 const OPS = 500;
 const ROUNDS = 5;
 
-/** Every mm feature on (pins, THP, KSM, files), as `cowcheck run` uses with the model; or the first part's op set. */
+/** Every mm feature on (pins, THP, KSM, files), as `cowcheck run` uses with the model; or the base op set (none). */
 const ALL = new Set(["inspect", ...MM_FEATURES]);
 const BASE = new Set(["inspect"]);
 
-/** Without `arrange`: most ops then name an exited process or an unmapped page, as the first part's generator did. */
+/** Without `arrange`: most ops then name an exited process or an unmapped page. */
 const UNARRANGED = { ...mmLayer, arrange: undefined };
 
 function sequences(g: MmGeometry, features: ReadonlySet<string>, layer = mmLayer): MmOp[][] {
@@ -87,12 +87,12 @@ console.log(
   `  checked/bare cost ratio                         ${(small.bare / small.checked).toFixed(2).padStart(10)}x`,
 );
 console.log(`  ops that do something (not an error or fault)   ${pct(small.useful)}`);
-console.log(`the first part's op set only (no pins, THP, KSM, files), same geometry:`);
+console.log(`the base op set only (no pins, THP, KSM, files), same geometry:`);
 console.log(`  checked ops/s                                   ${fmt(base.checked)}`);
 console.log(`  bare model ops/s                                ${fmt(base.bare)}`);
 console.log(`  checked/bare cost ratio                         ${(base.bare / base.checked).toFixed(2).padStart(10)}x`);
 console.log(`  ops that do something                           ${pct(base.useful)}`);
-console.log(`the first part's op set, not arranged (most ops miss: the first part's workload):`);
+console.log(`the base op set, sequences not arranged (most ops miss):`);
 console.log(`  checked ops/s                                   ${fmt(unarranged.checked)}`);
 console.log(`  bare model ops/s                                ${fmt(unarranged.bare)}`);
 console.log(`  ops that do something                           ${pct(unarranged.useful)}`);

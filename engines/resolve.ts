@@ -14,7 +14,7 @@ export interface ResolveOptions {
 }
 
 /** A spec that names a module file rather than an engine. */
-export const isModuleSpec = (spec: string): boolean => /^\.{0,2}\//.test(spec) || /\.[cm]?[jt]s$/.test(spec);
+const isModuleSpec = (spec: string): boolean => /^\.{0,2}\//.test(spec) || /\.[cm]?[jt]s$/.test(spec);
 
 export async function resolveEngine(
   layer: AnyLayer,

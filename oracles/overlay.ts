@@ -22,6 +22,7 @@ import type {
   OverlayOp,
   Stat,
 } from "../models/overlay/types.ts";
+import { OVERLAY_FEATURES } from "../models/overlay/types.ts";
 
 /** A file inode as a layer stores it: immutable once its layer exists. */
 interface LowerIno {
@@ -85,7 +86,7 @@ const no = (errno: Errno): never => {
 
 export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
   readonly layer = "overlay" as const;
-  readonly features: ReadonlySet<string> = new Set(["redirect_dir", "index", "metacopy"]);
+  readonly features: ReadonlySet<string> = new Set(OVERLAY_FEATURES);
   private readonly layers = new Map<number, Layer>();
   private readonly mounts = new Map<number, Container>();
 

@@ -247,7 +247,7 @@ describe("VMA operations", () => {
   });
 });
 
-describe("part 2: pins, files, KSM, THP collapse, and what Linux may choose", () => {
+describe("pins, files, KSM, THP collapse, and what Linux may choose", () => {
   const g4 = defaultMmGeometry; // 4 cells per page, huge page = 4 pages
   const run = (ops: MmOp[]) => {
     const model = new MmModel(g4);

@@ -1,4 +1,4 @@
-// cowcheck as a user installs it: `npm pack` builds the package (prepack: JavaScript and type definitions in dist/),
+// cowcheck as a user installs it: `npm pack` builds the package (prepare: JavaScript and type definitions in dist/),
 // the tarball is installed into a fresh project, and used there from the command line, from plain Node and from a
 // TypeScript file checked against the shipped types. The drivers of real systems are not installed with it.
 import { spawnSync } from "node:child_process";

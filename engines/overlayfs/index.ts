@@ -39,6 +39,7 @@ import {
   type Errno,
   type LayerEntry,
   type MountOptions,
+  OVERLAY_FEATURES,
   type OverlayObs,
   type OverlayOp,
   type RawEntry,
@@ -50,7 +51,7 @@ const source = fileURLToPath(new URL("./helper.c", import.meta.url));
 const FLAGS = ["-O2", "-Wall", "-Wextra", "-Werror", "-std=gnu11"];
 const PREFIX = "cowcheck-overlayfs-";
 
-export const overlayfsFeatures: readonly string[] = ["redirect_dir", "index", "metacopy", "upper"];
+export const overlayfsFeatures: readonly string[] = [...OVERLAY_FEATURES, "upper"];
 
 // ---- can it run here?
 

@@ -15,6 +15,7 @@ import type {
   RawEntry,
   Stat,
 } from "./types.ts";
+import { OVERLAY_FEATURES } from "./types.ts";
 
 export class ErrnoError extends Error {
   constructor(readonly errno: Errno) {
@@ -112,7 +113,7 @@ const top = (m: Merged): Exclude<Obj, Whiteout> => m.upper ?? m.lowers[0]!.obj;
 
 export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState> {
   readonly layer = "overlay" as const;
-  readonly features: ReadonlySet<string> = new Set(["inspect", "redirect_dir", "index", "metacopy"]);
+  readonly features: ReadonlySet<string> = new Set(["inspect", ...OVERLAY_FEATURES]);
   protected readonly layers = new Map<number, Dir>();
   protected readonly containers = new Map<number, Container>();
   protected copyUps: CopyUp[] = [];

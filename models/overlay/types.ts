@@ -89,7 +89,6 @@ export const overlayOpSchema = z.discriminatedUnion("op", [
   z.object({ op: z.literal("stat"), c, path }).strict(),
 ]);
 export type OverlayOp = z.infer<typeof overlayOpSchema>;
-export type OverlayOpName = OverlayOp["op"];
 
 export const ERRNOS = [
   "ENOENT",
