@@ -19,7 +19,7 @@ export type HeapView = z.infer<typeof heapViewSchema>;
 const tuple = (v: Pick<Version, "key" | "value" | "xmin" | "xmax">) =>
   `(${v.key}=${v.value} xmin ${v.xmin} xmax ${v.xmax})`;
 
-/** Multiset difference a − b (also what properties/mvcc/anomaly.ts compares answers with). */
+/** Multiset difference a − b (also what layers/mvcc/anomaly.ts compares answers with). */
 export function minus(a: readonly string[], b: readonly string[]): string[] {
   const left = [...b];
   return a.filter((x) => {
