@@ -6,7 +6,13 @@
 // statement goes on with the newest version of the same row, if it still exists. An insert waits for any open
 // writer of the key and fails (23505) on a committed row. Rows have identities: a key deleted and inserted again is
 // another row, and a snapshot that saw the deleted one still sees it beside the transaction's own new row, as
-// PostgreSQL's does. Waits, wakeups and deadlocks are the clients' (models/mvcc/clients.ts).
+// PostgreSQL's does.
+//
+// The client side is the oracle's own too: one transaction per client, autocommit for a statement outside one, an
+// error aborting the transaction at once (25P02 after it), 25001 and 25006 as xact.c raises them; a blocked
+// statement joins one wait queue in the order it began to wait and runs again, in that order, when the transaction it
+// waits for ends; a wait that closes a cycle fails the cycle's longest waiter with 40P01 (DeadLockCheck). Which
+// waiter dies and the order in which waiters woken together run are allowed choices as well.
 //
 // SERIALIZABLE reads and writes as REPEATABLE READ does; on top of that, by search rather than by PostgreSQL's
 // algorithm: a COMMIT must fail (40001) when the committed serializable transactions and this one would have no
@@ -17,9 +23,19 @@
 // write of two overlapping serializable transactions (the table-level SIREAD locks a sequential scan takes are that
 // coarse). Those are allowed choices: the oracle answers `oneOf`, each computed by running the history again with
 // that failure, and `chose` follows the one the engine took.
-import { deepEqual, type Engine } from "../core/index.ts";
-import { type Client, type Outcome, Sessions, type Statement, type Storage } from "../models/mvcc/clients.ts";
-import type { MvccGeometry, MvccObs, MvccOp, MvccResult, PgLevel } from "../models/mvcc/types.ts";
+import { deepEqual, type Engine, InputError } from "../core/index.ts";
+import {
+  type MvccGeometry,
+  type MvccObs,
+  type MvccOp,
+  type MvccResult,
+  type PgLevel,
+  pgLevels,
+} from "../models/mvcc/types.ts";
+
+type Statement = Extract<MvccOp, { op: "read" | "scan" | "insert" | "update" | "delete" }>;
+/** What a statement comes to: its result, or the transaction whose end it must wait for. */
+type Outcome = MvccResult | { waitFor: number };
 
 /** A committed row: its key and value, and its version (one more for every committed change). */
 interface Row {
@@ -51,22 +67,45 @@ interface Ser {
   doomable: boolean;
 }
 
+/** A client's connection and the one transaction it is in, from its BEGIN (or its first statement) to its end. */
 interface Tx {
   readonly tx: number;
+  level: PgLevel;
+  /** BEGIN … READ ONLY (a later BEGIN READ ONLY in the transaction makes it so too). */
+  readOnly: boolean;
+  /** A statement has run: the isolation level can no longer change. */
+  ran: boolean;
+  /** Begun by a statement without BEGIN: it commits when that statement finishes. */
+  readonly autocommit: boolean;
+  /** An error aborted it: every statement answers 25P02 until COMMIT or ROLLBACK. */
+  failed: boolean;
   snapshot?: Copy;
   /** row id → its new value, or null for deleted (rows it inserted included). */
   readonly writes: Map<number, { key: number; value: number } | null>;
   /** SERIALIZABLE only. */
   ser?: Ser;
+  /** Its statement waits for transaction `on` to end; then it runs again on the same statement snapshot. */
+  waiting?: { readonly op: Statement; readonly copy: Copy; on: number };
 }
 
-/** The oracle proper for one history, with the serialization failures the engine chose forced at their ops. */
-class Core implements Storage<Tx> {
+const ok = { ok: true } as const;
+
+/** The oracle proper for one history, with the choices the engine made forced at their ops. */
+class Core {
   private readonly rows: Copy = new Map();
   private nextRow = 1;
   /** key → the open transaction that wrote a row of it (the row lock, and what an insert of the key waits for). */
   private readonly writers = new Map<number, number>();
-  readonly sessions = new Sessions<Tx>(this);
+  /** Clients in a transaction, by client number. */
+  private readonly open = new Map<number, Tx>();
+  /** Transactions whose statement waits, in the order they began to wait (a woken one that waits again keeps its place). */
+  private readonly queue: Tx[] = [];
+  /** This op: the result of every statement that finished in it, a deadlock victim's 40P01 included. */
+  private finished = new Map<number, MvccResult>();
+  /** This op: each wait cycle it closed, victim first, then the rest of the cycle from the waiter that closed it. */
+  deadlocks: number[][] = [];
+  /** This op: each group of two or more waiters one transaction's end woke, in the order they began to wait. */
+  wakes: number[][] = [];
   private clock = 0;
   /** Every SERIALIZABLE transaction so far. */
   private readonly sers: Ser[] = [];
@@ -75,31 +114,175 @@ class Core implements Storage<Tx> {
   private index = -1;
 
   /** `forced`: op index → the choices the engine made there: whose statements fail with 40001, who died in a deadlock. */
-  constructor(private readonly forced: ReadonlyMap<number, Choice>) {
-    this.sessions.victim = () => this.forced.get(this.index)?.victim;
-    this.sessions.wakeOrder = (txs) => {
-      const order = this.forced.get(this.index)?.order;
-      const mine = order?.filter((tx) => txs.includes(tx)); // the forced order of this group, if it is the one forced
-      return mine && mine.length === txs.length ? mine : undefined;
-    };
-  }
+  constructor(private readonly forced: ReadonlyMap<number, Choice>) {}
 
   apply(op: MvccOp, index: number): MvccObs {
     this.index = index;
-    const obs = this.sessions.apply(op);
+    this.finished = new Map();
+    this.deadlocks = [];
+    this.wakes = [];
+    const obs = this.perform(op);
     this.markDoomable();
-    return obs;
+    if (!this.finished.size || "skipped" in obs) return obs;
+    // the others whose waits this op ended, by client number (they finish in no fixed order)
+    const unblocked = [...this.finished].sort(([a], [b]) => a - b).map(([tx, result]) => ({ tx, result }));
+    return { ...obs, unblocked };
   }
 
-  private isForced(client: Client<Tx>): boolean {
-    return this.forced.get(this.index)?.fail.includes(client.tx) === true;
+  // ---- the client side: sessions, waits, deadlocks (postgres.c, xact.c, lmgr)
+
+  private perform(op: MvccOp): MvccObs {
+    if (op.op === "vacuum") return ok; // the oracle keeps no dead rows: nothing to reclaim
+    if (op.op === "checkpoint")
+      throw new InputError('checkpoint is an op of the sqlite flavour (geometry {"flavour":"sqlite"})');
+    const t = this.open.get(op.tx);
+    if (t?.waiting) return { skipped: true }; // a blocked client sends nothing
+    switch (op.op) {
+      case "begin": {
+        const pg = pgLevels.find((l) => l === op.level);
+        if (!pg)
+          throw new InputError(
+            `BEGIN ${op.level} is SQLite's (geometry {"flavour":"sqlite"}); PostgreSQL's levels are ${pgLevels.join(", ")}`,
+          );
+        if (t?.failed) return { error: "25P02" }; // even BEGIN, in a failed transaction
+        if (!t) {
+          this.open.set(op.tx, this.newTx(op.tx, pg, false, op.readOnly === true));
+          return ok;
+        }
+        if (t.ran && t.level !== pg) {
+          this.fail(t); // check_transaction_isolation: the level is fixed once a snapshot was taken
+          return { error: "25001" };
+        }
+        // only a warning: BEGIN inside a transaction sets what it names, as SET TRANSACTION would
+        t.level = pg;
+        if (op.readOnly) t.readOnly = true;
+        return ok;
+      }
+      case "commit":
+        if (!t) return ok; // a warning: no transaction in progress
+        this.open.delete(op.tx);
+        if (t.failed) return { rolledBack: true };
+        return this.finish(t) ?? ok;
+      case "abort":
+        if (!t) return ok;
+        this.open.delete(op.tx);
+        if (!t.failed) {
+          this.abort(t);
+          this.wake(t);
+        }
+        return ok;
+      default: {
+        const me = t ?? this.newTx(op.tx, "rc", true, false);
+        if (!t) this.open.set(op.tx, me);
+        if (me.failed) return { error: "25P02" };
+        me.ran = true;
+        if (me.readOnly && op.op !== "read" && op.op !== "scan") {
+          this.fail(me); // ExecCheckXactReadOnly, before the statement does anything
+          return { error: "25006" };
+        }
+        this.execute(me, op, this.context(me));
+        const result = this.finished.get(me.tx);
+        this.finished.delete(me.tx);
+        return result ?? { blocked: true };
+      }
+    }
   }
 
-  begin(tx: number, level: PgLevel): Tx {
-    const t: Tx = { tx, writes: new Map() };
+  private newTx(tx: number, level: PgLevel, autocommit: boolean, readOnly: boolean): Tx {
+    const t: Tx = { tx, level, readOnly, autocommit, ran: false, failed: false, writes: new Map() };
     this.latest.delete(tx);
     if (level === "ser") this.serialize(t);
     return t;
+  }
+
+  /**
+   * Run a statement, or run it again after its wait. A result goes to `finished` (and an error aborts the
+   * transaction; an autocommit one commits); a wait puts it in the queue and looks for a deadlock.
+   */
+  private execute(t: Tx, op: Statement, copy: Copy): void {
+    const out = this.run(t, op, copy);
+    if ("waitFor" in out) {
+      if (!t.waiting) this.queue.push(t);
+      t.waiting = { op, copy, on: out.waitFor };
+      this.deadlockCheck(t);
+      return;
+    }
+    this.stopWaiting(t);
+    if ("error" in out) {
+      this.finished.set(t.tx, out);
+      this.fail(t);
+    } else if (t.autocommit) {
+      this.open.delete(t.tx);
+      this.finished.set(t.tx, this.finish(t) ?? out);
+    } else this.finished.set(t.tx, out);
+  }
+
+  private stopWaiting(t: Tx): void {
+    if (!t.waiting) return;
+    t.waiting = undefined;
+    this.queue.splice(this.queue.indexOf(t), 1);
+  }
+
+  /** CommitTransaction; a serialization failure at commit rolls it back instead (and is the COMMIT's answer). */
+  private finish(t: Tx): MvccResult | undefined {
+    const refused = this.commit(t);
+    if (refused) {
+      t.failed = true;
+      this.abort(t);
+    }
+    this.wake(t);
+    return refused;
+  }
+
+  /** An error aborts the transaction at once (AbortTransaction): its row locks go, and its waiters run. */
+  private fail(t: Tx): void {
+    t.failed = true;
+    this.abort(t);
+    this.wake(t);
+    if (t.autocommit) this.open.delete(t.tx);
+  }
+
+  /**
+   * The transaction ended: every statement waiting for it runs again (LockRelease → ProcLockWakeup grants them
+   * all, in the order of the lock's wait queue), unless the engine ran them in another order.
+   */
+  private wake(ended: Tx): void {
+    let waiters = this.queue.filter((w) => w.waiting?.on === ended.tx);
+    if (waiters.length > 1) {
+      const txs = waiters.map((w) => w.tx);
+      this.wakes.push(txs);
+      const order = this.forced.get(this.index)?.order?.filter((tx) => txs.includes(tx));
+      if (order && order.length === txs.length) waiters = order.map((tx) => waiters.find((w) => w.tx === tx)!);
+    }
+    for (const w of waiters) if (w.waiting?.on === ended.tx) this.execute(w, w.waiting.op, w.waiting.copy);
+  }
+
+  /**
+   * DeadLockCheck (lmgr/deadlock.c), run for the waiter that just began (or went on) waiting: follow whom each
+   * waiter waits for; if that leads back to it, the waits form a cycle and one waiter of the cycle fails with 40P01.
+   * PostgreSQL's victim is the waiter whose deadlock_timeout fires first: the one that has waited longest, first in
+   * the queue; the engine may have chosen another waiter of the cycle (its check ran before the cycle closed).
+   */
+  private deadlockCheck(from: Tx): void {
+    const cycle: Tx[] = [];
+    let at: Tx | undefined = from;
+    while (at?.waiting && !cycle.includes(at)) {
+      cycle.push(at);
+      at = this.open.get(at.waiting.on);
+    }
+    if (at !== from) return;
+    const forced = this.forced.get(this.index)?.victim;
+    const victim = cycle.find((c) => c.tx === forced) ?? this.queue.find((w) => cycle.includes(w))!;
+    this.deadlocks.push([victim.tx, ...cycle.filter((c) => c !== victim).map((c) => c.tx)]);
+    this.stopWaiting(victim);
+    this.finished.set(victim.tx, { error: "40P01" });
+    this.fail(victim);
+  }
+
+  // ---- the data: the committed table, snapshots, row locks, and the serial-order search
+
+  private isForced(t: Tx): boolean {
+    return this.forced.get(this.index)?.fail.includes(t.tx) === true;
   }
 
   private serialize(t: Tx): void {
@@ -116,25 +299,21 @@ class Core implements Storage<Tx> {
     this.latest.set(t.tx, t.ser);
   }
 
-  context(client: Client<Tx>, _op: Statement): Copy {
-    const t = client.state;
+  /** The statement's snapshot: READ COMMITTED takes one per statement, the others keep their first. */
+  private context(t: Tx): Copy {
     // a second BEGIN may have changed the level before the first statement
-    if (client.level === "ser" && !t.ser) this.serialize(t);
-    if (client.level !== "ser" && t.ser && t.ser.snapAt === undefined) {
+    if (t.level === "ser" && !t.ser) this.serialize(t);
+    if (t.level !== "ser" && t.ser && t.ser.snapAt === undefined) {
       t.ser.aborted = true; // not serializable after all
       t.ser = undefined;
       this.latest.delete(t.tx);
     }
-    if (client.level === "rc") return new Map(this.rows);
+    if (t.level === "rc") return new Map(this.rows);
     if (!t.snapshot) {
       t.snapshot = new Map(this.rows);
       if (t.ser) [t.ser.snapAt, t.ser.snapshot] = [this.clock, t.snapshot];
     }
     return t.snapshot;
-  }
-
-  waitId(client: Client<Tx>): number {
-    return client.tx;
   }
 
   /** The rows of a key the transaction sees: its copy's, less what it changed, plus what it wrote. */
@@ -145,9 +324,9 @@ class Core implements Storage<Tx> {
     return out;
   }
 
-  run(client: Client<Tx>, op: Statement, context: unknown): Outcome {
-    if (this.isForced(client)) return { error: "40001" };
-    const t = client.state;
+  /** One statement on the transaction's copy: its result, or whom it must wait for. */
+  private run(t: Tx, op: Statement, c: Copy): Outcome {
+    if (this.isForced(t)) return { error: "40001" };
     if (t.ser) {
       const keys = op.op === "scan" ? range(op.lo, op.hi) : [op.key];
       if (op.op === "insert") t.ser.wroteAny = true;
@@ -157,11 +336,10 @@ class Core implements Storage<Tx> {
         if (op.op !== "read" && op.op !== "scan") t.ser.wroteAny = true;
       }
     }
-    return this.statement(client, op, context as Copy);
+    return this.statement(t, op, c);
   }
 
-  private statement(client: Client<Tx>, op: Statement, c: Copy): Outcome {
-    const t = client.state;
+  private statement(t: Tx, op: Statement, c: Copy): Outcome {
     switch (op.op) {
       case "read":
         return {
@@ -197,7 +375,7 @@ class Core implements Storage<Tx> {
           const now = this.rows.get(r.id);
           if (now !== then) {
             // changed by a transaction that committed after the snapshot
-            if (client.level !== "rc") return { error: "40001" };
+            if (t.level !== "rc") return { error: "40001" };
             if (!now) continue; // deleted: nothing to change (READ COMMITTED)
           }
           const writer = this.writers.get(op.key);
@@ -220,23 +398,25 @@ class Core implements Storage<Tx> {
     }
   }
 
-  commit(client: Client<Tx>): MvccResult | undefined {
-    const ser = client.state.ser;
-    if (ser && (this.isForced(client) || this.cycleWith(ser))) return { error: "40001" };
+  /** Apply the transaction's writes to the table; a SERIALIZABLE one with no serial order fails (40001) instead. */
+  private commit(t: Tx): MvccResult | undefined {
+    const ser = t.ser;
+    if (ser && (this.isForced(t) || this.cycleWith(ser))) return { error: "40001" };
     if (ser) ser.commitAt = ++this.clock;
     else this.clock++;
-    for (const [id, w] of client.state.writes) {
+    for (const [id, w] of t.writes) {
       if (w === null) this.rows.delete(id);
       else this.rows.set(id, { key: w.key, value: w.value, ver: (this.rows.get(id)?.ver ?? 0) + 1 });
     }
-    this.release(client.state);
+    this.release(t);
   }
 
-  abort(client: Client<Tx>): void {
+  /** Drop the transaction's writes and release its row locks. */
+  private abort(t: Tx): void {
     // a doom outlives the transaction whose conflict made it: mark who could be doomed before this one leaves
     this.markDoomable();
-    if (client.state.ser) client.state.ser.aborted = true;
-    this.release(client.state);
+    if (t.ser) t.ser.aborted = true;
+    this.release(t);
   }
 
   /** Whether the committed serializable transactions and `me` have a dependency cycle (no serial order). */
@@ -337,11 +517,10 @@ export class MvccOracle implements Engine<MvccOp, Answer> {
         .map((tx) => ({ ...choice, fail: [...choice.fail, tx].sort((a, b) => a - b) }));
       // the deadlock's victim: any waiter of the cycle the op closed
       if (choice.victim === undefined)
-        for (const [, ...others] of q.core.sessions.deadlocks)
-          next.push(...others.map((victim) => ({ ...choice, victim })));
+        for (const [, ...others] of q.core.deadlocks) next.push(...others.map((victim) => ({ ...choice, victim })));
       // waiters woken together: any order
       if (choice.order === undefined)
-        for (const group of q.core.sessions.wakes)
+        for (const group of q.core.wakes)
           next.push(
             ...permutations(group)
               .slice(1)

@@ -11,6 +11,7 @@ import { checkWith } from "../fuzz/runner.ts";
 import { loadTrace } from "../layers/index.ts";
 import { mvccLayer } from "../layers/mvcc/index.ts";
 import { MvccModel } from "../models/mvcc/model.ts";
+import { mvccMutants } from "../models/mvcc/mutants/index.ts";
 import { defaultMvccGeometry as g, type MvccObs, type MvccOp } from "../models/mvcc/types.ts";
 import { MvccOracle } from "../oracles/mvcc.ts";
 
@@ -438,6 +439,28 @@ describe("the oracle allows what the model answers, in histories a review built 
       oracle.chose(obs);
     }
     if (last !== undefined) expect(obs).toEqual(last);
+  });
+});
+
+describe("the oracle's own client logic refuses what the client-logic mutants answer", () => {
+  const cases: [string, MvccOp[]][] = [
+    // 2 waits on 3 longest; 1 and 3 then close a cycle without it: PostgreSQL cancels 1 or 3, never 2
+    ["deadlock-victim-outside-cycle", ops("i2.1=10 i1.4=0 b1r u1.4+1 b3s u3.1=0 i2.1=0 u3.4=0 u1.1+1")],
+    // 2's commit must let 1's waiting update run; the mutant wakes 1 before the commit, so 1 waits on for ever
+    ["wake-before-end", ops("i2.3=30 b2c u2.3=0 u1.3=0 c2")],
+  ];
+  test.each(cases)("%s", (name, history) => {
+    const m = mvccMutants.find((x) => x.name === name)!;
+    const geometry = { ...g, ...m.geometry };
+    const [model, mutant, oracle] = [new MvccModel(geometry), m.create(geometry), new MvccOracle(geometry)];
+    for (const [i, op] of history.entries()) {
+      const [obs, bad, allowed] = [model.apply(op), mutant.apply(op), oracle.apply(op)];
+      expect(allows(allowed, obs), `model, step ${i}`).toBe(true);
+      if (i < history.length - 1) expect(bad, `mutant, step ${i}`).toEqual(obs);
+      else
+        expect(allows(allowed, bad), `mutant's ${JSON.stringify(bad)}, allowed ${JSON.stringify(allowed)}`).toBe(false);
+      oracle.chose(obs);
+    }
   });
 });
 

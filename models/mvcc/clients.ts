@@ -1,7 +1,7 @@
-// What every mvcc engine in process shares with the client side of the protocol, not with the storage: clients
-// (one connection each) that begin, run statements, block on a transaction and are woken when it ends, in the order
-// they began to wait, with deadlocks broken as PostgreSQL breaks them. The model and the oracle store data their own
-// ways and plug in here through `Storage`.
+// The PostgreSQL model's client side of the protocol, apart from its storage: clients (one connection each) that
+// begin, run statements, block on a transaction and are woken when it ends, in the order they began to wait, with
+// deadlocks broken as PostgreSQL breaks them. The model's storage plugs in through `Storage`. The oracle
+// (oracles/mvcc.ts) has client logic of its own, so a bug here shows as a difference.
 import { InputError } from "../../core/index.ts";
 import { type MvccObs, type MvccOp, type MvccResult, type PgLevel, pgLevels } from "./types.ts";
 
@@ -46,27 +46,11 @@ export class Sessions<S> {
   readonly clients = new Map<number, Client<S>>();
   private waits = 0;
   private woken: { tx: number; result: MvccResult }[] = [];
-  /** The wait cycles the last op closed, each as its clients (the first is the victim chosen). */
-  deadlocks: number[][] = [];
-  /**
-   * Who dies when a cycle closes, if not PostgreSQL's usual pick: the oracle follows the engine here, since a waiter
-   * whose deadlock check ran before the cycle closed is not checked again, and the timing is the server's.
-   */
-  victim?: (cycle: readonly number[]) => number | undefined;
-  /** The groups of waiters the last op woke together, each in the order they began to wait. */
-  wakes: number[][] = [];
-  /**
-   * The order woken waiters run in, if not the order they began to wait: waiters on one transaction's lock are all
-   * granted it at once and race (two inserts of a key whose inserter aborted: which one gets it is the server's).
-   */
-  wakeOrder?: (waiters: readonly number[]) => readonly number[] | undefined;
 
   constructor(private readonly storage: Storage<S>) {}
 
   apply(op: MvccOp): MvccObs {
     this.woken = [];
-    this.deadlocks = [];
-    this.wakes = [];
     const obs = this.perform(op);
     if (!this.woken.length || "skipped" in obs) return obs;
     // waiters woken together finish in an order the server does not fix: listed by client
@@ -132,13 +116,15 @@ export class Sessions<S> {
 
   /** CommitTransaction; a serialization failure found at commit ends the transaction too, as a rollback. */
   private commit(c: Client<S>): MvccResult | undefined {
-    const failed = this.storage.commit(c);
-    if (failed) {
-      c.failed = true;
-      this.storage.abort(c);
-    }
-    this.wake(c);
-    return failed ?? undefined;
+    let failed: MvccResult | undefined;
+    this.release(c, () => {
+      failed = this.storage.commit(c) ?? undefined;
+      if (failed) {
+        c.failed = true;
+        this.storage.abort(c);
+      }
+    });
+    return failed;
   }
 
   /** Run a statement; undefined while it waits. A finished statement of an implicit transaction commits it. */
@@ -169,28 +155,36 @@ export class Sessions<S> {
   }
 
   private end(client: Client<S>): void {
-    this.storage.abort(client);
-    this.wake(client);
+    this.release(client, () => this.storage.abort(client));
+  }
+
+  /**
+   * xact.c CommitTransaction / AbortTransaction: the transaction ends (`finish`: its commit or abort is recorded and
+   * visible) before its locks are released and its waiters run (a mutant's seam).
+   */
+  protected release(ended: Client<S>, finish: () => void): void {
+    finish();
+    this.wake(ended);
   }
 
   /** The transaction has ended: its waiters run again, in the order they began to wait. */
-  private wake(ended: Client<S>): void {
+  protected wake(ended: Client<S>): void {
     const id = this.storage.waitId(ended);
     if (id === undefined) return;
-    let waiting = [...this.clients.values()]
-      .filter((c) => c.pending?.waitFor === id)
-      .sort((a, b) => a.pending!.since - b.pending!.since);
-    if (waiting.length > 1) {
-      const txs = waiting.map((w) => w.tx);
-      this.wakes.push(txs);
-      const order = this.wakeOrder?.(txs);
-      if (order) waiting = order.map((tx) => waiting.find((w) => w.tx === tx)!);
-    }
+    const waiting = this.queueOrder([...this.clients.values()].filter((c) => c.pending?.waitFor === id));
     for (const w of waiting) {
       if (!w.pending || w.pending.waitFor !== id) continue;
       const r = this.execute(w, w.pending.op, w.pending.context);
       if (r) this.woken.push({ tx: w.tx, result: r });
     }
+  }
+
+  /**
+   * The waiters of one transaction in the order they began to wait: the order they run in. They are all granted the
+   * lock at once and race, so the oracle allows any order of them.
+   */
+  private queueOrder(waiting: Client<S>[]): Client<S>[] {
+    return waiting.sort((a, b) => a.pending!.since - b.pending!.since);
   }
 
   /**
@@ -207,13 +201,18 @@ export class Sessions<S> {
       c = holderOf(c);
     }
     if (!c || c !== from) return; // no cycle through the new waiter
-    const chosen = this.victim?.(cycle.map((c) => c.tx));
-    const victim =
-      cycle.find((c) => c.tx === chosen) ?? cycle.reduce((a, b) => (b.pending!.since < a.pending!.since ? b : a));
-    this.deadlocks.push([victim.tx, ...cycle.filter((c) => c !== victim).map((c) => c.tx)]);
+    const victim = this.victimOf(cycle);
     victim.pending = undefined;
     if (victim !== from) this.woken.push({ tx: victim.tx, result: { error: "40P01" } });
     this.fail(victim);
+  }
+
+  /**
+   * PostgreSQL's usual victim of a cycle: the waiter that has waited longest (a mutant's seam). Not a rule: a waiter
+   * whose deadlock check ran before the cycle closed is not checked again, so the oracle allows any waiter of it.
+   */
+  protected victimOf(cycle: readonly Client<S>[]): Client<S> {
+    return cycle.reduce((a, b) => (b.pending!.since < a.pending!.since ? b : a));
   }
 }
 

@@ -39,7 +39,7 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
   protected readonly ctid = new WeakMap<Version, Version>();
   /** Each version's line pointer on the table's page: `versions` is in this order. */
   private readonly lp = new WeakMap<Version, number>();
-  protected readonly sessions = new Sessions<TxState>(this);
+  protected readonly sessions: Sessions<TxState> = this.newSessions();
   protected readonly ssi: Ssi;
 
   constructor(readonly geometry: MvccGeometry) {
@@ -54,6 +54,11 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
       fate: (xid) => this.clog.get(xid),
       visible: (v, s, own) => this.visible(v, s, own),
     });
+  }
+
+  /** The client side: sessions, waits, wakeups, deadlocks (a mutant may bring its own). */
+  protected newSessions(): Sessions<TxState> {
+    return new Sessions<TxState>(this);
   }
 
   /** The SSI bookkeeping (a mutant may bring its own). */

@@ -1,5 +1,5 @@
-// The client side of SQLite in WAL mode, shared by the sqlite flavour's model and oracle as clients.ts is by the
-// PostgreSQL flavour's: one connection per client; BEGIN DEFERRED locks nothing until its first statement, BEGIN
+// The client side of SQLite in WAL mode, the sqlite flavour's model's as clients.ts is the PostgreSQL flavour's (the
+// oracle, oracles/mvcc-wal.ts, has its own): one connection per client; BEGIN DEFERRED locks nothing until its first statement, BEGIN
 // IMMEDIATE takes the write lock at once; a statement outside a transaction runs alone (autocommit); the first write
 // takes the write lock, and fails with SQLITE_BUSY while another connection holds it, else with SQLITE_BUSY_SNAPSHOT
 // from a snapshot older than the newest commit (in that order: docs/research/sqlite-wal.md, surprise 3); a failed
@@ -111,8 +111,7 @@ export abstract class WalClients<R> {
     if (op.op === "read" || op.op === "scan") result = this.select(r, op);
     else {
       const busy = this.beginWrite(r);
-      // the transaction stays open; a read transaction this very write began ends with it (unlockBtreeIfUnused)
-      if (busy && !hadRead) c.read = undefined;
+      if (busy) this.writeFailed(c, !hadRead);
       result = busy ? { error: busy } : this.write(r, op);
     }
     if (!c.open) this.finish(c, !("error" in result)); // autocommit
@@ -126,6 +125,14 @@ export abstract class WalClients<R> {
     if (this.stale(c.read)) return "SQLITE_BUSY_SNAPSHOT";
     this.writer = c.tx;
     return undefined;
+  }
+
+  /**
+   * A write failed with SQLITE_BUSY or SQLITE_BUSY_SNAPSHOT: the transaction stays open (surprise 4), and a read
+   * transaction this very write began ends with it (unlockBtreeIfUnused). A mutant's seam.
+   */
+  protected writeFailed(c: WalConn<R>, began: boolean): void {
+    if (began) c.read = undefined;
   }
 
   /** COMMIT (the storage writes what the transaction changed) or ROLLBACK; then its locks go. */

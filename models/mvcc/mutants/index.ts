@@ -1,7 +1,7 @@
 // The mvcc mutant zoo: the reference model with one deliberate, documented bug each, named after the anomaly it
 // lets through (Adya's G0/G1a/G1b/G1c, P4 lost update, …). The properties must kill every one.
 import { type Mutant, mutantOf } from "../../../core/index.ts";
-import type { Client, Outcome, Statement } from "../clients.ts";
+import { type Client, type Outcome, Sessions, type Statement } from "../clients.ts";
 import { MvccModel } from "../model.ts";
 import { Ssi, type SsiHeap } from "../ssi.ts";
 import type { MvccGeometry, MvccObs, MvccOp, MvccState, Snapshot, Version } from "../types.ts";
@@ -14,7 +14,8 @@ const mutant = (
   mimics: string,
   Model: new (g: MvccGeometry) => MvccModel,
   killedBy?: "economy" | "invariant",
-): MvccMutant => mutantOf<MvccOp, MvccObs, MvccState, MvccGeometry>(name, mimics, Model, killedBy);
+  geometry?: Partial<MvccGeometry>,
+): MvccMutant => mutantOf<MvccOp, MvccObs, MvccState, MvccGeometry>(name, mimics, Model, killedBy, geometry);
 
 /** XidInMVCCSnapshot forgets the in-progress list: transactions running at the snapshot become visible when they commit. */
 class SnapshotIgnoresXip extends MvccModel {
@@ -127,6 +128,37 @@ class NoConflictOut extends MvccModel {
   }
 }
 
+/**
+ * Waiters woken before the transaction's end is visible, against CommitTransaction's order (ProcArrayEndTransaction,
+ * then the locks go): they find the row still held and wait again, and no wakeup follows (a lost wakeup).
+ */
+class WakeFirstSessions<S> extends Sessions<S> {
+  protected override release(ended: Client<S>, finish: () => void): void {
+    this.wake(ended);
+    finish();
+  }
+}
+class WakeBeforeEnd extends MvccModel {
+  protected override newSessions() {
+    return new WakeFirstSessions(this);
+  }
+}
+
+/**
+ * DeadLockCheck picks its victim among all the waiters, not the cycle's: the longest waiter anywhere is cancelled,
+ * though it may only wait on the cycle, and the cycle stays.
+ */
+class VictimOfAllSessions<S> extends Sessions<S> {
+  protected override victimOf(_cycle: readonly Client<S>[]): Client<S> {
+    return super.victimOf([...this.clients.values()].filter((c) => c.pending));
+  }
+}
+class DeadlockVictimOutsideCycle extends MvccModel {
+  protected override newSessions() {
+    return new VictimOfAllSessions(this);
+  }
+}
+
 export const mvccMutants: readonly MvccMutant[] = [
   mutant(
     "snapshot-ignores-xip",
@@ -153,6 +185,16 @@ export const mvccMutants: readonly MvccMutant[] = [
     "ssi-no-conflict-out",
     "SSI that flags rw-conflicts only when the write comes after the read: write skew commits when the writes come first",
     NoConflictOut,
+  ),
+  mutant(
+    "wake-before-end",
+    "waiters woken before the transaction's end is visible: they wait again and no wakeup follows (a lost wakeup)",
+    WakeBeforeEnd,
+  ),
+  mutant(
+    "deadlock-victim-outside-cycle",
+    "a deadlock victim chosen among all waiters: the longest waiter outside the cycle is cancelled, and the cycle stays",
+    DeadlockVictimOutsideCycle,
   ),
   mutant(
     "update-copies-table",

@@ -35,6 +35,17 @@ class NoBusySnapshot extends WalModel {
   }
 }
 
+/**
+ * A failed write ends the read transaction even when earlier statements began it: the next statement takes a fresh
+ * snapshot, so a stale transaction's retry writes instead of failing with BUSY_SNAPSHOT again (surprise 4), and its
+ * reads change under it.
+ */
+class BusySnapshotOnce extends WalModel {
+  protected override writeFailed(c: Parameters<WalModel["writeFailed"]>[0]): void {
+    c.read = undefined;
+  }
+}
+
 /** With every read lock busy, a new reader takes one anyway and moves its mark forward, past the readers sharing it. */
 class ReadMarkOverwritten extends WalModel {
   protected override freeSlot(): number {
@@ -79,6 +90,11 @@ export const walMutants: readonly Mutant<MvccOp, MvccObs, WalState, MvccGeometry
     "wal-no-busy-snapshot",
     "no SQLITE_BUSY_SNAPSHOT: a transaction writes from a stale snapshot (lost update)",
     NoBusySnapshot,
+  ),
+  mutant(
+    "wal-busy-snapshot-once",
+    "BUSY_SNAPSHOT only once: a failed write drops the transaction's snapshot, so its retry writes from a newer one",
+    BusySnapshotOnce,
   ),
   mutant(
     "wal-read-mark-overwritten",
