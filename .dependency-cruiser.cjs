@@ -5,9 +5,8 @@
 //   machinery      fuzz/*.ts, engines/*.ts, reports/              knows layers only through core's Layer contract
 //   core/          the ground floor: the shared vocabulary, importing nothing else of the project
 // Checked by `npm run lint` and by test/imports.test.ts (so `npm test` fails on an import against the grain).
-const project =
-  "^(bench|cli|core|engines|fuzz|layers|models|oracles|properties|reports|scenarios|test|views)/|^index\\.ts$";
-const outside = (allowed) => ({ path: project, pathNot: allowed });
+// Any file of the project's own (a relative import), in a folder named here or not, other than those allowed.
+const outside = (allowed) => ({ dependencyTypes: ["local"], pathNot: allowed });
 
 module.exports = {
   forbidden: [
@@ -33,6 +32,14 @@ module.exports = {
       to: outside("^(core/|models/$1/)"),
     },
     {
+      name: "layer-types-are-vocabulary",
+      severity: "error",
+      comment:
+        "A layer's types and state shapes (models/<layer>/types.ts, *state.ts) import core/ and each other only, so that what may import them (oracles, views, real engines) reaches no model code through them.",
+      from: { path: "^models/([^/]+)/(types|[a-z-]*state)\\.ts$" },
+      to: outside("^(core/|models/$1/(types|[a-z-]*state)\\.ts$)"),
+    },
+    {
       name: "oracles-stand-alone",
       severity: "error",
       comment: "An oracle imports only core/ and its layer's types: nothing of the model it judges.",
@@ -42,16 +49,18 @@ module.exports = {
     {
       name: "properties-read-their-layer",
       severity: "error",
-      comment: "Properties read their layer's state types; they import no runner, engine, view or report.",
+      comment:
+        "Properties read their layer's types and state shapes; they import no model code, runner, engine, view or report.",
       from: { path: "^properties/([^/]+)/" },
-      to: outside("^(core/|models/$1/|properties/$1/)"),
+      to: outside("^(core/|models/$1/(types|[a-z-]*state)\\.ts$|properties/$1/)"),
     },
     {
       name: "views-read-their-layer",
       severity: "error",
-      comment: "A view (what a real system reports, compared with the model's state) reads its layer's types.",
+      comment:
+        "A view (what a real system reports, compared with the model's state) reads its layer's types and state shapes.",
       from: { path: "^views/([^/]+)/" },
-      to: outside("^(core/|models/$1/|views/$1/)"),
+      to: outside("^(core/|models/$1/(types|[a-z-]*state)\\.ts$|views/$1/)"),
     },
     {
       name: "generators-know-their-layer",
@@ -93,7 +102,7 @@ module.exports = {
       severity: "error",
       comment: "Layer descriptors and the registry import no entry point.",
       from: { path: "^layers/" },
-      to: { path: "^(bench|cli|scenarios|test)/|^index\\.ts$" },
+      to: { dependencyTypes: ["local"], path: "^(bench|cli|scenarios|test)/|^index\\.ts$" },
     },
   ],
   options: {

@@ -1,8 +1,8 @@
 // cowcheck as a library: the contracts, the layers (op arbitraries, oracles, models, properties, mutants), the
 // runner, campaigns, traces and reports.
-import type { Failure, Step } from "./core/index.ts";
-import { resolveEngine } from "./engines/resolve.ts";
-import { asFactory, type EngineSource } from "./fuzz/check-engine.ts";
+import type { EngineFactory, Failure, Step } from "./core/index.ts";
+import { type EngineSource, resolveEngine } from "./engines/resolve.ts";
+import { asFactory } from "./fuzz/check-engine.ts";
 import { replayTrace } from "./fuzz/replay.ts";
 import { layers, validateTrace } from "./layers/index.ts";
 
@@ -35,14 +35,13 @@ export {
   type Trace,
   type ViewVerdict,
 } from "./core/index.ts";
-export { engineCatalogue, resolveEngine } from "./engines/resolve.ts";
+export { type EngineSource, engineCatalogue, factoryOf, resolveEngine } from "./engines/resolve.ts";
 export { StdioEngine, stdioFactory } from "./engines/stdio.ts";
 export { type CampaignOptions, type Progress, runCampaign, sequenceArbitrary } from "./fuzz/campaign.ts";
 export {
   type CheckEngineOptions,
   checkEngine,
   type EngineCheck,
-  type EngineSource,
   expectEngineHolds,
 } from "./fuzz/check-engine.ts";
 export { type ExploreResult, explore } from "./fuzz/explore.ts";
@@ -61,17 +60,22 @@ export interface CheckTraceOptions {
   readonly onStep?: (step: Step) => void;
 }
 
-/** Run a trace (a parsed JSON value) on an engine; the first failure, or undefined if every property held. */
+/**
+ * Run a trace (a parsed JSON value) on an engine; the first failure, or undefined if every property held. The
+ * engines are disposed when it ends.
+ */
 export async function checkTrace(json: unknown, options: CheckTraceOptions = {}): Promise<Failure | undefined> {
   const { layer, trace } = validateTrace(json);
   const open = (e: string | EngineSource) =>
     typeof e === "string" ? resolveEngine(layer, e, { registry: layers }) : asFactory(layer, e);
-  const factory = await open(options.engine ?? "model");
-  const against = options.against === undefined ? undefined : await open(options.against);
+  let factory: EngineFactory | undefined;
+  let against: EngineFactory | undefined;
   try {
+    factory = await open(options.engine ?? "model");
+    against = options.against === undefined ? undefined : await open(options.against);
     return await replayTrace(layer, trace, factory, { against, onStep: options.onStep });
   } finally {
-    await factory.dispose?.();
+    await factory?.dispose?.();
     await against?.dispose?.();
   }
 }

@@ -79,9 +79,27 @@ function parseGeometry(json: string | undefined): unknown {
 
 const pickLayers = (name: string | undefined): AnyLayer[] => (name ? [layerNamed(name)] : [...layers]);
 
-/** An engine spec resolved at the entry point, with every layer known for its messages. */
-const resolve = (layer: AnyLayer, spec: string, timeoutMs?: number): Promise<EngineFactory> =>
-  resolveEngine(layer, spec, { timeoutMs, registry: layers });
+/**
+ * The factories a command resolved (names are resolved here, at the entry point, with every layer known for the
+ * messages): each is disposed once, when its target is done or when the command ends, however it ends.
+ */
+class Factories {
+  private readonly open = new Set<EngineFactory>();
+
+  async resolve(layer: AnyLayer, spec: string, timeoutMs?: number): Promise<EngineFactory> {
+    const f = await resolveEngine(layer, spec, { timeoutMs, registry: layers });
+    this.open.add(f);
+    return f;
+  }
+
+  async dispose(f: EngineFactory | undefined): Promise<void> {
+    if (f && this.open.delete(f)) await f.dispose?.();
+  }
+
+  async disposeAll(): Promise<void> {
+    for (const f of [...this.open]) await this.dispose(f);
+  }
+}
 
 /** The layer registry's module, for worker threads (they import it to find the layer by name). */
 const REGISTRY = new URL(`../layers/index${extname(fileURLToPath(import.meta.url))}`, import.meta.url).href;
@@ -142,6 +160,8 @@ interface Planned extends Target {
   /** The target's name in the report folder. */
   readonly key: string;
   readonly runs: number;
+  readonly factory: EngineFactory;
+  readonly against?: EngineFactory;
 }
 
 const targetName = (t: Target): string => (t.flavour ? `${t.spec} (${t.flavour})` : t.spec);
@@ -151,6 +171,7 @@ async function runTargets(
   o: BudgetOptions,
   argv: readonly string[],
   print: Print,
+  factories: Factories,
 ): Promise<{ records: TargetRecord[]; report: ReportWriter }> {
   const shard = o.shard ?? { index: 0, count: 1 };
   const workers = o.workers ?? 1;
@@ -158,8 +179,8 @@ async function runTargets(
   // Everything the user typed is checked before a report folder exists.
   const plan: Planned[] = [];
   for (const t of targets) {
-    const factory = await resolve(t.layer, t.spec);
-    if (o.against) await resolve(t.layer, o.against);
+    const factory = await factories.resolve(t.layer, t.spec, o.timeout);
+    const against = o.against === undefined ? undefined : await factories.resolve(t.layer, o.against, o.timeout);
     resolveGeometry(t.layer, { flavour: t.flavour, engine: factory, user: geometry, source: "--geometry" });
     const defaultRuns =
       o.time !== undefined ? Number.MAX_SAFE_INTEGER : t.expect === "kill" ? DEFAULT_MUTANT_RUNS : DEFAULT_MODEL_RUNS;
@@ -168,6 +189,8 @@ async function runTargets(
       label: `${t.layer.name} ${targetName(t)}`,
       key: `${t.layer.name}-${t.spec}${t.flavour ? `-${t.flavour}` : ""}`,
       runs: Math.ceil((o.runs ?? defaultRuns) / shard.count),
+      factory,
+      against,
     });
   }
   const report = new ReportWriter(o.report ?? `reports/out/${runId()}`, argv);
@@ -198,33 +221,44 @@ async function runTargets(
     for (const t of plan) {
       progress.start(t.label, t.runs);
       running = { t, started: Date.now() };
-      const result = await runParallelCampaign(t.layer, t.spec, {
-        seed: o.seed,
-        firstStream: shard.index * workers,
-        workers,
-        registry: REGISTRY,
-        runs: t.runs,
-        maxOps: o.maxOps,
-        timeMs: o.time,
-        skip: o.skip,
-        geometry,
-        flavour: t.flavour,
-        timeoutMs: o.timeout,
-        against: o.against,
-        onProgress: (p) => {
-          if (running) running.progress = p;
-          progress.update(p);
+      const result = await runParallelCampaign(
+        t.layer,
+        { spec: t.spec, factory: t.factory },
+        {
+          seed: o.seed,
+          firstStream: shard.index * workers,
+          workers,
+          registry: REGISTRY,
+          runs: t.runs,
+          maxOps: o.maxOps,
+          timeMs: o.time,
+          skip: o.skip,
+          geometry,
+          flavour: t.flavour,
+          timeoutMs: o.timeout,
+          against: o.against === undefined ? undefined : { spec: o.against, factory: t.against! },
+          onProgress: (p) => {
+            if (running) running.progress = p;
+            progress.update(p);
+          },
+          onFound: (provisional) => {
+            pending = { t, result: provisional }; // with workers: the lowest stream's
+          },
         },
-        onFound: (provisional) => {
-          pending = { t, result: provisional }; // with workers: the lowest stream's
-        },
-      });
+      );
       pending = undefined;
       progress.done();
+      await factories.dispose(t.factory);
+      await factories.dispose(t.against);
       const rec = report.add(t.key, t.expect, t.spec, result);
       records.push(rec);
       printTarget(rec, t, o, print);
     }
+  } catch (e) {
+    // an engine that cannot start, a geometry it refuses: the report says the run stopped, the CLI says why
+    progress.done();
+    report.finish("aborted");
+    throw e;
   } finally {
     onInterrupt = undefined;
   }
@@ -306,13 +340,7 @@ const AGAINST_HELP =
 
 export async function main(argv: readonly string[]): Promise<number> {
   let code: number = EXIT.ok;
-  /** Factories the running command opened (an idle resettable engine): released however it ends. */
-  const opened: EngineFactory[] = [];
-  const open = async (layer: AnyLayer, spec: string, timeoutMs?: number): Promise<EngineFactory> => {
-    const f = await resolve(layer, spec, timeoutMs);
-    opened.push(f);
-    return f;
-  };
+  const factories = new Factories();
   const engineHelp = engineSpecs(undefined, layers);
   const program = new Command("cowcheck")
     .description("Property-based conformance and fuzzing harness for copy-on-write engines")
@@ -349,8 +377,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       for (const m of layer.mutants)
         targets.push({ layer, spec: `mutant:${m.name}`, expect: "kill", killedBy: m.killedBy });
     }
-    const { records, report } = await runTargets(targets, o, argv, stdout);
-    console.log(`report: ${shown(report.dir)}`);
+    const { records, report } = await runTargets(targets, o, argv, stdout, factories);
+    stdout(`report: ${shown(report.dir)}`);
     code = exitFor(records);
   });
 
@@ -369,7 +397,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       killedBy: m.killedBy,
     }));
     // the table (or the JSON array) is the only stdout
-    const { records, report } = await runTargets(targets, { ...o, quiet: o.quiet || o.json }, argv, silent);
+    const { records, report } = await runTargets(targets, { ...o, quiet: o.quiet || o.json }, argv, silent, factories);
     const rows = records.map((r, i) => {
       const { layer, m } = zoo[i]!;
       const f = r.result.failure;
@@ -387,7 +415,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     });
     const wrongKind = (x: (typeof rows)[number]): boolean =>
       x.killed && x.expectedKind !== null && x.kind !== x.expectedKind;
-    if (o.json) console.log(JSON.stringify(rows));
+    if (o.json) stdout(JSON.stringify(rows));
     else {
       printTable(
         rows.map((x) => [
@@ -401,7 +429,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         ]),
         ["layer", "mutant", "killed", "time to kill", "trace", "killed by", "mimics"],
       );
-      console.log(`report: ${shown(report.dir)}`);
+      stdout(`report: ${shown(report.dir)}`);
     }
     code = rows.every((x) => x.killed && !wrongKind(x)) ? EXIT.ok : EXIT.failed;
   });
@@ -418,8 +446,8 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   const openTrace = async (file: string, o: TraceOptions) => {
     const { layer, trace } = loadTrace(file);
-    const factory = await open(layer, o.engine, o.timeout);
-    const against = o.against === undefined ? undefined : await open(layer, o.against, o.timeout);
+    const factory = await factories.resolve(layer, o.engine, o.timeout);
+    const against = o.against === undefined ? undefined : await factories.resolve(layer, o.against, o.timeout);
     return { layer, trace, factory, against };
   };
 
@@ -434,7 +462,7 @@ export async function main(argv: readonly string[]): Promise<number> {
           ? undefined
           : (s) => {
               const mark = allows(s.expected, s.observed) ? "" : `   ✗ expected ${JSON.stringify(s.expected)}`;
-              console.log(
+              stdout(
                 `${String(s.index).padStart(4)}  ${JSON.stringify(s.op)}  →  ${JSON.stringify(s.observed)}${mark}`,
               );
             },
@@ -451,12 +479,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       const { layer, trace, factory, against } = await openTrace(file, o);
       const r = await minimizeTrace(layer, trace, factory, { against });
       if (r.kind === "passes") {
-        console.log(`the trace passes on ${factory.name}: nothing to minimize`);
+        stdout(`the trace passes on ${factory.name}: nothing to minimize`);
         return;
       }
       if (r.kind === "recorded-only") {
         const f = r.failure;
-        console.log(
+        stdout(
           `the trace fails only against its recorded observations (op ${f.index}: ${JSON.stringify(f.observed)}, recorded ${JSON.stringify(f.expected)}); the oracle and every property agree with the engine, so there is nothing to minimize against`,
         );
         code = EXIT.failed;
@@ -464,7 +492,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       }
       const out = o.out ?? file.replace(/(\.json)?$/, ".min.json");
       writeFileSync(out, formatTrace(r.trace));
-      console.log(`${r.what}: ${r.from} → ${r.trace.ops.length} ops, written to ${out}`);
+      stdout(`${r.what}: ${r.from} → ${r.trace.ops.length} ops, written to ${out}`);
       code = r.kind === "engine" ? EXIT.engine : EXIT.failed;
     });
 
@@ -489,29 +517,31 @@ export async function main(argv: readonly string[]): Promise<number> {
         report?: string;
       }) => {
         const layer = layerNamed(o.layer);
-        const factory = await open(layer, o.engine, o.timeout);
+        const factory = await factories.resolve(layer, o.engine, o.timeout);
+        const geometry = parseGeometry(o.geometry);
+        resolveGeometry(layer, { engine: factory, user: geometry, source: "--geometry" });
         const progress = new Progress(false);
         progress.start(`${layer.name} ${o.engine} explore`, 0);
         const r = await explore(layer, factory, {
           depth: o.depth,
-          geometry: parseGeometry(o.geometry),
+          geometry,
           onProgress: (p) => progress.note(`depth ${p.depth}, ${p.sequences.toLocaleString("en-US")} sequences`),
         });
         progress.done();
         const prelude = r.prelude ? ` after the ${r.prelude}-op prelude` : "";
         const what = `${r.sequences.toLocaleString("en-US")} sequences of 1 to ${r.depth} ops over a ${r.alphabet}-op alphabet${prelude}, ${(r.elapsedMs / 1000).toFixed(1)}s`;
         if (!r.result) {
-          console.log(`${layer.name} ${o.engine}: no counterexample in ${what}`);
+          stdout(`${layer.name} ${o.engine}: no counterexample in ${what}`);
           return;
         }
         const report = new ReportWriter(o.report ?? `reports/out/${runId()}`, argv);
         const rec = report.add(`${layer.name}-${o.engine}-explore`, "pass", o.engine, r.result);
         report.finish("failed");
-        console.log(
+        stdout(
           `${layer.name} ${o.engine}: shortest counterexample, ${r.result.trace!.ops.length} ops in all, found among ${what}`,
         );
-        console.log(indent(explainFailure(r.result)));
-        console.log(`  trace: ${shown(rec.files[0])}`);
+        stdout(indent(explainFailure(r.result)));
+        stdout(`  trace: ${shown(rec.files[0])}`);
         code = EXIT.failed;
       },
     );
@@ -549,18 +579,18 @@ export async function main(argv: readonly string[]): Promise<number> {
     throw e;
   } finally {
     process.removeListener("SIGINT", interrupt);
-    for (const f of opened.splice(0)) await f.dispose?.();
+    await factories.disposeAll();
   }
 }
 
 function printVerdict(failure: Failure | undefined, n: number, engine: string): number {
   if (!failure) {
-    console.log(`ok: ${n} ops on ${engine}, every observation and property held`);
+    stdout(`ok: ${n} ops on ${engine}, every observation and property held`);
     return EXIT.ok;
   }
-  console.log(`FAILED at op ${failure.index}: ${failure.property} (${failure.kind}): ${failure.message}`);
+  stdout(`FAILED at op ${failure.index}: ${failure.property} (${failure.kind}): ${failure.message}`);
   if (failure.kind === "equivalence")
-    console.log(`  observed ${JSON.stringify(failure.observed)}, expected ${JSON.stringify(failure.expected)}`);
+    stdout(`  observed ${JSON.stringify(failure.observed)}, expected ${JSON.stringify(failure.expected)}`);
   return EXIT.failed;
 }
 
@@ -568,7 +598,7 @@ function printTable(rows: string[][], head: string[]): void {
   const all = [head, ...rows];
   const widths = head.map((_, i) => Math.max(...all.map((r) => r[i].length)));
   const line = (r: string[]): string => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join("  ");
-  console.log(line(head));
-  console.log(widths.map((w) => "-".repeat(w)).join("  "));
-  for (const r of rows) console.log(line(r));
+  stdout(line(head));
+  stdout(widths.map((w) => "-".repeat(w)).join("  "));
+  for (const r of rows) stdout(line(r));
 }

@@ -1,4 +1,5 @@
-// Where a command's report lines go: standard output, or nowhere (a command whose only output is its JSON).
+// Where the CLI's report lines go: every line a command prints passes through a Print, so that a command whose only
+// output is its JSON (`mutants --json`) silences the rest by passing `silent`, not by swapping console.log.
 export type Print = (line: string) => void;
 
 export const stdout: Print = (line) => console.log(line);

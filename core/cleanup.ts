@@ -41,34 +41,42 @@ export function atProcessEnd(undo: () => void): () => void {
 
 /**
  * Process groups of engines still running, killed when cowcheck exits however it exits. A worker thread reports
- * its engines' groups to the main thread (onEngineGroup), which holds them too: a terminated worker runs no
- * exit handler of its own.
+ * its engines' groups to the main thread (onEngineGroup), which adopts them: a terminated worker runs no exit
+ * handler of its own.
  */
 const groups = new Set<number>();
 let groupListener: ((pid: number, alive: boolean) => void) | undefined;
-process.on("exit", () => killAllGroups());
+let exitHook = false;
 
-/** Hold (alive) or forget an engine's process group; the listener set by onEngineGroup hears of it too. */
+function hold(pid: number, alive: boolean): void {
+  if (alive) {
+    groups.add(pid);
+    if (!exitHook) {
+      exitHook = true; // installed with the first group, so that importing cowcheck adds no listener
+      process.on("exit", () => killAllGroups());
+    }
+  } else groups.delete(pid);
+}
+
+/** An engine process group this thread started (alive) or ended; the onEngineGroup listener hears of it too. */
 export function trackGroup(pid: number, alive: boolean): void {
-  if (alive) groups.add(pid);
-  else groups.delete(pid);
+  hold(pid, alive);
   groupListener?.(pid, alive);
 }
 
+/** A group another thread started (alive) or ended: held here too, killed with this process. */
+export function adoptGroup(pid: number, alive: boolean): void {
+  hold(pid, alive);
+}
+
 /** Whether the group is held (started and not yet killed). */
-export function holdsGroup(pid: number): boolean {
+export function isTracked(pid: number): boolean {
   return groups.has(pid);
 }
 
-/** Hear of every group held or forgotten from now on (a worker thread tells the main thread). */
+/** Hear of every group this thread tracks from now on (a worker thread tells the main thread). */
 export function onEngineGroup(listener: (pid: number, alive: boolean) => void): void {
   groupListener = listener;
-}
-
-/** Hold (alive) or forget a process group started elsewhere, e.g. by a worker thread. */
-export function holdGroup(pid: number, alive: boolean): void {
-  if (alive) groups.add(pid);
-  else groups.delete(pid);
 }
 
 export function killGroups(pids: Iterable<number>): void {

@@ -1,7 +1,7 @@
 // The one geometry rule. Every entry point (the CLI, the library, campaign, explore, replay, minimize) decides a
 // run's geometry here, so the same inputs give the same geometry wherever they come from.
 import type { EngineFactory } from "./engine.ts";
-import { InputError } from "./errors.ts";
+import { describeIssue, InputError } from "./errors.ts";
 import type { AnyLayer } from "./layer.ts";
 
 export interface GeometrySources {
@@ -43,8 +43,8 @@ export function resolveGeometry(layer: AnyLayer, sources: GeometrySources = {}):
   };
   const r = layer.geometrySchema.safeParse(merged);
   if (!r.success) {
-    const issues = r.error.issues.map((i) => `${i.path.join(".") || "(top level)"}: ${i.message}`);
-    throw new InputError(`${source} for layer ${layer.name}: ${issues.join("; ")}`);
+    const issues = r.error.issues.map((i) => describeIssue(source, i));
+    throw new InputError(`${issues.join("; ")} (layer ${layer.name})`);
   }
   return r.data;
 }

@@ -1,8 +1,8 @@
 // The ground floor: the vocabulary every other part of cowcheck shares. It imports nothing else of the project.
 export {
+  adoptGroup,
   atProcessEnd,
-  holdGroup,
-  holdsGroup,
+  isTracked,
   killAllGroups,
   killGroups,
   onEngineGroup,
@@ -11,7 +11,7 @@ export {
 export { type Engine, type EngineFactory, EngineFailure, type EngineFailureKind } from "./engine.ts";
 export { describeIssue, InputError } from "./errors.ts";
 export { type GeometrySources, resolveGeometry } from "./geometry.ts";
-export { allows, deepEqual, isOneOf, isPromise } from "./json.ts";
+export { allows, deepEqual, isOneOf, isPromise, minus } from "./json.ts";
 export {
   type AnyLayer,
   type Flavour,

@@ -28,3 +28,14 @@ export function allows(expected: unknown, observed: unknown): boolean {
 export function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
   return typeof (v as { then?: unknown } | null)?.then === "function";
 }
+
+/** Multiset difference a − b: each element of b takes away one equal element of a. */
+export function minus(a: readonly string[], b: readonly string[]): string[] {
+  const left = [...b];
+  return a.filter((x) => {
+    const i = left.indexOf(x);
+    if (i < 0) return true;
+    left.splice(i, 1);
+    return false;
+  });
+}

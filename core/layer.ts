@@ -126,6 +126,8 @@ export interface SystemEngine {
   features?(): { readonly offered: readonly string[]; readonly missing: Readonly<Record<string, string>> };
   /** Geometry fields it needs unless the user says otherwise (the real page size, say). */
   readonly geometry?: Readonly<Record<string, unknown>>;
+  /** Geometry fields it cannot run without, over the user's (the flavour it speaks). */
+  readonly fixedGeometry?: Readonly<Record<string, unknown>>;
   /** The layer's views it offers for `--against model`, where the machine allows. */
   readonly views?: readonly string[];
   /** Its engine factory for the layer; `timeoutMs` bounds each message where it speaks the stdio protocol. */

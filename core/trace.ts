@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { describeIssue, InputError } from "./errors.ts";
+import { resolveGeometry } from "./geometry.ts";
 import type { AnyLayer } from "./layer.ts";
 
 export interface Trace<Op = unknown, Obs = unknown, G = unknown> {
@@ -50,8 +51,7 @@ export function parseTrace(
     throw new InputError(`${source}: unknown layer "${t.layer}" (known: ${registry.map((l) => l.name).join(", ")})`);
   }
   const given = t.geometry ?? {};
-  const geometry = layer.geometrySchema.safeParse({ ...(layer.defaultGeometry as object), ...given });
-  if (!geometry.success) throw new InputError(`${source}: ${describe("geometry", geometry.error.issues)}`);
+  resolveGeometry(layer, { user: given, source: `${source}: geometry` }); // valid once completed, or an input error
   const ops = t.ops.map((op, i) => {
     const r = layer.opSchema.safeParse(op);
     if (!r.success) {

@@ -42,8 +42,14 @@ export async function resolveEngine(
   if (system) {
     const why = system.unavailable();
     if (why) throw new InputError(`the ${spec} engine cannot run here: it ${why}`);
-    const factory = system.factory(layer, { timeoutMs: options.timeoutMs });
-    return system.geometry ? { ...factory, geometry: { ...system.geometry, ...factory.geometry } } : factory;
+    const f = system.factory(layer, { timeoutMs: options.timeoutMs });
+    return {
+      name: f.name,
+      geometry: system.geometry,
+      fixedGeometry: system.fixedGeometry,
+      create: (g) => f.create(g),
+      dispose: () => f.dispose?.(),
+    };
   }
   const owner = options.registry?.find((l) => l.engines?.some((e) => e.name === spec));
   if (owner) throw new InputError(`the ${spec} engine speaks the ${owner.name} layer, not ${layer.name}`);
@@ -88,11 +94,48 @@ export function engineCatalogue(layer: AnyLayer): EngineInfo[] {
   ];
 }
 
-type Create = (geometry: unknown) => Engine<unknown, unknown> | Promise<Engine<unknown, unknown>>;
+/** An engine as a library user gives it: a factory, or a function from the geometry to an engine. */
+export type EngineSource =
+  | EngineFactory
+  | ((geometry: unknown) => Engine<unknown, unknown> | Promise<Engine<unknown, unknown>>);
 
 /**
- * A module's default export as a factory: an EngineFactory ({ name, create }), a function from the geometry to an
- * engine, or an engine class whose constructor takes the geometry. TypeScript modules load through tsx.
+ * A user's engine as a factory: an EngineFactory ({ name, create }), a function from the geometry to an engine, or
+ * an engine class whose constructor takes the geometry (a class, or a function with a prototype of its own that has
+ * `apply`). Each engine it makes must be of the layer. Anything else is an input error.
+ */
+export function factoryOf(layer: AnyLayer, source: unknown, name: string, what = "the engine"): EngineFactory {
+  const check = async (engine: Engine<unknown, unknown>): Promise<Engine<unknown, unknown>> => {
+    if (engine?.layer !== layer.name || typeof engine.apply !== "function") {
+      throw new InputError(`${what} made an engine of layer "${engine?.layer}", not an engine of ${layer.name}`);
+    }
+    return engine;
+  };
+  if (typeof source === "function") {
+    const isClass =
+      /^class[\s{]/.test(Function.prototype.toString.call(source)) ||
+      typeof (source as { prototype?: { apply?: unknown } }).prototype?.apply === "function";
+    const make = source as ((g: unknown) => Engine<unknown, unknown>) & (new (g: unknown) => Engine<unknown, unknown>);
+    return { name, create: async (g) => check(isClass ? new make(g) : await make(g)) };
+  }
+  if (typeof source === "object" && source !== null && typeof (source as EngineFactory).create === "function") {
+    const f = source as EngineFactory;
+    return {
+      name: f.name ?? name,
+      geometry: f.geometry,
+      fixedGeometry: f.fixedGeometry,
+      create: async (g) => check(await f.create(g)),
+      dispose: f.dispose ? () => f.dispose!() : undefined,
+    };
+  }
+  throw new InputError(
+    `${what} must be an engine factory: a function (geometry) => Engine, an Engine class, or { name, create }`,
+  );
+}
+
+/**
+ * A module's default export as a factory (factoryOf). TypeScript modules load through tsx; a module loaded as
+ * CommonJS (a .ts file outside an ESM package, or compiled to CommonJS) has its `export default` one level down.
  */
 async function moduleFactory(layer: AnyLayer, spec: string): Promise<EngineFactory> {
   const url = pathToFileURL(resolvePath(spec)).href;
@@ -103,32 +146,13 @@ async function moduleFactory(layer: AnyLayer, spec: string): Promise<EngineFacto
       module = await tsImport(url, import.meta.url);
     } else module = await import(url);
   } catch (e) {
-    throw new InputError(`cannot load the engine module ${spec}: ${(e as Error).message.split("\n")[0]}`);
+    const why = String((e as Error | undefined)?.message ?? e).split("\n")[0];
+    throw new InputError(`cannot load the engine module ${spec}: ${why}`);
   }
-  const name = `${layer.name}:${spec}`;
-  const exported = module.default;
-  const check = async (engine: Engine<unknown, unknown>): Promise<Engine<unknown, unknown>> => {
-    if (engine?.layer !== layer.name || typeof engine.apply !== "function") {
-      throw new InputError(`${spec} made an engine of layer "${engine?.layer}", not an engine of ${layer.name}`);
-    }
-    return engine;
-  };
-  if (typeof exported === "function") {
-    const isClass = /^class[\s{]/.test(Function.prototype.toString.call(exported));
-    const make = exported as Create & (new (geometry: unknown) => Engine<unknown, unknown>);
-    return { name, create: async (g) => check(isClass ? new make(g) : await make(g)) };
+  let exported = module.default;
+  const inner = exported as { __esModule?: boolean; default?: unknown } | undefined;
+  if (inner && typeof inner === "object" && "default" in inner && (inner.__esModule || !("create" in inner))) {
+    exported = inner.default;
   }
-  if (typeof exported === "object" && exported !== null && typeof (exported as EngineFactory).create === "function") {
-    const f = exported as EngineFactory;
-    return {
-      name: f.name ?? name,
-      geometry: f.geometry,
-      fixedGeometry: f.fixedGeometry,
-      create: async (g) => check(await f.create(g)),
-      dispose: f.dispose?.bind(f),
-    };
-  }
-  throw new InputError(
-    `${spec} must export default an engine factory: a function (geometry) => Engine, an Engine class, or { name, create }`,
-  );
+  return factoryOf(layer, exported, `${layer.name}:${spec}`, `${spec}'s default export`);
 }

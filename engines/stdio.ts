@@ -7,7 +7,7 @@ import {
   type Engine,
   type EngineFactory,
   EngineFailure,
-  holdsGroup,
+  isTracked,
   killGroups,
   trackGroup,
 } from "../core/index.ts";
@@ -191,7 +191,7 @@ export class StdioEngine implements Engine<unknown, unknown, unknown> {
   /** Kill the engine's whole process group, helpers it started included, even after its shell has exited. */
   private killGroup(): void {
     const pid = this.child.pid;
-    if (pid === undefined || !holdsGroup(pid)) return;
+    if (pid === undefined || !isTracked(pid)) return;
     killGroups([pid]);
     trackGroup(pid, false);
   }
@@ -317,8 +317,6 @@ export class StdioEngine implements Engine<unknown, unknown, unknown> {
 export interface StdioFactoryOptions extends StdioOptions {
   /** The factory's name (default `<layer>:stdio:<command>`). */
   readonly name?: string;
-  /** Geometry fields the program needs unless the user says otherwise. */
-  readonly geometry?: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -344,7 +342,6 @@ export function stdioFactory(
   };
   return {
     name: options.name ?? `${layer.name}:stdio:${typeof command === "string" ? command : "(built on demand)"}`,
-    geometry: options.geometry,
     dispose,
     async create(g): Promise<Engine<unknown, unknown>> {
       const geometry = JSON.stringify(g);

@@ -1,10 +1,17 @@
 // One stream of a parallel campaign, in a worker thread: find the layer through the registry the job names, resolve
-// the engines by name, run, post the result.
+// the engines by name, run, post the result; an error goes back as what it was (fuzz/parallel.ts revives it).
 import { parentPort, workerData } from "node:worker_threads";
-import { type AnyLayer, killAllGroups, onEngineGroup } from "../core/index.ts";
+import {
+  type AnyLayer,
+  type EngineFactory,
+  EngineFailure,
+  InputError,
+  killAllGroups,
+  onEngineGroup,
+} from "../core/index.ts";
 import { resolveEngine } from "../engines/resolve.ts";
 import { runCampaign } from "./campaign.ts";
-import type { StreamJob } from "./parallel.ts";
+import type { StreamError, StreamJob } from "./parallel.ts";
 
 const job = workerData.job as StreamJob;
 // The main thread holds our engines' process groups too (it outlives us), and may ask us to stop.
@@ -14,16 +21,38 @@ parentPort!.on("message", (m: { stop?: boolean }) => {
   killAllGroups();
   process.exit(0);
 });
-const { findLayer } = (await import(job.registry)) as { findLayer: (name: string) => AnyLayer | undefined };
-const layer = findLayer(job.layer);
-if (!layer) throw new Error(`the registry ${job.registry} has no layer "${job.layer}"`);
-const factory = await resolveEngine(layer, job.spec, { timeoutMs: job.timeoutMs });
-const against =
-  job.against === undefined ? undefined : await resolveEngine(layer, job.against, { timeoutMs: job.timeoutMs });
-const result = await runCampaign(layer, factory, {
-  ...job.options,
-  against,
-  onProgress: (progress) => parentPort!.postMessage({ progress }),
-  onFound: (found) => parentPort!.postMessage({ found }),
-});
-parentPort!.postMessage({ result });
+
+const opened: EngineFactory[] = [];
+try {
+  const { findLayer } = (await import(job.registry)) as { findLayer: (name: string) => AnyLayer | undefined };
+  const layer = findLayer(job.layer);
+  if (!layer) {
+    throw new InputError(
+      `worker threads load the layers of ${job.registry}, which has no layer "${job.layer}": a layer registered at run time runs with one worker`,
+    );
+  }
+  const open = async (spec: string) => {
+    const f = await resolveEngine(layer, spec, { timeoutMs: job.timeoutMs });
+    opened.push(f);
+    return f;
+  };
+  const factory = await open(job.spec);
+  const against = job.against === undefined ? undefined : await open(job.against);
+  const result = await runCampaign(layer, factory, {
+    ...job.options,
+    against,
+    onProgress: (progress) => parentPort!.postMessage({ progress }),
+    onFound: (found) => parentPort!.postMessage({ found }),
+  });
+  parentPort!.postMessage({ result });
+} catch (e) {
+  const error: StreamError =
+    e instanceof EngineFailure
+      ? { name: e.name, message: e.message, kind: e.kind, detail: e.detail }
+      : e instanceof Error
+        ? { name: e.name, message: e.message, detail: e.stack }
+        : { name: "Error", message: String(e) };
+  parentPort!.postMessage({ error });
+} finally {
+  for (const f of opened) await f.dispose?.();
+}

@@ -14,7 +14,7 @@ import {
   withoutKinds,
 } from "../core/index.ts";
 import { minimizeWith } from "./minimize.ts";
-import { checkWith, emptyStats, renderStateAfter } from "./runner.ts";
+import { checkWith, emptyStats, renderStateAfter, startEngine } from "./runner.ts";
 
 /** How many times the minimized trace must fail the same way before it is reported as a reproducible failure. */
 const CONFIRMATIONS = 5;
@@ -65,17 +65,16 @@ export function sequenceArbitrary(
     });
 }
 
-export async function runCampaign(
+/**
+ * Search for a failing sequence and shrink the first one found. The factories are borrowed: whoever made them
+ * disposes them (the CLI, checkEngine, a worker thread).
+ */
+export function runCampaign(
   layer: AnyLayer,
   factory: EngineFactory,
   options: CampaignOptions,
 ): Promise<CampaignResult> {
-  try {
-    return await campaign(withoutKinds(layer, options.skip), factory, options.against, options);
-  } finally {
-    await factory.dispose?.();
-    await options.against?.dispose?.();
-  }
+  return campaign(withoutKinds(layer, options.skip), factory, options.against, options);
 }
 
 async function campaign(
@@ -120,7 +119,7 @@ async function campaign(
   });
 
   try {
-    const probe = await factory.create(geometry);
+    const probe = await startEngine(factory, geometry);
     features = options.features ?? probe.features;
     await probe.close?.();
   } catch (e) {

@@ -1,6 +1,7 @@
 // For vitest/fast-check users: check an engine of their own against a layer's oracle and properties, with the
 // CLI's budgets and the CLI's account of a failure.
-import type { AnyLayer, CampaignResult, Engine, EngineFactory, PropertyKind } from "../core/index.ts";
+import type { AnyLayer, CampaignResult, EngineFactory, PropertyKind } from "../core/index.ts";
+import { type EngineSource, factoryOf } from "../engines/resolve.ts";
 import { failureReport } from "../reports/explain.ts";
 import { runCampaign } from "./campaign.ts";
 
@@ -25,30 +26,33 @@ export interface EngineCheck extends CampaignResult {
   readonly report: string;
 }
 
-export type EngineSource =
-  | EngineFactory
-  | ((geometry: unknown) => Engine<unknown, unknown> | Promise<Engine<unknown, unknown>>);
-
-/** A factory from a factory or a bare create function. */
+/** A factory from what the user gave: a factory, a create function or an engine class (engines/resolve.ts). */
 export const asFactory = (layer: AnyLayer, source: EngineSource): EngineFactory =>
-  typeof source === "function" ? { name: `${layer.name}:custom`, create: source } : source;
+  factoryOf(layer, source, `${layer.name}:custom`);
 
-/** Run a campaign against the engine's; the result carries the minimized trace and a report when a property fails. */
+/**
+ * Run a campaign against the engine's; the result carries the minimized trace and a report when a property fails.
+ * The factory is disposed when the check ends.
+ */
 export async function checkEngine(
   layer: AnyLayer,
   engine: EngineSource,
   options: CheckEngineOptions = {},
 ): Promise<EngineCheck> {
   const factory = asFactory(layer, engine);
-  const r = await runCampaign(layer, factory, {
-    seed: options.seed ?? 1,
-    runs: options.runs ?? 200,
-    maxOps: options.maxOps ?? 200,
-    geometry: options.geometry,
-    flavour: options.flavour,
-    skip: options.skip,
-  });
-  return { ...r, report: failureReport(r, `${layer.name}-${factory.name}`) };
+  try {
+    const r = await runCampaign(layer, factory, {
+      seed: options.seed ?? 1,
+      runs: options.runs ?? 200,
+      maxOps: options.maxOps ?? 200,
+      geometry: options.geometry,
+      flavour: options.flavour,
+      skip: options.skip,
+    });
+    return { ...r, report: failureReport(r, factory.name) };
+  } finally {
+    await factory.dispose?.(); // checkEngine runs the whole check, so it releases the engine when done
+  }
 }
 
 /** Vitest helper: throws, with everything the CLI would print, when the engine breaks a property. */

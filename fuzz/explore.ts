@@ -9,7 +9,7 @@ import {
   type Step,
   type Trace,
 } from "../core/index.ts";
-import { checkWith, renderStateAfter } from "./runner.ts";
+import { checkWith, renderStateAfter, startEngine } from "./runner.ts";
 
 export interface ExploreOptions {
   readonly depth: number;
@@ -31,23 +31,16 @@ export interface ExploreResult {
   readonly result?: CampaignResult;
 }
 
+/** Every sequence up to the depth, shortest first. The factory is borrowed: whoever made it disposes it. */
 export async function explore(
   layer: AnyLayer,
   factory: EngineFactory,
   options: ExploreOptions,
 ): Promise<ExploreResult> {
-  try {
-    return await search(layer, factory, options);
-  } finally {
-    await factory.dispose?.();
-  }
-}
-
-async function search(layer: AnyLayer, factory: EngineFactory, options: ExploreOptions): Promise<ExploreResult> {
   if (!layer.alphabet) throw new InputError(`layer ${layer.name} has no exploration alphabet`);
   const geometry = resolveGeometry(layer, { engine: factory, user: options.geometry });
   // Only ops the engine supports: a probe engine says which features it has.
-  const probe = await factory.create(geometry);
+  const probe = await startEngine(factory, geometry);
   const features = probe.features;
   await probe.close?.();
   const alphabet = layer.alphabet(geometry).filter((op) => {

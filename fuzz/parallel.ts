@@ -3,14 +3,23 @@
 // finishes first.
 import { Worker } from "node:worker_threads";
 import seedrandom from "seedrandom";
-import { type AnyLayer, type CampaignResult, holdGroup, killGroups } from "../core/index.ts";
-import { resolveEngine } from "../engines/resolve.ts";
+import {
+  type AnyLayer,
+  adoptGroup,
+  type CampaignResult,
+  type EngineFactory,
+  EngineFailure,
+  type EngineFailureKind,
+  InputError,
+  killGroups,
+} from "../core/index.ts";
 import { type CampaignOptions, type Progress, runCampaign } from "./campaign.ts";
 import { addStats, emptyStats } from "./runner.ts";
 
 /**
  * One stream's work, as a worker thread receives it. Factories cannot cross threads, so engines travel by name and
- * the thread resolves them, finding the layer through the registry module the caller named.
+ * the thread resolves them (a worker thread is an entry point), finding the layer through the registry module the
+ * caller named.
  */
 export interface StreamJob {
   /** URL of the module exporting `findLayer` (the layer registry). */
@@ -30,12 +39,33 @@ export function streamSeed(seed: number, stream: number): number {
   return stream === 0 ? seed : seedrandom(`cowcheck stream ${seed}/${stream}`).int32() >>> 0;
 }
 
+/** An engine as the caller resolved it, and its name, for worker threads to resolve it again. */
+export interface NamedEngine {
+  readonly spec: string;
+  readonly factory: EngineFactory;
+}
+
+/** An error a worker thread ran into, as it crosses back to the main thread. */
+export interface StreamError {
+  readonly name: string;
+  readonly message: string;
+  readonly kind?: EngineFailureKind;
+  readonly detail?: string;
+}
+
+/** The error again, as the class it was: an input error is the user's (exit 2), an engine failure the engine's (3). */
+export function reviveError(e: StreamError): Error {
+  if (e.name === "InputError") return new InputError(e.message);
+  if (e.name === "EngineFailure") return new EngineFailure(e.kind ?? "error", e.message, e.detail);
+  return Object.assign(new Error(e.message), { name: e.name, stack: e.detail });
+}
+
 export interface ParallelOptions extends Omit<CampaignOptions, "against"> {
   readonly workers: number;
   /** URL of the module exporting `findLayer`, for the worker threads (see StreamJob). */
   readonly registry: string;
-  /** The reference engine's name, for `--against`. */
-  readonly against?: string;
+  /** The reference engine, for `--against`. */
+  readonly against?: NamedEngine;
   /** Index of this run's first stream (shard i of workers w starts at i·w). */
   readonly firstStream?: number;
   /** Per-message timeout for stdio engines. */
@@ -54,19 +84,26 @@ function startWorker(job: StreamJob): Worker {
 
 const SOURCE = import.meta.url.endsWith(".ts");
 
-export async function runParallelCampaign(layer: AnyLayer, spec: string, o: ParallelOptions): Promise<CampaignResult> {
+/**
+ * The engines are borrowed: with one worker they run in this thread; with more, each thread resolves its own from
+ * their names and disposes them.
+ */
+export async function runParallelCampaign(
+  layer: AnyLayer,
+  engine: NamedEngine,
+  o: ParallelOptions,
+): Promise<CampaignResult> {
   const { workers, timeoutMs, onProgress, onFound, firstStream = 0, registry, against, ...options } = o;
   if (workers <= 1) {
-    const factory = await resolveEngine(layer, spec, { timeoutMs });
-    const reference = against === undefined ? undefined : await resolveEngine(layer, against, { timeoutMs });
-    return runCampaign(layer, factory, {
+    return runCampaign(layer, engine.factory, {
       ...options,
       onProgress,
       onFound,
-      against: reference,
+      against: against?.factory,
       seed: streamSeed(o.seed, firstStream),
     });
   }
+  const spec = engine.spec;
 
   const runs = Math.ceil(options.runs / workers);
   const latest: Progress[] = Array.from({ length: workers }, () => ({
@@ -89,7 +126,7 @@ export async function runParallelCampaign(layer: AnyLayer, spec: string, o: Para
       registry,
       layer: layer.name,
       spec,
-      against,
+      against: against?.spec,
       timeoutMs,
       options: { ...options, seed: streamSeed(options.seed, firstStream + k), runs },
     };
@@ -102,11 +139,16 @@ export async function runParallelCampaign(layer: AnyLayer, spec: string, o: Para
           progress?: Progress;
           found?: CampaignResult;
           result?: CampaignResult;
+          error?: StreamError;
           group?: { pid: number; alive: boolean };
         }) => {
+          if (m.error) {
+            reject(reviveError(m.error));
+            return;
+          }
           if (m.group) {
             // the main thread holds the worker's engine process groups: they die with cowcheck even if the worker cannot clean up
-            holdGroup(m.group.pid, m.group.alive);
+            adoptGroup(m.group.pid, m.group.alive);
             if (m.group.alive) groups[k].add(m.group.pid);
             else groups[k].delete(m.group.pid);
           }

@@ -50,8 +50,12 @@ export function addStats(into: StructureStats, from: StructureStats): StructureS
 /** The desync reason when the real system answered another of the observations the oracle allows than the model. */
 export const OTHER_CHOICE = "other-allowed-observation";
 
-/** Wrap anything an engine throws that is not already an EngineFailure (an in-process engine's own bug). */
-function asEngineFailure(e: unknown, what: string, opIndex?: number): EngineFailure {
+/**
+ * What an engine's throw means: an InputError is the user's (an op or geometry the engine refuses: exit 2), as it
+ * is; anything else not already an EngineFailure is the engine's own bug, wrapped as one (exit 3).
+ */
+function asEngineFailure(e: unknown, what: string, opIndex?: number): EngineFailure | InputError {
+  if (e instanceof InputError) return e;
   let failure: EngineFailure;
   if (e instanceof EngineFailure) failure = e;
   else {
@@ -216,6 +220,11 @@ async function lockstep(
   return true;
 }
 
+/** A fresh engine from the factory; whatever its start throws is an engine failure, or the user's input error. */
+export function startEngine(factory: EngineFactory, geometry: unknown): Promise<Engine<unknown, unknown>> {
+  return settleEngine(() => factory.create(geometry), `starting ${factory.name}`);
+}
+
 async function settleEngine<T>(f: () => T | Promise<T>, what: string, opIndex?: number): Promise<T> {
   try {
     const v = f();
@@ -259,11 +268,10 @@ export async function checkWith(
   ops: readonly unknown[],
   options: CheckOptions = {},
 ): Promise<Failure | undefined> {
-  const engine = await settleEngine(() => factory.create(geometry), `starting ${factory.name}`);
+  const engine = await startEngine(factory, geometry);
   let against: Engine<unknown, unknown> | undefined;
   try {
-    if (options.against)
-      against = await settleEngine(() => options.against!.create(geometry), `starting ${options.against.name}`);
+    if (options.against) against = await startEngine(options.against, geometry);
     return await checkSequence(layer, geometry, engine, ops, { ...options, against });
   } finally {
     await engine.close?.();

@@ -61,7 +61,7 @@ export class ReportWriter {
     return rec;
   }
 
-  finish(status: "passed" | "failed" | "interrupted"): void {
+  finish(status: "passed" | "failed" | "interrupted" | "aborted"): void {
     this.flush(status);
   }
 

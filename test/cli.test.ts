@@ -213,7 +213,7 @@ describe("engines as modules, and the version", () => {
     expect(await main(["run", "--layer", "mm", "--engine", "./nonexistent-engine.js", "--report", tmp()])).toBe(2);
     expect(err.join("")).toContain("cannot load the engine module ./nonexistent-engine.js");
     expect(await main(["replay", fixture, "--engine", "./test/fixtures/no-engine.mjs"])).toBe(2);
-    expect(err.join("")).toContain("must export default an engine factory");
+    expect(err.join("")).toContain("no-engine.mjs's default export must be an engine factory");
   });
 
   test("--version prints the package's version", async () => {

@@ -8,32 +8,38 @@ import { afterEach, beforeEach, expect, test, vi } from "vitest";
 import { main } from "../cli/main.ts";
 import { formatTrace } from "../core/index.ts";
 import { resolveEngine } from "../engines/resolve.ts";
-import { runCampaign } from "../fuzz/campaign.ts";
 import { minimizeTrace } from "../fuzz/minimize.ts";
 import { loadTrace, registerLayer } from "../layers/index.ts";
 import { ReportWriter } from "../reports/writer.ts";
 import { cellLayer } from "./fixtures/cell-layer.ts";
+import { campaignOn } from "./helpers.ts";
 
 registerLayer(cellLayer);
 
 let out: string[];
+let err: string[];
+const errors = (): string => err.join("");
 beforeEach(() => {
   out = [];
+  err = [];
   vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void out.push(a.join(" ")));
-  vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+  vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => {
+    err.push(String(s));
+    return true;
+  });
 });
 afterEach(() => vi.restoreAllMocks());
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), "cowcheck-cell-"));
 
 test("campaign, report writer and minimize: the model passes, the mutant is killed by a short trace", async () => {
-  const model = await runCampaign(cellLayer, await resolveEngine(cellLayer, "model"), {
+  const model = await campaignOn(cellLayer, "model", {
     seed: 1,
     runs: 300,
     maxOps: 40,
   });
   expect(model.status).toBe("passed");
-  const killed = await runCampaign(cellLayer, await resolveEngine(cellLayer, "mutant:write-in-place"), {
+  const killed = await campaignOn(cellLayer, "mutant:write-in-place", {
     seed: 1,
     runs: 300,
     maxOps: 40,
@@ -86,8 +92,12 @@ test("every command of the CLI finds the layer through the registry", async () =
   expect(JSON.parse(readFileSync(trace, "utf8")).layer).toBe("cell");
   expect(await main(["replay", trace, "--engine", "mutant:write-in-place", "--quiet"])).toBe(1);
   expect(await main(["replay", trace, "--quiet"])).toBe(0);
-  expect(await main(["minimize", trace, "--engine", "mutant:write-in-place", "--out", join(dir, "min.json")])).toBe(1);
-  expect(out.join("\n")).toContain("observational-equivalence: 3 → 3 ops");
+  const { ops, ...rest } = JSON.parse(readFileSync(trace, "utf8"));
+  const padded = join(dir, "padded.json");
+  writeFileSync(padded, formatTrace({ ...rest, ops: [{ op: "read" }, ops[0], { op: "read" }, ...ops.slice(1)] }));
+  expect(await main(["minimize", padded, "--engine", "mutant:write-in-place", "--out", join(dir, "min.json")])).toBe(1);
+  expect(out.join("\n")).toContain("observational-equivalence: 5 → 3 ops");
+  expect(loadTrace(join(dir, "min.json")).trace.ops).toEqual(ops);
 
   expect(
     await main(["explore", "--layer", "cell", "--depth", "3", "--engine", "mutant:write-in-place", "--report", dir]),
@@ -98,4 +108,36 @@ test("every command of the CLI finds the layer through the registry", async () =
   expect(await main(["run", "--layer", "cell", "--geometry", '{"snapshots":0}', "--report", join(dir, "never")])).toBe(
     2,
   );
+});
+
+test("a real engine is one line in its layer: listed, resolved with its geometry, named in help and in errors", async () => {
+  const device = await resolveEngine(cellLayer, "cell-device");
+  expect(device.geometry).toEqual({ snapshots: 2 });
+  expect(await main(["engines", "--layer", "cell"])).toBe(0);
+  expect(out.join("\n")).toMatch(/cell\s+cell-device\s+yes\s+a stand-in device holding the cell/);
+  expect(await main(["run", "--layer", "cell", "--engine", "cell-device", "--runs", "50", "--report", tmp()])).toBe(0);
+  expect(out.join("\n")).toMatch(/cell cell-device\s+passed {3}50 runs/);
+  expect(await main(["run", "--layer", "mm", "--engine", "cell-device", "--report", tmp()])).toBe(2);
+  expect(errors()).toContain("the cell-device engine speaks the cell layer, not mm");
+  process.env.COWCHECK_TEST_CELL_DEVICE = "off";
+  try {
+    expect(await main(["run", "--layer", "cell", "--engine", "cell-device", "--report", tmp()])).toBe(2);
+    expect(errors()).toContain("the cell-device engine cannot run here: it needs the device plugged in");
+  } finally {
+    delete process.env.COWCHECK_TEST_CELL_DEVICE;
+  }
+  const help: string[] = [];
+  vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => {
+    help.push(String(s));
+    return true;
+  });
+  expect(await main(["run", "--help"])).toBe(0);
+  expect(help.join("").replace(/\s+/g, " ")).toContain("| cell-device |");
+});
+
+test("worker threads load the built-in registry: a layer registered at run time is refused there, with a report that says so", async () => {
+  const dir = tmp();
+  expect(await main(["run", "--layer", "cell", "--workers", "2", "--runs", "50", "--report", dir, "--quiet"])).toBe(2);
+  expect(errors()).toContain('no layer "cell": a layer registered at run time runs with one worker');
+  expect(JSON.parse(readFileSync(join(dir, "summary.json"), "utf8")).status).toBe("aborted");
 });

@@ -1,9 +1,12 @@
 // The one geometry rule (core/geometry.ts): defaults, then flavour, then engine, then user, then what the engine
-// cannot run without; every entry point applies it, so the library keeps a mutant's flavour as the CLI does.
+// cannot run without. Campaign, explore, replay and minimize apply it (the CLI and the library go through them), so
+// the library keeps a mutant's flavour as the CLI does.
 import { expect, test } from "vitest";
 import { type EngineFactory, InputError, resolveGeometry } from "../core/index.ts";
 import { resolveEngine } from "../engines/resolve.ts";
 import { runCampaign } from "../fuzz/campaign.ts";
+import { explore } from "../fuzz/explore.ts";
+import { minimizeTrace } from "../fuzz/minimize.ts";
 import { replayTrace } from "../fuzz/replay.ts";
 import { mmLayer } from "../layers/mm/index.ts";
 import { mvccLayer } from "../layers/mvcc/index.ts";
@@ -33,8 +36,10 @@ test("bad geometry is an input error that names the field", () => {
   expect(() => resolveGeometry(mmLayer, { user: [1], source: "--geometry" })).toThrow(
     /--geometry must be a JSON object/,
   );
-  expect(() => resolveGeometry(mmLayer, { user: { pages: 0 }, source: "--geometry" })).toThrow(/--geometry .*pages: /);
-  expect(() => resolveGeometry(mmLayer, { user: { page: 64 } })).toThrow(/page/);
+  expect(() => resolveGeometry(mmLayer, { user: { pages: 0 }, source: "--geometry" })).toThrow(
+    /^--geometry\.pages: Too small/,
+  );
+  expect(() => resolveGeometry(mmLayer, { user: { page: 64 } })).toThrow(/Unrecognized key: "page"/);
   expect(() => resolveGeometry(mvccLayer, { flavour: "innodb" })).toThrow(/no flavour "innodb" \(known: sqlite\)/);
 });
 
@@ -64,4 +69,13 @@ test("a trace's geometry is completed by the rule: the engine's needs fill only 
     { ...mmLayer.defaultGeometry, pages: 32 },
     { ...mmLayer.defaultGeometry, pages: 8 },
   ]);
+});
+
+test("explore and minimize complete the geometry by the same rule", async () => {
+  const factory = await resolveEngine(mvccLayer, "mutant:wal-two-writers");
+  const explored = await explore(mvccLayer, factory, { depth: 3, geometry: { keys: 2 } });
+  expect(explored.result?.trace?.geometry).toEqual({ keys: 2, txs: 6, flavour: "sqlite" });
+  const trace = { ...explored.result!.trace!, geometry: { keys: 2 } };
+  const minimized = await minimizeTrace(mvccLayer, trace, factory);
+  expect(minimized.kind === "property" && minimized.trace.geometry).toEqual({ keys: 2, txs: 6, flavour: "sqlite" });
 });

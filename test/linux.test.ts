@@ -5,7 +5,6 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
 import { linuxFeatures, linuxGeometry, linuxUnavailable } from "../engines/linux/index.ts";
 import { engineCatalogue, resolveEngine } from "../engines/resolve.ts";
-import { runCampaign } from "../fuzz/campaign.ts";
 import { replayTrace } from "../fuzz/replay.ts";
 import { checkWith } from "../fuzz/runner.ts";
 import { mmLayer } from "../layers/mm/index.ts";
@@ -14,6 +13,7 @@ import { defaultMmGeometry, keyOf, type MmGeometry, type MmOp, opFeature } from 
 import { MmOracle } from "../oracles/mm.ts";
 import { cowScenariosFor } from "../scenarios/mm-cow.ts";
 import { comparePagemap, type PagemapView } from "../views/mm/pagemap.ts";
+import { campaignOn } from "./helpers.ts";
 
 const why = linuxUnavailable();
 if (why) console.log(`skipping the Linux kernel engine tests: the agent ${why}`);
@@ -39,8 +39,7 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
   });
 
   test("fuzzed against the oracle: every observation agrees (seed 1, over 10,000 ops)", async () => {
-    const factory = await resolveEngine(mmLayer, "linux");
-    const r = await runCampaign(mmLayer, factory, { seed: 1, runs: 150, maxOps: 200, geometry: g });
+    const r = await campaignOn(mmLayer, "linux", { seed: 1, runs: 150, maxOps: 200, geometry: g });
     expect(r.failure?.message).toBeUndefined();
     expect(r.status).toBe("passed");
     expect(r.ops).toBeGreaterThan(10_000);
@@ -49,13 +48,12 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
   test.skipIf(noPagemap)(
     "--against model: the kernel's pagemap agrees with the model's structure (seed 1, over 10,000 ops)",
     async () => {
-      const factory = await resolveEngine(mmLayer, "linux");
-      const r = await runCampaign(mmLayer, factory, {
+      const r = await campaignOn(mmLayer, "linux", {
         seed: 1,
         runs: 150,
         maxOps: 200,
         geometry: g,
-        against: await resolveEngine(mmLayer, "model"),
+        against: "model",
       });
       expect(r.failure?.message).toBeUndefined();
       expect(r.status).toBe("passed");
@@ -237,8 +235,7 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
   );
 
   test("a geometry the machine does not have is an engine start failure that says why", async () => {
-    const factory = await resolveEngine(mmLayer, "linux");
-    const r = await runCampaign(mmLayer, factory, { seed: 1, runs: 1, maxOps: 5, geometry: { ...g, hugeOrder: 2 } });
+    const r = await campaignOn(mmLayer, "linux", { seed: 1, runs: 1, maxOps: 5, geometry: { ...g, hugeOrder: 2 } });
     expect(r.status).toBe("engine-failure");
     expect(r.engineFailure?.detail).toMatch(/hugeOrder 2, but this machine's PMD-sized pages are \d+ bytes/);
   });

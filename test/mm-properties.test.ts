@@ -3,8 +3,7 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import type { Engine } from "../core/index.ts";
-import { resolveEngine } from "../engines/resolve.ts";
-import { runCampaign, sequenceArbitrary } from "../fuzz/campaign.ts";
+import { sequenceArbitrary } from "../fuzz/campaign.ts";
 import { checkSequence } from "../fuzz/runner.ts";
 import { mmLayer } from "../layers/mm/index.ts";
 import { MmModel } from "../models/mm/model.ts";
@@ -17,6 +16,7 @@ import {
   type MmOp,
   type MmState,
 } from "../models/mm/types.ts";
+import { campaignOn } from "./helpers.ts";
 
 const geometries: MmGeometry[] = [
   defaultMmGeometry,
@@ -30,7 +30,7 @@ describe.each(geometries.map((g) => [JSON.stringify(g), g] as const))(
   "the mm model holds every property, geometry %s",
   (_, g) => {
     test.each([1, 2, 3])("seed %i", async (seed) => {
-      const r = await runCampaign(mmLayer, await resolveEngine(mmLayer, "model"), {
+      const r = await campaignOn(mmLayer, "model", {
         seed,
         runs: 300,
         maxOps: 300,
@@ -67,7 +67,7 @@ test("decoded JSON state passes on the model, and fails each structural mutant's
     { seed: 11, numRuns: 60 },
   );
   for (const m of mmLayer.mutants) {
-    const r = await runCampaign(mmLayer, await resolveEngine(mmLayer, `mutant:${m.name}`), {
+    const r = await campaignOn(mmLayer, `mutant:${m.name}`, {
       seed: 1,
       runs: 20_000,
       maxOps: 200,

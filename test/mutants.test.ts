@@ -2,15 +2,15 @@
 // minimized trace it leaves replays: it fails on the mutant and passes on the reference model.
 import { describe, expect, test } from "vitest";
 import { resolveEngine } from "../engines/resolve.ts";
-import { runCampaign } from "../fuzz/campaign.ts";
 import { checkWith } from "../fuzz/runner.ts";
 import { layers } from "../layers/index.ts";
 import { mmLayer } from "../layers/mm/index.ts";
+import { campaignOn } from "./helpers.ts";
 
 const zoo = layers.flatMap((layer) => layer.mutants.map((m) => [`${layer.name} mutant ${m.name}`, layer, m] as const));
 describe.each(zoo)("%s", (_, layer, m) => {
   test("is killed (seed 1, default mutant budget) by the kind of property it is meant to trip, and its trace replays", async () => {
-    const r = await runCampaign(layer, await resolveEngine(layer, `mutant:${m.name}`), {
+    const r = await campaignOn(layer, `mutant:${m.name}`, {
       seed: 1,
       runs: 20_000,
       maxOps: 200,
@@ -31,7 +31,7 @@ describe.each(zoo)("%s", (_, layer, m) => {
 });
 
 test("the eager engine fails only the economy bounds: without them (--skip economy) it survives", async () => {
-  const r = await runCampaign(mmLayer, await resolveEngine(mmLayer, "mutant:eager-fork"), {
+  const r = await campaignOn(mmLayer, "mutant:eager-fork", {
     seed: 3,
     runs: 300,
     maxOps: 200,
@@ -47,7 +47,7 @@ test.each([
   ["thp-cow-wrong-subpage", "observational-equivalence"],
   ["wp-reuse-by-mapcount", "observational-equivalence"],
 ])("%s is killed without the economy bounds too, by %s", async (name, property) => {
-  const r = await runCampaign(mmLayer, await resolveEngine(mmLayer, `mutant:${name}`), {
+  const r = await campaignOn(mmLayer, `mutant:${name}`, {
     seed: 1,
     runs: 20_000,
     maxOps: 200,
@@ -58,7 +58,7 @@ test.each([
 });
 
 test("thp-cow-copies-huge gives the right data and structure: without the economy bounds it survives", async () => {
-  const r = await runCampaign(mmLayer, await resolveEngine(mmLayer, "mutant:thp-cow-copies-huge"), {
+  const r = await campaignOn(mmLayer, "mutant:thp-cow-copies-huge", {
     seed: 1,
     runs: 3000,
     maxOps: 200,

@@ -14,6 +14,7 @@ import { MvccModel } from "../models/mvcc/model.ts";
 import { mvccMutants } from "../models/mvcc/mutants/index.ts";
 import { defaultMvccGeometry as g, type MvccObs, type MvccOp } from "../models/mvcc/types.ts";
 import { MvccOracle } from "../oracles/mvcc.ts";
+import { campaignOn } from "./helpers.ts";
 
 const ok = { ok: true } as const;
 const setup: MvccOp[] = [
@@ -476,7 +477,7 @@ test("a failure is named by the Adya anomaly it shows", async () => {
     ["no-ssi", /^G2/],
   ];
   for (const [mutant, anomaly] of named) {
-    const r = await runCampaign(mvccLayer, await resolveEngine(mvccLayer, `mutant:${mutant}`), {
+    const r = await campaignOn(mvccLayer, `mutant:${mutant}`, {
       seed: 1,
       runs: 2000,
       maxOps: 100,
@@ -487,7 +488,7 @@ test("a failure is named by the Adya anomaly it shows", async () => {
 
 test("the model holds against the oracle over long fixed-seed runs", async () => {
   for (const seed of [1, 2]) {
-    const r = await runCampaign(mvccLayer, await resolveEngine(mvccLayer, "model"), { seed, runs: 5000, maxOps: 200 });
+    const r = await campaignOn(mvccLayer, "model", { seed, runs: 5000, maxOps: 200 });
     expect(r.failure?.message).toBeUndefined();
     expect(r.ops).toBeGreaterThan(400_000);
   }

@@ -21,6 +21,7 @@ import {
   type RawEntry,
 } from "../models/overlay/types.ts";
 import { OverlayOracle } from "../oracles/overlay.ts";
+import { campaignOn } from "./helpers.ts";
 
 const why = overlayfsUnavailable();
 if (why) console.log(`skipping the real OverlayFS mount: it ${why}`);
@@ -306,7 +307,7 @@ describe("mount options", () => {
             f,
           ),
       };
-      const r = await runCampaign(layer, await resolveEngine(layer, "model"), { seed: 7, runs: 400, maxOps: 120 });
+      const r = await campaignOn(layer, "model", { seed: 7, runs: 400, maxOps: 120 });
       expect(r.failure?.message).toBeUndefined();
       expect(r.status).toBe("passed");
     },
@@ -356,7 +357,7 @@ describe("the oracle's documented deviations", () => {
 
 test("the model holds against the oracle over long fixed-seed runs", async () => {
   for (const seed of [1, 2]) {
-    const r = await runCampaign(overlayLayer, await resolveEngine(overlayLayer, "model"), {
+    const r = await campaignOn(overlayLayer, "model", {
       seed,
       runs: 2000,
       maxOps: 200,
@@ -368,12 +369,11 @@ test("the model holds against the oracle over long fixed-seed runs", async () =>
 
 describe.skipIf(why !== undefined)("the real mount against the model", () => {
   test("fuzzed (seed 1, over 10,000 ops): every observation agrees, and so does the raw upper layer after every op", async () => {
-    const factory = await resolveEngine(overlayLayer, "overlayfs");
-    const r = await runCampaign(overlayLayer, factory, {
+    const r = await campaignOn(overlayLayer, "overlayfs", {
       seed: 1,
       runs: 200,
       maxOps: 200,
-      against: await resolveEngine(overlayLayer, "model"),
+      against: "model",
     });
     expect(r.failure?.message).toBeUndefined();
     expect(r.status).toBe("passed");

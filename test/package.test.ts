@@ -2,7 +2,7 @@
 // the tarball is installed into a fresh project, and used there from the command line, from plain Node and from a
 // TypeScript file checked against the shipped types. The drivers of real systems are not installed with it.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -62,6 +62,29 @@ test("the command: --version, a short run, and the engines it cannot run without
   const sqlite = run("npx", ["--no-install", "cowcheck", "run", "--layer", "mvcc", "--engine", "sqlite"], project);
   expect(sqlite.status).toBe(2);
   expect(sqlite.out).toContain("the sqlite engine cannot run here: it needs the better-sqlite3 package");
+});
+
+test("from the build: worker threads, and an engine module in TypeScript loaded as CommonJS", () => {
+  const workers = ["run", "--layer", "mm", "--engine", "mutant:wp-copy-leak", "--workers", "2", "--runs", "400"];
+  const w = run("npx", ["--no-install", "cowcheck", ...workers, "--quiet", "--report", "r1"], project);
+  expect(w.status, w.out).toBe(1);
+  expect(w.stdout).toMatch(/mm mutant:wp-copy-leak\s+FAILED {3}refcount-conservation/);
+  // a .ts file in a CommonJS folder: tsx loads it as CommonJS, its `export default` one level down
+  mkdirSync(join(project, "cjs"));
+  writeFileSync(join(project, "cjs", "package.json"), JSON.stringify({ type: "commonjs" }));
+  writeFileSync(
+    join(project, "cjs", "always-ok.ts"),
+    `// an mm engine that answers every op with {"ok":true}: the oracle refutes it at once
+export default {
+  name: "always-ok",
+  create: () => ({ layer: "mm", features: new Set<string>(), apply: () => ({ ok: true as const }) }),
+};
+`,
+  );
+  const ts = ["run", "--layer", "mm", "--engine", "./cjs/always-ok.ts", "--runs", "5", "--quiet", "--report", "r2"];
+  const t = run("npx", ["--no-install", "cowcheck", ...ts], project);
+  expect(t.status, t.out).toBe(1);
+  expect(t.stdout).toMatch(/mm \.\/cjs\/always-ok\.ts\s+FAILED {3}observational-equivalence/);
 });
 
 test("the library from plain Node (.mjs): check an engine, replay its trace", () => {

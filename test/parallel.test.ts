@@ -6,10 +6,17 @@ import { checkWith } from "../fuzz/runner.ts";
 import { mmLayer } from "../layers/mm/index.ts";
 
 const registry = new URL("../layers/index.ts", import.meta.url).href;
+const named = async (spec: string) => ({ spec, factory: await resolveEngine(mmLayer, spec) });
 
 test("two workers kill a mutant; the lowest failing stream decides, so repeated runs agree", async () => {
-  const run = () =>
-    runParallelCampaign(mmLayer, "mutant:wp-copy-leak", { seed: 1, runs: 2000, maxOps: 200, workers: 2, registry });
+  const run = async () =>
+    runParallelCampaign(mmLayer, await named("mutant:wp-copy-leak"), {
+      seed: 1,
+      runs: 2000,
+      maxOps: 200,
+      workers: 2,
+      registry,
+    });
   const [a, b] = [await run(), await run()];
   expect(a.status).toBe("failed");
   expect(b.trace).toEqual(a.trace);
@@ -24,7 +31,13 @@ test("two workers kill a mutant; the lowest failing stream decides, so repeated 
 });
 
 test("two workers on the model: every stream passes and the counts add up", async () => {
-  const r = await runParallelCampaign(mmLayer, "model", { seed: 9, runs: 400, maxOps: 100, workers: 2, registry });
+  const r = await runParallelCampaign(mmLayer, await named("model"), {
+    seed: 9,
+    runs: 400,
+    maxOps: 100,
+    workers: 2,
+    registry,
+  });
   expect(r.status).toBe("passed");
   expect(r.runs).toBe(400);
 });

@@ -18,6 +18,7 @@ import { WalModel } from "../models/mvcc/wal.ts";
 import type { WalState } from "../models/mvcc/wal-state.ts";
 import { WalOracle } from "../oracles/mvcc-wal.ts";
 import { walEconomy, walStructure } from "../properties/mvcc/wal.ts";
+import { campaignOn } from "./helpers.ts";
 
 const g: MvccGeometry = { ...defaultMvccGeometry, flavour: "sqlite", txs: 6 };
 const ok = { ok: true } as const;
@@ -425,7 +426,7 @@ describe("scenarios (SQLite 3.53.2)", () => {
 
 test("the model holds against the oracle over long fixed-seed runs", async () => {
   for (const seed of [1, 2]) {
-    const r = await runCampaign(mvccLayer, await resolveEngine(mvccLayer, "model"), {
+    const r = await campaignOn(mvccLayer, "model", {
       seed,
       runs: 5000,
       maxOps: 200,
@@ -438,11 +439,11 @@ test("the model holds against the oracle over long fixed-seed runs", async () =>
 
 describe.skipIf(why !== undefined)("real SQLite", () => {
   test("against the oracle, and its wal-index with the model's: 1000 fuzzed sequences (the engine's own geometry: six clients)", async () => {
-    const r = await runCampaign(mvccLayer, await resolveEngine(mvccLayer, "sqlite"), {
+    const r = await campaignOn(mvccLayer, "sqlite", {
       seed: 1,
       runs: 1000,
       maxOps: 200,
-      against: await resolveEngine(mvccLayer, "model"),
+      against: "model",
     });
     expect(r.failure?.message ?? r.engineFailure?.message).toBeUndefined();
     expect(r.status).toBe("passed");
@@ -478,7 +479,9 @@ describe.skipIf(why !== undefined)("real SQLite", () => {
       },
       dispose: () => sqlite.dispose?.(),
     };
-    const r = await runCampaign(mvccLayer, both, { seed: 2, runs: 300, maxOps: 200, geometry: g });
+    const r = await runCampaign(mvccLayer, both, { seed: 2, runs: 300, maxOps: 200, geometry: g }).finally(() =>
+      both.dispose(),
+    );
     expect(r.engineFailure?.message ?? r.failure?.message).toBeUndefined();
     expect(r.ops).toBeGreaterThan(10_000);
   }, 60_000);

@@ -8,9 +8,9 @@ import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { main } from "../cli/main.ts";
 import { EngineFailure } from "../core/index.ts";
 import { resolveEngine } from "../engines/resolve.ts";
-import { runCampaign } from "../fuzz/campaign.ts";
 import { checkWith } from "../fuzz/runner.ts";
 import { mmLayer } from "../layers/mm/index.ts";
+import { campaignOn } from "./helpers.ts";
 
 const serve = (which: string): string => `stdio:${process.execPath} --import tsx test/fixtures/serve-model.ts ${which}`;
 const bad = (mode: string): string => `stdio:${process.execPath} test/fixtures/bad-engine.mjs ${mode}`;
@@ -24,7 +24,7 @@ afterEach(() => vi.restoreAllMocks());
 
 describe("an engine behind the protocol", () => {
   test("the model served over stdio passes, invariants checked through its JSON state", async () => {
-    const r = await runCampaign(mmLayer, await resolveEngine(mmLayer, serve("model")), {
+    const r = await campaignOn(mmLayer, serve("model"), {
       seed: 4,
       runs: 4,
       maxOps: 120,
@@ -37,14 +37,14 @@ describe("an engine behind the protocol", () => {
     const starts = join(tmp(), "starts");
     process.env.COWCHECK_TEST_STARTS = starts;
     try {
-      const ok = await runCampaign(mmLayer, await resolveEngine(mmLayer, `${serve("model")} reset`), {
+      const ok = await campaignOn(mmLayer, `${serve("model")} reset`, {
         seed: 4,
         runs: 60,
         maxOps: 120,
       });
       expect(ok.status).toBe("passed");
       expect(readFileSync(starts, "utf8").trim().split("\n")).toHaveLength(1);
-      const bad = await runCampaign(mmLayer, await resolveEngine(mmLayer, `${serve("wp-copy-leak")} reset`), {
+      const bad = await campaignOn(mmLayer, `${serve("wp-copy-leak")} reset`, {
         seed: 1,
         runs: 60,
         maxOps: 200,

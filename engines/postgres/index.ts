@@ -422,10 +422,6 @@ export function postgresFactory(): EngineFactory {
   let server: Promise<Server> | undefined;
   return {
     name: "mvcc:postgres",
-    // two clients: with three, a second waiter on a row waits for the first waiter's tuple lock, not for the holder
-    // (heap_lock_tuple's queue), and two waiters of one cycle can both be chosen as deadlock victims, each by its
-    // own timer; neither is modelled yet (docs/mvcc.md)
-    geometry: { txs: 2 },
     async create() {
       server ??= Server.start();
       return PostgresEngine.start((await server).url);
@@ -442,6 +438,10 @@ export const postgresEngine: SystemEngine = {
   name: "postgres",
   description: "PostgreSQL (engines/postgres): a private server it starts, or COWCHECK_PG_URL",
   unavailable: postgresUnavailable,
+  // two clients: with three, a second waiter on a row waits for the first waiter's tuple lock, not for the holder
+  // (heap_lock_tuple's queue), and two waiters of one cycle can both be chosen as deadlock victims, each by its own
+  // timer; the model has neither (docs/mvcc.md)
+  geometry: { txs: 2 },
   views: ["heap"],
   factory: () => postgresFactory(),
 };

@@ -18,7 +18,7 @@ import {
 } from "../../core/index.ts";
 import type { CheckpointRow, MvccGeometry, MvccObs, MvccOp, MvccResult } from "../../models/mvcc/types.ts";
 import { checkpointModes } from "../../models/mvcc/types.ts";
-import { readWalIndex, type WalIndex } from "../../views/mvcc/wal-index.ts";
+import type { WalIndex } from "../../views/mvcc/wal-index.ts";
 import { optionalPackage } from "../optional.ts";
 
 type Database = BetterSqlite3.Database;
@@ -29,6 +29,19 @@ function betterSqlite3(): { Database?: typeof BetterSqlite3; why?: string } {
     new Database(":memory:").close(); // loads the native addon, which compiles on install (python3, make, g++)
   });
   return { Database: r.module, why: r.why };
+}
+
+/** The wal-index view from the -shm file's bytes (walformat.html; native byte order: a little-endian machine). */
+function readWalIndex(shm: Buffer): WalIndex {
+  const mark = (i: number) => {
+    const m = shm.readUInt32LE(100 + 4 * i);
+    return m === 0xffffffff ? null : m;
+  };
+  return {
+    mxFrame: shm.readUInt32LE(16),
+    nBackfill: shm.readUInt32LE(96),
+    marks: [mark(1), mark(2), mark(3), mark(4)],
+  };
 }
 
 /** Why SQLite cannot be an engine here (to follow "it "), or undefined. */
@@ -179,8 +192,6 @@ export function sqliteFactory(): EngineFactory {
   };
   return {
     name: "mvcc:sqlite",
-    // six clients: enough snapshots at once to share read marks (there are four)
-    geometry: { flavour: "sqlite", txs: 6 },
     create(geometry) {
       if ((geometry as MvccGeometry).flavour !== "sqlite")
         throw new InputError(
@@ -202,6 +213,9 @@ export const sqliteEngine: SystemEngine = {
   description:
     "SQLite in WAL mode through better-sqlite3 (engines/sqlite), the sqlite flavour: a fresh database file per sequence",
   unavailable: sqliteUnavailable,
+  // six clients: enough snapshots at once to share read marks (there are four)
+  geometry: { txs: 6 },
+  fixedGeometry: { flavour: "sqlite" },
   views: ["wal-index"],
   factory: () => sqliteFactory(),
 };

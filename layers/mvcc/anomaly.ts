@@ -2,10 +2,9 @@
 // read, G1b intermediate read, G-single read skew, PMP predicate-many-preceders, OTV observed transaction vanishes,
 // P4 lost update, G2-item write skew, G2 anti-dependency cycle through a predicate). The failing op is read against
 // the reference model's heap just before it: which version the engine's extra value came from says what it saw.
-import type { Failure } from "../../core/index.ts";
+import { type Failure, minus } from "../../core/index.ts";
 import { MvccModel } from "../../models/mvcc/model.ts";
 import type { MvccGeometry, MvccObs, MvccOp, MvccResult, MvccState } from "../../models/mvcc/types.ts";
-import { minus } from "../../views/mvcc/heap.ts";
 
 /** An observation or a woken statement's result. */
 type Answer = MvccObs | MvccResult;

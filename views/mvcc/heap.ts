@@ -3,7 +3,7 @@
 // `cowcheck run --engine postgres --against model`. The engine numbers xids from its sequence's start, as the model
 // does (the first xid assigned is 1). Page order is not compared: VACUUM frees line pointers that later inserts reuse.
 import { z } from "zod";
-import type { LayerView, ViewVerdict } from "../../core/index.ts";
+import { type LayerView, minus, type ViewVerdict } from "../../core/index.ts";
 import type { MvccState, Version } from "../../models/mvcc/types.ts";
 
 const xid = z.number().int().min(0);
@@ -18,17 +18,6 @@ export type HeapView = z.infer<typeof heapViewSchema>;
 
 const tuple = (v: Pick<Version, "key" | "value" | "xmin" | "xmax">) =>
   `(${v.key}=${v.value} xmin ${v.xmin} xmax ${v.xmax})`;
-
-/** Multiset difference a − b (also what layers/mvcc/anomaly.ts compares answers with). */
-export function minus(a: readonly string[], b: readonly string[]): string[] {
-  const left = [...b];
-  return a.filter((x) => {
-    const i = left.indexOf(x);
-    if (i < 0) return true;
-    left.splice(i, 1);
-    return false;
-  });
-}
 
 export const heapView: LayerView<MvccState> = {
   name: "heap",

@@ -1,6 +1,6 @@
 // The wal-index view: what a real SQLite keeps in the -shm file (walformat.html: the wal-index header's mxFrame and
 // salt-1, the checkpoint info's nBackfill and read marks 1..4), compared with the reference model's WAL for
-// `cowcheck run --engine sqlite --against model`. The engine reads the file's first 136 bytes after each op.
+// `cowcheck run --engine sqlite --against model`. The engine reads it from the file's first 136 bytes after each op.
 import { z } from "zod";
 import type { LayerView, ViewVerdict } from "../../core/index.ts";
 import type { MvccState } from "../../models/mvcc/types.ts";
@@ -16,19 +16,6 @@ export const walIndexSchema = z
   })
   .strict();
 export type WalIndex = z.infer<typeof walIndexSchema>;
-
-/** The view from the -shm file's bytes (native byte order: this is a little-endian machine). */
-export function readWalIndex(shm: Buffer): WalIndex {
-  const mark = (i: number) => {
-    const m = shm.readUInt32LE(100 + 4 * i);
-    return m === 0xffffffff ? null : m;
-  };
-  return {
-    mxFrame: shm.readUInt32LE(16),
-    nBackfill: shm.readUInt32LE(96),
-    marks: [mark(1), mark(2), mark(3), mark(4)],
-  };
-}
 
 export const walIndexView: LayerView<MvccState | WalState> = {
   name: "wal-index",
