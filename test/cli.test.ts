@@ -3,25 +3,15 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import { main } from "../cli/main.ts";
 import { registerLayer } from "../layers/index.ts";
 import { cellLayer } from "./fixtures/cell-layer.ts";
+import { captureOutput } from "./helpers.ts";
 
 registerLayer(cellLayer);
 
-let out: string[];
-let err: string[];
-beforeEach(() => {
-  out = [];
-  err = [];
-  vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void out.push(a.join(" ")));
-  vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => {
-    err.push(String(s));
-    return true;
-  });
-});
-afterEach(() => vi.restoreAllMocks());
+const { out, err } = captureOutput();
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), "cowcheck-test-"));
 const fixture = "test/fixtures/seed-article.trace.json";

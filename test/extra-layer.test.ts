@@ -4,7 +4,7 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, expect, test, vi } from "vitest";
+import { expect, test, vi } from "vitest";
 import { main } from "../cli/main.ts";
 import { formatTrace } from "../core/index.ts";
 import { resolveEngine } from "../engines/resolve.ts";
@@ -12,23 +12,12 @@ import { minimizeTrace } from "../fuzz/minimize.ts";
 import { loadTrace, registerLayer } from "../layers/index.ts";
 import { ReportWriter } from "../reports/writer.ts";
 import { cellLayer } from "./fixtures/cell-layer.ts";
-import { campaignOn } from "./helpers.ts";
+import { campaignOn, captureOutput } from "./helpers.ts";
 
 registerLayer(cellLayer);
 
-let out: string[];
-let err: string[];
+const { out, err } = captureOutput();
 const errors = (): string => err.join("");
-beforeEach(() => {
-  out = [];
-  err = [];
-  vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void out.push(a.join(" ")));
-  vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => {
-    err.push(String(s));
-    return true;
-  });
-});
-afterEach(() => vi.restoreAllMocks());
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), "cowcheck-cell-"));
 

@@ -1,4 +1,5 @@
 // What several tests share.
+import { afterEach, beforeEach, vi } from "vitest";
 import type { AnyLayer, CampaignResult } from "../core/index.ts";
 import { resolveEngine } from "../engines/resolve.ts";
 import { type CampaignOptions, runCampaign } from "../fuzz/campaign.ts";
@@ -20,4 +21,23 @@ export async function campaignOn(
     await factory.dispose?.();
     await against?.dispose?.();
   }
+}
+
+/**
+ * What the CLI prints, captured afresh for each test of the file: `out` its lines (console.log), `err` what it writes
+ * to stderr. The arrays are emptied in place, so they may be destructured once.
+ */
+export function captureOutput(): { readonly out: string[]; readonly err: string[] } {
+  const io = { out: [] as string[], err: [] as string[] };
+  beforeEach(() => {
+    io.out.length = 0;
+    io.err.length = 0;
+    vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void io.out.push(a.join(" ")));
+    vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => {
+      io.err.push(String(s));
+      return true;
+    });
+  });
+  afterEach(() => vi.restoreAllMocks());
+  return io;
 }
