@@ -11,7 +11,7 @@ export {
 export { type Engine, type EngineFactory, EngineFailure, type EngineFailureKind } from "./engine.ts";
 export { describeIssue, InputError } from "./errors.ts";
 export { type GeometrySources, resolveGeometry } from "./geometry.ts";
-export { allows, deepEqual, isOneOf, isPromise, minus } from "./json.ts";
+export { allows, deepEqual, excerpt, isOneOf, isPromise, minus } from "./json.ts";
 export {
   type AnyLayer,
   type Flavour,

@@ -39,3 +39,36 @@ export function minus(a: readonly string[], b: readonly string[]): string[] {
     return false;
   });
 }
+
+/**
+ * A value as JSON for a message, bounded: at most `max` characters (cut with "…"), nesting deeper than `depth` shown
+ * as "…", so that a huge or deeply nested input can neither flood the terminal nor overflow the stack.
+ */
+export function excerpt(value: unknown, max = 200, depth = 8): string {
+  let out = "";
+  const put = (s: string): boolean => {
+    out += s;
+    return out.length <= max;
+  };
+  const walk = (v: unknown, level: number): boolean => {
+    if (typeof v === "string") return put(JSON.stringify(v.length > max ? v.slice(0, max) : v));
+    if (v === null || typeof v !== "object") return put(JSON.stringify(v) ?? String(v));
+    if (level >= depth) return put(Array.isArray(v) ? "[…]" : "{…}");
+    if (Array.isArray(v)) {
+      if (!put("[")) return false;
+      for (let i = 0; i < v.length; i++) if ((i > 0 && !put(",")) || !walk(v[i], level + 1)) return false;
+      return put("]");
+    }
+    if (!put("{")) return false;
+    let first = true;
+    for (const k in v) {
+      if (!Object.hasOwn(v, k)) continue;
+      if ((!first && !put(",")) || !put(`${JSON.stringify(k)}:`) || !walk((v as Record<string, unknown>)[k], level + 1))
+        return false;
+      first = false;
+    }
+    return put("}");
+  };
+  walk(value, 0);
+  return out.length <= max ? out : `${out.slice(0, max - 1)}…`;
+}
