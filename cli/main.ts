@@ -1,6 +1,7 @@
 // The cowcheck command. Exit codes: 0 every property held (every mutant killed); 1 a property failed (or a
 // mutant survived); 2 usage or input error; 3 the engine itself failed (crash, hang, protocol violation).
 import { readFileSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { dirname, extname, isAbsolute, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
@@ -151,6 +152,15 @@ interface BudgetOptions {
  */
 const DEFAULT_MODEL_RUNS = 1000;
 const DEFAULT_MUTANT_RUNS = 20_000;
+
+/**
+ * Bounds on the sizes a user controls, checked before any work: a generated sequence is held whole in memory and
+ * checked op by op; a worker thread holds its own engines and copy of the code (about 65 MB); explore's sequences
+ * grow as the alphabet to the power of the depth (mm: 54,240 at depth 4, 813,615 at depth 5).
+ */
+const MAX_OPS = 100_000;
+const MAX_WORKERS = 4 * Math.max(1, availableParallelism());
+const MAX_DEPTH = 8;
 
 /** What Ctrl-C must still do: each running command registers it here (written report, killed engines). */
 let onInterrupt: (() => void) | undefined;
@@ -315,7 +325,7 @@ function budgetOptions(cmd: Command): void {
       `sequences per target (default ${DEFAULT_MODEL_RUNS} for an engine, up to ${DEFAULT_MUTANT_RUNS} for a mutant)`,
       int("--runs", 1),
     )
-    .option("--max-ops <n>", "longest generated sequence", int("--max-ops", 1), 200)
+    .option("--max-ops <n>", `longest generated sequence (at most ${MAX_OPS})`, int("--max-ops", 1, MAX_OPS), 200)
     .option("--time <duration>", "stop generating after this long per target (e.g. 60s, 5m)", parseDuration)
     .option("--geometry <json>", "geometry overrides, e.g. '{\"pages\":64}'")
     .option("--timeout <duration>", "per-message timeout for stdio engines (default 10s)", parseDuration)
@@ -323,8 +333,8 @@ function budgetOptions(cmd: Command): void {
     .option("--skip <kinds>", "property kinds not to check, comma-separated: invariant, economy", parseKinds)
     .option(
       "--workers <n>",
-      "worker threads per target, one stream each (stream 0 is --seed, the others derived from it); the lowest failing stream decides",
-      int("--workers", 1),
+      `worker threads per target, one stream each (stream 0 is --seed, the others derived from it); the lowest failing stream decides (at most 4 per CPU: ${MAX_WORKERS} here)`,
+      int("--workers", 1, MAX_WORKERS),
     )
     .option("--quiet", "no progress, no explanations");
 }
@@ -502,7 +512,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       "every op sequence up to --depth over the layer's small alphabet, shortest first: the shortest counterexample",
     )
     .requiredOption("--layer <layer>", "the layer")
-    .requiredOption("--depth <k>", "longest sequence (after the prelude)", int("--depth", 1))
+    .requiredOption(
+      "--depth <k>",
+      `longest sequence (after the prelude; at most ${MAX_DEPTH})`,
+      int("--depth", 1, MAX_DEPTH),
+    )
     .option("--engine <spec>", engineHelp, "model")
     .option("--geometry <json>", "geometry overrides")
     .option("--timeout <duration>", "per-message timeout for stdio engines (default 10s)", parseDuration)

@@ -25,6 +25,11 @@ export interface EngineFactory {
   create(geometry: unknown): Engine<unknown, unknown> | Promise<Engine<unknown, unknown>>;
   /** Release what the factory keeps between sequences (an idle engine process). */
   dispose?(): void | Promise<void>;
+  /**
+   * Make the next engine share nothing with earlier ones (a new process, not a reset one). A campaign calls it
+   * before confirming a failure, so that state a reset leaves behind cannot pass for a reproducible failure.
+   */
+  fresh?(): void | Promise<void>;
   /** Geometry fields this engine needs unless the user says otherwise (a real system's page size, say). */
   readonly geometry?: Readonly<Record<string, unknown>>;
   /**

@@ -49,6 +49,7 @@ export async function resolveEngine(
       fixedGeometry: system.fixedGeometry,
       create: (g) => f.create(g),
       dispose: () => f.dispose?.(),
+      fresh: () => f.fresh?.(),
     };
   }
   const owner = options.registry?.find((l) => l.engines?.some((e) => e.name === spec));
@@ -126,6 +127,7 @@ export function factoryOf(layer: AnyLayer, source: unknown, name: string, what =
       fixedGeometry: f.fixedGeometry,
       create: async (g) => check(await f.create(g)),
       dispose: f.dispose ? () => f.dispose!() : undefined,
+      fresh: f.fresh ? () => f.fresh!() : undefined,
     };
   }
   throw new InputError(

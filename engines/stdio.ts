@@ -13,8 +13,13 @@ import {
 } from "../core/index.ts";
 
 export interface StdioOptions {
-  /** Per-message timeout (hello, each op, inspect). */
+  /** Per-message timeout (each op, inspect, reset); default 10 s. */
   readonly timeoutMs?: number;
+  /**
+   * How long the engine may take to say hello: starting a program (compiling, loading a runtime) takes longer than
+   * answering an op, the more so on a loaded machine. Default 30 s, or the per-message timeout if that is longer.
+   */
+  readonly startTimeoutMs?: number;
   /** Longest line accepted from the engine, in characters (default 16 Mi). */
   readonly maxLineLength?: number;
 }
@@ -63,6 +68,7 @@ export class StdioEngine implements Engine<unknown, unknown, unknown> {
   private dead: EngineFailure | undefined;
   private nextId = 1;
   private readonly timeoutMs: number;
+  private readonly startTimeoutMs: number;
   private readonly maxLineLength: number;
 
   private constructor(
@@ -73,6 +79,7 @@ export class StdioEngine implements Engine<unknown, unknown, unknown> {
   ) {
     this.layer = layerDesc.name;
     this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.startTimeoutMs = options.startTimeoutMs ?? Math.max(this.timeoutMs, 30_000);
     this.maxLineLength = options.maxLineLength ?? 16 << 20;
     // The engine learns its layer and geometry from the environment (the protocol's messages do not carry them).
     const env = {
@@ -275,20 +282,15 @@ export class StdioEngine implements Engine<unknown, unknown, unknown> {
   private next(what: string): Promise<string> {
     if (this.lines.length) return Promise.resolve(this.lines.shift()!);
     if (this.dead) return Promise.reject(this.dead);
+    const limit = what === "hello" ? this.startTimeoutMs : this.timeoutMs;
     return new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting = undefined;
         const late = what === "hello" ? "did not say hello" : `did not answer ${what}`;
         reject(
-          this.fail(
-            new EngineFailure(
-              "hang",
-              `engine ${late} within ${this.timeoutMs} ms`,
-              this.stderr.toString() || undefined,
-            ),
-          ),
+          this.fail(new EngineFailure("hang", `engine ${late} within ${limit} ms`, this.stderr.toString() || undefined)),
         );
-      }, this.timeoutMs);
+      }, limit);
       this.waiting = {
         resolve: (line) => {
           clearTimeout(timer);
@@ -343,6 +345,7 @@ export function stdioFactory(
   return {
     name: options.name ?? `${layer.name}:stdio:${typeof command === "string" ? command : "(built on demand)"}`,
     dispose,
+    fresh: dispose, // the next create starts a new process
     async create(g): Promise<Engine<unknown, unknown>> {
       const geometry = JSON.stringify(g);
       let engine = idle?.geometry === geometry ? idle.engine : undefined;

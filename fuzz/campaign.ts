@@ -233,7 +233,10 @@ async function campaign(
   if (!shrink.failed || !shrink.counterexample) return nondeterministic();
   const minimal = await minimizeWith(shrink.counterexample[0] as unknown[], same, layer.simplify?.bind(layer));
 
-  // Confirm the minimized trace several times: a flaky engine can fail a short candidate once by chance.
+  // Confirm the minimized trace several times: a flaky engine can fail a short candidate once by chance. The first
+  // run is on a fresh engine: a failure that needs what an earlier sequence left behind (a leaky reset) is not one.
+  await factory.fresh?.();
+  await against?.fresh?.();
   let steps: Step[] = [];
   let failure: Failure | undefined;
   for (let i = 0; i < CONFIRMATIONS; i++) {
