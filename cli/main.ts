@@ -1,7 +1,7 @@
 // The cowcheck command. Exit codes: 0 every property held (every mutant killed); 1 a property failed (or a
 // mutant survived); 2 usage or input error; 3 the engine itself failed (crash, hang, protocol violation).
 import { readFileSync, writeFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
+import { availableParallelism, constants as osConstants } from "node:os";
 import { dirname, extname, isAbsolute, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
@@ -16,6 +16,7 @@ import {
   InputError,
   type PropertyKind,
   resolveGeometry,
+  stopAllGroups,
   withoutKinds,
 } from "../core/index.ts";
 import { engineCatalogue, engineSpecs, resolveEngine } from "../engines/resolve.ts";
@@ -162,8 +163,19 @@ const MAX_OPS = 100_000;
 const MAX_WORKERS = 4 * Math.max(1, availableParallelism());
 const MAX_DEPTH = 8;
 
-/** What Ctrl-C must still do: each running command registers it here (written report, killed engines). */
+/** What Ctrl-C or SIGTERM must still do: each running command registers it here (the report so far). */
 let onInterrupt: (() => void) | undefined;
+
+/**
+ * Set when SIGINT or SIGTERM arrives, whatever the command is doing: it then ends with 128 + the signal's number,
+ * its report marked interrupted, its engines stopped (asked first: an engine may put back what it changed).
+ */
+let interrupted: { readonly signal: NodeJS.Signals; readonly code: number } | undefined;
+
+const interruptCode = (): number | undefined => interrupted?.code;
+
+/** How long engines get to stop when asked, before they are killed. */
+const STOP_GRACE_MS = 2000;
 
 interface Planned extends Target {
   readonly label: string;
@@ -256,6 +268,7 @@ async function runTargets(
           },
         },
       );
+      if (interrupted) break; // the report is written as far as it got; what the stopped engines answered is not news
       pending = undefined;
       progress.done();
       await factories.dispose(t.factory);
@@ -265,6 +278,7 @@ async function runTargets(
       printTarget(rec, t, o, print);
     }
   } catch (e) {
+    if (interrupted) return { records, report };
     // an engine that cannot start, a geometry it refuses: the report says the run stopped, the CLI says why
     progress.done();
     report.finish("aborted");
@@ -272,6 +286,7 @@ async function runTargets(
   } finally {
     onInterrupt = undefined;
   }
+  if (interrupted) return { records, report };
   report.finish(records.every((r) => r.verdict === "ok") ? "passed" : "failed");
   return { records, report };
 }
@@ -350,6 +365,7 @@ const AGAINST_HELP =
 
 export async function main(argv: readonly string[]): Promise<number> {
   let code: number = EXIT.ok;
+  interrupted = undefined;
   const factories = new Factories();
   const engineHelp = engineSpecs(undefined, layers);
   const program = new Command("cowcheck")
@@ -388,6 +404,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         targets.push({ layer, spec: `mutant:${m.name}`, expect: "kill", killedBy: m.killedBy });
     }
     const { records, report } = await runTargets(targets, o, argv, stdout, factories);
+    if (interruptCode() !== undefined) return; // the interrupt said where the report is
     stdout(`report: ${shown(report.dir)}`);
     code = exitFor(records);
   });
@@ -571,16 +588,24 @@ export async function main(argv: readonly string[]): Promise<number> {
       printTable(rows, ["layer", "engine", "available", "notes"]);
     });
 
-  // Ctrl-C, whatever the command: finish what it registered, then exit (stdio engines die with the process).
-  const interrupt = (): void => {
+  // Ctrl-C or SIGTERM, whatever the command and its phase: write what it registered, ask the engines to stop, give
+  // them a moment, then exit (the exit hook kills what is left and undoes what engines set up: core/cleanup.ts). A
+  // second signal exits at once.
+  const interrupt = (signal: NodeJS.Signals): void => {
+    if (interrupted) process.exit(interrupted.code);
+    interrupted = { signal, code: 128 + (osConstants.signals[signal] ?? 2) };
+    const code = interrupted.code;
     onInterrupt?.();
-    process.exit(130);
+    void stopAllGroups(STOP_GRACE_MS).finally(() => process.exit(code));
   };
-  process.once("SIGINT", interrupt);
+  process.on("SIGINT", interrupt);
+  process.on("SIGTERM", interrupt);
   try {
     await program.parseAsync(argv, { from: "user" });
-    return code;
+    return interruptCode() ?? code;
   } catch (e) {
+    const stopped = interruptCode();
+    if (stopped !== undefined) return stopped; // what failed was stopped by the interrupt
     if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
     if (e instanceof InputError) {
       process.stderr.write(`cowcheck: ${e.message}\n`);
@@ -593,6 +618,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     throw e;
   } finally {
     process.removeListener("SIGINT", interrupt);
+    process.removeListener("SIGTERM", interrupt);
     await factories.disposeAll();
   }
 }

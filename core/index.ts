@@ -6,6 +6,9 @@ export {
   killAllGroups,
   killGroups,
   onEngineGroup,
+  runRoot,
+  stopAllGroups,
+  sweepLeftovers,
   trackGroup,
 } from "./cleanup.ts";
 export { type Engine, type EngineFactory, EngineFailure, type EngineFailureKind } from "./engine.ts";

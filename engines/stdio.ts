@@ -288,7 +288,9 @@ export class StdioEngine implements Engine<unknown, unknown, unknown> {
         this.waiting = undefined;
         const late = what === "hello" ? "did not say hello" : `did not answer ${what}`;
         reject(
-          this.fail(new EngineFailure("hang", `engine ${late} within ${limit} ms`, this.stderr.toString() || undefined)),
+          this.fail(
+            new EngineFailure("hang", `engine ${late} within ${limit} ms`, this.stderr.toString() || undefined),
+          ),
         );
       }, limit);
       this.waiting = {

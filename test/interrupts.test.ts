@@ -1,9 +1,28 @@
 // A harness that gates CI: an engine whose state survives its reset is no reproducible failure; interrupts (Ctrl-C,
 // SIGTERM) at any phase end with exit 130/143, an interrupted report and nothing left running.
-import { expect, test } from "vitest";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, test } from "vitest";
+import { sweepLeftovers } from "../core/index.ts";
+import { linuxCommand, linuxFeatures, linuxUnavailable } from "../engines/linux/index.ts";
+import { postgresUnavailable } from "../engines/postgres/index.ts";
 import { resolveEngine } from "../engines/resolve.ts";
+import { StdioEngine } from "../engines/stdio.ts";
 import { runCampaign } from "../fuzz/campaign.ts";
 import { mmLayer } from "../layers/mm/index.ts";
+
+const made: string[] = [];
+const tmp = (): string => {
+  const dir = join(tmpdir(), `cowcheck-test-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  mkdirSync(dir);
+  made.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
 
 const serve = (args: string): string => `stdio:${process.execPath} --import tsx test/fixtures/serve-model.ts ${args}`;
 
@@ -33,4 +52,207 @@ test("the same model with an honest reset passes", async () => {
   } finally {
     await factory.dispose?.();
   }
+});
+
+// ---- interrupts of the command itself (a child process, as a user or CI runs it)
+
+const node = process.execPath;
+
+/** Processes whose command line holds the marker. */
+const alive = (marker: string): string[] =>
+  spawnSync("pgrep", ["-f", marker], { encoding: "utf8" }).stdout.trim().split("\n").filter(Boolean);
+
+/** Folders of runs whose process is `pid` (core/cleanup.ts names them cowcheck-run-<pid>-…). */
+const runFolders = (pid: number | undefined): string[] =>
+  readdirSync(tmpdir()).filter((name) => name.startsWith(`cowcheck-run-${pid}-`));
+
+async function until(what: string, ok: () => boolean, ms = 60_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`waited ${ms} ms for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const exited = (child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> =>
+  new Promise((r) => child.on("exit", (code, signal) => r({ code, signal })));
+
+const summaryOf = (dir: string): { status: string } => JSON.parse(readFileSync(join(dir, "summary.json"), "utf8"));
+
+function cowcheck(args: readonly string[]): ChildProcess {
+  return spawn(node, ["bin/cowcheck.js", ...args, "--quiet"], { stdio: "ignore" });
+}
+
+/** A correct engine over stdio whose program starts a helper in its process group (the marker). */
+const withHelper = (marker: string): string =>
+  `stdio:${marker} & exec ${node} --import tsx test/fixtures/serve-model.ts model reset`;
+
+test.each([
+  ["SIGTERM", 143],
+  ["SIGINT", 130],
+] as const)(
+  "%s during a run: exit %i, the report says interrupted, the engine and its helper are gone, and so is the run's folder",
+  async (signal, code) => {
+    const marker = `sleep 311.${code}`;
+    const report = tmp();
+    const child = cowcheck([
+      "run",
+      "--layer",
+      "mm",
+      "--engine",
+      withHelper(marker),
+      "--runs",
+      "100000",
+      "--report",
+      report,
+    ]);
+    await until("the engine's helper", () => alive(marker).length > 0 && existsSync(join(report, "summary.json")));
+    child.kill(signal);
+    expect(await exited(child)).toEqual({ code, signal: null });
+    expect(summaryOf(report).status).toBe("interrupted");
+    expect(alive(marker)).toEqual([]);
+    expect(runFolders(child.pid)).toEqual([]);
+  },
+  120_000,
+);
+
+test("SIGKILL during a run: the run's watchdog ends the engine and its helper and removes the run's folder", async () => {
+  const marker = "sleep 311.9";
+  const report = tmp();
+  const child = cowcheck([
+    "run",
+    "--layer",
+    "mm",
+    "--engine",
+    withHelper(marker),
+    "--runs",
+    "100000",
+    "--report",
+    report,
+  ]);
+  await until("the engine's helper", () => alive(marker).length > 0 && runFolders(child.pid).length > 0);
+  child.kill("SIGKILL");
+  expect(await exited(child)).toEqual({ code: null, signal: "SIGKILL" });
+  await until("the watchdog's sweep", () => alive(marker).length === 0 && runFolders(child.pid).length === 0, 20_000);
+}, 120_000);
+
+test("what a run that is gone left behind (its watchdog gone too) is swept by the next one", async () => {
+  // a run folder of a process that no longer exists, whose journal lists an engine group and an undo command
+  const dead = spawnSync(node, ["-e", "process.pid"]).pid!;
+  const dir = join(tmpdir(), `cowcheck-run-${dead}-0-test${process.pid}`);
+  mkdirSync(dir);
+  const marker = "sleep 311.7";
+  const helper = spawn("sh", ["-c", `${marker}`], { detached: true, stdio: "ignore" });
+  helper.unref();
+  const undone = join(dir, "..", `cowcheck-test-undone-${process.pid}`);
+  const journal = [
+    { group: helper.pid, alive: true },
+    { add: 1, command: ["touch", undone] },
+    { add: 2, command: ["touch", `${undone}-removed`] },
+    { remove: 2 },
+  ];
+  writeFileSync(join(dir, "journal"), journal.map((e) => `${JSON.stringify(e)}\n`).join(""));
+  await until("the helper", () => alive(marker).length > 0);
+  try {
+    expect(sweepLeftovers()).toContain(dir);
+    expect(existsSync(dir)).toBe(false);
+    expect(existsSync(undone)).toBe(true); // the command still listed ran
+    expect(existsSync(`${undone}-removed`)).toBe(false); // the one forgotten did not
+    await until("the helper's end", () => alive(marker).length === 0, 10_000);
+  } finally {
+    rmSync(undone, { force: true });
+  }
+});
+
+// ---- real systems: a server being initialised, a server running, ksmd driven by the Linux agent
+
+const pgWhy = postgresUnavailable() ?? (process.env.COWCHECK_PG_URL ? "uses COWCHECK_PG_URL's server" : undefined);
+
+describe.skipIf(pgWhy !== undefined)(`PostgreSQL (${pgWhy ?? "a private server"})`, () => {
+  const postgresOf = (pid: number | undefined): string[] => alive(`cowcheck-run-${pid}-`);
+
+  test("Ctrl-C while initdb runs: exit 130, an interrupted report, no initdb or server left, no folder", async () => {
+    const report = tmp();
+    const child = cowcheck(["run", "--layer", "mvcc", "--engine", "postgres", "--runs", "1000", "--report", report]);
+    await until("initdb", () => alive("initdb").length > 0 && alive(`cowcheck-run-${child.pid}-`).length > 0);
+    child.kill("SIGINT");
+    expect(await exited(child)).toEqual({ code: 130, signal: null });
+    expect(summaryOf(report).status).toBe("interrupted");
+    await until("the server's end", () => postgresOf(child.pid).length === 0, 20_000);
+    expect(runFolders(child.pid)).toEqual([]);
+  }, 120_000);
+
+  test("SIGKILL with the server running: the watchdog stops the server and removes its data", async () => {
+    const report = tmp();
+    const child = cowcheck(["run", "--layer", "mvcc", "--engine", "postgres", "--runs", "100000", "--report", report]);
+    await until("the server", () => alive(`postgres -D ${tmpdir()}/cowcheck-run-${child.pid}-`).length > 0);
+    child.kill("SIGKILL");
+    await exited(child);
+    await until(
+      "the watchdog's sweep",
+      () => postgresOf(child.pid).length === 0 && runFolders(child.pid).length === 0,
+      30_000,
+    );
+  }, 120_000);
+});
+
+const ksmWhy = linuxUnavailable() ?? linuxFeatures().missing.ksm;
+
+describe.skipIf(ksmWhy !== undefined)(`the Linux agent driving ksmd (${ksmWhy ?? "available"})`, () => {
+  const KNOBS = ["pages_to_scan", "sleep_millisecs", "smart_scan", "run"];
+  const knobs = (): string[] => KNOBS.map((k) => readFileSync(`/sys/kernel/mm/ksm/${k}`, "utf8").trim());
+
+  test("SIGTERM to the agent in the middle of a ksmScan: it puts the knobs back before it goes", async () => {
+    const g = { ...mmLayer.defaultGeometry, pageSize: 4096, hugeOrder: 9, pages: 2048 };
+    const before = knobs();
+    for (let trial = 0; trial < 8; trial++) {
+      const agent = await StdioEngine.start(mmLayer, g, linuxCommand());
+      try {
+        await agent.apply({ op: "spawn" });
+        await agent.apply({ op: "mmap", pid: 1, page: 0, pages: 64, prot: "rw", shared: false });
+        await agent.apply({ op: "madvise", pid: 1, page: 0, pages: 64, advice: "mergeable" });
+        for (let page = 0; page < 64; page++) await agent.apply({ op: "write", pid: 1, page, cell: 0, value: 7 });
+        const scan = agent.apply({ op: "ksmScan" }).catch((e: Error) => e.message);
+        await new Promise((r) => setTimeout(r, trial % 3));
+        process.kill(-agent.pid!, "SIGTERM");
+        await scan;
+        await until("the agent's end", () => !agent.healthy, 5_000);
+        await new Promise((r) => setTimeout(r, 100));
+        expect(knobs(), `trial ${trial}`).toEqual(before);
+        expect(existsSync("/run/cowcheck-ksm.saved")).toBe(false);
+      } finally {
+        await agent.close();
+      }
+    }
+  }, 120_000);
+
+  test("Ctrl-C in the middle of ksmScans puts ksmd's knobs back, at every moment tried", async () => {
+    const ops: unknown[] = [
+      { op: "spawn" },
+      { op: "mmap", pid: 1, page: 0, pages: 64, prot: "rw", shared: false },
+      { op: "madvise", pid: 1, page: 0, pages: 64, advice: "mergeable" },
+      ...Array.from({ length: 64 }, (_, page) => ({ op: "write", pid: 1, page, cell: 0, value: 7 })),
+    ];
+    for (let i = 0; i < 400; i++)
+      ops.push({ op: "write", pid: 1, page: i % 64, cell: 0, value: 7 + (i % 3) }, { op: "ksmScan" });
+    const trace = join(tmp(), "ksm.json");
+    writeFileSync(
+      trace,
+      JSON.stringify({ cowcheck: 1, layer: "mm", geometry: { pageSize: 4096, hugeOrder: 9, pages: 2048 }, ops }),
+    );
+    const before = knobs();
+    for (let trial = 0; trial < 6; trial++) {
+      const child = spawn(node, ["bin/cowcheck.js", "replay", trace, "--engine", "linux", "--quiet"], {
+        stdio: "ignore",
+      });
+      // wait until the agent drives ksmd (the fast settings are on), then interrupt after a few more moments
+      await until("a ksmScan", () => knobs()[0] !== before[0], 30_000);
+      await new Promise((r) => setTimeout(r, trial * 7));
+      child.kill("SIGINT");
+      const end = await exited(child);
+      expect([130, 0]).toContain(end.code); // 0: the replay had ended first
+      expect(knobs(), `trial ${trial}`).toEqual(before);
+      expect(existsSync("/run/cowcheck-ksm.saved")).toBe(false);
+    }
+  }, 180_000);
 });

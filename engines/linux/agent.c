@@ -230,6 +230,9 @@ static void exec_worker(int sock) {
 
 __attribute__((noreturn)) static void worker(int channel) {
   volatile int sock = channel; // changes when this process becomes a forked child's worker; survives siglongjmp
+  signal(SIGTERM, SIG_DFL); // a worker dies at once; only the controller has knobs to put back
+  signal(SIGINT, SIG_DFL);
+  signal(SIGHUP, SIG_DFL);
   struct sigaction sa = {0};
   sa.sa_handler = on_fault;
   sa.sa_flags = SA_NODEFER;
@@ -536,6 +539,16 @@ static void reply_data(const unsigned char *d) {
   fflush(stdout);
 }
 
+/**
+ * SIGTERM, SIGINT or SIGHUP asks the controller to stop: a ksmScan in progress ends at once and puts ksmd's knobs back
+ * (ksm_restore), then the agent ends its workers and exits. The default action would leave ksmd scanning flat out.
+ */
+static volatile sig_atomic_t stop_requested;
+static void on_stop(int sig) {
+  (void)sig;
+  stop_requested = 1;
+}
+
 // ---- KSM: ksmd is machine-wide, so the controller drives it, under a lock, and restores every knob it touched
 // before the op answers (smart_scan would skip pages that did not merge before; sleep would slow the scans).
 
@@ -666,7 +679,7 @@ static void ksm_scan(void) {
   // there is nothing (more) to merge (a process killed by reset may leave its mm on ksmd's list for a scan or two,
   // then ksmd stops mid-wait).
   int still = 0, waited = 0;
-  for (; ok && now < start + 3 && still < 400 && waited < 10000; waited++) {
+  for (; ok && !stop_requested && now < start + 3 && still < 400 && waited < 10000; waited++) {
     usleep(500);
     long n = ksm_full_scans();
     still = n == now ? still + 1 : 0;
@@ -675,6 +688,7 @@ static void ksm_scan(void) {
   ksm_restore(saved);
   ksm_seen = ksm_pages_scanned(); // this scan was ours
   close(lock);
+  if (stop_requested) return fail("stopped by a signal during ksmScan");
   if (!ok) return fail("driving /sys/kernel/mm/ksm failed: %s", strerror(errno));
   if (waited >= 10000) return fail("ksmd was still scanning after 5 s");
   reply("{\"ok\":true}");
@@ -1045,7 +1059,12 @@ int main(int argc, char **argv) {
   fflush(stdout);
   char *line = NULL;
   size_t cap = 0;
-  while (getline(&line, &cap, stdin) > 0) {
+  struct sigaction stop = {0};
+  stop.sa_handler = on_stop; // no SA_RESTART: a read waiting for the next request returns
+  sigaction(SIGTERM, &stop, NULL);
+  sigaction(SIGINT, &stop, NULL);
+  sigaction(SIGHUP, &stop, NULL);
+  while (!stop_requested && getline(&line, &cap, stdin) > 0) {
     id = num(line, "id", -1);
     const char *op = strstr(line, "\"op\":{");
     if (op) do_op(op + 5);

@@ -109,6 +109,12 @@ export function linuxAgent(): string {
   return binary;
 }
 
+/**
+ * The agent's command line. `exec`: the agent leads its process group, with no shell before it that SIGTERM would end
+ * first (the engine's exit then kills the group while the agent is still putting ksmd's knobs back).
+ */
+export const linuxCommand = (): string => `exec ${JSON.stringify(linuxAgent())}`;
+
 /** The mm layer's real system: one real process per cowcheck pid, spoken to over the stdio protocol. */
 export const linuxEngine: SystemEngine = {
   name: "linux",
@@ -117,6 +123,5 @@ export const linuxEngine: SystemEngine = {
   features: linuxFeatures,
   geometry: linuxGeometry,
   views: ["pagemap"],
-  factory: (layer, { timeoutMs }) =>
-    stdioFactory(layer, () => JSON.stringify(linuxAgent()), { name: "mm:linux", timeoutMs }),
+  factory: (layer, { timeoutMs }) => stdioFactory(layer, linuxCommand, { name: "mm:linux", timeoutMs }),
 };

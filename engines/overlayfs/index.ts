@@ -1,5 +1,5 @@
 // A real OverlayFS mount of the running kernel as an overlay engine. Each engine owns a private tmpfs mounted on a
-// fresh directory under os.tmpdir(): image layers (layers/N), and per container its upper and work directories
+// fresh directory in the run's folder (runRoot): image layers (layers/N), and per container its upper and work directories
 // (cC/uK, cC/wK) and its mount point (cC/m). The ops on a container's files go through node:fs on the mount; what
 // node:fs lacks (mount, umount2, mknod, renameat2, *xattr, truncate(2), the raw dump of an upper directory) goes to
 // engines/overlayfs/helper.c, compiled on first use into a cache folder like the Linux agent, one long-lived process
@@ -33,7 +33,14 @@ import type { Socket } from "node:net";
 import { homedir, constants as osConstants, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { atProcessEnd, type Engine, type EngineFactory, EngineFailure, type SystemEngine } from "../../core/index.ts";
+import {
+  atProcessEnd,
+  type Engine,
+  type EngineFactory,
+  EngineFailure,
+  runRoot,
+  type SystemEngine,
+} from "../../core/index.ts";
 import {
   ERRNOS,
   type Errno,
@@ -302,10 +309,11 @@ export class OverlayfsEngine implements Engine<OverlayOp, OverlayObs> {
 
   /** A fresh engine: a new directory with a private tmpfs on it. */
   static async start(binary: string): Promise<OverlayfsEngine> {
-    const root = mkdtempSync(join(tmpdir(), PREFIX));
+    const root = mkdtempSync(join(runRoot(), "overlayfs-"));
     const helper = new Helper(binary);
     const engine = new OverlayfsEngine(root, helper);
-    engine.forget = atProcessEnd(() => engine.abandon());
+    // if this process dies unseen, its watchdog unmounts the tmpfs (core/cleanup.ts)
+    engine.forget = atProcessEnd(() => engine.abandon(), ["umount", "-l", root]);
     try {
       await helper.call("root", root);
       mkdirSync(join(root, "layers"));

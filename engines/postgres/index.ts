@@ -2,10 +2,9 @@
 // in a temporary directory, listening on 127.0.0.1 only, on a free port), or an existing one given by
 // COWCHECK_PG_URL. One connection per client; a statement that waits on a lock is recognised from pg_stat_activity
 // and pg_blocking_pids, never by a sleep, and the op that ends a wait reports whom it woke.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type pg from "pg";
 import {
@@ -14,7 +13,9 @@ import {
   type EngineFactory,
   EngineFailure,
   InputError,
+  runRoot,
   type SystemEngine,
+  trackGroup,
 } from "../../core/index.ts";
 import type { MvccObs, MvccOp, MvccResult, SqlState } from "../../models/mvcc/types.ts";
 import { SQLSTATES } from "../../models/mvcc/types.ts";
@@ -51,6 +52,36 @@ const Client = (): typeof pg.Client => driver().module!.Client;
 
 const asPostgres = (args: string[]) => spawnSync("runuser", ["-u", "postgres", "--", ...args], { encoding: "utf8" });
 
+/**
+ * A command as the postgres user, run without blocking: in a session and process group of its own (a Ctrl-C at the
+ * terminal does not reach it; cowcheck stops it), held as an engine group while it runs.
+ */
+function asPostgresAsync(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn("runuser", ["-u", "postgres", "--", ...args], {
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const out = { stdout: "", stderr: "" };
+    child.stdout.setEncoding("utf8").on("data", (s: string) => {
+      out.stdout += s;
+    });
+    child.stderr.setEncoding("utf8").on("data", (s: string) => {
+      out.stderr += s;
+    });
+    if (child.pid !== undefined) trackGroup(child.pid, true);
+    const done = (status: number | null) => {
+      if (child.pid !== undefined) trackGroup(child.pid, false);
+      resolve({ status, ...out });
+    };
+    child.on("error", (e) => {
+      out.stderr += e.message;
+      done(null);
+    });
+    child.on("close", done);
+  });
+}
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
@@ -72,7 +103,7 @@ class Server {
   static async start(): Promise<Server> {
     if (process.env.COWCHECK_PG_URL) return new Server(process.env.COWCHECK_PG_URL, undefined);
     const bin = pgBin()!;
-    const dir = mkdtempSync(join(tmpdir(), "cowcheck-pg-"));
+    const dir = mkdtempSync(join(runRoot(), "pg-"));
     chmodSync(dir, 0o700);
     chownSync(
       dir,
@@ -80,8 +111,10 @@ class Server {
       Number(spawnSync("id", ["-g", "postgres"], { encoding: "utf8" }).stdout),
     );
     const server = new Server("", dir); // its url once it listens
-    server.forget = atProcessEnd(() => server.stop());
-    const init = asPostgres([
+    // if this process dies unseen, its watchdog stops the server (core/cleanup.ts)
+    const stop = [join(bin, "pg_ctl"), "-D", join(dir, "data"), "-m", "immediate", "-w", "stop"];
+    server.forget = atProcessEnd(() => server.stop(), ["runuser", "-u", "postgres", "--", ...stop]);
+    const init = await asPostgresAsync([
       join(bin, "initdb"),
       "-D",
       join(dir, "data"),
@@ -96,7 +129,7 @@ class Server {
     // deadlock_timeout stays 1 s: the first waiter's check runs after the cycle closes (ops come faster), so it is
     // the victim, as the model says; with a short timeout its check could run before, and the victim would vary
     const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c deadlock_timeout=1s -c autovacuum=off`;
-    const start = asPostgres([
+    const start = await asPostgresAsync([
       join(bin, "pg_ctl"),
       "-D",
       join(dir, "data"),
@@ -427,8 +460,10 @@ export function postgresFactory(): EngineFactory {
       return PostgresEngine.start((await server).url);
     },
     async dispose() {
-      if (server) (await server).stop();
+      const starting = server;
       server = undefined;
+      // a server that failed to start has cleaned up after itself
+      (await starting?.catch(() => undefined))?.stop();
     },
   };
 }

@@ -5,7 +5,6 @@
 // synchronous OFF (durability is not under test, and no lock depends on it). SQLite's result codes are observations;
 // anything else it throws is an engine failure.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type BetterSqlite3 from "better-sqlite3";
 import {
@@ -14,6 +13,7 @@ import {
   type EngineFactory,
   EngineFailure,
   InputError,
+  runRoot,
   type SystemEngine,
 } from "../../core/index.ts";
 import type { CheckpointRow, MvccGeometry, MvccObs, MvccOp, MvccResult } from "../../models/mvcc/types.ts";
@@ -198,7 +198,7 @@ export function sqliteFactory(): EngineFactory {
           'the sqlite engine runs the mvcc layer\'s sqlite flavour: --geometry \'{"flavour":"sqlite"}\'',
         );
       if (!dir) {
-        const path = mkdtempSync(join(tmpdir(), "cowcheck-sqlite-"));
+        const path = mkdtempSync(join(runRoot(), "sqlite-"));
         dir = { path, forget: atProcessEnd(() => rmSync(path, { recursive: true, force: true })) };
       }
       return new SqliteEngine(join(dir.path, `db-${sequences++}.sqlite`), (geometry as MvccGeometry).txs);
