@@ -50,12 +50,17 @@ export function addStats(into: StructureStats, from: StructureStats): StructureS
 /** The desync reason when the real system answered another of the observations the oracle allows than the model. */
 export const OTHER_CHOICE = "other-allowed-observation";
 
+/** An input error raised while running op `i` (a bound of the layer's state the trace crosses), naming the op. */
+function atOp(e: InputError, i: number | undefined): InputError {
+  return i === undefined || e.message.startsWith("ops[") ? e : new InputError(`ops[${i}]: ${e.message}`);
+}
+
 /**
  * What an engine's throw means: an InputError is the user's (an op or geometry the engine refuses: exit 2), as it
  * is; anything else not already an EngineFailure is the engine's own bug, wrapped as one (exit 3).
  */
 function asEngineFailure(e: unknown, what: string, opIndex?: number): EngineFailure | InputError {
-  if (e instanceof InputError) return e;
+  if (e instanceof InputError) return atOp(e, opIndex);
   let failure: EngineFailure;
   if (e instanceof EngineFailure) failure = e;
   else {
@@ -117,7 +122,12 @@ export async function checkSequence(
     } catch (e) {
       throw asEngineFailure(e, `op ${i}`, i);
     }
-    const expected = oracle.apply(op) as unknown;
+    let expected: unknown;
+    try {
+      expected = oracle.apply(op);
+    } catch (e) {
+      throw e instanceof InputError ? atOp(e, i) : e;
+    }
     const recorded = options.expected?.[i];
     options.onStep?.({ index: i, op, observed, expected: recorded ?? expected });
     if (recorded !== undefined && !deepEqual(observed, recorded)) {

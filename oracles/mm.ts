@@ -1,7 +1,8 @@
-// Eager-copy oracle for the mm layer: every process owns a private copy of every private page, fork copies
-// them all, a shared mapping is one shared object, a file is one object whose pages private mappings read
-// until they write them. Attributes live per page, so there are no VMAs to split. THP and KSM change no
-// observation, so the oracle has neither.
+// Eager-copy oracle for the mm layer: every process owns a private copy of every private page it wrote, fork
+// copies them all, a shared mapping is one shared object, a file is one object whose pages private mappings read
+// until they write them. Attributes live in runs of pages that are split wherever an op's range ends, never
+// merged (no VMA rules); pages nobody wrote are not stored at all, so nothing costs the size of the window. THP
+// and KSM change no observation, so the oracle has neither.
 //
 // A pin is a reference to the storage the pinning process had mapped when it pinned:
 // - a coherent pin (FOLL_PIN with write, or FOLL_LONGTERM) must read exactly what that storage holds now;
@@ -12,7 +13,10 @@
 import type { Engine } from "../core/index.ts";
 import {
   err,
+  LowestFree,
   MM_FEATURES,
+  MM_MAX_HANDLES,
+  MM_MAX_PIDS,
   type MmGeometry,
   type MmObs,
   type MmOp,
@@ -46,20 +50,30 @@ interface PageObject {
   readonly pages: Map<number, Store>;
 }
 
-interface Slot {
+/** What a run of mapped pages shares: its attributes, and what it maps. */
+interface Extent {
+  /** [start, end) in pages. */
+  start: number;
+  end: number;
   prot: Prot;
   dontfork: boolean;
   wipeonfork: boolean;
-  /** Shared mappings: the object (shmem or file) and the page within it. */
+  /** Shared mappings: the object (shmem or file), page `objStart` of it at `start`. */
   readonly shared: PageObject | null;
   /** Private file mappings: the file read until the process writes the page. */
   readonly file: PageObject | null;
-  readonly objPage: number;
-  /** Private mappings: this process's own page (null = never written: zeros, or the file's page). */
-  data: Store | null;
+  objStart: number;
 }
 
-type AddressSpace = Map<number, Slot>;
+/**
+ * A process's pages: runs of pages with the same attributes (sorted, disjoint), and the private pages it has written
+ * (absent: never written, so zeros or the file's page). Only what exists is stored: a range op costs the runs and
+ * written pages in its range, never a walk of the window.
+ */
+interface AddressSpace {
+  extents: Extent[];
+  readonly own: Map<number, Store>;
+}
 
 /** The allowed observations where Linux may legitimately differ (see Layer.oracle). */
 export type Allowed = MmObs | { oneOf: MmObs[] };
@@ -70,6 +84,9 @@ export class MmOracle implements Engine<MmOp, Allowed> {
   private readonly procs = new Map<number, AddressSpace>();
   private readonly refs = new Map<number, Ref>();
   private readonly files: PageObject[];
+  /** The lowest free pid and handle (the layer's naming convention). */
+  private readonly pids = new LowestFree(MM_MAX_PIDS, "processes");
+  private readonly handles = new LowestFree(MM_MAX_HANDLES, "pins");
 
   constructor(private readonly geometry: MmGeometry) {
     this.files = Array.from({ length: geometry.files }, () => ({ pages: new Map() }));
@@ -77,8 +94,7 @@ export class MmOracle implements Engine<MmOp, Allowed> {
 
   /** The lowest free pid (the layer's naming convention). */
   private addProc(as: AddressSpace): number {
-    let pid = 1;
-    while (this.procs.has(pid)) pid++;
+    const pid = this.pids.take();
     this.procs.set(pid, as);
     return pid;
   }
@@ -96,31 +112,89 @@ export class MmOracle implements Engine<MmOp, Allowed> {
     return s;
   }
 
-  /** What the process sees at a slot, without creating anything. */
-  private view(s: Slot): Uint8Array {
-    if (s.shared) return s.shared.pages.get(s.objPage)?.data ?? this.zeros();
-    if (s.data) return s.data.data;
-    return s.file?.pages.get(s.objPage)?.data ?? this.zeros();
+  /** The index of the first extent ending after `page` (the one holding it, or the next one). */
+  private static after(as: AddressSpace, page: number): number {
+    let lo = 0;
+    let hi = as.extents.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (as.extents[mid]!.end <= page) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
-  /** The storage a write (or a coherent pin) of the slot goes to: a private page becomes the process's own. */
-  private own(s: Slot): Store {
-    if (s.shared) return this.objectPage(s.shared, s.objPage);
-    s.data ??= new Store(s.file ? this.view(s).slice() : this.zeros());
-    return s.data;
+  /** The extent holding `page`, if it is mapped. */
+  private static extentAt(as: AddressSpace, page: number): Extent | undefined {
+    const e = as.extents[MmOracle.after(as, page)];
+    return e && e.start <= page ? e : undefined;
+  }
+
+  /** Make `page` the start of an extent if it is inside one (the two halves keep the attributes). */
+  private static split(as: AddressSpace, page: number): void {
+    const i = MmOracle.after(as, page);
+    const e = as.extents[i];
+    if (!e || e.start >= page) return;
+    as.extents.splice(i + 1, 0, { ...e, start: page, objStart: e.objStart + (page - e.start) });
+    e.end = page;
+  }
+
+  /** The private pages written in [start, end) are forgotten (by the range or by the written pages, whichever is fewer). */
+  private static dropOwn(as: AddressSpace, start: number, end: number): void {
+    if (end - start <= as.own.size) for (let p = start; p < end; p++) as.own.delete(p);
+    else for (const p of as.own.keys()) if (p >= start && p < end) as.own.delete(p);
+  }
+
+  /** Unmap [start, end): its extents and its written pages go. */
+  private static unmap(as: AddressSpace, start: number, end: number): void {
+    MmOracle.split(as, start);
+    MmOracle.split(as, end);
+    const from = MmOracle.after(as, start);
+    let to = from;
+    while (to < as.extents.length && as.extents[to]!.start < end) to++;
+    as.extents.splice(from, to - from);
+    MmOracle.dropOwn(as, start, end);
+  }
+
+  /** Page `page` of extent `e` in the object it maps. */
+  private static objPage(e: Extent, page: number): number {
+    return e.objStart + (page - e.start);
+  }
+
+  /** What the process sees at a page, without creating anything. */
+  private view(as: AddressSpace, e: Extent, page: number): Uint8Array {
+    const at = MmOracle.objPage(e, page);
+    if (e.shared) return e.shared.pages.get(at)?.data ?? this.zeros();
+    const own = as.own.get(page);
+    if (own) return own.data;
+    return e.file?.pages.get(at)?.data ?? this.zeros();
+  }
+
+  /** The storage a write (or a coherent pin) of the page goes to: a private page becomes the process's own. */
+  private own(as: AddressSpace, e: Extent, page: number): Store {
+    if (e.shared) return this.objectPage(e.shared, MmOracle.objPage(e, page));
+    let s = as.own.get(page);
+    if (!s) {
+      s = new Store(e.file ? this.view(as, e, page).slice() : this.zeros());
+      as.own.set(page, s);
+    }
+    return s;
   }
 
   private release(handle: number): boolean {
     const ref = this.refs.get(handle);
-    ref?.store.watchers.delete(ref);
-    return this.refs.delete(handle);
+    if (!ref) return false;
+    ref.store.watchers.delete(ref);
+    this.refs.delete(handle);
+    this.handles.give(handle);
+    return true;
   }
 
   apply(op: MmOp): Allowed {
     const { cellsPerPage, pages } = this.geometry;
     switch (op.op) {
       case "spawn":
-        return { pid: this.addProc(new Map()) };
+        return { pid: this.addProc({ extents: [], own: new Map() }) };
       case "ksmScan":
         return OK;
       case "unpin":
@@ -156,43 +230,50 @@ export class MmOracle implements Engine<MmOp, Allowed> {
     if (!as) return err("ESRCH");
     switch (op.op) {
       case "fork": {
-        const child: AddressSpace = new Map();
-        for (const [page, s] of as) {
-          if (s.dontfork) continue;
-          const data = s.shared || s.wipeonfork || !s.data ? null : new Store(s.data.data.slice());
-          child.set(page, { ...s, data });
+        // the child gets every extent but dontfork ones, and a copy of each written private page but wipeonfork ones
+        const child: AddressSpace = {
+          extents: as.extents.filter((e) => !e.dontfork).map((e) => ({ ...e })),
+          own: new Map(),
+        };
+        for (const [page, store] of as.own) {
+          const e = MmOracle.extentAt(as, page)!;
+          if (!e.dontfork && !e.wipeonfork && !e.shared) child.own.set(page, new Store(store.data.slice()));
         }
         return { pid: this.addProc(child) };
       }
       case "exit":
         for (const [h, ref] of this.refs) if (ref.pid === op.pid) this.release(h);
         this.procs.delete(op.pid);
+        this.pids.give(op.pid);
         return OK;
       case "exec":
-        as.clear();
+        as.extents = [];
+        as.own.clear();
         return OK;
       case "read": {
         if (op.page >= pages) return err("EINVAL");
-        const s = as.get(op.page);
-        return s ? { data: Array.from(this.view(s)) } : SEGV;
+        const e = MmOracle.extentAt(as, op.page);
+        return e ? { data: Array.from(this.view(as, e, op.page)) } : SEGV;
       }
       case "write": {
         if (op.page >= pages || op.cell >= cellsPerPage) return err("EINVAL");
-        const s = as.get(op.page);
-        if (s?.prot !== "rw") return SEGV;
-        this.own(s).write(op.cell, op.value);
+        const e = MmOracle.extentAt(as, op.page);
+        if (e?.prot !== "rw") return SEGV;
+        this.own(as, e, op.page).write(op.cell, op.value);
         return OK;
       }
       case "pin": {
         if (op.page >= pages || (op.kind === "get" && op.write)) return err("EINVAL");
-        const s = as.get(op.page);
-        if (!s || (op.write && s.prot !== "rw")) return err("EFAULT");
+        const e = MmOracle.extentAt(as, op.page);
+        if (!e || (op.write && e.prot !== "rw")) return err("EFAULT");
         const coherent = op.kind !== "get" && (op.write || op.kind === "longterm");
         // A history reference to a private page nobody wrote watches what the process sees there: the file's
         // page, or (for zeros) a page of its own, whose versions include the zeros it starts with.
-        const store = coherent || s.shared || s.data || !s.file ? this.own(s) : this.objectPage(s.file, s.objPage);
-        let handle = 1;
-        while (this.refs.has(handle)) handle++;
+        const store =
+          coherent || e.shared || as.own.has(op.page) || !e.file
+            ? this.own(as, e, op.page)
+            : this.objectPage(e.file, MmOracle.objPage(e, op.page));
+        const handle = this.handles.take();
         const ref: Ref = {
           pid: op.pid,
           store,
@@ -214,52 +295,64 @@ export class MmOracle implements Engine<MmOp, Allowed> {
     const end = op.page + op.pages;
     switch (op.op) {
       case "mmap": {
-        const file = op.file === undefined ? null : this.files[op.file];
+        const file = op.file === undefined ? null : this.files[op.file]!;
         const shared: PageObject | null = op.shared ? (file ?? { pages: new Map() }) : null;
-        for (let p = op.page; p < end; p++) {
-          const objPage = p - op.page;
-          as.set(p, {
-            prot: op.prot,
-            dontfork: false,
-            wipeonfork: false,
-            shared,
-            file: shared ? null : file,
-            objPage,
-            data: null,
-          });
-        }
+        MmOracle.unmap(as, op.page, end);
+        const extent: Extent = {
+          start: op.page,
+          end,
+          prot: op.prot,
+          dontfork: false,
+          wipeonfork: false,
+          shared,
+          file: shared ? null : file,
+          objStart: 0,
+        };
+        as.extents.splice(MmOracle.after(as, op.page), 0, extent);
         return OK;
       }
       case "munmap":
-        for (let p = op.page; p < end; p++) as.delete(p);
+        MmOracle.unmap(as, op.page, end);
         return OK;
       case "mprotect":
-        // Applied page by page from the start; the first unmapped page stops it with ENOMEM.
-        for (let p = op.page; p < end; p++) {
-          const s = as.get(p);
-          if (!s) return err("ENOMEM");
-          s.prot = op.prot;
+        // Applied in address order from the start; the first unmapped page stops it with ENOMEM.
+        for (let at = op.page; at < end; ) {
+          const e = MmOracle.extentAt(as, at);
+          if (!e) return err("ENOMEM");
+          const stop = Math.min(e.end, end);
+          MmOracle.split(as, at);
+          MmOracle.split(as, stop);
+          MmOracle.extentAt(as, at)!.prot = op.prot;
+          at = stop;
         }
         return OK;
       case "madvise": {
         // Every mapped page is advised; an unmapped one makes the result ENOMEM; a real error stops at once.
         let result = OK;
-        for (let p = op.page; p < end; p++) {
-          const s = as.get(p);
-          if (!s) {
+        for (let at = op.page; at < end; ) {
+          const e = MmOracle.extentAt(as, at);
+          if (!e) {
             result = err("ENOMEM");
+            at = Math.min(as.extents[MmOracle.after(as, at)]?.start ?? end, end);
             continue;
           }
+          const stop = Math.min(e.end, end);
+          const flag = (set: (x: Extent) => void): void => {
+            MmOracle.split(as, at);
+            MmOracle.split(as, stop);
+            set(MmOracle.extentAt(as, at)!);
+          };
           if (op.advice === "dontneed") {
-            s.data = null; // private pages read zeros (or the file) again; shared ones keep their data
+            MmOracle.dropOwn(as, at, stop); // private pages read zeros (or the file) again; shared ones keep their data
           } else if (op.advice === "dontfork" || op.advice === "dofork") {
-            s.dontfork = op.advice === "dontfork";
+            flag((x) => (x.dontfork = op.advice === "dontfork"));
           } else if (op.advice === "wipeonfork") {
-            if (s.shared || s.file) return err("EINVAL"); // private anonymous memory only
-            s.wipeonfork = true;
+            if (e.shared || e.file) return err("EINVAL"); // private anonymous memory only
+            flag((x) => (x.wipeonfork = true));
           } else if (op.advice === "keeponfork") {
-            s.wipeonfork = false;
+            flag((x) => (x.wipeonfork = false));
           } // hugepage, nohugepage, mergeable, unmergeable change no observation
+          at = stop;
         }
         return result;
       }

@@ -11,13 +11,14 @@
 // the newest commit (in that order, surprise 3); a failed write leaves its transaction open (surprise 4); BEGIN inside
 // a transaction, COMMIT or ROLLBACK outside one: SQLITE_ERROR.
 import { type Engine, InputError } from "../core/index.ts";
-import type {
-  CheckpointRow,
-  checkpointModes,
-  MvccGeometry,
-  MvccObs,
-  MvccOp,
-  MvccResult,
+import {
+  type CheckpointRow,
+  type checkpointModes,
+  MVCC_MAX_ROWS,
+  type MvccGeometry,
+  type MvccObs,
+  type MvccOp,
+  type MvccResult,
 } from "../models/mvcc/types.ts";
 
 type Select = Extract<MvccOp, { op: "read" | "scan" }>;
@@ -170,12 +171,10 @@ export class WalOracle implements Engine<MvccOp, MvccObs> {
       const v = copy.view.get(op.key);
       return { values: v === undefined ? [] : [v] };
     }
+    // the rows that exist in the range, by key: never a walk of every key from lo to hi
     const rows: [number, number][] = [];
-    for (let k = op.lo; k <= op.hi; k++) {
-      const v = copy.view.get(k);
-      if (v !== undefined) rows.push([k, v]);
-    }
-    return { rows };
+    for (const [k, v] of copy.view) if (k >= op.lo && k <= op.hi) rows.push([k, v]);
+    return { rows: rows.sort((a, b) => a[0] - b[0]) };
   }
 
   /**
@@ -187,6 +186,8 @@ export class WalOracle implements Engine<MvccOp, MvccObs> {
     const old = rows.get(op.key);
     if (op.op === "insert") {
       if (old !== undefined) return { error: "SQLITE_CONSTRAINT_PRIMARYKEY" };
+      if (rows.size >= MVCC_MAX_ROWS)
+        throw new InputError(`the table would hold more than ${MVCC_MAX_ROWS} rows (the sqlite flavour's bound)`);
       rows.set(op.key, op.value);
       copy.changed = true;
       return { count: 1 };

@@ -25,6 +25,7 @@
 // that failure, and `chose` follows the one the engine took.
 import { deepEqual, type Engine, InputError } from "../core/index.ts";
 import {
+  MVCC_MAX_VERSIONS,
   type MvccGeometry,
   type MvccObs,
   type MvccOp,
@@ -53,8 +54,9 @@ interface Ser {
   /** Its place on the commit clock, once committed. */
   commitAt?: number;
   aborted: boolean;
-  /** Keys it read (a scan reads every key of its range, present or not). */
+  /** Keys it read, and the ranges its scans read (every key of the range, present or not: a predicate read). */
   readonly reads: Set<number>;
+  readonly ranges: [number, number][];
   /** Keys it made a version of (insert, update), and the rows it deleted (row id → key): what it changed. */
   readonly made: Set<number>;
   readonly deleted: Map<number, number>;
@@ -82,6 +84,8 @@ interface Tx {
   snapshot?: Copy;
   /** row id → its new value, or null for deleted (rows it inserted included). */
   readonly writes: Map<number, { key: number; value: number } | null>;
+  /** Rows it inserted (in `writes`), counted against the table's bound until it ends. */
+  inserted: number;
   /** SERIALIZABLE only. */
   ser?: Ser;
   /** Its statement waits for transaction `on` to end; then it runs again on the same statement snapshot. */
@@ -94,6 +98,8 @@ const ok = { ok: true } as const;
 class Core {
   private readonly rows: Copy = new Map();
   private nextRow = 1;
+  /** Rows open transactions have inserted: with the committed rows, what the table's bound counts. */
+  private inserted = 0;
   /** key → the open transaction that wrote a row of it (the row lock, and what an insert of the key waits for). */
   private readonly writers = new Map<number, number>();
   /** Clients in a transaction, by client number. */
@@ -189,7 +195,7 @@ class Core {
   }
 
   private newTx(tx: number, level: PgLevel, autocommit: boolean, readOnly: boolean): Tx {
-    const t: Tx = { tx, level, readOnly, autocommit, ran: false, failed: false, writes: new Map() };
+    const t: Tx = { tx, level, readOnly, autocommit, ran: false, failed: false, writes: new Map(), inserted: 0 };
     this.latest.delete(tx);
     if (level === "ser") this.serialize(t);
     return t;
@@ -289,6 +295,7 @@ class Core {
     t.ser = {
       aborted: false,
       reads: new Set(),
+      ranges: [],
       made: new Set(),
       deleted: new Map(),
       readAny: false,
@@ -328,11 +335,12 @@ class Core {
   private run(t: Tx, op: Statement, c: Copy): Outcome {
     if (this.isForced(t)) return { error: "40001" };
     if (t.ser) {
-      const keys = op.op === "scan" ? range(op.lo, op.hi) : [op.key];
       if (op.op === "insert") t.ser.wroteAny = true;
       else {
         t.ser.readAny = true;
-        for (const k of keys) t.ser.reads.add(k);
+        // a scan reads its whole range (kept as the range: its keys are too many to list)
+        if (op.op === "scan") t.ser.ranges.push([op.lo, op.hi]);
+        else t.ser.reads.add(op.key);
         if (op.op !== "read" && op.op !== "scan") t.ser.wroteAny = true;
       }
     }
@@ -348,8 +356,12 @@ class Core {
             .sort((a, b) => a - b),
         };
       case "scan": {
+        // the rows that exist in the range (the copy's, less what it changed, plus what it wrote): never a walk of
+        // every key from lo to hi
         const rows: [number, number][] = [];
-        for (let k = op.lo; k <= op.hi; k++) for (const r of this.view(t, c, k)) rows.push([k, r.value]);
+        const inRange = (k: number) => k >= op.lo && k <= op.hi;
+        for (const [id, r] of c) if (inRange(r.key) && !t.writes.has(id)) rows.push([r.key, r.value]);
+        for (const w of t.writes.values()) if (w && inRange(w.key)) rows.push([w.key, w.value]);
         return { rows: rows.sort((a, b) => a[0] - b[0] || a[1] - b[1]) };
       }
       case "insert": {
@@ -358,6 +370,11 @@ class Core {
         if (writer !== undefined && writer !== t.tx) return { waitFor: writer };
         const live = [...this.rows].some(([id, r]) => r.key === op.key && t.writes.get(id) !== null);
         if (live) return { error: "23505" };
+        // every statement copies or passes the table: it holds a bounded number of rows (docs/mvcc.md, "Bounds")
+        if (this.rows.size + this.inserted >= MVCC_MAX_VERSIONS)
+          throw new InputError(`the table would hold more than ${MVCC_MAX_VERSIONS} rows (the mvcc layer's bound)`);
+        this.inserted++;
+        t.inserted++;
         t.writes.set(this.nextRow++, { key: op.key, value: op.value });
         t.ser?.made.add(op.key);
         this.writers.set(op.key, t.tx);
@@ -427,13 +444,14 @@ class Core {
     const meets = (a: Set<number>, b: Set<number>) => [...a].some((k) => b.has(k));
     // a read of k misses b's write when b made a version of k, or deleted a row of k that a's snapshot has (deleting
     // a row a never saw changes nothing a read)
+    // a read of a key: a point read, or a scan of a range holding it
+    const reads = (s: Ser, k: number) => s.reads.has(k) || s.ranges.some(([lo, hi]) => k >= lo && k <= hi);
+    const readsAny = (s: Ser, keys: Set<number>) => [...keys].some((k) => reads(s, k));
     const missed = (a: Ser, b: Ser) =>
-      [...a.reads].some(
-        (k) => b.made.has(k) || [...b.deleted].some(([id, key]) => key === k && a.snapshot?.has(id) === true),
-      );
+      [...b.made].some((k) => reads(a, k)) ||
+      [...b.deleted].some(([id, key]) => reads(a, key) && a.snapshot?.has(id) === true);
     const edge = (a: Ser, b: Ser) =>
-      (before(a, b) && (meets(changed(a), b.reads) || meets(changed(a), changed(b)))) ||
-      (!before(b, a) && missed(a, b));
+      (before(a, b) && (readsAny(b, changed(a)) || meets(changed(a), changed(b)))) || (!before(b, a) && missed(a, b));
     return hasCycle(members, edge);
   }
 
@@ -457,11 +475,11 @@ class Core {
   }
 
   private release(t: Tx): void {
+    this.inserted -= t.inserted;
+    t.inserted = 0;
     for (const [k, tx] of [...this.writers]) if (tx === t.tx) this.writers.delete(k);
   }
 }
-
-const range = (lo: number, hi: number) => Array.from({ length: hi - lo + 1 }, (_, i) => lo + i);
 
 function hasCycle<T>(nodes: readonly T[], edge: (a: T, b: T) => boolean): boolean {
   const state = new Map<T, "open" | "done">();

@@ -77,10 +77,20 @@ export class Ksm {
     for (const key of this.keys()) if (pidOf(key) === pid) this.forget(key);
   }
 
-  /** mm/ksm.c unmerge_ksm_pages → break_ksm over a range. */
+  /**
+   * mm/ksm.c unmerge_ksm_pages → break_ksm over a range, page by page in address order; only a page with a PTE can
+   * be a KSM page, so the range is walked through the PTEs it holds (walk_page_range skips empty tables too).
+   */
   unmerge(pid: number, start: number, end: number): void {
     const proc = this.mm.procs.get(pid)!;
-    for (let vpage = start; vpage < end; vpage++) this.breakKsm(proc, vpage);
+    const vpages: number[] = [];
+    if (end - start <= proc.ptes.size) {
+      for (let vpage = start; vpage < end; vpage++) if (proc.ptes.has(vpage)) vpages.push(vpage);
+    } else {
+      for (const vpage of proc.ptes.keys()) if (vpage >= start && vpage < end) vpages.push(vpage);
+      vpages.sort((a, b) => a - b);
+    }
+    for (const vpage of vpages) this.breakKsm(proc, vpage);
   }
 
   /**

@@ -15,8 +15,11 @@ import {
   GUP_PIN_COUNTING_BIAS,
   hugeSize,
   keyOf,
+  LowestFree,
   type MadviseAdvice,
   MM_FEATURES,
+  MM_MAX_HANDLES,
+  MM_MAX_PIDS,
   type MmFrameView,
   type MmGeometry,
   type MmObs,
@@ -142,6 +145,9 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   private readonly files: PageCache[];
   /** anon_vma identities handed out so far. */
   private anonVmas = 0;
+  /** The lowest free pid and pin handle (the layer's naming convention). */
+  private readonly pids = new LowestFree(MM_MAX_PIDS, "processes");
+  private readonly handles = new LowestFree(MM_MAX_HANDLES, "pins");
   /** KSM: ksmd's mm list, rmap_items and the stable tree. */
   protected readonly ksm: Ksm;
   readonly touched: MmTouched & { keys: Set<number>; frames: Set<number>; freed: Folio[] } = {
@@ -236,6 +242,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
         this.exitMmap(proc);
         this.ksm.exit(proc.pid);
         this.procs.delete(proc.pid);
+        this.pids.give(proc.pid);
         return OK;
       case "exec":
         this.exitMmap(proc);
@@ -305,8 +312,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
 
   /** cowcheck pids are names, not Linux pids: spawn and fork take the lowest free one, so the generator can reach them. */
   private newProc(vmas: Vma[]): Proc {
-    let pid = 1;
-    while (this.procs.has(pid)) pid++;
+    const pid = this.pids.take();
     const proc: Proc = {
       pid,
       vmas,
@@ -559,9 +565,34 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       return !inside;
     });
     // free_pgtables between the neighbouring VMAs (floor, ceiling): a table no VMA overlaps any more goes
-    for (let base = this.base(start); base < end; base += this.huge) {
+    for (const base of this.tablesIn(proc, this.base(start), end)) {
       if (!proc.vmas.some((v) => v.start < base + this.huge && v.end > base)) proc.tables.delete(base);
     }
+  }
+
+  /**
+   * The page tables (by huge-aligned base) in [from, to), ascending: found through the tables that exist, not by
+   * walking the range, so an op on a huge range costs what is mapped there (free_pgtables walks the tables too).
+   */
+  private tablesIn(proc: Proc, from: number, to: number): number[] {
+    const out: number[] = [];
+    if ((to - from) / this.huge <= proc.tables.size) {
+      for (let base = from; base < to; base += this.huge) if (proc.tables.has(base)) out.push(base);
+      return out;
+    }
+    for (const base of proc.tables) if (base >= from && base < to) out.push(base);
+    return out.sort((a, b) => a - b);
+  }
+
+  /** The vpages in [start, end) that have a PTE, ascending (by the range or by the PTEs, whichever is fewer). */
+  private ptesIn(proc: Proc, start: number, end: number): number[] {
+    const out: number[] = [];
+    if (end - start <= proc.ptes.size) {
+      for (let vpage = start; vpage < end; vpage++) if (proc.ptes.has(vpage)) out.push(vpage);
+      return out;
+    }
+    for (const vpage of proc.ptes.keys()) if (vpage >= start && vpage < end) out.push(vpage);
+    return out.sort((a, b) => a - b);
   }
 
   /** Make a VMA boundary at `vpage` (mm/vma.c split_vma, with vma_adjust_trans_huge splitting a PMD it cuts). */
@@ -631,9 +662,9 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     for (const [base, pmd] of proc.pmds) {
       if (base >= start && base < end) change(keyOf(proc.pid, base), pmd, this.huge, pmd.pfn, base);
     }
-    for (let vpage = start; vpage < end; vpage++) {
-      const pte = proc.ptes.get(vpage);
-      if (pte) change(keyOf(proc.pid, vpage), pte, 1, pte.pfn, vpage);
+    for (const vpage of this.ptesIn(proc, start, end)) {
+      const pte = proc.ptes.get(vpage)!;
+      change(keyOf(proc.pid, vpage), pte, 1, pte.pfn, vpage);
     }
   }
 
@@ -701,8 +732,8 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   protected madviseDontneed(proc: Proc, start: number, end: number): void {
     this.zapRange(proc, start, end, true);
     // CONFIG_PT_RECLAIM (zap_pte_range, reclaim_pt_is_enabled): a table the zap covers whole is freed
-    for (let base = this.base(start + this.huge - 1); base + this.huge <= end; base += this.huge)
-      proc.tables.delete(base);
+    const first = this.base(start + this.huge - 1);
+    for (const base of this.tablesIn(proc, first, end)) if (base + this.huge <= end) proc.tables.delete(base);
   }
 
   // ---- page tables
@@ -1101,8 +1132,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
         continue;
       }
       this.grab(folio, kind);
-      let handle = 1;
-      while (this.pins.has(handle)) handle++;
+      const handle = this.handles.take();
       this.pins.set(handle, { handle, pid: proc.pid, vpage, pfn, kind, write });
       return { handle };
     }
@@ -1132,6 +1162,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   /** mm/gup.c unpin_user_page / put_page: the reverse of grab. */
   private releasePin(pin: Pin): void {
     this.pins.delete(pin.handle);
+    this.handles.give(pin.handle);
     const folio = this.folioOf(pin.pfn);
     if (folio.zero) return;
     if (pin.kind === "get") this.putFolio(folio);

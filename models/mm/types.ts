@@ -1,31 +1,49 @@
 // The mm layer's vocabulary: geometry, ops, observations and the inspected state that invariants read.
 import { z } from "zod";
+import { InputError } from "../../core/index.ts";
+
+/**
+ * Bounds on every number a geometry or an op can give (docs/mm.md, "Bounds"), checked by the schemas before any
+ * work. Far above what the generator or a real engine uses, they keep the worst case cheap: no op costs more than
+ * the state it touches (the window is never walked page by page), and a (pid, page) pair packs exactly into one
+ * number (keyOf: pid × 2^32 + page < 2^53).
+ */
+/** Bytes per page: real pages are 4–64 KiB. */
+export const MM_MAX_PAGE_SIZE = 1 << 20;
+/** Cells per page: a 4 KiB page's bytes. */
+export const MM_MAX_CELLS = 4096;
+/** The window: 2^24 pages (64 GiB of 4 KiB pages; the linux engine uses 2,048, the generator 16). */
+export const MM_MAX_PAGES = 1 << 24;
+/** A huge page is at most 2^9 pages (x86-64's 2 MiB PMD; the generator uses 2^2). */
+export const MM_MAX_HUGE_ORDER = 9;
+/** Files the ops may name. */
+export const MM_MAX_FILES = 64;
+/** Processes alive at once, hence pids (1 … this), and pin handles likewise (the generator names 6 and 4). */
+export const MM_MAX_PIDS = 1 << 20;
+export const MM_MAX_HANDLES = 1 << 20;
 
 export const mmGeometrySchema = z
   .object({
     /** Bytes per page; only real systems care (the model stores cells). */
-    pageSize: z.number().int().positive(),
+    pageSize: z.number().int().positive().max(MM_MAX_PAGE_SIZE),
     /** Observable cells (bytes at real geometry) per page; cell i sits at byte i * pageSize / cellsPerPage. */
-    cellsPerPage: z.number().int().min(1).max(4096),
+    cellsPerPage: z.number().int().min(1).max(MM_MAX_CELLS),
     /** Pages of address space the ops may name: the window [0, pages). */
-    pages: z
-      .number()
-      .int()
-      .min(4)
-      .max(1 << 24),
+    pages: z.number().int().min(4).max(MM_MAX_PAGES),
     /** A huge page (PMD-sized folio) is 2^hugeOrder pages; real x86-64 is 9, fuzzing uses 2. */
-    hugeOrder: z.number().int().min(1).max(9),
+    hugeOrder: z.number().int().min(1).max(MM_MAX_HUGE_ORDER),
     /** Regular files the ops may name (0..files-1), each `pages` pages long, all zeros at boot. */
-    files: z.number().int().min(0).max(64),
+    files: z.number().int().min(0).max(MM_MAX_FILES),
   })
   .strict();
 export type MmGeometry = z.infer<typeof mmGeometrySchema>;
 
 export const defaultMmGeometry: MmGeometry = { pageSize: 4096, cellsPerPage: 4, pages: 16, hugeOrder: 2, files: 2 };
 
-const pid = z.number().int().min(1);
-const page = z.number().int().min(0);
-const pages = z.number().int().min(0);
+const pid = z.number().int().min(1).max(MM_MAX_PIDS);
+// A page or range may reach past the window (EINVAL): up to the largest window, so every window can be overshot.
+const page = z.number().int().min(0).max(MM_MAX_PAGES);
+const pages = z.number().int().min(0).max(MM_MAX_PAGES);
 const prot = z.enum(["r", "rw"]);
 export type Prot = z.infer<typeof prot>;
 export const madviseAdvice = z.enum([
@@ -44,9 +62,10 @@ export type MadviseAdvice = z.infer<typeof madviseAdvice>;
 /** How a pin takes its reference: FOLL_GET (what vmsplice takes), FOLL_PIN, or FOLL_PIN | FOLL_LONGTERM. */
 export const pinKind = z.enum(["get", "pin", "longterm"]);
 export type PinKind = z.infer<typeof pinKind>;
-const handle = z.number().int().min(1);
-const file = z.number().int().min(0);
-const cell = z.number().int().min(0);
+const handle = z.number().int().min(1).max(MM_MAX_HANDLES);
+const file = z.number().int().min(0).max(MM_MAX_FILES);
+// A cell ≥ cellsPerPage is EINVAL: up to the most cells a page may have, so every geometry's can be overshot.
+const cell = z.number().int().min(0).max(MM_MAX_CELLS);
 const value = z.number().int().min(0).max(255);
 
 export const mmOpSchema = z.discriminatedUnion("op", [
@@ -130,6 +149,59 @@ export type MmObs = z.infer<typeof mmObsSchema>;
 export const OK: MmObs = Object.freeze({ ok: true as const });
 export const SEGV: MmObs = Object.freeze({ fault: "SEGV" as const });
 export const err = (error: MmErrno): MmObs => ({ error });
+
+/**
+ * The layer's naming convention for pids and pin handles: the lowest free number from 1 (spawn, fork and pin take
+ * it; exit and unpin give it back), in O(log n) however many are taken. Past `max` at once, bad input (exit 2).
+ */
+export class LowestFree {
+  /** Every number from `top` on is free. */
+  private top = 1;
+  /** The free numbers below `top`: a binary min-heap. */
+  private readonly free: number[] = [];
+  constructor(
+    private readonly max: number,
+    private readonly what: string,
+  ) {}
+
+  take(): number {
+    const heap = this.free;
+    if (!heap.length) {
+      if (this.top > this.max)
+        throw new InputError(`more than ${this.max} ${this.what} at once (the mm layer's bound)`);
+      return this.top++;
+    }
+    const least = heap[0]!;
+    const last = heap.pop()!;
+    if (heap.length) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= heap.length) break;
+        const c = l + 1 < heap.length && heap[l + 1]! < heap[l]! ? l + 1 : l;
+        if (heap[c]! >= last) break;
+        heap[i] = heap[c]!;
+        i = c;
+      }
+      heap[i] = last;
+    }
+    return least;
+  }
+
+  /** `n` (taken before, not given back since) is free again. */
+  give(n: number): void {
+    const heap = this.free;
+    let i = heap.length;
+    heap.push(n);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (heap[parent]! <= n) break;
+      heap[i] = heap[parent]!;
+      i = parent;
+    }
+    heap[i] = n;
+  }
+}
 
 // ---- Inspected state: what invariants read. The model hands out its live structures; an external engine's
 // JSON is decoded into the same shape (see state.ts).

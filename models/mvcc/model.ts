@@ -3,10 +3,20 @@
 // updater), READ COMMITTED's EvalPlanQual, REPEATABLE READ's first-updater-wins, the unique check of an insert
 // (_bt_check_unique with a dirty snapshot), and lazy vacuum up to the OldestXmin horizon. Versions are shared by
 // every snapshot that can see them: nothing is copied.
-import type { Engine } from "../../core/index.ts";
+import { type Engine, InputError } from "../../core/index.ts";
 import { type Client, type Outcome, Sessions, type Statement, type Storage } from "./clients.ts";
 import { SerializationFailure, Ssi, type SsiHeap, type Sxact } from "./ssi.ts";
-import type { MvccGeometry, MvccObs, MvccOp, MvccResult, MvccState, PgLevel, Snapshot, Version } from "./types.ts";
+import {
+  MVCC_MAX_VERSIONS,
+  type MvccGeometry,
+  type MvccObs,
+  type MvccOp,
+  type MvccResult,
+  type MvccState,
+  type PgLevel,
+  type Snapshot,
+  type Version,
+} from "./types.ts";
 
 interface TxState {
   xid?: number;
@@ -31,6 +41,8 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
   readonly features: ReadonlySet<string> = new Set(["inspect"]);
   protected readonly versions: Version[] = [];
   protected readonly clog = new Map<number, "committed" | "aborted">();
+  /** The commit log as the inspected state shows it, kept up to date with `clog` (so inspect copies nothing). */
+  private readonly fates: Record<string, "committed" | "aborted"> = {};
   protected nextXid = 1;
   protected removed: Version[] = [];
   /** The table has a page (a tuple was put in it since it was created or last truncated). */
@@ -39,6 +51,9 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
   protected readonly ctid = new WeakMap<Version, Version>();
   /** Each version's line pointer on the table's page: `versions` is in this order. */
   private readonly lp = new WeakMap<Version, number>();
+  /** Line pointers from `nextLp` on are unused; below it, the unused ones (VACUUM freed them) are `freeLps`, descending. */
+  private nextLp = 1;
+  private freeLps: number[] = [];
   protected readonly sessions: Sessions<TxState> = this.newSessions();
   protected readonly ssi: Ssi;
 
@@ -250,15 +265,37 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
     return { count: done.count };
   }
 
-  /** PageAddItem: a new version takes the first free line pointer (VACUUM frees them), else a new one at the end. */
+  /**
+   * PageAddItem: a new version takes the first free line pointer (VACUUM frees them), else a new one at the end. The
+   * heap holds at most MVCC_MAX_VERSIONS versions: every statement's scan, and every check of the state, passes them
+   * all, and only VACUUM removes any (docs/mvcc.md, "Bounds").
+   */
   protected place(v: Version): void {
-    const used = new Set(this.versions.map((x) => this.lp.get(x)));
-    let lp = 1;
-    while (used.has(lp)) lp++;
+    if (this.versions.length >= MVCC_MAX_VERSIONS)
+      throw new InputError(
+        `the heap would hold more than ${MVCC_MAX_VERSIONS} tuple versions (the mvcc layer's bound): vacuum the table, or split the trace`,
+      );
+    const lp = this.freeLps.pop() ?? this.nextLp++;
     this.lp.set(v, lp);
-    const at = this.versions.findIndex((x) => (this.lp.get(x) ?? 0) > lp);
-    if (at < 0) this.versions.push(v);
-    else this.versions.splice(at, 0, v);
+    const last = this.versions.at(-1);
+    if (!last || this.lp.get(last)! < lp) {
+      this.versions.push(v);
+      return;
+    }
+    let lo = 0;
+    let hi = this.versions.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.lp.get(this.versions[mid]!)! > lp) hi = mid;
+      else lo = mid + 1;
+    }
+    this.versions.splice(lo, 0, v);
+  }
+
+  /** Record a transaction's fate in the commit log. */
+  private setFate(xid: number, fate: "committed" | "aborted"): void {
+    this.clog.set(xid, fate);
+    this.fates[xid] = fate;
   }
 
   /** The version that replaced `v` (t_ctid): the one its updater made, if it updated rather than deleted. */
@@ -276,12 +313,12 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
         throw e;
       }
     }
-    if (client.state.xid !== undefined) this.clog.set(client.state.xid, "committed");
+    if (client.state.xid !== undefined) this.setFate(client.state.xid, "committed");
     if (sxact) this.ssi.release(sxact, true);
   }
 
   abort(client: Client<TxState>): void {
-    if (client.state.xid !== undefined) this.clog.set(client.state.xid, "aborted");
+    if (client.state.xid !== undefined) this.setFate(client.state.xid, "aborted");
     if (client.state.inserting) this.inserted(client.state, { ok: true }); // died waiting in its unique check
     const sxact = client.state.sxact;
     client.state.sxact = undefined;
@@ -297,10 +334,19 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
     // page) a non-aggressive vacuum prunes nothing (lazy_scan_noprune); the table is one page
     if (clients.some((c) => c.pending && c.pending.op.op !== "insert")) return;
     const horizon = this.horizon(clients);
-    for (let i = this.versions.length - 1; i >= 0; i--) {
-      const v = this.versions[i]!;
+    const kept: Version[] = [];
+    for (const v of this.versions) {
       const dead = this.clog.get(v.xmin) === "aborted" || (v.xmax !== 0 && this.committed(v.xmax) && v.xmax < horizon);
-      if (dead) this.removed.unshift(...this.versions.splice(i, 1));
+      if (!dead) kept.push(v);
+      else {
+        this.removed.push(v);
+        this.freeLps.push(this.lp.get(v)!); // lazy_vacuum_heap_page: the line pointer is unused again
+      }
+    }
+    if (this.removed.length) {
+      this.versions.length = 0;
+      for (const v of kept) this.versions.push(v);
+      this.freeLps.sort((a, b) => b - a);
     }
     // lazy_truncate_heap: an empty page is truncated away, and that uses up an xid (observed on 15.18: even when the
     // truncation gives up, after 5 s, because an open transaction that read the table holds a lock on it)
@@ -331,8 +377,9 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
 
   inspect(): MvccState {
     return {
-      versions: this.versions.map((v) => ({ ...v })),
-      clog: Object.fromEntries([...this.clog].map(([x, st]) => [String(x), st])),
+      // the live heap and commit log, not copies: every reader of the state reads it before the next op
+      versions: this.versions,
+      clog: this.fates,
       txs: [...this.sessions.clients.values()].map((c) => {
         // the snapshot it holds: its own (REPEATABLE READ), or the one its waiting statement keeps
         const snapshot = c.state.snapshot ?? (c.pending?.context as Snapshot | undefined) ?? c.state.held;

@@ -15,9 +15,26 @@ export type MvccGeometry = z.infer<typeof mvccGeometrySchema>;
 
 export const defaultMvccGeometry: MvccGeometry = { keys: 4, txs: 3 };
 
-const tx = z.number().int().min(1);
-const key = z.number().int().min(1);
-const value = z.number().int().min(-1_000_000).max(1_000_000);
+/**
+ * Bounds on every number an op can give (docs/mvcc.md, "Bounds"), checked by the schema before any work. Keys (and a
+ * scan's lo and hi) are PostgreSQL's int4, as t's column is: a scan of all of them costs what the rows that exist
+ * cost. Clients are connections, each with a server backend: 64 is four times the geometry's most and below
+ * PostgreSQL's default max_connections (100).
+ */
+export const MVCC_MAX_KEY = 2 ** 31 - 1;
+export const MVCC_MAX_TX = 64;
+export const MVCC_MAX_VALUE = 1_000_000;
+/**
+ * The state a trace may grow, checked as it grows (exit 2): tuple versions in the PostgreSQL flavour's heap (every
+ * statement's sequential scan and every check of the state pass them all; only VACUUM removes dead ones), and rows in
+ * the SQLite flavour's table (its one b-tree page, which every write copies into a WAL frame).
+ */
+export const MVCC_MAX_VERSIONS = 4096;
+export const MVCC_MAX_ROWS = 64;
+
+const tx = z.number().int().min(1).max(MVCC_MAX_TX);
+const key = z.number().int().min(1).max(MVCC_MAX_KEY);
+const value = z.number().int().min(-MVCC_MAX_VALUE).max(MVCC_MAX_VALUE);
 /** PostgreSQL's isolation levels: READ COMMITTED, REPEATABLE READ, SERIALIZABLE. */
 export const pgLevels = ["rc", "rr", "ser"] as const;
 /** SQLite's BEGIN kinds: DEFERRED (locks at the first read and write) and IMMEDIATE (the write lock at BEGIN). */

@@ -5,8 +5,8 @@
 // readers use: slot 0 reads the database file alone; slots 1–4 carry read marks, shared once more than four
 // snapshots need one; a checkpoint copies frames into the database file up to the oldest busy mark, and the WAL
 // starts again at frame 1 once all of it is copied and nobody reads it. Ground truth: docs/research/sqlite-wal.md.
-import type { Engine } from "../../core/index.ts";
-import type { MvccGeometry, MvccObs, MvccOp, MvccResult } from "./types.ts";
+import { type Engine, InputError } from "../../core/index.ts";
+import { MVCC_MAX_ROWS, type MvccGeometry, type MvccObs, type MvccOp, type MvccResult } from "./types.ts";
 import {
   applyChange,
   type Change,
@@ -21,6 +21,8 @@ import type { WalPage, WalState } from "./wal-state.ts";
 /** t's root page: 64 rows of two small integers fit in one 4096-byte b-tree leaf, so every row lives on page 2. */
 export const TABLE_PAGE = 2;
 const pageOf = (_key: number): number => TABLE_PAGE;
+/** The pages holding keys lo..hi (every row lives on TABLE_PAGE): found without walking the range. */
+const pagesOf = (lo: number, hi: number): number[] => (lo <= hi ? [pageOf(lo)] : []);
 
 type Rows = WalPage["rows"];
 interface Frame {
@@ -125,9 +127,9 @@ export class WalModel extends WalClients<Snapshot> implements Engine<MvccOp, Mvc
 
   protected select(c: Reading<Snapshot>, op: Select): MvccResult {
     const [lo, hi] = op.op === "read" ? [op.key, op.key] : [op.lo, op.hi];
-    const pages = new Set<number>();
-    for (let k = lo; k <= hi; k++) pages.add(pageOf(k));
-    const rows = [...pages].flatMap((p) => this.page(c.read, p)).filter(([k]) => k >= lo && k <= hi);
+    const rows = pagesOf(lo, hi)
+      .flatMap((p) => this.page(c.read, p))
+      .filter(([k]) => k >= lo && k <= hi);
     return op.op === "read"
       ? { values: rows.map(([, v]) => v) }
       : { rows: rows.sort((a, b) => a[0] - b[0]).map(([k, v]) => [k, v]) };
@@ -137,6 +139,11 @@ export class WalModel extends WalClients<Snapshot> implements Engine<MvccOp, Mvc
     const page = pageOf(op.key);
     const rows = new Map(this.page(c.read, page));
     const { result, changed } = applyChange(rows, op);
+    // the model's table is one b-tree page, which every write copies (docs/mvcc.md, "Bounds")
+    if (rows.size > MVCC_MAX_ROWS)
+      throw new InputError(
+        `the table would hold more than ${MVCC_MAX_ROWS} rows (the sqlite flavour's bound: its one b-tree page)`,
+      );
     if (changed)
       c.read.dirty.set(
         page,
@@ -235,7 +242,9 @@ export class WalModel extends WalClients<Snapshot> implements Engine<MvccOp, Mvc
     return {
       wal: true,
       db: pages(this.db),
-      frames: [...this.frames],
+      // the live WAL, not a copy: frames are only appended until a restart replaces the array, so a state read
+      // later still holds its frames 1..mxFrame as they were
+      frames: this.frames,
       mxFrame: this.frames.length,
       salt: this.salt,
       nBackfill: this.nBackfill,

@@ -276,9 +276,11 @@ function ksmContents(s: MmState): Map<string, { pfns: Set<number>; blocked: bool
       const f = folioOf(s, pfn);
       if (!f?.anon || f.zero) return;
       const i = pfn - f.pfn;
-      const sum = Array.from(f.data)
-        .slice(i * cpp, (i + 1) * cpp)
-        .join(",");
+      // this page's cells alone: a copy of the whole folio's per page would cost a THP's size squared
+      const [from, to] = [i * cpp, (i + 1) * cpp];
+      const sum = (
+        f.data instanceof Uint8Array ? f.data.subarray(from, to) : Array.prototype.slice.call(f.data, from, to)
+      ).join(",");
       const c = out.get(sum) ?? { pfns: new Set<number>(), blocked: false, full: false };
       c.pfns.add(pfn);
       c.blocked ||= f.ksm ? !f.ksmStable : f.refcount !== f.mapcount;

@@ -17,9 +17,28 @@ function seen(s: WalState, r: WalRead, page: number): Rows {
   return s.db.find((p) => p.page === page)?.rows ?? [];
 }
 
+/**
+ * The pages of the WAL's frames, kept across ops: a WAL only grows until it restarts (a new frames array), so when
+ * the state hands out the same array again only its new frames are read; any other array is read whole.
+ */
+function framePages(): (s: WalState) => ReadonlySet<number> {
+  let frames: WalState["frames"] | undefined;
+  let counted = 0;
+  let pages = new Set<number>();
+  return (s) => {
+    if (s.frames !== frames || s.frames.length < counted) {
+      frames = s.frames;
+      counted = 0;
+      pages = new Set();
+    }
+    for (; counted < s.frames.length; counted++) pages.add(s.frames[counted]!.page);
+    return pages;
+  };
+}
+
 /** Everything a snapshot sees (its transaction's own changes apart). */
-function view(s: WalState, r: WalRead): string {
-  const pages = new Set([...s.db.map((p) => p.page), ...s.frames.map((f) => f.page)]);
+function view(s: WalState, r: WalRead, inFrames: ReadonlySet<number>): string {
+  const pages = new Set([...s.db.map((p) => p.page), ...inFrames]);
   return [...pages]
     .sort((a, b) => a - b)
     .map((p) => `${p}:{${text(seen(s, r, p))}}`)
@@ -82,6 +101,7 @@ export const walStructure: Property<MvccOp, MvccObs, WalState> = {
   members,
   start() {
     const held = new Map<number, { read: string; view: string }>();
+    const pagesOf = framePages();
     return {
       after(op, _obs, s): Named | undefined {
         const broken = structure(s);
@@ -89,7 +109,7 @@ export const walStructure: Property<MvccOp, MvccObs, WalState> = {
         for (const c of s.clients) {
           if (!c.read) continue;
           const read = JSON.stringify(c.read);
-          const now = view(s, c.read);
+          const now = view(s, c.read, pagesOf(s));
           const was = held.get(c.tx);
           if (!was || was.read !== read) held.set(c.tx, { read, view: now });
           else if (was.view !== now)
