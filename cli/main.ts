@@ -11,12 +11,14 @@ import {
   type CampaignResult,
   type EngineFactory,
   EngineFailure,
+  excerpt,
   type Failure,
   formatTrace,
   InputError,
   type PropertyKind,
   resolveGeometry,
   stopAllGroups,
+  visible,
   withoutKinds,
 } from "../core/index.ts";
 import { engineCatalogue, engineSpecs, resolveEngine } from "../engines/resolve.ts";
@@ -26,7 +28,7 @@ import { minimizeTrace } from "../fuzz/minimize.ts";
 import { runParallelCampaign } from "../fuzz/parallel.ts";
 import { replayTrace } from "../fuzz/replay.ts";
 import { layerNamed, layers, loadTrace } from "../layers/index.ts";
-import { describeStructure, explainFailure, replayCommand } from "../reports/explain.ts";
+import { describeEngineFailure, describeStructure, explainFailure, replayCommand } from "../reports/explain.ts";
 import { ReportWriter, type TargetRecord } from "../reports/writer.ts";
 import { type Print, silent, stdout } from "./printer.ts";
 import { Progress } from "./progress.ts";
@@ -223,7 +225,7 @@ async function runTargets(
   onInterrupt = () => {
     progress.done();
     // a failure found but not yet shrunk is kept, unshrunk; otherwise the target is recorded as far as it got
-    if (pending) report.add(pending.t.key, pending.t.expect, pending.t.spec, pending.result);
+    if (pending) report.add(pending.t.key, pending.t.expect, pending.t.spec, pending.result, o.against);
     else if (running) {
       const { t, progress: p } = running;
       report.add(t.key, t.expect, t.spec, {
@@ -273,7 +275,7 @@ async function runTargets(
       progress.done();
       await factories.dispose(t.factory);
       await factories.dispose(t.against);
-      const rec = report.add(t.key, t.expect, t.spec, result);
+      const rec = report.add(t.key, t.expect, t.spec, result, o.against);
       records.push(rec);
       printTarget(rec, t, o, print);
     }
@@ -608,11 +610,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (stopped !== undefined) return stopped; // what failed was stopped by the interrupt
     if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
     if (e instanceof InputError) {
-      process.stderr.write(`cowcheck: ${e.message}\n`);
+      process.stderr.write(`cowcheck: ${visible(e.message)}\n`);
       return EXIT.usage;
     }
     if (e instanceof EngineFailure) {
-      process.stderr.write(`cowcheck: engine failure (${e.kind}): ${e.message}\n${e.detail ? `${e.detail}\n` : ""}`);
+      process.stderr.write(`cowcheck: ${describeEngineFailure(e)}\n`);
       return EXIT.engine;
     }
     throw e;
@@ -628,9 +630,9 @@ function printVerdict(failure: Failure | undefined, n: number, engine: string): 
     stdout(`ok: ${n} ops on ${engine}, every observation and property held`);
     return EXIT.ok;
   }
-  stdout(`FAILED at op ${failure.index}: ${failure.property} (${failure.kind}): ${failure.message}`);
+  stdout(visible(`FAILED at op ${failure.index}: ${failure.property} (${failure.kind}): ${failure.message}`));
   if (failure.kind === "equivalence")
-    stdout(`  observed ${JSON.stringify(failure.observed)}, expected ${JSON.stringify(failure.expected)}`);
+    stdout(visible(`  observed ${excerpt(failure.observed, 4000)}, expected ${excerpt(failure.expected, 4000)}`));
   return EXIT.failed;
 }
 

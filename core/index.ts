@@ -14,7 +14,7 @@ export {
 export { type Engine, type EngineFactory, EngineFailure, type EngineFailureKind } from "./engine.ts";
 export { describeIssue, InputError } from "./errors.ts";
 export { type GeometrySources, resolveGeometry } from "./geometry.ts";
-export { allows, deepEqual, excerpt, isOneOf, isPromise, minus } from "./json.ts";
+export { allows, deepEqual, excerpt, isOneOf, isPromise, minus, visible, visibleChar } from "./json.ts";
 export {
   type AnyLayer,
   type Flavour,
@@ -36,4 +36,12 @@ export {
   stateless,
 } from "./property.ts";
 export type { CampaignResult, StructureStats } from "./result.ts";
-export { formatTrace, parseTrace, readTraceFile, type Trace } from "./trace.ts";
+export {
+  formatTrace,
+  MAX_NESTING,
+  MAX_TRACE_BYTES,
+  MAX_TRACE_OPS,
+  parseTrace,
+  readTraceFile,
+  type Trace,
+} from "./trace.ts";

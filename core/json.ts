@@ -72,3 +72,15 @@ export function excerpt(value: unknown, max = 200, depth = 8): string {
   walk(value, 0);
   return out.length <= max ? out : `${out.slice(0, max - 1)}…`;
 }
+
+/**
+ * Text from outside (an engine, a trace) made safe for a terminal, a file or an XML document: control characters (C0
+ * but newline and tab, DEL, C1; the escape character among them), lone surrogates, the Unicode line and paragraph
+ * separators and the non-characters U+FFFE and U+FFFF as `\\uXXXX`.
+ */
+export function visible(s: string): string {
+  return s.replace(/(?![\n\t])[\p{Cc}\p{Cs}\u2028\u2029\ufffe\uffff]/gu, visibleChar);
+}
+
+/** One character as `\\uXXXX` (a code unit, for a lone surrogate). */
+export const visibleChar = (c: string): string => `\\u${c.codePointAt(0)!.toString(16).padStart(4, "0")}`;

@@ -45,6 +45,12 @@ export interface Layer<Op, Obs, State, G> {
   opArbitrary(geometry: G, features: ReadonlySet<string>): fc.Arbitrary<Op>;
   /** The feature an op needs beyond the layer's base set, if any (an engine without it is never sent the op). */
   requires?(op: Op): string | undefined;
+  /**
+   * Why an op the schema accepts is still not valid in this geometry (mvcc: `checkpoint` outside the sqlite
+   * flavour), or undefined. Trace validation calls it for each op with the trace's completed geometry, so that such
+   * an op is refused as bad input (exit 2) with its index, before anything runs.
+   */
+  checkOp?(op: Op, geometry: G): string | undefined;
   /** A small finite op set for exhaustive exploration (`cowcheck explore`). */
   alphabet?(geometry: G): Op[];
   /**

@@ -1,8 +1,9 @@
 // Traces: the unit users share. A JSON file { cowcheck: 1, layer, geometry, features, seed, ops, expected? }.
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { z } from "zod";
 import { describeIssue, InputError } from "./errors.ts";
 import { resolveGeometry } from "./geometry.ts";
+import { excerpt, visible } from "./json.ts";
 import type { AnyLayer } from "./layer.ts";
 
 export interface Trace<Op = unknown, Obs = unknown, G = unknown> {
@@ -19,6 +20,10 @@ export interface Trace<Op = unknown, Obs = unknown, G = unknown> {
   note?: string;
 }
 
+/** A trace's size bounds (docs/architecture.md, "Bounds"): ops (and expected observations), and bytes of its file. */
+export const MAX_TRACE_OPS = 1_000_000;
+export const MAX_TRACE_BYTES = 256 << 20;
+
 const envelope = z
   .object({
     cowcheck: z.literal(1),
@@ -26,13 +31,63 @@ const envelope = z
     geometry: z.record(z.string(), z.unknown()).optional(),
     features: z.array(z.string()).default([]),
     seed: z.number().int().min(0).max(0xffff_ffff).optional(),
-    ops: z.array(z.unknown()),
-    expected: z.array(z.unknown()).optional(),
+    ops: z.array(z.unknown()).max(MAX_TRACE_OPS),
+    expected: z.array(z.unknown()).max(MAX_TRACE_OPS).optional(),
     note: z.string().optional(),
   })
   .strict();
 
-const describe = (where: string, issues: readonly z.core.$ZodIssue[]): string => describeIssue(where, issues[0]);
+/**
+ * Deepest nesting a trace's op, observation or geometry may have. No layer's come near it; deeper ones are refused
+ * before anything walks them recursively (a layer's recursive schema, a message quoting them).
+ */
+export const MAX_NESTING = 64;
+
+/** Longest message about one field: an issue's path and text may quote the input (a record's key, a bad value). */
+const MAX_ISSUE = 300;
+const bounded = (s: string, max: number): string => {
+  const v = visible(s.length > max ? s.slice(0, max) : s);
+  return v.length > max ? `${v.slice(0, max - 1)}…` : v;
+};
+
+const describe = (where: string, issues: readonly z.core.$ZodIssue[]): string =>
+  bounded(describeIssue(where, issues[0]), MAX_ISSUE);
+
+/**
+ * How deep a JSON value nests, walked without recursion; stops counting past `limit` (so a 100,000-deep value costs
+ * no more than a shallow one of the same size).
+ */
+function nesting(value: unknown, limit: number): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (d > deepest) deepest = d;
+    if (deepest > limit) return deepest;
+    if (typeof v !== "object" || v === null) continue;
+    for (const x of Array.isArray(v) ? v : Object.values(v))
+      if (typeof x === "object" && x !== null) stack.push([x, d + 1]);
+  }
+  return deepest;
+}
+
+/** Refuse a value nested too deep to validate or quote safely. */
+function shallow(value: unknown, where: string, source: string): void {
+  if (nesting(value, MAX_NESTING) > MAX_NESTING) {
+    throw new InputError(`${source}: ${where}: nested deeper than ${MAX_NESTING} levels`);
+  }
+}
+
+/** A schema's verdict; a validation that overflows the stack anyway (a layer's recursive schema) is bad input too. */
+function validate<T>(schema: z.ZodType<T>, value: unknown, where: string, source: string) {
+  try {
+    return schema.safeParse(value);
+  } catch (e) {
+    if (e instanceof RangeError)
+      throw new InputError(`${source}: ${where}: too large or too deeply nested to validate`);
+    throw e;
+  }
+}
 
 /**
  * Validate a parsed JSON value as a trace of one of `registry`'s layers; errors name the op index and field. The
@@ -43,27 +98,42 @@ export function parseTrace(
   registry: readonly AnyLayer[],
   source = "trace",
 ): { layer: AnyLayer; trace: Trace } {
-  const env = envelope.safeParse(json);
+  const env = validate(envelope, json, "(top level)", source);
   if (!env.success) throw new InputError(`${source}: not a cowcheck trace: ${describe("", env.error.issues)}`);
   const t = env.data;
   const layer = registry.find((l) => l.name === t.layer);
   if (!layer) {
-    throw new InputError(`${source}: unknown layer "${t.layer}" (known: ${registry.map((l) => l.name).join(", ")})`);
+    const known = registry.map((l) => l.name).join(", ");
+    throw new InputError(`${source}: unknown layer ${bounded(excerpt(t.layer, 60), 60)} (known: ${known})`);
   }
   const given = t.geometry ?? {};
-  resolveGeometry(layer, { user: given, source: `${source}: geometry` }); // valid once completed, or an input error
+  shallow(given, "geometry", source);
+  let geometry: unknown;
+  try {
+    // valid once completed, or an input error
+    geometry = resolveGeometry(layer, { user: given, source: `${source}: geometry` });
+  } catch (e) {
+    // its message lists every issue, and may quote the keys it did not expect
+    throw e instanceof InputError ? new InputError(bounded(e.message, 3 * MAX_ISSUE)) : e;
+  }
   const ops = t.ops.map((op, i) => {
-    const r = layer.opSchema.safeParse(op);
+    shallow(op, `ops[${i}]`, source);
+    const r = validate(layer.opSchema, op, `ops[${i}]`, source);
     if (!r.success) {
-      throw new InputError(`${source}: ${describe(`ops[${i}]`, r.error.issues)} (op: ${JSON.stringify(op)})`);
+      throw new InputError(
+        `${source}: ${describe(`ops[${i}]`, r.error.issues)} (op: ${bounded(excerpt(op), MAX_ISSUE)})`,
+      );
     }
+    const why = layer.checkOp?.(r.data, geometry);
+    if (why !== undefined) throw new InputError(`${source}: ops[${i}]: ${bounded(why, MAX_ISSUE)}`);
     return r.data;
   });
   if (t.expected && t.expected.length > ops.length) {
     throw new InputError(`${source}: more expected observations (${t.expected.length}) than ops (${ops.length})`);
   }
   const expected = t.expected?.map((obs, i) => {
-    const r = layer.obsSchema.safeParse(obs);
+    shallow(obs, `expected[${i}]`, source);
+    const r = validate(layer.obsSchema, obs, `expected[${i}]`, source);
     if (!r.success) throw new InputError(`${source}: ${describe(`expected[${i}]`, r.error.issues)}`);
     return r.data;
   });
@@ -78,14 +148,19 @@ export function parseTrace(
 export function readTraceFile(path: string): unknown {
   let text: string;
   try {
+    const bytes = statSync(path).size;
+    if (bytes > MAX_TRACE_BYTES)
+      throw new InputError(`${path}: ${bytes} bytes; a trace file is at most ${MAX_TRACE_BYTES} bytes (256 MiB)`);
     text = readFileSync(path, "utf8");
   } catch (e) {
+    if (e instanceof InputError) throw e;
     throw new InputError(`cannot read trace ${path}: ${(e as Error).message}`);
   }
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new InputError(`${path}: not JSON: ${(e as Error).message}`);
+    // the parser's message quotes the text around the error
+    throw new InputError(`${path}: not JSON: ${bounded((e as Error).message, MAX_ISSUE)}`);
   }
 }
 

@@ -7,6 +7,7 @@ import {
   type Engine,
   type EngineFactory,
   EngineFailure,
+  excerpt,
   isTracked,
   killGroups,
   trackGroup,
@@ -142,7 +143,7 @@ export class StdioEngine implements Engine<unknown, unknown, unknown> {
       const where = issue.path.length ? ` (${describeIssue("obs", issue)})` : "";
       throw new EngineFailure(
         "protocol",
-        `engine answered op ${JSON.stringify(op)} with ${JSON.stringify(r.obs)}${where}, which is none of the ${this.layer} observations: ${this.layerDesc.observations}`,
+        `engine answered op ${excerpt(op, 500)} with ${excerpt(r.obs, 500)}${where.slice(0, 300)}, which is none of the ${this.layer} observations: ${this.layerDesc.observations}`,
       );
     }
     return obs.data;

@@ -1,13 +1,48 @@
 // Failures explained in words: the violated property, the ops with their observations, where the first diverging
 // observation differs (json-diff), the state picture; and the regression test a failure should become.
 import { diffString } from "json-diff";
-import { type CampaignResult, formatTrace, isOneOf, type StructureStats } from "../core/index.ts";
+import {
+  type CampaignResult,
+  deepEqual,
+  excerpt,
+  formatTrace,
+  isOneOf,
+  type StructureStats,
+  visible,
+} from "../core/index.ts";
+
+/**
+ * Longest text quoted from a failure's message or an engine's stderr; longest JSON shown of one op or observation
+ * (a page of 4,096 cells fits), and most differences listed: enough for every valid value, not for a flood.
+ */
+const MAX_MESSAGE = 4000;
+const MAX_VALUE = 20_000;
+const MAX_DIFFERENCES = 5000;
+
+const cut = (s: string, max: number): string => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
+
+/** A value as JSON, whole when it is small (as every valid op and observation is), else a bounded excerpt. */
+function quote(v: unknown): string {
+  let s: string | undefined;
+  try {
+    s = JSON.stringify(v);
+  } catch {
+    // nested too deep for JSON.stringify
+  }
+  return s !== undefined && s.length <= MAX_VALUE ? s : excerpt(v, MAX_VALUE);
+}
+
+/** An engine failure in words, as the CLI prints it: its kind, its message, and what the engine wrote to stderr. */
+export function describeEngineFailure(e: { kind: string; message: string; detail?: string }): string {
+  const lines = [`engine failure (${e.kind}): ${cut(e.message, MAX_MESSAGE)}`];
+  if (e.detail) lines.push("", "engine stderr / detail:", cut(e.detail, MAX_MESSAGE));
+  return visible(lines.join("\n"));
+}
 
 export function explainFailure(r: CampaignResult): string {
   const lines: string[] = [];
   if (r.status === "engine-failure" && r.engineFailure) {
-    lines.push(`engine failure (${r.engineFailure.kind}): ${r.engineFailure.message}`);
-    if (r.engineFailure.detail) lines.push("", "engine stderr / detail:", r.engineFailure.detail);
+    lines.push(describeEngineFailure(r.engineFailure));
     lines.push("", `trace up to the failing op: ${r.trace?.ops.length ?? 0} ops`);
     return lines.join("\n");
   }
@@ -15,38 +50,38 @@ export function explainFailure(r: CampaignResult): string {
   if (!f || !r.trace) return "passed";
   lines.push(
     `property: ${f.property} (${f.kind})`,
-    `message:  ${f.message}`,
-    `at op ${f.index}: ${JSON.stringify(r.trace.ops[f.index])}`,
+    `message:  ${cut(f.message, MAX_MESSAGE)}`,
+    `at op ${f.index}: ${quote(r.trace.ops[f.index])}`,
   );
   if (r.anomaly) lines.push(`anomaly:  ${r.anomaly}`);
   if (r.steps) {
     lines.push("", "ops → observations:");
-    for (const s of r.steps)
-      lines.push(`  ${String(s.index).padStart(3)}  ${JSON.stringify(s.op)}  →  ${JSON.stringify(s.observed)}`);
+    for (const s of r.steps) lines.push(`  ${String(s.index).padStart(3)}  ${quote(s.op)}  →  ${quote(s.observed)}`);
   }
   if (f.kind === "equivalence") {
     if (isOneOf(f.expected)) {
-      lines.push("", `observed: ${JSON.stringify(f.observed)}`, "allowed (any one of):");
-      for (const e of f.expected.oneOf) lines.push(`  ${JSON.stringify(e)}`);
+      lines.push("", `observed: ${quote(f.observed)}`, "allowed (any one of):");
+      for (const e of f.expected.oneOf) lines.push(`  ${quote(e)}`);
     } else {
-      lines.push(
-        "",
-        `observed: ${JSON.stringify(f.observed)}`,
-        `expected: ${JSON.stringify(f.expected)}`,
-        "differs at:",
-      );
-      for (const d of differences(f.expected, f.observed)) lines.push(`  ${d}`);
-      lines.push(
-        "json-diff (expected → observed):",
-        diffString(positional(f.expected), positional(f.observed), { color: false, full: true }).trimEnd(),
-      );
+      const observed = quote(f.observed);
+      const expected = quote(f.expected);
+      lines.push("", `observed: ${observed}`, `expected: ${expected}`, "differs at:");
+      const ds = differences(f.expected, f.observed);
+      for (const d of ds.slice(0, MAX_DIFFERENCES)) lines.push(`  ${cut(d, 2 * MAX_VALUE)}`);
+      if (ds.length > MAX_DIFFERENCES) lines.push(`  … and ${ds.length - MAX_DIFFERENCES} more`);
+      // json-diff shows both values whole: only for values small enough to be shown whole
+      if (observed.length < MAX_VALUE && expected.length < MAX_VALUE)
+        lines.push(
+          "json-diff (expected → observed):",
+          diffString(positional(f.expected), positional(f.observed), { color: false, full: true }).trimEnd(),
+        );
     }
   }
   if (r.originalLength !== undefined && r.originalLength > r.trace.ops.length) {
     lines.push("", `minimized from ${r.originalLength} to ${r.trace.ops.length} ops (seed ${r.seed})`);
   }
   if (r.state) lines.push("", `state after op ${f.index}:`, r.state.replace(/^/gm, "  "));
-  return lines.join("\n");
+  return visible(lines.join("\n"));
 }
 
 /** Arrays as index-keyed objects, so json-diff compares cells by position instead of as sequences. */
@@ -64,36 +99,46 @@ export function differences(expected: unknown, observed: unknown, path = ""): st
     const keys = [...new Set([...Object.keys(expected), ...Object.keys(observed)])];
     return keys.flatMap((k) => {
       const sub = Array.isArray(expected) ? `${path}[${k}]` : path ? `${path}.${k}` : k;
-      if (!(k in expected)) return [`${sub}: absent → ${JSON.stringify(observed[k])}`];
-      if (!(k in observed)) return [`${sub}: ${JSON.stringify(expected[k])} → absent`];
+      if (!(k in expected)) return [`${sub}: absent → ${quote(observed[k])}`];
+      if (!(k in observed)) return [`${sub}: ${quote(expected[k])} → absent`];
       return differences(expected[k], observed[k], sub);
     });
   }
-  return JSON.stringify(expected) === JSON.stringify(observed)
-    ? []
-    : [`${path || "(value)"}: ${JSON.stringify(expected)} → ${JSON.stringify(observed)}`];
+  return deepEqual(expected, observed) ? [] : [`${path || "(value)"}: ${quote(expected)} → ${quote(observed)}`];
+}
+
+/**
+ * A JavaScript literal of a JSON value: JSON.stringify's, with the line and paragraph separators escaped too (JSON
+ * allows them raw in strings; older JavaScript and every `//` comment do not), so the text stays data on any reader.
+ */
+function literal(v: unknown): string {
+  return JSON.stringify(v).replace(/[\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
 }
 
 /**
  * A vitest test that fails while the engine still fails the trace. `engine` is the spec to replay it with; without
  * one (an engine passed to the library as a function), the test imports the user's factory, to be adjusted.
+ * `against` is the reference engine of a run with `--against`, whose failure only the lockstep comparison sees.
+ * Everything the run produced (the label, the failure's message, the trace) goes in as JSON data, never as code
+ * or comment text: the trace's note says what it was written for.
  */
-export function regressionTest(label: string, r: CampaignResult, engine?: string): string {
-  const line = (s: string): string => s.replace(/[\r\n]+/g, " ");
+export function regressionTest(label: string, r: CampaignResult, engine?: string, against?: string): string {
   const factory =
     engine === undefined
       ? '\n// the engine factory you checked: adjust this import to where it lives\nimport createEngine from "./my-engine.js";'
       : "";
-  const spec = engine === undefined ? "createEngine" : JSON.stringify(engine);
-  return `// cowcheck regression: ${line(label)}
-// ${r.failure?.property}: ${line(r.failure?.message ?? "")}
+  const options = [`engine: ${engine === undefined ? "createEngine" : literal(engine)}`];
+  if (against !== undefined) options.push(`against: ${literal(against)}`);
+  const note = r.failure ? `${r.failure.property}: ${r.failure.message}` : r.trace?.note;
+  const trace = r.trace && { ...r.trace, note };
+  return `// cowcheck regression: generated; fails while the engine still fails this trace (the trace's note says how).
 import { expect, test } from "vitest";
 import { checkTrace } from "cowcheck";${factory}
 
-const trace = ${JSON.stringify(r.trace)};
+const trace = ${literal(trace ?? null)};
 
-test(${JSON.stringify(`cowcheck regression: ${label}`)}, async () => {
-  const failure = await checkTrace(trace, { engine: ${spec} });
+test(${literal(`cowcheck regression: ${label}`)}, async () => {
+  const failure = await checkTrace(trace, { ${options.join(", ")} });
   expect(failure, failure?.message).toBeUndefined();
 });
 `;
@@ -124,11 +169,11 @@ export function describeStructure(st: StructureStats, ops: number): string {
  * Everything the CLI would say of a failed result, for a library user who has no report folder: the explanation
  * (op index, expected against observed, seed), the minimized trace, how to replay it, and the regression test.
  */
-export function failureReport(r: CampaignResult, label: string, engine?: string): string {
+export function failureReport(r: CampaignResult, label: string, engine?: string, against?: string): string {
   if (r.status === "passed") return "passed";
   const file = `${label.replace(/[^A-Za-z0-9._-]+/g, "_")}.trace.json`;
   const replay = engine
-    ? replayCommand(file, engine)
+    ? replayCommand(file, engine, against)
     : `npx cowcheck replay ${file} --engine ./my-engine.js   (a module whose default export is your engine factory)`;
   const parts = [
     explainFailure(r),
@@ -138,6 +183,6 @@ export function failureReport(r: CampaignResult, label: string, engine?: string)
     "",
     `replay: ${replay}`,
   ];
-  if (r.status === "failed") parts.push("", "regression test:", regressionTest(label, r, engine).trimEnd());
+  if (r.status === "failed") parts.push("", "regression test:", regressionTest(label, r, engine, against).trimEnd());
   return parts.join("\n");
 }

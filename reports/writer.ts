@@ -1,9 +1,10 @@
 // Report folder: summary.json, junit.xml and report.html rewritten after every target, and for each failure its trace, a
 // readable explanation (json-diff of the first diverging observation) and a ready-to-commit vitest test.
 // Written as the run goes, so an interrupted run keeps what it found.
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { type CampaignResult, formatTrace } from "../core/index.ts";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { type CampaignResult, formatTrace, visible } from "../core/index.ts";
 import { explainFailure, regressionTest } from "./explain.ts";
 
 export interface TargetRecord {
@@ -19,9 +20,57 @@ export interface TargetRecord {
 
 const safe = (s: string): string => s.replace(/[^A-Za-z0-9._-]+/g, "_");
 
+/**
+ * Engine output may hold any character: what XML 1.0 forbids even as a reference (most C0 controls, lone surrogates,
+ * U+FFFE, U+FFFF) and what a terminal would obey is made visible as `\\uXXXX` first, then markup is escaped.
+ * (xmlbuilder2 was tried: it leaves text that looks like an entity, "&amp;", unescaped, so it does not read back.)
+ */
 const html = (s: string): string =>
-  s.replace(/[<>&"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;" })[c]!);
-const xml = (s: string): string => s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  visible(s).replace(/[<>&"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;" })[c]!);
+const xml = (s: string): string => visible(s).replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
+/** An attribute value, where a literal tab or line break would be read as a space: they are references too. */
+const attr = (s: string): string => xml(s).replace(/[\t\n\r]/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** Whether process `pid` of this machine is alive (a process we may not signal is alive too). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * The report folders beside a new one (reports/out/*) that a run killed outright (SIGKILL, a power cut) left
+ * "running": their writer is gone, so they are marked interrupted, as an interrupt would have marked them.
+ */
+function markAbandoned(parent: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return; // no folder yet
+  }
+  for (const name of names) {
+    const file = join(parent, name, "summary.json");
+    try {
+      const summary = JSON.parse(readFileSync(file, "utf8"));
+      if (summary?.status !== "running" || summary.host !== hostname() || !Number.isInteger(summary.pid)) continue;
+      if (alive(summary.pid)) continue;
+      summary.status = "interrupted";
+      summary.interrupted = `its run (pid ${summary.pid}) ended without finishing it; marked by a later run`;
+      writeFileSync(file, `${JSON.stringify(summary, null, 1)}\n`);
+      const html = join(parent, name, "report.html");
+      writeFileSync(
+        html,
+        readFileSync(html, "utf8").replace("<h1>cowcheck: running</h1>", "<h1>cowcheck: interrupted</h1>"),
+      );
+    } catch {
+      // not a report folder, or one being written: left alone
+    }
+  }
+}
 
 export class ReportWriter {
   readonly dir: string;
@@ -33,12 +82,22 @@ export class ReportWriter {
     private readonly argv: readonly string[],
   ) {
     this.dir = resolve(dir);
+    markAbandoned(dirname(this.dir));
     mkdirSync(this.dir, { recursive: true });
     this.flush("running");
   }
 
-  /** Record one target's result; returns the record (with the files written for it). */
-  add(label: string, expect: "pass" | "kill", engineSpec: string, result: CampaignResult): TargetRecord {
+  /**
+   * Record one target's result; returns the record (with the files written for it). `against` is the reference
+   * engine's spec of a run with `--against`, which the regression test passes on so it reproduces the failure.
+   */
+  add(
+    label: string,
+    expect: "pass" | "kill",
+    engineSpec: string,
+    result: CampaignResult,
+    against?: string,
+  ): TargetRecord {
     const files: string[] = [];
     if (result.trace) {
       const base = join(this.dir, safe(label));
@@ -49,7 +108,7 @@ export class ReportWriter {
       writeFileSync(`${base}.failure.txt`, `${explainFailure(result)}\n`);
       files.push(`${base}.trace.json`, `${base}.failure.txt`);
       if (result.status === "failed") {
-        writeFileSync(`${base}.regression.test.ts`, regressionTest(label, result, engineSpec));
+        writeFileSync(`${base}.regression.test.ts`, regressionTest(label, result, engineSpec, against));
         files.push(`${base}.regression.test.ts`);
       }
     }
@@ -69,6 +128,9 @@ export class ReportWriter {
     const summary = {
       cowcheck: 1,
       status,
+      // who writes it, so that a later run can tell a report still being written from one a killed run left
+      pid: process.pid,
+      host: hostname(),
       argv: this.argv,
       startedAt: this.started.toISOString(),
       updatedAt: new Date().toISOString(),
@@ -155,11 +217,12 @@ ${details.join("\n")}
             t.expect === "kill"
               ? `mutant survived ${t.result.runs} runs`
               : (t.result.failure?.message ?? t.result.engineFailure?.message ?? "");
-          body = `<${tag} message="${xml(msg)}">${xml(t.expect === "kill" ? msg : explainFailure(t.result))}</${tag}>`;
+          const short = msg.length > 1000 ? `${msg.slice(0, 999)}…` : msg; // the body explains it in full
+          body = `<${tag} message="${attr(short)}">${xml(t.expect === "kill" ? msg : explainFailure(t.result))}</${tag}>`;
         }
-        return `    <testcase classname="cowcheck.${xml(layer)}" name="${xml(name)}" time="${t.result.elapsedMs / 1000}">${body}</testcase>`;
+        return `    <testcase classname="cowcheck.${attr(layer)}" name="${attr(name)}" time="${t.result.elapsedMs / 1000}">${body}</testcase>`;
       });
-      return `  <testsuite name="cowcheck.${xml(layer)}" tests="${ts.length}" failures="${failures}" errors="${errors}" skipped="${skipped}" time="${time}">\n${cases.join("\n")}\n  </testsuite>`;
+      return `  <testsuite name="cowcheck.${attr(layer)}" tests="${ts.length}" failures="${failures}" errors="${errors}" skipped="${skipped}" time="${time}">\n${cases.join("\n")}\n  </testsuite>`;
     });
     return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="cowcheck">\n${suites.join("\n")}\n</testsuites>\n`;
   }

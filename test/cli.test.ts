@@ -1,19 +1,18 @@
 // The command line: exit codes, reports, replay of what a run wrote, and clear errors for bad input.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test, vi } from "vitest";
 import { main } from "../cli/main.ts";
 import { registerLayer } from "../layers/index.ts";
 import { cellLayer } from "./fixtures/cell-layer.ts";
-import { captureOutput } from "./helpers.ts";
+import { captureOutput, tempDirs } from "./helpers.ts";
 
 registerLayer(cellLayer);
 
 const { out, err } = captureOutput();
 
-const tmp = (): string => mkdtempSync(join(tmpdir(), "cowcheck-test-"));
+const tmp = tempDirs("cowcheck-test-");
 const fixture = "test/fixtures/seed-article.trace.json";
 
 describe("cowcheck run", () => {

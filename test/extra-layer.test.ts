@@ -1,8 +1,7 @@
 // A layer is its own files plus one registry line. The cell layer (test/fixtures/cell-layer.ts) imports core/ alone;
 // registered here, it runs through the campaign, minimize, explore, the report writer and every CLI command, with no
 // edit in engines/, fuzz/, reports/ or cli/.
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect, test, vi } from "vitest";
 import { main } from "../cli/main.ts";
@@ -12,14 +11,14 @@ import { minimizeTrace } from "../fuzz/minimize.ts";
 import { loadTrace, registerLayer } from "../layers/index.ts";
 import { ReportWriter } from "../reports/writer.ts";
 import { cellLayer } from "./fixtures/cell-layer.ts";
-import { campaignOn, captureOutput } from "./helpers.ts";
+import { campaignOn, captureOutput, tempDirs } from "./helpers.ts";
 
 registerLayer(cellLayer);
 
 const { out, err } = captureOutput();
 const errors = (): string => err.join("");
 
-const tmp = (): string => mkdtempSync(join(tmpdir(), "cowcheck-cell-"));
+const tmp = tempDirs("cowcheck-cell-");
 
 test("campaign, report writer and minimize: the model passes, the mutant is killed by a short trace", async () => {
   const model = await campaignOn(cellLayer, "model", {

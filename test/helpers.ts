@@ -1,5 +1,8 @@
 // What several tests share.
-import { afterEach, beforeEach, vi } from "vitest";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeEach, vi } from "vitest";
 import type { AnyLayer, CampaignResult } from "../core/index.ts";
 import { resolveEngine } from "../engines/resolve.ts";
 import { type CampaignOptions, runCampaign } from "../fuzz/campaign.ts";
@@ -40,4 +43,20 @@ export function captureOutput(): { readonly out: string[]; readonly err: string[
   });
   afterEach(() => vi.restoreAllMocks());
   return io;
+}
+
+/**
+ * A maker of fresh directories in the system temp dir (`<prefix>XXXXXX`), each removed with what it holds when the
+ * file's tests end: call it at a test file's top level (or in a describe), and the returned function in the tests.
+ */
+export function tempDirs(prefix: string): () => string {
+  const made: string[] = [];
+  afterAll(() => {
+    for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+  return () => {
+    const dir = mkdtempSync(join(tmpdir(), prefix));
+    made.push(dir);
+    return dir;
+  };
 }

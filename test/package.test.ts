@@ -2,15 +2,17 @@
 // the tarball is installed into a fresh project, and used there from the command line, from plain Node and from a
 // TypeScript file checked against the shipped types. The drivers of real systems are not installed with it.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, expect, test } from "vitest";
+import { tempDirs } from "./helpers.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const { version } = (await import("../package.json", { with: { type: "json" } })).default;
 let project: string;
+const packDir = tempDirs("cowcheck-pack-");
+const userDir = tempDirs("cowcheck-user-");
 
 function run(cmd: string, args: readonly string[], cwd: string) {
   const r = spawnSync(cmd, args, {
@@ -22,11 +24,11 @@ function run(cmd: string, args: readonly string[], cwd: string) {
 }
 
 beforeAll(() => {
-  const packed = mkdtempSync(join(tmpdir(), "cowcheck-pack-"));
+  const packed = packDir();
   const pack = run("npm", ["pack", "--pack-destination", packed, "--silent"], root);
   expect(pack.status, pack.out).toBe(0);
   const tarball = join(packed, readdirSync(packed).find((f) => f.endsWith(".tgz"))!);
-  project = mkdtempSync(join(tmpdir(), "cowcheck-user-"));
+  project = userDir();
   writeFileSync(join(project, "package.json"), JSON.stringify({ name: "user-project", private: true, type: "module" }));
   const install = run("npm", ["install", tarball, "--prefer-offline", "--no-audit", "--no-fund"], project);
   expect(install.status, install.out).toBe(0);

@@ -19,6 +19,8 @@ import {
   mvccGeometrySchema,
   mvccObsSchema,
   mvccOpSchema,
+  pgLevels,
+  sqliteLevels,
 } from "../../models/mvcc/types.ts";
 import { WalModel } from "../../models/mvcc/wal.ts";
 import { decodeWalState, renderWalState, type WalState } from "../../models/mvcc/wal-state.ts";
@@ -43,6 +45,23 @@ function only<S extends State>(wal: boolean, p: Property<MvccOp, MvccObs, S>): P
   } as Property<MvccOp, MvccObs, State>;
 }
 
+/**
+ * Why an op belongs to the other flavour, in the words the models use when one reaches them at run time: trace
+ * validation refuses it first, naming its index.
+ */
+function otherFlavour(op: MvccOp, g: MvccGeometry): string | undefined {
+  if (sqlite(g)) {
+    if (op.op === "vacuum") return "vacuum is an op of the postgres flavour; the sqlite flavour has checkpoint";
+    if (op.op === "begin" && (!(sqliteLevels as readonly string[]).includes(op.level) || op.readOnly))
+      return `BEGIN ${op.level}${op.readOnly ? " READ ONLY" : ""} is PostgreSQL's; the sqlite flavour has deferred and immediate`;
+    return undefined;
+  }
+  if (op.op === "checkpoint") return 'checkpoint is an op of the sqlite flavour (geometry {"flavour":"sqlite"})';
+  if (op.op === "begin" && !(pgLevels as readonly string[]).includes(op.level))
+    return `BEGIN ${op.level} is SQLite's (geometry {"flavour":"sqlite"}); PostgreSQL's levels are ${pgLevels.join(", ")}`;
+  return undefined;
+}
+
 /** The PostgreSQL mutants mutate the PostgreSQL model: they run in that flavour whatever --geometry says. */
 const postgresMutants = mvccMutants.map(
   (m): Mutant<MvccOp, MvccObs, MvccState, MvccGeometry> => ({ ...m, geometry: { flavour: "postgres", ...m.geometry } }),
@@ -60,6 +79,7 @@ export const mvccLayer: Layer<MvccOp, MvccObs, State, MvccGeometry> = {
   observations:
     '{"ok":true} | {"values":[N…]} | {"rows":[[k,v]…]} | {"count":N} | {"rolledBack":true} | {"error":"40001"|"40P01"|"23505"|"25P02"|…} | {"blocked":true} | {"skipped":true}, each optionally with "unblocked":[{tx,result}] (docs/mvcc.md); sqlite flavour: {"error":"SQLITE_BUSY"|"SQLITE_BUSY_SNAPSHOT"|"SQLITE_CONSTRAINT_PRIMARYKEY"|"SQLITE_ERROR"} and {"checkpoint":{"busy":0|1,"log":N,"checkpointed":N}} (docs/sqlite-wal.md)',
   opArbitrary: (g, f) => (sqlite(g) ? walOpArbitrary(g, f) : mvccOpArbitrary(g, f)),
+  checkOp: otherFlavour,
   alphabet: (g) => (sqlite(g) ? walAlphabet(g) : mvccAlphabet(g)),
   // autocommit inserts: the PostgreSQL flavour's arrange begins a transaction (client 2: READ COMMITTED), the sqlite
   // flavour's runs each alone and drops the COMMIT

@@ -1,11 +1,25 @@
 // The overlay layer's vocabulary: image layers, containers that mount them, and POSIX ops on the merged view.
 import { z } from "zod";
 
+/** The kernel's limits: a name (path component) of at most NAME_MAX bytes, a path or symlink target below PATH_MAX. */
+export const NAME_MAX = 255;
+export const PATH_MAX = 4096;
+/**
+ * The longest path an op names, below the mount root: what PATH_MAX (counting its NUL) leaves once an engine has
+ * put the directory it mounts in before it (a name's worth).
+ */
+export const MAX_PATH = PATH_MAX - 1 - NAME_MAX;
+
 export const overlayGeometrySchema = z
   .object({
     /** The names the generator uses for path components; few, so layers collide on them. */
     names: z
-      .array(z.string().regex(/^[a-z][a-z0-9]*$/))
+      .array(
+        z
+          .string()
+          .regex(/^[a-z][a-z0-9]*$/)
+          .max(NAME_MAX),
+      )
       .min(1)
       .max(16),
     /** Deepest path the generator names (components). */
@@ -18,11 +32,33 @@ export type OverlayGeometry = z.infer<typeof overlayGeometrySchema>;
 
 export const defaultOverlayGeometry: OverlayGeometry = { names: ["a", "b", "c"], depth: 3, containers: 2 };
 
-/** A relative path below the mount root, "a/b"; "" is the root (readdir and stat only). */
-const path = z.string().regex(/^([a-z][a-z0-9]*(\/[a-z][a-z0-9]*)*)?$/, 'a relative path like "a/b" ("" for the root)');
-const name = z.string().regex(/^[a-z][a-z0-9]*(\/[a-z][a-z0-9]*)*$/, 'a non-empty relative path like "a/b"');
-const c = z.number().int().min(1);
-const layer = z.number().int().min(1);
+/**
+ * A relative path below the mount root, "a/b"; "" is the root (readdir and stat only). Its names are ASCII (so a
+ * character is a byte: no NUL, no "/" inside a name), each at most NAME_MAX bytes, the whole at most MAX_PATH.
+ */
+const component = `[a-z][a-z0-9]{0,${NAME_MAX - 1}}`;
+const path = z
+  .string()
+  .max(MAX_PATH, { abort: true })
+  .regex(
+    new RegExp(`^(${component}(/${component})*)?$`),
+    `a relative path like "a/b" ("" for the root), names of [a-z0-9] of at most ${NAME_MAX} bytes`,
+  );
+const name = z
+  .string()
+  .max(MAX_PATH, { abort: true })
+  .regex(
+    new RegExp(`^${component}(/${component})*$`),
+    `a non-empty relative path like "a/b", names of [a-z0-9] of at most ${NAME_MAX} bytes`,
+  );
+/**
+ * Numeric bounds (docs/overlay.md, "Bounds"): a container is a mount (the geometry names at most 8); image layers are
+ * numbered from 1 as `layer` and `commit` make them, one per op.
+ */
+export const OVERLAY_MAX_CONTAINER = 64;
+export const OVERLAY_MAX_LAYER = 1 << 20;
+const c = z.number().int().min(1).max(OVERLAY_MAX_CONTAINER);
+const layer = z.number().int().min(1).max(OVERLAY_MAX_LAYER);
 const mode = z.number().int().min(0).max(0o7777);
 const data = z
   .string()
@@ -30,10 +66,23 @@ const data = z
   .max(64);
 /**
  * Symlinks point nowhere: the model never resolves them, so their targets must name nothing on any machine. A path
- * through a symlink (or an op that follows one) is ENOENT, as for a dangling link.
+ * through a symlink (or an op that follows one) is ENOENT, as for a dangling link. So a target stays under VOID (no
+ * ".." component climbs out of it), and is what symlink(2) stores and a walk through it reads as the model does: no
+ * NUL, ASCII (the model counts a target's size in characters, the kernel in bytes), each name at most NAME_MAX bytes
+ * (a longer one is ENAMETOOLONG, not ENOENT), the whole below PATH_MAX.
  */
 export const VOID = "/cowcheck-void/";
-const target = z.string().startsWith(VOID, `a target under ${VOID}`).max(64);
+const target = z
+  .string()
+  .max(PATH_MAX - 1, { abort: true })
+  .startsWith(VOID, `a target under ${VOID}`)
+  .refine((t) => !t.includes("\0"), "a target without NUL")
+  .refine((t) => /^\p{ASCII}*$/u.test(t), "a target in ASCII")
+  .refine((t) => !t.split("/").includes(".."), `a target without ".." components (it must stay under ${VOID})`)
+  .refine(
+    (t) => t.split("/").every((n) => n.length <= NAME_MAX),
+    `a target whose names have at most ${NAME_MAX} bytes`,
+  );
 const xattrName = z.enum(["user.x", "user.y"]);
 
 /** An image layer's entry, as a tar of an image would give it. */
