@@ -7,6 +7,8 @@ export class Progress {
   private readonly live: boolean;
   private readonly periodic: boolean;
   private lastLine = 0;
+  /** The target's search found a failure and shrinking began: said at once, not only on the 10-second tick. */
+  private shrinkSaid = false;
 
   constructor(quiet: boolean) {
     this.live = !quiet && process.stderr.isTTY === true;
@@ -17,6 +19,7 @@ export class Progress {
     this.label = label;
     this.total = total;
     this.lastLine = 0;
+    this.shrinkSaid = false;
     this.draw(`${label} starting…`);
   }
 
@@ -48,7 +51,8 @@ export class Progress {
   private shrinking(p: CampaignProgress): void {
     const text = `${this.label}: failure found after ${p.runs} runs; shrinking: ${p.shrink!.tried} candidates tried, shortest failing so far ${p.shrink!.best} ops, ${Math.round(p.elapsedMs / 1000)}s`;
     if (this.live) this.draw(text);
-    else if (this.periodic && p.elapsedMs - this.lastLine >= 10_000) {
+    else if (this.periodic && (!this.shrinkSaid || p.elapsedMs - this.lastLine >= 10_000)) {
+      this.shrinkSaid = true;
       this.lastLine = p.elapsedMs;
       process.stderr.write(`${text}\n`);
     }

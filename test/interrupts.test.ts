@@ -12,6 +12,7 @@ import { resolveEngine } from "../engines/resolve.ts";
 import { StdioEngine } from "../engines/stdio.ts";
 import { runCampaign } from "../fuzz/campaign.ts";
 import { mmLayer } from "../layers/mm/index.ts";
+import { ReportWriter } from "../reports/writer.ts";
 
 const made: string[] = [];
 const tmp = (): string => {
@@ -116,9 +117,10 @@ test.each([
   120_000,
 );
 
-test("SIGKILL during a run: the run's watchdog ends the engine and its helper and removes the run's folder", async () => {
+test("SIGKILL during a run: the run's watchdog ends the engine and its helper and removes the run's folder; the next run marks its report interrupted", async () => {
   const marker = "sleep 311.9";
-  const report = tmp();
+  const reports = tmp();
+  const report = join(reports, "killed");
   const child = cowcheck([
     "run",
     "--layer",
@@ -134,6 +136,17 @@ test("SIGKILL during a run: the run's watchdog ends the engine and its helper an
   child.kill("SIGKILL");
   expect(await exited(child)).toEqual({ code: null, signal: "SIGKILL" });
   await until("the watchdog's sweep", () => alive(marker).length === 0 && runFolders(child.pid).length === 0, 20_000);
+  expect(summaryOf(report).status).toBe("running");
+  // a report beside it whose run is alive (this process) is left alone
+  const live = join(reports, "live");
+  new ReportWriter(live, ["run"]);
+  new ReportWriter(join(reports, "next"), ["run"]);
+  expect(summaryOf(live).status).toBe("running");
+  expect(summaryOf(report)).toMatchObject({
+    status: "interrupted",
+    interrupted: `its run (pid ${child.pid}) ended without finishing it; marked by a later run`,
+  });
+  expect(readFileSync(join(report, "report.html"), "utf8")).toContain("<h1>cowcheck: interrupted</h1>");
 }, 120_000);
 
 test("what a run that is gone left behind (its watchdog gone too) is swept by the next one", async () => {

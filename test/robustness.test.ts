@@ -2,8 +2,7 @@
 // shrinking, an engine failure while shrinking or a nondeterministic engine never replaces or loses the
 // failure, and bad arguments are usage errors.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import ts from "typescript";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
@@ -15,8 +14,9 @@ import { streamSeed } from "../fuzz/parallel.ts";
 import { mmLayer } from "../layers/mm/index.ts";
 import { MmModel } from "../models/mm/model.ts";
 import type { MmGeometry, MmOp } from "../models/mm/types.ts";
+import { tempDirs } from "./helpers.ts";
 
-const tmp = (): string => mkdtempSync(join(tmpdir(), "cowcheck-robust-"));
+const tmp = tempDirs("cowcheck-robust-");
 const node = process.execPath;
 const alive = (marker: string): string[] =>
   spawnSync("pgrep", ["-f", marker], { encoding: "utf8" }).stdout.trim().split("\n").filter(Boolean);
@@ -272,12 +272,16 @@ test("Ctrl-C during shrinking writes the failure already found and kills the eng
       `stdio:${node} test/fixtures/${marker}`,
       "--report",
       report,
-      "--quiet",
     ],
-    { stdio: "ignore" },
+    { stdio: ["ignore", "ignore", "pipe"] },
   );
-  // the failure is found on the first sequence (~0.4 s); shrinking then starts an engine per candidate (0.3 s each)
-  await new Promise((r) => setTimeout(r, 3000));
+  // without a terminal, progress says at once when shrinking starts: interrupt then, however slow the machine
+  let said = "";
+  child.stderr!.on("data", (d: Buffer) => {
+    said += d.toString();
+  });
+  for (const end = Date.now() + 60_000; !said.includes("shrinking:"); await new Promise((r) => setTimeout(r, 20)))
+    if (Date.now() > end) throw new Error(`waited 60 s for shrinking to start; stderr: ${said}`);
   child.kill("SIGINT");
   const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
   expect(code).toBe(130);
@@ -288,7 +292,7 @@ test("Ctrl-C during shrinking writes the failure already found and kills the eng
     failure: { property: "observational-equivalence", index: 0 },
   });
   expect(alive(marker)).toEqual([]);
-}, 20_000);
+}, 120_000);
 
 test("replay, minimize and explore with a resettable engine exit, leaving no engine behind", () => {
   const engine = `stdio:${node} --import tsx test/fixtures/serve-model.ts model reset`;

@@ -1,8 +1,7 @@
 // The JSON-lines protocol: an external engine is judged exactly like an in-process one, and an engine that
 // crashes, hangs, lies about the protocol or reports its own error is an engine failure (exit 3) with the
 // trace up to that op saved.
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { main } from "../cli/main.ts";
@@ -10,11 +9,11 @@ import { EngineFailure } from "../core/index.ts";
 import { resolveEngine } from "../engines/resolve.ts";
 import { checkWith } from "../fuzz/runner.ts";
 import { mmLayer } from "../layers/mm/index.ts";
-import { campaignOn } from "./helpers.ts";
+import { campaignOn, tempDirs } from "./helpers.ts";
 
 const serve = (which: string): string => `stdio:${process.execPath} --import tsx test/fixtures/serve-model.ts ${which}`;
 const bad = (mode: string): string => `stdio:${process.execPath} test/fixtures/bad-engine.mjs ${mode}`;
-const tmp = (): string => mkdtempSync(join(tmpdir(), "cowcheck-stdio-"));
+const tmp = tempDirs("cowcheck-stdio-");
 
 beforeEach(() => {
   vi.spyOn(console, "log").mockImplementation(() => undefined);
@@ -94,13 +93,15 @@ describe("an engine behind the protocol", () => {
 
 describe.each([
   ["crash", "crash", /exited \(code 139\)/],
-  ["hang", "hang", /did not answer .* within 300 ms/],
+  ["hang", "hang", /did not answer .* within 1000 ms/],
   ["garbage", "protocol", /not JSON/],
   ["wrong-id", "protocol", /answered id \d+ to request \d+/],
   ["bad-obs", "protocol", /with \{"weird":1\}, which is none of the mm observations: \{"ok":true\} \| /],
   ["error", "error", /out of frames/],
   ["long-line", "protocol", /longer than/],
 ])("an engine that misbehaves (%s)", (mode, kind, message) => {
+  // the per-message timeout: short where the hang is the point, else generous (a loaded machine answers late)
+  const timeoutMs = mode === "hang" ? 1000 : 30_000;
   test(`is an engine failure of kind ${kind}; the CLI exits 3 and saves the trace up to that op`, async () => {
     const ops = [
       { op: "spawn" },
@@ -110,7 +111,7 @@ describe.each([
     const e = await checkWith(
       mmLayer,
       mmLayer.defaultGeometry,
-      await resolveEngine(mmLayer, bad(mode), { timeoutMs: 300 }),
+      await resolveEngine(mmLayer, bad(mode), { timeoutMs }),
       ops,
     ).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(EngineFailure);
@@ -128,7 +129,7 @@ describe.each([
         "--engine",
         bad(mode).slice("stdio:".length).replace(/^/, "stdio:"),
         "--timeout",
-        "300ms",
+        `${timeoutMs}ms`,
         "--runs",
         "3",
         "--report",
@@ -151,7 +152,7 @@ test.each([
   const e = await checkWith(
     mmLayer,
     mmLayer.defaultGeometry,
-    await resolveEngine(mmLayer, bad(mode), { timeoutMs: 2000 }),
+    await resolveEngine(mmLayer, bad(mode), { timeoutMs: 30_000 }),
     [{ op: "spawn" }],
   ).catch((x: unknown) => x);
   expect(e).toBeInstanceOf(EngineFailure);
