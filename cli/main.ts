@@ -630,9 +630,9 @@ function printVerdict(failure: Failure | undefined, n: number, engine: string): 
     stdout(`ok: ${n} ops on ${engine}, every observation and property held`);
     return EXIT.ok;
   }
-  stdout(visible(`FAILED at op ${failure.index}: ${failure.property} (${failure.kind}): ${failure.message}`));
+  stdout(`FAILED at op ${failure.index}: ${failure.property} (${failure.kind}): ${failure.message}`);
   if (failure.kind === "equivalence")
-    stdout(visible(`  observed ${excerpt(failure.observed, 4000)}, expected ${excerpt(failure.expected, 4000)}`));
+    stdout(`  observed ${excerpt(failure.observed, 4000)}, expected ${excerpt(failure.expected, 4000)}`);
   return EXIT.failed;
 }
 

@@ -1,6 +1,9 @@
 // Where the CLI's report lines go: every line a command prints passes through a Print, so that a command whose only
 // output is its JSON (`mutants --json`) silences the rest by passing `silent`, not by swapping console.log.
+// What it prints may quote an engine: control characters are shown as \uXXXX, so none reaches the terminal.
+import { visible } from "../core/index.ts";
+
 export type Print = (line: string) => void;
 
-export const stdout: Print = (line) => console.log(line);
+export const stdout: Print = (line) => console.log(visible(line));
 export const silent: Print = () => undefined;

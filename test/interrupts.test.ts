@@ -114,7 +114,6 @@ test.each([
     expect(alive(marker)).toEqual([]);
     expect(runFolders(child.pid)).toEqual([]);
   },
-  120_000,
 );
 
 test("SIGKILL during a run: the run's watchdog ends the engine and its helper and removes the run's folder; the next run marks its report interrupted", async () => {
@@ -135,7 +134,7 @@ test("SIGKILL during a run: the run's watchdog ends the engine and its helper an
   await until("the engine's helper", () => alive(marker).length > 0 && runFolders(child.pid).length > 0);
   child.kill("SIGKILL");
   expect(await exited(child)).toEqual({ code: null, signal: "SIGKILL" });
-  await until("the watchdog's sweep", () => alive(marker).length === 0 && runFolders(child.pid).length === 0, 20_000);
+  await until("the watchdog's sweep", () => alive(marker).length === 0 && runFolders(child.pid).length === 0);
   expect(summaryOf(report).status).toBe("running");
   // a report beside it whose run is alive (this process) is left alone
   const live = join(reports, "live");
@@ -147,7 +146,7 @@ test("SIGKILL during a run: the run's watchdog ends the engine and its helper an
     interrupted: `its run (pid ${child.pid}) ended without finishing it; marked by a later run`,
   });
   expect(readFileSync(join(report, "report.html"), "utf8")).toContain("<h1>cowcheck: interrupted</h1>");
-}, 120_000);
+});
 
 test("what a run that is gone left behind (its watchdog gone too) is swept by the next one", async () => {
   // a run folder of a process that no longer exists, whose journal lists an engine group and an undo command
@@ -171,7 +170,7 @@ test("what a run that is gone left behind (its watchdog gone too) is swept by th
     expect(existsSync(dir)).toBe(false);
     expect(existsSync(undone)).toBe(true); // the command still listed ran
     expect(existsSync(`${undone}-removed`)).toBe(false); // the one forgotten did not
-    await until("the helper's end", () => alive(marker).length === 0, 10_000);
+    await until("the helper's end", () => alive(marker).length === 0);
   } finally {
     rmSync(undone, { force: true });
   }
@@ -191,9 +190,9 @@ describe.skipIf(pgWhy !== undefined)(`PostgreSQL (${pgWhy ?? "a private server"}
     child.kill("SIGINT");
     expect(await exited(child)).toEqual({ code: 130, signal: null });
     expect(summaryOf(report).status).toBe("interrupted");
-    await until("the server's end", () => postgresOf(child.pid).length === 0, 20_000);
+    await until("the server's end", () => postgresOf(child.pid).length === 0);
     expect(runFolders(child.pid)).toEqual([]);
-  }, 120_000);
+  });
 
   test("SIGKILL with the server running: the watchdog stops the server and removes its data", async () => {
     const report = tmp();
@@ -206,7 +205,7 @@ describe.skipIf(pgWhy !== undefined)(`PostgreSQL (${pgWhy ?? "a private server"}
       () => postgresOf(child.pid).length === 0 && runFolders(child.pid).length === 0,
       30_000,
     );
-  }, 120_000);
+  });
 });
 
 const ksmWhy = linuxUnavailable() ?? linuxFeatures().missing.ksm;
@@ -229,7 +228,7 @@ describe.skipIf(ksmWhy !== undefined)(`the Linux agent driving ksmd (${ksmWhy ??
         await new Promise((r) => setTimeout(r, trial % 3));
         process.kill(-agent.pid!, "SIGTERM");
         await scan;
-        await until("the agent's end", () => !agent.healthy, 5_000);
+        await until("the agent's end", () => !agent.healthy);
         await new Promise((r) => setTimeout(r, 100));
         expect(knobs(), `trial ${trial}`).toEqual(before);
         expect(existsSync("/run/cowcheck-ksm.saved")).toBe(false);
@@ -237,7 +236,7 @@ describe.skipIf(ksmWhy !== undefined)(`the Linux agent driving ksmd (${ksmWhy ??
         await agent.close();
       }
     }
-  }, 120_000);
+  });
 
   test("Ctrl-C in the middle of ksmScans puts ksmd's knobs back, at every moment tried", async () => {
     const ops: unknown[] = [
@@ -259,7 +258,7 @@ describe.skipIf(ksmWhy !== undefined)(`the Linux agent driving ksmd (${ksmWhy ??
         stdio: "ignore",
       });
       // wait until the agent drives ksmd (the fast settings are on), then interrupt after a few more moments
-      await until("a ksmScan", () => knobs()[0] !== before[0], 30_000);
+      await until("a ksmScan", () => knobs()[0] !== before[0]);
       await new Promise((r) => setTimeout(r, trial * 7));
       child.kill("SIGINT");
       const end = await exited(child);
@@ -267,5 +266,5 @@ describe.skipIf(ksmWhy !== undefined)(`the Linux agent driving ksmd (${ksmWhy ??
       expect(knobs(), `trial ${trial}`).toEqual(before);
       expect(existsSync("/run/cowcheck-ksm.saved")).toBe(false);
     }
-  }, 180_000);
+  });
 });

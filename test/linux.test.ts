@@ -44,7 +44,7 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
     expect(r.failure?.message).toBeUndefined();
     expect(r.status).toBe("passed");
     expect(r.ops).toBeGreaterThan(10_000);
-  }, 120_000);
+  });
 
   test.skipIf(noPagemap)(
     "--against model: the kernel's pagemap agrees with the model's structure (seed 1, over 10,000 ops)",
@@ -62,7 +62,6 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
       expect(r.structure!.compared).toBeGreaterThan(10_000); // compared, not only run
       expect(r.structure!.allowed["fault-around"]).toBeGreaterThan(0); // the allowance is exercised by the kernel itself
     },
-    180_000,
   );
 
   // each finding on its own, skipped with the feature this machine lacks (longterm pins need liburing)
@@ -148,8 +147,11 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
     } finally {
       await engine.close();
     }
-    await new Promise((r) => setTimeout(r, 200));
-    expect(agents().filter((p) => !others.has(p) && inGroup(p))).toEqual([]);
+    // the group is killed at close; its processes may take a moment to go on a loaded machine
+    const left = () => agents().filter((p) => !others.has(p) && inGroup(p));
+    for (const end = Date.now() + 60_000; left().length && Date.now() < end; )
+      await new Promise((r) => setTimeout(r, 50));
+    expect(left()).toEqual([]);
   });
 
   test("a fork chain of 1,000 generations (each child forks, its parent exits) costs the agent nothing", async () => {
@@ -238,7 +240,6 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
         await factory.dispose?.();
       }
     },
-    60_000,
   );
 
   test("a geometry the machine does not have is an engine start failure that says why", async () => {

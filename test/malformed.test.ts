@@ -221,7 +221,6 @@ describe("4: overlay names, paths and symlink targets within the kernel's limits
   test.skipIf(overlayfs.unavailable() !== undefined)(
     "… and on a real OverlayFS mount, which agrees",
     longNames("overlayfs"),
-    60_000,
   );
 });
 
@@ -465,6 +464,22 @@ describe("12: engine output reaches the terminal with its control characters vis
     expect(text).not.toMatch(CONTROL);
     expect(text).not.toMatch(/[\u2028\u2029]/);
     expect(text).toContain("differs \\u0000\\u0007\\u001b[2J");
+  });
+
+  test("the CLI: a wrong answer and an engine's error, on stdout and stderr", async () => {
+    const dir = tmp();
+    const engine = "./test/fixtures/noisy-engine.ts";
+    const ops = (op: object) => write(dir, "t.json", { cowcheck: 1, layer: "overlay", ops: [op] });
+    const read = ops({ op: "read", c: 1, path: "a" });
+    out.length = 0;
+    expect(await main(["replay", read, "--engine", engine])).toBe(1);
+    const said = out.join("\n");
+    expect(said).toContain("\\u001b[2J\\u001b]0;pwned\\u0007\\u009b31m");
+    expect(said).not.toMatch(CONTROL);
+    err.length = 0;
+    expect(await main(["replay", ops({ op: "umount", c: 1 }), "--engine", engine])).toBe(3);
+    expect(stderr()).toContain("boom \\u001b[2J");
+    expect(stderr()).not.toMatch(CONTROL);
   });
 });
 

@@ -349,7 +349,6 @@ describe("scenarios (PostgreSQL 15)", () => {
         await factory.dispose?.();
       }
     },
-    60_000,
   );
 
   test("vacuum keeps what an open snapshot sees, and reclaims it once the snapshot ends", () => {
@@ -484,7 +483,7 @@ test("a failure is named by the Adya anomaly it shows", async () => {
     });
     expect(r.anomaly, mutant).toMatch(anomaly);
   }
-}, 60_000);
+});
 
 test("the model holds against the oracle over long fixed-seed runs", async () => {
   for (const seed of [1, 2]) {
@@ -492,7 +491,7 @@ test("the model holds against the oracle over long fixed-seed runs", async () =>
     expect(r.failure?.message).toBeUndefined();
     expect(r.ops).toBeGreaterThan(400_000);
   }
-}, 60_000);
+});
 
 describe("findings recorded under traces/mvcc/postgres", () => {
   const files = readdirSync("traces/mvcc/postgres");
@@ -505,26 +504,22 @@ describe("findings recorded under traces/mvcc/postgres", () => {
       ).toBeUndefined();
     }
   });
-  test.skipIf(why !== undefined)(
-    "pass on a real PostgreSQL server, its heap compared with the model's",
-    async () => {
-      const factory = await resolveEngine(mvccLayer, "postgres");
-      try {
-        for (const f of files) {
-          const { trace } = loadTrace(`traces/mvcc/postgres/${f}`);
-          expect(
-            await checkWith(mvccLayer, trace.geometry, factory, trace.ops, {
-              against: await resolveEngine(mvccLayer, "model"),
-            }),
-            f,
-          ).toBeUndefined();
-        }
-      } finally {
-        await factory.dispose?.();
+  test.skipIf(why !== undefined)("pass on a real PostgreSQL server, its heap compared with the model's", async () => {
+    const factory = await resolveEngine(mvccLayer, "postgres");
+    try {
+      for (const f of files) {
+        const { trace } = loadTrace(`traces/mvcc/postgres/${f}`);
+        expect(
+          await checkWith(mvccLayer, trace.geometry, factory, trace.ops, {
+            against: await resolveEngine(mvccLayer, "model"),
+          }),
+          f,
+        ).toBeUndefined();
       }
-    },
-    60_000,
-  );
+    } finally {
+      await factory.dispose?.();
+    }
+  });
 });
 
 test.skipIf(why !== undefined)(
@@ -547,5 +542,4 @@ test.skipIf(why !== undefined)(
       await factory.dispose?.();
     }
   },
-  120_000,
 );

@@ -365,7 +365,7 @@ test("the model holds against the oracle over long fixed-seed runs", async () =>
     expect(r.failure?.message).toBeUndefined();
     expect(r.ops).toBeGreaterThan(100_000);
   }
-}, 60_000);
+});
 
 describe.skipIf(why !== undefined)("the real mount against the model", () => {
   test("fuzzed (seed 1, over 10,000 ops): every observation agrees, and so does the raw upper layer after every op", async () => {
@@ -379,7 +379,7 @@ describe.skipIf(why !== undefined)("the real mount against the model", () => {
     expect(r.status).toBe("passed");
     expect(r.ops).toBeGreaterThan(10_000);
     expect(r.structure!.compared).toBe(r.ops);
-  }, 120_000);
+  });
   test("the kernel findings recorded under traces/overlay/linux replay with the upper layer compared", async () => {
     const factory = await resolveEngine(overlayLayer, "overlayfs");
     const model = await resolveEngine(overlayLayer, "model");
@@ -387,7 +387,7 @@ describe.skipIf(why !== undefined)("the real mount against the model", () => {
       const { trace } = loadTrace(`traces/overlay/linux/${f}`);
       expect(await checkWith(overlayLayer, trace.geometry, factory, trace.ops, { against: model }), f).toBeUndefined();
     }
-  }, 60_000);
+  });
 });
 
 test("the kernel findings pass on the model, where any machine can check them", async () => {

@@ -173,5 +173,5 @@ describe.skipIf(why !== undefined)("a real OverlayFS mount as an overlay engine"
     }
     expect(mountsUnder(root)).toEqual([]);
     expect(existsSync(root)).toBe(false);
-  }, 10_000);
+  });
 });

@@ -292,7 +292,7 @@ test("Ctrl-C during shrinking writes the failure already found and kills the eng
     failure: { property: "observational-equivalence", index: 0 },
   });
   expect(alive(marker)).toEqual([]);
-}, 120_000);
+});
 
 test("replay, minimize and explore with a resettable engine exit, leaving no engine behind", () => {
   const engine = `stdio:${node} --import tsx test/fixtures/serve-model.ts model reset`;
@@ -305,7 +305,7 @@ test("replay, minimize and explore with a resettable engine exit, leaving no eng
   expect(explore.signal).toBeNull();
   expect(explore.status).toBe(0);
   expect(alive("serve-model.ts model reset")).toEqual([]);
-}, 60_000);
+});
 
 test("ops needing a feature the engine does not offer are an input error naming it, not an engine failure", async () => {
   const { checkSequence } = await import("../fuzz/runner.ts");

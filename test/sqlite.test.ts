@@ -435,7 +435,7 @@ test("the model holds against the oracle over long fixed-seed runs", async () =>
     expect(r.failure?.message).toBeUndefined();
     expect(r.ops).toBeGreaterThan(400_000);
   }
-}, 60_000);
+});
 
 describe.skipIf(why !== undefined)("real SQLite", () => {
   test("against the oracle, and its wal-index with the model's: 1000 fuzzed sequences (the engine's own geometry: six clients)", async () => {
@@ -450,7 +450,7 @@ describe.skipIf(why !== undefined)("real SQLite", () => {
     expect(r.trace).toBeUndefined();
     expect(r.ops).toBeGreaterThan(10_000);
     expect(r.structure?.compared).toBe(r.ops);
-  }, 60_000);
+  });
 
   test("in lockstep with the model, whose properties hold on the states along the very same sequences", async () => {
     // an engine that runs each op on SQLite and on the model, fails if they answer differently, and shows the model's state
@@ -484,7 +484,7 @@ describe.skipIf(why !== undefined)("real SQLite", () => {
     );
     expect(r.engineFailure?.message ?? r.failure?.message).toBeUndefined();
     expect(r.ops).toBeGreaterThan(10_000);
-  }, 60_000);
+  });
 });
 
 test("wal-busy-snapshot-once drops a stale transaction's snapshot: it reads the newer commit, and its retry writes (3a)", () => {

@@ -209,6 +209,7 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
     if (name !== "heap" || this.base === undefined)
       throw new EngineFailure("protocol", `the postgres engine has no view "${name}"`);
     const base = this.base;
+    await this.untilAborted();
     const r = await this.monitor.query(
       // a row lock (HEAP_XMAX_LOCK_ONLY, 0x80: EvalPlanQual's lock, carried to the new version as KEY SHARE) is no
       // deleter: the view reports xmax 0 for it, as the model, which has no row locks but through xmax, does
@@ -298,6 +299,27 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
         return obs;
       }
       await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  /**
+   * Wait until every session whose statement failed has finished aborting its transaction. A backend sends the error
+   * before it aborts (PostgresMain's error recovery: EmitErrorReport, then AbortCurrentTransaction), so for a moment
+   * the client has the error while txid_status still says "in progress" (seen on a loaded machine). The session is
+   * "active" in pg_stat_activity until the abort is done, then "idle in transaction (aborted)" or "idle".
+   */
+  private async untilAborted(): Promise<void> {
+    const pids = [...this.conns.values()].filter((c) => c.failed && !c.pending).map((c) => c.pid);
+    const deadline = Date.now() + 5000;
+    while (pids.length) {
+      const r = await this.monitor.query(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ANY($1) AND state = 'active'",
+        [pids],
+      );
+      if (r.rows[0].n === 0) return;
+      if (Date.now() > deadline)
+        throw new EngineFailure("hang", "a session whose statement failed did not finish aborting within 5 s");
+      await new Promise((r) => setTimeout(r, 1));
     }
   }
 
