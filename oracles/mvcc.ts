@@ -113,8 +113,10 @@ class Core {
   /** This op: each group of two or more waiters one transaction's end woke, in the order they began to wait. */
   wakes: number[][] = [];
   private clock = 0;
-  /** Every SERIALIZABLE transaction so far. */
-  private readonly sers: Ser[] = [];
+  /** The SERIALIZABLE transactions a serial order or a dangerous structure can still involve (see prune). */
+  private sers: Ser[] = [];
+  /** A pruned transaction read something: a reader rw-before every running writer (couldFail ignores overlap there). */
+  private prunedReader = false;
   /** Each client's latest transaction, if SERIALIZABLE. */
   readonly latest = new Map<number, Ser>();
   private index = -1;
@@ -129,6 +131,7 @@ class Core {
     this.wakes = [];
     const obs = this.perform(op);
     this.markDoomable();
+    this.prune();
     if (!this.finished.size || "skipped" in obs) return obs;
     // the others whose waits this op ended, by client number (they finish in no fixed order)
     const unblocked = [...this.finished].sort(([a], [b]) => a - b).map(([tx, result]) => ({ tx, result }));
@@ -455,6 +458,35 @@ class Core {
     return hasCycle(members, edge);
   }
 
+  /**
+   * Drop the SERIALIZABLE transactions that no dependency cycle or dangerous structure can involve any more, so that
+   * the search costs the transactions that overlap, not the whole history (PostgreSQL's ClearOldPredicateLocks
+   * releases a committed sxact once nothing overlaps it; here the rule is exact). g is the oldest snapshot that a
+   * kept transaction has or will take: the running ones' and each client's latest (couldFail may be asked about it),
+   * then, to a fixpoint, those of the committed ones that committed after g. One that committed at or before g is
+   * before every kept one: no edge leads from a kept transaction to it (before(x, s) would need x to commit before
+   * s's snapshot, missed(x, s) s not to be before x), so no cycle through a kept one reaches it, and no rw edge from a
+   * kept one reaches it either. It still counts as a reader rw-before a running writer (couldFail's first clause,
+   * which ignores overlap): one flag keeps that. Aborted ones count nowhere but as the `me` of a client's latest.
+   */
+  private prune(): void {
+    const held = new Set(this.latest.values());
+    let g = this.clock;
+    for (const s of this.sers)
+      if (held.has(s) || (s.commitAt === undefined && !s.aborted)) g = Math.min(g, s.snapAt ?? this.clock);
+    const committed = this.sers.filter((s) => s.commitAt !== undefined).sort((a, b) => b.commitAt! - a.commitAt!);
+    for (const s of committed) {
+      if (s.commitAt! <= g) break; // and so are all the rest: g only falls, and they committed earlier
+      if (s.snapAt !== undefined) g = Math.min(g, s.snapAt);
+    }
+    const kept: Ser[] = [];
+    for (const s of this.sers) {
+      if (held.has(s) || (!s.aborted && (s.commitAt === undefined || s.commitAt > g))) kept.push(s);
+      else if (!s.aborted && s.readAny) this.prunedReader = true;
+    }
+    this.sers = kept;
+  }
+
   private markDoomable(): void {
     for (const s of this.sers)
       if (!s.aborted && s.commitAt === undefined && !s.doomable) s.doomable = this.couldFail(s);
@@ -470,7 +502,8 @@ class Core {
     };
     const committedOut = (p: Ser) =>
       live.some((b) => b !== p && at(b) !== undefined && rw(p, b) && (at(p) === undefined || at(b)! < at(p)!));
-    if (live.some((a) => rw(a, me)) && committedOut(me)) return true; // me the pivot
+    const readBefore = (this.prunedReader && me.wroteAny) || live.some((a) => rw(a, me));
+    if (readBefore && committedOut(me)) return true; // me the pivot
     return live.some((p) => rw(me, p) && committedOut(p)); // me reading into a pivot
   }
 
