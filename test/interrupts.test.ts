@@ -84,6 +84,10 @@ function cowcheck(args: readonly string[]): ChildProcess {
   return spawn(node, ["bin/cowcheck.js", ...args, "--quiet"], { stdio: "ignore" });
 }
 
+/** A long `cowcheck run` of that engine (below), reporting into `report`. */
+const runWithHelper = (marker: string, report: string): ChildProcess =>
+  cowcheck(["run", "--layer", "mm", "--engine", withHelper(marker), "--runs", "100000", "--report", report]);
+
 /** A correct engine over stdio whose program starts a helper in its process group (the marker). */
 const withHelper = (marker: string): string =>
   `stdio:${marker} & exec ${node} --import tsx test/fixtures/serve-model.ts model reset`;
@@ -96,17 +100,7 @@ test.each([
   async (signal, code) => {
     const marker = `sleep 311.${code}`;
     const report = tmp();
-    const child = cowcheck([
-      "run",
-      "--layer",
-      "mm",
-      "--engine",
-      withHelper(marker),
-      "--runs",
-      "100000",
-      "--report",
-      report,
-    ]);
+    const child = runWithHelper(marker, report);
     await until("the engine's helper", () => alive(marker).length > 0 && existsSync(join(report, "summary.json")));
     child.kill(signal);
     expect(await exited(child)).toEqual({ code, signal: null });
@@ -120,17 +114,7 @@ test("SIGKILL during a run: the run's watchdog ends the engine and its helper an
   const marker = "sleep 311.9";
   const reports = tmp();
   const report = join(reports, "killed");
-  const child = cowcheck([
-    "run",
-    "--layer",
-    "mm",
-    "--engine",
-    withHelper(marker),
-    "--runs",
-    "100000",
-    "--report",
-    report,
-  ]);
+  const child = runWithHelper(marker, report);
   await until("the engine's helper", () => alive(marker).length > 0 && runFolders(child.pid).length > 0);
   child.kill("SIGKILL");
   expect(await exited(child)).toEqual({ code: null, signal: "SIGKILL" });
