@@ -395,6 +395,7 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
       }),
       nextXid: this.nextXid,
       removed: this.removed,
+      ssi: this.ssi.inspect(),
     };
   }
 }

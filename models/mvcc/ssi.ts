@@ -7,12 +7,14 @@
 // Not kept: summarization to the SLRU (never needed with a few transactions) and the safe-snapshot release of
 // READ ONLY transactions after they start (RO_SAFE), so the model may fail a READ ONLY transaction PostgreSQL lets
 // through; the oracle allows both.
-import type { Snapshot, Version } from "./types.ts";
+import type { Snapshot, SsiState, Version } from "./types.ts";
 
 /** The error a serialization failure raises (SQLSTATE 40001); the model turns it into the observation. */
 export class SerializationFailure extends Error {}
 
 export interface Sxact {
+  /** Its number, in registration order (what the inspected state names it by). */
+  readonly id: number;
   readonly tx: number;
   xid?: number;
   readonly snapshot: Snapshot;
@@ -59,6 +61,8 @@ export class Ssi {
   private seq = 0;
   private globalXmin: number | undefined;
   private globalXminCount = 0;
+  /** Transactions registered so far (the last one's id). */
+  private registered = 0;
 
   constructor(private readonly heap: SsiHeap) {}
 
@@ -67,6 +71,7 @@ export class Ssi {
     const active = this.sxacts.filter((s) => !s.committed);
     if (declaredReadOnly && !active.some((s) => !s.doomed && !s.declaredReadOnly)) return undefined;
     const s: Sxact = {
+      id: ++this.registered,
       tx,
       snapshot,
       declaredReadOnly,
@@ -277,5 +282,23 @@ export class Ssi {
   private unlink(reader: Sxact, writer: Sxact): void {
     reader.outConflicts.delete(writer);
     writer.inConflicts.delete(reader);
+  }
+
+  /** What the inspected state shows: the transactions kept, in registration order, with their locks and conflicts. */
+  inspect(): SsiState {
+    if (!this.sxacts.length) return { sxacts: [] };
+    return {
+      sxacts: this.sxacts.map((s) => ({
+        id: s.id,
+        tx: s.tx,
+        ...(s.xid !== undefined ? { xid: s.xid } : {}),
+        readOnly: s.readOnly,
+        doomed: s.doomed,
+        ...(s.committed ? { commitSeqNo: s.commitSeqNo } : {}),
+        locks: s.locked ? [{ target: "relation" as const }] : [],
+        inConflicts: [...s.inConflicts].map((r) => r.id),
+        outConflicts: [...s.outConflicts].map((w) => w.id),
+      })),
+    };
   }
 }

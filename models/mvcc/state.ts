@@ -1,4 +1,5 @@
-// The mvcc state as JSON (what an external engine answers to `inspect`) and as a picture for reports.
+// The mvcc state as JSON (what an external engine answers to `inspect`) and as a picture for reports. The SSI part
+// (`ssi`) is optional: an engine that keeps none leaves it out, and the property reading it then checks nothing.
 import { type MvccState, mvccStateSchema } from "./types.ts";
 
 export function decodeMvccState(json: unknown): MvccState {
@@ -19,6 +20,18 @@ export function renderMvccState(s: MvccState): string {
     lines.push(
       `client ${t.tx} (${t.level}${t.failed ? ", failed" : ""})${t.xid !== undefined ? ` xid ${t.xid}` : ""}${snap}`,
     );
+  }
+  // SSI: each serializable transaction kept, its flags, SIREAD locks and rw-conflicts (→ out to writers of what it read)
+  for (const x of s.ssi?.sxacts ?? []) {
+    const flags = [
+      x.xid !== undefined ? `xid ${x.xid}` : "",
+      x.commitSeqNo !== undefined ? `committed #${x.commitSeqNo}` : "",
+      x.readOnly ? "read only" : "",
+      x.doomed ? "doomed" : "",
+      x.locks.length ? `SIREAD ${x.locks.map((l) => l.target).join(",")}` : "",
+    ].filter(Boolean);
+    const out = x.outConflicts.length ? ` →rw ${x.outConflicts.map((i) => `T${i}`).join(",")}` : "";
+    lines.push(`ssi T${x.id} client ${x.tx}${flags.length ? ` (${flags.join(", ")})` : ""}${out}`);
   }
   return lines.join("\n");
 }

@@ -148,6 +148,40 @@ const version = z
     pending: z.literal(true).optional(),
   })
   .strict();
+const sxactId = z.number().int().min(1);
+/**
+ * The serializable transactions SSI keeps (docs/mvcc.md, "The inspected state"): every active one that registered
+ * (a READ ONLY one that opted out has none), and each committed one until ClearOldPredicateLocks forgets it; a
+ * rolled-back one is released at once.
+ */
+const ssiStateSchema = z
+  .object({
+    sxacts: z.array(
+      z
+        .object({
+          /** Its number, in the order transactions registered (took their snapshot): conflicts name it. */
+          id: sxactId,
+          /** Its client. */
+          tx,
+          xid: xid.optional(),
+          /** SXACT_FLAG_READ_ONLY: declared READ ONLY, or committed without writing. */
+          readOnly: z.boolean(),
+          /** SXACT_FLAG_DOOMED: a dangerous structure marked it to fail at its next statement or COMMIT. */
+          doomed: z.boolean(),
+          /** Committed (SXACT_FLAG_COMMITTED): its commitSeqNo, from LastSxactCommitSeqNo. Absent: active. */
+          commitSeqNo: z.number().int().min(1).optional(),
+          /** SIREAD locks it holds: relation-level only (a sequential scan's PredicateLockRelation). */
+          locks: z.array(z.object({ target: z.literal("relation") }).strict()),
+          /** rw-conflicts in: transactions that read what it wrote (their ids). */
+          inConflicts: z.array(sxactId),
+          /** rw-conflicts out: transactions that wrote what it read. */
+          outConflicts: z.array(sxactId),
+        })
+        .strict(),
+    ),
+  })
+  .strict();
+
 export const mvccStateSchema = z
   .object({
     /** Every heap tuple version, in line pointer order (VACUUM frees line pointers that later versions take). xmax 0: none. */
@@ -174,8 +208,12 @@ export const mvccStateSchema = z
     nextXid: xid,
     /** Versions the last op removed (vacuum). */
     removed: z.array(version),
+    /** SERIALIZABLE's bookkeeping (predicate.c's SERIALIZABLEXACTs); optional: an engine that keeps none omits it. */
+    ssi: ssiStateSchema.optional(),
   })
   .strict();
 export type MvccState = z.infer<typeof mvccStateSchema>;
+export type SsiState = z.infer<typeof ssiStateSchema>;
+export type SxactState = SsiState["sxacts"][number];
 export type Version = MvccState["versions"][number];
 export type Snapshot = NonNullable<MvccState["txs"][number]["snapshot"]>;
