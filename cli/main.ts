@@ -23,12 +23,20 @@ import {
 } from "../core/index.ts";
 import { engineCatalogue, engineSpecs, resolveEngine } from "../engines/resolve.ts";
 import type { Progress as CampaignProgress } from "../fuzz/campaign.ts";
-import { explore } from "../fuzz/explore.ts";
+import { DEFAULT_RUNS, parseReplayToken } from "../fuzz/campaign.ts";
+import { explore, shortestKill } from "../fuzz/explore.ts";
 import { minimizeTrace } from "../fuzz/minimize.ts";
 import { runParallelCampaign } from "../fuzz/parallel.ts";
 import { replayTrace } from "../fuzz/replay.ts";
 import { layerNamed, layers, loadTrace } from "../layers/index.ts";
-import { describeEngineFailure, describeStructure, explainFailure, replayCommand } from "../reports/explain.ts";
+import {
+  describeCoverage,
+  describeEngineFailure,
+  describeStructure,
+  explainFailure,
+  replayCommand,
+  rerunCommand,
+} from "../reports/explain.ts";
 import { ReportWriter, type TargetRecord } from "../reports/writer.ts";
 import { type Print, silent, stdout } from "./printer.ts";
 import { Progress } from "./progress.ts";
@@ -146,14 +154,16 @@ interface BudgetOptions {
   shard?: { index: number; count: number };
   quiet?: boolean;
   against?: string;
+  /** fast-check's path to a counterexample (`--replay`): the one sequence to run. */
+  replayPath?: string;
 }
 
 /**
- * Default budgets, in runs only, so the same seed gives the same verdict on any machine: a model gets 1,000
- * sequences, a mutant up to 20,000 to be killed. --time bounds the search by time instead (and replaces the
- * run count when --runs is not given).
+ * Default budgets, in runs only, so the same seed gives the same verdict on any machine: an engine gets
+ * DEFAULT_RUNS (3,000) sequences, a mutant of the zoo up to 20,000 to be killed. --time bounds the search by time
+ * instead (and replaces the run count when --runs is not given).
  */
-const DEFAULT_MODEL_RUNS = 1000;
+const DEFAULT_MODEL_RUNS = DEFAULT_RUNS;
 const DEFAULT_MUTANT_RUNS = 20_000;
 
 /**
@@ -256,6 +266,7 @@ async function runTargets(
           runs: t.runs,
           maxOps: o.maxOps,
           timeMs: o.time,
+          replay: o.replayPath,
           skip: o.skip,
           geometry,
           flavour: t.flavour,
@@ -301,6 +312,7 @@ function printTarget(rec: TargetRecord, t: Target, o: BudgetOptions, print: Prin
     const what = t.expect === "kill" ? "SURVIVED" : "passed  ";
     print(`${name} ${what} ${r.runs} runs, ${r.ops.toLocaleString("en-US")} ops, ${secs}`);
     if (r.structure) print(indent(describeStructure(r.structure, r.ops)));
+    if (r.checked && t.expect === "pass" && !o.quiet) print(indent(describeCoverage(r.checked)));
     return;
   }
   if (r.status === "engine-failure") {
@@ -319,6 +331,7 @@ function printTarget(rec: TargetRecord, t: Target, o: BudgetOptions, print: Prin
   print(`${name} FAILED   ${f.property} after ${r.runs} run(s), ${secs}`);
   if (!o.quiet) print(indent(explainFailure(r)));
   print(`  trace: ${shown(rec.files[0])}\n  replay: ${replayCommand(shown(rec.files[0]), t.spec, o.against)}`);
+  if (r.replay) print(`  rerun without searching: ${rerunCommand(r.replay, t.spec, o.geometry, o.against)}`);
 }
 
 /** A path as the user would type it: relative when it lies below the working directory. */
@@ -385,6 +398,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option("--layer <layer>", `one layer (${layers.map((l) => l.name).join(", ")})`)
     .option("--engine <spec>", engineHelp)
     .option("--against <spec>", AGAINST_HELP)
+    .option(
+      "--replay <token>",
+      "rerun the counterexample a failure printed (layer[/flavour]:seed:maxOps:path), without searching; give the same --engine and --geometry",
+    )
     .addOption(
       new Option(
         "--shard <i/n>",
@@ -392,7 +409,25 @@ export async function main(argv: readonly string[]): Promise<number> {
       ).argParser(parseShard),
     );
   budgetOptions(run);
-  run.action(async (o: BudgetOptions & { layer?: string; engine?: string }) => {
+  run.action(async (o: BudgetOptions & { layer?: string; engine?: string; replay?: string }) => {
+    if (o.replay !== undefined) {
+      // one target, the token's layer and flavour, its seed and sequence length, one sequence in one stream
+      const token = parseReplayToken(o.replay);
+      const layer = layerNamed(token.layer);
+      if (o.layer && o.layer !== layer.name)
+        throw new InputError(`--replay: the token is of layer ${layer.name}, not --layer ${o.layer}`);
+      if (token.flavour && !layer.flavours?.some((f) => f.name === token.flavour))
+        throw new InputError(`--replay: layer ${layer.name} has no flavour ${token.flavour}`);
+      const target: Target = { layer, spec: o.engine ?? "model", expect: "pass", flavour: token.flavour };
+      const replay = { ...o, seed: token.seed, maxOps: token.maxOps, runs: 1, workers: 1, replayPath: token.path };
+      const { records, report } = await runTargets([target], replay, argv, stdout, factories);
+      if (interruptCode() !== undefined) return;
+      if (records[0]?.result.status === "passed")
+        stdout("the token's sequence passes on this engine (fixed, or another engine or geometry than the failure's)");
+      stdout(`report: ${shown(report.dir)}`);
+      code = exitFor(records);
+      return;
+    }
     const targets: Target[] = [];
     for (const layer of pickLayers(o.layer)) {
       if (o.engine) {
@@ -415,9 +450,17 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command("mutants")
     .description("run the mutant zoo: every mutant must be killed")
     .option("--layer <layer>", "one layer")
-    .option("--json", "print one JSON array of {layer, name, mimics, killed, msToKill, traceLength}");
+    .option(
+      "--json",
+      "print one JSON array of {layer, name, mimics, killed, msToKill, runsToKill, msToFind, traceLength, killedBy, expectedKind, kind}, and shortest with --shortest",
+    )
+    .option(
+      "--shortest <depth>",
+      `also explore each mutant's alphabet to this depth (at most ${MAX_DEPTH}) for a shortest counterexample's length (shortest; null where none is that short), to compare the minimized trace with: one explore per mutant, up to a + a² + … + a^depth sequences for an a-op alphabet (mm's 18 ops at depth 5: 2,000,718 sequences, a minute or more per mutant explore does not kill; the whole zoo: about a minute at depth 4, about 20 minutes at depth 5)`,
+      int("--shortest", 1, MAX_DEPTH),
+    );
   budgetOptions(mutants);
-  mutants.action(async (o: BudgetOptions & { layer?: string; json?: boolean }) => {
+  mutants.action(async (o: BudgetOptions & { layer?: string; json?: boolean; shortest?: number }) => {
     const zoo = pickLayers(o.layer).flatMap((layer) => layer.mutants.map((m) => ({ layer, m })));
     const targets: Target[] = zoo.map(({ layer, m }) => ({
       layer,
@@ -427,6 +470,26 @@ export async function main(argv: readonly string[]): Promise<number> {
     }));
     // the table (or the JSON array) is the only stdout
     const { records, report } = await runTargets(targets, { ...o, quiet: o.quiet || o.json }, argv, silent, factories);
+    // explore's first failure is a shortest counterexample over the layer's alphabet: how long a minimized trace
+    // could be (a campaign's ops are richer than the alphabet, so its trace may even be shorter)
+    const shortest: (number | null)[] = [];
+    if (o.shortest !== undefined && interruptCode() === undefined) {
+      const geometry = parseGeometry(o.geometry);
+      const progress = new Progress(o.quiet || o.json || false);
+      for (const { layer, m } of zoo.slice(0, records.length)) {
+        const factory = await factories.resolve(layer, `mutant:${m.name}`, o.timeout);
+        progress.start(`${layer.name} mutant:${m.name} explore`, 0);
+        shortest.push(
+          await shortestKill(layer, factory, o.shortest, {
+            geometry,
+            onProgress: (p) => progress.note(`depth ${p.depth}, ${p.sequences.toLocaleString("en-US")} sequences`),
+          }),
+        );
+        progress.done();
+        await factories.dispose(factory);
+        if (interruptCode() !== undefined) break;
+      }
+    }
     const rows = records.map((r, i) => {
       const { layer, m } = zoo[i]!;
       const f = r.result.failure;
@@ -436,7 +499,11 @@ export async function main(argv: readonly string[]): Promise<number> {
         mimics: m.mimics,
         killed: r.result.status === "failed",
         msToKill: r.result.status === "failed" ? r.result.elapsedMs : null,
+        // the runs and the search time until the failing sequence (shrinking and minimizing not counted)
+        runsToKill: r.result.status === "failed" ? r.result.runs : null,
+        msToFind: r.result.status === "failed" ? (r.result.searchMs ?? null) : null,
         traceLength: r.result.trace?.ops.length ?? null,
+        ...(o.shortest === undefined ? {} : { shortest: shortest[i] ?? null }),
         killedBy: f?.property ?? null,
         expectedKind: m.killedBy ?? null,
         kind: f?.kind ?? null,
@@ -446,18 +513,36 @@ export async function main(argv: readonly string[]): Promise<number> {
       x.killed && x.expectedKind !== null && x.kind !== x.expectedKind;
     if (o.json) stdout(JSON.stringify(rows));
     else {
+      const dash = (n: number | null | undefined): string => (n === null || n === undefined ? "-" : String(n));
       printTable(
         rows.map((x) => [
           x.layer,
           x.name,
           x.killed ? (wrongKind(x) ? `yes, by ${x.kind}!` : "yes") : "NO",
           x.msToKill === null ? "-" : `${x.msToKill} ms`,
-          x.traceLength === null ? "-" : String(x.traceLength),
+          dash(x.traceLength),
+          ...(o.shortest === undefined ? [] : [dash(x.shortest)]),
           x.killedBy ?? "-",
           x.mimics,
         ]),
-        ["layer", "mutant", "killed", "time to kill", "trace", "killed by", "mimics"],
+        [
+          "layer",
+          "mutant",
+          "killed",
+          "time to kill",
+          "trace",
+          ...(o.shortest === undefined ? [] : ["shortest"]),
+          "killed by",
+          "mimics",
+        ],
       );
+      if (o.shortest !== undefined) {
+        const reached = rows.filter((x) => x.shortest != null && x.traceLength !== null);
+        const asShort = reached.filter((x) => x.traceLength! <= x.shortest!);
+        stdout(
+          `minimized as short as explore's shortest (depth ${o.shortest}) or shorter: ${asShort.length} of the ${reached.length} mutants explore reaches`,
+        );
+      }
       stdout(`report: ${shown(report.dir)}`);
     }
     code = rows.every((x) => x.killed && !wrongKind(x)) ? EXIT.ok : EXIT.failed;

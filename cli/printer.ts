@@ -5,5 +5,10 @@ import { visible } from "../core/index.ts";
 
 export type Print = (line: string) => void;
 
+// A reader that goes away (`cowcheck … | head`) ends the output, not the process with an unhandled EPIPE.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code !== "EPIPE") throw e;
+});
+
 export const stdout: Print = (line) => console.log(visible(line));
 export const silent: Print = () => undefined;

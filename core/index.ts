@@ -11,6 +11,7 @@ export {
   sweepLeftovers,
   trackGroup,
 } from "./cleanup.ts";
+export { countersView } from "./counters.ts";
 export { type Engine, type EngineFactory, EngineFailure, type EngineFailureKind } from "./engine.ts";
 export { describeIssue, InputError } from "./errors.ts";
 export { type GeometrySources, resolveGeometry } from "./geometry.ts";
@@ -35,7 +36,15 @@ export {
   type Step,
   stateless,
 } from "./property.ts";
-export type { CampaignResult, StructureStats } from "./result.ts";
+export {
+  type CampaignResult,
+  type Coverage,
+  entry,
+  type OpMix,
+  opKindOf,
+  type StructureStats,
+  tally,
+} from "./result.ts";
 export {
   formatTrace,
   MAX_NESTING,

@@ -41,8 +41,17 @@ export interface Layer<Op, Obs, State, G> {
   readonly obsSchema: z.ZodType<Obs>;
   /** The observation forms in one line, for messages to engine authors. */
   readonly observations: string;
-  /** One op arbitrary; the runner builds sequences from it. Ops needing a feature outside `features` are left out. */
-  opArbitrary(geometry: G, features: ReadonlySet<string>): fc.Arbitrary<Op>;
+  /**
+   * The op kinds, each an arbitrary with its weight; ops needing a feature outside `features` are left out. A
+   * campaign draws each sequence from all of them, or (swarm testing) from a random subset of them.
+   */
+  opKinds(geometry: G, features: ReadonlySet<string>): readonly fc.WeightedArbitrary<Op>[];
+  /**
+   * Named scenarios (a real system's own test families): a campaign runs each first, then splices random ops into
+   * them for a share of its sequences, so the states they reach are explored further. Each is a whole sequence
+   * (the prelude is not added) and is arranged like a generated one; one longer than `maxOps` is left out.
+   */
+  corpus?(geometry: G): readonly { readonly name: string; readonly ops: readonly Op[] }[];
   /** The feature an op needs beyond the layer's base set, if any (an engine without it is never sent the op). */
   requires?(op: Op): string | undefined;
   /**
@@ -90,6 +99,13 @@ export interface Flavour<G> {
 
 export interface LayerView<State> {
   readonly name: string;
+  /**
+   * What a divergence of this view is: "structure" (the default: the engine's structure differs from the model's), or
+   * "economy" (mm's "counters": the engine copied or allocated more than the lazy reference did). An economy view is
+   * compared with the layer's model even without `--against`, for an engine that offers it and no `inspect`, and is
+   * skipped with the economy bounds (`--skip economy`).
+   */
+  readonly kind?: "structure" | "economy";
   /** The view from the JSON an engine answers to `{"inspect":"<name>"}`; throws if it is malformed. */
   decode(json: unknown): unknown;
   /** The engine's view against the reference engine's whole state. */

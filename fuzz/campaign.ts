@@ -1,20 +1,33 @@
 // A campaign: generate op sequences with fast-check, run each through the runner, shrink the first failure
 // (fast-check's shrinker, then one-op removal to 1-minimality) and hand back a replayable trace.
+import { deflateRawSync, inflateRawSync } from "node:zlib";
 import fc from "fast-check";
 import {
   type AnyLayer,
   type CampaignResult,
+  type Coverage,
   type EngineFactory,
   EngineFailure,
+  excerpt,
   type Failure,
+  InputError,
+  type OpMix,
   type PropertyKind,
   resolveGeometry,
   type Step,
   type Trace,
   withoutKinds,
 } from "../core/index.ts";
+import { bugSignature } from "./bug.ts";
+import { coverageOf } from "./coverage.ts";
 import { minimizeWith } from "./minimize.ts";
 import { checkWith, emptyStats, renderStateAfter, startEngine } from "./runner.ts";
+
+/**
+ * The default budget of a check, in sequences: what the mutant zoo needs (every mutant is killed within it: `npm
+ * run bench` measures the runs each needs over several seeds), with room to spare.
+ */
+export const DEFAULT_RUNS = 3000;
 
 /** How many times the minimized trace must fail the same way before it is reported as a reproducible failure. */
 const CONFIRMATIONS = 5;
@@ -38,6 +51,11 @@ export interface CampaignOptions {
   /** Restrict generated ops to these features (default: the engine's). */
   readonly features?: ReadonlySet<string>;
   readonly onProgress?: (p: Progress) => void;
+  /**
+   * fast-check's path to a counterexample (a replay token's last part, `replayToken`): the search runs that one
+   * sequence only, so a failure is reproduced without searching again.
+   */
+  readonly replay?: string;
   /** Called as soon as a failure is found, before shrinking: what to keep if the run is interrupted. */
   readonly onFound?: (provisional: CampaignResult) => void;
 }
@@ -57,38 +75,94 @@ export function sequenceArbitrary(
   features: ReadonlySet<string>,
   maxOps: number,
 ): fc.Arbitrary<unknown[]> {
-  return fc
-    .array(layer.opArbitrary(geometry, features), { minLength: 1, maxLength: maxOps, size: "max" })
-    .map((ops) => {
-      const seq = [...layer.prelude, ...ops];
-      return layer.arrange ? layer.arrange(seq, geometry, features) : seq;
-    });
+  const op = fc.oneof(...layer.opKinds(geometry, features));
+  const random = fc
+    .array(op, { minLength: 1, maxLength: maxOps, size: "max" })
+    .map((ops) => arranged(layer, geometry, features, [...layer.prelude, ...ops]));
+  const seeds = corpusOf(layer, geometry, features, maxOps);
+  if (!seeds.length) return random;
+  // One sequence in four starts from a scenario of the corpus with random ops spliced in, so the states real test
+  // families reach (a pinned page shared after fork, a THP mapped by two processes) are explored further.
+  // (the random ops come as one run per gap between the scenario's ops, so shrinking removes them as it removes
+  // ops from a random sequence)
+  const seeded = fc.constantFrom(...seeds).chain((seed) =>
+    fc
+      .array(fc.array(op, { maxLength: Math.ceil(maxOps / (seed.length + 1)), size: "max" }), {
+        minLength: seed.length + 1,
+        maxLength: seed.length + 1,
+      })
+      .map((gaps) =>
+        arranged(
+          layer,
+          geometry,
+          features,
+          gaps.flatMap((gap, i) => (i < seed.length ? [...gap, seed[i]] : gap)),
+        ),
+      ),
+  );
+  return fc.oneof({ weight: 3, arbitrary: random }, { weight: 1, arbitrary: seeded });
+}
+
+const arranged = (layer: AnyLayer, geometry: unknown, features: ReadonlySet<string>, seq: unknown[]): unknown[] =>
+  layer.arrange ? layer.arrange(seq, geometry, features) : seq;
+
+/**
+ * The layer's corpus scenarios an engine with these features can run, as their op lists; a scenario longer than
+ * the longest generated sequence is left out (mm's THP families fill every page of a huge page: 512 writes where
+ * a huge page is 2 MiB).
+ */
+function corpusOf(layer: AnyLayer, geometry: unknown, features: ReadonlySet<string>, maxOps: number): unknown[][] {
+  const runnable = (op: unknown): boolean => {
+    const needs = layer.requires?.(op);
+    return needs === undefined || features.has(needs);
+  };
+  return (layer.corpus?.(geometry) ?? [])
+    .filter((s) => s.ops.length <= maxOps && s.ops.every(runnable))
+    .map((s) => [...s.ops]);
+}
+
+/** The corpus as a campaign runs it first: each scenario arranged like a generated one. */
+export function corpusExamples(
+  layer: AnyLayer,
+  geometry: unknown,
+  features: ReadonlySet<string>,
+  maxOps: number,
+): [unknown[]][] {
+  return corpusOf(layer, geometry, features, maxOps).map((ops) => [arranged(layer, geometry, features, ops)]);
 }
 
 /**
  * Search for a failing sequence and shrink the first one found. The factories are borrowed: whoever made them
  * disposes them (the CLI, checkEngine, a worker thread).
  */
-export function runCampaign(
-  layer: AnyLayer,
+export async function runCampaign(
+  registered: AnyLayer,
   factory: EngineFactory,
   options: CampaignOptions,
 ): Promise<CampaignResult> {
-  return campaign(withoutKinds(layer, options.skip), factory, options.against, options);
-}
-
-async function campaign(
-  layer: AnyLayer,
-  factory: EngineFactory,
-  against: EngineFactory | undefined,
-  options: CampaignOptions,
-): Promise<CampaignResult> {
+  const layer = withoutKinds(registered, options.skip);
+  const against = options.against;
   const geometry = resolveGeometry(layer, { flavour: options.flavour, engine: factory, user: options.geometry });
   const started = Date.now();
   let runs = 0;
   let ops = 0;
   let features = options.features ?? new Set<string>();
+  let inspected = false;
   const stats = against ? emptyStats() : undefined;
+  const mix: OpMix = {};
+  let searchMs: number | undefined;
+  const checked = (): Coverage =>
+    coverageOf({
+      layer: registered,
+      geometry,
+      features,
+      inspected,
+      skip: options.skip,
+      mix,
+      ops,
+      structure: stats,
+      sequences: (f) => sequenceArbitrary(layer, geometry, f, 50),
+    });
   const base = () => ({
     engine: factory.name,
     layer: layer.name,
@@ -96,7 +170,9 @@ async function campaign(
     runs,
     ops,
     elapsedMs: Date.now() - started,
+    searchMs: searchMs ?? Date.now() - started,
     structure: stats,
+    checked: checked(),
   });
   const traceOf = (seq: readonly unknown[]): Trace => ({
     cowcheck: 1,
@@ -121,6 +197,7 @@ async function campaign(
   try {
     const probe = await startEngine(factory, geometry);
     features = options.features ?? probe.features;
+    inspected = probe.inspect !== undefined && probe.features.has("inspect");
     await probe.close?.();
   } catch (e) {
     if (e instanceof EngineFailure) return broken(e, []);
@@ -144,6 +221,7 @@ async function campaign(
     }
   };
   const arbitrary = sequenceArbitrary(layer, geometry, features, options.maxOps);
+  const examples = corpusExamples(layer, geometry, features, options.maxOps);
 
   // Phase 1, search: stop at the first failure (or engine failure); --time bounds this phase only.
   let found: { seq: unknown[]; failure: Failure } | undefined;
@@ -161,7 +239,7 @@ async function campaign(
         turn = Date.now();
       }
       try {
-        const failure = await checkWith(layer, geometry, factory, seq, { against, stats });
+        const failure = await checkWith(layer, geometry, factory, seq, { against, stats, mix });
         if (!failure) return true;
         found = { seq, failure };
         options.onFound?.({
@@ -177,8 +255,16 @@ async function campaign(
       }
       return false;
     }),
-    { seed: options.seed, numRuns: options.runs, interruptAfterTimeLimit: options.timeMs, endOnFailure: true },
+    {
+      seed: options.seed,
+      numRuns: options.replay ? 1 : options.runs,
+      path: options.replay,
+      examples,
+      interruptAfterTimeLimit: options.timeMs,
+      endOnFailure: true,
+    },
   );
+  searchMs = Date.now() - started;
   if (crash) return broken(crash.error, crash.seq);
   if (!found) {
     // interrupted before a single run completed is still "no failure found", not an error
@@ -188,26 +274,34 @@ async function campaign(
   }
   const first = found;
 
-  // Phase 2, shrink: replay that very run by its path and shrink it, accepting only the same property
-  // (so the bug cannot drift to another), with no time limit; an engine failure is "not this failure".
+  // Phase 2, shrink: replay that very run by its path and shrink it, accepting only the same bug (the same
+  // property, op kind and difference: bugSignature), so shrinking cannot drift to another, with no time limit; an
+  // engine failure is "not this failure".
   phase = "shrink";
   shrinking.best = first.seq.length;
-  const same = async (seq: unknown[]): Promise<boolean> => {
-    shrinking.tried++;
-    progress();
-    try {
-      const yes = (await checkWith(layer, geometry, factory, seq, { against }))?.property === first.failure.property;
-      if (yes) shrinking.best = Math.min(shrinking.best, seq.length);
-      return yes;
-    } catch (e) {
-      if (e instanceof EngineFailure) return false;
-      throw e;
-    }
+  const wanted = (anomaly: boolean): string => bugSignature(layer, geometry, first.seq, first.failure, anomaly);
+  const sameAs = (anomaly: boolean) => {
+    const signature = wanted(anomaly);
+    return async (seq: unknown[]): Promise<boolean> => {
+      shrinking.tried++;
+      progress();
+      try {
+        const f = await checkWith(layer, geometry, factory, seq, { against });
+        const yes = f !== undefined && bugSignature(layer, geometry, seq, f, anomaly) === signature;
+        if (yes) shrinking.best = Math.min(shrinking.best, seq.length);
+        return yes;
+      } catch (e) {
+        if (e instanceof EngineFailure) return false;
+        throw e;
+      }
+    };
   };
+  const same = sameAs(false);
   const shrink = await fc.check(
     fc.asyncProperty(arbitrary, async (seq) => !(await same(seq))),
     {
       seed: options.seed,
+      examples,
       path: search.counterexamplePath ?? undefined,
       numRuns: 1,
       endOnFailure: false, // that run only
@@ -231,7 +325,13 @@ async function campaign(
     },
   });
   if (!shrink.failed || !shrink.counterexample) return nondeterministic();
-  const minimal = await minimizeWith(shrink.counterexample[0] as unknown[], same, layer.simplify?.bind(layer));
+  // Minimizing holds on to the anomaly class too, where the layer names one for the failure found and the shrunk
+  // sequence still shows it.
+  const shrunk = shrink.counterexample[0] as unknown[];
+  const named =
+    layer.classify?.(first.seq.slice(0, first.failure.index + 1), first.failure, geometry) !== undefined &&
+    (await sameAs(true)(shrunk));
+  const minimal = await minimizeWith(shrunk, named ? sameAs(true) : same, layer.simplify?.bind(layer));
 
   // Confirm the minimized trace several times: a flaky engine can fail a short candidate once by chance. The first
   // run is on a fresh engine: a failure that needs what an earlier sequence left behind (a leaky reset) is not one.
@@ -260,6 +360,9 @@ async function campaign(
   return {
     ...base(),
     status: "failed",
+    replay: shrink.counterexamplePath
+      ? replayToken(layer.name, options.flavour, options.seed, options.maxOps, shrink.counterexamplePath)
+      : undefined,
     trace: traceOf(failing),
     failure,
     originalLength: first.seq.length,
@@ -267,4 +370,48 @@ async function campaign(
     anomaly: layer.classify?.(failing, failure, geometry),
     state: await renderStateAfter(layer, geometry, factory, failing),
   };
+}
+
+/**
+ * A failure's replay token: `layer[/flavour]:seed:maxOps:path`, fast-check's seed and path to the shrunk run. A
+ * path of many shrink steps (often thousands) is deflated and written in base64url after a `z`.
+ */
+export function replayToken(
+  layer: string,
+  flavour: string | undefined,
+  seed: number,
+  maxOps: number,
+  path: string,
+): string {
+  const packed = path.length > 40 ? `z${deflateRawSync(path, { level: 9 }).toString("base64url")}` : path;
+  return `${layer}${flavour ? `/${flavour}` : ""}:${seed}:${maxOps}:${packed}`;
+}
+
+/** A replay token's parts; an InputError naming what is wrong with it. */
+export function parseReplayToken(token: string): {
+  layer: string;
+  flavour?: string;
+  seed: number;
+  maxOps: number;
+  path: string;
+} {
+  const m = /^([A-Za-z0-9_-]+)(?:\/([A-Za-z0-9_-]+))?:(\d+):(\d+):(\d+(?::\d+)*|z[A-Za-z0-9_-]+)$/.exec(token.trim());
+  const bad = (): InputError =>
+    new InputError(
+      `--replay takes the token a failure printed, layer[/flavour]:seed:maxOps:path, e.g. mm:1:200:57:3:0 (got ${excerpt(token, 200)})`,
+    );
+  if (!m) throw bad();
+  let path = m[5]!;
+  if (path.startsWith("z")) {
+    try {
+      path = inflateRawSync(Buffer.from(path.slice(1), "base64url"), { maxOutputLength: 1 << 24 }).toString();
+    } catch {
+      throw bad();
+    }
+    if (!/^\d+(?::\d+)*$/.test(path)) throw bad();
+  }
+  const seed = Number(m[3]);
+  const maxOps = Number(m[4]);
+  if (seed > 0xffff_ffff || maxOps < 1 || maxOps > 100_000) throw bad();
+  return { layer: m[1]!, flavour: m[2], seed, maxOps, path };
 }

@@ -3,11 +3,11 @@
 import type { AnyLayer, CampaignResult, EngineFactory, PropertyKind } from "../core/index.ts";
 import { type EngineSource, factoryOf } from "../engines/resolve.ts";
 import { failureReport } from "../reports/explain.ts";
-import { runCampaign } from "./campaign.ts";
+import { DEFAULT_RUNS, runCampaign } from "./campaign.ts";
 
 export interface CheckEngineOptions {
   readonly seed?: number;
-  /** Sequences to run (default 200). */
+  /** Sequences to run (default DEFAULT_RUNS, 3,000). */
   readonly runs?: number;
   readonly maxOps?: number;
   /** Geometry fields over the layer's defaults (the geometry rule completes them). */
@@ -43,7 +43,7 @@ export async function checkEngine(
   try {
     const r = await runCampaign(layer, factory, {
       seed: options.seed ?? 1,
-      runs: options.runs ?? 200,
+      runs: options.runs ?? DEFAULT_RUNS,
       maxOps: options.maxOps ?? 200,
       geometry: options.geometry,
       flavour: options.flavour,

@@ -1,5 +1,7 @@
 // Delta debugging (ddmin, Zeller & Hildebrandt 2002): the smallest sequence that still fails the same way,
-// 1-minimal (removing any single op makes it pass); and minimizing a trace file the same way.
+// 1-minimal (removing any single op makes it pass); then rewrites deletion cannot reach (pairs of ops removed
+// together, the layer's rewrites), taken while each makes the trace strictly smaller in one well-founded order;
+// and minimizing a trace file the same way.
 import {
   type AnyLayer,
   type EngineFactory,
@@ -34,27 +36,132 @@ export async function minimize<T>(items: readonly T[], fails: (candidate: T[]) =
 }
 
 /**
- * ddmin, then the layer's rewrites (e.g. canonical renaming): any rewrite that still fails is taken and
- * minimized again, until none helps.
+ * The size of a JSON value: each node (value, array, object) counts 1, a number its magnitude rounded up besides, a
+ * string and each object key its length, `true` 1. Fewer layer entries, shorter data, lower numbers, fewer
+ * optional fields: each makes an op smaller.
+ */
+export function sizeOf(value: unknown): number {
+  switch (typeof value) {
+    case "number":
+      return 1 + (Number.isFinite(value) ? Math.ceil(Math.abs(value)) : 0);
+    case "string":
+      return 1 + value.length;
+    case "boolean":
+      return value ? 2 : 1;
+    case "object": {
+      let size = 1;
+      if (Array.isArray(value)) for (const x of value) size += sizeOf(x);
+      else if (value !== null)
+        for (const [k, x] of Object.entries(value)) if (x !== undefined) size += k.length + sizeOf(x);
+      return size;
+    }
+    default:
+      return 1;
+  }
+}
+
+/** JSON with object keys sorted: equal for equal values, whatever order their keys were written in. */
+export function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((x) => (x === undefined ? "null" : canonical(x))).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const fields = Object.entries(value)
+      .filter(([, x]) => x !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, x]) => `${JSON.stringify(k)}:${canonical(x)}`);
+    return `{${fields.join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
+}
+
+/** Where a trace stands in the size order. */
+export interface TraceSize {
+  /** Ops. */
+  readonly length: number;
+  /** The ops' total size (`sizeOf`). */
+  readonly weight: number;
+  /** Its canonical JSON, the last tie-break (lower names, lexicographically). */
+  readonly key: string;
+}
+
+export function traceSize(ops: readonly unknown[]): TraceSize {
+  let weight = 0;
+  for (const op of ops) weight += sizeOf(op);
+  return { length: ops.length, weight, key: canonical(ops) };
+}
+
+/**
+ * The size order on traces: fewer ops first, then a smaller total size, then the canonical JSON's lexicographic
+ * order. It is total and well-founded: the traces of a given length and weight are finitely many (sizes bound every
+ * number, string and key), so no chain of strictly smaller traces is infinite, and minimization taking only strictly
+ * smaller ones ends.
+ */
+export function compareSize(a: TraceSize, b: TraceSize): number {
+  if (a.length !== b.length) return a.length - b.length;
+  if (a.weight !== b.weight) return a.weight - b.weight;
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+}
+
+/** Candidates considered per round, at most: a layer's rewrites are an iterable, possibly endless. */
+export const MAX_CANDIDATES = 20_000;
+/** Removing two ops together is tried on sequences up to this long (n·(n−1)/2 candidates per round). */
+export const MAX_PAIR_LENGTH = 32;
+
+/**
+ * ddmin, then rewrites that deletion cannot reach, until none helps: removing two ops together (a creator and its
+ * destroyer: an mmap and its munmap, a begin and its commit), removing one op again (a rewrite may free one), and
+ * the layer's `simplify` (pids recomputed after a process is removed, a layer entry dropped, a number lowered). A
+ * candidate is taken when it is strictly smaller in the size order (`compareSize`) and still fails; each round tries
+ * its candidates smallest first, and one that removes ops is minimized by ddmin again. Termination: each step goes
+ * strictly down a well-founded order, and each round looks at finitely many candidates (`MAX_CANDIDATES`). `fails`
+ * is asked once per distinct candidate.
  */
 export async function minimizeWith<T>(
   items: readonly T[],
   fails: (candidate: T[]) => Promise<boolean>,
   simplify?: (items: readonly T[]) => Iterable<T[]>,
 ): Promise<T[]> {
-  let current = await minimize(items, fails);
-  let improved = simplify !== undefined;
-  while (improved) {
-    improved = false;
-    for (const candidate of simplify!(current)) {
-      if (candidate.length < current.length && (await fails(candidate))) {
-        current = await minimize(candidate, fails);
-        improved = true;
+  const known = new Map<string, boolean>();
+  const test = async (candidate: T[], key = canonical(candidate)): Promise<boolean> => {
+    let answer = known.get(key);
+    if (answer === undefined) {
+      answer = await fails(candidate);
+      known.set(key, answer);
+    }
+    return answer;
+  };
+  let current = await minimize(items, (c) => test(c));
+  for (;;) {
+    const here = traceSize(current);
+    const pool: { ops: T[]; size: TraceSize }[] = [];
+    const seen = new Set<string>();
+    let offered = 0;
+    const offer = (ops: T[]): boolean => {
+      if (++offered > MAX_CANDIDATES) return false;
+      const size = traceSize(ops);
+      if (compareSize(size, here) < 0 && !seen.has(size.key)) {
+        seen.add(size.key);
+        pool.push({ ops, size });
+      }
+      return true;
+    };
+    const n = current.length;
+    const without = (...gone: number[]): T[] => current.filter((_, k) => !gone.includes(k));
+    let open = true;
+    if (n <= MAX_PAIR_LENGTH)
+      for (let i = 0; i < n && open; i++) for (let j = i + 1; j < n && open; j++) open = offer(without(i, j));
+    for (let i = 0; i < n && open; i++) open = offer(without(i));
+    if (simplify && open) for (const candidate of simplify(current)) if (!offer(candidate)) break;
+    pool.sort((a, b) => compareSize(a.size, b.size));
+    let next: T[] | undefined;
+    for (const { ops, size } of pool) {
+      if (await test(ops, size.key)) {
+        next = ops;
         break;
       }
     }
+    if (!next) return current;
+    current = next.length < current.length ? await minimize(next, (c) => test(c)) : next;
   }
-  return current;
 }
 
 /** What minimizing a trace came to. */
@@ -68,7 +175,8 @@ export type TraceMinimization =
 
 /**
  * Shrink a failing trace to a 1-minimal one that fails the same way: the same property, or, for a trace on which
- * the engine itself fails, the same kind of engine failure (crash, hang, protocol…).
+ * the engine itself fails, the same kind of engine failure (crash, hang, protocol…). It goes as far as a campaign's
+ * minimization (`minimizeWith`: pairs of ops, and the layer's rewrites that shorten the trace or make an op smaller).
  */
 export async function minimizeTrace(
   layer: AnyLayer,

@@ -14,6 +14,7 @@ import {
   killGroups,
 } from "../core/index.ts";
 import { type CampaignOptions, type Progress, runCampaign } from "./campaign.ts";
+import { mergeCoverage } from "./coverage.ts";
 import { addStats, emptyStats } from "./runner.ts";
 
 /**
@@ -187,13 +188,20 @@ export async function runParallelCampaign(
   const done = results.filter((r): r is CampaignResult => r !== undefined);
   const decisive = done.find((r) => r.status !== "passed") ?? done[0];
   if (!decisive) throw new Error("no worker finished its stream");
+  const ops = done.reduce((a, r) => a + r.ops, 0);
+  const structure = done.some((r) => r.structure)
+    ? done.reduce((a, r) => (r.structure ? addStats(a, r.structure) : a), emptyStats())
+    : undefined;
   return {
     ...decisive, // its seed is the stream's own, the one that reproduces it
     runs: done.reduce((a, r) => a + r.runs, 0),
-    ops: done.reduce((a, r) => a + r.ops, 0),
+    ops,
     elapsedMs: Math.max(...done.map((r) => r.elapsedMs)),
-    structure: done.some((r) => r.structure)
-      ? done.reduce((a, r) => (r.structure ? addStats(a, r.structure) : a), emptyStats())
-      : undefined,
+    structure,
+    checked: mergeCoverage(
+      done.map((r) => r.checked),
+      ops,
+      structure?.compared,
+    ),
   };
 }

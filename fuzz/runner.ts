@@ -13,9 +13,12 @@ import {
   isOneOf,
   isPromise,
   type LayerView,
+  type OpMix,
+  opKindOf,
   type PropertyKind,
   type Step,
   type StructureStats,
+  tally,
 } from "../core/index.ts";
 
 export interface SequenceOptions {
@@ -32,6 +35,8 @@ export interface SequenceOptions {
   readonly against?: Engine<unknown, unknown>;
   /** Where the lockstep comparison counts what it did. */
   readonly stats?: StructureStats;
+  /** Where the op mix is counted (op kinds, errors, idle ops). */
+  readonly mix?: OpMix;
 }
 
 export const emptyStats = (): StructureStats => ({ compared: 0, allowed: {}, desynced: {} });
@@ -98,10 +103,18 @@ export async function checkSequence(
     const initial = await settleEngine(() => inspect(), "inspect");
     checkers = layer.properties.map((p) => ({ name: p.name, kind: p.kind, checker: p.start(initial) }));
   }
-  const against = options.against;
+  // Economy views (mm's "counters") go with the economy bounds: `--skip economy` (withoutKinds) skips both.
+  const economy = layer.properties.some((p) => p.kind === "economy");
+  const offered = (layer.views ?? []).filter((v) => engine.features.has(v.name) && (v.kind !== "economy" || economy));
+  let against = options.against;
   let views: LayerView<unknown>[] = [];
-  if (against) {
-    views = (layer.views ?? []).filter((v) => engine.features.has(v.name));
+  if (!against && !engine.features.has("inspect") && offered.some((v) => v.kind === "economy")) {
+    // An engine that cannot be inspected but reports its counters is held to the economy bounds through them: the
+    // layer's (lazy) model runs in lockstep as the reference, without --against.
+    against = layer.model(geometry) as Engine<unknown, unknown>;
+    views = offered.filter((v) => v.kind === "economy");
+  } else if (against) {
+    views = offered;
     if (!views.length)
       throw new InputError(
         `--against compares a view (${(layer.views ?? []).map((v) => v.name).join(", ") || `layer ${layer.name} has none`}), and the engine offers none`,
@@ -129,6 +142,22 @@ export async function checkSequence(
       throw e instanceof InputError ? atOp(e, i) : e;
     }
     const recorded = options.expected?.[i];
+    // An engine that answers a choice (an oracle replayed as the engine) takes the member the trace records, or,
+    // where it records none, its first member, if the oracle allows every member.
+    if (isOneOf(observed)) {
+      const members = observed.oneOf;
+      const taken =
+        recorded !== undefined
+          ? members.find((m) => deepEqual(m, recorded))
+          : members.every((m) => allows(expected, m))
+            ? members[0]
+            : undefined;
+      if (taken !== undefined) {
+        engine.chose?.(taken);
+        observed = taken;
+      }
+    }
+    if (options.mix) tally(options.mix, op, observed);
     options.onStep?.({ index: i, op, observed, expected: recorded ?? expected });
     if (recorded !== undefined && !deepEqual(observed, recorded)) {
       return {
@@ -214,12 +243,19 @@ async function lockstep(
     const seen = await settleEngine(() => engine.inspectView!(v.name), `the ${v.name} view after op ${i}`, i);
     const verdict = v.compare(seen, refState);
     if (verdict.divergence)
-      return {
-        index: i,
-        property: verdict.divergence.property,
-        kind: "structure",
-        message: verdict.divergence.message,
-      };
+      return v.kind === "economy"
+        ? {
+            index: i,
+            property: verdict.divergence.property,
+            kind: "economy",
+            message: `${verdict.divergence.message}, after op ${i} (${opKindOf(op)})`,
+          }
+        : {
+            index: i,
+            property: verdict.divergence.property,
+            kind: "structure",
+            message: verdict.divergence.message,
+          };
     for (const a of verdict.allowed ?? []) bump(stats.allowed, a);
     if (verdict.desync) {
       bump(stats.desynced, verdict.desync);

@@ -3,6 +3,7 @@
 import { diffString } from "json-diff";
 import {
   type CampaignResult,
+  type Coverage,
   deepEqual,
   excerpt,
   formatTrace,
@@ -146,9 +147,16 @@ test(${literal(`cowcheck regression: ${label}`)}, async () => {
 
 /** The command that replays a trace file on the engine (and reference) it failed on. */
 export function replayCommand(file: string, engine: string, against?: string): string {
-  const spec = /^[\w:./-]+$/.test(engine) ? engine : JSON.stringify(engine);
-  return `npx cowcheck replay ${file} --engine ${spec}${against ? ` --against ${against}` : ""}`;
+  return `npx cowcheck replay ${file} --engine ${shellWord(engine)}${against ? ` --against ${against}` : ""}`;
 }
+
+/** The command that reruns a failure from its replay token, without searching. */
+export function rerunCommand(token: string, engine: string, geometry?: string, against?: string): string {
+  const g = geometry === undefined ? "" : ` --geometry '${geometry.replace(/'/g, "'\\''")}'`;
+  return `npx cowcheck run --engine ${shellWord(engine)}${g}${against ? ` --against ${against}` : ""} --replay ${token}`;
+}
+
+const shellWord = (w: string): string => (/^[\w:./-]+$/.test(w) ? w : JSON.stringify(w));
 
 /** What a lockstep comparison (--against) did, for a run's summary. */
 export function describeStructure(st: StructureStats, ops: number): string {
@@ -170,7 +178,8 @@ export function describeStructure(st: StructureStats, ops: number): string {
  * (op index, expected against observed, seed), the minimized trace, how to replay it, and the regression test.
  */
 export function failureReport(r: CampaignResult, label: string, engine?: string, against?: string): string {
-  if (r.status === "passed") return "passed";
+  if (r.status === "passed")
+    return `passed: ${r.runs} runs, ${r.ops.toLocaleString("en-US")} ops${r.checked ? `\n${describeCoverage(r.checked)}` : ""}`;
   const file = `${label.replace(/[^A-Za-z0-9._-]+/g, "_")}.trace.json`;
   const replay = engine
     ? replayCommand(file, engine, against)
@@ -182,7 +191,28 @@ export function failureReport(r: CampaignResult, label: string, engine?: string,
     r.trace ? formatTrace(r.trace).trimEnd() : "(none)",
     "",
     `replay: ${replay}`,
+    ...(r.replay ? [`rerun without searching: ${rerunCommand(r.replay, engine ?? "./my-engine.js")}`] : []),
   ];
   if (r.status === "failed") parts.push("", "regression test:", regressionTest(label, r, engine, against).trimEnd());
   return parts.join("\n");
+}
+
+/** What a verdict covered, in a few lines: properties checked, those not and why, the op mix, warnings. */
+export function describeCoverage(c: Coverage): string {
+  const lines = [`checked: ${c.properties.join(", ")}`];
+  const why = new Map<string, string[]>();
+  for (const n of c.notChecked) why.set(n.reason, [...(why.get(n.reason) ?? []), n.property]);
+  for (const [reason, names] of why) lines.push(`not checked (${reason}): ${names.join(", ")}`);
+  const kinds = Object.entries(c.opKinds).sort((a, b) => b[1].ops - a[1].ops);
+  const pct = (x: number): string => `${Math.round(100 * x)}%`;
+  lines.push(
+    `ops: ${pct(c.effective)} did something${c.compared === undefined ? "" : `, ${pct(c.compared)} compared with the reference`}; ${kinds
+      .map(
+        ([k, v]) =>
+          `${k} ${v.ops.toLocaleString("en-US")}${v.errors ? ` (${v.errors.toLocaleString("en-US")} errors)` : ""}`,
+      )
+      .join(", ")}`,
+  );
+  for (const w of c.warnings) lines.push(`warning: ${w}`);
+  return lines.join("\n");
 }

@@ -5,7 +5,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { type CampaignResult, formatTrace, visible } from "../core/index.ts";
-import { explainFailure, regressionTest } from "./explain.ts";
+import { describeCoverage, explainFailure, regressionTest } from "./explain.ts";
 
 export interface TargetRecord {
   readonly label: string;
@@ -30,6 +30,22 @@ const html = (s: string): string =>
 const xml = (s: string): string => visible(s).replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 /** An attribute value, where a literal tab or line break would be read as a space: they are references too. */
 const attr = (s: string): string => xml(s).replace(/[\t\n\r]/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** A target's coverage as JUnit properties: what was checked, what was not and why, the op mix, warnings. */
+function junitProperties(r: CampaignResult): string {
+  const c = r.checked;
+  if (!c) return "";
+  const props: [string, string][] = [
+    ["checked", c.properties.join(", ")],
+    ...c.notChecked.map((n): [string, string] => [`not-checked.${n.property}`, n.reason]),
+    ["ops-effective", c.effective.toFixed(3)],
+    ...Object.entries(c.opKinds).map(([k, v]): [string, string] => [`ops.${k}`, `${v.ops} (${v.errors} errors)`]),
+    ...(c.compared === undefined ? [] : [["ops-compared", c.compared.toFixed(3)] as [string, string]]),
+    ...c.warnings.map((w, i): [string, string] => [`warning.${i + 1}`, w]),
+    ...(r.replay ? [["replay", r.replay] as [string, string]] : []),
+  ];
+  return `<properties>${props.map(([n, v]) => `<property name="${attr(n)}" value="${attr(v)}"/>`).join("")}</properties>`;
+}
 
 /** Whether process `pid` of this machine is alive (a process we may not signal is alive too). */
 function alive(pid: number): boolean {
@@ -145,6 +161,9 @@ export class ReportWriter {
         runs: t.result.runs,
         ops: t.result.ops,
         elapsedMs: t.result.elapsedMs,
+        searchMs: t.result.searchMs,
+        checked: t.result.checked,
+        replay: t.result.replay,
         failure: t.result.failure && {
           ...t.result.failure,
           traceLength: t.result.trace?.ops.length,
@@ -178,6 +197,12 @@ export class ReportWriter {
       const by = r.failure?.property ?? r.engineFailure?.kind ?? "";
       return `<tr class="${t.verdict}"><td>${html(t.label)}</td><td>${outcome}</td><td>${html(by)}</td><td>${r.runs}</td><td>${r.ops.toLocaleString("en-US")}</td><td>${(r.elapsedMs / 1000).toFixed(1)} s</td><td>${r.trace ? r.trace.ops.length : ""}</td></tr>`;
     });
+    const covered = this.targets
+      .filter((t) => t.result.checked)
+      .map(
+        (t) =>
+          `<details><summary>${html(t.label)}: what was checked</summary><pre>${html(describeCoverage(t.result.checked!))}</pre></details>`,
+      );
     const details = this.targets
       .filter((t) => t.result.status === "failed" || t.result.status === "engine-failure")
       .map(
@@ -192,6 +217,7 @@ tr.bad td:first-child{border-left:4px solid #c33}tr.ok td:first-child{border-lef
 <table><tr><th>target</th><th>outcome</th><th>by</th><th>runs</th><th>ops</th><th>time</th><th>trace ops</th></tr>
 ${rows.join("\n")}
 </table>
+${covered.join("\n")}
 ${details.join("\n")}
 </body></html>
 `;
@@ -220,7 +246,7 @@ ${details.join("\n")}
           const short = msg.length > 1000 ? `${msg.slice(0, 999)}…` : msg; // the body explains it in full
           body = `<${tag} message="${attr(short)}">${xml(t.expect === "kill" ? msg : explainFailure(t.result))}</${tag}>`;
         }
-        return `    <testcase classname="cowcheck.${attr(layer)}" name="${attr(name)}" time="${t.result.elapsedMs / 1000}">${body}</testcase>`;
+        return `    <testcase classname="cowcheck.${attr(layer)}" name="${attr(name)}" time="${t.result.elapsedMs / 1000}">${junitProperties(t.result)}${body}</testcase>`;
       });
       return `  <testsuite name="cowcheck.${attr(layer)}" tests="${ts.length}" failures="${failures}" errors="${errors}" skipped="${skipped}" time="${time}">\n${cases.join("\n")}\n  </testsuite>`;
     });

@@ -21,7 +21,7 @@ describe("cowcheck run", () => {
     expect(await main(["run", "--layer", "mm", "--engine", "model", "--seed", "7", "--report", report])).toBe(0);
     const summary = JSON.parse(readFileSync(join(report, "summary.json"), "utf8"));
     expect(summary.status).toBe("passed");
-    expect(summary.targets[0]).toMatchObject({ engine: "model", status: "passed", seed: 7, runs: 1000 });
+    expect(summary.targets[0]).toMatchObject({ engine: "model", status: "passed", seed: 7, runs: 3000 });
     expect(readFileSync(join(report, "junit.xml"), "utf8")).toContain('tests="1" failures="0"');
   });
 
@@ -55,6 +55,8 @@ describe("cowcheck run", () => {
         mimics: cellLayer.mutants[0]!.mimics,
         killed: true,
         msToKill: expect.any(Number),
+        runsToKill: expect.any(Number),
+        msToFind: expect.any(Number),
         traceLength: 3,
         killedBy: "observational-equivalence",
         expectedKind: null,

@@ -68,7 +68,11 @@ describe("PostgreSQL's isolation specs (traces/mvcc/isolation)", () => {
     const specs = new Set(files.map((f) => f.replace(/\.\d+\.trace\.json$/, "")));
     expect(specs.size).toBe(Number(m![1]));
     expect(files.length).toBe(Number(m![3]));
-    for (const s of specs) expect(readme.split("\n").some((line) => line.startsWith(`| ${s} `)), s).toBe(true);
+    for (const s of specs)
+      expect(
+        readme.split("\n").some((line) => line.startsWith(`| ${s} `)),
+        s,
+      ).toBe(true);
     const failures = readme.slice(readme.indexOf("## Known failures"), readme.indexOf("## Not translated"));
     for (const f of new Set([
       ...Object.keys(known.model),

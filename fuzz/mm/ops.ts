@@ -17,7 +17,7 @@ const lowWeighted = (max: number) =>
     })),
   );
 
-export function mmOpArbitrary(g: MmGeometry, features: ReadonlySet<string>): fc.Arbitrary<MmOp> {
+export function mmOpKinds(g: MmGeometry, features: ReadonlySet<string>): fc.WeightedArbitrary<MmOp>[] {
   const regions = 4;
   const huge = hugeSize(g);
   // Regions start huge-aligned where the window allows, so THP-sized mappings happen often.
@@ -67,7 +67,13 @@ export function mmOpArbitrary(g: MmGeometry, features: ReadonlySet<string>): fc.
       shared: fc.constantFrom(false, false, true),
     })
     .chain((m) =>
-      files ? fc.option(file, { freq: 3 }).map((f) => (f === null ? m : { ...m, file: f })) : fc.constant(m),
+      // one mmap in four maps a file: anonymous memory is where most copy-on-write happens
+      files
+        ? fc.oneof(
+            { weight: 3, arbitrary: fc.constant(m) },
+            { weight: 1, arbitrary: file.map((f) => ({ ...m, file: f })) },
+          )
+        : fc.constant(m),
     );
   const arbitraries: fc.WeightedArbitrary<MmOp>[] = [
     { weight: 25, arbitrary: fc.record({ op: fc.constant("read" as const), pid, page }) },
@@ -115,51 +121,101 @@ export function mmOpArbitrary(g: MmGeometry, features: ReadonlySet<string>): fc.
       { weight: 4, arbitrary: fc.record({ op: fc.constant("fileWrite" as const), file, page, cell, value }) },
     );
   }
-  return fc.oneof(...arbitraries);
+  return arbitraries;
 }
 
 /**
- * Generated sequences are arranged so ops meet live processes and mapped memory, as a real workload would:
+ * Generated sequences are arranged so ops meet live processes, mapped memory and live pins, as a real workload
+ * would:
  * - pid k names the k-th live process (cyclically) at that point; lifetimes follow from the ops alone (spawn and
  *   fork of a live process take the lowest free pid; exit frees it). The last selector stays literal, so ESRCH
  *   still occurs; and when nothing lives, a spawn comes first.
- * - three accesses in four (read, write, pin, collapse) that would miss the process's mappings go to a page it
- *   has mapped instead. Mappings are tracked approximately (mmap adds, munmap removes, fork copies): it is a bias,
- *   not a claim about the engine.
+ * - three ops in four that would miss go where they can act: an access (read, write, pin, collapse) to a page the
+ *   process has mapped (a write or writable pin to a writable one), a range op (munmap, mprotect, madvise) to a
+ *   range starting at a mapped page, and a handle op (unpin, pinRead, pinWrite) to a live pin (pinWrite to a
+ *   writable one); half the collapses go to a range holding one of the process's pins (khugepaged must leave a
+ *   pinned page alone). Mappings and pins are tracked approximately (mmap adds, munmap removes, mprotect changes,
+ *   fork copies; pins follow the lowest-free rule): it is a bias, not a claim about the engine. The fourth is
+ *   left as generated, so faults and errors stay exercised.
  * - as programs using THP or KSM do, some private anonymous mmaps are followed at once by MADV_HUGEPAGE (three in
  *   four huge-aligned ones, with "thp") or MADV_MERGEABLE (every other one, with "ksm"; only one in four of the
  *   MADV_HUGEPAGE ones, since ksmd splits a THP whose pages it can merge and KSM pages keep collapse away).
  */
+/** How the arrangement believes a page is mapped: writable, and private anonymous. */
+interface Page {
+  readonly rw: boolean;
+  readonly anon: boolean;
+}
+
+/** Ops that act on pages a process has mapped. */
+const RANGED = new Set(["read", "write", "pin", "collapse", "munmap", "mprotect", "madvise"]);
+
 export function mmArrange(ops: MmOp[], g: MmGeometry, features: ReadonlySet<string>): MmOp[] {
   const huge = hugeSize(g);
   let mmaps = 0;
-  const mapped = new Map<number, Set<number>>(); // live pid → pages it has mapped
-  const add = (pages: Set<number>): number => {
-    let pid = 1;
-    while (mapped.has(pid)) pid++;
+  let steered = 0;
+  const mapped = new Map<number, Map<number, Page>>(); // live pid → page → how it is mapped
+  const pins = new Map<number, { pid: number; page: number; writable: boolean }>(); // live handle → its pin
+  const lowestFree = (used: ReadonlyMap<number, unknown>): number => {
+    let n = 1;
+    while (used.has(n)) n++;
+    return n;
+  };
+  const add = (pages: Map<number, Page>): number => {
+    const pid = lowestFree(mapped);
     mapped.set(pid, pages);
     return pid;
   };
+  const pick = <T>(list: readonly T[], n: number): T => list[n % list.length]!;
   const out: MmOp[] = [];
   for (const op of ops) {
     let o = op;
     if ("pid" in o) {
       if (mapped.size === 0 && o.op !== "exit") {
         out.push({ op: "spawn" });
-        add(new Set());
+        add(new Map());
       }
       const live = [...mapped.keys()].sort((a, b) => a - b);
-      if (live.length && o.pid < MM_MAX_PID) o = { ...o, pid: live[(o.pid - 1) % live.length] };
+      if (live.length && o.pid < MM_MAX_PID) o = { ...o, pid: pick(live, o.pid - 1) };
+    }
+    const steer = steered++ % 4 !== 3;
+    if (steer && "pid" in o && RANGED.has(o.op) && !mapped.get(o.pid)?.size) {
+      // a process with nothing mapped can only fault: one with mappings acts instead
+      const holders = [...mapped].filter(([, p]) => p.size).map(([pid]) => pid);
+      if (holders.length) o = { ...o, pid: pick(holders, o.pid - 1) };
     }
     const pages = "pid" in o ? mapped.get(o.pid) : undefined;
-    if (
-      pages?.size &&
-      (o.op === "read" || o.op === "write" || o.op === "pin" || o.op === "collapse") &&
-      !pages.has(o.page) &&
-      o.page % 4 !== 3
-    ) {
-      const list = [...pages];
-      o = { ...o, page: list[o.page % list.length] };
+    if (steer && pages?.size) {
+      const all = [...pages.keys()];
+      const writable = all.filter((p) => pages.get(p)!.rw);
+      const wants = (o.op === "write" || (o.op === "pin" && o.write)) && writable.length ? writable : all;
+      const fits =
+        wants === writable
+          ? pages.get((o as { page: number }).page)?.rw === true
+          : pages.has((o as { page: number }).page);
+      // collapse visits a range it can collapse (private anonymous memory over a whole huge page), half the time
+      // one where the process holds a pin (which khugepaged must leave alone)
+      const pid = (o as { pid: number }).pid;
+      const whole = (p: number): boolean => {
+        const base = p - (p % huge);
+        for (let q = base; q < base + huge; q++) if (!pages.get(q)?.anon) return false;
+        return true;
+      };
+      const collapsible = all.filter(whole);
+      const pinned = [...pins.values()].filter((p) => p.pid === pid && whole(p.page)).map((p) => p.page);
+      if (o.op === "collapse" && pinned.length && o.page % 2 === 0) o = { ...o, page: pick(pinned, o.page >> 1) };
+      else if (o.op === "collapse" && collapsible.length && !whole(o.page))
+        o = { ...o, page: pick(collapsible, o.page) };
+      else if ((o.op === "read" || o.op === "write" || o.op === "pin" || o.op === "collapse") && !fits)
+        o = { ...o, page: pick(wants, o.page) };
+      else if ((o.op === "munmap" || o.op === "mprotect" || o.op === "madvise") && !pages.has(o.page))
+        o = { ...o, page: pick(all, o.page) };
+    }
+    if (steer && (o.op === "unpin" || o.op === "pinRead" || o.op === "pinWrite") && !pins.has(o.handle)) {
+      const live = [...pins.keys()].sort((a, b) => a - b);
+      const writable = live.filter((h) => pins.get(h)!.writable);
+      const from = o.op === "pinWrite" && writable.length ? writable : live;
+      if (from.length) o = { ...o, handle: pick(from, o.handle - 1) };
     }
     out.push(o);
     if (o.op === "mmap" && !o.shared && o.file === undefined && o.pages > 0) {
@@ -171,15 +227,25 @@ export function mmArrange(ops: MmOp[], g: MmGeometry, features: ReadonlySet<stri
       if (features.has("ksm") && k % 2 === 0 && (!hugepage || k % 8 === 0))
         out.push({ op: "madvise", ...range, advice: "mergeable" });
     }
-    if (o.op === "spawn") add(new Set());
+    if (o.op === "spawn") add(new Map());
+    else if (o.op === "unpin") pins.delete(o.handle);
     else if (!pages) continue;
-    else if (o.op === "fork") add(new Set(pages));
-    else if (o.op === "exit") mapped.delete(o.pid);
-    else if (o.op === "exec") pages.clear();
-    else if ((o.op === "mmap" || o.op === "munmap") && o.pages > 0 && o.page + o.pages <= g.pages) {
+    else if (o.op === "fork") add(new Map(pages));
+    else if (o.op === "exit") {
+      mapped.delete(o.pid);
+      for (const [h, p] of pins) if (p.pid === o.pid) pins.delete(h);
+    } else if (o.op === "exec") pages.clear();
+    else if (o.op === "pin" && pages.has(o.page) && (!o.write || pages.get(o.page)!.rw))
+      pins.set(lowestFree(pins), { pid: o.pid, page: o.page, writable: o.write && o.kind !== "get" });
+    else if (
+      (o.op === "mmap" || o.op === "munmap" || o.op === "mprotect") &&
+      o.pages > 0 &&
+      o.page + o.pages <= g.pages
+    ) {
       for (let p = o.page; p < o.page + o.pages; p++) {
-        if (o.op === "mmap") pages.add(p);
-        else pages.delete(p);
+        if (o.op === "mmap") pages.set(p, { rw: o.prot === "rw", anon: !o.shared && o.file === undefined });
+        else if (o.op === "munmap") pages.delete(p);
+        else if (pages.has(p)) pages.set(p, { ...pages.get(p)!, rw: o.prot === "rw" });
       }
     }
   }
@@ -249,20 +315,161 @@ function withPids(ops: readonly { op: MmOp; actor: Identity | undefined; created
   return out;
 }
 
+/** An op with the process it acts on and the process it creates, by identity. */
+type Tagged = { op: MmOp; actor: Identity | undefined; created: Identity | undefined };
+
+/**
+ * Minimization rewrites (fuzz/minimize.ts takes one that still fails and is smaller in its size order):
+ * - a process removed: its creating op goes, its ops go to its parent (a spawn's ops go with it);
+ * - a creator and a destroyer together: process X merged into process Y (created before it): X's spawn or fork and
+ *   Y's exit go, X's ops become Y's (X's own exit kept as the merged process's, or dropped), as when `spawn; fork 1;
+ *   exit 1; …` becomes `spawn; …`;
+ * - an mprotect folded into the mmap of a range holding its own (the mmap then maps just that range);
+ * - a pin removed with the ops on its handle, later handles renumbered (pins take the lowest free handle too);
+ * - smaller numbers: every mapping address moved down together, and per op a lower page, fewer pages in a range,
+ *   a lower cell or value (down to 1), a lower file (renamed everywhere), an anonymous mapping for a file one, private for shared,
+ *   read-only for read-write, a weaker pin.
+ * Pids are recomputed after every rewrite that changes which processes exist (lowest free, as the engines do).
+ */
 export function* mmSimplifications(ops: readonly MmOp[]): Iterable<MmOp[]> {
   const { actor, created, parent } = identities(ops);
+  const tagged = (j: number, a = actor[j]): Tagged => ({ op: ops[j]!, actor: a, created: created[j] });
   for (let i = 0; i < ops.length; i++) {
     const gone = created[i];
     if (gone === undefined) continue;
     const heir = parent.get(gone);
-    const rest: { op: MmOp; actor: Identity | undefined; created: Identity | undefined }[] = [];
+    const rest: Tagged[] = [];
     for (let j = 0; j < ops.length; j++) {
       if (j === i) continue;
       const a = actor[j] === gone ? heir : actor[j];
-      if (actor[j] === gone && (heir === undefined || ops[j].op === "exit")) continue; // a spawn's ops go; the heir does not exit
-      rest.push({ op: ops[j], actor: a, created: created[j] });
+      if (actor[j] === gone && (heir === undefined || ops[j]!.op === "exit")) continue; // a spawn's ops go; the heir does not exit
+      rest.push(tagged(j, a));
     }
     yield withPids(rest);
+  }
+  // process X merged into an older process Y: a creator and a destroyer removed together
+  const born = new Map<Identity, number>();
+  const exits = new Map<Identity, number>();
+  for (let i = 0; i < ops.length; i++) {
+    if (created[i] !== undefined) born.set(created[i]!, i);
+    if (ops[i]!.op === "exit" && actor[i] !== undefined && !exits.has(actor[i]!)) exits.set(actor[i]!, i);
+  }
+  for (const [x, bx] of born) {
+    for (const [y, by] of born) {
+      if (by >= bx) continue;
+      const ex = exits.get(x);
+      const ey = exits.get(y);
+      for (const keepExit of ex === undefined ? [false] : [false, true]) {
+        const rest: Tagged[] = [];
+        for (let j = 0; j < ops.length; j++) {
+          if (j === bx || j === ey || (j === ex && !keepExit)) continue;
+          rest.push(tagged(j, actor[j] === x ? y : actor[j]));
+        }
+        yield withPids(rest);
+      }
+    }
+  }
+  // an mprotect folded into the mmap of its range before it (the process's, with nothing between remapping it): the
+  // mmap maps just that range, with that protection
+  for (let j = 0; j < ops.length; j++) {
+    const m = ops[j]!;
+    if (m.op !== "mprotect") continue;
+    for (let i = j - 1; i >= 0; i--) {
+      const o = ops[i]!;
+      if (o.op === "mmap" && actor[i] === actor[j] && o.page <= m.page && m.page + m.pages <= o.page + o.pages) {
+        const folded = { ...o, page: m.page, pages: m.pages, prot: m.prot };
+        yield ops.flatMap((p, k) => (k === j ? [] : k === i ? [folded] : [p]));
+        break;
+      }
+      if (created[i] === actor[j] || ((o.op === "mmap" || o.op === "munmap") && actor[i] === actor[j])) break;
+    }
+  }
+  yield* withoutPins(ops);
+  yield* smallerNumbers(ops);
+}
+
+/** Per op: the pin it creates and the pin it names, by identity (pins and unpins as the model does them). */
+function* withoutPins(ops: readonly MmOp[]): Iterable<MmOp[]> {
+  const live = new Map<number, Identity>();
+  const made: (Identity | undefined)[] = [];
+  const named: (Identity | undefined)[] = [];
+  let next = 0;
+  for (const op of ops) {
+    named.push("handle" in op ? live.get(op.handle) : undefined);
+    let id: Identity | undefined;
+    if (op.op === "pin") {
+      id = next++;
+      let h = 1;
+      while (live.has(h)) h++;
+      live.set(h, id);
+    } else if (op.op === "unpin") live.delete(op.handle);
+    made.push(id);
+  }
+  for (let i = 0; i < ops.length; i++) {
+    const gone = made[i];
+    if (gone === undefined) continue;
+    const handleOf = new Map<Identity, number>();
+    const used = new Set<number>();
+    const out: MmOp[] = [];
+    for (let j = 0; j < ops.length; j++) {
+      const op = ops[j]!;
+      if (j === i || named[j] === gone) continue;
+      const h = named[j] === undefined ? undefined : handleOf.get(named[j]!);
+      out.push(h === undefined || !("handle" in op) ? op : { ...op, handle: h });
+      if (made[j] !== undefined) {
+        let free = 1;
+        while (used.has(free)) free++;
+        used.add(free);
+        handleOf.set(made[j]!, free);
+      } else if (op.op === "unpin" && h !== undefined) {
+        used.delete(h);
+        handleOf.delete(named[j]!);
+      }
+    }
+    yield out;
+  }
+}
+
+/** Lower values for a number, lowest first: the minimum, halfway down, one less. */
+function lower(value: number, min: number): number[] {
+  return [...new Set([min, Math.floor((min + value) / 2), value - 1])].filter((x) => x >= min && x < value);
+}
+
+const mapsPages = (op: MmOp): op is Extract<MmOp, { pid: number; page: number }> => "pid" in op && "page" in op;
+
+function* smallerNumbers(ops: readonly MmOp[]): Iterable<MmOp[]> {
+  const at = (i: number, op: MmOp): MmOp[] => [...ops.slice(0, i), op, ...ops.slice(i + 1)];
+  // every address moved down together (by the lowest, or keeping an alignment), so mappings and accesses still meet
+  const addresses = ops.filter(mapsPages).map((o) => o.page);
+  const least = addresses.length ? Math.min(...addresses) : 0;
+  const shifts = new Set<number>();
+  for (let align = 1; align <= least; align *= 2) shifts.add(least - (least % align));
+  for (const d of [...shifts].sort((a, b) => b - a))
+    yield ops.map((o) => (mapsPages(o) ? { ...o, page: o.page - d } : o));
+  // files renamed to a lower number everywhere
+  const files = new Set(ops.flatMap((o) => ("file" in o && o.file !== undefined ? [o.file] : [])));
+  for (const f of files)
+    for (const g of lower(f, 0))
+      if (!files.has(g)) yield ops.map((o) => ("file" in o && o.file === f ? { ...o, file: g } : o));
+  for (let i = 0; i < ops.length; i++) {
+    const o = ops[i]!;
+    if ("page" in o) for (const page of lower(o.page, 0)) yield at(i, { ...o, page });
+    if ("pages" in o) for (const pages of lower(o.pages, Math.min(1, o.pages))) yield at(i, { ...o, pages });
+    if ("cell" in o) for (const cell of lower(o.cell, 0)) yield at(i, { ...o, cell });
+    if ("value" in o) for (const value of lower(o.value, Math.min(1, o.value))) yield at(i, { ...o, value }); // 0 reads as untouched
+    if (o.op === "mmap") {
+      if (o.file !== undefined) {
+        const { file: _, ...anonymous } = o;
+        yield at(i, anonymous);
+      }
+      if (o.shared) yield at(i, { ...o, shared: false });
+    }
+    if ((o.op === "mmap" || o.op === "mprotect") && o.prot === "rw") yield at(i, { ...o, prot: "r" });
+    if (o.op === "pin") {
+      if (o.write) yield at(i, { ...o, write: false });
+      if (o.kind !== "get") yield at(i, { ...o, kind: "get", write: false });
+      if (o.kind === "longterm") yield at(i, { ...o, kind: "pin" });
+    }
   }
 }
 

@@ -11,7 +11,7 @@ import {
 
 const MODES = [0o644, 0o600, 0o755, 0o700, 0o444];
 
-export function overlayOpArbitrary(g: OverlayGeometry, features: ReadonlySet<string>): fc.Arbitrary<OverlayOp> {
+export function overlayOpKinds(g: OverlayGeometry, features: ReadonlySet<string>): fc.WeightedArbitrary<OverlayOp>[] {
   const name = fc.constantFrom(...g.names);
   // shallow paths most: they are where layers meet
   const path = fc
@@ -50,7 +50,7 @@ export function overlayOpArbitrary(g: OverlayGeometry, features: ReadonlySet<str
     index: option("index"),
     metacopy: option("metacopy"),
   });
-  return fc.oneof(
+  return [
     { weight: 3, arbitrary: layer },
     { weight: 2, arbitrary: mount },
     { weight: 1, arbitrary: fc.record({ op: fc.constant("umount" as const), c }) },
@@ -91,7 +91,7 @@ export function overlayOpArbitrary(g: OverlayGeometry, features: ReadonlySet<str
     { weight: 6, arbitrary: fc.record({ op: fc.constant("read" as const), c, path: p }) },
     { weight: 4, arbitrary: fc.record({ op: fc.constant("readdir" as const), c, path: fc.oneof(fc.constant(""), p) }) },
     { weight: 6, arbitrary: fc.record({ op: fc.constant("stat" as const), c, path: p }) },
-  );
+  ];
 }
 
 /** Entries a tar could hold: parents made first (as directories), each path once, links only to earlier files. */
@@ -325,9 +325,16 @@ const sameTail = (stack: readonly number[], id: number, base: readonly number[])
   stack.slice(stack.indexOf(id) + 1).join() === base.join();
 
 /**
- * Canonical renaming for minimization: removing a layer (or commit) renumbers every later layer, so plain deletion
- * cannot drop one. A candidate removes one layer-making op and rewrites the layer numbers after it; another drops
- * one entry of a layer.
+ * Minimization rewrites (fuzz/minimize.ts takes one that still fails and is smaller in its size order):
+ * - a layer (or commit) removed: it renumbers every later layer, so plain deletion cannot drop one; the layer numbers
+ *   after it are rewritten;
+ * - a creator and a destroyer together: a mount and the umount that ends it, an umount and the mount that follows
+ *   it, or a container's whole session (its mount, its ops, its umount);
+ * - an op of a container (create, mkdir, symlink, link, write, append, truncate, chmod, unlink, rmdir) made part
+ *   of the image layer on top of its mount instead;
+ * - smaller ops: a layer entry dropped, shorter data, an entry's optional mode or opaque flag dropped, a lower offset
+ *   or size, a mount option off, a mount over fewer layers, a rename without flags, a container renamed to a lower
+ *   number everywhere.
  */
 export function* overlaySimplifications(ops: readonly OverlayOp[]): Iterable<OverlayOp[]> {
   const makers = ops.map((o, i) => (o.op === "layer" || o.op === "commit" ? i : -1)).filter((i) => i >= 0);
@@ -345,13 +352,141 @@ export function* overlaySimplifications(ops: readonly OverlayOp[]): Iterable<Ove
     }
     yield out;
   }
+  yield* containerPairs(ops);
+  yield* intoLayers(ops);
+  const at = (i: number, op: OverlayOp): OverlayOp[] => [...ops.slice(0, i), op, ...ops.slice(i + 1)];
   for (let i = 0; i < ops.length; i++) {
     const o = ops[i]!;
-    if (o.op !== "layer" || o.entries.length < 2) continue;
-    for (let k = o.entries.length - 1; k >= 0; k--) {
-      yield [...ops.slice(0, i), { ...o, entries: o.entries.filter((_, j) => j !== k) }, ...ops.slice(i + 1)];
+    if (o.op === "layer") {
+      for (let k = o.entries.length - 1; k >= 0; k--)
+        yield at(i, { ...o, entries: o.entries.filter((_, j) => j !== k) });
+      for (const [k, e] of o.entries.entries()) {
+        const entry = (x: LayerEntry) => at(i, { ...o, entries: o.entries.map((y, j) => (j === k ? x : y)) });
+        if (e.type === "file") for (const data of shorter(e.data)) yield entry({ ...e, data });
+        if ((e.type === "file" || e.type === "dir") && e.mode !== undefined) {
+          const { mode: _, ...rest } = e;
+          yield entry(rest);
+        }
+        if (e.type === "dir" && e.opaque !== undefined) {
+          const { opaque: _, ...rest } = e;
+          yield entry(rest);
+        }
+      }
+    }
+    if (o.op === "mount") {
+      for (const option of ["redirectDir", "index", "metacopy"] as const)
+        if (o[option]) yield at(i, { ...o, [option]: false });
+      if (o.layers.length > 1)
+        for (let k = o.layers.length - 1; k >= 0; k--)
+          yield at(i, { ...o, layers: o.layers.filter((_, j) => j !== k) });
+    }
+    if (o.op === "write") {
+      for (const data of shorter(o.data)) yield at(i, { ...o, data });
+      for (const x of lower(o.at, 0)) yield at(i, { ...o, at: x });
+    }
+    if (o.op === "append") for (const data of shorter(o.data)) yield at(i, { ...o, data });
+    if (o.op === "setxattr") for (const value of shorter(o.value)) yield at(i, { ...o, value });
+    if (o.op === "truncate") for (const size of lower(o.size, 0)) yield at(i, { ...o, size });
+    if (o.op === "rename" && o.flags !== undefined) {
+      const { flags: _, ...rest } = o;
+      yield at(i, rest);
     }
   }
+  // a container renamed to a lower number no op names
+  const containers = new Set(ops.flatMap((o) => ("c" in o ? [o.c] : [])));
+  for (const c of containers)
+    for (const d of lower(c, 1))
+      if (!containers.has(d)) yield ops.map((o) => ("c" in o && o.c === c ? { ...o, c: d } : o));
+}
+
+/**
+ * An op of a container made part of the image layer its mount has on top instead (an entry added or changed, the op
+ * gone): what a container built before a commit can often be in the image from the start, so the commit goes too.
+ */
+function* intoLayers(ops: readonly OverlayOp[]): Iterable<OverlayOp[]> {
+  const layerOps: (number | undefined)[] = []; // layer id - 1 → the index of the `layer` op that makes it
+  const top = new Map<number, number | undefined>(); // container → the `layer` op index on top of its mount
+  for (let i = 0; i < ops.length; i++) {
+    const o = ops[i]!;
+    if (o.op === "layer" || o.op === "commit") layerOps.push(o.op === "layer" ? i : undefined);
+    if (o.op === "mount") top.set(o.c, layerOps[o.layers[0]! - 1]);
+    if (o.op === "umount") top.delete(o.c);
+    if (o.op === "layer" || o.op === "mount" || o.op === "umount" || o.op === "commit") continue;
+    const at = top.get(o.c);
+    if (at === undefined) continue;
+    const layer = ops[at] as Extract<OverlayOp, { op: "layer" }>;
+    const entries = asEntries(layer.entries, o);
+    if (!entries) continue;
+    yield ops.flatMap((p, j) => (j === i ? [] : j === at ? [{ ...layer, entries }] : [p]));
+  }
+}
+
+/** A layer's entries with what an op does in the container made part of them, where it can be said as entries. */
+function asEntries(entries: readonly LayerEntry[], o: OverlayOp): LayerEntry[] | undefined {
+  const k = entries.findIndex((e) => "path" in o && e.path === o.path);
+  const e = entries[k];
+  const changed = (x: LayerEntry): LayerEntry[] => entries.map((y, j) => (j === k ? x : y));
+  switch (o.op) {
+    case "create":
+      return [...entries, { type: "file", path: o.path, data: "", mode: o.mode }];
+    case "mkdir":
+      return [...entries, { type: "dir", path: o.path, mode: o.mode }];
+    case "symlink":
+      return [...entries, { type: "symlink", path: o.path, target: o.target }];
+    case "link":
+      return [...entries, { type: "link", path: o.to, to: o.from }];
+    case "write":
+      if (e?.type !== "file" || o.at > e.data.length) return undefined;
+      return changed({ ...e, data: e.data.slice(0, o.at) + o.data + e.data.slice(o.at + o.data.length) });
+    case "append":
+      return e?.type === "file" ? changed({ ...e, data: e.data + o.data }) : undefined;
+    case "truncate":
+      return e?.type === "file" && o.size <= e.data.length
+        ? changed({ ...e, data: e.data.slice(0, o.size) })
+        : undefined;
+    case "chmod":
+      return e?.type === "file" || e?.type === "dir" ? changed({ ...e, mode: o.mode }) : undefined;
+    case "unlink":
+    case "rmdir":
+      return e ? entries.filter((_, j) => j !== k) : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** Mounts and umounts removed in pairs, and a container's whole session (none that commits: it makes a layer). */
+function* containerPairs(ops: readonly OverlayOp[]): Iterable<OverlayOp[]> {
+  const without = (gone: ReadonlySet<number>) => ops.filter((_, i) => !gone.has(i));
+  for (let i = 0; i < ops.length; i++) {
+    const o = ops[i]!;
+    if (o.op !== "mount" && o.op !== "umount") continue;
+    const session = new Set([i]);
+    let commits = false;
+    for (let j = i + 1; j < ops.length; j++) {
+      const p = ops[j]!;
+      if (!("c" in p) || p.c !== o.c) continue;
+      if (p.op === o.op) break; // mounted again (EBUSY), or unmounted again
+      if (o.op === "mount") {
+        session.add(j);
+        commits ||= p.op === "commit";
+      }
+      if (p.op === (o.op === "mount" ? "umount" : "mount")) {
+        yield without(new Set([i, j])); // the pair
+        break;
+      }
+    }
+    if (o.op === "mount" && session.size > 2 && !commits) yield without(session); // the whole session
+  }
+}
+
+/** Lower values for a number, lowest first: the minimum, halfway down, one less. */
+function lower(value: number, min: number): number[] {
+  return [...new Set([min, Math.floor((min + value) / 2), value - 1])].filter((x) => x >= min && x < value);
+}
+
+/** Shorter data, shortest first: none, the first byte, all but the last. */
+function shorter(data: string): string[] {
+  return [...new Set(["", data.slice(0, 1), data.slice(0, -1)])].filter((d) => d.length < data.length);
 }
 
 /**

@@ -2,7 +2,8 @@
 
 import type { Layer } from "../../core/index.ts";
 import { linuxEngine } from "../../engines/linux/index.ts";
-import { mmAlphabet, mmArrange, mmOpArbitrary, mmSimplifications } from "../../fuzz/mm/ops.ts";
+import { cowScenariosFor } from "../../fuzz/mm/cow.ts";
+import { mmAlphabet, mmArrange, mmOpKinds, mmSimplifications } from "../../fuzz/mm/ops.ts";
 import { MmModel } from "../../models/mm/model.ts";
 import { mmMutants } from "../../models/mm/mutants/index.ts";
 import { decodeMmState, renderMmState } from "../../models/mm/state.ts";
@@ -20,6 +21,7 @@ import {
 import { MmOracle } from "../../oracles/mm.ts";
 import { mmEconomy } from "../../properties/mm/economy.ts";
 import { mmStructure } from "../../properties/mm/invariants.ts";
+import { mmCountersView } from "../../views/mm/counters.ts";
 import { pagemapView } from "../../views/mm/pagemap.ts";
 
 export const mmLayer: Layer<MmOp, MmObs, MmState, MmGeometry> = {
@@ -32,10 +34,11 @@ export const mmLayer: Layer<MmOp, MmObs, MmState, MmGeometry> = {
   obsSchema: mmObsSchema,
   observations:
     '{"ok":true} | {"pid":N} | {"data":[cells]} | {"fault":"SEGV"} | {"error":"ESRCH"|"EINVAL"|"ENOMEM"} (docs/mm.md)',
-  opArbitrary: mmOpArbitrary,
+  opKinds: mmOpKinds,
   requires: opFeature,
   alphabet: mmAlphabet,
   prelude: [{ op: "spawn" }],
+  corpus: cowScenariosFor,
   arrange: mmArrange,
   model: (g) => new MmModel(g),
   oracle: (g) => new MmOracle(g),
@@ -44,6 +47,6 @@ export const mmLayer: Layer<MmOp, MmObs, MmState, MmGeometry> = {
   simplify: mmSimplifications,
   decodeState: decodeMmState,
   renderState: renderMmState,
-  views: [pagemapView],
+  views: [pagemapView, mmCountersView],
   engines: [linuxEngine],
 };

@@ -4,8 +4,8 @@
 import type { Layer, Mutant, Property } from "../../core/index.ts";
 import { postgresEngine } from "../../engines/postgres/index.ts";
 import { sqliteEngine } from "../../engines/sqlite/index.ts";
-import { mvccAlphabet, mvccArrange, mvccOpArbitrary } from "../../fuzz/mvcc/ops.ts";
-import { walAlphabet, walArrange, walOpArbitrary } from "../../fuzz/mvcc/wal-ops.ts";
+import { mvccAlphabet, mvccArrange, mvccOpKinds, mvccSimplifications } from "../../fuzz/mvcc/ops.ts";
+import { walAlphabet, walArrange, walOpKinds } from "../../fuzz/mvcc/wal-ops.ts";
 import { MvccModel } from "../../models/mvcc/model.ts";
 import { mvccMutants } from "../../models/mvcc/mutants/index.ts";
 import { walMutants } from "../../models/mvcc/mutants/wal.ts";
@@ -28,7 +28,9 @@ import { MvccOracle } from "../../oracles/mvcc.ts";
 import { WalOracle } from "../../oracles/mvcc-wal.ts";
 import { mvccEconomy } from "../../properties/mvcc/economy.ts";
 import { mvccStructure } from "../../properties/mvcc/invariants.ts";
+import { mvccSsi } from "../../properties/mvcc/ssi.ts";
 import { walEconomy, walStructure } from "../../properties/mvcc/wal.ts";
+import { mvccCountersView } from "../../views/mvcc/counters.ts";
 import { heapView } from "../../views/mvcc/heap.ts";
 import { walIndexView } from "../../views/mvcc/wal-index.ts";
 import { classifyMvcc } from "./anomaly.ts";
@@ -78,23 +80,27 @@ export const mvccLayer: Layer<MvccOp, MvccObs, State, MvccGeometry> = {
   obsSchema: mvccObsSchema as never,
   observations:
     '{"ok":true} | {"values":[N…]} | {"rows":[[k,v]…]} | {"count":N} | {"rolledBack":true} | {"error":"40001"|"40P01"|"23505"|"25P02"|…} | {"blocked":true} | {"skipped":true}, each optionally with "unblocked":[{tx,result}] (docs/mvcc.md); sqlite flavour: {"error":"SQLITE_BUSY"|"SQLITE_BUSY_SNAPSHOT"|"SQLITE_CONSTRAINT_PRIMARYKEY"|"SQLITE_ERROR"} and {"checkpoint":{"busy":0|1,"log":N,"checkpointed":N}} (docs/sqlite-wal.md)',
-  opArbitrary: (g, f) => (sqlite(g) ? walOpArbitrary(g, f) : mvccOpArbitrary(g, f)),
+  opKinds: (g, f) => (sqlite(g) ? walOpKinds(g, f) : mvccOpKinds(g, f)),
   checkOp: otherFlavour,
   alphabet: (g) => (sqlite(g) ? walAlphabet(g) : mvccAlphabet(g)),
-  // autocommit inserts: the PostgreSQL flavour's arrange begins a transaction (client 2: READ COMMITTED), the sqlite
-  // flavour's runs each alone and drops the COMMIT
+  // One committed row, so that reads, updates and deletes find something from the first op (explore reaches lost
+  // updates, vacuum past a snapshot and lost wakeups within 4 ops thanks to it). Client 1 and key 1 only: every
+  // geometry has them (the prelude is fixed, and every op of a run stays within the geometry's clients and keys).
+  // The PostgreSQL flavour's arrange puts the insert in a transaction of its own; the sqlite flavour's runs it alone
+  // (client 1 writes) and drops the COMMIT; explore sends both as they are (an autocommit insert, then a COMMIT with
+  // no transaction: a warning, or SQLITE_ERROR).
   prelude: [
-    { op: "insert", tx: 2, key: 1, value: 10 },
-    { op: "insert", tx: 2, key: 2, value: 20 },
-    { op: "insert", tx: 2, key: 3, value: 30 },
-    { op: "commit", tx: 2 },
+    { op: "insert", tx: 1, key: 1, value: 10 },
+    { op: "commit", tx: 1 },
   ],
   arrange: (ops, g, f) => (sqlite(g) ? walArrange(ops, g, f) : mvccArrange(ops, g, f)),
   model: (g) => (sqlite(g) ? new WalModel(g) : new MvccModel(g)),
   oracle: (g) => (sqlite(g) ? new WalOracle(g) : new MvccOracle(g)),
   mutants: [...postgresMutants, ...walMutants],
+  simplify: mvccSimplifications,
   properties: [
     only(false, mvccStructure),
+    only(false, mvccSsi),
     ...mvccEconomy.map((p) => only(false, p)),
     only(true, walStructure),
     ...walEconomy.map((p) => only(true, p)),
@@ -102,6 +108,6 @@ export const mvccLayer: Layer<MvccOp, MvccObs, State, MvccGeometry> = {
   decodeState: (json, g) => (sqlite(g) ? decodeWalState(json) : decodeMvccState(json)),
   renderState: (s) => (isWal(s) ? renderWalState(s) : renderMvccState(s)),
   classify: (ops, failure, g) => classifyMvcc(ops, failure, g),
-  views: [heapView, walIndexView],
+  views: [heapView, walIndexView, mvccCountersView],
   engines: [postgresEngine, sqliteEngine],
 };

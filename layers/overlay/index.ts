@@ -2,7 +2,7 @@
 
 import type { Layer } from "../../core/index.ts";
 import { overlayfsEngine } from "../../engines/overlayfs/index.ts";
-import { overlayAlphabet, overlayArrange, overlayOpArbitrary, overlaySimplifications } from "../../fuzz/overlay/ops.ts";
+import { overlayAlphabet, overlayArrange, overlayOpKinds, overlaySimplifications } from "../../fuzz/overlay/ops.ts";
 import { OverlayModel } from "../../models/overlay/model.ts";
 import { overlayMutants } from "../../models/overlay/mutants/index.ts";
 import { decodeOverlayState, renderOverlayState } from "../../models/overlay/state.ts";
@@ -20,6 +20,7 @@ import {
 import { OverlayOracle } from "../../oracles/overlay.ts";
 import { overlayEconomy } from "../../properties/overlay/economy.ts";
 import { overlayStructure } from "../../properties/overlay/invariants.ts";
+import { overlayCountersView } from "../../views/overlay/counters.ts";
 import { upperView } from "../../views/overlay/upper.ts";
 
 export const overlayLayer: Layer<OverlayOp, OverlayObs, OverlayState, OverlayGeometry> = {
@@ -32,7 +33,7 @@ export const overlayLayer: Layer<OverlayOp, OverlayObs, OverlayState, OverlayGeo
   obsSchema: overlayObsSchema,
   observations:
     '{"ok":true} | {"layer":N} | {"data":"…"} | {"names":[…]} | {"target":"…"} | {"stat":{type,mode,size?,nlink?,xattrs?}} | {"error":"ENOENT"|…} (docs/overlay.md)',
-  opArbitrary: overlayOpArbitrary,
+  opKinds: overlayOpKinds,
   requires: overlayOpFeature,
   alphabet: overlayAlphabet,
   prelude: [],
@@ -44,6 +45,6 @@ export const overlayLayer: Layer<OverlayOp, OverlayObs, OverlayState, OverlayGeo
   simplify: overlaySimplifications,
   decodeState: decodeOverlayState,
   renderState: renderOverlayState,
-  views: [upperView],
+  views: [upperView, overlayCountersView],
   engines: [overlayfsEngine],
 };

@@ -117,6 +117,8 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
   protected readonly layers = new Map<number, Dir>();
   protected readonly containers = new Map<number, Container>();
   protected copyUps: CopyUp[] = [];
+  /** Copy-ups since the sequence began, and the data bytes they copied (what the counters view reports). */
+  private readonly copiedTotal = { copyUps: 0, bytes: 0 };
   private nextLayer = 1;
 
   constructor(readonly geometry: OverlayGeometry) {}
@@ -528,6 +530,8 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
 
   protected record(c: Container, path: string, type: FileType, bytes: number, size: number, metacopy: boolean): void {
     this.copyUps.push({ c: c.n, path, type, bytes, size, metacopy });
+    this.copiedTotal.copyUps++;
+    this.copiedTotal.bytes += bytes;
   }
 
   /** The inode whose data, mode and links a merged file shows: its upper, its index entry, or its lower inode. */
@@ -873,7 +877,7 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
       });
       containers[n] = { layers: [...c.layers], options: { ...c.options }, upper };
     }
-    return { layers, containers, copyUps: this.copyUps, created, detached };
+    return { layers, containers, copyUps: this.copyUps, copiedTotal: { ...this.copiedTotal }, created, detached };
   }
 }
 

@@ -244,6 +244,14 @@ export const overlayStateSchema = z
     ),
     /** Copy-ups performed by the last op. */
     copyUps: z.array(copyUpSchema),
+    /**
+     * Copy-ups since the sequence began: how many (each entry `copyUps` ever held) and the data bytes they copied.
+     * Optional: a state without it (an engine's inspect JSON) counts nothing.
+     */
+    copiedTotal: z
+      .object({ copyUps: z.number().int().min(0), bytes: z.number().int().min(0) })
+      .strict()
+      .optional(),
     /** "c:path" of upper entries made new (create, mkdir, symlink, or a hard link to such) rather than copied up. */
     created: z.array(z.string()),
     /** "c:path" of files copied up from a lower hard link without index: detached, and without an origin by design. */
