@@ -11,6 +11,7 @@ export {
   allows,
   type CampaignResult,
   type Checker,
+  type Coverage,
   deepEqual,
   type Engine,
   type EngineFactory,
@@ -25,6 +26,7 @@ export {
   type Mutant,
   mutantOf,
   type Named,
+  type OpMix,
   type Property,
   type PropertyKind,
   resolveGeometry,
@@ -37,14 +39,22 @@ export {
 } from "./core/index.ts";
 export { type EngineSource, engineCatalogue, factoryOf, resolveEngine } from "./engines/resolve.ts";
 export { StdioEngine, stdioFactory } from "./engines/stdio.ts";
-export { type CampaignOptions, type Progress, runCampaign, sequenceArbitrary } from "./fuzz/campaign.ts";
+export {
+  type CampaignOptions,
+  DEFAULT_RUNS,
+  type Progress,
+  parseReplayToken,
+  replayToken,
+  runCampaign,
+  sequenceArbitrary,
+} from "./fuzz/campaign.ts";
 export {
   type CheckEngineOptions,
   checkEngine,
   type EngineCheck,
   expectEngineHolds,
 } from "./fuzz/check-engine.ts";
-export { type ExploreResult, explore } from "./fuzz/explore.ts";
+export { type ExploreResult, explore, shortestKill } from "./fuzz/explore.ts";
 export { minimize, minimizeTrace, type TraceMinimization } from "./fuzz/minimize.ts";
 export { replayTrace } from "./fuzz/replay.ts";
 export { checkSequence, checkWith } from "./fuzz/runner.ts";
