@@ -19,7 +19,7 @@ import {
   withoutKinds,
 } from "../core/index.ts";
 import { bugSignature } from "./bug.ts";
-import { coverageOf } from "./coverage.ts";
+import { coverageOf, neverGenerated } from "./coverage.ts";
 import { minimizeWith } from "./minimize.ts";
 import { checkWith, emptyStats, renderStateAfter, startEngine } from "./runner.ts";
 
@@ -151,6 +151,12 @@ export async function runCampaign(
   const stats = against ? emptyStats() : undefined;
   const mix: OpMix = {};
   let searchMs: number | undefined;
+  // which op kinds a missing feature keeps out costs a sample of sequences: once per campaign, when first asked
+  let notGenerated: ReturnType<typeof neverGenerated> | undefined;
+  const missingKinds = (): ReturnType<typeof neverGenerated> => {
+    notGenerated ??= neverGenerated(layer, geometry, features, (f) => sequenceArbitrary(layer, geometry, f, 50));
+    return notGenerated;
+  };
   const checked = (): Coverage =>
     coverageOf({
       layer: registered,
@@ -161,7 +167,7 @@ export async function runCampaign(
       mix,
       ops,
       structure: stats,
-      sequences: (f) => sequenceArbitrary(layer, geometry, f, 50),
+      notGenerated: missingKinds(),
     });
   const base = () => ({
     engine: factory.name,

@@ -24,8 +24,8 @@ export interface CoverageInput {
   readonly ops: number;
   /** With `--against`: what the lockstep comparison did. */
   readonly structure?: StructureStats;
-  /** The sequences a generated one is drawn from, for the op kinds a missing feature keeps out. */
-  readonly sequences: (features: ReadonlySet<string>) => fc.Arbitrary<unknown[]>;
+  /** The op kinds a missing feature kept out (`neverGenerated`, worked out once per campaign). */
+  readonly notGenerated: readonly { readonly feature: string; readonly opKinds: string[] }[];
 }
 
 const EAGER =
@@ -66,7 +66,7 @@ export function coverageOf(c: CoverageInput): Coverage {
         .map((v) => v.name),
     );
   const warnings = economy && ((!c.inspected && !counters) || c.skip?.includes("economy")) ? [EAGER] : [];
-  const notGenerated = neverGenerated(c);
+  const notGenerated = [...c.notGenerated];
   for (const n of notGenerated)
     warnings.push(
       `the engine does not offer feature "${n.feature}": ops needing it (${n.opKinds.join(", ")}) were never generated`,
@@ -88,15 +88,19 @@ export function coverageOf(c: CoverageInput): Coverage {
  * The op kinds that need a feature the model offers and the engine does not: read off a fixed sample of sequences
  * generated for the model's features.
  */
-function neverGenerated(c: CoverageInput): { feature: string; opKinds: string[] }[] {
-  const { layer } = c;
+export function neverGenerated(
+  layer: AnyLayer,
+  geometry: unknown,
+  features: ReadonlySet<string>,
+  sequences: (features: ReadonlySet<string>) => fc.Arbitrary<unknown[]>,
+): { feature: string; opKinds: string[] }[] {
   if (!layer.requires) return [];
-  const all = layer.model(c.geometry).features;
+  const all = layer.model(geometry).features;
   const views = new Set((layer.views ?? []).map((v) => v.name));
-  const missing = [...all].filter((f) => f !== "inspect" && !views.has(f) && !c.features.has(f));
+  const missing = [...all].filter((f) => f !== "inspect" && !views.has(f) && !features.has(f));
   if (!missing.length) return [];
   const byFeature = new Map<string, Set<string>>(missing.map((f) => [f, new Set()]));
-  for (const seq of fc.sample(c.sequences(all), { seed: 1, numRuns: 100 }))
+  for (const seq of fc.sample(sequences(all), { seed: 1, numRuns: 100 }))
     for (const op of seq) byFeature.get(layer.requires(op) ?? "")?.add(opKindOf(op));
   return [...byFeature]
     .filter(([, kinds]) => kinds.size)
