@@ -4,8 +4,9 @@ import { type AnyLayer, InputError, parseTrace, readTraceFile, type Trace } from
 import { mmLayer } from "./mm/index.ts";
 import { mvccLayer } from "./mvcc/index.ts";
 import { overlayLayer } from "./overlay/index.ts";
+import { snapshotLayer } from "./snapshot/index.ts";
 
-const registry: AnyLayer[] = [mmLayer, overlayLayer, mvccLayer];
+const registry: AnyLayer[] = [mmLayer, overlayLayer, snapshotLayer, mvccLayer];
 
 /** The layers, in the order `cowcheck run` checks them. */
 export const layers: readonly AnyLayer[] = registry;

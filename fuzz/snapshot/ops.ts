@@ -1,0 +1,160 @@
+// Op arbitraries for the snapshot layer: a few trees over a few keys, written in transactions, snapshotted, cloned,
+// sent, dropped and crashed, so that shared nodes are shadowed, reclaimed and recovered often.
+import fc from "fast-check";
+import { SnapshotModel } from "../../models/snapshot/model.ts";
+import type { SnapshotGeometry, SnapshotOp } from "../../models/snapshot/types.ts";
+
+type Kind = SnapshotOp["op"];
+const COMMON: [Kind, number][] = [
+  ["put", 10],
+  ["del", 3],
+  ["get", 4],
+  ["scan", 2],
+  ["commit", 4],
+  ["abort", 1],
+  ["create", 1],
+  ["drop", 1],
+  ["crash", 1],
+];
+const TREES: [Kind, number][] = [
+  ["patch", 2],
+  ["snapshot", 2],
+  ["clone", 1],
+  ["send", 2],
+  ["space", 2],
+];
+const READERS: [Kind, number][] = [
+  ["begin-read", 2],
+  ["read", 4],
+  ["end-read", 1],
+];
+
+export function snapshotOpKinds(
+  g: SnapshotGeometry,
+  _features: ReadonlySet<string>,
+): fc.WeightedArbitrary<SnapshotOp>[] {
+  const tree = fc.integer({ min: 0, max: g.trees - 1 });
+  const key = fc.integer({ min: 0, max: g.keys - 1 });
+  const value = fc.integer({ min: 0, max: 9 });
+  const reader = fc.integer({ min: 0, max: Math.max(0, g.readers - 1) });
+  const arb: Record<Kind, fc.Arbitrary<SnapshotOp>> = {
+    put: fc.record({ op: fc.constant("put"), tree, key, data: fc.array(value, { minLength: 1, maxLength: g.blocks }) }),
+    patch: fc.record({
+      op: fc.constant("patch"),
+      tree,
+      key,
+      block: fc.integer({ min: 0, max: g.blocks - 1 }),
+      value,
+    }),
+    del: fc.record({ op: fc.constant("del"), tree, key }),
+    get: fc.record({ op: fc.constant("get"), tree, key }),
+    scan: fc.record({ op: fc.constant("scan"), tree }),
+    commit: fc.constant({ op: "commit" }),
+    abort: fc.constant({ op: "abort" }),
+    create: fc.record({ op: fc.constant("create"), tree }),
+    drop: fc.record({ op: fc.constant("drop"), tree }),
+    snapshot: fc.record({ op: fc.constant("snapshot"), tree, as: tree }),
+    clone: fc.record({ op: fc.constant("clone"), tree, as: tree }),
+    send: fc.oneof(
+      fc.record({ op: fc.constant("send"), snap: tree, base: tree, as: tree }),
+      fc.record({ op: fc.constant("send"), snap: tree, as: tree }),
+    ),
+    space: fc.record({ op: fc.constant("space"), tree }),
+    "begin-read": fc.record({ op: fc.constant("begin-read"), reader }),
+    read: fc.record({ op: fc.constant("read"), reader, tree, key }),
+    "end-read": fc.record({ op: fc.constant("end-read"), reader }),
+    crash: fc.record({
+      op: fc.constant("crash"),
+      after: fc.oneof(fc.integer({ min: 0, max: 12 }), fc.integer({ min: 0, max: 40 })),
+      keep: fc.integer({ min: 0, max: 255 }),
+    }),
+  } as Record<Kind, fc.Arbitrary<SnapshotOp>>;
+  const kinds = [...COMMON, ...(g.flavour === "lmdb" ? (g.readers > 0 ? READERS : []) : TREES)];
+  return kinds.map(([k, weight]) => ({ weight, arbitrary: arb[k] }));
+}
+
+/**
+ * Sequences are arranged onto the trees that exist at that point (the reference model follows them): an op naming
+ * a missing tree is pointed at an existing one, a write at a writable one, a send at read-only ones, a tree an op
+ * creates at an unused id, a reader op at a reader in the right state. Every fifth op is left as generated, so the
+ * errors stay exercised.
+ */
+export function snapshotArrange(ops: SnapshotOp[], g: SnapshotGeometry, _features: ReadonlySet<string>): SnapshotOp[] {
+  const model = new SnapshotModel(g);
+  const out: SnapshotOp[] = [];
+  for (const [i, raw] of ops.entries()) {
+    const op = i % 5 === 4 ? raw : steer(raw, model, g);
+    out.push(op);
+    model.apply(op);
+  }
+  return out;
+}
+
+function steer(op: SnapshotOp, model: SnapshotModel, g: SnapshotGeometry): SnapshotOp {
+  const trees = model.treeKinds();
+  const pick = (t: number, ok: (x: { readonly: boolean; kind: string }) => boolean): number => {
+    const fit = [...trees].filter(([, x]) => ok(x)).map(([k]) => k);
+    return fit.length === 0 || fit.includes(t) ? t : fit[t % fit.length]!;
+  };
+  const unused = (t: number): number => {
+    for (let d = 0; d < g.trees; d++) if (!trees.has((t + d) % g.trees)) return (t + d) % g.trees;
+    return t;
+  };
+  const zfs = g.flavour === "zfs";
+  switch (op.op) {
+    case "put":
+    case "patch":
+    case "del":
+      return { ...op, tree: pick(op.tree, (x) => !x.readonly) };
+    case "get":
+    case "scan":
+    case "space":
+    case "drop":
+      return { ...op, tree: pick(op.tree, () => true) };
+    case "create":
+      return { ...op, tree: unused(op.tree) };
+    case "snapshot":
+      return { ...op, tree: pick(op.tree, (x) => !zfs || x.kind === "head"), as: unused(op.as) };
+    case "clone":
+      return { ...op, tree: pick(op.tree, (x) => (zfs ? x.kind === "snapshot" : true)), as: unused(op.as) };
+    case "send": {
+      const snap = pick(op.snap, (x) => x.readonly && (!zfs || x.kind === "snapshot"));
+      const base =
+        op.base === undefined ? undefined : pick(op.base, (x) => x.readonly && (!zfs || x.kind === "snapshot"));
+      return { op: "send", snap, ...(base === undefined ? {} : { base }), as: unused(op.as) };
+    }
+    case "begin-read":
+    case "end-read":
+    case "read": {
+      const live = model.readerSlots();
+      if (op.op === "begin-read") {
+        const free = [...Array(g.readers).keys()].filter((r) => !live.includes(r));
+        return free.length && live.includes(op.reader) ? { ...op, reader: free[op.reader % free.length]! } : op;
+      }
+      const reader = live.length && !live.includes(op.reader) ? live[op.reader % live.length]! : op.reader;
+      return op.op === "read" ? { ...op, reader, tree: pick(op.tree, () => true) } : { ...op, reader };
+    }
+    default:
+      return op;
+  }
+}
+
+/** The ops `explore` enumerates: enough to snapshot, write, send, drop and crash one small tree. */
+export function snapshotAlphabet(g: SnapshotGeometry): SnapshotOp[] {
+  const common: SnapshotOp[] = [
+    { op: "put", tree: 0, key: 0, data: [1] },
+    { op: "put", tree: 0, key: 1, data: [2] },
+    { op: "del", tree: 0, key: 0 },
+    { op: "commit" },
+    { op: "crash", after: 1, keep: 0 },
+  ];
+  if (g.flavour === "lmdb")
+    return [...common, { op: "begin-read", reader: 0 }, { op: "read", reader: 0, tree: 0, key: 0 }];
+  return [
+    ...common,
+    { op: "snapshot", tree: 0, as: 1 },
+    { op: "get", tree: 1, key: 0 },
+    { op: "drop", tree: 1 },
+    { op: "send", snap: 1, as: 2 },
+  ];
+}

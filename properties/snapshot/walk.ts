@@ -1,0 +1,76 @@
+// Reading an inspected snapshot state: what a set of roots reaches, what trees hold, a key's path. The invariants
+// and economy bounds share these walks; none of them trusts the engine's own bookkeeping.
+import type { NodeImage, SnapshotState } from "../../models/snapshot/types.ts";
+
+export type Roots = Record<string, number | null>;
+
+/** The current trees' roots (the open transaction's view). */
+export const currentRoots = (s: SnapshotState): Roots =>
+  Object.fromEntries(Object.entries(s.trees).map(([k, t]) => [k, t.root]));
+
+/** The roots of the newest meta slot: the committed state a recovery would find. */
+export function committedRoots(s: SnapshotState): Roots {
+  const [a, b] = s.metas;
+  return (a.txn > b.txn ? a : b).roots;
+}
+
+/** Every root a live reader holds (LMDB). */
+export const readerRoots = (s: SnapshotState): (number | null)[] =>
+  Object.values(s.readerRoots ?? {}).flatMap((r) => Object.values(r));
+
+/** The nodes the roots reach (a node missing from the state is reported, not followed). */
+export function reach(s: SnapshotState, roots: Iterable<number | null>): { nodes: Set<number>; missing: number[] } {
+  const nodes = new Set<number>();
+  const missing: number[] = [];
+  const walk = (id: number): void => {
+    if (nodes.has(id)) return;
+    nodes.add(id);
+    const n = s.nodes[id];
+    if (!n) missing.push(id);
+    else for (const k of n.kids ?? []) walk(k);
+  };
+  for (const r of roots) if (r !== null) walk(r);
+  return { nodes, missing };
+}
+
+/** A tree's entries in key order, each value as its blocks' data (undefined where a block is missing). */
+export function contents(s: SnapshotState, root: number | null): [number, (number | undefined)[]][] {
+  const out: [number, (number | undefined)[]][] = [];
+  const walk = (id: number): void => {
+    const n = s.nodes[id];
+    if (!n) return;
+    if (n.kids) for (const k of n.kids) walk(k);
+    else for (const [i, k] of n.keys.entries()) out.push([k, n.vals![i]!.map(([e, b]) => s.extents[e]?.data[b])]);
+  };
+  if (root !== null) walk(root);
+  return out;
+}
+
+/** Every tree's contents, as one comparable string per state. */
+export function allContents(s: SnapshotState, roots: Roots): string {
+  return JSON.stringify(
+    Object.entries(roots)
+      .sort((a, b) => Number(a[0]) - Number(b[0]))
+      .map(([k, r]) => [k, contents(s, r)]),
+  );
+}
+
+/** The nodes from root to the leaf where key lives or would go. */
+export function pathTo(s: SnapshotState, root: number | null, key: number): [number, NodeImage][] {
+  const out: [number, NodeImage][] = [];
+  let id = root;
+  while (id !== null) {
+    const n = s.nodes[id];
+    if (!n) break;
+    out.push([id, n]);
+    if (!n.kids) break;
+    let i = 0;
+    while (i < n.keys.length && key >= n.keys[i]!) i++;
+    id = n.kids[i] ?? null;
+  }
+  return out;
+}
+
+/** A node's content as a string (what "written in place" compares). */
+export const fingerprint = (n: NodeImage): string =>
+  JSON.stringify([n.keys, n.vals ?? null, n.kids ?? null, n.holes ?? null, n.birth]);
