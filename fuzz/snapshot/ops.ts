@@ -102,11 +102,17 @@ function steer(op: SnapshotOp, model: SnapshotModel, g: SnapshotGeometry): Snaps
   };
   const zfs = g.flavour === "zfs";
   switch (op.op) {
-    case "put":
     case "patch":
     case "del":
+    case "get": {
+      // Mostly a key the tree holds: a miss is an error that shows little.
+      const tree = op.op === "get" ? pick(op.tree, () => true) : pick(op.tree, (x) => !x.readonly);
+      const keys = model.keysOf(tree);
+      const key = keys.length && !keys.includes(op.key) && op.key % 4 !== 3 ? keys[op.key % keys.length]! : op.key;
+      return { ...op, tree, key };
+    }
+    case "put":
       return { ...op, tree: pick(op.tree, (x) => !x.readonly) };
-    case "get":
     case "scan":
     case "space":
     case "drop":

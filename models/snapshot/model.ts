@@ -243,7 +243,7 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
   protected loadFreelist(): void {
     const oldest = this.oldestReader();
     for (const t of [...this.freelist.keys()].sort((a, b) => a - b)) {
-      if (t >= oldest) break;
+      if (!this.reusable(t, oldest)) break;
       const pages = this.freelist.get(t)!;
       this.freelist.delete(t);
       const pglast = this.pglast;
@@ -258,6 +258,10 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
         this.free = this.free.filter((p) => !pages.includes(p));
       });
     }
+  }
+  /** A record of pages freed by txn t may be reused: t is older than the oldest snapshot anyone reads. */
+  protected reusable(t: number, oldest: number): boolean {
+    return t < oldest;
   }
   protected oldestReader(): number {
     let oldest = this.txn - 1;
@@ -387,8 +391,7 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
     this.counters.copied++;
     this.last.copied.push(n.id);
     if (this.canBeShared(n, t) && n.refs > 1) {
-      if (n.kids) for (const k of n.kids) this.incRef(k);
-      else for (const v of n.vals!) this.incExtents(v);
+      this.shareChildren(n);
       this.setRefs(n, n.refs - 1);
     } else {
       // The old LMDB page keeps its values for readers until it is reused: the copy uses them too.
@@ -398,6 +401,12 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
     }
     void tree;
     return copy;
+  }
+
+  /** Rodeh: the copy of a shared node points at its children too, so each gains a reference (btrfs_inc_ref). */
+  protected shareChildren(n: Node): void {
+    if (n.kids) for (const k of n.kids) this.incRef(k);
+    else for (const v of n.vals!) this.incExtents(v);
   }
 
   // ---- the B+tree ----
@@ -616,12 +625,21 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
   /** ZFS's dsl_dataset_block_kill: a block born after the previous snapshot is freed, otherwise deadlisted. */
   protected killBlock(e: number, treeId: number): void {
     const x = this.extents.get(e)!;
-    if (x.birth > this.prevTaken(treeId)) {
+    if (this.bornAfter(x.birth, this.prevTaken(treeId))) {
       this.freeExtent(x);
       return;
     }
     const t = this.trees.get(treeId)!;
     this.setTree(treeId, { ...t, deadlist: [...t.deadlist, e] });
+  }
+
+  /** ZFS: a killed block born after the previous snapshot's txg is the head's alone (dsl_dataset_block_kill). */
+  protected bornAfter(birth: number, prevTxg: number): boolean {
+    return birth > prevTxg;
+  }
+  /** ZFS: a block on the next deadlist dies with the snapshot unless born by the previous one (process_old_cb: <=). */
+  protected diesWithSnapshot(birth: number, prevTxg: number): boolean {
+    return birth > prevTxg;
   }
 
   /** ZFS: destroying a snapshot (dsl_destroy_snapshot_sync, process_old_cb) or a head (its blocks born since). */
@@ -638,7 +656,7 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
     const n = this.trees.get(next)!;
     const keep: number[] = [];
     for (const e of n.deadlist) {
-      if (this.extents.get(e)!.birth > prev) this.freeExtent(this.extents.get(e)!);
+      if (this.diesWithSnapshot(this.extents.get(e)!.birth, prev)) this.freeExtent(this.extents.get(e)!);
       else keep.push(e);
     }
     this.setTree(next, { ...n, deadlist: [...keep, ...t.deadlist] });
@@ -700,12 +718,17 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
         : this.copyOf(baseId, false);
     this.setTree(as, { ...received, readonly: false, origin: baseId, kind: "head" });
     for (const [key, data] of changes) {
-      if (data) this.put(as, key, this.newValue(data));
+      if (data) this.put(as, key, this.newValue(this.receiveValue(as, key, data)));
       else if (this.lookup(this.trees.get(as)!.root, key)) this.remove(as, key);
     }
     const t = this.trees.get(as)!;
     this.setTree(as, { ...t, readonly: true, taken: this.txn });
     this.commit();
+  }
+
+  /** What receive writes for a value the stream carries: the value itself. */
+  protected receiveValue(_as: number, _key: number, data: number[]): number[] {
+    return data;
   }
 
   /** ZFS: the snapshots an incremental send may start from: earlier ones of the dataset, then the origin's. */
@@ -734,7 +757,7 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
     const unshared = (root: number | null, other: Set<number>, visit: boolean): [number, Ref[]][] => {
       const out: [number, Ref[]][] = [];
       const walk = (id: number): void => {
-        if (other.has(id)) return;
+        if (other.has(id) && this.skipShared()) return;
         const n = this.node(id);
         if (visit) births.push(n.birth);
         if (isLeaf(n)) for (const [i, k] of n.keys.entries()) out.push([k, n.vals![i]!]);
@@ -752,6 +775,11 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
     this.counters.sendVisited += births.length;
     this.last.send = { baseTaken: baseId === undefined ? 0 : (this.trees.get(baseId)!.taken ?? 0), births };
     return [...changes].sort((a, b) => a[0] - b[0]);
+  }
+
+  /** A send skips the subtrees its base shares (btrfs_compare_trees compares node addresses first). */
+  protected skipShared(): boolean {
+    return true;
   }
 
   /** ZFS send (dmu_send, traverse_dataset from the base's txg): nodes born after the base, holes as frees. */
@@ -789,29 +817,33 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
   protected space(id: number): SnapshotObs {
     const t = this.tree(id);
     const bs = this.geometry.blockSize;
-    const mine = this.extentsOf(t.root);
-    const size = (e: number): number => this.extentBlocks(e) * bs;
+    const mine = this.unitsOf(t.root);
+    const size = (u: string): number => this.unitBlocks(u) * bs;
     const referenced = [...mine].reduce((s, e) => s + size(e), 0);
-    let shared: Set<number>;
+    let shared: Set<string>;
     if (this.flavour === "zfs") {
       // dsl_dataset_space / ds_unique_bytes: what neither neighbour in the dataset's history holds.
       shared = new Set();
       for (const n of [this.pred(id), this.succ(id)])
-        if (n !== undefined) for (const e of this.extentsOf(this.trees.get(n)!.root)) shared.add(e);
+        if (n !== undefined) for (const e of this.unitsOf(this.trees.get(n)!.root)) shared.add(e);
     } else {
       // Btrfs qgroups: an extent is exclusive when no other root reaches it (btrfs_find_all_roots).
       shared = new Set();
-      for (const [k, o] of this.trees) if (k !== id) for (const e of this.extentsOf(o.root)) shared.add(e);
+      for (const [k, o] of this.trees) if (k !== id) for (const e of this.unitsOf(o.root)) shared.add(e);
     }
     const exclusive = [...mine].filter((e) => !shared.has(e)).reduce((s, e) => s + size(e), 0);
     return { referenced, exclusive };
   }
-  protected extentBlocks(e: number): number {
-    return this.extents.get(e)!.data.length;
+  /** Space is accounted per extent, each counted whole however little of it is referenced. */
+  protected unit(ref: Ref): string {
+    return String(ref[0]);
   }
-  protected extentsOf(root: number | null): Set<number> {
-    const out = new Set<number>();
-    for (const [, v] of this.entries(root)) for (const [e] of v) out.add(e);
+  protected unitBlocks(unit: string): number {
+    return unit.includes(":") ? 1 : this.extents.get(Number(unit))!.data.length;
+  }
+  protected unitsOf(root: number | null): Set<string> {
+    const out = new Set<string>();
+    for (const [, v] of this.entries(root)) for (const r of v) out.add(this.unit(r));
     return out;
   }
 
@@ -831,7 +863,11 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
     for (const [id, n] of [...this.nodes].sort((a, b) => a[0] - b[0]))
       if (n.birth === this.txn && !this.pending.includes(id)) steps.push(`n${id}`);
     for (const [id, e] of this.extents) if (e.birth === this.txn) steps.push(`e${id}`);
-    return [...steps, "flush", "meta", "flush"];
+    return this.order(steps);
+  }
+  /** Data, then a flush, then the meta, then a flush: the meta never reaches the disk before what it names. */
+  protected order(writes: Step[]): Step[] {
+    return [...writes, "flush", "meta", "flush"];
   }
 
   protected commit(): void {
@@ -952,6 +988,15 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
   /** The trees the open transaction sees, with their kinds. */
   treeKinds(): Map<number, { readonly: boolean; kind: "head" | "snapshot" }> {
     return new Map([...this.trees].map(([k, t]) => [k, { readonly: t.readonly, kind: t.kind }]));
+  }
+  /** The keys a tree holds in the open transaction. */
+  keysOf(tree: number): number[] {
+    const t = this.trees.get(tree);
+    try {
+      return t ? this.entries(t.root).map(([k]) => k) : [];
+    } catch {
+      return [];
+    }
   }
   readerSlots(): number[] {
     return [...this.readers.keys()];
