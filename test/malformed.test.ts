@@ -135,7 +135,7 @@ describe("3: deep nesting and large ops give exit 2 and a bounded message", () =
     const layer = write(dir, "layer.json", { cowcheck: 1, layer: `\u001b]0;pwned\u0007${"x".repeat(1e6)}`, ops: [] });
     expect(await main(["replay", layer, "--quiet"])).toBe(2);
     expect(stderr().length).toBeLessThan(300);
-    expect(stderr()).toMatch(/unknown layer "\\u001b\]0;pwned\\u0007x+… \(known: mm, overlay, mvcc/);
+    expect(stderr()).toMatch(/unknown layer "\\u001b\]0;pwned\\u0007x+… \(known: mm, overlay, snapshot, mvcc/);
     err.length = 0;
     // zod's message quotes the key it did not expect, whole, with its C1 controls raw
     const keys = write(dir, "keys.json", {

@@ -1,6 +1,7 @@
 // The snapshot layer assembled: copy-on-write B+trees in Rodeh's, LMDB's, Btrfs's and ZFS's flavours, their eager
 // oracle, properties and mutants.
 import type { Layer } from "../../core/index.ts";
+import { lmdbEngine } from "../../engines/lmdb/index.ts";
 import { snapshotAlphabet, snapshotArrange, snapshotOpKinds } from "../../fuzz/snapshot/ops.ts";
 import { SnapshotModel } from "../../models/snapshot/model.ts";
 import { snapshotMutants } from "../../models/snapshot/mutants/index.ts";
@@ -19,6 +20,7 @@ import {
 import { SnapshotOracle } from "../../oracles/snapshot.ts";
 import { snapshotEconomy } from "../../properties/snapshot/economy.ts";
 import { snapshotStructure } from "../../properties/snapshot/invariants.ts";
+import { lmdbEnvView } from "../../views/snapshot/lmdb.ts";
 
 export const snapshotLayer: Layer<SnapshotOp, SnapshotObs, SnapshotState, SnapshotGeometry> = {
   name: "snapshot",
@@ -46,4 +48,6 @@ export const snapshotLayer: Layer<SnapshotOp, SnapshotObs, SnapshotState, Snapsh
   properties: [snapshotStructure, ...snapshotEconomy],
   decodeState: decodeSnapshotState,
   renderState: renderSnapshotState,
+  views: [lmdbEnvView],
+  engines: [lmdbEngine],
 };

@@ -16,10 +16,9 @@ import {
   type TreeImage,
 } from "./types.ts";
 
-export class SnapErrno extends Error {
-  constructor(readonly errno: SnapshotErrno) {
-    super(errno);
-  }
+/** An error the store defines, thrown to `apply` (a plain object: no stack trace to capture on every miss). */
+export class SnapErrno {
+  constructor(readonly errno: SnapshotErrno) {}
 }
 const fail = (errno: SnapshotErrno): never => {
   throw new SnapErrno(errno);
@@ -1045,7 +1044,10 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
       nodes,
       extents,
       trees,
-      metas: [structuredClone(this.metas[0]), structuredClone(this.metas[1])],
+      metas: [
+        { txn: this.metas[0].txn, roots: { ...this.metas[0].roots } },
+        { txn: this.metas[1].txn, roots: { ...this.metas[1].roots } },
+      ],
       free: [...this.free],
       pending: [...this.pending],
       ...(lmdb
@@ -1057,7 +1059,7 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
           }
         : {}),
       counters: { ...this.counters },
-      last: structuredClone(this.last),
+      last: this.last,
     };
   }
 }

@@ -4,9 +4,10 @@
 // An engine that copies everything up front gives the oracle's answers and fails these.
 import type { Property } from "../../core/index.ts";
 import type { SnapshotObs, SnapshotOp, SnapshotState } from "../../models/snapshot/types.ts";
-import { committedRoots, currentRoots, pathTo, reach, readerRoots } from "./walk.ts";
+import { pathTo, reach, reachOf } from "./walk.ts";
 
 const ok = (obs: SnapshotObs): boolean => "ok" in obs;
+const QUIET = new Set(["get", "scan", "space", "read", "begin-read", "end-read"]);
 
 /** Transactions below this one freed pages a new page may reuse (mdb_find_oldest). */
 const oldest = (s: SnapshotState): number => Math.min(s.txn - 1, ...Object.values(s.readers ?? {}));
@@ -58,12 +59,10 @@ export const snapshotEconomy: Property<SnapshotOp, SnapshotObs, SnapshotState>[]
     description:
       "every node and extent kept is used by a tree, the committed state or a reader (or is an LMDB page on the freelist): nothing leaks",
     start: () => ({
-      after(_op, _obs, s) {
-        const used = reach(s, [
-          ...Object.values(currentRoots(s)),
-          ...Object.values(committedRoots(s)),
-          ...readerRoots(s),
-        ]).nodes;
+      after(op, obs, s, full) {
+        // Reads and failed ops free and allocate nothing: checked at the next op that does, or at the end.
+        if (!full && (QUIET.has(op.op) || "error" in obs)) return undefined;
+        const used = reachOf(s, "all").nodes;
         const lmdbFree = new Set([...s.free, ...s.pending, ...Object.values(s.freelist ?? {}).flat()]);
         for (const id of Object.keys(s.nodes).map(Number))
           if (!used.has(id) && !(s.flavour === "lmdb" && lmdbFree.has(id)))

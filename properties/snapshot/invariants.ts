@@ -2,7 +2,7 @@
 // reference count equals the number of pointers to it"), the flavours' own rules, and crash atomicity.
 import type { Named, Property } from "../../core/index.ts";
 import type { SnapshotObs, SnapshotOp, SnapshotState } from "../../models/snapshot/types.ts";
-import { allContents, committedRoots, contents, currentRoots, fingerprint, reach, readerRoots } from "./walk.ts";
+import { allContents, committedRoots, contents, currentRoots, fingerprint, reach, reachOf } from "./walk.ts";
 
 const members = [
   {
@@ -35,9 +35,10 @@ const members = [
 ] as const;
 
 type Check = Named | undefined;
+const READS = new Set(["get", "scan", "space", "read", "begin-read", "end-read"]);
 
 function refcounts(s: SnapshotState): Check {
-  const { nodes } = reach(s, Object.values(currentRoots(s)));
+  const { nodes } = reachOf(s, "current");
   const pointers = new Map<number, number>();
   for (const r of Object.values(currentRoots(s))) if (r !== null) pointers.set(r, (pointers.get(r) ?? 0) + 1);
   const uses = new Map<number, number>();
@@ -69,14 +70,13 @@ function refcounts(s: SnapshotState): Check {
 }
 
 function nothingReachableFree(s: SnapshotState): Check {
-  const roots = [...Object.values(currentRoots(s)), ...Object.values(committedRoots(s)), ...readerRoots(s)];
-  const { nodes, missing } = reach(s, roots);
+  const { nodes, missing } = reachOf(s, "all");
   if (missing.length)
     return { property: "nothing-reachable-free", message: `node ${missing[0]} is reachable but does not exist` };
   const free = new Set(s.free);
   for (const id of nodes)
     if (free.has(id)) return { property: "nothing-reachable-free", message: `node ${id} is reachable and free` };
-  for (const id of reach(s, Object.values(currentRoots(s))).nodes) {
+  for (const id of reachOf(s, "current").nodes) {
     if (s.pending.includes(id))
       return { property: "nothing-reachable-free", message: `node ${id} is in use and freed by the open transaction` };
     for (const v of s.nodes[id]!.vals ?? [])
@@ -162,7 +162,7 @@ function readersPinned(s: SnapshotState): Check {
 /** The committed nodes (reached from the newest meta and the readers) and their contents. */
 function committedPrints(s: SnapshotState): Map<number, string> {
   const out = new Map<number, string>();
-  for (const id of reach(s, [...Object.values(committedRoots(s)), ...readerRoots(s)]).nodes) {
+  for (const id of reachOf(s, "committed").nodes) {
     const n = s.nodes[id];
     if (n) out.set(id, fingerprint(n));
   }
@@ -178,11 +178,15 @@ export const snapshotStructure: Property<SnapshotOp, SnapshotObs, SnapshotState>
   start(initial) {
     let prev = initial;
     let prints = committedPrints(initial);
-    const frozen = new Map<string, string>();
+    let printed = initial;
+    const frozen = new Map<string, { root: number | null; contents: string }>();
     return {
-      after(op, obs, s): Named | undefined {
+      after(op, obs, s, full): Named | undefined {
         const before = prev;
         prev = s;
+        // A read, or an op that failed, changes nothing in a store that works: what one changed anyway is found
+        // at the next op that does change something, or at the end.
+        if (!full && (READS.has(op.op) || "error" in obs)) return undefined;
         const found =
           refcounts(s) ??
           nothingReachableFree(s) ??
@@ -194,17 +198,21 @@ export const snapshotStructure: Property<SnapshotOp, SnapshotObs, SnapshotState>
         for (const [id, p] of now) {
           const was = prints.get(id);
           // A node id freed by one commit and reused by the next (a send commits twice) has a new birth.
-          if (was !== undefined && was !== p && before.nodes[id]?.birth === s.nodes[id]?.birth)
+          if (was !== undefined && was !== p && printed.nodes[id]?.birth === s.nodes[id]?.birth)
             return { property: "no-write-in-place", message: `committed node ${id} changed in place` };
         }
         prints = now;
+        printed = s;
+        // A read-only tree's nodes are committed ones: unless its root moves, no-write-in-place covers them.
         for (const [k, t] of Object.entries(s.trees)) {
-          const key = `${k}:${t.taken ?? ""}`;
           if (!t.readonly) continue;
-          const c = JSON.stringify(contents(s, t.root));
+          const key = `${k}:${t.taken ?? ""}`;
           const was = frozen.get(key);
-          if (was === undefined) frozen.set(key, c);
-          else if (was !== c) return { property: "snapshots-immutable", message: `read-only tree ${k} changed` };
+          if (was && was.root === t.root && !full) continue;
+          const c = JSON.stringify(contents(s, t.root));
+          if (was === undefined) frozen.set(key, { root: t.root, contents: c });
+          else if (was.contents !== c)
+            return { property: "snapshots-immutable", message: `read-only tree ${k} changed` };
         }
         if (op.op === "crash" && "recovered" in obs) {
           const crash = s.last.crash;

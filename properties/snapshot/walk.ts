@@ -33,6 +33,34 @@ export function reach(s: SnapshotState, roots: Iterable<number | null>): { nodes
   return { nodes, missing };
 }
 
+const memo = new WeakMap<SnapshotState, Map<string, { nodes: Set<number>; missing: number[] }>>();
+/**
+ * What the state's current trees, committed roots, readers, or all of them reach, worked out once per state: every
+ * property reads the same state after an op.
+ */
+export function reachOf(
+  s: SnapshotState,
+  which: "current" | "committed" | "all",
+): { nodes: Set<number>; missing: number[] } {
+  let m = memo.get(s);
+  if (!m) {
+    m = new Map();
+    memo.set(s, m);
+  }
+  let r = m.get(which);
+  if (!r) {
+    const roots =
+      which === "current"
+        ? Object.values(currentRoots(s))
+        : which === "committed"
+          ? [...Object.values(committedRoots(s)), ...readerRoots(s)]
+          : [...Object.values(currentRoots(s)), ...Object.values(committedRoots(s)), ...readerRoots(s)];
+    r = reach(s, roots);
+    m.set(which, r);
+  }
+  return r;
+}
+
 /** A tree's entries in key order, each value as its blocks' data (undefined where a block is missing). */
 export function contents(s: SnapshotState, root: number | null): [number, (number | undefined)[]][] {
   const out: [number, (number | undefined)[]][] = [];

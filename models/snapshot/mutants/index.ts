@@ -73,7 +73,10 @@ class ReuseBeforeCommit extends SnapshotModel {
 class DropNoRecursion extends SnapshotModel {
   protected override decRef(id: number, tree: number | undefined): void {
     const n = this.nodes.get(id)!;
-    if (n.refs > 1) return super.decRef(id, tree);
+    if (n.refs > 1) {
+      super.decRef(id, tree);
+      return;
+    }
     const kids = n.kids;
     n.kids = undefined;
     n.vals ??= [];
