@@ -101,8 +101,8 @@ function asGenerated(op: SnapshotOp): boolean {
 
 function steer(op: SnapshotOp, model: SnapshotModel, g: SnapshotGeometry): SnapshotOp {
   const trees = model.treeKinds();
-  const pick = (t: number, ok: (x: { readonly: boolean; kind: string }) => boolean): number => {
-    const fit = [...trees].filter(([, x]) => ok(x)).map(([k]) => k);
+  const pick = (t: number, ok: (x: { readonly: boolean; kind: string }, id: number) => boolean): number => {
+    const fit = [...trees].filter(([k, x]) => ok(x, k)).map(([k]) => k);
     return fit.length === 0 || fit.includes(t) ? t : fit[t % fit.length]!;
   };
   const unused = (t: number): number => {
@@ -110,6 +110,10 @@ function steer(op: SnapshotOp, model: SnapshotModel, g: SnapshotGeometry): Snaps
     return t;
   };
   const zfs = g.flavour === "zfs";
+  // Every tree id in use: a tree is dropped first, so that making trees goes on (and reclaim gets exercised).
+  const makes = op.op === "create" || op.op === "snapshot" || op.op === "clone" || op.op === "send";
+  if (makes && trees.size >= g.trees)
+    return { op: "drop", tree: 1 + ((("as" in op ? op.as : op.tree) ?? 0) % (g.trees - 1)) };
   switch (op.op) {
     case "patch":
     case "del":
@@ -118,14 +122,24 @@ function steer(op: SnapshotOp, model: SnapshotModel, g: SnapshotGeometry): Snaps
       const tree = op.op === "get" ? pick(op.tree, () => true) : pick(op.tree, (x) => !x.readonly);
       const keys = model.keysOf(tree);
       const key = keys.length && !keys.includes(op.key) && op.key % 4 !== 3 ? keys[op.key % keys.length]! : op.key;
-      return { ...op, tree, key };
+      if (op.op !== "patch") return { ...op, tree, key };
+      // A block the value has, mostly.
+      const length = model.valueLength(tree, key);
+      const block = length && op.block >= length && op.value % 4 !== 3 ? op.block % length : op.block;
+      return { ...op, tree, key, block };
     }
     case "put":
       return { ...op, tree: pick(op.tree, (x) => !x.readonly) };
     case "scan":
     case "space":
-    case "drop":
       return { ...op, tree: pick(op.tree, () => true) };
+    case "drop":
+      // Tree 0 stays; with no other tree, one is made.
+      if (trees.size === 1) return { op: "create", tree: unused(op.tree) };
+      return {
+        ...op,
+        tree: op.tree === 0 ? pick(1 + (op.tree % (g.trees - 1)), (_, k) => k !== 0) : pick(op.tree, (_, k) => k !== 0),
+      };
     case "create":
       return { ...op, tree: unused(op.tree) };
     case "snapshot":
@@ -133,9 +147,17 @@ function steer(op: SnapshotOp, model: SnapshotModel, g: SnapshotGeometry): Snaps
     case "clone":
       return { ...op, tree: pick(op.tree, (x) => (zfs ? x.kind === "snapshot" : true)), as: unused(op.as) };
     case "send": {
-      const snap = pick(op.snap, (x) => x.readonly && (!zfs || x.kind === "snapshot"));
+      const sendable = (x: { readonly: boolean; kind: string }) => x.readonly && (!zfs || x.kind === "snapshot");
+      // Nothing to send yet: take a snapshot to send later.
+      if (![...trees.values()].some(sendable)) return steer({ op: "snapshot", tree: op.snap, as: op.as }, model, g);
+      const snap = pick(op.snap, sendable);
+      const bases = model.sendBases(snap);
       const base =
-        op.base === undefined ? undefined : pick(op.base, (x) => x.readonly && (!zfs || x.kind === "snapshot"));
+        op.base === undefined || bases.includes(op.base)
+          ? op.base
+          : bases.length
+            ? bases[op.base % bases.length]
+            : undefined;
       return { op: "send", snap, ...(base === undefined ? {} : { base }), as: unused(op.as) };
     }
     case "begin-read":
@@ -146,8 +168,14 @@ function steer(op: SnapshotOp, model: SnapshotModel, g: SnapshotGeometry): Snaps
         const free = [...Array(g.readers).keys()].filter((r) => !live.includes(r));
         return free.length && live.includes(op.reader) ? { ...op, reader: free[op.reader % free.length]! } : op;
       }
-      const reader = live.length && !live.includes(op.reader) ? live[op.reader % live.length]! : op.reader;
-      return op.op === "read" ? { ...op, reader, tree: pick(op.tree, () => true) } : { ...op, reader };
+      // A read with no reader open opens one: most reads then read.
+      if (live.length === 0) return { op: "begin-read", reader: op.reader };
+      const reader = live.includes(op.reader) ? op.reader : live[op.reader % live.length]!;
+      if (op.op === "end-read") return { ...op, reader };
+      const tree = pick(op.tree, () => true);
+      const keys = model.keysOf(tree);
+      const key = keys.length && !keys.includes(op.key) && op.key % 4 !== 3 ? keys[op.key % keys.length]! : op.key;
+      return { ...op, reader, tree, key };
     }
     default:
       return op;

@@ -997,6 +997,19 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
       return [];
     }
   }
+  /** How many blocks key's value has in tree, or undefined. */
+  valueLength(tree: number, key: number): number | undefined {
+    try {
+      return this.lookup(this.trees.get(tree)?.root ?? null, key)?.length;
+    } catch {
+      return undefined;
+    }
+  }
+  /** The trees an incremental send of snap may start from (ZFS: earlier snapshots in its history). */
+  sendBases(snap: number): number[] {
+    if (this.flavour === "zfs") return this.trees.get(snap)?.kind === "snapshot" ? this.history(snap) : [];
+    return [...this.trees].filter(([k, t]) => t.readonly && k !== snap).map(([k]) => k);
+  }
   readerSlots(): number[] {
     return [...this.readers.keys()];
   }
@@ -1050,6 +1063,7 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
       ],
       free: [...this.free],
       pending: [...this.pending],
+      pendingExtents: [...this.pendingExtents],
       ...(lmdb
         ? {
             freelist: Object.fromEntries([...this.freelist].map(([t, p]) => [t, [...p]])),

@@ -252,6 +252,8 @@ export const snapshotStateSchema = z
     free: z.array(id),
     /** Committed nodes the open transaction freed: free once it commits (LMDB: its freelist record). */
     pending: z.array(id),
+    /** Extents the open transaction freed: gone once it commits. */
+    pendingExtents: z.array(id),
     /** LMDB: pages freed by each transaction, not yet reusable (txn → pages). */
     freelist: z.record(z.string(), z.array(id)).optional(),
     /** LMDB: live readers (slot → the transaction they pinned) and the roots they read from. */

@@ -76,13 +76,20 @@ function nothingReachableFree(s: SnapshotState): Check {
   const free = new Set(s.free);
   for (const id of nodes)
     if (free.has(id)) return { property: "nothing-reachable-free", message: `node ${id} is reachable and free` };
+  const dying = new Set(s.pendingExtents);
   for (const id of reachOf(s, "current").nodes) {
     if (s.pending.includes(id))
       return { property: "nothing-reachable-free", message: `node ${id} is in use and freed by the open transaction` };
     for (const v of s.nodes[id]!.vals ?? [])
-      for (const [e] of v)
+      for (const [e] of v) {
         if (!s.extents[e])
           return { property: "nothing-reachable-free", message: `extent ${e}, used by node ${id}, is gone` };
+        if (dying.has(e))
+          return {
+            property: "nothing-reachable-free",
+            message: `extent ${e}, used by node ${id}, is freed by the open transaction`,
+          };
+      }
   }
   return undefined;
 }
