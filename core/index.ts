@@ -18,6 +18,8 @@ export { type GeometrySources, resolveGeometry } from "./geometry.ts";
 export { allows, deepEqual, excerpt, isOneOf, isPromise, minus, visible, visibleChar } from "./json.ts";
 export {
   type AnyLayer,
+  type CrashCampaignOptions,
+  type CrashCampaignResult,
   type Flavour,
   type Layer,
   type LayerView,

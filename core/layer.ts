@@ -154,4 +154,31 @@ export interface SystemEngine {
   readonly views?: readonly string[];
   /** Its engine factory for the layer; `timeoutMs` bounds each message where it speaks the stdio protocol. */
   factory(layer: AnyLayer, options: { readonly timeoutMs?: number }): EngineFactory;
+  /**
+   * A storage engine's crash campaign (`cowcheck crash`): every crash state of every commit of random sequences,
+   * each recovered by the real system and held to "exactly one committed state".
+   */
+  crashCampaign?(options: CrashCampaignOptions): Promise<CrashCampaignResult>;
+}
+
+export interface CrashCampaignOptions {
+  readonly seed: number;
+  readonly sequences: number;
+  /** The negative control: the system with its data flush removed, which the campaign must catch. */
+  readonly negativeControl?: boolean;
+}
+
+export interface CrashCampaignResult {
+  readonly commits: number;
+  /** Crash states rebuilt, recovered and checked. */
+  readonly states: number;
+  /** States that recovered anything but exactly the last committed state or the in-flight one. */
+  readonly violations: number;
+  /** Violations by kind (silently wrong data, a read error, …). */
+  readonly kinds: Readonly<Record<string, number>>;
+  /** A few violations, in words. */
+  readonly examples: readonly string[];
+  readonly msPerState: number;
+  /** More about the campaign, in one line. */
+  readonly detail: string;
 }

@@ -4,6 +4,7 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test, vi } from "vitest";
 import { main } from "../cli/main.ts";
+import { lmdbUnavailable } from "../engines/lmdb/build.ts";
 import { registerLayer } from "../layers/index.ts";
 import { cellLayer } from "./fixtures/cell-layer.ts";
 import { captureOutput, tempDirs } from "./helpers.ts";
@@ -217,4 +218,25 @@ describe("engines as modules, and the version", () => {
     expect(await main(["--version"])).toBe(0);
     expect(writes.join("")).toBe(`${version}\n`);
   });
+});
+
+describe("cowcheck crash", () => {
+  test("an engine without a crash campaign is bad input (exit 2), naming those that offer one", async () => {
+    expect(await main(["crash", "--layer", "snapshot", "--engine", "model"])).toBe(2);
+    expect(err.join("")).toMatch(/no crash campaign for engine "model" of layer snapshot \(offered by: lmdb\)/);
+  });
+
+  test.skipIf(lmdbUnavailable() !== undefined)(
+    "LMDB: no violation in a small campaign (exit 0); its negative control is caught (exit 0, violations found)",
+    async () => {
+      expect(await main(["crash", "--layer", "snapshot", "--engine", "lmdb", "--sequences", "4", "--seed", "3"])).toBe(
+        0,
+      );
+      expect(out.join("\n")).toMatch(/snapshot lmdb crash campaign, seed 3: [\d,]+ crash states, 0 violations/);
+      out.length = 0;
+      const args = ["crash", "--layer", "snapshot", "--engine", "lmdb", "--sequences", "4", "--seed", "3"];
+      expect(await main([...args, "--negative-control"])).toBe(0);
+      expect(out.join("\n")).toMatch(/[1-9][\d,]* violations .*\n[^]*the campaign caught the missing flush/);
+    },
+  );
 });

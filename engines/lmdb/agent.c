@@ -2,7 +2,7 @@
 // over the JSON-lines protocol (docs/protocol.md). One environment per sequence, in a private folder below the one
 // named on the command line (the run's folder, core/cleanup.ts runRoot); `reset` starts a fresh one. Tree N is the
 // named database "tN"; keys are 4-byte big-endian (LMDB's order is then numeric order); a value is its data array as
-// bytes. Compiled on first use by engines/lmdb/index.ts; not committed as a binary.
+// bytes. Compiled on first use by engines/lmdb/build.ts; not committed as a binary.
 //
 // Crashes: the agent defines pwrite, pwrite64, pwritev, write, writev, fdatasync, fsync and msync itself and forwards
 // them to libc (dlsym RTLD_NEXT); liblmdb's calls bind to these (the binary exports them, -rdynamic). While a commit

@@ -4,7 +4,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { EngineFailure, isTracked, killGroups, trackGroup } from "../../core/index.ts";
 import type { SnapshotObs, SnapshotOp } from "../../models/snapshot/types.ts";
-import { lmdbAgent } from "./index.ts";
+import { lmdbAgent } from "./build.ts";
 
 export interface AgentGeometry {
   readonly trees: number;

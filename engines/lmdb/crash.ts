@@ -12,8 +12,8 @@
 // pages and the meta page): the campaign must then find violations, silently wrong data among them.
 import seedrandom from "seedrandom";
 import type { SnapshotObs, SnapshotOp } from "../../models/snapshot/types.ts";
+import { lmdbFolder } from "./build.ts";
 import { type AgentGeometry, LmdbAgent } from "./client.ts";
-import { lmdbFolder } from "./index.ts";
 
 export interface LmdbCrashCampaignOptions {
   readonly seed: number;

@@ -10,8 +10,8 @@ import { pathToFileURL } from "node:url";
 import seedrandom from "seedrandom";
 import type { SnapshotOp } from "../../models/snapshot/types.ts";
 import type { LmdbEnvView } from "../../views/snapshot/lmdb.ts";
+import { lmdbFolder } from "./build.ts";
 import { LmdbAgent } from "./client.ts";
-import { lmdbFolder } from "./index.ts";
 
 const GEOMETRY = { trees: 4, keys: 1024, readers: 2 };
 

@@ -3,95 +3,10 @@
 // agent is), linked with -llmdb, then spoken to over the stdio protocol. Each agent keeps its environments in a
 // private folder below this run's folder (runRoot), removed when the agent ends, when the factory is disposed, and
 // with the run's folder however the run ends.
-import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
-import { homedir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import {
-  type AnyLayer,
-  atProcessEnd,
-  type EngineFactory,
-  EngineFailure,
-  runRoot,
-  type SystemEngine,
-} from "../../core/index.ts";
+import type { AnyLayer, EngineFactory, SystemEngine } from "../../core/index.ts";
 import { stdioFactory } from "../stdio.ts";
-
-const source = fileURLToPath(new URL("./agent.c", import.meta.url));
-const FLAGS = ["-O2", "-Wall", "-Wextra", "-Werror", "-std=gnu11"];
-/** -rdynamic: the agent's pwrite, writev, fdatasync… are what liblmdb's calls bind to (its crash log). */
-const LINK = ["-rdynamic", "-llmdb", "-ldl"];
-const INSTALL = "apt-get install liblmdb-dev";
-
-let probed: { why: string | undefined } | undefined;
-
-/** Why the LMDB agent cannot run here (worded to follow "it "), or undefined if it can. Probed once. */
-export function lmdbUnavailable(): string | undefined {
-  probed ??= { why: probe() };
-  return probed.why;
-}
-
-function probe(): string | undefined {
-  if (process.platform !== "linux") return `needs Linux (this is ${process.platform})`;
-  if (spawnSync("cc", ["--version"], { stdio: "ignore" }).status !== 0)
-    return "needs a C compiler (cc) to build its agent";
-  try {
-    lmdbAgent();
-  } catch (e) {
-    const detail = e instanceof EngineFailure ? (e.detail ?? "") : String(e);
-    if (/lmdb\.h|-llmdb|cannot find/.test(detail))
-      return `needs LMDB's headers and library to build its agent (${INSTALL}): ${firstLine(detail)}`;
-    return `cannot build its agent: ${firstLine(detail) || (e as Error).message}`;
-  }
-  return undefined;
-}
-
-const firstLine = (s: string): string => s.split("\n").find((l) => /error/.test(l)) ?? s.split("\n")[0] ?? "";
-
-/** The agent binary, compiled if this source has not been compiled yet. Concurrent callers each rename into place. */
-export function lmdbAgent(): string {
-  const text = readFileSync(source);
-  const hash = createHash("sha256")
-    .update(text)
-    .update([...FLAGS, ...LINK].join(" "))
-    .digest("hex")
-    .slice(0, 16);
-  const dir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "cowcheck");
-  const binary = join(dir, `lmdb-agent-${hash}`);
-  if (existsSync(binary)) return binary;
-  mkdirSync(dir, { recursive: true });
-  const tmp = `${binary}.${process.pid}.tmp`;
-  const r = spawnSync("cc", [...FLAGS, "-o", tmp, source, ...LINK], { encoding: "utf8" });
-  if (r.status !== 0)
-    throw new EngineFailure(
-      "start",
-      `compiling the LMDB agent failed (cc ${FLAGS.join(" ")} ${LINK.join(" ")}; ${INSTALL})`,
-      `${r.stderr ?? ""}${r.error ?? ""}`,
-    );
-  renameSync(tmp, binary);
-  return binary;
-}
-
-/**
- * A folder for LMDB agents below this run's folder, removed by the returned function (and with the run's folder
- * however the run ends). Each agent makes its own private folder inside it.
- */
-export function lmdbFolder(prefix = "lmdb-"): { path: string; remove: () => void } {
-  const path = mkdtempSync(join(runRoot(), prefix));
-  const forget = atProcessEnd(() => rmSync(path, { recursive: true, force: true }));
-  return {
-    path,
-    remove: () => {
-      forget();
-      rmSync(path, { recursive: true, force: true });
-    },
-  };
-}
-
-/** The agent's command line for a folder; `exec`: the agent leads its process group, no shell in between. */
-export const lmdbCommand = (folder: string): string => `exec ${JSON.stringify(lmdbAgent())} ${JSON.stringify(folder)}`;
+import { lmdbCommand, lmdbFolder, lmdbUnavailable } from "./build.ts";
+import { runLmdbCrashCampaign } from "./crash.ts";
 
 /** The views the agent answers (views/snapshot/lmdb.ts). */
 export const LMDB_VIEWS = ["env"] as const;
@@ -134,4 +49,22 @@ export const lmdbEngine: SystemEngine = {
   fixedGeometry: { flavour: "lmdb" },
   views: [...LMDB_VIEWS],
   factory: (layer, { timeoutMs }) => lmdbFactory(layer, timeoutMs),
+  async crashCampaign({ seed, sequences, negativeControl }) {
+    const r = await runLmdbCrashCampaign({ seed, sequences, dropDataSync: negativeControl });
+    return {
+      commits: r.commits,
+      states: r.states,
+      violations: r.violations,
+      kinds: r.kinds,
+      examples: [
+        ...r.mismatches.map((m) => `LMDB answered other than its plain-map model: ${m}`),
+        ...r.examples.map(
+          (e) =>
+            `sequence ${e.sequence}, txn ${e.txn}: power lost after ${e.after} of its steps [${e.steps.join(" ")}], ${e.kept.length} of the ${e.pending} unflushed writes kept: ${e.kind}, ${e.what}`,
+        ),
+      ],
+      msPerState: r.msPerState,
+      detail: `${r.commits} commits (${r.commitsWithReader} with a reader pinning an older state), ${r.recoveredLast} recovered the last commit and ${r.recoveredInflight} the in-flight one, ${r.sampledPrefixes} prefixes' subsets sampled, at most ${r.maxWrites} page writes in a commit, ${r.checks} answers checked against a plain-map model${r.mismatches.length ? ` (${r.mismatches.length} differed)` : ""}`,
+    };
+  },
 };

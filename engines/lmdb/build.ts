@@ -1,0 +1,84 @@
+// Building and placing the LMDB agent (engines/lmdb/agent.c): compiled on first use with the system C compiler into a
+// cache folder keyed by the source's hash (as the Linux agent is), linked with -llmdb; its environments live in
+// folders below this run's folder (runRoot).
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { atProcessEnd, EngineFailure, runRoot } from "../../core/index.ts";
+
+const source = fileURLToPath(new URL("./agent.c", import.meta.url));
+const FLAGS = ["-O2", "-Wall", "-Wextra", "-Werror", "-std=gnu11"];
+/** -rdynamic: the agent's pwrite, writev, fdatasync… are what liblmdb's calls bind to (its crash log). */
+const LINK = ["-rdynamic", "-llmdb", "-ldl"];
+const INSTALL = "apt-get install liblmdb-dev";
+
+let probed: { why: string | undefined } | undefined;
+
+/** Why the LMDB agent cannot run here (worded to follow "it "), or undefined if it can. Probed once. */
+export function lmdbUnavailable(): string | undefined {
+  probed ??= { why: probe() };
+  return probed.why;
+}
+
+function probe(): string | undefined {
+  if (process.platform !== "linux") return `needs Linux (this is ${process.platform})`;
+  if (spawnSync("cc", ["--version"], { stdio: "ignore" }).status !== 0)
+    return "needs a C compiler (cc) to build its agent";
+  try {
+    lmdbAgent();
+  } catch (e) {
+    const detail = e instanceof EngineFailure ? (e.detail ?? "") : String(e);
+    if (/lmdb\.h|-llmdb|cannot find/.test(detail))
+      return `needs LMDB's headers and library to build its agent (${INSTALL}): ${firstLine(detail)}`;
+    return `cannot build its agent: ${firstLine(detail) || (e as Error).message}`;
+  }
+  return undefined;
+}
+
+const firstLine = (s: string): string => s.split("\n").find((l) => /error/.test(l)) ?? s.split("\n")[0] ?? "";
+
+/** The agent binary, compiled if this source has not been compiled yet. Concurrent callers each rename into place. */
+export function lmdbAgent(): string {
+  const text = readFileSync(source);
+  const hash = createHash("sha256")
+    .update(text)
+    .update([...FLAGS, ...LINK].join(" "))
+    .digest("hex")
+    .slice(0, 16);
+  const dir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "cowcheck");
+  const binary = join(dir, `lmdb-agent-${hash}`);
+  if (existsSync(binary)) return binary;
+  mkdirSync(dir, { recursive: true });
+  const tmp = `${binary}.${process.pid}.tmp`;
+  const r = spawnSync("cc", [...FLAGS, "-o", tmp, source, ...LINK], { encoding: "utf8" });
+  if (r.status !== 0)
+    throw new EngineFailure(
+      "start",
+      `compiling the LMDB agent failed (cc ${FLAGS.join(" ")} ${LINK.join(" ")}; ${INSTALL})`,
+      `${r.stderr ?? ""}${r.error ?? ""}`,
+    );
+  renameSync(tmp, binary);
+  return binary;
+}
+
+/**
+ * A folder for LMDB agents below this run's folder, removed by the returned function (and with the run's folder
+ * however the run ends). Each agent makes its own private folder inside it.
+ */
+export function lmdbFolder(prefix = "lmdb-"): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(runRoot(), prefix));
+  const forget = atProcessEnd(() => rmSync(path, { recursive: true, force: true }));
+  return {
+    path,
+    remove: () => {
+      forget();
+      rmSync(path, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The agent's command line for a folder; `exec`: the agent leads its process group, no shell in between. */
+export const lmdbCommand = (folder: string): string => `exec ${JSON.stringify(lmdbAgent())} ${JSON.stringify(folder)}`;
