@@ -2,7 +2,7 @@
 // nodes shared lazily by reference counts, shadowing on write, commit by a root flip, crashes at write boundaries,
 // and the flavours' rules: LMDB's freelist and readers (mdb.c), Btrfs's generations and extents (ctree.c,
 // extent-tree.c, send.c), ZFS's births and deadlists (dsl_dataset.c, dsl_destroy.c, dsl_deadlist.c).
-import type { Engine } from "../../core/index.ts";
+import { type Engine, InputError } from "../../core/index.ts";
 import {
   type ExtentImage,
   type MetaImage,
@@ -230,7 +230,8 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
       }
       return id;
     }
-    if (this.nextId >= SNAP_MAX_NODES) throw new RangeError(`more than ${SNAP_MAX_NODES} nodes`);
+    if (this.nextId >= SNAP_MAX_NODES)
+      throw new InputError(`the trace grows the store past ${SNAP_MAX_NODES.toLocaleString("en-US")} nodes`);
     const id = this.nextId++;
     this.log(() => {
       this.nextId = id;
