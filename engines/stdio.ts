@@ -10,6 +10,7 @@ import {
   excerpt,
   isTracked,
   killGroups,
+  runRoot,
   trackGroup,
 } from "../core/index.ts";
 
@@ -89,6 +90,9 @@ export class StdioEngine implements Engine<unknown, unknown, unknown> {
       COWCHECK_LAYER: layerDesc.name,
       COWCHECK_GEOMETRY: JSON.stringify(geometry),
     };
+    // The run's folder and its watchdog first: the group is then in the journal a moment after the spawn, not after
+    // the watchdog's own start (a SIGKILL in between would leave the engine's helpers to nobody).
+    runRoot();
     this.child = spawn("/bin/sh", ["-c", command], { stdio: ["pipe", "pipe", "pipe"], detached: true, env });
     if (this.child.pid !== undefined) trackGroup(this.child.pid, true);
     this.child.stdout.setEncoding("utf8");

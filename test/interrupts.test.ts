@@ -63,14 +63,17 @@ const node = process.execPath;
 const alive = (marker: string): string[] =>
   spawnSync("pgrep", ["-f", marker], { encoding: "utf8" }).stdout.trim().split("\n").filter(Boolean);
 
+/** The engine's helper (`sleep …`): a command line that starts with the marker, not the cowcheck that names it. */
+const helper = (marker: string): string[] => alive(`^${marker}`);
+
 /** Folders of runs whose process is `pid` (core/cleanup.ts names them cowcheck-run-<pid>-…). */
 const runFolders = (pid: number | undefined): string[] =>
   readdirSync(tmpdir()).filter((name) => name.startsWith(`cowcheck-run-${pid}-`));
 
-async function until(what: string, ok: () => boolean, ms = 60_000): Promise<void> {
+async function until(what: string | (() => string), ok: () => boolean, ms = 60_000): Promise<void> {
   const end = Date.now() + ms;
   while (!ok()) {
-    if (Date.now() > end) throw new Error(`waited ${ms} ms for ${what}`);
+    if (Date.now() > end) throw new Error(`waited ${ms} ms for ${typeof what === "string" ? what : what()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -101,11 +104,11 @@ test.each([
     const marker = `sleep 311.${code}`;
     const report = tmp();
     const child = runWithHelper(marker, report);
-    await until("the engine's helper", () => alive(marker).length > 0 && existsSync(join(report, "summary.json")));
+    await until("the engine's helper", () => helper(marker).length > 0 && existsSync(join(report, "summary.json")));
     child.kill(signal);
     expect(await exited(child)).toEqual({ code, signal: null });
     expect(summaryOf(report).status).toBe("interrupted");
-    expect(alive(marker)).toEqual([]);
+    expect(helper(marker)).toEqual([]);
     expect(runFolders(child.pid)).toEqual([]);
   },
 );
@@ -115,10 +118,16 @@ test("SIGKILL during a run: the run's watchdog ends the engine and its helper an
   const reports = tmp();
   const report = join(reports, "killed");
   const child = runWithHelper(marker, report);
-  await until("the engine's helper", () => alive(marker).length > 0 && runFolders(child.pid).length > 0);
+  await until("the engine's helper", () => helper(marker).length > 0 && runFolders(child.pid).length > 0);
+  // The folders by name: with pids wrapping (pid_max is 32,768 here), a later process may reuse the pid.
+  const folders = runFolders(child.pid);
   child.kill("SIGKILL");
   expect(await exited(child)).toEqual({ code: null, signal: "SIGKILL" });
-  await until("the watchdog's sweep", () => alive(marker).length === 0 && runFolders(child.pid).length === 0);
+  const left = (): string[] => [...helper(marker), ...folders.filter((f) => existsSync(join(tmpdir(), f)))];
+  await until(
+    () => `the watchdog's sweep (still there: ${left().join(", ")})`,
+    () => left().length === 0,
+  );
   expect(summaryOf(report).status).toBe("running");
   // a report beside it whose run is alive (this process) is left alone
   const live = join(reports, "live");
