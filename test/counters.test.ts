@@ -9,9 +9,11 @@ import { checkSequence } from "../fuzz/runner.ts";
 import { mmLayer } from "../layers/mm/index.ts";
 import { mvccLayer } from "../layers/mvcc/index.ts";
 import { overlayLayer } from "../layers/overlay/index.ts";
+import { snapshotLayer } from "../layers/snapshot/index.ts";
 import type { MmState } from "../models/mm/types.ts";
 import type { MvccState } from "../models/mvcc/types.ts";
 import type { OverlayState } from "../models/overlay/types.ts";
+import type { SnapshotState } from "../models/snapshot/types.ts";
 import { mmCountersOf } from "../views/mm/counters.ts";
 import { campaignOn } from "./helpers.ts";
 
@@ -27,6 +29,7 @@ const countersOf: Record<string, (s: never) => Record<string, number>> = {
   mm: (s: MmState) => mmCountersOf(s),
   overlay: (s: OverlayState) => ({ copyUps: s.copiedTotal?.copyUps ?? 0, bytesCopied: s.copiedTotal?.bytes ?? 0 }),
   mvcc: (s: MvccState) => ({ versions: s.versions.length }),
+  snapshot: (s: SnapshotState) => ({ nodesCopied: s.counters.copied, nodesAllocated: s.counters.allocated }),
 };
 
 /**
@@ -112,6 +115,15 @@ describe("an engine without inspect, offering counters", () => {
     const bad = await campaign(overlayLayer, countersOnly(overlayLayer, "vfs-driver"));
     expect(bad.failure).toMatchObject({ kind: "economy", property: "counters-copyUps" });
     const ok = await campaign(overlayLayer, countersOnly(overlayLayer));
+    expect(ok.failure?.message).toBeUndefined();
+    expect(ok.checked?.properties).toContain("economy-counters");
+  });
+
+  test("snapshot: a snapshot that copies the whole tree fails through nodesAllocated; the model passes", async () => {
+    const bad = await campaign(snapshotLayer, countersOnly(snapshotLayer, "eager-snapshot"));
+    expect(bad.failure).toMatchObject({ kind: "economy", property: "counters-nodesAllocated" });
+    expect(bad.trace!.ops.at(-1)).toMatchObject({ op: expect.stringMatching(/^(snapshot|clone|send)$/) });
+    const ok = await campaign(snapshotLayer, countersOnly(snapshotLayer));
     expect(ok.failure?.message).toBeUndefined();
     expect(ok.checked?.properties).toContain("economy-counters");
   });

@@ -20,6 +20,7 @@ import {
 import { SnapshotOracle } from "../../oracles/snapshot.ts";
 import { snapshotEconomy } from "../../properties/snapshot/economy.ts";
 import { snapshotStructure } from "../../properties/snapshot/invariants.ts";
+import { snapshotCountersView } from "../../views/snapshot/counters.ts";
 import { lmdbEnvView } from "../../views/snapshot/lmdb.ts";
 
 export const snapshotLayer: Layer<SnapshotOp, SnapshotObs, SnapshotState, SnapshotGeometry> = {
@@ -48,6 +49,6 @@ export const snapshotLayer: Layer<SnapshotOp, SnapshotObs, SnapshotState, Snapsh
   properties: [snapshotStructure, ...snapshotEconomy],
   decodeState: decodeSnapshotState,
   renderState: renderSnapshotState,
-  views: [lmdbEnvView],
+  views: [lmdbEnvView, snapshotCountersView],
   engines: [lmdbEngine],
 };
