@@ -2,8 +2,7 @@
 // must give, its env view, crashes, a short lockstep run against the model, and the crash campaign on the real
 // library with its negative control. Skipped, with the reason printed, where the agent cannot be built (no C
 // compiler, no liblmdb-dev).
-import { existsSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import { readdirSync } from "node:fs";
 import { describe, expect, test } from "vitest";
 import { type AnyLayer, type Engine, type EngineFactory, runRoot } from "../core/index.ts";
 import { lmdbUnavailable } from "../engines/lmdb/build.ts";
@@ -208,7 +207,6 @@ describe.skipIf(why !== undefined)("LMDB as the snapshot layer's lmdb engine", (
     expect(r.examples.length).toBeGreaterThan(0);
     const e = r.examples[0]!;
     expect(e.steps.filter((s) => s === "flush")).toHaveLength(1); // the meta write's own O_DSYNC flush is all that is left
-    expect(existsSync(join(runRoot(), "lmdb-crash-"))).toBe(false);
-    expect(lmdbFolders()).toEqual([]);
+    expect(lmdbFolders()).toEqual([]); // the campaign's folder (lmdb-crash-…) went with it
   });
 });

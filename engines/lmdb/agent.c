@@ -953,8 +953,9 @@ static void crash_op(long long after, long long keep);
 static void do_op(const char *op) {
   int t = tree_arg(op), rc, exists;
   long long k = num(op, "key", -1);
-  unsigned char kb[4];
-  if (k >= 0 && k < (1LL << 31)) key_of((int)k, kb);
+  unsigned char kb[4] = {0, 0, 0, 0};
+  if (k >= (1LL << 31)) return fail("key %lld does not fit the agent's 4-byte keys", k);
+  if (k >= 0) key_of((int)k, kb);
   MDB_val key = {.mv_size = 4, .mv_data = kb}, val;
   if (str_is(op, "op", "put") || str_is(op, "op", "del")) {
     int put = str_is(op, "op", "put");

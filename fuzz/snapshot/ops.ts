@@ -82,12 +82,18 @@ export function snapshotOpKinds(
 export function snapshotArrange(ops: SnapshotOp[], g: SnapshotGeometry, _features: ReadonlySet<string>): SnapshotOp[] {
   const model = new SnapshotModel(g);
   const out: SnapshotOp[] = [];
-  for (const raw of ops) {
+  for (const [i, raw] of ops.entries()) {
     // Which ops stay as generated is a property of the op itself, not of its place: removing an op while
     // shrinking then leaves the others arranged as they were.
     const op = asGenerated(raw) ? raw : steer(raw, model, g);
     out.push(op);
-    model.apply(op);
+    try {
+      model.apply(op);
+    } catch {
+      // The model itself failed on this sequence: the rest goes as generated, and the run reports the failure
+      // where the engine (or the model, as the engine) meets it.
+      return [...out, ...ops.slice(i + 1)];
+    }
   }
   return out;
 }

@@ -565,14 +565,15 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
     const t = this.trees.get(treeId)!;
     let root = this.node(t.root!);
     while (!isLeaf(root) && root.kids!.length === 1) {
+      // The tree's pointer moves from the root to its only child, which may be shared with another tree: the child
+      // gains a reference, the root loses the tree's (and, freed, its pointer to the child).
       const only = root.kids![0]!;
-      this.setRefs(root, 0);
-      this.freeNode(root);
+      this.incRef(only);
+      this.decRef(root.id, treeId);
       root = this.node(only);
     }
     if (isLeaf(root) && this.size(root) === 0) {
-      this.setRefs(root, 0);
-      this.freeNode(root);
+      this.decRef(root.id, treeId);
       this.setTree(treeId, { ...t, root: null });
     } else if (root.id !== t.root) this.setTree(treeId, { ...t, root: root.id });
   }
@@ -777,7 +778,7 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
     return [...changes].sort((a, b) => a[0] - b[0]);
   }
 
-  /** A send skips the subtrees its base shares (btrfs_compare_trees compares node addresses first). */
+  /** A send skips the subtrees its base shares (btrfs_compare_trees compares node addresses first; ZFS's traversal prunes by birth). */
   protected skipShared(): boolean {
     return true;
   }
@@ -789,7 +790,7 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
     const changes = new Map<number, number[] | null>();
     const walk = (id: number): void => {
       const n = this.node(id);
-      if (n.birth <= from) return;
+      if (n.birth <= from && this.skipShared()) return;
       births.push(n.birth);
       if (!isLeaf(n)) {
         for (const k of n.kids!) walk(k);
@@ -909,6 +910,7 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
     this.pending = [];
     this.pendingExtents = [];
     this.committedTrees = new Map([...this.trees].map(([k, t]) => [k, copyTree(t)]));
+    this.pglast = 0; // mdb_txn_end: the next transaction reads the freelist from its oldest record again
     this.txn++;
     this.dirty = false;
     this.undo = [];

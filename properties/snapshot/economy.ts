@@ -70,7 +70,6 @@ export const snapshotEconomy: Property<SnapshotOp, SnapshotObs, SnapshotState>[]
         const extents = new Set<number>();
         const holders = s.flavour === "lmdb" ? Object.keys(s.nodes).map(Number) : used;
         for (const id of holders) for (const v of s.nodes[id]?.vals ?? []) for (const [e] of v) extents.add(e);
-        for (const t of Object.values(s.trees)) for (const e of t.deadlist ?? []) extents.add(e);
         for (const e of Object.keys(s.extents).map(Number))
           if (!extents.has(e)) return `extent ${e} is kept but nothing references it`;
         return undefined;

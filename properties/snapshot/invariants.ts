@@ -74,15 +74,18 @@ function nothingReachableFree(s: SnapshotState): Check {
   if (missing.length)
     return { property: "nothing-reachable-free", message: `node ${missing[0]} is reachable but does not exist` };
   const free = new Set(s.free);
-  for (const id of nodes)
+  for (const id of nodes) {
     if (free.has(id)) return { property: "nothing-reachable-free", message: `node ${id} is reachable and free` };
+    if (s.nodes[id]!.lost)
+      return { property: "nothing-reachable-free", message: `node ${id} is reachable but never reached the disk` };
+  }
   const dying = new Set(s.pendingExtents);
   for (const id of reachOf(s, "current").nodes) {
     if (s.pending.includes(id))
       return { property: "nothing-reachable-free", message: `node ${id} is in use and freed by the open transaction` };
     for (const v of s.nodes[id]!.vals ?? [])
       for (const [e] of v) {
-        if (!s.extents[e])
+        if (!s.extents[e] || s.extents[e]!.lost)
           return { property: "nothing-reachable-free", message: `extent ${e}, used by node ${id}, is gone` };
         if (dying.has(e))
           return {

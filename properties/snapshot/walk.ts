@@ -66,9 +66,11 @@ export function contents(s: SnapshotState, root: number | null): [number, (numbe
   const out: [number, (number | undefined)[]][] = [];
   const walk = (id: number): void => {
     const n = s.nodes[id];
-    if (!n) return;
+    if (!n || n.lost) return; // a block that never reached the disk holds nothing
     if (n.kids) for (const k of n.kids) walk(k);
-    else for (const [i, k] of n.keys.entries()) out.push([k, n.vals![i]!.map(([e, b]) => s.extents[e]?.data[b])]);
+    else
+      for (const [i, k] of n.keys.entries())
+        out.push([k, n.vals![i]!.map(([e, b]) => (s.extents[e]?.lost ? undefined : s.extents[e]?.data[b]))]);
   };
   if (root !== null) walk(root);
   return out;
