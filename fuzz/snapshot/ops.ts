@@ -178,8 +178,10 @@ function steer(op: SnapshotOp, model: SnapshotModel, g: SnapshotGeometry): Snaps
       if (live.length === 0) return { op: "begin-read", reader: op.reader };
       const reader = live.includes(op.reader) ? op.reader : live[op.reader % live.length]!;
       if (op.op === "end-read") return { ...op, reader };
-      const tree = pick(op.tree, () => true);
-      const keys = model.keysOf(tree);
+      // A tree and a key the reader's own snapshot holds, mostly (not the writer's newer ones).
+      const seen = model.readerView(reader);
+      const tree = seen.has(op.tree) || seen.size === 0 ? op.tree : [...seen.keys()][op.tree % seen.size]!;
+      const keys = seen.get(tree) ?? [];
       const key = keys.length && !keys.includes(op.key) && op.key % 4 !== 3 ? keys[op.key % keys.length]! : op.key;
       return { ...op, reader, tree, key };
     }

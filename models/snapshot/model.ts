@@ -1013,6 +1013,22 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
     if (this.flavour === "zfs") return this.trees.get(snap)?.kind === "snapshot" ? this.history(snap) : [];
     return [...this.trees].filter(([k, t]) => t.readonly && k !== snap).map(([k]) => k);
   }
+  /** The trees a reader's snapshot holds, with their keys. */
+  readerView(reader: number): Map<number, number[]> {
+    const r = this.readers.get(reader);
+    const out = new Map<number, number[]>();
+    for (const [tree, root] of r?.roots ?? []) {
+      try {
+        out.set(
+          tree,
+          this.entries(root).map(([k]) => k),
+        );
+      } catch {
+        out.set(tree, []);
+      }
+    }
+    return out;
+  }
   readerSlots(): number[] {
     return [...this.readers.keys()];
   }
