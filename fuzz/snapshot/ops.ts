@@ -193,19 +193,30 @@ function steer(op: SnapshotOp, model: SnapshotModel, g: SnapshotGeometry): Snaps
 /** The ops `explore` enumerates: enough to snapshot, write, send, drop and crash one small tree. */
 export function snapshotAlphabet(g: SnapshotGeometry): SnapshotOp[] {
   const common: SnapshotOp[] = [
-    { op: "put", tree: 0, key: 0, data: [1] },
-    { op: "put", tree: 0, key: 1, data: [2] },
+    { op: "put", tree: 0, key: 0, data: [1, 2] },
+    { op: "put", tree: 0, key: 1, data: [3] },
     { op: "del", tree: 0, key: 0 },
     { op: "commit" },
-    { op: "crash", after: 1, keep: 0 },
+    // Power lost after three steps, the third of them kept: a meta written before the flush would land.
+    { op: "crash", after: 3, keep: 4 },
   ];
   if (g.flavour === "lmdb")
     return [...common, { op: "begin-read", reader: 0 }, { op: "read", reader: 0, tree: 0, key: 0 }];
+  const flavoured: SnapshotOp[] =
+    g.flavour === "btrfs"
+      ? [
+          { op: "patch", tree: 0, key: 0, block: 1, value: 4 },
+          { op: "space", tree: 0 },
+        ]
+      : g.flavour === "zfs"
+        ? [{ op: "space", tree: 1 }]
+        : [];
   return [
     ...common,
     { op: "snapshot", tree: 0, as: 1 },
     { op: "get", tree: 1, key: 0 },
     { op: "drop", tree: 1 },
     { op: "send", snap: 1, as: 2 },
+    ...flavoured,
   ];
 }
