@@ -689,7 +689,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         }
         const why = system.unavailable();
         if (why) throw new InputError(`${o.engine} cannot run here: it ${why}`);
-        const r = await system.crashCampaign({
+        const r = await system.crashCampaign(layer, {
           seed: o.seed,
           sequences: o.sequences,
           negativeControl: o.negativeControl,

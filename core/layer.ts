@@ -158,7 +158,7 @@ export interface SystemEngine {
    * A storage engine's crash campaign (`cowcheck crash`): every crash state of every commit of random sequences,
    * each recovered by the real system and held to "exactly one committed state".
    */
-  crashCampaign?(options: CrashCampaignOptions): Promise<CrashCampaignResult>;
+  crashCampaign?(layer: AnyLayer, options: CrashCampaignOptions): Promise<CrashCampaignResult>;
 }
 
 export interface CrashCampaignOptions {

@@ -153,6 +153,12 @@ export class StdioEngine implements Engine<unknown, unknown, unknown> {
     return obs.data;
   }
 
+  /** A request of the engine's own, beyond ops, inspect and reset (an agent's measuring requests): its payload as sent. */
+  async send(body: Record<string, unknown>): Promise<unknown> {
+    const r = await this.request(body);
+    return r.obs ?? r.state;
+  }
+
   /** Back to the initial state, for engines that offer the "reset" feature: one process serves many sequences. */
   async reset(): Promise<void> {
     await this.request({ reset: true });

@@ -181,7 +181,7 @@ describe.skipIf(why !== undefined)("LMDB as the snapshot layer's lmdb engine", (
   });
 
   test("crash campaign: every crash state of every commit recovers exactly the last or the in-flight state", async () => {
-    const r = await runLmdbCrashCampaign({ seed: 7, sequences: 16 });
+    const r = await runLmdbCrashCampaign({ layer: snapshotLayer, seed: 7, sequences: 16 });
     console.log(
       `LMDB crash campaign, seed 7: ${r.commits} commits (${r.commitsWithReader} with a reader pinning an older txn), ${r.states} crash states (${r.pairs} prefix × subset pairs), ${r.recoveredLast} last, ${r.recoveredInflight} in flight, ${r.violations} violations, ${r.msPerState.toFixed(2)} ms per state`,
     );
@@ -197,7 +197,7 @@ describe.skipIf(why !== undefined)("LMDB as the snapshot layer's lmdb engine", (
   });
 
   test("crash campaign's negative control: without the data flush, LMDB recovers silently wrong data", async () => {
-    const r = await runLmdbCrashCampaign({ seed: 7, sequences: 6, dropDataSync: true });
+    const r = await runLmdbCrashCampaign({ layer: snapshotLayer, seed: 7, sequences: 6, dropDataSync: true });
     console.log(
       `LMDB crash campaign without the data fdatasync, seed 7: ${r.states} crash states, ${r.violations} violations (${JSON.stringify(r.kinds)})`,
     );

@@ -12,7 +12,7 @@
 // of the first `after` steps, where those issued since the last flush among them are applied only if their bit is
 // set in `keep`.
 //
-// Requests beyond the protocol, for engines/lmdb/crash.ts and facts.ts only (the harness never sends them):
+// Requests beyond the protocol, for engines/lmdb/crash.ts and scripts/lmdb-facts.ts only (the harness never sends them):
 //   {"id":N,"crashcheck":{"drop":0|1,"sample":S,"seed":X}}  commit the open transaction under watch, then build every
 //       crash image of that commit (every prefix of its steps, every subset of the writes since the last flush, or S
 //       sampled subsets when there are more), open each with LMDB in a child process, and say what it recovered;
@@ -1534,7 +1534,7 @@ static void crashcheck(const char *req) {
   end_answer("state");
 }
 
-// ---- commit timing (engines/lmdb/facts.ts)
+// ---- commit timing (scripts/lmdb-facts.ts)
 
 static void bench(const char *req) {
   long long commits = num(req, "commits", 100), nosync = num(req, "nosync", 0);

@@ -7,7 +7,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } 
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { atProcessEnd, EngineFailure, runRoot } from "../../core/index.ts";
+import { type AnyLayer, atProcessEnd, EngineFailure, runRoot } from "../../core/index.ts";
+import { StdioEngine } from "../stdio.ts";
 
 const source = fileURLToPath(new URL("./agent.c", import.meta.url));
 const FLAGS = ["-O2", "-Wall", "-Wextra", "-Werror", "-std=gnu11"];
@@ -82,3 +83,18 @@ export function lmdbFolder(prefix = "lmdb-"): { path: string; remove: () => void
 
 /** The agent's command line for a folder; `exec`: the agent leads its process group, no shell in between. */
 export const lmdbCommand = (folder: string): string => `exec ${JSON.stringify(lmdbAgent())} ${JSON.stringify(folder)}`;
+
+/**
+ * An agent outside the harness's runs (the crash campaign, the facts script), over a folder of its own: a stdio engine
+ * of the layer, whose own requests ("crashcheck", "bench") go through `send`. Its values may run to 16 blocks.
+ */
+export function startLmdbAgent(
+  layer: AnyLayer,
+  folder: string,
+  geometry: { trees: number; keys: number; readers: number },
+): Promise<StdioEngine> {
+  // A commit's crash check opens every crash image it allows: far longer than an op.
+  return StdioEngine.start(layer, { flavour: "lmdb", blocks: 16, ...geometry }, lmdbCommand(folder), {
+    timeoutMs: 300_000,
+  });
+}

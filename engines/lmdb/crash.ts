@@ -11,11 +11,14 @@
 // The negative control (`dropDataSync`) makes each commit's first fdatasync a no-op (the flush between the data
 // pages and the meta page): the campaign must then find violations, silently wrong data among them.
 import seedrandom from "seedrandom";
+import type { AnyLayer } from "../../core/index.ts";
 import type { SnapshotObs, SnapshotOp } from "../../models/snapshot/types.ts";
-import { lmdbFolder } from "./build.ts";
-import { type AgentGeometry, LmdbAgent } from "./client.ts";
+import type { StdioEngine } from "../stdio.ts";
+import { lmdbFolder, startLmdbAgent } from "./build.ts";
 
 export interface LmdbCrashCampaignOptions {
+  /** The snapshot layer (its observations validate the agent's answers). */
+  readonly layer: AnyLayer;
   readonly seed: number;
   /** Random sequences of transactions; each starts from a fresh environment. */
   readonly sequences: number;
@@ -102,7 +105,7 @@ interface CrashCheck {
   kinds: Record<LmdbViolationKind, number>;
 }
 
-const GEOMETRY: AgentGeometry = { trees: 4, keys: 16, readers: 2 };
+const GEOMETRY = { trees: 4, keys: 16, readers: 2 };
 /** The reader that pins a sequence's first state, in the sequences that have one. */
 const PINNING = 0;
 
@@ -199,13 +202,12 @@ export async function runLmdbCrashCampaign(options: LmdbCrashCampaignOptions): P
     mismatches: [] as string[],
     verifyMs: 0,
   };
-  let agent: LmdbAgent | undefined;
+  let agent: StdioEngine | undefined;
   try {
-    agent = await LmdbAgent.start(folder.path, GEOMETRY);
+    agent = await startLmdbAgent(options.layer, folder.path, GEOMETRY);
     for (let s = 0; s < sequences; s++) await sequence(agent, s);
   } finally {
-    agent?.close();
-    await agent?.exited();
+    await agent?.close();
     folder.remove();
   }
   const ms = performance.now() - started;
@@ -231,14 +233,14 @@ export async function runLmdbCrashCampaign(options: LmdbCrashCampaignOptions): P
     verifyMsPerState: r.states ? r.verifyMs / r.states : 0,
   };
 
-  async function sequence(agent: LmdbAgent, s: number): Promise<void> {
+  async function sequence(agent: StdioEngine, s: number): Promise<void> {
     const rng = seedrandom(`lmdb-crash:${seed}:${s}`);
     const int = (n: number): number => Math.floor(rng() * n);
     const expect = new Expect();
-    await agent.request({ reset: true });
+    await agent.reset();
     const check = async (op: SnapshotOp): Promise<void> => {
       const want = expect.answer(op);
-      const got = await agent.op(op);
+      const got = (await agent.apply(op)) as SnapshotObs;
       r.checks++;
       if (JSON.stringify(got) !== JSON.stringify(want) && r.mismatches.length < 20)
         r.mismatches.push(
@@ -275,7 +277,7 @@ export async function runLmdbCrashCampaign(options: LmdbCrashCampaignOptions): P
         continue;
       }
       const pinned = expect.readers.size > 0;
-      const c = (await agent.request({ crashcheck: { drop: drop ? 1 : 0, sample, seed } })) as CrashCheck;
+      const c = (await agent.send({ crashcheck: { drop: drop ? 1 : 0, sample, seed } })) as CrashCheck;
       expect.answer({ op: "commit" });
       tally(c, s, pinned);
       // the committed state, as LMDB reads it, against the model: every tree, and every reader's snapshot

@@ -49,8 +49,8 @@ export const lmdbEngine: SystemEngine = {
   fixedGeometry: { flavour: "lmdb" },
   views: [...LMDB_VIEWS],
   factory: (layer, { timeoutMs }) => lmdbFactory(layer, timeoutMs),
-  async crashCampaign({ seed, sequences, negativeControl }) {
-    const r = await runLmdbCrashCampaign({ seed, sequences, dropDataSync: negativeControl });
+  async crashCampaign(layer, { seed, sequences, negativeControl }) {
+    const r = await runLmdbCrashCampaign({ layer, seed, sequences, dropDataSync: negativeControl });
     return {
       commits: r.commits,
       states: r.states,

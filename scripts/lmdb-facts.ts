@@ -5,13 +5,13 @@
 //     than the last committed txn (mdb_page_alloc, mdb_find_oldest), and never a page of a committed state;
 //   - how the file grows over 100 commits with and without a reader pinning the first state;
 //   - a durable commit's time against MDB_NOSYNC's.
-// `npx tsx engines/lmdb/facts.ts` prints them as JSON; measureLmdbFacts() returns them.
+// `npx tsx scripts/lmdb-facts.ts [seed]` prints them as JSON; measureLmdbFacts() returns them.
 import { pathToFileURL } from "node:url";
 import seedrandom from "seedrandom";
-import type { SnapshotOp } from "../../models/snapshot/types.ts";
-import type { LmdbEnvView } from "../../views/snapshot/lmdb.ts";
-import { lmdbFolder } from "./build.ts";
-import { LmdbAgent } from "./client.ts";
+import { lmdbFolder, startLmdbAgent } from "../engines/lmdb/build.ts";
+import { snapshotLayer } from "../layers/snapshot/index.ts";
+import type { SnapshotObs, SnapshotOp } from "../models/snapshot/types.ts";
+import type { LmdbEnvView } from "../views/snapshot/lmdb.ts";
 
 const GEOMETRY = { trees: 4, keys: 1024, readers: 2 };
 
@@ -52,23 +52,22 @@ export interface LmdbFacts {
 
 export async function measureLmdbFacts(seed = 1): Promise<LmdbFacts> {
   const folder = lmdbFolder("lmdb-facts-");
-  const agent = await LmdbAgent.start(folder.path, GEOMETRY);
+  const agent = await startLmdbAgent(snapshotLayer, folder.path, GEOMETRY);
   const rng = seedrandom(`lmdb-facts:${seed}`);
   const int = (k: number): number => Math.floor(rng() * k);
   const op = async (o: SnapshotOp): Promise<void> => {
-    const obs = await agent.op(o);
+    const obs = (await agent.apply(o)) as SnapshotObs;
     if ("error" in obs) throw new Error(`${JSON.stringify(o)} answered ${JSON.stringify(obs)}`);
   };
-  const view = async (): Promise<LmdbEnvView> => (await agent.request({ inspect: "env" })) as LmdbEnvView;
+  const view = async (): Promise<LmdbEnvView> => (await agent.send({ inspect: "env" })) as LmdbEnvView;
   const value = (): number[] => Array.from({ length: 16 }, () => int(256));
   /** Commit under watch (two subsets per prefix: the steps are what is wanted here, not the crash states). */
-  const commit = async (): Promise<Steps> =>
-    (await agent.request({ crashcheck: { drop: 0, sample: 2, seed } })) as Steps;
+  const commit = async (): Promise<Steps> => (await agent.send({ crashcheck: { drop: 0, sample: 2, seed } })) as Steps;
   try {
     // ---- pages freed and written per commit, by depth
     const perCommit: LmdbFacts["perCommit"] = [];
     for (const fill of [8, 1024]) {
-      await agent.request({ reset: true });
+      await agent.reset();
       for (let k = 0; k < fill; k++) await op({ op: "put", tree: 0, key: k, data: value() });
       await commit();
       const freed: number[] = [];
@@ -84,7 +83,7 @@ export async function measureLmdbFacts(seed = 1): Promise<LmdbFacts> {
     }
 
     // ---- meta parity, and what commits write over, with readers coming and going between commits
-    await agent.request({ reset: true });
+    await agent.reset();
     for (let k = 0; k < 300; k++) await op({ op: "put", tree: 0, key: k, data: value() });
     await commit();
     const reuse = {
@@ -130,7 +129,7 @@ export async function measureLmdbFacts(seed = 1): Promise<LmdbFacts> {
 
     // ---- file growth over 100 commits, without and with a reader pinning the first state
     const grow = async (pin: boolean): Promise<{ pages: number; bytes: number }> => {
-      await agent.request({ reset: true });
+      await agent.reset();
       for (let k = 0; k < 64; k++) await op({ op: "put", tree: 0, key: k, data: value() });
       await op({ op: "commit" });
       if (pin) await op({ op: "begin-read", reader: 0 });
@@ -146,12 +145,11 @@ export async function measureLmdbFacts(seed = 1): Promise<LmdbFacts> {
 
     // ---- commit time, durable and MDB_NOSYNC
     const bench = async (nosync: boolean): Promise<number> =>
-      ((await agent.request({ bench: { commits: 500, nosync: nosync ? 1 : 0 } })) as { commitMs: number }).commitMs;
+      ((await agent.send({ bench: { commits: 500, nosync: nosync ? 1 : 0 } })) as { commitMs: number }).commitMs;
     const commitMs = { commits: 500, durable: await bench(false), nosync: await bench(true), folder: folder.path };
     return { perCommit, metaParity, reuse, growth, commitMs };
   } finally {
-    agent.close();
-    await agent.exited();
+    await agent.close();
     folder.remove();
   }
 }
