@@ -37,6 +37,7 @@ export {
   type PropertyKind,
   type Step,
   stateless,
+  stepwise,
 } from "./property.ts";
 export {
   type CampaignResult,

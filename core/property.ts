@@ -41,6 +41,30 @@ export function stateless<Op, Obs, State>(
   return { name, kind, description, start: () => ({ after: (op, obs, state) => check(op, obs, state) }) };
 }
 
+/** A property that compares each state with the one before it (the engine's state before the op). */
+export function stepwise<Op, Obs, State>(
+  name: string,
+  kind: Property<Op, Obs, State>["kind"],
+  description: string,
+  check: (op: Op, obs: Obs, before: State, state: State) => string | undefined,
+): Property<Op, Obs, State> {
+  return {
+    name,
+    kind,
+    description,
+    start(initial) {
+      let before = initial;
+      return {
+        after(op, obs, state) {
+          const was = before;
+          before = state;
+          return check(op, obs, was, state);
+        },
+      };
+    },
+  };
+}
+
 /** A property that failed after one op of a sequence. */
 export interface Failure {
   /** Index of the op after which the property failed. */

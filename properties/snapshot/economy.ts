@@ -2,7 +2,7 @@
 // one root-to-leaf path and nothing on a path it already owns; reclaim frees exactly what nothing references; LMDB
 // grows its file only while readers pin old pages; an incremental send reads only what changed since its base.
 // An engine that copies everything up front gives the oracle's answers and fails these.
-import type { Property } from "../../core/index.ts";
+import { type Property, stateless, stepwise } from "../../core/index.ts";
 import type { SnapshotObs, SnapshotOp, SnapshotState } from "../../models/snapshot/types.ts";
 import { pathTo, reach, reachOf } from "./walk.ts";
 
@@ -13,46 +13,36 @@ const QUIET = new Set(["get", "scan", "space", "read", "begin-read", "end-read"]
 const oldest = (s: SnapshotState): number => Math.min(s.txn - 1, ...Object.values(s.readers ?? {}));
 
 export const snapshotEconomy: Property<SnapshotOp, SnapshotObs, SnapshotState>[] = [
-  {
-    name: "snapshot-copies-root",
-    kind: "economy",
-    description: "a snapshot or clone allocates at most one node (a copy of the root) and copies no path",
-    start: () => ({
-      after(op, obs, s) {
-        if ((op.op !== "snapshot" && op.op !== "clone") || !ok(obs)) return undefined;
-        const n = s.last.allocated.length;
-        return n > 1 || s.last.copied.length
-          ? `${op.op} allocated ${n} nodes and copied ${s.last.copied.length}`
-          : undefined;
-      },
-    }),
-  },
-  {
-    name: "write-copies-one-path",
-    kind: "economy",
-    description:
-      "a write copies exactly the nodes of its root-to-leaf path it does not own yet (all of it after a commit, none on a path it wrote since), plus at most one new node per level for splits",
-    start(initial) {
-      let prev = initial;
-      return {
-        after(op, obs, s) {
-          const before = prev;
-          prev = s;
-          if ((op.op !== "put" && op.op !== "patch" && op.op !== "del") || !ok(obs)) return undefined;
-          const root = before.trees[op.tree]?.root ?? null;
-          const path = pathTo(before, root, op.key);
-          const shared = path.filter(([, n]) => n.birth !== before.txn || n.refs > 1).map(([id]) => id);
-          const copied = s.last.copied;
-          if (copied.length !== shared.length || shared.some((id) => !copied.includes(id)))
-            return `${op.op} of key ${op.key} copied [${copied.join(", ")}]; the path's nodes it did not own were [${shared.join(", ")}]`;
-          const extra = s.last.allocated.length - copied.length;
-          if (extra > (op.op === "del" ? 0 : path.length + 1))
-            return `${op.op} allocated ${extra} nodes beyond its copies on a path of ${path.length}`;
-          return undefined;
-        },
-      };
+  stateless(
+    "snapshot-copies-root",
+    "economy",
+    "a snapshot or clone allocates at most one node (a copy of the root) and copies no path",
+    (op, obs, s) => {
+      if ((op.op !== "snapshot" && op.op !== "clone") || !ok(obs)) return undefined;
+      const n = s.last.allocated.length;
+      return n > 1 || s.last.copied.length
+        ? `${op.op} allocated ${n} nodes and copied ${s.last.copied.length}`
+        : undefined;
     },
-  },
+  ),
+  stepwise(
+    "write-copies-one-path",
+    "economy",
+    "a write copies exactly the nodes of its root-to-leaf path it does not own yet (all of it after a commit, none on a path it wrote since), plus at most one new node per level for splits",
+    (op, obs, before, s) => {
+      if ((op.op !== "put" && op.op !== "patch" && op.op !== "del") || !ok(obs)) return undefined;
+      const root = before.trees[op.tree]?.root ?? null;
+      const path = pathTo(before, root, op.key);
+      const shared = path.filter(([, n]) => n.birth !== before.txn || n.refs > 1).map(([id]) => id);
+      const copied = s.last.copied;
+      if (copied.length !== shared.length || shared.some((id) => !copied.includes(id)))
+        return `${op.op} of key ${op.key} copied [${copied.join(", ")}]; the path's nodes it did not own were [${shared.join(", ")}]`;
+      const extra = s.last.allocated.length - copied.length;
+      if (extra > (op.op === "del" ? 0 : path.length + 1))
+        return `${op.op} allocated ${extra} nodes beyond its copies on a path of ${path.length}`;
+      return undefined;
+    },
+  ),
   {
     name: "reclaim-exact",
     kind: "economy",
@@ -76,56 +66,44 @@ export const snapshotEconomy: Property<SnapshotOp, SnapshotObs, SnapshotState>[]
       },
     }),
   },
-  {
-    name: "lmdb-reuse-before-growth",
-    kind: "economy",
-    description:
-      "LMDB: the file grows only when no freed page may be reused (none freed before the oldest reader and the last commit)",
-    start(initial) {
-      let prev = initial;
-      return {
-        after(op, _obs, s) {
-          const before = prev;
-          prev = s;
-          if (s.flavour !== "lmdb" || s.nextPage === undefined || s.nextPage <= (before.nextPage ?? 0))
-            return undefined;
-          if (s.txn !== before.txn) return undefined;
-          // The pages free for reuse when the op began: any still free now should have been taken first.
-          const reusable = [
-            ...before.free,
-            ...Object.entries(before.freelist ?? {}).flatMap(([t, p]) => (Number(t) < oldest(before) ? p : [])),
-          ];
-          const stillFree = new Set([...s.free, ...Object.values(s.freelist ?? {}).flat()]);
-          const unused = reusable.filter((p) => stillFree.has(p) && !s.last.allocated.includes(p));
-          return unused.length
-            ? `${op.op} grew the file to ${s.nextPage} pages while pages ${unused.join(", ")} were free for reuse`
-            : undefined;
-        },
-      };
+  stepwise(
+    "lmdb-reuse-before-growth",
+    "economy",
+    "LMDB: the file grows only when no freed page may be reused (none freed before the oldest reader and the last commit)",
+    (op, _obs, before, s) => {
+      if (s.flavour !== "lmdb" || s.nextPage === undefined || s.nextPage <= (before.nextPage ?? 0)) return undefined;
+      if (s.txn !== before.txn) return undefined;
+      // The pages free for reuse when the op began: any still free now should have been taken first.
+      const reusable = [
+        ...before.free,
+        ...Object.entries(before.freelist ?? {}).flatMap(([t, p]) => (Number(t) < oldest(before) ? p : [])),
+      ];
+      const stillFree = new Set([...s.free, ...Object.values(s.freelist ?? {}).flat()]);
+      const unused = reusable.filter((p) => stillFree.has(p) && !s.last.allocated.includes(p));
+      return unused.length
+        ? `${op.op} grew the file to ${s.nextPage} pages while pages ${unused.join(", ")} were free for reuse`
+        : undefined;
     },
-  },
-  {
-    name: "send-reads-changes",
-    kind: "economy",
-    description:
-      "an incremental send reads only the snapshot's nodes its base does not share (ZFS: only nodes born after the base)",
-    start: () => ({
-      after(op, obs, s) {
-        if (op.op !== "send" || !ok(obs) || !s.last.send) return undefined;
-        const { births, baseTaken } = s.last.send;
-        if (s.flavour === "zfs") {
-          const old = births.filter((b) => b <= baseTaken);
-          return old.length
-            ? `the send read ${old.length} nodes born at or before its base (txn ${baseTaken})`
-            : undefined;
-        }
-        const snap = reach(s, [s.trees[op.snap]?.root ?? null]).nodes;
-        const base = reach(s, [op.base === undefined ? null : (s.trees[op.base]?.root ?? null)]).nodes;
-        const unshared = [...snap].filter((id) => !base.has(id)).length;
-        return births.length > unshared
-          ? `the send read ${births.length} nodes of the snapshot; only ${unshared} are not shared with its base`
+  ),
+  stateless(
+    "send-reads-changes",
+    "economy",
+    "an incremental send reads only the snapshot's nodes its base does not share (ZFS: only nodes born after the base)",
+    (op, obs, s) => {
+      if (op.op !== "send" || !ok(obs) || !s.last.send) return undefined;
+      const { births, baseTaken } = s.last.send;
+      if (s.flavour === "zfs") {
+        const old = births.filter((b) => b <= baseTaken);
+        return old.length
+          ? `the send read ${old.length} nodes born at or before its base (txn ${baseTaken})`
           : undefined;
-      },
-    }),
-  },
+      }
+      const snap = reach(s, [s.trees[op.snap]?.root ?? null]).nodes;
+      const base = reach(s, [op.base === undefined ? null : (s.trees[op.base]?.root ?? null)]).nodes;
+      const unshared = [...snap].filter((id) => !base.has(id)).length;
+      return births.length > unshared
+        ? `the send read ${births.length} nodes of the snapshot; only ${unshared} are not shared with its base`
+        : undefined;
+    },
+  ),
 ];
