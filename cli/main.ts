@@ -670,15 +670,23 @@ export async function main(argv: readonly string[]): Promise<number> {
       "a storage engine's crash campaign: every crash state of every commit of random sequences (every prefix of its writes and flushes, and the subsets of its unflushed writes), each recovered by the real system, which must find exactly the last committed state or the in-flight one",
     )
     .requiredOption("--layer <layer>", "the layer")
-    .requiredOption("--engine <name>", "a real system that offers a crash campaign (snapshot: lmdb)")
+    .requiredOption("--engine <name>", "a real system that offers a crash campaign (snapshot: lmdb, btrfs)")
     .option("--seed <n>", "seed", int("--seed", 0, MAX_SEED), 1)
     .option("--sequences <n>", "random sequences of transactions", int("--sequences", 1, 100_000), 100)
     .option(
       "--negative-control",
-      "run the system with its data flush removed: the campaign must find violations (exit 0 when it does)",
+      "run a faulty device or system (lmdb: no data flush; btrfs: a superblock without its tree blocks, a lost superblock): the campaign must find violations (exit 0 when it does)",
     )
+    .option("--quiet", "no progress")
     .action(
-      async (o: { layer: string; engine: string; seed: number; sequences: number; negativeControl?: boolean }) => {
+      async (o: {
+        layer: string;
+        engine: string;
+        seed: number;
+        sequences: number;
+        negativeControl?: boolean;
+        quiet?: boolean;
+      }) => {
         const layer = layerNamed(o.layer);
         const system = layer.engines?.find((e) => e.name === o.engine);
         if (!system?.crashCampaign) {
@@ -689,23 +697,32 @@ export async function main(argv: readonly string[]): Promise<number> {
         }
         const why = system.unavailable();
         if (why) throw new InputError(`${o.engine} cannot run here: it ${why}`);
+        const began = Date.now();
+        let said = began;
         const r = await system.crashCampaign(layer, {
           seed: o.seed,
           sequences: o.sequences,
           negativeControl: o.negativeControl,
+          onProgress: (p) => {
+            if (o.quiet || Date.now() - said < 10_000) return;
+            said = Date.now();
+            process.stderr.write(
+              `${layer.name} ${o.engine} crash campaign: ${p.sequences}/${o.sequences} sequences, ${p.states.toLocaleString("en-US")} states, ${p.violations} violations, ${Math.round((said - began) / 1000)}s\n`,
+            );
+          },
         });
         const kinds = Object.entries(r.kinds)
           .filter(([, n]) => n > 0)
           .map(([k, n]) => `${k} ${n}`)
           .join(", ");
         stdout(
-          `${layer.name} ${o.engine} crash campaign${o.negativeControl ? " (negative control: no data flush)" : ""}, seed ${o.seed}: ${r.states.toLocaleString("en-US")} crash states, ${r.violations.toLocaleString("en-US")} violations${kinds ? ` (${kinds})` : ""}, ${r.msPerState.toFixed(2)} ms per state`,
+          `${layer.name} ${o.engine} crash campaign${o.negativeControl ? " (negative control)" : ""}, seed ${o.seed}: ${r.states.toLocaleString("en-US")} crash states, ${r.violations.toLocaleString("en-US")} violations${kinds ? ` (${kinds})` : ""}, ${r.msPerState.toFixed(2)} ms per state`,
         );
         stdout(`  ${r.detail}`);
         for (const e of r.examples.slice(0, 5)) stdout(`  ${visible(e)}`);
         const caught = r.violations > 0 || r.examples.length > 0;
         if (o.negativeControl)
-          stdout(caught ? "  the campaign caught the missing flush" : "  the campaign did NOT catch the missing flush");
+          stdout(caught ? "  the campaign caught the faulty device" : "  the campaign did NOT catch the faulty device");
         code = caught === Boolean(o.negativeControl) ? EXIT.ok : EXIT.failed;
       },
     );

@@ -166,6 +166,12 @@ export interface CrashCampaignOptions {
   readonly sequences: number;
   /** The negative control: the system with its data flush removed, which the campaign must catch. */
   readonly negativeControl?: boolean;
+  /** Told after each sequence, for progress on a long campaign. */
+  readonly onProgress?: (p: {
+    readonly sequences: number;
+    readonly states: number;
+    readonly violations: number;
+  }) => void;
 }
 
 export interface CrashCampaignResult {

@@ -127,6 +127,7 @@ export async function checkSequence(
   const last = ops.length - 1;
   for (let i = 0; i <= last; i++) {
     const op = ops[i];
+    if ((i & 15) === 0) await breathe();
     // The hot path: no await unless the engine really is asynchronous.
     let observed: unknown;
     try {
@@ -264,6 +265,18 @@ async function lockstep(
   }
   stats.compared++;
   return true;
+}
+
+let breathed = Date.now();
+/**
+ * Let the event loop turn (signals, timers, worker messages) every 100 ms or so: an engine that answers
+ * synchronously (a model, or a real system driven through synchronous calls) would otherwise starve it, and
+ * Ctrl-C would wait for the campaign's end. Awaiting only microtasks does not let it turn.
+ */
+async function breathe(): Promise<void> {
+  if (Date.now() - breathed < 100) return;
+  await new Promise((r) => setImmediate(r));
+  breathed = Date.now();
 }
 
 /** A fresh engine from the factory; whatever its start throws is an engine failure, or the user's input error. */

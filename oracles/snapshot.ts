@@ -7,6 +7,7 @@
 // oracle answers `oneOf`, takes the last by default, and `chose` follows the engine to the in-flight one.
 import { type Engine, InputError } from "../core/index.ts";
 import {
+  SNAPSHOT_OP_FEATURES,
   type SnapshotErrno,
   type SnapshotGeometry,
   type SnapshotObs,
@@ -60,7 +61,7 @@ const extents = (t: TreeRec): Map<number, number> =>
 
 export class SnapshotOracle implements Engine<SnapshotOp, SnapshotAnswer> {
   readonly layer = "snapshot" as const;
-  readonly features: ReadonlySet<string> = new Set<string>();
+  readonly features: ReadonlySet<string> = new Set<string>(Object.values(SNAPSHOT_OP_FEATURES));
   private readonly zfs: boolean;
   private readonly btrfs: boolean;
   /** The last durable commit, and the open transaction's view. */
@@ -255,17 +256,39 @@ export class SnapshotOracle implements Engine<SnapshotOp, SnapshotAnswer> {
     // the received tree: base's entries, where snap has the very same blocks for the key; a fresh put elsewhere
     const got: TreeRec = { entries: new Map(), readonly: true, kind: "head", taken: this.txn };
     if (baseId !== undefined) got.origin = baseId;
-    for (const [k, blocks] of snap.entries) {
-      const had = base?.entries.get(k);
-      const same =
-        had !== undefined &&
-        had.length === blocks.length &&
-        had.every((b, i) => b.ext === blocks[i]!.ext && b.v === blocks[i]!.v);
-      got.entries.set(k, same ? had.map((b) => ({ ...b })) : this.write(blocks.map((b) => b.v)));
-    }
+    for (const [k, blocks] of snap.entries) got.entries.set(k, this.receive(base?.entries.get(k), blocks));
     this.current.set(as, got);
     this.dirty = true;
     this.commit();
+  }
+
+  /**
+   * What a receive leaves for a key snap has, over what base had: base's blocks if they are the very same; else a
+   * fresh put. Btrfs compares block by block (send.c, is_extent_unchanged): a block base has at the same place
+   * stays base's, and each run of the others is written afresh, one extent per run.
+   */
+  private receive(had: Block[] | undefined, blocks: Block[]): Block[] {
+    const same = (i: number): boolean =>
+      had !== undefined && i < had.length && had[i]!.ext === blocks[i]!.ext && had[i]!.v === blocks[i]!.v;
+    if (!this.btrfs)
+      return had?.length === blocks.length && blocks.every((_, i) => same(i))
+        ? had.map((b) => ({ ...b }))
+        : this.write(blocks.map((b) => b.v));
+    const out: Block[] = [];
+    let run: number[] = [];
+    const flush = (): void => {
+      if (run.length) out.push(...this.write(run));
+      run = [];
+    };
+    blocks.forEach((b, i) => {
+      if (!same(i)) run.push(b.v);
+      else {
+        flush();
+        out.push({ ...had![i]! });
+      }
+    });
+    flush();
+    return out;
   }
 
   /** ZFS: the snapshots an incremental send of `snap` may start from (snap's dataset's history before it). */

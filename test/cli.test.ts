@@ -236,7 +236,7 @@ describe("cowcheck crash", () => {
       out.length = 0;
       const args = ["crash", "--layer", "snapshot", "--engine", "lmdb", "--sequences", "4", "--seed", "3"];
       expect(await main([...args, "--negative-control"])).toBe(0);
-      expect(out.join("\n")).toMatch(/[1-9][\d,]* violations [\s\S]*the campaign caught the missing flush/);
+      expect(out.join("\n")).toMatch(/[1-9][\d,]* violations [\s\S]*the campaign caught the faulty device/);
     },
   );
 });

@@ -46,7 +46,7 @@ describe.skipIf(why !== undefined)("LMDB as the snapshot layer's lmdb engine", (
   async function sequences(factory: EngineFactory): Promise<void> {
     const engine = await factory.create(geometry);
     try {
-      expect([...engine.features].sort()).toEqual(["env", "reset"]);
+      expect([...engine.features].sort()).toEqual(["abort", "crash", "env", "reset"]);
       // the initial state: t0 created and committed by txn 1; the next write txn is 2 (the model's txn)
       let v = await env(engine);
       expect(v).toMatchObject({ lastTxn: 1, open: null, readers: {}, lockTable: [], trees: { 0: { entries: 0 } } });

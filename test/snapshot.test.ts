@@ -1,9 +1,12 @@
 // The snapshot layer: scenarios with the observations and the structure Rodeh's paper and each flavour's code say,
 // run on the model and the oracle; the economy facts (a path per first write, a root per snapshot, reuse before
 // growth); crashes at every step of a commit; and fixed-seed campaigns in every flavour (mutants: mutants.test.ts).
+import { readdirSync } from "node:fs";
 import { describe, expect, test } from "vitest";
 import { allows } from "../core/index.ts";
 import { runCampaign } from "../fuzz/campaign.ts";
+import { checkWith } from "../fuzz/runner.ts";
+import { loadTrace } from "../layers/index.ts";
 import { snapshotLayer } from "../layers/snapshot/index.ts";
 import { SnapshotModel } from "../models/snapshot/model.ts";
 import {
@@ -396,4 +399,43 @@ describe("campaigns: model against oracle, every property checked", () => {
     expect(r.status).toBe("passed");
     expect(r.ops).toBeGreaterThan(10_000);
   });
+});
+
+test("the Btrfs findings (traces/snapshot/btrfs) pass on the model and the oracle, where any machine can check them", async () => {
+  const files = readdirSync("traces/snapshot/btrfs");
+  expect(files.length).toBeGreaterThan(0);
+  for (const f of files) {
+    const { trace } = loadTrace(`traces/snapshot/btrfs/${f}`);
+    const model = { name: "model", create: (g: unknown) => snapshotLayer.model(g as never) };
+    expect(await checkWith(snapshotLayer, trace.geometry, model, trace.ops), f).toBeUndefined();
+  }
+});
+
+test("an incremental Btrfs receive keeps the blocks its base has at the same place and writes each run of the others as one extent", () => {
+  const g = { ...defaultSnapshotGeometry, flavour: "btrfs" as const, blocks: 5 };
+  const m = new SnapshotModel(g);
+  for (const op of [
+    { op: "put", tree: 0, key: 1, data: [1, 2, 3, 4, 5] },
+    { op: "snapshot", tree: 0, as: 1 },
+    { op: "patch", tree: 0, key: 1, block: 1, value: 7 },
+    { op: "patch", tree: 0, key: 1, block: 2, value: 8 },
+    { op: "patch", tree: 0, key: 1, block: 4, value: 9 },
+    { op: "snapshot", tree: 0, as: 2 },
+    { op: "send", snap: 2, base: 1, as: 3 },
+  ] as const)
+    expect(m.apply(op as never)).toEqual({ ok: true });
+  const s = m.inspect();
+  const value = (tree: number): [number, number][] => {
+    let n = s.nodes[s.trees[tree]!.root!]!;
+    while (n.kids?.length) n = s.nodes[n.kids[0]!]!;
+    return n.vals![n.keys.indexOf(1)]!;
+  };
+  const [base, got] = [value(1), value(3)];
+  expect(got[0]).toEqual(base[0]);
+  expect(got[3]).toEqual(base[3]);
+  expect(got[1]![0]).toBe(got[2]![0]); // blocks 1 and 2: one run, one new extent
+  expect([got[1]![1], got[2]![1]]).toEqual([0, 1]);
+  expect(got[4]![0]).not.toBe(got[1]![0]); // block 4: a run of its own
+  expect(new Set([base[0]![0], got[1]![0], got[4]![0]]).size).toBe(3);
+  expect(m.apply({ op: "scan", tree: 3 })).toEqual({ entries: [[1, [1, 7, 8, 4, 9]]] });
 });

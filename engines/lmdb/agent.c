@@ -1612,7 +1612,7 @@ int main(int argc, char **argv) {
     remove_tree(dir);
     die("%s", why);
   }
-  printf("{\"hello\":{\"protocol\":1,\"layer\":\"snapshot\",\"name\":\"lmdb\",\"features\":[\"reset\",\"env\"]}}\n");
+  printf("{\"hello\":{\"protocol\":1,\"layer\":\"snapshot\",\"name\":\"lmdb\",\"features\":[\"reset\",\"env\",\"abort\",\"crash\"]}}\n");
   fflush(stdout);
   char *line = NULL;
   size_t cap = 0;

@@ -40,7 +40,7 @@ export const lmdbEngine: SystemEngine = {
   description: "LMDB itself (liblmdb), one environment per sequence (engines/lmdb/agent.c)",
   unavailable: lmdbUnavailable,
   features: () => ({
-    offered: ["reset", ...LMDB_VIEWS],
+    offered: ["reset", "abort", "crash", ...LMDB_VIEWS],
     missing: {
       inspect:
         "LMDB's pages are not the model's nodes (its trees share no nodes, its freelist holds its own B+tree's pages too): the env view is what LMDB shows",

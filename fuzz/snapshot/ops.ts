@@ -2,7 +2,7 @@
 // sent, dropped and crashed, so that shared nodes are shadowed, reclaimed and recovered often.
 import fc from "fast-check";
 import { SnapshotModel } from "../../models/snapshot/model.ts";
-import type { SnapshotGeometry, SnapshotOp } from "../../models/snapshot/types.ts";
+import { SNAPSHOT_OP_FEATURES, type SnapshotGeometry, type SnapshotOp } from "../../models/snapshot/types.ts";
 
 type Kind = SnapshotOp["op"];
 const COMMON: [Kind, number][] = [
@@ -31,7 +31,7 @@ const READERS: [Kind, number][] = [
 
 export function snapshotOpKinds(
   g: SnapshotGeometry,
-  _features: ReadonlySet<string>,
+  features: ReadonlySet<string>,
 ): fc.WeightedArbitrary<SnapshotOp>[] {
   const tree = fc.integer({ min: 0, max: g.trees - 1 });
   const key = fc.integer({ min: 0, max: g.keys - 1 });
@@ -69,7 +69,10 @@ export function snapshotOpKinds(
       keep: fc.integer({ min: 0, max: 255 }),
     }),
   } as Record<Kind, fc.Arbitrary<SnapshotOp>>;
-  const kinds = [...COMMON, ...(g.flavour === "lmdb" ? (g.readers > 0 ? READERS : []) : TREES)];
+  const kinds = [...COMMON, ...(g.flavour === "lmdb" ? (g.readers > 0 ? READERS : []) : TREES)].filter(([k]) => {
+    const needs = SNAPSHOT_OP_FEATURES[k as keyof typeof SNAPSHOT_OP_FEATURES];
+    return needs === undefined || features.has(needs);
+  });
   return kinds.map(([k, weight]) => ({ weight, arbitrary: arb[k] }));
 }
 

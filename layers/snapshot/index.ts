@@ -1,6 +1,7 @@
 // The snapshot layer assembled: copy-on-write B+trees in Rodeh's, LMDB's, Btrfs's and ZFS's flavours, their eager
 // oracle, properties and mutants.
 import type { Layer } from "../../core/index.ts";
+import { btrfsEngine } from "../../engines/btrfs/index.ts";
 import { lmdbEngine } from "../../engines/lmdb/index.ts";
 import { snapshotAlphabet, snapshotArrange, snapshotOpKinds } from "../../fuzz/snapshot/ops.ts";
 import { SnapshotModel } from "../../models/snapshot/model.ts";
@@ -14,12 +15,14 @@ import {
   type SnapshotState,
   snapshotGeometrySchema,
   snapshotObsSchema,
+  snapshotOpFeature,
   snapshotOpInvalid,
   snapshotOpSchema,
 } from "../../models/snapshot/types.ts";
 import { SnapshotOracle } from "../../oracles/snapshot.ts";
 import { snapshotEconomy } from "../../properties/snapshot/economy.ts";
 import { snapshotStructure } from "../../properties/snapshot/invariants.ts";
+import { btrfsExtentsView } from "../../views/snapshot/btrfs.ts";
 import { snapshotCountersView } from "../../views/snapshot/counters.ts";
 import { lmdbEnvView } from "../../views/snapshot/lmdb.ts";
 
@@ -40,6 +43,7 @@ export const snapshotLayer: Layer<SnapshotOp, SnapshotObs, SnapshotState, Snapsh
     '{"ok":true} | {"data":[…]} | {"entries":[[key,[…]],…]} | {"referenced":N,"exclusive":N} | {"recovered":"last"|"inflight"} | {"error":"ENOENT"|"NOTFOUND"|…} (docs/snapshot.md)',
   opKinds: snapshotOpKinds,
   checkOp: snapshotOpInvalid,
+  requires: snapshotOpFeature,
   alphabet: snapshotAlphabet,
   prelude: [],
   arrange: snapshotArrange,
@@ -49,6 +53,6 @@ export const snapshotLayer: Layer<SnapshotOp, SnapshotObs, SnapshotState, Snapsh
   properties: [snapshotStructure, ...snapshotEconomy],
   decodeState: decodeSnapshotState,
   renderState: renderSnapshotState,
-  views: [lmdbEnvView, snapshotCountersView],
-  engines: [lmdbEngine],
+  views: [lmdbEnvView, btrfsExtentsView, snapshotCountersView],
+  engines: [lmdbEngine, btrfsEngine],
 };

@@ -8,6 +8,7 @@ import {
   type MetaImage,
   type NodeImage,
   SNAP_MAX_NODES,
+  SNAPSHOT_OP_FEATURES,
   type SnapshotErrno,
   type SnapshotGeometry,
   type SnapshotObs,
@@ -72,7 +73,7 @@ const imageOf = (n: Node): Node => ({
 
 export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotState> {
   readonly layer = "snapshot" as const;
-  readonly features: ReadonlySet<string> = new Set(["inspect"]);
+  readonly features: ReadonlySet<string> = new Set(["inspect", ...Object.values(SNAPSHOT_OP_FEATURES)]);
   protected readonly flavour: "rodeh" | "lmdb" | "btrfs" | "zfs";
   protected readonly nodes = new Map<number, Node>();
   protected readonly extents = new Map<number, Extent>();
@@ -719,12 +720,46 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
         : this.copyOf(baseId, false);
     this.setTree(as, { ...received, readonly: false, origin: baseId, kind: "head" });
     for (const [key, data] of changes) {
-      if (data) this.put(as, key, this.newValue(this.receiveValue(as, key, data)));
+      if (data) this.put(as, key, this.received(as, key, snapId, this.receiveValue(as, key, data)));
       else if (this.lookup(this.trees.get(as)!.root, key)) this.remove(as, key);
     }
     const t = this.trees.get(as)!;
     this.setTree(as, { ...t, readonly: true, taken: this.txn });
     this.commit();
+  }
+
+  /**
+   * The value a receive leaves in `as` (still base's value there) for one snap sent: written afresh, as a put
+   * writes it. Btrfs sends only the file extents that changed (send.c, process_extent and is_extent_unchanged): a
+   * block base has at the same place stays base's, and each run of the others is written, one extent per run (the
+   * writes of a run make one delalloc range).
+   */
+  protected received(as: number, key: number, snapId: number, data: number[]): Ref[] {
+    if (this.flavour !== "btrfs") return this.newValue(data);
+    const base = this.lookup(this.trees.get(as)!.root, key);
+    const snap = this.lookup(this.trees.get(snapId)!.root, key)!;
+    const kept = (i: number): boolean =>
+      base !== undefined &&
+      i < base.length &&
+      (i >= snap.length || (base[i]![0] === snap[i]![0] && base[i]![1] === snap[i]![1]));
+    const out: Ref[] = [];
+    let run: number[] = [];
+    const flush = (): void => {
+      if (run.length) {
+        const e = this.newExtent(run.map((i) => data[i]!));
+        for (const [j, i] of run.entries()) out[i] = [e.id, j];
+      }
+      run = [];
+    };
+    for (let i = 0; i < data.length; i++) {
+      if (!kept(i)) run.push(i);
+      else {
+        flush();
+        out[i] = [...base![i]!];
+      }
+    }
+    flush();
+    return out;
   }
 
   /** What receive writes for a value the stream carries: the value itself. */

@@ -135,6 +135,14 @@ export type SnapshotOp = z.infer<typeof snapshotOpSchema>;
 export type SnapshotOpKind = SnapshotOp["op"];
 
 /**
+ * Ops an engine runs only if it lists the feature (docs/snapshot.md, "Features"): a real system may have no
+ * transaction a user can roll back, no way to lose power on request, or no space figures in the model's terms.
+ */
+export const SNAPSHOT_OP_FEATURES = { abort: "abort", crash: "crash", space: "space" } as const;
+export const snapshotOpFeature = (op: SnapshotOp): string | undefined =>
+  SNAPSHOT_OP_FEATURES[op.op as keyof typeof SNAPSHOT_OP_FEATURES];
+
+/**
  * ENOENT: no such tree (for the transaction or reader); NOTFOUND: no such key; EROFS: a write to a read-only tree;
  * EEXIST: a tree id in use; EINVAL: an op the tree's kind or the reader's state forbids (ZFS: a snapshot of a
  * snapshot, a clone of a writable tree; sending a writable tree; a block past the value's end; a reader slot in the
