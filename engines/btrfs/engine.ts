@@ -1,6 +1,6 @@
 // The snapshot layer's ops on a mounted Btrfs filesystem (engines/btrfs/fs.ts lays it out). Each op maps to what a
 // Btrfs user does: put writes a file afresh (truncate, write), patch overwrites one block in place, del unlinks,
-// get/scan read (a put writes a new file and renames it over the key), commit is a transaction commit (btrfs_sync_fs), create/drop are subvolume create/delete, snapshot
+// get/scan read, commit is a transaction commit (btrfs_sync_fs), create/drop are subvolume create/delete, snapshot
 // and clone are `btrfs subvolume snapshot` (-r or not: create_snapshot commits the transaction with the snapshot in
 // it), send is `btrfs send [-p base] | btrfs receive`. A write is written back before the op returns (FIEMAP's sync
 // flag, no fsync: nothing goes to the log tree), so each write op is one allocation as in the model, not merged with
@@ -14,12 +14,13 @@ import {
   openSync,
   readdirSync,
   readFileSync,
-  renameSync,
+  realpathSync,
   rmdirSync,
+  symlinkSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { type Engine, EngineFailure } from "../../core/index.ts";
 import type { SnapshotErrno, SnapshotObs, SnapshotOp } from "../../models/snapshot/types.ts";
 import { BTRFS_BLOCK, decodeValue, encodeValue, keyName, type MountedBtrfs, readOnly, run, treeName } from "./fs.ts";
@@ -35,12 +36,16 @@ const fail = (errno: SnapshotErrno): never => {
 export interface BtrfsExtentsView {
   /** tree → key → each block's [physical block number, whether FIEMAP flags its extent shared]. */
   readonly trees: Record<string, Record<string, [number, boolean][]>>;
+  /** Incremental receives Btrfs could not apply (a clone from a base never received), done whole instead. */
+  readonly wholeReceives?: number;
 }
 
 export class BtrfsEngine implements Engine<SnapshotOp, SnapshotObs> {
   readonly layer = "snapshot";
   static readonly FEATURES = ["extents"] as const;
   readonly features: ReadonlySet<string> = new Set(BtrfsEngine.FEATURES);
+  /** Incremental receives done whole (see send): the extents view can no longer pair this sequence's blocks. */
+  private wholeReceives = 0;
   /** Called after each op that committed (the crash campaign marks the device's log there). */
   onCommit: ((what: string) => void) | undefined;
 
@@ -64,10 +69,11 @@ export class BtrfsEngine implements Engine<SnapshotOp, SnapshotObs> {
   private file(tree: number, key: number): string {
     return join(this.dir(tree), keyName(key));
   }
+  /** The tree's subvolume (a received tree's tN is a link to where it was received), or ENOENT. */
   private tree(tree: number): string {
     const d = this.dir(tree);
     if (!existsSync(d)) fail("ENOENT");
-    return d;
+    return realpathSync(d);
   }
   private writable(tree: number): string {
     const d = this.tree(tree);
@@ -91,12 +97,8 @@ export class BtrfsEngine implements Engine<SnapshotOp, SnapshotObs> {
   private perform(op: SnapshotOp): SnapshotObs {
     switch (op.op) {
       case "put": {
-        // Written to a file of its own, then renamed over the key: a transaction committed meanwhile (a sync(2)
-        // of another process commits every filesystem) holds the old value or the new one, never a truncated file.
-        const d = this.writable(op.tree);
-        const fresh = join(d, ".put");
-        this.write(fresh, encodeValue(op.data), 0, true);
-        renameSync(fresh, this.file(op.tree, op.key));
+        this.writable(op.tree);
+        this.write(this.file(op.tree, op.key), encodeValue(op.data), 0, true);
         return { ok: true };
       }
       case "patch": {
@@ -140,15 +142,20 @@ export class BtrfsEngine implements Engine<SnapshotOp, SnapshotObs> {
         // may still lack the new subvolume (what the campaign found): what came before it is committed, not it.
         run("btrfs", ["-q", "subvolume", "create", this.dir(op.tree)]);
         return { ok: true };
-      case "drop":
-        this.tree(op.tree);
+      case "drop": {
+        const real = this.tree(op.tree);
         if (op.tree === 0) fail("EINVAL");
-        run("btrfs", ["-q", "subvolume", "delete", this.dir(op.tree)]);
+        run("btrfs", ["-q", "subvolume", "delete", real]);
+        if (real !== this.dir(op.tree)) {
+          unlinkSync(this.dir(op.tree));
+          rmdirSync(dirname(real));
+        }
         // The deleted tree's blocks go back only once the cleaner has dropped it, after a commit
         // (btrfs_drop_snapshot): wait, so that nothing it shared still counts as shared.
         this.commit("drop");
         run("btrfs", ["-q", "subvolume", "sync", this.fs.mnt]);
         return { ok: true };
+      }
       case "snapshot":
       case "clone": {
         const src = this.tree(op.tree);
@@ -188,29 +195,44 @@ export class BtrfsEngine implements Engine<SnapshotOp, SnapshotObs> {
     if (existsSync(this.dir(as))) fail("EEXIST");
     if (readOnly(s) === false || (b !== undefined && !readOnly(b))) fail("EINVAL");
     this.commit("send");
-    // Received into a folder of its own (it takes the sent tree's name), then put in place and committed.
+    let into = this.receive(s, b);
+    if (typeof into !== "string") {
+      // btrfs receive finds a clone source by its received UUID only (cmds/receive.c, process_clone): a stream
+      // that clones from a base that was never received itself (a local snapshot) cannot be applied on this
+      // filesystem. Such a tree is received whole instead, and the extents view says it can no longer be compared.
+      if (b === undefined || !/clone: did not find source subvol/.test(into.stderr))
+        throw new EngineFailure("error", `btrfs send | btrfs receive failed (status ${into.status})`, into.stderr);
+      this.wholeReceives++;
+      into = this.receive(s, undefined);
+      if (typeof into !== "string")
+        throw new EngineFailure("error", `btrfs send | btrfs receive failed (status ${into.status})`, into.stderr);
+    }
+    // A read-only subvolume cannot be renamed (EROFS), and a snapshot of it would not be found by its received
+    // UUID as a later send's parent or clone source: it stays where it was received, tAS a link to it.
+    symlinkSync(join(basename(into), treeName(snap)), this.dir(as));
+    this.commit("send");
+    return { ok: true };
+  }
+
+  /** `btrfs send [-p base] snap | btrfs receive` into a folder of its own (the received subvolume takes snap's name). */
+  private receive(snap: string, base: string | undefined): string | { status: number | null; stderr: string } {
     const into = mkdtempSync(this.fs.path(".recv-"));
-    const parent = b === undefined ? "" : `-p ${JSON.stringify(b)}`;
+    const parent = base === undefined ? "" : `-p ${JSON.stringify(base)}`;
     const r = spawnSync(
       "bash",
       [
         "-o",
         "pipefail",
         "-c",
-        `btrfs send -q ${parent} ${JSON.stringify(s)} | btrfs receive -q ${JSON.stringify(into)}`,
+        `btrfs send -q ${parent} ${JSON.stringify(snap)} | btrfs receive -q ${JSON.stringify(into)}`,
       ],
       { encoding: "utf8", timeout: 120_000 },
     );
-    if (r.status !== 0)
-      throw new EngineFailure("error", `btrfs send | btrfs receive failed (status ${r.status})`, r.stderr);
-    // A read-only subvolume cannot be renamed (EROFS): its read-only snapshot takes the tree's place, sharing all.
-    const received = join(into, treeName(snap));
-    run("btrfs", ["-q", "subvolume", "snapshot", "-r", received, this.dir(as)]);
-    run("btrfs", ["-q", "subvolume", "delete", received]);
+    if (r.status === 0) return into;
+    const partial = join(into, basename(snap));
+    if (existsSync(partial)) run("btrfs", ["-q", "subvolume", "delete", partial]);
     rmdirSync(into);
-    this.commit("send");
-    run("btrfs", ["-q", "subvolume", "sync", this.fs.mnt]);
-    return { ok: true };
+    return { status: r.status, stderr: r.stderr };
   }
 
   /** The extents view: FIEMAP of every key of every tree (written back first: the sync flag). */
@@ -220,12 +242,13 @@ export class BtrfsEngine implements Engine<SnapshotOp, SnapshotObs> {
     for (const t of treesIn(this.fs.mnt)) for (const k of keysIn(this.dir(t))) files.push(this.file(t, k));
     const trees: BtrfsExtentsView["trees"] = {};
     for (const t of treesIn(this.fs.mnt)) trees[t] = {};
-    if (files.length === 0) return { trees };
+    const whole = this.wholeReceives > 0 ? { wholeReceives: this.wholeReceives } : {};
+    if (files.length === 0) return { trees, ...whole };
     for (const [file, blocks] of fiemap(files)) {
       const m = /\/t(\d+)\/k(\d+)$/.exec(file)!;
       trees[m[1]!]![m[2]!] = blocks;
     }
-    return { trees };
+    return { trees, ...whole };
   }
 
   close(): void {
