@@ -209,7 +209,7 @@ export class BtrfsEngine implements Engine<SnapshotOp, SnapshotObs> {
     }
     // A read-only subvolume cannot be renamed (EROFS), and a snapshot of it would not be found by its received
     // UUID as a later send's parent or clone source: it stays where it was received, tAS a link to it.
-    symlinkSync(join(basename(into), treeName(snap)), this.dir(as));
+    symlinkSync(join(basename(into), basename(s)), this.dir(as)); // named as the subvolume sent
     this.commit("send");
     return { ok: true };
   }
