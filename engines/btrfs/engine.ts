@@ -145,11 +145,10 @@ export class BtrfsEngine implements Engine<SnapshotOp, SnapshotObs> {
       case "drop": {
         const real = this.tree(op.tree);
         if (op.tree === 0) fail("EINVAL");
+        // a received tree's link goes first: a commit between the two steps leaves no link to a deleted subvolume
+        if (real !== this.dir(op.tree)) unlinkSync(this.dir(op.tree));
         run("btrfs", ["-q", "subvolume", "delete", real]);
-        if (real !== this.dir(op.tree)) {
-          unlinkSync(this.dir(op.tree));
-          rmdirSync(dirname(real));
-        }
+        if (real !== this.dir(op.tree)) rmdirSync(dirname(real));
         // The deleted tree's blocks go back only once the cleaner has dropped it, after a commit
         // (btrfs_drop_snapshot): wait, so that nothing it shared still counts as shared.
         this.commit("drop");
