@@ -223,7 +223,7 @@ describe("engines as modules, and the version", () => {
 describe("cowcheck crash", () => {
   test("an engine without a crash campaign is bad input (exit 2), naming those that offer one", async () => {
     expect(await main(["crash", "--layer", "snapshot", "--engine", "model"])).toBe(2);
-    expect(err.join("")).toMatch(/no crash campaign for engine "model" of layer snapshot \(offered by: lmdb\)/);
+    expect(err.join("")).toMatch(/no crash campaign for engine "model" of layer snapshot \(offered by: lmdb, btrfs\)/);
   });
 
   test.skipIf(lmdbUnavailable() !== undefined)(

@@ -3,6 +3,7 @@
 import type { Layer } from "../../core/index.ts";
 import { btrfsEngine } from "../../engines/btrfs/index.ts";
 import { lmdbEngine } from "../../engines/lmdb/index.ts";
+import { zfsEngine } from "../../engines/zfs/index.ts";
 import { snapshotAlphabet, snapshotArrange, snapshotOpKinds } from "../../fuzz/snapshot/ops.ts";
 import { SnapshotModel } from "../../models/snapshot/model.ts";
 import { snapshotMutants } from "../../models/snapshot/mutants/index.ts";
@@ -54,5 +55,5 @@ export const snapshotLayer: Layer<SnapshotOp, SnapshotObs, SnapshotState, Snapsh
   decodeState: decodeSnapshotState,
   renderState: renderSnapshotState,
   views: [lmdbEnvView, btrfsExtentsView, snapshotCountersView],
-  engines: [lmdbEngine, btrfsEngine],
+  engines: [lmdbEngine, btrfsEngine, zfsEngine],
 };
