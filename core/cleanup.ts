@@ -6,7 +6,7 @@
 // The next cowcheck to start sweeps the folders of runs that are gone, in case their watchdog died too.
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { appendFileSync, existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -76,6 +76,22 @@ export function runRoot(): string {
   watchdog.unref();
   (watchdog.stdin as unknown as { unref?: () => void }).unref?.(); // the pipe must not keep this process alive
   return dir;
+}
+
+/**
+ * A private folder below this run's folder (`prefix` then random characters), removed by `remove`, and with the
+ * run's folder however the run ends.
+ */
+export function runFolder(prefix: string): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(runRoot(), prefix));
+  const forget = atProcessEnd(() => rmSync(path, { recursive: true, force: true }));
+  return {
+    path,
+    remove: () => {
+      forget();
+      rmSync(path, { recursive: true, force: true });
+    },
+  };
 }
 
 function journal(entry: object): void {

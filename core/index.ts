@@ -6,6 +6,7 @@ export {
   killAllGroups,
   killGroups,
   onEngineGroup,
+  runFolder,
   runRoot,
   stopAllGroups,
   sweepLeftovers,

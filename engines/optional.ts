@@ -32,3 +32,12 @@ export function optionalPackage<T>(
   }
   return entry as { module?: T; why?: string };
 }
+
+/** A probe of whether a real system can run here (its answer worded to follow "it "), run at most once. */
+export function probedOnce(probe: () => string | undefined): () => string | undefined {
+  let answer: { why: string | undefined } | undefined;
+  return () => {
+    answer ??= { why: probe() };
+    return answer.why;
+  };
+}

@@ -4,31 +4,20 @@
 // device and the folder go when the sequence or the factory ends, and however the process ends (core/cleanup.ts:
 // the watchdog unmounts and detaches after a SIGKILL; the next start sweeps what a dead watchdog left).
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  type AnyLayer,
-  atProcessEnd,
-  type EngineFactory,
-  InputError,
-  runRoot,
-  type SystemEngine,
-} from "../../core/index.ts";
+import { type AnyLayer, type EngineFactory, InputError, runFolder, type SystemEngine } from "../../core/index.ts";
 import type { SnapshotGeometry } from "../../models/snapshot/types.ts";
 import { loopDevice } from "../blockdev.ts";
+import { probedOnce } from "../optional.ts";
 import { runBtrfsCrashCampaign } from "./crash.ts";
 import { BtrfsEngine } from "./engine.ts";
 import { DEVICE_BYTES, MountedBtrfs } from "./fs.ts";
 
 const INSTALL = "apt-get install btrfs-progs";
 
-let probed: { why: string | undefined } | undefined;
-
 /** Why Btrfs cannot be an engine here (worded to follow "it "), or undefined if it can. Probed once. */
-export function btrfsUnavailable(): string | undefined {
-  probed ??= { why: probe() };
-  return probed.why;
-}
+export const btrfsUnavailable = probedOnce(() => probe());
 
 function probe(): string | undefined {
   if (process.platform !== "linux") return `needs Linux (this is ${process.platform})`;
@@ -58,8 +47,8 @@ function probe(): string | undefined {
 
 /** A sparse image file and a loop device over it, in a folder below this run's folder; `remove` undoes both. */
 export function loopDisk(bytes: number): { folder: string; device: string; remove: () => void } {
-  const folder = mkdtempSync(join(runRoot(), "btrfs-"));
-  const forget = atProcessEnd(() => rmSync(folder, { recursive: true, force: true }));
+  const dir = runFolder("btrfs-");
+  const folder = dir.path;
   const image = join(folder, "image");
   writeFileSync(image, "");
   truncateSync(image, bytes);
@@ -69,8 +58,7 @@ export function loopDisk(bytes: number): { folder: string; device: string; remov
     device: loop.device,
     remove() {
       loop.detach();
-      forget();
-      rmSync(folder, { recursive: true, force: true });
+      dir.remove();
     },
   };
 }

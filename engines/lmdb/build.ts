@@ -3,11 +3,12 @@
 // folders below this run's folder (runRoot).
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type AnyLayer, atProcessEnd, EngineFailure, runRoot } from "../../core/index.ts";
+import { type AnyLayer, EngineFailure, runFolder } from "../../core/index.ts";
+import { probedOnce } from "../optional.ts";
 import { StdioEngine } from "../stdio.ts";
 
 const source = fileURLToPath(new URL("./agent.c", import.meta.url));
@@ -16,13 +17,8 @@ const FLAGS = ["-O2", "-Wall", "-Wextra", "-Werror", "-std=gnu11"];
 const LINK = ["-rdynamic", "-llmdb", "-ldl"];
 const INSTALL = "apt-get install liblmdb-dev";
 
-let probed: { why: string | undefined } | undefined;
-
 /** Why the LMDB agent cannot run here (worded to follow "it "), or undefined if it can. Probed once. */
-export function lmdbUnavailable(): string | undefined {
-  probed ??= { why: probe() };
-  return probed.why;
-}
+export const lmdbUnavailable = probedOnce(() => probe());
 
 function probe(): string | undefined {
   if (process.platform !== "linux") return `needs Linux (this is ${process.platform})`;
@@ -70,15 +66,7 @@ export function lmdbAgent(): string {
  * however the run ends). Each agent makes its own private folder inside it.
  */
 export function lmdbFolder(prefix = "lmdb-"): { path: string; remove: () => void } {
-  const path = mkdtempSync(join(runRoot(), prefix));
-  const forget = atProcessEnd(() => rmSync(path, { recursive: true, force: true }));
-  return {
-    path,
-    remove: () => {
-      forget();
-      rmSync(path, { recursive: true, force: true });
-    },
-  };
+  return runFolder(prefix);
 }
 
 /** The agent's command line for a folder; `exec`: the agent leads its process group, no shell in between. */

@@ -53,6 +53,7 @@ import {
   type Stat,
   type UpperView,
 } from "../../models/overlay/types.ts";
+import { probedOnce } from "../optional.ts";
 
 const source = fileURLToPath(new URL("./helper.c", import.meta.url));
 const FLAGS = ["-O2", "-Wall", "-Wextra", "-Werror", "-std=gnu11"];
@@ -62,13 +63,8 @@ export const overlayfsFeatures: readonly string[] = [...OVERLAY_FEATURES, "upper
 
 // ---- can it run here?
 
-let unavailable: { why: string | undefined } | undefined;
-
 /** Why a real OverlayFS mount cannot be an engine here (to follow "it "), or undefined if it can. Probed once. */
-export function overlayfsUnavailable(): string | undefined {
-  unavailable ??= { why: probeUnavailable() };
-  return unavailable.why;
-}
+export const overlayfsUnavailable = probedOnce(() => probeUnavailable());
 
 function probeUnavailable(): string | undefined {
   if (process.platform !== "linux") return `needs Linux (this is ${process.platform})`;

@@ -4,29 +4,18 @@
 // the stdio protocol and offers reset (the pool destroyed and made again). Its daemon, mounts and namespace end
 // with it however it ends; the folder goes when the factory is disposed, and with the run's folder.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import {
-  type AnyLayer,
-  atProcessEnd,
-  type EngineFactory,
-  InputError,
-  runRoot,
-  type SystemEngine,
-} from "../../core/index.ts";
+import { type AnyLayer, type EngineFactory, InputError, runFolder, type SystemEngine } from "../../core/index.ts";
+import { probedOnce } from "../optional.ts";
 import { stdioFactory } from "../stdio.ts";
 
 const agent = fileURLToPath(new URL("./agent.mjs", import.meta.url));
 const INSTALL = "apt-get install zfs-fuse";
 
-let probed: { why: string | undefined } | undefined;
-
 /** Why zfs-fuse cannot be an engine here (worded to follow "it "), or undefined if it can. Probed once. */
-export function zfsUnavailable(): string | undefined {
-  probed ??= { why: probe() };
-  return probed.why;
-}
+export const zfsUnavailable = probedOnce(() => probe());
 
 function probe(): string | undefined {
   if (process.platform !== "linux") return `needs Linux (this is ${process.platform})`;
@@ -48,19 +37,6 @@ function onPath(tool: string): boolean {
   return dirs.some((d) => d !== "" && existsSync(join(d, tool)));
 }
 
-/** A folder for the agents below this run's folder, removed by `remove` (and with the run's folder). */
-function zfsFolder(): { path: string; remove: () => void } {
-  const path = mkdtempSync(join(runRoot(), "zfs-"));
-  const forget = atProcessEnd(() => rmSync(path, { recursive: true, force: true }));
-  return {
-    path,
-    remove: () => {
-      forget();
-      rmSync(path, { recursive: true, force: true });
-    },
-  };
-}
-
 /** The agent's command line: unshare execs node, so the agent leads the process group (its daemon in it too). */
 export const zfsCommand = (folder: string): string =>
   `exec unshare -m --propagation private ${JSON.stringify(process.execPath)} ${JSON.stringify(agent)} ${JSON.stringify(folder)}`;
@@ -71,7 +47,7 @@ export function zfsFactory(layer: AnyLayer, timeoutMs?: number): EngineFactory {
   const inner = stdioFactory(
     layer,
     () => {
-      folder ??= zfsFolder();
+      folder ??= runFolder("zfs-");
       return zfsCommand(folder.path);
     },
     // a send is several zfs commands, a reset a pool destroyed and made: more than the default 10 s on a loaded machine
