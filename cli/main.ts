@@ -720,10 +720,12 @@ export async function main(argv: readonly string[]): Promise<number> {
         );
         stdout(`  ${r.detail}`);
         for (const e of r.examples.slice(0, 5)) stdout(`  ${visible(e)}`);
-        const caught = r.violations > 0 || r.examples.length > 0;
-        if (o.negativeControl)
+        if (o.negativeControl) {
+          // caught by crash states found wrong, not by answers that differed from the model
+          const caught = r.violations > 0;
           stdout(caught ? "  the campaign caught the faulty device" : "  the campaign did NOT catch the faulty device");
-        code = caught === Boolean(o.negativeControl) ? EXIT.ok : EXIT.failed;
+          code = caught ? EXIT.ok : EXIT.failed;
+        } else code = r.violations > 0 || r.examples.length > 0 ? EXIT.failed : EXIT.ok;
       },
     );
 

@@ -239,7 +239,7 @@ describe.skipIf(why !== undefined)("Btrfs as the snapshot layer's btrfs engine",
         () => mountsBelow(folder).length === 0 && loopsBelow(folder).length === 0 && runFolders(child.pid).length === 0,
         30_000,
       );
-      expect(spawnSync("pgrep", ["-f", `${folder}.*logger`]).status).toBe(1);
+      expect(spawnSync("pgrep", ["-f", `blockdev-logger-.*${folder}`]).status).toBe(1); // its arguments name the folder
     },
   );
 });

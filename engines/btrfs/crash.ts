@@ -123,24 +123,28 @@ export async function runBtrfsCrashCampaign(
   for (let s = 0; s < sequences; s++) {
     const ops = sequenceOps(layer, g, seed * 100_003 + s);
     const device = await startLoggedDevice({ sizeBytes: DEVICE_BYTES });
+    let engine: BtrfsEngine | undefined;
     try {
-      const mnt = join(device.folder, "fs");
-      const engine = BtrfsEngine.start(MountedBtrfs.make(device.device, mnt));
+      engine = BtrfsEngine.start(MountedBtrfs.make(device.device, join(device.folder, "fs")));
       const model = layer.model(g) as Model;
       device.mark("ready");
       // The records issued up to each mark; the committing ops and the states after each op.
       const marks: number[] = [device.records().length];
       const after: Content[] = [await modelContent(model)];
       const committed: boolean[] = [];
+      let agreed = true;
       for (const [i, op] of ops.entries()) {
         let commitsHere = 0;
         engine.onCommit = () => commitsHere++;
         const seen = engine.apply(op);
         const expected = await model.apply(op);
-        if (!deepEqual(seen, expected))
+        if (!deepEqual(seen, expected)) {
           mismatches.push(
             `sequence ${s} op ${i} ${JSON.stringify(op)}: Btrfs answered ${JSON.stringify(seen)}, the model ${JSON.stringify(expected)}`,
           );
+          agreed = false; // the model's states are no longer Btrfs's: its crash states cannot be judged
+          break;
+        }
         device.mark(`op ${i}`);
         marks.push(device.records().length);
         after.push(await modelContent(model));
@@ -148,8 +152,8 @@ export async function runBtrfsCrashCampaign(
         commits += commitsHere;
       }
       engine.close();
+      if (!agreed) continue;
       const records = device.records().slice(0, marks[marks.length - 1]);
-      if (!committed.length) continue;
       for (const r of records) r.kind === "write" ? writes++ : r.kind === "flush" && flushes++;
       const windows = opWindows(ops, marks, after, committed);
       const chosen = negativeControl
@@ -157,7 +161,12 @@ export async function runBtrfsCrashCampaign(
         : pick(crashStates(records, { reorderings: REORDERINGS, seed: seed + s, prefixes: true }), marks[0]!);
       for (const state of chosen) {
         const w = windows.find((x) => state.upTo > x.from && state.upTo <= x.to) ?? windows[windows.length - 1]!;
-        const done = state.upTo === w.to && state.kind !== "reorder" && committed[w.op];
+        // Everything the op issued reached the disk (a state is named by the first point it stands for, often its
+        // last flush, not the op's end): if the op committed, its commit was acknowledged and must be found.
+        const done =
+          committed[w.op] === true &&
+          state.kind !== "reorder" &&
+          records.slice(state.upTo, w.to).every((r) => r.kind === "mark");
         const t = Date.now();
         const verdict = recover(device, state, done ? { ...w, allowed: w.allowed.slice(-1) } : w);
         checkMs += Date.now() - t;
@@ -174,6 +183,7 @@ export async function runBtrfsCrashCampaign(
         else recoveredBetween++;
       }
     } finally {
+      engine?.close(); // the filesystem goes before the device under it (a no-op once closed)
       await device.close();
     }
     onProgress?.({ sequences: s + 1, states, violations });
@@ -233,14 +243,16 @@ function negativeStates(records: readonly LogRecord[], windows: readonly Window[
   };
   let acknowledged = windows[0]?.from ?? 0; // where the last commit we asked for ended
   for (const w of windows) {
-    const sb = records.findIndex((_, i) => i >= w.from && i < w.to && isSuper(i));
-    if (sb < 0) continue;
-    out.push({
-      name: `super-without-trees@${sb}`,
-      upTo: sb + 1,
-      writes: [...writes(0, w.from, () => true), sb],
-      kind: "reorder",
-    });
+    const supers = records.flatMap((_, i) => (i >= w.from && i < w.to && isSuper(i) ? [i] : []));
+    if (supers.length === 0) continue;
+    for (const sb of supers)
+      out.push({
+        name: `super-without-trees@${sb}`,
+        upTo: sb + 1,
+        writes: [...writes(0, w.from, () => true), sb],
+        kind: "reorder",
+      });
+    const sb = supers[0]!;
     // a commit Btrfs made by itself was acknowledged to no one: losing its superblock breaks no promise; and
     // after one since the last acknowledged commit, the state lost may be durable already
     const background = records.some((_, i) => i >= acknowledged && i < w.from && isSuper(i));
@@ -294,8 +306,11 @@ function recover(device: LoggedDevice, state: CrashState, w: Window): Verdict {
       };
     return { index };
   } finally {
-    fs?.unmount();
-    loop.detach();
+    try {
+      fs?.unmount();
+    } finally {
+      loop.detach();
+    }
   }
 }
 

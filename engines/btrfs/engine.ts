@@ -10,6 +10,7 @@ import {
   closeSync,
   existsSync,
   fstatSync,
+  lstatSync,
   mkdtempSync,
   openSync,
   readdirSync,
@@ -146,9 +147,10 @@ export class BtrfsEngine implements Engine<SnapshotOp, SnapshotObs> {
         const real = this.tree(op.tree);
         if (op.tree === 0) fail("EINVAL");
         // a received tree's link goes first: a commit between the two steps leaves no link to a deleted subvolume
-        if (real !== this.dir(op.tree)) unlinkSync(this.dir(op.tree));
+        const linked = lstatSync(this.dir(op.tree)).isSymbolicLink();
+        if (linked) unlinkSync(this.dir(op.tree));
         run("btrfs", ["-q", "subvolume", "delete", real]);
-        if (real !== this.dir(op.tree)) rmdirSync(dirname(real));
+        if (linked) rmdirSync(dirname(real));
         // The deleted tree's blocks go back only once the cleaner has dropped it, after a commit
         // (btrfs_drop_snapshot): wait, so that nothing it shared still counts as shared.
         this.commit("drop");
@@ -216,15 +218,11 @@ export class BtrfsEngine implements Engine<SnapshotOp, SnapshotObs> {
   /** `btrfs send [-p base] snap | btrfs receive` into a folder of its own (the received subvolume takes snap's name). */
   private receive(snap: string, base: string | undefined): string | { status: number | null; stderr: string } {
     const into = mkdtempSync(this.fs.path(".recv-"));
-    const parent = base === undefined ? "" : `-p ${JSON.stringify(base)}`;
+    const parent = base === undefined ? [] : ["-p", base];
+    // the paths go as arguments, not inside the script
     const r = spawnSync(
       "bash",
-      [
-        "-o",
-        "pipefail",
-        "-c",
-        `btrfs send -q ${parent} ${JSON.stringify(snap)} | btrfs receive -q ${JSON.stringify(into)}`,
-      ],
+      ["-o", "pipefail", "-c", 'into=$1; shift; btrfs send -q "$@" | btrfs receive -q "$into"', "bash", into, ...parent, snap],
       { encoding: "utf8", timeout: 120_000 },
     );
     if (r.status === 0) return into;

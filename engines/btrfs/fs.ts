@@ -3,13 +3,14 @@
 // subvolume, its keys files k<N> of blockSize-byte blocks, each block filled with its value. What the command-line
 // tools do (mkfs, subvolume create/snapshot/delete, sync, send/receive) goes through `btrfs`; the files go through
 // node:fs. Mounted with flushoncommit (a commit writes back every dirty file first, as the model's commit publishes
-// every write), commit=300 (no timer commit within a sequence) and noatime (reads write nothing).
+// every write), commit=300 (no timer commit within a sequence) noatime (reads write nothing) and nodiscard (Btrfs turns on async discard by itself where the device offers it:
+// a discard would punch holes in the image and log zeros).
 import { spawnSync } from "node:child_process";
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
 import { atProcessEnd, EngineFailure } from "../../core/index.ts";
 
-export const MOUNT_OPTIONS = "flushoncommit,commit=300,noatime";
+export const MOUNT_OPTIONS = "flushoncommit,commit=300,noatime,nodiscard";
 /** The device's size: room for a few hundred small files in each of a few trees, and Btrfs's own metadata. */
 export const DEVICE_BYTES = 256 << 20;
 /** Btrfs's sector: a key's block is one sector, so that every block is an extent's block. */
@@ -95,6 +96,7 @@ export function readContent(mnt: string): FsContent {
 /** A mounted Btrfs filesystem, unmounted by `unmount` and however the process ends. */
 export class MountedBtrfs {
   private forget: () => void;
+  private gone = false;
   private constructor(
     readonly device: string,
     readonly mnt: string,
@@ -127,9 +129,12 @@ export class MountedBtrfs {
     spawnSync("umount", [this.mnt], { stdio: "ignore", timeout: 60_000 });
   }
 
+  /** Unmount (once: later calls do nothing); the process-end undo stays registered until the unmount succeeds. */
   unmount(): void {
-    this.forget();
+    if (this.gone) return;
     run("umount", [this.mnt]);
+    this.gone = true;
+    this.forget();
     // the device scan list keeps a filesystem it has seen; forget it so that stale entries do not pile up
     spawnSync("btrfs", ["device", "scan", "--forget", this.device], { stdio: "ignore" });
     if (existsSync(this.mnt)) rmdirSync(this.mnt);
