@@ -222,7 +222,16 @@ export class BtrfsEngine implements Engine<SnapshotOp, SnapshotObs> {
     // the paths go as arguments, not inside the script
     const r = spawnSync(
       "bash",
-      ["-o", "pipefail", "-c", 'into=$1; shift; btrfs send -q "$@" | btrfs receive -q "$into"', "bash", into, ...parent, snap],
+      [
+        "-o",
+        "pipefail",
+        "-c",
+        'into=$1; shift; btrfs send -q "$@" | btrfs receive -q "$into"',
+        "bash",
+        into,
+        ...parent,
+        snap,
+      ],
       { encoding: "utf8", timeout: 120_000 },
     );
     if (r.status === 0) return into;
@@ -271,15 +280,21 @@ export function fiemap(files: readonly string[]): Map<string, [number, boolean][
   for (const line of run("filefrag", ["-v", "-s", ...files]).split("\n")) {
     const head = /^File size of (.*) is (\d+) /.exec(line);
     if (head) {
-      current = new Array<[number, boolean]>(Number(head[2]) / BTRFS_BLOCK);
+      current = Array.from<[number, boolean]>({ length: Number(head[2]) / BTRFS_BLOCK });
       out.set(head[1]!, current);
       continue;
     }
     const ext = /^\s*\d+:\s+(\d+)\.\.\s*(\d+):\s+(\d+)\.\.\s*(\d+):\s+(\d+):\s*(?:(\d+):)?\s*(\S*)\s*$/.exec(line);
     if (!ext || !current) continue;
     const [logical, last, physical] = [Number(ext[1]), Number(ext[2]), Number(ext[3])];
-    const shared = (ext[7] ?? "").split(",").includes("shared");
-    for (let l = logical; l <= last; l++) current[l] = [physical + (l - logical), shared];
+    const flags = (ext[7] ?? "").split(",");
+    // written back first (-s), a key's blocks are allocated, not inline, not compressed: anything else is news
+    const odd = flags.filter((f) => ["unknown_loc", "delalloc", "inline", "encoded", "not_aligned"].includes(f));
+    if (odd.length) throw new EngineFailure("error", `FIEMAP flags a key's extent ${odd.join(",")}`, line);
+    for (let l = logical; l <= last; l++) current[l] = [physical + (l - logical), flags.includes("shared")];
   }
+  for (const [file, blocks] of out)
+    if (blocks.some((b) => b === undefined))
+      throw new EngineFailure("error", `FIEMAP left blocks of ${file} unmapped (a hole in a key's file)`);
   return out;
 }
