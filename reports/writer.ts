@@ -31,18 +31,35 @@ const xml = (s: string): string => visible(s).replace(/[<>&"']/g, (c) => `&#${c.
 /** An attribute value, where a literal tab or line break would be read as a space: they are references too. */
 const attr = (s: string): string => xml(s).replace(/[\t\n\r]/g, (c) => `&#${c.charCodeAt(0)};`);
 
-/** A target's coverage as JUnit properties: what was checked, what was not and why, the op mix, warnings. */
-function junitProperties(r: CampaignResult): string {
+/**
+ * A target's JUnit properties: how to run it again (seed, engine, geometry, replay command), what was checked, what
+ * was not and why, the op mix, warnings. They go on the target's testsuite: the schema CI servers validate against
+ * (Jenkins' junit-10.xsd, test/fixtures/junit-10.xsd) has no properties on a testcase.
+ */
+function junitProperties(t: TargetRecord, dir: string): string {
+  const r = t.result;
+  const trace = t.files.find((f) => f.endsWith(".trace.json"));
   const c = r.checked;
-  if (!c) return "";
   const props: [string, string][] = [
-    ["checked", c.properties.join(", ")],
-    ...c.notChecked.map((n): [string, string] => [`not-checked.${n.property}`, n.reason]),
-    ["ops-effective", c.effective.toFixed(3)],
-    ...Object.entries(c.opKinds).map(([k, v]): [string, string] => [`ops.${k}`, `${v.ops} (${v.errors} errors)`]),
-    ...(c.compared === undefined ? [] : [["ops-compared", c.compared.toFixed(3)] as [string, string]]),
-    ...c.warnings.map((w, i): [string, string] => [`warning.${i + 1}`, w]),
+    ["seed", String(r.seed)],
+    ["engine", t.engine],
+    ["runs", String(r.runs)],
+    ["ops", String(r.ops)],
+    ...(r.trace ? [["geometry", JSON.stringify(r.trace.geometry)] as [string, string]] : []),
     ...(r.replay ? [["replay", r.replay] as [string, string]] : []),
+    ...(trace
+      ? [["replay-command", `npx cowcheck replay ${resolve(dir, trace)} --engine ${t.engine}`] as [string, string]]
+      : []),
+    ...(c
+      ? [
+          ["checked", c.properties.join(", ")] as [string, string],
+          ...c.notChecked.map((n): [string, string] => [`not-checked.${n.property}`, n.reason]),
+          ["ops-effective", c.effective.toFixed(3)] as [string, string],
+          ...Object.entries(c.opKinds).map(([k, v]): [string, string] => [`ops.${k}`, `${v.ops} (${v.errors} errors)`]),
+          ...(c.compared === undefined ? [] : [["ops-compared", c.compared.toFixed(3)] as [string, string]]),
+          ...c.warnings.map((w, i): [string, string] => [`warning.${i + 1}`, w]),
+        ]
+      : []),
   ];
   return `<properties>${props.map(([n, v]) => `<property name="${attr(n)}" value="${attr(v)}"/>`).join("")}</properties>`;
 }
@@ -223,33 +240,49 @@ ${details.join("\n")}
 `;
   }
 
+  /**
+   * junit.xml: one testsuite per target (its properties say how to run it again and what it checked), one testcase
+   * in it; a failure's type is the property that failed, an engine failure's (an error) its kind; the explanation
+   * goes to system-out. Totals on the root.
+   */
   private junit(): string {
-    const byLayer = new Map<string, TargetRecord[]>();
-    for (const t of this.targets) byLayer.set(t.layer, [...(byLayer.get(t.layer) ?? []), t]);
-    const suites = [...byLayer].map(([layer, ts]) => {
-      const failures = ts.filter(
-        (t) => t.verdict === "bad" && t.result.status !== "engine-failure" && t.result.status !== "interrupted",
-      ).length;
-      const skipped = ts.filter((t) => t.result.status === "interrupted").length;
-      const errors = ts.filter((t) => t.verdict === "bad" && t.result.status === "engine-failure").length;
-      const time = ts.reduce((a, t) => a + t.result.elapsedMs, 0) / 1000;
-      const cases = ts.map((t) => {
-        const name = t.expect === "kill" ? `${t.label} is killed` : `${t.label} holds every property`;
-        let body = "";
-        if (t.result.status === "interrupted") body = `<skipped message="interrupted after ${t.result.runs} runs"/>`;
-        else if (t.verdict === "bad") {
-          const tag = t.result.status === "engine-failure" ? "error" : "failure";
-          const msg =
-            t.expect === "kill"
-              ? `mutant survived ${t.result.runs} runs`
-              : (t.result.failure?.message ?? t.result.engineFailure?.message ?? "");
-          const short = msg.length > 1000 ? `${msg.slice(0, 999)}…` : msg; // the body explains it in full
-          body = `<${tag} message="${attr(short)}">${xml(t.expect === "kill" ? msg : explainFailure(t.result))}</${tag}>`;
-        }
-        return `    <testcase classname="cowcheck.${attr(layer)}" name="${attr(name)}" time="${t.result.elapsedMs / 1000}">${junitProperties(t.result)}${body}</testcase>`;
-      });
-      return `  <testsuite name="cowcheck.${attr(layer)}" tests="${ts.length}" failures="${failures}" errors="${errors}" skipped="${skipped}" time="${time}">\n${cases.join("\n")}\n  </testsuite>`;
+    const totals = { tests: 0, failures: 0, errors: 0, skipped: 0, time: 0 };
+    const suites = this.targets.map((t) => {
+      const r = t.result;
+      const name = t.expect === "kill" ? `${t.label} is killed` : `${t.label} holds every property`;
+      const time = (r.elapsedMs / 1000).toFixed(3);
+      let body = "";
+      let out = "";
+      const counts = { failures: 0, errors: 0, skipped: 0 };
+      if (r.status === "interrupted") {
+        counts.skipped = 1;
+        body = `<skipped message="interrupted after ${r.runs} runs"/>`;
+      } else if (t.verdict === "bad") {
+        const error = r.status === "engine-failure";
+        counts[error ? "errors" : "failures"] = 1;
+        const tag = error ? "error" : "failure";
+        const type =
+          t.expect === "kill"
+            ? "mutant-survived"
+            : error
+              ? (r.engineFailure?.kind ?? "engine")
+              : (r.failure?.property ?? "");
+        const msg =
+          t.expect === "kill"
+            ? `mutant survived ${r.runs} runs`
+            : (r.failure?.message ?? r.engineFailure?.message ?? "");
+        const short = msg.length > 1000 ? `${msg.slice(0, 999)}…` : msg; // system-out explains it in full
+        body = `<${tag} type="${attr(type)}" message="${attr(short)}">${xml(msg)}</${tag}>`;
+        if (t.expect !== "kill") out = `<system-out>${xml(explainFailure(r))}</system-out>`;
+      }
+      totals.tests++;
+      totals.failures += counts.failures;
+      totals.errors += counts.errors;
+      totals.skipped += counts.skipped;
+      totals.time += r.elapsedMs / 1000;
+      const suite = `cowcheck.${t.layer}.${t.label}`;
+      return `  <testsuite name="${attr(suite)}" tests="1" failures="${counts.failures}" errors="${counts.errors}" skipped="${counts.skipped}" time="${time}">${junitProperties(t, this.dir)}\n    <testcase classname="cowcheck.${attr(t.layer)}" name="${attr(name)}" time="${time}">${body}${out}</testcase>\n  </testsuite>`;
     });
-    return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="cowcheck">\n${suites.join("\n")}\n</testsuites>\n`;
+    return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="cowcheck" tests="${totals.tests}" failures="${totals.failures}" errors="${totals.errors}" time="${totals.time.toFixed(3)}">\n${suites.join("\n")}\n</testsuites>\n`;
   }
 }

@@ -1,0 +1,95 @@
+// junit.xml as CI servers read it: valid against the JUnit schema Jenkins validates with (test/fixtures/junit-10.xsd,
+// checked by xmllint), with totals, a failure's type (the property; an engine failure's kind), the explanation in
+// system-out, and per target the seed, engine, geometry and replay command, for a passing run, a failing one and an
+// engine that fails.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, test } from "vitest";
+import { main } from "../cli/main.ts";
+
+const xmllint = spawnSync("xmllint", ["--version"]).error ? "needs xmllint (apt-get install libxml2-utils)" : undefined;
+if (xmllint) console.log(`skipping the junit.xml schema tests: it ${xmllint}`);
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+async function junitOf(args: string[]): Promise<{ code: number; xml: string; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), "cowcheck-junit-"));
+  dirs.push(dir);
+  const code = await main([...args, "--report", dir, "--quiet"]);
+  return { code, xml: readFileSync(join(dir, "junit.xml"), "utf8"), dir };
+}
+
+function validate(dir: string): void {
+  const r = spawnSync("xmllint", ["--noout", "--schema", "test/fixtures/junit-10.xsd", join(dir, "junit.xml")], {
+    encoding: "utf8",
+  });
+  expect(r.stderr).toMatch(/validates/);
+  expect(r.status).toBe(0);
+}
+
+describe.skipIf(xmllint !== undefined)("junit.xml", () => {
+  test("a passing run: valid, totals on the root, how to run it again as properties", async () => {
+    const { code, xml, dir } = await junitOf([
+      "run",
+      "--layer",
+      "mm",
+      "--engine",
+      "model",
+      "--runs",
+      "20",
+      "--seed",
+      "7",
+    ]);
+    expect(code).toBe(0);
+    validate(dir);
+    expect(xml).toMatch(/<testsuites name="cowcheck" tests="1" failures="0" errors="0" time="[\d.]+">/);
+    expect(xml).toContain('<property name="seed" value="7"/>');
+    expect(xml).toContain('<property name="engine" value="model"/>');
+    expect(xml).not.toContain("<failure");
+  });
+
+  test("a failing run: the failure's type is the property, the explanation in system-out, a replay command", async () => {
+    const { code, xml, dir } = await junitOf([
+      "run",
+      "--layer",
+      "mm",
+      "--engine",
+      "mutant:fork-parent-writable",
+      "--runs",
+      "200",
+    ]);
+    expect(code).toBe(1);
+    validate(dir);
+    expect(xml).toMatch(/<testsuites name="cowcheck" tests="1" failures="1" errors="0"/);
+    expect(xml).toMatch(/<failure type="private-writable-exclusive" message="[^"]+">/);
+    expect(xml).toMatch(/<system-out>[\s\S]+<\/system-out>/);
+    expect(xml).toMatch(/<property name="geometry" value="\{&#34;pageSize&#34;/);
+    const replay =
+      /<property name="replay-command" value="npx cowcheck replay ([^ ]+) --engine mutant:fork-parent-writable"\/>/.exec(
+        xml,
+      );
+    expect(replay?.[1]).toBe(join(dir, "mm-mutant_fork-parent-writable.trace.json"));
+    expect(readFileSync(replay![1]!, "utf8")).toContain('"layer": "mm"');
+  });
+
+  test("an engine that fails: an error whose type is the failure's kind, still valid", async () => {
+    const { code, xml, dir } = await junitOf([
+      "run",
+      "--layer",
+      "mm",
+      "--engine",
+      "stdio:echo '<not json> & \u0007'",
+      "--runs",
+      "3",
+    ]);
+    expect(code).toBe(3);
+    validate(dir);
+    expect(xml).toMatch(/<testsuites name="cowcheck" tests="1" failures="0" errors="1"/);
+    expect(xml).toMatch(/<error type="(protocol|crash|start)" message="/);
+  });
+});
