@@ -342,6 +342,25 @@ const shown = (path: string): string => {
 
 const indent = (s: string): string => s.replace(/^/gm, "  ");
 
+/**
+ * A failed target as a GitHub Actions workflow command: an error annotation naming the trace (the file a reviewer
+ * opens), its title the target and the property, its message the failure (%, CR and LF escaped as the runner reads
+ * them; in the properties also ":" and ",").
+ */
+function githubError(r: TargetRecord): string {
+  const data = (v: string): string => v.replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A");
+  const prop = (v: string): string => data(v).replace(/:/g, "%3A").replace(/,/g, "%2C");
+  const res = r.result;
+  const what =
+    r.expect === "kill"
+      ? `survived ${res.runs} runs`
+      : (res.failure?.property ?? `engine failure (${res.engineFailure?.kind ?? "error"})`);
+  const message = res.failure?.message ?? res.engineFailure?.message ?? what;
+  const trace = r.files.find((f) => f.endsWith(".trace.json"));
+  const file = trace ? `file=${prop(shown(trace))},` : "";
+  return `::error ${file}title=${prop(`cowcheck ${r.label}: ${what}`)}::${data(visible(message))}`;
+}
+
 function exitFor(records: readonly TargetRecord[]): number {
   if (records.some((r) => r.verdict === "bad" && r.result.status === "engine-failure")) return EXIT.engine;
   return records.every((r) => r.verdict === "ok") ? EXIT.ok : EXIT.failed;
@@ -407,9 +426,27 @@ export async function main(argv: readonly string[]): Promise<number> {
         "--shard <i/n>",
         "run shard i of n: runs/n sequences, as streams i·workers … i·workers+workers−1 of --seed",
       ).argParser(parseShard),
+    )
+    .addOption(
+      new Option(
+        "--reporter <name>",
+        "terminal (the default); github (the terminal's, and a GitHub Actions ::error line per failure naming its trace); json or junit (summary.json or junit.xml on stdout, nothing else)",
+      )
+        .choices(["terminal", "github", "json", "junit"])
+        .default("terminal"),
     );
   budgetOptions(run);
-  run.action(async (o: BudgetOptions & { layer?: string; engine?: string; replay?: string }) => {
+  run.action(async (o: BudgetOptions & { layer?: string; engine?: string; replay?: string; reporter: string }) => {
+    const file = o.reporter === "json" ? "summary.json" : o.reporter === "junit" ? "junit.xml" : undefined;
+    const print: Print = file ? silent : stdout;
+    if (file) o = { ...o, quiet: true };
+    /** The verdict, as the reporter says it. */
+    const finish = (records: TargetRecord[], report: ReportWriter): void => {
+      if (file) process.stdout.write(readFileSync(join(report.dir, file), "utf8"));
+      else stdout(`report: ${shown(report.dir)}`);
+      if (o.reporter === "github") for (const r of records) if (r.verdict === "bad") stdout(githubError(r));
+      code = exitFor(records);
+    };
     if (o.replay !== undefined) {
       // one target, the token's layer and flavour, its seed and sequence length, one sequence in one stream
       const token = parseReplayToken(o.replay);
@@ -420,12 +457,11 @@ export async function main(argv: readonly string[]): Promise<number> {
         throw new InputError(`--replay: layer ${layer.name} has no flavour ${token.flavour}`);
       const target: Target = { layer, spec: o.engine ?? "model", expect: "pass", flavour: token.flavour };
       const replay = { ...o, seed: token.seed, maxOps: token.maxOps, runs: 1, workers: 1, replayPath: token.path };
-      const { records, report } = await runTargets([target], replay, argv, stdout, factories);
+      const { records, report } = await runTargets([target], replay, argv, print, factories);
       if (interruptCode() !== undefined) return;
       if (records[0]?.result.status === "passed")
-        stdout("the token's sequence passes on this engine (fixed, or another engine or geometry than the failure's)");
-      stdout(`report: ${shown(report.dir)}`);
-      code = exitFor(records);
+        print("the token's sequence passes on this engine (fixed, or another engine or geometry than the failure's)");
+      finish(records, report);
       return;
     }
     const targets: Target[] = [];
@@ -440,10 +476,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       for (const m of layer.mutants)
         targets.push({ layer, spec: `mutant:${m.name}`, expect: "kill", killedBy: m.killedBy });
     }
-    const { records, report } = await runTargets(targets, o, argv, stdout, factories);
+    const { records, report } = await runTargets(targets, o, argv, print, factories);
     if (interruptCode() !== undefined) return; // the interrupt said where the report is
-    stdout(`report: ${shown(report.dir)}`);
-    code = exitFor(records);
+    finish(records, report);
   });
 
   const mutants = program

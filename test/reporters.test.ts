@@ -1,7 +1,7 @@
-// junit.xml as CI servers read it: valid against the JUnit schema Jenkins validates with (test/fixtures/junit-10.xsd,
-// checked by xmllint), with totals, a failure's type (the property; an engine failure's kind), the explanation in
+// Reports for CI. junit.xml as CI servers read it: valid against the JUnit schema Jenkins validates with
+// (test/fixtures/junit-10.xsd, checked by xmllint), with totals, a failure's type (the property; an engine failure's kind), the explanation in
 // system-out, and per target the seed, engine, geometry and replay command, for a passing run, a failing one and an
-// engine that fails.
+// engine that fails; and the --reporter choices (github annotations, summary.json or junit.xml on stdout).
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -91,5 +91,47 @@ describe.skipIf(xmllint !== undefined)("junit.xml", () => {
     validate(dir);
     expect(xml).toMatch(/<testsuites name="cowcheck" tests="1" failures="0" errors="1"/);
     expect(xml).toMatch(/<error type="(protocol|crash|start)" message="/);
+  });
+});
+
+describe("--reporter", () => {
+  const cli = (args: string[]): { status: number | null; stdout: string } => {
+    const dir = mkdtempSync(join(tmpdir(), "cowcheck-reporter-"));
+    dirs.push(dir);
+    const r = spawnSync(process.execPath, ["bin/cowcheck.js", ...args, "--report", dir], { encoding: "utf8" });
+    return { status: r.status, stdout: r.stdout };
+  };
+  const failing = ["run", "--layer", "mm", "--engine", "mutant:fork-parent-writable", "--runs", "200"];
+
+  test("github: an ::error annotation per failure, naming the trace, title and message escaped", () => {
+    const r = cli([...failing, "--reporter", "github"]);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(
+      /^::error file=\/[^,]*mm-mutant_fork-parent-writable\.trace\.json,title=cowcheck mm-mutant%3Afork-parent-writable%3A private-writable-exclusive::pid 1 page 0: writable private PTE/m,
+    );
+    expect(r.stdout).toContain("FAILED"); // the terminal's output is there too
+  });
+
+  test("json: summary.json alone on stdout", () => {
+    const r = cli([...failing, "--reporter", "json"]);
+    expect(r.status).toBe(1);
+    const summary = JSON.parse(r.stdout) as { status: string; targets: { status: string }[] };
+    expect(summary.status).toBe("failed");
+    expect(summary.targets[0]?.status).toBe("failed");
+  });
+
+  test.skipIf(xmllint !== undefined)("junit: junit.xml alone on stdout, valid", () => {
+    const r = cli([...failing, "--reporter", "junit"]);
+    expect(r.status).toBe(1);
+    const v = spawnSync("xmllint", ["--noout", "--schema", "test/fixtures/junit-10.xsd", "-"], {
+      input: r.stdout,
+      encoding: "utf8",
+    });
+    expect(v.status, v.stderr).toBe(0);
+    expect(r.stdout).toContain('<failure type="private-writable-exclusive"');
+  });
+
+  test("an unknown reporter is bad input (exit 2)", () => {
+    expect(cli(["run", "--layer", "mm", "--reporter", "tap"]).status).toBe(2);
   });
 });
