@@ -51,6 +51,7 @@ export {
 export {
   type CheckEngineOptions,
   checkEngine,
+  cowcheckMatchers,
   type EngineCheck,
   expectEngineHolds,
 } from "./fuzz/check-engine.ts";

@@ -60,3 +60,24 @@ export async function expectEngineHolds(...args: Parameters<typeof checkEngine>)
   const r = await checkEngine(...args);
   if (r.status !== "passed") throw new Error(r.report);
 }
+
+/**
+ * Matchers for vitest's (or Jest's) `expect.extend`: `await expect(engine).toConformTo(layer, options)` passes when
+ * the engine (a factory, a create function or an engine class) holds every property, and fails with what the CLI
+ * prints (docs/architecture.md, "As a library", shows the type declaration to add).
+ */
+export const cowcheckMatchers = {
+  async toConformTo(
+    received: EngineSource,
+    layer: AnyLayer,
+    options: CheckEngineOptions = {},
+  ): Promise<{ pass: boolean; message: () => string }> {
+    const r = await checkEngine(layer, received, options);
+    const passed = r.status === "passed";
+    return {
+      pass: passed,
+      message: () =>
+        passed ? `expected the engine to break a property of ${layer.name}, and it held:\n${r.report}` : r.report,
+    };
+  },
+};

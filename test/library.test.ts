@@ -1,6 +1,6 @@
 // cowcheck as a library, imported by its package name exactly as the generated regression tests do.
 import { readFileSync } from "node:fs";
-import { checkEngine, checkTrace, type Engine, expectEngineHolds, findLayer } from "cowcheck";
+import { checkEngine, checkTrace, cowcheckMatchers, type Engine, expectEngineHolds, findLayer } from "cowcheck";
 import { expect, test } from "vitest";
 import { MmModel } from "../models/mm/model.ts";
 import type { MmGeometry, MmObs, MmOp } from "../models/mm/types.ts";
@@ -75,4 +75,23 @@ test("an observation that differs is shown as expected against observed, in chec
   const replayed = await checkTrace(r.trace, { engine: (g) => mutant.create(g) });
   expect(replayed?.property).toBe(r.failure?.property);
   expect(replayed?.index).toBe(r.failure?.index);
+});
+
+test("expect(engine).toConformTo(layer): passes for an engine that holds, fails with the CLI's account otherwise", async () => {
+  expect.extend(cowcheckMatchers);
+  const conform = expect as unknown as (v: unknown) => {
+    toConformTo(layer: unknown, o?: unknown): Promise<void>;
+    not: { toConformTo(layer: unknown, o?: unknown): Promise<void> };
+  };
+  await conform((g: unknown) => mm.model(g)).toConformTo(mm, { runs: 30 });
+  const mutant = mm.mutants.find((m) => m.name === "wp-copy-leak")!;
+  const error = await conform((g: unknown) => mutant.create(g))
+    .toConformTo(mm, { runs: 500 })
+    .then(
+      () => undefined,
+      (e: Error) => e,
+    );
+  expect(error?.message).toMatch(/^property: refcount-conservation \(invariant\)/);
+  expect(error?.message).toContain("\nreplay: npx cowcheck replay ");
+  await conform((g: unknown) => mutant.create(g)).not.toConformTo(mm, { runs: 500 });
 });
