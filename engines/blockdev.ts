@@ -4,7 +4,6 @@
 // Everything a logged device makes lives in a private folder below this run's folder (runRoot); its loop device,
 // FUSE mount and logger go at close(), at process exit or signal, and (by the watchdog) after SIGKILL.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import {
   closeSync,
   existsSync,
@@ -14,17 +13,15 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
-  readFileSync,
   readSync,
-  renameSync,
   rmSync,
   writeSync,
 } from "node:fs";
-import { homedir } from "node:os";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import seedrandom from "seedrandom";
 import { atProcessEnd, EngineFailure, runRoot } from "../core/index.ts";
+import { compiled } from "./build.ts";
 
 const source = fileURLToPath(new URL("./blockdev/logger.c", import.meta.url));
 const FLAGS = ["-O2", "-Wall", "-Wextra", "-Werror", "-std=gnu11"];
@@ -82,23 +79,14 @@ function fuseFlags(): { cflags: string[]; libs: string[]; error?: string } {
 export function blockdevLogger(): string {
   const fuse = fuseFlags();
   if (fuse.error) throw new EngineFailure("start", `libfuse3 not found (${INSTALL})`, fuse.error);
-  const text = readFileSync(source);
-  const all = [...FLAGS, ...fuse.cflags, ...fuse.libs];
-  const hash = createHash("sha256").update(text).update(all.join(" ")).digest("hex").slice(0, 16);
-  const dir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "cowcheck");
-  const binary = join(dir, `${BINARY_PREFIX}${hash}`);
-  if (existsSync(binary)) return binary;
-  mkdirSync(dir, { recursive: true });
-  const tmp = `${binary}.${process.pid}.tmp`;
-  const r = spawnSync("cc", [...FLAGS, ...fuse.cflags, "-o", tmp, source, ...fuse.libs], { encoding: "utf8" });
-  if (r.status !== 0)
-    throw new EngineFailure(
-      "start",
-      `compiling the block-device logger failed (cc ${all.join(" ")}; ${INSTALL})`,
-      `${r.stderr ?? ""}${r.error ?? ""}`,
-    );
-  renameSync(tmp, binary);
-  return binary;
+  return compiled({
+    source,
+    prefix: BINARY_PREFIX,
+    flags: [...FLAGS, ...fuse.cflags],
+    libs: fuse.libs,
+    what: "the block-device logger",
+    install: INSTALL,
+  });
 }
 
 // ---- loop devices

@@ -13,7 +13,6 @@ import {
   lstatSync,
   mkdtempSync,
   openSync,
-  readdirSync,
   readFileSync,
   realpathSync,
   rmdirSync,
@@ -24,7 +23,18 @@ import {
 import { basename, dirname, join } from "node:path";
 import { type Engine, EngineFailure } from "../../core/index.ts";
 import type { SnapshotErrno, SnapshotObs, SnapshotOp } from "../../models/snapshot/types.ts";
-import { BTRFS_BLOCK, decodeValue, encodeValue, keyName, type MountedBtrfs, readOnly, run, treeName } from "./fs.ts";
+import {
+  BTRFS_BLOCK,
+  decodeValue,
+  encodeValue,
+  keyName,
+  keysIn,
+  type MountedBtrfs,
+  readOnly,
+  run,
+  treeName,
+  treesIn,
+} from "./fs.ts";
 
 class Errno {
   constructor(readonly errno: SnapshotErrno) {}
@@ -58,7 +68,11 @@ export class BtrfsEngine implements Engine<SnapshotOp, SnapshotObs> {
       run("btrfs", ["-q", "subvolume", "create", fs.path(treeName(0))]);
       fs.commit();
     } catch (e) {
-      fs.unmount();
+      try {
+        fs.unmount();
+      } catch {
+        // still mounted: it stays registered for the process's end; the first failure is the one to report
+      }
       throw e;
     }
     return new BtrfsEngine(fs);
@@ -245,9 +259,11 @@ export class BtrfsEngine implements Engine<SnapshotOp, SnapshotObs> {
   inspectView(name: string): BtrfsExtentsView {
     if (name !== "extents") throw new EngineFailure("protocol", `the btrfs engine has no view "${name}"`);
     const files: string[] = [];
-    for (const t of treesIn(this.fs.mnt)) for (const k of keysIn(this.dir(t))) files.push(this.file(t, k));
     const trees: BtrfsExtentsView["trees"] = {};
-    for (const t of treesIn(this.fs.mnt)) trees[t] = {};
+    for (const t of treesIn(this.fs.mnt)) {
+      trees[t] = {};
+      for (const k of keysIn(this.dir(t))) files.push(this.file(t, k));
+    }
     const whole = this.wholeReceives > 0 ? { wholeReceives: this.wholeReceives } : {};
     if (files.length === 0) return { trees, ...whole };
     for (const [file, blocks] of fiemap(files)) {
@@ -261,14 +277,6 @@ export class BtrfsEngine implements Engine<SnapshotOp, SnapshotObs> {
     this.fs.unmount();
   }
 }
-
-const numbered = (names: string[], prefix: string): number[] =>
-  names
-    .filter((n) => new RegExp(`^${prefix}\\d+$`).test(n))
-    .map((n) => Number(n.slice(1)))
-    .sort((a, b) => a - b);
-export const treesIn = (mnt: string): number[] => numbered(readdirSync(mnt), "t");
-export const keysIn = (dir: string): number[] => numbered(readdirSync(dir), "k");
 
 /**
  * FIEMAP of each file through filefrag (-v: each extent with its flags; -s: written back first), block by block:

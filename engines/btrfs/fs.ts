@@ -35,8 +35,14 @@ export interface FsContent {
 
 export const treeName = (tree: number): string => `t${tree}`;
 export const keyName = (key: number): string => `k${key}`;
-const number = (name: string, prefix: string): number | undefined =>
-  new RegExp(`^${prefix}(\\d+)$`).test(name) ? Number(name.slice(1)) : undefined;
+const numbered = (names: string[], prefix: string): number[] =>
+  names
+    .filter((n) => new RegExp(`^${prefix}\\d+$`).test(n))
+    .map((n) => Number(n.slice(1)))
+    .sort((a, b) => a - b);
+/** The trees of a mounted filesystem (its names t<N>; others are not the layer's), and the keys of a tree (k<N>). */
+export const treesIn = (mnt: string): number[] => numbered(readdirSync(mnt), "t");
+export const keysIn = (dir: string): number[] => numbered(readdirSync(dir), "k");
 
 /** A block's value: every byte of it must be the same, or the engine reports what it read (a torn block). */
 export function decodeValue(bytes: Buffer, where: string): number[] {
@@ -79,15 +85,11 @@ export function readOnly(path: string): boolean {
 /** Every tree of a mounted filesystem and what it holds (names other than t<N> and k<N> are not the layer's). */
 export function readContent(mnt: string): FsContent {
   const trees: FsContent["trees"] = new Map();
-  for (const name of readdirSync(mnt)) {
-    const tree = number(name, "t");
-    if (tree === undefined) continue;
-    const dir = join(mnt, name);
+  for (const tree of treesIn(mnt)) {
+    const dir = join(mnt, treeName(tree));
     const entries = new Map<number, number[]>();
-    for (const file of readdirSync(dir)) {
-      const key = number(file, "k");
-      if (key !== undefined) entries.set(key, decodeValue(readFileSync(join(dir, file)), `${name}/${file}`));
-    }
+    for (const key of keysIn(dir))
+      entries.set(key, decodeValue(readFileSync(join(dir, keyName(key))), `${treeName(tree)}/${keyName(key)}`));
     trees.set(tree, { readonly: readOnly(dir), entries });
   }
   return { trees };

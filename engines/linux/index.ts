@@ -2,12 +2,10 @@
 // a cache folder keyed by the source's hash, then spoken to over the stdio protocol like any other engine.
 
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
-import { homedir } from "node:os";
-import { join } from "node:path";
+import { accessSync, constants, existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { EngineFailure, type SystemEngine } from "../../core/index.ts";
+import type { SystemEngine } from "../../core/index.ts";
+import { compiled } from "../build.ts";
 import { stdioFactory } from "../stdio.ts";
 
 const source = fileURLToPath(new URL("./agent.c", import.meta.url));
@@ -86,27 +84,8 @@ function accessible(path: string, mode: number): boolean {
 
 /** The agent binary, compiled if this source has not been compiled yet. Concurrent callers each rename into place. */
 export function linuxAgent(): string {
-  const text = readFileSync(source);
   const { flags, libs } = uring();
-  const hash = createHash("sha256")
-    .update(text)
-    .update([...FLAGS, ...flags, ...libs].join(" "))
-    .digest("hex")
-    .slice(0, 16);
-  const dir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "cowcheck");
-  const binary = join(dir, `linux-agent-${hash}`);
-  if (existsSync(binary)) return binary;
-  mkdirSync(dir, { recursive: true });
-  const tmp = `${binary}.${process.pid}.tmp`;
-  const r = spawnSync("cc", [...FLAGS, ...flags, "-o", tmp, source, ...libs], { encoding: "utf8" });
-  if (r.status !== 0)
-    throw new EngineFailure(
-      "start",
-      `compiling the Linux agent failed (cc ${[...FLAGS, ...flags].join(" ")} ${libs.join(" ")})`,
-      `${r.stderr ?? ""}${r.error ?? ""}`,
-    );
-  renameSync(tmp, binary);
-  return binary;
+  return compiled({ source, prefix: "linux-agent-", flags: [...FLAGS, ...flags], libs, what: "the Linux agent" });
 }
 
 /**

@@ -2,12 +2,9 @@
 // cache folder keyed by the source's hash (as the Linux agent is), linked with -llmdb; its environments live in
 // folders below this run's folder (runRoot).
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
-import { homedir } from "node:os";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type AnyLayer, EngineFailure, runFolder } from "../../core/index.ts";
+import { compiled } from "../build.ts";
 import { probedOnce } from "../optional.ts";
 import { StdioEngine } from "../stdio.ts";
 
@@ -39,26 +36,14 @@ const firstLine = (s: string): string => s.split("\n").find((l) => /error/.test(
 
 /** The agent binary, compiled if this source has not been compiled yet. Concurrent callers each rename into place. */
 export function lmdbAgent(): string {
-  const text = readFileSync(source);
-  const hash = createHash("sha256")
-    .update(text)
-    .update([...FLAGS, ...LINK].join(" "))
-    .digest("hex")
-    .slice(0, 16);
-  const dir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "cowcheck");
-  const binary = join(dir, `lmdb-agent-${hash}`);
-  if (existsSync(binary)) return binary;
-  mkdirSync(dir, { recursive: true });
-  const tmp = `${binary}.${process.pid}.tmp`;
-  const r = spawnSync("cc", [...FLAGS, "-o", tmp, source, ...LINK], { encoding: "utf8" });
-  if (r.status !== 0)
-    throw new EngineFailure(
-      "start",
-      `compiling the LMDB agent failed (cc ${FLAGS.join(" ")} ${LINK.join(" ")}; ${INSTALL})`,
-      `${r.stderr ?? ""}${r.error ?? ""}`,
-    );
-  renameSync(tmp, binary);
-  return binary;
+  return compiled({
+    source,
+    prefix: "lmdb-agent-",
+    flags: FLAGS,
+    libs: LINK,
+    what: "the LMDB agent",
+    install: INSTALL,
+  });
 }
 
 /**

@@ -6,7 +6,6 @@
 // per engine speaking a line protocol. Nothing stays mounted: close() unmounts, and so do process exit, SIGINT and
 // SIGTERM, and the helper itself when its parent goes away (end of its input).
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import {
   chmodSync,
   closeSync,
@@ -30,7 +29,7 @@ import {
   writeSync,
 } from "node:fs";
 import type { Socket } from "node:net";
-import { homedir, constants as osConstants, tmpdir } from "node:os";
+import { constants as osConstants, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -53,6 +52,7 @@ import {
   type Stat,
   type UpperView,
 } from "../../models/overlay/types.ts";
+import { compiled } from "../build.ts";
 import { probedOnce } from "../optional.ts";
 
 const source = fileURLToPath(new URL("./helper.c", import.meta.url));
@@ -116,22 +116,7 @@ function hasOverlay(): boolean {
 
 /** The helper binary, compiled if this source has not been compiled yet. Concurrent callers each rename into place. */
 export function overlayfsHelper(): string {
-  const text = readFileSync(source);
-  const hash = createHash("sha256").update(text).update(FLAGS.join(" ")).digest("hex").slice(0, 16);
-  const dir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "cowcheck");
-  const binary = join(dir, `overlayfs-helper-${hash}`);
-  if (existsSync(binary)) return binary;
-  mkdirSync(dir, { recursive: true });
-  const tmp = `${binary}.${process.pid}.tmp`;
-  const r = spawnSync("cc", [...FLAGS, "-o", tmp, source], { encoding: "utf8" });
-  if (r.status !== 0)
-    throw new EngineFailure(
-      "start",
-      `compiling the OverlayFS helper failed (cc ${FLAGS.join(" ")})`,
-      `${r.stderr ?? ""}${r.error ?? ""}`,
-    );
-  renameSync(tmp, binary);
-  return binary;
+  return compiled({ source, prefix: "overlayfs-helper-", flags: FLAGS, what: "the OverlayFS helper" });
 }
 
 /** How the resolver makes an engine per sequence ("overlay:overlayfs"). */
