@@ -227,7 +227,8 @@ async function runTargets(
       against,
     });
   }
-  const report = new ReportWriter(o.report ?? `reports/out/${runId()}`, argv);
+  const report = await ReportWriter.open(o.report ?? `reports/out/${runId()}`, argv, { shard: o.shard, workers });
+  const targetOptions = { against: o.against, geometry: o.geometry };
   const progress = new Progress(o.quiet ?? false);
   const records: TargetRecord[] = [];
   let pending: { t: Planned; result: CampaignResult } | undefined;
@@ -235,7 +236,7 @@ async function runTargets(
   onInterrupt = () => {
     progress.done();
     // a failure found but not yet shrunk is kept, unshrunk; otherwise the target is recorded as far as it got
-    if (pending) report.add(pending.t.key, pending.t.expect, pending.t.spec, pending.result, o.against);
+    if (pending) report.add(pending.t.key, pending.t.expect, pending.t.spec, pending.result, targetOptions);
     else if (running) {
       const { t, progress: p } = running;
       report.add(t.key, t.expect, t.spec, {
@@ -286,7 +287,7 @@ async function runTargets(
       progress.done();
       await factories.dispose(t.factory);
       await factories.dispose(t.against);
-      const rec = report.add(t.key, t.expect, t.spec, result, o.against);
+      const rec = report.add(t.key, t.expect, t.spec, result, targetOptions);
       records.push(rec);
       printTarget(rec, t, o, print);
     }
@@ -687,7 +688,7 @@ export async function main(argv: readonly string[]): Promise<number> {
           stdout(`${layer.name} ${o.engine}: no counterexample in ${what}`);
           return;
         }
-        const report = new ReportWriter(o.report ?? `reports/out/${runId()}`, argv);
+        const report = await ReportWriter.open(o.report ?? `reports/out/${runId()}`, argv);
         const rec = report.add(`${layer.name}-${o.engine}-explore`, "pass", o.engine, r.result);
         report.finish("failed");
         stdout(

@@ -31,6 +31,17 @@ export {
   withoutKinds,
 } from "./layer.ts";
 export {
+  type Graph,
+  type GraphEdge,
+  type GraphGroup,
+  type GraphNode,
+  type LaneEvent,
+  type Lanes,
+  MARKS,
+  type Picture,
+  type TitledPicture,
+} from "./picture.ts";
+export {
   type Checker,
   type Failure,
   type Named,

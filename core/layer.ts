@@ -2,7 +2,8 @@
 import type fc from "fast-check";
 import type { z } from "zod";
 import type { Engine, EngineFactory } from "./engine.ts";
-import type { Failure, Property, PropertyKind } from "./property.ts";
+import type { Graph, TitledPicture } from "./picture.ts";
+import type { Failure, Property, PropertyKind, Step } from "./property.ts";
 
 export interface Mutant<Op, Obs, State, G> {
   readonly name: string;
@@ -80,6 +81,17 @@ export interface Layer<Op, Obs, State, G> {
   classify?(ops: readonly Op[], failure: Failure, geometry: G): string | undefined;
   /** A compact human-readable picture of the state, for failure reports. */
   renderState?(state: State): string;
+  /**
+   * The state as a graph, for the report's op-by-op stepper: its parts with stable ids (a frame's number, a path, a
+   * node's id), so that what an op changed can be marked. Drawn from an inspected state (the engine's, or the
+   * model's where the engine cannot be inspected).
+   */
+  picture?(state: State, geometry: G): Graph;
+  /**
+   * Pictures of a failing trace as a whole, from its steps (mvcc: the clients' timeline, the dependency cycle of an
+   * anomaly): what no single state shows.
+   */
+  tracePictures?(steps: readonly Step[], failure: Failure, geometry: G): readonly TitledPicture[];
   /** Turn the JSON an external engine returns for `inspect` into the state the properties read. */
   decodeState(json: unknown, geometry: G): State;
   /**

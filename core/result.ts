@@ -1,4 +1,5 @@
 // What a campaign produces: its verdict, the failure it found with its minimized trace, and what it compared.
+import type { Graph, TitledPicture } from "./picture.ts";
 import type { Failure, Step } from "./property.ts";
 import type { Trace } from "./trace.ts";
 
@@ -77,6 +78,15 @@ export interface CampaignResult {
   readonly anomaly?: string;
   /** The engine's state after the failing op, drawn by the layer (when the engine can be inspected). */
   readonly state?: string;
+  /**
+   * For "failed", where the layer draws pictures: the state before the first op and after each op of the trace
+   * (the engine's when it can be inspected, else the layer model's, as `source` says), and the trace's own pictures.
+   */
+  readonly pictures?: {
+    readonly source: "engine" | "model";
+    readonly states: readonly Graph[];
+    readonly trace: readonly TitledPicture[];
+  };
   /** For "engine-failure": the error, and the trace up to and including the op that broke the engine. */
   readonly engineFailure?: { kind: string; message: string; detail?: string };
   /** What the verdict covered: properties checked and not (and why), the op mix, warnings. */

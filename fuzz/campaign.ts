@@ -21,7 +21,7 @@ import {
 import { bugSignature } from "./bug.ts";
 import { coverageOf, neverGenerated } from "./coverage.ts";
 import { minimizeWith } from "./minimize.ts";
-import { checkWith, emptyStats, renderStateAfter, startEngine } from "./runner.ts";
+import { checkWith, drawTrace, emptyStats, startEngine } from "./runner.ts";
 
 /**
  * The default budget of a check, in sequences: what the mutant zoo needs (every mutant is killed within it: `npm
@@ -374,7 +374,7 @@ export async function runCampaign(
     originalLength: first.seq.length,
     steps,
     anomaly: layer.classify?.(failing, failure, geometry),
-    state: await renderStateAfter(layer, geometry, factory, failing),
+    ...(await drawTrace(layer, geometry, factory, failing, steps, failure)),
   };
 }
 

@@ -9,7 +9,7 @@ import {
   type Step,
   type Trace,
 } from "../core/index.ts";
-import { checkWith, renderStateAfter, startEngine } from "./runner.ts";
+import { checkWith, drawTrace, startEngine } from "./runner.ts";
 
 export interface ExploreOptions {
   readonly depth: number;
@@ -76,7 +76,7 @@ export async function explore(
           originalLength: failing.length,
           steps,
           anomaly: layer.classify?.(failing, failure, geometry),
-          state: await renderStateAfter(layer, geometry, factory, failing),
+          ...(await drawTrace(layer, geometry, factory, failing, steps, failure)),
         };
         return { status: "failed", depth, sequences, elapsedMs, ...outcome, result };
       }

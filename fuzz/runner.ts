@@ -3,6 +3,7 @@
 import {
   type AnyLayer,
   allows,
+  type CampaignResult,
   type Checker,
   deepEqual,
   type Engine,
@@ -292,25 +293,57 @@ async function settleEngine<T>(f: () => T | Promise<T>, what: string, opIndex?: 
   }
 }
 
-/** The engine's state after running `ops`, rendered by the layer (for failure reports); undefined if it cannot say. */
-export async function renderStateAfter(
+/**
+ * What a failure report draws of a trace: the engine's state after the last op in words, and where the layer draws
+ * pictures, the state before the first op and after each (the engine's, or the layer model's when the engine cannot
+ * be inspected) and the trace's own pictures. Never throws: a picture is a courtesy and must not hide the failure.
+ */
+export async function drawTrace(
   layer: AnyLayer,
   geometry: unknown,
   factory: EngineFactory,
   ops: readonly unknown[],
-): Promise<string | undefined> {
-  if (!layer.renderState) return undefined;
-  let engine: Engine<unknown, unknown> | undefined;
-  try {
-    engine = await factory.create(geometry);
+  steps: readonly Step[],
+  failure?: Failure,
+): Promise<Pick<CampaignResult, "state" | "pictures">> {
+  const along = async (engine: Engine<unknown, unknown>, draw: boolean): Promise<unknown[] | undefined> => {
     if (!engine.inspect || !engine.features.has("inspect")) return undefined;
-    for (const op of ops) await engine.apply(op);
-    return layer.renderState(await engine.inspect());
+    const states: unknown[] = draw ? [await engine.inspect()] : [];
+    for (const op of ops) {
+      await engine.apply(op);
+      if (draw) states.push(await engine.inspect());
+    }
+    return draw ? states : [await engine.inspect()];
+  };
+  const run = async (make: () => Engine<unknown, unknown> | Promise<Engine<unknown, unknown>>, draw: boolean) => {
+    let engine: Engine<unknown, unknown> | undefined;
+    try {
+      engine = await make();
+      return await along(engine, draw);
+    } catch {
+      return undefined;
+    } finally {
+      await engine?.close?.();
+    }
+  };
+  const draw = layer.picture !== undefined;
+  const states = layer.renderState || draw ? await run(() => factory.create(geometry), draw) : undefined;
+  const out: { state?: string; pictures?: CampaignResult["pictures"] } = {};
+  try {
+    if (states && layer.renderState) out.state = layer.renderState(states[states.length - 1]);
+    if (draw) {
+      const source = states ? "engine" : "model";
+      const drawn = states ?? (await run(() => layer.model(geometry), true));
+      out.pictures = {
+        source,
+        states: drawn ? drawn.map((s) => layer.picture!(s, geometry)) : [],
+        trace: failure ? (layer.tracePictures?.(steps, failure, geometry) ?? []) : [],
+      };
+    }
   } catch {
-    return undefined; // a picture is a courtesy: never let it hide the failure itself
-  } finally {
-    await engine?.close?.();
+    // a layer that cannot draw this state leaves the report without pictures
   }
+  return out;
 }
 
 export interface CheckOptions extends Omit<SequenceOptions, "against"> {

@@ -3,9 +3,13 @@
 // Written as the run goes, so an interrupted run keeps what it found.
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
+import type { Viz } from "@viz-js/viz";
+import { create } from "xmlbuilder";
 import { type CampaignResult, formatTrace, visible } from "../core/index.ts";
-import { describeCoverage, explainFailure, regressionTest } from "./explain.ts";
+import { explainFailure, regressionTest, replayCommand } from "./explain.ts";
+import { failureSection, type PageTarget, page } from "./page.ts";
+import { loadRenderer } from "./pictures.ts";
 
 export interface TargetRecord {
   readonly label: string;
@@ -16,40 +20,35 @@ export interface TargetRecord {
   readonly verdict: "ok" | "bad";
   readonly result: CampaignResult;
   readonly files: string[];
+  readonly against?: string;
+  readonly geometry?: string;
 }
 
-const safe = (s: string): string => s.replace(/[^A-Za-z0-9._-]+/g, "_");
+export const safe = (s: string): string => s.replace(/[^A-Za-z0-9._-]+/g, "_");
 
 /**
  * Engine output may hold any character: what XML 1.0 forbids even as a reference (most C0 controls, lone surrogates,
- * U+FFFE, U+FFFF) and what a terminal would obey is made visible as `\\uXXXX` first, then markup is escaped.
- * (xmlbuilder2 was tried: it leaves text that looks like an entity, "&amp;", unescaped, so it does not read back.)
+ * U+FFFE, U+FFFF) and what a terminal would obey is made visible as `\\uXXXX` first; xmlbuilder escapes the rest.
  */
-const html = (s: string): string =>
-  visible(s).replace(/[<>&"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;" })[c]!);
-const xml = (s: string): string => visible(s).replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
-/** An attribute value, where a literal tab or line break would be read as a space: they are references too. */
-const attr = (s: string): string => xml(s).replace(/[\t\n\r]/g, (c) => `&#${c.charCodeAt(0)};`);
+const xml = (s: string): string => visible(s);
 
 /**
  * A target's JUnit properties: how to run it again (seed, engine, geometry, replay command), what was checked, what
  * was not and why, the op mix, warnings. They go on the target's testsuite: the schema CI servers validate against
  * (Jenkins' junit-10.xsd, test/fixtures/junit-10.xsd) has no properties on a testcase.
  */
-function junitProperties(t: TargetRecord, dir: string): string {
+function junitProperties(t: TargetRecord, dir: string): [string, string][] {
   const r = t.result;
   const trace = t.files.find((f) => f.endsWith(".trace.json"));
   const c = r.checked;
-  const props: [string, string][] = [
+  return [
     ["seed", String(r.seed)],
     ["engine", t.engine],
     ["runs", String(r.runs)],
     ["ops", String(r.ops)],
     ...(r.trace ? [["geometry", JSON.stringify(r.trace.geometry)] as [string, string]] : []),
     ...(r.replay ? [["replay", r.replay] as [string, string]] : []),
-    ...(trace
-      ? [["replay-command", `npx cowcheck replay ${resolve(dir, trace)} --engine ${t.engine}`] as [string, string]]
-      : []),
+    ...(trace ? [["replay-command", replayCommand(resolve(dir, trace), t.engine, t.against)] as [string, string]] : []),
     ...(c
       ? [
           ["checked", c.properties.join(", ")] as [string, string],
@@ -61,7 +60,6 @@ function junitProperties(t: TargetRecord, dir: string): string {
         ]
       : []),
   ];
-  return `<properties>${props.map(([n, v]) => `<property name="${attr(n)}" value="${attr(v)}"/>`).join("")}</properties>`;
 }
 
 /** Whether process `pid` of this machine is alive (a process we may not signal is alive too). */
@@ -105,14 +103,38 @@ function markAbandoned(parent: string): void {
   }
 }
 
+/** What a report says of the run that writes it, besides its arguments: which shard of how many it is. */
+export interface RunMeta {
+  readonly shard?: { readonly index: number; readonly count: number };
+  readonly workers?: number;
+}
+
+/** How a target was run, beyond its result: the reference engine and the geometry the user gave. */
+export interface TargetOptions {
+  readonly against?: string;
+  readonly geometry?: string;
+}
+
+/** A target as `<label>.result.json` keeps it, whole, so that `cowcheck merge` can rebuild the report from shards. */
+export interface SavedTarget extends TargetOptions {
+  readonly cowcheck: 1;
+  readonly label: string;
+  readonly engine: string;
+  readonly expect: "pass" | "kill";
+  readonly result: CampaignResult;
+}
+
 export class ReportWriter {
   readonly dir: string;
   private readonly targets: TargetRecord[] = [];
+  private readonly sections: string[] = [];
   private readonly started = new Date();
 
-  constructor(
+  private constructor(
     dir: string,
     private readonly argv: readonly string[],
+    private readonly viz: Viz,
+    private readonly meta: RunMeta,
   ) {
     this.dir = resolve(dir);
     markAbandoned(dirname(this.dir));
@@ -120,20 +142,25 @@ export class ReportWriter {
     this.flush("running");
   }
 
+  /** A report folder, created (the picture renderer loaded first) and marked running. */
+  static async open(dir: string, argv: readonly string[], meta: RunMeta = {}): Promise<ReportWriter> {
+    return new ReportWriter(dir, argv, await loadRenderer(), meta);
+  }
+
   /**
-   * Record one target's result; returns the record (with the files written for it). `against` is the reference
-   * engine's spec of a run with `--against`, which the regression test passes on so it reproduces the failure.
+   * Record one target's result; returns the record (with the files written for it). `options.against` is the
+   * reference engine of a run with `--against`, which the regression test passes on so it reproduces the failure.
    */
   add(
     label: string,
     expect: "pass" | "kill",
     engineSpec: string,
     result: CampaignResult,
-    against?: string,
+    options: TargetOptions = {},
   ): TargetRecord {
     const files: string[] = [];
+    const base = join(this.dir, safe(label));
     if (result.trace) {
-      const base = join(this.dir, safe(label));
       const note = result.failure
         ? `${result.failure.property}: ${result.failure.message}`
         : result.engineFailure?.message;
@@ -141,20 +168,38 @@ export class ReportWriter {
       writeFileSync(`${base}.failure.txt`, `${explainFailure(result)}\n`);
       files.push(`${base}.trace.json`, `${base}.failure.txt`);
       if (result.status === "failed") {
-        writeFileSync(`${base}.regression.test.ts`, regressionTest(label, result, engineSpec, against));
+        writeFileSync(`${base}.regression.test.ts`, regressionTest(label, result, engineSpec, options.against));
         files.push(`${base}.regression.test.ts`);
       }
     }
+    const saved: SavedTarget = { cowcheck: 1, label, engine: engineSpec, expect, ...options, result };
+    writeFileSync(`${base}.result.json`, `${JSON.stringify(saved)}\n`);
     const killed = result.status === "failed";
     const verdict = expect === "pass" ? (result.status === "passed" ? "ok" : "bad") : killed ? "ok" : "bad";
-    const rec: TargetRecord = { label, layer: result.layer, engine: engineSpec, expect, verdict, result, files };
+    const rec: TargetRecord = {
+      label,
+      layer: result.layer,
+      engine: engineSpec,
+      expect,
+      verdict,
+      result,
+      files,
+      ...options,
+    };
     this.targets.push(rec);
+    if (result.trace && (result.status === "failed" || result.status === "engine-failure"))
+      this.sections.push(failureSection(this.viz, this.pageTarget(rec)));
     this.flush("running");
     return rec;
   }
 
   finish(status: "passed" | "failed" | "interrupted" | "aborted"): void {
     this.flush(status);
+  }
+
+  private pageTarget(t: TargetRecord): PageTarget {
+    const trace = t.files.find((f) => f.endsWith(".trace.json"));
+    return { ...t, anchor: safe(t.label), trace: trace && relative(process.cwd(), trace) };
   }
 
   private flush(status: string): void {
@@ -165,6 +210,7 @@ export class ReportWriter {
       pid: process.pid,
       host: hostname(),
       argv: this.argv,
+      ...this.meta,
       startedAt: this.started.toISOString(),
       updatedAt: new Date().toISOString(),
       targets: this.targets.map((t) => ({
@@ -192,52 +238,16 @@ export class ReportWriter {
     };
     writeFileSync(join(this.dir, "summary.json"), `${JSON.stringify(summary, null, 1)}\n`);
     writeFileSync(join(this.dir, "junit.xml"), this.junit());
-    writeFileSync(join(this.dir, "report.html"), this.html(status));
-  }
-
-  /** One self-contained page: the targets, and for each failure its explanation and state picture. */
-  private html(status: string): string {
-    const rows = this.targets.map((t) => {
-      const r = t.result;
-      const outcome =
-        r.status === "passed"
-          ? t.expect === "kill"
-            ? "survived"
-            : "passed"
-          : r.status === "failed"
-            ? t.expect === "kill"
-              ? "killed"
-              : "failed"
-            : r.status === "interrupted"
-              ? "interrupted"
-              : "engine failure";
-      const by = r.failure?.property ?? r.engineFailure?.kind ?? "";
-      return `<tr class="${t.verdict}"><td>${html(t.label)}</td><td>${outcome}</td><td>${html(by)}</td><td>${r.runs}</td><td>${r.ops.toLocaleString("en-US")}</td><td>${(r.elapsedMs / 1000).toFixed(1)} s</td><td>${r.trace ? r.trace.ops.length : ""}</td></tr>`;
-    });
-    const covered = this.targets
-      .filter((t) => t.result.checked)
-      .map(
-        (t) =>
-          `<details><summary>${html(t.label)}: what was checked</summary><pre>${html(describeCoverage(t.result.checked!))}</pre></details>`,
-      );
-    const details = this.targets
-      .filter((t) => t.result.status === "failed" || t.result.status === "engine-failure")
-      .map(
-        (t) =>
-          `<h2 id="${html(safe(t.label))}">${html(t.label)}</h2>\n<pre>${html(explainFailure(t.result))}</pre>\n<p>trace: <code>${html(t.files[0] ?? "")}</code></p>`,
-      );
-    return `<!doctype html>
-<html><head><meta charset="utf-8"><title>cowcheck report</title>
-<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse}td,th{padding:.2em .8em;border-bottom:1px solid #ddd;text-align:left}
-tr.bad td:first-child{border-left:4px solid #c33}tr.ok td:first-child{border-left:4px solid #3a3}pre{background:#f6f6f6;padding:1em;overflow-x:auto}</style></head>
-<body><h1>cowcheck: ${html(status)}</h1><p>${html(this.argv.join(" ") || "(no arguments)")} · started ${this.started.toISOString()}</p>
-<table><tr><th>target</th><th>outcome</th><th>by</th><th>runs</th><th>ops</th><th>time</th><th>trace ops</th></tr>
-${rows.join("\n")}
-</table>
-${covered.join("\n")}
-${details.join("\n")}
-</body></html>
-`;
+    writeFileSync(
+      join(this.dir, "report.html"),
+      page(
+        status,
+        this.argv,
+        this.started,
+        this.targets.map((t) => this.pageTarget(t)),
+        this.sections,
+      ),
+    );
   }
 
   /**
@@ -247,20 +257,28 @@ ${details.join("\n")}
    */
   private junit(): string {
     const totals = { tests: 0, failures: 0, errors: 0, skipped: 0, time: 0 };
-    const suites = this.targets.map((t) => {
+    const root = create("testsuites", { version: "1.0", encoding: "UTF-8" });
+    for (const t of this.targets) {
       const r = t.result;
-      const name = t.expect === "kill" ? `${t.label} is killed` : `${t.label} holds every property`;
       const time = (r.elapsedMs / 1000).toFixed(3);
-      let body = "";
-      let out = "";
       const counts = { failures: 0, errors: 0, skipped: 0 };
-      if (r.status === "interrupted") {
-        counts.skipped = 1;
-        body = `<skipped message="interrupted after ${r.runs} runs"/>`;
-      } else if (t.verdict === "bad") {
-        const error = r.status === "engine-failure";
-        counts[error ? "errors" : "failures"] = 1;
-        const tag = error ? "error" : "failure";
+      const bad = r.status !== "interrupted" && t.verdict === "bad";
+      const error = bad && r.status === "engine-failure";
+      if (r.status === "interrupted") counts.skipped = 1;
+      else if (bad) counts[error ? "errors" : "failures"] = 1;
+      const suite = root.ele("testsuite", {
+        name: xml(`cowcheck.${t.layer}.${t.label}`),
+        tests: 1,
+        ...counts,
+        time,
+      });
+      const props = suite.ele("properties");
+      for (const [name, value] of junitProperties(t, this.dir))
+        props.ele("property", { name: xml(name), value: xml(value) });
+      const name = t.expect === "kill" ? `${t.label} is killed` : `${t.label} holds every property`;
+      const tc = suite.ele("testcase", { classname: xml(`cowcheck.${t.layer}`), name: xml(name), time });
+      if (r.status === "interrupted") tc.ele("skipped", { message: `interrupted after ${r.runs} runs` });
+      else if (bad) {
         const type =
           t.expect === "kill"
             ? "mutant-survived"
@@ -272,17 +290,22 @@ ${details.join("\n")}
             ? `mutant survived ${r.runs} runs`
             : (r.failure?.message ?? r.engineFailure?.message ?? "");
         const short = msg.length > 1000 ? `${msg.slice(0, 999)}…` : msg; // system-out explains it in full
-        body = `<${tag} type="${attr(type)}" message="${attr(short)}">${xml(msg)}</${tag}>`;
-        if (t.expect !== "kill") out = `<system-out>${xml(explainFailure(r))}</system-out>`;
+        tc.ele(error ? "error" : "failure", { type: xml(type), message: xml(short) }, xml(msg));
+        if (t.expect !== "kill") tc.ele("system-out", {}, xml(explainFailure(r)));
       }
       totals.tests++;
       totals.failures += counts.failures;
       totals.errors += counts.errors;
       totals.skipped += counts.skipped;
       totals.time += r.elapsedMs / 1000;
-      const suite = `cowcheck.${t.layer}.${t.label}`;
-      return `  <testsuite name="${attr(suite)}" tests="1" failures="${counts.failures}" errors="${counts.errors}" skipped="${counts.skipped}" time="${time}">${junitProperties(t, this.dir)}\n    <testcase classname="cowcheck.${attr(t.layer)}" name="${attr(name)}" time="${time}">${body}${out}</testcase>\n  </testsuite>`;
+    }
+    root.att({
+      name: "cowcheck",
+      tests: totals.tests,
+      failures: totals.failures,
+      errors: totals.errors,
+      time: totals.time.toFixed(3),
     });
-    return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="cowcheck" tests="${totals.tests}" failures="${totals.failures}" errors="${totals.errors}" time="${totals.time.toFixed(3)}">\n${suites.join("\n")}\n</testsuites>\n`;
+    return `${root.end({ pretty: true })}\n`;
   }
 }

@@ -40,9 +40,12 @@ describe("cowcheck run", () => {
     expect(readFileSync(join(report, "junit.xml"), "utf8")).toContain("<failure");
     const html = readFileSync(join(report, "report.html"), "utf8");
     expect(html).toContain(
-      '<tr class="bad"><td>mm-mutant:wp-reuse-shared</td><td>failed</td><td>anon-exclusive-mapped-once</td>',
+      '<tr class="bad"><td><a href="#mm-mutant_wp-reuse-shared">mm-mutant:wp-reuse-shared</a></td><td>failed</td><td>anon-exclusive-mapped-once</td>',
     );
-    expect(html).toMatch(/<h2 id="[^"]+">mm-mutant:wp-reuse-shared<\/h2>\n<pre>property: anon-exclusive-mapped-once/);
+    expect(html).toContain(
+      '<section class="failure" id="mm-mutant_wp-reuse-shared">\n<h2>mm-mutant:wp-reuse-shared</h2>\n<p class="verdict"><b>anon-exclusive-mapped-once</b>',
+    );
+    expect(html).toMatch(/<pre>property: anon-exclusive-mapped-once/); // the failure in words, as the CLI says it
   });
 
   test("the mutant zoo as JSON, the only line on stdout: every mutant killed, exit 0", async () => {

@@ -38,13 +38,14 @@ test("campaign, report writer and minimize: the model passes, the mutant is kill
   expect(killed.trace!.ops.map((o) => (o as { op: string }).op)).toEqual(["snapshot", "write", "readSnapshot"]);
 
   const dir = tmp();
-  const report = new ReportWriter(dir, ["test"]);
+  const report = await ReportWriter.open(dir, ["test"]);
   const rec = report.add("cell-mutant", "kill", "mutant:write-in-place", killed);
   report.finish("passed");
   expect(rec.verdict).toBe("ok");
   expect(readdirSync(dir).sort()).toEqual([
     "cell-mutant.failure.txt",
     "cell-mutant.regression.test.ts",
+    "cell-mutant.result.json",
     "cell-mutant.trace.json",
     "junit.xml",
     "report.html",

@@ -131,8 +131,8 @@ test("SIGKILL during a run: the run's watchdog ends the engine and its helper an
   expect(summaryOf(report).status).toBe("running");
   // a report beside it whose run is alive (this process) is left alone
   const live = join(reports, "live");
-  new ReportWriter(live, ["run"]);
-  new ReportWriter(join(reports, "next"), ["run"]);
+  await ReportWriter.open(live, ["run"]);
+  await ReportWriter.open(join(reports, "next"), ["run"]);
   expect(summaryOf(live).status).toBe("running");
   expect(summaryOf(report)).toMatchObject({
     status: "interrupted",

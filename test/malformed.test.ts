@@ -278,9 +278,9 @@ describe("5: junit.xml and report.html hold whatever an engine printed", () => {
     },
   ];
 
-  test("every character XML forbids is shown visibly; a strict XML parser (saxes) reads the document and gets the text back", () => {
+  test("every character XML forbids is shown visibly; a strict XML parser (saxes) reads the document and gets the text back", async () => {
     const dir = tmp();
-    const w = new ReportWriter(dir, ["run", nasty]);
+    const w = await ReportWriter.open(dir, ["run", nasty]);
     results.forEach((r, i) => void w.add(`t${i}-${nasty}`, "pass", `stdio:${nasty}`, r));
     w.finish("failed");
     const xml = readFileSync(join(dir, "junit.xml"), "utf8");
@@ -404,8 +404,8 @@ describe("6: the generated regression test is data, and passes --against on", ()
     expect(failure?.kind).toBe("structure");
     expect(await checkTrace(json, { engine })).toBeUndefined(); // without --against, nothing to see
     const dir = tmp();
-    const w = new ReportWriter(dir, []);
-    const rec = w.add("mm-eager", "pass", engine, { ...r, trace: json, failure }, "model");
+    const w = await ReportWriter.open(dir, []);
+    const rec = w.add("mm-eager", "pass", engine, { ...r, trace: json, failure }, { against: "model" });
     const file = rec.files.find((f) => f.endsWith(".regression.test.ts"))!;
     const { trace, options } = parse(readFileSync(file, "utf8"), ["vitest", "cowcheck"]);
     expect(options).toEqual({ engine, against: "model" });

@@ -68,7 +68,7 @@ describe.skipIf(xmllint !== undefined)("junit.xml", () => {
     expect(xml).toMatch(/<testsuites name="cowcheck" tests="1" failures="1" errors="0"/);
     expect(xml).toMatch(/<failure type="private-writable-exclusive" message="[^"]+">/);
     expect(xml).toMatch(/<system-out>[\s\S]+<\/system-out>/);
-    expect(xml).toMatch(/<property name="geometry" value="\{&#34;pageSize&#34;/);
+    expect(xml).toMatch(/<property name="geometry" value="\{&quot;pageSize&quot;/);
     const replay =
       /<property name="replay-command" value="npx cowcheck replay ([^ ]+) --engine mutant:fork-parent-writable"\/>/.exec(
         xml,

@@ -1,0 +1,180 @@
+// report.html: the targets as a table, and for each failure its pictures: the trace's own (a timeline, a dependency
+// cycle), an op-by-op stepper (the op, expected against observed, the state before and after with what it changed
+// marked), the shrink history and the commands that replay it. Self-contained: inline SVG, CSS and a small script.
+import type { Viz } from "@viz-js/viz";
+import { allows, type CampaignResult, isOneOf, visible } from "../core/index.ts";
+import { describeCoverage, explainFailure, replayCommand, rerunCommand } from "./explain.ts";
+import { graphSvg, markDifferences, PICTURE_CSS, pictureSvg } from "./pictures.ts";
+
+export const html = (s: string): string =>
+  visible(s).replace(/[<>&"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;" })[c]!);
+
+/** Steps a stepper draws at most (the last ones, where the failure is): each draws two states. */
+const MAX_DRAWN_STEPS = 40;
+
+/** What a page says of one target, besides its result. */
+export interface PageTarget {
+  readonly label: string;
+  readonly anchor: string;
+  readonly engine: string;
+  readonly expect: "pass" | "kill";
+  readonly verdict: "ok" | "bad";
+  readonly result: CampaignResult;
+  /** The trace file, as the report names it. */
+  readonly trace?: string;
+  readonly against?: string;
+  readonly geometry?: string;
+}
+
+const json = (v: unknown): string => {
+  const s = JSON.stringify(v, null, 1) ?? "undefined";
+  return s.length > 4000 ? `${s.slice(0, 3999)}…` : s;
+};
+
+/** One failed target's section; rendered once, when the target is added, then kept. */
+export function failureSection(viz: Viz, t: PageTarget): string {
+  const r = t.result;
+  const out: string[] = [`<section class="failure" id="${html(t.anchor)}">`, `<h2>${html(t.label)}</h2>`];
+  const f = r.failure;
+  if (f)
+    out.push(
+      `<p class="verdict"><b>${html(f.property)}</b> (${html(f.kind)}) fails at op ${f.index}${t.expect === "kill" ? " — the mutant is killed" : ""}: ${html(f.message)}</p>`,
+    );
+  else if (r.engineFailure)
+    out.push(
+      `<p class="verdict"><b>engine failure</b> (${html(r.engineFailure.kind)}): ${html(r.engineFailure.message)}</p>`,
+    );
+  const facts: [string, string][] = [["seed", String(r.seed)]];
+  if (r.anomaly) facts.push(["anomaly", r.anomaly]);
+  if (r.trace)
+    facts.push([
+      "shrunk",
+      r.originalLength !== undefined && r.originalLength > r.trace.ops.length
+        ? `${r.originalLength} ops → ${r.trace.ops.length} ops`
+        : `${r.trace.ops.length} ops (found at that length)`,
+    ]);
+  if (t.trace) facts.push(["replay", replayCommand(t.trace, t.engine, t.against)]);
+  if (r.replay) facts.push(["rerun", rerunCommand(r.replay, t.engine, t.geometry, t.against)]);
+  out.push(
+    `<dl class="facts">${facts.map(([k, v]) => `<dt>${k}</dt><dd>${k === "replay" || k === "rerun" ? `<code>${html(v)}</code>` : html(v)}</dd>`).join("")}</dl>`,
+  );
+  const p = r.pictures;
+  const ops = r.trace?.ops.length ?? 0;
+  for (const tp of p?.trace ?? [])
+    out.push(
+      `<figure class="trace-picture"><figcaption>${html(tp.title)}</figcaption>${pictureSvg(viz, tp.picture, ops, f?.index)}</figure>`,
+    );
+  if (r.steps?.length) out.push(stepper(viz, r, p?.source));
+  out.push(
+    `<details><summary>the failure in words</summary><pre>${html(explainFailure(r))}</pre></details>`,
+    "</section>",
+  );
+  return out.join("\n");
+}
+
+/** The op-by-op stepper: one panel per op, the failing one shown first; buttons and a slider move between them. */
+function stepper(viz: Viz, r: CampaignResult, source: "engine" | "model" | undefined): string {
+  const steps = r.steps!;
+  const states = r.pictures?.states ?? [];
+  const first = Math.max(0, steps.length - MAX_DRAWN_STEPS);
+  const failing = r.failure?.index ?? steps.length - 1;
+  const panels = steps.map((s, i) => {
+    const ok = allows(s.expected, s.observed);
+    const expected = isOneOf(s.expected) ? s.expected.oneOf.map(json).join("\n— or —\n") : json(s.expected);
+    const before = states[i];
+    const after = states[i + 1];
+    const drawn =
+      i >= first && before && after
+        ? `<div class="states"><figure class="before"><figcaption>before op ${i}</figcaption>${graphSvg(viz, markDifferences(before, after, "before"))}</figure><figure class="after"><figcaption>after op ${i}</figcaption>${graphSvg(viz, markDifferences(after, before, "after"))}</figure></div>`
+        : states.length
+          ? `<p class="note">state pictures are drawn for the last ${MAX_DRAWN_STEPS} ops only</p>`
+          : "";
+    return `<section class="step${i === failing ? " failing" : ""}${ok ? "" : " differs"}" data-op="${i}"${i === failing ? "" : " hidden"}>
+<h3>op ${i}${i === failing ? " — the failing op" : ""}</h3><pre class="op">${html(JSON.stringify(s.op))}</pre>
+<div class="obs"><div class="expected"><h4>expected (oracle)</h4><pre>${html(expected)}</pre></div><div class="observed"><h4>observed (engine)${ok ? "" : " — differs"}</h4><pre>${html(json(s.observed))}</pre></div></div>
+${drawn}</section>`;
+  });
+  const whose =
+    source === "engine"
+      ? "the engine's state, inspected after each op"
+      : source === "model"
+        ? "the layer model's state (this engine cannot be inspected): what the engine should hold"
+        : "";
+  return `<div class="stepper" data-failing="${failing}">
+<div class="controls"><button type="button" class="prev">◀ previous op</button><input type="range" min="0" max="${steps.length - 1}" value="${failing}" aria-label="op"><span class="where">op ${failing} of ${steps.length}</span><button type="button" class="next">next op ▶</button>${whose ? `<span class="whose">${whose}; red: new, orange: changed, grey: removed</span>` : ""}</div>
+${panels.join("\n")}
+</div>`;
+}
+
+/** The stepper's behaviour: show one op's panel at a time. */
+const SCRIPT = `for (const s of document.querySelectorAll(".stepper")) {
+  const panels = [...s.querySelectorAll(":scope > .step")];
+  const range = s.querySelector("input"), where = s.querySelector(".where");
+  const show = (i) => {
+    i = Math.max(0, Math.min(panels.length - 1, i));
+    panels.forEach((p, k) => { p.hidden = k !== i; });
+    range.value = String(i);
+    where.textContent = "op " + i + " of " + panels.length;
+    s.dataset.current = String(i);
+  };
+  s.querySelector(".prev").addEventListener("click", () => show(Number(range.value) - 1));
+  s.querySelector(".next").addEventListener("click", () => show(Number(range.value) + 1));
+  range.addEventListener("input", () => show(Number(range.value)));
+  show(Number(s.dataset.failing));
+}`;
+
+const CSS = `body{font:14px system-ui,sans-serif;margin:2em;max-width:90em}table{border-collapse:collapse}
+td,th{padding:.2em .8em;border-bottom:1px solid #ddd;text-align:left}
+tr.bad td:first-child{border-left:4px solid #c33}tr.ok td:first-child{border-left:4px solid #3a3}
+pre{background:#f6f6f6;padding:.6em;overflow-x:auto;margin:.3em 0}section.failure{border-top:2px solid #ccc;margin-top:2em}
+.verdict{font-size:15px}dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em}dt{font-weight:bold}dd{margin:0}
+figure{margin:.5em 0;overflow-x:auto}figcaption{font-weight:bold;color:#444}
+.controls{display:flex;gap:.8em;align-items:center;flex-wrap:wrap;margin:.6em 0}.whose{color:#666;font-size:12px}
+.obs,.states{display:grid;grid-template-columns:1fr 1fr;gap:1em}.obs h4{margin:.2em 0}
+.step.differs .observed pre{background:#fff1f0;border-left:3px solid #cf1322}.step.failing h3{color:#cf1322}
+.note{color:#666}${PICTURE_CSS}`;
+
+/** The whole page. `sections` are the failures' sections, already rendered. */
+export function page(
+  status: string,
+  argv: readonly string[],
+  started: Date,
+  targets: readonly PageTarget[],
+  sections: readonly string[],
+): string {
+  const rows = targets.map((t) => {
+    const r = t.result;
+    const outcome =
+      r.status === "passed"
+        ? t.expect === "kill"
+          ? "survived"
+          : "passed"
+        : r.status === "failed"
+          ? t.expect === "kill"
+            ? "killed"
+            : "failed"
+          : r.status === "interrupted"
+            ? "interrupted"
+            : "engine failure";
+    const by = r.failure?.property ?? r.engineFailure?.kind ?? "";
+    const name = r.trace ? `<a href="#${html(t.anchor)}">${html(t.label)}</a>` : html(t.label);
+    return `<tr class="${t.verdict}"><td>${name}</td><td>${outcome}</td><td>${html(by)}</td><td>${r.runs}</td><td>${r.ops.toLocaleString("en-US")}</td><td>${(r.elapsedMs / 1000).toFixed(1)} s</td><td>${r.trace ? r.trace.ops.length : ""}</td></tr>`;
+  });
+  const covered = targets
+    .filter((t) => t.result.checked)
+    .map(
+      (t) =>
+        `<details><summary>${html(t.label)}: what was checked</summary><pre>${html(describeCoverage(t.result.checked!))}</pre></details>`,
+    );
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>cowcheck report</title><style>${CSS}</style></head>
+<body><h1>cowcheck: ${html(status)}</h1><p>${html(argv.join(" ") || "(no arguments)")} · started ${started.toISOString()}</p>
+<table><tr><th>target</th><th>outcome</th><th>by</th><th>runs</th><th>ops</th><th>time</th><th>trace ops</th></tr>
+${rows.join("\n")}
+</table>
+${covered.join("\n")}
+${sections.join("\n")}
+<script>${SCRIPT}</script>
+</body></html>
+`;
+}
