@@ -4,6 +4,8 @@ import {
   type AnyLayer,
   allows,
   type CampaignResult,
+  type Graph,
+  type TitledPicture,
   type Checker,
   deepEqual,
   type Engine,
@@ -306,42 +308,51 @@ export async function drawTrace(
   steps: readonly Step[],
   failure?: Failure,
 ): Promise<Pick<CampaignResult, "state" | "pictures">> {
-  const along = async (engine: Engine<unknown, unknown>, draw: boolean): Promise<unknown[] | undefined> => {
-    if (!engine.inspect || !engine.features.has("inspect")) return undefined;
-    const states: unknown[] = draw ? [await engine.inspect()] : [];
-    for (const op of ops) {
-      await engine.apply(op);
-      if (draw) states.push(await engine.inspect());
-    }
-    return draw ? states : [await engine.inspect()];
-  };
-  const run = async (make: () => Engine<unknown, unknown> | Promise<Engine<unknown, unknown>>, draw: boolean) => {
+  const draw = layer.picture !== undefined;
+  // each state is drawn as soon as it is inspected: a model may answer inspect with its live state
+  const along = async (
+    make: () => Engine<unknown, unknown> | Promise<Engine<unknown, unknown>>,
+    pictures: boolean,
+  ): Promise<{ last: unknown; drawn: Graph[] } | undefined> => {
     let engine: Engine<unknown, unknown> | undefined;
     try {
       engine = await make();
-      return await along(engine, draw);
+      if (!engine.inspect || !engine.features.has("inspect")) return undefined;
+      const drawn: Graph[] = [];
+      const look = async (): Promise<unknown> => {
+        const state = await engine!.inspect!();
+        if (pictures) drawn.push(layer.picture!(state, geometry));
+        return state;
+      };
+      let last = await look();
+      for (const [i, op] of ops.entries()) {
+        await engine.apply(op);
+        if (pictures || i === ops.length - 1) last = await look();
+      }
+      return { last, drawn };
     } catch {
       return undefined;
     } finally {
       await engine?.close?.();
     }
   };
-  const draw = layer.picture !== undefined;
-  const states = layer.renderState || draw ? await run(() => factory.create(geometry), draw) : undefined;
   const out: { state?: string; pictures?: CampaignResult["pictures"] } = {};
+  if (!layer.renderState && !draw) return out;
+  const engine = await along(() => factory.create(geometry), draw);
   try {
-    if (states && layer.renderState) out.state = layer.renderState(states[states.length - 1]);
-    if (draw) {
-      const source = states ? "engine" : "model";
-      const drawn = states ?? (await run(() => layer.model(geometry), true));
-      out.pictures = {
-        source,
-        states: drawn ? drawn.map((s) => layer.picture!(s, geometry)) : [],
-        trace: failure ? (layer.tracePictures?.(steps, failure, geometry) ?? []) : [],
-      };
-    }
+    if (engine && layer.renderState) out.state = layer.renderState(engine.last);
   } catch {
-    // a layer that cannot draw this state leaves the report without pictures
+    // a state the layer cannot put in words leaves the report without it
+  }
+  if (draw) {
+    const drawn = engine?.drawn ?? (await along(() => layer.model(geometry), true))?.drawn;
+    let trace: readonly TitledPicture[] = [];
+    try {
+      if (failure) trace = layer.tracePictures?.(steps, failure, geometry) ?? [];
+    } catch {
+      // likewise
+    }
+    out.pictures = { source: engine ? "engine" : "model", states: drawn ?? [], trace };
   }
   return out;
 }

@@ -42,6 +42,8 @@ export function markDifferences(g: Graph, other: Graph | undefined, role: "befor
   };
 }
 
+const FONT = { fontname: "Helvetica,Arial,sans-serif", fontsize: 11 };
+
 /** A graph as Graphviz's graph object: groups as nested clusters, marks as classes (styled by the report's CSS). */
 function vizGraph(g: Graph): VizGraph {
   const clusters = new Map<string, VizSubgraph>();
@@ -50,7 +52,7 @@ function vizGraph(g: Graph): VizGraph {
   for (const grp of g.groups ?? [])
     clusters.set(grp.id, {
       name: `cluster_${grp.id}`,
-      graphAttributes: { label: label(grp.label), class: cls(grp.marks, "group"), id: `g:${grp.id}` },
+      graphAttributes: { label: label(grp.label), class: cls(grp.marks, "group"), id: `g:${grp.id}`, ...FONT },
       nodes: [],
       subgraphs: [],
     });
@@ -66,7 +68,7 @@ function vizGraph(g: Graph): VizGraph {
   }
   return {
     directed: true,
-    graphAttributes: { rankdir: g.direction ?? "LR", fontname: "Helvetica,Arial,sans-serif", fontsize: 11 },
+    graphAttributes: { rankdir: g.direction ?? "LR", ...FONT },
     nodeAttributes: { shape: "box", fontname: "Helvetica,Arial,sans-serif", fontsize: 10, margin: "0.08,0.04" },
     edgeAttributes: { fontname: "Helvetica,Arial,sans-serif", fontsize: 9, arrowsize: 0.6 },
     nodes: loose,

@@ -6,6 +6,7 @@ import { cowScenariosFor } from "../../fuzz/mm/cow.ts";
 import { mmAlphabet, mmArrange, mmOpKinds, mmSimplifications } from "../../fuzz/mm/ops.ts";
 import { MmModel } from "../../models/mm/model.ts";
 import { mmMutants } from "../../models/mm/mutants/index.ts";
+import { mmPicture } from "../../models/mm/picture.ts";
 import { decodeMmState, renderMmState } from "../../models/mm/state.ts";
 import {
   defaultMmGeometry,
@@ -47,6 +48,7 @@ export const mmLayer: Layer<MmOp, MmObs, MmState, MmGeometry> = {
   simplify: mmSimplifications,
   decodeState: decodeMmState,
   renderState: renderMmState,
+  picture: mmPicture,
   views: [pagemapView, mmCountersView],
   engines: [linuxEngine],
 };

@@ -5,6 +5,7 @@ import { overlayfsEngine } from "../../engines/overlayfs/index.ts";
 import { overlayAlphabet, overlayArrange, overlayOpKinds, overlaySimplifications } from "../../fuzz/overlay/ops.ts";
 import { OverlayModel } from "../../models/overlay/model.ts";
 import { overlayMutants } from "../../models/overlay/mutants/index.ts";
+import { overlayPicture } from "../../models/overlay/picture.ts";
 import { decodeOverlayState, renderOverlayState } from "../../models/overlay/state.ts";
 import {
   defaultOverlayGeometry,
@@ -45,6 +46,7 @@ export const overlayLayer: Layer<OverlayOp, OverlayObs, OverlayState, OverlayGeo
   simplify: overlaySimplifications,
   decodeState: decodeOverlayState,
   renderState: renderOverlayState,
+  picture: overlayPicture,
   views: [upperView, overlayCountersView],
   engines: [overlayfsEngine],
 };
