@@ -28,6 +28,7 @@ import { explore, shortestKill } from "../fuzz/explore.ts";
 import { minimizeTrace } from "../fuzz/minimize.ts";
 import { runParallelCampaign } from "../fuzz/parallel.ts";
 import { replayTrace } from "../fuzz/replay.ts";
+import { mergeReports } from "../fuzz/shards.ts";
 import { layerNamed, layers, loadTrace } from "../layers/index.ts";
 import {
   describeCoverage,
@@ -481,6 +482,47 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (interruptCode() !== undefined) return; // the interrupt said where the report is
     finish(records, report);
   });
+
+  program
+    .command("merge")
+    .description(
+      "merge the report folders of a sharded campaign (run --shard i/n, on as many machines) into one report whose verdict is the unsharded run's (run --workers n)",
+    )
+    .argument("<dirs...>", "the shards' report folders, one per shard, in any order")
+    .option("--report <dir>", "where to write the merged report (default reports/out/<id>)")
+    .addOption(
+      new Option("--reporter <name>", "as for run: terminal, github, json or junit")
+        .choices(["terminal", "github", "json", "junit"])
+        .default("terminal"),
+    )
+    .action(async (dirs: string[], o: { report?: string; reporter: string }) => {
+      const file = o.reporter === "json" ? "summary.json" : o.reporter === "junit" ? "junit.xml" : undefined;
+      const { records, report, status } = await mergeReports(dirs, o.report ?? `reports/out/${runId()}`, argv);
+      if (file) process.stdout.write(readFileSync(join(report.dir, file), "utf8"));
+      else {
+        for (const r of records) {
+          const res = r.result;
+          const what =
+            res.status === "passed"
+              ? r.expect === "kill"
+                ? "SURVIVED"
+                : "passed  "
+              : res.status === "interrupted"
+                ? "UNFINISHED"
+                : res.status === "engine-failure"
+                  ? "ENGINE FAILED"
+                  : r.expect === "kill"
+                    ? "killed  "
+                    : "FAILED  ";
+          const by = res.failure ? ` by ${res.failure.property} (seed ${res.seed})` : "";
+          stdout(`${r.label.padEnd(36)} ${what} ${res.runs} runs, ${res.ops.toLocaleString("en-US")} ops${by}`);
+        }
+        if (status === "interrupted") stdout(`unfinished: a shard was interrupted before it ran every target`);
+        stdout(`merged ${dirs.length} shards; report: ${shown(report.dir)}`);
+      }
+      if (o.reporter === "github") for (const r of records) if (r.verdict === "bad") stdout(githubError(r));
+      code = exitFor(records);
+    });
 
   const mutants = program
     .command("mutants")

@@ -186,8 +186,21 @@ export async function runParallelCampaign(
     killGroups(groups.flatMap((g) => [...g])); // whatever a stopped or terminated stream left running
   }
   const done = results.filter((r): r is CampaignResult => r !== undefined);
-  const decisive = done.find((r) => r.status !== "passed") ?? done[0];
-  if (!decisive) throw new Error("no worker finished its stream");
+  if (!done.length) throw new Error("no worker finished its stream");
+  return mergeStreams(done);
+}
+
+/**
+ * One verdict from the results of consecutive streams, in stream order (threads of one run, or the shards of a
+ * campaign merged by `cowcheck merge`): the lowest-numbered failing stream's failure decides (else an interrupted
+ * stream's: the verdict is unfinished); runs and ops add up,
+ * the time is the longest stream's, coverage and lockstep statistics are pooled.
+ */
+export function mergeStreams(done: readonly CampaignResult[]): CampaignResult {
+  const decisive =
+    done.find((r) => r.status === "failed" || r.status === "engine-failure") ??
+    done.find((r) => r.status !== "passed") ??
+    done[0]!;
   const ops = done.reduce((a, r) => a + r.ops, 0);
   const structure = done.some((r) => r.structure)
     ? done.reduce((a, r) => (r.structure ? addStats(a, r.structure) : a), emptyStats())
