@@ -1,8 +1,10 @@
 // Many machines: four shards of a campaign, run apart and merged by `cowcheck merge`, give the unsharded run's
 // verdict (run --workers 4: the same four streams), and a merge of shards that are not one campaign is refused.
+import { spawnSync } from "node:child_process";
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { describe, expect, test } from "vitest";
+import { parse, parseAllDocuments } from "yaml";
 import { main } from "../cli/main.ts";
 import { captureOutput, tempDirs } from "./helpers.ts";
 
@@ -121,5 +123,57 @@ describe("cowcheck merge", () => {
     writeFileSync(join(other, "summary.json"), JSON.stringify(s));
     expect(await main(["merge", ...shards.slice(0, 3), other, "--report", tmp()])).toBe(2);
     expect(err.at(-1)).toMatch(/not as the other shards/);
+  });
+});
+
+describe("the ready-to-copy CI files run as written", () => {
+  const cli = `node ${resolve("bin/cowcheck.js")}`;
+  /** Run a shell script as CI would, with `npx cowcheck` being this checkout's CLI. */
+  const sh = (script: string, env: Record<string, string>, cwd: string) =>
+    spawnSync("sh", ["-c", script.replaceAll("npx cowcheck", cli)], {
+      cwd,
+      env: { ...process.env, ...env },
+      encoding: "utf8",
+    });
+  const MATRIX_SHARD = ["$", "{{ matrix.shard }}"].join(""); // GitHub's expression, as the workflow writes it
+  const small = { LAYER: "mm", ENGINE: "mutant:fork-parent-writable", SEED: "3", RUNS: "40" };
+
+  test("docs/ci/github-actions.yml: each matrix shard's step, then the merge job's, give the failure", () => {
+    const wf = parse(readFileSync("docs/ci/github-actions.yml", "utf8"));
+    const shardRun = wf.jobs.shard.steps.find((s: { run?: string }) => s.run?.includes("--shard")).run as string;
+    const mergeRun = wf.jobs.merge.steps.find((s: { run?: string }) => s.run?.includes("merge")).run as string;
+    const shards: number[] = wf.jobs.shard.strategy.matrix.shard;
+    expect(shards).toEqual([0, 1, 2, 3]);
+    expect(wf.env.SHARDS).toBe(String(shards.length));
+    const cwd = tmp();
+    for (const i of shards) {
+      const r = sh(shardRun.replaceAll(MATRIX_SHARD, String(i)), { ...wf.env, ...small }, cwd);
+      expect(r.status, r.stderr).toBe(0); // the mutant is killed (exit 1): the step still passes
+      // what upload-artifact then download-artifact make of it: shards/cowcheck-shard-i
+      cpSync(join(cwd, `shard-${i}`), join(cwd, "shards", `cowcheck-shard-${i}`), { recursive: true });
+    }
+    const r = sh(mergeRun, wf.env, cwd);
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stdout).toMatch(/^::error file=merged\/mm-mutant_fork-parent-writable\.trace\.json,title=/m);
+    expect(summaryOf(join(cwd, "merged")).targets[0]).toMatchObject({ status: "failed", seed: 3 });
+  });
+
+  test("docs/ci/k8s-indexed-job.yaml: each completion index's pod, then the merge job, give the failure", () => {
+    const [, shardsJob, mergeJob] = parseAllDocuments(readFileSync("docs/ci/k8s-indexed-job.yaml", "utf8")).map((d) =>
+      d.toJS(),
+    );
+    expect(shardsJob.spec.completionMode).toBe("Indexed");
+    const pod = shardsJob.spec.template.spec.containers[0];
+    const env = Object.fromEntries(pod.env.map((e: { name: string; value: string }) => [e.name, e.value]));
+    expect(Number(env.SHARDS)).toBe(shardsJob.spec.completions);
+    const reports = tmp();
+    const script = (c: { command: string[] }) => c.command.at(-1)!.replaceAll("/reports", reports);
+    for (let i = 0; i < 4; i++) {
+      const r = sh(script(pod), { ...env, ...small, SHARDS: "4", JOB_COMPLETION_INDEX: String(i) }, tmp());
+      expect(r.status, r.stderr).toBe(0);
+    }
+    const r = sh(script(mergeJob.spec.template.spec.containers[0]), {}, tmp());
+    expect(r.status, r.stderr).toBe(1);
+    expect(summaryOf(join(reports, "merged")).targets[0]).toMatchObject({ status: "failed", seed: 3 });
   });
 });
