@@ -4,14 +4,13 @@ import {
   type AnyLayer,
   allows,
   type CampaignResult,
-  type Graph,
-  type TitledPicture,
   type Checker,
   deepEqual,
   type Engine,
   type EngineFactory,
   EngineFailure,
   type Failure,
+  type Graph,
   InputError,
   isOneOf,
   isPromise,
@@ -21,6 +20,7 @@ import {
   type PropertyKind,
   type Step,
   type StructureStats,
+  type TitledPicture,
   tally,
 } from "../core/index.ts";
 

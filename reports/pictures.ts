@@ -87,7 +87,7 @@ export function graphSvg(viz: Viz, g: Graph): string {
   return svg.slice(svg.indexOf("<svg"));
 }
 
-const COL = 46;
+const COL = 64;
 const ROW = 34;
 const LEFT = 90;
 
@@ -113,7 +113,7 @@ export function lanesSvg(l: Lanes, ops: number, failing?: number): string {
         );
       else
         parts.push(
-          `<g class="${cls}">${tip}<circle cx="${x(e.at)}" cy="${y}" r="5"/><text x="${x(e.at)}" y="${y + 16}">${esc(e.label.length > 14 ? `${e.label.slice(0, 13)}…` : e.label)}</text></g>`,
+          `<g class="${cls}">${tip}<circle cx="${x(e.at)}" cy="${y}" r="5"/><text x="${x(e.at)}" y="${y + 16}">${esc(e.label.length > 12 ? `${e.label.slice(0, 11)}…` : e.label)}</text></g>`,
         );
     }
     parts.push("</g>");

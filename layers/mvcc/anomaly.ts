@@ -21,7 +21,7 @@ import type {
 type Answer = MvccObs | MvccResult;
 
 /** The labels, by the rule that gives them. */
-const label = {
+export const label = {
   ownWrite: "not an Adya anomaly: it did not see its own write (read-your-own-writes)",
   g0: "G0 (dirty write): it changed a row another open transaction had changed, without waiting",
   g1a: "G1a (aborted read): it read a write of a transaction that aborted",
@@ -100,7 +100,7 @@ function ending(h: History, op: MvccOp & { tx: number }, expected: MvccObs): [nu
 }
 
 /** A transaction of the history, as the reference model ran it. */
-interface Txn {
+export interface Txn {
   /** The index of its first op. */
   readonly start: number;
   level: string;
@@ -114,7 +114,7 @@ interface Txn {
 }
 
 /** The history up to the failing op, run on the reference model, with what each transaction read. */
-class History {
+export class History {
   private readonly model: MvccModel;
   readonly txns: Txn[] = [];
   /** The open transaction of each client. */
@@ -189,10 +189,10 @@ class History {
 }
 
 /** Still running when the snapshot was taken (or not started yet). */
-const inSnapshot = (xid: number, s: Snapshot): boolean => xid >= s.xmax || s.xip.includes(xid);
+export const inSnapshot = (xid: number, s: Snapshot): boolean => xid >= s.xmax || s.xip.includes(xid);
 
 /** HeapTupleSatisfiesMVCC over an inspected state, as the model decides it. */
-function visible(s: MvccState, v: Version, snap: Snapshot, own: number | undefined): boolean {
+export function visible(s: MvccState, v: Version, snap: Snapshot, own: number | undefined): boolean {
   if (v.xmin === own) return v.xmax !== own;
   if (s.clog[v.xmin] !== "committed" || inSnapshot(v.xmin, snap)) return false;
   if (v.xmax === 0 || s.clog[v.xmax] === "aborted") return true;

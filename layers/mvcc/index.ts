@@ -9,6 +9,7 @@ import { walAlphabet, walArrange, walOpKinds } from "../../fuzz/mvcc/wal-ops.ts"
 import { MvccModel } from "../../models/mvcc/model.ts";
 import { mvccMutants } from "../../models/mvcc/mutants/index.ts";
 import { walMutants } from "../../models/mvcc/mutants/wal.ts";
+import { mvccPicture } from "../../models/mvcc/picture.ts";
 import { decodeMvccState, renderMvccState } from "../../models/mvcc/state.ts";
 import {
   defaultMvccGeometry,
@@ -34,6 +35,7 @@ import { mvccCountersView } from "../../views/mvcc/counters.ts";
 import { heapView } from "../../views/mvcc/heap.ts";
 import { walIndexView } from "../../views/mvcc/wal-index.ts";
 import { classifyMvcc } from "./anomaly.ts";
+import { mvccTracePictures } from "./pictures.ts";
 
 type State = MvccState | WalState;
 const sqlite = (g: MvccGeometry): boolean => g.flavour === "sqlite";
@@ -107,6 +109,8 @@ export const mvccLayer: Layer<MvccOp, MvccObs, State, MvccGeometry> = {
   ],
   decodeState: (json, g) => (sqlite(g) ? decodeWalState(json) : decodeMvccState(json)),
   renderState: (s) => (isWal(s) ? renderWalState(s) : renderMvccState(s)),
+  picture: mvccPicture,
+  tracePictures: mvccTracePictures,
   classify: (ops, failure, g) => classifyMvcc(ops, failure, g),
   views: [heapView, walIndexView, mvccCountersView],
   engines: [postgresEngine, sqliteEngine],

@@ -7,6 +7,7 @@ import { zfsEngine } from "../../engines/zfs/index.ts";
 import { snapshotAlphabet, snapshotArrange, snapshotOpKinds } from "../../fuzz/snapshot/ops.ts";
 import { SnapshotModel } from "../../models/snapshot/model.ts";
 import { snapshotMutants } from "../../models/snapshot/mutants/index.ts";
+import { snapshotPicture } from "../../models/snapshot/picture.ts";
 import { decodeSnapshotState, renderSnapshotState } from "../../models/snapshot/state.ts";
 import {
   defaultSnapshotGeometry,
@@ -54,6 +55,7 @@ export const snapshotLayer: Layer<SnapshotOp, SnapshotObs, SnapshotState, Snapsh
   properties: [snapshotStructure, ...snapshotEconomy],
   decodeState: decodeSnapshotState,
   renderState: renderSnapshotState,
+  picture: snapshotPicture,
   views: [lmdbEnvView, btrfsExtentsView, snapshotCountersView],
   engines: [lmdbEngine, btrfsEngine, zfsEngine],
 };
