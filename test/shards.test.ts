@@ -123,6 +123,17 @@ describe("cowcheck merge", () => {
     writeFileSync(join(other, "summary.json"), JSON.stringify(s));
     expect(await main(["merge", ...shards.slice(0, 3), other, "--report", tmp()])).toBe(2);
     expect(err.at(-1)).toMatch(/not as the other shards/);
+    // a shard interrupted before it reached the target: the merged target is unfinished, not passed
+    const cut = tmp();
+    cpSync(shards[3]!, cut, { recursive: true });
+    const c = summaryOf(cut) as Summary & { status: string };
+    writeFileSync(join(cut, "summary.json"), JSON.stringify({ ...c, status: "interrupted", targets: [] }));
+    out.length = 0;
+    const merged = tmp();
+    expect(await main(["merge", ...shards.slice(0, 3), cut, "--report", merged])).toBe(1);
+    expect(out.join("\n")).toMatch(/UNFINISHED 30 runs/);
+    expect(out.join("\n")).toContain("unfinished: a shard was interrupted before it ran every target");
+    expect(summaryOf(merged)).toMatchObject({ status: "interrupted", targets: [{ status: "interrupted", runs: 30 }] });
   });
 });
 
