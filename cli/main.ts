@@ -38,6 +38,7 @@ import {
   replayCommand,
   rerunCommand,
 } from "../reports/explain.ts";
+import { outcome } from "../reports/page.ts";
 import { ReportWriter, type TargetRecord } from "../reports/writer.ts";
 import { type Print, silent, stdout } from "./printer.ts";
 import { Progress } from "./progress.ts";
@@ -502,18 +503,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       else {
         for (const r of records) {
           const res = r.result;
-          const what =
-            res.status === "passed"
-              ? r.expect === "kill"
-                ? "SURVIVED"
-                : "passed  "
-              : res.status === "interrupted"
-                ? "UNFINISHED"
-                : res.status === "engine-failure"
-                  ? "ENGINE FAILED"
-                  : r.expect === "kill"
-                    ? "killed  "
-                    : "FAILED  ";
+          const word = outcome(r.expect, res.status);
+          const what = (r.verdict === "bad" ? word.toUpperCase() : word).padEnd(8);
           const by = res.failure ? ` by ${res.failure.property} (seed ${res.seed})` : "";
           stdout(`${r.label.padEnd(36)} ${what} ${res.runs} runs, ${res.ops.toLocaleString("en-US")} ops${by}`);
         }

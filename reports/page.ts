@@ -134,6 +134,13 @@ figure{margin:.5em 0;overflow-x:auto}figcaption{font-weight:bold;color:#444}
 .step.differs .observed pre{background:#fff1f0;border-left:3px solid #cf1322}.step.failing h3{color:#cf1322}
 .note{color:#666}${PICTURE_CSS}`;
 
+/** A target's outcome in a word: passed, failed, killed, survived (a mutant), interrupted, engine failure. */
+export function outcome(expect: "pass" | "kill", status: CampaignResult["status"]): string {
+  if (status === "passed") return expect === "kill" ? "survived" : "passed";
+  if (status === "failed") return expect === "kill" ? "killed" : "failed";
+  return status === "interrupted" ? "interrupted" : "engine failure";
+}
+
 /** The whole page. `sections` are the failures' sections, already rendered. */
 export function page(
   status: string,
@@ -144,21 +151,9 @@ export function page(
 ): string {
   const rows = targets.map((t) => {
     const r = t.result;
-    const outcome =
-      r.status === "passed"
-        ? t.expect === "kill"
-          ? "survived"
-          : "passed"
-        : r.status === "failed"
-          ? t.expect === "kill"
-            ? "killed"
-            : "failed"
-          : r.status === "interrupted"
-            ? "interrupted"
-            : "engine failure";
     const by = r.failure?.property ?? r.engineFailure?.kind ?? "";
     const name = r.trace ? `<a href="#${html(t.anchor)}">${html(t.label)}</a>` : html(t.label);
-    return `<tr class="${t.verdict}"><td>${name}</td><td>${outcome}</td><td>${html(by)}</td><td>${r.runs}</td><td>${r.ops.toLocaleString("en-US")}</td><td>${(r.elapsedMs / 1000).toFixed(1)} s</td><td>${r.trace ? r.trace.ops.length : ""}</td></tr>`;
+    return `<tr class="${t.verdict}"><td>${name}</td><td>${outcome(t.expect, r.status)}</td><td>${html(by)}</td><td>${r.runs}</td><td>${r.ops.toLocaleString("en-US")}</td><td>${(r.elapsedMs / 1000).toFixed(1)} s</td><td>${r.trace ? r.trace.ops.length : ""}</td></tr>`;
   });
   const covered = targets
     .filter((t) => t.result.checked)

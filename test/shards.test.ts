@@ -131,7 +131,7 @@ describe("cowcheck merge", () => {
     out.length = 0;
     const merged = tmp();
     expect(await main(["merge", ...shards.slice(0, 3), cut, "--report", merged])).toBe(1);
-    expect(out.join("\n")).toMatch(/UNFINISHED 30 runs/);
+    expect(out.join("\n")).toMatch(/INTERRUPTED 30 runs/);
     expect(out.join("\n")).toContain("unfinished: a shard was interrupted before it ran every target");
     expect(summaryOf(merged)).toMatchObject({ status: "interrupted", targets: [{ status: "interrupted", runs: 30 }] });
   });

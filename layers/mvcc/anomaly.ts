@@ -7,6 +7,7 @@
 // version a value the engine should not have answered came from (or which one it left out) says what it saw.
 import { type Failure, minus } from "../../core/index.ts";
 import { MvccModel } from "../../models/mvcc/model.ts";
+import { inSnapshot, visible } from "../../models/mvcc/state.ts";
 import type {
   MvccGeometry,
   MvccObs,
@@ -186,19 +187,6 @@ export class History {
       .sort((a, b) => a - b);
     return { snapshot: { xmin: Math.min(s.nextXid, ...xip), xmax: s.nextXid, xip }, own: t?.xid };
   }
-}
-
-/** Still running when the snapshot was taken (or not started yet). */
-export const inSnapshot = (xid: number, s: Snapshot): boolean => xid >= s.xmax || s.xip.includes(xid);
-
-/** HeapTupleSatisfiesMVCC over an inspected state, as the model decides it. */
-export function visible(s: MvccState, v: Version, snap: Snapshot, own: number | undefined): boolean {
-  if (v.xmin === own) return v.xmax !== own;
-  if (s.clog[v.xmin] !== "committed" || inSnapshot(v.xmin, snap)) return false;
-  if (v.xmax === 0 || s.clog[v.xmax] === "aborted") return true;
-  if (v.xmax === own) return false;
-  if (s.clog[v.xmax] !== "committed") return true;
-  return inSnapshot(v.xmax, snap);
 }
 
 const pairs = (key: number, r: Answer): string[] =>

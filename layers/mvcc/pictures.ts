@@ -10,8 +10,9 @@ import {
   type Step,
   type TitledPicture,
 } from "../../core/index.ts";
+import { inSnapshot, visible } from "../../models/mvcc/state.ts";
 import type { MvccGeometry, MvccObs, MvccOp, MvccResult, Version } from "../../models/mvcc/types.ts";
-import { label as anomalyLabel, classifyMvcc, History, inSnapshot, type Txn, visible } from "./anomaly.ts";
+import { label as anomalyLabel, classifyMvcc, History, type Txn } from "./anomaly.ts";
 
 type Answer = MvccObs | MvccResult;
 type Woken = { tx: number; result: MvccResult }[];

@@ -1,6 +1,7 @@
 // The mvcc state as a graph: PostgreSQL's version chains per key and the sessions' snapshots, or SQLite's WAL frames.
 import type { Graph, GraphEdge, GraphGroup, GraphNode } from "../../core/picture.ts";
-import type { MvccGeometry, MvccState, Snapshot, Version } from "./types.ts";
+import { visible } from "./state.ts";
+import type { MvccGeometry, MvccState, Version } from "./types.ts";
 import type { WalPage, WalState } from "./wal-state.ts";
 
 /** Ids from real identity (a key; a version's key, inserter and value; a client, a page, a frame with its salt). */
@@ -33,19 +34,6 @@ export function mvccPicture(s: MvccState | WalState, g: MvccGeometry): Graph {
 }
 
 // ---- PostgreSQL: the heap
-
-/** Still running when the snapshot was taken (or not started yet): XidInMVCCSnapshot. */
-const inSnapshot = (xid: number, s: Snapshot): boolean => xid >= s.xmax || s.xip.includes(xid);
-
-/** HeapTupleSatisfiesMVCC over the inspected state. */
-function sees(s: MvccState, v: Version, snap: Snapshot, own: number | undefined): boolean {
-  if (v.xmin === own) return v.xmax !== own;
-  if (s.clog[v.xmin] !== "committed" || inSnapshot(v.xmin, snap)) return false;
-  if (v.xmax === 0 || s.clog[v.xmax] === "aborted") return true;
-  if (v.xmax === own) return false;
-  if (s.clog[v.xmax] !== "committed") return true;
-  return inSnapshot(v.xmax, snap);
-}
 
 /**
  * The oldest xid an open transaction has or holds back with its snapshot (vacuum's OldestXmin horizon): a version
@@ -139,7 +127,7 @@ function heapPicture(s: MvccState, _g: MvccGeometry): Graph {
     });
     if (!t.snapshot || t.failed) continue;
     for (const v of s.versions)
-      if (sees(s, v, t.snapshot, t.xid)) edges.push({ from: mvccIds.client(t.tx), to: ids.get(v)!, label: "sees" });
+      if (visible(s, v, t.snapshot, t.xid)) edges.push({ from: mvccIds.client(t.tx), to: ids.get(v)!, label: "sees" });
   }
 
   const xids = Object.keys(s.clog)

@@ -1,6 +1,19 @@
 // The mvcc state as JSON (what an external engine answers to `inspect`) and as a picture for reports. The SSI part
 // (`ssi`) is optional: an engine that keeps none leaves it out, and the property reading it then checks nothing.
-import { type MvccState, mvccStateSchema } from "./types.ts";
+import { type MvccState, mvccStateSchema, type Snapshot, type Version } from "./types.ts";
+
+/** Still running when the snapshot was taken (or not started yet): XidInMVCCSnapshot. */
+export const inSnapshot = (xid: number, s: Snapshot): boolean => xid >= s.xmax || s.xip.includes(xid);
+
+/** HeapTupleSatisfiesMVCC over an inspected state: whether snapshot `snap` of transaction `own` sees `v`. */
+export function visible(s: MvccState, v: Version, snap: Snapshot, own: number | undefined): boolean {
+  if (v.xmin === own) return v.xmax !== own;
+  if (s.clog[v.xmin] !== "committed" || inSnapshot(v.xmin, snap)) return false;
+  if (v.xmax === 0 || s.clog[v.xmax] === "aborted") return true;
+  if (v.xmax === own) return false;
+  if (s.clog[v.xmax] !== "committed") return true;
+  return inSnapshot(v.xmax, snap);
+}
 
 export function decodeMvccState(json: unknown): MvccState {
   return mvccStateSchema.parse(json);
