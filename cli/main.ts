@@ -487,7 +487,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   program
     .command("merge")
     .description(
-      "merge the report folders of a sharded campaign (run --shard i/n, on as many machines) into one report whose verdict is the unsharded run's (run --workers n)",
+      "merge the report folders of a sharded campaign (run --shard i/n, on as many machines) into one report whose verdict is the unsharded run's (run --workers n·w, w each shard's --workers)",
     )
     .argument("<dirs...>", "the shards' report folders, one per shard, in any order")
     .option("--report <dir>", "where to write the merged report (default reports/out/<id>)")
@@ -507,11 +507,24 @@ export async function main(argv: readonly string[]): Promise<number> {
           const what = (r.verdict === "bad" ? word.toUpperCase() : word).padEnd(8);
           const by = res.failure ? ` by ${res.failure.property} (seed ${res.seed})` : "";
           stdout(`${r.label.padEnd(36)} ${what} ${res.runs} runs, ${res.ops.toLocaleString("en-US")} ops${by}`);
+          const trace = r.files.find((f) => f.endsWith(".trace.json"));
+          if (r.verdict === "bad" && trace) {
+            stdout(`  trace: ${shown(trace)}\n  replay: ${replayCommand(shown(trace), r.engine, r.against)}`);
+            if (res.replay)
+              stdout(`  rerun without searching: ${rerunCommand(res.replay, r.engine, r.geometry, r.against)}`);
+          }
         }
         if (status === "interrupted") stdout(`unfinished: a shard was interrupted before it ran every target`);
         stdout(`merged ${dirs.length} shards; report: ${shown(report.dir)}`);
       }
-      if (o.reporter === "github") for (const r of records) if (r.verdict === "bad") stdout(githubError(r));
+      // an unfinished target is not an error of the engine's: a warning
+      if (o.reporter === "github")
+        for (const r of records)
+          if (r.result.status === "interrupted")
+            stdout(
+              `::warning title=cowcheck ${r.label}: unfinished::a shard was interrupted before it finished this target`,
+            );
+          else if (r.verdict === "bad") stdout(githubError(r));
       code = exitFor(records);
     });
 

@@ -31,6 +31,7 @@ export {
   withoutKinds,
 } from "./layer.ts";
 export {
+  DRAWN_OPS,
   type Graph,
   type GraphEdge,
   type GraphGroup,

@@ -2,6 +2,9 @@
 // them), laid out and rendered by reports/ (Graphviz for graphs, lanes by hand). Node and group ids are stable
 // across the states of one trace (a frame's number, a path, a node's id), so the report can mark what an op changed.
 
+/** How many of a failing trace's last ops its report draws the states of (each op: the state before and after). */
+export const DRAWN_OPS = 40;
+
 /** A graph: boxes (nodes) in nested frames (groups), joined by arrows (edges). */
 export interface Graph {
   readonly kind: "graph";
@@ -81,11 +84,15 @@ export const MARKS = [
   "opaque", // overlay opaque dir
   "redirect", // overlay redirect
   "copied", // overlay: copied up
+  "metacopy", // overlay: metadata copied up, data still below
   "lower", // overlay: from a lower layer, read-only
   "readonly", // a read-only tree or mapping
   "dead", // a version no snapshot sees any more, a lost node
+  "pending", // freed by the open transaction, not reusable yet
+  "dirty", // written, not yet committed or written back
   "failed", // the failing op, a failed write
   "blocked", // waiting on a lock
+  "error", // an op answered with an error
   "commit",
   "abort",
   "ww",

@@ -79,11 +79,14 @@ export interface CampaignResult {
   /** The engine's state after the failing op, drawn by the layer (when the engine can be inspected). */
   readonly state?: string;
   /**
-   * For "failed", where the layer draws pictures: the state before the first op and after each op of the trace
-   * (the engine's when it can be inspected, else the layer model's, as `source` says), and the trace's own pictures.
+   * For "failed", where the layer draws pictures: `states[k]` is the state before op `from + k` (and the last, the
+   * state after the last op), for the last DRAWN_OPS ops; the engine's when it can be inspected, else the layer
+   * model's (`reason` says why); and the trace's own pictures.
    */
   readonly pictures?: {
     readonly source: "engine" | "model";
+    readonly reason?: string;
+    readonly from: number;
     readonly states: readonly Graph[];
     readonly trace: readonly TitledPicture[];
   };

@@ -5,6 +5,7 @@ import {
   allows,
   type CampaignResult,
   type Checker,
+  DRAWN_OPS,
   deepEqual,
   type Engine,
   type EngineFactory,
@@ -297,8 +298,9 @@ async function settleEngine<T>(f: () => T | Promise<T>, what: string, opIndex?: 
 
 /**
  * What a failure report draws of a trace: the engine's state after the last op in words, and where the layer draws
- * pictures, the state before the first op and after each (the engine's, or the layer model's when the engine cannot
- * be inspected) and the trace's own pictures. Never throws: a picture is a courtesy and must not hide the failure.
+ * pictures, the state before each of the last DRAWN_OPS ops and after the last (the engine's; the layer model's when
+ * the engine cannot be inspected or its replay fails, with the reason) and the trace's own pictures. Never throws: a
+ * picture is a courtesy and must not hide the failure.
  */
 export async function drawTrace(
   layer: AnyLayer,
@@ -309,50 +311,62 @@ export async function drawTrace(
   failure?: Failure,
 ): Promise<Pick<CampaignResult, "state" | "pictures">> {
   const draw = layer.picture !== undefined;
+  const from = Math.max(0, ops.length - DRAWN_OPS);
   // each state is drawn as soon as it is inspected: a model may answer inspect with its live state
-  const along = async (
+  const replay = async (
     make: () => Engine<unknown, unknown> | Promise<Engine<unknown, unknown>>,
     pictures: boolean,
-  ): Promise<{ last: unknown; drawn: Graph[] } | undefined> => {
+  ): Promise<{ text?: string; drawn: Graph[]; why?: string }> => {
+    const drawn: Graph[] = [];
+    let text: string | undefined;
     let engine: Engine<unknown, unknown> | undefined;
     try {
       engine = await make();
-      if (!engine.inspect || !engine.features.has("inspect")) return undefined;
-      const drawn: Graph[] = [];
-      const look = async (): Promise<unknown> => {
+      if (!engine.inspect || !engine.features.has("inspect")) return { drawn, why: "it cannot be inspected" };
+      const look = async (applied: number): Promise<void> => {
+        const words = applied === ops.length && layer.renderState !== undefined;
+        if (!words && !(pictures && applied >= from)) return;
         const state = await engine!.inspect!();
-        if (pictures) drawn.push(layer.picture!(state, geometry));
-        return state;
+        if (words) {
+          try {
+            text = layer.renderState!(state);
+          } catch {
+            // a state the layer cannot put in words leaves the report without them
+          }
+        }
+        if (pictures && applied >= from) drawn.push(layer.picture!(state, geometry));
       };
-      let last = await look();
+      await look(0);
       for (const [i, op] of ops.entries()) {
         await engine.apply(op);
-        if (pictures || i === ops.length - 1) last = await look();
+        await look(i + 1);
       }
-      return { last, drawn };
-    } catch {
-      return undefined;
+      return { text, drawn };
+    } catch (e) {
+      return { text, drawn, why: `replaying the trace to draw it failed: ${(e as Error)?.message ?? String(e)}` };
     } finally {
-      await engine?.close?.();
+      try {
+        await engine?.close?.();
+      } catch {
+        // closing a broken engine is not the report's concern
+      }
     }
   };
   const out: { state?: string; pictures?: CampaignResult["pictures"] } = {};
   if (!layer.renderState && !draw) return out;
-  const engine = await along(() => factory.create(geometry), draw);
+  const mine = await replay(() => factory.create(geometry), draw);
+  out.state = mine.text;
+  if (!draw) return out;
+  let trace: readonly TitledPicture[] = [];
   try {
-    if (engine && layer.renderState) out.state = layer.renderState(engine.last);
+    if (failure) trace = layer.tracePictures?.(steps, failure, geometry) ?? [];
   } catch {
-    // a state the layer cannot put in words leaves the report without it
+    // a trace the layer cannot draw leaves the report without its pictures
   }
-  if (draw) {
-    const drawn = engine?.drawn ?? (await along(() => layer.model(geometry), true))?.drawn;
-    let trace: readonly TitledPicture[] = [];
-    try {
-      if (failure) trace = layer.tracePictures?.(steps, failure, geometry) ?? [];
-    } catch {
-      // likewise
-    }
-    out.pictures = { source: engine ? "engine" : "model", states: drawn ?? [], trace };
+  if (mine.why === undefined) out.pictures = { source: "engine", from, states: mine.drawn, trace };
+  else {
+    const model = await replay(() => layer.model(geometry), true);
+    out.pictures = { source: "model", reason: mine.why, from, states: model.why ? [] : model.drawn, trace };
   }
   return out;
 }

@@ -2,7 +2,7 @@
 // with the verdict the unsharded run would give: shard i runs streams i·w … i·w+w−1, so in shard order the first
 // failing shard holds the lowest-numbered failing stream, whose failure decides (fuzz/parallel.ts, mergeStreams).
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { InputError } from "../core/index.ts";
 import { ReportWriter, type SavedTarget, safe, type TargetRecord } from "../reports/writer.ts";
 import { mergeStreams } from "./parallel.ts";
@@ -114,6 +114,9 @@ export async function mergeReports(
 ): Promise<{ records: TargetRecord[]; report: ReportWriter; status: "passed" | "failed" | "interrupted" }> {
   if (!dirs.length) throw new InputError("merge: give the shards' report folders");
   const shards = checkShards(dirs.map(readShard));
+  for (const s of shards)
+    if (resolve(s.dir) === resolve(out))
+      throw new InputError(`--report ${out} is one of the shards: merge into a new folder`);
   const labels = [...new Set(shards.flatMap((s) => [...s.targets.keys()]))];
   const report = await ReportWriter.open(out, argv, { workers: shards[0]!.workers * shards.length });
   const records: TargetRecord[] = [];

@@ -2,15 +2,12 @@
 // cycle), an op-by-op stepper (the op, expected against observed, the state before and after with what it changed
 // marked), the shrink history and the commands that replay it. Self-contained: inline SVG, CSS and a small script.
 import type { Viz } from "@viz-js/viz";
-import { allows, type CampaignResult, isOneOf, visible } from "../core/index.ts";
+import { allows, type CampaignResult, DRAWN_OPS, isOneOf } from "../core/index.ts";
 import { describeCoverage, explainFailure, replayCommand, rerunCommand } from "./explain.ts";
-import { graphSvg, markDifferences, PICTURE_CSS, pictureSvg } from "./pictures.ts";
+import { graphSvg, html, markDifferences, PICTURE_CSS, pictureSvg } from "./pictures.ts";
 
-export const html = (s: string): string =>
-  visible(s).replace(/[<>&"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;" })[c]!);
-
-/** Steps a stepper draws at most (the last ones, where the failure is): each draws two states. */
-const MAX_DRAWN_STEPS = 40;
+/** Ops a stepper has panels for at most (the last ones, where the failure is). */
+const MAX_PANELS = 200;
 
 /** What a page says of one target, besides its result. */
 export interface PageTarget {
@@ -36,13 +33,13 @@ export function failureSection(viz: Viz, t: PageTarget): string {
   const r = t.result;
   const out: string[] = [`<section class="failure" id="${html(t.anchor)}">`, `<h2>${html(t.label)}</h2>`];
   const f = r.failure;
-  if (f)
-    out.push(
-      `<p class="verdict"><b>${html(f.property)}</b> (${html(f.kind)}) fails at op ${f.index}${t.expect === "kill" ? " — the mutant is killed" : ""}: ${html(f.message)}</p>`,
-    );
-  else if (r.engineFailure)
+  if (r.engineFailure)
     out.push(
       `<p class="verdict"><b>engine failure</b> (${html(r.engineFailure.kind)}): ${html(r.engineFailure.message)}</p>`,
+    );
+  if (f)
+    out.push(
+      `<p class="verdict"><b>${html(f.property)}</b> (${html(f.kind)}) fails at op ${html(String(f.index))}${r.status === "failed" && t.expect === "kill" ? " — the mutant is killed" : ""}: ${html(f.message)}</p>`,
     );
   const facts: [string, string][] = [["seed", String(r.seed)]];
   if (r.anomaly) facts.push(["anomaly", r.anomaly]);
@@ -64,7 +61,7 @@ export function failureSection(viz: Viz, t: PageTarget): string {
     out.push(
       `<figure class="trace-picture"><figcaption>${html(tp.title)}</figcaption>${pictureSvg(viz, tp.picture, ops, f?.index)}</figure>`,
     );
-  if (r.steps?.length) out.push(stepper(viz, r, p?.source));
+  if (r.steps?.length) out.push(stepper(viz, r));
   out.push(
     `<details><summary>the failure in words</summary><pre>${html(explainFailure(r))}</pre></details>`,
     "</section>",
@@ -73,35 +70,39 @@ export function failureSection(viz: Viz, t: PageTarget): string {
 }
 
 /** The op-by-op stepper: one panel per op, the failing one shown first; buttons and a slider move between them. */
-function stepper(viz: Viz, r: CampaignResult, source: "engine" | "model" | undefined): string {
+function stepper(viz: Viz, r: CampaignResult): string {
   const steps = r.steps!;
-  const states = r.pictures?.states ?? [];
-  const first = Math.max(0, steps.length - MAX_DRAWN_STEPS);
-  const failing = r.failure?.index ?? steps.length - 1;
-  const panels = steps.map((s, i) => {
+  const p = r.pictures;
+  const first = Math.max(0, steps.length - MAX_PANELS);
+  const failing = Math.min(steps.length - 1, Math.max(first, Number(r.failure?.index ?? steps.length - 1)));
+  const panels = steps.slice(first).map((s, k) => {
+    const i = first + k;
     const ok = allows(s.expected, s.observed);
     const expected = isOneOf(s.expected) ? s.expected.oneOf.map(json).join("\n— or —\n") : json(s.expected);
-    const before = states[i];
-    const after = states[i + 1];
+    const before = p?.states[i - p.from];
+    const after = p?.states[i - p.from + 1];
     const drawn =
-      i >= first && before && after
+      before && after
         ? `<div class="states"><figure class="before"><figcaption>before op ${i}</figcaption>${graphSvg(viz, markDifferences(before, after, "before"))}</figure><figure class="after"><figcaption>after op ${i}</figcaption>${graphSvg(viz, markDifferences(after, before, "after"))}</figure></div>`
-        : states.length
-          ? `<p class="note">state pictures are drawn for the last ${MAX_DRAWN_STEPS} ops only</p>`
+        : p?.states.length
+          ? `<p class="note">the states are drawn for the last ${DRAWN_OPS} ops</p>`
           : "";
     return `<section class="step${i === failing ? " failing" : ""}${ok ? "" : " differs"}" data-op="${i}"${i === failing ? "" : " hidden"}>
-<h3>op ${i}${i === failing ? " — the failing op" : ""}</h3><pre class="op">${html(JSON.stringify(s.op))}</pre>
+<h3>op ${i}${i === failing ? " — the failing op" : ""}</h3><pre class="op">${html(JSON.stringify(s.op) ?? "")}</pre>
 <div class="obs"><div class="expected"><h4>expected (oracle)</h4><pre>${html(expected)}</pre></div><div class="observed"><h4>observed (engine)${ok ? "" : " — differs"}</h4><pre>${html(json(s.observed))}</pre></div></div>
 ${drawn}</section>`;
   });
-  const whose =
-    source === "engine"
+  const whose = !p
+    ? ""
+    : p.source === "engine"
       ? "the engine's state, inspected after each op"
-      : source === "model"
-        ? "the layer model's state (this engine cannot be inspected): what the engine should hold"
-        : "";
-  return `<div class="stepper" data-failing="${failing}">
-<div class="controls"><button type="button" class="prev">◀ previous op</button><input type="range" min="0" max="${steps.length - 1}" value="${failing}" aria-label="op"><span class="where">op ${failing} of ${steps.length}</span><button type="button" class="next">next op ▶</button>${whose ? `<span class="whose">${whose}; red: new, orange: changed, grey: removed</span>` : ""}</div>
+      : `the layer model's state, the model's own path (the engine's could not be drawn: ${html(p.reason ?? "")})`;
+  const earlier =
+    first > 0
+      ? `<p class="note">ops 0–${first - 1} are in the trace file; the stepper shows the last ${MAX_PANELS}</p>`
+      : "";
+  return `<div class="stepper" data-failing="${failing}" data-ops="${steps.length}">${earlier}
+<div class="controls"><button type="button" class="prev">◀ previous op</button><input type="range" min="0" max="${panels.length - 1}" value="${failing - first}" aria-label="op"><span class="where"></span><button type="button" class="next">next op ▶</button>${whose ? `<span class="whose">${whose}; red: new, orange: changed, grey: removed</span>` : ""}</div>
 ${panels.join("\n")}
 </div>`;
 }
@@ -114,13 +115,13 @@ const SCRIPT = `for (const s of document.querySelectorAll(".stepper")) {
     i = Math.max(0, Math.min(panels.length - 1, i));
     panels.forEach((p, k) => { p.hidden = k !== i; });
     range.value = String(i);
-    where.textContent = "op " + i + " of " + panels.length;
+    where.textContent = "op " + panels[i].dataset.op + " of " + s.dataset.ops;
     s.dataset.current = String(i);
   };
   s.querySelector(".prev").addEventListener("click", () => show(Number(range.value) - 1));
   s.querySelector(".next").addEventListener("click", () => show(Number(range.value) + 1));
   range.addEventListener("input", () => show(Number(range.value)));
-  show(Number(s.dataset.failing));
+  show(panels.findIndex((p) => p.dataset.op === s.dataset.failing));
 }`;
 
 const CSS = `body{font:14px system-ui,sans-serif;margin:2em;max-width:90em}table{border-collapse:collapse}
@@ -153,7 +154,7 @@ export function page(
     const r = t.result;
     const by = r.failure?.property ?? r.engineFailure?.kind ?? "";
     const name = r.trace ? `<a href="#${html(t.anchor)}">${html(t.label)}</a>` : html(t.label);
-    return `<tr class="${t.verdict}"><td>${name}</td><td>${outcome(t.expect, r.status)}</td><td>${html(by)}</td><td>${r.runs}</td><td>${r.ops.toLocaleString("en-US")}</td><td>${(r.elapsedMs / 1000).toFixed(1)} s</td><td>${r.trace ? r.trace.ops.length : ""}</td></tr>`;
+    return `<tr class="${t.verdict === "ok" ? "ok" : "bad"}"><td>${name}</td><td>${outcome(t.expect, r.status)}</td><td>${html(by)}</td><td>${html(String(r.runs))}</td><td>${html(Number(r.ops).toLocaleString("en-US"))}</td><td>${html((Number(r.elapsedMs) / 1000).toFixed(1))} s</td><td>${r.trace ? html(String(r.trace.ops.length)) : ""}</td></tr>`;
   });
   const covered = targets
     .filter((t) => t.result.checked)

@@ -528,7 +528,7 @@ test("both pictures lay out with Graphviz", async () => {
   for (const p of [mm, ov]) {
     const svg = graphSvg(viz, p);
     expect(svg.startsWith("<svg")).toBe(true);
-    for (const x of p.groups ?? []) expect(svg).toContain(`id="g:${x.id}"`);
+    for (const x of p.groups ?? []) expect(svg).toContain(`<title>cluster_${x.id}</title>`);
   }
   expect(graphSvg(viz, ov)).toContain("whiteout");
 });

@@ -134,6 +134,15 @@ describe("cowcheck merge", () => {
     expect(out.join("\n")).toMatch(/INTERRUPTED 30 runs/);
     expect(out.join("\n")).toContain("unfinished: a shard was interrupted before it ran every target");
     expect(summaryOf(merged)).toMatchObject({ status: "interrupted", targets: [{ status: "interrupted", runs: 30 }] });
+    // GitHub: an unfinished target is a warning, not an engine's error
+    out.length = 0;
+    expect(await main(["merge", ...shards.slice(0, 3), cut, "--report", tmp(), "--reporter", "github"])).toBe(1);
+    expect(out.filter((l) => l.startsWith("::"))).toEqual([
+      "::warning title=cowcheck snapshot-model: unfinished::a shard was interrupted before it finished this target",
+    ]);
+    // a merge never writes over one of its shards
+    expect(await main(["merge", ...shards, "--report", shards[0]!])).toBe(2);
+    expect(err.at(-1)).toContain("is one of the shards: merge into a new folder");
   });
 });
 
