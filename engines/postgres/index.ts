@@ -4,7 +4,6 @@
 // and pg_blocking_pids, never by a sleep, and the op that ends a wait reports whom it woke.
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import type pg from "pg";
 import {
@@ -21,6 +20,7 @@ import type { MvccObs, MvccOp, MvccResult, SqlState } from "../../models/mvcc/ty
 import { SQLSTATES } from "../../models/mvcc/types.ts";
 import type { HeapView } from "../../views/mvcc/heap.ts";
 import { optionalPackage } from "../optional.ts";
+import { freePort } from "../port.ts";
 
 const BIN = "/usr/lib/postgresql";
 
@@ -79,17 +79,6 @@ function asPostgresAsync(args: string[]): Promise<{ status: number | null; stdou
       done(null);
     });
     child.on("close", done);
-  });
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
   });
 }
 
