@@ -26,11 +26,8 @@ export interface TargetRecord {
 
 export const safe = (s: string): string => s.replace(/[^A-Za-z0-9._-]+/g, "_");
 
-/**
- * Engine output may hold any character: what XML 1.0 forbids even as a reference (most C0 controls, lone surrogates,
- * U+FFFE, U+FFFF) and what a terminal would obey is made visible as `\\uXXXX` first; xmlbuilder escapes the rest.
- */
-const xml = (s: string): string => visible(s);
+// Engine output may hold any character: what XML 1.0 forbids even as a reference (most C0 controls, lone surrogates,
+// U+FFFE, U+FFFF) and what a terminal would obey is made visible (`visible`) first; xmlbuilder escapes the rest.
 
 /**
  * A target's JUnit properties: how to run it again (seed, engine, geometry, replay command), what was checked, what
@@ -267,16 +264,16 @@ export class ReportWriter {
       if (r.status === "interrupted") counts.skipped = 1;
       else if (bad) counts[error ? "errors" : "failures"] = 1;
       const suite = root.ele("testsuite", {
-        name: xml(`cowcheck.${t.layer}.${t.label}`),
+        name: visible(`cowcheck.${t.layer}.${t.label}`),
         tests: 1,
         ...counts,
         time,
       });
       const props = suite.ele("properties");
       for (const [name, value] of junitProperties(t, this.dir))
-        props.ele("property", { name: xml(name), value: xml(value) });
+        props.ele("property", { name: visible(name), value: visible(value) });
       const name = t.expect === "kill" ? `${t.label} is killed` : `${t.label} holds every property`;
-      const tc = suite.ele("testcase", { classname: xml(`cowcheck.${t.layer}`), name: xml(name), time });
+      const tc = suite.ele("testcase", { classname: visible(`cowcheck.${t.layer}`), name: visible(name), time });
       if (r.status === "interrupted") tc.ele("skipped", { message: `interrupted after ${r.runs} runs` });
       else if (bad) {
         const type =
@@ -290,8 +287,8 @@ export class ReportWriter {
             ? `mutant survived ${r.runs} runs`
             : (r.failure?.message ?? r.engineFailure?.message ?? "");
         const short = msg.length > 1000 ? `${msg.slice(0, 999)}…` : msg; // system-out explains it in full
-        tc.ele(error ? "error" : "failure", { type: xml(type), message: xml(short) }, xml(msg));
-        if (t.expect !== "kill") tc.ele("system-out", {}, xml(explainFailure(r)));
+        tc.ele(error ? "error" : "failure", { type: visible(type), message: visible(short) }, visible(msg));
+        if (t.expect !== "kill") tc.ele("system-out", {}, visible(explainFailure(r)));
       }
       totals.tests++;
       totals.failures += counts.failures;

@@ -117,8 +117,14 @@ export class MariadbServer {
     const source = await template();
     const folder = runFolder("mariadb-");
     const data = join(folder.path, "data");
-    cpSync(source, data, { recursive: true });
-    const port = await freePort();
+    let port: number;
+    try {
+      cpSync(source, data, { recursive: true });
+      port = await freePort();
+    } catch (e) {
+      folder.remove(); // a full disk, no port: nothing of this server is left behind
+      throw new EngineFailure("start", `could not prepare a MariaDB server: ${(e as Error).message}`);
+    }
     const started = performance.now();
     const child = spawn(
       MARIADBD,
