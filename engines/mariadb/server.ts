@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type mysql from "mysql2/promise";
 import { EngineFailure, runFolder, trackGroup } from "../../core/index.ts";
 import { optionalPackage, probedOnce } from "../optional.ts";
-import { freePort } from "../port.ts";
+import { freePort } from "../servers.ts";
 
 const MARIADBD = "/usr/sbin/mariadbd";
 

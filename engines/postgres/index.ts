@@ -20,7 +20,7 @@ import type { MvccObs, MvccOp, MvccResult, SqlState } from "../../models/mvcc/ty
 import { SQLSTATES } from "../../models/mvcc/types.ts";
 import type { HeapView } from "../../views/mvcc/heap.ts";
 import { optionalPackage } from "../optional.ts";
-import { freePort } from "../port.ts";
+import { freePort, serverFactory, withWoken } from "../servers.ts";
 
 const BIN = "/usr/lib/postgresql";
 
@@ -374,16 +374,7 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
       own.pending = undefined;
       return this.settle(mine);
     }
-    const woken = [...this.conns.entries()]
-      .filter(([, c]) => c.pending?.settled)
-      .sort(([a], [b]) => a - b) // listed by client: waiters woken together finish in no fixed order
-      .map(([tx, c]) => {
-        const result = c.pending!.settled!;
-        c.pending = undefined;
-        return { tx, result };
-      });
-    if (!woken.length || "skipped" in obs) return obs;
-    return { ...obs, unblocked: woken };
+    return withWoken(obs, this.conns);
   }
 
   /** Whether the waits among this engine's clients form a cycle (a deadlock not broken yet). */
@@ -462,22 +453,8 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
 const LEVELS: Record<string, string> = { rc: "READ COMMITTED", rr: "REPEATABLE READ", ser: "SERIALIZABLE" };
 
 /** The factory: one server for a whole run, a fresh table and connections per sequence. */
-export function postgresFactory(): EngineFactory {
-  let server: Promise<Server> | undefined;
-  return {
-    name: "mvcc:postgres",
-    async create() {
-      server ??= Server.start();
-      return PostgresEngine.start((await server).url);
-    },
-    async dispose() {
-      const starting = server;
-      server = undefined;
-      // a server that failed to start has cleaned up after itself
-      (await starting?.catch(() => undefined))?.stop();
-    },
-  };
-}
+export const postgresFactory = (): EngineFactory =>
+  serverFactory("mvcc:postgres", Server.start, (server) => PostgresEngine.start(server.url));
 
 /** PostgreSQL, for the mvcc layer's postgres flavour. */
 export const postgresEngine: SystemEngine = {

@@ -7,8 +7,13 @@ export const mvccGeometrySchema = z
     keys: z.number().int().min(1).max(64),
     /** Transactions the generator names at once (1..txs): one client connection each. */
     txs: z.number().int().min(1).max(16),
-    /** Whose MVCC: PostgreSQL's heap (the default) or SQLite's WAL (docs/mvcc.md, docs/sqlite-wal.md). */
-    flavour: z.enum(["postgres", "sqlite"]).optional(),
+    /**
+     * Whose MVCC: PostgreSQL's heap (the default), SQLite's WAL or InnoDB's undo chains (docs/mvcc.md,
+     * docs/sqlite-wal.md, docs/innodb.md).
+     */
+    flavour: z.enum(["postgres", "sqlite", "innodb"]).optional(),
+    /** innodb: every session runs with innodb_snapshot_isolation=ON (a write to a row its read view does not see fails). */
+    snapshotIsolation: z.boolean().optional(),
   })
   .strict();
 export type MvccGeometry = z.infer<typeof mvccGeometrySchema>;
@@ -88,6 +93,12 @@ export const SQLSTATES = [
   "SQLITE_CONSTRAINT_PRIMARYKEY",
   // SQLite: BEGIN inside a transaction, COMMIT or ROLLBACK outside one ("cannot commit - no transaction is active")
   "SQLITE_ERROR",
+  // MariaDB's error names (mysql2's `code`; 1213 and 1020 roll back the whole transaction, the others the statement)
+  "ER_LOCK_DEADLOCK",
+  "ER_DUP_ENTRY",
+  "ER_CHECKREAD",
+  "ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION",
+  "ER_CANT_CHANGE_TX_CHARACTERISTICS",
 ] as const;
 export type SqlState = (typeof SQLSTATES)[number];
 

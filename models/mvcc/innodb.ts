@@ -1,0 +1,470 @@
+// The reference model of InnoDB's MVCC (MariaDB 10.11), for the mvcc layer's innodb flavour: one clustered record per
+// key updated in place, older versions reached through undo records (a roll pointer chain), read views
+// (ReadView::changes_visible), current reads for every write and locking read, record / gap / next-key /
+// insert-intention locks with their queues (lock0lock.cc), one wait edge per waiting transaction and deadlocks broken
+// at once by weight (Deadlock::check_and_resolve), and MariaDB's client side: a statement error rolls back the
+// statement only, a deadlock or ER_CHECKREAD the whole transaction. Facts and sources: docs/innodb.md.
+import { type Engine, InputError } from "../../core/index.ts";
+import type { MvccGeometry, MvccObs, MvccOp, MvccResult, PgLevel } from "./types.ts";
+
+type Statement = Extract<MvccOp, { op: "read" | "scan" | "insert" | "update" | "delete" }>;
+
+/** One version of a record: the record itself (the newest) or an undo record's before-image (older ones). */
+export interface Image {
+  readonly value: number;
+  /** Delete-marked: the row is gone for whoever sees this version. */
+  readonly deleted: boolean;
+  /** DB_TRX_ID: the transaction that made this version. */
+  readonly trxId: number;
+  /** DB_ROLL_PTR: the version before this one; none for a freshly inserted record. */
+  readonly prev?: Image;
+}
+
+/** A clustered index record. Delete-marked records stay (purge never runs within a sequence: docs/innodb.md). */
+interface Rec {
+  readonly key: number;
+  img: Image;
+}
+
+/** The supremum: the gap after the last record (locks on it are gap locks). */
+export const SUPREMUM = Number.POSITIVE_INFINITY;
+
+/** LOCK_ORDINARY (next-key), LOCK_GAP, LOCK_REC_NOT_GAP, LOCK_INSERT_INTENTION. */
+export type LockKind = "next-key" | "gap" | "rec" | "insert-intention";
+
+export interface Lock {
+  readonly trx: Trx;
+  /** The record's key, or SUPREMUM. */
+  readonly key: number;
+  readonly mode: "S" | "X";
+  readonly kind: LockKind;
+  waiting: boolean;
+}
+
+/** ReadView: ids of the read-write transactions active when it was made, low_limit_id and up_limit_id. */
+export interface ReadView {
+  readonly low: number;
+  readonly up: number;
+  readonly ids: readonly number[];
+}
+
+export interface Trx {
+  readonly tx: number;
+  readonly level: PgLevel;
+  readonly readOnly: boolean;
+  /** An autocommit statement's transaction. */
+  readonly implicit: boolean;
+  /** Assigned at the first write or locking read. */
+  id?: number;
+  /** REPEATABLE READ: from the first consistent read on; READ COMMITTED: during a statement only. */
+  view?: ReadView;
+  /** The records it changed, oldest first (one undo record each; `fresh`: it inserted the record). */
+  readonly undo: { rec: Rec; fresh: boolean }[];
+  /** The statement waiting, its lock request and the transaction it waits for (the first conflicting lock's). */
+  wait?: { op: Statement; lock: Lock; on: Trx };
+}
+
+/** A statement's end: a result, or a wait on a lock request. */
+type Outcome = MvccResult | { wait: Lock; on: Trx };
+
+/** What a locking step found: go on, or stop the statement with this outcome. */
+class Stop {
+  constructor(readonly outcome: Outcome) {}
+}
+
+/** lock_mode_compatible: S with S. */
+const compatible = (a: "S" | "X", b: "S" | "X"): boolean => a === "S" && b === "S";
+const gapOnly = (l: { key: number; kind: LockKind }): boolean =>
+  l.key === SUPREMUM || l.kind === "gap" || l.kind === "insert-intention";
+
+/** lock_rec_has_to_wait: whether request `r` must wait for `l`, another transaction's lock on the same record. */
+export function hasToWait(r: { key: number; mode: "S" | "X"; kind: LockKind }, l: Lock): boolean {
+  if (compatible(r.mode, l.mode)) return false;
+  if (gapOnly(r) && r.kind !== "insert-intention") return false; // a gap lock never waits
+  if (r.kind !== "insert-intention" && l.key !== SUPREMUM && l.kind === "gap") return false;
+  if ((r.kind === "gap" || r.kind === "insert-intention") && l.kind === "rec") return false;
+  if (l.kind === "insert-intention") return false; // nobody waits for an insert intention
+  return true;
+}
+
+/** lock_rec_has_expl: a lock of the transaction's own as strong as the request. */
+function covers(l: Lock, r: { mode: "S" | "X"; kind: LockKind }): boolean {
+  if (l.waiting || l.kind === "insert-intention" || r.kind === "insert-intention") return false;
+  if (r.mode === "X" && l.mode !== "X") return false;
+  if (l.key === SUPREMUM) return true;
+  return l.kind === "next-key" || l.kind === r.kind;
+}
+
+/** ReadView::changes_visible */
+export const changesVisible = (id: number, v: ReadView): boolean => id < v.up || (id < v.low && !v.ids.includes(id));
+
+export class InnodbModel implements Engine<MvccOp, MvccObs> {
+  readonly layer = "mvcc" as const;
+  readonly features: ReadonlySet<string> = new Set<string>();
+  /** The clustered index, in key order. */
+  protected readonly records: Rec[] = [];
+  /** Every lock, in the order it was requested (each record's queue is this order). */
+  protected locks: Lock[] = [];
+  /** Open transactions by client. */
+  protected readonly trxs = new Map<number, Trx>();
+  /** trx_sys.max_trx_id */
+  protected nextId = 1;
+  private woken: { tx: number; result: MvccResult }[] = [];
+  private readonly snapshotIsolation: boolean;
+
+  constructor(readonly geometry: MvccGeometry) {
+    this.snapshotIsolation = geometry.snapshotIsolation === true;
+  }
+
+  apply(op: MvccOp): MvccObs {
+    this.woken = [];
+    const obs = this.perform(op);
+    if (!this.woken.length || "skipped" in obs) return obs;
+    return { ...obs, unblocked: [...this.woken].sort((a, b) => a.tx - b.tx) };
+  }
+
+  session(tx: number): { open: boolean; blocked: boolean; failed: boolean } {
+    const t = this.trxs.get(tx);
+    return { open: t !== undefined && !t.implicit, blocked: t?.wait !== undefined, failed: false };
+  }
+
+  private perform(op: MvccOp): MvccObs {
+    if (op.op === "vacuum" || op.op === "checkpoint")
+      throw new InputError(`${op.op} is not an op of the innodb flavour: purge runs by itself (docs/innodb.md)`);
+    const t = this.trxs.get(op.tx);
+    if (t?.wait) return { skipped: true };
+    switch (op.op) {
+      case "begin":
+        if (op.level !== "rc" && op.level !== "rr" && op.level !== "ser")
+          throw new InputError(`BEGIN ${op.level} is SQLite's; the innodb flavour's levels are rc, rr, ser`);
+        // SET TRANSACTION ISOLATION LEVEL inside a transaction: ER_CANT_CHANGE_TX_CHARACTERISTICS, nothing changes
+        if (t) return { error: "ER_CANT_CHANGE_TX_CHARACTERISTICS" };
+        this.trxs.set(op.tx, this.newTrx(op.tx, op.level, op.readOnly === true, false));
+        return { ok: true };
+      case "commit":
+      case "abort":
+        if (t) this.end(t, op.op === "commit");
+        return { ok: true }; // COMMIT or ROLLBACK outside a transaction: OK, no warning
+      default: {
+        // an autocommit statement runs at the session's level, the server's default REPEATABLE READ
+        const trx = t ?? this.newTrx(op.tx, "rr", false, true);
+        if (!t) this.trxs.set(op.tx, trx);
+        if (trx.readOnly && op.op !== "read" && op.op !== "scan")
+          return this.finish(trx, { error: "ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION" });
+        return this.execute(trx, op) ?? { blocked: true };
+      }
+    }
+  }
+
+  private newTrx(tx: number, level: PgLevel, readOnly: boolean, implicit: boolean): Trx {
+    return { tx, level, readOnly, implicit, undo: [] };
+  }
+
+  /** Run a statement (again, after a wait); undefined while it waits. */
+  private execute(t: Trx, op: Statement): MvccResult | undefined {
+    // innodb_snapshot_isolation: SERIALIZABLE makes its read view at its first statement of any kind
+    if (this.snapshotIsolation && t.level === "ser" && !t.implicit) t.view ??= this.openView();
+    let out: Outcome;
+    try {
+      out = this.statement(t, op);
+    } catch (e) {
+      if (!(e instanceof Stop)) throw e;
+      out = e.outcome;
+    }
+    if (t.level === "rc" || t.implicit) t.view = undefined; // READ COMMITTED closes its view at the statement's end
+    if ("wait" in out) {
+      t.wait = { op, lock: out.wait, on: out.on };
+      this.checkDeadlock(t);
+      if (!t.wait) {
+        // the deadlock was broken: this statement failed, or another's failure let it finish
+        const mine = this.woken.findIndex((w) => w.tx === t.tx);
+        return mine < 0 ? { error: "ER_LOCK_DEADLOCK" } : this.woken.splice(mine, 1)[0]!.result;
+      }
+      return undefined;
+    }
+    t.wait = undefined;
+    return this.finish(t, out);
+  }
+
+  /** A statement has its answer: an autocommit transaction ends with it (committed, or rolled back by its error). */
+  private finish(t: Trx, out: MvccResult): MvccResult {
+    if ("error" in out && (out.error === "ER_LOCK_DEADLOCK" || out.error === "ER_CHECKREAD")) {
+      this.end(t, false); // the whole transaction is rolled back, and the session leaves it
+      return out;
+    }
+    if (t.implicit) this.end(t, !("error" in out));
+    return out;
+  }
+
+  // ---- statements
+
+  private statement(t: Trx, op: Statement): Outcome {
+    const locking = t.level === "ser" && !t.implicit; // ha_innobase::store_lock: SERIALIZABLE SELECTs take S locks
+    // a consistent read opens the read view (row_search_mvcc: trx->read_view.open), whatever it then finds
+    if (!locking && (op.op === "read" || op.op === "scan")) t.view ??= this.openView();
+    switch (op.op) {
+      case "read": {
+        const r = this.find(op.key);
+        const img = locking ? this.uniqueSearch(t, op.key, "S")?.img : r && this.consistent(t, r);
+        return { values: img && !img.deleted ? [img.value] : [] };
+      }
+      case "scan":
+        return { rows: locking ? this.lockingScan(t, op.lo, op.hi) : this.consistentScan(t, op.lo, op.hi) };
+      case "insert":
+        return this.insert(t, op.key, op.value);
+      case "update":
+      case "delete": {
+        const r = this.uniqueSearch(t, op.key, "X");
+        if (!r) return { count: 0 };
+        if (op.op === "delete") this.change(t, r, { value: r.img.value, deleted: true });
+        else {
+          const value = op.add !== undefined ? r.img.value + op.add : (op.value ?? r.img.value);
+          // the SQL layer compares the rows: an unchanged row is found (counted) but not written
+          if (value !== r.img.value) this.change(t, r, { value, deleted: false });
+        }
+        return { count: 1 };
+      }
+    }
+  }
+
+  /** The version a consistent read sees through its open view (row_vers_build_for_consistent_read). */
+  private consistent(t: Trx, r: Rec): Image | undefined {
+    for (let img: Image | undefined = r.img; img; img = img.prev)
+      if (img.trxId === t.id || changesVisible(img.trxId, t.view!)) return img;
+    return undefined;
+  }
+
+  private consistentScan(t: Trx, lo: number, hi: number): [number, number][] {
+    const rows: [number, number][] = [];
+    for (const r of this.records) {
+      if (r.key < lo || r.key > hi) continue;
+      const img = this.consistent(t, r);
+      if (img && !img.deleted) rows.push([r.key, img.value]);
+    }
+    return rows;
+  }
+
+  /** ReadView::open: the active read-write transactions, the next id. */
+  protected openView(): ReadView {
+    const ids = [...this.trxs.values()].flatMap((x) => (x.id !== undefined ? [x.id] : [])).sort((a, b) => a - b);
+    return { low: this.nextId, up: ids[0] ?? this.nextId, ids };
+  }
+
+  /**
+   * row_search_mvcc, a unique search with locks (k = key): the record itself, delete-marked or not, without its gap
+   * (an exact match of a PAGE_CUR_GE search); where there is none, under REPEATABLE READ and SERIALIZABLE, a gap lock
+   * on the next record. READ COMMITTED passes over a record whose delete is committed without locking it, and lets
+   * go of one a wait found deleted. Returns the record if it is there now (a current read).
+   */
+  private uniqueSearch(t: Trx, key: number, mode: "S" | "X"): Rec | undefined {
+    const gaps = t.level !== "rc";
+    const r = this.find(key);
+    if (!r) {
+      if (gaps) this.lock(t, this.after(key), mode, "gap");
+      return undefined;
+    }
+    if (!gaps && r.img.deleted && !this.active(r.img.trxId)) {
+      this.locks = this.locks.filter((l) => l.trx !== t || l.key !== key); // one its wait took
+      return undefined;
+    }
+    this.lock(t, key, mode, "rec");
+    this.checkRead(t, r);
+    return r.img.deleted ? undefined : r;
+  }
+
+  /** Whether a transaction that has not ended has this id. */
+  private active(id: number): boolean {
+    return [...this.trxs.values()].some((x) => x.id === id);
+  }
+
+  /**
+   * A SERIALIZABLE scan (k BETWEEN lo AND hi): S locks on every record of the range (the first, if it is lo, without
+   * its gap), delete-marked ones too, and a next-key lock on the first record after it (or the supremum).
+   */
+  private lockingScan(t: Trx, lo: number, hi: number): [number, number][] {
+    const rows: [number, number][] = [];
+    for (const r of this.records) {
+      if (r.key < lo) continue;
+      this.lock(t, r.key, "S", r.key === lo ? "rec" : "next-key");
+      this.checkRead(t, r);
+      if (r.key > hi) return rows;
+      if (!r.img.deleted) rows.push([r.key, r.img.value]);
+    }
+    this.lock(t, SUPREMUM, "S", "next-key");
+    return rows;
+  }
+
+  /**
+   * row_ins_clust_index_entry: a present key is checked under an S record lock (row_ins_duplicate_error_in_clust):
+   * ER_DUP_ENTRY if it is not delete-marked, else the record is written over (X lock). An absent key needs the gap
+   * (lock_rec_insert_check_and_lock: an insert intention that waits for others' gap and next-key locks).
+   */
+  private insert(t: Trx, key: number, value: number): Outcome {
+    const r = this.find(key);
+    if (r) {
+      this.lock(t, key, "S", "rec");
+      this.checkRead(t, r);
+      if (!r.img.deleted) return { error: "ER_DUP_ENTRY" }; // the statement is rolled back; its lock stays
+      this.lock(t, key, "X", "rec");
+      this.change(t, r, { value, deleted: false });
+      return { count: 1 };
+    }
+    const next = this.after(key);
+    // granted after a wait: it goes in (the check is not made again)
+    if (!this.locks.some((l) => l.trx === t && l.key === next && l.kind === "insert-intention" && !l.waiting)) {
+      const blocker = this.conflict(t, { key: next, mode: "X", kind: "insert-intention" }, this.locks.length);
+      if (blocker) return this.enqueue(t, next, "X", "insert-intention", blocker);
+    }
+    const rec: Rec = { key, img: { value, deleted: false, trxId: this.idOf(t) } };
+    this.records.push(rec);
+    this.records.sort((a, b) => a.key - b.key);
+    t.undo.push({ rec, fresh: true });
+    // lock_update_insert: the new record inherits the next one's gap locks, as gap locks
+    for (const l of this.locks.filter((x) => x.key === next && x.kind !== "insert-intention" && x.kind !== "rec"))
+      this.locks.push({ trx: l.trx, key, mode: l.mode, kind: "gap", waiting: false });
+    this.locks.push({ trx: t, key, mode: "X", kind: "rec", waiting: false }); // its implicit lock, made explicit
+    return { count: 1 };
+  }
+
+  /** A new version of the record, by the transaction (which holds its X lock): one undo record. */
+  private change(t: Trx, r: Rec, to: { value: number; deleted: boolean }): void {
+    r.img = { ...to, trxId: this.idOf(t), prev: r.img };
+    t.undo.push({ rec: r, fresh: false });
+  }
+
+  private idOf(t: Trx): number {
+    t.id ??= this.nextId++;
+    return t.id;
+  }
+
+  /** innodb_snapshot_isolation: a locked record whose newest version the read view does not see (ER_CHECKREAD). */
+  private checkRead(t: Trx, r: Rec): void {
+    if (!this.snapshotIsolation || !t.view || r.img.trxId === t.id) return;
+    if (!changesVisible(r.img.trxId, t.view)) throw new Stop({ error: "ER_CHECKREAD" });
+  }
+
+  private find(key: number): Rec | undefined {
+    return this.records.find((r) => r.key === key);
+  }
+
+  /** The first record after `key`, or the supremum. */
+  private after(key: number): number {
+    return this.records.find((r) => r.key > key)?.key ?? SUPREMUM;
+  }
+
+  // ---- locks
+
+  /** lock_rec_lock: held already, granted, or a wait (the statement stops there). */
+  private lock(t: Trx, key: number, mode: "S" | "X", kind: LockKind): void {
+    this.idOf(t); // a locking read makes the transaction read-write
+    const mine = this.locks.filter((l) => l.trx === t && l.key === key);
+    if (mine.some((l) => covers(l, { mode, kind }))) return;
+    // the record is locked already, strongly enough: only its gap is wanted, and a gap lock never waits
+    if (kind === "next-key" && mine.some((l) => covers(l, { mode, kind: "rec" }))) kind = "gap";
+    const blocker = this.conflict(t, { key, mode, kind }, this.locks.length);
+    if (blocker) throw new Stop(this.enqueue(t, key, mode, kind, blocker));
+    this.locks.push({ trx: t, key, mode, kind, waiting: false });
+  }
+
+  private enqueue(t: Trx, key: number, mode: "S" | "X", kind: LockKind, on: Trx): Outcome {
+    const wait: Lock = { trx: t, key, mode, kind, waiting: true };
+    this.locks.push(wait);
+    return { wait, on };
+  }
+
+  /** The owner of the first lock before `before` in the record's queue that the request must wait for. */
+  private conflict(t: Trx, r: { key: number; mode: "S" | "X"; kind: LockKind }, before: number): Trx | undefined {
+    for (let i = 0; i < before; i++) {
+      const l = this.locks[i]!;
+      if (l.trx !== t && l.key === r.key && hasToWait(r, l)) return l.trx;
+    }
+    return undefined;
+  }
+
+  // ---- ends, wakeups, deadlocks
+
+  /** trx_commit / trx_rollback: undo (newest first) if rolling back, then release every lock. */
+  private end(t: Trx, commit: boolean): void {
+    if (this.trxs.get(t.tx) === t) this.trxs.delete(t.tx);
+    t.wait = undefined;
+    if (!commit)
+      for (const { rec, fresh } of t.undo.reverse()) {
+        if (!fresh) rec.img = rec.img.prev!;
+        else this.remove(rec);
+      }
+    this.locks = this.locks.filter((l) => l.trx !== t);
+    this.regrant();
+  }
+
+  /**
+   * A rolled-back insert's record goes: its gap and next-key locks pass to the next record as gap locks
+   * (lock_rec_inherit_to_gap), and requests waiting on it are cancelled: their statements search again.
+   */
+  private remove(rec: Rec): void {
+    this.records.splice(this.records.indexOf(rec), 1);
+    const next = this.after(rec.key);
+    const on = this.locks.filter((l) => l.key === rec.key);
+    this.locks = this.locks.filter((l) => l.key !== rec.key);
+    for (const l of on) {
+      if (l.waiting && l.trx.wait?.lock === l) l.trx.wait.on = l.trx;
+      else if (!l.waiting && (l.kind === "next-key" || l.kind === "gap"))
+        this.locks.push({ trx: l.trx, key: next, mode: l.mode, kind: "gap", waiting: false });
+    }
+  }
+
+  /**
+   * lock_rec_dequeue_from_page / lock_grant: every waiting request that nothing before it in its queue conflicts with
+   * is granted (in queue order), and cancelled ones search again; then their statements go on, in that order. The
+   * others wait for the first lock that still conflicts, and a wait edge that changed is checked for a deadlock.
+   */
+  private regrant(): void {
+    const ready: Trx[] = [];
+    for (const [i, l] of this.locks.entries())
+      if (l.waiting && !this.conflict(l.trx, l, i)) {
+        l.waiting = false;
+        ready.push(l.trx);
+      }
+    ready.push(...[...this.trxs.values()].filter((x) => x.wait?.on === x));
+    for (const x of [...this.trxs.values()]) {
+      if (!x.wait || ready.includes(x)) continue;
+      const on = this.conflict(x, x.wait.lock, this.locks.indexOf(x.wait.lock));
+      if (on && on !== x.wait.on) {
+        x.wait.on = on;
+        this.checkDeadlock(x);
+      }
+    }
+    for (const x of ready) {
+      if (!x.wait) continue; // a deadlock above ended it
+      const op = x.wait.op;
+      x.wait = undefined;
+      const r = this.execute(x, op);
+      if (r) this.woken.push({ tx: x.tx, result: r });
+    }
+  }
+
+  /**
+   * Deadlock::find_cycle over each waiter's one edge; the victim is the lightest transaction of the cycle (undo
+   * records plus lock structs, TRX_WEIGHT), the one whose wait closed it on a tie. It is rolled back: ER_LOCK_DEADLOCK.
+   */
+  private checkDeadlock(from: Trx): void {
+    const cycle: Trx[] = [];
+    let x: Trx | undefined = from;
+    while (x?.wait && !cycle.includes(x)) {
+      cycle.push(x);
+      x = x.wait.on;
+    }
+    if (x !== from) return;
+    const victim = this.victimOf(cycle);
+    if (victim !== from) this.woken.push({ tx: victim.tx, result: { error: "ER_LOCK_DEADLOCK" } });
+    this.end(victim, false);
+  }
+
+  /** The lightest of the cycle (a mutant's seam); `cycle[0]` closed it. */
+  protected victimOf(cycle: readonly Trx[]): Trx {
+    const weight = (t: Trx): number => {
+      const structs = new Set(this.locks.filter((l) => l.trx === t).map((l) => `${l.mode}${l.kind}${l.waiting}`));
+      return t.undo.length + structs.size + (structs.size ? 1 : 0);
+    };
+    return cycle.reduce((a, b) => (weight(b) < weight(a) ? b : a));
+  }
+}

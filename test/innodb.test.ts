@@ -1,0 +1,294 @@
+// The InnoDB flavour's model against what MariaDB 10.11 does (docs/research/innodb.md): each scenario runs on the
+// model and, where a server can run, on MariaDB, and both must answer as the server was seen to; then generated
+// sequences run on both, op by op.
+import fc from "fast-check";
+import { afterAll, describe, expect, test } from "vitest";
+import type { Engine } from "../core/index.ts";
+import { mariadbFactory } from "../engines/mariadb/index.ts";
+import { mariadbUnavailable } from "../engines/mariadb/server.ts";
+import { mvccOpKinds } from "../fuzz/mvcc/ops.ts";
+import { InnodbModel } from "../models/mvcc/innodb.ts";
+import type { MvccGeometry, MvccObs, MvccOp, MvccResult, SqlState } from "../models/mvcc/types.ts";
+
+const why = mariadbUnavailable();
+if (why) console.warn(`innodb: MariaDB skipped: it ${why}`);
+
+const geometry = (snapshotIsolation = false): MvccGeometry => ({
+  keys: 6,
+  txs: 4,
+  flavour: "innodb",
+  snapshotIsolation,
+});
+const factory = mariadbFactory();
+afterAll(async () => {
+  await factory.dispose?.();
+});
+
+type Step = [MvccOp, MvccObs];
+const ins = (tx: number, key: number, value: number): MvccOp => ({ op: "insert", tx, key, value });
+const upd = (tx: number, key: number, value: number): MvccOp => ({ op: "update", tx, key, value });
+const add = (tx: number, key: number, by = 1): MvccOp => ({ op: "update", tx, key, add: by });
+const del = (tx: number, key: number): MvccOp => ({ op: "delete", tx, key });
+const read = (tx: number, key: number): MvccOp => ({ op: "read", tx, key });
+const scan = (tx: number, lo: number, hi: number): MvccOp => ({ op: "scan", tx, lo, hi });
+const begin = (tx: number, level: "rc" | "rr" | "ser", readOnly?: true): MvccOp => ({
+  op: "begin",
+  tx,
+  level,
+  ...(readOnly ? { readOnly } : {}),
+});
+const commit = (tx: number): MvccOp => ({ op: "commit", tx });
+const ok = { ok: true } as const;
+const count = (n: number) => ({ count: n });
+const values = (...v: number[]) => ({ values: v });
+const blocked = { blocked: true } as const;
+const error = (e: SqlState): MvccResult => ({ error: e });
+
+const scenarios: Record<string, { si?: boolean; steps: Step[] }> = {
+  "REPEATABLE READ's read view is made by the first consistent read, not by BEGIN (a1)": {
+    steps: [
+      [ins(3, 1, 10), count(1)],
+      [begin(1, "rr"), ok],
+      [upd(3, 1, 77), count(1)],
+      [read(1, 1), values(77)],
+      [upd(3, 1, 88), count(1)],
+      [read(1, 1), values(77)],
+    ],
+  },
+  "a write reads the newest committed version: REPEATABLE READ loses an update (b1)": {
+    steps: [
+      [ins(3, 1, 0), count(1)],
+      [begin(1, "rr"), ok],
+      [read(1, 1), values(0)],
+      [begin(2, "rr"), ok],
+      [upd(2, 1, 1), count(1)],
+      [commit(2), ok],
+      [read(1, 1), values(0)],
+      [add(1, 1), count(1)],
+      [read(1, 1), values(2)],
+      [commit(1), ok],
+    ],
+  },
+  "a writer that waited goes on from the version committed meanwhile, with no error (b2)": {
+    steps: [
+      [ins(3, 1, 0), count(1)],
+      [begin(1, "rr"), ok],
+      [read(1, 1), values(0)],
+      [begin(2, "rr"), ok],
+      [upd(2, 1, 5), count(1)],
+      [add(1, 1), blocked],
+      [commit(2), { ok: true, unblocked: [{ tx: 1, result: count(1) }] }],
+      [read(1, 1), values(6)],
+    ],
+  },
+  "a key deleted and inserted again: the reader sees its own row only (b6)": {
+    steps: [
+      [ins(3, 1, 0), count(1)],
+      [ins(3, 2, 0), count(1)],
+      [begin(1, "rr"), ok],
+      [
+        scan(1, 1, 2),
+        {
+          rows: [
+            [1, 0],
+            [2, 0],
+          ],
+        },
+      ],
+      [del(3, 1), count(1)],
+      [add(1, 1), count(0)],
+      [ins(1, 1, 11), count(1)],
+      [
+        scan(1, 1, 2),
+        {
+          rows: [
+            [1, 11],
+            [2, 0],
+          ],
+        },
+      ],
+    ],
+  },
+  "ER_DUP_ENTRY rolls back the statement only; the transaction goes on (b7)": {
+    steps: [
+      [ins(3, 1, 0), count(1)],
+      [ins(3, 2, 0), count(1)],
+      [begin(1, "rr"), ok],
+      [upd(1, 1, 5), count(1)],
+      [ins(1, 2, 22), error("ER_DUP_ENTRY")],
+      [commit(1), ok],
+      [
+        scan(2, 1, 2),
+        {
+          rows: [
+            [1, 5],
+            [2, 0],
+          ],
+        },
+      ],
+    ],
+  },
+  "SERIALIZABLE reads take S locks; two of them on one gap, then both insert: a deadlock (d11)": {
+    steps: [
+      [ins(3, 1, 0), count(1)],
+      [ins(3, 4, 0), count(1)],
+      [begin(1, "ser"), ok],
+      [begin(2, "ser"), ok],
+      [read(1, 3), values()],
+      [read(2, 3), values()],
+      [ins(1, 3, 31), blocked],
+      [ins(2, 3, 32), { error: "ER_LOCK_DEADLOCK", unblocked: [{ tx: 1, result: count(1) }] }],
+      [commit(1), ok],
+      [read(2, 3), values(31)],
+    ],
+  },
+  "an S→X upgrade behind a waiting X: the deadlock is found when the other S holder commits (c4)": {
+    steps: [
+      [ins(4, 1, 10), count(1)],
+      [begin(1, "ser"), ok],
+      [begin(2, "ser"), ok],
+      [begin(3, "rr"), ok],
+      [read(1, 1), values(10)],
+      [read(2, 1), values(10)],
+      [upd(3, 1, 5), blocked],
+      [upd(1, 1, 6), blocked],
+      [
+        commit(2),
+        {
+          ok: true,
+          unblocked: [
+            { tx: 1, result: count(1) },
+            { tx: 3, result: error("ER_LOCK_DEADLOCK") },
+          ],
+        },
+      ],
+      [commit(1), ok],
+      [read(4, 1), values(6)],
+    ],
+  },
+  "a record locked already: a scan wants only its gap and does not queue behind a waiter": {
+    steps: [
+      [ins(4, 1, 10), count(1)],
+      [ins(4, 2, 20), count(1)],
+      [begin(1, "ser"), ok],
+      [upd(1, 2, 8), count(1)],
+      [begin(2, "rr"), ok],
+      [del(2, 2), blocked],
+      [
+        scan(1, 1, 2),
+        {
+          rows: [
+            [1, 10],
+            [2, 8],
+          ],
+        },
+      ],
+      [commit(1), { ok: true, unblocked: [{ tx: 2, result: count(1) }] }],
+    ],
+  },
+  "a delete-marked record is locked without its gap, an absent key's gap is; READ COMMITTED passes over a committed delete":
+    {
+      steps: [
+        [ins(3, 1, 10), count(1)],
+        [ins(3, 4, 40), count(1)],
+        [del(3, 1), count(1)],
+        [del(3, 4), count(1)],
+        [begin(1, "ser"), ok],
+        [upd(1, 1, 4), count(0)],
+        [upd(1, 4, 4), count(0)],
+        [begin(2, "rc"), ok],
+        [del(2, 1), count(0)], // client 1 holds the record, but its delete is committed
+        [ins(3, 5, 5), count(1)], // nothing locks the gap after 4
+        [upd(1, 2, 4), count(0)], // no 2: the gap before 4 is locked
+        [ins(3, 3, 3), blocked],
+        [commit(1), { ok: true, unblocked: [{ tx: 3, result: count(1) }] }],
+      ],
+    },
+  "BEGIN inside a transaction, a write in a READ ONLY one, COMMIT outside one": {
+    steps: [
+      [begin(1, "rr"), ok],
+      [begin(1, "rc"), error("ER_CANT_CHANGE_TX_CHARACTERISTICS")],
+      [commit(1), ok],
+      [commit(1), ok],
+      [begin(2, "rr", true), ok],
+      [ins(2, 1, 1), error("ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION")],
+      [read(2, 1), values()],
+      [commit(2), ok],
+    ],
+  },
+  "innodb_snapshot_isolation: a write to a row changed since the read view fails and ends the transaction (f1)": {
+    si: true,
+    steps: [
+      [ins(3, 1, 0), count(1)],
+      [ins(3, 2, 0), count(1)],
+      [begin(1, "rr"), ok],
+      [read(1, 1), values(0)],
+      [upd(3, 1, 1), count(1)],
+      [add(1, 1), error("ER_CHECKREAD")],
+      [add(1, 2), count(1)], // autocommitted: the transaction is over
+      [commit(1), ok],
+      [
+        scan(3, 1, 2),
+        {
+          rows: [
+            [1, 1],
+            [2, 1],
+          ],
+        },
+      ],
+    ],
+  },
+};
+
+async function play(engine: Engine<MvccOp, MvccObs>, steps: Step[]): Promise<void> {
+  try {
+    for (const [i, [op, want]] of steps.entries())
+      expect(await engine.apply(op), `op ${i}: ${JSON.stringify(op)}`).toEqual(want);
+  } finally {
+    await engine.close?.();
+  }
+}
+
+describe("the InnoDB model answers as MariaDB was seen to", () => {
+  for (const [name, { si, steps }] of Object.entries(scenarios))
+    test(name, () => play(new InnodbModel(geometry(si)), steps));
+});
+
+describe.skipIf(why !== undefined)("MariaDB answers the same", () => {
+  for (const [name, { si, steps }] of Object.entries(scenarios))
+    test(name, async () => play((await factory.create(geometry(si))) as Engine<MvccOp, MvccObs>, steps));
+
+  test("generated sequences: the model and MariaDB answer every op alike", async () => {
+    const g = geometry();
+    g.keys = 3;
+    g.txs = 3;
+    const kinds = mvccOpKinds(g, new Set()).filter(
+      (k) => !JSON.stringify(fc.sample(k.arbitrary, 1)).includes("vacuum"),
+    );
+    const sequences = fc.sample(fc.array(fc.oneof(...kinds), { minLength: 5, maxLength: 40 }), {
+      seed: 20,
+      numRuns: 60,
+    });
+    let ops = 0;
+    for (const raw of sequences) {
+      const model = new InnodbModel(g);
+      const engine = (await factory.create(g)) as Engine<MvccOp, MvccObs>;
+      const done: string[] = [];
+      try {
+        for (const op of [ins(1, 1, 10), ...raw]) {
+          if (op.op === "vacuum" || op.op === "checkpoint") continue;
+          const s = model.session(op.tx);
+          if (s.blocked || (op.op === "begin" && s.open)) continue; // as arrange sends them
+          const want = model.apply(op);
+          const got = await engine.apply(op);
+          done.push(`${JSON.stringify(op)} → ${JSON.stringify(got)}`);
+          expect(got, done.join("\n")).toEqual(want);
+          ops++;
+        }
+      } finally {
+        await engine.close?.();
+      }
+    }
+    expect(ops).toBeGreaterThan(600);
+  }, 120_000);
+});
