@@ -55,6 +55,15 @@ const scenarios: Record<string, { si?: boolean; steps: Step[] }> = {
       [read(1, 1), values(77)],
     ],
   },
+  "a consistent read that finds nothing makes the read view too": {
+    steps: [
+      [ins(3, 2, 8), count(1)],
+      [begin(1, "rr"), ok],
+      [read(1, 4), values()],
+      [add(3, 2), count(1)],
+      [read(1, 2), values(8)],
+    ],
+  },
   "a write reads the newest committed version: REPEATABLE READ loses an update (b1)": {
     steps: [
       [ins(3, 1, 0), count(1)],
@@ -164,6 +173,19 @@ const scenarios: Record<string, { si?: boolean; steps: Step[] }> = {
       ],
       [commit(1), ok],
       [read(4, 1), values(6)],
+    ],
+  },
+  "a SERIALIZABLE scan locks the record after its range, unless the range is one key (a unique search)": {
+    steps: [
+      [ins(4, 2, 20), count(1)],
+      [ins(4, 4, 40), count(1)],
+      [begin(2, "ser"), ok],
+      [ins(2, 3, 7), count(1)],
+      [begin(1, "ser"), ok],
+      [scan(1, 2, 2), { rows: [[2, 20]] }],
+      [scan(1, 4, 5), { rows: [[4, 40]] }],
+      [scan(1, 1, 2), blocked], // the next-key lock on 3, client 2's
+      [commit(2), { ok: true, unblocked: [{ tx: 1, result: { rows: [[2, 20]] } }] }],
     ],
   },
   "a record locked already: a scan wants only its gap and does not queue behind a waiter": {

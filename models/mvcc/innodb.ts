@@ -208,8 +208,13 @@ export class InnodbModel implements Engine<MvccOp, MvccObs> {
         const img = locking ? this.uniqueSearch(t, op.key, "S")?.img : r && this.consistent(t, r);
         return { values: img && !img.deleted ? [img.value] : [] };
       }
-      case "scan":
-        return { rows: locking ? this.lockingScan(t, op.lo, op.hi) : this.consistentScan(t, op.lo, op.hi) };
+      case "scan": {
+        if (!locking) return { rows: this.consistentScan(t, op.lo, op.hi) };
+        if (op.lo !== op.hi) return { rows: this.lockingScan(t, op.lo, op.hi) };
+        // BETWEEN k AND k is k = k to the optimizer: a unique search
+        const r = this.uniqueSearch(t, op.lo, "S");
+        return { rows: r ? [[r.key, r.img.value]] : [] };
+      }
       case "insert":
         return this.insert(t, op.key, op.value);
       case "update":
