@@ -260,6 +260,38 @@ const scenarios: Record<string, { si?: boolean; steps: Step[] }> = {
       ],
     ],
   },
+  "innodb_snapshot_isolation: a changed record fails at once if its changer has ended, not behind another's lock": {
+    si: true,
+    steps: [
+      [ins(3, 1, 10), count(1)],
+      [begin(1, "rr"), ok],
+      [scan(1, 1, 1), { rows: [[1, 10]] }],
+      [del(3, 1), count(1)],
+      [begin(2, "ser", true), ok],
+      [scan(2, 1, 1), { rows: [] }], // an S lock on the delete-marked record
+      [add(1, 1), error("ER_CHECKREAD")],
+    ],
+  },
+  "innodb_snapshot_isolation: a write waits for the changer, then fails if it committed, goes on if it rolled back (f4)":
+    {
+      si: true,
+      steps: [
+        [ins(4, 1, 0), count(1)],
+        [begin(1, "rr"), ok],
+        [read(1, 1), values(0)],
+        [begin(2, "rr"), ok],
+        [upd(2, 1, 1), count(1)],
+        [add(1, 1), blocked],
+        [
+          { op: "abort", tx: 2 },
+          { ok: true, unblocked: [{ tx: 1, result: count(1) }] },
+        ],
+        [begin(3, "rr"), ok],
+        [read(3, 1), values(0)],
+        [commit(1), ok],
+        [upd(3, 1, 5), error("ER_CHECKREAD")],
+      ],
+    },
 };
 
 async function play(engine: Engine<MvccOp, MvccObs>, steps: Step[]): Promise<void> {

@@ -272,8 +272,7 @@ export class InnodbModel implements Engine<MvccOp, MvccObs> {
       this.locks = this.locks.filter((l) => l.trx !== t || l.key !== key); // one its wait took
       return undefined;
     }
-    this.lock(t, key, mode, "rec");
-    this.checkRead(t, r);
+    this.lockRecord(t, r, mode, "rec");
     return r.img.deleted ? undefined : r;
   }
 
@@ -290,8 +289,7 @@ export class InnodbModel implements Engine<MvccOp, MvccObs> {
     const rows: [number, number][] = [];
     for (const r of this.records) {
       if (r.key < lo) continue;
-      this.lock(t, r.key, "S", r.key === lo ? "rec" : "next-key");
-      this.checkRead(t, r);
+      this.lockRecord(t, r, "S", r.key === lo ? "rec" : "next-key");
       if (r.key > hi) return rows;
       if (!r.img.deleted) rows.push([r.key, r.img.value]);
     }
@@ -307,8 +305,7 @@ export class InnodbModel implements Engine<MvccOp, MvccObs> {
   private insert(t: Trx, key: number, value: number): Outcome {
     const r = this.find(key);
     if (r) {
-      this.lock(t, key, "S", "rec");
-      this.checkRead(t, r);
+      this.lockRecord(t, r, "S", "rec");
       if (!r.img.deleted) return { error: "ER_DUP_ENTRY" }; // the statement is rolled back; its lock stays
       this.lock(t, key, "X", "rec");
       this.change(t, r, { value, deleted: false });
@@ -342,10 +339,16 @@ export class InnodbModel implements Engine<MvccOp, MvccObs> {
     return t.id;
   }
 
-  /** innodb_snapshot_isolation: a locked record whose newest version the read view does not see (ER_CHECKREAD). */
-  private checkRead(t: Trx, r: Rec): void {
-    if (!this.snapshotIsolation || !t.view || r.img.trxId === t.id) return;
-    if (!changesVisible(r.img.trxId, t.view)) throw new Stop({ error: "ER_CHECKREAD" });
+  /**
+   * lock_clust_rec_read_check_and_lock: lock a record; under innodb_snapshot_isolation, a record whose newest version
+   * the read view does not see fails with ER_CHECKREAD, at once if its changer has ended, else once it has.
+   */
+  private lockRecord(t: Trx, r: Rec, mode: "S" | "X", kind: LockKind): void {
+    const changed = (): boolean =>
+      this.snapshotIsolation && t.view !== undefined && r.img.trxId !== t.id && !changesVisible(r.img.trxId, t.view);
+    if (changed() && !this.active(r.img.trxId)) throw new Stop({ error: "ER_CHECKREAD" });
+    this.lock(t, r.key, mode, kind);
+    if (changed() && !this.active(r.img.trxId)) throw new Stop({ error: "ER_CHECKREAD" });
   }
 
   private find(key: number): Rec | undefined {
