@@ -27,6 +27,8 @@ export interface Property<Op, Obs, State> {
   readonly members?: readonly { readonly name: string; readonly description: string }[];
   readonly kind: "invariant" | "economy";
   readonly description: string;
+  /** Whether it checks anything under this geometry (a flavour's property passes over the others): absent, always. */
+  appliesTo?(geometry: unknown): boolean;
   /** A fresh checker for one run; `initial` is the engine's state before the first op. */
   start(initial: State): Checker<Op, Obs, State>;
 }

@@ -45,6 +45,7 @@ export function coverageOf(c: CoverageInput): Coverage {
     !c.skip?.includes("economy") &&
     (c.layer.views ?? []).some((v) => v.kind === "economy" && c.features.has(v.name));
   for (const p of c.layer.properties) {
+    if (p.appliesTo && !p.appliesTo(c.geometry)) continue;
     const names = p.members?.map((m) => m.name) ?? [p.name];
     if (c.skip?.includes(p.kind))
       for (const property of names) notChecked.push({ property, reason: `--skip ${p.kind}` });

@@ -1,5 +1,6 @@
 // Op arbitraries for the mvcc layer: a few clients running short transactions over a few keys, so they collide.
 import fc from "fast-check";
+import { InnodbModel } from "../../models/mvcc/innodb.ts";
 import { MvccModel } from "../../models/mvcc/model.ts";
 import { type Level, type MvccGeometry, type MvccOp, pgLevels } from "../../models/mvcc/types.ts";
 
@@ -34,7 +35,7 @@ export function mvccOpKinds(g: MvccGeometry, _features: ReadonlySet<string>): fc
     { weight: 2, arbitrary: fc.record({ op: fc.constant("delete" as const), tx, key }) },
     { weight: 3, arbitrary: fc.record({ op: fc.constant("commit" as const), tx }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant("abort" as const), tx }) },
-    { weight: 1, arbitrary: fc.constant({ op: "vacuum" as const }) },
+    ...(g.flavour === "innodb" ? [] : [{ weight: 1, arbitrary: fc.constant({ op: "vacuum" as const }) }]),
   ];
 }
 
@@ -47,7 +48,7 @@ export function mvccOpKinds(g: MvccGeometry, _features: ReadonlySet<string>): fc
  * allowed path than the model, the ops still run: they only come back `skipped` or 25P02 more often.
  */
 export function mvccArrange(ops: MvccOp[], g: MvccGeometry, _features: ReadonlySet<string>): MvccOp[] {
-  const model = new MvccModel(g);
+  const model = g.flavour === "innodb" ? new InnodbModel(g) : new MvccModel(g);
   const level = new Map<number, Level>();
   const out: MvccOp[] = [];
   const emit = (op: MvccOp) => {
@@ -113,7 +114,7 @@ export function mvccAlphabet(g: MvccGeometry): MvccOp[] {
     { op: "begin", tx: other, level: "ser" },
     ...alphabetStatements(g),
     ...(g.keys >= 2 ? [{ op: "insert", tx: other, key: 2, value: 20 } as const] : []),
-    { op: "vacuum" },
+    ...(g.flavour === "innodb" ? [] : [{ op: "vacuum" } as const]),
   ]);
 }
 

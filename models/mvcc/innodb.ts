@@ -5,6 +5,7 @@
 // at once by weight (Deadlock::check_and_resolve), and MariaDB's client side: a statement error rolls back the
 // statement only, a deadlock or ER_CHECKREAD the whole transaction. Facts and sources: docs/innodb.md.
 import { type Engine, InputError } from "../../core/index.ts";
+import type { InnodbState } from "./innodb-state.ts";
 import type { MvccGeometry, MvccObs, MvccOp, MvccResult, PgLevel } from "./types.ts";
 
 type Statement = Extract<MvccOp, { op: "read" | "scan" | "insert" | "update" | "delete" }>;
@@ -98,9 +99,9 @@ function covers(l: Lock, r: { mode: "S" | "X"; kind: LockKind }): boolean {
 /** ReadView::changes_visible */
 export const changesVisible = (id: number, v: ReadView): boolean => id < v.up || (id < v.low && !v.ids.includes(id));
 
-export class InnodbModel implements Engine<MvccOp, MvccObs> {
+export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
   readonly layer = "mvcc" as const;
-  readonly features: ReadonlySet<string> = new Set<string>();
+  readonly features: ReadonlySet<string> = new Set(["inspect"]);
   /** The clustered index, in key order. */
   protected readonly records: Rec[] = [];
   /** Every lock, in the order it was requested (each record's queue is this order). */
@@ -121,6 +122,35 @@ export class InnodbModel implements Engine<MvccOp, MvccObs> {
     const obs = this.perform(op);
     if (!this.woken.length || "skipped" in obs) return obs;
     return { ...obs, unblocked: [...this.woken].sort((a, b) => a.tx - b.tx) };
+  }
+
+  inspect(): InnodbState {
+    const chain = (img: Image) => {
+      const out: InnodbState["records"][number]["versions"] = [];
+      for (let v: Image | undefined = img; v; v = v.prev)
+        out.push({ value: v.value, deleted: v.deleted, trxId: v.trxId });
+      return out;
+    };
+    return {
+      innodb: true,
+      records: this.records.map((r) => ({ key: r.key, versions: chain(r.img) })),
+      locks: this.locks.map((l) => ({
+        tx: l.trx.tx,
+        key: l.key === SUPREMUM ? null : l.key,
+        mode: l.mode,
+        kind: l.kind,
+        waiting: l.waiting,
+      })),
+      trxs: [...this.trxs.values()].map((t) => ({
+        tx: t.tx,
+        ...(t.id !== undefined ? { id: t.id } : {}),
+        level: t.level,
+        ...(t.view ? { view: { low: t.view.low, up: t.view.up, ids: [...t.view.ids] } } : {}),
+        undo: t.undo.length,
+        waiting: t.wait !== undefined,
+      })),
+      nextTrxId: this.nextId,
+    };
   }
 
   session(tx: number): { open: boolean; blocked: boolean; failed: boolean } {
@@ -171,7 +201,7 @@ export class InnodbModel implements Engine<MvccOp, MvccObs> {
       if (!(e instanceof Stop)) throw e;
       out = e.outcome;
     }
-    if (t.level === "rc" || t.implicit) t.view = undefined; // READ COMMITTED closes its view at the statement's end
+    if (this.closesView(t)) t.view = undefined;
     if ("wait" in out) {
       t.wait = { op, lock: out.wait, on: out.on };
       this.checkDeadlock(t);
@@ -186,14 +216,24 @@ export class InnodbModel implements Engine<MvccOp, MvccObs> {
     return this.finish(t, out);
   }
 
+  /** READ COMMITTED closes its read view at each statement's end (an autocommit transaction ends with it). */
+  protected closesView(t: Trx): boolean {
+    return t.level === "rc" || t.implicit;
+  }
+
   /** A statement has its answer: an autocommit transaction ends with it (committed, or rolled back by its error). */
   private finish(t: Trx, out: MvccResult): MvccResult {
-    if ("error" in out && (out.error === "ER_LOCK_DEADLOCK" || out.error === "ER_CHECKREAD")) {
+    if ("error" in out && this.endsTransaction(out.error)) {
       this.end(t, false); // the whole transaction is rolled back, and the session leaves it
       return out;
     }
     if (t.implicit) this.end(t, !("error" in out));
     return out;
+  }
+
+  /** convert_error_code_to_mysql: a deadlock and ER_CHECKREAD roll back the transaction, other errors the statement. */
+  protected endsTransaction(error: string): boolean {
+    return error === "ER_LOCK_DEADLOCK" || error === "ER_CHECKREAD";
   }
 
   // ---- statements
@@ -233,10 +273,15 @@ export class InnodbModel implements Engine<MvccOp, MvccObs> {
   }
 
   /** The version a consistent read sees through its open view (row_vers_build_for_consistent_read). */
-  private consistent(t: Trx, r: Rec): Image | undefined {
+  protected consistent(t: Trx, r: Rec): Image | undefined {
     for (let img: Image | undefined = r.img; img; img = img.prev)
-      if (img.trxId === t.id || changesVisible(img.trxId, t.view!)) return img;
+      if (img.trxId === t.id || this.sees(t.view!, img.trxId)) return img;
     return undefined;
+  }
+
+  /** ReadView::changes_visible */
+  protected sees(view: ReadView, id: number): boolean {
+    return changesVisible(id, view);
   }
 
   private consistentScan(t: Trx, lo: number, hi: number): [number, number][] {
@@ -265,10 +310,10 @@ export class InnodbModel implements Engine<MvccOp, MvccObs> {
     const gaps = t.level !== "rc";
     const r = this.find(key);
     if (!r) {
-      if (gaps) this.lock(t, this.after(key), mode, "gap");
+      if (gaps) this.lockAbsent(t, key, mode);
       return undefined;
     }
-    if (!gaps && r.img.deleted && !this.active(r.img.trxId)) {
+    if (!gaps && r.img.deleted && this.passesOver(r)) {
       this.locks = this.locks.filter((l) => l.trx !== t || l.key !== key); // one its wait took
       return undefined;
     }
@@ -276,8 +321,18 @@ export class InnodbModel implements Engine<MvccOp, MvccObs> {
     return r.img.deleted ? undefined : r;
   }
 
+  /** Under REPEATABLE READ and SERIALIZABLE, a key that is not there: a gap lock where it would be. */
+  protected lockAbsent(t: Trx, key: number, mode: "S" | "X"): void {
+    this.lock(t, this.after(key), mode, "gap");
+  }
+
+  /** READ COMMITTED does not lock a record whose delete is committed (its deleter has ended). */
+  protected passesOver(r: Rec): boolean {
+    return !this.active(r.img.trxId);
+  }
+
   /** Whether a transaction that has not ended has this id. */
-  private active(id: number): boolean {
+  protected active(id: number): boolean {
     return [...this.trxs.values()].some((x) => x.id === id);
   }
 
@@ -346,9 +401,14 @@ export class InnodbModel implements Engine<MvccOp, MvccObs> {
   private lockRecord(t: Trx, r: Rec, mode: "S" | "X", kind: LockKind): void {
     const changed = (): boolean =>
       this.snapshotIsolation && t.view !== undefined && r.img.trxId !== t.id && !changesVisible(r.img.trxId, t.view);
-    if (changed() && !this.active(r.img.trxId)) throw new Stop({ error: "ER_CHECKREAD" });
+    if (this.checksBeforeWait() && changed() && !this.active(r.img.trxId)) throw new Stop({ error: "ER_CHECKREAD" });
     this.lock(t, r.key, mode, kind);
     if (changed() && !this.active(r.img.trxId)) throw new Stop({ error: "ER_CHECKREAD" });
+  }
+
+  /** The snapshot-isolation check comes before the lock wait too (MDEV-36639's order). */
+  protected checksBeforeWait(): boolean {
+    return true;
   }
 
   private find(key: number): Rec | undefined {
@@ -384,9 +444,14 @@ export class InnodbModel implements Engine<MvccOp, MvccObs> {
   private conflict(t: Trx, r: { key: number; mode: "S" | "X"; kind: LockKind }, before: number): Trx | undefined {
     for (let i = 0; i < before; i++) {
       const l = this.locks[i]!;
-      if (l.trx !== t && l.key === r.key && hasToWait(r, l)) return l.trx;
+      if (l.trx !== t && l.key === r.key && this.mustWait(r, l)) return l.trx;
     }
     return undefined;
+  }
+
+  /** lock_rec_has_to_wait, granted and waiting requests alike. */
+  protected mustWait(r: { key: number; mode: "S" | "X"; kind: LockKind }, l: Lock): boolean {
+    return hasToWait(r, l);
   }
 
   // ---- ends, wakeups, deadlocks
@@ -398,24 +463,25 @@ export class InnodbModel implements Engine<MvccOp, MvccObs> {
     if (!commit)
       for (const { rec, fresh } of t.undo.reverse()) {
         if (!fresh) rec.img = rec.img.prev!;
-        else this.remove(rec);
+        else this.remove(rec, t);
       }
     this.locks = this.locks.filter((l) => l.trx !== t);
     this.regrant();
   }
 
   /**
-   * A rolled-back insert's record goes: its gap and next-key locks pass to the next record as gap locks
-   * (lock_rec_inherit_to_gap), and requests waiting on it are cancelled: their statements search again.
+   * A rolled-back insert's record goes (lock_update_delete): the next record inherits every lock on it, waiting ones
+   * too, as a gap lock of the same mode (lock_rec_inherit_to_gap), but the rolling-back transaction's own, insert
+   * intentions, and READ COMMITTED's X locks; requests waiting on it are cancelled: their statements search again.
    */
-  private remove(rec: Rec): void {
+  private remove(rec: Rec, by: Trx): void {
     this.records.splice(this.records.indexOf(rec), 1);
     const next = this.after(rec.key);
     const on = this.locks.filter((l) => l.key === rec.key);
     this.locks = this.locks.filter((l) => l.key !== rec.key);
     for (const l of on) {
       if (l.waiting && l.trx.wait?.lock === l) l.trx.wait.on = l.trx;
-      else if (!l.waiting && (l.kind === "next-key" || l.kind === "gap"))
+      if (l.trx !== by && l.kind !== "insert-intention" && (l.trx.level !== "rc" || l.mode !== "X"))
         this.locks.push({ trx: l.trx, key: next, mode: l.mode, kind: "gap", waiting: false });
     }
   }
@@ -438,7 +504,7 @@ export class InnodbModel implements Engine<MvccOp, MvccObs> {
       const on = this.conflict(x, x.wait.lock, this.locks.indexOf(x.wait.lock));
       if (on && on !== x.wait.on) {
         x.wait.on = on;
-        this.checkDeadlock(x);
+        this.repointed(x);
       }
     }
     for (const x of ready) {
@@ -450,11 +516,16 @@ export class InnodbModel implements Engine<MvccOp, MvccObs> {
     }
   }
 
+  /** lock_rec_dequeue_from_page: a waiter pointed at another owner is checked for a deadlock (Deadlock::to_check). */
+  protected repointed(x: Trx): void {
+    this.checkDeadlock(x, false);
+  }
+
   /**
    * Deadlock::find_cycle over each waiter's one edge; the victim is the lightest transaction of the cycle (undo
    * records plus lock structs, TRX_WEIGHT), the one whose wait closed it on a tie. It is rolled back: ER_LOCK_DEADLOCK.
    */
-  private checkDeadlock(from: Trx): void {
+  private checkDeadlock(from: Trx, own = true): void {
     const cycle: Trx[] = [];
     let x: Trx | undefined = from;
     while (x?.wait && !cycle.includes(x)) {
@@ -463,7 +534,8 @@ export class InnodbModel implements Engine<MvccOp, MvccObs> {
     }
     if (x !== from) return;
     const victim = this.victimOf(cycle);
-    if (victim !== from) this.woken.push({ tx: victim.tx, result: { error: "ER_LOCK_DEADLOCK" } });
+    // the statement of the op that closed the cycle answers for itself; any other victim is woken with the error
+    if (victim !== from || !own) this.woken.push({ tx: victim.tx, result: { error: "ER_LOCK_DEADLOCK" } });
     this.end(victim, false);
   }
 

@@ -1,5 +1,7 @@
-// The mvcc state as a graph: PostgreSQL's version chains per key and the sessions' snapshots, or SQLite's WAL frames.
+// The mvcc state as a graph: PostgreSQL's version chains per key and the sessions' snapshots, SQLite's WAL frames, or
+// InnoDB's records with their undo chains and lock queues.
 import type { Graph, GraphEdge, GraphGroup, GraphNode } from "../../core/picture.ts";
+import type { InnodbState } from "./innodb-state.ts";
 import { visible } from "./state.ts";
 import type { MvccGeometry, MvccState, Version } from "./types.ts";
 import type { WalPage, WalState } from "./wal-state.ts";
@@ -29,8 +31,59 @@ const CAPTION_IDS = 10;
 const list = (ids: readonly number[]): string =>
   ids.length > CAPTION_IDS ? `${ids.slice(0, CAPTION_IDS).join(",")},… (${ids.length})` : ids.join(",");
 
-export function mvccPicture(s: MvccState | WalState, g: MvccGeometry): Graph {
+export function mvccPicture(s: MvccState | WalState | InnodbState, g: MvccGeometry): Graph {
+  if ("innodb" in s) return innodbPicture(s);
   return "wal" in s ? walPicture(s, g) : heapPicture(s, g);
+}
+
+// ---- InnoDB: records and undo chains
+
+/**
+ * Each record in a frame of its own: the record, then the versions its undo records keep (newest → older, along the
+ * roll pointers), "dirty" while their maker runs, "dead" once delete-marked. Each client with its trx id and read
+ * view, with an edge to each record it locks (mode and kind; "blocked" while it waits).
+ */
+function innodbPicture(s: InnodbState): Graph {
+  const groups: GraphGroup[] = [];
+  const nodes: GraphNode[] = [];
+  const edges: GraphEdge[] = [];
+  const running = new Set(s.trxs.flatMap((t) => (t.id !== undefined ? [t.id] : [])));
+  const versionId = (key: number, trxId: number, i: number) => `r${key}.${trxId}.${i}`;
+  for (const r of s.records) {
+    groups.push({ id: mvccIds.key(r.key), label: `k=${r.key}` });
+    const n = r.versions.length;
+    r.versions.forEach((v, i) => {
+      const marks = [...(running.has(v.trxId) ? ["dirty"] : []), ...(v.deleted ? ["dead"] : [])];
+      const id = versionId(r.key, v.trxId, n - i);
+      nodes.push({
+        id,
+        label: `${i === 0 ? "record" : "undo"}\n${v.deleted ? "delete-marked" : `v=${v.value}`}\ntrx ${v.trxId}`,
+        group: mvccIds.key(r.key),
+        ...(marks.length ? { marks } : {}),
+      });
+      if (i > 0) edges.push({ from: versionId(r.key, r.versions[i - 1]!.trxId, n - i + 1), to: id, label: "roll ptr" });
+    });
+  }
+  if (s.locks.some((l) => l.key === null)) nodes.push({ id: "supremum", label: "supremum" });
+  for (const t of s.trxs) {
+    const view = t.view ? `\nview: < ${t.view.up}, not ${list(t.view.ids) || "-"}, not ≥ ${t.view.low}` : "";
+    nodes.push({
+      id: mvccIds.client(t.tx),
+      label: `client ${t.tx} (${t.level})${t.id !== undefined ? `\ntrx ${t.id}` : ""}${view}`,
+      ...(t.waiting ? { marks: ["blocked"] } : {}),
+    });
+  }
+  for (const l of s.locks) {
+    const r = s.records.find((x) => x.key === l.key);
+    const to = r ? versionId(r.key, r.versions[0]!.trxId, r.versions.length) : "supremum";
+    edges.push({
+      from: mvccIds.client(l.tx),
+      to,
+      label: `${l.mode} ${l.kind}`,
+      ...(l.waiting ? { marks: ["blocked"] } : {}),
+    });
+  }
+  return { kind: "graph", groups, nodes, edges, caption: "records ← undo versions; client → record: a lock" };
 }
 
 // ---- PostgreSQL: the heap

@@ -1,0 +1,484 @@
+// Eager oracle for the mvcc layer's innodb flavour. Rows are plain values in a map (a delete-marked one is kept,
+// marked); a transaction keeps a full copy of what each row was before it first changed it, and rolling back puts
+// those copies back. A read view is a full copy of the committed table when it is made, and a consistent read looks
+// there, unless the transaction changed the row itself. Who made a row's newest version, and when that commit came,
+// say whether a view may see it (innodb_snapshot_isolation).
+//
+// Locks are InnoDB's rules as docs/innodb.md states them, kept per record in request order: a request waits for the
+// first lock before it in the record's queue it conflicts with, and a release grants each waiting request nothing
+// before it conflicts with any more. A cycle of such waits is broken at once; which of its transactions is rolled back
+// (InnoDB picks the lightest) and the order in which statements woken together run are allowed choices: the oracle
+// answers `oneOf`, each computed by running the history again with that choice, and `chose` follows the engine's.
+import { deepEqual, type Engine, InputError } from "../core/index.ts";
+import type { MvccGeometry, MvccObs, MvccOp, MvccResult, PgLevel } from "../models/mvcc/types.ts";
+
+type Statement = Extract<MvccOp, { op: "read" | "scan" | "insert" | "update" | "delete" }>;
+type Mode = "S" | "X";
+type Kind = "rec" | "gap" | "next-key" | "insert-intention";
+const SUP = Number.POSITIVE_INFINITY;
+
+/** A row as the table holds it now; `by` made this version, and is committed unless it is a live writer of it. */
+interface Row {
+  readonly value: number;
+  readonly deleted: boolean;
+  readonly by: Txn;
+}
+
+interface Req {
+  readonly txn: Txn;
+  readonly mode: Mode;
+  readonly kind: Kind;
+  waiting: boolean;
+}
+
+interface Txn {
+  readonly tx: number;
+  readonly level: PgLevel;
+  readonly readOnly: boolean;
+  readonly implicit: boolean;
+  /** Its place on the commit clock once committed. */
+  committedAt?: number;
+  ended: boolean;
+  /** Its read view: the committed live rows when it was made, and the commit clock then. */
+  view?: { rows: Map<number, number>; at: number };
+  /** Each row it changed, as it was before (undefined: there was no record). */
+  readonly before: Map<number, Row | undefined>;
+  wait?: { op: Statement; req: Req; key: number; on: Txn };
+}
+
+/** What the engine chose at one op: the victim of each deadlock, in the order found; the order woken ones ran. */
+interface Choice {
+  readonly victims: readonly number[];
+  readonly order?: readonly number[];
+}
+
+class Halt {
+  constructor(readonly out: MvccResult | { wait: true }) {}
+}
+
+const ok = { ok: true } as const;
+
+/** Whether request `r` (on a record or the supremum) must wait for `held`, another transaction's lock there. */
+function conflicts(r: { mode: Mode; kind: Kind }, key: number, held: Req): boolean {
+  if (r.mode === "S" && held.mode === "S") return false;
+  const heldGap = held.kind === "gap" || (key === SUP && held.kind !== "insert-intention");
+  if (r.kind === "insert-intention") return held.kind === "next-key" || heldGap;
+  if (r.kind === "gap" || key === SUP) return false;
+  return held.kind === "rec" || held.kind === "next-key";
+}
+
+/** Whether a lock the transaction holds is as strong as the request. */
+function strongEnough(own: Req, key: number, r: { mode: Mode; kind: Kind }): boolean {
+  if (own.waiting || own.kind === "insert-intention" || r.kind === "insert-intention") return false;
+  if (own.mode === "S" && r.mode === "X") return false;
+  return key === SUP || own.kind === "next-key" || own.kind === r.kind;
+}
+
+class Core {
+  private readonly rows = new Map<number, Row>();
+  private readonly queues = new Map<number, Req[]>();
+  private readonly open = new Map<number, Txn>();
+  private clock = 0;
+  private readonly si: boolean;
+  private index = -1;
+  private victimsUsed = 0;
+  private finished = new Map<number, MvccResult>();
+  /** This op: each cycle broken (the closer first), and each group of two or more statements woken together. */
+  deadlocks: number[][] = [];
+  wakes: number[][] = [];
+  constructor(
+    geometry: MvccGeometry,
+    private readonly forced: ReadonlyMap<number, Choice>,
+  ) {
+    this.si = geometry.snapshotIsolation === true;
+  }
+
+  private txn(tx: number, level: PgLevel, readOnly: boolean, implicit: boolean): Txn {
+    return { tx, level, readOnly, implicit, ended: false, before: new Map() };
+  }
+
+  apply(op: MvccOp, index: number): MvccObs {
+    this.index = index;
+    this.victimsUsed = 0;
+    this.finished = new Map();
+    this.deadlocks = [];
+    this.wakes = [];
+    const obs = this.perform(op);
+    if (!this.finished.size || "skipped" in obs) return obs;
+    const unblocked = [...this.finished].sort(([a], [b]) => a - b).map(([tx, result]) => ({ tx, result }));
+    return { ...obs, unblocked };
+  }
+
+  private perform(op: MvccOp): MvccObs {
+    if (op.op === "vacuum" || op.op === "checkpoint")
+      throw new InputError(`${op.op} is not an op of the innodb flavour: purge runs by itself (docs/innodb.md)`);
+    const t = this.open.get(op.tx);
+    if (t?.wait) return { skipped: true };
+    if (op.op === "begin") {
+      if (op.level !== "rc" && op.level !== "rr" && op.level !== "ser")
+        throw new InputError(`BEGIN ${op.level} is SQLite's; the innodb flavour's levels are rc, rr, ser`);
+      if (t) return { error: "ER_CANT_CHANGE_TX_CHARACTERISTICS" };
+      this.open.set(op.tx, this.txn(op.tx, op.level, op.readOnly === true, false));
+      return ok;
+    }
+    if (op.op === "commit" || op.op === "abort") {
+      if (t) this.finish(t, op.op === "commit");
+      return ok;
+    }
+    const txn = t ?? this.txn(op.tx, "rr", false, true);
+    this.open.set(op.tx, txn);
+    if (txn.readOnly && op.op !== "read" && op.op !== "scan")
+      return this.done(txn, { error: "ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION" });
+    return this.run(txn, op) ?? { blocked: true };
+  }
+
+  /** A statement's answer ends an autocommit transaction, and a deadlock or ER_CHECKREAD ends any. */
+  private done(t: Txn, r: MvccResult): MvccResult {
+    const fatal = "error" in r && (r.error === "ER_LOCK_DEADLOCK" || r.error === "ER_CHECKREAD");
+    if (fatal || t.implicit) this.finish(t, !("error" in r));
+    return r;
+  }
+
+  private run(t: Txn, op: Statement): MvccResult | undefined {
+    this.current = op;
+    if (this.si && t.level === "ser" && !t.implicit && !t.view) t.view = this.copy();
+    let out: MvccResult | { wait: true };
+    try {
+      out = this.statement(t, op);
+    } catch (e) {
+      if (!(e instanceof Halt)) throw e;
+      out = e.out;
+    }
+    if (t.level === "rc" || t.implicit) t.view = undefined;
+    if ("wait" in out) {
+      this.deadlockFrom(t);
+      if (t.wait) return undefined;
+      // the deadlock was broken: this statement failed, or another's rollback let it finish
+      const r = this.finished.get(t.tx);
+      this.finished.delete(t.tx);
+      return r ?? { error: "ER_LOCK_DEADLOCK" };
+    }
+    return this.done(t, out);
+  }
+
+  /** The committed table as a read view copies it: each row as its last committed version left it. */
+  private copy(): { rows: Map<number, number>; at: number } {
+    const rows = new Map<number, number>();
+    for (const [key, row] of this.rows) {
+      const writer = [...this.open.values()].find((x) => x.before.has(key));
+      const committed = writer ? writer.before.get(key) : row;
+      if (committed && !committed.deleted) rows.set(key, committed.value);
+    }
+    return { rows, at: this.clock };
+  }
+
+  private statement(t: Txn, op: Statement): MvccResult | { wait: true } {
+    const locking = t.level === "ser" && !t.implicit;
+    if (!locking && (op.op === "read" || op.op === "scan")) {
+      t.view ??= this.copy();
+      const sees = (key: number): number | undefined => {
+        if (!t.before.has(key)) return t.view!.rows.get(key);
+        const row = this.rows.get(key);
+        return row && !row.deleted ? row.value : undefined;
+      };
+      if (op.op === "read") {
+        const v = sees(op.key);
+        return { values: v === undefined ? [] : [v] };
+      }
+      const keys = new Set([...t.view.rows.keys(), ...t.before.keys()]);
+      const rows: [number, number][] = [...keys]
+        .filter((k) => k >= op.lo && k <= op.hi)
+        .sort((a, b) => a - b)
+        .flatMap((k) => {
+          const v = sees(k);
+          return v === undefined ? [] : [[k, v] as [number, number]];
+        });
+      return { rows };
+    }
+    switch (op.op) {
+      case "read": {
+        const row = this.search(t, op.key, "S");
+        return { values: row ? [row.value] : [] };
+      }
+      case "scan": {
+        if (op.lo === op.hi) {
+          const row = this.search(t, op.lo, "S");
+          return { rows: row ? [[op.lo, row.value]] : [] };
+        }
+        const rows: [number, number][] = [];
+        const keys = [...this.rows.keys()].filter((k) => k >= op.lo).sort((a, b) => a - b);
+        for (const k of keys) {
+          this.lockRow(t, k, "S", k === op.lo ? "rec" : "next-key");
+          if (k > op.hi) return { rows };
+          const row = this.rows.get(k)!;
+          if (!row.deleted) rows.push([k, row.value]);
+        }
+        this.lock(t, SUP, "S", "next-key");
+        return { rows };
+      }
+      case "insert":
+        return this.insert(t, op.key, op.value);
+      case "update":
+      case "delete": {
+        const row = this.search(t, op.key, "X");
+        if (!row) return { count: 0 };
+        const value =
+          op.op === "delete" ? row.value : op.add !== undefined ? row.value + op.add : (op.value ?? row.value);
+        if (op.op === "delete" || value !== row.value)
+          this.write(t, op.key, { value, deleted: op.op === "delete", by: t });
+        return { count: 1 };
+      }
+    }
+  }
+
+  /** The next record's key after `key`, or the supremum. */
+  private next(key: number): number {
+    let n = SUP;
+    for (const k of this.rows.keys()) if (k > key && k < n) n = k;
+    return n;
+  }
+
+  /** A search by key with locks; the live row now, if any. */
+  private search(t: Txn, key: number, mode: Mode): Row | undefined {
+    const row = this.rows.get(key);
+    if (!row) {
+      if (t.level !== "rc") this.lock(t, this.next(key), mode, "gap");
+      return undefined;
+    }
+    if (t.level === "rc" && row.deleted && !this.live(row.by)) {
+      this.queues.set(
+        key,
+        (this.queues.get(key) ?? []).filter((r) => r.txn !== t),
+      );
+      return undefined;
+    }
+    this.lockRow(t, key, mode, "rec");
+    const now = this.rows.get(key)!;
+    return now.deleted ? undefined : now;
+  }
+
+  private live(x: Txn): boolean {
+    return !x.ended;
+  }
+
+  /** A record lock, with innodb_snapshot_isolation's check before it (changer ended) and after it. */
+  private lockRow(t: Txn, key: number, mode: Mode, kind: Kind): void {
+    const unseen = (): boolean => {
+      const row = this.rows.get(key);
+      if (!this.si || !t.view || !row || row.by === t || this.live(row.by)) return false;
+      return row.by.committedAt === undefined || row.by.committedAt > t.view.at;
+    };
+    if (unseen()) throw new Halt({ error: "ER_CHECKREAD" });
+    this.lock(t, key, mode, kind);
+    if (unseen()) throw new Halt({ error: "ER_CHECKREAD" });
+  }
+
+  private insert(t: Txn, key: number, value: number): MvccResult | { wait: true } {
+    const row = this.rows.get(key);
+    if (row) {
+      this.lockRow(t, key, "S", "rec");
+      if (!this.rows.get(key)!.deleted) return { error: "ER_DUP_ENTRY" };
+      this.lock(t, key, "X", "rec");
+      this.write(t, key, { value, deleted: false, by: t });
+      return { count: 1 };
+    }
+    const next = this.next(key);
+    const queue = this.queues.get(next) ?? [];
+    if (!queue.some((r) => r.txn === t && r.kind === "insert-intention" && !r.waiting)) {
+      const on = queue.find((r) => r.txn !== t && conflicts({ mode: "X", kind: "insert-intention" }, next, r));
+      if (on) {
+        const req: Req = { txn: t, mode: "X", kind: "insert-intention", waiting: true };
+        this.queues.set(next, [...queue, req]);
+        this.waitFor(t, next, req, on.txn);
+      }
+    }
+    this.write(t, key, { value, deleted: false, by: t });
+    // the new record takes the gap locks of the one after it, as gap locks; and its inserter's lock on it
+    const inherited = queue
+      .filter((r) => r.kind === "next-key" || r.kind === "gap" || (next === SUP && r.kind !== "insert-intention"))
+      .map((r): Req => ({ txn: r.txn, mode: r.mode, kind: "gap", waiting: false }));
+    this.queues.set(key, [...inherited, { txn: t, mode: "X", kind: "rec", waiting: false }]);
+    return { count: 1 };
+  }
+
+  private write(t: Txn, key: number, row: Row): void {
+    if (!t.before.has(key)) t.before.set(key, this.rows.get(key));
+    this.rows.set(key, row);
+  }
+
+  /** Held already, granted at once, or the statement stops to wait. */
+  private lock(t: Txn, key: number, mode: Mode, kind: Kind): void {
+    const queue = this.queues.get(key) ?? [];
+    this.queues.set(key, queue);
+    const own = queue.filter((r) => r.txn === t);
+    if (own.some((r) => strongEnough(r, key, { mode, kind }))) return;
+    const asked = own.some((r) => strongEnough(r, key, { mode, kind: "rec" })) && kind === "next-key" ? "gap" : kind;
+    const on = queue.find((r) => r.txn !== t && conflicts({ mode, kind: asked }, key, r));
+    const req: Req = { txn: t, mode, kind: asked, waiting: on !== undefined };
+    queue.push(req);
+    if (on) this.waitFor(t, key, req, on.txn);
+  }
+
+  /** The statement stops: its request waits in the record's queue (already put there). */
+  private waitFor(t: Txn, key: number, req: Req, on: Txn): never {
+    t.wait = { op: this.current!, req, key, on };
+    throw new Halt({ wait: true });
+  }
+
+  /** The statement running (again). */
+  private current?: Statement;
+
+  /** Commit or roll back; then the waits its locks held end or point elsewhere. */
+  private finish(t: Txn, commit: boolean): void {
+    t.ended = true;
+    t.wait = undefined;
+    if (this.open.get(t.tx) === t) this.open.delete(t.tx);
+    if (commit) t.committedAt = ++this.clock;
+    else
+      for (const [key, before] of t.before) {
+        if (before) this.rows.set(key, before);
+        else this.drop(key, t);
+      }
+    for (const [key, q] of this.queues)
+      this.queues.set(
+        key,
+        q.filter((r) => r.txn !== t),
+      );
+    this.release();
+  }
+
+  /**
+   * A rolled-back insert's record goes: each lock on it, waiting or not, becomes a gap lock on the next record, but
+   * those of the transaction rolling back, insert intentions and READ COMMITTED's X locks; its waiters search again.
+   */
+  private drop(key: number, by: Txn): void {
+    this.rows.delete(key);
+    const q = this.queues.get(key) ?? [];
+    this.queues.delete(key);
+    const next = this.next(key);
+    const nq = this.queues.get(next) ?? [];
+    for (const r of q) {
+      if (r.waiting && r.txn.wait?.req === r) r.txn.wait.on = r.txn;
+      if (r.txn !== by && r.kind !== "insert-intention" && (r.txn.level !== "rc" || r.mode === "S"))
+        nq.push({ txn: r.txn, mode: r.mode, kind: "gap", waiting: false });
+    }
+    this.queues.set(next, nq);
+  }
+
+  private release(): void {
+    const ready: Txn[] = [];
+    for (const [key, q] of this.queues)
+      for (const [i, r] of q.entries())
+        if (r.waiting && !q.slice(0, i).some((h) => h.txn !== r.txn && conflicts(r, key, h))) {
+          r.waiting = false;
+          ready.push(r.txn);
+        }
+    for (const x of this.open.values()) if (x.wait?.on === x && !ready.includes(x)) ready.push(x);
+    for (const x of [...this.open.values()]) {
+      if (!x.wait || ready.includes(x)) continue;
+      const q = this.queues.get(x.wait.key) ?? [];
+      const i = q.indexOf(x.wait.req);
+      const on = q.slice(0, i).find((h) => h.txn !== x && conflicts(x.wait!.req, x.wait!.key, h))?.txn;
+      if (on && on !== x.wait.on) {
+        x.wait.on = on;
+        this.deadlockFrom(x);
+      }
+    }
+    const order = this.orderOf(ready.filter((x) => x.wait));
+    for (const x of order) {
+      if (!x.wait) continue;
+      const op = x.wait.op;
+      x.wait = undefined;
+      const r = this.run(x, op);
+      if (r) this.finished.set(x.tx, r);
+    }
+  }
+
+  /** The woken, in the order the engine ran them if it said, else in the order their locks were granted. */
+  private orderOf(ready: Txn[]): Txn[] {
+    if (ready.length < 2) return ready;
+    const group = ready.map((x) => x.tx);
+    this.wakes.push(group);
+    const forced = this.forced.get(this.index)?.order;
+    if (!forced || forced.length !== group.length || !group.every((g) => forced.includes(g))) return ready;
+    return forced.map((tx) => ready.find((x) => x.tx === tx)!);
+  }
+
+  /** Follow the one wait edge of each waiter; a cycle back to `from` is broken by rolling one of it back. */
+  private deadlockFrom(from: Txn): void {
+    const cycle: Txn[] = [];
+    let x: Txn | undefined = from;
+    while (x?.wait && x.wait.on !== x && !cycle.includes(x)) {
+      cycle.push(x);
+      x = x.wait.on;
+    }
+    if (x !== from) return;
+    this.deadlocks.push(cycle.map((c) => c.tx));
+    const want = this.forced.get(this.index)?.victims[this.victimsUsed++];
+    const victim = cycle.find((c) => c.tx === want) ?? from;
+    victim.wait = undefined;
+    this.finished.set(victim.tx, { error: "ER_LOCK_DEADLOCK" });
+    this.finish(victim, false);
+  }
+}
+
+type Answer = MvccObs | { oneOf: MvccObs[] };
+
+function permutations<T>(xs: readonly T[]): T[][] {
+  if (xs.length <= 1) return [[...xs]];
+  return xs.flatMap((x, i) => permutations([...xs.slice(0, i), ...xs.slice(i + 1)]).map((p) => [x, ...p]));
+}
+
+export class InnodbOracle implements Engine<MvccOp, Answer> {
+  readonly layer = "mvcc" as const;
+  readonly features: ReadonlySet<string> = new Set<string>();
+  private readonly log: MvccOp[] = [];
+  private forced = new Map<number, Choice>();
+  private core: Core;
+  private choices: { obs: MvccObs; forced: Map<number, Choice>; core: Core }[] = [];
+
+  constructor(readonly geometry: MvccGeometry) {
+    this.core = new Core(geometry, this.forced);
+  }
+
+  apply(op: MvccOp): Answer {
+    const index = this.log.push(op) - 1;
+    const obs = this.core.apply(op, index);
+    this.choices = [];
+    const seen = new Set<string>([JSON.stringify({ victims: [] })]);
+    const queue: { choice: Choice; core: Core }[] = [{ choice: { victims: [] }, core: this.core }];
+    for (let q = queue.shift(); q; q = queue.shift()) {
+      const next: Choice[] = [];
+      // each deadlock of this op not yet decided: any transaction of its cycle
+      const decided = q.choice.victims.length;
+      const cycle = q.core.deadlocks[decided];
+      if (cycle) for (const v of cycle) next.push({ ...q.choice, victims: [...q.choice.victims, v] });
+      if (q.choice.order === undefined)
+        for (const group of q.core.wakes)
+          next.push(
+            ...permutations(group)
+              .slice(1)
+              .map((order) => ({ ...q.choice, order })),
+          );
+      for (const c of next) {
+        const key = JSON.stringify(c);
+        if (seen.has(key)) continue;
+        seen.add(key);
+        const forced = new Map(this.forced).set(index, c);
+        const core = new Core(this.geometry, forced);
+        let alt: MvccObs = obs;
+        for (const [i, o] of this.log.entries()) alt = core.apply(o, i);
+        queue.push({ choice: c, core });
+        if (!deepEqual(alt, obs) && !this.choices.some((x) => deepEqual(x.obs, alt)))
+          this.choices.push({ obs: alt, forced, core });
+      }
+    }
+    return this.choices.length ? { oneOf: [obs, ...this.choices.map((c) => c.obs)] } : obs;
+  }
+
+  chose(observed: unknown): void {
+    const c = this.choices.find((x) => deepEqual(x.obs, observed));
+    if (c) [this.forced, this.core] = [c.forced, c.core];
+    this.choices = [];
+  }
+}
