@@ -80,6 +80,11 @@ class Core {
   private readonly open = new Map<number, Txn>();
   private clock = 0;
   private readonly si: boolean;
+  /**
+   * Clients whose READ ONLY transaction was rolled back by an error: MariaDB keeps the session read-only until a
+   * COMMIT, a ROLLBACK or an autocommit statement succeeds (a START TRANSACTION without READ WRITE keeps it too).
+   */
+  private readonly stuckReadOnly = new Set<number>();
   private index = -1;
   private victimsUsed = 0;
   private finished = new Map<number, MvccResult>();
@@ -118,14 +123,15 @@ class Core {
       if (op.level !== "rc" && op.level !== "rr" && op.level !== "ser")
         throw new InputError(`BEGIN ${op.level} is SQLite's; the innodb flavour's levels are rc, rr, ser`);
       if (t) return { error: "ER_CANT_CHANGE_TX_CHARACTERISTICS" };
-      this.open.set(op.tx, this.txn(op.tx, op.level, op.readOnly === true, false));
+      this.open.set(op.tx, this.txn(op.tx, op.level, op.readOnly === true || this.stuckReadOnly.has(op.tx), false));
       return ok;
     }
     if (op.op === "commit" || op.op === "abort") {
+      this.stuckReadOnly.delete(op.tx);
       if (t) this.finish(t, op.op === "commit");
       return ok;
     }
-    const txn = t ?? this.txn(op.tx, "rr", false, true);
+    const txn = t ?? this.txn(op.tx, "rr", this.stuckReadOnly.has(op.tx), true);
     this.open.set(op.tx, txn);
     if (txn.readOnly && op.op !== "read" && op.op !== "scan")
       return this.done(txn, { error: "ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION" });
@@ -136,6 +142,8 @@ class Core {
   private done(t: Txn, r: MvccResult): MvccResult {
     const fatal = "error" in r && (r.error === "ER_LOCK_DEADLOCK" || r.error === "ER_CHECKREAD");
     if (fatal || t.implicit) this.finish(t, !("error" in r));
+    if (fatal && t.readOnly) this.stuckReadOnly.add(t.tx);
+    if (t.implicit && !("error" in r)) this.stuckReadOnly.delete(t.tx);
     return r;
   }
 
@@ -245,13 +253,7 @@ class Core {
       if (t.level !== "rc") this.lock(t, this.next(key), mode, "gap");
       return undefined;
     }
-    if (t.level === "rc" && row.deleted && !this.live(row.by)) {
-      this.queues.set(
-        key,
-        (this.queues.get(key) ?? []).filter((r) => r.txn !== t),
-      );
-      return undefined;
-    }
+    if (t.level === "rc" && row.deleted && !this.live(row.by)) return undefined;
     this.lockRow(t, key, mode, "rec");
     const now = this.rows.get(key)!;
     return now.deleted ? undefined : now;
@@ -419,6 +421,7 @@ class Core {
     victim.wait = undefined;
     this.finished.set(victim.tx, { error: "ER_LOCK_DEADLOCK" });
     this.finish(victim, false);
+    if (victim.readOnly) this.stuckReadOnly.add(victim.tx);
   }
 }
 

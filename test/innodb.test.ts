@@ -284,6 +284,38 @@ const scenarios: Record<string, { si?: boolean; steps: Step[] }> = {
         [commit(1), { ok: true, unblocked: [{ tx: 3, result: count(1) }] }],
       ],
     },
+  "a READ ONLY transaction a deadlock rolled back leaves the session read-only until a COMMIT or an autocommit success":
+    {
+      steps: [
+        [ins(1, 1, 0), count(1)],
+        [begin(2, "rc"), ok],
+        [add(2, 1), count(1)],
+        [begin(1, "ser", true), ok],
+        [read(1, 2), values()], // an S gap lock on the supremum
+        [read(1, 1), blocked],
+        [ins(2, 2, 0), { count: 1, unblocked: [{ tx: 1, result: error("ER_LOCK_DEADLOCK") }] }],
+        [commit(2), ok],
+        [add(1, 1, 0), error("ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION")],
+        [add(1, 1, 0), error("ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION")],
+        [begin(1, "rr"), ok],
+        [add(1, 1, 5), error("ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION")],
+        [commit(1), ok],
+        [add(1, 1, 5), count(1)],
+        [read(3, 1), values(6)],
+      ],
+    },
+  "READ COMMITTED keeps the lock it waited for on a record the deleter then committed": {
+    steps: [
+      [begin(1, "rr"), ok],
+      [ins(1, 1, 0), count(1)],
+      [del(1, 1), count(1)],
+      [begin(2, "rc"), ok],
+      [upd(2, 1, 0), blocked],
+      [commit(1), { ok: true, unblocked: [{ tx: 2, result: count(0) }] }],
+      [ins(1, 1, 0), blocked],
+      [commit(2), { ok: true, unblocked: [{ tx: 1, result: count(1) }] }],
+    ],
+  },
   "BEGIN inside a transaction, a write in a READ ONLY one, COMMIT outside one": {
     steps: [
       [begin(1, "rr"), ok],

@@ -112,6 +112,13 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
   protected nextId = 1;
   private woken: { tx: number; result: MvccResult }[] = [];
   private readonly snapshotIsolation: boolean;
+  /**
+   * Clients whose READ ONLY transaction a deadlock or ER_CHECKREAD rolled back: the server leaves the session's
+   * read-only mark set (the implicit rollback does not reset it), so writes fail with
+   * ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION, in autocommit and in a transaction begun without READ WRITE, until a
+   * COMMIT or ROLLBACK, or an autocommit statement that succeeds.
+   */
+  private readonly staleReadOnly = new Set<number>();
 
   constructor(readonly geometry: MvccGeometry) {
     this.snapshotIsolation = geometry.snapshotIsolation === true;
@@ -169,15 +176,20 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
           throw new InputError(`BEGIN ${op.level} is SQLite's; the innodb flavour's levels are rc, rr, ser`);
         // SET TRANSACTION ISOLATION LEVEL inside a transaction: ER_CANT_CHANGE_TX_CHARACTERISTICS, nothing changes
         if (t) return { error: "ER_CANT_CHANGE_TX_CHARACTERISTICS" };
-        this.trxs.set(op.tx, this.newTrx(op.tx, op.level, op.readOnly === true, false));
+        // START TRANSACTION without READ ONLY or READ WRITE keeps a stale read-only mark (see staleReadOnly)
+        this.trxs.set(
+          op.tx,
+          this.newTrx(op.tx, op.level, op.readOnly === true || this.staleReadOnly.has(op.tx), false),
+        );
         return { ok: true };
       case "commit":
       case "abort":
+        this.staleReadOnly.delete(op.tx);
         if (t) this.end(t, op.op === "commit");
         return { ok: true }; // COMMIT or ROLLBACK outside a transaction: OK, no warning
       default: {
         // an autocommit statement runs at the session's level, the server's default REPEATABLE READ
-        const trx = t ?? this.newTrx(op.tx, "rr", false, true);
+        const trx = t ?? this.newTrx(op.tx, "rr", this.staleReadOnly.has(op.tx), true);
         if (!t) this.trxs.set(op.tx, trx);
         if (trx.readOnly && op.op !== "read" && op.op !== "scan")
           return this.finish(trx, { error: "ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION" });
@@ -225,9 +237,11 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
   private finish(t: Trx, out: MvccResult): MvccResult {
     if ("error" in out && this.endsTransaction(out.error)) {
       this.end(t, false); // the whole transaction is rolled back, and the session leaves it
+      if (t.readOnly) this.staleReadOnly.add(t.tx);
       return out;
     }
     if (t.implicit) this.end(t, !("error" in out));
+    if (t.implicit && !("error" in out)) this.staleReadOnly.delete(t.tx);
     return out;
   }
 
@@ -303,8 +317,8 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
   /**
    * row_search_mvcc, a unique search with locks (k = key): the record itself, delete-marked or not, without its gap
    * (an exact match of a PAGE_CUR_GE search); where there is none, under REPEATABLE READ and SERIALIZABLE, a gap lock
-   * on the next record. READ COMMITTED passes over a record whose delete is committed without locking it, and lets
-   * go of one a wait found deleted. Returns the record if it is there now (a current read).
+   * on the next record. READ COMMITTED passes over a record whose delete is committed without locking it (but keeps
+   * the lock if it waited for the deleter). Returns the record if it is there now (a current read).
    */
   private uniqueSearch(t: Trx, key: number, mode: "S" | "X"): Rec | undefined {
     const gaps = t.level !== "rc";
@@ -313,10 +327,7 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
       if (gaps) this.lockAbsent(t, key, mode);
       return undefined;
     }
-    if (!gaps && r.img.deleted && this.passesOver(r)) {
-      this.locks = this.locks.filter((l) => l.trx !== t || l.key !== key); // one its wait took
-      return undefined;
-    }
+    if (!gaps && r.img.deleted && this.passesOver(r)) return undefined; // a lock a wait took on it stays
     this.lockRecord(t, r, mode, "rec");
     return r.img.deleted ? undefined : r;
   }
@@ -537,6 +548,7 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
     // the statement of the op that closed the cycle answers for itself; any other victim is woken with the error
     if (victim !== from || !own) this.woken.push({ tx: victim.tx, result: { error: "ER_LOCK_DEADLOCK" } });
     this.end(victim, false);
+    if (victim.readOnly) this.staleReadOnly.add(victim.tx);
   }
 
   /** The lightest of the cycle (a mutant's seam); `cycle[0]` closed it. */
