@@ -4,8 +4,9 @@
 // there, unless the transaction changed the row itself. Who made a row's newest version, and when that commit came,
 // say whether a view may see it (innodb_snapshot_isolation).
 //
-// Locks are InnoDB's rules as docs/innodb.md states them, kept per record in request order: a request waits for the
-// first lock before it in the record's queue it conflicts with, and a release grants each waiting request nothing
+// Locks are InnoDB's rules as docs/innodb.md states them, kept per record: locks granted as they are asked for at the
+// head of the record's queue (newest first), requests that wait at its tail. A request waits for the first lock before
+// it in the record's queue it conflicts with, and a release grants each waiting request nothing
 // before it conflicts with any more. A cycle of such waits is broken at once; which of its transactions is rolled back
 // (InnoDB picks the lightest) and the order in which statements woken together run are allowed choices: the oracle
 // answers `oneOf`, each computed by running the history again with that choice, and `chose` follows the engine's.
@@ -317,8 +318,12 @@ class Core {
     const asked = own.some((r) => strongEnough(r, key, { mode, kind: "rec" })) && kind === "next-key" ? "gap" : kind;
     const on = queue.find((r) => r.txn !== t && conflicts({ mode, kind: asked }, key, r));
     const req: Req = { txn: t, mode, kind: asked, waiting: on !== undefined };
-    queue.push(req);
-    if (on) this.waitFor(t, key, req, on.txn);
+    // granted at once: at the head of the queue; waiting: at its tail (where it stays once granted)
+    if (on) {
+      queue.push(req);
+      this.waitFor(t, key, req, on.txn);
+    }
+    queue.unshift(req);
   }
 
   /** The statement stops: its request waits in the record's queue (already put there). */
@@ -362,7 +367,7 @@ class Core {
     for (const r of q) {
       if (r.waiting && r.txn.wait?.req === r) r.txn.wait.on = r.txn;
       if (r.txn !== by && r.kind !== "insert-intention" && (r.txn.level !== "rc" || r.mode === "S"))
-        nq.push({ txn: r.txn, mode: r.mode, kind: "gap", waiting: false });
+        nq.unshift({ txn: r.txn, mode: r.mode, kind: "gap", waiting: false });
     }
     this.queues.set(next, nq);
   }

@@ -316,6 +316,17 @@ const scenarios: Record<string, { si?: boolean; steps: Step[] }> = {
       [commit(2), { ok: true, unblocked: [{ tx: 1, result: count(1) }] }],
     ],
   },
+  "a gap lock granted after an insert began to wait is still before it in the queue: the insert waits for it too": {
+    steps: [
+      [begin(1, "rr"), ok],
+      [upd(1, 1, 0), count(0)], // an X gap lock on the supremum
+      [ins(3, 1, 0), blocked],
+      [begin(2, "ser"), ok],
+      [read(2, 1), values()], // an S gap lock on the supremum, granted
+      [{ op: "abort", tx: 1 }, ok],
+      [commit(2), { ok: true, unblocked: [{ tx: 3, result: count(1) }] }],
+    ],
+  },
   "BEGIN inside a transaction, a write in a READ ONLY one, COMMIT outside one": {
     steps: [
       [begin(1, "rr"), ok],

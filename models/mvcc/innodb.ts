@@ -104,7 +104,7 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
   readonly features: ReadonlySet<string> = new Set(["inspect"]);
   /** The clustered index, in key order. */
   protected readonly records: Rec[] = [];
-  /** Every lock, in the order it was requested (each record's queue is this order). */
+  /** Every lock, in queue order (a record's queue is this order filtered by its key): see `grant`. */
   protected locks: Lock[] = [];
   /** Open transactions by client. */
   protected readonly trxs = new Map<number, Trx>();
@@ -389,8 +389,8 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
     t.undo.push({ rec, fresh: true });
     // lock_update_insert: the new record inherits the next one's gap locks, as gap locks
     for (const l of this.locks.filter((x) => x.key === next && x.kind !== "insert-intention" && x.kind !== "rec"))
-      this.locks.push({ trx: l.trx, key, mode: l.mode, kind: "gap", waiting: false });
-    this.locks.push({ trx: t, key, mode: "X", kind: "rec", waiting: false }); // its implicit lock, made explicit
+      this.grant({ trx: l.trx, key, mode: l.mode, kind: "gap", waiting: false });
+    this.grant({ trx: t, key, mode: "X", kind: "rec", waiting: false }); // its implicit lock, made explicit
     return { count: 1 };
   }
 
@@ -442,7 +442,15 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
     if (kind === "next-key" && mine.some((l) => covers(l, { mode, kind: "rec" }))) kind = "gap";
     const blocker = this.conflict(t, { key, mode, kind }, this.locks.length);
     if (blocker) throw new Stop(this.enqueue(t, key, mode, kind, blocker));
-    this.locks.push({ trx: t, key, mode, kind, waiting: false });
+    this.grant({ trx: t, key, mode, kind, waiting: false });
+  }
+
+  /**
+   * A lock granted as it is made goes to the head of the page's lock list (lock_rec_create_low), before every
+   * waiting request and before older granted locks; a waiting request goes to the tail and stays there once granted.
+   */
+  private grant(l: Lock): void {
+    this.locks.unshift(l);
   }
 
   private enqueue(t: Trx, key: number, mode: "S" | "X", kind: LockKind, on: Trx): Outcome {
@@ -493,7 +501,7 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
     for (const l of on) {
       if (l.waiting && l.trx.wait?.lock === l) l.trx.wait.on = l.trx;
       if (l.trx !== by && l.kind !== "insert-intention" && (l.trx.level !== "rc" || l.mode !== "X"))
-        this.locks.push({ trx: l.trx, key: next, mode: l.mode, kind: "gap", waiting: false });
+        this.grant({ trx: l.trx, key: next, mode: l.mode, kind: "gap", waiting: false });
     }
   }
 
@@ -515,7 +523,7 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
       const on = this.conflict(x, x.wait.lock, this.locks.indexOf(x.wait.lock));
       if (on && on !== x.wait.on) {
         x.wait.on = on;
-        this.repointed(x);
+        if (on.wait) this.repointed(on); // Deadlock::to_check gets the new blocker, if it waits itself
       }
     }
     for (const x of ready) {
@@ -527,7 +535,10 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
     }
   }
 
-  /** lock_rec_dequeue_from_page: a waiter pointed at another owner is checked for a deadlock (Deadlock::to_check). */
+  /**
+   * lock_rec_dequeue_from_page: when a release points a waiter at another owner that waits itself, a deadlock is
+   * looked for from that owner (Deadlock::to_check).
+   */
   protected repointed(x: Trx): void {
     this.checkDeadlock(x, false);
   }
