@@ -45,6 +45,8 @@ interface Txn {
   /** Each row it changed, as it was before (undefined: there was no record). */
   readonly before: Map<number, Row | undefined>;
   wait?: { op: Statement; req: Req; key: number; on: Txn };
+  /** While its statement runs again after a wait: the request it waited for. */
+  resumed?: Req;
 }
 
 /** What the engine chose at one op: the victim of each deadlock, in the order found; the order woken ones ran. */
@@ -287,7 +289,8 @@ class Core {
     }
     const next = this.next(key);
     const queue = this.queues.get(next) ?? [];
-    if (!queue.some((r) => r.txn === t && r.kind === "insert-intention" && !r.waiting)) {
+    const granted = t.resumed; // this statement's insert intention, granted after its wait: no second check
+    if (!(granted?.kind === "insert-intention" && !granted.waiting && queue.includes(granted))) {
       const on = queue.find((r) => r.txn !== t && conflicts({ mode: "X", kind: "insert-intention" }, next, r));
       if (on) {
         const req: Req = { txn: t, mode: "X", kind: "insert-intention", waiting: true };
@@ -394,9 +397,11 @@ class Core {
     const order = this.orderOf(ready.filter((x) => x.wait));
     for (const x of order) {
       if (!x.wait) continue;
-      const op = x.wait.op;
+      const { op, req } = x.wait;
       x.wait = undefined;
+      x.resumed = req;
       const r = this.run(x, op);
+      x.resumed = undefined;
       if (r) this.finished.set(x.tx, r);
     }
   }

@@ -327,6 +327,19 @@ const scenarios: Record<string, { si?: boolean; steps: Step[] }> = {
       [commit(2), { ok: true, unblocked: [{ tx: 3, result: count(1) }] }],
     ],
   },
+  "an insert intention granted after a wait serves that insert only: the next insert is checked again": {
+    steps: [
+      [begin(1, "ser"), ok],
+      [upd(1, 1, 0), count(0)], // an X gap lock on the supremum
+      [begin(2, "rc"), ok],
+      [ins(2, 1, 0), blocked],
+      [commit(1), { ok: true, unblocked: [{ tx: 2, result: count(1) }] }],
+      [begin(1, "ser"), ok],
+      [del(1, 2), count(0)], // an X gap lock on the supremum again
+      [add(1, 1, 0), blocked],
+      [ins(2, 2, 0), { count: 1, unblocked: [{ tx: 1, result: error("ER_LOCK_DEADLOCK") }] }],
+    ],
+  },
   "BEGIN inside a transaction, a write in a READ ONLY one, COMMIT outside one": {
     steps: [
       [begin(1, "rr"), ok],

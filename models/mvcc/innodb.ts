@@ -63,6 +63,8 @@ export interface Trx {
   readonly undo: { rec: Rec; fresh: boolean }[];
   /** The statement waiting, its lock request and the transaction it waits for (the first conflicting lock's). */
   wait?: { op: Statement; lock: Lock; on: Trx };
+  /** While its statement runs again after a wait: the request the wait was for. */
+  resumed?: Lock;
 }
 
 /** A statement's end: a result, or a wait on a lock request. */
@@ -378,8 +380,9 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
       return { count: 1 };
     }
     const next = this.after(key);
-    // granted after a wait: it goes in (the check is not made again)
-    if (!this.locks.some((l) => l.trx === t && l.key === next && l.kind === "insert-intention" && !l.waiting)) {
+    // its insert intention was granted after a wait: it goes in (the check is not made again)
+    const granted = t.resumed;
+    if (!(granted?.kind === "insert-intention" && granted.key === next && !granted.waiting)) {
       const blocker = this.conflict(t, { key: next, mode: "X", kind: "insert-intention" }, this.locks.length);
       if (blocker) return this.enqueue(t, next, "X", "insert-intention", blocker);
     }
@@ -528,9 +531,11 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
     }
     for (const x of ready) {
       if (!x.wait) continue; // a deadlock above ended it
-      const op = x.wait.op;
+      const { op, lock } = x.wait;
       x.wait = undefined;
+      x.resumed = lock;
       const r = this.execute(x, op);
+      x.resumed = undefined;
       if (r) this.woken.push({ tx: x.tx, result: r });
     }
   }
