@@ -4,9 +4,9 @@
 // there, unless the transaction changed the row itself. Who made a row's newest version, and when that commit came,
 // say whether a view may see it (innodb_snapshot_isolation).
 //
-// Locks are InnoDB's rules as docs/innodb.md states them, kept per record: locks granted as they are asked for at the
-// head of the record's queue (newest first), requests that wait at its tail. A request waits for the first lock before
-// it in the record's queue it conflicts with, and a release grants each waiting request nothing
+// Locks are InnoDB's rules as docs/innodb.md states them, kept per record in the order they were asked for: a new
+// request waits for the first lock in the record's queue it conflicts with, a waiting one for the first granted lock or
+// waiting request before it, and a release grants each waiting request nothing
 // before it conflicts with any more. A cycle of such waits is broken at once; which of its transactions is rolled back
 // (InnoDB picks the lightest) and the order in which statements woken together run are allowed choices: the oracle
 // answers `oneOf`, each computed by running the history again with that choice, and `chose` follows the engine's.
@@ -321,12 +321,8 @@ class Core {
     const asked = own.some((r) => strongEnough(r, key, { mode, kind: "rec" })) && kind === "next-key" ? "gap" : kind;
     const on = queue.find((r) => r.txn !== t && conflicts({ mode, kind: asked }, key, r));
     const req: Req = { txn: t, mode, kind: asked, waiting: on !== undefined };
-    // granted at once: at the head of the queue; waiting: at its tail (where it stays once granted)
-    if (on) {
-      queue.push(req);
-      this.waitFor(t, key, req, on.txn);
-    }
-    queue.unshift(req);
+    queue.push(req);
+    if (on) this.waitFor(t, key, req, on.txn);
   }
 
   /** The statement stops: its request waits in the record's queue (already put there). */
@@ -370,16 +366,23 @@ class Core {
     for (const r of q) {
       if (r.waiting && r.txn.wait?.req === r) r.txn.wait.on = r.txn;
       if (r.txn !== by && r.kind !== "insert-intention" && (r.txn.level !== "rc" || r.mode === "S"))
-        nq.unshift({ txn: r.txn, mode: r.mode, kind: "gap", waiting: false });
+        nq.push({ txn: r.txn, mode: r.mode, kind: "gap", waiting: false });
     }
     this.queues.set(next, nq);
+  }
+
+  /** Whom the waiting request `q[i]` waits for: the first granted lock, or waiting one before it, it conflicts with. */
+  private blocker(q: readonly Req[], i: number, key: number): Txn | undefined {
+    const r = q[i];
+    if (!r) return undefined;
+    return q.find((h, j) => h.txn !== r.txn && (j < i || !h.waiting) && conflicts(r, key, h))?.txn;
   }
 
   private release(): void {
     const ready: Txn[] = [];
     for (const [key, q] of this.queues)
       for (const [i, r] of q.entries())
-        if (r.waiting && !q.slice(0, i).some((h) => h.txn !== r.txn && conflicts(r, key, h))) {
+        if (r.waiting && !this.blocker(q, i, key)) {
           r.waiting = false;
           ready.push(r.txn);
         }
@@ -387,8 +390,7 @@ class Core {
     for (const x of [...this.open.values()]) {
       if (!x.wait || ready.includes(x)) continue;
       const q = this.queues.get(x.wait.key) ?? [];
-      const i = q.indexOf(x.wait.req);
-      const on = q.slice(0, i).find((h) => h.txn !== x && conflicts(x.wait!.req, x.wait!.key, h))?.txn;
+      const on = this.blocker(q, q.indexOf(x.wait.req), x.wait.key);
       if (on && on !== x.wait.on) {
         x.wait.on = on;
         this.deadlockFrom(x);

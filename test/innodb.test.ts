@@ -340,6 +340,31 @@ const scenarios: Record<string, { si?: boolean; steps: Step[] }> = {
       [ins(2, 2, 0), { count: 1, unblocked: [{ tx: 1, result: error("ER_LOCK_DEADLOCK") }] }],
     ],
   },
+  "a request waits for the first conflicting lock in the order they were asked for: here no cycle closes": {
+    steps: [
+      [ins(2, 1, 0), count(1)],
+      [begin(2, "ser"), ok],
+      [begin(1, "ser"), ok],
+      [upd(1, 1, 0), count(1)],
+      [begin(3, "rc"), ok],
+      [ins(3, 1, 0), blocked],
+      [scan(2, 1, 2), blocked],
+      [
+        commit(1),
+        {
+          ok: true,
+          unblocked: [
+            { tx: 2, result: { rows: [[1, 0]] } },
+            { tx: 3, result: error("ER_DUP_ENTRY") },
+          ],
+        },
+      ],
+      [begin(1, "ser"), ok],
+      [del(1, 2), count(0)], // an X gap lock on the supremum, after client 2's S next-key lock there
+      [add(1, 1, 0), blocked], // waits for client 3 (its S lock on 1 came first)
+      [ins(3, 2, 0), blocked], // waits for client 2, not client 1: no cycle
+    ],
+  },
   "BEGIN inside a transaction, a write in a READ ONLY one, COMMIT outside one": {
     steps: [
       [begin(1, "rr"), ok],

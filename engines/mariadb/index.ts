@@ -87,23 +87,41 @@ export class MariadbEngine implements Engine<MvccOp, MvccObs> {
         throw new EngineFailure("hang", `${JSON.stringify(op)} neither finished nor waited on a lock within 5 s`);
       const before = this.settledCount;
       const waiting = await this.waiting();
-      if (!pending.settled && this.settledCount === before && waiting.has(c.thread))
+      if (!pending.settled && this.settledCount === before && waiting?.has(c.thread))
         return this.settle({ blocked: true }, c);
       await new Promise((r) => setImmediate(r));
     }
   }
 
-  /** The threads whose transaction waits for a lock now (SHOW ENGINE INNODB STATUS, TRANSACTIONS). */
-  private async waiting(): Promise<Set<number>> {
+  /**
+   * The threads whose transaction waits for a lock now (SHOW ENGINE INNODB STATUS, TRANSACTIONS), if every waiting
+   * transaction on the server has had its deadlock check: lock_wait() runs Deadlock::check_and_resolve before it
+   * counts the wait in Innodb_row_lock_current_waits, so while the two disagree a victim may be about to be chosen
+   * (undefined: look again).
+   */
+  private async waiting(): Promise<Set<number> | undefined> {
+    const sleeping = async () =>
+      Number(
+        (
+          (await this.monitor.query("SHOW GLOBAL STATUS LIKE 'Innodb_row_lock_current_waits'"))[0] as {
+            Value: string;
+          }[]
+        )[0]!.Value,
+      );
+    const before = await sleeping();
     const [rows] = await this.monitor.query("SHOW ENGINE INNODB STATUS");
+    const after = await sleeping();
     const status = String((rows as { Status: string }[])[0]!.Status);
     const section = status.slice(status.indexOf("\nTRANSACTIONS\n"));
     const threads = new Set<number>();
+    let waits = 0;
     for (const block of section.split("---TRANSACTION ").slice(1)) {
+      if (!/\nLOCK WAIT /.test(block)) continue;
+      waits++;
       const thread = /MariaDB thread id (\d+)/.exec(block);
-      if (thread && /\nLOCK WAIT /.test(block)) threads.add(Number(thread[1]));
+      if (thread) threads.add(Number(thread[1]));
     }
-    return threads;
+    return before === waits && after === waits ? threads : undefined;
   }
 
   /**
@@ -119,7 +137,7 @@ export class MariadbEngine implements Engine<MvccOp, MvccObs> {
       const waiting = await this.waiting();
       if (this.settledCount !== before) continue;
       const running = [...this.conns.values()].filter((c) => c.pending && !c.pending.settled);
-      if (running.every((c) => waiting.has(c.thread))) break;
+      if (waiting && running.every((c) => waiting.has(c.thread))) break;
       if (Date.now() > deadline)
         throw new EngineFailure("hang", "a statement neither finished nor waited on a lock within 5 s");
       await new Promise((r) => setTimeout(r, 1));

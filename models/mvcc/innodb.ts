@@ -106,7 +106,7 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
   readonly features: ReadonlySet<string> = new Set(["inspect"]);
   /** The clustered index, in key order. */
   protected readonly records: Rec[] = [];
-  /** Every lock, in queue order (a record's queue is this order filtered by its key): see `grant`. */
+  /** Every lock, in the order it was asked for (a record's queue is this order filtered by its key). */
   protected locks: Lock[] = [];
   /** Open transactions by client. */
   protected readonly trxs = new Map<number, Trx>();
@@ -448,12 +448,9 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
     this.grant({ trx: t, key, mode, kind, waiting: false });
   }
 
-  /**
-   * A lock granted as it is made goes to the head of the page's lock list (lock_rec_create_low), before every
-   * waiting request and before older granted locks; a waiting request goes to the tail and stays there once granted.
-   */
+  /** A lock granted as it is made: at the tail of the queue, as every request (lock_rec_create_low). */
   private grant(l: Lock): void {
-    this.locks.unshift(l);
+    this.locks.push(l);
   }
 
   private enqueue(t: Trx, key: number, mode: "S" | "X", kind: LockKind, on: Trx): Outcome {
@@ -462,10 +459,13 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
     return { wait, on };
   }
 
-  /** The owner of the first lock before `before` in the record's queue that the request must wait for. */
+  /**
+   * The owner of the first lock in the record's queue that the request must wait for: any granted lock, and waiting
+   * requests before `before` (a new request: all of them; a waiting one: those before it, lock_rec_has_to_wait_in_queue).
+   */
   private conflict(t: Trx, r: { key: number; mode: "S" | "X"; kind: LockKind }, before: number): Trx | undefined {
-    for (let i = 0; i < before; i++) {
-      const l = this.locks[i]!;
+    for (const [i, l] of this.locks.entries()) {
+      if (l.waiting && i >= before) continue;
       if (l.trx !== t && l.key === r.key && this.mustWait(r, l)) return l.trx;
     }
     return undefined;
@@ -526,7 +526,7 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
       const on = this.conflict(x, x.wait.lock, this.locks.indexOf(x.wait.lock));
       if (on && on !== x.wait.on) {
         x.wait.on = on;
-        if (on.wait) this.repointed(on); // Deadlock::to_check gets the new blocker, if it waits itself
+        this.repointed(x);
       }
     }
     for (const x of ready) {
@@ -541,8 +541,8 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
   }
 
   /**
-   * lock_rec_dequeue_from_page: when a release points a waiter at another owner that waits itself, a deadlock is
-   * looked for from that owner (Deadlock::to_check).
+   * lock_rec_dequeue_from_page: when a release points a waiter at another owner, a deadlock is looked for from that
+   * waiter (Deadlock::to_check; MariaDB 10.11.19 was seen to choose the re-pointed waiter on a tie of weights).
    */
   protected repointed(x: Trx): void {
     this.checkDeadlock(x, false);
