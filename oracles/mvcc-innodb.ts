@@ -220,9 +220,10 @@ class Core {
         const keys = [...this.rows.keys()].filter((k) => k >= op.lo).sort((a, b) => a - b);
         for (const k of keys) {
           this.lockRow(t, k, "S", k === op.lo ? "rec" : "next-key");
-          if (k > op.hi) return { rows };
           const row = this.rows.get(k)!;
-          if (!row.deleted) rows.push([k, row.value]);
+          if (row.deleted) continue; // passed over, locked: the range's end shows on a live row
+          if (k > op.hi) return { rows };
+          rows.push([k, row.value]);
         }
         this.lock(t, SUP, "S", "next-key");
         return { rows };

@@ -365,6 +365,17 @@ const scenarios: Record<string, { si?: boolean; steps: Step[] }> = {
       [ins(3, 2, 0), blocked], // waits for client 2, not client 1: no cycle
     ],
   },
+  "a SERIALIZABLE scan locks delete-marked records after its range up to the first live one": {
+    steps: [
+      [ins(1, 3, 0), count(1)],
+      [del(1, 3), count(1)],
+      [begin(2, "ser"), ok],
+      [ins(1, 4, 0), count(1)],
+      [scan(2, 1, 2), { rows: [] }],
+      [upd(1, 4, 1), blocked],
+      [commit(2), { ok: true, unblocked: [{ tx: 1, result: count(1) }] }],
+    ],
+  },
   "BEGIN inside a transaction, a write in a READ ONLY one, COMMIT outside one": {
     steps: [
       [begin(1, "rr"), ok],

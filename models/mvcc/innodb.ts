@@ -351,15 +351,17 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
 
   /**
    * A SERIALIZABLE scan (k BETWEEN lo AND hi): S locks on every record of the range (the first, if it is lo, without
-   * its gap), delete-marked ones too, and a next-key lock on the first record after it (or the supremum).
+   * its gap), delete-marked ones too, and next-key locks on the records after it up to the first that is not
+   * delete-marked (the SQL layer, which sees the end of the range, never sees a delete-marked one), or the supremum.
    */
   private lockingScan(t: Trx, lo: number, hi: number): [number, number][] {
     const rows: [number, number][] = [];
     for (const r of this.records) {
       if (r.key < lo) continue;
       this.lockRecord(t, r, "S", r.key === lo ? "rec" : "next-key");
+      if (r.img.deleted) continue; // locked and passed over: the end of the range is seen on a row the scan returns
       if (r.key > hi) return rows;
-      if (!r.img.deleted) rows.push([r.key, r.img.value]);
+      rows.push([r.key, r.img.value]);
     }
     this.lock(t, SUPREMUM, "S", "next-key");
     return rows;
