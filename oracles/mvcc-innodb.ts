@@ -5,8 +5,8 @@
 // say whether a view may see it (innodb_snapshot_isolation).
 //
 // Locks are InnoDB's rules as docs/innodb.md states them, kept per record in the order they were asked for: a new
-// request waits for the first lock in the record's queue it conflicts with, a waiting one for the first granted lock or
-// waiting request before it, and a release grants each waiting request nothing
+// request waits for the first lock in the record's queue it conflicts with, a waiting one for the first lock before it,
+// and a release grants each waiting request nothing
 // before it conflicts with any more. A cycle of such waits is broken at once; which of its transactions is rolled back
 // (InnoDB picks the lightest) and the order in which statements woken together run are allowed choices: the oracle
 // answers `oneOf`, each computed by running the history again with that choice, and `chose` follows the engine's.
@@ -45,8 +45,6 @@ interface Txn {
   /** Each row it changed, as it was before (undefined: there was no record). */
   readonly before: Map<number, Row | undefined>;
   wait?: { op: Statement; req: Req; key: number; on: Txn };
-  /** While its statement runs again after a wait: the request it waited for. */
-  resumed?: Req;
 }
 
 /** What the engine chose at one op: the victim of each deadlock, in the order found; the order woken ones ran. */
@@ -290,14 +288,12 @@ class Core {
     }
     const next = this.next(key);
     const queue = this.queues.get(next) ?? [];
-    const granted = t.resumed; // this statement's insert intention, granted after its wait: no second check
-    if (!(granted?.kind === "insert-intention" && !granted.waiting && queue.includes(granted))) {
-      const on = queue.find((r) => r.txn !== t && conflicts({ mode: "X", kind: "insert-intention" }, next, r));
-      if (on) {
-        const req: Req = { txn: t, mode: "X", kind: "insert-intention", waiting: true };
-        this.queues.set(next, [...queue, req]);
-        this.waitFor(t, next, req, on.txn);
-      }
+    // checked whenever the insert runs, again after a wait too
+    const on = queue.find((r) => r.txn !== t && conflicts({ mode: "X", kind: "insert-intention" }, next, r));
+    if (on) {
+      const req: Req = { txn: t, mode: "X", kind: "insert-intention", waiting: true };
+      this.queues.set(next, [...queue, req]);
+      this.waitFor(t, next, req, on.txn);
     }
     this.write(t, key, { value, deleted: false, by: t });
     // the new record takes the gap locks of the one after it, as gap locks; and its inserter's lock on it
@@ -372,11 +368,11 @@ class Core {
     this.queues.set(next, nq);
   }
 
-  /** Whom the waiting request `q[i]` waits for: the first granted lock, or waiting one before it, it conflicts with. */
+  /** Whom the waiting request `q[i]` waits for: the first lock before it that it conflicts with. */
   private blocker(q: readonly Req[], i: number, key: number): Txn | undefined {
     const r = q[i];
     if (!r) return undefined;
-    return q.find((h, j) => h.txn !== r.txn && (j < i || !h.waiting) && conflicts(r, key, h))?.txn;
+    return q.slice(0, i).find((h) => h.txn !== r.txn && conflicts(r, key, h))?.txn;
   }
 
   private release(): void {
@@ -400,11 +396,9 @@ class Core {
     const order = this.orderOf(ready.filter((x) => x.wait));
     for (const x of order) {
       if (!x.wait) continue;
-      const { op, req } = x.wait;
+      const { op } = x.wait;
       x.wait = undefined;
-      x.resumed = req;
       const r = this.run(x, op);
-      x.resumed = undefined;
       if (r) this.finished.set(x.tx, r);
     }
   }

@@ -316,7 +316,7 @@ const scenarios: Record<string, { si?: boolean; steps: Step[] }> = {
       [commit(2), { ok: true, unblocked: [{ tx: 1, result: count(1) }] }],
     ],
   },
-  "a gap lock granted after an insert began to wait is still before it in the queue: the insert waits for it too": {
+  "an insert that waited is tried again from the start: a gap lock granted meanwhile makes it wait again": {
     steps: [
       [begin(1, "rr"), ok],
       [upd(1, 1, 0), count(0)], // an X gap lock on the supremum
@@ -374,6 +374,17 @@ const scenarios: Record<string, { si?: boolean; steps: Step[] }> = {
       [scan(2, 1, 2), { rows: [] }],
       [upd(1, 4, 1), blocked],
       [commit(2), { ok: true, unblocked: [{ tx: 1, result: count(1) }] }],
+    ],
+  },
+  "an insert that waited is tried again from the start: the key inserted meanwhile is a duplicate": {
+    steps: [
+      [begin(1, "rr"), ok],
+      [upd(1, 1, 0), count(0)], // an X gap lock on the supremum
+      [ins(3, 1, 0), blocked],
+      [ins(1, 1, 0), count(1)],
+      [begin(2, "ser"), ok],
+      [scan(2, 2, 2), { rows: [] }], // an S gap lock on the supremum, after the waiting insert's request
+      [commit(1), { ok: true, unblocked: [{ tx: 3, result: error("ER_DUP_ENTRY") }] }],
     ],
   },
   "BEGIN inside a transaction, a write in a READ ONLY one, COMMIT outside one": {

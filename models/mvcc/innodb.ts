@@ -63,8 +63,6 @@ export interface Trx {
   readonly undo: { rec: Rec; fresh: boolean }[];
   /** The statement waiting, its lock request and the transaction it waits for (the first conflicting lock's). */
   wait?: { op: Statement; lock: Lock; on: Trx };
-  /** While its statement runs again after a wait: the request the wait was for. */
-  resumed?: Lock;
 }
 
 /** A statement's end: a result, or a wait on a lock request. */
@@ -382,12 +380,9 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
       return { count: 1 };
     }
     const next = this.after(key);
-    // its insert intention was granted after a wait: it goes in (the check is not made again)
-    const granted = t.resumed;
-    if (!(granted?.kind === "insert-intention" && granted.key === next && !granted.waiting)) {
-      const blocker = this.conflict(t, { key: next, mode: "X", kind: "insert-intention" }, this.locks.length);
-      if (blocker) return this.enqueue(t, next, "X", "insert-intention", blocker);
-    }
+    // checked again after a wait (the insert is retried from the start): a lock granted meanwhile makes it wait again
+    const blocker = this.conflict(t, { key: next, mode: "X", kind: "insert-intention" }, this.locks.length);
+    if (blocker) return this.enqueue(t, next, "X", "insert-intention", blocker);
     const rec: Rec = { key, img: { value, deleted: false, trxId: this.idOf(t) } };
     this.records.push(rec);
     this.records.sort((a, b) => a.key - b.key);
@@ -462,12 +457,12 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
   }
 
   /**
-   * The owner of the first lock in the record's queue that the request must wait for: any granted lock, and waiting
-   * requests before `before` (a new request: all of them; a waiting one: those before it, lock_rec_has_to_wait_in_queue).
+   * The owner of the first lock before `before` in the record's queue that the request must wait for (a new request:
+   * the whole queue, lock_rec_other_has_conflicting; a waiting one: what is before it, lock_rec_has_to_wait_in_queue).
    */
   private conflict(t: Trx, r: { key: number; mode: "S" | "X"; kind: LockKind }, before: number): Trx | undefined {
-    for (const [i, l] of this.locks.entries()) {
-      if (l.waiting && i >= before) continue;
+    for (let i = 0; i < before; i++) {
+      const l = this.locks[i]!;
       if (l.trx !== t && l.key === r.key && this.mustWait(r, l)) return l.trx;
     }
     return undefined;
@@ -533,11 +528,9 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
     }
     for (const x of ready) {
       if (!x.wait) continue; // a deadlock above ended it
-      const { op, lock } = x.wait;
+      const { op } = x.wait;
       x.wait = undefined;
-      x.resumed = lock;
       const r = this.execute(x, op);
-      x.resumed = undefined;
       if (r) this.woken.push({ tx: x.tx, result: r });
     }
   }
