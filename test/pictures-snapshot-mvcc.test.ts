@@ -331,25 +331,52 @@ describe("mvcc: version chains, snapshots, WAL frames", () => {
     expect(last.caption).toBe("writer: client 3");
   });
 
-  test.each(["postgres", "sqlite"] as const)("every state of random sequences is well formed (%s)", (flavour) => {
-    const fg: MvccGeometry = { keys: 3, txs: 3, flavour };
-    const sequences = fc.sample(sequenceArbitrary(mvccLayer, fg, new Set(["inspect"]), 40), { numRuns: 40, seed: 9 });
-    let chains = 0;
-    for (const seq of sequences) {
-      const model = mvccLayer.model(fg);
-      let before: Graph | undefined;
-      for (const [i, op] of seq.entries()) {
-        model.apply(op as MvccOp);
-        const p = mvccLayer.picture!(model.inspect!() as never, fg);
-        const what = JSON.stringify(seq.slice(0, i + 1));
-        wellFormed(p, what);
-        if (before) stable(before, p, what);
-        before = p;
-        if (p.edges.some((e) => e.from.startsWith(flavour === "sqlite" ? "wal" : "v"))) chains++;
-      }
-    }
-    expect(chains, "states with a version chain").toBeGreaterThan(0);
+  test("innodb: a record, its undo versions along the roll pointers, the locks on it and a blocked waiter", () => {
+    const ig: MvccGeometry = { keys: 2, txs: 3, flavour: "innodb" };
+    const model = mvccLayer.model(ig);
+    const ops: MvccOp[] = [
+      { op: "insert", tx: 3, key: 1, value: 10 },
+      { op: "begin", tx: 1, level: "rr" },
+      { op: "update", tx: 1, key: 1, value: 11 },
+      { op: "update", tx: 2, key: 1, add: 1 },
+    ];
+    for (const op of ops) model.apply(op);
+    const p = mvccLayer.picture!(model.inspect!() as never, ig);
+    wellFormed(p, "innodb");
+    // the record (trx 2's, running: dirty), then the version its undo record keeps (trx 1's, committed)
+    expect(node(p, "r1.2.2")).toEqual({ id: "r1.2.2", label: "v=11 by trx 2\nthe record", group: "key1", marks: ["dirty"] });
+    expect(node(p, "r1.1.1")).toEqual({ id: "r1.1.1", label: "v=10 by trx 1\nin undo", group: "key1" });
+    expect(p.edges.filter((e) => e.label === "roll ptr")).toEqual([
+      { from: "r1.2.2", to: "r1.1.1", label: "roll ptr" },
+    ]);
+    expect(out(p, "client1")).toEqual([{ from: "client1", to: "r1.2.2", label: "X rec" }]);
+    expect(out(p, "client2")).toEqual([{ from: "client2", to: "r1.2.2", label: "X rec", marks: ["blocked"] }]);
+    expect(node(p, "client2").marks).toEqual(["blocked"]);
   });
+
+  test.each(["postgres", "sqlite", "innodb"] as const)(
+    "every state of random sequences is well formed (%s)",
+    (flavour) => {
+      const fg: MvccGeometry = { keys: 3, txs: 3, flavour };
+      const sequences = fc.sample(sequenceArbitrary(mvccLayer, fg, new Set(["inspect"]), 40), { numRuns: 40, seed: 9 });
+      let chains = 0;
+      for (const seq of sequences) {
+        const model = mvccLayer.model(fg);
+        let before: Graph | undefined;
+        for (const [i, op] of seq.entries()) {
+          model.apply(op as MvccOp);
+          const p = mvccLayer.picture!(model.inspect!() as never, fg);
+          const what = JSON.stringify(seq.slice(0, i + 1));
+          wellFormed(p, what);
+          if (before) stable(before, p, what);
+          before = p;
+          const chain = { postgres: "v", sqlite: "wal", innodb: "r" }[flavour];
+          if (p.edges.some((e) => e.from.startsWith(chain))) chains++;
+        }
+      }
+      expect(chains, "states with a version chain").toBeGreaterThan(0);
+    },
+  );
 });
 
 // ---- the mvcc layer's trace pictures

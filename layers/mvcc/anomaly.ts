@@ -67,7 +67,7 @@ const byInvariant: Record<string, string> = {
 };
 
 export function classifyMvcc(ops: readonly MvccOp[], failure: Failure, geometry: MvccGeometry): string | undefined {
-  if (geometry.flavour === "sqlite") return undefined;
+  if ((geometry.flavour ?? "postgres") !== "postgres") return undefined; // the history is the PostgreSQL model's
   if (failure.kind === "invariant") return byInvariant[failure.property];
   if (failure.kind !== "equivalence") return undefined;
   const observed = failure.observed as MvccObs;

@@ -85,11 +85,13 @@ interface Lane {
 /**
  * One lane per client: its transactions' lives ("commit"/"abort" by how they ended), each statement at its op, each
  * wait on a row lock as an interval from the op that blocked to the op that woke it ("blocked"); errors are "abort" in
- * the PostgreSQL flavour (the transaction is aborted), "error" in SQLite's (it stays open); the failing op "failed".
+ * the PostgreSQL flavour (the transaction is aborted), "error" in SQLite's and InnoDB's (it stays open; InnoDB's
+ * deadlock and ER_CHECKREAD end it: "abort"); the failing op "failed".
  * Vacuum and checkpoints run from a connection of their own: a lane of theirs.
  */
 export function mvccTimeline(steps: readonly Step[], failure: Failure, geometry: MvccGeometry): Lanes {
   const sqlite = geometry.flavour === "sqlite";
+  const staysOpen = sqlite || geometry.flavour === "innodb";
   const lanes = new Map<number, Lane>();
   const laneOf = (tx: number): Lane => {
     const l = lanes.get(tx) ?? { events: [] };
@@ -101,8 +103,8 @@ export function mvccTimeline(steps: readonly Step[], failure: Failure, geometry:
   const mark = (failing: boolean, ...marks: (string | undefined)[]): string[] =>
     [...marks, failing ? "failed" : undefined].filter((m): m is string => m !== undefined);
   const errorMark = (l: Lane): string => {
-    if (l.txn && !sqlite) l.txn.failed = true;
-    return sqlite ? "error" : "abort";
+    if (l.txn && !staysOpen) l.txn.failed = true;
+    return staysOpen ? "error" : "abort";
   };
   const close = (l: Lane, at: number, fate: "commit" | "abort" | undefined) => {
     const t = l.txn;
@@ -139,6 +141,13 @@ export function mvccTimeline(steps: readonly Step[], failure: Failure, geometry:
           // a statement alone commits itself, or rolls back on an error
           l.events.push({ at, label: `${text} (autocommit)`, marks: mark(failing, error ? "abort" : "commit") });
           l.txn = undefined;
+          return;
+        }
+        const e = errorOf(r);
+        if (e === "ER_LOCK_DEADLOCK" || e === "ER_CHECKREAD") {
+          // InnoDB rolls the whole transaction back
+          l.events.push({ at, label: text, marks: mark(failing, "abort") });
+          close(l, at, "abort");
           return;
         }
         l.events.push({ at, label: text, marks: mark(failing, error ? errorMark(l) : undefined) });
@@ -243,7 +252,7 @@ const NOT_ANOMALIES: readonly string[] = [anomalyLabel.ownWrite, anomalyLabel.du
  * committed). The shortest cycle, through the failing op's transaction where there is one, is marked "failed".
  */
 export function mvccDependencies(steps: readonly Step[], failure: Failure, geometry: MvccGeometry): Graph | undefined {
-  if (geometry.flavour === "sqlite") return undefined;
+  if ((geometry.flavour ?? "postgres") !== "postgres") return undefined;
   const ops = steps.filter((s) => s.index <= failure.index).map((s) => s.op as MvccOp);
   if (ops.length !== failure.index + 1) return undefined;
   const named = classifyMvcc(ops, failure, geometry);

@@ -57,7 +57,7 @@ function innodbPicture(s: InnodbState): Graph {
       const id = versionId(r.key, v.trxId, n - i);
       nodes.push({
         id,
-        label: `${i === 0 ? "record" : "undo"}\n${v.deleted ? "delete-marked" : `v=${v.value}`}\ntrx ${v.trxId}`,
+        label: `${v.deleted ? "delete-marked" : `v=${v.value}`} by trx ${v.trxId}\n${i === 0 ? "the record" : "in undo"}`,
         group: mvccIds.key(r.key),
         ...(marks.length ? { marks } : {}),
       });
