@@ -10,8 +10,9 @@
 // before it conflicts with any more. A cycle of such waits is broken at once; which of its transactions is rolled back
 // (InnoDB picks the lightest) and the order in which statements woken together run are allowed choices: the oracle
 // answers `oneOf`, each computed by running the history again with that choice, and `chose` follows the engine's.
-import { deepEqual, type Engine, InputError } from "../core/index.ts";
+import { type Engine, InputError } from "../core/index.ts";
 import type { MvccGeometry, MvccObs, MvccOp, MvccResult, PgLevel } from "../models/mvcc/types.ts";
+import { Choices, otherOrders } from "./choices.ts";
 
 type Statement = Extract<MvccOp, { op: "read" | "scan" | "insert" | "update" | "delete" }>;
 type Mode = "S" | "X";
@@ -434,61 +435,31 @@ class Core {
 
 type Answer = MvccObs | { oneOf: MvccObs[] };
 
-function permutations<T>(xs: readonly T[]): T[][] {
-  if (xs.length <= 1) return [[...xs]];
-  return xs.flatMap((x, i) => permutations([...xs.slice(0, i), ...xs.slice(i + 1)]).map((p) => [x, ...p]));
-}
-
 export class InnodbOracle implements Engine<MvccOp, Answer> {
   readonly layer = "mvcc" as const;
   readonly features: ReadonlySet<string> = new Set<string>();
-  private readonly log: MvccOp[] = [];
-  private forced = new Map<number, Choice>();
-  private core: Core;
-  private choices: { obs: MvccObs; forced: Map<number, Choice>; core: Core }[] = [];
+  private readonly choices: Choices<MvccOp, MvccObs, Choice, Core>;
 
   constructor(readonly geometry: MvccGeometry) {
-    this.core = new Core(geometry, this.forced);
+    this.choices = new Choices<MvccOp, MvccObs, Choice, Core>({
+      history: (forced) => new Core(geometry, forced),
+      none: { victims: [] },
+      next: (_op, _obs, choice, core) => {
+        const next: Choice[] = [];
+        // the next deadlock of this op not yet decided: any transaction of its cycle
+        const cycle = core.deadlocks[choice.victims.length];
+        if (cycle) for (const v of cycle) next.push({ ...choice, victims: [...choice.victims, v] });
+        // statements woken together: any order
+        return [...next, ...otherOrders(choice, core.wakes)];
+      },
+    });
   }
 
   apply(op: MvccOp): Answer {
-    const index = this.log.push(op) - 1;
-    const obs = this.core.apply(op, index);
-    this.choices = [];
-    const seen = new Set<string>([JSON.stringify({ victims: [] })]);
-    const queue: { choice: Choice; core: Core }[] = [{ choice: { victims: [] }, core: this.core }];
-    for (let q = queue.shift(); q; q = queue.shift()) {
-      const next: Choice[] = [];
-      // each deadlock of this op not yet decided: any transaction of its cycle
-      const decided = q.choice.victims.length;
-      const cycle = q.core.deadlocks[decided];
-      if (cycle) for (const v of cycle) next.push({ ...q.choice, victims: [...q.choice.victims, v] });
-      if (q.choice.order === undefined)
-        for (const group of q.core.wakes)
-          next.push(
-            ...permutations(group)
-              .slice(1)
-              .map((order) => ({ ...q.choice, order })),
-          );
-      for (const c of next) {
-        const key = JSON.stringify(c);
-        if (seen.has(key)) continue;
-        seen.add(key);
-        const forced = new Map(this.forced).set(index, c);
-        const core = new Core(this.geometry, forced);
-        let alt: MvccObs = obs;
-        for (const [i, o] of this.log.entries()) alt = core.apply(o, i);
-        queue.push({ choice: c, core });
-        if (!deepEqual(alt, obs) && !this.choices.some((x) => deepEqual(x.obs, alt)))
-          this.choices.push({ obs: alt, forced, core });
-      }
-    }
-    return this.choices.length ? { oneOf: [obs, ...this.choices.map((c) => c.obs)] } : obs;
+    return this.choices.apply(op);
   }
 
   chose(observed: unknown): void {
-    const c = this.choices.find((x) => deepEqual(x.obs, observed));
-    if (c) [this.forced, this.core] = [c.forced, c.core];
-    this.choices = [];
+    this.choices.chose(observed);
   }
 }

@@ -23,7 +23,7 @@
 // write of two overlapping serializable transactions (the table-level SIREAD locks a sequential scan takes are that
 // coarse). Those are allowed choices: the oracle answers `oneOf`, each computed by running the history again with
 // that failure, and `chose` follows the one the engine took.
-import { deepEqual, type Engine, InputError } from "../core/index.ts";
+import { type Engine, InputError } from "../core/index.ts";
 import {
   MVCC_MAX_VERSIONS,
   type MvccGeometry,
@@ -33,6 +33,7 @@ import {
   type PgLevel,
   pgLevels,
 } from "../models/mvcc/types.ts";
+import { Choices, otherOrders } from "./choices.ts";
 
 type Statement = Extract<MvccOp, { op: "read" | "scan" | "insert" | "update" | "delete" }>;
 /** What a statement comes to: its result, or the transaction whose end it must wait for. */
@@ -537,67 +538,34 @@ interface Choice {
   readonly order?: readonly number[];
 }
 
-function permutations<T>(xs: readonly T[]): T[][] {
-  if (xs.length <= 1) return [[...xs]];
-  return xs.flatMap((x, i) => permutations([...xs.slice(0, i), ...xs.slice(i + 1)]).map((p) => [x, ...p]));
-}
-
 export class MvccOracle implements Engine<MvccOp, Answer> {
   readonly layer = "mvcc" as const;
   readonly features: ReadonlySet<string> = new Set<string>();
-  private readonly log: MvccOp[] = [];
-  private forced = new Map<number, Choice>();
-  private core = new Core(this.forced);
-  /** The other answers the last op allowed, each with the history that gives it. */
-  private choices: { obs: MvccObs; forced: Map<number, Choice>; core: Core }[] = [];
-
-  constructor(readonly geometry: MvccGeometry) {}
-
-  apply(op: MvccOp): Answer {
-    const index = this.log.push(op) - 1;
-    const obs = this.core.apply(op, index);
-    this.choices = [];
-    // every choice PostgreSQL could make at this op, grown one decision at a time (a failure can wake a waiter that
-    // may then fail too), each run from the start with it forced
-    const seen = new Set<string>([JSON.stringify({ fail: [] })]);
-    const queue: { choice: Choice; obs: MvccObs; core: Core }[] = [{ choice: { fail: [] }, obs, core: this.core }];
-    for (let q = queue.shift(); q; q = queue.shift()) {
-      const { choice } = q;
-      const next: Choice[] = this.mayFail(op, q.obs, q.core)
+  // every choice PostgreSQL could make at an op, each run from the start with it forced
+  private readonly choices = new Choices<MvccOp, MvccObs, Choice, Core>({
+    history: (forced) => new Core(forced),
+    none: { fail: [] },
+    next: (op, obs, choice, core) => {
+      const next: Choice[] = this.mayFail(op, obs, core)
         .filter((tx) => !choice.fail.includes(tx))
         .map((tx) => ({ ...choice, fail: [...choice.fail, tx].sort((a, b) => a - b) }));
       // the deadlock's victim: any waiter of the cycle the op closed
       if (choice.victim === undefined)
-        for (const [, ...others] of q.core.deadlocks) next.push(...others.map((victim) => ({ ...choice, victim })));
-      // waiters woken together: any order
-      if (choice.order === undefined)
-        for (const group of q.core.wakes)
-          next.push(
-            ...permutations(group)
-              .slice(1)
-              .map((order) => ({ ...choice, order })),
-          );
-      for (const c of next) {
-        const key = JSON.stringify(c);
-        if (seen.has(key)) continue;
-        seen.add(key);
-        const forced = new Map(this.forced).set(index, c);
-        const core = new Core(forced);
-        let alt: MvccObs = obs;
-        for (const [i, o] of this.log.entries()) alt = core.apply(o, i);
-        queue.push({ choice: c, obs: alt, core });
-        if (!deepEqual(alt, obs) && !this.choices.some((x) => deepEqual(x.obs, alt)))
-          this.choices.push({ obs: alt, forced, core });
-      }
-    }
-    return this.choices.length ? { oneOf: [obs, ...this.choices.map((c) => c.obs)] } : obs;
+        for (const [, ...others] of core.deadlocks) next.push(...others.map((victim) => ({ ...choice, victim })));
+      // statements woken together: any order
+      return [...next, ...otherOrders(choice, core.wakes)];
+    },
+  });
+
+  constructor(readonly geometry: MvccGeometry) {}
+
+  apply(op: MvccOp): Answer {
+    return this.choices.apply(op);
   }
 
   /** The engine took another of the answers `apply` allowed: go on from the history that gives it. */
   chose(observed: unknown): void {
-    const c = this.choices.find((x) => deepEqual(x.obs, observed));
-    if (c) [this.forced, this.core] = [c.forced, c.core];
-    this.choices = [];
+    this.choices.chose(observed);
   }
 
   /** Serializable clients whose statement or COMMIT at this op PostgreSQL's SSI could have failed. */

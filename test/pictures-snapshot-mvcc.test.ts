@@ -344,7 +344,12 @@ describe("mvcc: version chains, snapshots, WAL frames", () => {
     const p = mvccLayer.picture!(model.inspect!() as never, ig);
     wellFormed(p, "innodb");
     // the record (trx 2's, running: dirty), then the version its undo record keeps (trx 1's, committed)
-    expect(node(p, "r1.2.2")).toEqual({ id: "r1.2.2", label: "v=11 by trx 2\nthe record", group: "key1", marks: ["dirty"] });
+    expect(node(p, "r1.2.2")).toEqual({
+      id: "r1.2.2",
+      label: "v=11 by trx 2\nthe record",
+      group: "key1",
+      marks: ["dirty"],
+    });
     expect(node(p, "r1.1.1")).toEqual({ id: "r1.1.1", label: "v=10 by trx 1\nin undo", group: "key1" });
     expect(p.edges.filter((e) => e.label === "roll ptr")).toEqual([
       { from: "r1.2.2", to: "r1.1.1", label: "roll ptr" },

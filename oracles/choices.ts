@@ -1,0 +1,82 @@
+// What the database oracles share: where the system may choose (a deadlock's victim, a serialization failure, the
+// order of statements woken together), the oracle answers `oneOf` every answer a choice at this op gives, each
+// computed by running the whole history again with that choice forced at this op, and follows the one the engine
+// took (`chose`). Choices grow one decision at a time, breadth first: a decision can open further ones (a failure
+// wakes a waiter that may fail too).
+import { deepEqual } from "../core/index.ts";
+
+/** One history's oracle, run with some ops' choices forced. */
+export interface History<Op, Obs> {
+  apply(op: Op, index: number): Obs;
+}
+
+export interface ChoiceRules<Op, Obs, C, H extends History<Op, Obs>> {
+  /** A fresh history with these ops' choices forced. */
+  history(forced: ReadonlyMap<number, C>): H;
+  /** The choice that forces nothing. */
+  readonly none: C;
+  /** The choices one decision beyond `choice`, given what the op answered with it and the history after it. */
+  next(op: Op, obs: Obs, choice: C, history: H): C[];
+}
+
+export class Choices<Op, Obs, C, H extends History<Op, Obs>> {
+  private readonly log: Op[] = [];
+  private forced = new Map<number, C>();
+  /** The history the engine's answers have followed so far. */
+  history: H;
+  /** The other answers the last op allowed, each with the history that gives it. */
+  private others: { obs: Obs; forced: Map<number, C>; history: H }[] = [];
+
+  constructor(private readonly rules: ChoiceRules<Op, Obs, C, H>) {
+    this.history = rules.history(this.forced);
+  }
+
+  apply(op: Op): Obs | { oneOf: Obs[] } {
+    const index = this.log.push(op) - 1;
+    const obs = this.history.apply(op, index);
+    this.others = [];
+    const seen = new Set<string>([JSON.stringify(this.rules.none)]);
+    const queue: { choice: C; obs: Obs; history: H }[] = [{ choice: this.rules.none, obs, history: this.history }];
+    for (let q = queue.shift(); q; q = queue.shift()) {
+      for (const c of this.rules.next(op, q.obs, q.choice, q.history)) {
+        const key = JSON.stringify(c);
+        if (seen.has(key)) continue;
+        seen.add(key);
+        const forced = new Map(this.forced).set(index, c);
+        const history = this.rules.history(forced);
+        let alt = obs;
+        for (const [i, o] of this.log.entries()) alt = history.apply(o, i);
+        queue.push({ choice: c, obs: alt, history });
+        if (!deepEqual(alt, obs) && !this.others.some((x) => deepEqual(x.obs, alt)))
+          this.others.push({ obs: alt, forced, history });
+      }
+    }
+    return this.others.length ? { oneOf: [obs, ...this.others.map((c) => c.obs)] } : obs;
+  }
+
+  /** The engine took another of the answers `apply` allowed: go on from the history that gives it. */
+  chose(observed: unknown): void {
+    const c = this.others.find((x) => deepEqual(x.obs, observed));
+    if (c) [this.forced, this.history] = [c.forced, c.history];
+    this.others = [];
+  }
+}
+
+/** Every order of `xs`. */
+export function permutations<T>(xs: readonly T[]): T[][] {
+  if (xs.length <= 1) return [[...xs]];
+  return xs.flatMap((x, i) => permutations([...xs.slice(0, i), ...xs.slice(i + 1)]).map((p) => [x, ...p]));
+}
+
+/** The choices that run statements woken together in another order than `choice` does (if it sets none yet). */
+export function otherOrders<C extends { readonly order?: readonly number[] }>(
+  choice: C,
+  groups: readonly number[][],
+): C[] {
+  if (choice.order !== undefined) return [];
+  return groups.flatMap((group) =>
+    permutations(group)
+      .slice(1)
+      .map((order) => ({ ...choice, order })),
+  );
+}
