@@ -10,9 +10,10 @@
 // before it conflicts with any more. A cycle of such waits is broken at once; which of its transactions is rolled back
 // (InnoDB picks the lightest) and the order in which statements woken together run are allowed choices: the oracle
 // answers `oneOf`, each computed by running the history again with that choice, and `chose` follows the engine's.
+
+import { Choices, otherOrders } from "../core/choices.ts";
 import { type Engine, InputError } from "../core/index.ts";
 import type { MvccGeometry, MvccObs, MvccOp, MvccResult, PgLevel } from "../models/mvcc/types.ts";
-import { Choices, otherOrders } from "./choices.ts";
 
 type Statement = Extract<MvccOp, { op: "read" | "scan" | "insert" | "update" | "delete" }>;
 type Mode = "S" | "X";

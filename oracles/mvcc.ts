@@ -23,6 +23,8 @@
 // write of two overlapping serializable transactions (the table-level SIREAD locks a sequential scan takes are that
 // coarse). Those are allowed choices: the oracle answers `oneOf`, each computed by running the history again with
 // that failure, and `chose` follows the one the engine took.
+
+import { Choices, otherOrders } from "../core/choices.ts";
 import { type Engine, InputError } from "../core/index.ts";
 import {
   MVCC_MAX_VERSIONS,
@@ -33,7 +35,6 @@ import {
   type PgLevel,
   pgLevels,
 } from "../models/mvcc/types.ts";
-import { Choices, otherOrders } from "./choices.ts";
 
 type Statement = Extract<MvccOp, { op: "read" | "scan" | "insert" | "update" | "delete" }>;
 /** What a statement comes to: its result, or the transaction whose end it must wait for. */

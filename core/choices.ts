@@ -1,9 +1,9 @@
-// What the database oracles share: where the system may choose (a deadlock's victim, a serialization failure, the
-// order of statements woken together), the oracle answers `oneOf` every answer a choice at this op gives, each
-// computed by running the whole history again with that choice forced at this op, and follows the one the engine
-// took (`chose`). Choices grow one decision at a time, breadth first: a decision can open further ones (a failure
-// wakes a waiter that may fail too).
-import { deepEqual } from "../core/index.ts";
+// Allowed choices, for oracles of systems that may choose (the mvcc oracles: a deadlock's victim, a serialization
+// failure, the order of statements woken together): the oracle answers `oneOf` every answer a choice at this op
+// gives, each computed by running the whole history again with that choice forced at this op, and follows the one the
+// engine took (`chose`). Choices grow one decision at a time, breadth first: a decision can open further ones (a
+// failure wakes a waiter that may fail too).
+import { deepEqual } from "./json.ts";
 
 /** One history's oracle, run with some ops' choices forced. */
 export interface History<Op, Obs> {
