@@ -40,7 +40,9 @@ test("bad geometry is an input error that names the field", () => {
     /^--geometry\.pages: Too small/,
   );
   expect(() => resolveGeometry(mmLayer, { user: { page: 64 } })).toThrow(/Unrecognized key: "page"/);
-  expect(() => resolveGeometry(mvccLayer, { flavour: "innodb" })).toThrow(/no flavour "innodb" \(known: sqlite\)/);
+  expect(() => resolveGeometry(mvccLayer, { flavour: "oracle" })).toThrow(
+    /no flavour "oracle" \(known: sqlite, innodb\)/,
+  );
 });
 
 test("a library campaign with a geometry keeps a WAL mutant's flavour (it mutates the sqlite model)", async () => {
