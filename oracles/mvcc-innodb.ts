@@ -5,11 +5,12 @@
 // say whether a view may see it (innodb_snapshot_isolation).
 //
 // Locks are InnoDB's rules as docs/innodb.md states them, kept per record in the order they were asked for: a new
-// request waits for the first lock in the record's queue it conflicts with, a waiting one for the first lock before it,
-// and a release grants each waiting request nothing
-// before it conflicts with any more. A cycle of such waits is broken at once; which of its transactions is rolled back
-// (InnoDB picks the lightest) and the order in which statements woken together run are allowed choices: the oracle
-// answers `oneOf`, each computed by running the history again with that choice, and `chose` follows the engine's.
+// request waits for the first lock in the record's queue it conflicts with, a waiting one for the first lock before
+// it, and a release grants each waiting request nothing before it conflicts with any more. A cycle of such waits is
+// broken at once; which of its transactions is rolled back (InnoDB picks the lightest) and the order in which
+// statements woken together run are allowed choices: the oracle answers `oneOf`, each computed by running the history
+// again with that choice, and `chose` follows the engine's. (Orders that give the same answer now are not kept
+// apart: the oracle goes on with the order the requests were made, as the model does.)
 
 import { Choices, otherOrders } from "../core/choices.ts";
 import { type Engine, InputError } from "../core/index.ts";
@@ -32,6 +33,8 @@ interface Req {
   readonly mode: Mode;
   readonly kind: Kind;
   waiting: boolean;
+  /** When it was asked for (requests woken together run in this order unless the engine ran them otherwise). */
+  readonly seq: number;
 }
 
 interface Txn {
@@ -82,9 +85,11 @@ class Core {
   private readonly queues = new Map<number, Req[]>();
   private readonly open = new Map<number, Txn>();
   private clock = 0;
+  /** The next lock request's number. */
+  private seq = 0;
   private readonly si: boolean;
   /**
-   * Clients whose READ ONLY transaction was rolled back by an error: MariaDB keeps the session read-only until a
+   * Clients whose READ ONLY transaction a deadlock or ER_CHECKREAD rolled back: MariaDB keeps the session read-only until a
    * COMMIT, a ROLLBACK or an autocommit statement succeeds (a START TRANSACTION without READ WRITE keeps it too).
    */
   private readonly stuckReadOnly = new Set<number>();
@@ -293,7 +298,7 @@ class Core {
     // checked whenever the insert runs, again after a wait too
     const on = queue.find((r) => r.txn !== t && conflicts({ mode: "X", kind: "insert-intention" }, next, r));
     if (on) {
-      const req: Req = { txn: t, mode: "X", kind: "insert-intention", waiting: true };
+      const req: Req = { txn: t, mode: "X", kind: "insert-intention", waiting: true, seq: this.seq++ };
       this.queues.set(next, [...queue, req]);
       this.waitFor(t, next, req, on.txn);
     }
@@ -301,8 +306,8 @@ class Core {
     // the new record takes the gap locks of the one after it, as gap locks; and its inserter's lock on it
     const inherited = queue
       .filter((r) => r.kind === "next-key" || r.kind === "gap" || (next === SUP && r.kind !== "insert-intention"))
-      .map((r): Req => ({ txn: r.txn, mode: r.mode, kind: "gap", waiting: false }));
-    this.queues.set(key, [...inherited, { txn: t, mode: "X", kind: "rec", waiting: false }]);
+      .map((r): Req => ({ txn: r.txn, mode: r.mode, kind: "gap", waiting: false, seq: this.seq++ }));
+    this.queues.set(key, [...inherited, { txn: t, mode: "X", kind: "rec", waiting: false, seq: this.seq++ }]);
     return { count: 1 };
   }
 
@@ -319,7 +324,7 @@ class Core {
     if (own.some((r) => strongEnough(r, key, { mode, kind }))) return;
     const asked = own.some((r) => strongEnough(r, key, { mode, kind: "rec" })) && kind === "next-key" ? "gap" : kind;
     const on = queue.find((r) => r.txn !== t && conflicts({ mode, kind: asked }, key, r));
-    const req: Req = { txn: t, mode, kind: asked, waiting: on !== undefined };
+    const req: Req = { txn: t, mode, kind: asked, waiting: on !== undefined, seq: this.seq++ };
     queue.push(req);
     if (on) this.waitFor(t, key, req, on.txn);
   }
@@ -365,7 +370,7 @@ class Core {
     for (const r of q) {
       if (r.waiting && r.txn.wait?.req === r) r.txn.wait.on = r.txn;
       if (r.txn !== by && r.kind !== "insert-intention" && (r.txn.level !== "rc" || r.mode === "S"))
-        nq.push({ txn: r.txn, mode: r.mode, kind: "gap", waiting: false });
+        nq.push({ txn: r.txn, mode: r.mode, kind: "gap", waiting: false, seq: this.seq++ });
     }
     this.queues.set(next, nq);
   }
@@ -377,17 +382,26 @@ class Core {
     return q.slice(0, i).find((h) => h.txn !== r.txn && conflicts(r, key, h))?.txn;
   }
 
+  /**
+   * After a release: each waiting request nothing before it conflicts with any more is granted, a cancelled one
+   * searches again, the others may wait for another owner now (a deadlock is looked for from them); then the woken
+   * statements run, each once (one that runs in a nested release, an autocommit's end, is not run again here).
+   */
   private release(): void {
-    const ready: Txn[] = [];
+    const granted: Req[] = [];
     for (const [key, q] of this.queues)
       for (const [i, r] of q.entries())
         if (r.waiting && !this.blocker(q, i, key)) {
           r.waiting = false;
-          ready.push(r.txn);
+          granted.push(r);
         }
-    for (const x of this.open.values()) if (x.wait?.on === x && !ready.includes(x)) ready.push(x);
+    const ready: { x: Txn; wait: NonNullable<Txn["wait"]> }[] = granted
+      .sort((a, b) => a.seq - b.seq)
+      .flatMap((r) => (r.txn.wait ? [{ x: r.txn, wait: r.txn.wait }] : []));
+    for (const x of this.open.values())
+      if (x.wait?.on === x && !ready.some((r) => r.x === x)) ready.push({ x, wait: x.wait });
     for (const x of [...this.open.values()]) {
-      if (!x.wait || ready.includes(x)) continue;
+      if (!x.wait || ready.some((r) => r.x === x)) continue;
       const q = this.queues.get(x.wait.key) ?? [];
       const on = this.blocker(q, q.indexOf(x.wait.req), x.wait.key);
       if (on && on !== x.wait.on) {
@@ -395,24 +409,22 @@ class Core {
         this.deadlockFrom(x);
       }
     }
-    const order = this.orderOf(ready.filter((x) => x.wait));
-    for (const x of order) {
-      if (!x.wait) continue;
-      const { op } = x.wait;
+    for (const { x, wait } of this.orderOf(ready.filter((r) => r.x.wait === r.wait))) {
+      if (x.wait !== wait) continue; // a deadlock or a nested release ended or ran it
       x.wait = undefined;
-      const r = this.run(x, op);
+      const r = this.run(x, wait.op);
       if (r) this.finished.set(x.tx, r);
     }
   }
 
-  /** The woken, in the order the engine ran them if it said, else in the order their locks were granted. */
-  private orderOf(ready: Txn[]): Txn[] {
+  /** The woken, in the order the engine ran them if it said, else in the order their requests were made. */
+  private orderOf<R extends { x: Txn }>(ready: R[]): R[] {
     if (ready.length < 2) return ready;
-    const group = ready.map((x) => x.tx);
+    const group = ready.map((r) => r.x.tx);
     this.wakes.push(group);
     const forced = this.forced.get(this.index)?.order;
     if (!forced || forced.length !== group.length || !group.every((g) => forced.includes(g))) return ready;
-    return forced.map((tx) => ready.find((x) => x.tx === tx)!);
+    return forced.map((tx) => ready.find((r) => r.x.tx === tx)!);
   }
 
   /** Follow the one wait edge of each waiter; a cycle back to `from` is broken by rolling one of it back. */

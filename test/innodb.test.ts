@@ -186,7 +186,7 @@ const scenarios: Record<string, { si?: boolean; steps: Step[] }> = {
       [begin(1, "ser"), ok],
       [scan(1, 2, 2), { rows: [[2, 20]] }],
       [scan(1, 4, 5), { rows: [[4, 40]] }],
-      [scan(1, 1, 2), blocked], // the next-key lock on 3, client 2's
+      [scan(1, 1, 2), blocked], // its next-key request on 3 waits for client 2's insert
       [commit(2), { ok: true, unblocked: [{ tx: 1, result: { rows: [[2, 20]] } }] }],
     ],
   },

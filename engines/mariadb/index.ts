@@ -36,11 +36,16 @@ export class MariadbEngine implements Engine<MvccOp, MvccObs> {
   static async start(url: string, geometry: MvccGeometry): Promise<MariadbEngine> {
     const { createConnection } = mysqlDriver().module!;
     const monitor = await createConnection({ uri: url, multipleStatements: true });
-    await monitor.query(
-      `CREATE DATABASE IF NOT EXISTS ${DATABASE}; USE ${DATABASE}; DROP TABLE IF EXISTS t;
-       CREATE TABLE t (k INT PRIMARY KEY, v INT) ENGINE=InnoDB;
-       START TRANSACTION WITH CONSISTENT SNAPSHOT`,
-    );
+    try {
+      await monitor.query(
+        `CREATE DATABASE IF NOT EXISTS ${DATABASE}; USE ${DATABASE}; DROP TABLE IF EXISTS t;
+         CREATE TABLE t (k INT PRIMARY KEY, v INT) ENGINE=InnoDB;
+         START TRANSACTION WITH CONSISTENT SNAPSHOT`,
+      );
+    } catch (e) {
+      monitor.destroy();
+      throw e;
+    }
     return new MariadbEngine(url, monitor, geometry);
   }
 
@@ -48,12 +53,12 @@ export class MariadbEngine implements Engine<MvccOp, MvccObs> {
     let c = this.conns.get(tx);
     if (!c) {
       const { createConnection } = mysqlDriver().module!;
-      const conn = await createConnection({ uri: url(this.url), multipleStatements: false });
+      const conn = await createConnection({ uri: inDatabase(this.url), multipleStatements: false });
       conn.on("error", () => undefined); // close() kills the session
+      c = { conn, thread: conn.threadId };
+      this.conns.set(tx, c); // held from now on: close() ends it whatever follows
       const si = this.geometry.snapshotIsolation ? "ON" : "OFF";
       await conn.query(`SET SESSION innodb_snapshot_isolation = ${si}, SESSION innodb_lock_wait_timeout = 3600`);
-      c = { conn, thread: conn.threadId };
-      this.conns.set(tx, c);
     }
     return c;
   }
@@ -209,13 +214,17 @@ export class MariadbEngine implements Engine<MvccOp, MvccObs> {
     this.closed = true;
     // kill every session, waiting or not: that rolls back their transactions and releases their locks
     for (const c of this.conns.values()) await this.monitor.query(`KILL ${c.thread}`).catch(() => undefined);
-    await Promise.all([...this.conns.values()].map((c) => c.conn.end().catch(() => undefined)));
-    await this.monitor.end().catch(() => undefined);
+    for (const c of this.conns.values()) c.conn.destroy(); // killed: nothing to say goodbye to
+    await this.monitor.end().catch(() => this.monitor.destroy());
   }
 }
 
 /** The url with the sequence's database. */
-const url = (base: string): string => `${base.replace(/\/[^/]*$/, "")}/${DATABASE}`;
+const inDatabase = (base: string): string => {
+  const u = new URL(base);
+  u.pathname = `/${DATABASE}`;
+  return u.toString();
+};
 
 /** The factory: one server for a whole run, a fresh table and connections per sequence. */
 export const mariadbFactory = (): EngineFactory =>

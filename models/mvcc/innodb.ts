@@ -389,8 +389,8 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
     t.undo.push({ rec, fresh: true });
     // lock_update_insert: the new record inherits the next one's gap locks, as gap locks
     for (const l of this.locks.filter((x) => x.key === next && x.kind !== "insert-intention" && x.kind !== "rec"))
-      this.grant({ trx: l.trx, key, mode: l.mode, kind: "gap", waiting: false });
-    this.grant({ trx: t, key, mode: "X", kind: "rec", waiting: false }); // its implicit lock, made explicit
+      this.locks.push({ trx: l.trx, key, mode: l.mode, kind: "gap", waiting: false });
+    this.locks.push({ trx: t, key, mode: "X", kind: "rec", waiting: false }); // its implicit lock, made explicit
     return { count: 1 };
   }
 
@@ -411,7 +411,7 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
    */
   private lockRecord(t: Trx, r: Rec, mode: "S" | "X", kind: LockKind): void {
     const changed = (): boolean =>
-      this.snapshotIsolation && t.view !== undefined && r.img.trxId !== t.id && !changesVisible(r.img.trxId, t.view);
+      this.snapshotIsolation && t.view !== undefined && r.img.trxId !== t.id && !this.sees(t.view, r.img.trxId);
     if (this.checksBeforeWait() && changed() && !this.active(r.img.trxId)) throw new Stop({ error: "ER_CHECKREAD" });
     this.lock(t, r.key, mode, kind);
     if (changed() && !this.active(r.img.trxId)) throw new Stop({ error: "ER_CHECKREAD" });
@@ -442,12 +442,7 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
     if (kind === "next-key" && mine.some((l) => covers(l, { mode, kind: "rec" }))) kind = "gap";
     const blocker = this.conflict(t, { key, mode, kind }, this.locks.length);
     if (blocker) throw new Stop(this.enqueue(t, key, mode, kind, blocker));
-    this.grant({ trx: t, key, mode, kind, waiting: false });
-  }
-
-  /** A lock granted as it is made: at the tail of the queue, as every request (lock_rec_create_low). */
-  private grant(l: Lock): void {
-    this.locks.push(l);
+    this.locks.push({ trx: t, key, mode, kind, waiting: false });
   }
 
   private enqueue(t: Trx, key: number, mode: "S" | "X", kind: LockKind, on: Trx): Outcome {
@@ -480,7 +475,7 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
     if (this.trxs.get(t.tx) === t) this.trxs.delete(t.tx);
     t.wait = undefined;
     if (!commit)
-      for (const { rec, fresh } of t.undo.reverse()) {
+      for (const { rec, fresh } of [...t.undo].reverse()) {
         if (!fresh) rec.img = rec.img.prev!;
         else this.remove(rec, t);
       }
@@ -501,36 +496,38 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
     for (const l of on) {
       if (l.waiting && l.trx.wait?.lock === l) l.trx.wait.on = l.trx;
       if (l.trx !== by && l.kind !== "insert-intention" && (l.trx.level !== "rc" || l.mode !== "X"))
-        this.grant({ trx: l.trx, key: next, mode: l.mode, kind: "gap", waiting: false });
+        this.locks.push({ trx: l.trx, key: next, mode: l.mode, kind: "gap", waiting: false });
     }
   }
 
   /**
    * lock_rec_dequeue_from_page / lock_grant: every waiting request that nothing before it in its queue conflicts with
-   * is granted (in queue order), and cancelled ones search again; then their statements go on, in that order. The
-   * others wait for the first lock that still conflicts, and a wait edge that changed is checked for a deadlock.
+   * is granted (in the order the requests were made), and cancelled ones search again; then their statements go on,
+   * in that order. The others wait for the first lock that still conflicts, and a wait edge that changed is checked
+   * for a deadlock. Each woken statement runs once: a release inside one of them (an autocommit's end) regrants
+   * again, and a statement it runs is no longer this pass's to run.
    */
   private regrant(): void {
-    const ready: Trx[] = [];
+    const ready: { x: Trx; wait: NonNullable<Trx["wait"]> }[] = [];
     for (const [i, l] of this.locks.entries())
       if (l.waiting && !this.conflict(l.trx, l, i)) {
         l.waiting = false;
-        ready.push(l.trx);
+        if (l.trx.wait) ready.push({ x: l.trx, wait: l.trx.wait });
       }
-    ready.push(...[...this.trxs.values()].filter((x) => x.wait?.on === x));
+    for (const x of this.trxs.values())
+      if (x.wait?.on === x && !ready.some((r) => r.x === x)) ready.push({ x, wait: x.wait });
     for (const x of [...this.trxs.values()]) {
-      if (!x.wait || ready.includes(x)) continue;
+      if (!x.wait || ready.some((r) => r.x === x)) continue;
       const on = this.conflict(x, x.wait.lock, this.locks.indexOf(x.wait.lock));
       if (on && on !== x.wait.on) {
         x.wait.on = on;
         this.repointed(x);
       }
     }
-    for (const x of ready) {
-      if (!x.wait) continue; // a deadlock above ended it
-      const { op } = x.wait;
+    for (const { x, wait } of ready) {
+      if (x.wait !== wait) continue; // a deadlock above ended it, or a nested pass ran it
       x.wait = undefined;
-      const r = this.execute(x, op);
+      const r = this.execute(x, wait.op);
       if (r) this.woken.push({ tx: x.tx, result: r });
     }
   }
@@ -550,7 +547,7 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
   private checkDeadlock(from: Trx, own = true): void {
     const cycle: Trx[] = [];
     let x: Trx | undefined = from;
-    while (x?.wait && !cycle.includes(x)) {
+    while (x?.wait && x.wait.on !== x && !cycle.includes(x)) {
       cycle.push(x);
       x = x.wait.on;
     }
@@ -562,7 +559,7 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
     if (victim.readOnly) this.staleReadOnly.add(victim.tx);
   }
 
-  /** The lightest of the cycle (a mutant's seam); `cycle[0]` closed it. */
+  /** The lightest of the cycle (a mutant's seam); `cycle[0]`, the checked waiter, on a tie. */
   protected victimOf(cycle: readonly Trx[]): Trx {
     const weight = (t: Trx): number => {
       const structs = new Set(this.locks.filter((l) => l.trx === t).map((l) => `${l.mode}${l.kind}${l.waiting}`));
