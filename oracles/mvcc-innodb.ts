@@ -262,21 +262,17 @@ class Core {
       if (t.level !== "rc") this.lock(t, this.next(key), mode, "gap");
       return undefined;
     }
-    if (t.level === "rc" && row.deleted && !this.live(row.by)) return undefined;
+    if (t.level === "rc" && row.deleted && row.by.ended) return undefined; // its deleter has ended
     this.lockRow(t, key, mode, "rec");
     const now = this.rows.get(key)!;
     return now.deleted ? undefined : now;
-  }
-
-  private live(x: Txn): boolean {
-    return !x.ended;
   }
 
   /** A record lock, with innodb_snapshot_isolation's check before it (changer ended) and after it. */
   private lockRow(t: Txn, key: number, mode: Mode, kind: Kind): void {
     const unseen = (): boolean => {
       const row = this.rows.get(key);
-      if (!this.si || !t.view || !row || row.by === t || this.live(row.by)) return false;
+      if (!this.si || !t.view || !row || row.by === t || !row.by.ended) return false;
       return row.by.committedAt === undefined || row.by.committedAt > t.view.at;
     };
     if (unseen()) throw new Halt({ error: "ER_CHECKREAD" });

@@ -28,7 +28,7 @@ interface Rec {
 }
 
 /** The supremum: the gap after the last record (locks on it are gap locks). */
-export const SUPREMUM = Number.POSITIVE_INFINITY;
+const SUPREMUM = Number.POSITIVE_INFINITY;
 
 /** LOCK_ORDINARY (next-key), LOCK_GAP, LOCK_REC_NOT_GAP, LOCK_INSERT_INTENTION. */
 export type LockKind = "next-key" | "gap" | "rec" | "insert-intention";
@@ -79,7 +79,7 @@ const gapOnly = (l: { key: number; kind: LockKind }): boolean =>
   l.key === SUPREMUM || l.kind === "gap" || l.kind === "insert-intention";
 
 /** lock_rec_has_to_wait: whether request `r` must wait for `l`, another transaction's lock on the same record. */
-export function hasToWait(r: { key: number; mode: "S" | "X"; kind: LockKind }, l: Lock): boolean {
+function hasToWait(r: { key: number; mode: "S" | "X"; kind: LockKind }, l: Lock): boolean {
   if (compatible(r.mode, l.mode)) return false;
   if (gapOnly(r) && r.kind !== "insert-intention") return false; // a gap lock never waits
   if (r.kind !== "insert-intention" && l.key !== SUPREMUM && l.kind === "gap") return false;
@@ -97,7 +97,7 @@ function covers(l: Lock, r: { mode: "S" | "X"; kind: LockKind }): boolean {
 }
 
 /** ReadView::changes_visible */
-export const changesVisible = (id: number, v: ReadView): boolean => id < v.up || (id < v.low && !v.ids.includes(id));
+const changesVisible = (id: number, v: ReadView): boolean => id < v.up || (id < v.low && !v.ids.includes(id));
 
 export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
   readonly layer = "mvcc" as const;
