@@ -14,9 +14,21 @@
 
 import { Choices, otherOrders } from "../core/choices.ts";
 import { type Engine, InputError } from "../core/index.ts";
-import type { MvccGeometry, MvccObs, MvccOp, MvccResult, PgLevel } from "../models/mvcc/types.ts";
+import {
+  type MvccGeometry,
+  type MvccObs,
+  type MvccOp,
+  type MvccResult,
+  type PgLevel,
+  selection,
+  selects,
+  type WhereOp,
+} from "../models/mvcc/types.ts";
 
-type Statement = Extract<MvccOp, { op: "read" | "scan" | "insert" | "update" | "delete" }>;
+type Statement = Extract<
+  MvccOp,
+  { op: "read" | "scan" | "insert" | "update" | "delete" | "updateWhere" | "deleteWhere" }
+>;
 type Mode = "S" | "X";
 type Kind = "rec" | "gap" | "next-key" | "insert-intention";
 const SUP = Number.POSITIVE_INFINITY;
@@ -50,6 +62,8 @@ interface Txn {
   /** Each row it changed, as it was before (undefined: there was no record). */
   readonly before: Map<number, Row | undefined>;
   wait?: { op: Statement; req: Req; key: number; on: Txn };
+  /** A write by predicate running: the keys up to `after` are done, `count` rows changed. */
+  statement?: { after: number; count: number };
 }
 
 /** What the engine chose at one op: the victim of each deadlock, in the order found; the order woken ones ran. */
@@ -143,6 +157,7 @@ class Core {
     this.open.set(op.tx, txn);
     if (txn.readOnly && op.op !== "read" && op.op !== "scan")
       return this.done(txn, { error: "ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION" });
+    txn.statement = { after: Number.NEGATIVE_INFINITY, count: 0 };
     return this.run(txn, op) ?? { blocked: true };
   }
 
@@ -166,16 +181,25 @@ class Core {
       out = e.out;
     }
     if (t.level === "rc" || t.implicit) t.view = undefined;
+    let result: MvccResult | undefined;
     if ("wait" in out) {
       this.deadlockFrom(t);
-      if (t.wait) return undefined;
       // the deadlock was broken: this statement failed, or another's rollback let it finish
-      const r = this.finished.get(t.tx);
-      this.finished.delete(t.tx);
-      return r ?? { error: "ER_LOCK_DEADLOCK" };
+      if (!t.wait) {
+        result = this.finished.get(t.tx) ?? { error: "ER_LOCK_DEADLOCK" };
+        this.finished.delete(t.tx);
+      }
+    } else result = this.done(t, out);
+    // READ COMMITTED let go of locks on rows it did not change: whoever waits for them goes on
+    if (this.letGo) {
+      this.letGo = false;
+      this.release();
     }
-    return this.done(t, out);
+    return result;
   }
+
+  /** A statement let go of a lock: the waits are looked at again when it ends. */
+  private letGo = false;
 
   /** The committed table as a read view copies it: each row as its last committed version left it. */
   private copy(): { rows: Map<number, number>; at: number } {
@@ -235,6 +259,9 @@ class Core {
       }
       case "insert":
         return this.insert(t, op.key, op.value);
+      case "updateWhere":
+      case "deleteWhere":
+        return this.changeWhere(t, op);
       case "update":
       case "delete": {
         const row = this.search(t, op.key, "X");
@@ -246,6 +273,85 @@ class Core {
         return { count: 1 };
       }
     }
+  }
+
+  /**
+   * A write by predicate: the records from lo on in key order, each locked (next-key, or just the record if it is lo
+   * or under READ COMMITTED), up to the first live one past hi (or the supremum, locked too); a live record in the
+   * range that holds the selection's value now is changed, and READ COMMITTED lets go of the locks it made without a
+   * wait on the others and on the record past the range. A READ
+   * COMMITTED UPDATE judges a record another transaction locks by its last committed version first, and passes it
+   * by without a wait if that does not qualify (not with innodb_snapshot_isolation). After a wait it goes on from
+   * the record it waited for. BETWEEN k AND k is a search by key.
+   */
+  private changeWhere(t: Txn, op: WhereOp): MvccResult | { wait: true } {
+    const st = t.statement!;
+    const sel = selection(op);
+    const rc = t.level === "rc";
+    const judge = (key: number, fresh: boolean): void => {
+      const row = this.rows.get(key);
+      if (row && !row.deleted && selects(sel, key, row.value)) {
+        st.count++;
+        const value =
+          op.op === "deleteWhere" ? row.value : op.add !== undefined ? row.value + op.add : (op.value ?? row.value);
+        if (op.op === "deleteWhere" || value !== row.value)
+          this.write(t, key, { value, deleted: op.op === "deleteWhere", by: t });
+      } else if (rc && fresh) this.letGoOf(t, key);
+    };
+    if (op.lo === op.hi) {
+      if (this.search(t, op.lo, "X")) judge(op.lo, this.madeNow);
+      return { count: st.count };
+    }
+    const keys = [...this.rows.keys()].filter((k) => k >= op.lo && k > st.after).sort((a, b) => a - b);
+    for (const k of keys) {
+      const row = this.rows.get(k);
+      if (!row) continue; // gone meanwhile (a rolled-back insert)
+      if (rc && op.op === "updateWhere" && !this.si && this.blocked(t, k)) {
+        const last =
+          row.by.ended || row.by === t ? row : [...this.open.values()].find((x) => x.before.has(k))?.before.get(k);
+        if (!last || last.deleted || k > op.hi || !selects(sel, k, last.value)) {
+          if (k > op.hi) return { count: st.count };
+          st.after = k;
+          continue;
+        }
+      }
+      if (rc && row.deleted && row.by.ended) {
+        st.after = k;
+        continue;
+      }
+      this.lockRow(t, k, "X", rc || k === op.lo ? "rec" : "next-key");
+      if (this.rows.get(k)!.deleted) {
+        st.after = k;
+        continue;
+      }
+      if (k > op.hi) {
+        if (rc && this.madeNow) this.letGoOf(t, k);
+        return { count: st.count };
+      }
+      judge(k, this.madeNow);
+      st.after = k;
+    }
+    if (!rc) this.lock(t, SUP, "X", "next-key");
+    return { count: st.count };
+  }
+
+  /** Whether an X record lock on the key would wait: the transaction holds none, and another's lock conflicts. */
+  private blocked(t: Txn, key: number): boolean {
+    const q = this.queues.get(key) ?? [];
+    const want = { mode: "X" as const, kind: "rec" as const };
+    if (q.some((r) => r.txn === t && strongEnough(r, key, want))) return false;
+    return q.some((r) => r.txn !== t && conflicts(want, key, r));
+  }
+
+  /** READ COMMITTED lets go of the record lock it just made on a row it did not change (one it changed before stays). */
+  private letGoOf(t: Txn, key: number): void {
+    if (t.before.has(key)) return;
+    const q = this.queues.get(key) ?? [];
+    // its first X lock there goes, whatever its kind: an insert intention it was granted goes before the record lock
+    const i = q.findIndex((r) => r.txn === t && r.mode === "X" && !r.waiting);
+    if (i < 0) return;
+    q.splice(i, 1);
+    this.letGo = true;
   }
 
   /** The next record's key after `key`, or the supremum. */
@@ -317,13 +423,18 @@ class Core {
     const queue = this.queues.get(key) ?? [];
     this.queues.set(key, queue);
     const own = queue.filter((r) => r.txn === t);
+    this.madeNow = false;
     if (own.some((r) => strongEnough(r, key, { mode, kind }))) return;
     const asked = own.some((r) => strongEnough(r, key, { mode, kind: "rec" })) && kind === "next-key" ? "gap" : kind;
     const on = queue.find((r) => r.txn !== t && conflicts({ mode, kind: asked }, key, r));
     const req: Req = { txn: t, mode, kind: asked, waiting: on !== undefined, seq: this.seq++ };
     queue.push(req);
     if (on) this.waitFor(t, key, req, on.txn);
+    this.madeNow = true;
   }
+
+  /** The last lock asked for was made and granted at once: READ COMMITTED may let go of it again (no other). */
+  private madeNow = false;
 
   /** The statement stops: its request waits in the record's queue (already put there). */
   private waitFor(t: Txn, key: number, req: Req, on: Txn): never {

@@ -19,10 +19,12 @@ import {
   type MvccObs,
   type MvccOp,
   type MvccResult,
+  selection,
+  selects,
 } from "../models/mvcc/types.ts";
 
 type Select = Extract<MvccOp, { op: "read" | "scan" }>;
-type Change = Extract<MvccOp, { op: "insert" | "update" | "delete" }>;
+type Change = Extract<MvccOp, { op: "insert" | "update" | "delete" | "updateWhere" | "deleteWhere" }>;
 type CheckpointMode = (typeof checkpointModes)[number];
 
 interface Copy {
@@ -183,24 +185,28 @@ export class WalOracle implements Engine<MvccOp, MvccObs> {
    */
   private change(copy: Copy, op: Change): MvccResult {
     const rows = copy.view;
-    const old = rows.get(op.key);
     if (op.op === "insert") {
-      if (old !== undefined) return { error: "SQLITE_CONSTRAINT_PRIMARYKEY" };
+      if (rows.has(op.key)) return { error: "SQLITE_CONSTRAINT_PRIMARYKEY" };
       if (rows.size >= MVCC_MAX_ROWS)
         throw new InputError(`the table would hold more than ${MVCC_MAX_ROWS} rows (the sqlite flavour's bound)`);
       rows.set(op.key, op.value);
       copy.changed = true;
       return { count: 1 };
     }
-    if (old === undefined) return { count: 0 };
-    if (op.op === "delete") rows.delete(op.key);
-    else {
-      const value = op.add !== undefined ? old + op.add : (op.value ?? old);
-      if (value === old) return { count: 1 };
-      rows.set(op.key, value);
+    const sel = selection(op);
+    let count = 0;
+    for (const [k, old] of [...rows]) {
+      if (!selects(sel, k, old)) continue;
+      count++;
+      if (op.op === "delete" || op.op === "deleteWhere") rows.delete(k);
+      else {
+        const value = op.add !== undefined ? old + op.add : (op.value ?? old);
+        if (value === old) continue;
+        rows.set(k, value);
+      }
+      copy.changed = true;
     }
-    copy.changed = true;
-    return { count: 1 };
+    return { count };
   }
 
   private commit(copy: Copy): void {

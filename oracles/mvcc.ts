@@ -34,17 +34,34 @@ import {
   type MvccResult,
   type PgLevel,
   pgLevels,
+  type Selection,
+  selection,
+  selects,
 } from "../models/mvcc/types.ts";
 
-type Statement = Extract<MvccOp, { op: "read" | "scan" | "insert" | "update" | "delete" }>;
-/** What a statement comes to: its result, or the transaction whose end it must wait for. */
-type Outcome = MvccResult | { waitFor: number };
+type Statement = Extract<
+  MvccOp,
+  { op: "read" | "scan" | "insert" | "update" | "delete" | "updateWhere" | "deleteWhere" }
+>;
+/**
+ * What a statement comes to: its result, or the transaction whose end it must wait for; or, with `tuple`, the
+ * transaction that holds that committed row version's tuple lock, which it must have before it waits for the row's
+ * writer.
+ */
+type Outcome = MvccResult | { waitFor: number; tuple?: Row };
 
 /** A committed row: its key and value, and its version (one more for every committed change). */
 interface Row {
   readonly key: number;
   readonly value: number;
   readonly ver: number;
+}
+/** A row as a transaction sees it: its id, key and value, and whether the transaction wrote it. */
+interface ViewRow {
+  readonly id: number;
+  readonly key: number;
+  readonly value: number;
+  readonly mine: boolean;
 }
 /** A copy of the committed table, by row id. */
 type Copy = Map<number, Row>;
@@ -90,8 +107,15 @@ interface Tx {
   inserted: number;
   /** SERIALIZABLE only. */
   ser?: Ser;
-  /** Its statement waits for transaction `on` to end; then it runs again on the same statement snapshot. */
-  waiting?: { readonly op: Statement; readonly copy: Copy; on: number };
+  /** The UPDATE or DELETE running (it may have waited): the rows it changed, and how many. */
+  statement?: { readonly done: Set<number>; count: number };
+  /**
+   * Its statement waits for transaction `on` to end, or (`tuple`) for that row version's tuple lock to come to it;
+   * then it runs again on the same statement snapshot.
+   */
+  waiting?: { readonly op: Statement; readonly copy: Copy; on: number; tuple?: Row };
+  /** The committed row version whose tuple lock its UPDATE or DELETE holds, or waits in the queue of. */
+  queued?: Row;
 }
 
 const ok = { ok: true } as const;
@@ -106,8 +130,20 @@ class Core {
   private readonly writers = new Map<number, number>();
   /** Clients in a transaction, by client number. */
   private readonly open = new Map<number, Tx>();
-  /** Transactions whose statement waits, in the order they began to wait (a woken one that waits again keeps its place). */
+  /** Transactions whose statement waits, in the order they began this wait (a woken one that waits again goes last). */
   private readonly queue: Tx[] = [];
+  /**
+   * A committed row version → the queue of its tuple lock (heap_acquire_tuplock): UPDATEs and DELETEs that found the
+   * row's writer running, in the order they came; the first holds the lock and waits for the writer, the others wait
+   * for it. The lock is the version's: a holder that moves on to the writer's newer version lets it go.
+   */
+  private readonly tuples = new Map<Row, Tx[]>();
+  /**
+   * Committed row versions an open transaction has locked without changing them: READ COMMITTED locks the newest
+   * version of a row changed under it before it judges it again, and keeps the lock if it no longer qualifies.
+   * Other writers of the row wait for it (inserts do not: the row is there).
+   */
+  private readonly rowLocks = new Map<Row, number>();
   /** This op: the result of every statement that finished in it, a deadlock victim's 40P01 included. */
   private finished = new Map<number, MvccResult>();
   /** This op: each wait cycle it closed, victim first, then the rest of the cycle from the waiter that closed it. */
@@ -191,6 +227,7 @@ class Core {
           this.fail(me); // ExecCheckXactReadOnly, before the statement does anything
           return { error: "25006" };
         }
+        me.statement = { done: new Set(), count: 0 };
         this.execute(me, op, this.context(me));
         const result = this.finished.get(me.tx);
         this.finished.delete(me.tx);
@@ -211,21 +248,25 @@ class Core {
    * transaction; an autocommit one commits); a wait puts it in the queue and looks for a deadlock.
    */
   private execute(t: Tx, op: Statement, copy: Copy): void {
+    const queued = t.queued;
+    t.queued = undefined;
     const out = this.run(t, op, copy);
     if ("waitFor" in out) {
       if (!t.waiting) this.queue.push(t);
-      t.waiting = { op, copy, on: out.waitFor };
+      t.waiting = { op, copy, on: out.waitFor, tuple: out.tuple };
       this.deadlockCheck(t);
-      return;
+    } else {
+      this.stopWaiting(t);
+      if ("error" in out) {
+        this.finished.set(t.tx, out);
+        this.fail(t);
+      } else if (t.autocommit) {
+        this.open.delete(t.tx);
+        this.finished.set(t.tx, this.finish(t) ?? out);
+      } else this.finished.set(t.tx, out);
     }
-    this.stopWaiting(t);
-    if ("error" in out) {
-      this.finished.set(t.tx, out);
-      this.fail(t);
-    } else if (t.autocommit) {
-      this.open.delete(t.tx);
-      this.finished.set(t.tx, this.finish(t) ?? out);
-    } else this.finished.set(t.tx, out);
+    // heap_update / heap_delete let the tuple lock go when they return, unless they wait with it or for it
+    if (queued !== undefined && queued !== t.queued) this.leaveTuple(t, queued);
   }
 
   private stopWaiting(t: Tx): void {
@@ -255,17 +296,46 @@ class Core {
 
   /**
    * The transaction ended: every statement waiting for it runs again (LockRelease → ProcLockWakeup grants them
-   * all, in the order of the lock's wait queue), unless the engine ran them in another order.
+   * all, in the order of the lock's wait queue), unless the engine ran them in another order. A woken statement
+   * that waits again begins a new wait.
    */
   private wake(ended: Tx): void {
-    let waiters = this.queue.filter((w) => w.waiting?.on === ended.tx);
+    let waiters = this.queue.filter((w) => w.waiting?.on === ended.tx && w.waiting.tuple === undefined);
     if (waiters.length > 1) {
       const txs = waiters.map((w) => w.tx);
       this.wakes.push(txs);
       const order = this.forced.get(this.index)?.order?.filter((tx) => txs.includes(tx));
       if (order && order.length === txs.length) waiters = order.map((tx) => waiters.find((w) => w.tx === tx)!);
     }
-    for (const w of waiters) if (w.waiting?.on === ended.tx) this.execute(w, w.waiting.op, w.waiting.copy);
+    for (const w of waiters) if (w.waiting?.on === ended.tx && w.waiting.tuple === undefined) this.rerun(w);
+  }
+
+  private rerun(w: Tx): void {
+    const { op, copy } = w.waiting!;
+    this.stopWaiting(w);
+    this.execute(w, op, copy);
+  }
+
+  /** An UPDATE or DELETE that found the row's writer running: it waits under the row version's tuple lock, or for it. */
+  private waitForWriter(t: Tx, row: Row, writer: number): Outcome {
+    const queue = this.tuples.get(row) ?? [];
+    this.tuples.set(row, queue);
+    if (!queue.includes(t)) queue.push(t);
+    t.queued = row;
+    return queue[0] === t ? { waitFor: writer } : { waitFor: queue[0]!.tx, tuple: row };
+  }
+
+  /** `t` leaves a tuple lock's queue: if it held the lock, the next in the queue takes it and runs again. */
+  private leaveTuple(t: Tx, key: Row): void {
+    const queue = this.tuples.get(key);
+    const at = queue?.indexOf(t) ?? -1;
+    if (!queue || at < 0) return;
+    queue.splice(at, 1);
+    if (!queue.length) this.tuples.delete(key);
+    else if (at === 0) {
+      for (const w of queue) if (w.waiting?.tuple === key) w.waiting.on = queue[0]!.tx; // the others wait for it now
+      this.rerun(queue[0]!);
+    }
   }
 
   /**
@@ -282,7 +352,7 @@ class Core {
       at = this.open.get(at.waiting.on);
     }
     if (at !== from) return;
-    const forced = this.forced.get(this.index)?.victim;
+    const forced = this.forced.get(this.index)?.victims?.[this.deadlocks.length];
     const victim = cycle.find((c) => c.tx === forced) ?? this.queue.find((w) => cycle.includes(w))!;
     this.deadlocks.push([victim.tx, ...cycle.filter((c) => c !== victim).map((c) => c.tx)]);
     this.stopWaiting(victim);
@@ -329,11 +399,17 @@ class Core {
   }
 
   /** The rows of a key the transaction sees: its copy's, less what it changed, plus what it wrote. */
-  private view(t: Tx, c: Copy, key: number): { id: number; value: number; mine: boolean }[] {
-    const out: { id: number; value: number; mine: boolean }[] = [];
-    for (const [id, r] of c) if (r.key === key && !t.writes.has(id)) out.push({ id, value: r.value, mine: false });
-    for (const [id, w] of t.writes) if (w && w.key === key) out.push({ id, value: w.value, mine: true });
-    return out;
+  private view(t: Tx, c: Copy, key: number): ViewRow[] {
+    return this.viewWhere(t, c, { lo: key, hi: key });
+  }
+
+  /** The rows the transaction sees that a selection names, by key (and row id). */
+  private viewWhere(t: Tx, c: Copy, sel: Selection): ViewRow[] {
+    const out: ViewRow[] = [];
+    for (const [id, r] of c)
+      if (selects(sel, r.key, r.value) && !t.writes.has(id)) out.push({ id, key: r.key, value: r.value, mine: false });
+    for (const [id, w] of t.writes) if (w && selects(sel, w.key, w.value)) out.push({ id, ...w, mine: true });
+    return out.sort((a, b) => a.key - b.key || a.id - b.id);
   }
 
   /** One statement on the transaction's copy: its result, or whom it must wait for. */
@@ -343,8 +419,8 @@ class Core {
       if (op.op === "insert") t.ser.wroteAny = true;
       else {
         t.ser.readAny = true;
-        // a scan reads its whole range (kept as the range: its keys are too many to list)
-        if (op.op === "scan") t.ser.ranges.push([op.lo, op.hi]);
+        // a scan (or a write by predicate) reads its whole range (kept as the range: its keys are too many to list)
+        if ("lo" in op) t.ser.ranges.push([op.lo, op.hi]);
         else t.ser.reads.add(op.key);
         if (op.op !== "read" && op.op !== "scan") t.ser.wroteAny = true;
       }
@@ -386,38 +462,58 @@ class Core {
         return { count: 1 };
       }
       case "update":
-      case "delete": {
-        const targets: { id: number; value: number }[] = [];
-        for (const r of this.view(t, c, op.key)) {
-          if (r.mine) {
-            targets.push(r);
-            continue;
-          }
-          const then = c.get(r.id)!;
-          const now = this.rows.get(r.id);
-          if (now !== then) {
-            // changed by a transaction that committed after the snapshot
-            if (t.level !== "rc") return { error: "40001" };
-            if (!now) continue; // deleted: nothing to change (READ COMMITTED)
-          }
-          const writer = this.writers.get(op.key);
-          if (writer !== undefined && writer !== t.tx) return { waitFor: writer };
-          targets.push({ id: r.id, value: (now ?? then).value });
-        }
-        for (const r of targets) {
-          t.writes.set(
-            r.id,
-            op.op === "delete"
-              ? null
-              : { key: op.key, value: op.add !== undefined ? r.value + op.add : (op.value ?? r.value) },
-          );
-          this.writers.set(op.key, t.tx);
-          if (op.op === "delete") t.ser?.deleted.set(r.id, op.key);
-          else t.ser?.made.add(op.key);
-        }
-        return { count: targets.length };
-      }
+      case "delete":
+      case "updateWhere":
+      case "deleteWhere":
+        return this.change(t, op, c);
     }
+  }
+
+  /**
+   * UPDATE and DELETE: each row the statement's copy shows that its selection names, in key order (as the engine's
+   * plan visits them), one at a time: a row another open transaction writes waits for it (so the rows before it are
+   * changed already); a row changed since the copy fails under REPEATABLE READ, and under READ COMMITTED is changed
+   * as it is now, if it still exists and still holds the selection's value.
+   */
+  private change(
+    t: Tx,
+    op: Extract<Statement, { op: "update" | "delete" | "updateWhere" | "deleteWhere" }>,
+    c: Copy,
+  ): Outcome {
+    const sel = selection(op);
+    const st = t.statement!;
+    for (const r of this.viewWhere(t, c, sel)) {
+      if (st.done.has(r.id)) continue;
+      let value = r.value;
+      if (!r.mine) {
+        const then = c.get(r.id)!;
+        const now = this.rows.get(r.id);
+        if (now !== then) {
+          // changed by a transaction that committed after the snapshot
+          if (t.level !== "rc") return { error: "40001" };
+          if (!now) continue; // deleted: nothing to change (READ COMMITTED)
+        }
+        const writer = this.writers.get(r.key) ?? this.rowLocks.get(now ?? then);
+        if (writer !== undefined && writer !== t.tx) return this.waitForWriter(t, now ?? then, writer);
+        if (!selects(sel, now!.key, now!.value)) {
+          // no longer what the statement selects; but READ COMMITTED locked the row before it looked (EvalPlanQual)
+          if (now !== then) this.rowLocks.set(now!, t.tx);
+          continue;
+        }
+        value = now!.value;
+      }
+      const deleting = op.op === "delete" || op.op === "deleteWhere";
+      t.writes.set(
+        r.id,
+        deleting ? null : { key: r.key, value: op.add !== undefined ? value + op.add : (op.value ?? value) },
+      );
+      this.writers.set(r.key, t.tx);
+      if (deleting) t.ser?.deleted.set(r.id, r.key);
+      else t.ser?.made.add(r.key);
+      st.done.add(r.id);
+      st.count++;
+    }
+    return { count: st.count };
   }
 
   /** Apply the transaction's writes to the table; a SERIALIZABLE one with no serial order fails (40001) instead. */
@@ -510,6 +606,12 @@ class Core {
   }
 
   private release(t: Tx): void {
+    if (t.queued !== undefined) {
+      const key = t.queued;
+      t.queued = undefined;
+      this.leaveTuple(t, key);
+    }
+    for (const [row, tx] of [...this.rowLocks]) if (tx === t.tx) this.rowLocks.delete(row);
     this.inserted -= t.inserted;
     t.inserted = 0;
     for (const [k, tx] of [...this.writers]) if (tx === t.tx) this.writers.delete(k);
@@ -531,10 +633,11 @@ function hasCycle<T>(nodes: readonly T[], edge: (a: T, b: T) => boolean): boolea
 
 type Answer = MvccObs | { oneOf: MvccObs[] };
 
-/** What an engine chose at one op where PostgreSQL may choose: serialization failures, a deadlock's victim. */
+/** What an engine chose at one op where PostgreSQL may choose: serialization failures, deadlocks' victims. */
 interface Choice {
   readonly fail: readonly number[];
-  readonly victim?: number;
+  /** The victim of each deadlock the op broke, in order. */
+  readonly victims?: readonly number[];
   /** The order waiters woken together ran in. */
   readonly order?: readonly number[];
 }
@@ -550,9 +653,14 @@ export class MvccOracle implements Engine<MvccOp, Answer> {
       const next: Choice[] = this.mayFail(op, obs, core)
         .filter((tx) => !choice.fail.includes(tx))
         .map((tx) => ({ ...choice, fail: [...choice.fail, tx].sort((a, b) => a - b) }));
-      // the deadlock's victim: any waiter of the cycle the op closed
-      if (choice.victim === undefined)
-        for (const [, ...others] of core.deadlocks) next.push(...others.map((victim) => ({ ...choice, victim })));
+      // each deadlock's victim, one cycle after another (breaking one may close the next): any waiter of it
+      const decided = choice.victims ?? [];
+      const cycle = core.deadlocks[decided.length];
+      if (cycle) {
+        const [usual, ...others] = cycle;
+        next.push(...others.map((victim) => ({ ...choice, victims: [...decided, victim] })));
+        if (core.deadlocks.length > decided.length + 1) next.push({ ...choice, victims: [...decided, usual!] });
+      }
       // statements woken together: any order
       return [...next, ...otherOrders(choice, core.wakes)];
     },

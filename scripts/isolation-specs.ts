@@ -327,7 +327,10 @@ type Stmt =
   | { s: "select"; keys: Lit[] | "all"; range?: [Lit, Lit]; agg?: string }
   | { s: "insert"; key: Lit; value?: Lit; returning: boolean }
   | { s: "update"; key: Lit; set: { value: Lit } | { add: number }; returning: boolean }
-  | { s: "delete"; key: Lit; returning: boolean };
+  | { s: "delete"; key: Lit; returning: boolean }
+  /** A write by predicate: every key, or a BETWEEN of keys, and with `eq` only the rows of that value. */
+  | { s: "updateWhere"; keys: "all" | [Lit, Lit]; eq?: Lit; set: { value: Lit } | { add: number }; returning: boolean }
+  | { s: "deleteWhere"; keys: "all" | [Lit, Lit]; eq?: Lit; returning: boolean };
 
 const prints = (st: Stmt): boolean => st.s === "select" || ("returning" in st && st.returning);
 
@@ -465,9 +468,20 @@ function parseStmt(stmt: string, table: Table | undefined, where: string): Stmt 
     if (i >= 0 && i === table.value) return "v";
     return refuse(outside, `${at} (column ${id})`);
   };
-  /** key = K, the only condition UPDATE and DELETE have */
-  const byKey = (cond: string | undefined): Lit => {
-    if (!cond) return refuse("changes every row (an UPDATE or DELETE with no key)", at);
+  /**
+   * An UPDATE's or DELETE's rows: key = K; or by predicate, every row (no WHERE), v = C, or k BETWEEN a AND b.
+   */
+  const rowsOf = (cond: string | undefined): { key: Lit } | { keys: "all" | [Lit, Lit]; eq?: Lit } => {
+    if (!cond) return { keys: "all" };
+    const between = new RegExp(`^${ident} BETWEEN (\\S+) AND (\\S+)$`, "i").exec(cond.trim());
+    if (between && col(between[1]!) === "k")
+      return { keys: [parseLit(between[2]!, where), parseLit(between[3]!, where)] };
+    const c = new RegExp(`^${ident} = (.+)$`, "i").exec(cond.trim());
+    if (c && !/\b(AND|OR)\b|\(/i.test(cond) && col(c[1]!) === "v") return { keys: "all", eq: parseLit(c[2]!, where) };
+    return { key: byKey(cond) };
+  };
+  /** key = K */
+  const byKey = (cond: string): Lit => {
     const c = new RegExp(`^${ident} = (.+)$`, "i").exec(cond.trim());
     if (!c || /\b(AND|OR)\b|\(/i.test(cond)) {
       const first = new RegExp(`^${ident}`).exec(cond.trim());
@@ -555,20 +569,22 @@ function parseStmt(stmt: string, table: Table | undefined, where: string): Stmt 
     const a = new RegExp(`^${ident} = (.+)$`, "i").exec(sets[0]!);
     if (!a) return refuse(outside, at);
     if (col(a[1]!) !== "v") return refuse("updates the key column", at);
-    const key = byKey(m[3]);
+    const rows = rowsOf(m[3]);
     const e = new RegExp(`^${ident} ([+-]) (\\d+)$`, "i").exec(a[2]!.trim());
+    let set: { value: Lit } | { add: number };
     if (e && unquote(e[1]!) === table.cols[table.value!]) {
       if (table.valueType !== "int")
         return refuse("computes a value or key (an expression where the vocabulary has a constant)", at);
-      return { s: "update", key, set: { add: (e[2] === "-" ? -1 : 1) * Number(e[3]) }, returning };
-    }
-    return { s: "update", key, set: { value: parseLit(a[2]!, where) }, returning };
+      set = { add: (e[2] === "-" ? -1 : 1) * Number(e[3]) };
+    } else set = { value: parseLit(a[2]!, where) };
+    return "key" in rows ? { s: "update", key: rows.key, set, returning } : { s: "updateWhere", ...rows, set, returning };
   }
   if (/^DELETE\b/i.test(body)) {
     m = new RegExp(`^DELETE FROM ${ident}(?: WHERE (.+))?$`, "i").exec(body);
     if (!m) return refuse(outside, at);
     tableNamed(m[1]!);
-    return { s: "delete", key: byKey(m[2]), returning };
+    const rows = rowsOf(m[2]);
+    return "key" in rows ? { s: "delete", key: rows.key, returning } : { s: "deleteWhere", ...rows, returning };
   }
   return refuse(outside, at);
 }
@@ -713,7 +729,11 @@ class Names {
   see(st: Stmt, where: string): void {
     if (st.s === "insert" || st.s === "update" || st.s === "delete") this.seeKey(st.key, where);
     if (st.s === "insert" && st.value) this.seeValue(st.value, where);
-    if (st.s === "update" && "value" in st.set) this.seeValue(st.set.value, where);
+    if ((st.s === "update" || st.s === "updateWhere") && "value" in st.set) this.seeValue(st.set.value, where);
+    if (st.s === "updateWhere" || st.s === "deleteWhere") {
+      if (st.eq) this.seeValue(st.eq, where);
+      if (st.keys !== "all") for (const k of st.keys) this.seeKey(k, where);
+    }
     if (st.s === "select" && st.keys !== "all") for (const k of st.keys) this.seeKey(k, where);
   }
   /** Keys are kept when every one is an integer 1..64, else numbered 1..n in order; text values 1..n as they come. */
@@ -814,26 +834,40 @@ function opOf(st: Stmt, tx: number, names: Names, where: string): MvccOp {
       return "add" in st.set
         ? { op: "update", tx, key: names.key(st.key), add: st.set.add }
         : { op: "update", tx, key: names.key(st.key), value: names.value(st.set.value) };
+    case "updateWhere":
+    case "deleteWhere": {
+      const [lo, hi] = rangeOf(st.keys === "all" ? { keys: "all" } : { keys: [], range: st.keys }, names, where);
+      const eq = st.eq ? { eq: names.value(st.eq) } : {};
+      if (st.s === "deleteWhere") return { op: "deleteWhere", tx, lo, hi, ...eq };
+      const set = "add" in st.set ? { add: st.set.add } : { value: names.value(st.set.value) };
+      return { op: "updateWhere", tx, lo, hi, ...eq, ...set };
+    }
     case "select": {
       if (st.keys !== "all" && st.keys.length === 1) return { op: "read", tx, key: names.key(st.keys[0]!) };
-      const all = names.keys();
-      let covered: number[];
-      if (st.keys === "all") covered = all;
-      else if (st.range) {
-        const [a, b] = st.range;
-        if (!("int" in a) || !("int" in b)) return refuse(whereForm, `${where} (a range of text keys)`);
-        covered = names.intKeysIn(a.int, b.int);
-      } else covered = st.keys.map((l) => names.key(l));
-      covered = [...new Set(covered)].sort((a, b) => a - b);
-      if (!covered.length) return refuse(whereForm, `${where} (no key the spec names is in it)`);
-      const lo = covered[0]!;
-      const hi = covered.at(-1)!;
-      // a scan of lo..hi reads the same rows only if no other key the spec names lies between (no other can exist)
-      if (all.filter((k) => k >= lo && k <= hi).length !== covered.length)
-        return refuse("selects a set of keys that is not a range of them", where);
+      const [lo, hi] = rangeOf(st, names, where);
       return { op: "scan", tx, lo, hi };
     }
   }
+}
+
+/** The keys a statement covers as a range lo..hi of the keys the spec names (none other can exist). */
+function rangeOf(st: { keys: Lit[] | "all"; range?: [Lit, Lit] }, names: Names, where: string): [number, number] {
+  const all = names.keys();
+  let covered: number[];
+  if (st.keys === "all") covered = all;
+  else if (st.range) {
+    const [a, b] = st.range;
+    if (!("int" in a) || !("int" in b)) return refuse(whereForm, `${where} (a range of text keys)`);
+    covered = names.intKeysIn(a.int, b.int);
+  } else covered = st.keys.map((l) => names.key(l));
+  covered = [...new Set(covered)].sort((a, b) => a - b);
+  if (!covered.length) return refuse(whereForm, `${where} (no key the spec names is in it)`);
+  const lo = covered[0]!;
+  const hi = covered.at(-1)!;
+  // lo..hi holds the same rows only if no other key the spec names lies between (no other can exist)
+  if (all.filter((k) => k >= lo && k <= hi).length !== covered.length)
+    return refuse("selects a set of keys that is not a range of them", where);
+  return [lo, hi];
 }
 
 function translatePermutation(
@@ -874,7 +908,11 @@ function translatePermutation(
         return { count: table0 ? table0.rows.length : 1 };
       case "update":
       case "delete":
-        return table0 ? { count: table0.rows.length } : `${st.s.toUpperCase()}: isolationtester prints no row count`;
+      case "updateWhere":
+      case "deleteWhere":
+        return table0
+          ? { count: table0.rows.length }
+          : `${st.s.replace("Where", "").toUpperCase()}: isolationtester prints no row count`;
       case "select": {
         if (st.agg) return `${st.agg}: an aggregate, not the rows`;
         const t = table0!;
@@ -1227,7 +1265,7 @@ function readme(results: SpecResult[], source: string): string {
     '- The setup must create one table: a primary key and at most one other column, integer or text, renamed t(k, v) (with one column, v is always 0). Its rows are inserted by one more client, in autocommit, before the sessions start; each insert\'s observation is `{"count":1}`.',
     "- Sessions are clients 1, 2, … in the spec's order, each session's setup first. Teardowns are left out: they run after the last step.",
     "- Keys are kept when all are integers 1 to 64, and otherwise numbered 1, 2, … in order; text values are numbered as they first appear. Each trace's note gives the renaming.",
-    "- `SELECT … WHERE key = K` is `read`. A `SELECT` of the whole table, of an `IN` list or of a `BETWEEN` is `scan` over the keys it covers, when no other key the spec names lies between them (no other key can ever exist). An aggregate (`SUM(v)`) is read as that `read` or `scan`, its observation unrecorded. `INSERT`, `UPDATE … SET v = C | v = v ± C` and `DELETE` by key are `insert`, `update` and `delete`; `BEGIN [ISOLATION LEVEL …] [READ ONLY]`, `COMMIT`, `ROLLBACK` and `VACUUM t` are themselves. A step of several statements is an op each, when it runs in a transaction and no statement before its last can fail or wait.",
+    "- `SELECT … WHERE key = K` is `read`. A `SELECT` of the whole table, of an `IN` list or of a `BETWEEN` is `scan` over the keys it covers, when no other key the spec names lies between them (no other key can ever exist). An aggregate (`SUM(v)`) is read as that `read` or `scan`, its observation unrecorded. `INSERT`, `UPDATE … SET v = C | v = v ± C` and `DELETE` by key are `insert`, `update` and `delete`; an `UPDATE` or `DELETE` of every row, of `WHERE v = C` or of a key `BETWEEN` is `updateWhere` or `deleteWhere` over the keys it covers (with `eq`: C); `BEGIN [ISOLATION LEVEL …] [READ ONLY]`, `COMMIT`, `ROLLBACK` and `VACUUM t` are themselves. A step of several statements is an op each, when it runs in a transaction and no statement before its last can fail or wait.",
     '- Observations come from the .out: result tables (compared in the vocabulary\'s order), `ERROR:` lines by message (40001 could not serialize access, 40P01 deadlock detected, 23505 duplicate key, 25P02 current transaction is aborted, 25006 read-only transaction, 25001 SET TRANSACTION ISOLATION LEVEL), `<waiting ...>` as `{"blocked":true}`, and `<... completed>` in the `unblocked` of the op of the step after which the .out reports it. A COMMIT after an error in its transaction is `{"rolledBack":true}` (the server answers ROLLBACK, which the .out does not print).',
     "- Unrecorded, with the reason: an UPDATE's or DELETE's row count (isolationtester prints none) and so the observation of the op that wakes one, an aggregate's, a setup UPDATE's; a step marked `(*)` or `(step)` that shows `<waiting ...>` (the marker, not a lock, may hold its report back), and every op until its completion is reported.",
     '- A trace\'s `expected` can only be a prefix of its ops: it holds the observations up to the first unrecorded op. `<spec>.<n>.expected.jsonl` holds them all, a line an op: `{"op","obs"}`, or `{"op","unrecorded": why}`. `test/isolation-specs.test.ts` replays every trace on the model, the oracle and the server with all of them.',

@@ -40,6 +40,26 @@ const begin = (tx: number, level: "rc" | "rr" | "ser", readOnly?: true): MvccOp 
   ...(readOnly ? { readOnly } : {}),
 });
 const commit = (tx: number): MvccOp => ({ op: "commit", tx });
+const abort = (tx: number): MvccOp => ({ op: "abort", tx });
+/** UPDATE t SET v = v + by WHERE k BETWEEN lo AND hi [AND v = eq] */
+const addWhere = (tx: number, lo: number, hi: number, eq: number | undefined, by: number): MvccOp => ({
+  op: "updateWhere",
+  tx,
+  lo,
+  hi,
+  ...(eq === undefined ? {} : { eq }),
+  add: by,
+});
+const delWhere = (tx: number, lo: number, hi: number, eq: number): MvccOp => ({ op: "deleteWhere", tx, lo, hi, eq });
+const woke = (tx: number, result: MvccResult): MvccObs => ({ ok: true, unblocked: [{ tx, result }] });
+/** Rows (1,10), (2,20), and client 1's open change of k=1 to 11 (docs/research/innodb.md, h). */
+const h = (level: "rc" | "rr"): Step[] => [
+  [ins(3, 1, 10), count(1)],
+  [ins(3, 2, 20), count(1)],
+  [begin(1, level), ok],
+  [upd(1, 1, 11), count(1)],
+  [begin(2, level), ok],
+];
 const ok = { ok: true } as const;
 const count = (n: number) => ({ count: n });
 const values = (...v: number[]) => ({ values: v });
@@ -453,6 +473,135 @@ const scenarios: Record<string, { si?: boolean; steps: Step[] }> = {
         [upd(3, 1, 5), error("ER_CHECKREAD")],
       ],
     },
+  "READ COMMITTED UPDATE by predicate passes over a held row whose committed version does not match (h1)": {
+    steps: [...h("rc"), [addWhere(2, 1, 2, 11, 100), count(0)], [commit(1), ok], [read(2, 1), values(11)]],
+  },
+  "REPEATABLE READ UPDATE by predicate waits for the held row, then judges its newest version (h1)": {
+    steps: [
+      ...h("rr"),
+      [addWhere(2, 1, 2, 11, 100), blocked],
+      [commit(1), woke(2, count(1))],
+      [read(2, 1), values(111)],
+    ],
+  },
+  "READ COMMITTED UPDATE by predicate waits where the committed version matches, and judges again (h2)": {
+    steps: [...h("rc"), [addWhere(2, 1, 2, 10, 100), blocked], [commit(1), woke(2, count(0))]],
+  },
+  "the same, the holder rolls back: the row matches again and is changed (h2b)": {
+    steps: [
+      ...h("rc"),
+      [addWhere(2, 1, 2, 10, 100), blocked],
+      [abort(1), woke(2, count(1))],
+      [read(2, 1), values(110)],
+    ],
+  },
+  "READ COMMITTED DELETE by predicate reads no committed version: it waits (h4b)": {
+    steps: [...h("rc"), [delWhere(2, 1, 2, 10), blocked], [commit(1), woke(2, count(0))]],
+  },
+  "READ COMMITTED: a row that came to match while the statement waited is changed (h8)": {
+    steps: [
+      ...h("rc"),
+      [addWhere(2, 1, 2, 10, 100), blocked],
+      [upd(3, 2, 10), count(1)],
+      [commit(1), woke(2, count(1))],
+      [read(2, 2), values(110)],
+      [read(2, 1), values(11)],
+    ],
+  },
+  "READ COMMITTED keeps a lock it waited for on a row that then did not match (found by the campaign, seed 7)": {
+    steps: [
+      ...h("rc"),
+      [delWhere(2, 1, 1, 10), blocked],
+      [del(3, 1), blocked],
+      [commit(1), woke(2, count(0))],
+      [commit(2), woke(3, count(1))],
+    ],
+  },
+  "READ COMMITTED lets go of its lock on the record past the range": {
+    steps: [
+      [ins(3, 1, 10), count(1)],
+      [ins(3, 3, 30), count(1)],
+      [begin(2, "rc"), ok],
+      [addWhere(2, 1, 2, undefined, 1), count(1)],
+      [ins(1, 3, 0), error("ER_DUP_ENTRY")],
+    ],
+  },
+  "…but where it holds an insert intention on that record, the insert intention goes instead (campaign, seed 7)": {
+    steps: [
+      [ins(3, 3, 30), count(1)],
+      [begin(1, "ser"), ok],
+      [upd(1, 1, 0), count(0)], // a gap lock on 3
+      [begin(2, "rc"), ok],
+      [ins(2, 1, 0), blocked], // an insert intention on 3
+      [commit(1), woke(2, count(1))],
+      [addWhere(2, 1, 2, undefined, 1), count(1)],
+      [ins(1, 3, 0), blocked],
+      [commit(2), woke(1, error("ER_DUP_ENTRY"))],
+    ],
+  },
+  "READ COMMITTED UPDATE by predicate passes over another's uncommitted insert (h7)": {
+    steps: [
+      [ins(3, 1, 10), count(1)],
+      [ins(3, 2, 20), count(1)],
+      [begin(1, "rc"), ok],
+      [ins(1, 3, 10), count(1)],
+      [begin(2, "rc"), ok],
+      [addWhere(2, 1, 3, 10, 100), count(1)],
+    ],
+  },
+  "REPEATABLE READ waits for another's uncommitted insert in the range, and changes it too (h7)": {
+    steps: [
+      [ins(3, 1, 10), count(1)],
+      [ins(3, 2, 20), count(1)],
+      [begin(1, "rr"), ok],
+      [ins(1, 3, 10), count(1)],
+      [begin(2, "rr"), ok],
+      [addWhere(2, 1, 3, 10, 100), blocked],
+      [commit(1), woke(2, count(2))],
+      [read(2, 3), values(110)],
+    ],
+  },
+  "a range UPDATE changes the rows before the one it waits for, and goes on from there after (i1)": {
+    steps: [
+      [ins(3, 1, 1), count(1)],
+      [ins(3, 2, 2), count(1)],
+      [ins(3, 3, 3), count(1)],
+      [ins(3, 4, 4), count(1)],
+      [begin(1, "rr"), ok],
+      [upd(1, 2, 100), count(1)],
+      [begin(2, "rr"), ok],
+      [addWhere(2, 1, 3, undefined, 10), blocked],
+      [upd(4, 1, 5), blocked], // client 2 holds k=1 already
+      [commit(1), { ok: true, unblocked: [{ tx: 2, result: count(3) }] }],
+      [read(2, 2), values(110)],
+      [commit(2), woke(4, count(1))],
+    ],
+  },
+  "REPEATABLE READ: a waiting range UPDATE picks up a key inserted into a gap it has not reached (i7)": {
+    steps: [
+      [ins(3, 1, 1), count(1)],
+      [ins(3, 2, 2), count(1)],
+      [ins(3, 4, 4), count(1)],
+      [begin(1, "rr"), ok],
+      [upd(1, 2, 100), count(1)],
+      [begin(2, "rr"), ok],
+      [addWhere(2, 1, 4, undefined, 10), blocked],
+      [ins(3, 3, 3), count(1)],
+      [ins(3, 5, 5), count(1)], // past the range: the statement has not reached the supremum's gap either
+      [commit(1), { ok: true, unblocked: [{ tx: 2, result: count(4) }] }],
+      [
+        scan(2, 1, 4),
+        {
+          rows: [
+            [1, 11],
+            [2, 110],
+            [3, 13],
+            [4, 14],
+          ],
+        },
+      ],
+    ],
+  },
 };
 
 async function play(engine: Engine<MvccOp, MvccObs>, steps: Step[]): Promise<void> {

@@ -203,6 +203,23 @@ export class MariadbEngine implements Engine<MvccOp, MvccObs> {
           );
         case "delete":
           return affected(await q("DELETE FROM t WHERE k = ?", [op.key]));
+        case "updateWhere":
+        case "deleteWhere": {
+          // a range scan of the primary key (the model's plan), whatever the statistics say: FORCE INDEX for UPDATE;
+          // a single-table DELETE takes no index hint, and ORDER BY k makes the primary key its plan
+          const eq = op.eq === undefined ? "" : " AND v = ?";
+          const where = [op.lo, op.hi, ...(op.eq === undefined ? [] : [op.eq])];
+          if (op.op === "deleteWhere")
+            return affected(await q(`DELETE FROM t WHERE k BETWEEN ? AND ?${eq} ORDER BY k`, where));
+          return affected(
+            op.add !== undefined
+              ? await q(`UPDATE t FORCE INDEX (PRIMARY) SET v = v + ? WHERE k BETWEEN ? AND ?${eq}`, [op.add, ...where])
+              : await q(`UPDATE t FORCE INDEX (PRIMARY) SET v = COALESCE(?, v) WHERE k BETWEEN ? AND ?${eq}`, [
+                  op.value ?? null,
+                  ...where,
+                ]),
+          );
+        }
       }
     } catch (e) {
       const code = (e as { code?: string }).code;

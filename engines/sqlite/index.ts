@@ -61,6 +61,9 @@ const SQL = {
   add: "UPDATE t SET v = v + ? WHERE k = ?",
   set: "UPDATE t SET v = COALESCE(?, v) WHERE k = ?",
   delete: "DELETE FROM t WHERE k = ?",
+  addWhere: "UPDATE t SET v = v + ? WHERE k BETWEEN ? AND ? AND (? IS NULL OR v = ?)",
+  setWhere: "UPDATE t SET v = COALESCE(?, v) WHERE k BETWEEN ? AND ? AND (? IS NULL OR v = ?)",
+  deleteWhere: "DELETE FROM t WHERE k BETWEEN ? AND ? AND (? IS NULL OR v = ?)",
 } as const;
 type Prepared = Record<keyof typeof SQL, Statement>;
 
@@ -164,6 +167,15 @@ export class SqliteEngine implements Engine<MvccOp, MvccObs> {
         };
       case "delete":
         return { count: c.delete.run(op.key).changes };
+      case "updateWhere": {
+        const where = [op.lo, op.hi, op.eq ?? null, op.eq ?? null];
+        return {
+          count: (op.add !== undefined ? c.addWhere.run(op.add, ...where) : c.setWhere.run(op.value ?? null, ...where))
+            .changes,
+        };
+      }
+      case "deleteWhere":
+        return { count: c.deleteWhere.run(op.lo, op.hi, op.eq ?? null, op.eq ?? null).changes };
     }
   }
 

@@ -33,9 +33,32 @@ export function mvccOpKinds(g: MvccGeometry, _features: ReadonlySet<string>): fc
     { weight: 3, arbitrary: fc.record({ op: fc.constant("update" as const), tx, key, value }) },
     { weight: 3, arbitrary: fc.record({ op: fc.constant("update" as const), tx, key, add: fc.constant(1) }) },
     { weight: 2, arbitrary: fc.record({ op: fc.constant("delete" as const), tx, key }) },
+    ...whereOpKinds(tx, key, value),
     { weight: 3, arbitrary: fc.record({ op: fc.constant("commit" as const), tx }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant("abort" as const), tx }) },
     ...(g.flavour === "innodb" ? [] : [{ weight: 1, arbitrary: fc.constant({ op: "vacuum" as const }) }]),
+  ];
+}
+
+/**
+ * Writes by predicate (every flavour): a range of the geometry's keys, half of them narrowed to a value (the values
+ * the generators write, so that some rows hold it and some stop holding it while a statement waits).
+ */
+export function whereOpKinds(
+  tx: fc.Arbitrary<number>,
+  key: fc.Arbitrary<number>,
+  value: fc.Arbitrary<number>,
+): fc.WeightedArbitrary<MvccOp>[] {
+  const where = fc
+    .record({ tx, a: key, b: key, eq: fc.option(value, { nil: undefined }) })
+    .map(({ tx, a, b, eq }) => ({ tx, lo: Math.min(a, b), hi: Math.max(a, b), ...(eq === undefined ? {} : { eq }) }));
+  const set = fc.oneof(
+    value.map((v) => ({ value: v })),
+    fc.constant({ add: 1 }),
+  );
+  return [
+    { weight: 2, arbitrary: fc.tuple(where, set).map(([w, s]) => ({ op: "updateWhere" as const, ...w, ...s })) },
+    { weight: 1, arbitrary: where.map((w) => ({ op: "deleteWhere" as const, ...w })) },
   ];
 }
 
@@ -171,14 +194,14 @@ export function* mvccSimplifications(ops: readonly MvccOp[]): Iterable<MvccOp[]>
     for (const u of clients)
       if (u < t) yield ops.map((o) => ("tx" in o && (o.tx === t || o.tx === u) ? { ...o, tx: o.tx === t ? u : t } : o));
   }
-  const keysOf = (o: MvccOp): number[] => ("key" in o ? [o.key] : o.op === "scan" ? [o.lo, o.hi] : []);
+  const keysOf = (o: MvccOp): number[] => ("key" in o ? [o.key] : "lo" in o ? [o.lo, o.hi] : []);
   const keys = new Set(ops.flatMap(keysOf));
   const renamed = (o: MvccOp, from: number, to: number): MvccOp =>
     "key" in o
       ? o.key === from
         ? { ...o, key: to }
         : o
-      : o.op === "scan"
+      : "lo" in o
         ? { ...o, lo: o.lo === from ? to : o.lo, hi: o.hi === from ? to : o.hi }
         : o;
   for (const k of keys) for (const l of lowerNumber(k, 1)) if (!keys.has(l)) yield ops.map((o) => renamed(o, k, l));
@@ -186,13 +209,19 @@ export function* mvccSimplifications(ops: readonly MvccOp[]): Iterable<MvccOp[]>
   for (let i = 0; i < ops.length; i++) {
     const o = ops[i]!;
     if ("key" in o) for (const key of lowerNumber(o.key, 1)) yield at(i, { ...o, key });
-    if (o.op === "scan") {
+    if ("lo" in o) {
       for (const hi of lowerNumber(o.hi, o.lo)) yield at(i, { ...o, hi });
       for (const lo of lowerNumber(o.lo, 1)) yield at(i, { ...o, lo });
     }
-    if ((o.op === "insert" || o.op === "update") && o.value !== undefined)
+    if ((o.op === "updateWhere" || o.op === "deleteWhere") && o.eq !== undefined) {
+      const { eq, ...rest } = o;
+      yield at(i, rest);
+      for (const e of nearerZero(eq)) yield at(i, { ...o, eq: e });
+    }
+    if ((o.op === "insert" || o.op === "update" || o.op === "updateWhere") && o.value !== undefined)
       for (const value of nearerZero(o.value)) yield at(i, { ...o, value });
-    if (o.op === "update" && o.add !== undefined) for (const add of nearerZero(o.add)) yield at(i, { ...o, add });
+    if ((o.op === "update" || o.op === "updateWhere") && o.add !== undefined)
+      for (const add of nearerZero(o.add)) yield at(i, { ...o, add });
     if (o.op === "begin" && o.readOnly) {
       const { readOnly: _, ...rest } = o;
       yield at(i, rest);

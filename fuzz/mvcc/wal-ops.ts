@@ -3,7 +3,7 @@
 // there are six clients or more), writers that take the write lock, and checkpoints of every mode in between.
 import fc from "fast-check";
 import { checkpointModes, type MvccGeometry, type MvccOp } from "../../models/mvcc/types.ts";
-import { alphabetStatements } from "./ops.ts";
+import { alphabetStatements, whereOpKinds } from "./ops.ts";
 
 /**
  * Clients 1..w mostly write, in autocommit or in short transactions; the others mostly read, each in a transaction
@@ -37,6 +37,7 @@ export function walOpKinds(g: MvccGeometry, _features: ReadonlySet<string>): fc.
     { weight: 3, arbitrary: on(writer, { op: fc.constant("update" as const), key, value }) },
     { weight: 2, arbitrary: on(writer, { op: fc.constant("update" as const), key, add: fc.constant(1) }) },
     { weight: 1, arbitrary: on(writer, { op: fc.constant("delete" as const), key }) },
+    ...whereOpKinds(writer, key, value),
     { weight: 2, arbitrary: on(writer, { op: fc.constant("commit" as const) }) },
     { weight: 1, arbitrary: on(any, { op: fc.constant("commit" as const) }) },
     { weight: 1, arbitrary: on(any, { op: fc.constant("abort" as const) }) },

@@ -8,14 +8,17 @@
 import { type Failure, minus } from "../../core/index.ts";
 import { MvccModel } from "../../models/mvcc/model.ts";
 import { inSnapshot, visible } from "../../models/mvcc/state.ts";
-import type {
-  MvccGeometry,
-  MvccObs,
-  MvccOp,
-  MvccResult,
-  MvccState,
-  Snapshot,
-  Version,
+import {
+  type MvccGeometry,
+  type MvccObs,
+  type MvccOp,
+  type MvccResult,
+  type MvccState,
+  type Selection,
+  type Snapshot,
+  selection,
+  selects,
+  type Version,
 } from "../../models/mvcc/types.ts";
 
 /** An observation or a woken statement's result. */
@@ -110,7 +113,8 @@ export interface Txn {
   /** The versions its reads and scans returned. */
   readonly read: Set<Version>;
   /** Every read and scan, as a predicate over keys, with the snapshot it read: an insert it missed is a phantom. */
-  readonly predicates: { lo: number; hi: number; snapshot: Snapshot }[];
+  /** Its predicate reads: scans, and writes by predicate (with the value they select). */
+  readonly predicates: (Selection & { snapshot: Snapshot })[];
   readonly inserted: number[];
 }
 
@@ -147,12 +151,13 @@ export class History {
         this.txns.push(txn);
       }
       const aborted = before.txs.some((t) => t.tx === op.tx && t.failed);
-      if ((op.op === "read" || op.op === "scan") && !aborted) {
-        const [lo, hi] = op.op === "read" ? [op.key, op.key] : [op.lo, op.hi];
+      // reads, and the predicate a write by predicate reads its rows by
+      if ((op.op === "read" || "lo" in op) && !aborted) {
+        const sel: Selection = op.op === "read" ? { lo: op.key, hi: op.key } : op.op === "scan" ? op : selection(op);
         const { snapshot, own } = this.reader(before, op.tx);
         for (const v of before.versions)
-          if (v.key >= lo && v.key <= hi && visible(before, v, snapshot, own)) txn.read.add(v);
-        txn.predicates.push({ lo, hi, snapshot });
+          if (selects(sel, v.key, v.value) && visible(before, v, snapshot, own)) txn.read.add(v);
+        txn.predicates.push({ ...sel, snapshot });
       }
       if (op.op === "insert") txn.inserted.push(op.key);
     }
@@ -209,8 +214,8 @@ function statement(
   const count = (o: Answer) => ("count" in o ? o.count : undefined);
   const { snapshot, own } = h.reader(s, op.tx, woken);
   const reader: Reader = { h, s, snapshot, own, txn: h.current.get(op.tx), index };
-  const ofKey = (key: number, seen: boolean) =>
-    s.versions.filter((v) => v.key === key && visible(s, v, snapshot, own) === seen);
+  const ofSel = (sel: Selection, seen: boolean) =>
+    s.versions.filter((v) => selects(sel, v.key, v.value) && visible(s, v, snapshot, own) === seen);
   switch (op.op) {
     case "read":
     case "scan": {
@@ -230,14 +235,17 @@ function statement(
     }
     case "update":
     case "delete":
+    case "updateWhere":
+    case "deleteWhere":
     case "insert": {
       if (has(observed, "count") && has(expected, "blocked")) return label.g0;
       const [o, e] = [count(observed), count(expected)];
+      const sel = op.op === "insert" ? { lo: op.key, hi: op.key } : selection(op);
       if (error(expected) === "40001" && o !== undefined) {
         // first-updater-wins: a transaction committed after its snapshot changed the row, and it changed the row
         // anyway (a lost update) or found it gone (it saw that change); else SSI's failure, a write skew let through
         const changed =
-          op.op === "insert" ? [] : ofKey(op.key, true).filter((v) => v.xmax !== 0 && s.clog[v.xmax] === "committed");
+          op.op === "insert" ? [] : ofSel(sel, true).filter((v) => v.xmax !== 0 && s.clog[v.xmax] === "committed");
         if (changed.length) return o > 0 ? label.p4 : first(changed.map((v) => lost(reader, v)));
         return phantom(h, op.tx) ? label.g2 : label.g2item;
       }
@@ -255,8 +263,8 @@ function statement(
       if (e === undefined) return undefined;
       // it changed (or tripped over) a row it should not have seen, or missed one it should have changed
       if ((o !== undefined && o > e) || error(observed) === "40001")
-        return first(ofKey(op.key, false).map((v) => unseen(reader, v)));
-      if (o !== undefined && o < e) return first(ofKey(op.key, true).map((v) => lost(reader, v)));
+        return first(ofSel(sel, false).map((v) => unseen(reader, v)));
+      if (o !== undefined && o < e) return first(ofSel(sel, true).map((v) => lost(reader, v)));
       return undefined;
     }
     case "commit":
@@ -341,20 +349,21 @@ function waitsOn(r: Reader, xid: number, seen = new Set<number>()): boolean {
 }
 
 /**
- * A predicate anti-dependency among the serializable transactions a COMMIT would complete: one's read or scan
- * missed a key another (not committed before its snapshot) inserted.
+ * Whether a predicate read missed a row that transaction `b` (not committed before the read's snapshot) made: an
+ * insert of a key in its range, or a version that its selection names (an update that made a row match).
+ */
+export function missedBy(p: Txn["predicates"][number], b: Txn, s: MvccState): boolean {
+  if (b.xid === undefined || !inSnapshot(b.xid, p.snapshot)) return false;
+  if (b.inserted.some((k) => k >= p.lo && k <= p.hi)) return true;
+  return s.versions.some((v) => v.xmin === b.xid && selects(p, v.key, v.value));
+}
+
+/**
+ * A predicate anti-dependency among the serializable transactions a COMMIT would complete: one's read, scan or
+ * write by predicate missed a row another (not committed before its snapshot) inserted or made match.
  */
 function phantom(h: History, committer: number): boolean {
   const ser = h.txns.filter((t) => t.level === "ser" && (t.end === "committed" || h.current.get(committer) === t));
-  return ser.some((a) =>
-    a.predicates.some((p) =>
-      ser.some(
-        (b) =>
-          b !== a &&
-          b.xid !== undefined &&
-          inSnapshot(b.xid, p.snapshot) &&
-          b.inserted.some((k) => k >= p.lo && k <= p.hi),
-      ),
-    ),
-  );
+  const s = h.state();
+  return ser.some((a) => a.predicates.some((p) => ser.some((b) => b !== a && missedBy(p, b, s))));
 }

@@ -11,7 +11,15 @@ import {
   type TitledPicture,
 } from "../../core/index.ts";
 import { inSnapshot, visible } from "../../models/mvcc/state.ts";
-import type { MvccGeometry, MvccObs, MvccOp, MvccResult, Version } from "../../models/mvcc/types.ts";
+import {
+  type MvccGeometry,
+  type MvccObs,
+  type MvccOp,
+  type MvccResult,
+  selection,
+  selects,
+  type Version,
+} from "../../models/mvcc/types.ts";
 import { label as anomalyLabel, classifyMvcc, History, type Txn } from "./anomaly.ts";
 
 type Answer = MvccObs | MvccResult;
@@ -48,6 +56,12 @@ function describe(op: MvccOp, r?: Answer): string {
       return op.add !== undefined ? `${op.key}:=v${op.add < 0 ? "" : "+"}${op.add}` : `${op.key}:=${op.value ?? "v"}`;
     case "delete":
       return `delete ${op.key}`;
+    case "updateWhere": {
+      const to = op.add !== undefined ? `v${op.add < 0 ? "" : "+"}${op.add}` : `${op.value ?? "v"}`;
+      return `${op.lo}..${op.hi}${op.eq === undefined ? "" : `[v=${op.eq}]`}:=${to}`;
+    }
+    case "deleteWhere":
+      return `delete ${op.lo}..${op.hi}${op.eq === undefined ? "" : `[v=${op.eq}]`}`;
     case "begin":
       return `begin ${op.level}${op.readOnly ? " read only" : ""}`;
     case "checkpoint":
@@ -62,6 +76,8 @@ function outcome(op: MvccOp, r: Answer): string {
   if ("error" in r) return ` → ${r.error}`;
   if ("rolledBack" in r) return " → rolled back";
   if ("count" in r && (op.op === "update" || op.op === "delete")) return r.count === 1 ? "" : ` (${r.count} rows)`;
+  if ("count" in r && (op.op === "updateWhere" || op.op === "deleteWhere"))
+    return ` (${r.count} row${r.count === 1 ? "" : "s"})`;
   if ("checkpoint" in r)
     return ` (busy ${r.checkpoint.busy}, log ${r.checkpoint.log}, done ${r.checkpoint.checkpointed})`;
   return "";
@@ -301,7 +317,7 @@ export function mvccDependencies(steps: readonly Step[], failure: Failure, geome
     if (v.xmax !== 0 && !aborted(v.xmax)) add(t, byXid.get(v.xmax), "rw", `${v.key}`);
   };
 
-  // the history's: each replaced version, each read, each predicate read that missed an insert
+  // the history's: each replaced version, each read, each predicate read that missed an insert or a row made to match
   for (const v of s.versions)
     if (v.xmax !== 0 && v.xmax !== v.xmin && !aborted(v.xmin) && !aborted(v.xmax))
       add(byXid.get(v.xmin), byXid.get(v.xmax), "ww", `${v.key}`);
@@ -311,7 +327,11 @@ export function mvccDependencies(steps: readonly Step[], failure: Failure, geome
       for (const u of txns) {
         const x = xidOf.get(u);
         if (u !== t && x !== undefined && u.end !== "aborted" && inSnapshot(x, p.snapshot))
-          if (u.inserted.some((k) => k >= p.lo && k <= p.hi)) add(t, u, "rw", `${p.lo}..${p.hi}`);
+          if (
+            u.inserted.some((k) => k >= p.lo && k <= p.hi) ||
+            s.versions.some((v) => v.xmin === x && selects(p, v.key, v.value))
+          )
+            add(t, u, "rw", `${p.lo}..${p.hi}${p.eq === undefined ? "" : `[v=${p.eq}]`}`);
       }
   }
 
@@ -327,15 +347,28 @@ export function mvccDependencies(steps: readonly Step[], failure: Failure, geome
         for (const v of seen.length ? seen : matching) readDeps(t, v);
       }
     }
-    if ((o.op === "update" || o.op === "delete") && "count" in r && r.count > 0) {
-      // it read the row through its snapshot: the version it saw, and whoever replaced that since
-      for (const v of s.versions) if (v.key === o.key && visible(s, v, snapshot, xid)) readDeps(t, v);
-      // it overwrote the row's newest version, and so what every other reader of that version read
-      const ofKey = s.versions.filter((v) => v.key === o.key && !aborted(v.xmin));
-      const live = ofKey.filter((v) => v.xmax === 0 || aborted(v.xmax));
-      for (const v of live.length ? live : ofKey.slice(-1)) {
-        add(byXid.get(v.xmin), t, "ww", `${o.key}`);
-        for (const u of txns) if (u.read.has(v)) add(u, t, "rw", `${o.key}`);
+    if (
+      (o.op === "update" || o.op === "delete" || o.op === "updateWhere" || o.op === "deleteWhere") &&
+      "count" in r &&
+      r.count > 0
+    ) {
+      // it read its rows through its snapshot: the versions it saw, and whoever replaced those since
+      const sel = selection(o);
+      const keys = new Set<number>();
+      for (const v of s.versions)
+        if (selects(sel, v.key, v.value) && visible(s, v, snapshot, xid)) {
+          readDeps(t, v);
+          keys.add(v.key);
+        }
+      if (!("lo" in o)) keys.add(o.key);
+      // it overwrote each row's newest version, and so what every other reader of that version read
+      for (const key of keys) {
+        const ofKey = s.versions.filter((v) => v.key === key && !aborted(v.xmin));
+        const live = ofKey.filter((v) => v.xmax === 0 || aborted(v.xmax));
+        for (const v of live.length ? live : ofKey.slice(-1)) {
+          add(byXid.get(v.xmin), t, "ww", `${key}`);
+          for (const u of txns) if (u.read.has(v)) add(u, t, "rw", `${key}`);
+        }
       }
     }
     if (o.op === "insert" && "count" in r && r.count > 0) {

@@ -5,9 +5,14 @@
 import { InputError } from "../../core/index.ts";
 import { type MvccObs, type MvccOp, type MvccResult, type PgLevel, pgLevels } from "./types.ts";
 
-export type Statement = Extract<MvccOp, { tx: number }> & { op: "read" | "scan" | "insert" | "update" | "delete" };
+export type Statement = Extract<MvccOp, { tx: number }> & {
+  op: "read" | "scan" | "insert" | "update" | "delete" | "updateWhere" | "deleteWhere";
+};
 
-/** A statement's outcome: a result, or the transaction it must wait for. */
+/**
+ * A statement's outcome: a result, or the lock it must wait for: a transaction's (its xid), or a tuple lock (a
+ * negative number the storage gives it).
+ */
 export type Outcome = MvccResult | { waitFor: number };
 
 export interface Client<S> {
@@ -22,7 +27,7 @@ export interface Client<S> {
   failed: boolean;
   /** The storage's per-transaction state (snapshot, xid, buffer…). */
   readonly state: S;
-  /** The statement waiting, what it waits for, and when it began to wait (for deadlock victims). */
+  /** The statement waiting, the lock it waits for, and when it began this wait (for deadlock victims). */
   pending?: { readonly op: Statement; waitFor: number; since: number; readonly context: unknown };
 }
 
@@ -36,8 +41,10 @@ export interface Storage<S> {
   commit(client: Client<S>): MvccResult | undefined;
   /** Abort: undo, and release what it holds. */
   abort(client: Client<S>): void;
-  /** The id other clients wait on while this one holds a row (its xid, or its tx number). */
-  waitId(client: Client<S>): number | undefined;
+  /** The client (its number) holding the lock a waiter waits for: the transaction, or a tuple lock's holder. */
+  holderOf(lock: number): number | undefined;
+  /** Whether the lock the client waits for is its now: the transaction ended, or the tuple lock came to it. */
+  granted(client: Client<S>): boolean;
   vacuum?(clients: readonly Client<S>[]): void;
 }
 
@@ -105,6 +112,7 @@ export class Sessions<S> {
           return { error: "25006" };
         }
         const r = this.execute(client, op, this.storage.context(client, op));
+        this.wake(); // a tuple lock the statement let go
         return r ?? { blocked: true };
       }
     }
@@ -127,11 +135,14 @@ export class Sessions<S> {
     return failed;
   }
 
-  /** Run a statement; undefined while it waits. A finished statement of an implicit transaction commits it. */
+  /**
+   * Run a statement (again, once its lock is granted); undefined while it waits. A finished statement of an implicit
+   * transaction commits it. Each wait is a new sleep (ProcSleep), with a deadlock timer of its own.
+   */
   private execute(client: Client<S>, op: Statement, context: unknown): MvccResult | undefined {
     const out = this.storage.run(client, op, context);
     if ("waitFor" in out) {
-      client.pending = { op, waitFor: out.waitFor, since: client.pending?.since ?? this.waits++, context };
+      client.pending = { op, waitFor: out.waitFor, since: this.waits++, context };
       this.breakDeadlock(client);
       if (client.pending) return undefined;
       // the deadlock was broken: this statement failed, or another's failure let it finish
@@ -162,38 +173,37 @@ export class Sessions<S> {
    * xact.c CommitTransaction / AbortTransaction: the transaction ends (`finish`: its commit or abort is recorded and
    * visible) before its locks are released and its waiters run (a mutant's seam).
    */
-  protected release(ended: Client<S>, finish: () => void): void {
+  protected release(_ended: Client<S>, finish: () => void): void {
     finish();
-    this.wake(ended);
+    this.wake();
   }
 
-  /** The transaction has ended: its waiters run again, in the order they began to wait. */
-  protected wake(ended: Client<S>): void {
-    const id = this.storage.waitId(ended);
-    if (id === undefined) return;
-    const waiting = this.queueOrder([...this.clients.values()].filter((c) => c.pending?.waitFor === id));
-    for (const w of waiting) {
-      if (!w.pending || w.pending.waitFor !== id) continue;
-      const r = this.execute(w, w.pending.op, w.pending.context);
-      if (r) this.woken.push({ tx: w.tx, result: r });
+  /**
+   * Locks were released (a transaction ended, a statement moved past a tuple it had locked): every waiter whose lock
+   * is now its runs again, the one that began to wait first first (ProcLockWakeup, in the wait queue's order). The
+   * waiters of one transaction are all granted its lock at once and race, so the oracle allows any order of them.
+   */
+  protected wake(): void {
+    for (;;) {
+      let next: Client<S> | undefined;
+      for (const c of this.clients.values())
+        if (c.pending && (!next || c.pending.since < next.pending!.since) && this.storage.granted(c)) next = c;
+      if (!next) return;
+      const r = this.execute(next, next.pending!.op, next.pending!.context);
+      if (r) this.woken.push({ tx: next.tx, result: r });
     }
   }
 
   /**
-   * The waiters of one transaction in the order they began to wait: the order they run in. They are all granted the
-   * lock at once and race, so the oracle allows any order of them.
-   */
-  private queueOrder(waiting: Client<S>[]): Client<S>[] {
-    return waiting.sort((a, b) => a.pending!.since - b.pending!.since);
-  }
-
-  /**
    * DeadLockCheck: a cycle of waits is broken by failing one waiter with 40P01. PostgreSQL fails the waiter whose
-   * deadlock_timeout fires first while the cycle exists: the one that has waited longest.
+   * deadlock_timeout fires first while the cycle exists: the one whose sleep began first. Its failure may let a
+   * waiter take a tuple lock and close another cycle: that one is broken the same way, after.
    */
   private breakDeadlock(from: Client<S>): void {
-    const holderOf = (c: Client<S>) =>
-      [...this.clients.values()].find((h) => h !== c && this.storage.waitId(h) === c.pending?.waitFor);
+    const holderOf = (c: Client<S>) => {
+      const h = this.storage.holderOf(c.pending!.waitFor);
+      return h === undefined || h === c.tx ? undefined : this.clients.get(h);
+    };
     const cycle: Client<S>[] = [];
     let c: Client<S> | undefined = from;
     while (c?.pending && !cycle.includes(c)) {

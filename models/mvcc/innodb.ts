@@ -6,9 +6,21 @@
 // statement only, a deadlock or ER_CHECKREAD the whole transaction. Facts and sources: docs/innodb.md.
 import { type Engine, InputError } from "../../core/index.ts";
 import type { InnodbState } from "./innodb-state.ts";
-import type { MvccGeometry, MvccObs, MvccOp, MvccResult, PgLevel } from "./types.ts";
+import {
+  type MvccGeometry,
+  type MvccObs,
+  type MvccOp,
+  type MvccResult,
+  type PgLevel,
+  selection,
+  selects,
+  type WhereOp,
+} from "./types.ts";
 
-type Statement = Extract<MvccOp, { op: "read" | "scan" | "insert" | "update" | "delete" }>;
+type Statement = Extract<
+  MvccOp,
+  { op: "read" | "scan" | "insert" | "update" | "delete" | "updateWhere" | "deleteWhere" }
+>;
 
 /** One version of a record: the record itself (the newest) or an undo record's before-image (older ones). */
 export interface Image {
@@ -61,6 +73,8 @@ export interface Trx {
   view?: ReadView;
   /** The records it changed, oldest first (one undo record each; `fresh`: it inserted the record). */
   readonly undo: { rec: Rec; fresh: boolean }[];
+  /** A write by predicate running (it may have waited): the keys up to `after` are done, `count` rows changed. */
+  statement?: { after: number; count: number };
   /** The statement waiting, its lock request and the transaction it waits for (the first conflicting lock's). */
   wait?: { op: Statement; lock: Lock; on: Trx };
 }
@@ -111,6 +125,13 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
   /** trx_sys.max_trx_id */
   protected nextId = 1;
   private woken: { tx: number; result: MvccResult }[] = [];
+  /** A statement let go of a lock (READ COMMITTED): its waiters are granted when it ends. */
+  private unlocked = false;
+  /**
+   * The last lock call made a lock and granted it at once (DB_SUCCESS_LOCKED_REC, prebuilt->new_rec_locks): only
+   * such a lock can READ COMMITTED let go of again; one it held already, or got after a wait, stays.
+   */
+  private created = false;
   private readonly snapshotIsolation: boolean;
   /**
    * Clients whose READ ONLY transaction a deadlock or ER_CHECKREAD rolled back: the server leaves the session's
@@ -193,6 +214,7 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
         if (!t) this.trxs.set(op.tx, trx);
         if (trx.readOnly && op.op !== "read" && op.op !== "scan")
           return this.finish(trx, { error: "ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION" });
+        trx.statement = { after: Number.NEGATIVE_INFINITY, count: 0 };
         return this.execute(trx, op) ?? { blocked: true };
       }
     }
@@ -214,18 +236,23 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
       out = e.outcome;
     }
     if (this.closesView(t)) t.view = undefined;
+    let result: MvccResult | undefined;
     if ("wait" in out) {
       t.wait = { op, lock: out.wait, on: out.on };
       this.checkDeadlock(t);
-      if (!t.wait) {
-        // the deadlock was broken: this statement failed, or another's failure let it finish
-        const mine = this.woken.findIndex((w) => w.tx === t.tx);
-        return mine < 0 ? { error: "ER_LOCK_DEADLOCK" } : this.woken.splice(mine, 1)[0]!.result;
-      }
-      return undefined;
+      // the deadlock was broken: this statement failed, or another's failure let it finish
+      const mine = this.woken.findIndex((w) => w.tx === t.tx);
+      if (!t.wait) result = mine < 0 ? { error: "ER_LOCK_DEADLOCK" } : this.woken.splice(mine, 1)[0]!.result;
+    } else {
+      t.wait = undefined;
+      result = this.finish(t, out);
     }
-    t.wait = undefined;
-    return this.finish(t, out);
+    // locks the statement let go of on rows it did not change (READ COMMITTED): their waiters go on now
+    if (this.unlocked) {
+      this.unlocked = false;
+      this.regrant();
+    }
+    return result;
   }
 
   /** READ COMMITTED closes its read view at each statement's end (an autocommit transaction ends with it). */
@@ -271,6 +298,9 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
       }
       case "insert":
         return this.insert(t, op.key, op.value);
+      case "updateWhere":
+      case "deleteWhere":
+        return this.changeWhere(t, op);
       case "update":
       case "delete": {
         const r = this.uniqueSearch(t, op.key, "X");
@@ -284,6 +314,97 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
         return { count: 1 };
       }
     }
+  }
+
+  /**
+   * UPDATE or DELETE … WHERE k BETWEEN lo AND hi [AND v = eq] (mysql_update / mysql_delete over a range scan of the
+   * clustered index, row_search_mvcc with X locks): each record from lo on, in key order, is locked (the first, if
+   * it is lo, without its gap; next-key locks under REPEATABLE READ and SERIALIZABLE, record locks under READ
+   * COMMITTED), and so is the first record after the range (the SQL layer sees the range's end) or the supremum;
+   * the SQL layer then judges the newest version, and changes it if it matches. A wait stops the statement in place:
+   * the rows before are changed, and after the wait it goes on from the record it waited for. READ COMMITTED lets
+   * go of the lock on a row it did not change (ha_innobase::unlock_row), and its UPDATE reads semi-consistently: a
+   * record another transaction locks is judged on its last committed version first, and skipped without a wait if
+   * that does not match (row_sel_build_committed_vers_for_mysql; not with innodb_snapshot_isolation). BETWEEN k AND
+   * k is a unique search.
+   */
+  private changeWhere(t: Trx, op: WhereOp): Outcome {
+    const st = t.statement!;
+    const sel = selection(op);
+    const rc = t.level === "rc";
+    const judge = (r: Rec, fresh: boolean): void => {
+      if (!r.img.deleted && selects(sel, r.key, r.img.value)) {
+        st.count++;
+        if (op.op === "deleteWhere") this.change(t, r, { value: r.img.value, deleted: true });
+        else {
+          const value = op.add !== undefined ? r.img.value + op.add : (op.value ?? r.img.value);
+          if (value !== r.img.value) this.change(t, r, { value, deleted: false });
+        }
+      } else if (rc && fresh) this.unlock(t, r);
+    };
+    if (op.lo === op.hi) {
+      const r = this.uniqueSearch(t, op.lo, "X");
+      if (r) judge(r, this.created);
+      return { count: st.count };
+    }
+    const semi = rc && op.op === "updateWhere" && !this.snapshotIsolation;
+    for (const r of [...this.records]) {
+      if (r.key < op.lo || r.key <= st.after) continue;
+      if (semi && this.wouldWait(t, r.key)) {
+        const last = this.lastCommitted(r);
+        if (!last || last.deleted || r.key > op.hi || !selects(sel, r.key, last.value)) {
+          if (r.key > op.hi) return { count: st.count };
+          st.after = r.key;
+          continue;
+        }
+      }
+      if (rc && r.img.deleted && this.passesOver(r)) {
+        st.after = r.key;
+        continue;
+      }
+      this.lockRecord(t, r, "X", rc || r.key === op.lo ? "rec" : "next-key");
+      if (r.img.deleted) {
+        st.after = r.key;
+        continue; // locked and passed over: the end of the range is seen on a row the scan returns
+      }
+      if (r.key > op.hi) {
+        if (rc && this.created) this.unlock(t, r); // handler::read_range_next: past the range, unlock_row
+        return { count: st.count };
+      }
+      judge(r, this.created);
+      st.after = r.key;
+    }
+    if (!rc) this.lock(t, SUPREMUM, "X", "next-key");
+    return { count: st.count };
+  }
+
+  /** Whether an X record lock on the key would wait: the transaction holds none, and another's lock conflicts. */
+  private wouldWait(t: Trx, key: number): boolean {
+    const want = { key, mode: "X" as const, kind: "rec" as const };
+    if (this.locks.some((l) => l.trx === t && l.key === key && covers(l, want))) return false;
+    return this.conflict(t, want, this.locks.length) !== undefined;
+  }
+
+  /** row_vers_build_for_semi_consistent_read: the newest version whose maker has ended (none: a fresh insert). */
+  private lastCommitted(r: Rec): Image | undefined {
+    let img: Image | undefined = r.img;
+    while (img && this.active(img.trxId)) img = img.prev;
+    return img;
+  }
+
+  /**
+   * row_unlock_for_mysql (READ COMMITTED): the record lock a statement took at once on a row it did not change goes
+   * (not one it held already or waited for: `created`), unless the transaction changed the row before; its waiters
+   * go on once the statement ends.
+   */
+  private unlock(t: Trx, r: Rec): void {
+    if (t.undo.some((u) => u.rec === r)) return;
+    // lock_rec_unlock: the transaction's first granted lock on the record in that mode goes, whatever its kind (a
+    // granted insert intention there goes instead of the record lock just made: seen on 10.11)
+    const i = this.locks.findIndex((l) => l.trx === t && l.key === r.key && l.mode === "X" && !l.waiting);
+    if (i < 0) return;
+    this.locks.splice(i, 1);
+    this.unlocked = true;
   }
 
   /** The version a consistent read sees through its open view (row_vers_build_for_consistent_read). */
@@ -436,6 +557,7 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
   /** lock_rec_lock: held already, granted, or a wait (the statement stops there). */
   private lock(t: Trx, key: number, mode: "S" | "X", kind: LockKind): void {
     this.idOf(t); // a locking read makes the transaction read-write
+    this.created = false;
     const mine = this.locks.filter((l) => l.trx === t && l.key === key);
     if (mine.some((l) => covers(l, { mode, kind }))) return;
     // the record is locked already, strongly enough: only its gap is wanted, and a gap lock never waits
@@ -443,6 +565,7 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
     const blocker = this.conflict(t, { key, mode, kind }, this.locks.length);
     if (blocker) throw new Stop(this.enqueue(t, key, mode, kind, blocker));
     this.locks.push({ trx: t, key, mode, kind, waiting: false });
+    this.created = true;
   }
 
   private enqueue(t: Trx, key: number, mode: "S" | "X", kind: LockKind, on: Trx): Outcome {

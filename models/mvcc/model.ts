@@ -15,6 +15,8 @@ import {
   type MvccState,
   type PgLevel,
   type Snapshot,
+  selection,
+  selects,
   type Version,
 } from "./types.ts";
 
@@ -34,6 +36,8 @@ interface TxState {
    * replaces the portal or the transaction ends.
    */
   held?: Snapshot;
+  /** The tuple lock (its id) the running UPDATE or DELETE holds while it waits for the tuple's updater. */
+  tuplock?: number;
 }
 
 export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<TxState> {
@@ -54,6 +58,19 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
   /** Line pointers from `nextLp` on are unused; below it, the unused ones (VACUUM freed them) are `freeLps`, descending. */
   private nextLp = 1;
   private freeLps: number[] = [];
+  /**
+   * Tuple locks (heap_acquire_tuplock: the heavyweight lock an UPDATE or DELETE takes on a tuple whose updater it
+   * waits for), by id (negative, apart from xids): the clients that asked, in order; the first holds it.
+   */
+  private readonly tuplocks = new Map<number, Client<TxState>[]>();
+  private readonly tuplockIds = new WeakMap<Version, number>();
+  private nextTuplock = -1;
+  /**
+   * Row locks that are not changes: the lock-only xmax (HEAP_XMAX_LOCK_ONLY) EvalPlanQual leaves on a newest version
+   * that no longer qualified. Kept apart from xmax, which the state shows as deleters only (a lock-only xmax is 0 in
+   * the engine's heap view too).
+   */
+  private readonly rowLocks = new WeakMap<Version, number>();
   protected readonly sessions: Sessions<TxState> = this.newSessions();
   protected readonly ssi: Ssi;
 
@@ -117,8 +134,14 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
     return st.snapshot;
   }
 
-  waitId(client: Client<TxState>): number | undefined {
-    return client.state.xid;
+  holderOf(lock: number): number | undefined {
+    if (lock < 0) return this.tuplocks.get(lock)?.[0]?.tx;
+    for (const c of this.sessions.clients.values()) if (c.state.xid === lock) return c.tx;
+  }
+
+  granted(client: Client<TxState>): boolean {
+    const lock = client.pending!.waitFor;
+    return lock < 0 ? this.tuplocks.get(lock)?.[0] === client : this.clog.has(lock);
   }
 
   private xidOf(client: Client<TxState>): number {
@@ -152,11 +175,41 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
   }
 
   run(client: Client<TxState>, op: Statement, context: unknown): Outcome {
+    client.state.tuplock = undefined;
+    let out: Outcome;
     try {
-      return this.statement(client, op, context as Snapshot);
+      out = this.statement(client, op, context as Snapshot);
     } catch (e) {
-      if (e instanceof SerializationFailure) return { error: "40001" };
-      throw e;
+      if (!(e instanceof SerializationFailure)) throw e;
+      out = { error: "40001" };
+    }
+    // heap_update / heap_delete release the tuple lock when they return: keep only the one it waits with or for
+    this.unlockTuples(client, "waitFor" in out ? (out.waitFor < 0 ? out.waitFor : client.state.tuplock) : undefined);
+    return out;
+  }
+
+  /**
+   * heap_acquire_tuplock, then XactLockTableWait: a tuple whose updater `xmax` is running is waited for under the
+   * tuple's lock. The first to ask holds it and waits for the updater; the others wait for the holder, and each
+   * takes the lock in turn (so the next one waits for the transaction that the holder's change made the updater).
+   */
+  private waitForUpdater(client: Client<TxState>, v: Version, xmax: number): Outcome {
+    const id = this.tuplockIds.get(v) ?? this.nextTuplock--;
+    this.tuplockIds.set(v, id);
+    const queue = this.tuplocks.get(id) ?? [];
+    this.tuplocks.set(id, queue);
+    if (!queue.includes(client)) queue.push(client);
+    if (queue[0] !== client) return { waitFor: id };
+    client.state.tuplock = id;
+    return { waitFor: xmax };
+  }
+
+  /** Leave every tuple lock's queue but `keep`'s (a lock released goes to the next in its queue: Sessions wakes it). */
+  private unlockTuples(client: Client<TxState>, keep: number | undefined): void {
+    for (const [id, queue] of this.tuplocks) {
+      if (id === keep || !queue.includes(client)) continue;
+      queue.splice(queue.indexOf(client), 1);
+      if (!queue.length) this.tuplocks.delete(id);
     }
   }
 
@@ -183,6 +236,8 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
         return this.insert(client, op.key, op.value);
       case "update":
       case "delete":
+      case "updateWhere":
+      case "deleteWhere":
         return this.modify(client, op, s);
     }
   }
@@ -222,34 +277,54 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
   }
 
   /**
-   * heap_update / heap_delete on the version the statement sees. A version another transaction is changing waits
-   * for it; one a concurrent transaction changed and committed is 40001 under REPEATABLE READ, and under READ
-   * COMMITTED is followed along its update chain to the newest version (EvalPlanQual), or gone if deleted.
+   * ExecUpdate / ExecDelete (heap_update, heap_delete) on each version the statement sees that its selection names.
+   * A version another transaction is changing waits for it; one a concurrent transaction changed and committed is
+   * 40001 under REPEATABLE READ, and under READ COMMITTED is followed along its update chain to the newest version
+   * (EvalPlanQual), which must still hold the selection's value (EvalPlanQual re-evaluates the quals), or is gone if
+   * deleted.
    */
-  protected modify(client: Client<TxState>, op: Statement & { op: "update" | "delete" }, s: Snapshot): Outcome {
+  protected modify(
+    client: Client<TxState>,
+    op: Statement & { op: "update" | "delete" | "updateWhere" | "deleteWhere" },
+    s: Snapshot,
+  ): Outcome {
     const st = client.state;
+    const sel = selection(op);
     // what the statement did before it waited: a command does not see the versions it made itself
     if (!client.pending) st.statement = { count: 0, made: new Set() };
     const done = st.statement!;
-    const seen = this.seen(op.key, s, st.xid).filter((v) => !done.made.has(v));
+    const seen = this.versions.filter(
+      (v) => selects(sel, v.key, v.value) && this.visible(v, s, st.xid) && !done.made.has(v),
+    );
+    if (op.op === "updateWhere" || op.op === "deleteWhere") this.indexOrder(seen);
     // heap_update / heap_delete take the xid on entry (GetCurrentTransactionId), before they wait or fail
     if (seen.length) this.xidOf(client);
     const own = st.xid!;
-    // one version at a time in heap (line pointer) order, as the scan returns them: a wait or a failure at one
-    // leaves the earlier ones changed
+    // one version at a time in the scan's order: a wait or a failure at one leaves the earlier ones changed
     for (const first of seen) {
       let v: Version | undefined = first;
       while (v) {
         const x = v.xmax;
-        if (x === 0 || x === own || this.clog.get(x) === "aborted") break;
-        if (!this.committed(x)) return { waitFor: x };
+        if (x === 0 || x === own || this.clog.get(x) === "aborted") {
+          // a row lock (a lock-only xmax) of another running transaction: waited for as an updater is
+          const locker = this.rowLocks.get(v);
+          if (locker !== undefined && locker !== own && !this.clog.has(locker))
+            return this.waitForUpdater(client, v, locker);
+          break;
+        }
+        if (!this.committed(x)) return this.waitForUpdater(client, v, x);
         if (client.level !== "rc") return { error: "40001" };
         v = this.newerVersion(v);
       }
       if (!v || v.xmax === own) continue; // deleted, or changed by this command already (TM_SelfModified)
+      if (v !== first && !selects(sel, v.key, v.value)) {
+        // EvalPlanQual locked the newest version (table_tuple_lock) before it judged it: the lock stays
+        this.rowLocks.set(v, own);
+        continue;
+      }
       if (st.sxact) this.ssi.write(st.sxact);
       v.xmax = own;
-      if (op.op === "update") {
+      if (op.op === "update" || op.op === "updateWhere") {
         const next = {
           key: v.key,
           value: op.add !== undefined ? v.value + op.add : (op.value ?? v.value),
@@ -263,6 +338,15 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
       done.count++;
     }
     return { count: done.count };
+  }
+
+  /**
+   * The order a write by predicate visits what it selects: the engine has it scan the primary key's index, so in key
+   * order, the versions of one key in heap order (nbtree orders equal keys by heap TID). A write by key is a
+   * sequential scan: heap (line pointer) order, as `versions` is.
+   */
+  private indexOrder(versions: Version[]): void {
+    versions.sort((a, b) => a.key - b.key || this.lp.get(a)! - this.lp.get(b)!);
   }
 
   /**
@@ -319,6 +403,7 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
 
   abort(client: Client<TxState>): void {
     if (client.state.xid !== undefined) this.setFate(client.state.xid, "aborted");
+    this.unlockTuples(client, undefined);
     if (client.state.inserting) this.inserted(client.state, { ok: true }); // died waiting in its unique check
     const sxact = client.state.sxact;
     client.state.sxact = undefined;
@@ -383,7 +468,14 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
       txs: [...this.sessions.clients.values()].map((c) => {
         // the snapshot it holds: its own (REPEATABLE READ), or the one its waiting statement keeps
         const snapshot = c.state.snapshot ?? (c.pending?.context as Snapshot | undefined) ?? c.state.held;
-        const waiting = c.pending?.op.op as "insert" | "update" | "delete" | undefined;
+        // a write by predicate waits as an UPDATE or DELETE does
+        const waiting = {
+          insert: "insert",
+          update: "update",
+          updateWhere: "update",
+          delete: "delete",
+          deleteWhere: "delete",
+        }[c.pending?.op.op as string] as "insert" | "update" | "delete" | undefined;
         return {
           tx: c.tx,
           ...(c.state.xid !== undefined ? { xid: c.state.xid } : {}),

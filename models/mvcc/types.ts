@@ -65,6 +65,23 @@ export const mvccOpSchema = z.discriminatedUnion("op", [
   z.object({ op: z.literal("update"), tx, key, value: value.optional(), add: value.optional() }).strict(),
   /** DELETE FROM t WHERE k = key */
   z.object({ op: z.literal("delete"), tx, key }).strict(),
+  /**
+   * UPDATE t SET v = value (or v = v + add) WHERE k BETWEEN lo AND hi [AND v = eq]: every row of the range (that
+   * holds eq) in one statement, in key order (docs/mvcc.md, "Writes by predicate").
+   */
+  z
+    .object({
+      op: z.literal("updateWhere"),
+      tx,
+      lo: key,
+      hi: key,
+      eq: value.optional(),
+      value: value.optional(),
+      add: value.optional(),
+    })
+    .strict(),
+  /** DELETE FROM t WHERE k BETWEEN lo AND hi [AND v = eq] */
+  z.object({ op: z.literal("deleteWhere"), tx, lo: key, hi: key, eq: value.optional() }).strict(),
   z.object({ op: z.literal("commit"), tx }).strict(),
   z.object({ op: z.literal("abort"), tx }).strict(),
   /** VACUUM t, from a connection of its own (PostgreSQL). */
@@ -73,6 +90,21 @@ export const mvccOpSchema = z.discriminatedUnion("op", [
   z.object({ op: z.literal("checkpoint"), mode: z.enum(checkpointModes) }).strict(),
 ]);
 export type MvccOp = z.infer<typeof mvccOpSchema>;
+/** The ops that change rows chosen by a predicate on the key range and, with `eq`, the value. */
+export type WhereOp = Extract<MvccOp, { op: "updateWhere" | "deleteWhere" }>;
+/** The rows a write selects: k BETWEEN lo AND hi, and v = eq if given (a write by key: lo = hi = key). */
+export interface Selection {
+  readonly lo: number;
+  readonly hi: number;
+  readonly eq?: number;
+}
+/** What an UPDATE, DELETE or their predicate forms select. */
+export function selection(op: Extract<MvccOp, { op: "update" | "delete" | "updateWhere" | "deleteWhere" }>): Selection {
+  return "key" in op ? { lo: op.key, hi: op.key } : { lo: op.lo, hi: op.hi, eq: op.eq };
+}
+/** Whether a row of key k and value v is one the selection names. */
+export const selects = (s: Selection, k: number, v: number): boolean =>
+  k >= s.lo && k <= s.hi && (s.eq === undefined || v === s.eq);
 
 /**
  * PostgreSQL's SQLSTATEs: 40001 serialization failure, 40P01 deadlock, 23505 unique violation, 25P02 in a failed

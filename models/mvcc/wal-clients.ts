@@ -6,13 +6,21 @@
 // write leaves its transaction open (surprise 4); BEGIN inside a transaction and COMMIT or ROLLBACK outside one are
 // SQLITE_ERROR. How a snapshot is taken, read, written and committed, and what a checkpoint does, is the storage's.
 import { InputError } from "../../core/index.ts";
-import type { CheckpointRow, checkpointModes, MvccObs, MvccOp, MvccResult } from "./types.ts";
+import {
+  type CheckpointRow,
+  type checkpointModes,
+  type MvccObs,
+  type MvccOp,
+  type MvccResult,
+  selection,
+  selects,
+} from "./types.ts";
 
 export type { CheckpointRow };
 
 export type CheckpointMode = (typeof checkpointModes)[number];
 export type Select = Extract<MvccOp, { op: "read" | "scan" }>;
-export type Change = Extract<MvccOp, { op: "insert" | "update" | "delete" }>;
+export type Change = Extract<MvccOp, { op: "insert" | "update" | "delete" | "updateWhere" | "deleteWhere" }>;
 type Busy = "SQLITE_BUSY" | "SQLITE_BUSY_SNAPSHOT";
 
 export interface WalConn<R> {
@@ -28,25 +36,34 @@ export type Reading<R> = WalConn<R> & { read: R };
 const ok = { ok: true } as const;
 
 /**
- * One INSERT, UPDATE or DELETE of a key on a table image. `changed`: whether the stored bytes changed; an UPDATE
- * to the value a row already has rewrites nothing (btreeOverwriteContent), so its page stays clean.
+ * One INSERT, or one UPDATE or DELETE of the rows its selection names, on a table image. `changed`: whether the
+ * stored bytes changed; an UPDATE to the value a row already has rewrites nothing (btreeOverwriteContent), so its
+ * page stays clean.
  */
 export function applyChange(rows: Map<number, number>, op: Change): { result: MvccResult; changed: boolean } {
-  const old = rows.get(op.key);
-  switch (op.op) {
-    case "insert":
-      if (old !== undefined) return { result: { error: "SQLITE_CONSTRAINT_PRIMARYKEY" }, changed: false };
-      rows.set(op.key, op.value);
-      return { result: { count: 1 }, changed: true };
-    case "update": {
-      if (old === undefined) return { result: { count: 0 }, changed: false };
-      const value = op.add !== undefined ? old + op.add : (op.value ?? old);
-      rows.set(op.key, value);
-      return { result: { count: 1 }, changed: value !== old };
-    }
-    case "delete":
-      return rows.delete(op.key) ? { result: { count: 1 }, changed: true } : { result: { count: 0 }, changed: false };
+  if (op.op === "insert") {
+    if (rows.has(op.key)) return { result: { error: "SQLITE_CONSTRAINT_PRIMARYKEY" }, changed: false };
+    rows.set(op.key, op.value);
+    return { result: { count: 1 }, changed: true };
   }
+  const sel = selection(op);
+  const keys = sel.lo === sel.hi ? (rows.has(sel.lo) ? [sel.lo] : []) : [...rows.keys()];
+  let count = 0;
+  let changed = false;
+  for (const k of keys) {
+    const old = rows.get(k)!;
+    if (!selects(sel, k, old)) continue;
+    count++;
+    if (op.op === "delete" || op.op === "deleteWhere") {
+      rows.delete(k);
+      changed = true;
+      continue;
+    }
+    const value = op.add !== undefined ? old + op.add : (op.value ?? old);
+    if (value !== old) changed = true;
+    rows.set(k, value);
+  }
+  return { result: { count }, changed };
 }
 
 export abstract class WalClients<R> {

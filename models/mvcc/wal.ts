@@ -136,7 +136,7 @@ export class WalModel extends WalClients<Snapshot> implements Engine<MvccOp, Mvc
   }
 
   protected write(c: Reading<Snapshot>, op: Change): MvccResult {
-    const page = pageOf(op.key);
+    const page = pageOf("key" in op ? op.key : op.lo); // every row lives on TABLE_PAGE
     const rows = new Map(this.page(c.read, page));
     const { result, changed } = applyChange(rows, op);
     // the model's table is one b-tree page, which every write copies (docs/mvcc.md, "Bounds")

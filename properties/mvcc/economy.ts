@@ -4,25 +4,44 @@
 import { type Property, stateless } from "../../core/index.ts";
 import type { MvccObs, MvccOp, MvccState } from "../../models/mvcc/types.ts";
 
-/** Versions an op may add: an insert or update of one row, one each; what it woke may add one each too. */
-function budget(op: MvccOp, obs: MvccObs): number {
-  const own = op.op === "insert" || op.op === "update" ? 1 : 0;
-  return own + ("unblocked" in obs && obs.unblocked ? obs.unblocked.length : 0);
+/** The keys of the versions an update could replace: live ones, and those whose deleter has not committed. */
+const replaceable = (s: MvccState): number[] =>
+  s.versions.flatMap((v) =>
+    s.clog[v.xmin] !== "aborted" && (v.xmax === 0 || s.clog[v.xmax] !== "committed") ? [v.key] : [],
+  );
+
+/**
+ * Versions a statement may add: an insert or an update of one row, one; an update by predicate, one per version of
+ * its range it may find (`keys`: the replaceable versions' keys when the op began), each replaced at most once.
+ */
+function most(op: MvccOp, keys: readonly number[]): number {
+  if (op.op === "insert" || op.op === "update") return 1;
+  if (op.op !== "updateWhere") return 0;
+  return keys.filter((k) => k >= op.lo && k <= op.hi).length;
 }
 
 export const mvccEconomy: Property<MvccOp, MvccObs, MvccState>[] = [
   {
     name: "one-version-per-write",
     kind: "economy",
-    description: "an insert or update adds one tuple version, nothing else adds any (no copy of unchanged rows)",
+    description:
+      "an insert or update adds one tuple version, an update by predicate one per row it changes, nothing else adds any (no copy of unchanged rows)",
     start(initial) {
-      let before = initial.versions.length;
+      let count = initial.versions.length;
+      let keys = replaceable(initial);
+      /** Statements waiting: each may go on (and add versions) at any later op. */
+      const waiting = new Map<number, MvccOp>();
       return {
         after(op, obs, s) {
-          const added = s.versions.length + s.removed.length - before;
-          before = s.versions.length;
-          const most = budget(op, obs);
-          return added > most ? `${op.op} added ${added} tuple versions (at most ${most} expected)` : undefined;
+          const added = s.versions.length + s.removed.length - count;
+          // what this op's statement and every waiting one may add
+          let budget = most(op, keys);
+          for (const w of waiting.values()) budget += most(w, keys);
+          for (const u of ("unblocked" in obs && obs.unblocked) || []) waiting.delete(u.tx);
+          if ("tx" in op && "blocked" in obs) waiting.set(op.tx, op);
+          count = s.versions.length;
+          keys = replaceable(s);
+          return added > budget ? `${op.op} added ${added} tuple versions (at most ${budget} expected)` : undefined;
         },
       };
     },

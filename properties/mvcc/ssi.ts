@@ -266,7 +266,8 @@ export const mvccSsi: Property<MvccOp, MvccObs, MvccState> = {
         const xminBefore = globalXmin();
 
         // the op's own statement scans first (heap_beginscan → PredicateLockRelation, then each tuple it passes)
-        if ((op.op === "read" || op.op === "scan" || op.op === "update" || op.op === "delete") && !("skipped" in obs)) {
+        const scans = ["read", "scan", "update", "delete", "updateWhere", "deleteWhere"].includes(op.op);
+        if (scans && "tx" in op && !("skipped" in obs)) {
           const me = activeOf(op.tx);
           if (me) {
             me.locked = true;

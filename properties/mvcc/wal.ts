@@ -149,7 +149,11 @@ function appends(op: MvccOp, obs: MvccObs, before: WalState, after: WalState): s
       : `commit appended ${frames.length} frame(s) (pages ${pages.join(", ")}) for the ${dirty.length} page(s) its transaction changed`;
   }
   const autocommit =
-    (op.op === "insert" || op.op === "update" || op.op === "delete") &&
+    (op.op === "insert" ||
+      op.op === "update" ||
+      op.op === "delete" ||
+      op.op === "updateWhere" ||
+      op.op === "deleteWhere") &&
     !committer?.open &&
     "count" in obs &&
     obs.count > 0;

@@ -33,7 +33,11 @@ class RrSnapshotPerStatement extends MvccModel {
 
 /** REPEATABLE READ follows the update chain like READ COMMITTED instead of failing: lost updates (P4). */
 class NoFirstUpdaterWins extends MvccModel {
-  protected override modify(client: TxClient, op: Statement & { op: "update" | "delete" }, s: Snapshot): Outcome {
+  protected override modify(
+    client: TxClient,
+    op: Statement & { op: "update" | "delete" | "updateWhere" | "deleteWhere" },
+    s: Snapshot,
+  ): Outcome {
     return super.modify({ ...client, level: "rc", state: client.state } as TxClient, op, s);
   }
 }
@@ -72,9 +76,13 @@ class VacuumPastHorizon extends MvccModel {
 
 /** heap_update does not wait for a row another transaction is changing: both change it (G0, dirty write). */
 class NoRowLock extends MvccModel {
-  protected override modify(client: TxClient, op: Statement & { op: "update" | "delete" }, s: Snapshot): Outcome {
+  protected override modify(
+    client: TxClient,
+    op: Statement & { op: "update" | "delete" | "updateWhere" | "deleteWhere" },
+    s: Snapshot,
+  ): Outcome {
     const out = super.modify(client, op, s);
-    if (!("waitFor" in out)) return out;
+    if (!("waitFor" in out) || !("key" in op)) return out; // writes by key only
     const v = this.versions.find((x) => x.key === op.key && this.visible(x, s, client.state.xid))!; // the row it waited for
     client.state.xid ??= this.nextXid++;
     const xid = client.state.xid;
@@ -92,7 +100,11 @@ class NoRowLock extends MvccModel {
 
 /** An update rewrites every live row of the table as new versions (a page-level copy): right data, no economy. */
 class UpdateCopiesTable extends MvccModel {
-  protected override modify(client: TxClient, op: Statement & { op: "update" | "delete" }, s: Snapshot): Outcome {
+  protected override modify(
+    client: TxClient,
+    op: Statement & { op: "update" | "delete" | "updateWhere" | "deleteWhere" },
+    s: Snapshot,
+  ): Outcome {
     const out = super.modify(client, op, s);
     if (!("count" in out) || out.count === 0 || op.op !== "update") return out;
     const xid = client.state.xid!;
@@ -133,8 +145,8 @@ class NoConflictOut extends MvccModel {
  * then the locks go): they find the row still held and wait again, and no wakeup follows (a lost wakeup).
  */
 class WakeFirstSessions<S> extends Sessions<S> {
-  protected override release(ended: Client<S>, finish: () => void): void {
-    this.wake(ended);
+  protected override release(_ended: Client<S>, finish: () => void): void {
+    this.wake();
     finish();
   }
 }
