@@ -47,6 +47,8 @@ interface Req {
   waiting: boolean;
   /** When it was asked for (requests woken together run in this order unless the engine ran them otherwise). */
   readonly seq: number;
+  /** Its lock struct's age: READ COMMITTED's unlock lets go of the transaction's X lock on the record in the oldest. */
+  readonly struct: number;
 }
 
 interface Txn {
@@ -59,6 +61,8 @@ interface Txn {
   ended: boolean;
   /** Its read view: the committed live rows when it was made, and the commit clock then. */
   view?: { rows: Map<number, number>; at: number };
+  /** Its lock structs: one per lock type, and one per request that waited or was asked behind a waiter. */
+  readonly structs: { readonly mode: Mode; readonly kind: Kind; readonly seq: number }[];
   /** Each row it changed, as it was before (undefined: there was no record). */
   readonly before: Map<number, Row | undefined>;
   wait?: { op: Statement; req: Req; key: number; on: Txn };
@@ -121,7 +125,7 @@ class Core {
   }
 
   private txn(tx: number, level: PgLevel, readOnly: boolean, implicit: boolean): Txn {
-    return { tx, level, readOnly, implicit, ended: false, before: new Map() };
+    return { tx, level, readOnly, implicit, ended: false, before: new Map(), structs: [] };
   }
 
   apply(op: MvccOp, index: number): MvccObs {
@@ -347,10 +351,12 @@ class Core {
   private letGoOf(t: Txn, key: number): void {
     if (t.before.has(key)) return;
     const q = this.queues.get(key) ?? [];
-    // its first X lock there goes, whatever its kind: an insert intention it was granted goes before the record lock
-    const i = q.findIndex((r) => r.txn === t && r.mode === "X" && !r.waiting);
-    if (i < 0) return;
-    q.splice(i, 1);
+    // its X lock there in its oldest struct goes, whatever its kind: an older insert intention before the record lock
+    let oldest: Req | undefined;
+    for (const r of q)
+      if (r.txn === t && r.mode === "X" && !r.waiting && (!oldest || r.struct < oldest.struct)) oldest = r;
+    if (!oldest) return;
+    q.splice(q.indexOf(oldest), 1);
     this.letGo = true;
   }
 
@@ -400,7 +406,7 @@ class Core {
     // checked whenever the insert runs, again after a wait too
     const on = queue.find((r) => r.txn !== t && conflicts({ mode: "X", kind: "insert-intention" }, next, r));
     if (on) {
-      const req: Req = { txn: t, mode: "X", kind: "insert-intention", waiting: true, seq: this.seq++ };
+      const req = this.req(t, next, "X", "insert-intention", true);
       this.queues.set(next, [...queue, req]);
       this.waitFor(t, next, req, on.txn);
     }
@@ -408,8 +414,8 @@ class Core {
     // the new record takes the gap locks of the one after it, as gap locks; and its inserter's lock on it
     const inherited = queue
       .filter((r) => r.kind === "next-key" || r.kind === "gap" || (next === SUP && r.kind !== "insert-intention"))
-      .map((r): Req => ({ txn: r.txn, mode: r.mode, kind: "gap", waiting: false, seq: this.seq++ }));
-    this.queues.set(key, [...inherited, { txn: t, mode: "X", kind: "rec", waiting: false, seq: this.seq++ }]);
+      .map((r) => this.req(r.txn, key, r.mode, "gap", false));
+    this.queues.set(key, [...inherited, this.req(t, key, "X", "rec", false)]);
     return { count: 1 };
   }
 
@@ -427,11 +433,27 @@ class Core {
     if (own.some((r) => strongEnough(r, key, { mode, kind }))) return;
     const asked = own.some((r) => strongEnough(r, key, { mode, kind: "rec" })) && kind === "next-key" ? "gap" : kind;
     const on = queue.find((r) => r.txn !== t && conflicts({ mode, kind: asked }, key, r));
-    const req: Req = { txn: t, mode, kind: asked, waiting: on !== undefined, seq: this.seq++ };
+    const req = this.req(t, key, mode, asked, on !== undefined);
     queue.push(req);
     if (on) this.waitFor(t, key, req, on.txn);
     this.madeNow = true;
   }
+
+  /**
+   * A lock request, in a struct of the transaction's: its oldest of the same type, unless it waits or another request
+   * waits on the record (then a new one).
+   */
+  private req(t: Txn, key: number, mode: Mode, kind: Kind, waiting: boolean): Req {
+    const queued = waiting || (this.queues.get(key) ?? []).some((r) => r.waiting);
+    let struct = queued ? undefined : t.structs.find((x) => x.mode === mode && x.kind === kind)?.seq;
+    if (struct === undefined) {
+      struct = this.structSeq++;
+      t.structs.push({ mode, kind, seq: struct });
+    }
+    return { txn: t, mode, kind, waiting, seq: this.seq++, struct };
+  }
+
+  private structSeq = 0;
 
   /** The last lock asked for was made and granted at once: READ COMMITTED may let go of it again (no other). */
   private madeNow = false;
@@ -477,7 +499,7 @@ class Core {
     for (const r of q) {
       if (r.waiting && r.txn.wait?.req === r) r.txn.wait.on = r.txn;
       if (r.txn !== by && r.kind !== "insert-intention" && (r.txn.level !== "rc" || r.mode === "S"))
-        nq.push({ txn: r.txn, mode: r.mode, kind: "gap", waiting: false, seq: this.seq++ });
+        nq.push(this.req(r.txn, next, r.mode, "gap", false));
     }
     this.queues.set(next, nq);
   }

@@ -539,6 +539,19 @@ const scenarios: Record<string, { si?: boolean; steps: Step[] }> = {
       [commit(2), woke(1, error("ER_DUP_ENTRY"))],
     ],
   },
+  "…and where its record lock is in an older struct than that insert intention, the record lock goes (seed 7)": {
+    steps: [
+      [ins(1, 1, 0), count(1)],
+      [begin(1, "rc"), ok],
+      [del(1, 1), count(1)], // an X record lock: the transaction's first struct of that type
+      [ins(2, 3, 0), count(1)],
+      [ins(1, 4, 0), count(1)],
+      [delWhere(3, 2, 3, 0), blocked], // next-key on 3, waits at 4
+      [ins(1, 2, 0), { count: 1, unblocked: [{ tx: 3, result: error("ER_LOCK_DEADLOCK") }] }], // an insert intention on 3
+      [delWhere(1, 1, 2, 0), count(1)],
+      [upd(2, 3, 5), count(1)],
+    ],
+  },
   "READ COMMITTED UPDATE by predicate passes over another's uncommitted insert (h7)": {
     steps: [
       [ins(3, 1, 10), count(1)],

@@ -52,6 +52,11 @@ export interface Lock {
   readonly mode: "S" | "X";
   readonly kind: LockKind;
   waiting: boolean;
+  /**
+   * Its lock struct's age (lock_rec_add_to_queue): where row_unlock_for_mysql finds it among the transaction's locks
+   * on the record (lock_rec_unlock takes the oldest struct's).
+   */
+  readonly struct: number;
 }
 
 /** ReadView: ids of the read-write transactions active when it was made, low_limit_id and up_limit_id. */
@@ -71,6 +76,8 @@ export interface Trx {
   id?: number;
   /** REPEATABLE READ: from the first consistent read on; READ COMMITTED: during a statement only. */
   view?: ReadView;
+  /** Its lock structs (one per lock type on the table's page, and one per request that waited), oldest first. */
+  readonly structs: { readonly mode: "S" | "X"; readonly kind: LockKind; readonly seq: number }[];
   /** The records it changed, oldest first (one undo record each; `fresh`: it inserted the record). */
   readonly undo: { rec: Rec; fresh: boolean }[];
   /** A write by predicate running (it may have waited): the keys up to `after` are done, `count` rows changed. */
@@ -132,6 +139,8 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
    * such a lock can READ COMMITTED let go of again; one it held already, or got after a wait, stays.
    */
   private created = false;
+  /** The next lock struct's age. */
+  private structs = 0;
   private readonly snapshotIsolation: boolean;
   /**
    * Clients whose READ ONLY transaction a deadlock or ER_CHECKREAD rolled back: the server leaves the session's
@@ -221,7 +230,7 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
   }
 
   private newTrx(tx: number, level: PgLevel, readOnly: boolean, implicit: boolean): Trx {
-    return { tx, level, readOnly, implicit, undo: [] };
+    return { tx, level, readOnly, implicit, undo: [], structs: [] };
   }
 
   /** Run a statement (again, after a wait); undefined while it waits. */
@@ -399,11 +408,14 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
    */
   private unlock(t: Trx, r: Rec): void {
     if (t.undo.some((u) => u.rec === r)) return;
-    // lock_rec_unlock: the transaction's first granted lock on the record in that mode goes, whatever its kind (a
-    // granted insert intention there goes instead of the record lock just made: seen on 10.11)
-    const i = this.locks.findIndex((l) => l.trx === t && l.key === r.key && l.mode === "X" && !l.waiting);
-    if (i < 0) return;
-    this.locks.splice(i, 1);
+    // lock_rec_unlock: the transaction's lock on the record in that mode, whatever its kind, in the oldest struct (a
+    // granted insert intention in an older struct goes instead of the record lock just made: seen on 10.11)
+    let oldest: Lock | undefined;
+    for (const l of this.locks)
+      if (l.trx === t && l.key === r.key && l.mode === "X" && !l.waiting && (!oldest || l.struct < oldest.struct))
+        oldest = l;
+    if (!oldest) return;
+    this.locks.splice(this.locks.indexOf(oldest), 1);
     this.unlocked = true;
   }
 
@@ -510,8 +522,8 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
     t.undo.push({ rec, fresh: true });
     // lock_update_insert: the new record inherits the next one's gap locks, as gap locks
     for (const l of this.locks.filter((x) => x.key === next && x.kind !== "insert-intention" && x.kind !== "rec"))
-      this.locks.push({ trx: l.trx, key, mode: l.mode, kind: "gap", waiting: false });
-    this.locks.push({ trx: t, key, mode: "X", kind: "rec", waiting: false }); // its implicit lock, made explicit
+      this.grant(l.trx, key, l.mode, "gap");
+    this.grant(t, key, "X", "rec"); // its implicit lock, made explicit
     return { count: 1 };
   }
 
@@ -564,12 +576,28 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
     if (kind === "next-key" && mine.some((l) => covers(l, { mode, kind: "rec" }))) kind = "gap";
     const blocker = this.conflict(t, { key, mode, kind }, this.locks.length);
     if (blocker) throw new Stop(this.enqueue(t, key, mode, kind, blocker));
-    this.locks.push({ trx: t, key, mode, kind, waiting: false });
+    this.grant(t, key, mode, kind);
     this.created = true;
   }
 
+  /**
+   * A granted lock, in a struct of the transaction's (lock_rec_add_to_queue): its oldest struct of the same type,
+   * unless a request waits on the record, which makes a new one (as a waiting request always does).
+   */
+  private grant(t: Trx, key: number, mode: "S" | "X", kind: LockKind): void {
+    const queued = this.locks.some((l) => l.key === key && l.waiting);
+    const same = queued ? undefined : t.structs.find((x) => x.mode === mode && x.kind === kind);
+    this.locks.push({ trx: t, key, mode, kind, waiting: false, struct: same?.seq ?? this.newStruct(t, mode, kind) });
+  }
+
+  private newStruct(t: Trx, mode: "S" | "X", kind: LockKind): number {
+    const seq = this.structs++;
+    t.structs.push({ mode, kind, seq });
+    return seq;
+  }
+
   private enqueue(t: Trx, key: number, mode: "S" | "X", kind: LockKind, on: Trx): Outcome {
-    const wait: Lock = { trx: t, key, mode, kind, waiting: true };
+    const wait: Lock = { trx: t, key, mode, kind, waiting: true, struct: this.newStruct(t, mode, kind) };
     this.locks.push(wait);
     return { wait, on };
   }
@@ -619,7 +647,7 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
     for (const l of on) {
       if (l.waiting && l.trx.wait?.lock === l) l.trx.wait.on = l.trx;
       if (l.trx !== by && l.kind !== "insert-intention" && (l.trx.level !== "rc" || l.mode !== "X"))
-        this.locks.push({ trx: l.trx, key: next, mode: l.mode, kind: "gap", waiting: false });
+        this.grant(l.trx, next, l.mode, "gap");
     }
   }
 
