@@ -20,15 +20,13 @@ import {
   type MvccOp,
   type MvccResult,
   type PgLevel,
+  type StatementOp,
   selection,
   selects,
   type WhereOp,
 } from "../models/mvcc/types.ts";
 
-type Statement = Extract<
-  MvccOp,
-  { op: "read" | "scan" | "insert" | "update" | "delete" | "updateWhere" | "deleteWhere" }
->;
+type Statement = StatementOp;
 type Mode = "S" | "X";
 type Kind = "rec" | "gap" | "next-key" | "insert-intention";
 const SUP = Number.POSITIVE_INFINITY;

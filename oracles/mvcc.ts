@@ -35,14 +35,12 @@ import {
   type PgLevel,
   pgLevels,
   type Selection,
+  type StatementOp,
   selection,
   selects,
 } from "../models/mvcc/types.ts";
 
-type Statement = Extract<
-  MvccOp,
-  { op: "read" | "scan" | "insert" | "update" | "delete" | "updateWhere" | "deleteWhere" }
->;
+type Statement = StatementOp;
 /**
  * What a statement comes to: its result, or the transaction whose end it must wait for; or, with `tuple`, the
  * transaction that holds that committed row version's tuple lock, which it must have before it waits for the row's

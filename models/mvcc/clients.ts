@@ -3,11 +3,9 @@
 // deadlocks broken as PostgreSQL breaks them. The model's storage plugs in through `Storage`. The oracle
 // (oracles/mvcc.ts) has client logic of its own, so a bug here shows as a difference.
 import { InputError } from "../../core/index.ts";
-import { type MvccObs, type MvccOp, type MvccResult, type PgLevel, pgLevels } from "./types.ts";
+import { type MvccObs, type MvccOp, type MvccResult, type PgLevel, pgLevels, type StatementOp } from "./types.ts";
 
-export type Statement = Extract<MvccOp, { tx: number }> & {
-  op: "read" | "scan" | "insert" | "update" | "delete" | "updateWhere" | "deleteWhere";
-};
+export type Statement = StatementOp;
 
 /**
  * A statement's outcome: a result, or the lock it must wait for: a transaction's (its xid), or a tuple lock (a

@@ -12,15 +12,13 @@ import {
   type MvccOp,
   type MvccResult,
   type PgLevel,
+  type StatementOp,
   selection,
   selects,
   type WhereOp,
 } from "./types.ts";
 
-type Statement = Extract<
-  MvccOp,
-  { op: "read" | "scan" | "insert" | "update" | "delete" | "updateWhere" | "deleteWhere" }
->;
+type Statement = StatementOp;
 
 /** One version of a record: the record itself (the newest) or an undo record's before-image (older ones). */
 export interface Image {

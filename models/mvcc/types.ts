@@ -90,6 +90,11 @@ export const mvccOpSchema = z.discriminatedUnion("op", [
   z.object({ op: z.literal("checkpoint"), mode: z.enum(checkpointModes) }).strict(),
 ]);
 export type MvccOp = z.infer<typeof mvccOpSchema>;
+/** The ops a client's session runs as statements (inside its transaction, or alone). */
+export type StatementOp = Extract<
+  MvccOp,
+  { op: "read" | "scan" | "insert" | "update" | "delete" | "updateWhere" | "deleteWhere" }
+>;
 /** The ops that change rows chosen by a predicate on the key range and, with `eq`, the value. */
 export type WhereOp = Extract<MvccOp, { op: "updateWhere" | "deleteWhere" }>;
 /** The rows a write selects: k BETWEEN lo AND hi, and v = eq if given (a write by key: lo = hi = key). */
