@@ -177,6 +177,25 @@ describe("hand-made histories: the recorded rw-conflicts after each op, and the 
   });
 });
 
+describe("READ ONLY safe snapshots (RO_SAFE)", () => {
+  const txsOf = (s: MvccState) => (s.ssi?.sxacts ?? []).map((x) => x.tx);
+  test("once every read-write transaction beside it ends safely, the next statement releases it", () => {
+    const { failure, after } = run(new MvccModel(g), ops("b1s r1.1 b2so r2.1 c1 r2.2 u3.1=5"), true);
+    expect(failure).toBeUndefined();
+    expect(txsOf(after[3]!.state!)).toEqual([1, 2]); // 2 registered beside 1 (its possible unsafe conflict)
+    // 1 committed without writing: 2's snapshot is safe, but 2 stays until its next statement (and keeps 1 kept)
+    expect(txsOf(after[4]!.state!)).toEqual([1, 2]);
+    expect(txsOf(after[5]!.state!)).toEqual([]); // 2's next statement released it, and 1 overlaps nothing now
+    expect(after[6]!.edges).toBe(""); // and an update of what 2 read is no conflict any more
+  });
+  test("while a read-write transaction beside it runs, it keeps its lock and its conflicts", () => {
+    const { failure, after } = run(new MvccModel(g), ops("b1s r1.1 b2so r2.1 r2.2 b3s r3.2 u3.1=5"), true);
+    expect(failure).toBeUndefined();
+    expect(txsOf(after.at(-1)!.state!)).toEqual([1, 2, 3]);
+    expect(after.at(-1)!.edges).toBe("1>3 2>3");
+  });
+});
+
 // ---- generated histories
 
 const tx = fc.integer({ min: 1, max: g.txs });

@@ -216,7 +216,13 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
   private statement(client: Client<TxState>, op: Statement, s: Snapshot): Outcome {
     const own = client.state.xid;
     // a statement woken from a wait goes on where it stopped: its scan (and an insert's heap tuple) are done
-    const sxact = client.pending ? undefined : client.state.sxact;
+    let sxact = client.pending ? undefined : client.state.sxact;
+    // SerializationNeededForRead: a READ ONLY transaction whose snapshot became safe releases everything and leaves
+    // SSI (ReleasePredicateLocks(false, true)); it cannot fail with 40001 after
+    if (sxact?.roSafe) {
+      this.ssi.release(sxact, false);
+      client.state.sxact = sxact = undefined;
+    }
     client.state.held = op.op === "read" || op.op === "scan" ? s : undefined;
     if (sxact && op.op !== "insert") this.ssi.scan(sxact);
     switch (op.op) {

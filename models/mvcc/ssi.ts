@@ -4,9 +4,9 @@
 // rw-conflicts in and out, the dangerous-structure checks of OnConflict_CheckForSerializationFailure and
 // PreCommit_CheckForSerializationFailure with their commit-order and READ ONLY conditions, doomed transactions,
 // the release of conflicts at commit and abort, and the cleanup of committed transactions by SxactGlobalXmin.
-// Not kept: summarization to the SLRU (never needed with a few transactions) and the safe-snapshot release of
-// READ ONLY transactions after they start (RO_SAFE), so the model may fail a READ ONLY transaction PostgreSQL lets
-// through; the oracle allows both.
+// A READ ONLY transaction's snapshot becomes safe (RO_SAFE) once every read-write one that ran beside it has ended
+// without an earlier-committed conflict out; at its next statement it releases everything and leaves SSI. Not kept:
+// summarization to the SLRU (never needed with a few transactions).
 import type { Snapshot, SsiState, Version } from "./types.ts";
 
 /** The error a serialization failure raises (SQLSTATE 40001); the model turns it into the observation. */
@@ -33,6 +33,13 @@ export interface Sxact {
   /** rw-conflicts: readers of what this one wrote (in) and writers of what it read (out). */
   readonly inConflicts: Set<Sxact>;
   readonly outConflicts: Set<Sxact>;
+  /**
+   * possibleUnsafeConflicts: for a READ ONLY transaction, the read-write ones active when it registered that have not
+   * ended yet; for a read-write one, the READ ONLY ones it is such a link of.
+   */
+  readonly possibleUnsafe: Set<Sxact>;
+  /** SXACT_FLAG_RO_SAFE: its snapshot is safe; it releases everything at its next statement. */
+  roSafe: boolean;
   readonly lastCommitBeforeSnapshot: number;
   prepareSeqNo: number;
   commitSeqNo: number;
@@ -84,12 +91,21 @@ export class Ssi {
       didWrite: false,
       inConflicts: new Set(),
       outConflicts: new Set(),
+      possibleUnsafe: new Set(),
+      roSafe: false,
       lastCommitBeforeSnapshot: this.seq,
       prepareSeqNo: INVALID,
       commitSeqNo: INVALID,
       earliestOutConflictCommit: INVALID,
       finishedBefore: INVALID,
     };
+    // SetPossibleUnsafeConflict: a READ ONLY one may be unsafe while a read-write one that runs beside it is active
+    if (declaredReadOnly)
+      for (const w of active)
+        if (!w.doomed && !w.declaredReadOnly) {
+          s.possibleUnsafe.add(w);
+          w.possibleUnsafe.add(s);
+        }
     if (this.globalXmin === undefined) [this.globalXmin, this.globalXminCount] = [snapshot.xmin, 1];
     else if (snapshot.xmin === this.globalXmin) this.globalXminCount++;
     this.sxacts.push(s);
@@ -250,7 +266,19 @@ export class Ssi {
         if (w.committed || w.lastCommitBeforeSnapshot >= this.seq) this.unlink(me, w);
       }
       for (const r of [...me.inConflicts]) if (r.committed || r.readOnly) this.unlink(r, me);
-    } else {
+    }
+    // the READ ONLY ones this read-write one could make unsafe: unsafe if it wrote and committed with a conflict out to
+    // one that committed before their snapshot (FlagSxactUnsafe); else the link goes, and the last link's end makes
+    // the snapshot safe
+    if (!me.declaredReadOnly)
+      for (const ro of [...me.possibleUnsafe]) {
+        const unsafe =
+          commit && me.didWrite && me.conflictOut && me.earliestOutConflictCommit <= ro.lastCommitBeforeSnapshot;
+        for (const w of unsafe ? [...ro.possibleUnsafe] : [me]) this.unlinkPossible(ro, w);
+        if (!unsafe && !ro.possibleUnsafe.size) ro.roSafe = true;
+      }
+    else for (const w of [...me.possibleUnsafe]) this.unlinkPossible(me, w);
+    if (!commit) {
       me.doomed = true;
       this.forget(me);
     }
@@ -271,8 +299,14 @@ export class Ssi {
     }
   }
 
+  private unlinkPossible(ro: Sxact, w: Sxact): void {
+    ro.possibleUnsafe.delete(w);
+    w.possibleUnsafe.delete(ro);
+  }
+
   /** ReleaseOneSerializableXact */
   private forget(s: Sxact): void {
+    for (const x of [...s.possibleUnsafe]) this.unlinkPossible(s, x);
     for (const w of [...s.outConflicts]) this.unlink(s, w);
     for (const r of [...s.inConflicts]) this.unlink(r, s);
     this.sxacts.splice(this.sxacts.indexOf(s), 1);

@@ -199,7 +199,7 @@ const version = z
 const sxactId = z.number().int().min(1);
 /**
  * The serializable transactions SSI keeps (docs/mvcc.md, "The inspected state"): every active one that registered
- * (a READ ONLY one that opted out has none), and each committed one until ClearOldPredicateLocks forgets it; a
+ * (a READ ONLY one that opted out has none, and one whose snapshot was found safe has left), and each committed one until ClearOldPredicateLocks forgets it; a
  * rolled-back one is released at once.
  */
 const ssiStateSchema = z

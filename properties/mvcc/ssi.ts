@@ -38,6 +38,12 @@ interface Sx {
   doomed: boolean;
   /** Tuple versions carrying its xid as xmin or as xmax: more after an op than before means it wrote in the op. */
   marks: number;
+  /**
+   * Declared READ ONLY: the read-write transactions active at its registration that have not ended yet (its
+   * possibleUnsafeConflicts), and whether its snapshot became safe (all of them ended, none unsafely).
+   */
+  readonly possible: Set<Sx>;
+  safe: boolean;
 }
 
 interface Edge {
@@ -148,6 +154,7 @@ export const mvccSsi: Property<MvccOp, MvccObs, MvccState> = {
     };
     /** ReleaseOneSerializableXact: its locks and every conflict in and out go with it. */
     const forget = (x: Sx, why: string) => {
+      ended(x, false);
       kept.delete(x.id);
       released.set(x.id, why);
       for (const [k, e] of edges) if (e.reader === x || e.writer === x) edges.delete(k);
@@ -189,6 +196,24 @@ export const mvccSsi: Property<MvccOp, MvccObs, MvccState> = {
       }
     };
 
+    /**
+     * A read-write transaction ends: each READ ONLY one it could make unsafe becomes unsafe if it wrote and commits
+     * with a conflict out to one that committed before that one's snapshot, else loses the link, and is safe when no
+     * link is left (ReleasePredicateLocks, FlagSxactUnsafe, SXACT_FLAG_RO_SAFE).
+     */
+    const ended = (me: Sx, committed: boolean) => {
+      for (const ro of kept.values()) {
+        if (!ro.possible.has(me)) continue;
+        const unsafe =
+          committed && me.didWrite && me.conflictOut && me.earliestOutConflictCommit <= ro.lastCommitBeforeSnapshot;
+        if (unsafe) ro.possible.clear();
+        else {
+          ro.possible.delete(me);
+          if (!ro.possible.size) ro.safe = true;
+        }
+      }
+    };
+
     /** ReleasePredicateLocks(isCommit = true) */
     const commit = (me: Sx, nextXid: number) => {
       me.prepareSeqNo = ++seq; // PreCommit_CheckForSerializationFailure
@@ -209,6 +234,7 @@ export const mvccSsi: Property<MvccOp, MvccObs, MvccState> = {
         // conflicts in from committed and read-only transactions go
         else if (e.writer === me && (e.reader.committed || e.reader.readOnly)) edges.delete(k);
       }
+      ended(me, true);
     };
 
     /**
@@ -244,11 +270,16 @@ export const mvccSsi: Property<MvccOp, MvccObs, MvccState> = {
               property: "ssi-siread-locks",
               message: `${name(x)} registered, but client ${x.tx} holds no snapshot`,
             };
+          const readOnly = readOnlyBegun.has(x.tx);
+          // SetPossibleUnsafeConflict: each read-write one active now, not doomed
+          const possible = new Set(readOnly ? active().filter((w) => !w.doomed && !readOnlyBegun.has(w.tx)) : []);
           kept.set(x.id, {
+            possible,
+            safe: false,
             id: x.id,
             tx: x.tx,
             snapshot,
-            readOnly: readOnlyBegun.has(x.tx),
+            readOnly,
             lastCommitBeforeSnapshot: seq,
             committed: false,
             prepareSeqNo: INVALID,
@@ -269,7 +300,9 @@ export const mvccSsi: Property<MvccOp, MvccObs, MvccState> = {
         const scans = ["read", "scan", "update", "delete", "updateWhere", "deleteWhere"].includes(op.op);
         if (scans && "tx" in op && !("skipped" in obs)) {
           const me = activeOf(op.tx);
-          if (me) {
+          // SerializationNeededForRead: a snapshot found safe releases everything first (ReleasePredicateLocks(false, true))
+          if (me?.safe) forget(me, "released everything when its READ ONLY snapshot was found safe (RO_SAFE)");
+          else if (me) {
             me.locked = true;
             conflictsOut(me, op.op);
           }
