@@ -577,7 +577,9 @@ function parseStmt(stmt: string, table: Table | undefined, where: string): Stmt 
         return refuse("computes a value or key (an expression where the vocabulary has a constant)", at);
       set = { add: (e[2] === "-" ? -1 : 1) * Number(e[3]) };
     } else set = { value: parseLit(a[2]!, where) };
-    return "key" in rows ? { s: "update", key: rows.key, set, returning } : { s: "updateWhere", ...rows, set, returning };
+    return "key" in rows
+      ? { s: "update", key: rows.key, set, returning }
+      : { s: "updateWhere", ...rows, set, returning };
   }
   if (/^DELETE\b/i.test(body)) {
     m = new RegExp(`^DELETE FROM ${ident}(?: WHERE (.+))?$`, "i").exec(body);
