@@ -350,12 +350,14 @@ function waitsOn(r: Reader, xid: number, seen = new Set<number>()): boolean {
 
 /**
  * Whether a predicate read missed a row that transaction `b` (not committed before the read's snapshot) made: an
- * insert of a key in its range, or a version that its selection names (an update that made a row match).
+ * insert of a key in its range, or, for a predicate on the value, a version that it names (an update that made a
+ * row match).
  */
 export function missedBy(p: Txn["predicates"][number], b: Txn, s: MvccState): boolean {
   if (b.xid === undefined || !inSnapshot(b.xid, p.snapshot)) return false;
   if (b.inserted.some((k) => k >= p.lo && k <= p.hi)) return true;
-  return s.versions.some((v) => v.xmin === b.xid && selects(p, v.key, v.value));
+  // a value predicate also misses an update that made a row match (a key range reads the rows it holds as items)
+  return p.eq !== undefined && s.versions.some((v) => v.xmin === b.xid && selects(p, v.key, v.value));
 }
 
 /**

@@ -329,7 +329,7 @@ export function mvccDependencies(steps: readonly Step[], failure: Failure, geome
         if (u !== t && x !== undefined && u.end !== "aborted" && inSnapshot(x, p.snapshot))
           if (
             u.inserted.some((k) => k >= p.lo && k <= p.hi) ||
-            s.versions.some((v) => v.xmin === x && selects(p, v.key, v.value))
+            (p.eq !== undefined && s.versions.some((v) => v.xmin === x && selects(p, v.key, v.value)))
           )
             add(t, u, "rw", `${p.lo}..${p.hi}${p.eq === undefined ? "" : `[v=${p.eq}]`}`);
       }

@@ -354,7 +354,7 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
       if (r) judge(r, this.created);
       return { count: st.count };
     }
-    const semi = rc && op.op === "updateWhere" && !this.snapshotIsolation;
+    const semi = rc && op.op === "updateWhere" && this.semiConsistent();
     for (const r of [...this.records]) {
       if (r.key < op.lo || r.key <= st.after) continue;
       if (semi && this.wouldWait(t, r.key)) {
@@ -383,6 +383,11 @@ export class InnodbModel implements Engine<MvccOp, MvccObs, InnodbState> {
     }
     if (!rc) this.lock(t, SUPREMUM, "X", "next-key");
     return { count: st.count };
+  }
+
+  /** ha_innobase::try_semi_consistent_read: on, unless innodb_snapshot_isolation turns it off (a mutant's seam). */
+  protected semiConsistent(): boolean {
+    return !this.snapshotIsolation;
   }
 
   /** Whether an X record lock on the key would wait: the transaction holds none, and another's lock conflicts. */

@@ -325,7 +325,7 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
       if (!v || v.xmax === own) continue; // deleted, or changed by this command already (TM_SelfModified)
       if (v !== first && !selects(sel, v.key, v.value)) {
         // EvalPlanQual locked the newest version (table_tuple_lock) before it judged it: the lock stays
-        this.rowLocks.set(v, own);
+        if (this.locksBeforeRecheck()) this.rowLocks.set(v, own);
         continue;
       }
       if (st.sxact) this.ssi.write(st.sxact);
@@ -344,6 +344,11 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
       done.count++;
     }
     return { count: done.count };
+  }
+
+  /** ExecUpdate / ExecDelete lock the newest version before EvalPlanQual judges it (a mutant's seam). */
+  protected locksBeforeRecheck(): boolean {
+    return true;
   }
 
   /**

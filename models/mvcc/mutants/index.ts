@@ -171,6 +171,17 @@ class DeadlockVictimOutsideCycle extends MvccModel {
   }
 }
 
+/**
+ * EvalPlanQual judges the newest version of a row changed under a READ COMMITTED write before locking it: a row that
+ * no longer qualifies is left unlocked, so a later writer of it does not wait (a rule a port could get wrong: the
+ * server locks first, table_tuple_lock, and keeps the lock).
+ */
+class EpqRecheckWithoutLock extends MvccModel {
+  protected override locksBeforeRecheck(): boolean {
+    return false;
+  }
+}
+
 export const mvccMutants: readonly MvccMutant[] = [
   mutant(
     "snapshot-ignores-xip",
@@ -207,6 +218,11 @@ export const mvccMutants: readonly MvccMutant[] = [
     "deadlock-victim-outside-cycle",
     "a deadlock victim chosen among all waiters: the longest waiter outside the cycle is cancelled, and the cycle stays",
     DeadlockVictimOutsideCycle,
+  ),
+  mutant(
+    "epq-recheck-without-lock",
+    "a READ COMMITTED write by predicate that leaves a row unlocked when EvalPlanQual finds it no longer qualifies",
+    EpqRecheckWithoutLock,
   ),
   mutant(
     "update-copies-table",
