@@ -9,6 +9,9 @@ export default defineConfig({
     // a test's time limit guards a hang, not a speed: the longest test takes about 45 s on an idle 2-core machine,
     // and the suite must pass on one loaded several times over (a campaign running beside it)
     testTimeout: 300_000,
+    // two files at a time (vitest's default leaves one core free: one at a time here); every file makes its own
+    // servers, mounts and folders, and the suite is meant to pass on a busy machine
+    maxWorkers: 2,
     coverage: {
       provider: "v8",
       include: [
