@@ -349,15 +349,15 @@ function waitsOn(r: Reader, xid: number, seen = new Set<number>()): boolean {
 }
 
 /**
- * Whether a predicate read missed a row that transaction `b` (not committed before the read's snapshot) made: an
+ * Whether a predicate read missed a row that transaction `b` (xid `xid`, not committed before the read's snapshot) made: an
  * insert of a key in its range, or, for a predicate on the value, a version that it names (an update that made a
  * row match).
  */
-export function missedBy(p: Txn["predicates"][number], b: Txn, s: MvccState): boolean {
-  if (b.xid === undefined || !inSnapshot(b.xid, p.snapshot)) return false;
+export function missedBy(p: Txn["predicates"][number], b: Txn, xid: number | undefined, s: MvccState): boolean {
+  if (xid === undefined || !inSnapshot(xid, p.snapshot)) return false;
   if (b.inserted.some((k) => k >= p.lo && k <= p.hi)) return true;
   // a value predicate also misses an update that made a row match (a key range reads the rows it holds as items)
-  return p.eq !== undefined && s.versions.some((v) => v.xmin === b.xid && selects(p, v.key, v.value));
+  return p.eq !== undefined && s.versions.some((v) => v.xmin === xid && selects(p, v.key, v.value));
 }
 
 /**
@@ -367,5 +367,5 @@ export function missedBy(p: Txn["predicates"][number], b: Txn, s: MvccState): bo
 function phantom(h: History, committer: number): boolean {
   const ser = h.txns.filter((t) => t.level === "ser" && (t.end === "committed" || h.current.get(committer) === t));
   const s = h.state();
-  return ser.some((a) => a.predicates.some((p) => ser.some((b) => b !== a && missedBy(p, b, s))));
+  return ser.some((a) => a.predicates.some((p) => ser.some((b) => b !== a && missedBy(p, b, b.xid, s))));
 }

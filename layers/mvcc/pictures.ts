@@ -20,7 +20,7 @@ import {
   selects,
   type Version,
 } from "../../models/mvcc/types.ts";
-import { label as anomalyLabel, classifyMvcc, History, type Txn } from "./anomaly.ts";
+import { label as anomalyLabel, classifyMvcc, History, missedBy, type Txn } from "./anomaly.ts";
 
 type Answer = MvccObs | MvccResult;
 type Woken = { tx: number; result: MvccResult }[];
@@ -326,12 +326,8 @@ export function mvccDependencies(steps: readonly Step[], failure: Failure, geome
     for (const p of t.predicates)
       for (const u of txns) {
         const x = xidOf.get(u);
-        if (u !== t && x !== undefined && u.end !== "aborted" && inSnapshot(x, p.snapshot))
-          if (
-            u.inserted.some((k) => k >= p.lo && k <= p.hi) ||
-            (p.eq !== undefined && s.versions.some((v) => v.xmin === x && selects(p, v.key, v.value)))
-          )
-            add(t, u, "rw", `${p.lo}..${p.hi}${p.eq === undefined ? "" : `[v=${p.eq}]`}`);
+        if (u !== t && u.end !== "aborted" && missedBy(p, u, x, s))
+          add(t, u, "rw", `${p.lo}..${p.hi}${p.eq === undefined ? "" : `[v=${p.eq}]`}`);
       }
   }
 
