@@ -324,14 +324,14 @@ class Core {
   }
 
   /** `t` leaves a tuple lock's queue: if it held the lock, the next in the queue takes it and runs again. */
-  private leaveTuple(t: Tx, key: Row): void {
-    const queue = this.tuples.get(key);
+  private leaveTuple(t: Tx, row: Row): void {
+    const queue = this.tuples.get(row);
     const at = queue?.indexOf(t) ?? -1;
     if (!queue || at < 0) return;
     queue.splice(at, 1);
-    if (!queue.length) this.tuples.delete(key);
+    if (!queue.length) this.tuples.delete(row);
     else if (at === 0) {
-      for (const w of queue) if (w.waiting?.tuple === key) w.waiting.on = queue[0]!.tx; // the others wait for it now
+      for (const w of queue) if (w.waiting?.tuple === row) w.waiting.on = queue[0]!.tx; // the others wait for it now
       this.rerun(queue[0]!);
     }
   }
