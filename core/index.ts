@@ -22,6 +22,7 @@ export {
   type CrashCampaignOptions,
   type CrashCampaignResult,
   type Flavour,
+  featuresNeeded,
   type Layer,
   type LayerView,
   type Mutant,

@@ -20,9 +20,20 @@ export function isOneOf(v: unknown): v is { oneOf: unknown[] } {
   return typeof v === "object" && v !== null && "oneOf" in v && Array.isArray(v.oneOf) && Object.keys(v).length === 1;
 }
 
-/** Whether an observation is what the oracle allows: equal to its answer, or to one of its `oneOf` choices. */
+/**
+ * Whether an observation is what the oracle allows: equal to its answer, where a `oneOf` anywhere in the answer
+ * (the whole of it, or one part) allows any one of its members there.
+ */
 export function allows(expected: unknown, observed: unknown): boolean {
-  return isOneOf(expected) ? expected.oneOf.some((e) => deepEqual(e, observed)) : deepEqual(expected, observed);
+  if (isOneOf(expected)) return expected.oneOf.some((e) => allows(e, observed));
+  if (typeof expected !== "object" || expected === null || typeof observed !== "object" || observed === null)
+    return deepEqual(expected, observed);
+  if (Array.isArray(expected) !== Array.isArray(observed)) return false;
+  const ek = Object.keys(expected);
+  if (ek.length !== Object.keys(observed).length) return false;
+  return ek.every(
+    (k) => k in observed && allows((expected as Record<string, unknown>)[k], (observed as Record<string, unknown>)[k]),
+  );
 }
 
 export function isPromise<T>(v: T | Promise<T>): v is Promise<T> {

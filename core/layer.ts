@@ -53,8 +53,8 @@ export interface Layer<Op, Obs, State, G> {
    * (the prelude is not added) and is arranged like a generated one; one longer than `maxOps` is left out.
    */
   corpus?(geometry: G): readonly { readonly name: string; readonly ops: readonly Op[] }[];
-  /** The feature an op needs beyond the layer's base set, if any (an engine without it is never sent the op). */
-  requires?(op: Op): string | undefined;
+  /** The feature(s) an op needs beyond the layer's base set, if any (an engine without one is never sent the op). */
+  requires?(op: Op): string | readonly string[] | undefined;
   /**
    * Why an op the schema accepts is still not valid in this geometry (mvcc: `checkpoint` outside the sqlite
    * flavour), or undefined. Trace validation calls it for each op with the trace's completed geometry, so that such
@@ -71,8 +71,11 @@ export interface Layer<Op, Obs, State, G> {
   /** Ops every generated sequence starts with (so a run does not waste its first ops on a missing process). */
   readonly prelude: readonly Op[];
   model(geometry: G): Engine<Op, Obs, State>;
-  /** The eager oracle. Where Linux may legitimately choose, it answers `{ oneOf: [...] }`: any of them is right. */
-  oracle(geometry: G): Engine<Op, Obs | { oneOf: Obs[] }>;
+  /**
+   * The eager oracle. Where the system may legitimately choose, it answers `{ oneOf: [...] }`: any of them is right;
+   * a `oneOf` may also stand for one part of an observation (any of its members there is right: core/json.ts allows).
+   */
+  oracle(geometry: G): Engine<Op, unknown>;
   readonly mutants: readonly Mutant<Op, Obs, State, G>[];
   readonly properties: readonly Property<Op, Obs, State>[];
   /** Candidate rewrites of a failing sequence that plain deletion cannot reach (canonical renaming). */
@@ -138,6 +141,12 @@ export interface ViewVerdict {
 // The registry and the runner hold layers of every type; this is the erased form.
 // biome-ignore lint/suspicious/noExplicitAny: the erased form must accept every layer, whose types differ
 export type AnyLayer = Layer<any, any, any, any>;
+
+/** The features an op needs beyond its layer's base set (Layer.requires, as a list). */
+export function featuresNeeded(layer: AnyLayer, op: unknown): readonly string[] {
+  const needs = layer.requires?.(op);
+  return needs === undefined ? [] : typeof needs === "string" ? [needs] : needs;
+}
 
 /** The layer without the properties of the given kinds (e.g. an engine that is eager on purpose skips economy). */
 export function withoutKinds(layer: AnyLayer, kinds: readonly PropertyKind[] | undefined): AnyLayer {

@@ -10,6 +10,7 @@ import {
   EngineFailure,
   excerpt,
   type Failure,
+  featuresNeeded,
   InputError,
   type OpMix,
   type PropertyKind,
@@ -112,10 +113,7 @@ const arranged = (layer: AnyLayer, geometry: unknown, features: ReadonlySet<stri
  * a huge page is 2 MiB).
  */
 function corpusOf(layer: AnyLayer, geometry: unknown, features: ReadonlySet<string>, maxOps: number): unknown[][] {
-  const runnable = (op: unknown): boolean => {
-    const needs = layer.requires?.(op);
-    return needs === undefined || features.has(needs);
-  };
+  const runnable = (op: unknown): boolean => featuresNeeded(layer, op).every((f) => features.has(f));
   return (layer.corpus?.(geometry) ?? [])
     .filter((s) => s.ops.length <= maxOps && s.ops.every(runnable))
     .map((s) => [...s.ops]);

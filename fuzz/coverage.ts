@@ -5,6 +5,7 @@ import {
   type AnyLayer,
   type Coverage,
   entry,
+  featuresNeeded,
   type OpMix,
   opKindOf,
   type PropertyKind,
@@ -102,7 +103,7 @@ export function neverGenerated(
   if (!missing.length) return [];
   const byFeature = new Map<string, Set<string>>(missing.map((f) => [f, new Set()]));
   for (const seq of fc.sample(sequences(all), { seed: 1, numRuns: 100 }))
-    for (const op of seq) byFeature.get(layer.requires(op) ?? "")?.add(opKindOf(op));
+    for (const op of seq) for (const f of featuresNeeded(layer, op)) byFeature.get(f)?.add(opKindOf(op));
   return [...byFeature]
     .filter(([, kinds]) => kinds.size)
     .map(([feature, kinds]) => ({ feature, opKinds: [...kinds].sort() }));

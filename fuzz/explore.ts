@@ -4,6 +4,7 @@ import {
   type AnyLayer,
   type CampaignResult,
   type EngineFactory,
+  featuresNeeded,
   InputError,
   resolveGeometry,
   type Step,
@@ -43,10 +44,7 @@ export async function explore(
   const probe = await startEngine(factory, geometry);
   const features = probe.features;
   await probe.close?.();
-  const alphabet = layer.alphabet(geometry).filter((op) => {
-    const needs = layer.requires?.(op);
-    return needs === undefined || features.has(needs);
-  });
+  const alphabet = layer.alphabet(geometry).filter((op) => featuresNeeded(layer, op).every((f) => features.has(f)));
   const started = Date.now();
   let sequences = 0;
   let lastReport = 0;

@@ -11,6 +11,7 @@ import {
   type EngineFactory,
   EngineFailure,
   type Failure,
+  featuresNeeded,
   type Graph,
   InputError,
   isOneOf,
@@ -91,9 +92,7 @@ export async function checkSequence(
   ops: readonly unknown[],
   options: SequenceOptions = {},
 ): Promise<Failure | undefined> {
-  const missing = new Set(
-    ops.map((op) => layer.requires?.(op)).filter((f): f is string => f !== undefined && !engine.features.has(f)),
-  );
+  const missing = new Set(ops.flatMap((op) => featuresNeeded(layer, op)).filter((f) => !engine.features.has(f)));
   if (missing.size) {
     throw new InputError(
       `the ops need feature(s) ${[...missing].join(", ")}, which the engine does not offer (it offers: ${[...engine.features].join(", ") || "none"})`,

@@ -10,7 +10,7 @@
 // - any other reference (FOLL_GET, a short-term read-only FOLL_PIN) is not coherent in Linux: it may keep
 //   showing an older version of the page. It may read any version its storage has held since it was taken,
 //   and nothing else: never another process's write.
-import type { Engine } from "../core/index.ts";
+import { deepEqual, type Engine } from "../core/index.ts";
 import {
   err,
   LowestFree,
@@ -26,28 +26,38 @@ import {
   SEGV,
 } from "../models/mm/types.ts";
 
-/** One page of storage, with the references that watch it. */
+/** One page of storage, with the version sets of the references that watch it. */
 class Store {
-  readonly watchers = new Set<Ref>();
+  readonly watchers = new Set<Set<string>>();
   constructor(readonly data: Uint8Array) {}
   write(cell: number, value: number): void {
     this.data[cell] = value;
-    for (const ref of this.watchers) ref.versions.add(this.data.join(","));
+    for (const versions of this.watchers) versions.add(this.data.join(","));
+  }
+  /** memset of the page: one new version (a copy made by the fault before it holds the old one). */
+  fill(value: number): void {
+    this.data.fill(value);
+    for (const versions of this.watchers) versions.add(this.data.join(","));
   }
 }
 
 interface Ref {
   readonly pid: number;
-  readonly store: Store;
+  /** One store per page of the range. */
+  readonly stores: readonly Store[];
   readonly coherent: boolean;
   readonly write: boolean;
   readonly kind: PinKind;
-  /** Every version the store has held since the reference was taken (history references only). */
-  readonly versions: Set<string>;
+  /** Taken with `pages`: pinRead answers `{pages}`. */
+  readonly range: boolean;
+  /** Per page, every version its store has held since the reference was taken (history references only). */
+  readonly versions: readonly Set<string>[];
 }
 
 interface PageObject {
   readonly pages: Map<number, Store>;
+  /** Pages in the object: past them a shared mapping faults (a shared anonymous mapping grown by mremap). */
+  readonly size: number;
 }
 
 /** What a run of mapped pages shares: its attributes, and what it maps. */
@@ -75,8 +85,11 @@ interface AddressSpace {
   readonly own: Map<number, Store>;
 }
 
-/** The allowed observations where Linux may legitimately differ (see Layer.oracle). */
-export type Allowed = MmObs | { oneOf: MmObs[] };
+/**
+ * The allowed observations where Linux may legitimately differ (see Layer.oracle); in a range's pages, a page may
+ * be `oneOf` several contents (core's allows matches a `oneOf` at any depth).
+ */
+export type Allowed = MmObs | { oneOf: MmObs[] } | { pages: (number[] | { oneOf: number[][] })[] };
 
 export class MmOracle implements Engine<MmOp, Allowed> {
   readonly layer = "mm" as const;
@@ -89,7 +102,7 @@ export class MmOracle implements Engine<MmOp, Allowed> {
   private readonly handles = new LowestFree(MM_MAX_HANDLES, "pins");
 
   constructor(private readonly geometry: MmGeometry) {
-    this.files = Array.from({ length: geometry.files }, () => ({ pages: new Map() }));
+    this.files = Array.from({ length: geometry.files }, () => ({ pages: new Map(), size: geometry.pages }));
   }
 
   /** The lowest free pid (the layer's naming convention). */
@@ -181,16 +194,139 @@ export class MmOracle implements Engine<MmOp, Allowed> {
     return s;
   }
 
+  /** The extent a process may access `page` through (a shared object's page past its end faults), if any. */
+  private static reach(as: AddressSpace, page: number): Extent | undefined {
+    const e = MmOracle.extentAt(as, page);
+    return e && !(e.shared && MmOracle.objPage(e, page) >= e.shared.size) ? e : undefined;
+  }
+
   private release(handle: number): boolean {
     const ref = this.refs.get(handle);
     if (!ref) return false;
-    ref.store.watchers.delete(ref);
+    for (const [i, store] of ref.stores.entries()) store.watchers.delete(ref.versions[i]!);
     this.refs.delete(handle);
     this.handles.give(handle);
     return true;
   }
 
+  /** The other answer the last op allowed (an mremap whose VMA boundaries the oracle cannot know), and its state. */
+  private alternative?: { obs: MmObs; as: AddressSpace; extents: Extent[]; own: Map<number, Store> };
+
+  chose(observed: unknown): void {
+    const alt = this.alternative;
+    if (alt && deepEqual(observed, alt.obs)) {
+      alt.as.extents = alt.extents;
+      alt.as.own.clear();
+      for (const [page, store] of alt.own) alt.as.own.set(page, store);
+    }
+    this.alternative = undefined;
+  }
+
+  /**
+   * Whether [start, end) lies in one VMA: "yes" within one extent; "no" across a hole or where attributes the
+   * oracle knows differ (prot, fork flags, what is mapped and from where); "maybe" where extents that agree on all
+   * of them meet (the kernel may have merged their VMAs or not: anon_vma and accounting decide, which the oracle
+   * does not model). Extents split wherever an op may split a VMA, so one extent is never two VMAs.
+   */
+  private static oneVma(as: AddressSpace, start: number, end: number): "yes" | "no" | "maybe" {
+    let answer: "yes" | "maybe" = "yes";
+    for (let e = MmOracle.extentAt(as, start)!; e.end < end; ) {
+      const next = MmOracle.extentAt(as, e.end);
+      if (!next) return "no";
+      const continues = (a: PageObject | null, b: PageObject | null): boolean =>
+        a === b && (!a || next.objStart === e.objStart + (e.end - e.start));
+      if (
+        next.prot !== e.prot ||
+        next.dontfork !== e.dontfork ||
+        next.wipeonfork !== e.wipeonfork ||
+        !continues(e.shared, next.shared) ||
+        !continues(e.file, next.file)
+      )
+        return "no";
+      answer = "maybe";
+      e = next;
+    }
+    return answer;
+  }
+
+  /** Move the mappings of [start, start + n) to `to` (what is mapped there is unmapped first), data and all. */
+  private static move(as: AddressSpace, start: number, n: number, to: number): void {
+    MmOracle.unmap(as, to, to + n);
+    MmOracle.split(as, start);
+    MmOracle.split(as, start + n);
+    const from = MmOracle.after(as, start);
+    let end = from;
+    while (end < as.extents.length && as.extents[end]!.start < start + n) end++;
+    const moved = as.extents.splice(from, end - from);
+    const own = [...as.own].filter(([p]) => p >= start && p < start + n);
+    MmOracle.dropOwn(as, start, start + n);
+    for (const e of moved) {
+      e.start += to - start;
+      e.end += to - start;
+    }
+    as.extents.splice(MmOracle.after(as, to), 0, ...moved);
+    for (const [p, store] of own) as.own.set(p + (to - start), store);
+  }
+
+  /** The mapping ending at `end` grows to `newEnd` (its object continuing; nothing of its own there yet). */
+  private static grow(as: AddressSpace, end: number, newEnd: number): void {
+    const e = MmOracle.extentAt(as, end - 1)!;
+    const tail: Extent = { ...e, start: end, end: newEnd, objStart: e.objStart + (end - e.start) };
+    as.extents.splice(MmOracle.after(as, end), 0, tail);
+  }
+
+  /** mremap (see the model for the kernel's rules): data moves with its pages; a grown part reads as new. */
+  private mremap(as: AddressSpace, page: number, pages: number, newPages: number, to: number | undefined): Allowed {
+    const window = this.geometry.pages;
+    if (pages === 0 || newPages === 0) return err("EINVAL");
+    if (page + pages > window || (to ?? page) + newPages > window) return err("EINVAL");
+    if (to !== undefined && to < page + pages && page < to + newPages) return err("EINVAL");
+    if (!MmOracle.extentAt(as, page)) return err("EFAULT");
+    if (to !== undefined && newPages === pages) {
+      // each mapped run moves to the same offset from `to`; holes stay holes, and what is mapped across from
+      // them stays too
+      const end = page + pages;
+      const runs: [number, number][] = [];
+      for (let at = page; at < end; ) {
+        const e = MmOracle.extentAt(as, at);
+        const next = e ? Math.min(e.end, end) : Math.min(as.extents[MmOracle.after(as, at)]?.start ?? end, end);
+        if (e) {
+          const last = runs[runs.length - 1];
+          if (last && last[1] === at) last[1] = next;
+          else runs.push([at, next]);
+        }
+        at = next;
+      }
+      for (const [s, e] of runs) MmOracle.move(as, s, e - s, to + (s - page));
+      return OK;
+    }
+    const grows = newPages > pages;
+    const checked = Math.min(pages, newPages);
+    const one = to !== undefined || grows ? MmOracle.oneVma(as, page, page + checked) : "yes";
+    if (one === "no") return err("EFAULT");
+    const before = one === "maybe" ? { extents: as.extents.map((e) => ({ ...e })), own: new Map(as.own) } : undefined;
+    let obs: MmObs = OK;
+    if (to !== undefined) {
+      MmOracle.unmap(as, to, to + newPages);
+      if (!grows) MmOracle.unmap(as, page + newPages, page + pages);
+      MmOracle.move(as, page, checked, to);
+      if (grows) MmOracle.grow(as, to + pages, to + newPages);
+    } else if (!grows) {
+      MmOracle.unmap(as, page + newPages, page + pages);
+    } else {
+      const end = page + pages;
+      const last = MmOracle.extentAt(as, end - 1)!;
+      const free = !as.extents.some((e) => e.start < page + newPages && e.end > end);
+      if (last.end !== end || !free) obs = err("ENOMEM");
+      else MmOracle.grow(as, end, page + newPages);
+    }
+    if (!before) return obs;
+    this.alternative = { obs: err("EFAULT"), as, ...before };
+    return { oneOf: [obs, err("EFAULT")] };
+  }
+
   apply(op: MmOp): Allowed {
+    this.alternative = undefined;
     const { cellsPerPage, pages } = this.geometry;
     switch (op.op) {
       case "spawn":
@@ -202,17 +338,23 @@ export class MmOracle implements Engine<MmOp, Allowed> {
       case "pinRead": {
         const ref = this.refs.get(op.handle);
         if (!ref) return err("EBADF");
-        const now = ref.store.data.join(",");
-        if (ref.coherent || ref.versions.size === 1) return { data: Array.from(ref.store.data) };
-        const toObs = (v: string): MmObs => ({ data: v.split(",").map(Number) });
-        return { oneOf: [now, ...[...ref.versions].filter((v) => v !== now)].map(toObs) };
+        // each page: what its store holds now, or (a history reference) any version it has held since
+        const pages = ref.stores.map((store, i): number[] | { oneOf: number[][] } => {
+          const now = store.data.join(",");
+          const versions = ref.versions[i]!;
+          if (ref.coherent || versions.size === 1) return Array.from(store.data);
+          return { oneOf: [now, ...[...versions].filter((v) => v !== now)].map((v) => v.split(",").map(Number)) };
+        });
+        if (ref.range) return { pages } as Allowed;
+        const page = pages[0]!;
+        return Array.isArray(page) ? { data: page } : { oneOf: page.oneOf.map((data) => ({ data })) };
       }
       case "pinWrite": {
         const ref = this.refs.get(op.handle);
         if (!ref) return err("EBADF");
         if (ref.kind === "get" || !ref.write) return err("EPERM");
-        if (op.cell >= cellsPerPage) return err("EINVAL");
-        ref.store.write(op.cell, op.value);
+        if (op.cell >= cellsPerPage * ref.stores.length) return err("EINVAL"); // cells number the pinned range
+        ref.stores[Math.floor(op.cell / cellsPerPage)]!.write(op.cell % cellsPerPage, op.value);
         return OK;
       }
       case "fileRead":
@@ -251,44 +393,68 @@ export class MmOracle implements Engine<MmOp, Allowed> {
         as.own.clear();
         return OK;
       case "read": {
-        if (op.page >= pages) return err("EINVAL");
-        const e = MmOracle.extentAt(as, op.page);
-        return e ? { data: Array.from(this.view(as, e, op.page)) } : SEGV;
+        const n = op.pages ?? 1;
+        if (op.page + n > pages) return err("EINVAL");
+        const out: number[][] = [];
+        for (let page = op.page; page < op.page + n; page++) {
+          const e = MmOracle.reach(as, page);
+          if (!e) return SEGV;
+          out.push(Array.from(this.view(as, e, page)));
+        }
+        return op.pages === undefined ? { data: out[0]! } : { pages: out };
       }
       case "write": {
         if (op.page >= pages || op.cell >= cellsPerPage) return err("EINVAL");
-        const e = MmOracle.extentAt(as, op.page);
+        const e = MmOracle.reach(as, op.page);
         if (e?.prot !== "rw") return SEGV;
         this.own(as, e, op.page).write(op.cell, op.value);
         return OK;
       }
+      case "fill": {
+        if (op.page + op.pages > pages) return err("EINVAL");
+        for (let page = op.page; page < op.page + op.pages; page++) {
+          const e = MmOracle.reach(as, page);
+          if (e?.prot !== "rw") return SEGV; // the pages before keep the value
+          this.own(as, e, page).fill(op.value);
+        }
+        return OK;
+      }
       case "pin": {
-        if (op.page >= pages || (op.kind === "get" && op.write)) return err("EINVAL");
-        const e = MmOracle.extentAt(as, op.page);
-        if (!e || (op.write && e.prot !== "rw")) return err("EFAULT");
+        const n = op.pages ?? 1;
+        if (op.page + n > pages || (op.kind === "get" && op.write)) return err("EINVAL");
         const coherent = op.kind !== "get" && (op.write || op.kind === "longterm");
-        // A history reference to a private page nobody wrote watches what the process sees there: the file's
-        // page, or (for zeros) a page of its own, whose versions include the zeros it starts with.
-        const store =
-          coherent || e.shared || as.own.has(op.page) || !e.file
-            ? this.own(as, e, op.page)
-            : this.objectPage(e.file, MmOracle.objPage(e, op.page));
+        // Page by page, all or nothing: a coherent pin has made each page it got to the process's own (the COW
+        // break or unshare GUP does) even when a later page fails. A history reference to a private page nobody
+        // wrote watches what the process sees there: the file's page, or (for zeros) a page of its own, whose
+        // versions include the zeros it starts with.
+        const stores: Store[] = [];
+        for (let page = op.page; page < op.page + n; page++) {
+          const e = MmOracle.reach(as, page);
+          if (!e || (op.write && e.prot !== "rw")) return err("EFAULT");
+          stores.push(
+            coherent || e.shared || as.own.has(page) || !e.file
+              ? this.own(as, e, page)
+              : this.objectPage(e.file, MmOracle.objPage(e, page)),
+          );
+        }
+        const versions = stores.map((store) => new Set([store.data.join(",")]));
+        if (!coherent) for (const [i, store] of stores.entries()) store.watchers.add(versions[i]!);
         const handle = this.handles.take();
-        const ref: Ref = {
+        this.refs.set(handle, {
           pid: op.pid,
-          store,
+          stores,
           coherent,
           write: op.write,
           kind: op.kind,
-          versions: new Set([store.data.join(",")]),
-        };
-        if (!coherent) store.watchers.add(ref);
-        this.refs.set(handle, ref);
+          range: op.pages !== undefined,
+          versions,
+        });
         return { handle };
       }
       case "collapse":
         return op.page >= pages ? err("EINVAL") : OK;
     }
+    if (op.op === "mremap") return this.mremap(as, op.page, op.pages, op.newPages, op.to);
     if (op.op === "mmap" && op.file !== undefined && !this.files[op.file]) return err("EBADF");
     if (op.pages === 0) return op.op === "mprotect" || op.op === "madvise" ? OK : err("EINVAL");
     if (op.page + op.pages > pages) return err("EINVAL");
@@ -296,7 +462,7 @@ export class MmOracle implements Engine<MmOp, Allowed> {
     switch (op.op) {
       case "mmap": {
         const file = op.file === undefined ? null : this.files[op.file]!;
-        const shared: PageObject | null = op.shared ? (file ?? { pages: new Map() }) : null;
+        const shared: PageObject | null = op.shared ? (file ?? { pages: new Map(), size: op.pages }) : null;
         MmOracle.unmap(as, op.page, end);
         const extent: Extent = {
           start: op.page,
@@ -344,6 +510,9 @@ export class MmOracle implements Engine<MmOp, Allowed> {
           };
           if (op.advice === "dontneed") {
             MmOracle.dropOwn(as, at, stop); // private pages read zeros (or the file) again; shared ones keep their data
+          } else if (["hugepage", "nohugepage", "mergeable", "unmergeable"].includes(op.advice)) {
+            // THP and KSM advice changes no observation, but the VMA may split here: a place mremap may not cross
+            flag(() => {});
           } else if (op.advice === "dontfork" || op.advice === "dofork") {
             flag((x) => (x.dontfork = op.advice === "dontfork"));
           } else if (op.advice === "wipeonfork") {

@@ -10,7 +10,7 @@ import { checkWith } from "../fuzz/runner.ts";
 import { loadTrace } from "../layers/index.ts";
 import { mmLayer } from "../layers/mm/index.ts";
 import { MmModel } from "../models/mm/model.ts";
-import { defaultMmGeometry, keyOf, type MmGeometry, type MmOp, opFeature } from "../models/mm/types.ts";
+import { defaultMmGeometry, keyOf, type MmGeometry, type MmOp, opFeatures } from "../models/mm/types.ts";
 import { MmOracle } from "../oracles/mm.ts";
 import { cowScenariosFor } from "../scenarios/mm-cow.ts";
 import { comparePagemap, type PagemapView } from "../views/mm/pagemap.ts";
@@ -72,7 +72,7 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
   const offered = new Set(linuxFeatures().offered);
   const findings = readdirSync("traces/mm/linux").map((f) => {
     const { trace } = loadTrace(`traces/mm/linux/${f}`);
-    const lacks = [...new Set(trace.ops.map((op) => opFeature(op as MmOp)).filter((x) => x && !offered.has(x)))];
+    const lacks = [...new Set(trace.ops.flatMap((op) => opFeatures(op as MmOp)).filter((x) => !offered.has(x)))];
     return { f, trace, lacks };
   });
   for (const { f, trace, lacks } of findings) {
@@ -94,7 +94,7 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
 
   const supported = new Set(linuxFeatures().offered);
   const scenarios = cowScenariosFor(g).filter((s) =>
-    s.ops.every((op) => !opFeature(op) || supported.has(opFeature(op)!)),
+    s.ops.every((op) => opFeatures(op).every((f) => supported.has(f))),
   );
   test.each(scenarios.map((s) => [s.name, s] as const))(
     "cow.c %s at the real geometry gives the oracle's observations",

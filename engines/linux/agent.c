@@ -51,19 +51,22 @@ static void die(const char *fmt, ...) {
 
 // ---- requests between controller and workers
 
-enum kind { K_MMAP, K_MUNMAP, K_MPROTECT, K_MADVISE, K_READ, K_WRITE, K_COLLAPSE, K_EXEC, K_FORK, K_EXIT, K_GET, K_UNPIN, K_PINREAD, K_LONGTERM, K_PINWRITE };
+enum kind { K_MMAP, K_MUNMAP, K_MPROTECT, K_MADVISE, K_READ, K_WRITE, K_FILL, K_MREMAP, K_COLLAPSE, K_EXEC, K_FORK, K_EXIT, K_GET, K_UNPIN, K_PINREAD, K_LONGTERM, K_PINWRITE };
 enum advice { A_DONTNEED, A_DONTFORK, A_DOFORK, A_WIPEONFORK, A_KEEPONFORK, A_HUGEPAGE, A_NOHUGEPAGE, A_MERGEABLE, A_UNMERGEABLE };
 static const char *advice_names[] = {"dontneed", "dontfork", "dofork", "wipeonfork", "keeponfork", "hugepage", "nohugepage", "mergeable", "unmergeable"};
 static const int advice_values[] = {MADV_DONTNEED, MADV_DONTFORK, MADV_DOFORK, MADV_WIPEONFORK, MADV_KEEPONFORK, MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_MERGEABLE, MADV_UNMERGEABLE};
 
 struct req {
-  int kind, page, pages, prot_rw, shared, file, advice, cell, value, handle;
+  int kind, page, pages, prot_rw, shared, file, advice, cell, value, handle, to, new_pages;
 };
 enum status { S_OK, S_ERRNO, S_SEGV, S_DATA, S_CHILD };
+/** A worker's answer; S_DATA is followed on the channel by `len` bytes of cells (a page's, or a range's). */
 struct rep {
-  int status, err, child_pid;
-  unsigned char data[4096];
+  int status, err, child_pid, len;
 };
+/** The most pages one read, fill or pin covers (MM_MAX_SPAN), and the cells they hold at most. */
+#define MAX_SPAN 1024
+static unsigned char data[MAX_SPAN * 4096];
 
 static void *addr(long page) { return (void *)(BASE + (uintptr_t)page * (uintptr_t)page_size); }
 
@@ -122,7 +125,29 @@ static void keep_only(int sock) {
 
 /** A GUP reference (FOLL_GET) is a page vmspliced into a pipe the worker keeps: the pipe holds the page itself. */
 #define MAX_HANDLES 256
-static int pipes[MAX_HANDLES + 1][2];
+#define MAX_PIPES 16 /* a range's pages spread over pipes of at most pipe-max-size each (1 MiB: 256 pages) */
+static int pipes[MAX_HANDLES + 1][MAX_PIPES][2];
+static long pipe_pages[MAX_HANDLES + 1]; // pages the reference covers (0: handle h is no pipe of this worker)
+static long per_pipe;                    // pages one pipe may hold
+
+/** Pages one pipe may hold: /proc/sys/fs/pipe-max-size (a limit even for root without CAP_SYS_RESOURCE). */
+static void pipe_limit(void) {
+  long bytes = 0;
+  FILE *f = fopen("/proc/sys/fs/pipe-max-size", "re");
+  if (!f || fscanf(f, "%ld", &bytes) != 1) bytes = 1 << 20;
+  if (f) fclose(f);
+  per_pipe = bytes / page_size > 0 ? bytes / page_size : 1;
+}
+
+/** Let go of handle h's pipes. */
+static void drop_pipes(int h) {
+  for (int i = 0; i < MAX_PIPES && pipes[h][i][0]; i++) {
+    close(pipes[h][i][0]);
+    close(pipes[h][i][1]);
+    pipes[h][i][0] = pipes[h][i][1] = 0;
+  }
+  pipe_pages[h] = 0;
+}
 
 // Longterm pins (feature "longterm"): the worker registers the page as the one fixed buffer of an io_uring of its
 // own (io_sqe_buffer_register → pin_user_pages_fast with FOLL_WRITE | FOLL_LONGTERM, by its mm, so MMF_HAS_PINNED
@@ -130,7 +155,8 @@ static int pipes[MAX_HANDLES + 1][2];
 // again), until unpin or exit unregisters it — synchronously, where a closed ring would unpin later, from a
 // workqueue. A device's view of the frame: pinWrite is a READ_FIXED from a pipe into the page, pinRead a
 // WRITE_FIXED of the page into a pipe. (An io_uring cannot travel over SCM_RIGHTS, so the controller cannot hold it.)
-static uintptr_t ring_addr[MAX_HANDLES + 1]; // the pinned page's address; 0: handle h is no ring of this worker
+static uintptr_t ring_addr[MAX_HANDLES + 1]; // the pinned range's address; 0: handle h is no ring of this worker
+static long ring_pages[MAX_HANDLES + 1];
 #ifdef COWCHECK_URING
 static struct io_uring rings[MAX_HANDLES + 1];
 static struct io_uring_params ring_params[MAX_HANDLES + 1];
@@ -139,22 +165,23 @@ static struct io_uring_params ring_params[MAX_HANDLES + 1];
 #define RING_PARAMS 0
 #endif
 
-/** Pin `page` as handle h; 0, or -errno. */
-static int ring_pin(int h, long page) {
+/** Pin `pages` pages from `page` as handle h (one fixed buffer); 0, or -errno. */
+static int ring_pin(int h, long page, long pages) {
 #ifdef COWCHECK_URING
   memset(&ring_params[h], 0, sizeof ring_params[h]);
   int e = io_uring_queue_init_params(2, &rings[h], &ring_params[h]);
   if (e < 0) return e;
-  struct iovec iov = {.iov_base = addr(page), .iov_len = (size_t)page_size};
+  struct iovec iov = {.iov_base = addr(page), .iov_len = (size_t)(pages * page_size)};
   e = io_uring_register_buffers(&rings[h], &iov, 1);
   if (e < 0) {
     io_uring_queue_exit(&rings[h]);
     return e;
   }
   ring_addr[h] = (uintptr_t)addr(page);
+  ring_pages[h] = pages;
   return 0;
 #else
-  (void)h, (void)page;
+  (void)h, (void)page, (void)pages;
   return -EOPNOTSUPP;
 #endif
 }
@@ -175,6 +202,7 @@ static int ring_io(int h, int into_page, long at, unsigned char *buf, unsigned l
 #ifdef COWCHECK_URING
   int pp[2];
   if (pipe(pp) < 0) return -errno;
+  if (len > 4096) fcntl(pp[1], F_SETPIPE_SZ, (int)len); // the whole range in one I/O
   int res = into_page && write(pp[1], buf, len) != (ssize_t)len ? -EIO : 0;
   struct io_uring_sqe *sqe = res ? NULL : io_uring_get_sqe(&rings[h]);
   if (!res && !sqe) res = -EBUSY;
@@ -205,21 +233,27 @@ static int ring_io(int h, int into_page, long at, unsigned char *buf, unsigned l
  * it keeps are inherited. The new image answers the exec request once it runs. Returns only if execve failed.
  */
 static void exec_worker(int sock) {
-  char conf[64], fds[MAX_FILES * 12 + 1] = "", refs[MAX_HANDLES * 36 + 1] = "";
+  char conf[64], fds[MAX_FILES * 12 + 1] = "";
+  static char refs[MAX_HANDLES * (24 + MAX_PIPES * 24) + 1];
+  *refs = 0;
   snprintf(conf, sizeof conf, "%d,%ld,%ld,%ld,%ld", sock, page_size, cells, window, huge_pages);
   fcntl(sock, F_SETFD, 0); // the channel was made close-on-exec
   for (long i = 0; i < nfiles; i++) snprintf(fds + strlen(fds), sizeof fds - strlen(fds), "%s%d", i ? "," : "", files[i]);
   for (int h = 1; h <= MAX_HANDLES; h++)
-    if (pipes[h][0]) snprintf(refs + strlen(refs), sizeof refs - strlen(refs), "%s%d:%d:%d", *refs ? "," : "", h, pipes[h][0], pipes[h][1]);
+    if (pipe_pages[h]) {
+      snprintf(refs + strlen(refs), sizeof refs - strlen(refs), "%s%d:%ld", *refs ? "," : "", h, pipe_pages[h]);
+      for (int i = 0; i < MAX_PIPES && pipes[h][i][0]; i++)
+        snprintf(refs + strlen(refs), sizeof refs - strlen(refs), ":%d:%d", pipes[h][i][0], pipes[h][i][1]);
+    }
   // each ring as handle:fd:address:its io_uring_params in hex, for io_uring_queue_mmap in the new image
-  static char pins[MAX_HANDLES * (40 + 2 * RING_PARAMS) + 1];
+  static char pins[MAX_HANDLES * (56 + 2 * RING_PARAMS) + 1];
   *pins = 0;
 #ifdef COWCHECK_URING
   for (int h = 1; h <= MAX_HANDLES; h++) {
     if (!ring_addr[h]) continue;
     fcntl(rings[h].ring_fd, F_SETFD, 0); // io_uring_setup made it close-on-exec
     char *at = pins + strlen(pins);
-    at += sprintf(at, "%s%d:%d:%lx:", *pins ? "," : "", h, rings[h].ring_fd, (unsigned long)ring_addr[h]);
+    at += sprintf(at, "%s%d:%d:%lx:%ld:", *pins ? "," : "", h, rings[h].ring_fd, (unsigned long)ring_addr[h], ring_pages[h]);
     for (size_t i = 0; i < RING_PARAMS; i++) at += sprintf(at, "%02x", ((unsigned char *)&ring_params[h])[i]);
   }
 #endif
@@ -241,7 +275,7 @@ __attribute__((noreturn)) static void worker(int channel) {
   for (;;) {
     struct req q;
     struct rep r;
-    r.err = r.child_pid = 0;
+    r.err = r.child_pid = r.len = 0;
     ssize_t n = recv(sock, &q, sizeof q, MSG_WAITALL);
     if (n != (ssize_t)sizeof q) _exit(0); // the controller is gone
     volatile int rc = 0;
@@ -273,8 +307,8 @@ __attribute__((noreturn)) static void worker(int channel) {
         rc = -1;
         break;
       case K_READ:
-      case K_WRITE: {
-        volatile unsigned char *p = addr(q.page);
+      case K_WRITE:
+      case K_FILL: { // page by page: the first page that faults ends it, the pages before keep a fill
         long stride = page_size / cells;
         guarded = 1;
         if (sigsetjmp(fault_jmp, 1)) {
@@ -282,12 +316,32 @@ __attribute__((noreturn)) static void worker(int channel) {
           r.status = S_SEGV;
           break;
         }
-        if (q.kind == K_WRITE) p[q.cell * stride] = (unsigned char)q.value;
-        else {
-          for (long i = 0; i < cells; i++) r.data[i] = p[i * stride];
+        if (q.kind == K_WRITE) ((volatile unsigned char *)addr(q.page))[q.cell * stride] = (unsigned char)q.value;
+        else if (q.kind == K_FILL) {
+          for (long pg = 0; pg < q.pages; pg++) memset(addr(q.page + pg), q.value, (size_t)page_size);
+        } else {
+          for (long pg = 0; pg < q.pages; pg++) {
+            volatile unsigned char *p = addr(q.page + pg);
+            for (long i = 0; i < cells; i++) data[pg * cells + i] = p[i * stride];
+          }
           r.status = S_DATA;
+          r.len = (int)(q.pages * cells);
         }
         guarded = 0;
+        break;
+      }
+      case K_MREMAP: { // MREMAP_MAYMOVE | MREMAP_FIXED with `to` (to ≥ 0); resized in place without
+        long kept = q.new_pages < q.pages ? q.new_pages : q.pages, dest = q.to < 0 ? q.page : q.to;
+        void *p = q.to < 0 ? mremap(addr(q.page), (size_t)q.pages * page_size, (size_t)q.new_pages * page_size, 0)
+                           : mremap(addr(q.page), (size_t)q.pages * page_size, (size_t)q.new_pages * page_size, MREMAP_MAYMOVE | MREMAP_FIXED, addr(q.to));
+        rc = p == MAP_FAILED ? -1 : 0;
+        if (rc) break;
+        // what is private and anonymous where (for collapse): the kept part moves, a growth is like the last page
+        // (roughly: a move of several VMAs leaves what is mapped across from a gap in the source, taken as not)
+        unsigned char last = private_anon[q.page + q.pages - 1];
+        memmove(private_anon + dest, private_anon + q.page, (size_t)kept); // the ranges do not overlap
+        memset(private_anon + q.page, 0, (size_t)q.pages);
+        if (q.new_pages > q.pages) memset(private_anon + dest + q.pages, last, (size_t)(q.new_pages - q.pages));
         break;
       }
       case K_FORK: {
@@ -301,10 +355,7 @@ __attribute__((noreturn)) static void worker(int channel) {
           // The parent's references are the parent's: a copy of a pipe descriptor would keep its page referenced.
           for (int h = 1; h <= MAX_HANDLES; h++) {
             ring_release(h, 1); // the ring stays the parent's, pin and all
-            if (!pipes[h][0]) continue;
-            close(pipes[h][0]);
-            close(pipes[h][1]);
-            pipes[h][0] = pipes[h][1] = 0;
+            drop_pipes(h);
           }
           sock = sv[1];
           continue;
@@ -319,27 +370,37 @@ __attribute__((noreturn)) static void worker(int channel) {
       case K_EXIT: // references first: the controller takes the channel's close for "everything is released"
         for (int h = 1; h <= MAX_HANDLES; h++) {
           ring_release(h, 0);
-          if (pipes[h][0]) {
-            close(pipes[h][0]);
-            close(pipes[h][1]);
-          }
+          drop_pipes(h);
         }
         _exit(0);
-      case K_GET: {
-        int *pp = pipes[q.handle];
-        if (pipe(pp) < 0) {
-          rc = -1;
-          break;
+      case K_GET: { // one pipe buffer per page: vmsplice gets every page (all or nothing, as the model's range pin)
+        long per = per_pipe, done = 0;
+        for (int i = 0; rc == 0 && done < q.pages; i++) {
+          long n = q.pages - done < per ? q.pages - done : per;
+          int *pp = pipes[q.handle][i];
+          if (i >= MAX_PIPES || pipe(pp) < 0) {
+            if (i >= MAX_PIPES) errno = EMSGSIZE; // no observation: the engine fails
+            rc = -1;
+            break;
+          }
+          if (n > 1 && fcntl(pp[1], F_SETPIPE_SZ, (int)(n * page_size)) < n * page_size) {
+            errno = EMSGSIZE;
+            rc = -1;
+            break;
+          }
+          struct iovec iov = {.iov_base = addr(q.page + done), .iov_len = (size_t)(n * page_size)};
+          ssize_t got = vmsplice(pp[1], &iov, 1, SPLICE_F_NONBLOCK);
+          if (got != n * page_size) {
+            if (got >= 0) errno = EFAULT;
+            rc = -1;
+          }
+          done += n;
         }
-        fcntl(pp[1], F_SETPIPE_SZ, (int)page_size);
-        struct iovec iov = {.iov_base = addr(q.page), .iov_len = (size_t)page_size};
-        if (vmsplice(pp[1], &iov, 1, 0) != page_size) {
+        pipe_pages[q.handle] = q.pages;
+        if (rc) {
           int e = errno;
-          close(pp[0]);
-          close(pp[1]);
-          pp[0] = pp[1] = 0;
+          drop_pipes(q.handle);
           errno = e;
-          rc = -1;
         }
         break;
       }
@@ -348,12 +409,10 @@ __attribute__((noreturn)) static void worker(int channel) {
           ring_release(q.handle, 0);
           break;
         }
-        close(pipes[q.handle][0]);
-        close(pipes[q.handle][1]);
-        pipes[q.handle][0] = pipes[q.handle][1] = 0;
+        drop_pipes(q.handle);
         break;
       case K_LONGTERM: { // FOLL_PIN | FOLL_LONGTERM | FOLL_WRITE, by this mm
-        int e = ring_pin(q.handle, q.page);
+        int e = ring_pin(q.handle, q.page, q.pages);
         if (e < 0) {
           errno = -e;
           rc = -1;
@@ -362,7 +421,8 @@ __attribute__((noreturn)) static void worker(int channel) {
       }
       case K_PINWRITE: {
         unsigned char b = (unsigned char)q.value;
-        int e = ring_io(q.handle, 1, q.cell * (page_size / cells), &b, 1);
+        long at = (q.cell / cells) * page_size + (q.cell % cells) * (page_size / cells);
+        int e = ring_io(q.handle, 1, at, &b, 1);
         if (e != 1) {
           errno = e < 0 ? -e : EIO;
           rc = -1;
@@ -370,35 +430,46 @@ __attribute__((noreturn)) static void worker(int channel) {
         break;
       }
       case K_PINREAD: {
+        static unsigned char *buf;
+        if (!buf && !(buf = malloc((size_t)(MAX_SPAN * page_size)))) _exit(1);
+        long stride = page_size / cells, n = ring_addr[q.handle] ? ring_pages[q.handle] : pipe_pages[q.handle];
+        size_t bytes = (size_t)(n * page_size);
         if (ring_addr[q.handle]) {
-          static unsigned char page[1 << 16];
-          int e = ring_io(q.handle, 0, 0, page, (unsigned)page_size);
-          if (e != page_size) {
-            errno = e < 0 ? -e : EIO;
-            rc = -1;
-            break;
+          // in pieces a pipe can hold
+          for (size_t at = 0, chunk; rc == 0 && at < bytes; at += chunk) {
+            chunk = (size_t)(per_pipe * page_size) < bytes - at ? (size_t)(per_pipe * page_size) : bytes - at;
+            int e = ring_io(q.handle, 0, (long)at, buf + at, (unsigned)chunk);
+            if (e != (int)chunk) {
+              errno = e < 0 ? -e : EIO;
+              rc = -1;
+            }
           }
-          for (long i = 0; i < cells; i++) r.data[i] = page[i * (page_size / cells)];
-          r.status = S_DATA;
-          break;
+          if (rc) break;
+        } else {
+          // tee duplicates each pipe's page references into a second pipe, which is read: the first keeps them.
+          size_t done = 0;
+          for (int i = 0; rc == 0 && i < MAX_PIPES && pipes[q.handle][i][0]; i++) {
+            int t[2];
+            if (pipe(t) < 0) {
+              rc = -1;
+              break;
+            }
+            size_t chunk = (size_t)(per_pipe * page_size) < bytes - done ? (size_t)(per_pipe * page_size) : bytes - done;
+            fcntl(t[1], F_SETPIPE_SZ, (int)chunk);
+            size_t end = done + chunk;
+            if (tee(pipes[q.handle][i][0], t[1], chunk, SPLICE_F_NONBLOCK) == (ssize_t)chunk)
+              for (ssize_t k; done < end && (k = read(t[0], buf + done, end - done)) > 0;) done += (size_t)k;
+            if (done != end) rc = -1;
+            close(t[0]);
+            close(t[1]);
+          }
+          if (!rc && done != bytes) rc = -1;
+          if (rc) break;
         }
-        // tee duplicates the pipe's page reference into a second pipe, which is read: the first keeps it.
-        int t[2];
-        static unsigned char buf[1 << 16];
-        if (pipe(t) < 0) {
-          rc = -1;
-          break;
-        }
-        fcntl(t[1], F_SETPIPE_SZ, (int)page_size);
-        ssize_t n = tee(pipes[q.handle][0], t[1], (size_t)page_size, 0);
-        if (n != page_size || read(t[0], buf, (size_t)page_size) != page_size) rc = -1;
-        else {
-          long stride = page_size / cells;
-          for (long i = 0; i < cells; i++) r.data[i] = buf[i * stride];
-          r.status = S_DATA;
-        }
-        close(t[0]);
-        close(t[1]);
+        for (long pg = 0; pg < n; pg++)
+          for (long i = 0; i < cells; i++) data[pg * cells + i] = buf[pg * page_size + i * stride];
+        r.status = S_DATA;
+        r.len = (int)(n * cells);
         break;
       }
     }
@@ -407,6 +478,7 @@ __attribute__((noreturn)) static void worker(int channel) {
       r.err = errno;
     }
     if (send(sock, &r, sizeof r, 0) != (ssize_t)sizeof r) _exit(0);
+    if (r.status == S_DATA && send(sock, data, (size_t)r.len, 0) != (ssize_t)r.len) _exit(0);
   }
 }
 
@@ -419,6 +491,8 @@ struct proc {
 };
 static struct proc procs[MAX_PROCS + 1]; // by cowcheck pid; sock 0 = free
 static int is_ring[MAX_HANDLES + 1]; // by handle: a longterm pin (an io_uring), not a GUP reference (a pipe)
+static int is_range[MAX_HANDLES + 1]; // by handle: taken with `pages` (pinRead answers {"pages"})
+static long span_of[MAX_HANDLES + 1]; // by handle: the pages it covers
 static int handles[MAX_HANDLES + 1];      // by handle: the cowcheck pid whose worker holds it; 0 = free
 
 static int lowest_free(void) {
@@ -532,10 +606,15 @@ static void reply_errno(int e) {
   if (name) reply("{\"error\":\"%s\"}", name);
   else fail("a syscall failed with %s, which is no mm observation", strerrorname_np(e) ? strerrorname_np(e) : "an unknown errno");
 }
-static void reply_data(const unsigned char *d) {
-  printf("{\"id\":%ld,\"ok\":true,\"obs\":{\"data\":[", id);
-  for (long i = 0; i < cells; i++) printf(i ? ",%u" : "%u", d[i]);
-  printf("]}}\n");
+/** A page's cells as {"data": […]}, or (`range`) every page's as {"pages": [[…], …]}. */
+static void reply_data(const unsigned char *d, long len, int range) {
+  printf("{\"id\":%ld,\"ok\":true,\"obs\":{\"%s\":%s", id, range ? "pages" : "data", range ? "[" : "");
+  for (long pg = 0; pg * cells < len; pg++) {
+    printf("%s[", pg ? "," : "");
+    for (long i = 0; i < cells; i++) printf(i ? ",%u" : "%u", d[pg * cells + i]);
+    printf("]");
+  }
+  printf("%s}}\n", range ? "]" : "");
   fflush(stdout);
 }
 
@@ -816,7 +895,9 @@ static void view(void) {
 
 /** Send one request to a worker and read its answer; a worker that is gone is the engine's failure. */
 static int ask(int pid, struct req *q, struct rep *r) {
-  if (send(procs[pid].sock, q, sizeof *q, MSG_NOSIGNAL) != (ssize_t)sizeof *q || recv(procs[pid].sock, r, sizeof *r, MSG_WAITALL) != (ssize_t)sizeof *r) {
+  int sock = procs[pid].sock;
+  if (send(sock, q, sizeof *q, MSG_NOSIGNAL) != (ssize_t)sizeof *q || recv(sock, r, sizeof *r, MSG_WAITALL) != (ssize_t)sizeof *r ||
+      (r->status == S_DATA && (r->len < 0 || r->len > (int)sizeof data || recv(sock, data, (size_t)r->len, MSG_WAITALL) != (ssize_t)r->len))) {
     fail("the worker for pid %d (os pid %d) died", pid, (int)procs[pid].pid);
     return -1;
   }
@@ -857,7 +938,7 @@ static void do_op(const char *op) {
     if (str_is(op, "op", "fileRead")) {
       for (long i = 0; i < cells; i++)
         if (pread(files[f], &d[i], 1, page * page_size + i * stride) != 1) return fail("pread: %s", strerror(errno));
-      return reply_data(d);
+      return reply_data(d, cells, 0);
     }
     long cell = num(op, "cell", -1);
     if (cell < 0 || cell >= cells) return reply("{\"error\":\"EINVAL\"}");
@@ -874,7 +955,7 @@ static void do_op(const char *op) {
     if (!is_ring[h]) return reply("{\"error\":\"EPERM\"}"); // a GUP reference: nothing writes through it
     q.cell = (int)num(op, "cell", -1);
     q.value = (int)num(op, "value", 0);
-    if (q.cell < 0 || q.cell >= cells) return reply("{\"error\":\"EINVAL\"}");
+    if (q.cell < 0 || q.cell >= cells * span_of[h]) return reply("{\"error\":\"EINVAL\"}"); // cells number the range
     q.kind = K_PINWRITE;
     q.handle = (int)h;
     if (ask(handles[h], &q, &r) < 0) return;
@@ -890,12 +971,13 @@ static void do_op(const char *op) {
     if (q.kind == K_UNPIN) handles[h] = is_ring[h] = 0;
     if (ask(holder, &q, &r) < 0) return;
     if (r.status == S_ERRNO) return fail("reading a reference failed: %s", strerror(r.err));
-    return r.status == S_DATA ? reply_data(r.data) : reply("{\"ok\":true}");
+    return r.status == S_DATA ? reply_data(data, r.len, is_range[h]) : reply("{\"ok\":true}");
   }
   long pid = num(op, "pid", -1);
   if (pid < 1 || pid > MAX_PROCS || !procs[pid].sock) return reply("{\"error\":\"ESRCH\"}");
   q.page = (int)num(op, "page", 0);
   q.pages = (int)num(op, "pages", 1);
+  int range = find_key(op, "pages") != NULL; // a read or pin of a range answers {"pages"}
   if (str_is(op, "op", "fork")) {
     q.kind = K_FORK;
     int child = lowest_free();
@@ -921,7 +1003,10 @@ static void do_op(const char *op) {
   else if (str_is(op, "op", "pin")) {
     int longterm = str_is(op, "kind", "longterm") && is_true(op, "write");
     if (!str_is(op, "kind", "get") && !(longterm && longterm_ok)) return fail("only GUP references (kind get) and writable longterm pins are offered");
-    if (q.page < 0 || q.page >= window || (!longterm && is_true(op, "write"))) return reply("{\"error\":\"EINVAL\"}");
+    // vmsplice and io_uring take their references by GUP-fast (get_user_pages_fast, pin_user_pages_fast)
+    const char *fast = find_key(op, "fast");
+    if (fast && !strncmp(fast, "false", 5)) return fail("references are taken by GUP-fast here (vmsplice, io_uring): a slow-path pin (fast: false) is not offered");
+    if (q.page < 0 || q.pages < 1 || q.pages > MAX_SPAN || (long)q.page + q.pages > window || (!longterm && is_true(op, "write"))) return reply("{\"error\":\"EINVAL\"}");
     int h = 1;
     while (h <= MAX_HANDLES && handles[h]) h++;
     if (h > MAX_HANDLES) return fail("more than %d references", MAX_HANDLES);
@@ -931,11 +1016,25 @@ static void do_op(const char *op) {
     if (r.status == S_ERRNO) return reply_errno(r.err);
     handles[h] = (int)pid;
     is_ring[h] = longterm;
+    is_range[h] = range;
+    span_of[h] = q.pages;
     return reply("{\"handle\":%d}", h);
   }
-  else if (str_is(op, "op", "read") || str_is(op, "op", "write") || str_is(op, "op", "collapse")) {
-    if (q.page < 0 || q.page >= window) return reply("{\"error\":\"EINVAL\"}");
-    q.kind = str_is(op, "op", "read") ? K_READ : str_is(op, "op", "write") ? K_WRITE : K_COLLAPSE;
+  else if (str_is(op, "op", "mremap")) {
+    // the layer's rules first: no zero length, the window (for a move, the destination's too)
+    q.kind = K_MREMAP;
+    q.new_pages = (int)num(op, "newPages", -1);
+    q.to = find_key(op, "to") ? (int)num(op, "to", -1) : -1;
+    long dest = q.to < 0 ? q.page : q.to;
+    if (find_key(op, "to") && q.to < 0) return reply("{\"error\":\"EINVAL\"}");
+    if (q.page < 0 || q.pages < 1 || q.new_pages < 1 || (long)q.page + q.pages > window || dest + q.new_pages > window)
+      return reply("{\"error\":\"EINVAL\"}");
+  }
+  else if (str_is(op, "op", "read") || str_is(op, "op", "write") || str_is(op, "op", "fill") || str_is(op, "op", "collapse")) {
+    q.kind = str_is(op, "op", "read") ? K_READ : str_is(op, "op", "write") ? K_WRITE : str_is(op, "op", "fill") ? K_FILL : K_COLLAPSE;
+    if (q.kind != K_READ && q.kind != K_FILL) q.pages = 1;
+    if (q.page < 0 || q.pages < 1 || q.pages > MAX_SPAN || (long)q.page + q.pages > window) return reply("{\"error\":\"EINVAL\"}");
+    if (q.kind == K_FILL) q.value = (int)num(op, "value", 0);
     if (q.kind == K_WRITE) {
       q.cell = (int)num(op, "cell", -1);
       q.value = (int)num(op, "value", 0);
@@ -972,7 +1071,7 @@ static void do_op(const char *op) {
     case S_OK: return reply("{\"ok\":true}");
     case S_ERRNO: return reply_errno(r.err);
     case S_SEGV: return reply("{\"fault\":\"SEGV\"}");
-    case S_DATA: return reply_data(r.data);
+    case S_DATA: return reply_data(data, r.len, range);
     default: return fail("the worker answered status %d", r.status);
   }
 }
@@ -987,18 +1086,26 @@ static long geometry(const char *g, const char *key) {
 __attribute__((noreturn)) static void worker_main(char **argv) {
   int sock = -1;
   if (sscanf(argv[2], "%d,%ld,%ld,%ld,%ld", &sock, &page_size, &cells, &window, &huge_pages) != 5) _exit(1);
+  pipe_limit();
   for (char *p = argv[3]; *p; p += strcspn(p, ","), p += *p == ',') files[nfiles++] = (int)strtol(p, NULL, 10);
   for (char *p = argv[4]; *p; p += strcspn(p, ","), p += *p == ',') {
-    int h, r, w;
-    if (sscanf(p, "%d:%d:%d", &h, &r, &w) != 3 || h < 1 || h > MAX_HANDLES) _exit(1);
-    pipes[h][0] = r;
-    pipes[h][1] = w;
+    char *at;
+    long h = strtol(p, &at, 10);
+    if (h < 1 || h > MAX_HANDLES || *at != ':') _exit(1);
+    pipe_pages[h] = strtol(at + 1, &at, 10);
+    for (int i = 0; *at == ':' && i < MAX_PIPES; i++) {
+      pipes[h][i][0] = (int)strtol(at + 1, &at, 10);
+      if (*at != ':') _exit(1);
+      pipes[h][i][1] = (int)strtol(at + 1, &at, 10);
+    }
   }
 #ifdef COWCHECK_URING
   for (char *p = argv[5]; *p; p += strcspn(p, ","), p += *p == ',') {
     int h, fd, n = 0;
     unsigned long a;
-    if (sscanf(p, "%d:%d:%lx:%n", &h, &fd, &a, &n) != 3 || h < 1 || h > MAX_HANDLES) _exit(1);
+    long pages;
+    if (sscanf(p, "%d:%d:%lx:%ld:%n", &h, &fd, &a, &pages, &n) != 4 || h < 1 || h > MAX_HANDLES) _exit(1);
+    ring_pages[h] = pages;
     for (size_t i = 0; i < RING_PARAMS; i++) {
       unsigned byte;
       if (sscanf(p + n + 2 * i, "%2x", &byte) != 1) _exit(1);
@@ -1027,6 +1134,7 @@ int main(int argc, char **argv) {
   nfiles = geometry(g, "files");
   long order = geometry(g, "hugeOrder");
   if (page_size != sysconf(_SC_PAGESIZE)) die("pageSize %ld, but this machine's pages are %ld bytes", page_size, sysconf(_SC_PAGESIZE));
+  pipe_limit();
   long hpage = 0;
   FILE *hf = fopen("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", "r");
   if (hf) {
@@ -1054,7 +1162,7 @@ int main(int argc, char **argv) {
   khugepaged_seen = khugepaged_collapsed();
   int thp = access("/sys/kernel/mm/transparent_hugepage/enabled", R_OK) == 0;
   longterm_ok = longterm_offered();
-  printf("{\"hello\":{\"protocol\":1,\"layer\":\"mm\",\"name\":\"linux\",\"features\":[\"reset\",\"file\",\"gup\"%s%s%s%s]}}\n",
+  printf("{\"hello\":{\"protocol\":1,\"layer\":\"mm\",\"name\":\"linux\",\"features\":[\"reset\",\"file\",\"gup\",\"range\",\"mremap\"%s%s%s%s]}}\n",
          thp ? ",\"thp\"" : "", ksm_offered() ? ",\"ksm\"" : "", pagemap_offered() ? ",\"pagemap\"" : "", longterm_ok ? ",\"longterm\"" : "");
   fflush(stdout);
   char *line = NULL;

@@ -31,7 +31,7 @@ export function linuxUnavailable(): string | undefined {
  * time; this mirrors its checks for `cowcheck engines`).
  */
 export function linuxFeatures(): { offered: string[]; missing: Record<string, string> } {
-  const offered = ["reset", "file", "gup"];
+  const offered = ["reset", "file", "gup", "range", "mremap"];
   const missing: Record<string, string> = {};
   if (existsSync("/sys/kernel/mm/transparent_hugepage/enabled")) offered.push("thp");
   else missing.thp = "no /sys/kernel/mm/transparent_hugepage (a kernel without THP)";

@@ -75,8 +75,23 @@ export function mmOpKinds(g: MmGeometry, features: ReadonlySet<string>): fc.Weig
           )
         : fc.constant(m),
     );
+  const ranges = has("range");
+  // a range of an access op: up to a region, huge-page-sized often (cow.c reads, writes and pins whole THPs)
+  const span1 = fc.oneof(
+    { weight: 3, arbitrary: fc.integer({ min: 2, max: Math.max(2, span) }) },
+    { weight: 1, arbitrary: fc.constant(Math.max(2, Math.min(huge, span))) },
+  );
+  const read = fc.record({ op: fc.constant("read" as const), pid, page });
   const arbitraries: fc.WeightedArbitrary<MmOp>[] = [
-    { weight: 25, arbitrary: fc.record({ op: fc.constant("read" as const), pid, page }) },
+    {
+      weight: 25,
+      arbitrary: ranges
+        ? fc.oneof(
+            { weight: 4, arbitrary: read },
+            { weight: 1, arbitrary: fc.tuple(read, span1).map(([r, n]) => ({ ...r, pages: n })) },
+          )
+        : read,
+    },
     { weight: 25, arbitrary: fc.record({ op: fc.constant("write" as const), pid, page, cell, value }) },
     { weight: 6, arbitrary: fc.record({ op: fc.constant("fork" as const), pid }) },
     { weight: 10, arbitrary: mmap },
@@ -90,18 +105,52 @@ export function mmOpKinds(g: MmGeometry, features: ReadonlySet<string>): fc.Weig
     { weight: 1, arbitrary: fc.record({ op: fc.constant("exec" as const), pid }) },
     { weight: 2, arbitrary: fc.constant({ op: "spawn" as const }) },
   ];
+  if (ranges)
+    arbitraries.push({
+      weight: 4,
+      arbitrary: fc.record({ op: fc.constant("fill" as const), pid, page, pages: span1, value }),
+    });
+  if (has("mremap")) {
+    // moved to a region's start or anywhere, the same size half the time (a move of several VMAs), else resized
+    const to = fc.option(start, { nil: undefined, freq: 3 });
+    arbitraries.push({
+      weight: 3,
+      arbitrary: fc.tuple(pid, start, pages, fc.oneof(fc.constant(-1), pages), to).map(([p, pg, n, m, t]) => ({
+        op: "mremap" as const,
+        pid: p,
+        page: pg,
+        pages: n,
+        newPages: m < 0 ? n : m,
+        ...(t === undefined ? {} : { to: t }),
+      })),
+    });
+  }
   if (has("gup")) {
     // an engine offering "pin" lists "gup" too
     const get = fc.constant({ kind: "get" as const, write: false });
     const how = has("pin")
-      ? fc.oneof(get, fc.record({ kind: fc.constantFrom("pin" as const, "longterm" as const), write: fc.boolean() }))
+      ? fc.oneof(
+          get,
+          fc.record({
+            kind: fc.constantFrom("pin" as const, "longterm" as const),
+            write: fc.boolean(),
+            fast: fc.boolean(),
+          }),
+        )
       : has("longterm")
         ? fc.oneof(get, fc.constant({ kind: "longterm" as const, write: true }))
         : get;
+    const n = ranges ? fc.option(span1, { nil: undefined, freq: 3 }) : fc.constant(undefined);
     arbitraries.push(
       {
         weight: 6,
-        arbitrary: fc.tuple(pid, page, how).map(([p, pg, h]) => ({ op: "pin" as const, pid: p, page: pg, ...h })),
+        arbitrary: fc.tuple(pid, page, how, n).map(([p, pg, h, k]) => ({
+          op: "pin" as const,
+          pid: p,
+          page: pg,
+          ...(k === undefined ? {} : { pages: k }),
+          ...h,
+        })),
       },
       { weight: 2, arbitrary: fc.record({ op: fc.constant("unpin" as const), handle }) },
       { weight: 6, arbitrary: fc.record({ op: fc.constant("pinRead" as const), handle }) },
@@ -148,7 +197,7 @@ interface Page {
 }
 
 /** Ops that act on pages a process has mapped. */
-const RANGED = new Set(["read", "write", "pin", "collapse", "munmap", "mprotect", "madvise"]);
+const RANGED = new Set(["read", "write", "fill", "pin", "collapse", "munmap", "mprotect", "madvise", "mremap"]);
 
 export function mmArrange(ops: MmOp[], g: MmGeometry, features: ReadonlySet<string>): MmOp[] {
   const huge = hugeSize(g);
@@ -188,7 +237,8 @@ export function mmArrange(ops: MmOp[], g: MmGeometry, features: ReadonlySet<stri
     if (steer && pages?.size) {
       const all = [...pages.keys()];
       const writable = all.filter((p) => pages.get(p)!.rw);
-      const wants = (o.op === "write" || (o.op === "pin" && o.write)) && writable.length ? writable : all;
+      const wants =
+        (o.op === "write" || o.op === "fill" || (o.op === "pin" && o.write)) && writable.length ? writable : all;
       const fits =
         wants === writable
           ? pages.get((o as { page: number }).page)?.rw === true
@@ -206,10 +256,23 @@ export function mmArrange(ops: MmOp[], g: MmGeometry, features: ReadonlySet<stri
       if (o.op === "collapse" && pinned.length && o.page % 2 === 0) o = { ...o, page: pick(pinned, o.page >> 1) };
       else if (o.op === "collapse" && collapsible.length && !whole(o.page))
         o = { ...o, page: pick(collapsible, o.page) };
-      else if ((o.op === "read" || o.op === "write" || o.op === "pin" || o.op === "collapse") && !fits)
+      else if (
+        (o.op === "read" || o.op === "write" || o.op === "fill" || o.op === "pin" || o.op === "collapse") &&
+        !fits
+      )
         o = { ...o, page: pick(wants, o.page) };
-      else if ((o.op === "munmap" || o.op === "mprotect" || o.op === "madvise") && !pages.has(o.page))
+      else if (
+        (o.op === "munmap" || o.op === "mprotect" || o.op === "madvise" || o.op === "mremap") &&
+        !pages.has(o.page)
+      )
         o = { ...o, page: pick(all, o.page) };
+      // a range access stays within what is mapped from its page (writable, for a write)
+      if ((o.op === "fill" || o.op === "read" || o.op === "pin") && o.pages !== undefined) {
+        const rw = o.op === "fill" || (o.op === "pin" && o.write);
+        let run = 0;
+        while (run < o.pages && pages.get(o.page + run) && (!rw || pages.get(o.page + run)!.rw)) run++;
+        if (run) o = { ...o, pages: run };
+      }
     }
     if (steer && (o.op === "unpin" || o.op === "pinRead" || o.op === "pinWrite") && !pins.has(o.handle)) {
       const live = [...pins.keys()].sort((a, b) => a - b);
@@ -237,7 +300,16 @@ export function mmArrange(ops: MmOp[], g: MmGeometry, features: ReadonlySet<stri
     } else if (o.op === "exec") pages.clear();
     else if (o.op === "pin" && pages.has(o.page) && (!o.write || pages.get(o.page)!.rw))
       pins.set(lowestFree(pins), { pid: o.pid, page: o.page, writable: o.write && o.kind !== "get" });
-    else if (
+    else if (o.op === "mremap" && o.pages > 0 && o.newPages > 0) {
+      // roughly: the kept part moves to `to` (a growth maps like the last page), the rest goes
+      const kept = Math.min(o.pages, o.newPages);
+      const moved = [...pages].filter(([p]) => p >= o.page && p < o.page + o.pages);
+      for (const [p] of moved) pages.delete(p);
+      const dest = o.to ?? o.page;
+      const last = moved.length ? moved[moved.length - 1]![1] : undefined;
+      for (const [p, how] of moved) if (p < o.page + kept) pages.set(dest + (p - o.page), how);
+      if (last) for (let p = dest + o.pages; p < dest + o.newPages && p < g.pages; p++) pages.set(p, last);
+    } else if (
       (o.op === "mmap" || o.op === "munmap" || o.op === "mprotect") &&
       o.pages > 0 &&
       o.page + o.pages <= g.pages
@@ -440,12 +512,20 @@ const mapsPages = (op: MmOp): op is Extract<MmOp, { pid: number; page: number }>
 function* smallerNumbers(ops: readonly MmOp[]): Iterable<MmOp[]> {
   const at = (i: number, op: MmOp): MmOp[] => [...ops.slice(0, i), op, ...ops.slice(i + 1)];
   // every address moved down together (by the lowest, or keeping an alignment), so mappings and accesses still meet
-  const addresses = ops.filter(mapsPages).map((o) => o.page);
+  const addresses = ops
+    .filter(mapsPages)
+    .flatMap((o) => (o.op === "mremap" && o.to !== undefined ? [o.page, o.to] : [o.page]));
   const least = addresses.length ? Math.min(...addresses) : 0;
   const shifts = new Set<number>();
   for (let align = 1; align <= least; align *= 2) shifts.add(least - (least % align));
   for (const d of [...shifts].sort((a, b) => b - a))
-    yield ops.map((o) => (mapsPages(o) ? { ...o, page: o.page - d } : o));
+    yield ops.map((o) =>
+      !mapsPages(o)
+        ? o
+        : o.op === "mremap" && o.to !== undefined
+          ? { ...o, page: o.page - d, to: o.to - d }
+          : { ...o, page: o.page - d },
+    );
   // files renamed to a lower number everywhere
   const files = new Set(ops.flatMap((o) => ("file" in o && o.file !== undefined ? [o.file] : [])));
   for (const f of files)
@@ -454,7 +534,17 @@ function* smallerNumbers(ops: readonly MmOp[]): Iterable<MmOp[]> {
   for (let i = 0; i < ops.length; i++) {
     const o = ops[i]!;
     if ("page" in o) for (const page of lower(o.page, 0)) yield at(i, { ...o, page });
-    if ("pages" in o) for (const pages of lower(o.pages, Math.min(1, o.pages))) yield at(i, { ...o, pages });
+    if ("pages" in o && o.pages !== undefined)
+      for (const pages of lower(o.pages, Math.min(1, o.pages))) yield at(i, { ...o, pages });
+    if ((o.op === "read" || o.op === "pin") && o.pages === 1) {
+      const { pages: _, ...one } = o;
+      yield at(i, one);
+    }
+    if (o.op === "mremap") {
+      for (const newPages of lower(o.newPages, Math.min(1, o.newPages))) yield at(i, { ...o, newPages });
+      if (o.newPages !== o.pages) yield at(i, { ...o, newPages: o.pages });
+      if (o.to !== undefined) for (const to of lower(o.to, 0)) yield at(i, { ...o, to });
+    }
     if ("cell" in o) for (const cell of lower(o.cell, 0)) yield at(i, { ...o, cell });
     if ("value" in o) for (const value of lower(o.value, Math.min(1, o.value))) yield at(i, { ...o, value }); // 0 reads as untouched
     if (o.op === "mmap") {
@@ -466,6 +556,10 @@ function* smallerNumbers(ops: readonly MmOp[]): Iterable<MmOp[]> {
     }
     if ((o.op === "mmap" || o.op === "mprotect") && o.prot === "rw") yield at(i, { ...o, prot: "r" });
     if (o.op === "pin") {
+      if (o.fast !== undefined) {
+        const { fast: _, ...either } = o;
+        yield at(i, either);
+      }
       if (o.write) yield at(i, { ...o, write: false });
       if (o.kind !== "get") yield at(i, { ...o, kind: "get", write: false });
       if (o.kind === "longterm") yield at(i, { ...o, kind: "pin" });

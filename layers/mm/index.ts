@@ -17,7 +17,7 @@ import {
   mmGeometrySchema,
   mmObsSchema,
   mmOpSchema,
-  opFeature,
+  opFeatures,
 } from "../../models/mm/types.ts";
 import { MmOracle } from "../../oracles/mm.ts";
 import { mmEconomy } from "../../properties/mm/economy.ts";
@@ -36,7 +36,7 @@ export const mmLayer: Layer<MmOp, MmObs, MmState, MmGeometry> = {
   observations:
     '{"ok":true} | {"pid":N} | {"data":[cells]} | {"fault":"SEGV"} | {"error":"ESRCH"|"EINVAL"|"ENOMEM"} (docs/mm.md)',
   opKinds: mmOpKinds,
-  requires: opFeature,
+  requires: opFeatures,
   alphabet: mmAlphabet,
   prelude: [{ op: "spawn" }],
   corpus: cowScenariosFor,

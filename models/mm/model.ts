@@ -45,6 +45,8 @@ export interface PageCache {
   readonly pages: Map<number, Folio>;
   /** shmem only: VMAs mapping it (the file reference each VMA holds). */
   users: number;
+  /** Pages in the file (i_size): a fault past it is SIGBUS (a shared anonymous mapping grown by mremap). */
+  readonly size: number;
 }
 
 export class Folio implements MmFrameView {
@@ -163,7 +165,12 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     // The shared zero page and the huge zero page: reserved, never freed, never counted by mappings.
     this.frames.set(ZERO_PFN, new Folio(ZERO_PFN, 1, false, true, null, geometry.cellsPerPage));
     this.frames.set(this.hugeZeroPfn, new Folio(this.hugeZeroPfn, this.huge, false, true, null, geometry.cellsPerPage));
-    this.files = Array.from({ length: geometry.files }, () => ({ kind: "file" as const, pages: new Map(), users: 0 }));
+    this.files = Array.from({ length: geometry.files }, () => ({
+      kind: "file" as const,
+      pages: new Map(),
+      users: 0,
+      size: geometry.pages,
+    }));
     this.ksm = this.newKsm({
       procs: this.procs,
       frames: this.frames,
@@ -208,14 +215,16 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       }
       case "pinRead": {
         const pin = this.pins.get(op.handle);
-        return pin ? { data: Array.from(this.pageData(pin.pfn)) } : err("EBADF");
+        if (!pin) return err("EBADF");
+        const pages = pin.pfns.map((pfn) => Array.from(this.pageData(pfn)));
+        return pin.range ? { pages } : { data: pages[0] };
       }
       case "pinWrite": {
         const pin = this.pins.get(op.handle);
         if (!pin) return err("EBADF");
         if (pin.kind === "get" || !pin.write) return err("EPERM");
-        if (op.cell >= cpp) return err("EINVAL");
-        this.pageData(pin.pfn)[op.cell] = op.value;
+        if (op.cell >= cpp * pin.pfns.length) return err("EINVAL"); // cells number the pinned range
+        this.pageData(pin.pfns[Math.floor(op.cell / cpp)])[op.cell % cpp] = op.value;
         return OK;
       }
       case "fileRead":
@@ -250,9 +259,15 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
         proc.hasPinned = false; // a new mm
         return OK;
       case "read": {
-        if (!this.inWindow(op.page, 1)) return err("EINVAL");
-        const pfn = this.access(proc, op.page, false);
-        return pfn === undefined ? SEGV : { data: Array.from(this.pageData(pfn)) };
+        // page by page, as a loop of loads does: the first page that faults ends it
+        if (!this.inWindow(op.page, op.pages ?? 1)) return err("EINVAL");
+        const pages: number[][] = [];
+        for (let vpage = op.page; vpage < op.page + (op.pages ?? 1); vpage++) {
+          const pfn = this.access(proc, vpage, false);
+          if (pfn === undefined) return SEGV;
+          pages.push(Array.from(this.pageData(pfn)));
+        }
+        return op.pages === undefined ? { data: pages[0] } : { pages };
       }
       case "write": {
         if (!this.inWindow(op.page, 1) || op.cell >= cpp) return err("EINVAL");
@@ -261,13 +276,24 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
         this.pageData(pfn)[op.cell] = op.value;
         return OK;
       }
+      case "fill": {
+        // memset, page by page: the pages before a faulting one keep what was written
+        if (!this.inWindow(op.page, op.pages)) return err("EINVAL");
+        for (let vpage = op.page; vpage < op.page + op.pages; vpage++) {
+          const pfn = this.access(proc, vpage, true);
+          if (pfn === undefined) return SEGV;
+          this.pageData(pfn).fill(op.value);
+        }
+        return OK;
+      }
       case "pin":
-        return this.pin(proc, op.page, op.kind, op.write);
+        return this.pin(proc, op.page, op.pages, op.kind, op.write, op.fast);
       case "collapse":
         if (!this.inWindow(op.page, 1)) return err("EINVAL");
         this.collapse(proc, op.page - (op.page % this.huge));
         return OK;
     }
+    if (op.op === "mremap") return this.mremap(proc, op.page, op.pages, op.newPages, op.to);
     if (op.op === "mmap" && op.file !== undefined && !this.files[op.file]) return err("EBADF"); // fget before any length check
     if (op.pages === 0) return op.op === "mprotect" || op.op === "madvise" ? OK : err("EINVAL"); // a zero length is fine only there
     if (!this.inWindow(op.page, op.pages)) return err("EINVAL");
@@ -449,7 +475,11 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   private mmap(proc: Proc, start: number, end: number, prot: Prot, shared: boolean, file: number | undefined): void {
     this.munmap(proc, start, end);
     const cache =
-      file !== undefined ? this.files[file] : shared ? { kind: "shmem" as const, pages: new Map(), users: 1 } : null; // shmem_zero_setup
+      file !== undefined
+        ? this.files[file]
+        : shared
+          ? { kind: "shmem" as const, pages: new Map(), users: 1, size: end - start } // shmem_zero_setup
+          : null;
     const vma: Vma = {
       start,
       end,
@@ -462,7 +492,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       mergeable: false,
       file: file ?? null,
       cache,
-      pgoff: 0,
+      pgoff: cache ? 0 : start, // do_mmap: a private anonymous mapping's vm_pgoff is its address (mremap keeps it)
       anonVma: 0,
       forkedAnon: false,
       account: !shared && prot === "rw", // accountable_mapping: private and writable
@@ -486,9 +516,12 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     );
   }
 
-  /** `b` starts where `a` ends, mapping the same file (or none) from where `a` leaves off. */
+  /**
+   * `b` starts where `a` ends, mapping the same file (or none) from where `a` leaves off: anonymous memory too, whose
+   * vm_pgoff is the address it was mapped at, so a VMA moved by mremap next to another does not merge with it.
+   */
   private static continues(a: Vma, b: Vma): boolean {
-    return a.end === b.start && a.cache === b.cache && (!a.cache || b.pgoff === a.pgoff + (a.end - a.start));
+    return a.end === b.start && a.cache === b.cache && b.pgoff === a.pgoff + (a.end - a.start);
   }
 
   /** mm/vma.c: whether `b`, which starts where `a` ends, may be merged into one VMA with it. */
@@ -622,6 +655,121 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   /** The first VMA meeting [at, end), as the VMAs are now (an op changing VMAs re-finds its place after each). */
   private nextVma(proc: Proc, at: number, end: number): Vma | undefined {
     return at < end ? proc.vmas.find((v) => v.end > at && v.start < end) : undefined;
+  }
+
+  /**
+   * mm/mremap.c do_mremap. A move of the same size (MREMAP_FIXED, remap_move) goes VMA by VMA over the range,
+   * gaps kept, the first page mapped; anything else works on the one VMA holding `page` (check_prep_vma: a
+   * range that grows or moves may not cross its end), moved by mremap_to (the destination unmapped, a shrink
+   * unmapped, then move_vma) or resized in place (mremap_at: a shrink unmaps the tail; a growth needs the range
+   * to end at the VMA's end and free space after it, ENOMEM otherwise: there is no MREMAP_MAYMOVE without `to`).
+   */
+  private mremap(proc: Proc, page: number, pages: number, newPages: number, to: number | undefined): MmObs {
+    if (pages === 0 || newPages === 0) return err("EINVAL"); // the layer's rule: no zero length (check_mremap_params)
+    if (!this.inWindow(page, pages) || !this.inWindow(to ?? page, newPages)) return err("EINVAL");
+    if (to !== undefined && to < page + pages && page < to + newPages) return err("EINVAL"); // vrm_overlaps
+    if (to !== undefined && newPages === pages) return this.remapMove(proc, page, pages, to);
+    const vma = findVma(proc.vmas, page);
+    if (!vma) return err("EFAULT");
+    const grows = newPages > pages;
+    if ((to !== undefined || grows) && Math.min(pages, newPages) > vma.end - page) return err("EFAULT");
+    if (to !== undefined) {
+      this.munmap(proc, to, to + newPages); // mremap_to: the destination first
+      if (!grows) this.munmap(proc, page + newPages, page + pages); // shrink_vma
+      this.moveVma(proc, page, Math.min(pages, newPages), to, newPages);
+      return OK;
+    }
+    if (!grows) {
+      if (newPages < pages) this.munmap(proc, page + newPages, page + pages); // shrink_vma
+      return OK;
+    }
+    // vrm_can_expand_in_place: the range reaches the VMA's end and nothing is mapped where it would grow
+    if (page + pages !== vma.end || this.nextVma(proc, vma.end, page + newPages)) return err("ENOMEM");
+    vma.end = page + newPages; // vma_merge_extend
+    this.mergeAround(proc, vma);
+    return OK;
+  }
+
+  /** mm/mremap.c remap_move: each VMA meeting the range moves to the same offset from `to`; a gap at the start is EFAULT. */
+  private remapMove(proc: Proc, page: number, pages: number, to: number): MmObs {
+    if (!findVma(proc.vmas, page)) return err("EFAULT");
+    const end = page + pages;
+    for (let at = page, vma = this.nextVma(proc, at, end); vma; vma = this.nextVma(proc, at, end)) {
+      const s = Math.max(at, vma.start);
+      const e = Math.min(end, vma.end);
+      this.munmap(proc, to + (s - page), to + (e - page)); // mremap_to on this piece: its destination first
+      this.moveVma(proc, s, e - s, to + (s - page), e - s);
+      at = e;
+    }
+    return OK;
+  }
+
+  /**
+   * mm/mremap.c move_vma: KSM pages in the range are broken first (prep_move_vma), the VMA is copied to `to` as
+   * `newPages` pages (copy_vma, which may merge it with a neighbour), the page tables are moved, and the source
+   * range is unmapped.
+   */
+  private moveVma(proc: Proc, page: number, pages: number, to: number, newPages: number): void {
+    const vma = findVma(proc.vmas, page)!;
+    if (vma.mergeable) this.ksm.unmerge(proc.pid, page, page + pages); // ksm_madvise(MADV_UNMERGEABLE)
+    const copy: Vma = { ...findVma(proc.vmas, page)!, start: to, end: to + newPages };
+    copy.pgoff = vma.pgoff + (page - vma.start);
+    if (copy.cache?.kind === "shmem") copy.cache.users++;
+    const i = proc.vmas.findIndex((v) => v.start >= copy.end);
+    proc.vmas.splice(i < 0 ? proc.vmas.length : i, 0, copy);
+    this.mergeAround(proc, copy);
+    this.movePageTables(proc, page, to, pages);
+    this.munmap(proc, page, page + pages); // unmap_source_vma: no entries are left there
+  }
+
+  /**
+   * mm/mremap.c move_page_tables: extent by extent, each up to the next huge boundary on either side. A PMD moves
+   * whole where the extent is a whole aligned huge page on both sides (move_huge_pmd), else it is split and its
+   * PTEs move (move_ptes, flushing the old TLB entries); a page table moves whole likewise (move_normal_pmd), else
+   * the destination gets one (alloc_new_pmd) wherever the source has one.
+   */
+  private movePageTables(proc: Proc, from: number, to: number, pages: number): void {
+    const huge = this.huge;
+    for (let off = 0; off < pages; ) {
+      const old = from + off;
+      const neu = to + off;
+      const extent = Math.min(pages - off, huge - (old % huge), huge - (neu % huge));
+      off += extent;
+      const oldBase = this.base(old);
+      const whole = extent === huge && !proc.tables.has(neu) && !proc.pmds.has(neu);
+      const pmd = proc.pmds.get(oldBase);
+      if (pmd && whole) {
+        proc.pmds.delete(oldBase);
+        proc.pmds.set(neu, pmd);
+        if (pmd.pfn !== this.hugeZeroPfn) {
+          const folio = this.folioOf(pmd.pfn);
+          folio.pmds.delete(keyOf(proc.pid, oldBase));
+          folio.pmds.add(keyOf(proc.pid, neu));
+          this.touched.frames.add(folio.pfn);
+        }
+        for (let i = 0; i < huge; i++) this.tlbFlushPage(proc, old + i);
+        this.touched.keys.add(keyOf(proc.pid, oldBase)).add(keyOf(proc.pid, neu));
+        continue;
+      }
+      if (pmd) this.splitPmd(proc, oldBase);
+      if (!proc.tables.has(oldBase)) continue; // get_old_pmd: nothing mapped there
+      if (whole) proc.tables.delete(oldBase);
+      proc.tables.add(this.base(neu));
+      for (const vpage of this.ptesIn(proc, old, old + extent)) {
+        const pte = proc.ptes.get(vpage)!;
+        const dest = neu + (vpage - old);
+        proc.ptes.delete(vpage);
+        this.tlbFlushPage(proc, vpage);
+        this.touched.keys.add(keyOf(proc.pid, vpage));
+        if (pte.pfn !== ZERO_PFN) {
+          const folio = this.folioOf(pte.pfn);
+          folio.rmap.delete(keyOf(proc.pid, vpage));
+          folio.rmap.add(keyOf(proc.pid, dest));
+          this.touched.frames.add(folio.pfn);
+        }
+        this.setPte(proc, dest, pte);
+      }
+    }
   }
 
   /** mm/mprotect.c do_mprotect_pkey: applies VMA by VMA and stops with ENOMEM at the first hole. */
@@ -926,6 +1074,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     }
     const pte = proc.ptes.get(vpage);
     if (!pte) {
+      if (vma.cache && vma.pgoff + (vpage - vma.start) >= vma.cache.size) return false; // shmem_fault past i_size: SIGBUS
       if (vma.cache && vma.shared) this.doSharedFault(proc, vma, vpage, write);
       else if (vma.cache) this.doPrivateFileFault(proc, vma, vpage, write);
       else if (this.thpSuitable(proc, vma, base)) this.doHugePmdAnonymousPage(proc, vma, base, write);
@@ -1108,21 +1257,47 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   // ---- GUP: references and pins
 
   /**
-   * mm/gup.c __get_user_pages: fault the page in (for write: break COW), unshare a page a read-only pin must
-   * not share (gup_must_unshare), then take the reference: FOLL_GET +1; FOLL_PIN +1024 on a small folio or +1
-   * and pincount +1 on a large one (try_grab_folio); the zero pages are never pinned.
+   * mm/gup.c __get_user_pages, page by page: fault the page in (for write: break COW), unshare a page a read-only
+   * pin must not share (gup_must_unshare), then take the reference: FOLL_GET +1; FOLL_PIN +1024 on a small folio
+   * or +1 and pincount +1 on a large one (try_grab_folio); the zero pages are never pinned. GUP-fast
+   * (gup_fast_pte_range) takes what needs no fault and leaves the rest to this slow path, with the same result. A
+   * range is all or nothing, as io_uring and gup_test take it: a page that cannot be had drops the references
+   * taken (the faults stay done).
    */
-  private pin(proc: Proc, vpage: number, kind: PinKind, write: boolean): MmObs {
-    if (!this.inWindow(vpage, 1) || (kind === "get" && write)) return err("EINVAL");
+  private pin(
+    proc: Proc,
+    vpage: number,
+    pages: number | undefined,
+    kind: PinKind,
+    write: boolean,
+    fast: boolean | undefined,
+  ): MmObs {
+    if (!this.inWindow(vpage, pages ?? 1) || (kind === "get" && write)) return err("EINVAL");
     if (kind !== "get") proc.hasPinned = true; // mm_set_has_pinned_flag, before any VMA is looked at
+    const pfns: number[] = [];
+    for (let v = vpage; v < vpage + (pages ?? 1); v++) {
+      const pfn = this.gupPage(proc, v, kind, write);
+      if (pfn === undefined) {
+        for (const taken of pfns) this.ungrab(this.folioOf(taken), kind);
+        return err("EFAULT");
+      }
+      pfns.push(pfn);
+    }
+    const handle = this.handles.take();
+    this.pins.set(handle, { handle, pid: proc.pid, vpage, pfns, kind, write, range: pages !== undefined, fast });
+    return { handle };
+  }
+
+  /** One page of __get_user_pages (follow_page_mask, faultin_page, retry): the page grabbed, or undefined (EFAULT). */
+  private gupPage(proc: Proc, vpage: number, kind: PinKind, write: boolean): number | undefined {
     const vma = findVma(proc.vmas, vpage);
-    if (!vma || (write && vma.prot !== "rw")) return err("EFAULT"); // check_vma_flags
+    if (!vma || (write && vma.prot !== "rw")) return undefined; // check_vma_flags
     for (let attempt = 0; attempt < 4; attempt++) {
       const base = this.base(vpage);
       const pmd = proc.pmds.get(base);
       const entry = pmd ?? proc.ptes.get(vpage);
       if (!entry || (write && !entry.writable)) {
-        this.handleMmFault(proc, vpage, write, false);
+        if (!this.handleMmFault(proc, vpage, write, false)) return undefined;
         continue;
       }
       const pfn = pmd ? pmd.pfn + (vpage - base) : entry.pfn;
@@ -1132,9 +1307,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
         continue;
       }
       this.grab(folio, kind);
-      const handle = this.handles.take();
-      this.pins.set(handle, { handle, pid: proc.pid, vpage, pfn, kind, write });
-      return { handle };
+      return pfn;
     }
     throw new Error(`mm model: GUP at pid ${proc.pid} page ${vpage} did not settle`);
   }
@@ -1159,13 +1332,17 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     } else folio.refcount += GUP_PIN_COUNTING_BIAS;
   }
 
-  /** mm/gup.c unpin_user_page / put_page: the reverse of grab. */
+  /** mm/gup.c unpin_user_pages / put_page: every page of the reference let go of. */
   private releasePin(pin: Pin): void {
     this.pins.delete(pin.handle);
     this.handles.give(pin.handle);
-    const folio = this.folioOf(pin.pfn);
+    for (const pfn of pin.pfns) this.ungrab(this.folioOf(pfn), pin.kind);
+  }
+
+  /** mm/gup.c gup_put_folio: the reverse of grab. */
+  private ungrab(folio: Folio, kind: PinKind): void {
     if (folio.zero) return;
-    if (pin.kind === "get") this.putFolio(folio);
+    if (kind === "get") this.putFolio(folio);
     else if (folio.nr > 1) {
       folio.pincount--;
       this.putFolio(folio);

@@ -124,19 +124,28 @@ export function mmPicture(s: MmState, g: MmGeometry): Graph {
 
   for (const pin of [...s.pins.values()].sort((a, b) => a.handle - b.handle)) {
     const id = mmIds.pin(pin.handle);
-    const f = folioOf(s, pin.pfn);
-    const head = f?.pfn ?? pin.pfn;
-    drawn.add(head);
-    pinsOf.set(head, (pinsOf.get(head) ?? 0) + 1);
     const inProc = s.procs.has(pin.pid);
+    const pages = pin.pfns.length > 1 ? `pages ${pin.vpage}–${pin.vpage + pin.pfns.length - 1}` : `page ${pin.vpage}`;
     nodes.push({
       id,
-      label: `pin ${pin.handle}\n${pin.kind}${pin.write ? " write" : ""}, page ${pin.vpage}`,
+      label: `pin ${pin.handle}\n${pin.kind}${pin.write ? " write" : ""}, ${pages}`,
       ...(inProc ? { group: mmIds.proc(pin.pid) } : {}),
       marks: ["pinned"],
     });
-    const label = f && f.nr > 1 ? `+${pin.pfn - f.pfn}` : undefined;
-    edges.push({ from: id, to: mmIds.frame(head), ...(label ? { label } : {}), marks: ["pinned"] });
+    // one edge per folio the range holds, labelled with the pages of it held when it is large
+    const byHead = new Map<number, number[]>();
+    for (const pfn of pin.pfns) {
+      const f = folioOf(s, pfn);
+      const head = f?.pfn ?? pfn;
+      byHead.set(head, [...(byHead.get(head) ?? []), f && f.nr > 1 ? pfn - f.pfn : -1]);
+    }
+    for (const [head, offsets] of byHead) {
+      drawn.add(head);
+      pinsOf.set(head, (pinsOf.get(head) ?? 0) + 1);
+      const large = offsets.filter((o) => o >= 0);
+      const label = large.length ? large.map((o) => `+${o}`).join(" ") : undefined;
+      edges.push({ from: id, to: mmIds.frame(head), ...(label ? { label } : {}), marks: ["pinned"] });
+    }
   }
 
   // every folio that holds something (the zero pages only when mapped): by head pfn

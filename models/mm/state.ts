@@ -52,8 +52,18 @@ export const mmStateJsonSchema = z.object({
       tlb: z.array(z.object({ vpage: n, pfn: n, writable: z.boolean(), dirty: z.boolean() })),
     }),
   ),
+  // one page's reference (`pfn`) or a range's (`pfns`, one per page)
   pins: z.array(
-    z.object({ handle: z.number().int().min(1), pid: n, vpage: n, pfn: n, kind: pinKind, write: z.boolean() }),
+    z.object({
+      handle: z.number().int().min(1),
+      pid: n,
+      vpage: n,
+      pfn: n.optional(),
+      pfns: z.array(n).optional(),
+      kind: pinKind,
+      write: z.boolean(),
+      fast: z.boolean().optional(),
+    }),
   ),
 });
 export type MmStateJson = z.infer<typeof mmStateJsonSchema>;
@@ -104,11 +114,12 @@ export function encodeMmState(s: MmState): MmStateJson {
       pmds: entries(p.pmds),
       tlb: [...p.tlb].map(([vpage, { pfn, writable, dirty }]) => ({ vpage, pfn, writable, dirty })),
     })),
-    pins: [...s.pins.values()].map(({ handle, pid, vpage, pfn, kind, write }) => ({
+    pins: [...s.pins.values()].map(({ handle, pid, vpage, pfns, kind, write, fast }) => ({
       handle,
       pid,
       vpage,
-      pfn,
+      ...(pfns.length === 1 ? { pfn: pfns[0] } : { pfns: [...pfns] }),
+      ...(fast === undefined ? {} : { fast }),
       kind,
       write,
     })),
@@ -150,7 +161,9 @@ export function decodeMmState(json: unknown, geometry: MmGeometry): MmState {
         },
       ]),
     ),
-    pins: new Map(s.pins.map((p) => [p.handle, p])),
+    pins: new Map(
+      s.pins.map(({ pfn, pfns, ...p }) => [p.handle, { ...p, pfns: pfns ?? (pfn === undefined ? [] : [pfn]) }]),
+    ),
   };
 }
 
@@ -202,7 +215,7 @@ export function renderMmState(s: MmState): string {
   }
   for (const pin of s.pins.values()) {
     lines.push(
-      `pin ${pin.handle}  ${pin.kind}${pin.write ? " write" : ""}  pid ${pin.pid} page ${pin.vpage} → frame ${pin.pfn}`,
+      `pin ${pin.handle}  ${pin.kind}${pin.write ? " write" : ""}  pid ${pin.pid} page ${pin.vpage} → frame ${pin.pfns.join(", ")}`,
     );
   }
   return lines.join("\n");

@@ -16,6 +16,8 @@ export const MM_MAX_CELLS = 4096;
 export const MM_MAX_PAGES = 1 << 24;
 /** A huge page is at most 2^9 pages (x86-64's 2 MiB PMD; the generator uses 2^2). */
 export const MM_MAX_HUGE_ORDER = 9;
+/** Pages one read, fill or pin may cover: a 2 MiB huge page of 4 KiB pages, twice over. */
+export const MM_MAX_SPAN = 1024;
 /** Files the ops may name. */
 export const MM_MAX_FILES = 64;
 /** Processes alive at once, hence pids (1 … this), and pin handles likewise (the generator names 6 and 4). */
@@ -44,6 +46,8 @@ const pid = z.number().int().min(1).max(MM_MAX_PIDS);
 // A page or range may reach past the window (EINVAL): up to the largest window, so every window can be overshot.
 const page = z.number().int().min(0).max(MM_MAX_PAGES);
 const pages = z.number().int().min(0).max(MM_MAX_PAGES);
+/** The pages one access op covers (read, fill, pin): at least one, at most a huge page's worth of the largest window. */
+const span = z.number().int().min(1).max(MM_MAX_SPAN);
 const prot = z.enum(["r", "rw"]);
 export type Prot = z.infer<typeof prot>;
 export const madviseAdvice = z.enum([
@@ -78,12 +82,31 @@ export const mmOpSchema = z.discriminatedUnion("op", [
   z.object({ op: z.literal("munmap"), pid, page, pages }).strict(),
   z.object({ op: z.literal("mprotect"), pid, page, pages, prot }).strict(),
   z.object({ op: z.literal("madvise"), pid, page, pages, advice: madviseAdvice }).strict(),
-  /** Reads every cell of the page: one read shows any difference anywhere in it. */
-  z.object({ op: z.literal("read"), pid, page }).strict(),
+  /** Reads every cell of the page (of `pages` pages from it, feature "range"): one read shows any difference in it. */
+  z.object({ op: z.literal("read"), pid, page, pages: span.optional() }).strict(),
   z.object({ op: z.literal("write"), pid, page, cell, value }).strict(),
+  /** memset: every cell of `pages` pages from `page` gets `value`, page by page (feature "range"). */
+  z.object({ op: z.literal("fill"), pid, page, pages: span, value }).strict(),
+  /**
+   * mremap of [page, page + pages): with `to`, moved there (MREMAP_MAYMOVE | MREMAP_FIXED) as `newPages`
+   * pages; without, resized in place (feature "mremap").
+   */
+  z.object({ op: z.literal("mremap"), pid, page, pages, newPages: pages, to: page.optional() }).strict(),
   // GUP references held by a device on behalf of the process that took them (until unpin or its exit):
-  // feature "gup" for FOLL_GET (kind "get"), unpin and pinRead; feature "pin" for FOLL_PIN kinds and pinWrite
-  z.object({ op: z.literal("pin"), pid, page, kind: pinKind, write: z.boolean() }).strict(),
+  // feature "gup" for FOLL_GET (kind "get"), unpin and pinRead; feature "pin" for FOLL_PIN kinds and pinWrite.
+  // One reference covers `pages` pages (feature "range"), as vmsplice or a fixed buffer takes a range; `fast`
+  // says whether GUP-fast takes it (absent: as the engine does).
+  z
+    .object({
+      op: z.literal("pin"),
+      pid,
+      page,
+      pages: span.optional(),
+      kind: pinKind,
+      write: z.boolean(),
+      fast: z.boolean().optional(),
+    })
+    .strict(),
   z.object({ op: z.literal("unpin"), handle }).strict(),
   z.object({ op: z.literal("pinRead"), handle }).strict(),
   z.object({ op: z.literal("pinWrite"), handle, cell, value }).strict(),
@@ -97,9 +120,20 @@ export const mmOpSchema = z.discriminatedUnion("op", [
 ]);
 export type MmOp = z.infer<typeof mmOpSchema>;
 
-/** The feature an op needs beyond the base set, if any: engines without it never see the op. */
-export function opFeature(op: MmOp): MmFeature | undefined {
+/** The features an op needs beyond the base set (none: []): engines lacking one never see the op. */
+export function opFeatures(op: MmOp): readonly MmFeature[] {
+  const one = opFeature(op);
+  const range = (op.op === "read" || op.op === "pin") && op.pages !== undefined && op.pages > 1;
+  return range ? (one ? ["range", one] : ["range"]) : one ? [one] : [];
+}
+
+/** The feature an op's kind needs, a range apart (see opFeatures). */
+function opFeature(op: MmOp): MmFeature | undefined {
   switch (op.op) {
+    case "fill":
+      return "range";
+    case "mremap":
+      return "mremap";
     case "pin":
       return op.kind === "get" ? "gup" : op.kind === "longterm" && op.write ? "longterm" : "pin";
     case "pinWrite":
@@ -129,7 +163,7 @@ export function opFeature(op: MmOp): MmFeature | undefined {
  * "pin" (every FOLL_PIN kind) implies "longterm" (writable longterm pins: io_uring fixed buffers, and pinWrite),
  * which implies "gup" (FOLL_GET): an engine lists every feature it offers.
  */
-export const MM_FEATURES = ["gup", "pin", "longterm", "thp", "ksm", "file"] as const;
+export const MM_FEATURES = ["gup", "pin", "longterm", "thp", "ksm", "file", "range", "mremap"] as const;
 export type MmFeature = (typeof MM_FEATURES)[number];
 
 /** Errors are errno names as Linux returns them; a fault is what the MMU delivered (SIGSEGV). */
@@ -141,6 +175,8 @@ export const mmObsSchema = z.union([
   z.object({ pid }).strict(),
   z.object({ handle }).strict(),
   z.object({ data: z.array(z.number().int().min(0).max(255)) }).strict(),
+  /** A read or pinRead of a range (an op with `pages`, or a pin taken with it): each page's cells. */
+  z.object({ pages: z.array(z.array(z.number().int().min(0).max(255))) }).strict(),
   z.object({ fault: z.literal("SEGV") }).strict(),
   z.object({ error: mmErrno }).strict(),
 ]);
@@ -296,11 +332,16 @@ export interface MmPinView {
   readonly handle: number;
   /** The process that took it; its exit drops it. */
   readonly pid: number;
+  /** The first page of the range pinned. */
   readonly vpage: number;
-  /** The page (not the head) the device refers to. */
-  readonly pfn: number;
+  /** The pages (not the heads) the device refers to, one per page of the range. */
+  readonly pfns: readonly number[];
   readonly kind: PinKind;
   readonly write: boolean;
+  /** Taken by an op with `pages` (pinRead then answers `{pages}`). */
+  readonly range?: boolean;
+  /** Taken by GUP-fast (true), the slow path (false), or as the engine does (absent). */
+  readonly fast?: boolean;
 }
 
 export interface MmTouched {

@@ -51,15 +51,23 @@ function perOp(
   };
 }
 
+/** Pages an access op touches: a read, write, fill or pin of a range, one page by default. */
+const span = (op: MmOp): number =>
+  op.op === "fill" ? op.pages : op.op === "read" || op.op === "pin" ? (op.pages ?? 1) : 1;
+
 /**
- * Base pages an op may copy: a write or a pin breaks COW on one page; collapse copies a huge page; unmerging
- * copies each KSM page; a KSM scan copies only where a merge failed on a page held by a reference (break_cow).
+ * Base pages an op may copy: a write or a pin breaks COW on one page (a fill or a pin of a range on each of its
+ * pages); collapse copies a huge page; unmerging copies each KSM page (mremap unmerges what it moves); a KSM scan
+ * copies only where a merge failed on a page held by a reference (break_cow).
  */
 function copyBudget(op: MmOp, s: MmState): number {
   switch (op.op) {
     case "write":
+    case "fill":
     case "pin":
-      return 1;
+      return span(op);
+    case "mremap":
+      return op.pages;
     case "collapse":
       return hugeSize(s.geometry);
     case "madvise":
@@ -85,12 +93,20 @@ function folioBudget(op: MmOp, s: MmState): number {
   switch (op.op) {
     case "read": {
       // Untouched anonymous memory reads the zero page (or the huge zero page): only a page cache may fill in.
-      const vma = findVma(s.procs.get(op.pid)?.vmas ?? [], op.page);
-      return vma && !vma.shared && vma.file === null ? 0 : 1;
+      const vmas = s.procs.get(op.pid)?.vmas ?? [];
+      let folios = 0;
+      for (let vpage = op.page; vpage < op.page + span(op); vpage++) {
+        const vma = findVma(vmas, vpage);
+        if (!(vma && !vma.shared && vma.file === null)) folios++;
+      }
+      return folios;
     }
     case "write":
+    case "fill":
     case "pin":
-      return 2; // a private file page: read into the page cache, then copied
+      return 2 * span(op); // a private file page: read into the page cache, then copied
+    case "mremap":
+      return op.pages; // KSM pages it moves are unmerged
     case "fileWrite":
     case "collapse":
       return 1;
@@ -110,7 +126,9 @@ export const faultAllocatesOne = perOp(
     const folios = folioBudget(op, s);
     if (used.folios > folios) return `${op.op} allocated ${used.folios} folio(s); the bound is ${folios}`;
     const huge = used.pages > used.folios;
-    if (huge && !(op.op === "collapse" || ((op.op === "write" || op.op === "pin") && used.copies === 0))) {
+    const access = op.op === "write" || op.op === "fill" || op.op === "pin";
+    // a range may copy one page and fault a THP into untouched memory further on
+    if (huge && !(op.op === "collapse" || (access && (used.copies === 0 || span(op) > 1)))) {
       return `${op.op} allocated a huge folio${used.copies ? " while copying" : ""}`;
     }
     return undefined;
@@ -190,8 +208,14 @@ export const unwrittenPagesStayShared: Property<MmOp, MmObs, MmState> = {
         const huge = hugeSize(s.geometry);
         switch (op.op) {
           case "write":
+          case "fill":
           case "pin":
-            forget(op.pid, op.page, op.page + 1);
+            forget(op.pid, op.page, op.page + span(op));
+            break;
+          case "mremap":
+            // what moved (a move of several VMAs keeps each one's offset), and where it went
+            forget(op.pid, op.page, op.page + op.pages);
+            forget(op.pid, op.to ?? op.page, (op.to ?? op.page) + Math.max(op.pages, op.newPages));
             break;
           case "collapse": {
             const base = op.page - (op.page % huge);

@@ -136,11 +136,13 @@ function pinRefs(s: MmState, f: MmFrameView): { refs: number; pins: number } {
   let refs = 0;
   let pins = 0;
   for (const pin of s.pins.values()) {
-    if (pin.pfn < f.pfn || pin.pfn >= f.pfn + f.nr) continue;
-    if (pin.kind === "get") refs++;
-    else {
-      pins++;
-      refs += f.nr > 1 ? 1 : GUP_PIN_COUNTING_BIAS;
+    for (const pfn of pin.pfns) {
+      if (pfn < f.pfn || pfn >= f.pfn + f.nr) continue;
+      if (pin.kind === "get") refs++;
+      else {
+        pins++;
+        refs += f.nr > 1 ? 1 : GUP_PIN_COUNTING_BIAS;
+      }
     }
   }
   return { refs, pins };
@@ -229,7 +231,8 @@ export const noFreeFrameReferenced: Scoped = {
     if (f.rmap.size || f.pmds.size)
       return `frame ${f.pfn} freed while the rmap still names ${[...f.rmap, ...f.pmds].map(where).join(", ")}`;
     for (const pin of s.pins.values())
-      if (pin.pfn >= f.pfn && pin.pfn < f.pfn + f.nr) return `frame ${f.pfn} freed while pin ${pin.handle} holds it`;
+      if (pin.pfns.some((pfn) => pfn >= f.pfn && pfn < f.pfn + f.nr))
+        return `frame ${f.pfn} freed while pin ${pin.handle} holds it`;
     return undefined;
   },
 };
@@ -314,12 +317,15 @@ export const pinnedAnonExclusive: Scoped = {
   frame(s, f) {
     if (!f.anon || f.zero || (f.nr > 1 ? f.pincount === 0 : f.refcount < GUP_PIN_COUNTING_BIAS)) return undefined;
     for (const pin of s.pins.values()) {
-      if (pin.kind === "get" || pin.pfn < f.pfn || pin.pfn >= f.pfn + f.nr) continue;
-      const i = pin.pfn - f.pfn;
-      if (f.pageMapcount[i] > 0 && !f.pageExclusive[i])
-        return `pin ${pin.handle} holds frame ${pin.pfn}, mapped by a PTE but not AnonExclusive`;
-      if (f.entireMapcount > 0 && !f.pageExclusive[0])
-        return `pin ${pin.handle} holds frame ${pin.pfn}, mapped by a PMD whose THP is not AnonExclusive`;
+      if (pin.kind === "get") continue;
+      for (const pfn of pin.pfns) {
+        if (pfn < f.pfn || pfn >= f.pfn + f.nr) continue;
+        const i = pfn - f.pfn;
+        if (f.pageMapcount[i] > 0 && !f.pageExclusive[i])
+          return `pin ${pin.handle} holds frame ${pfn}, mapped by a PTE but not AnonExclusive`;
+        if (f.entireMapcount > 0 && !f.pageExclusive[0])
+          return `pin ${pin.handle} holds frame ${pfn}, mapped by a PMD whose THP is not AnonExclusive`;
+      }
     }
     return undefined;
   },
