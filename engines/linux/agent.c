@@ -374,9 +374,9 @@ __attribute__((noreturn)) static void worker(int channel) {
         }
         _exit(0);
       case K_GET: { // one pipe buffer per page: vmsplice gets every page (all or nothing, as the model's range pin)
-        long per = per_pipe, done = 0;
+        long done = 0;
         for (int i = 0; rc == 0 && done < q.pages; i++) {
-          long n = q.pages - done < per ? q.pages - done : per;
+          long n = q.pages - done < per_pipe ? q.pages - done : per_pipe;
           int *pp = pipes[q.handle][i];
           if (i >= MAX_PIPES || pipe(pp) < 0) {
             if (i >= MAX_PIPES) errno = EMSGSIZE; // no observation: the engine fails

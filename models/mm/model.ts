@@ -712,8 +712,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   private moveVma(proc: Proc, page: number, pages: number, to: number, newPages: number): void {
     const vma = findVma(proc.vmas, page)!;
     if (vma.mergeable) this.ksm.unmerge(proc.pid, page, page + pages); // ksm_madvise(MADV_UNMERGEABLE)
-    const copy: Vma = { ...findVma(proc.vmas, page)!, start: to, end: to + newPages };
-    copy.pgoff = vma.pgoff + (page - vma.start);
+    const copy: Vma = { ...vma, start: to, end: to + newPages, pgoff: vma.pgoff + (page - vma.start) };
     if (copy.cache?.kind === "shmem") copy.cache.users++;
     const i = proc.vmas.findIndex((v) => v.start >= copy.end);
     proc.vmas.splice(i < 0 ? proc.vmas.length : i, 0, copy);
