@@ -1,36 +1,59 @@
-// The families of the kernel's own CoW selftest (tools/testing/selftests/mm/cow.c, defined in fuzz/mm/cow.ts) as
-// cowcheck traces. `npx tsx scenarios/mm-cow.ts` writes them to traces/mm/cow/, with every observation recorded,
-// so `npx cowcheck replay traces/mm/cow/<name>.trace.json --engine …` checks an engine.
-import { mkdirSync, writeFileSync } from "node:fs";
+// The kernel's CoW selftest (tools/testing/selftests/mm/cow.c) as cowcheck traces: every case of fuzz/mm/cow-cases.ts
+// that the vocabulary can write, at the real geometry (4 KiB pages, 2 MiB THPs), with every observation recorded
+// (the oracle's). `npx tsx scenarios/mm-cow.ts` rewrites traces/mm/cow/ and its index.json (every case, with what
+// blocks the rest), so `npx cowcheck replay traces/mm/cow/<name>.trace.json --engine …` checks an engine.
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { formatTrace, type Trace } from "../core/index.ts";
-import { type CowScenario, cowScenariosFor } from "../fuzz/mm/cow.ts";
-import { defaultMmGeometry, type MmObs, type MmOp } from "../models/mm/types.ts";
+import { type CowCase, caseFeatures, cowCases } from "../fuzz/mm/cow-cases.ts";
+import type { MmGeometry, MmObs, MmOp } from "../models/mm/types.ts";
 import { MmOracle } from "../oracles/mm.ts";
 
-export { type CowScenario, cowScenariosFor };
+/** x86-64's pages and PMD, one observed cell per page (cow.c's memset writes whole pages), one file (the memfd). */
+export const cowGeometry: MmGeometry = { pageSize: 4096, cellsPerPage: 1, pages: 2048, hugeOrder: 9, files: 1 };
 
-export const cowScenarios: readonly CowScenario[] = cowScenariosFor(defaultMmGeometry);
+export const allCowCases: readonly CowCase[] = cowCases(cowGeometry);
+export const writtenCowCases: readonly CowCase[] = allCowCases.filter((c) => c.gaps.length === 0);
 
-/** A scenario as a trace file, with every observation recorded (the oracle's). */
-export function cowTrace(s: CowScenario): Trace<MmOp, MmObs> & { note: string } {
-  const oracle = new MmOracle(defaultMmGeometry);
-  const expected = s.ops.map((op) => oracle.apply(op) as MmObs);
+/** A case as a trace file, with every observation recorded (the oracle's). */
+export function cowTrace(c: CowCase): Trace<MmOp, MmObs> & { note: string } {
+  const oracle = new MmOracle(cowGeometry);
+  const expected = c.ops.map((op) => oracle.apply(op) as MmObs);
+  const variant = c.variant === "cow.c" ? "" : ` [cowcheck's ${c.variant} variant]`;
+  const omits = c.omits ? ` Leaves out ${c.omits}.` : "";
   return {
     cowcheck: 1,
     layer: "mm",
-    geometry: defaultMmGeometry,
-    features: ["gup", "pin", "longterm", "thp"],
-    note: s.note,
-    ops: s.ops,
+    geometry: cowGeometry,
+    features: caseFeatures(c),
+    note: `cow.c '${c.test}' with ${c.backing}${variant}: the last observation is what cow.c asserts.${omits}`,
+    ops: [...c.ops],
     expected,
   };
+}
+
+/** The index: every case, written or not, and what the unwritten ones lack. */
+export function cowIndex(): string {
+  const own = allCowCases.filter((c) => c.variant === "cow.c");
+  const head = {
+    source: "tools/testing/selftests/mm/cow.c (Linux 6.18), on x86-64 with THP orders 2-9 and hugetlb 2 MiB, 1 GiB",
+    cases: own.length,
+    written: own.filter((c) => c.gaps.length === 0).length,
+    variants: allCowCases.length - own.length,
+    variantsWritten: writtenCowCases.filter((c) => c.variant !== "cow.c").length,
+  };
+  const rows = allCowCases.map((c) =>
+    JSON.stringify({ name: c.name, test: c.test, backing: c.backing, variant: c.variant, gaps: c.gaps }),
+  );
+  return `${JSON.stringify(head, null, 1).slice(0, -2)},\n "rows": [\n  ${rows.join(",\n  ")}\n ]\n}\n`;
 }
 
 export const cowTraceDir = fileURLToPath(new URL("../traces/mm/cow/", import.meta.url));
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   mkdirSync(cowTraceDir, { recursive: true });
-  for (const s of cowScenarios) writeFileSync(`${cowTraceDir}${s.name}.trace.json`, formatTrace(cowTrace(s)));
-  console.log(`wrote ${cowScenarios.length} traces to ${cowTraceDir}`);
+  for (const f of readdirSync(cowTraceDir)) if (f.endsWith(".trace.json")) rmSync(`${cowTraceDir}${f}`);
+  for (const c of writtenCowCases) writeFileSync(`${cowTraceDir}${c.name}.trace.json`, formatTrace(cowTrace(c)));
+  writeFileSync(`${cowTraceDir}index.json`, cowIndex());
+  console.log(`wrote ${writtenCowCases.length} traces and index.json to ${cowTraceDir}`);
 }

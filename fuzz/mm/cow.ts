@@ -1,8 +1,9 @@
-// The families of the kernel's own CoW selftest (tools/testing/selftests/mm/cow.c) as named op sequences. Each
-// scenario records its decisive observation and the mutants (the bug classes) it exists to catch. They are the mm
-// layer's corpus (run first in every campaign, and seeds that random ops are spliced into), and
-// scenarios/mm-cow.ts writes them as trace files under traces/mm/cow/.
-import type { MmGeometry, MmObs, MmOp } from "../../models/mm/types.ts";
+// The families of the kernel's own CoW selftest (tools/testing/selftests/mm/cow.c) as short named op sequences at
+// any geometry, each page holding its own value (so a copy of the wrong subpage shows, which cow.c's memset cannot).
+// Each scenario records its decisive observation and the mutants (the bug classes) it exists to catch. They are the
+// mm layer's corpus (run first in every campaign, and seeds that random ops are spliced into); cow.c's own cases,
+// every one, are fuzz/mm/cow-cases.ts.
+import { defaultMmGeometry, type MmGeometry, type MmObs, type MmOp } from "../../models/mm/types.ts";
 
 export interface CowScenario {
   readonly name: string;
@@ -230,3 +231,6 @@ export function cowScenariosFor(g: MmGeometry): CowScenario[] {
     },
   ];
 }
+
+/** The corpus at the fuzzing geometry. */
+export const cowScenarios: readonly CowScenario[] = cowScenariosFor(defaultMmGeometry);
