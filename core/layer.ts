@@ -16,6 +16,11 @@ export interface Mutant<Op, Obs, State, G> {
    * geometry rule puts them last, over the user's (core/geometry.ts).
    */
   readonly geometry?: Partial<G>;
+  /**
+   * Geometry fields it needs unless the user says otherwise (mm's mTHP mutants: a huge page large enough for an
+   * order below it), as a real engine's defaults are.
+   */
+  readonly prefers?: Partial<G>;
   create(geometry: G): Engine<Op, Obs, State>;
 }
 
@@ -26,8 +31,9 @@ export function mutantOf<Op, Obs, State, G>(
   Model: new (geometry: G) => Engine<Op, Obs, State>,
   killedBy?: PropertyKind,
   geometry?: Partial<G>,
+  prefers?: Partial<G>,
 ): Mutant<Op, Obs, State, G> {
-  return { name, mimics, killedBy, geometry, create: (g) => new Model(g) };
+  return { name, mimics, killedBy, geometry, prefers, create: (g) => new Model(g) };
 }
 
 export interface Layer<Op, Obs, State, G> {

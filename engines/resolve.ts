@@ -30,7 +30,12 @@ export async function resolveEngine(
       const known = layer.mutants.map((x) => x.name).join(", ") || "none";
       throw new InputError(`no mutant "${name}" in layer ${layer.name} (known: ${known})`);
     }
-    return { name: `${layer.name}:mutant:${name}`, fixedGeometry: m.geometry, create: (g) => m.create(g) };
+    return {
+      name: `${layer.name}:mutant:${name}`,
+      fixedGeometry: m.geometry,
+      geometry: m.prefers,
+      create: (g) => m.create(g),
+    };
   }
   if (spec.startsWith("stdio:")) {
     const command = spec.slice("stdio:".length).trim();

@@ -14,6 +14,7 @@ import { deepEqual, type Engine } from "../core/index.ts";
 import {
   err,
   LowestFree,
+  MIN_ANON_THP_ORDER,
   MM_FEATURES,
   MM_MAX_HANDLES,
   MM_MAX_PIDS,
@@ -333,6 +334,8 @@ export class MmOracle implements Engine<MmOp, Allowed> {
         return { pid: this.addProc({ extents: [], own: new Map() }) };
       case "ksmScan":
         return OK;
+      case "thpPolicy": // only where memory comes from, never what it holds; orders outside 2 … hugeOrder have no knob
+        return op.order >= MIN_ANON_THP_ORDER && op.order <= this.geometry.hugeOrder ? OK : err("EINVAL");
       case "unpin":
         return this.release(op.handle) ? OK : err("EBADF");
       case "pinRead": {

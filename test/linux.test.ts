@@ -2,7 +2,8 @@
 // (traces/mm/cow/) run on it at the real geometry. Skipped, with the reason printed, where the agent
 // cannot run (not Linux, no C compiler).
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { describe, expect, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import type { EngineFactory } from "../core/index.ts";
 import { linuxFeatures, linuxGeometry, linuxUnavailable } from "../engines/linux/index.ts";
 import { engineCatalogue, resolveEngine } from "../engines/resolve.ts";
 import { caseFeatures } from "../fuzz/mm/cow-cases.ts";
@@ -100,15 +101,19 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
     const lacking = writtenCowCases.length - cowRunnable.length;
     console.log(`${lacking} of ${writtenCowCases.length} cow.c traces need features the agent does not offer here`);
   }
-  test.each(cowRunnable.map((c) => [c.name, c] as const))("cow.c %s passes on the kernel", async (name) => {
-    const { trace } = loadTrace(`${cowTraceDir}${name}.trace.json`);
-    const factory = await resolveEngine(mmLayer, "linux");
-    const model = await resolveEngine(mmLayer, "model");
-    try {
+  describe("cow.c's cases", () => {
+    // one agent for all, reset between traces (as a campaign does)
+    let factory: EngineFactory;
+    let model: EngineFactory;
+    beforeAll(async () => {
+      factory = await resolveEngine(mmLayer, "linux");
+      model = await resolveEngine(mmLayer, "model");
+    });
+    afterAll(() => factory?.dispose?.());
+    test.each(cowRunnable.map((c) => [c.name]))("cow.c %s passes on the kernel", async (name) => {
+      const { trace } = loadTrace(`${cowTraceDir}${name}.trace.json`);
       expect(await replayTrace(mmLayer, trace, factory, noPagemap ? {} : { against: model })).toBeUndefined();
-    } finally {
-      await factory.dispose?.();
-    }
+    });
   });
 
   test("a worker that dies is an engine failure naming the pid, and nothing outlives the agent", async () => {

@@ -60,6 +60,9 @@ const families: [string, string][] = [
   ["cow--shared-zeropage", "zero-page-written"],
   ["cow--huge-zeropage", "huge-zero-written"],
   ["cow--memfd", "private-file-stale"],
+  ["basic-cow--pte-mapped-thp-64k", "mthp-reuse-shared"],
+  ["basic-cow--partially-mremapped-thp-16k", "mthp-reuse-shared"],
+  ["basic-cow--single-pte-of-thp-1024k", "mthp-head-only-exclusive"],
 ];
 test.each(families)("%s catches mutant %s", async (name, mutant) => {
   expect(mmLayer.mutants.some((m) => m.name === mutant)).toBe(true);

@@ -773,6 +773,150 @@ static void ksm_scan(void) {
   reply("{\"ok\":true}");
 }
 
+// ---- THP policy (feature "mthp"): hugepages-<size>kB/enabled are machine-wide. The model starts from every
+// order below the PMD's "never" and the PMD's "inherit" (of the top level's "madvise"); an agent changes a knob only
+// holding THP_LOCK exclusively, and puts every knob back before it lets go (at reset, bye, or a signal). Every other
+// op runs holding the lock shared, so no agent's fault meets another's policy. An agent killed while holding it
+// leaves THP_SAVED; the next agent to start restores from it.
+
+#define THP "/sys/kernel/mm/transparent_hugepage/"
+#define THP_LOCK "/run/cowcheck-thp.lock"
+#define THP_SAVED "/run/cowcheck-thp.saved"
+#define MAX_ORDER 12
+static const char *thp_modes[] = {"always", "madvise", "never", "inherit"};
+static int thp_lock_fd = -1;
+static int thp_held; // 0, LOCK_SH or LOCK_EX
+
+static void thp_knob(long order, char *path, size_t n) {
+  snprintf(path, n, THP "hugepages-%ldkB/enabled", (page_size >> 10) << order);
+}
+
+/** The knob's current mode (the bracketed word), or "" if there is no knob. */
+static void thp_read(long order, char out[16]) {
+  char path[128], buf[128];
+  thp_knob(order, path, sizeof path);
+  out[0] = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ssize_t k = pread(fd, buf, sizeof buf - 1, 0);
+  close(fd);
+  if (k <= 0) return;
+  buf[k] = 0;
+  char *a = strchr(buf, '['), *b = a ? strchr(a, ']') : NULL;
+  if (a && b && b - a - 1 < 16) {
+    memcpy(out, a + 1, (size_t)(b - a - 1));
+    out[b - a - 1] = 0;
+  }
+}
+
+static int thp_write(long order, const char *mode) {
+  char path[128];
+  thp_knob(order, path, sizeof path);
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int ok = pwrite(fd, mode, strlen(mode), 0) == (ssize_t)strlen(mode);
+  close(fd);
+  return ok ? 0 : -1;
+}
+
+static int thp_lock(int how) {
+  if (thp_lock_fd < 0) thp_lock_fd = open(THP_LOCK, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (thp_lock_fd < 0) return -1;
+  while (flock(thp_lock_fd, how) < 0)
+    if (errno != EINTR || stop_requested) return -1;
+  thp_held = how;
+  return 0;
+}
+
+static void thp_unlock(void) {
+  if (thp_held) flock(thp_lock_fd, LOCK_UN);
+  thp_held = 0;
+}
+
+/** Under the exclusive lock: put back the knobs THP_SAVED lists (an agent of ours changed them), then forget it. */
+static void thp_put_back(void) {
+  FILE *f = fopen(THP_SAVED, "re");
+  if (!f) return;
+  long order;
+  char mode[16];
+  while (fscanf(f, "%ld %15s", &order, mode) == 2) thp_write(order, mode);
+  fclose(f);
+  unlink(THP_SAVED);
+}
+
+/** Whether every THP order is where the model starts: below the PMD "never" (or no knob), the PMD "inherit". */
+static const char *thp_baseline_error(long pmd_order) {
+  static char why[160];
+  for (long o = 2; o <= pmd_order && o <= MAX_ORDER; o++) {
+    char m[16];
+    thp_read(o, m);
+    const char *want = o == pmd_order ? "inherit" : "never";
+    if (m[0] && strcmp(m, want)) {
+      snprintf(why, sizeof why, THP "hugepages-%ldkB/enabled is %s; the model starts from %s", (page_size >> 10) << o, m, want);
+      return why;
+    }
+  }
+  return NULL;
+}
+
+/** At start: restore what an agent killed while changing the policy left, then check the starting point. */
+static void thp_recover(long pmd_order) {
+  if (thp_lock(LOCK_EX)) return;
+  thp_put_back();
+  const char *why = thp_baseline_error(pmd_order);
+  thp_unlock();
+  if (why) die("%s", why);
+}
+
+/** Back to the starting point, and the lock let go (a sequence's end). */
+static void thp_restore(void) {
+  if (thp_held == LOCK_EX) thp_put_back();
+  thp_unlock();
+}
+
+static void thp_policy(const char *op, long pmd_order) {
+  long order = num(op, "order", -1);
+  int mode = -1;
+  for (int i = 0; i < 4; i++)
+    if (str_is(op, "enabled", thp_modes[i])) mode = i;
+  char now[16];
+  if (order >= 2 && order <= pmd_order) thp_read(order, now);
+  if (order < 2 || order > pmd_order || !now[0] || mode < 0) return reply("{\"error\":\"EINVAL\"}");
+  if (thp_held != LOCK_EX) {
+    if (thp_lock(LOCK_EX)) return fail("cannot lock %s: %s", THP_LOCK, strerror(errno));
+    // what every knob is now is what to put back: saved before any is changed
+    FILE *f = fopen(THP_SAVED, "we");
+    int ok = f != NULL;
+    for (long o = 2; ok && o <= pmd_order; o++) {
+      char m[16];
+      thp_read(o, m);
+      if (m[0]) ok &= fprintf(f, "%ld %s\n", o, m) > 0;
+    }
+    if (f) ok &= fclose(f) == 0;
+    if (!ok) return fail("writing %s failed: %s", THP_SAVED, strerror(errno));
+  }
+  if (thp_write(order, thp_modes[mode])) return fail("writing hugepages-%ldkB/enabled failed: %s", (page_size >> 10) << order, strerror(errno));
+  reply("{\"ok\":true}");
+}
+
+/** THP as the model has it: the top level "madvise" (the agent never changes it). */
+static int thp_top_madvise(void) {
+  char top[64] = "";
+  FILE *f = fopen(THP "enabled", "re");
+  if (!f) return 0;
+  int ok = fgets(top, sizeof top, f) != NULL && strstr(top, "[madvise]");
+  fclose(f);
+  return ok;
+}
+
+/** The policy is offered where the knobs are writable (root). */
+static int mthp_ok;
+static int thp_offered(long pmd_order) {
+  char path[128];
+  thp_knob(pmd_order, path, sizeof path);
+  return access(path, W_OK) == 0;
+}
+
 // ---- the pagemap view (feature "pagemap"): what /proc tells root about each worker's window, for the structural
 // comparison with the model (docs/linux.md). Per present page: its PFN and flags; per VMA: AnonHugePages.
 
@@ -926,8 +1070,11 @@ static void spawn(void) {
   reply("{\"pid\":%d}", pid);
 }
 
+static long pmd_order;
+
 static void do_op(const char *op) {
   if (str_is(op, "op", "spawn")) return spawn();
+  if (str_is(op, "op", "thpPolicy")) return mthp_ok ? thp_policy(op, pmd_order) : fail("thpPolicy needs feature mthp");
   if (str_is(op, "op", "ksmScan")) return ksm_scan();
   if (str_is(op, "op", "fileRead") || str_is(op, "op", "fileWrite")) {
     long f = num(op, "file", -1), page = num(op, "page", -1);
@@ -1132,7 +1279,7 @@ int main(int argc, char **argv) {
   cells = geometry(g, "cellsPerPage");
   window = geometry(g, "pages");
   nfiles = geometry(g, "files");
-  long order = geometry(g, "hugeOrder");
+  long order = pmd_order = geometry(g, "hugeOrder");
   if (page_size != sysconf(_SC_PAGESIZE)) die("pageSize %ld, but this machine's pages are %ld bytes", page_size, sysconf(_SC_PAGESIZE));
   pipe_limit();
   long hpage = 0;
@@ -1160,10 +1307,13 @@ int main(int argc, char **argv) {
     ksm_seen = ksm_pages_scanned();
   }
   khugepaged_seen = khugepaged_collapsed();
-  int thp = access("/sys/kernel/mm/transparent_hugepage/enabled", R_OK) == 0;
+  int thp = thp_top_madvise();
+  if (thp) thp_recover(order);
+  mthp_ok = thp && thp_offered(order);
   longterm_ok = longterm_offered();
-  printf("{\"hello\":{\"protocol\":1,\"layer\":\"mm\",\"name\":\"linux\",\"features\":[\"reset\",\"file\",\"gup\",\"range\",\"mremap\"%s%s%s%s]}}\n",
-         thp ? ",\"thp\"" : "", ksm_offered() ? ",\"ksm\"" : "", pagemap_offered() ? ",\"pagemap\"" : "", longterm_ok ? ",\"longterm\"" : "");
+  printf("{\"hello\":{\"protocol\":1,\"layer\":\"mm\",\"name\":\"linux\",\"features\":[\"reset\",\"file\",\"gup\",\"range\",\"mremap\"%s%s%s%s%s]}}\n",
+         thp ? ",\"thp\"" : "", mthp_ok ? ",\"mthp\"" : "", ksm_offered() ? ",\"ksm\"" : "", pagemap_offered() ? ",\"pagemap\"" : "",
+         longterm_ok ? ",\"longterm\"" : "");
   fflush(stdout);
   char *line = NULL;
   size_t cap = 0;
@@ -1175,9 +1325,14 @@ int main(int argc, char **argv) {
   while (!stop_requested && getline(&line, &cap, stdin) > 0) {
     id = num(line, "id", -1);
     const char *op = strstr(line, "\"op\":{");
-    if (op) do_op(op + 5);
-    else if (find_key(line, "reset")) {
+    if (op) {
+      // no fault of ours meets another agent's THP policy: ops run holding the lock shared, unless we hold it
+      if (thp && thp_held != LOCK_EX && thp_lock(LOCK_SH)) fail("cannot lock %s: %s", THP_LOCK, strerror(errno));
+      else do_op(op + 5);
+      if (thp_held == LOCK_SH) thp_unlock();
+    } else if (find_key(line, "reset")) {
       kill_all();
+      thp_restore();
       make_files();
       printf("{\"id\":%ld,\"ok\":true}\n", id);
       fflush(stdout);
@@ -1186,5 +1341,6 @@ int main(int argc, char **argv) {
     else fail("a request this agent does not understand");
   }
   kill_all();
+  thp_restore();
   return 0;
 }

@@ -33,8 +33,16 @@ export function linuxUnavailable(): string | undefined {
 export function linuxFeatures(): { offered: string[]; missing: Record<string, string> } {
   const offered = ["reset", "file", "gup", "range", "mremap"];
   const missing: Record<string, string> = {};
-  if (existsSync("/sys/kernel/mm/transparent_hugepage/enabled")) offered.push("thp");
-  else missing.thp = "no /sys/kernel/mm/transparent_hugepage (a kernel without THP)";
+  const thp = readFirstLine("/sys/kernel/mm/transparent_hugepage/enabled");
+  if (thp === undefined) missing.thp = "no /sys/kernel/mm/transparent_hugepage (a kernel without THP)";
+  else if (!thp.includes("[madvise]"))
+    missing.thp = `/sys/kernel/mm/transparent_hugepage/enabled is "${thp}"; the model knows "madvise"`;
+  else offered.push("thp");
+  const pmdKnob = `/sys/kernel/mm/transparent_hugepage/hugepages-${4 << linuxGeometry.hugeOrder}kB/enabled`;
+  if (missing.thp) missing.mthp = "needs THP (see thp)";
+  else if (!writable(pmdKnob))
+    missing.mthp = "setting a THP size's policy needs write access to /sys/kernel/mm/transparent_hugepage (root)";
+  else offered.push("mthp");
   const knobs = ["pages_to_scan", "sleep_millisecs", "smart_scan", "run"].map((k) => `/sys/kernel/mm/ksm/${k}`);
   const sharing = readFirstLine("/sys/kernel/mm/ksm/max_page_sharing");
   if (!knobs.every((k) => writable(k)))

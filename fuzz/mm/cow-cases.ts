@@ -24,7 +24,7 @@ export const x86Machine = (g: MmGeometry): CowMachine => ({
 });
 
 /** Vocabulary a case needs that the mm layer does not have yet. */
-export type CowGap = "swap" | "mthp" | "hugetlb" | "disk-file" | "softdirty";
+export type CowGap = "swap" | "hugetlb" | "disk-file";
 
 export interface CowCase {
   /** A file name: the test's and the backing's slugs, and the variant's. */
@@ -126,9 +126,14 @@ function anonBackings(g: MmGeometry, m: CowMachine): Backing[] {
     // do_run_with_thp: twice the THP size mapped, the aligned THP inside it populated with memset(1)
     const S = 1 << order;
     const kb = (g.pageSize >> 10) << order;
-    const mthp: CowGap[] = order === g.hugeOrder ? [] : ["mthp"];
+    // run_anon_test_case: the PMD size "never" and this size "always" (thp_push_settings)
+    const policy: MmOp[] = [
+      { op: "thpPolicy", order: g.hugeOrder, enabled: order === g.hugeOrder ? "always" : "never" },
+    ];
+    if (order !== g.hugeOrder) policy.push({ op: "thpPolicy", order, enabled: "always" });
     const populated: MmOp[] = [
       spawn,
+      ...policy,
       { op: "mmap", pid: P, page: 0, pages: 2 * S, prot: "rw", shared: false },
       madvise(S, S, "hugepage"),
       at(S, S).fill(P, OLD),
@@ -136,7 +141,7 @@ function anonBackings(g: MmGeometry, m: CowMachine): Backing[] {
     const run = (slug: string, text: string, gaps: CowGap[], steps: MmOp[], mem = S, size = S): Backing => ({
       slug: `${slug}-${kb}k`,
       text: `${text} (${kb} kB)`,
-      gaps: [...mthp, ...gaps],
+      gaps,
       setup: [...populated, ...steps],
       mem,
       size,

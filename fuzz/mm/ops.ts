@@ -1,7 +1,7 @@
 // Op arbitraries for the mm layer. Addresses cluster in four regions spread over the address space, so a small
 // window and a huge one see the same density of hits (mapped pages, neighbours, overlaps), just placed apart.
 import fc from "fast-check";
-import { hugeSize, type MadviseAdvice, type MmGeometry, type MmOp } from "../../models/mm/types.ts";
+import { hugeSize, type MadviseAdvice, MM_MAX_HUGE_ORDER, type MmGeometry, type MmOp } from "../../models/mm/types.ts";
 
 /** Pids the generator names: spawn and fork take the lowest free pid, so live processes stay in 1..k. */
 export const MM_MAX_PID = 6;
@@ -164,6 +164,15 @@ export function mmOpKinds(g: MmGeometry, features: ReadonlySet<string>): fc.Weig
   if (has("thp"))
     arbitraries.push({ weight: 3, arbitrary: fc.record({ op: fc.constant("collapse" as const), pid, page }) });
   if (has("ksm")) arbitraries.push({ weight: 2, arbitrary: fc.constant({ op: "ksmScan" as const }) });
+  if (has("mthp")) {
+    // mostly a THP order (2 … hugeOrder), now and then one without a knob; mostly switched on
+    const order = fc.oneof(
+      { weight: 8, arbitrary: fc.integer({ min: Math.min(2, g.hugeOrder), max: g.hugeOrder }) },
+      { weight: 1, arbitrary: fc.integer({ min: 0, max: Math.min(g.hugeOrder + 1, MM_MAX_HUGE_ORDER) }) },
+    );
+    const enabled = fc.constantFrom("always", "always", "always", "madvise", "never", "inherit" as const);
+    arbitraries.push({ weight: 2, arbitrary: fc.record({ op: fc.constant("thpPolicy" as const), order, enabled }) });
+  }
   if (files) {
     arbitraries.push(
       { weight: 3, arbitrary: fc.record({ op: fc.constant("fileRead" as const), file, page }) },

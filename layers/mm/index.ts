@@ -17,6 +17,7 @@ import {
   mmGeometrySchema,
   mmObsSchema,
   mmOpSchema,
+  mthpGeometry,
   opFeatures,
 } from "../../models/mm/types.ts";
 import { MmOracle } from "../../oracles/mm.ts";
@@ -30,6 +31,7 @@ export const mmLayer: Layer<MmOp, MmObs, MmState, MmGeometry> = {
   description:
     "Linux process memory: fork, page tables, TLB, refcount/mapcount, rmap, PageAnonExclusive, do_wp_page, GUP pins, THP, KSM, page cache and file mappings",
   defaultGeometry: defaultMmGeometry,
+  flavours: [{ name: "mthp", geometry: mthpGeometry }],
   geometrySchema: mmGeometrySchema,
   opSchema: mmOpSchema,
   obsSchema: mmObsSchema,

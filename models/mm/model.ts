@@ -17,6 +17,7 @@ import {
   keyOf,
   LowestFree,
   type MadviseAdvice,
+  MIN_ANON_THP_ORDER,
   MM_FEATURES,
   MM_MAX_HANDLES,
   MM_MAX_PIDS,
@@ -36,6 +37,7 @@ import {
   type Prot,
   pidOf,
   SEGV,
+  type ThpMode,
   vpageOf,
 } from "./types.ts";
 
@@ -147,6 +149,11 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   private readonly files: PageCache[];
   /** anon_vma identities handed out so far. */
   private anonVmas = 0;
+  /**
+   * Each anonymous THP order's policy (hugepages-<size>kB/enabled), by order: "inherit" follows the top-level
+   * setting, which the model takes to be "madvise" (the engine checks it is).
+   */
+  readonly thpModes: ThpMode[];
   /** The lowest free pid and pin handle (the layer's naming convention). */
   private readonly pids = new LowestFree(MM_MAX_PIDS, "processes");
   private readonly handles = new LowestFree(MM_MAX_HANDLES, "pins");
@@ -160,6 +167,9 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
 
   constructor(readonly geometry: MmGeometry) {
     this.huge = hugeSize(geometry);
+    this.thpModes = Array.from({ length: geometry.hugeOrder + 1 }, (_, o) =>
+      o === geometry.hugeOrder ? "inherit" : "never",
+    );
     this.hugeZeroPfn = this.huge;
     this.nextPfn = 2 * this.huge;
     // The shared zero page and the huge zero page: reserved, never freed, never counted by mappings.
@@ -206,6 +216,11 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
         return { pid: this.newProc([]).pid };
       case "ksmScan":
         this.ksm.scan();
+        return OK;
+      case "thpPolicy":
+        // hugepages-<size>kB exists for the anonymous THP orders only
+        if (op.order < MIN_ANON_THP_ORDER || op.order > this.geometry.hugeOrder) return err("EINVAL");
+        this.thpModes[op.order] = op.enabled;
         return OK;
       case "unpin": {
         const pin = this.pins.get(op.handle);
@@ -712,7 +727,9 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   private moveVma(proc: Proc, page: number, pages: number, to: number, newPages: number): void {
     const vma = findVma(proc.vmas, page)!;
     if (vma.mergeable) this.ksm.unmerge(proc.pid, page, page + pages); // ksm_madvise(MADV_UNMERGEABLE)
-    const copy: Vma = { ...vma, start: to, end: to + newPages, pgoff: vma.pgoff + (page - vma.start) };
+    // copy_vma: an anonymous VMA never faulted (no anon_vma) takes its new address as pgoff, the better to merge
+    const pgoff = !vma.cache && !vma.anonVma ? to : vma.pgoff + (page - vma.start);
+    const copy: Vma = { ...vma, start: to, end: to + newPages, pgoff };
     if (copy.cache?.kind === "shmem") copy.cache.users++;
     const i = proc.vmas.findIndex((v) => v.start >= copy.end);
     proc.vmas.splice(i < 0 ? proc.vmas.length : i, 0, copy);
@@ -1084,21 +1101,65 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     return true;
   }
 
-  /** thp_vma_allowable_order + thp_vma_suitable_order, "madvise" mode: a private anon VMA advised hugepage covering the aligned range, no page table yet (pmd_none). */
+  /**
+   * mm/huge_memory.c __thp_vma_allowable_orders at a fault: a private anonymous VMA not advised nohugepage, where
+   * the order's policy is "always", or "madvise" (or "inherit" of the top level's "madvise") and the VMA is advised
+   * hugepage.
+   */
+  protected thpAllowed(vma: Vma, order: number): boolean {
+    if (vma.shared || vma.cache || vma.nohugepage) return false;
+    const mode = this.thpModes[order] === "inherit" ? "madvise" : this.thpModes[order];
+    return mode === "always" || (mode === "madvise" && vma.hugepage);
+  }
+
+  /** thp_vma_allowable_order + thp_vma_suitable_order for the PMD order: the VMA covers the aligned range, no page table yet (pmd_none). */
   private thpSuitable(proc: Proc, vma: Vma, base: number): boolean {
-    if (vma.shared || vma.cache || !vma.hugepage || vma.nohugepage) return false;
+    if (!this.thpAllowed(vma, this.geometry.hugeOrder)) return false;
     return base >= vma.start && base + this.huge <= vma.end && !proc.tables.has(base);
   }
 
-  /** mm/memory.c do_anonymous_page: a read maps the zero page read-only; a write allocates an exclusive page. */
+  /**
+   * mm/memory.c do_anonymous_page: a read maps the zero page read-only; a write allocates an exclusive folio
+   * (alloc_anon_folio: the largest allowed mTHP order whose aligned range lies in the VMA with every PTE none, else
+   * a base page) and maps all of it writable (set_ptes), every page AnonExclusive.
+   */
   private doAnonymousPage(proc: Proc, vma: Vma, vpage: number, write: boolean): void {
     if (!write) {
       this.setPte(proc, vpage, { pfn: ZERO_PFN, writable: false, dirty: false, young: true });
       return;
     }
     this.anonVmaPrepare(proc, vma); // anon_vma_prepare
-    const folio = this.newAnonPage(keyOf(proc.pid, vpage));
-    this.setPte(proc, vpage, { pfn: folio.pfn, writable: true, dirty: true, young: true });
+    const nr = this.anonFolioPages(proc, vma, vpage);
+    if (nr === 1) {
+      const folio = this.newAnonPage(keyOf(proc.pid, vpage));
+      this.setPte(proc, vpage, { pfn: folio.pfn, writable: true, dirty: true, young: true });
+      return;
+    }
+    this.mapNewAnonFolio(proc, vpage - (vpage % nr), this.allocFolio(nr, true, null));
+  }
+
+  /** The rest of do_anonymous_page for a large folio: folio_add_new_anon_rmap and set_ptes over its range. */
+  protected mapNewAnonFolio(proc: Proc, start: number, folio: Folio): void {
+    folio.refcount = folio.nr; // folio_ref_add(folio, nr - 1): a reference per mapping
+    for (let i = 0; i < folio.nr; i++) {
+      folio.pageExclusive[i] = true; // folio_add_new_anon_rmap(RMAP_EXCLUSIVE) marks every page of a non-PMD folio
+      this.addRmap(folio, folio.pfn + i, keyOf(proc.pid, start + i));
+      this.setPte(proc, start + i, { pfn: folio.pfn + i, writable: true, dirty: true, young: true });
+    }
+  }
+
+  /** mm/memory.c alloc_anon_folio: the pages of the folio a write fault at `vpage` allocates. */
+  protected anonFolioPages(proc: Proc, vma: Vma, vpage: number): number {
+    for (let order = this.geometry.hugeOrder - 1; order >= MIN_ANON_THP_ORDER; order--) {
+      if (!this.thpAllowed(vma, order)) continue;
+      const nr = 1 << order;
+      const start = vpage - (vpage % nr);
+      if (start < vma.start || start + nr > vma.end) continue; // thp_vma_suitable_order
+      let none = true; // pte_range_none
+      for (let i = 0; none && i < nr; i++) none = !proc.ptes.has(start + i);
+      if (none) return nr;
+    }
+    return 1;
   }
 
   /** mm/huge_memory.c do_huge_pmd_anonymous_page: a read maps the huge zero page; a write maps a new exclusive THP. */

@@ -41,6 +41,8 @@ export const mmGeometrySchema = z
 export type MmGeometry = z.infer<typeof mmGeometrySchema>;
 
 export const defaultMmGeometry: MmGeometry = { pageSize: 4096, cellsPerPage: 4, pages: 16, hugeOrder: 2, files: 2 };
+/** The "mthp" flavour: huge pages of 2^3 pages, so anonymous THPs of order 2 (feature "mthp") sit below the PMD. */
+export const mthpGeometry: Partial<MmGeometry> = { hugeOrder: 3, pages: 32 };
 
 const pid = z.number().int().min(1).max(MM_MAX_PIDS);
 // A page or range may reach past the window (EINVAL): up to the largest window, so every window can be overshot.
@@ -62,6 +64,12 @@ export const madviseAdvice = z.enum([
   "unmergeable", // feature "ksm"
 ]);
 export type MadviseAdvice = z.infer<typeof madviseAdvice>;
+
+/** A THP size's policy: allocate at fault always, only in MADV_HUGEPAGE ranges, never, or as the top level says. */
+export const thpMode = z.enum(["always", "madvise", "never", "inherit"]);
+export type ThpMode = z.infer<typeof thpMode>;
+/** The smallest anonymous THP order (THP_ORDERS_ALL_ANON leaves out orders 0 and 1). */
+export const MIN_ANON_THP_ORDER = 2;
 
 /** How a pin takes its reference: FOLL_GET (what vmsplice takes), FOLL_PIN, or FOLL_PIN | FOLL_LONGTERM. */
 export const pinKind = z.enum(["get", "pin", "longterm"]);
@@ -114,6 +122,12 @@ export const mmOpSchema = z.discriminatedUnion("op", [
   z.object({ op: z.literal("collapse"), pid, page }).strict(),
   // feature "ksm": ksmd runs until every mergeable page has been considered
   z.object({ op: z.literal("ksmScan") }).strict(),
+  // feature "mthp": /sys/kernel/mm/transparent_hugepage/hugepages-<size>kB/enabled for anonymous THPs of 2^order
+  // pages (2 … hugeOrder; others EINVAL). Machine-wide; at start every order below hugeOrder is "never" and
+  // hugeOrder "inherit", which follows the top-level setting, "madvise".
+  z
+    .object({ op: z.literal("thpPolicy"), order: z.number().int().min(0).max(MM_MAX_HUGE_ORDER), enabled: thpMode })
+    .strict(),
   // feature "file": read(2) and write(2) of one page of a file
   z.object({ op: z.literal("fileRead"), file, page }).strict(),
   z.object({ op: z.literal("fileWrite"), file, page, cell, value }).strict(),
@@ -145,6 +159,8 @@ function opFeature(op: MmOp): MmFeature | undefined {
       return "thp";
     case "ksmScan":
       return "ksm";
+    case "thpPolicy":
+      return "mthp";
     case "fileRead":
     case "fileWrite":
       return "file";
@@ -163,7 +179,7 @@ function opFeature(op: MmOp): MmFeature | undefined {
  * "pin" (every FOLL_PIN kind) implies "longterm" (writable longterm pins: io_uring fixed buffers, and pinWrite),
  * which implies "gup" (FOLL_GET): an engine lists every feature it offers.
  */
-export const MM_FEATURES = ["gup", "pin", "longterm", "thp", "ksm", "file", "range", "mremap"] as const;
+export const MM_FEATURES = ["gup", "pin", "longterm", "thp", "ksm", "file", "range", "mremap", "mthp"] as const;
 export type MmFeature = (typeof MM_FEATURES)[number];
 
 /** Errors are errno names as Linux returns them; a fault is what the MMU delivered (SIGSEGV). */
@@ -253,7 +269,7 @@ export const vpageOf = (key: number): number => key % 0x1_0000_0000;
  */
 export interface MmFrameView {
   readonly pfn: number;
-  /** Pages in the folio: 1, or the huge-page size. */
+  /** Pages in the folio: 1, or a power of two up to the huge-page size (an mTHP below it). */
   readonly nr: number;
   /** One count for the whole folio: every mapping (PTE or PMD), the page cache, each GET, each pin (+1024 on a small folio, +1 on a large one). */
   readonly refcount: number;
@@ -371,15 +387,21 @@ export interface MmState {
 
 export const hugeSize = (g: MmGeometry): number => 1 << g.hugeOrder;
 
-/** The folio holding page `pfn`: small folios and heads are keyed directly; a tail finds its aligned head. */
+/**
+ * The folio holding page `pfn`: small folios and heads are keyed directly; a tail finds its head, which is aligned
+ * to its size (a power of two up to a huge page).
+ */
 export function folioOf<F extends MmFrameView>(
   s: { readonly geometry: MmGeometry; readonly frames: ReadonlyMap<number, F> },
   pfn: number,
 ): F | undefined {
   const direct = s.frames.get(pfn);
   if (direct) return direct;
-  const head = s.frames.get(pfn - (pfn % hugeSize(s.geometry)));
-  return head && pfn < head.pfn + head.nr ? head : undefined;
+  for (let order = 1; order <= s.geometry.hugeOrder; order++) {
+    const head = s.frames.get(pfn - (pfn % (1 << order)));
+    if (head && pfn < head.pfn + head.nr) return head;
+  }
+  return undefined;
 }
 
 /** Whether a page counts as maybe DMA-pinned (folio_maybe_dma_pinned): large folios by pincount, small ones by the bias. */

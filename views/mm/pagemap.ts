@@ -121,6 +121,8 @@ export const ALLOWANCES = {
     "a read fault on a file or shmem mapping also maps neighbouring pages already in the page cache (do_fault_around, fault_around_bytes); the model maps only the faulting page",
   "khugepaged-timing":
     "khugepaged collapsed pages on its own time (it wakes every scan_sleep_millisecs, 10 s by default) while the sequence had memory it may collapse; the model collapses only at a collapse op, so the states part (desynchronizes)",
+  "ksm-dup-choice":
+    "a page merged into another KSM page of the same contents than the model's: where more than max_page_sharing mappings share contents, ksmd keeps several (a stable_node chain of dups), and which one a page joins depends on the chain's order, which every stable-tree walk through it may change, and on a prune every stable_node_chains_prune_millisecs (stable_node_dup); the model keeps neither the tree's shape nor the time, so the states part (desynchronizes)",
   "ksm-timing":
     "ksmd ran outside the sequence's ksmScan ops (another run drove it, or it runs on its own: ksmd is machine-wide) while the sequence had mergeable memory; it may have merged pages the model merges only at a ksmScan, so the states part (desynchronizes)",
 } as const;
@@ -163,6 +165,12 @@ export function comparePagemap(linux: PagemapView, model: MmState): ViewVerdict 
       );
   }
 
+  // Two KSM pages of the same contents in the model: dups of one stable_node chain.
+  const dups = (a: number, b: number): boolean => {
+    const fa = folioOf(model, a);
+    const fb = folioOf(model, b);
+    return !!fa?.ksm && !!fb?.ksm && Array.from(fa.data).every((c, i) => c === fb.data[i]);
+  };
   // The sharing partition: a bijection between Linux's pfns and the model's, over the pages both map.
   const toModel = new Map<number, number>();
   const toLinux = new Map<number, number>();
@@ -171,6 +179,7 @@ export function comparePagemap(linux: PagemapView, model: MmState): ViewVerdict 
     const l = linux.pages.get(key)!;
     const known = toModel.get(l.pfn);
     if (known !== undefined && known !== m.pfn) {
+      if (dups(known, m.pfn)) return { desync: "ksm-dup-choice" };
       return diverge(
         "sharing",
         `${at(key)} shares Linux's frame with ${at(firstAt.get(known)!)}, but in the model they map different frames (${m.pfn} and ${known})`,
@@ -178,6 +187,8 @@ export function comparePagemap(linux: PagemapView, model: MmState): ViewVerdict 
     }
     const back = toLinux.get(m.pfn);
     if (back !== undefined && back !== l.pfn) {
+      if (folioOf(model, m.pfn)?.ksm && l.flags & PAGE.ksm && linux.pages.get(firstAt.get(m.pfn)!)!.flags & PAGE.ksm)
+        return { desync: "ksm-dup-choice" };
       return diverge(
         "sharing",
         `${at(key)} shares the model's frame ${m.pfn} with ${at(firstAt.get(m.pfn)!)}, but in Linux they map different frames (${l.pfn} and ${back})`,
@@ -194,11 +205,10 @@ export function comparePagemap(linux: PagemapView, model: MmState): ViewVerdict 
     // A THP is naturally aligned: the page's index in its folio is the same on both sides.
     if (m.flags & PAGE.thp) {
       const f = folioOf(model, m.pfn)!;
-      const huge = hugeSize(g);
-      if (l.pfn % huge !== m.pfn - f.pfn)
+      if (l.pfn % f.nr !== m.pfn - f.pfn)
         return diverge(
           "flags",
-          `${at(key)} is page ${l.pfn % huge} of its huge page in Linux but page ${m.pfn - f.pfn} in the model`,
+          `${at(key)} is page ${l.pfn % f.nr} of its ${f.nr}-page folio in Linux but page ${m.pfn - f.pfn} in the model`,
         );
     }
   }

@@ -3,7 +3,15 @@
 import { type Mutant, mutantOf } from "../../../core/index.ts";
 import { Ksm, type KsmHost } from "../ksm.ts";
 import { type Folio, MmModel, type Proc, type Pte, type Vma, ZERO_PFN } from "../model.ts";
-import { keyOf, type MmGeometry, type MmObs, type MmOp, type MmState } from "../types.ts";
+import {
+  keyOf,
+  MIN_ANON_THP_ORDER,
+  type MmGeometry,
+  type MmObs,
+  type MmOp,
+  type MmState,
+  mthpGeometry,
+} from "../types.ts";
 
 type MmMutant = Mutant<MmOp, MmObs, MmState, MmGeometry>;
 
@@ -12,7 +20,46 @@ const mutant = (
   mimics: string,
   Model: new (g: MmGeometry) => MmModel,
   killedBy?: "economy" | "invariant",
-): MmMutant => mutantOf<MmOp, MmObs, MmState, MmGeometry>(name, mimics, Model, killedBy);
+  prefers?: Partial<MmGeometry>,
+): MmMutant => mutantOf<MmOp, MmObs, MmState, MmGeometry>(name, mimics, Model, killedBy, undefined, prefers);
+
+/**
+ * __wp_can_reuse_large_anon_folio without the FOLIO_MM_IDS_SHARED test: a large folio whose references are all
+ * mappings is reused though another process maps part of it (CVE-2020-29374's class, for mTHP).
+ */
+class MthpReuseShared extends MmModel {
+  protected override wpCanReuseAnonFolio(proc: Proc, folio: Folio): boolean {
+    if (folio.nr === 1 || folio.entireMapcount > 0) return super.wpCanReuseAnonFolio(proc, folio);
+    return !folio.ksm && folio.mapcount > 1 && folio.refcount === folio.mapcount; // BUG: whose mappings, not asked
+  }
+}
+
+/**
+ * folio_add_new_anon_rmap as before "mm: non-pmd-mappable, large folios for folio_add_new_anon_rmap()" (6.8): a new
+ * mTHP gets PageAnonExclusive on its head page only, as a PMD-mappable folio does, yet all its pages are mapped
+ * writable.
+ */
+class MthpHeadOnlyExclusive extends MmModel {
+  protected override mapNewAnonFolio(proc: Proc, start: number, folio: Folio): void {
+    super.mapNewAnonFolio(proc, start, folio);
+    folio.pageExclusive.fill(false, 1); // BUG: only the head marked
+  }
+}
+
+/**
+ * alloc_anon_folio without pte_range_none: an order is chosen although pages of its range are already mapped, and
+ * set_ptes maps the new folio over them.
+ */
+class MthpFaultOverPresent extends MmModel {
+  protected override anonFolioPages(proc: Proc, vma: Vma, vpage: number): number {
+    for (let order = this.geometry.hugeOrder - 1; order >= MIN_ANON_THP_ORDER; order--) {
+      const nr = 1 << order;
+      const start = vpage - (vpage % nr);
+      if (this.thpAllowed(vma, order) && start >= vma.start && start + nr <= vma.end) return nr; // BUG: no pte_range_none
+    }
+    return super.anonFolioPages(proc, vma, vpage);
+  }
+}
 
 /** copy_present_pte forgets ptep_set_wrprotect on the parent: the parent writes straight into the shared page. */
 class ForkParentWritable extends MmModel {
@@ -338,5 +385,27 @@ export const mmMutants: readonly MmMutant[] = [
     "collapse-pinned",
     "khugepaged collapses a pinned page: the device keeps writing a page the process no longer maps",
     CollapsePinned,
+  ),
+  // mTHP needs an order between a base page and the PMD: the "mthp" flavour's geometry unless the user gives one
+  mutant(
+    "mthp-reuse-shared",
+    "a CoW fault reuses an mTHP folio another process still maps part of",
+    MthpReuseShared,
+    undefined,
+    mthpGeometry,
+  ),
+  mutant(
+    "mthp-head-only-exclusive",
+    "a new mTHP folio is AnonExclusive on its head page only, all its pages mapped writable",
+    MthpHeadOnlyExclusive,
+    "invariant",
+    mthpGeometry,
+  ),
+  mutant(
+    "mthp-fault-over-present",
+    "a write fault maps a new mTHP folio over pages already mapped in its range",
+    MthpFaultOverPresent,
+    undefined,
+    mthpGeometry,
   ),
 ];
