@@ -73,7 +73,8 @@ test("decoded JSON state passes on the model, and fails each structural mutant's
       maxOps: 200,
     });
     if (r.failure?.kind === "equivalence") continue;
-    const viaJson = await checkSequence(mmLayer, g, new ThroughJson(m.create(g) as MmModel), r.trace!.ops);
+    const tg = r.trace!.geometry as MmGeometry; // a mutant may prefer its own (the mTHP ones)
+    const viaJson = await checkSequence(mmLayer, tg, new ThroughJson(m.create(tg) as MmModel), r.trace!.ops);
     expect(viaJson?.property, m.name).toBe(r.failure!.property);
   }
 });

@@ -171,7 +171,7 @@ export function mmOpKinds(g: MmGeometry, features: ReadonlySet<string>): fc.Weig
       { weight: 1, arbitrary: fc.integer({ min: 0, max: Math.min(g.hugeOrder + 1, MM_MAX_HUGE_ORDER) }) },
     );
     const enabled = fc.constantFrom("always", "always", "always", "madvise", "never", "inherit" as const);
-    arbitraries.push({ weight: 2, arbitrary: fc.record({ op: fc.constant("thpPolicy" as const), order, enabled }) });
+    arbitraries.push({ weight: 4, arbitrary: fc.record({ op: fc.constant("thpPolicy" as const), order, enabled }) });
   }
   if (files) {
     arbitraries.push(

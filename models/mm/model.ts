@@ -1046,7 +1046,11 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     const old = proc.ptes.get(vpage);
     proc.ptes.set(vpage, pte);
     proc.tables.add(this.base(vpage)); // pte_alloc
-    if (old && old.pfn !== pte.pfn) this.tlbFlushPage(proc, vpage); // ptep_clear_flush
+    if (old && old.pfn !== pte.pfn) {
+      this.tlbFlushPage(proc, vpage); // ptep_clear_flush
+      const was = old.pfn === ZERO_PFN ? undefined : folioOf(this, old.pfn);
+      if (was) this.touched.frames.add(was.pfn); // what was mapped here is checked again too
+    }
     this.touched.keys.add(keyOf(proc.pid, vpage));
   }
 

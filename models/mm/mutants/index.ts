@@ -405,7 +405,7 @@ export const mmMutants: readonly MmMutant[] = [
     "mthp-fault-over-present",
     "a write fault maps a new mTHP folio over pages already mapped in its range",
     MthpFaultOverPresent,
-    undefined,
+    "invariant",
     mthpGeometry,
   ),
 ];
