@@ -1427,11 +1427,16 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     const vma = findVma(proc.vmas, base);
     if (!vma || vma.shared || vma.cache || vma.nohugepage || vma.end < base + this.huge) return;
     if (!vma.anonVma || !proc.tables.has(base)) return; // hugepage_vma_revalidate needs an anon_vma; find_pmd_or_thp_or_none: SCAN_PMD_NULL
+    const small = new Set<Folio>();
     for (let i = 0; i < this.huge; i++) {
       const pte = proc.ptes.get(base + i);
       if (!pte || pte.pfn === ZERO_PFN) continue; // none_or_zero: no limit for MADV_COLLAPSE
       const folio = this.folioOf(pte.pfn);
       if (!folio.anon || !this.collapseRefcountSuitable(folio)) return; // SCAN_PAGE_ANON, SCAN_PAGE_COUNT (a KSM page is anon)
+      // __collapse_huge_page_isolate locks and isolates each small folio: a second PTE of the same one (a KSM page
+      // merged twice in the range) finds it locked and off the LRU, and the collapse fails
+      if (folio.nr === 1 && small.has(folio)) return;
+      small.add(folio);
     }
     const key = keyOf(proc.pid, base);
     const folio = this.newHugeFolio(key);
