@@ -14,7 +14,7 @@ import { mmLayer } from "../layers/mm/index.ts";
 import { MmModel } from "../models/mm/model.ts";
 import { defaultMmGeometry, keyOf, type MmGeometry, type MmOp, opFeatures } from "../models/mm/types.ts";
 import { cowTraceDir, writtenCowCases } from "../scenarios/mm-cow.ts";
-import { comparePagemap, type PagemapView } from "../views/mm/pagemap.ts";
+import { comparePagemap, PAGE, type PagemapView } from "../views/mm/pagemap.ts";
 import { campaignOn } from "./helpers.ts";
 
 const why = linuxUnavailable();
@@ -212,6 +212,50 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
         if (now.join() !== original.join()) for (const [i, v] of original.entries()) writeFileSync(knobs[i], v); // never leave ksmd spinning
         expect(now).toEqual(original);
         expect(existsSync("/run/cowcheck-ksm.saved")).toBe(false);
+      }
+    },
+  );
+
+  test.skipIf(!linuxFeatures().offered.includes("mthp"))(
+    "a THP size's policy lasts one sequence: reset puts it back, and an agent killed holding it is undone by the next",
+    async () => {
+      const { StdioEngine } = await import("../engines/stdio.ts");
+      const { linuxAgent } = await import("../engines/linux/index.ts");
+      const knob = "/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled";
+      const mode = () => /\[(\w+)\]/.exec(readFileSync(knob, "utf8"))![1];
+      expect(mode()).toBe("never"); // where the model starts (the agent checks it at start)
+      const start = () => StdioEngine.start(mmLayer, g, JSON.stringify(linuxAgent()), {});
+      let engine = await start();
+      try {
+        await engine.apply({ op: "spawn" });
+        expect(await engine.apply({ op: "thpPolicy", order: 4, enabled: "always" })).toEqual({ ok: true });
+        expect(mode()).toBe("always");
+        // the fault sees it: a write maps a 16-page folio
+        await engine.apply({ op: "mmap", pid: 1, page: 0, pages: 32, prot: "rw", shared: false });
+        await engine.apply({ op: "write", pid: 1, page: 3, cell: 0, value: 1 });
+        const view = (await engine.inspectView!("pagemap")) as PagemapView;
+        const head = view.pages.get(keyOf(1, 0))!;
+        expect(head.pfn % 16).toBe(0);
+        for (let i = 0; i < 16; i++) expect(view.pages.get(keyOf(1, i))).toEqual({ pfn: head.pfn + i, flags: head.flags });
+        expect(view.pages.has(keyOf(1, 16))).toBe(false);
+        expect(head.flags & PAGE.thp).toBeTruthy();
+        await engine.reset();
+        expect(mode()).toBe("never");
+        expect(existsSync("/run/cowcheck-thp.saved")).toBe(false);
+        expect(await engine.apply({ op: "thpPolicy", order: 1, enabled: "always" })).toEqual({ error: "EINVAL" }); // no such knob
+        await engine.apply({ op: "thpPolicy", order: 4, enabled: "always" });
+        const pid = engine.pid!;
+        process.kill(-pid, "SIGKILL"); // the whole group, as cowcheck kills a failed engine
+        for (const end = Date.now() + 10_000; existsSync(`/proc/${pid}`) && Date.now() < end; )
+          await new Promise((r) => setTimeout(r, 20));
+        expect(mode()).toBe("always"); // left behind
+        expect(existsSync("/run/cowcheck-thp.saved")).toBe(true);
+        engine = await start(); // the next agent puts it back before its hello
+        expect(mode()).toBe("never");
+        expect(existsSync("/run/cowcheck-thp.saved")).toBe(false);
+      } finally {
+        await engine.close();
+        if (mode() !== "never") writeFileSync(knob, "never"); // never leave the machine changed
       }
     },
   );
