@@ -1,8 +1,9 @@
 // Multi-size THP in the model (feature "mthp"): which folio a write fault allocates under each THP size's policy
 // (alloc_anon_folio), and what copy-on-write does with one (__wp_can_reuse_large_anon_folio).
 import { describe, expect, test } from "vitest";
+import { mmLayer } from "../layers/mm/index.ts";
 import { MmModel } from "../models/mm/model.ts";
-import { type MmGeometry, type MmOp, mthpGeometry } from "../models/mm/types.ts";
+import { MIN_ANON_THP_ORDER, type MmGeometry, type MmOp, mthpGeometry } from "../models/mm/types.ts";
 import { MmOracle } from "../oracles/mm.ts";
 
 const g: MmGeometry = { pageSize: 4096, cellsPerPage: 1, pages: 64, hugeOrder: 4, files: 0 };
@@ -123,20 +124,24 @@ describe("copy-on-write of an mTHP", () => {
     expect(m.copiedPages).toBe(0);
   });
 
-  test("a GUP reference on it forces the copy (refcount above mapcount)", () => {
+  test("a GUP reference on it forces the copy (refcount above mapcount), and keeps what it referenced", () => {
     const m = run([
       ...forked,
       { op: "exit", pid: 2 },
-      { op: "pin", pid: 1, page: 4, kind: "get", write: false },
-      write(6),
+      { op: "pin", pid: 1, page: 5, kind: "get", write: false },
+      { op: "write", pid: 1, page: 5, cell: 0, value: 9 },
     ]);
-    expect(folioAt(m, 6).nr).toBe(1);
-    expect(m.apply({ op: "pinRead", handle: 1 })).toEqual({ data: [0] });
+    expect(folioAt(m, 5).nr).toBe(1); // copied out of the folio
+    expect(m.apply({ op: "pinRead", handle: 1 })).toEqual({ data: [7] });
+    expect(m.apply({ op: "read", pid: 1, page: 5 })).toEqual({ data: [9] });
   });
 });
 
-test("the mthp flavour's geometry has an order below the PMD", () => {
+test("the layer's mthp flavour leaves room for an mTHP order below the PMD", () => {
+  const flavour = mmLayer.flavours!.find((f) => f.name === "mthp")!;
+  expect(flavour.geometry).toEqual(mthpGeometry);
+  expect(mthpGeometry.hugeOrder! - 1).toBeGreaterThanOrEqual(MIN_ANON_THP_ORDER);
   const m = new MmModel({ ...g, ...mthpGeometry });
-  expect(m.apply(policy(2, "always"))).toEqual({ ok: true });
-  expect(m.geometry.hugeOrder).toBeGreaterThan(2);
+  for (const op of [spawn, policy(2, "always"), mmap(0, 8), write(1)]) m.apply(op);
+  expect(folioAt(m, 1).nr).toBe(4);
 });

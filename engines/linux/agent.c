@@ -18,6 +18,7 @@
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -774,10 +775,11 @@ static void ksm_scan(void) {
 }
 
 // ---- THP policy (feature "mthp"): hugepages-<size>kB/enabled are machine-wide. The model starts from every
-// order below the PMD's "never" and the PMD's "inherit" (of the top level's "madvise"); an agent changes a knob only
-// holding THP_LOCK exclusively, and puts every knob back before it lets go (at reset, bye, or a signal). Every other
-// op runs holding the lock shared, so no agent's fault meets another's policy. An agent killed while holding it
-// leaves THP_SAVED; the next agent to start restores from it.
+// order below the PMD's "never" and the PMD's "inherit" (of the top level's "madvise"). A sequence's thpPolicy ops
+// only record the policy it wants; the knobs are set for each of its ops alone (faults happen only in ops), under
+// THP_LOCK held exclusively, with every knob saved to THP_SAVED first and put back before the lock is let go.
+// Every other agent's op holds the lock shared, so no fault meets another run's policy and no op waits longer than
+// one op of another agent. An agent killed mid-op leaves THP_SAVED; whoever takes the lock next restores from it.
 
 #define THP "/sys/kernel/mm/transparent_hugepage/"
 #define THP_LOCK "/run/cowcheck-thp.lock"
@@ -819,11 +821,29 @@ static int thp_write(long order, const char *mode) {
   return ok ? 0 : -1;
 }
 
+/** The longest an op waits for another agent's policy to end: under the engine's per-message timeout (10 s). */
+#define THP_WAIT_MS 8000
+
+/**
+ * Take the lock shared or exclusively, waiting at most THP_WAIT_MS; -1 with errno ETIMEDOUT past that (another
+ * agent keeps its policy longer), or if the lock file cannot be opened (not root: readable, created 0644).
+ */
 static int thp_lock(int how) {
-  if (thp_lock_fd < 0) thp_lock_fd = open(THP_LOCK, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (thp_lock_fd < 0) {
+    mode_t old = umask(022);
+    thp_lock_fd = open(THP_LOCK, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0644);
+    umask(old);
+    if (thp_lock_fd < 0) thp_lock_fd = open(THP_LOCK, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  }
   if (thp_lock_fd < 0) return -1;
-  while (flock(thp_lock_fd, how) < 0)
-    if (errno != EINTR || stop_requested) return -1;
+  for (int waited = 0; flock(thp_lock_fd, how | LOCK_NB) < 0; waited++) {
+    if ((errno != EWOULDBLOCK && errno != EINTR) || stop_requested) return -1;
+    if (waited >= THP_WAIT_MS) {
+      errno = ETIMEDOUT;
+      return -1;
+    }
+    usleep(1000);
+  }
   thp_held = how;
   return 0;
 }
@@ -851,7 +871,8 @@ static const char *thp_baseline_error(long pmd_order) {
     char m[16];
     thp_read(o, m);
     const char *want = o == pmd_order ? "inherit" : "never";
-    if (m[0] && strcmp(m, want)) {
+    // the PMD's "madvise" is its "inherit" of the top level's "madvise": the same behaviour
+    if (m[0] && strcmp(m, want) && !(o == pmd_order && !strcmp(m, "madvise"))) {
       snprintf(why, sizeof why, THP "hugepages-%ldkB/enabled is %s; the model starts from %s", (page_size >> 10) << o, m, want);
       return why;
     }
@@ -861,42 +882,73 @@ static const char *thp_baseline_error(long pmd_order) {
 
 /** At start: restore what an agent killed while changing the policy left, then check the starting point. */
 static void thp_recover(long pmd_order) {
-  if (thp_lock(LOCK_EX)) return;
-  thp_put_back();
+  int locked = thp_lock(LOCK_EX) == 0;
+  if (locked) thp_put_back();
   const char *why = thp_baseline_error(pmd_order);
-  thp_unlock();
+  if (locked) thp_unlock();
   if (why) die("%s", why);
 }
 
-/** Back to the starting point, and the lock let go (a sequence's end). */
-static void thp_restore(void) {
-  if (thp_held == LOCK_EX) thp_put_back();
+/**
+ * Before an op, holding the lock shared: a saved file now can only be a killed agent's (a live one deletes it
+ * before letting go), so its knobs are put back first, under the exclusive lock.
+ */
+static int thp_lock_for_op(void) {
+  if (thp_lock(LOCK_SH)) return -1;
+  if (access(THP_SAVED, F_OK)) return 0;
   thp_unlock();
+  if (thp_lock(LOCK_EX)) return -1;
+  thp_put_back();
+  thp_unlock();
+  return thp_lock(LOCK_SH);
 }
 
+/** The policy the sequence set, by order ("" where it set none), and whether it set any. */
+static char thp_want[MAX_ORDER + 1][16];
+static int thp_wants;
+
+/** thpPolicy: recorded for the sequence's later ops (thp_apply); EINVAL for an order without a knob. */
 static void thp_policy(const char *op, long pmd_order) {
   long order = num(op, "order", -1);
   int mode = -1;
   for (int i = 0; i < 4; i++)
     if (str_is(op, "enabled", thp_modes[i])) mode = i;
-  char now[16];
-  if (order >= 2 && order <= pmd_order) thp_read(order, now);
-  if (order < 2 || order > pmd_order || !now[0] || mode < 0) return reply("{\"error\":\"EINVAL\"}");
-  if (thp_held != LOCK_EX) {
-    if (thp_lock(LOCK_EX)) return fail("cannot lock %s: %s", THP_LOCK, strerror(errno));
-    // what every knob is now is what to put back: saved before any is changed
-    FILE *f = fopen(THP_SAVED, "we");
-    int ok = f != NULL;
-    for (long o = 2; ok && o <= pmd_order; o++) {
-      char m[16];
-      thp_read(o, m);
-      if (m[0]) ok &= fprintf(f, "%ld %s\n", o, m) > 0;
-    }
-    if (f) ok &= fclose(f) == 0;
-    if (!ok) return fail("writing %s failed: %s", THP_SAVED, strerror(errno));
-  }
-  if (thp_write(order, thp_modes[mode])) return fail("writing hugepages-%ldkB/enabled failed: %s", (page_size >> 10) << order, strerror(errno));
+  char now[16] = "";
+  if (order >= 2 && order <= pmd_order && order <= MAX_ORDER) thp_read(order, now);
+  if (!now[0] || mode < 0) return reply("{\"error\":\"EINVAL\"}");
+  snprintf(thp_want[order], sizeof thp_want[order], "%s", thp_modes[mode]);
+  thp_wants = 1;
   reply("{\"ok\":true}");
+}
+
+/** Before an op of a sequence that set a policy: the exclusive lock, every knob saved, the sequence's set. */
+static int thp_apply(long pmd_order) {
+  if (thp_lock(LOCK_EX)) return -1;
+  thp_put_back(); // a killed agent's knobs first: its saved file is not ours to overwrite
+  FILE *f = fopen(THP_SAVED, "we");
+  int ok = f != NULL;
+  for (long o = 2; ok && o <= pmd_order && o <= MAX_ORDER; o++) {
+    char m[16];
+    thp_read(o, m);
+    if (m[0]) ok &= fprintf(f, "%ld %s\n", o, m) > 0;
+  }
+  if (f) ok &= fclose(f) == 0;
+  for (long o = 2; ok && o <= pmd_order && o <= MAX_ORDER; o++)
+    if (thp_want[o][0]) ok &= thp_write(o, thp_want[o]) == 0;
+  if (!ok) {
+    int e = errno;
+    thp_put_back();
+    thp_unlock();
+    errno = e;
+    return -1;
+  }
+  return 0;
+}
+
+/** After it: every knob as it was, the lock let go. */
+static void thp_unapply(void) {
+  thp_put_back();
+  thp_unlock();
 }
 
 /** THP as the model has it: the top level "madvise" (the agent never changes it). */
@@ -1326,13 +1378,24 @@ int main(int argc, char **argv) {
     id = num(line, "id", -1);
     const char *op = strstr(line, "\"op\":{");
     if (op) {
-      // no fault of ours meets another agent's THP policy: ops run holding the lock shared, unless we hold it
-      if (thp && thp_held != LOCK_EX && thp_lock(LOCK_SH)) fail("cannot lock %s: %s", THP_LOCK, strerror(errno));
-      else do_op(op + 5);
-      if (thp_held == LOCK_SH) thp_unlock();
+      // no fault meets another run's THP policy: a sequence that set one has the knobs to itself for each of its
+      // ops; every other op holds the lock shared (an agent that cannot open it, not root, runs unlocked)
+      if (thp && thp_wants) {
+        if (thp_apply(pmd_order)) fail("setting the THP policy failed: %s", errno == ETIMEDOUT ? "another run held the knobs over 8 s" : strerror(errno));
+        else {
+          do_op(op + 5);
+          thp_unapply();
+        }
+      } else if (thp && thp_lock_for_op() && (errno == ETIMEDOUT || mthp_ok))
+        fail("cannot lock %s: %s", THP_LOCK, errno == ETIMEDOUT ? "another run held the knobs over 8 s" : strerror(errno));
+      else {
+        do_op(op + 5);
+        if (thp_held) thp_unlock();
+      }
     } else if (find_key(line, "reset")) {
       kill_all();
-      thp_restore();
+      memset(thp_want, 0, sizeof thp_want); // the next sequence starts from the model's starting point
+      thp_wants = 0;
       make_files();
       printf("{\"id\":%ld,\"ok\":true}\n", id);
       fflush(stdout);
@@ -1341,6 +1404,5 @@ int main(int argc, char **argv) {
     else fail("a request this agent does not understand");
   }
   kill_all();
-  thp_restore();
   return 0;
 }

@@ -154,7 +154,8 @@ function anonBackings(g: MmGeometry, m: CowMachine): Backing[] {
     if (order === g.hugeOrder) {
       out.push(run("thp", "THP", [], []), run("swapped-out-thp", "swapped-out THP", ["swap"], []));
     }
-    // THP_RUN_PARTIAL_MREMAP moves the upper half to fresh memory (cow.c maps PROT_NONE to find a place; any free one)
+    // THP_RUN_PARTIAL_MREMAP moves the upper half to fresh memory (cow.c maps PROT_NONE to find a place; any free
+    // one) and runs the test on the lower half
     const to = 3 * S;
     out.push(
       run("pte-mapped-thp", "PTE-mapped THP", [], pteMapped),
@@ -166,7 +167,7 @@ function anonBackings(g: MmGeometry, m: CowMachine): Backing[] {
         "partially mremap()'ed THP",
         [],
         [{ op: "mremap", pid: P, page: S + S / 2, pages: S / 2, newPages: S / 2, to }],
-        to,
+        S, // cow.c tests the half that stayed: fn(mem, mremap_size)
         S / 2,
       ),
       run(
@@ -497,8 +498,22 @@ export function cowCases(g: MmGeometry, m: CowMachine = x86Machine(g)): CowCase[
   };
   const anon = anonBackings(g, m);
   for (const test of anonTests()) for (const b of anon) add(test, b);
-  const pmd = anon.find((b) => b.slug === `thp-${(g.pageSize >> 10) << g.hugeOrder}k`);
-  if (pmd) for (const test of collapseTests(g)) add(test, { ...pmd, slug: "thp", text: pmd.text });
+  // run_anon_thp_test_cases: a PMD THP under the default settings (the PMD order "inherit": no thpPolicy)
+  const S = 1 << g.hugeOrder;
+  const pmd: Backing = {
+    slug: "thp",
+    text: `THP (${(g.pageSize >> 10) << g.hugeOrder} kB)`,
+    gaps: [],
+    setup: [
+      spawn,
+      { op: "mmap", pid: P, page: 0, pages: 2 * S, prot: "rw", shared: false },
+      madvise(S, S, "hugepage"),
+      at(S, S).fill(P, OLD),
+    ],
+    mem: S,
+    size: S,
+  };
+  for (const test of collapseTests(g)) add(test, pmd);
   const nonAnon = nonAnonBackings(g, m);
   for (const b of nonAnon) for (const test of nonAnonTests(() => b.smem)) add(test, b);
   return out;

@@ -507,7 +507,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       mergeable: false,
       file: file ?? null,
       cache,
-      pgoff: cache ? 0 : start, // do_mmap: a private anonymous mapping's vm_pgoff is its address (mremap keeps it)
+      pgoff: cache ? 0 : start, // do_mmap: a private anonymous mapping's vm_pgoff is its address (copy_vma keeps it once faulted)
       anonVma: 0,
       forkedAnon: false,
       account: !shared && prot === "rw", // accountable_mapping: private and writable
@@ -1153,17 +1153,20 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   }
 
   /** mm/memory.c alloc_anon_folio: the pages of the folio a write fault at `vpage` allocates. */
-  protected anonFolioPages(proc: Proc, vma: Vma, vpage: number): number {
+  private anonFolioPages(proc: Proc, vma: Vma, vpage: number): number {
     for (let order = this.geometry.hugeOrder - 1; order >= MIN_ANON_THP_ORDER; order--) {
       if (!this.thpAllowed(vma, order)) continue;
       const nr = 1 << order;
       const start = vpage - (vpage % nr);
-      if (start < vma.start || start + nr > vma.end) continue; // thp_vma_suitable_order
-      let none = true; // pte_range_none
-      for (let i = 0; none && i < nr; i++) none = !proc.ptes.has(start + i);
-      if (none) return nr;
+      if (start >= vma.start && start + nr <= vma.end && this.pteRangeNone(proc, start, nr)) return nr; // thp_vma_suitable_order
     }
     return 1;
+  }
+
+  /** mm/memory.c pte_range_none: no PTE in [start, start + nr). */
+  protected pteRangeNone(proc: Proc, start: number, nr: number): boolean {
+    for (let i = 0; i < nr; i++) if (proc.ptes.has(start + i)) return false;
+    return true;
   }
 
   /** mm/huge_memory.c do_huge_pmd_anonymous_page: a read maps the huge zero page; a write maps a new exclusive THP. */

@@ -11,6 +11,7 @@ import {
   findVma,
   folioOf,
   hugeSize,
+  KSM_MAX_PAGE_SHARING,
   keyOf,
   type MmGeometry,
   type MmState,
@@ -171,6 +172,19 @@ export function comparePagemap(linux: PagemapView, model: MmState): ViewVerdict 
     const fb = folioOf(model, b);
     return !!fa?.ksm && !!fb?.ksm && Array.from(fa.data).every((c, i) => c === fb.data[i]);
   };
+  // Contents that may have a chain of dups: mapped more than max_page_sharing times, or by two KSM pages already.
+  const chained = (pfn: number): boolean => {
+    const f = folioOf(model, pfn);
+    if (!f?.ksm) return false;
+    let pages = 0;
+    let mappings = 0;
+    for (const other of model.frames.values())
+      if (other.ksm && Array.from(f.data).every((c, i) => c === other.data[i])) {
+        pages++;
+        mappings += other.mapcount;
+      }
+    return pages > 1 || mappings > KSM_MAX_PAGE_SHARING;
+  };
   // The sharing partition: a bijection between Linux's pfns and the model's, over the pages both map.
   const toModel = new Map<number, number>();
   const toLinux = new Map<number, number>();
@@ -187,7 +201,7 @@ export function comparePagemap(linux: PagemapView, model: MmState): ViewVerdict 
     }
     const back = toLinux.get(m.pfn);
     if (back !== undefined && back !== l.pfn) {
-      if (folioOf(model, m.pfn)?.ksm && l.flags & PAGE.ksm && linux.pages.get(firstAt.get(m.pfn)!)!.flags & PAGE.ksm)
+      if (l.flags & PAGE.ksm && linux.pages.get(firstAt.get(m.pfn)!)!.flags & PAGE.ksm && chained(m.pfn))
         return { desync: "ksm-dup-choice" };
       return diverge(
         "sharing",
