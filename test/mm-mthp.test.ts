@@ -124,6 +124,14 @@ describe("copy-on-write of an mTHP", () => {
     expect(m.copiedPages).toBe(0);
   });
 
+  test("the maybe-shared bit (MM_ID) outlives the slots: a third mm left alone still copies; the slot holder reuses", () => {
+    const three = [...forked, { op: "fork", pid: 1 } as MmOp]; // pid 1 slot 0, pid 2 slot 1, pid 3 none
+    const alone = run([...three, { op: "exit", pid: 1 }, { op: "exit", pid: 2 }, write(6, 3)]);
+    expect(folioAt(alone, 6, 3).nr).toBe(1); // copied: no slot holds pid 3's mappings
+    const holder = run([...three, { op: "exit", pid: 2 }, { op: "exit", pid: 3 }, write(6)]);
+    expect(folioAt(holder, 6)).toMatchObject({ nr: 4, exclusive: true }); // slot 0 holds every mapping: reused
+  });
+
   test("a GUP reference on it forces the copy (refcount above mapcount), and keeps what it referenced", () => {
     const m = run([
       ...forked,

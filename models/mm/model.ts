@@ -63,6 +63,14 @@ export class Folio implements MmFrameView {
   ksmStable = false;
   readonly rmap = new Set<number>();
   readonly pmds = new Set<number>();
+  /**
+   * CONFIG_MM_ID, large folios only: two mm slots (a pid, 0 for none), the mappings each slot's mm holds, and the
+   * sticky "maybe mapped shared" bit (FOLIO_MM_IDS_SHARED_BITNUM), set when a second mm maps the folio and cleared
+   * only when one slot is seen to hold every mapping.
+   */
+  readonly mmIds = [0, 0];
+  readonly mmIdMaps = [0, 0];
+  mmShared = false;
   readonly data: Uint8Array;
   constructor(
     readonly pfn: number,
@@ -455,6 +463,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       folio.refcount++;
       folio.entireMapcount++;
       folio.mapcount++;
+      this.mmIdAdd(folio, child.pid);
       folio.pmds.add(childKey);
       folio.pageExclusive[0] = false; // folio_try_dup_anon_rmap_pmd
       this.touched.frames.add(folio.pfn);
@@ -947,6 +956,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     const folio = this.folioOf(pmd.pfn);
     folio.entireMapcount--;
     folio.mapcount--;
+    this.mmIdSub(folio, proc.pid);
     folio.pmds.delete(key);
     this.putFolio(folio);
   }
@@ -970,15 +980,17 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     }
     const folio = this.folioOf(pmd.pfn);
     const exclusive = folio.pageExclusive[0];
-    folio.entireMapcount--;
-    folio.mapcount--;
-    folio.pmds.delete(key);
     folio.refcount += this.huge - 1; // one reference per PTE instead of one for the PMD
     for (let i = 0; i < this.huge; i++) {
       if (exclusive) folio.pageExclusive[i] = true;
       this.addRmap(folio, folio.pfn + i, keyOf(proc.pid, base + i));
       this.setPte(proc, base + i, { pfn: folio.pfn + i, writable: pmd.writable, dirty: pmd.dirty, young: pmd.young });
     }
+    // folio_remove_rmap_pmd, after the PTEs' rmap (folio_add_anon_rmap_ptes)
+    folio.entireMapcount--;
+    folio.mapcount--;
+    this.mmIdSub(folio, proc.pid);
+    folio.pmds.delete(key);
   }
 
   private tlbFlushPage(proc: Proc, vpage: number): void {
@@ -1021,6 +1033,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   private addRmap(folio: Folio, pfn: number, key: number): void {
     folio.pageMapcount[pfn - folio.pfn]++;
     folio.mapcount++;
+    this.mmIdAdd(folio, pidOf(key));
     folio.rmap.add(key);
     this.touched.frames.add(folio.pfn);
   }
@@ -1029,8 +1042,42 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   protected removeRmap(folio: Folio, pfn: number, key: number): void {
     folio.pageMapcount[pfn - folio.pfn]--;
     folio.mapcount--;
+    this.mmIdSub(folio, pidOf(key));
     folio.rmap.delete(key);
     this.touched.frames.add(folio.pfn);
+  }
+
+  /**
+   * include/linux/mm.h folio_add_return_large_mapcount, its MM_ID part: one more mapping by `pid` (mapcount
+   * already counts it) goes to its slot, or takes a free one; a second mm's slot marks the folio shared.
+   */
+  private mmIdAdd(folio: Folio, pid: number): void {
+    if (folio.nr === 1) return;
+    const [ids, maps] = [folio.mmIds, folio.mmIdMaps];
+    if (ids[0] === pid) maps[0]++;
+    else if (ids[1] === pid) maps[1]++;
+    else if (ids[0] === 0) {
+      [ids[0], maps[0]] = [pid, 1];
+      if (folio.mapcount !== 1) folio.mmShared = true; // other mappings already
+    } else if (ids[1] === 0) {
+      [ids[1], maps[1]] = [pid, 1];
+      folio.mmShared = true;
+    }
+  }
+
+  /**
+   * folio_sub_return_large_mapcount, its MM_ID part: a slot whose mm has mappings left changes nothing else; one
+   * emptied (or a mapping of an mm without a slot) frees it and clears the shared bit if one slot now holds all.
+   */
+  private mmIdSub(folio: Folio, pid: number): void {
+    if (folio.nr === 1) return;
+    const [ids, maps] = [folio.mmIds, folio.mmIdMaps];
+    const i = ids[0] === pid ? 0 : ids[1] === pid ? 1 : -1;
+    if (i >= 0) {
+      if (--maps[i] > 0) return;
+      [ids[i], maps[i]] = [0, 0]; // a slot that underflowed (mappings added while none was free) is freed too
+    }
+    if (maps[0] === folio.mapcount || maps[1] === folio.mapcount) folio.mmShared = false;
   }
 
   /** folio_put_refs: drop references; the last one frees the folio. */
@@ -1187,6 +1234,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     folio.pageExclusive[0] = true;
     folio.entireMapcount = 1;
     folio.mapcount = 1;
+    [folio.mmIds[0], folio.mmIdMaps[0]] = [pidOf(key), 1]; // folio_set_large_mapcount
     folio.pmds.add(key);
     return folio;
   }
@@ -1240,15 +1288,14 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   /**
    * mm/memory.c wp_can_reuse_anon_folio: never a KSM page; a small folio only when ours is its only reference
    * (refcount, not mapcount); a large one (__wp_can_reuse_large_anon_folio) when more than one page is mapped
-   * ("just free up a large folio if only a single page is mapped"), every reference is a mapping and every
-   * mapping is this process's.
+   * ("just free up a large folio if only a single page is mapped"), it is not maybe mapped shared (the MM_ID
+   * bit: one mm holds every mapping, so ours) and every reference is a mapping.
    */
-  protected wpCanReuseAnonFolio(proc: Proc, folio: Folio): boolean {
+  protected wpCanReuseAnonFolio(_proc: Proc, folio: Folio): boolean {
     if (folio.ksm) return false;
     if (folio.nr === 1) return folio.refcount === 1;
-    if (folio.mapcount <= 1 || folio.refcount !== folio.mapcount || folio.entireMapcount > 0) return false;
-    for (const key of folio.rmap) if (pidOf(key) !== proc.pid) return false;
-    return true;
+    if (folio.mapcount <= 1 || folio.mmShared) return false;
+    return folio.refcount === folio.mapcount && folio.entireMapcount === 0;
   }
 
   /** mm/memory.c wp_page_reuse. */

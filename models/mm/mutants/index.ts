@@ -22,7 +22,7 @@ const mutant = (
 class MthpReuseShared extends MmModel {
   protected override wpCanReuseAnonFolio(proc: Proc, folio: Folio): boolean {
     if (folio.nr === 1 || folio.entireMapcount > 0) return super.wpCanReuseAnonFolio(proc, folio);
-    return !folio.ksm && folio.mapcount > 1 && folio.refcount === folio.mapcount; // BUG: whose mappings, not asked
+    return !folio.ksm && folio.mapcount > 1 && folio.refcount === folio.mapcount; // BUG: the shared bit not asked
   }
 }
 
