@@ -249,13 +249,46 @@ describe.skipIf(pgWhy !== undefined)(`PostgreSQL (${pgWhy ?? "a private server"}
 
 const ksmWhy = linuxUnavailable() ?? linuxFeatures().missing.ksm;
 
+/** The processes below `pid` (its children, theirs, …), from /proc. */
+function descendants(pid: number): number[] {
+  const parent = new Map<number, number>();
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      parent.set(
+        Number(d),
+        Number(
+          readFileSync(`/proc/${d}/stat`, "utf8")
+            .replace(/^.*\) /s, "")
+            .split(" ")[1],
+        ),
+      );
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out: number[] = [];
+  for (let frontier = [pid]; frontier.length; ) {
+    frontier = [...parent].filter(([, pp]) => frontier.includes(pp)).map(([p]) => p);
+    out.push(...frontier);
+  }
+  return out;
+}
+
 describe.skipIf(ksmWhy !== undefined)(`the Linux agent driving ksmd (${ksmWhy ?? "available"})`, () => {
   const KNOBS = ["pages_to_scan", "sleep_millisecs", "smart_scan", "run"];
   const knobs = (): string[] => KNOBS.map((k) => readFileSync(`/sys/kernel/mm/ksm/${k}`, "utf8").trim());
+  // as they are between scans: another test file's agents drive ksmd too, under the lock every agent takes to scan
+  const settled = (): string[] =>
+    spawnSync("flock", ["/run/cowcheck-ksm.lock", "cat", ...KNOBS.map((k) => `/sys/kernel/mm/ksm/${k}`)], {
+      encoding: "utf8",
+    })
+      .stdout.trim()
+      .split("\n");
 
   test("SIGTERM to the agent in the middle of a ksmScan: it puts the knobs back before it goes", async () => {
     const g = { ...mmLayer.defaultGeometry, pageSize: 4096, hugeOrder: 9, pages: 2048 };
-    const before = knobs();
+    const before = settled();
     for (let trial = 0; trial < 8; trial++) {
       const agent = await StdioEngine.start(mmLayer, g, linuxCommand());
       try {
@@ -269,7 +302,7 @@ describe.skipIf(ksmWhy !== undefined)(`the Linux agent driving ksmd (${ksmWhy ??
         await scan;
         await until("the agent's end", () => !agent.healthy);
         await new Promise((r) => setTimeout(r, 100));
-        expect(knobs(), `trial ${trial}`).toEqual(before);
+        expect(settled(), `trial ${trial}`).toEqual(before);
         expect(existsSync("/run/cowcheck-ksm.saved")).toBe(false);
       } finally {
         await agent.close();
@@ -291,18 +324,19 @@ describe.skipIf(ksmWhy !== undefined)(`the Linux agent driving ksmd (${ksmWhy ??
       trace,
       JSON.stringify({ cowcheck: 1, layer: "mm", geometry: { pageSize: 4096, hugeOrder: 9, pages: 2048 }, ops }),
     );
-    const before = knobs();
+    const before = settled();
     for (let trial = 0; trial < 6; trial++) {
       const child = spawn(node, ["bin/cowcheck.js", "replay", trace, "--engine", "linux", "--quiet"], {
         stdio: "ignore",
       });
-      // wait until the agent drives ksmd (the fast settings are on), then interrupt after a few more moments
-      await until("a ksmScan", () => knobs()[0] !== before[0]);
+      // wait until our agent drives ksmd (its saved file names the settings to put back, and the fast ones are on:
+      // another test file's agent may scan too, so ours must be running), then interrupt after a few more moments
+      await until("a ksmScan of ours", () => descendants(child.pid!).length > 1 && knobs()[0] !== before[0]);
       await new Promise((r) => setTimeout(r, trial * 7));
       child.kill("SIGINT");
       const end = await exited(child);
       expect([130, 0]).toContain(end.code); // 0: the replay had ended first
-      expect(knobs(), `trial ${trial}`).toEqual(before);
+      expect(settled(), `trial ${trial}`).toEqual(before);
       expect(existsSync("/run/cowcheck-ksm.saved")).toBe(false);
     }
   });

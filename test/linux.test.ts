@@ -1,6 +1,7 @@
 // The running kernel as an engine (engines/linux): its data agrees with the oracle under fuzzing, and cow.c's cases
 // (traces/mm/cow/) run on it at the real geometry. Skipped, with the reason printed, where the agent
 // cannot run (not Linux, no C compiler).
+import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { EngineFactory } from "../core/index.ts";
@@ -230,7 +231,9 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
       const { StdioEngine } = await import("../engines/stdio.ts");
       const { linuxAgent } = await import("../engines/linux/index.ts");
       const knob = "/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled";
-      const mode = () => /\[(\w+)\]/.exec(readFileSync(knob, "utf8"))![1];
+      // read under the lock agents hold while a policy is in force (another test file's run may be in an op)
+      const mode = () =>
+        /\[(\w+)\]/.exec(spawnSync("flock", ["/run/cowcheck-thp.lock", "cat", knob]).stdout.toString())![1];
       expect(mode()).toBe("never"); // where the model starts (the agent checks it at start)
       const start = () => StdioEngine.start(mmLayer, g, JSON.stringify(linuxAgent()), {});
       /** How many pages the write at page 3 mapped: 16 (one 64 KiB mTHP at 0..15) or 1. */
@@ -275,7 +278,9 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
     "THP knobs an agent killed mid-op left behind are restored by the next agent",
     async () => {
       const knob = "/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled";
-      const mode = () => /\[(\w+)\]/.exec(readFileSync(knob, "utf8"))![1];
+      // read under the lock agents hold while a policy is in force (another test file's run may be in an op)
+      const mode = () =>
+        /\[(\w+)\]/.exec(spawnSync("flock", ["/run/cowcheck-thp.lock", "cat", knob]).stdout.toString())![1];
       // What a killed agent leaves: the knobs as they were saved, its policy in force.
       writeFileSync("/run/cowcheck-thp.saved", "4 never\n");
       writeFileSync(knob, "always");

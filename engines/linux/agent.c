@@ -882,26 +882,13 @@ static const char *thp_baseline_error(long pmd_order) {
 
 /** At start: restore what an agent killed while changing the policy left, then check the starting point. */
 static void thp_recover(long pmd_order) {
-  int locked = thp_lock(LOCK_EX) == 0;
-  if (locked) thp_put_back();
+  if (thp_lock(LOCK_EX)) return; // not root, or another run's policy in force: nothing to check against
+  thp_put_back();
   const char *why = thp_baseline_error(pmd_order);
-  if (locked) thp_unlock();
+  thp_unlock();
   if (why) die("%s", why);
 }
 
-/**
- * Before an op, holding the lock shared: a saved file now can only be a killed agent's (a live one deletes it
- * before letting go), so its knobs are put back first, under the exclusive lock.
- */
-static int thp_lock_for_op(void) {
-  if (thp_lock(LOCK_SH)) return -1;
-  if (access(THP_SAVED, F_OK)) return 0;
-  thp_unlock();
-  if (thp_lock(LOCK_EX)) return -1;
-  thp_put_back();
-  thp_unlock();
-  return thp_lock(LOCK_SH);
-}
 
 /** The policy the sequence set, by order ("" where it set none), and whether it set any. */
 static char thp_want[MAX_ORDER + 1][16];
@@ -1378,20 +1365,17 @@ int main(int argc, char **argv) {
     id = num(line, "id", -1);
     const char *op = strstr(line, "\"op\":{");
     if (op) {
-      // no fault meets another run's THP policy: a sequence that set one has the knobs to itself for each of its
-      // ops; every other op holds the lock shared (an agent that cannot open it, not root, runs unlocked)
+      // a sequence that set a THP policy has the knobs to itself for each of its ops (another such run waits);
+      // other ops take no lock, so a run without a policy never waits on one with it (docs/linux.md: run mthp
+      // campaigns alone on a machine when others compare structure)
       if (thp && thp_wants) {
         if (thp_apply(pmd_order)) fail("setting the THP policy failed: %s", errno == ETIMEDOUT ? "another run held the knobs over 8 s" : strerror(errno));
         else {
           do_op(op + 5);
           thp_unapply();
         }
-      } else if (thp && thp_lock_for_op() && (errno == ETIMEDOUT || mthp_ok))
-        fail("cannot lock %s: %s", THP_LOCK, errno == ETIMEDOUT ? "another run held the knobs over 8 s" : strerror(errno));
-      else {
+      } else
         do_op(op + 5);
-        if (thp_held) thp_unlock();
-      }
     } else if (find_key(line, "reset")) {
       kill_all();
       memset(thp_want, 0, sizeof thp_want); // the next sequence starts from the model's starting point
