@@ -18,7 +18,6 @@
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -777,9 +776,10 @@ static void ksm_scan(void) {
 // ---- THP policy (feature "mthp"): hugepages-<size>kB/enabled are machine-wide. The model starts from every
 // order below the PMD's "never" and the PMD's "inherit" (of the top level's "madvise"). A sequence's thpPolicy ops
 // only record the policy it wants; the knobs are set for each of its ops alone (faults happen only in ops), under
-// THP_LOCK held exclusively, with every knob saved to THP_SAVED first and put back before the lock is let go.
-// Every other agent's op holds the lock shared, so no fault meets another run's policy and no op waits longer than
-// one op of another agent. An agent killed mid-op leaves THP_SAVED; whoever takes the lock next restores from it.
+// THP_LOCK held exclusively, with every knob saved to THP_SAVED first and put back before the lock is let go, so
+// two runs with policies never meet each other's. Runs without one take no lock (docs/linux.md: run mthp alone on
+// a machine where others compare structure). An agent killed mid-op leaves THP_SAVED; the next agent to start or
+// to apply a policy restores from it.
 
 #define THP "/sys/kernel/mm/transparent_hugepage/"
 #define THP_LOCK "/run/cowcheck-thp.lock"
@@ -787,7 +787,7 @@ static void ksm_scan(void) {
 #define MAX_ORDER 12
 static const char *thp_modes[] = {"always", "madvise", "never", "inherit"};
 static int thp_lock_fd = -1;
-static int thp_held; // 0, LOCK_SH or LOCK_EX
+static int thp_held; // the exclusive lock
 
 static void thp_knob(long order, char *path, size_t n) {
   snprintf(path, n, THP "hugepages-%ldkB/enabled", (page_size >> 10) << order);
@@ -825,18 +825,13 @@ static int thp_write(long order, const char *mode) {
 #define THP_WAIT_MS 8000
 
 /**
- * Take the lock shared or exclusively, waiting at most THP_WAIT_MS; -1 with errno ETIMEDOUT past that (another
- * agent keeps its policy longer), or if the lock file cannot be opened (not root: readable, created 0644).
+ * Take the lock exclusively, waiting at most THP_WAIT_MS; -1 with errno ETIMEDOUT past that (another run's op keeps
+ * its policy longer), or if the lock file cannot be opened (not root).
  */
-static int thp_lock(int how) {
-  if (thp_lock_fd < 0) {
-    mode_t old = umask(022);
-    thp_lock_fd = open(THP_LOCK, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0644);
-    umask(old);
-    if (thp_lock_fd < 0) thp_lock_fd = open(THP_LOCK, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  }
+static int thp_lock(void) {
+  if (thp_lock_fd < 0) thp_lock_fd = open(THP_LOCK, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (thp_lock_fd < 0) return -1;
-  for (int waited = 0; flock(thp_lock_fd, how | LOCK_NB) < 0; waited++) {
+  for (int waited = 0; flock(thp_lock_fd, LOCK_EX | LOCK_NB) < 0; waited++) {
     if ((errno != EWOULDBLOCK && errno != EINTR) || stop_requested) return -1;
     if (waited >= THP_WAIT_MS) {
       errno = ETIMEDOUT;
@@ -844,7 +839,7 @@ static int thp_lock(int how) {
     }
     usleep(1000);
   }
-  thp_held = how;
+  thp_held = 1;
   return 0;
 }
 
@@ -882,7 +877,7 @@ static const char *thp_baseline_error(long pmd_order) {
 
 /** At start: restore what an agent killed while changing the policy left, then check the starting point. */
 static void thp_recover(long pmd_order) {
-  if (thp_lock(LOCK_EX)) return; // not root, or another run's policy in force: nothing to check against
+  if (thp_lock()) return; // not root, or another run's policy in force: nothing to check against
   thp_put_back();
   const char *why = thp_baseline_error(pmd_order);
   thp_unlock();
@@ -910,7 +905,7 @@ static void thp_policy(const char *op, long pmd_order) {
 
 /** Before an op of a sequence that set a policy: the exclusive lock, every knob saved, the sequence's set. */
 static int thp_apply(long pmd_order) {
-  if (thp_lock(LOCK_EX)) return -1;
+  if (thp_lock()) return -1;
   thp_put_back(); // a killed agent's knobs first: its saved file is not ours to overwrite
   FILE *f = fopen(THP_SAVED, "we");
   int ok = f != NULL;

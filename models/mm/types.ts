@@ -397,7 +397,8 @@ export function folioOf<F extends MmFrameView>(
 ): F | undefined {
   const direct = s.frames.get(pfn);
   if (direct) return direct;
-  for (let order = 1; order <= s.geometry.hugeOrder; order++) {
+  for (let order = s.geometry.hugeOrder; order >= 1; order--) {
+    // largest first: a PMD THP's tail is found at once, an mTHP's after the orders above it
     const head = s.frames.get(pfn - (pfn % (1 << order)));
     if (head && pfn < head.pfn + head.nr) return head;
   }
