@@ -103,15 +103,23 @@ export class StdioEngine implements Engine<unknown, unknown, unknown> {
     this.child.on("error", (e) =>
       this.fail(new EngineFailure("start", `cannot start engine "${command}": ${e.message}`)),
     );
-    this.child.on("exit", (code, signal) =>
-      this.fail(
-        new EngineFailure(
-          "crash",
-          `engine "${command}" exited (${signal ? `signal ${signal}` : `code ${code}`})`,
-          this.stderr.toString() || undefined,
-        ),
-      ),
-    );
+    this.child.on("exit", (code, signal) => {
+      // "exit" may come before the last of stderr is read (a busy machine): wait for its end, briefly
+      const report = () =>
+        this.fail(
+          new EngineFailure(
+            "crash",
+            `engine "${command}" exited (${signal ? `signal ${signal}` : `code ${code}`})`,
+            this.stderr.toString() || undefined,
+          ),
+        );
+      if (this.child.stderr.readableEnded) return report();
+      const late = setTimeout(report, 200);
+      this.child.stderr.once("end", () => {
+        clearTimeout(late);
+        report();
+      });
+    });
   }
 
   get pid(): number | undefined {
