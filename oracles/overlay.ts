@@ -22,7 +22,7 @@ import type {
   OverlayOp,
   Stat,
 } from "../models/overlay/types.ts";
-import { OVERLAY_FEATURES } from "../models/overlay/types.ts";
+import { MAX_SYMLINKS, OVERLAY_FEATURES, VOID } from "../models/overlay/types.ts";
 
 /** A file inode as a layer stores it: immutable once its layer exists. */
 interface LowerIno {
@@ -77,6 +77,14 @@ interface Container {
   readonly index: Map<LowerIno, Ino>;
 }
 
+/** Where a path leads: its directory and name (none for the root), and what is there. */
+interface Place {
+  dir?: DirNode;
+  name: string;
+  node?: Node;
+  path: string;
+}
+
 class Fail {
   constructor(readonly errno: Errno) {}
 }
@@ -94,12 +102,15 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
 
   /** The op copied nothing up (a rename onto itself, an xattr set through an index entry). */
   private noop = false;
+  /** Where the op's paths led (symlinks followed). */
+  private walked: string[] = [];
 
   apply(op: OverlayOp): OverlayObs {
     this.noop = false;
+    this.walked = [];
     try {
       const obs = this.run(op) ?? { ok: true };
-      if ("ok" in obs && !this.noop && ("path" in op || "from" in op)) this.copiedUp(this.box(op.c), op);
+      if ("ok" in obs && !this.noop && ("path" in op || "from" in op)) this.copiedUp(this.box(op.c), this.walked);
       return obs;
     } catch (e) {
       if (e instanceof Fail) return { error: e.errno };
@@ -174,6 +185,8 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
         (n.t === "dir" ? n.xattrs : (through ?? this.copyUp(box, n)).xattrs).set(op.name, op.value);
         return;
       }
+      case "open":
+        return this.open(box, op);
       case "read": {
         const n = this.target(box, op.path);
         if (n.t === "dir") no("EISDIR");
@@ -217,9 +230,8 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
     }
   }
 
-  /** A change copies up the directories on the paths it names: they are merged from then on. */
-  private copiedUp(box: Container, op: OverlayOp): void {
-    const paths = op.op === "rename" || op.op === "link" ? [op.from, op.to] : "path" in op ? [op.path] : [];
+  /** A change copies up the directories on the paths it reaches: they are merged from then on. */
+  private copiedUp(box: Container, paths: readonly string[]): void {
     for (const p of paths) {
       let d: Node | undefined = box.root;
       for (const n of p.split("/")) {
@@ -263,25 +275,87 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
 
   // ---- paths
 
-  private at(box: Container, path: string): { dir?: DirNode; name: string; node?: Node } {
-    const names = path ? path.split("/") : [];
-    let dir: DirNode = box.root;
-    for (const n of names.slice(0, -1)) {
-      const next = dir.kids.get(n);
-      if (!next || next.t === "symlink") no("ENOENT");
-      if (next!.t !== "dir") no("ENOTDIR");
-      dir = next as DirNode;
+  /**
+   * The path walk: the directory and name a path leads to, each symlink on the way followed (the last one too if
+   * `follow`), ".." to the parent (the root's own parent is the root), the 41st link ELOOP; a link under VOID leads
+   * nowhere (ENOENT; EISDIR for O_CREAT on a body ending in a slash).
+   */
+  private at(box: Container, path: string, follow = false, creat = false): Place {
+    const dirs: DirNode[] = [box.root];
+    const names: string[] = [];
+    const todo = path ? path.split("/").reverse() : [];
+    let links = 0;
+    while (todo.length) {
+      const name = todo.pop()!;
+      if (name === "..") {
+        if (names.length) dirs.pop(), names.pop();
+        continue;
+      }
+      const dir = dirs[dirs.length - 1]!;
+      const node = dir.kids.get(name);
+      const last = !todo.length;
+      if (node?.t === "symlink" && (follow || !last)) {
+        if (++links > MAX_SYMLINKS) no("ELOOP");
+        const body = node.target;
+        if (body.startsWith(VOID))
+          no(creat && last && !body.slice(VOID.length).replaceAll("/", "") ? "EISDIR" : "ENOENT");
+        todo.push(...body.split("/").reverse());
+        continue;
+      }
+      if (last) {
+        this.walked.push([...names, name].join("/"));
+        return { dir, name, node, path: [...names, name].join("/") };
+      }
+      if (!node) no("ENOENT");
+      if (node!.t !== "dir") no("ENOTDIR");
+      dirs.push(node as DirNode);
+      names.push(name);
     }
-    if (!names.length) return { name: "", node: box.root };
-    const name = names[names.length - 1]!;
-    return { dir, name, node: dir.kids.get(name) };
+    return { name: "", node: box.root, path: "" };
   }
 
-  /** An existing object, following a final symlink (ours all dangle). */
+  /** An existing object, following a final symlink. */
   private target(box: Container, path: string): FileName | DirNode {
-    const n = this.at(box, path).node;
-    if (!n || n.t === "symlink") no("ENOENT");
-    return n as FileName | DirNode;
+    return (this.at(box, path, true).node ?? no("ENOENT")) as FileName | DirNode;
+  }
+
+  /** open(2), then the write and the read on the open file; whatever it creates or copies up is done at once. */
+  private open(box: Container, op: Extract<OverlayOp, { op: "open" }>): OverlayObs | undefined {
+    const f = new Set(op.flags);
+    const creat = f.has("creat");
+    if (creat && f.has("directory")) no("EINVAL");
+    const excl = creat && f.has("excl");
+    const writes = op.access !== "rdonly";
+    const trunc = f.has("trunc");
+    const place = this.at(box, op.path, !(excl || f.has("nofollow")), creat);
+    let n = place.node;
+    this.noop = true;
+    if (!n) {
+      if (!creat) no("ENOENT");
+      n = { t: "file", ino: { data: "", mode: op.mode ?? 0o644, xattrs: new Map(), nlink: 1 } };
+      place.dir!.kids.set(place.name, n);
+      this.copiedUp(box, [place.path]);
+    } else {
+      if (excl) no("EEXIST");
+      if (creat && n.t === "dir") no("EISDIR");
+      if (f.has("directory") && n.t !== "dir") no("ENOTDIR");
+      if (n.t === "symlink") no("ELOOP");
+      if (n.t === "dir" && (writes || trunc)) no("EISDIR");
+      if (n.t === "file" && (writes || trunc)) {
+        if (trunc) this.copyUp(box, n).data = "";
+        else this.copyUp(box, n);
+        this.copiedUp(box, [place.path]);
+      }
+    }
+    if (op.write !== undefined) {
+      if (!writes) no("EBADF");
+      const i = (n as FileName).ino!;
+      i.data = f.has("append") ? i.data + op.write : op.write + i.data.slice(op.write.length);
+    }
+    if (!op.read) return undefined;
+    if (op.access === "wronly") no("EBADF");
+    if (n!.t === "dir") no("EISDIR");
+    return { data: this.shown(box, n as FileName).data };
   }
 
   private writable(box: Container, path: string): Ino {
@@ -352,9 +426,10 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
     return x.size ? { ...s, xattrs: Object.fromEntries([...x].sort(([p], [q]) => (p < q ? -1 : 1))) } : s;
   }
 
-  private rename(box: Container, from: string, to: string, flags: "noreplace" | "exchange" | undefined): void {
-    const src = this.at(box, from);
-    const dst = this.at(box, to);
+  private rename(box: Container, fromPath: string, toPath: string, flags: "noreplace" | "exchange" | undefined): void {
+    const src = this.at(box, fromPath);
+    const dst = this.at(box, toPath);
+    const [from, to] = [src.path, dst.path];
     if (!src.node) no("ENOENT");
     if (flags === "noreplace" && dst.node) no("EEXIST");
     if (flags === "exchange" && !dst.node) no("ENOENT");

@@ -16,6 +16,17 @@
 //   truncate PATH SIZE         truncate(2)
 //   rename FROM TO FLAGS       renameat2(AT_FDCWD, FROM, AT_FDCWD, TO, FLAGS)
 //   dump DIR…                  every entry below each DIR, with its trusted.overlay.* facts
+//   in MNT REQUEST…            REQUEST with MNT (a mount point) as the root directory, chroot-style, so that a
+//                              symlink's ".." and "/" stay inside the mount; then back. The requests for it:
+//     mkdir PATH MODE          mkdir(2), then chmod(2) to exactly MODE (mkdir drops S_ISUID)
+//     create PATH MODE         open(O_CREAT|O_EXCL|O_WRONLY, MODE), fchmod to exactly MODE
+//     write PATH AT DATA       open(O_WRONLY), pwrite at AT;  append PATH DATA: open(O_WRONLY|O_APPEND), write
+//     open PATH FLAGS MODE W DATA R
+//                              open(PATH, FLAGS, MODE); if W is 1 write(2) DATA; if R is 1 lseek 0 and read it all
+//                              ({"data":…}); errors of the open, the write or the read are its errno
+//     unlink, rmdir, readlink, read, readdir, lstat PATH; link FROM TO; symlink TARGET PATH; chmod PATH MODE
+//                              {"target":…} | {"data":…} | {"names":[…]} |
+//                              {"lstat":{"type":"dir|file|symlink|other","mode":N,"size":N,"nlink":N}}
 // On end of input, SIGTERM or SIGHUP it unmounts its tmpfs (lazily: everything mounted below goes with it) and
 // removes the directory, so a parent that dies leaves no mount behind. SIGINT is the parent's to handle.
 #define _GNU_SOURCE
@@ -35,6 +46,7 @@
 #include <unistd.h>
 
 static char *root; /* the tmpfs mount point, absolute, while mounted */
+static int realroot = -1; /* "/", to come back from a chroot into a mount */
 
 // ---- output
 
@@ -117,6 +129,7 @@ static int unhex(char *s, size_t *len) {
 /** Lazily: whatever is mounted below goes too. Async-signal-safe. */
 static void unroot(void) {
   if (!root) return;
+  if (fchdir(realroot) != 0 || chroot(".") != 0) { /* out of a mount's chroot, if in one */ }
   if (chdir("/") != 0) { /* "/" always exists */ }
   umount2(root, MNT_DETACH);
   rmdir(root);
@@ -228,6 +241,139 @@ static void dump_dir(const char *dir, const char *rel, int *first) {
   closedir(d);
 }
 
+// ---- requests inside a mount (chrooted at it)
+
+static void handle_words(char **w, const size_t *len, int n);
+
+/** All of a descriptor's bytes from offset 0, as {"data":…}; -1 with errno on failure. */
+static int reply_read_all(int fd) {
+  size_t got = 0;
+  for (;;) {
+    ssize_t r = read(fd, value + got, sizeof value - got);
+    if (r < 0) return -1;
+    if (r == 0 || (got += (size_t)r) == sizeof value) break;
+  }
+  puts_("{\"data\":");
+  put_str((const unsigned char *)value, got);
+  puts_("}");
+  flush();
+  return 0;
+}
+
+static int closing(int fd, int r) {
+  int e = errno;
+  close(fd);
+  errno = e;
+  return r;
+}
+
+static void reply_names(const char *path) {
+  DIR *d = opendir(path);
+  if (!d) return reply_errno(errno);
+  puts_("{\"names\":[");
+  int k = 0;
+  for (struct dirent *de; (de = readdir(d));) {
+    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+    if (k++) put(",", 1);
+    put_str((const unsigned char *)de->d_name, strlen(de->d_name));
+  }
+  closedir(d);
+  puts_("]}");
+  flush();
+}
+
+/** One request inside a mount; w[0] is its name. Paths are relative to the mount's root, "." for the root itself. */
+static void inside(char **w, const size_t *len, int n) {
+  const char *cmd = w[0];
+  long num = n > 2 ? strtol(w[2], NULL, 10) : 0;
+#define NEED_IN(k) \
+  if (n != (k) + 1) return reply_fail("wrong number of arguments")
+  if (!strcmp(cmd, "mkdir")) {
+    NEED_IN(2);
+    return reply_result(mkdir(w[1], (mode_t)num) || chmod(w[1], (mode_t)num));
+  }
+  if (!strcmp(cmd, "create")) {
+    NEED_IN(2);
+    int fd = open(w[1], O_CREAT | O_EXCL | O_WRONLY, (mode_t)num);
+    if (fd < 0) return reply_errno(errno);
+    return reply_result(closing(fd, fchmod(fd, (mode_t)num)));
+  }
+  if (!strcmp(cmd, "write") || !strcmp(cmd, "append")) {
+    int append = cmd[0] == 'a';
+    NEED_IN(append ? 2 : 3);
+    int fd = open(w[1], O_WRONLY | (append ? O_APPEND : 0));
+    if (fd < 0) return reply_errno(errno);
+    const char *data = w[append ? 2 : 3];
+    size_t n_ = len[append ? 2 : 3];
+    ssize_t r = append ? write(fd, data, n_) : pwrite(fd, data, n_, num);
+    return reply_result(closing(fd, r < 0 ? -1 : 0));
+  }
+  if (!strcmp(cmd, "open")) {
+    NEED_IN(6);
+    int fd = open(w[1], (int)num, (mode_t)strtol(w[3], NULL, 10));
+    if (fd < 0) return reply_errno(errno);
+    if (w[4][0] == '1' && write(fd, w[5], len[5]) < 0) return reply_errno(closing(fd, errno));
+    if (w[6][0] != '1') return reply_result(close(fd));
+    if (lseek(fd, 0, SEEK_SET) < 0 || reply_read_all(fd) < 0) return reply_errno(closing(fd, errno));
+    close(fd);
+    return;
+  }
+  if (!strcmp(cmd, "read")) {
+    NEED_IN(1);
+    int fd = open(w[1], O_RDONLY);
+    if (fd < 0) return reply_errno(errno);
+    if (reply_read_all(fd) < 0) return reply_errno(closing(fd, errno));
+    close(fd);
+    return;
+  }
+  if (!strcmp(cmd, "readdir")) {
+    NEED_IN(1);
+    return reply_names(w[1]);
+  }
+  if (!strcmp(cmd, "readlink")) {
+    NEED_IN(1);
+    ssize_t t = readlink(w[1], value, sizeof value);
+    if (t < 0) return reply_errno(errno);
+    puts_("{\"target\":");
+    put_str((const unsigned char *)value, (size_t)t);
+    puts_("}");
+    return flush();
+  }
+  if (!strcmp(cmd, "lstat")) {
+    NEED_IN(1);
+    struct stat st;
+    if (lstat(w[1], &st) != 0) return reply_errno(errno);
+    const char *type = S_ISDIR(st.st_mode) ? "dir" : S_ISREG(st.st_mode) ? "file" : S_ISLNK(st.st_mode) ? "symlink" : "other";
+    puts_("{\"lstat\":{\"type\":\"");
+    puts_(type);
+    putf("\",\"mode\":%ld", (long)st.st_mode);
+    putf(",\"size\":%ld", (long)st.st_size);
+    putf(",\"nlink\":%ld}}", (long)st.st_nlink);
+    return flush();
+  }
+  if (!strcmp(cmd, "unlink")) {
+    NEED_IN(1);
+    return reply_result(unlink(w[1]));
+  }
+  if (!strcmp(cmd, "rmdir")) {
+    NEED_IN(1);
+    return reply_result(rmdir(w[1]));
+  }
+  if (!strcmp(cmd, "link")) {
+    NEED_IN(2);
+    return reply_result(link(w[1], w[2]));
+  }
+  if (!strcmp(cmd, "symlink")) {
+    NEED_IN(2);
+    return reply_result(symlink(w[1], w[2]));
+  }
+  if (!strcmp(cmd, "chmod")) {
+    NEED_IN(2);
+    return reply_result(chmod(w[1], (mode_t)num));
+  }
+  handle_words(w, len, n);
+}
+
 // ---- requests
 
 #define MAXW 16
@@ -237,9 +383,23 @@ static void handle(char *line) {
   size_t len[MAXW] = {0};
   int n = 0;
   for (char *s = line; n < MAXW && s;) w[n++] = strsep(&s, " ");
-  const char *cmd = w[0];
   for (int i = 1; i < n; i++)
     if (!unhex(w[i], &len[i])) return reply_fail("bad hex");
+  if (strcmp(w[0], "in")) return handle_words(w, len, n);
+  if (n < 3) return reply_fail("wrong number of arguments");
+  if (!root) return reply_fail("not rooted");
+  if (chroot(w[1]) != 0 || chdir("/") != 0) {
+    int e = errno;
+    if (fchdir(realroot) != 0 || chroot(".") != 0 || chdir(root) != 0) abort();
+    return reply_errno(e);
+  }
+  inside(w + 2, len + 2, n - 2);
+  if (fchdir(realroot) != 0 || chroot(".") != 0 || chdir(root) != 0) abort(); /* back to the tmpfs */
+}
+
+/** A request outside any mount (the tmpfs root is the working directory), or one `in` passed on. */
+static void handle_words(char **w, const size_t *len, int n) {
+  const char *cmd = w[0];
 #define NEED(k) \
   if (n != (k) + 1) return reply_fail("wrong number of arguments")
   if (!strcmp(cmd, "root")) {
@@ -362,6 +522,8 @@ int main(int argc, char **argv) {
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGHUP, &sa, NULL);
   umask(0);
+  realroot = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (realroot < 0) return 1;
   char *line = NULL;
   size_t cap = 0;
   ssize_t len;

@@ -1,32 +1,25 @@
 // A real OverlayFS mount of the running kernel as an overlay engine. Each engine owns a private tmpfs mounted on a
 // fresh directory in the run's folder (runRoot): image layers (layers/N), and per container its upper and work directories
-// (cC/uK, cC/wK) and its mount point (cC/m). The ops on a container's files go through node:fs on the mount; what
-// node:fs lacks (mount, umount2, mknod, renameat2, *xattr, truncate(2), the raw dump of an upper directory) goes to
-// engines/overlayfs/helper.c, compiled on first use into a cache folder like the Linux agent, one long-lived process
-// per engine speaking a line protocol. Nothing stays mounted: close() unmounts, and so do process exit, SIGINT and
+// (cC/uK, cC/wK) and its mount point (cC/m). The ops on a container's files, and what node:fs lacks (mount, umount2,
+// mknod, renameat2, *xattr, truncate(2), the raw dump of an upper directory), go to engines/overlayfs/helper.c,
+// which runs each op on a container with its mount as the root directory (symlinks resolve inside it). The helper is
+// compiled on first use into a cache folder like the Linux agent: one long-lived process per engine speaking a line
+// protocol. Nothing stays mounted: close() unmounts, and so do process exit, SIGINT and
 // SIGTERM, and the helper itself when its parent goes away (end of its input).
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from "node:child_process";
 import {
   chmodSync,
-  closeSync,
   existsSync,
-  fchmodSync,
   constants as fsConstants,
   linkSync,
-  lstatSync,
   mkdirSync,
   mkdtempSync,
-  openSync,
-  readdirSync,
   readFileSync,
-  readlinkSync,
   renameSync,
   rmdirSync,
   rmSync,
   symlinkSync,
-  unlinkSync,
   writeFileSync,
-  writeSync,
 } from "node:fs";
 import type { Socket } from "node:net";
 import { constants as osConstants, tmpdir } from "node:os";
@@ -45,6 +38,7 @@ import {
   type Errno,
   type LayerEntry,
   type MountOptions,
+  type OpenFlag,
   OVERLAY_FEATURES,
   type OverlayObs,
   type OverlayOp,
@@ -157,7 +151,25 @@ type Reply =
   | { errno: number }
   | { fail: string }
   | { xattrs: Record<string, string> }
-  | { dump: unknown[][] };
+  | { dump: unknown[][] }
+  | { data: string }
+  | { names: string[] }
+  | { target: string }
+  | { lstat: { type: "dir" | "file" | "symlink" | "other"; mode: number; size: number; nlink: number } };
+type Answers = {
+  xattrs: Record<string, string>;
+  data: string;
+  names: string[];
+  target: string;
+  lstat: { type: "dir" | "file" | "symlink" | "other"; mode: number; size: number; nlink: number };
+};
+
+/** The part of a reply a request must answer with. */
+function reply<K extends keyof Answers>(r: Reply, key: K): Answers[K] {
+  if (!(key in r))
+    throw new EngineFailure("protocol", `the OverlayFS helper answered without "${key}"`, JSON.stringify(r));
+  return (r as unknown as Answers)[key];
+}
 
 class Helper {
   private readonly child: ChildProcessWithoutNullStreams;
@@ -270,6 +282,15 @@ interface Container {
 }
 
 const RENAME_FLAGS = { noreplace: 1, exchange: 2 } as const;
+const ACCESS_BITS = { rdonly: fsConstants.O_RDONLY, wronly: fsConstants.O_WRONLY, rdwr: fsConstants.O_RDWR } as const;
+const OPEN_FLAG_BITS: Record<OpenFlag, number> = {
+  creat: fsConstants.O_CREAT,
+  excl: fsConstants.O_EXCL,
+  trunc: fsConstants.O_TRUNC,
+  append: fsConstants.O_APPEND,
+  directory: fsConstants.O_DIRECTORY,
+  nofollow: fsConstants.O_NOFOLLOW,
+};
 
 export class OverlayfsEngine implements Engine<OverlayOp, OverlayObs> {
   readonly layer = "overlay" as const;
@@ -409,83 +430,81 @@ export class OverlayfsEngine implements Engine<OverlayOp, OverlayObs> {
         break;
     }
     if (!this.containers.has(op.c)) return { error: "EINVAL" };
-    const m = this.mountPoint(op.c);
-    const rel = (path: string): string => (path ? `${m}/${path}` : m);
-    const p = (path: string): string => this.abs(rel(path));
+    // every path op runs with the mount as its root directory: a symlink's ".." stops there, as the model says
+    const at = (command: string, ...args: (string | number)[]) =>
+      this.helper.call("in", this.mountPoint(op.c), command, ...args);
     switch (op.op) {
       case "mkdir":
-        mkdirSync(p(op.path), op.mode);
-        chmodSync(p(op.path), op.mode); // exactly the mode: no umask, and mkdir(2) drops S_ISUID and S_ISGID
+      case "create":
+        await at(op.op, op.path, op.mode);
         break;
-      case "create": {
-        const fd = openSync(p(op.path), fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_WRONLY, op.mode);
-        try {
-          fchmodSync(fd, op.mode); // the umask
-        } finally {
-          closeSync(fd);
-        }
-        break;
-      }
       case "write":
-      case "append": {
-        const fd = openSync(p(op.path), fsConstants.O_WRONLY | (op.op === "append" ? fsConstants.O_APPEND : 0));
-        try {
-          const data = Buffer.from(op.data, "latin1");
-          writeSync(fd, data, 0, data.length, op.op === "write" ? op.at : null);
-        } finally {
-          closeSync(fd);
-        }
+        await at("write", op.path, op.at, op.data);
         break;
+      case "append":
+        await at("append", op.path, op.data);
+        break;
+      case "open": {
+        const flags = (op.flags ?? []).reduce((f, x) => f | OPEN_FLAG_BITS[x], ACCESS_BITS[op.access]);
+        const r = await at(
+          "open",
+          op.path,
+          flags,
+          op.mode ?? 0o644,
+          op.write === undefined ? 0 : 1,
+          op.write ?? "",
+          op.read ? 1 : 0,
+        );
+        return "data" in r ? { data: r.data } : { ok: true };
       }
       case "truncate":
-        await this.helper.call("truncate", rel(op.path), op.size);
+        await at("truncate", op.path, op.size);
         break;
       case "unlink":
-        unlinkSync(p(op.path));
-        break;
       case "rmdir":
-        rmdirSync(p(op.path));
+        await at(op.op, op.path);
         break;
       case "rename":
-        if (op.flags) await this.helper.call("rename", rel(op.from), rel(op.to), RENAME_FLAGS[op.flags]);
-        else renameSync(p(op.from), p(op.to));
+        await at("rename", op.from, op.to, op.flags ? RENAME_FLAGS[op.flags] : 0);
         break;
       case "link":
-        linkSync(p(op.from), p(op.to));
+        await at("link", op.from, op.to);
         break;
       case "symlink":
-        symlinkSync(op.target, p(op.path));
+        await at("symlink", op.target, op.path);
         break;
-      case "readlink":
-        return { target: readlinkSync(p(op.path), { encoding: "latin1" }) };
       case "chmod":
-        chmodSync(p(op.path), op.mode);
+        await at("chmod", op.path, op.mode);
         break;
       case "setxattr":
-        await this.helper.call("setxattr", rel(op.path), op.name, op.value, 1);
+        await at("setxattr", op.path, op.name, op.value, 1);
         break;
+      case "readlink":
+        return { target: reply(await at("readlink", op.path), "target") };
       case "read":
-        return { data: readFileSync(p(op.path)).toString("latin1") };
+        return { data: reply(await at("read", op.path), "data") };
       case "readdir":
-        return { names: readdirSync(p(op.path), { encoding: "latin1" }).sort() };
+        return { names: reply(await at("readdir", op.path || "."), "names").sort() };
       case "stat":
-        return { stat: await this.stat(rel(op.path)) };
+        return { stat: await this.stat(op.c, op.path || ".") };
     }
     return { ok: true };
   }
 
-  private async stat(rel: string): Promise<Stat> {
-    const st = lstatSync(this.abs(rel));
+  private async stat(c: number, path: string): Promise<Stat> {
+    const at = (command: string, ...args: (string | number)[]) =>
+      this.helper.call("in", this.mountPoint(c), command, ...args);
+    const st = reply(await at("lstat", path), "lstat");
     const mode = st.mode & 0o7777;
-    if (st.isSymbolicLink()) return { type: "symlink", mode, size: st.size }; // nlink: regular files only (types.ts)
-    if (!st.isDirectory() && !st.isFile())
+    if (st.type === "symlink") return { type: "symlink", mode, size: st.size }; // nlink: regular files only (types.ts)
+    if (st.type === "other")
       throw new EngineFailure(
         "error",
-        `stat ${rel}: neither a file, a directory nor a symlink (mode ${st.mode.toString(8)})`,
+        `stat ${path}: neither a file, a directory nor a symlink (mode ${st.mode.toString(8)})`,
       );
-    const r = await this.helper.call("xattrs", rel);
-    const xattrs = "xattrs" in r && Object.keys(r.xattrs).length > 0 ? { xattrs: sortedKeys(r.xattrs) } : {};
-    if (st.isDirectory()) return { type: "dir", mode, ...xattrs };
+    const x = reply(await at("xattrs", path), "xattrs");
+    const xattrs = Object.keys(x).length > 0 ? { xattrs: sortedKeys(x) } : {};
+    if (st.type === "dir") return { type: "dir", mode, ...xattrs };
     return { type: "file", mode, size: st.size, nlink: st.nlink, ...xattrs };
   }
 

@@ -4,6 +4,8 @@ import fc from "fast-check";
 import {
   type LayerEntry,
   type MountOptions,
+  OPEN_FLAGS,
+  type OpenFlag,
   type OverlayGeometry,
   type OverlayOp,
   VOID,
@@ -29,7 +31,41 @@ export function overlayOpKinds(g: OverlayGeometry, features: ReadonlySet<string>
   );
   const mode = fc.constantFrom(...MODES);
   const data = fc.stringMatching(/^[a-c]{0,4}$/);
-  const target = fc.constantFrom(...g.names).map((n) => VOID + n);
+  // links inside the mount mostly (climbing with ".." or not, to a name that may be there), some to nowhere
+  const target = fc.oneof(
+    { weight: 1, arbitrary: fc.constantFrom(...g.names).map((n) => VOID + n) },
+    {
+      weight: 4,
+      arbitrary: fc
+        .tuple(fc.nat(2), fc.array(name, { minLength: 1, maxLength: 2 }))
+        .map(([up, ns]) => [...Array<string>(up).fill(".."), ...ns].join("/")),
+    },
+  );
+  /** Each flag on its own odds: O_CREAT often, O_DIRECTORY and O_NOFOLLOW seldom. */
+  const odds: Record<OpenFlag, number> = { creat: 3, excl: 2, trunc: 3, append: 3, directory: 1, nofollow: 1 };
+  const flags = fc
+    .tuple(...OPEN_FLAGS.map((f) => fc.nat(9).map((n) => (n < odds[f] ? [f] : []))))
+    .map((fs) => fs.flat());
+  const open = fc
+    .record({
+      op: fc.constant("open" as const),
+      c,
+      path: p,
+      access: fc.constantFrom("rdonly" as const, "wronly" as const, "rdwr" as const),
+      flags,
+      mode,
+      write: fc.option(data, { nil: undefined, freq: 2 }),
+      read: fc.option(fc.constant(true as const), { nil: undefined, freq: 2 }),
+      misuse: fc.nat(9),
+    })
+    // a write on a read-only descriptor, or a read on a write-only one (EBADF), once in ten
+    .map(({ flags, mode, write, read, misuse, ...o }) => ({
+      ...o,
+      ...(flags.length ? { flags } : {}),
+      ...(flags.includes("creat") ? { mode } : {}),
+      ...(write === undefined || (o.access === "rdonly" && misuse) ? {} : { write }),
+      ...(read && (o.access !== "wronly" || !misuse) ? { read } : {}),
+    }));
   const entry: fc.Arbitrary<LayerEntry> = fc.oneof(
     { weight: 4, arbitrary: fc.record({ type: fc.constant("dir" as const), path, mode }) },
     { weight: 1, arbitrary: fc.record({ type: fc.constant("dir" as const), path, mode, opaque: fc.constant(true) }) },
@@ -88,6 +124,7 @@ export function overlayOpKinds(g: OverlayGeometry, features: ReadonlySet<string>
         value: data,
       }),
     },
+    { weight: 6, arbitrary: open },
     { weight: 6, arbitrary: fc.record({ op: fc.constant("read" as const), c, path: p }) },
     { weight: 4, arbitrary: fc.record({ op: fc.constant("readdir" as const), c, path: fc.oneof(fc.constant(""), p) }) },
     { weight: 6, arbitrary: fc.record({ op: fc.constant("stat" as const), c, path: p }) },
@@ -243,6 +280,9 @@ function track(v: View, op: OverlayOp): void {
     case "symlink":
       if (!v.has(op.path)) v.set(op.path, op.op === "mkdir" ? "dir" : op.op === "create" ? "file" : "symlink");
       break;
+    case "open":
+      if (op.flags?.includes("creat") && !v.has(op.path)) v.set(op.path, "file");
+      break;
     case "link":
       if (v.get(op.from) === "file" && !v.has(op.to)) v.set(op.to, "file");
       break;
@@ -289,8 +329,23 @@ function aimed(op: OverlayOp, view: View): OverlayOp {
   switch (op.op) {
     case "mkdir":
     case "create":
-    case "symlink":
       return { ...op, path: fresh(op.path) };
+    case "symlink": {
+      const path = fresh(op.path);
+      // a link in the mount at something there, as a relative path from the link's directory
+      const there = of("file", "dir", "symlink");
+      if (op.target.startsWith(VOID) || hash(op.target) % 3 === 2 || !there.length) return { ...op, path };
+      const up = path.split("/").length - 1;
+      return {
+        ...op,
+        path,
+        target: [...Array<string>(up).fill(".."), there[hash(op.target) % there.length]!].join("/"),
+      };
+    }
+    case "open": {
+      if (op.flags?.includes("creat") && hash(op.path) % 2) return { ...op, path: fresh(op.path) };
+      return { ...op, path: pick(op.path, hash(op.path) % 4 ? of("file") : of("dir", "symlink")) };
+    }
     case "write":
     case "append":
     case "truncate":

@@ -8,6 +8,7 @@ import type {
   FileType,
   LayerEntry,
   MountOptions,
+  OpenFlag,
   OverlayGeometry,
   OverlayObs,
   OverlayOp,
@@ -15,7 +16,7 @@ import type {
   RawEntry,
   Stat,
 } from "./types.ts";
-import { OVERLAY_FEATURES } from "./types.ts";
+import { MAX_SYMLINKS, OVERLAY_FEATURES, VOID } from "./types.ts";
 
 export class ErrnoError extends Error {
   constructor(readonly errno: Errno) {
@@ -91,7 +92,7 @@ export interface Container {
   index: Map<Ino | Sym, Ino | Sym>;
 }
 
-interface Resolved {
+export interface Resolved {
   /** Root first, up to the target's parent. */
   readonly chain: Merged[];
   readonly names: string[];
@@ -117,6 +118,10 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
   protected readonly layers = new Map<number, Dir>();
   protected readonly containers = new Map<number, Container>();
   protected copyUps: CopyUp[] = [];
+  /** The paths the last op's walks reached (the state's `reached`). */
+  private reached: string[] = [];
+  /** An O_TRUNC open is copying up: no data (ovl_copy_up_one sets the size to copy to 0). */
+  private truncating = false;
   /** Copy-ups since the sequence began, and the data bytes they copied (what the counters view reports). */
   private readonly copiedTotal = { copyUps: 0, bytes: 0 };
   private nextLayer = 1;
@@ -125,6 +130,8 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
 
   apply(op: OverlayOp): OverlayObs {
     this.copyUps = [];
+    this.reached = [];
+    this.truncating = false;
     try {
       return this.perform(op);
     } catch (e) {
@@ -199,6 +206,8 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
         if (o.kind !== "symlink") fail("EINVAL");
         return { target: (o as Sym).target };
       }
+      case "open":
+        return this.open(c, op);
       case "read":
         return { data: this.readData(c, this.follow(c, op.path)) };
       case "readdir":
@@ -401,18 +410,49 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
     return [this.root(c).lowers.filter(after), redirect.split("/").filter((s) => s)];
   }
 
-  /** Path walk: every intermediate component must be a directory (a symlink dangles: ENOENT). */
-  protected resolve(c: Container, path: string): Resolved {
-    const names = path === "" ? [] : path.split("/");
+  /**
+   * namei's path walk (link_path_walk, walk_component, step_into, pick_link) over the merged view: the names of what a
+   * path leads to, every symlink in it followed, and the last component's too where `followLast` says so. ".." goes to
+   * the parent and stays at the mount root; the 41st link is ELOOP; a link under VOID dangles (ENOENT, or EISDIR for
+   * an O_CREAT open of a body that ends in a slash: open_last_lookups).
+   */
+  protected walk(c: Container, path: string, followLast: boolean, creat = false): string[] {
+    const done: string[] = [];
     const chain: Merged[] = [this.root(c)];
-    for (let i = 0; i < names.length - 1; i++) {
-      const next = this.child(c, chain[i]!, names[i]!);
-      if (!next) fail("ENOENT");
-      const t = typeOf(next!);
-      if (t === "symlink") fail("ENOENT");
+    const todo = path === "" ? [] : path.split("/").reverse();
+    let links = 0;
+    while (todo.length) {
+      const n = todo.pop()!;
+      if (n === "..") {
+        if (done.length) done.pop(), chain.pop();
+        continue;
+      }
+      const last = todo.length === 0;
+      const m = this.child(c, chain[chain.length - 1]!, n);
+      const t = m && typeOf(m);
+      if (t === "symlink" && (!last || followLast)) {
+        if (links++ >= MAX_SYMLINKS) fail("ELOOP");
+        const target = (top(m!) as Sym).target;
+        if (target.startsWith(VOID))
+          fail(creat && last && /^\/*$/.test(target.slice(VOID.length)) ? "EISDIR" : "ENOENT");
+        todo.push(...target.split("/").reverse());
+        continue;
+      }
+      done.push(n);
+      if (last) break;
+      if (!m) fail("ENOENT");
       if (t !== "dir") fail("ENOTDIR");
-      chain.push(next!);
+      chain.push(m!);
     }
+    if (done.length) this.reached.push(done.join("/"));
+    return done;
+  }
+
+  /** A path walked (`walk`), then looked up name by name: the chain of merged directories and the object, if any. */
+  protected resolve(c: Container, path: string, followLast = false, creat = false): Resolved {
+    const names = this.walk(c, path, followLast, creat);
+    const chain: Merged[] = [this.root(c)];
+    for (let i = 0; i < names.length - 1; i++) chain.push(this.child(c, chain[i]!, names[i]!)!);
     if (!names.length) return { chain: [], names, parent: chain[0]!, name: "", node: chain[0] };
     const parent = chain[chain.length - 1]!;
     const name = names[names.length - 1]!;
@@ -425,12 +465,11 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
     return r.node ? top(r.node) : fail("ENOENT");
   }
 
-  /** The resolution of a path for an op that follows a final symlink: ours dangle (ENOENT); `dir` says whether a directory is wanted. */
+  /** The resolution of a path for an op that follows a final symlink; `dir` says whether a directory is wanted. */
   protected follow(c: Container, path: string, dir = false): { r: Resolved; m: Merged } {
-    const r = this.resolve(c, path);
+    const r = this.resolve(c, path, true);
     if (!r.node) fail("ENOENT");
     const t = typeOf(r.node!);
-    if (t === "symlink") fail("ENOENT");
     if (dir && t !== "dir") fail("ENOTDIR");
     if (!dir && t === "dir") fail("EISDIR");
     return { r, m: r.node! };
@@ -495,13 +534,13 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
           created: false,
           detached,
         };
-        if (!meta) ino.data = this.dataOf(m);
+        if (!meta && !this.truncating) ino.data = this.dataOf(m);
         if (this.indexes(c, lower.ino)) {
           ino.union = lower.ino.nlink; // ovl_set_nlink_lower
           c.index.set(lower.ino, ino);
         }
         m.upper = { kind: "file", ino };
-        this.record(c, path, "file", meta ? 0 : size, size, meta);
+        this.record(c, path, "file", meta || this.truncating ? 0 : size, size, meta);
       }
     }
     into.children.set(name, m.upper);
@@ -523,9 +562,10 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
 
   private copyData(c: Container, m: Merged, path: string): void {
     const ino = (m.upper as File).ino;
-    ino.data = this.dataOf(m);
+    const size = ino.size;
+    ino.data = this.truncating ? "" : this.dataOf(m);
     ino.metacopy = false; // the metacopy xattr goes; a redirect stays
-    this.record(c, path, "file", ino.data.length, ino.data.length, false);
+    this.record(c, path, "file", ino.data.length, size, false);
   }
 
   protected record(c: Container, path: string, type: FileType, bytes: number, size: number, metacopy: boolean): void {
@@ -561,6 +601,10 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
   private createObject(c: Container, path: string, make: () => Exclude<Obj, Whiteout>): Exclude<Obj, Whiteout> {
     const r = this.resolve(c, path);
     if (r.node) fail("EEXIST");
+    return this.createAt(c, r, make);
+  }
+
+  private createAt(c: Container, r: Resolved, make: () => Exclude<Obj, Whiteout>): Exclude<Obj, Whiteout> {
     this.copyUp(c, r, undefined, true);
     const upper = r.parent.upper as Dir;
     const overWhiteout = upper.children.get(r.name)?.kind === "whiteout";
@@ -583,11 +627,58 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
     this.createObject(c, path, () => newDir(mode, true));
   }
 
+  /** ovl_maybe_copy_up: a copy-up with data, of none for O_TRUNC (ovl_copy_up_one: the size to copy is 0). */
+  protected openCopyUp(c: Container, r: Resolved, m: Merged, trunc: boolean): void {
+    this.truncating = trunc;
+    this.copyUp(c, r, m, true);
+    this.truncating = false;
+  }
+
+  /** handle_truncate: O_TRUNC on a file that existed. */
+  protected handleTruncate(ino: Ino): void {
+    setData(ino, "");
+  }
+
   private create(c: Container, path: string, mode: number): void {
-    this.createObject(c, path, () => ({
-      kind: "file",
-      ino: { data: "", mode, xattrs: new Map(), nlink: 1, metacopy: false, size: 0, origin: false, created: true },
-    }));
+    this.createObject(c, path, () => newFile(mode));
+  }
+
+  /**
+   * do_filp_open (build_open_flags, then path_openat's open_last_lookups, do_open and may_open), then ovl_open
+   * (ovl_maybe_copy_up: write access or O_TRUNC copies up, O_TRUNC without data), then the write and the read.
+   */
+  private open(c: Container, op: Extract<OverlayOp, { op: "open" }>): OverlayObs {
+    const f = new Set<OpenFlag>(op.flags);
+    const creat = f.has("creat");
+    if (creat && f.has("directory")) fail("EINVAL"); // O_DIRECTORY | O_CREAT, since 6.4
+    const excl = creat && f.has("excl"); // O_EXCL implies O_NOFOLLOW, and means nothing without O_CREAT
+    const r = this.resolve(c, op.path, !(excl || f.has("nofollow")), creat);
+    let m = r.node;
+    if (!m) {
+      if (!creat) fail("ENOENT");
+      this.createAt(c, r, () => newFile(op.mode ?? 0o644));
+      m = this.child(c, r.parent, r.name)!;
+    } else {
+      const t = typeOf(m);
+      if (excl) fail("EEXIST");
+      if (creat && t === "dir") fail("EISDIR");
+      if (f.has("directory") && t !== "dir") fail("ENOTDIR");
+      if (t === "symlink") fail("ELOOP");
+      if (t === "dir" && (op.access !== "rdonly" || f.has("trunc"))) fail("EISDIR");
+      if (t === "file" && (op.access !== "rdonly" || f.has("trunc"))) {
+        this.openCopyUp(c, r, m, f.has("trunc"));
+        if (f.has("trunc")) this.handleTruncate((m.upper as File).ino);
+      }
+    }
+    if (op.write !== undefined) {
+      if (op.access === "rdonly") fail("EBADF");
+      const ino = (m.upper as File).ino;
+      setData(ino, f.has("append") ? ino.data + op.write : splice(ino.data, 0, op.write));
+    }
+    if (!op.read) return { ok: true };
+    if (op.access === "wronly") fail("EBADF");
+    if (typeOf(m) === "dir") fail("EISDIR");
+    return { data: this.readData(c, { m }) };
   }
 
   private symlink(c: Container, target: string, path: string): void {
@@ -603,16 +694,13 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
   protected writeData(c: Container, path: string, change: (data: string) => string): void {
     const { r, m } = this.follow(c, path);
     this.copyUp(c, r, m, true);
-    const ino = (m.upper as File).ino;
-    ino.data = change(ino.data);
-    ino.size = ino.data.length;
+    setData((m.upper as File).ino, change((m.upper as File).ino.data));
   }
 
   /** ovl_setattr / ovl_setxattr without ATTR_SIZE: ovl_copy_up, metadata only where metacopy is on. */
   private setattr(c: Container, path: string, change: (o: Exclude<Obj, Whiteout>) => void, xattr = false): void {
-    const r = this.resolve(c, path);
+    const r = this.resolve(c, path, true);
     if (!r.node) fail("ENOENT");
-    if (typeOf(r.node!) === "symlink") fail("ENOENT");
     const m = r.node!;
     // ovl_xattr_set copies up only an inode without an upper: a lower hard link's name whose index entry exists is
     // changed in place, through the index (ovl_setattr would link the name up)
@@ -659,7 +747,7 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
       .sort();
   }
 
-  private stat(c: Container, path: string): Stat {
+  protected stat(c: Container, path: string): Stat {
     const r = this.resolve(c, path);
     if (!r.node) fail("ENOENT");
     const m = r.node!;
@@ -748,9 +836,12 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
   }
 
   /** vfs_rename's checks, then ovl_rename. */
-  private rename(c: Container, from: string, to: string, flags: "noreplace" | "exchange" | undefined): void {
-    const src = this.resolve(c, from);
-    const dst = this.resolve(c, to);
+  private rename(c: Container, fromPath: string, toPath: string, flags: "noreplace" | "exchange" | undefined): void {
+    const src = this.resolve(c, fromPath);
+    const dst = this.resolve(c, toPath);
+    // the dentries' own paths: a symlink on the way leads elsewhere
+    const from = src.names.join("/");
+    const to = dst.names.join("/");
     if (!src.node) fail("ENOENT");
     if (flags === "noreplace" && dst.node) fail("EEXIST");
     if (flags === "exchange" && !dst.node) fail("ENOENT");
@@ -877,8 +968,28 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
       });
       containers[n] = { layers: [...c.layers], options: { ...c.options }, upper };
     }
-    return { layers, containers, copyUps: this.copyUps, copiedTotal: { ...this.copiedTotal }, created, detached };
+    return {
+      layers,
+      containers,
+      copyUps: this.copyUps,
+      reached: [...new Set(this.reached)],
+      copiedTotal: { ...this.copiedTotal },
+      created,
+      detached,
+    };
   }
+}
+
+function newFile(mode: number): File {
+  return {
+    kind: "file",
+    ino: { data: "", mode, xattrs: new Map(), nlink: 1, metacopy: false, size: 0, origin: false, created: true },
+  };
+}
+
+function setData(ino: Ino, data: string): void {
+  ino.data = data;
+  ino.size = data.length;
 }
 
 function splice(data: string, at: number, bytes: string): string {

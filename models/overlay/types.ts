@@ -65,25 +65,40 @@ const data = z
   .regex(/^[a-z0-9]*$/, "bytes from [a-z0-9]")
   .max(64);
 /**
- * Symlinks point nowhere: the model never resolves them, so their targets must name nothing on any machine. A path
- * through a symlink (or an op that follows one) is ENOENT, as for a dangling link. So a target stays under VOID (no
- * ".." component climbs out of it), and is what symlink(2) stores and a walk through it reads as the model does: no
- * NUL, ASCII (the model counts a target's size in characters, the kernel in bytes), each name at most NAME_MAX bytes
- * (a longer one is ENAMETOOLONG, not ENOENT), the whole below PATH_MAX.
+ * A symlink's target is one of two kinds.
+ * - Inside the mount: a relative path of names and ".." components ("../a/foo", "b"), ending in a name. Ops that follow
+ *   a link resolve it as namei does; ".." at the mount root stays there (the root is the mount's root, as for a
+ *   process chrooted at it: the kernel engine runs its ops so).
+ * - Nowhere: a target under VOID, which names nothing on any machine (a walk through it, or an op that follows it, is
+ *   ENOENT). No ".." climbs out of VOID. Its characters are ASCII without NUL (the model counts a target's size in
+ *   characters, the kernel in bytes), each name at most NAME_MAX bytes (a longer one is ENAMETOOLONG, not ENOENT).
+ * Either is below PATH_MAX.
  */
 export const VOID = "/cowcheck-void/";
+const inMount = new RegExp(`^((\\.\\.|${component})/)*${component}$`);
 const target = z
   .string()
   .max(PATH_MAX - 1, { abort: true })
-  .startsWith(VOID, `a target under ${VOID}`)
+  .refine(
+    (t) => t.startsWith(VOID) || inMount.test(t),
+    `a relative target of names and ".." ending in a name ("../a/b"), or one under ${VOID}`,
+  )
   .refine((t) => !t.includes("\0"), "a target without NUL")
   .refine((t) => /^\p{ASCII}*$/u.test(t), "a target in ASCII")
-  .refine((t) => !t.split("/").includes(".."), `a target without ".." components (it must stay under ${VOID})`)
+  .refine(
+    (t) => !t.startsWith(VOID) || !t.split("/").includes(".."),
+    `a target under ${VOID} without ".." components (it must stay there)`,
+  )
   .refine(
     (t) => t.split("/").every((n) => n.length <= NAME_MAX),
     `a target whose names have at most ${NAME_MAX} bytes`,
   );
+/** MAXSYMLINKS (include/linux/namei.h): the links one path walk may follow; the next is ELOOP. */
+export const MAX_SYMLINKS = 40;
 const xattrName = z.enum(["user.x", "user.y"]);
+/** O_CREAT, O_EXCL, O_TRUNC, O_APPEND, O_DIRECTORY, O_NOFOLLOW. */
+export const OPEN_FLAGS = ["creat", "excl", "trunc", "append", "directory", "nofollow"] as const;
+export type OpenFlag = (typeof OPEN_FLAGS)[number];
 
 /** An image layer's entry, as a tar of an image would give it. */
 export const layerEntrySchema = z.discriminatedUnion("type", [
@@ -133,6 +148,27 @@ export const overlayOpSchema = z.discriminatedUnion("op", [
   z.object({ op: z.literal("chmod"), c, path: name, mode }).strict(),
   z.object({ op: z.literal("setxattr"), c, path: name, name: xattrName, value: data }).strict(),
   z.object({ op: z.literal("read"), c, path: name }).strict(),
+  /**
+   * open(2) with an access mode and flags, then, on the open file, write(2) of `write` at the file offset (0, or the
+   * end with append) if given, and a read of the whole file from offset 0 if `read` (its bytes are the observation).
+   * `mode` is the new file's, for creat (default 0o644). The descriptor is closed after.
+   */
+  z
+    .object({
+      op: z.literal("open"),
+      c,
+      path: name,
+      access: z.enum(["rdonly", "wronly", "rdwr"]),
+      flags: z
+        .array(z.enum(OPEN_FLAGS))
+        .max(OPEN_FLAGS.length)
+        .refine((f) => new Set(f).size === f.length, "each flag once")
+        .optional(),
+      mode: mode.optional(),
+      write: data.optional(),
+      read: z.literal(true).optional(),
+    })
+    .strict(),
   z.object({ op: z.literal("readdir"), c, path }).strict(),
   /** lstat, plus the user.* xattrs of files and directories. */
   z.object({ op: z.literal("stat"), c, path }).strict(),
@@ -149,6 +185,8 @@ export const ERRNOS = [
   "EXDEV",
   "EPERM",
   "EBUSY",
+  "ELOOP",
+  "EBADF",
 ] as const;
 export type Errno = (typeof ERRNOS)[number];
 export const fileTypes = ["dir", "file", "symlink"] as const;
@@ -244,6 +282,13 @@ export const overlayStateSchema = z
     ),
     /** Copy-ups performed by the last op. */
     copyUps: z.array(copyUpSchema),
+    /**
+     * What the last op's paths resolved to: each path it names with its symlinks followed as the op follows them
+     * (every component but the last; the last too for an op that follows it). Economy properties bound copy-ups by
+     * these. Optional: a state without it is bounded by the paths the op names, loosely where links could lead
+     * elsewhere.
+     */
+    reached: z.array(name).optional(),
     /**
      * Copy-ups since the sequence began: how many (each entry `copyUps` ever held) and the data bytes they copied.
      * Optional: a state without it (an engine's inspect JSON) counts nothing.

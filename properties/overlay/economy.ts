@@ -2,9 +2,13 @@
 // the right data and fails these.
 
 import { type Property, stateless } from "../../core/index.ts";
-import type { OverlayObs, OverlayOp, OverlayState } from "../../models/overlay/types.ts";
+import { type OverlayObs, type OverlayOp, type OverlayState, VOID } from "../../models/overlay/types.ts";
 
 const READS = new Set(["read", "readdir", "stat", "readlink"]);
+/** Reads, and an open for reading that neither creates nor truncates (ovl_open_flags_need_copy_up). */
+const reads = (op: OverlayOp): boolean =>
+  READS.has(op.op) ||
+  (op.op === "open" && op.access === "rdonly" && !op.flags?.some((f) => f === "creat" || f === "trunc"));
 
 /** The paths an op names (a copy-up may reach them and their ancestors only). */
 function named(op: OverlayOp): string[] {
@@ -12,14 +16,28 @@ function named(op: OverlayOp): string[] {
   return "path" in op ? [op.path] : [];
 }
 
-const within = (path: string, roots: readonly string[]): boolean =>
-  roots.some((r) => r === path || r.startsWith(`${path}/`));
+/**
+ * Where the op's paths led: the state's `reached` where the engine reports it; otherwise the paths the op names, or,
+ * where a link inside the mount could lead elsewhere, anywhere (undefined).
+ */
+function reached(op: OverlayOp, s: OverlayState): string[] | undefined {
+  if (s.reached) return [...named(op), ...s.reached];
+  const inMount = (e: { type: string; target?: string }) => e.type === "symlink" && !e.target?.startsWith(VOID);
+  const links =
+    Object.values(s.layers).some((es) => es.some(inMount)) ||
+    Object.values(s.containers).some((b) => b.upper.some(inMount));
+  return links ? undefined : named(op);
+}
+
+const within = (path: string, roots: readonly string[] | undefined): boolean =>
+  roots === undefined || roots.some((r) => r === path || r.startsWith(`${path}/`));
 
 export const overlayEconomy: Property<OverlayOp, OverlayObs, OverlayState>[] = [
   {
     name: "read-copies-nothing",
     kind: "economy",
-    description: "read, readdir, stat and readlink copy nothing up and leave every upper layer as it was",
+    description:
+      "read, readdir, stat, readlink and an open for reading (no O_CREAT, no O_TRUNC) copy nothing up and leave every upper layer as it was",
     start(initial) {
       let before = JSON.stringify(initial.containers);
       return {
@@ -27,7 +45,7 @@ export const overlayEconomy: Property<OverlayOp, OverlayObs, OverlayState>[] = [
           const now = JSON.stringify(s.containers);
           const was = before;
           before = now;
-          if (!READS.has(op.op)) return undefined;
+          if (!reads(op)) return undefined;
           if (s.copyUps.length) return `${op.op} copied up ${s.copyUps.map((u) => u.path).join(", ")}`;
           return now === was ? undefined : `${op.op} changed an upper layer`;
         },
@@ -37,13 +55,14 @@ export const overlayEconomy: Property<OverlayOp, OverlayObs, OverlayState>[] = [
   stateless(
     "copy-up-only-touched",
     "economy",
-    "a copy-up copies only the objects the op names and their missing ancestors, and as much data as the object has (none for metacopy)",
+    "a copy-up copies only the objects the op reaches and their missing ancestors, and as much data as the object has (none for metacopy or an O_TRUNC open)",
     (op, _obs, s) => {
-      const roots = named(op);
+      const roots = reached(op, s);
+      const trunc = op.op === "open" && op.flags?.includes("trunc");
       for (const u of s.copyUps) {
         if (!within(u.path, roots))
-          return `${op.op} copied up ${u.path}, which it does not name (it names ${roots.join(", ") || "nothing"})`;
-        const bytes = u.type === "file" && !u.metacopy ? u.size : 0;
+          return `${op.op} copied up ${u.path}, which it does not reach (it reaches ${roots?.join(", ") || "nothing"})`;
+        const bytes = u.type === "file" && !u.metacopy && !trunc ? u.size : 0;
         if (u.bytes !== bytes) return `the copy-up of ${u.path} copied ${u.bytes} bytes, not ${bytes}`;
       }
       return undefined;
@@ -67,20 +86,27 @@ export const overlayEconomy: Property<OverlayOp, OverlayObs, OverlayState>[] = [
       "an upper layer holds only what ops on the container named (and what they moved), never an untouched file",
     start(initial) {
       const touched = new Map<string, Set<string>>();
+      /** Containers where a link may have led anywhere (the engine reports no `reached`): unbounded until remounted. */
+      const unbounded = new Set<string>();
       const reset = (s: OverlayState) => {
         for (const c of Object.keys(s.containers)) if (!touched.has(c)) touched.set(c, new Set());
       };
       reset(initial);
       return {
         after(op, obs, s) {
-          if ((op.op === "mount" || op.op === "umount" || op.op === "commit") && !("error" in obs))
+          if ((op.op === "mount" || op.op === "umount" || op.op === "commit") && !("error" in obs)) {
             touched.set(String(op.c), new Set());
+            unbounded.delete(String(op.c));
+          }
           reset(s);
           if (op.op === "layer" || op.op === "mount" || op.op === "umount" || op.op === "commit") return undefined;
           const box = s.containers[op.c];
           const mine = touched.get(String(op.c));
           if (!box || !mine) return undefined;
-          for (const p of named(op)) mine.add(p);
+          const now = reached(op, s);
+          if (!now) unbounded.add(String(op.c));
+          if (unbounded.has(String(op.c))) return undefined;
+          for (const p of now!) mine.add(p);
           const roots = [...mine];
           for (const e of box.upper) {
             // an entry counts as touched if an op named it, a path below it, or a directory above it (a rename moves subtrees)

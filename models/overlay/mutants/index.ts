@@ -1,8 +1,8 @@
 // The overlay mutant zoo: the reference model with one deliberate, documented bug each, named after the class of
 // real bug it mimics. The properties must kill every one; `cowcheck mutants --layer overlay` shows how fast.
 import { type Mutant, mutantOf } from "../../../core/index.ts";
-import { type Container, type Dir, type Ino, type Merged, OverlayModel } from "../model.ts";
-import type { OverlayGeometry, OverlayObs, OverlayOp, OverlayState } from "../types.ts";
+import { type Container, type Dir, type Ino, type Merged, type Obj, OverlayModel, type Resolved } from "../model.ts";
+import type { OverlayGeometry, OverlayObs, OverlayOp, OverlayState, Stat } from "../types.ts";
 
 type OverlayMutant = Mutant<OverlayOp, OverlayObs, OverlayState, OverlayGeometry>;
 
@@ -171,6 +171,48 @@ class VfsDriver extends OverlayModel {
   }
 }
 
+/**
+ * unionfs-fuse issue #60: a symlink only a read-only branch has is followed inside that branch, so a write through it
+ * changes the branch's own file (and a read through it misses the upper copy) instead of copying up.
+ */
+class LinkFollowedInItsLayer extends OverlayModel {
+  protected override follow(c: Container, path: string, dir = false): { r: Resolved; m: Merged } {
+    const r = this.resolve(c, path);
+    const link = r.node && !r.node.upper ? r.node.lowers[0] : undefined;
+    if (link?.obj.kind !== "symlink" || link.obj.target.startsWith("/")) return super.follow(c, path, dir);
+    const names: string[] = [];
+    for (const n of [...r.names.slice(0, -1), ...link.obj.target.split("/")]) n === ".." ? names.pop() : names.push(n);
+    let o: Obj | undefined = this.layers.get(link.layer);
+    for (const n of names) o = o?.kind === "dir" ? o.children.get(n) : undefined;
+    return o?.kind === "file" ? { r, m: { upper: o, lowers: [] } } : super.follow(c, path, dir);
+  }
+}
+
+/** fuse-migratefs issue #2: open(O_TRUNC) of a lower file copies its data up, only to truncate it (fixed in 0cf2beb). */
+class TruncOpenCopiesData extends OverlayModel {
+  protected override openCopyUp(c: Container, r: Resolved, m: Merged): void {
+    super.openCopyUp(c, r, m, false);
+  }
+}
+
+/**
+ * fuse2fs (e2fsprogs issue #223): with libfuse 3's atomic O_TRUNC the open's O_TRUNC was dropped, so a file opened
+ * with it kept its old bytes (fixed by b022aca, "fuse2fs: implement O_TRUNC correctly").
+ */
+class TruncOpenIgnored extends OverlayModel {
+  protected override openCopyUp(c: Container, r: Resolved, m: Merged): void {
+    super.openCopyUp(c, r, m, false);
+  }
+  protected override handleTruncate(): void {}
+}
+
+/** fuse-overlayfs issue #23 (fixed by PR #24): lstat followed the symlink, so a dangling one did not show at all. */
+class LstatFollowsLink extends OverlayModel {
+  protected override stat(c: Container, path: string): Stat {
+    return super.stat(c, this.walk(c, path, true).join("/"));
+  }
+}
+
 export const overlayMutants: readonly OverlayMutant[] = [
   mutant("unlink-no-whiteout", "unlink of a lower file without a whiteout: the file comes back", UnlinkNoWhiteout),
   mutant("mkdir-no-opaque", "rmdir then mkdir without an opaque directory: the old children reappear", MkdirNoOpaque),
@@ -218,6 +260,19 @@ export const overlayMutants: readonly OverlayMutant[] = [
     "invariant",
   ),
   mutant("metacopy-ignored", "metacopy=on ignored: chmod copies the whole file up", MetacopyIgnored, "economy"),
+  mutant(
+    "link-followed-in-its-layer",
+    "a symlink only a lower layer has is followed inside that layer: a write through it changes the layer's file",
+    LinkFollowedInItsLayer,
+  ),
+  mutant(
+    "trunc-open-copies-data",
+    "open(O_TRUNC) of a lower file copies its data up before truncating it",
+    TruncOpenCopiesData,
+    "economy",
+  ),
+  mutant("trunc-open-ignored", "open(O_TRUNC) keeps the file's bytes", TruncOpenIgnored),
+  mutant("lstat-follows-link", "lstat follows a symlink: a dangling one is not there", LstatFollowsLink),
   mutant(
     "vfs-driver",
     "Docker's vfs storage driver: a full copy of the image for every container",
