@@ -288,7 +288,10 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
     while (todo.length) {
       const name = todo.pop()!;
       if (name === "..") {
-        if (names.length) dirs.pop(), names.pop();
+        if (names.length) {
+          dirs.pop();
+          names.pop();
+        }
         continue;
       }
       const dir = dirs[dirs.length - 1]!;

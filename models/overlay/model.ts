@@ -424,7 +424,10 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
     while (todo.length) {
       const n = todo.pop()!;
       if (n === "..") {
-        if (done.length) done.pop(), chain.pop();
+        if (done.length) {
+          done.pop();
+          chain.pop();
+        }
         continue;
       }
       const last = todo.length === 0;
