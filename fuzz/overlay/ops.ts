@@ -70,7 +70,7 @@ export function overlayOpKinds(g: OverlayGeometry, features: ReadonlySet<string>
     { weight: 4, arbitrary: fc.record({ type: fc.constant("dir" as const), path, mode }) },
     { weight: 1, arbitrary: fc.record({ type: fc.constant("dir" as const), path, mode, opaque: fc.constant(true) }) },
     { weight: 5, arbitrary: fc.record({ type: fc.constant("file" as const), path, data, mode }) },
-    { weight: 1, arbitrary: fc.record({ type: fc.constant("symlink" as const), path, target }) },
+    { weight: 2, arbitrary: fc.record({ type: fc.constant("symlink" as const), path, target }) },
     { weight: 2, arbitrary: fc.record({ type: fc.constant("whiteout" as const), path }) },
     { weight: 1, arbitrary: fc.record({ type: fc.constant("link" as const), path, to: path }) },
   );
@@ -111,7 +111,7 @@ export function overlayOpKinds(g: OverlayGeometry, features: ReadonlySet<string>
         .map(({ flags, ...r }) => (flags ? { ...r, flags } : r)),
     },
     { weight: 3, arbitrary: fc.record({ op: fc.constant("link" as const), c, from: p, to: p }) },
-    { weight: 2, arbitrary: fc.record({ op: fc.constant("symlink" as const), c, target, path: p }) },
+    { weight: 4, arbitrary: fc.record({ op: fc.constant("symlink" as const), c, target, path: p }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant("readlink" as const), c, path: p }) },
     { weight: 4, arbitrary: fc.record({ op: fc.constant("chmod" as const), c, path: p, mode }) },
     {
@@ -217,9 +217,10 @@ export function overlayArrange(ops: OverlayOp[], _g: OverlayGeometry, _features:
   };
   for (const op of ops) {
     if (op.op === "layer") {
-      out.push(op);
+      const layer = { ...op, entries: aimLinks(op.entries, views) };
+      out.push(layer);
       bases.push(undefined);
-      views.push((below) => layView(op.entries, below));
+      views.push((below) => layView(layer.entries, below));
       continue;
     }
     if (op.op === "mount") {
@@ -304,6 +305,23 @@ function track(v: View, op: OverlayOp): void {
   }
 }
 
+/**
+ * A layer's links inside the mount pointed, four in five, at a path some layer so far (this one included) has, as a
+ * relative path from the link's directory.
+ */
+function aimLinks(entries: readonly LayerEntry[], views: readonly ((below: View) => View)[]): LayerEntry[] {
+  if (!entries.some((e) => e.type === "symlink" && !e.target.startsWith(VOID))) return [...entries];
+  const known = [...new Set([...views.flatMap((v) => [...v(new Map()).keys()]), ...entries.map((e) => e.path)])].sort();
+  return entries.map((e) => {
+    if (e.type !== "symlink" || e.target.startsWith(VOID)) return e;
+    const h = [...(e.path + e.target)].reduce((a, ch) => Math.imul(a ^ ch.charCodeAt(0), 0x9e3779b1) >>> 0, 7);
+    const to = known.filter((p) => p !== e.path);
+    if (h % 5 === 4 || !to.length) return e;
+    const up = e.path.split("/").length - 1;
+    return { ...e, target: [...Array<string>(up).fill(".."), to[h % to.length]!].join("/") };
+  });
+}
+
 /** The op pointed at what it needs, two times in three (chosen by the op itself, so shrinking stays stable). */
 function aimed(op: OverlayOp, view: View): OverlayOp {
   const of = (...kinds: Kind[]) =>
@@ -334,7 +352,7 @@ function aimed(op: OverlayOp, view: View): OverlayOp {
       const path = fresh(op.path);
       // a link in the mount at something there, as a relative path from the link's directory
       const there = of("file", "dir", "symlink");
-      if (op.target.startsWith(VOID) || hash(op.target) % 3 === 2 || !there.length) return { ...op, path };
+      if (op.target.startsWith(VOID) || hash(op.target) % 5 === 4 || !there.length) return { ...op, path };
       const up = path.split("/").length - 1;
       return {
         ...op,
@@ -350,7 +368,8 @@ function aimed(op: OverlayOp, view: View): OverlayOp {
     case "append":
     case "truncate":
     case "read":
-      return { ...op, path: pick(op.path, of("file")) };
+      // a link now and then: the op follows it
+      return { ...op, path: pick(op.path, hash(op.path) % 3 ? of("file") : of("symlink")) };
     case "rmdir":
       return { ...op, path: pick(op.path, of("dir")) };
     case "readdir":
@@ -362,7 +381,7 @@ function aimed(op: OverlayOp, view: View): OverlayOp {
     case "chmod":
     case "setxattr":
     case "stat":
-      return { ...op, path: pick(op.path, of("file", "dir")) };
+      return { ...op, path: pick(op.path, of("file", "dir", "symlink")) };
     case "link":
       return { ...op, from: pick(op.from, of("file")), to: fresh(op.to) };
     case "rename":
