@@ -138,6 +138,9 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
         this.box(op.c);
         this.mounts.delete(op.c);
         return;
+      case "remount":
+        this.box(op.c);
+        return;
       case "commit": {
         const box = this.box(op.c);
         const id = this.newLayer({ kind: "committed", base: box.stack, image: image(box) });

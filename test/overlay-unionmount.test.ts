@@ -48,11 +48,17 @@ test("every subtest is enumerated: 373 in 60 files, 359 of them in a default ./r
     [1, 2, 3, 4, 5].map((n) => `impermissible ${n}`),
   );
   expect(gapped("times").map((c) => `${c.file} ${c.subtest}`)).toEqual(["impermissible 5"]);
-  // --ov=N remounts without rotating after every link: the 7 link subtests need a remount
-  const rotation = allUnionmountCases.filter((c) => c.config === "rotation" && c.gaps.includes("remount"));
+  // --ov=N remounts without rotating after every link, and after a mkdir or rename once N layers are rotated
+  const remounting = allUnionmountCases.filter(
+    (c) => c.config === "rotation" && c.ops.some((op) => op.op === "remount"),
+  );
   for (const s of ["hard-link 1", "hard-link 11", "hard-link-sym 1", "hard-link-sym 2", "hard-link-sym 10"]) {
-    expect(rotation.map((c) => `${c.file} ${c.subtest}`)).toContain(s);
+    expect(remounting.map((c) => `${c.file} ${c.subtest}`)).toContain(s);
   }
+  expect(remounting.length).toBe(60);
+  expect(allUnionmountCases.filter((c) => c.config !== "rotation" && c.ops.some((op) => op.op === "remount"))).toEqual(
+    [],
+  );
 });
 
 test("every case fits the vocabulary's bounds: one image layer of at most 64 entries, under 200 ops", () => {

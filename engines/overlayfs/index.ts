@@ -411,6 +411,18 @@ export class OverlayfsEngine implements Engine<OverlayOp, OverlayObs> {
         this.drop(c);
         return { ok: true };
       }
+      case "remount": {
+        const c = this.containers.get(op.c);
+        if (!c) return { error: "EINVAL" };
+        await this.unmount(op.c);
+        try {
+          await this.helper.call("mount", this.mountPoint(op.c), mountData(c));
+        } catch (e) {
+          throw new EngineFailure("error", `remount c${op.c}: ${codeOf(e) ?? (e as Error).message}`);
+        }
+        this.containers.set(op.c, c);
+        return { ok: true };
+      }
       case "commit": {
         const c = this.containers.get(op.c);
         if (!c) return { error: "EINVAL" };
@@ -566,15 +578,7 @@ export class OverlayfsEngine implements Engine<OverlayOp, OverlayObs> {
       chmodSync(this.abs(d), 0o755);
     }
     if (!existsSync(this.abs(this.mountPoint(n)))) mkdirSync(this.abs(this.mountPoint(n)));
-    const on = (b: boolean): string => (b ? "on" : "off");
-    const data = [
-      `lowerdir=${layers.map((l) => `layers/${l}`).join(":")}`, // relative to the helper's directory, the tmpfs
-      `upperdir=${c.upper}`,
-      `workdir=${c.work}`,
-      `redirect_dir=${on(options.redirectDir)}`,
-      `index=${on(options.index)}`,
-      `metacopy=${on(options.metacopy)}`,
-    ].join(",");
+    const data = mountData(c);
     try {
       await this.helper.call("mount", this.mountPoint(n), data);
     } catch (e) {
@@ -609,6 +613,19 @@ export class OverlayfsEngine implements Engine<OverlayOp, OverlayObs> {
   private abs(rel: string): string {
     return `${this.root}/${rel}`;
   }
+}
+
+/** The overlay mount options of a container, its directories relative to the helper's directory (the tmpfs). */
+function mountData(c: Container): string {
+  const on = (b: boolean): string => (b ? "on" : "off");
+  return [
+    `lowerdir=${c.layers.map((l) => `layers/${l}`).join(":")}`,
+    `upperdir=${c.upper}`,
+    `workdir=${c.work}`,
+    `redirect_dir=${on(c.options.redirectDir)}`,
+    `index=${on(c.options.index)}`,
+    `metacopy=${on(c.options.metacopy)}`,
+  ].join(",");
 }
 
 /** A helper's dump entry as the layer's RawEntry: its keys in one order, nothing the contract leaves out. */

@@ -90,6 +90,7 @@ export function overlayOpKinds(g: OverlayGeometry, features: ReadonlySet<string>
     { weight: 3, arbitrary: layer },
     { weight: 2, arbitrary: mount },
     { weight: 1, arbitrary: fc.record({ op: fc.constant("umount" as const), c }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant("remount" as const), c }) },
     { weight: 2, arbitrary: fc.record({ op: fc.constant("commit" as const), c }) },
     { weight: 5, arbitrary: fc.record({ op: fc.constant("mkdir" as const), c, path: p, mode }) },
     { weight: 5, arbitrary: fc.record({ op: fc.constant("create" as const), c, path: p, mode }) },

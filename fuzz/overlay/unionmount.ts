@@ -39,7 +39,7 @@ const MOUNT: Record<UnionmountConfig, MountOptions> = {
 };
 
 /** Vocabulary a case needs that cowcheck lacks: then the case has no ops. */
-export type UnionmountGap = "credentials" | "times" | "remount";
+export type UnionmountGap = "credentials" | "times";
 
 /** The errnos the suite names: cowcheck's, and EACCES (impermissible.py, a credentials gap). */
 export type SuiteErrno = Errno | "EACCES";
@@ -414,7 +414,7 @@ export class UnionmountContext {
     if (rotate && this.layersNr < ROTATION_LAYERS) {
       this.layersNr++;
       this.emit({ op: "commit", c: C });
-    } else this.gaps.add("remount");
+    } else this.emit({ op: "remount", c: C });
   }
 
   open_file(filename: string, args: OpenArgs): void {

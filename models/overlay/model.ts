@@ -152,6 +152,9 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
         return { ok: true };
       case "commit":
         return { layer: this.commit(op.c) };
+      case "remount":
+        this.mounted(op.c); // the upper, the work dir's index and the options stay: nothing else is kept in memory
+        return { ok: true };
       default:
         break;
     }

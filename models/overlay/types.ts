@@ -127,6 +127,8 @@ export const overlayOpSchema = z.discriminatedUnion("op", [
   /** Mount container c: lowers top first, a fresh empty upper. */
   z.object({ op: z.literal("mount"), c, layers: z.array(layer).min(1).max(8), ...mountOptionsShape }).strict(),
   z.object({ op: z.literal("umount"), c }).strict(),
+  /** Unmount c and mount it again on the same layers, upper and work directory, with the same options. */
+  z.object({ op: z.literal("remount"), c }).strict(),
   /** Unmount c, freeze its upper as a new image layer, remount c on [it, ...its lowers] with a fresh upper. */
   z.object({ op: z.literal("commit"), c }).strict(),
   z.object({ op: z.literal("mkdir"), c, path: name, mode }).strict(),
