@@ -187,6 +187,18 @@ describe("4: overlay names, paths and symlink targets within the kernel's limits
     expect(valid({ op: "layer", entries: [{ type: "symlink", path: "l", target: `${VOID}a\u0000` }] })).toBe(false);
   });
 
+  test("a target inside the mount: names and '..' ending in a name; a layer of at most 4,096 entries", () => {
+    const link = (target: string) => ({ op: "symlink", c: 1, target, path: "l" });
+    for (const t of ["a", "../a", "../../b/c", "a/../b", `${name(255)}/a`]) expect(valid(link(t)), t).toBe(true);
+    for (const t of ["", "..", "a/..", "./a", "a/", "a//b", "/a", "A", "a-b", "../", `${name(256)}`])
+      expect(valid(link(t)), t).toBe(false);
+    expect(valid(link(Array.from({ length: 16 }, () => name(254)).join("/")))).toBe(true); // 4,079 bytes
+    expect(valid(link(Array.from({ length: 17 }, () => name(254)).join("/")))).toBe(false); // 4,334: over PATH_MAX
+    const files = (n: number) => Array.from({ length: n }, (_, i) => ({ type: "file", path: `f${i}`, data: "" }));
+    expect(valid({ op: "layer", entries: files(4096) })).toBe(true);
+    expect(valid({ op: "layer", entries: files(4097) })).toBe(false);
+  });
+
   test("the geometry's names follow NAME_MAX; the generator's ops stay valid at the largest geometry", () => {
     expect(overlayGeometrySchema.safeParse({ names: [name(256)], depth: 1, containers: 1 }).success).toBe(false);
     const overlay = layers.find((l) => l.name === "overlay")!;

@@ -56,6 +56,8 @@ const name = z
  * numbered from 1 as `layer` and `commit` make them, one per op.
  */
 export const OVERLAY_MAX_CONTAINER = 64;
+/** Entries of one image layer: room for a whole test image (unionmount-testsuite's is 391). */
+export const OVERLAY_MAX_ENTRIES = 4096;
 export const OVERLAY_MAX_LAYER = 1 << 20;
 const c = z.number().int().min(1).max(OVERLAY_MAX_CONTAINER);
 const layer = z.number().int().min(1).max(OVERLAY_MAX_LAYER);
@@ -123,7 +125,7 @@ export type MountOptions = { redirectDir: boolean; index: boolean; metacopy: boo
 
 export const overlayOpSchema = z.discriminatedUnion("op", [
   /** A new read-only image layer built from entries (parents first). */
-  z.object({ op: z.literal("layer"), entries: z.array(layerEntrySchema).max(64) }).strict(),
+  z.object({ op: z.literal("layer"), entries: z.array(layerEntrySchema).max(OVERLAY_MAX_ENTRIES) }).strict(),
   /** Mount container c: lowers top first, a fresh empty upper. */
   z.object({ op: z.literal("mount"), c, layers: z.array(layer).min(1).max(8), ...mountOptionsShape }).strict(),
   z.object({ op: z.literal("umount"), c }).strict(),
