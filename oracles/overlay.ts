@@ -10,6 +10,8 @@
 //   leaves that name a lower one (it is not copied up);
 // - a directory that one lower layer alone holds is read as it is (overlay does not merge it): readdir lists that
 //   layer's whiteouts in it too, until something copies it up.
+// - st_ino (all layers on one filesystem) is the lower inode's, also once copied up, except for a lower hard link
+//   broken off without index; a committed layer's written inodes are the upper's, seen as lower ones.
 // A committed layer is an image of the container at commit time, over the layers it was committed on: it is only
 // defined over that same stack (as an image is), and the oracle refuses any other.
 import type { Engine } from "../core/index.ts";
@@ -30,6 +32,8 @@ interface LowerIno {
   readonly mode: number;
   readonly xattrs: ReadonlyMap<string, string>;
   readonly nlink: number;
+  /** Its inode number's identity where not itself: a committed layer's inode is the upper it was written as. */
+  readonly id?: object;
 }
 /** A file inode the container has written (copied up or created). */
 interface Ino {
@@ -37,6 +41,8 @@ interface Ino {
   mode: number;
   xattrs: Map<string, string>;
   nlink: number;
+  /** The lower inode whose number it keeps (copied up from a lower inode with one link, or through the index). */
+  from?: object;
 }
 /** A name of a file: lower only (it shows its lower inode, or with index that inode's index entry), or upper. */
 interface FileName {
@@ -52,10 +58,19 @@ interface DirNode {
   readonly fromLower: boolean;
   /** Whiteout names readdir lists while the directory is one lower layer's alone. */
   ghosts?: Set<string>;
+  /** The topmost lower directory it merges, whose number it shows (none: made in the container). */
+  id?: object;
+  /** Copied up (something below it changed): a commit makes the upper directory the lower one. */
+  up?: boolean;
 }
 interface SymNode {
   readonly t: "symlink";
   readonly target: string;
+  /** The lower symlink whose number it shows (none: made in the container, or broken off). */
+  id?: object;
+  /** A lower hard link (committed layers only): copied up without index it breaks off. */
+  shared?: boolean;
+  up?: boolean;
 }
 type Node = FileName | DirNode | SymNode;
 
@@ -97,6 +112,8 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
   readonly features: ReadonlySet<string> = new Set(OVERLAY_FEATURES);
   private readonly layers = new Map<number, Layer>();
   private readonly mounts = new Map<number, Container>();
+  /** Inode identities in the order the sequence first saw them (`ino`). */
+  private readonly inos = new Map<object, number>();
 
   constructor(readonly geometry: OverlayGeometry) {}
 
@@ -207,6 +224,14 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
       }
       case "stat":
         return { stat: this.stat(box, op.path) };
+      case "ino": {
+        const n = this.at(box, op.path).node ?? no("ENOENT");
+        // the root is its mount's own (a fresh upper directory at each mount and commit)
+        const own = n === box.root ? n : undefined;
+        const id = own ?? (n.t === "file" ? (n.ino ? (n.ino.from ?? n.ino) : (n.lower!.id ?? n.lower!)) : (n.id ?? n));
+        if (!this.inos.has(id)) this.inos.set(id, this.inos.size);
+        return { ino: this.inos.get(id)! };
+      }
       case "unlink":
       case "rmdir": {
         const { dir, name, node } = this.at(box, op.path);
@@ -224,6 +249,7 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
         if (dst.node) no("EEXIST");
         if (src.t === "dir") no("EPERM");
         if (src.t === "file") this.copyUp(box, src).nlink++;
+        if (src.t === "symlink") this.symlinkCopiedUp(box, src);
         dst.dir!.kids.set(dst.name, src);
         return;
       }
@@ -239,9 +265,11 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
       let d: Node | undefined = box.root;
       for (const n of p.split("/")) {
         if (d?.t !== "dir") break;
+        d.up = true;
         d = d.kids.get(n);
         if (d?.t === "dir") delete d.ghosts;
       }
+      if (d?.t === "dir") d.up = true;
     }
   }
 
@@ -391,13 +419,21 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
       box.options.index && lower.nlink > 1
         ? this.indexed(box, lower)
         : { data: lower.data, mode: lower.mode, xattrs: new Map(lower.xattrs), nlink: 1 };
+    if (lower.nlink === 1) f.ino.from = lower.id ?? lower;
     return f.ino;
+  }
+
+  /** A symlink moved or linked is copied up: a lower hard link without index breaks off (its own number). */
+  private symlinkCopiedUp(box: Container, s: SymNode): void {
+    s.up = true;
+    if (s.shared && !box.options.index) s.id = undefined;
   }
 
   private indexed(box: Container, lower: LowerIno): Ino {
     let ino = box.index.get(lower);
     if (!ino) {
       ino = { data: lower.data, mode: lower.mode, xattrs: new Map(lower.xattrs), nlink: lower.nlink };
+      ino.from = lower.id ?? lower;
       box.index.set(lower, ino);
     }
     return ino;
@@ -456,8 +492,10 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
     if (stuck(a) || (flags === "exchange" && stuck(b))) no("EXDEV");
     if (b?.t === "dir" && flags !== "exchange" && b.kids.size) no("ENOTEMPTY");
     if (a.t === "file") this.copyUp(box, a);
+    if (a.t === "symlink") this.symlinkCopiedUp(box, a);
     if (flags === "exchange") {
       if (b!.t === "file") this.copyUp(box, b as FileName);
+      if (b!.t === "symlink") this.symlinkCopiedUp(box, b as SymNode);
       src.dir!.kids.set(src.name, b!);
     } else {
       if (b) this.dropName(box, b);
@@ -497,7 +535,14 @@ function built(entries: readonly LayerEntry[]): RawNode & { t: "dir" } {
 
 /** Lay a built layer over the merged view below it: whiteouts remove, opaque dirs hide, dirs merge, the rest replace. */
 function lay(layer: RawNode & { t: "dir" }, below: DirNode, seen: Map<object, LowerIno>): DirNode {
-  const out: DirNode = { t: "dir", mode: layer.mode, xattrs: new Map(), kids: new Map(below.kids), fromLower: true };
+  const out: DirNode = {
+    t: "dir",
+    mode: layer.mode,
+    xattrs: new Map(),
+    kids: new Map(below.kids),
+    fromLower: true,
+    id: layer,
+  };
   for (const [name, n] of layer.kids) {
     const under = out.kids.get(name);
     if (n.t === "whiteout") out.kids.delete(name);
@@ -509,11 +554,11 @@ function lay(layer: RawNode & { t: "dir" }, below: DirNode, seen: Map<object, Lo
         if (ghosts.length) d.ghosts = new Set(ghosts);
       }
       out.kids.set(name, d);
-    } else if (n.t === "symlink") out.kids.set(name, { t: "symlink", target: n.target });
+    } else if (n.t === "symlink") out.kids.set(name, { t: "symlink", target: n.target, id: n });
     else {
       let lower = seen.get(n.ino);
       if (!lower) {
-        lower = { data: n.ino.data, mode: n.ino.mode, xattrs: new Map(), nlink: n.ino.nlink };
+        lower = { data: n.ino.data, mode: n.ino.mode, xattrs: new Map(), nlink: n.ino.nlink, id: n.ino };
         seen.set(n.ino, lower);
       }
       out.kids.set(name, { t: "file", lower });
@@ -540,9 +585,10 @@ function copyTree(n: Node, links: Map<Node, Node> | undefined): Node {
       xattrs: new Map(n.xattrs),
       kids: new Map([...n.kids].map(([k, v]) => [k, copyTree(v, links)])),
       fromLower: true,
+      id: n.id ?? n,
     });
   if (n.t === "symlink") {
-    const copy = links?.get(n) ?? { t: "symlink" as const, target: n.target };
+    const copy = links?.get(n) ?? { t: "symlink" as const, target: n.target, id: n.id ?? n, shared: n.shared };
     links?.set(n, copy);
     return copy;
   }
@@ -554,17 +600,27 @@ function copyTree(n: Node, links: Map<Node, Node> | undefined): Node {
  * they are in the upper; the index, in the work dir, does not survive) and the names it never wrote keep theirs.
  */
 function image(box: Container): DirNode {
-  const written = new Map<Ino, { data: string; mode: number; xattrs: Map<string, string>; nlink: number }>();
+  const written = new Map<Ino, { data: string; mode: number; xattrs: Map<string, string>; nlink: number; id: Ino }>();
+  const links = new Map<SymNode, number>();
   const count = (d: DirNode): void => {
     for (const n of d.kids.values()) {
       if (n.t === "dir") count(n);
-      else if (n.t === "file" && n.ino) {
+      else if (n.t === "symlink") links.set(n, (links.get(n) ?? 0) + 1);
+      else if (n.ino) {
         const w = written.get(n.ino);
         if (w) w.nlink++;
-        else written.set(n.ino, { data: n.ino.data, mode: n.ino.mode, xattrs: new Map(n.ino.xattrs), nlink: 1 });
+        else
+          written.set(n.ino, {
+            data: n.ino.data,
+            mode: n.ino.mode,
+            xattrs: new Map(n.ino.xattrs),
+            nlink: 1,
+            id: n.ino,
+          });
       }
     }
   };
+  const frozenLinks = new Map<SymNode, SymNode>();
   count(box.root);
   const freeze = (n: Node): Node => {
     if (n.t === "dir")
@@ -574,8 +630,15 @@ function image(box: Container): DirNode {
         xattrs: new Map(n.xattrs),
         kids: new Map([...n.kids].map(([k, v]) => [k, freeze(v)])),
         fromLower: true,
+        // an upper directory is the new layer's; one never copied up still shows the older layer's
+        id: n.up || !n.fromLower ? n : (n.id ?? n),
       });
-    if (n.t === "symlink") return n;
+    if (n.t === "symlink") {
+      const id = n.up || !n.id ? n : n.id;
+      const frozen = frozenLinks.get(n) ?? { t: "symlink" as const, target: n.target, id, shared: links.get(n)! > 1 };
+      frozenLinks.set(n, frozen);
+      return frozen;
+    }
     return { t: "file", lower: n.ino ? written.get(n.ino)! : n.lower! };
   };
   return freeze(box.root) as DirNode;

@@ -56,6 +56,10 @@ test("every subtest is enumerated: 373 in 60 files, 359 of them in a default ./r
     expect(remounting.map((c) => `${c.file} ${c.subtest}`)).toContain(s);
   }
   expect(remounting.length).toBe(60);
+  // check_dev_ino under --verify: the same st_ino after each successful link (both names) and rename (the new name)
+  const devIno = unionmountCases("index").filter((c) => c.asserts.some((x) => "sameIno" in x.expect));
+  expect(devIno.length).toBe(64);
+  expect(devIno.flatMap((c) => c.asserts.filter((x) => "sameIno" in x.expect)).length).toBe(102);
   expect(allUnionmountCases.filter((c) => c.config !== "rotation" && c.ops.some((op) => op.op === "remount"))).toEqual(
     [],
   );
@@ -116,7 +120,7 @@ describe.each(Object.entries(engines))("the %s satisfies every claim of the suit
         continue;
       }
       for (const a of c.asserts) {
-        if (!satisfies(obs[a.at], a.expect)) {
+        if (!satisfies(obs[a.at]!, a.expect, obs)) {
           failures.push(
             `${c.name} op ${a.at} ${JSON.stringify(c.ops[a.at])}: want ${JSON.stringify(a.expect)}, got ${JSON.stringify(obs[a.at])}`,
           );

@@ -26,7 +26,7 @@
 //                              ({"data":…}); errors of the open, the write or the read are its errno
 //     unlink, rmdir, readlink, read, readdir, lstat PATH; link FROM TO; symlink TARGET PATH; chmod PATH MODE
 //                              {"target":…} | {"data":…} | {"names":[…]} |
-//                              {"lstat":{"type":"dir|file|symlink|other","mode":N,"size":N,"nlink":N}}
+//                              {"lstat":{"type":"dir|file|symlink|other","mode":N,"size":N,"nlink":N,"ino":N}}
 // On end of input, SIGTERM or SIGHUP it unmounts its tmpfs (lazily: everything mounted below goes with it) and
 // removes the directory, so a parent that dies leaves no mount behind. SIGINT is the parent's to handle.
 #define _GNU_SOURCE
@@ -348,7 +348,8 @@ static void inside(char **w, const size_t *len, int n) {
     puts_(type);
     putf("\",\"mode\":%ld", (long)st.st_mode);
     putf(",\"size\":%ld", (long)st.st_size);
-    putf(",\"nlink\":%ld}}", (long)st.st_nlink);
+    putf(",\"nlink\":%ld", (long)st.st_nlink);
+    putf(",\"ino\":%ld}}", (long)st.st_ino);
     return flush();
   }
   if (!strcmp(cmd, "unlink")) {

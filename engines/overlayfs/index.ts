@@ -155,13 +155,13 @@ type Reply =
   | { data: string }
   | { names: string[] }
   | { target: string }
-  | { lstat: { type: "dir" | "file" | "symlink" | "other"; mode: number; size: number; nlink: number } };
+  | { lstat: { type: "dir" | "file" | "symlink" | "other"; mode: number; size: number; nlink: number; ino: number } };
 type Answers = {
   xattrs: Record<string, string>;
   data: string;
   names: string[];
   target: string;
-  lstat: { type: "dir" | "file" | "symlink" | "other"; mode: number; size: number; nlink: number };
+  lstat: { type: "dir" | "file" | "symlink" | "other"; mode: number; size: number; nlink: number; ino: number };
 };
 
 /** The part of a reply a request must answer with. */
@@ -297,6 +297,8 @@ export class OverlayfsEngine implements Engine<OverlayOp, OverlayObs> {
   readonly features: ReadonlySet<string> = new Set(overlayfsFeatures);
   private readonly containers = new Map<number, Container>();
   private layerCount = 0;
+  /** st_ino values in the order the sequence first saw them (`ino`). */
+  private readonly inos = new Map<number, number>();
   private serial = 0;
   private closed = false;
 
@@ -499,6 +501,12 @@ export class OverlayfsEngine implements Engine<OverlayOp, OverlayObs> {
         return { names: reply(await at("readdir", op.path || "."), "names").sort() };
       case "stat":
         return { stat: await this.stat(op.c, op.path || ".") };
+      case "ino": {
+        // every layer is on the engine's one tmpfs, whose inode numbers are never reused while it is mounted
+        const ino = reply(await at("lstat", op.path || "."), "lstat").ino;
+        if (!this.inos.has(ino)) this.inos.set(ino, this.inos.size);
+        return { ino: this.inos.get(ino)! };
+      }
     }
     return { ok: true };
   }

@@ -129,6 +129,7 @@ export function overlayOpKinds(g: OverlayGeometry, features: ReadonlySet<string>
     { weight: 6, arbitrary: fc.record({ op: fc.constant("read" as const), c, path: p }) },
     { weight: 4, arbitrary: fc.record({ op: fc.constant("readdir" as const), c, path: fc.oneof(fc.constant(""), p) }) },
     { weight: 6, arbitrary: fc.record({ op: fc.constant("stat" as const), c, path: p }) },
+    { weight: 3, arbitrary: fc.record({ op: fc.constant("ino" as const), c, path: fc.oneof(fc.constant(""), p) }) },
   ];
 }
 
@@ -382,6 +383,7 @@ function aimed(op: OverlayOp, view: View): OverlayOp {
     case "chmod":
     case "setxattr":
     case "stat":
+    case "ino":
       return { ...op, path: pick(op.path, of("file", "dir", "symlink")) };
     case "link":
       return { ...op, from: pick(op.from, of("file")), to: fresh(op.to) };

@@ -45,6 +45,8 @@ export interface Ino {
   created: boolean;
   /** Copied up from a lower hard link without index: broken off, and by design without an origin. */
   detached?: boolean;
+  /** The lower inode it was copied up from (its origin). */
+  from?: object;
   /** index=on: the overlay nlink (the union of upper and uncovered lower links) of an indexed inode. */
   union?: number;
 }
@@ -61,6 +63,8 @@ export interface Dir {
   redirect?: string;
   origin: boolean;
   created: boolean;
+  /** The lower directory it was copied up from. */
+  from?: object;
 }
 export interface Sym {
   readonly kind: "symlink";
@@ -70,6 +74,8 @@ export interface Sym {
   origin: boolean;
   created: boolean;
   detached?: boolean;
+  /** The lower symlink it was copied up from (its origin). */
+  from?: object;
 }
 export interface Whiteout {
   readonly kind: "whiteout";
@@ -217,6 +223,8 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
         return { names: this.readdir(c, this.follow(c, op.path, true)) };
       case "stat":
         return { stat: this.stat(c, op.path) };
+      case "ino":
+        return { ino: this.inoOf(c, op.path) };
     }
     return { ok: true };
   }
@@ -503,6 +511,7 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
     const lower = m.lowers[0]!.obj;
     if (lower.kind === "dir") {
       const d = newDir(lower.mode, false);
+      d.from = lower;
       for (const [k, v] of lower.xattrs) d.xattrs.set(k, v);
       m.upper = d;
       this.record(c, path, "dir", 0, 0, false);
@@ -514,6 +523,7 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
       } else {
         const detached = !c.options.index && lower.nlink > 1; // as for files (below)
         m.upper = { kind: "symlink", target: lower.target, nlink: 1, origin: !detached, created: false, detached };
+        if (!detached) m.upper.from = lower;
         if (this.indexes(c, lower)) c.index.set(lower, m.upper);
         this.record(c, path, "symlink", 0, lower.target.length, false);
       }
@@ -540,6 +550,7 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
           created: false,
           detached,
         };
+        if (!detached) ino.from = lower.ino;
         if (!meta && !this.truncating) ino.data = this.dataOf(m);
         if (this.indexes(c, lower.ino)) {
           ino.union = lower.ino.nlink; // ovl_set_nlink_lower
@@ -765,6 +776,32 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
       { type: "file", mode: ino.mode, size: ino.metacopy ? ino.size : ino.data.length, nlink: ino.union ?? ino.nlink },
       ino.xattrs,
     );
+  }
+
+  /** The order of the first appearance of the real inode whose number lstat reports (inoOf). */
+  private readonly inos = new Map<object, number>();
+
+  private inoOf(c: Container, path: string): number {
+    const r = this.resolve(c, path);
+    if (!r.node) fail("ENOENT");
+    const real = r.names.length ? this.realInode(c, r.node!) : c.upper; // the root shows its upper's (ovl_get_root)
+    if (!this.inos.has(real)) this.inos.set(real, this.inos.size);
+    return this.inos.get(real)!;
+  }
+
+  /**
+   * ovl_getattr with every layer on one filesystem: a lower object's own number; an upper one's origin's where that
+   * is safe (a directory, an indexed inode, an origin with one link), else its own.
+   */
+  protected realInode(c: Container, m: Merged): object {
+    const own = (o: Exclude<Obj, Whiteout>): object => (o.kind === "file" ? o.ino : o);
+    const u = m.upper;
+    if (!u) return own(m.lowers[0]!.obj);
+    if (u.kind === "dir") return m.lowers.length ? own(m.lowers[0]!.obj) : u;
+    const from = u.kind === "file" ? u.ino.from : u.from;
+    if (!from) return own(u);
+    const nlink = (from as { nlink: number }).nlink;
+    return nlink === 1 || this.indexes(c, { nlink }) ? from : own(u);
   }
 
   /** ovl_lower_positive: whether a lower layer below the parent has this name (then removing it needs a whiteout). */

@@ -174,6 +174,11 @@ export const overlayOpSchema = z.discriminatedUnion("op", [
     })
     .strict(),
   z.object({ op: z.literal("readdir"), c, path }).strict(),
+  /**
+   * lstat's st_ino, as the order of its first appearance in the sequence (0, 1, …): inode numbers are the
+   * filesystem's, their sameness is overlay's.
+   */
+  z.object({ op: z.literal("ino"), c, path }).strict(),
   /** lstat, plus the user.* xattrs of files and directories. */
   z.object({ op: z.literal("stat"), c, path }).strict(),
 ]);
@@ -217,6 +222,7 @@ export const overlayObsSchema = z.union([
   z.object({ names: z.array(z.string()) }).strict(),
   z.object({ target: z.string() }).strict(),
   z.object({ stat: statSchema }).strict(),
+  z.object({ ino: z.number().int().min(0) }).strict(),
   z.object({ error: z.enum(ERRNOS) }).strict(),
 ]);
 export type OverlayObs = z.infer<typeof overlayObsSchema>;

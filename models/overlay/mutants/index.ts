@@ -213,6 +213,13 @@ class LstatFollowsLink extends OverlayModel {
   }
 }
 
+/** Overlay before 4.12 ("constant st_ino/st_dev across copy up"): a copied-up object shows its upper inode's number. */
+class CopyUpChangesStIno extends OverlayModel {
+  protected override realInode(c: Container, m: Merged): object {
+    return m.upper ? (m.upper.kind === "file" ? m.upper.ino : m.upper) : super.realInode(c, m);
+  }
+}
+
 export const overlayMutants: readonly OverlayMutant[] = [
   mutant("unlink-no-whiteout", "unlink of a lower file without a whiteout: the file comes back", UnlinkNoWhiteout),
   mutant("mkdir-no-opaque", "rmdir then mkdir without an opaque directory: the old children reappear", MkdirNoOpaque),
@@ -272,6 +279,11 @@ export const overlayMutants: readonly OverlayMutant[] = [
     "economy",
   ),
   mutant("trunc-open-ignored", "open(O_TRUNC) keeps the file's bytes", TruncOpenIgnored),
+  mutant(
+    "copy-up-changes-st-ino",
+    "st_ino changes at copy-up, as before Linux 4.12's constant st_ino across copy up",
+    CopyUpChangesStIno,
+  ),
   mutant("lstat-follows-link", "lstat follows a symlink: a dangling one is not there", LstatFollowsLink),
   mutant(
     "vfs-driver",
