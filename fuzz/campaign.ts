@@ -295,7 +295,8 @@ export async function runCampaign(
         if (yes) shrinking.best = Math.min(shrinking.best, seq.length);
         return yes;
       } catch (e) {
-        if (e instanceof EngineFailure) return false;
+        // an engine failure is another bug; a candidate the layer cannot define (the oracle refuses it) is no trace
+        if (e instanceof EngineFailure || e instanceof InputError) return false;
         throw e;
       }
     };

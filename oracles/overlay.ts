@@ -14,7 +14,7 @@
 //   broken off without index; a committed layer's written inodes are the upper's, seen as lower ones.
 // A committed layer is an image of the container at commit time, over the layers it was committed on: it is only
 // defined over that same stack (as an image is), and the oracle refuses any other.
-import type { Engine } from "../core/index.ts";
+import { type Engine, InputError } from "../core/index.ts";
 import type {
   Errno,
   LayerEntry,
@@ -25,11 +25,29 @@ import type {
   Stat,
 } from "../models/overlay/types.ts";
 import { MAX_SYMLINKS, OVERLAY_FEATURES, VOID } from "../models/overlay/types.ts";
+import {
+  type Cred,
+  chmodResult as chmodded,
+  credOf,
+  afterWrite as killPrivs,
+  X as MAY_EXEC,
+  R as MAY_READ,
+  W as MAY_WRITE,
+  mayHardlink as mayLink,
+  created as newOwned,
+  type Owned,
+  isOwner as owns,
+  allowed as permits,
+  sticky as stickyRefuses,
+  withOwner,
+} from "./overlay-creds.ts";
 
 /** A file inode as a layer stores it: immutable once its layer exists. */
 interface LowerIno {
   readonly data: string;
   readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
   readonly xattrs: ReadonlyMap<string, string>;
   readonly nlink: number;
   /** Its inode number's identity where not itself: a committed layer's inode is the upper it was written as. */
@@ -39,6 +57,8 @@ interface LowerIno {
 interface Ino {
   data: string;
   mode: number;
+  uid: number;
+  gid: number;
   xattrs: Map<string, string>;
   nlink: number;
   /** The lower inode whose number it keeps (copied up from a lower inode with one link, or through the index). */
@@ -53,6 +73,8 @@ interface FileName {
 interface DirNode {
   readonly t: "dir";
   mode: number;
+  uid: number;
+  gid: number;
   xattrs: Map<string, string>;
   readonly kids: Map<string, Node>;
   readonly fromLower: boolean;
@@ -66,6 +88,8 @@ interface DirNode {
 interface SymNode {
   readonly t: "symlink";
   readonly target: string;
+  readonly uid: number;
+  readonly gid: number;
   /** The lower symlink whose number it shows (none: made in the container, or broken off). */
   id?: object;
   /** A lower hard link (committed layers only): copied up without index it breaks off. */
@@ -76,9 +100,9 @@ type Node = FileName | DirNode | SymNode;
 
 /** A built layer keeps its raw form (whiteouts, opaque dirs); a committed one the image it was committed as. */
 type RawNode =
-  | { t: "dir"; mode: number; opaque: boolean; kids: Map<string, RawNode> }
-  | { t: "file"; ino: { data: string; mode: number; nlink: number } }
-  | { t: "symlink"; target: string }
+  | { t: "dir"; mode: number; uid: number; gid: number; opaque: boolean; kids: Map<string, RawNode> }
+  | { t: "file"; ino: { data: string; mode: number; uid: number; gid: number; nlink: number } }
+  | { t: "symlink"; target: string; uid: number; gid: number }
   | { t: "whiteout" };
 type Layer =
   | { kind: "built"; root: RawNode & { t: "dir" } }
@@ -121,10 +145,13 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
   private noop = false;
   /** Where the op's paths led (symlinks followed). */
   private walked: string[] = [];
+  /** Who the op runs as. */
+  private cred: Cred = { uid: 0, gid: 0 };
 
   apply(op: OverlayOp): OverlayObs {
     this.noop = false;
     this.walked = [];
+    this.cred = credOf(op as { uid?: number; gid?: number });
     try {
       const obs = this.run(op) ?? { ok: true };
       if ("ok" in obs && !this.noop && ("path" in op || "from" in op)) this.copiedUp(this.box(op.c), this.walked);
@@ -168,37 +195,54 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
     }
     const box = this.box(op.c);
     switch (op.op) {
+      // mkdir(2) then chmod(2), open(O_CREAT|O_EXCL) then fchmod: exactly the mode, as setattr allows it
       case "mkdir":
-        this.add(box, op.path, { t: "dir", mode: op.mode, xattrs: new Map(), kids: new Map(), fromLower: false });
+        this.add(box, op.path, (p) => {
+          const o = newOwned(this.cred, p, op.mode, true);
+          const mode = chmodded(this.cred, o, op.mode) as number;
+          return { t: "dir", ...o, mode, xattrs: new Map(), kids: new Map(), fromLower: false };
+        });
         return;
       case "create":
-        this.add(box, op.path, { t: "file", ino: { data: "", mode: op.mode, xattrs: new Map(), nlink: 1 } });
+        this.add(box, op.path, (p) => {
+          const o = newOwned(this.cred, p, op.mode, false);
+          const mode = chmodded(this.cred, o, op.mode) as number;
+          return { t: "file", ino: { ...o, mode, data: "", xattrs: new Map(), nlink: 1 } };
+        });
         return;
       case "symlink":
-        this.add(box, op.path, { t: "symlink", target: op.target });
+        this.add(box, op.path, (p) => {
+          const { uid, gid } = newOwned(this.cred, p, 0o777, false);
+          return { t: "symlink", target: op.target, uid, gid };
+        });
         return;
       case "write": {
-        const i = this.writable(box, op.path);
+        const i = this.writable(box, op.path, op.data !== "");
         if (op.data)
           i.data = i.data.padEnd(op.at, "\0").slice(0, op.at) + op.data + i.data.slice(op.at + op.data.length);
         return;
       }
       case "append":
-        this.writable(box, op.path).data += op.data;
+        this.writable(box, op.path, op.data !== "").data += op.data;
         return;
       case "truncate": {
-        const i = this.writable(box, op.path);
+        const i = this.writable(box, op.path, true);
         i.data = i.data.slice(0, op.size).padEnd(op.size, "\0");
         return;
       }
       case "chmod": {
         const n = this.target(box, op.path);
-        if (n.t === "dir") n.mode = op.mode;
-        else this.copyUp(box, n).mode = op.mode;
+        const mode = chmodded(this.cred, this.attrs(box, n), op.mode);
+        if (mode === "EPERM") no("EPERM");
+        if (n.t === "dir") n.mode = mode as number;
+        else this.copyUp(box, n).mode = mode as number;
         return;
       }
       case "setxattr": {
         const n = this.target(box, op.path);
+        const a = this.attrs(box, n);
+        if (n.t === "dir" && a.mode & 0o1000 && !owns(this.cred, a)) no("EPERM"); // a sticky directory's owner only
+        this.need(a, MAY_WRITE);
         // a name of a lower hard link whose index entry exists is changed through it, and stays a lower name
         const through = n.t === "file" && !n.ino && box.options.index ? box.index.get(n.lower!) : undefined;
         if (through) this.noop = true;
@@ -209,12 +253,14 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
         return this.open(box, op);
       case "read": {
         const n = this.target(box, op.path);
+        this.need(this.attrs(box, n), MAY_READ);
         if (n.t === "dir") no("EISDIR");
         return { data: this.shown(box, n as FileName).data };
       }
       case "readdir": {
         const n = this.target(box, op.path);
         if (n.t !== "dir") no("ENOTDIR");
+        this.need(n as DirNode, MAY_READ);
         return { names: [...(n as DirNode).kids.keys(), ...((n as DirNode).ghosts ?? [])].sort() };
       }
       case "readlink": {
@@ -234,8 +280,10 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
       }
       case "unlink":
       case "rmdir": {
-        const { dir, name, node } = this.at(box, op.path);
+        const place = this.at(box, op.path);
+        const { dir, name, node } = place;
         if (!node) no("ENOENT");
+        this.mayDelete(box, place);
         if (op.op === "unlink" && node!.t === "dir") no("EISDIR");
         if (op.op === "rmdir" && node!.t !== "dir") no("ENOTDIR");
         if (node!.t === "dir" && node!.kids.size) no("ENOTEMPTY");
@@ -247,6 +295,8 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
         const src = this.at(box, op.from).node ?? no("ENOENT");
         const dst = this.at(box, op.to);
         if (dst.node) no("EEXIST");
+        if (!mayLink(this.cred, this.attrs(box, src), src.t === "file")) no("EPERM"); // protected_hardlinks
+        this.need(dst.dir!, MAY_WRITE | MAY_EXEC);
         if (src.t === "dir") no("EPERM");
         if (src.t === "file") this.copyUp(box, src).nlink++;
         if (src.t === "symlink") this.symlinkCopiedUp(box, src);
@@ -291,11 +341,11 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
 
   /** The merged view of a stack, top layer first, as a fresh tree whose files are lower names. */
   private merged(stack: readonly number[], seen: Map<object, LowerIno>, index: boolean): DirNode {
-    if (!stack.length) return { t: "dir", mode: 0o755, xattrs: new Map(), kids: new Map(), fromLower: true };
+    if (!stack.length) return emptyDir();
     const top = this.layers.get(stack[0]!)!;
     if (top.kind === "committed") {
       if (top.base.join() !== stack.slice(1).join()) {
-        throw new Error(
+        throw new InputError(
           `the oracle defines a committed layer only over the stack it was committed on (${stack[0]} over [${top.base.join(", ")}], not [${stack.slice(1).join(", ")}])`,
         );
       }
@@ -318,6 +368,7 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
     let links = 0;
     while (todo.length) {
       const name = todo.pop()!;
+      this.need(dirs[dirs.length - 1]!, MAY_EXEC); // search permission on each directory walked
       if (name === "..") {
         if (names.length) {
           dirs.pop();
@@ -366,7 +417,9 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
     this.noop = true;
     if (!n) {
       if (!creat) no("ENOENT");
-      n = { t: "file", ino: { data: "", mode: op.mode ?? 0o644, xattrs: new Map(), nlink: 1 } };
+      this.need(place.dir!, MAY_WRITE | MAY_EXEC); // may_o_create
+      const o = newOwned(this.cred, place.dir!, op.mode ?? 0o644, false);
+      n = { t: "file", ino: { ...o, data: "", xattrs: new Map(), nlink: 1 } };
       place.dir!.kids.set(place.name, n);
       this.copiedUp(box, [place.path]);
     } else {
@@ -375,9 +428,13 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
       if (f.has("directory") && n.t !== "dir") no("ENOTDIR");
       if (n.t === "symlink") no("ELOOP");
       if (n.t === "dir" && (writes || trunc)) no("EISDIR");
+      this.need(this.attrs(box, n), (op.access === "wronly" ? 0 : MAY_READ) | (writes || trunc ? MAY_WRITE : 0));
       if (n.t === "file" && (writes || trunc)) {
-        if (trunc) this.copyUp(box, n).data = "";
-        else this.copyUp(box, n);
+        const i = this.copyUp(box, n);
+        if (trunc) {
+          i.data = "";
+          i.mode = killPrivs(this.cred, i.mode);
+        }
         this.copiedUp(box, [place.path]);
       }
     }
@@ -385,6 +442,7 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
       if (!writes) no("EBADF");
       const i = (n as FileName).ino!;
       i.data = f.has("append") ? i.data + op.write : op.write + i.data.slice(op.write.length);
+      if (op.write) i.mode = killPrivs(this.cred, i.mode);
     }
     if (!op.read) return undefined;
     if (op.access === "wronly") no("EBADF");
@@ -392,16 +450,38 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
     return { data: this.shown(box, n as FileName).data };
   }
 
-  private writable(box: Container, path: string): Ino {
+  /** The inode a write changes, after the checks; a change by anyone but root clears its set-id bits (`kill`). */
+  private writable(box: Container, path: string, kill: boolean): Ino {
     const n = this.target(box, path);
     if (n.t === "dir") no("EISDIR");
-    return this.copyUp(box, n as FileName);
+    this.need(this.attrs(box, n), MAY_WRITE);
+    const i = this.copyUp(box, n as FileName);
+    if (kill) i.mode = killPrivs(this.cred, i.mode);
+    return i;
   }
 
-  private add(box: Container, path: string, node: Node): void {
+  /** A new name: EEXIST, then write and search permission on the directory; the node made from its mode and owner. */
+  private add(box: Container, path: string, make: (parent: Owned) => Node): void {
     const { dir, name, node: there } = this.at(box, path);
     if (there) no("EEXIST");
-    dir!.kids.set(name, node);
+    this.need(dir!, MAY_WRITE | MAY_EXEC);
+    dir!.kids.set(name, make(dir!));
+  }
+
+  /** Permission for the op's caller. */
+  private need(o: Owned, mask: number): void {
+    if (!permits(this.cred, o, mask)) no("EACCES");
+  }
+
+  /** A node's mode and owner (a file's as its name shows them; a symlink's mode is 0777). */
+  private attrs(box: Container, n: Node): Owned {
+    return n.t === "file" ? this.shown(box, n) : n.t === "dir" ? n : { mode: 0o777, uid: n.uid, gid: n.gid };
+  }
+
+  /** Removing a name: write and search permission on its directory, and a sticky directory's rule. */
+  private mayDelete(box: Container, place: Place): void {
+    this.need(place.dir!, MAY_WRITE | MAY_EXEC);
+    if (stickyRefuses(this.cred, place.dir!, this.attrs(box, place.node!))) no("EPERM");
   }
 
   // ---- file identity (the deviations)
@@ -418,7 +498,7 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
     f.ino =
       box.options.index && lower.nlink > 1
         ? this.indexed(box, lower)
-        : { data: lower.data, mode: lower.mode, xattrs: new Map(lower.xattrs), nlink: 1 };
+        : { ...attrsOf(lower), data: lower.data, xattrs: new Map(lower.xattrs), nlink: 1 };
     if (lower.nlink === 1) f.ino.from = lower.id ?? lower;
     return f.ino;
   }
@@ -432,7 +512,7 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
   private indexed(box: Container, lower: LowerIno): Ino {
     let ino = box.index.get(lower);
     if (!ino) {
-      ino = { data: lower.data, mode: lower.mode, xattrs: new Map(lower.xattrs), nlink: lower.nlink };
+      ino = { ...attrsOf(lower), data: lower.data, xattrs: new Map(lower.xattrs), nlink: lower.nlink };
       ino.from = lower.id ?? lower;
       box.index.set(lower, ino);
     }
@@ -456,6 +536,10 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
 
   private stat(box: Container, path: string): Stat {
     const n = this.at(box, path).node ?? no("ENOENT");
+    return withOwner(this.statOf(box, n), this.attrs(box, n));
+  }
+
+  private statOf(box: Container, n: Node): Stat {
     if (n.t === "symlink") return { type: "symlink", mode: 0o777, size: n.target.length };
     const s: Stat =
       n.t === "dir"
@@ -483,11 +567,19 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
     }
     const a = src.node!;
     const b = dst.node;
-    if (b && flags !== "exchange" && (a.t === "dir") !== (b.t === "dir")) no(a.t === "dir" ? "ENOTDIR" : "EISDIR");
     if (b && this.same(box, a, b)) {
       this.noop = true;
       return;
     }
+    // permission to remove the source name, and to replace or make the target; a directory changing parent needs
+    // write permission on itself
+    this.mayDelete(box, src);
+    if (b) this.mayDelete(box, dst);
+    else this.need(dst.dir!, MAY_WRITE | MAY_EXEC);
+    if (b && flags !== "exchange" && (a.t === "dir") !== (b.t === "dir")) no(a.t === "dir" ? "ENOTDIR" : "EISDIR");
+    const moves = src.dir !== dst.dir;
+    if (moves && a.t === "dir" && flags !== "exchange") this.need(a, MAY_WRITE);
+    if (moves && b?.t === "dir" && flags === "exchange") this.need(b, MAY_WRITE);
     const stuck = (n: Node | undefined) => n?.t === "dir" && n.fromLower && !box.options.redirectDir;
     if (stuck(a) || (flags === "exchange" && stuck(b))) no("EXDEV");
     if (b?.t === "dir" && flags !== "exchange" && b.kids.size) no("ENOTEMPTY");
@@ -509,7 +601,7 @@ export class OverlayOracle implements Engine<OverlayOp, OverlayObs> {
 
 /** A built layer from its entries, all or nothing. */
 function built(entries: readonly LayerEntry[]): RawNode & { t: "dir" } {
-  const root: RawNode & { t: "dir" } = { t: "dir", mode: 0o755, opaque: false, kids: new Map() };
+  const root: RawNode & { t: "dir" } = { t: "dir", mode: 0o755, uid: 0, gid: 0, opaque: false, kids: new Map() };
   const find = (path: string): RawNode | undefined =>
     path.split("/").reduce<RawNode | undefined>((d, n) => (d?.t === "dir" ? d.kids.get(n) : undefined), root);
   for (const e of entries) {
@@ -518,9 +610,12 @@ function built(entries: readonly LayerEntry[]): RawNode & { t: "dir" } {
     const name = e.path.slice(cut + 1);
     if (parent?.t !== "dir" || parent.kids.has(name)) no("EINVAL");
     let node: RawNode;
-    if (e.type === "dir") node = { t: "dir", mode: e.mode ?? 0o755, opaque: e.opaque ?? false, kids: new Map() };
-    else if (e.type === "file") node = { t: "file", ino: { data: e.data, mode: e.mode ?? 0o644, nlink: 1 } };
-    else if (e.type === "symlink") node = { t: "symlink", target: e.target };
+    const who = { uid: e.type === "whiteout" || e.type === "link" ? 0 : (e.uid ?? 0), gid: 0 };
+    if (e.type !== "whiteout" && e.type !== "link") who.gid = e.gid ?? 0;
+    if (e.type === "dir")
+      node = { t: "dir", mode: e.mode ?? 0o755, ...who, opaque: e.opaque ?? false, kids: new Map() };
+    else if (e.type === "file") node = { t: "file", ino: { data: e.data, mode: e.mode ?? 0o644, ...who, nlink: 1 } };
+    else if (e.type === "symlink") node = { t: "symlink", target: e.target, ...who };
     else if (e.type === "whiteout") node = { t: "whiteout" };
     else {
       const to = find(e.to);
@@ -537,7 +632,7 @@ function built(entries: readonly LayerEntry[]): RawNode & { t: "dir" } {
 function lay(layer: RawNode & { t: "dir" }, below: DirNode, seen: Map<object, LowerIno>): DirNode {
   const out: DirNode = {
     t: "dir",
-    mode: layer.mode,
+    ...attrsOf(layer),
     xattrs: new Map(),
     kids: new Map(below.kids),
     fromLower: true,
@@ -554,11 +649,11 @@ function lay(layer: RawNode & { t: "dir" }, below: DirNode, seen: Map<object, Lo
         if (ghosts.length) d.ghosts = new Set(ghosts);
       }
       out.kids.set(name, d);
-    } else if (n.t === "symlink") out.kids.set(name, { t: "symlink", target: n.target, id: n });
+    } else if (n.t === "symlink") out.kids.set(name, { t: "symlink", target: n.target, uid: n.uid, gid: n.gid, id: n });
     else {
       let lower = seen.get(n.ino);
       if (!lower) {
-        lower = { data: n.ino.data, mode: n.ino.mode, xattrs: new Map(), nlink: n.ino.nlink, id: n.ino };
+        lower = { ...attrsOf(n.ino), data: n.ino.data, xattrs: new Map(), nlink: n.ino.nlink, id: n.ino };
         seen.set(n.ino, lower);
       }
       out.kids.set(name, { t: "file", lower });
@@ -571,7 +666,18 @@ function lay(layer: RawNode & { t: "dir" }, below: DirNode, seen: Map<object, Lo
 const withGhosts = (from: DirNode, to: DirNode): DirNode =>
   from.ghosts ? { ...to, ghosts: new Set(from.ghosts) } : to;
 
-const emptyDir = (): DirNode => ({ t: "dir", mode: 0o755, xattrs: new Map(), kids: new Map(), fromLower: true });
+const emptyDir = (): DirNode => ({
+  t: "dir",
+  mode: 0o755,
+  uid: 0,
+  gid: 0,
+  xattrs: new Map(),
+  kids: new Map(),
+  fromLower: true,
+});
+
+/** A mode and an owner, copied (cp -a keeps both; so does overlay's copy-up). */
+const attrsOf = (o: Owned): Owned => ({ mode: o.mode, uid: o.uid, gid: o.gid });
 
 /**
  * A copy of a tree: every file a lower name again, hard links kept (cp -a). Hard-linked symlinks are one inode only
@@ -581,14 +687,21 @@ function copyTree(n: Node, links: Map<Node, Node> | undefined): Node {
   if (n.t === "dir")
     return withGhosts(n, {
       t: "dir",
-      mode: n.mode,
+      ...attrsOf(n),
       xattrs: new Map(n.xattrs),
       kids: new Map([...n.kids].map(([k, v]) => [k, copyTree(v, links)])),
       fromLower: true,
       id: n.id ?? n,
     });
   if (n.t === "symlink") {
-    const copy = links?.get(n) ?? { t: "symlink" as const, target: n.target, id: n.id ?? n, shared: n.shared };
+    const copy = links?.get(n) ?? {
+      t: "symlink" as const,
+      target: n.target,
+      uid: n.uid,
+      gid: n.gid,
+      id: n.id ?? n,
+      shared: n.shared,
+    };
     links?.set(n, copy);
     return copy;
   }
@@ -600,7 +713,7 @@ function copyTree(n: Node, links: Map<Node, Node> | undefined): Node {
  * they are in the upper; the index, in the work dir, does not survive) and the names it never wrote keep theirs.
  */
 function image(box: Container): DirNode {
-  const written = new Map<Ino, { data: string; mode: number; xattrs: Map<string, string>; nlink: number; id: Ino }>();
+  const written = new Map<Ino, { -readonly [K in keyof LowerIno]: LowerIno[K] }>();
   const links = new Map<SymNode, number>();
   const count = (d: DirNode): void => {
     for (const n of d.kids.values()) {
@@ -611,8 +724,8 @@ function image(box: Container): DirNode {
         if (w) w.nlink++;
         else
           written.set(n.ino, {
+            ...attrsOf(n.ino),
             data: n.ino.data,
-            mode: n.ino.mode,
             xattrs: new Map(n.ino.xattrs),
             nlink: 1,
             id: n.ino,
@@ -626,7 +739,7 @@ function image(box: Container): DirNode {
     if (n.t === "dir")
       return withGhosts(n, {
         t: "dir",
-        mode: n.mode,
+        ...attrsOf(n),
         xattrs: new Map(n.xattrs),
         kids: new Map([...n.kids].map(([k, v]) => [k, freeze(v)])),
         fromLower: true,
@@ -635,7 +748,14 @@ function image(box: Container): DirNode {
       });
     if (n.t === "symlink") {
       const id = n.up || !n.id ? n : n.id;
-      const frozen = frozenLinks.get(n) ?? { t: "symlink" as const, target: n.target, id, shared: links.get(n)! > 1 };
+      const frozen = frozenLinks.get(n) ?? {
+        t: "symlink" as const,
+        target: n.target,
+        uid: n.uid,
+        gid: n.gid,
+        id,
+        shared: links.get(n)! > 1,
+      };
       frozenLinks.set(n, frozen);
       return frozen;
     }

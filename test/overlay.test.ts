@@ -492,3 +492,11 @@ describe("symlinks inside the mount and open with flags", () => {
     expect([...outcomes].sort()).toEqual(["EBADF", "EEXIST", "EINVAL", "EISDIR", "ELOOP", "ENOENT", "ENOTDIR", "ok"]);
   });
 });
+
+test("shrinking passes over candidates the oracle cannot define (a committed layer off its stack) instead of crashing", async () => {
+  // seed 1 finds this mutant at once; a layer-removing rewrite then leaves a committed layer over another stack
+  const r = await campaignOn(overlayLayer, "mutant:copy-up-dirs-owned-by-mounter", { seed: 1, runs: 200, maxOps: 200 });
+  expect(r.status).toBe("failed");
+  expect(r.failure?.property).toBe("observational-equivalence");
+  expect(r.trace!.ops.length).toBeLessThan(10);
+});

@@ -16,8 +16,9 @@
 //   truncate PATH SIZE         truncate(2)
 //   rename FROM TO FLAGS       renameat2(AT_FDCWD, FROM, AT_FDCWD, TO, FLAGS)
 //   dump DIR…                  every entry below each DIR, with its trusted.overlay.* facts
-//   in MNT REQUEST…            REQUEST with MNT (a mount point) as the root directory, chroot-style, so that a
-//                              symlink's ".." and "/" stay inside the mount; then back. The requests for it:
+//   in MNT UID GID REQUEST…    REQUEST with MNT (a mount point) as the root directory, chroot-style, so that a
+//                              symlink's ".." and "/" stay inside the mount, as effective user UID and group GID
+//                              (no supplementary groups, no capabilities unless 0); then back. The requests for it:
 //     mkdir PATH MODE          mkdir(2), then chmod(2) to exactly MODE (mkdir drops S_ISUID)
 //     create PATH MODE         open(O_CREAT|O_EXCL|O_WRONLY, MODE), fchmod to exactly MODE
 //     write PATH AT DATA       open(O_WRONLY), pwrite at AT;  append PATH DATA: open(O_WRONLY|O_APPEND), write
@@ -31,6 +32,7 @@
 // removes the directory, so a parent that dies leaves no mount behind. SIGINT is the parent's to handle.
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <grp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -191,6 +193,10 @@ static void dump_dir(const char *dir, const char *rel, int *first) {
     puts_(type);
     puts_("\"");
     if (strcmp(type, "whiteout")) putf(",\"mode\":%ld", st.st_mode & 07777);
+    if (strcmp(type, "whiteout") && (st.st_uid || st.st_gid)) {
+      putf(",\"uid\":%ld", (long)st.st_uid);
+      putf(",\"gid\":%ld", (long)st.st_gid);
+    }
     if (!strcmp(type, "file")) {
       putf(",\"size\":%ld", (long)st.st_size);
       if (!metacopy) {
@@ -349,7 +355,9 @@ static void inside(char **w, const size_t *len, int n) {
     putf("\",\"mode\":%ld", (long)st.st_mode);
     putf(",\"size\":%ld", (long)st.st_size);
     putf(",\"nlink\":%ld", (long)st.st_nlink);
-    putf(",\"ino\":%ld}}", (long)st.st_ino);
+    putf(",\"ino\":%ld", (long)st.st_ino);
+    putf(",\"uid\":%ld", (long)st.st_uid);
+    putf(",\"gid\":%ld}}", (long)st.st_gid);
     return flush();
   }
   if (!strcmp(cmd, "unlink")) {
@@ -387,14 +395,19 @@ static void handle(char *line) {
   for (int i = 1; i < n; i++)
     if (!unhex(w[i], &len[i])) return reply_fail("bad hex");
   if (strcmp(w[0], "in")) return handle_words(w, len, n);
-  if (n < 3) return reply_fail("wrong number of arguments");
+  if (n < 5) return reply_fail("wrong number of arguments");
   if (!root) return reply_fail("not rooted");
+  uid_t uid = (uid_t)strtoul(w[2], NULL, 10);
+  gid_t gid = (gid_t)strtoul(w[3], NULL, 10);
   if (chroot(w[1]) != 0 || chdir("/") != 0) {
     int e = errno;
     if (fchdir(realroot) != 0 || chroot(".") != 0 || chdir(root) != 0) abort();
     return reply_errno(e);
   }
-  inside(w + 2, len + 2, n - 2);
+  /* the group first: once the user is not root, it may not change groups */
+  if ((gid && setegid(gid) != 0) || (uid && seteuid(uid) != 0)) abort();
+  inside(w + 4, len + 4, n - 4);
+  if ((uid && seteuid(0) != 0) || (gid && setegid(0) != 0)) abort();
   if (fchdir(realroot) != 0 || chroot(".") != 0 || chdir(root) != 0) abort(); /* back to the tmpfs */
 }
 
@@ -523,6 +536,7 @@ int main(int argc, char **argv) {
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGHUP, &sa, NULL);
   umask(0);
+  if (setgroups(0, NULL) != 0) return 1; /* an op's credentials are its uid and gid alone */
   realroot = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (realroot < 0) return 1;
   char *line = NULL;

@@ -11,6 +11,7 @@ import {
   chmodSync,
   existsSync,
   constants as fsConstants,
+  lchownSync,
   linkSync,
   mkdirSync,
   mkdtempSync,
@@ -53,7 +54,32 @@ const source = fileURLToPath(new URL("./helper.c", import.meta.url));
 const FLAGS = ["-O2", "-Wall", "-Wextra", "-Werror", "-std=gnu11"];
 const PREFIX = "cowcheck-overlayfs-";
 
-export const overlayfsFeatures: readonly string[] = [...OVERLAY_FEATURES, "upper"];
+/**
+ * The fs.protected_* sysctls the model's permission rules assume (the kernel's defaults): links in sticky
+ * world-writable directories followed and files there opened as anywhere else, hard links refused to a non-owner
+ * who may not read and write the file. They are machine-wide, so `credentials` is offered only where they hold.
+ */
+const PROTECTED = { protected_symlinks: "0", protected_regular: "0", protected_fifos: "0", protected_hardlinks: "1" };
+
+/** Why ops as other users cannot be compared here, or undefined. */
+function credentialsMissing(): string | undefined {
+  for (const [knob, want] of Object.entries(PROTECTED)) {
+    let have: string;
+    try {
+      have = readFileSync(`/proc/sys/fs/${knob}`, "utf8").trim();
+    } catch {
+      continue; // a kernel without the knob behaves as its default
+    }
+    if (have !== want) return `fs.${knob} is ${have}; the model assumes ${want}`;
+  }
+  return undefined;
+}
+
+const credentialsWhy = credentialsMissing();
+export const overlayfsFeatures: readonly string[] = [
+  ...OVERLAY_FEATURES.filter((f) => f !== "credentials" || !credentialsWhy),
+  "upper",
+];
 
 // ---- can it run here?
 
@@ -155,13 +181,21 @@ type Reply =
   | { data: string }
   | { names: string[] }
   | { target: string }
-  | { lstat: { type: "dir" | "file" | "symlink" | "other"; mode: number; size: number; nlink: number; ino: number } };
+  | { lstat: Answers["lstat"] };
 type Answers = {
   xattrs: Record<string, string>;
   data: string;
   names: string[];
   target: string;
-  lstat: { type: "dir" | "file" | "symlink" | "other"; mode: number; size: number; nlink: number; ino: number };
+  lstat: {
+    type: "dir" | "file" | "symlink" | "other";
+    mode: number;
+    size: number;
+    nlink: number;
+    ino: number;
+    uid: number;
+    gid: number;
+  };
 };
 
 /** The part of a reply a request must answer with. */
@@ -445,8 +479,9 @@ export class OverlayfsEngine implements Engine<OverlayOp, OverlayObs> {
     }
     if (!this.containers.has(op.c)) return { error: "EINVAL" };
     // every path op runs with the mount as its root directory: a symlink's ".." stops there, as the model says
+    const who = op as { uid?: number; gid?: number };
     const at = (command: string, ...args: (string | number)[]) =>
-      this.helper.call("in", this.mountPoint(op.c), command, ...args);
+      this.helper.call("in", this.mountPoint(op.c), who.uid ?? 0, who.gid ?? 0, command, ...args);
     switch (op.op) {
       case "mkdir":
       case "create":
@@ -499,8 +534,12 @@ export class OverlayfsEngine implements Engine<OverlayOp, OverlayObs> {
         return { data: reply(await at("read", op.path), "data") };
       case "readdir":
         return { names: reply(await at("readdir", op.path || "."), "names").sort() };
-      case "stat":
-        return { stat: await this.stat(op.c, op.path || ".") };
+      case "stat": {
+        // lstat as the op's user; the xattrs as root (reading user.* would need read permission: stat observes them)
+        const asRoot = (command: string, ...args: (string | number)[]) =>
+          this.helper.call("in", this.mountPoint(op.c), 0, 0, command, ...args);
+        return { stat: await this.stat(at, asRoot, op.path || ".") };
+      }
       case "ino": {
         // every layer is on the engine's one tmpfs, whose inode numbers are never reused while it is mounted
         const ino = reply(await at("lstat", op.path || "."), "lstat").ino;
@@ -511,21 +550,24 @@ export class OverlayfsEngine implements Engine<OverlayOp, OverlayObs> {
     return { ok: true };
   }
 
-  private async stat(c: number, path: string): Promise<Stat> {
-    const at = (command: string, ...args: (string | number)[]) =>
-      this.helper.call("in", this.mountPoint(c), command, ...args);
+  private async stat(
+    at: (command: string, ...args: (string | number)[]) => Promise<Reply>,
+    asRoot: (command: string, ...args: (string | number)[]) => Promise<Reply>,
+    path: string,
+  ): Promise<Stat> {
     const st = reply(await at("lstat", path), "lstat");
     const mode = st.mode & 0o7777;
-    if (st.type === "symlink") return { type: "symlink", mode, size: st.size }; // nlink: regular files only (types.ts)
+    const owner = st.uid || st.gid ? { uid: st.uid, gid: st.gid } : {};
+    if (st.type === "symlink") return { type: "symlink", mode, size: st.size, ...owner }; // nlink: regular files only
     if (st.type === "other")
       throw new EngineFailure(
         "error",
         `stat ${path}: neither a file, a directory nor a symlink (mode ${st.mode.toString(8)})`,
       );
-    const x = reply(await at("xattrs", path), "xattrs");
+    const x = reply(await asRoot("xattrs", path), "xattrs");
     const xattrs = Object.keys(x).length > 0 ? { xattrs: sortedKeys(x) } : {};
-    if (st.type === "dir") return { type: "dir", mode, ...xattrs };
-    return { type: "file", mode, size: st.size, nlink: st.nlink, ...xattrs };
+    if (st.type === "dir") return { type: "dir", mode, ...xattrs, ...owner };
+    return { type: "file", mode, size: st.size, nlink: st.nlink, ...xattrs, ...owner };
   }
 
   /** All or nothing: EINVAL for a name used twice, a missing parent directory, a link to anything but a file. */
@@ -547,15 +589,18 @@ export class OverlayfsEngine implements Engine<OverlayOp, OverlayObs> {
         switch (e.type) {
           case "dir":
             mkdirSync(at);
+            lchownSync(at, e.uid ?? 0, e.gid ?? 0); // before chmod: chown clears set-id bits
             chmodSync(at, e.mode ?? 0o755);
             if (e.opaque) await this.helper.call("setxattr", `${dir}/${e.path}`, "trusted.overlay.opaque", "y", 0);
             break;
           case "file":
             writeFileSync(at, Buffer.from(e.data, "latin1"), { flag: "wx" });
+            lchownSync(at, e.uid ?? 0, e.gid ?? 0);
             chmodSync(at, e.mode ?? 0o644);
             break;
           case "symlink":
             symlinkSync(e.target, at);
+            lchownSync(at, e.uid ?? 0, e.gid ?? 0);
             break;
           case "whiteout":
             await this.helper.call("mknod", `${dir}/${e.path}`);
@@ -649,7 +694,8 @@ function rawEntry(json: unknown, upper: string): RawEntry {
     );
   if (e.data === null) throw new EngineFailure("error", `cannot read ${upper}/${String(e.path)}`);
   const r: { -readonly [K in keyof RawEntry]: RawEntry[K] } = { path: e.path as string, type };
-  for (const k of ["mode", "data", "size", "target", "xattrs", "opaque", "redirect", "origin", "metacopy"] as const) {
+  const keys = ["mode", "uid", "gid", "data", "size", "target", "xattrs", "opaque", "redirect", "origin", "metacopy"];
+  for (const k of keys as (keyof RawEntry)[]) {
     if (e[k] !== undefined)
       (r as Record<string, unknown>)[k] = k === "xattrs" ? sortedKeys(e[k] as Record<string, string>) : e[k];
   }
@@ -696,7 +742,10 @@ export const overlayfsEngine: SystemEngine = {
   name: "overlayfs",
   description: "a real OverlayFS mount of the running kernel on a private tmpfs (engines/overlayfs)",
   unavailable: overlayfsUnavailable,
-  features: () => ({ offered: overlayfsFeatures, missing: {} }),
+  features: () => ({
+    offered: overlayfsFeatures,
+    missing: (credentialsWhy ? { credentials: credentialsWhy } : {}) as Record<string, string>,
+  }),
   views: ["upper"],
   factory: () => overlayfsFactory(),
 };

@@ -12,6 +12,10 @@ import {
 } from "../../models/overlay/types.ts";
 
 const MODES = [0o644, 0o600, 0o755, 0o700, 0o444];
+/** Modes that matter once ops run as other users: group and world bits, sticky and set-id directories. */
+const OWNED_MODES = [0o640, 0o664, 0o666, 0o775, 0o777, 0o1777, 0o2775, 0o4755, 0o2755];
+/** Who an op runs as, with `credentials`: root two times in three; else user 1 in group 1 or in root's group, or user 2 in group 1. */
+const WHO = [{}, {}, {}, {}, {}, {}, { uid: 1, gid: 1 }, { uid: 1, gid: 0 }, { uid: 2, gid: 1 }] as const;
 
 export function overlayOpKinds(g: OverlayGeometry, features: ReadonlySet<string>): fc.WeightedArbitrary<OverlayOp>[] {
   const name = fc.constantFrom(...g.names);
@@ -29,7 +33,12 @@ export function overlayOpKinds(g: OverlayGeometry, features: ReadonlySet<string>
     { weight: 3, arbitrary: fc.constant(1) },
     { weight: 1, arbitrary: fc.integer({ min: 1, max: g.containers }) },
   );
-  const mode = fc.constantFrom(...MODES);
+  const creds = features.has("credentials");
+  const mode = creds ? fc.constantFrom(...MODES, ...OWNED_MODES) : fc.constantFrom(...MODES);
+  const who = creds ? fc.constantFrom(...WHO) : fc.constant({});
+  const owner = creds
+    ? fc.constantFrom({}, {}, { uid: 1, gid: 1 }, { uid: 2, gid: 1 }, { uid: 0, gid: 1 })
+    : fc.constant({});
   const data = fc.stringMatching(/^[a-c]{0,4}$/);
   // links inside the mount mostly (climbing with ".." or not, to a name that may be there), some to nowhere
   const target = fc.oneof(
@@ -66,7 +75,7 @@ export function overlayOpKinds(g: OverlayGeometry, features: ReadonlySet<string>
       ...(write === undefined || (o.access === "rdonly" && misuse) ? {} : { write }),
       ...(read && (o.access !== "wronly" || !misuse) ? { read } : {}),
     }));
-  const entry: fc.Arbitrary<LayerEntry> = fc.oneof(
+  const unowned: fc.Arbitrary<LayerEntry> = fc.oneof(
     { weight: 4, arbitrary: fc.record({ type: fc.constant("dir" as const), path, mode }) },
     { weight: 1, arbitrary: fc.record({ type: fc.constant("dir" as const), path, mode, opaque: fc.constant(true) }) },
     { weight: 5, arbitrary: fc.record({ type: fc.constant("file" as const), path, data, mode }) },
@@ -74,6 +83,9 @@ export function overlayOpKinds(g: OverlayGeometry, features: ReadonlySet<string>
     { weight: 2, arbitrary: fc.record({ type: fc.constant("whiteout" as const), path }) },
     { weight: 1, arbitrary: fc.record({ type: fc.constant("link" as const), path, to: path }) },
   );
+  const entry: fc.Arbitrary<LayerEntry> = fc
+    .tuple(unowned, owner)
+    .map(([e, o]) => (e.type === "whiteout" || e.type === "link" ? e : { ...e, ...o }));
   const layer = fc
     .array(entry, { minLength: 1, maxLength: 10 })
     .map((es) => ({ op: "layer" as const, entries: wellFormed(es) }));
@@ -86,12 +98,17 @@ export function overlayOpKinds(g: OverlayGeometry, features: ReadonlySet<string>
     index: option("index"),
     metacopy: option("metacopy"),
   });
-  return [
+  // an op on a container's files runs as `who`
+  const as = (a: fc.Arbitrary<OverlayOp>): fc.Arbitrary<OverlayOp> =>
+    creds ? fc.tuple(a, who).map(([op, w]) => ({ ...op, ...w }) as OverlayOp) : a;
+  const setup: fc.WeightedArbitrary<OverlayOp>[] = [
     { weight: 3, arbitrary: layer },
     { weight: 2, arbitrary: mount },
     { weight: 1, arbitrary: fc.record({ op: fc.constant("umount" as const), c }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant("remount" as const), c }) },
     { weight: 2, arbitrary: fc.record({ op: fc.constant("commit" as const), c }) },
+  ];
+  const files: fc.WeightedArbitrary<OverlayOp>[] = [
     { weight: 5, arbitrary: fc.record({ op: fc.constant("mkdir" as const), c, path: p, mode }) },
     { weight: 5, arbitrary: fc.record({ op: fc.constant("create" as const), c, path: p, mode }) },
     { weight: 6, arbitrary: fc.record({ op: fc.constant("write" as const), c, path: p, at: fc.nat(5), data }) },
@@ -131,6 +148,7 @@ export function overlayOpKinds(g: OverlayGeometry, features: ReadonlySet<string>
     { weight: 6, arbitrary: fc.record({ op: fc.constant("stat" as const), c, path: p }) },
     { weight: 3, arbitrary: fc.record({ op: fc.constant("ino" as const), c, path: fc.oneof(fc.constant(""), p) }) },
   ];
+  return [...setup, ...files.map((k) => ({ ...k, arbitrary: as(k.arbitrary) }))];
 }
 
 /** Entries a tar could hold: parents made first (as directories), each path once, links only to earlier files. */

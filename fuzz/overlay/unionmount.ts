@@ -39,9 +39,9 @@ const MOUNT: Record<UnionmountConfig, MountOptions> = {
 };
 
 /** Vocabulary a case needs that cowcheck lacks: then the case has no ops. */
-export type UnionmountGap = "credentials" | "times";
+export type UnionmountGap = "times";
 
-/** The errnos the suite names: cowcheck's, and EACCES (impermissible.py, a credentials gap). */
+/** The errnos the suite names (impermissible.py's EACCES is cowcheck's too). */
 export type SuiteErrno = Errno | "EACCES";
 
 /**
@@ -107,6 +107,9 @@ export function satisfies(obs: OverlayObs, m: Matcher, all: readonly OverlayObs[
   if ("absent" in m) return "error" in obs && (obs.error === "ENOENT" || obs.error === "ENOTDIR");
   return "stat" in obs && obs.stat.type === m.exists && (m.size === undefined || obs.stat.size === m.size);
 }
+
+/** as_bin=1: the suite's setegid(1), seteuid(1) around the call. */
+const asBin = (args: { as_bin?: 1 }): { uid?: number; gid?: number } => (args.as_bin ? { uid: 1, gid: 1 } : {});
 
 export const mapName = (n: string): string => n.replace(/(\d)[-_]/g, "$1z").replace(/_/g, "");
 const mapPath = (p: string): string => p.replaceAll("//", "/").split("/").map(mapName).join("/");
@@ -383,7 +386,6 @@ export class UnionmountContext {
       this.emit(op, expect);
       return true;
     }
-    if (err === "EACCES") this.gaps.add("credentials");
     const at = this.emit(op, { error: err });
     if (err === "ENOTEMPTY") this.note(at, "vfs_op_error accepts any error for the expected ENOTEMPTY");
     else if (err !== "EEXIST") this.note(at, `vfs_op_error accepts EEXIST for the expected ${err}`);
@@ -428,7 +430,6 @@ export class UnionmountContext {
     const wr = !!(args.app || (!args.ro && (args.rw || args.wo)));
     if (!rd && !wr) throw new Error("One or both of -r and -w must be supplied to open_file");
     const create = !!args.crt;
-    if (args.as_bin || args.err === "EACCES") this.gaps.add("credentials");
     const flags = [
       ...(args.crt ? ["creat" as const] : []),
       ...(args.ex ? ["excl" as const] : []),
@@ -447,6 +448,7 @@ export class UnionmountContext {
         ...(create ? { mode: 0 } : {}),
         ...(args.write !== undefined ? { write: mapData(args.write) } : {}),
         ...(args.read !== undefined ? { read: true as const } : {}),
+        ...asBin(args),
       },
       args.err ? { error: args.err } : args.read !== undefined ? { data: mapData(args.read) } : { ok: true },
     );
@@ -491,8 +493,7 @@ export class UnionmountContext {
 
   truncate(filename: string, size: number, args: OpArgs = {}): void {
     this.walk(filename, true, args.err !== undefined);
-    if (args.as_bin) this.gaps.add("credentials");
-    this.vfsOp({ op: "truncate", c: C, path: mapPath(filename), size }, args.err);
+    this.vfsOp({ op: "truncate", c: C, path: mapPath(filename), size, ...asBin(args) }, args.err);
     this.checkLayer(filename);
   }
 
@@ -542,7 +543,6 @@ export class UnionmountContext {
   utimes(filename: string, args: OpArgs = {}): void {
     this.walk(filename, false, args.err !== undefined);
     this.gaps.add("times");
-    if (args.as_bin || args.err === "EACCES") this.gaps.add("credentials");
   }
   get_file_atime(_: string): void {
     this.gaps.add("times");
@@ -585,9 +585,11 @@ export class UnionmountContext {
       for (const [name, type, val] of fileset(n)) {
         if (!want.has(mapPath(name)) || type === null) continue;
         const path = `a/${mapPath(name)}`;
+        // set_up.py: fooN and its links, and pointlessN, are lchown'ed to bin (1:1); the rest is root's
+        const bin = /^(foo|direct_sym|indirect_sym|pointless)\d+$/.test(name) ? { uid: 1, gid: 1 } : {};
         if (type === "d") entries.push({ type: "dir", path, mode: 0o755 });
-        else if (type === "s") entries.push({ type: "symlink", path, target: mapTarget(val!) });
-        else entries.push({ type: "file", path, data: mapData(val!), mode: 0o644 });
+        else if (type === "s") entries.push({ type: "symlink", path, target: mapTarget(val!), ...bin });
+        else entries.push({ type: "file", path, data: mapData(val!), mode: 0o644, ...bin });
       }
     }
     return { op: "layer", entries };

@@ -2,6 +2,22 @@
 // layers, containers that mount a stack of them under a private upper layer, and copy-up done lazily, exactly when
 // and as far as the kernel does it. Errors the kernel returns are thrown as Errno and become observations.
 import type { Engine } from "../../core/index.ts";
+import {
+  type Cred,
+  chmodded,
+  credOf,
+  killPrivs,
+  MAY_EXEC,
+  MAY_READ,
+  MAY_WRITE,
+  mayLink,
+  newOwned,
+  type Owned,
+  owns,
+  permits,
+  stickyRefuses,
+  withOwner,
+} from "./creds.ts";
 import type {
   CopyUp,
   Errno,
@@ -31,6 +47,8 @@ export const fail = (errno: Errno): never => {
 export interface Ino {
   data: string;
   mode: number;
+  uid: number;
+  gid: number;
   readonly xattrs: Map<string, string>;
   /** Names of it in its own tree (layer or upper). */
   nlink: number;
@@ -57,6 +75,8 @@ export interface File {
 export interface Dir {
   readonly kind: "dir";
   mode: number;
+  uid: number;
+  gid: number;
   readonly xattrs: Map<string, string>;
   readonly children: Map<string, Obj>;
   opaque?: string;
@@ -69,6 +89,8 @@ export interface Dir {
 export interface Sym {
   readonly kind: "symlink";
   readonly target: string;
+  readonly uid: number;
+  readonly gid: number;
   /** Names of it in its own tree (link(2) of a symlink makes hard links too). */
   nlink: number;
   origin: boolean;
@@ -107,15 +129,20 @@ export interface Resolved {
   readonly node?: Merged;
 }
 
-const newDir = (mode: number, created: boolean): Dir => ({
+const newDir = (mode: number, created: boolean, uid = 0, gid = 0): Dir => ({
   kind: "dir",
   mode,
+  uid,
+  gid,
   xattrs: new Map(),
   children: new Map(),
   origin: !created,
   created,
 });
 const typeOf = (m: Merged): FileType => (m.upper ?? m.lowers[0]!.obj).kind;
+/** An object's mode and owner, as a permission check reads them (a symlink's mode is 0777). */
+const owned = (o: Exclude<Obj, Whiteout>): Owned =>
+  o.kind === "file" ? o.ino : o.kind === "dir" ? o : { mode: 0o777, uid: o.uid, gid: o.gid };
 const top = (m: Merged): Exclude<Obj, Whiteout> => m.upper ?? m.lowers[0]!.obj;
 
 export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState> {
@@ -128,6 +155,8 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
   private reached: string[] = [];
   /** An O_TRUNC open is copying up: no data (ovl_copy_up_one sets the size to copy to 0). */
   private truncating = false;
+  /** Who the op runs as. */
+  protected cred: Cred = { uid: 0, gid: 0 };
   /** Copy-ups since the sequence began, and the data bytes they copied (what the counters view reports). */
   private readonly copiedTotal = { copyUps: 0, bytes: 0 };
   private nextLayer = 1;
@@ -138,6 +167,7 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
     this.copyUps = [];
     this.reached = [];
     this.truncating = false;
+    this.cred = credOf(op as { uid?: number; gid?: number });
     try {
       return this.perform(op);
     } catch (e) {
@@ -176,24 +206,39 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
         this.symlink(c, op.target, op.path);
         break;
       case "write":
-        this.writeData(c, op.path, (d) => splice(d, op.at, op.data));
+        this.writeData(c, op.path, (d) => splice(d, op.at, op.data), op.data !== "");
         break;
       case "append":
-        this.writeData(c, op.path, (d) => d + op.data);
+        this.writeData(c, op.path, (d) => d + op.data, op.data !== "");
         break;
       case "truncate":
         this.truncate(c, op.path, op.size);
         break;
-      case "chmod":
-        this.setattr(c, op.path, (o) => {
-          if (o.kind === "file") o.ino.mode = op.mode;
-          else if (o.kind === "dir") o.mode = op.mode;
-        });
+      case "chmod": {
+        let mode = op.mode;
+        this.setattr(
+          c,
+          op.path,
+          (a) => {
+            const m = chmodded(this.cred, a, op.mode); // setattr_prepare
+            mode = m === "EPERM" ? fail("EPERM") : m;
+          },
+          (o) => {
+            if (o.kind === "file") o.ino.mode = mode;
+            else if (o.kind === "dir") o.mode = mode;
+          },
+        );
         break;
+      }
       case "setxattr":
         this.setattr(
           c,
           op.path,
+          (a, type) => {
+            // xattr_permission: user.* on a sticky directory is its owner's
+            if (type === "dir" && a.mode & 0o1000 && !owns(this.cred, a)) fail("EPERM");
+            this.need(a, MAY_WRITE);
+          },
           (o) => void (o.kind === "file" ? o.ino.xattrs : (o as Dir).xattrs).set(op.name, op.value),
           true,
         );
@@ -217,10 +262,18 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
       }
       case "open":
         return this.open(c, op);
-      case "read":
+      case "read": {
+        // open(O_RDONLY) checks read permission, even on a directory; read(2) then says EISDIR
+        const r = this.resolve(c, op.path, true);
+        if (!r.node) fail("ENOENT");
+        this.need(this.attrs(c, r.node!), MAY_READ);
         return { data: this.readData(c, this.follow(c, op.path)) };
-      case "readdir":
-        return { names: this.readdir(c, this.follow(c, op.path, true)) };
+      }
+      case "readdir": {
+        const at = this.follow(c, op.path, true);
+        this.need(this.attrs(c, at.m), MAY_READ); // opendir
+        return { names: this.readdir(c, at) };
+      }
       case "stat":
         return { stat: this.stat(c, op.path) };
       case "ino":
@@ -243,7 +296,7 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
       const parent = dir as Dir;
       switch (e.type) {
         case "dir": {
-          const d = newDir(e.mode ?? 0o755, false);
+          const d = newDir(e.mode ?? 0o755, false, e.uid, e.gid);
           d.origin = false;
           if (e.opaque) d.opaque = "y";
           parent.children.set(name, d);
@@ -255,6 +308,8 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
             ino: {
               data: e.data,
               mode: e.mode ?? 0o644,
+              uid: e.uid ?? 0,
+              gid: e.gid ?? 0,
               xattrs: new Map(),
               nlink: 1,
               metacopy: false,
@@ -265,7 +320,15 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
           });
           break;
         case "symlink":
-          parent.children.set(name, { kind: "symlink", target: e.target, nlink: 1, origin: false, created: false });
+          parent.children.set(name, {
+            kind: "symlink",
+            target: e.target,
+            uid: e.uid ?? 0,
+            gid: e.gid ?? 0,
+            nlink: 1,
+            origin: false,
+            created: false,
+          });
           break;
         case "whiteout":
           parent.children.set(name, { kind: "whiteout" });
@@ -421,6 +484,16 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
     return [this.root(c).lowers.filter(after), redirect.split("/").filter((s) => s)];
   }
 
+  /** inode_permission for the op's caller on an object's mode and owner (ovl_permission: the overlay inode's). */
+  protected need(o: Owned, mask: number): void {
+    if (!permits(this.cred, o, mask)) fail("EACCES");
+  }
+
+  /** The mode and owner a merged object shows (a file: its upper, its index entry, or its lower inode). */
+  protected attrs(c: Container, m: Merged): Owned {
+    return typeOf(m) === "file" ? this.ino(c, m) : owned(top(m));
+  }
+
   /**
    * namei's path walk (link_path_walk, walk_component, step_into, pick_link) over the merged view: the names of what a
    * path leads to, every symlink in it followed, and the last component's too where `followLast` says so. ".." goes to
@@ -434,6 +507,7 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
     let links = 0;
     while (todo.length) {
       const n = todo.pop()!;
+      this.need(owned(top(chain[chain.length - 1]!)), MAY_EXEC); // may_lookup: search permission on the directory
       if (n === "..") {
         if (done.length) {
           done.pop();
@@ -510,7 +584,7 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
     }
     const lower = m.lowers[0]!.obj;
     if (lower.kind === "dir") {
-      const d = newDir(lower.mode, false);
+      const d = newDir(lower.mode, false, lower.uid, lower.gid); // ovl_set_attr keeps the owner
       d.from = lower;
       for (const [k, v] of lower.xattrs) d.xattrs.set(k, v);
       m.upper = d;
@@ -522,7 +596,16 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
         m.upper = indexed;
       } else {
         const detached = !c.options.index && lower.nlink > 1; // as for files (below)
-        m.upper = { kind: "symlink", target: lower.target, nlink: 1, origin: !detached, created: false, detached };
+        m.upper = {
+          kind: "symlink",
+          target: lower.target,
+          uid: lower.uid,
+          gid: lower.gid,
+          nlink: 1,
+          origin: !detached,
+          created: false,
+          detached,
+        };
         if (!detached) m.upper.from = lower;
         if (this.indexes(c, lower)) c.index.set(lower, m.upper);
         this.record(c, path, "symlink", 0, lower.target.length, false);
@@ -542,6 +625,8 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
         const ino: Ino = {
           data: "",
           mode: lower.ino.mode,
+          uid: lower.ino.uid,
+          gid: lower.ino.gid,
           xattrs: new Map(lower.ino.xattrs),
           nlink: 1,
           metacopy: meta,
@@ -615,17 +700,24 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
   // ---- ops on the merged view (fs/overlayfs/dir.c, inode.c)
 
   /** ovl_create_object → ovl_create_upper / ovl_create_over_whiteout. */
-  private createObject(c: Container, path: string, make: () => Exclude<Obj, Whiteout>): Exclude<Obj, Whiteout> {
+  private createObject(
+    c: Container,
+    path: string,
+    make: (parent: Owned) => Exclude<Obj, Whiteout>,
+  ): Exclude<Obj, Whiteout> {
     const r = this.resolve(c, path);
     if (r.node) fail("EEXIST");
     return this.createAt(c, r, make);
   }
 
-  private createAt(c: Container, r: Resolved, make: () => Exclude<Obj, Whiteout>): Exclude<Obj, Whiteout> {
+  /** may_create (write and search permission on the parent), then the object, made from the parent's mode and owner. */
+  private createAt(c: Container, r: Resolved, make: (parent: Owned) => Exclude<Obj, Whiteout>): Exclude<Obj, Whiteout> {
+    const parent = owned(top(r.parent));
+    this.need(parent, MAY_WRITE | MAY_EXEC);
     this.copyUp(c, r, undefined, true);
     const upper = r.parent.upper as Dir;
     const overWhiteout = upper.children.get(r.name)?.kind === "whiteout";
-    const o = make();
+    const o = make(parent);
     // over a whiteout, the directory must hide what is below it; in a merged parent it is made opaque anyway, as an
     // optimisation (ovl_create_upper) — seen on 6.18 only when redirect_dir, index or metacopy is on
     const { redirectDir, index, metacopy } = c.options;
@@ -640,8 +732,12 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
     return overWhiteout;
   }
 
+  /** mkdir(2), then chmod(2) to exactly the mode (mkdir drops S_ISUID; setattr_prepare may drop S_ISGID). */
   private mkdir(c: Container, path: string, mode: number): void {
-    this.createObject(c, path, () => newDir(mode, true));
+    this.createObject(c, path, (parent) => {
+      const o = newOwned(this.cred, parent, mode, true);
+      return newDir(chmodded(this.cred, o, mode) as number, true, o.uid, o.gid);
+    });
   }
 
   /** ovl_maybe_copy_up: a copy-up with data, of none for O_TRUNC (ovl_copy_up_one: the size to copy is 0). */
@@ -656,8 +752,12 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
     setData(ino, "");
   }
 
+  /** open(O_CREAT | O_EXCL | O_WRONLY), then fchmod to exactly the mode. */
   private create(c: Container, path: string, mode: number): void {
-    this.createObject(c, path, () => newFile(mode));
+    this.createObject(c, path, (parent) => {
+      const o = newOwned(this.cred, parent, mode, false);
+      return newFile(chmodded(this.cred, o, mode) as number, o.uid, o.gid);
+    });
   }
 
   /**
@@ -673,7 +773,10 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
     let m = r.node;
     if (!m) {
       if (!creat) fail("ENOENT");
-      this.createAt(c, r, () => newFile(op.mode ?? 0o644));
+      this.createAt(c, r, (parent) => {
+        const o = newOwned(this.cred, parent, op.mode ?? 0o644, false);
+        return newFile(o.mode, o.uid, o.gid);
+      });
       m = this.child(c, r.parent, r.name)!;
     } else {
       const t = typeOf(m);
@@ -682,15 +785,22 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
       if (f.has("directory") && t !== "dir") fail("ENOTDIR");
       if (t === "symlink") fail("ELOOP");
       if (t === "dir" && (op.access !== "rdonly" || f.has("trunc"))) fail("EISDIR");
-      if (t === "file" && (op.access !== "rdonly" || f.has("trunc"))) {
+      const writes = op.access !== "rdonly" || f.has("trunc");
+      this.need(this.attrs(c, m), (op.access === "wronly" ? 0 : MAY_READ) | (writes ? MAY_WRITE : 0)); // may_open
+      if (t === "file" && writes) {
         this.openCopyUp(c, r, m, f.has("trunc"));
-        if (f.has("trunc")) this.handleTruncate((m.upper as File).ino);
+        const ino = (m.upper as File).ino;
+        if (f.has("trunc")) {
+          this.handleTruncate(ino);
+          ino.mode = killPrivs(this.cred, ino.mode); // do_truncate: dentry_needs_remove_privs
+        }
       }
     }
     if (op.write !== undefined) {
       if (op.access === "rdonly") fail("EBADF");
       const ino = (m.upper as File).ino;
       setData(ino, f.has("append") ? ino.data + op.write : splice(ino.data, 0, op.write));
+      if (op.write) ino.mode = killPrivs(this.cred, ino.mode); // backing_file_write_iter: file_remove_privs
     }
     if (!op.read) return { ok: true };
     if (op.access === "wronly") fail("EBADF");
@@ -699,26 +809,42 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
   }
 
   private symlink(c: Container, target: string, path: string): void {
-    this.createObject(c, path, () => ({ kind: "symlink", target, nlink: 1, origin: false, created: true }));
+    this.createObject(c, path, (parent) => {
+      const { uid, gid } = newOwned(this.cred, parent, 0o777, false);
+      return { kind: "symlink", target, uid, gid, nlink: 1, origin: false, created: true };
+    });
   }
 
   /** ovl_setattr with ATTR_SIZE: a copy-up with data, then the new size. */
   protected truncate(c: Container, path: string, size: number): void {
-    this.writeData(c, path, (d) => pad(d, size));
+    this.writeData(c, path, (d) => pad(d, size), true);
   }
 
-  /** open(O_WRONLY) → ovl_open → ovl_maybe_copy_up with data; then the change on the upper inode. */
-  protected writeData(c: Container, path: string, change: (data: string) => string): void {
+  /**
+   * open(O_WRONLY) → ovl_open → ovl_maybe_copy_up with data; then the change on the upper inode. A change by anyone
+   * but root clears set-id bits (file_remove_privs; truncate(2) always, a write when it writes something).
+   */
+  protected writeData(c: Container, path: string, change: (data: string) => string, kill = false): void {
     const { r, m } = this.follow(c, path);
+    this.need(this.attrs(c, m), MAY_WRITE);
     this.copyUp(c, r, m, true);
-    setData((m.upper as File).ino, change((m.upper as File).ino.data));
+    const ino = (m.upper as File).ino;
+    setData(ino, change(ino.data));
+    if (kill) ino.mode = killPrivs(this.cred, ino.mode);
   }
 
   /** ovl_setattr / ovl_setxattr without ATTR_SIZE: ovl_copy_up, metadata only where metacopy is on. */
-  private setattr(c: Container, path: string, change: (o: Exclude<Obj, Whiteout>) => void, xattr = false): void {
+  private setattr(
+    c: Container,
+    path: string,
+    check: (a: Owned, type: FileType) => void,
+    change: (o: Exclude<Obj, Whiteout>) => void,
+    xattr = false,
+  ): void {
     const r = this.resolve(c, path, true);
     if (!r.node) fail("ENOENT");
     const m = r.node!;
+    check(this.attrs(c, m), typeOf(m));
     // ovl_xattr_set copies up only an inode without an upper: a lower hard link's name whose index entry exists is
     // changed in place, through the index (ovl_setattr would link the name up)
     if (xattr && !m.upper && typeOf(m) === "file") {
@@ -769,12 +895,20 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
     if (!r.node) fail("ENOENT");
     const m = r.node!;
     const o = top(m);
-    if (o.kind === "symlink") return { type: "symlink", mode: 0o777, size: o.target.length };
-    if (o.kind === "dir") return withXattrs({ type: "dir", mode: o.mode }, o.xattrs);
+    if (o.kind === "symlink") return withOwner({ type: "symlink", mode: 0o777, size: o.target.length }, o);
+    if (o.kind === "dir") return withOwner(withXattrs({ type: "dir", mode: o.mode }, o.xattrs), o);
     const ino = this.ino(c, m);
-    return withXattrs(
-      { type: "file", mode: ino.mode, size: ino.metacopy ? ino.size : ino.data.length, nlink: ino.union ?? ino.nlink },
-      ino.xattrs,
+    return withOwner(
+      withXattrs(
+        {
+          type: "file",
+          mode: ino.mode,
+          size: ino.metacopy ? ino.size : ino.data.length,
+          nlink: ino.union ?? ino.nlink,
+        },
+        ino.xattrs,
+      ),
+      ino,
     );
   }
 
@@ -824,6 +958,7 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
   private remove(c: Container, path: string, dir: boolean): void {
     const r = this.resolve(c, path);
     if (!r.node) fail("ENOENT");
+    this.mayDelete(c, r);
     const t = typeOf(r.node!);
     if (dir && t !== "dir") fail("ENOTDIR");
     if (!dir && t === "dir") fail("EISDIR");
@@ -831,6 +966,13 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
     this.copyUp(c, r, undefined, true);
     this.nlinkStart(c, r, r.node!);
     this.unlinkName(c, r.parent, r.name, r.node!);
+  }
+
+  /** may_delete's permission checks: write and search on the parent, and a sticky parent's rule (EPERM). */
+  private mayDelete(c: Container, r: Resolved): void {
+    const dir = owned(top(r.parent));
+    this.need(dir, MAY_WRITE | MAY_EXEC);
+    if (stickyRefuses(this.cred, dir, this.attrs(c, r.node!))) fail("EPERM");
   }
 
   /** ovl_nlink_start: with index=on, a lower hard link is copied up (to the index) before one of its names goes. */
@@ -861,6 +1003,9 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
     if (!src.node) fail("ENOENT");
     const dst = this.resolve(c, to);
     if (dst.node) fail("EEXIST");
+    // may_linkat (fs.protected_hardlinks = 1), then may_create
+    if (!mayLink(this.cred, this.attrs(c, src.node!), typeOf(src.node!) === "file")) fail("EPERM");
+    this.need(owned(top(dst.parent)), MAY_WRITE | MAY_EXEC);
     if (typeOf(src.node!) === "dir") fail("EPERM");
     const redirect = this.newRedirect(c, src, false);
     this.copyUp(c, src, src.node, false); // ovl_link → ovl_copy_up(old)
@@ -894,18 +1039,25 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
     if (from === to) return; // the same dentry
     const srcDir = typeOf(src.node!) === "dir";
     const dstDir = dst.node ? typeOf(dst.node) === "dir" : false;
+    if (dst.node && this.sameInode(c, src.node!, dst.node)) return; // vfs_rename: old and new are the same inode
+    const samedir = parentPath(from) === parentPath(to);
+    // vfs_rename: may_delete the source, may_delete the target or may_create its name, then the type checks; a
+    // directory that changes parent needs write permission on itself (its "..")
+    this.mayDelete(c, src);
+    if (dst.node) this.mayDelete(c, dst);
+    else this.need(owned(top(dst.parent)), MAY_WRITE | MAY_EXEC);
     if (dst.node && flags !== "exchange") {
       if (srcDir && !dstDir) fail("ENOTDIR");
       if (!srcDir && dstDir) fail("EISDIR");
     }
-    if (dst.node && this.sameInode(c, src.node!, dst.node)) return; // vfs_rename: old and new are the same inode
+    if (!samedir && srcDir && flags !== "exchange") this.need(this.attrs(c, src.node!), MAY_WRITE);
+    if (!samedir && dstDir && flags === "exchange") this.need(this.attrs(c, dst.node!), MAY_WRITE);
     const overwrite = flags !== "exchange";
     if (!this.canMove(c, src.node!) || (!overwrite && !this.canMove(c, dst.node!))) fail("EXDEV");
     // overlay checks a merged or lower target (ovl_check_empty_dir); a pure upper one is the upper fs's to refuse,
     // after the copy-up and the redirect are done
     const notEmpty = overwrite && dstDir && !this.isEmpty(c, dst.node!);
     if (notEmpty && dst.node!.lowers.length) fail("ENOTEMPTY");
-    const samedir = parentPath(from) === parentPath(to);
     // redirects name where a directory's lower content lives: computed before anything moves
     const srcRedirect = this.newRedirect(c, src, samedir);
     const dstRedirect = overwrite ? undefined : this.newRedirect(c, dst, samedir);
@@ -1023,10 +1175,21 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
   }
 }
 
-function newFile(mode: number): File {
+function newFile(mode: number, uid: number, gid: number): File {
   return {
     kind: "file",
-    ino: { data: "", mode, xattrs: new Map(), nlink: 1, metacopy: false, size: 0, origin: false, created: true },
+    ino: {
+      data: "",
+      mode,
+      uid,
+      gid,
+      xattrs: new Map(),
+      nlink: 1,
+      metacopy: false,
+      size: 0,
+      origin: false,
+      created: true,
+    },
   };
 }
 
@@ -1070,6 +1233,11 @@ export function rawTree(root: Dir, visit?: (path: string, o: Obj) => void): RawE
 function rawEntry(path: string, o: Obj): RawEntry {
   if (o.kind === "whiteout") return { path, type: "whiteout" };
   const e: { -readonly [K in keyof RawEntry]: RawEntry[K] } = { path, type: o.kind };
+  const who = o.kind === "file" ? o.ino : o;
+  if (who.uid || who.gid) {
+    e.uid = who.uid;
+    e.gid = who.gid;
+  }
   if (o.kind === "symlink") {
     e.mode = 0o777;
     e.target = o.target;

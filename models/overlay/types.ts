@@ -102,11 +102,20 @@ const xattrName = z.enum(["user.x", "user.y"]);
 export const OPEN_FLAGS = ["creat", "excl", "trunc", "append", "directory", "nofollow"] as const;
 export type OpenFlag = (typeof OPEN_FLAGS)[number];
 
+/** A user or group id: 0 is root. */
+const id = z.number().int().min(0).max(65535);
+/** Who an op runs as (its fsuid and fsgid, no supplementary groups): root unless given. */
+const as = { uid: id.optional(), gid: id.optional() };
+/** An entry's owner: root unless given. */
+const owner = { uid: id.optional(), gid: id.optional() };
+
 /** An image layer's entry, as a tar of an image would give it. */
 export const layerEntrySchema = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("dir"), path: name, mode: mode.optional(), opaque: z.boolean().optional() }).strict(),
-  z.object({ type: z.literal("file"), path: name, data, mode: mode.optional() }).strict(),
-  z.object({ type: z.literal("symlink"), path: name, target }).strict(),
+  z
+    .object({ type: z.literal("dir"), path: name, mode: mode.optional(), opaque: z.boolean().optional(), ...owner })
+    .strict(),
+  z.object({ type: z.literal("file"), path: name, data, mode: mode.optional(), ...owner }).strict(),
+  z.object({ type: z.literal("symlink"), path: name, target, ...owner }).strict(),
   /** A character device 0/0: hides the name in the layers below. */
   z.object({ type: z.literal("whiteout"), path: name }).strict(),
   /** A hard link to an earlier file entry of the same layer. */
@@ -133,25 +142,32 @@ export const overlayOpSchema = z.discriminatedUnion("op", [
   z.object({ op: z.literal("remount"), c }).strict(),
   /** Unmount c, freeze its upper as a new image layer, remount c on [it, ...its lowers] with a fresh upper. */
   z.object({ op: z.literal("commit"), c }).strict(),
-  z.object({ op: z.literal("mkdir"), c, path: name, mode }).strict(),
+  z.object({ op: z.literal("mkdir"), c, path: name, mode, ...as }).strict(),
   /** open(O_CREAT | O_EXCL | O_WRONLY). */
-  z.object({ op: z.literal("create"), c, path: name, mode }).strict(),
+  z.object({ op: z.literal("create"), c, path: name, mode, ...as }).strict(),
   /** open(O_WRONLY) and pwrite at `at`. */
-  z.object({ op: z.literal("write"), c, path: name, at: z.number().int().min(0).max(64), data }).strict(),
-  z.object({ op: z.literal("append"), c, path: name, data }).strict(),
-  z.object({ op: z.literal("truncate"), c, path: name, size: z.number().int().min(0).max(64) }).strict(),
-  z.object({ op: z.literal("unlink"), c, path: name }).strict(),
-  z.object({ op: z.literal("rmdir"), c, path: name }).strict(),
+  z.object({ op: z.literal("write"), c, path: name, at: z.number().int().min(0).max(64), data, ...as }).strict(),
+  z.object({ op: z.literal("append"), c, path: name, data, ...as }).strict(),
+  z.object({ op: z.literal("truncate"), c, path: name, size: z.number().int().min(0).max(64), ...as }).strict(),
+  z.object({ op: z.literal("unlink"), c, path: name, ...as }).strict(),
+  z.object({ op: z.literal("rmdir"), c, path: name, ...as }).strict(),
   /** renameat2 with no flag, RENAME_NOREPLACE or RENAME_EXCHANGE. */
   z
-    .object({ op: z.literal("rename"), c, from: name, to: name, flags: z.enum(["noreplace", "exchange"]).optional() })
+    .object({
+      op: z.literal("rename"),
+      c,
+      from: name,
+      to: name,
+      flags: z.enum(["noreplace", "exchange"]).optional(),
+      ...as,
+    })
     .strict(),
-  z.object({ op: z.literal("link"), c, from: name, to: name }).strict(),
-  z.object({ op: z.literal("symlink"), c, target, path: name }).strict(),
-  z.object({ op: z.literal("readlink"), c, path: name }).strict(),
-  z.object({ op: z.literal("chmod"), c, path: name, mode }).strict(),
-  z.object({ op: z.literal("setxattr"), c, path: name, name: xattrName, value: data }).strict(),
-  z.object({ op: z.literal("read"), c, path: name }).strict(),
+  z.object({ op: z.literal("link"), c, from: name, to: name, ...as }).strict(),
+  z.object({ op: z.literal("symlink"), c, target, path: name, ...as }).strict(),
+  z.object({ op: z.literal("readlink"), c, path: name, ...as }).strict(),
+  z.object({ op: z.literal("chmod"), c, path: name, mode, ...as }).strict(),
+  z.object({ op: z.literal("setxattr"), c, path: name, name: xattrName, value: data, ...as }).strict(),
+  z.object({ op: z.literal("read"), c, path: name, ...as }).strict(),
   /**
    * open(2) with an access mode and flags, then, on the open file, write(2) of `write` at the file offset (0, or the
    * end with append) if given, and a read of the whole file from offset 0 if `read` (its bytes are the observation).
@@ -171,16 +187,17 @@ export const overlayOpSchema = z.discriminatedUnion("op", [
       mode: mode.optional(),
       write: data.optional(),
       read: z.literal(true).optional(),
+      ...as,
     })
     .strict(),
-  z.object({ op: z.literal("readdir"), c, path }).strict(),
+  z.object({ op: z.literal("readdir"), c, path, ...as }).strict(),
   /**
    * lstat's st_ino, as the order of its first appearance in the sequence (0, 1, …): inode numbers are the
    * filesystem's, their sameness is overlay's.
    */
-  z.object({ op: z.literal("ino"), c, path }).strict(),
+  z.object({ op: z.literal("ino"), c, path, ...as }).strict(),
   /** lstat, plus the user.* xattrs of files and directories. */
-  z.object({ op: z.literal("stat"), c, path }).strict(),
+  z.object({ op: z.literal("stat"), c, path, ...as }).strict(),
 ]);
 export type OverlayOp = z.infer<typeof overlayOpSchema>;
 
@@ -196,6 +213,7 @@ export const ERRNOS = [
   "EBUSY",
   "ELOOP",
   "EBADF",
+  "EACCES",
 ] as const;
 export type Errno = (typeof ERRNOS)[number];
 export const fileTypes = ["dir", "file", "symlink"] as const;
@@ -211,6 +229,9 @@ export const statSchema = z
     nlink: z.number().int().min(1).optional(),
     /** user.* xattrs, files and directories. */
     xattrs: z.record(z.string(), z.string()).optional(),
+    /** The owner, where not root. */
+    uid: id.optional(),
+    gid: id.optional(),
   })
   .strict();
 export type Stat = z.infer<typeof statSchema>;
@@ -228,10 +249,13 @@ export const overlayObsSchema = z.union([
 export type OverlayObs = z.infer<typeof overlayObsSchema>;
 
 /** What each option needs from an engine: an engine without the feature is never sent a mount using it. */
-export const OVERLAY_FEATURES = ["redirect_dir", "index", "metacopy"] as const;
+export const OVERLAY_FEATURES = ["redirect_dir", "index", "metacopy", "credentials"] as const;
 
+/** What an op needs beyond the base set: a mount option, or `credentials` for an op or owner other than root. */
 export function overlayOpFeature(op: OverlayOp): string | undefined {
-  if (op.op !== "mount") return undefined;
+  const notRoot = (x: object): boolean => !!((x as { uid?: number }).uid || (x as { gid?: number }).gid);
+  if (op.op === "layer") return op.entries.some(notRoot) ? "credentials" : undefined;
+  if (op.op !== "mount") return notRoot(op) ? "credentials" : undefined;
   return op.metacopy ? "metacopy" : op.index ? "index" : op.redirectDir ? "redirect_dir" : undefined;
 }
 
@@ -242,6 +266,9 @@ export const rawEntrySchema = z
     path: name,
     type: z.enum(["dir", "file", "symlink", "whiteout"]),
     mode: mode.optional(),
+    /** The owner, where not root. */
+    uid: id.optional(),
+    gid: id.optional(),
     /** Regular files that are not metacopy: their bytes. */
     data: z.string().optional(),
     /** Regular files: their size (a metacopy file has the size of its data, no bytes). */

@@ -213,6 +213,28 @@ class LstatFollowsLink extends OverlayModel {
   }
 }
 
+/**
+ * runc's tmpcopyup (opencontainers/runc PR #845, found in review): the copy kept its files' owners, but the
+ * directories it made were the copier's, root's.
+ */
+class CopyUpDirsOwnedByMounter extends OverlayModel {
+  protected override copyUpOne(
+    c: Container,
+    parent: Merged,
+    name: string,
+    m: Merged,
+    names: string[],
+    data: boolean,
+  ): void {
+    const fresh = !m.upper;
+    super.copyUpOne(c, parent, name, m, names, data);
+    if (fresh && m.upper?.kind === "dir") {
+      m.upper.uid = 0;
+      m.upper.gid = 0;
+    }
+  }
+}
+
 /** Overlay before 4.12 ("constant st_ino/st_dev across copy up"): a copied-up object shows its upper inode's number. */
 class CopyUpChangesStIno extends OverlayModel {
   protected override realInode(c: Container, m: Merged): object {
@@ -283,6 +305,11 @@ export const overlayMutants: readonly OverlayMutant[] = [
     "copy-up-changes-st-ino",
     "st_ino changes at copy-up, as before Linux 4.12's constant st_ino across copy up",
     CopyUpChangesStIno,
+  ),
+  mutant(
+    "copy-up-dirs-owned-by-mounter",
+    "copy-up keeps a file's owner but makes directories the mounter's (root's)",
+    CopyUpDirsOwnedByMounter,
   ),
   mutant("lstat-follows-link", "lstat follows a symlink: a dangling one is not there", LstatFollowsLink),
   mutant(
