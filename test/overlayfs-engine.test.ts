@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
 import { InputError } from "../core/index.ts";
-import { type OverlayfsEngine, overlayfsUnavailable } from "../engines/overlayfs/index.ts";
+import { credentialsWhy, type OverlayfsEngine, overlayfsUnavailable } from "../engines/overlayfs/index.ts";
 import { engineCatalogue, resolveEngine } from "../engines/resolve.ts";
 import { layers } from "../layers/index.ts";
 import { mmLayer } from "../layers/mm/index.ts";
@@ -31,7 +31,8 @@ describe("the overlayfs engine in the resolver", () => {
     const info = engineCatalogue(overlayLayer).find((e) => e.spec === "overlayfs")!;
     expect(info.available).toBe(why === undefined);
     if (why) expect(info.why).toContain(`unavailable: it ${why}`);
-    else expect(info.why).toMatch(/features redirect_dir, index, metacopy, upper/);
+    else if (credentialsWhy) expect(info.why).toMatch(/features redirect_dir, index, metacopy, upper/);
+    else expect(info.why).toMatch(/features redirect_dir, index, metacopy, credentials, upper/);
   });
 });
 
@@ -42,7 +43,9 @@ describe.skipIf(why !== undefined)("a real OverlayFS mount as an overlay engine"
     const engine = (await factory.create({})) as OverlayfsEngine;
     const root = engine.root;
     expect(mountsUnder(root)).toHaveLength(1); // the private tmpfs
-    expect([...engine.features].sort()).toEqual(["index", "metacopy", "redirect_dir", "upper"]);
+    // ops as other users need the kernel's default fs.protected_* sysctls
+    const credentials = credentialsWhy ? [] : ["credentials"];
+    expect([...engine.features].sort()).toEqual([...credentials, "index", "metacopy", "redirect_dir", "upper"]);
     const run = (op: OverlayOp): Promise<OverlayObs> => Promise.resolve(engine.apply(op));
     const upper = async (c: number): Promise<RawEntry[] | undefined> =>
       ((await engine.inspectView("upper")) as Record<string, RawEntry[]>)[String(c)];

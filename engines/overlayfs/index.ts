@@ -75,7 +75,8 @@ function credentialsMissing(): string | undefined {
   return undefined;
 }
 
-const credentialsWhy = credentialsMissing();
+/** Why this machine's kernel cannot be compared with ops as other users (fs.protected_*), or undefined. */
+export const credentialsWhy = credentialsMissing();
 export const overlayfsFeatures: readonly string[] = [
   ...OVERLAY_FEATURES.filter((f) => f !== "credentials" || !credentialsWhy),
   "upper",
