@@ -146,6 +146,25 @@ describe("comparePagemap", () => {
     expect(comparePagemap(merged(plain), plain).divergence).toBeDefined();
     expect(decodePagemap({ procs: [], ksmdRan: true }).ksmdRan).toBe(true);
   });
+
+  test("allowance ksm-split-busy: a large folio ksmd left unsplit where the model has the zero page, in mergeable memory only", () => {
+    const ops = (mergeable: boolean): MmOp[] => [
+      { op: "spawn" },
+      { op: "mmap", pid: 1, page: 0, pages: 4, prot: "r", shared: false },
+      ...(mergeable ? [{ op: "madvise", pid: 1, page: 0, pages: 4, advice: "mergeable" } as MmOp] : []),
+      { op: "read", pid: 1, page: 2 },
+    ];
+    // Linux still maps the page of a large anonymous folio where the model maps the shared zero page
+    const unsplit = (m: MmModel): PagemapView => {
+      const v = decodePagemap(encodePagemap(m));
+      expect(v.pages.get(keyOf(1, 2))!.flags & PAGE.zero).toBeTruthy();
+      return { ...v, pages: new Map(v.pages).set(keyOf(1, 2), { pfn: 2_048_130, flags: PAGE.anon | PAGE.thp }) };
+    };
+    const mergeable = modelAfter(ops(true));
+    expect(comparePagemap(unsplit(mergeable), mergeable)).toEqual({ desync: "ksm-split-busy" });
+    const plain = modelAfter(ops(false));
+    expect(comparePagemap(unsplit(plain), plain).divergence).toBeDefined();
+  });
 });
 
 describe("allowance khugepaged-timing", () => {

@@ -124,6 +124,8 @@ export const ALLOWANCES = {
     "khugepaged collapsed pages on its own time (it wakes every scan_sleep_millisecs, 10 s by default) while the sequence had memory it may collapse; the model collapses only at a collapse op, so the states part (desynchronizes)",
   "ksm-dup-choice":
     "a page merged into another KSM page of the same contents than the model's: where more than max_page_sharing mappings share contents, ksmd keeps several (a stable_node chain of dups), and which one a page joins depends on the chain's order, which every stable-tree walk through it may change, and on a prune every stable_node_chains_prune_millisecs (stable_node_dup); the model keeps neither the tree's shape nor the time, so the states part (desynchronizes)",
+  "ksm-split-busy":
+    "ksmd left a large anonymous folio of a mergeable VMA unsplit where the model split it and mapped its zero-filled pages to the shared zero page (try_to_merge_one_page: split_huge_page fails while the folio holds a reference the model does not know, such as a CPU's pending LRU batch), so the states part (desynchronizes)",
   "ksm-timing":
     "ksmd ran outside the sequence's ksmScan ops (another run drove it, or it runs on its own: ksmd is machine-wide) while the sequence had mergeable memory; it may have merged pages the model merges only at a ksmScan, so the states part (desynchronizes)",
 } as const;
@@ -164,6 +166,14 @@ export function comparePagemap(linux: PagemapView, model: MmState): ViewVerdict 
         "present",
         `${at(key)} is present in the model (pfn ${page.pfn}, ${describe(page.flags)}) but not in Linux`,
       );
+  }
+
+  // A large folio ksmd did not split this time: Linux still maps it where the model has the shared zero page.
+  for (const [key, m] of mine) {
+    const l = linux.pages.get(key)!;
+    if (!(m.flags & PAGE.zero) || l.flags & PAGE.zero || !(l.flags & PAGE.anon && l.flags & PAGE.thp)) continue;
+    const vma = findVma(model.procs.get(pidOf(key))!.vmas, vpageOf(key));
+    if (vma?.mergeable) return { desync: "ksm-split-busy" };
   }
 
   // Two KSM pages of the same contents in the model: dups of one stable_node chain.
