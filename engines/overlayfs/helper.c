@@ -131,6 +131,8 @@ static int unhex(char *s, size_t *len) {
 /** Lazily: whatever is mounted below goes too. Async-signal-safe. */
 static void unroot(void) {
   if (!root) return;
+  /* root again first: a signal may come while an op runs as another user, without the capabilities below */
+  if (seteuid(0) != 0 || setegid(0) != 0) { /* already root */ }
   if (fchdir(realroot) != 0 || chroot(".") != 0) { /* out of a mount's chroot, if in one */ }
   if (chdir("/") != 0) { /* "/" always exists */ }
   umount2(root, MNT_DETACH);

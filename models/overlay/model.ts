@@ -267,7 +267,8 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
         const r = this.resolve(c, op.path, true);
         if (!r.node) fail("ENOENT");
         this.need(this.attrs(c, r.node!), MAY_READ);
-        return { data: this.readData(c, this.follow(c, op.path)) };
+        if (typeOf(r.node!) === "dir") fail("EISDIR");
+        return { data: this.readData(c, { m: r.node! }) };
       }
       case "readdir": {
         const at = this.follow(c, op.path, true);
