@@ -523,7 +523,7 @@ export class MmOracle implements Engine<MmOp, Allowed> {
             flag((x) => (x.wipeonfork = true));
           } else if (op.advice === "keeponfork") {
             flag((x) => (x.wipeonfork = false));
-          } // hugepage, nohugepage, mergeable, unmergeable change no observation
+          } // hugepage, nohugepage, mergeable, unmergeable and pageout (swap is transparent) change no observation
           at = stop;
         }
         return result;

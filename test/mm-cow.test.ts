@@ -63,6 +63,10 @@ const families: [string, string][] = [
   ["basic-cow--pte-mapped-thp-64k", "mthp-reuse-shared"],
   ["basic-cow--partially-mremapped-thp-16k", "mthp-reuse-shared"],
   ["basic-cow--single-pte-of-thp-1024k", "mthp-head-only-exclusive"],
+  ["basic-cow--swapped-out-base-page", "swap-fork-keeps-exclusive"],
+  ["basic-cow--swapped-out-thp-2048k", "swap-fork-keeps-exclusive"],
+  ["vmsplice-unmap-in-child--swapped-out-base-page", "swapin-reuse-by-mapcount"],
+  ["vmsplice-unmap-in-child--swapped-out-pte-mapped-thp-64k", "swapin-reuse-by-mapcount"],
 ];
 test.each(families)("%s catches mutant %s", async (name, mutant) => {
   expect(mmLayer.mutants.some((m) => m.name === mutant)).toBe(true);

@@ -14,8 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/swap.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -28,6 +31,9 @@
 
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE 25
+#endif
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
 #endif
 
 #define MAX_PROCS 64
@@ -52,9 +58,9 @@ static void die(const char *fmt, ...) {
 // ---- requests between controller and workers
 
 enum kind { K_MMAP, K_MUNMAP, K_MPROTECT, K_MADVISE, K_READ, K_WRITE, K_FILL, K_MREMAP, K_COLLAPSE, K_EXEC, K_FORK, K_EXIT, K_GET, K_UNPIN, K_PINREAD, K_LONGTERM, K_PINWRITE };
-enum advice { A_DONTNEED, A_DONTFORK, A_DOFORK, A_WIPEONFORK, A_KEEPONFORK, A_HUGEPAGE, A_NOHUGEPAGE, A_MERGEABLE, A_UNMERGEABLE };
-static const char *advice_names[] = {"dontneed", "dontfork", "dofork", "wipeonfork", "keeponfork", "hugepage", "nohugepage", "mergeable", "unmergeable"};
-static const int advice_values[] = {MADV_DONTNEED, MADV_DONTFORK, MADV_DOFORK, MADV_WIPEONFORK, MADV_KEEPONFORK, MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_MERGEABLE, MADV_UNMERGEABLE};
+enum advice { A_DONTNEED, A_DONTFORK, A_DOFORK, A_WIPEONFORK, A_KEEPONFORK, A_HUGEPAGE, A_NOHUGEPAGE, A_MERGEABLE, A_UNMERGEABLE, A_PAGEOUT };
+static const char *advice_names[] = {"dontneed", "dontfork", "dofork", "wipeonfork", "keeponfork", "hugepage", "nohugepage", "mergeable", "unmergeable", "pageout"};
+static const int advice_values[] = {MADV_DONTNEED, MADV_DONTFORK, MADV_DOFORK, MADV_WIPEONFORK, MADV_KEEPONFORK, MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_MERGEABLE, MADV_UNMERGEABLE, MADV_PAGEOUT};
 
 struct req {
   int kind, page, pages, prot_rw, shared, file, advice, cell, value, handle, to, new_pages;
@@ -951,10 +957,161 @@ static int thp_offered(long pmd_order) {
   return access(path, W_OK) == 0;
 }
 
+// ---- swap (feature "swap"): MADV_PAGEOUT needs a swap device. The agent makes its own, a zram device (what the
+// model knows: SWP_SYNCHRONOUS_IO), on the first pageout, with vm.page-cluster 0 (no swap readahead), both
+// machine-wide: every agent using it holds SWAP_USERS shared; the last to let go (or the next agent to start,
+// after a killed one) swaps it off, removes the device and puts page-cluster back, under SWAP_LOCK. SWAP_STATE
+// names the device and the page-cluster it found.
+
+#define SWAP_LOCK "/run/cowcheck-swap.lock"
+#define SWAP_USERS "/run/cowcheck-swap.users"
+#define SWAP_STATE "/run/cowcheck-swap.state"
+#define PAGE_CLUSTER "/proc/sys/vm/page-cluster"
+static int swap_users = -1; // this agent's shared hold, once it paged out
+static int swap_ok;         // the feature is offered
+
+static int write_file(const char *path, const char *text) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = write(fd, text, strlen(text));
+  int e = errno;
+  close(fd);
+  errno = e;
+  return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+static int read_file(const char *path, char *buf, size_t n) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t got = read(fd, buf, n - 1);
+  close(fd);
+  if (got < 0) return -1;
+  buf[got] = 0;
+  buf[strcspn(buf, "\n")] = 0;
+  return 0;
+}
+
+/** Root, zram, and zswap off (with zswap, do_swap_page never reads a large folio back: alloc_swap_folio). */
+static int swap_offered(void) {
+  char z[8] = "N";
+  if (geteuid() != 0 || access("/sys/class/zram-control/hot_add", W_OK)) return 0;
+  read_file("/sys/module/zswap/parameters/enabled", z, sizeof z);
+  return z[0] == 'N' || z[0] == '0';
+}
+
+static int swap_lock(void) {
+  int lock = open(SWAP_LOCK, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (lock >= 0 && flock(lock, LOCK_EX) == 0) return lock;
+  if (lock >= 0) close(lock);
+  return -1;
+}
+
+/** Under SWAP_LOCK, nobody holding SWAP_USERS: take down the device SWAP_STATE names and put page-cluster back. */
+static void swap_teardown(void) {
+  char state[128], dev[64];
+  int num = -1, cluster = -1;
+  if (read_file(SWAP_STATE, state, sizeof state) || sscanf(state, "%d %d", &num, &cluster) != 2) {
+    unlink(SWAP_STATE);
+    return;
+  }
+  snprintf(dev, sizeof dev, "/dev/zram%d", num);
+  swapoff(dev);
+  char path[96], text[16];
+  snprintf(path, sizeof path, "/sys/block/zram%d/reset", num);
+  write_file(path, "1");
+  snprintf(text, sizeof text, "%d", num);
+  write_file("/sys/class/zram-control/hot_remove", text);
+  if (cluster >= 0) {
+    snprintf(text, sizeof text, "%d", cluster);
+    write_file(PAGE_CLUSTER, text);
+  }
+  unlink(SWAP_STATE);
+}
+
+/** Let go of the device; the last user takes it down. At start (nothing held), a killed agent's is swept. */
+static void swap_release(void) {
+  if (swap_users < 0 && access(SWAP_STATE, F_OK)) return;
+  int lock = swap_lock();
+  if (lock < 0) return;
+  int users = swap_users >= 0 ? swap_users : open(SWAP_USERS, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (users >= 0) {
+    flock(users, LOCK_UN);
+    if (flock(users, LOCK_EX | LOCK_NB) == 0) swap_teardown();
+    close(users);
+  }
+  swap_users = -1;
+  close(lock);
+}
+
+/** A swap file header (mkswap's): version 1, the last page, "SWAPSPACE2" at the end of the first page. */
+static int swap_format(const char *dev, long bytes) {
+  int fd = open(dev, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char *page = calloc(1, (size_t)page_size);
+  uint32_t head[3] = {1, (uint32_t)(bytes / page_size - 1), 0};
+  memcpy(page + 1024, head, sizeof head);
+  memcpy(page + page_size - 10, "SWAPSPACE2", 10);
+  int ok = pwrite(fd, page, (size_t)page_size, 0) == page_size && fsync(fd) == 0;
+  free(page);
+  close(fd);
+  return ok ? 0 : -1;
+}
+
+/** Before a pageout: this agent holds the device, made now if no agent has one. */
+static int swap_ensure(void) {
+  if (swap_users >= 0) return 0;
+  int lock = swap_lock();
+  if (lock < 0) return -1;
+  int users = open(SWAP_USERS, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (users < 0 || flock(users, LOCK_SH)) {
+    int e = errno;
+    if (users >= 0) close(users);
+    close(lock);
+    errno = e;
+    return -1;
+  }
+  char state[128], text[32], dev[64];
+  int num = -1, cluster = -1, rc = 0;
+  if (read_file(SWAP_STATE, state, sizeof state) || sscanf(state, "%d %d", &num, &cluster) != 2) {
+    const long bytes = 1L << 30; // far more than the windows need: swap is never half full (vm_swap_full)
+    int fd = open("/sys/class/zram-control/hot_add", O_RDONLY | O_CLOEXEC);
+    ssize_t got = fd >= 0 ? read(fd, text, sizeof text - 1) : -1;
+    if (fd >= 0) close(fd);
+    num = got > 0 ? atoi(text) : -1;
+    char path[96], cur[16] = "";
+    read_file(PAGE_CLUSTER, cur, sizeof cur);
+    cluster = cur[0] ? atoi(cur) : -1;
+    snprintf(state, sizeof state, "%d %d\n", num, cluster);
+    int sfd = num >= 0 ? open(SWAP_STATE, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600) : -1;
+    rc = sfd < 0 || write(sfd, state, strlen(state)) != (ssize_t)strlen(state) ? -1 : 0; // first: a crash below is swept
+    if (sfd >= 0) close(sfd);
+    snprintf(path, sizeof path, "/sys/block/zram%d/disksize", num);
+    snprintf(text, sizeof text, "%ld", bytes);
+    snprintf(dev, sizeof dev, "/dev/zram%d", num);
+    if (!rc) rc = write_file(path, text);
+    if (!rc) rc = swap_format(dev, bytes);
+    if (!rc) rc = swapon(dev, SWAP_FLAG_PREFER | (32767 & SWAP_FLAG_PRIO_MASK)); // before any other swap
+    if (!rc) rc = write_file(PAGE_CLUSTER, "0");
+    if (rc) {
+      int e = errno;
+      swap_teardown();
+      errno = e;
+    }
+  }
+  close(lock);
+  if (rc) {
+    close(users);
+    return -1;
+  }
+  swap_users = users;
+  return 0;
+}
+
 // ---- the pagemap view (feature "pagemap"): what /proc tells root about each worker's window, for the structural
 // comparison with the model (docs/linux.md). Per present page: its PFN and flags; per VMA: AnonHugePages.
 
 #define PM_PRESENT (1ULL << 63)
+#define PM_SWAP (1ULL << 62)
 #define PM_FILE (1ULL << 61)
 #define PM_MMAP_EXCLUSIVE (1ULL << 56)
 #define PM_PFN_MASK ((1ULL << 55) - 1)
@@ -1012,6 +1169,40 @@ static int view_pages(FILE *out, pid_t os_pid) {
   return 0;
 }
 
+/** Swap PTEs: runs [vpage, slot, n], n pages from vpage on in slots slot, slot + 1, ... (slot: type << 32 | offset). */
+static int view_swapped(FILE *out, pid_t os_pid) {
+  static uint64_t e[1 << 16];
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/pagemap", (int)os_pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int first = 1;
+  long run_v = 0, run_n = 0;
+  uint64_t run_slot = 0;
+  for (long at = 0; at < window; at += 1 << 16) {
+    long n = window - at < (1 << 16) ? window - at : (1 << 16);
+    if (pread(fd, e, (size_t)n * 8, (off_t)((BASE / (uintptr_t)page_size) + (uintptr_t)at) * 8) != n * 8) {
+      close(fd);
+      return -1;
+    }
+    for (long i = 0; i < n; i++) {
+      if ((e[i] & PM_PRESENT) || !(e[i] & PM_SWAP)) continue;
+      uint64_t frame = e[i] & PM_PFN_MASK; // swp_type | swp_offset << MAX_SWAPFILES_SHIFT (5)
+      uint64_t slot = (frame & 31) << 32 | frame >> 5;
+      if (run_n && at + i == run_v + run_n && slot == run_slot + (uint64_t)run_n) {
+        run_n++;
+        continue;
+      }
+      if (run_n) fprintf(out, first ? "[%ld,%llu,%ld]" : ",[%ld,%llu,%ld]", run_v, (unsigned long long)run_slot, run_n);
+      if (run_n) first = 0;
+      run_v = at + i, run_slot = slot, run_n = 1;
+    }
+  }
+  if (run_n) fprintf(out, first ? "[%ld,%llu,%ld]" : ",[%ld,%llu,%ld]", run_v, (unsigned long long)run_slot, run_n);
+  close(fd);
+  return 0;
+}
+
 /** smaps: each VMA inside the window, in pages, with its PMD-mapped anonymous THP (AnonHugePages) in pages. */
 static int view_vmas(FILE *out, pid_t os_pid) {
   char path[64];
@@ -1051,6 +1242,10 @@ static void view(void) {
     bad |= view_pages(out, procs[i].pid);
     fprintf(out, "],\"vmas\":[");
     bad |= view_vmas(out, procs[i].pid);
+    if (swap_ok) {
+      fprintf(out, "],\"swapped\":[");
+      bad |= view_swapped(out, procs[i].pid);
+    }
     fprintf(out, "]}");
   }
   int e = errno;
@@ -1242,6 +1437,8 @@ static void do_op(const char *op) {
       for (int i = 0; i < (int)(sizeof advice_names / sizeof *advice_names); i++)
         if (str_is(op, "advice", advice_names[i])) q.advice = i;
       if (q.advice < 0) return fail("unknown madvise advice");
+      if (q.advice == A_PAGEOUT && (!swap_ok || swap_ensure()))
+        return fail(swap_ok ? "setting up a zram swap device failed: %s" : "pageout needs the swap feature%s", swap_ok ? strerror(errno) : "");
     } else return fail("an op this agent does not offer");
     if (q.page < 0 || q.pages < 0 || (q.pages > 0 && (long)q.page + q.pages > window)) return reply("{\"error\":\"EINVAL\"}");
   }
@@ -1345,9 +1542,18 @@ int main(int argc, char **argv) {
   if (thp) thp_recover(order);
   mthp_ok = thp && thp_offered(order);
   longterm_ok = longterm_offered();
-  printf("{\"hello\":{\"protocol\":1,\"layer\":\"mm\",\"name\":\"linux\",\"features\":[\"reset\",\"file\",\"gup\",\"range\",\"mremap\"%s%s%s%s%s]}}\n",
+  swap_ok = swap_offered();
+  if (swap_ok) swap_release(); // a killed agent's device, if nobody uses it
+  // One CPU for every worker: a page faulted in waits in that CPU's LRU batch, which only MADV_PAGEOUT's
+  // lru_add_drain on the same CPU puts on the LRU, where reclaim finds it.
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  int cpu = sched_getcpu();
+  CPU_SET(cpu < 0 ? 0 : cpu, &one);
+  sched_setaffinity(0, sizeof one, &one);
+  printf("{\"hello\":{\"protocol\":1,\"layer\":\"mm\",\"name\":\"linux\",\"features\":[\"reset\",\"file\",\"gup\",\"range\",\"mremap\"%s%s%s%s%s%s]}}\n",
          thp ? ",\"thp\"" : "", mthp_ok ? ",\"mthp\"" : "", ksm_offered() ? ",\"ksm\"" : "", pagemap_offered() ? ",\"pagemap\"" : "",
-         longterm_ok ? ",\"longterm\"" : "");
+         longterm_ok ? ",\"longterm\"" : "", swap_ok ? ",\"swap\"" : "");
   fflush(stdout);
   char *line = NULL;
   size_t cap = 0;
@@ -1383,5 +1589,6 @@ int main(int argc, char **argv) {
     else fail("a request this agent does not understand");
   }
   kill_all();
+  swap_release();
   return 0;
 }

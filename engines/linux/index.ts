@@ -58,6 +58,12 @@ export function linuxFeatures(): { offered: string[]; missing: Record<string, st
   else if (readFirstLine("/proc/sys/kernel/io_uring_disabled") === "2")
     missing.longterm = "io_uring is disabled (kernel.io_uring_disabled = 2)";
   else offered.push("longterm");
+  const zswap = readFirstLine("/sys/module/zswap/parameters/enabled");
+  if (process.getuid?.() !== 0 || !writable("/sys/class/zram-control/hot_add"))
+    missing.swap = "MADV_PAGEOUT needs a swap device the agent makes itself: root and zram (/sys/class/zram-control)";
+  else if (zswap !== undefined && zswap !== "N" && zswap !== "0")
+    missing.swap = "zswap is enabled: swap-in never reads a large folio back (alloc_swap_folio), which the model does";
+  else offered.push("swap");
   missing.pin =
     "short-term FOLL_PIN, and read-only longterm pins, held from user space need the gup_test debugfs file (CONFIG_GUP_TEST); not built";
   missing.inspect =

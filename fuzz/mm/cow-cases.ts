@@ -94,7 +94,7 @@ const pinRead: MmOp = { op: "pinRead", handle: 1 };
 const madvise = (
   page: number,
   pages: number,
-  advice: "hugepage" | "nohugepage" | "dontneed" | "dontfork" | "dofork",
+  advice: "hugepage" | "nohugepage" | "dontneed" | "dontfork" | "dofork" | "pageout",
 ): MmOp => ({
   op: "madvise",
   pid: P,
@@ -120,7 +120,13 @@ function anonBackings(g: MmGeometry, m: CowMachine): Backing[] {
   };
   const out: Backing[] = [
     base,
-    { ...base, slug: "swapped-out-base-page", text: "swapped out base page", gaps: ["swap"] },
+    // do_run_with_base_page(swapout): madvise(mem, pagesize, MADV_PAGEOUT) after populating
+    {
+      ...base,
+      slug: "swapped-out-base-page",
+      text: "swapped out base page",
+      setup: [...base.setup, madvise(0, 1, "pageout")],
+    },
   ];
   for (const order of m.thpOrders) {
     // do_run_with_thp: twice the THP size mapped, the aligned THP inside it populated with memset(1)
@@ -151,17 +157,19 @@ function anonBackings(g: MmGeometry, m: CowMachine): Backing[] {
       { op: "mprotect", pid: P, page: S + 1, pages: 1, prot: "rw" },
     ] satisfies MmOp[];
     const singlePte = [madvise(S + 1, S - 1, "dontneed")];
+    // do_run_with_thp's *_SWAPOUT runs: madvise(mem, size, MADV_PAGEOUT) after the run's own steps
+    const pageout = (steps: MmOp[], size = S): MmOp[] => [...steps, madvise(S, size, "pageout")];
     if (order === g.hugeOrder) {
-      out.push(run("thp", "THP", [], []), run("swapped-out-thp", "swapped-out THP", ["swap"], []));
+      out.push(run("thp", "THP", [], []), run("swapped-out-thp", "swapped-out THP", [], pageout([])));
     }
     // THP_RUN_PARTIAL_MREMAP moves the upper half to fresh memory (cow.c maps PROT_NONE to find a place; any free
     // one) and runs the test on the lower half
     const to = 3 * S;
     out.push(
       run("pte-mapped-thp", "PTE-mapped THP", [], pteMapped),
-      run("swapped-out-pte-mapped-thp", "swapped-out, PTE-mapped THP", ["swap"], pteMapped),
+      run("swapped-out-pte-mapped-thp", "swapped-out, PTE-mapped THP", [], pageout(pteMapped)),
       run("single-pte-of-thp", "single PTE of THP", [], singlePte, S, 1),
-      run("single-pte-of-swapped-out-thp", "single PTE of swapped-out THP", ["swap"], singlePte, S, 1),
+      run("single-pte-of-swapped-out-thp", "single PTE of swapped-out THP", [], pageout(singlePte, 1), S, 1),
       run(
         "partially-mremapped-thp",
         "partially mremap()'ed THP",

@@ -56,6 +56,7 @@ export function mmOpKinds(g: MmGeometry, features: ReadonlySet<string>): fc.Weig
     "keeponfork",
     ...(has("thp") ? (["hugepage", "hugepage", "hugepage", "nohugepage"] as const) : []),
     ...(has("ksm") ? (["mergeable", "mergeable", "unmergeable"] as const) : []),
+    ...(has("swap") ? (["pageout", "pageout", "pageout"] as const) : []),
   );
   const mmap = fc
     .record({
@@ -98,7 +99,7 @@ export function mmOpKinds(g: MmGeometry, features: ReadonlySet<string>): fc.Weig
     { weight: 3, arbitrary: fc.record({ op: fc.constant("munmap" as const), pid, page, pages }) },
     { weight: 5, arbitrary: fc.record({ op: fc.constant("mprotect" as const), pid, page, pages, prot }) },
     {
-      weight: 5 + (has("thp") ? 3 : 0) + (has("ksm") ? 2 : 0),
+      weight: 5 + (has("thp") ? 3 : 0) + (has("ksm") ? 2 : 0) + (has("swap") ? 3 : 0),
       arbitrary: fc.record({ op: fc.constant("madvise" as const), pid, page: start, pages, advice }),
     },
     { weight: 3, arbitrary: fc.record({ op: fc.constant("exit" as const), pid }) },

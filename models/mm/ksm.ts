@@ -264,9 +264,9 @@ export class Ksm {
     return true;
   }
 
-  /** mm/ksm.c write_protect_page's test: mapcount + 1 (the scanner's) == refcount: no GUP reference, no pin. */
+  /** mm/ksm.c write_protect_page's test: mapcount + 1 (the scanner's) + the swap cache's == refcount: no GUP reference, no pin. */
   protected mayMerge(folio: MmFrameView): boolean {
-    return folio.refcount === folio.mapcount;
+    return folio.refcount === folio.mapcount + (folio.swap == null ? 0 : folio.nr);
   }
 
   /** mm/ksm.c break_cow → break_ksm: a KSM page (in the stable tree or not) gets an unshare fault: a private copy. */

@@ -27,7 +27,9 @@ import {
   type MmOp,
   type MmPinView,
   type MmPteView,
+  type MmSlotView,
   type MmState,
+  type MmSwapPteView,
   type MmTlbView,
   type MmTouched,
   type MmVmaView,
@@ -49,6 +51,8 @@ export interface PageCache {
   users: number;
   /** Pages in the file (i_size): a fault past it is SIGBUS (a shared anonymous mapping grown by mremap). */
   readonly size: number;
+  /** Pages reclaimed out of the cache (shmem_writeout to swap, or written back), by index: their contents. */
+  readonly swapped: Map<number, Uint8Array>;
 }
 
 export class Folio implements MmFrameView {
@@ -71,6 +75,8 @@ export class Folio implements MmFrameView {
   readonly mmIds = [0, 0];
   readonly mmIdMaps = [0, 0];
   mmShared = false;
+  /** In the swap cache: its first slot (folio->swap); the cache holds nr references. */
+  swap: number | null = null;
   readonly data: Uint8Array;
   constructor(
     readonly pfn: number,
@@ -128,6 +134,8 @@ export interface Proc {
   readonly pmds: Map<number, Pte>;
   readonly tlb: Map<number, MmTlbView>;
   hasPinned: boolean;
+  /** Swap PTEs, by vpage. */
+  readonly swaps: Map<number, SwapPte>;
   /**
    * The huge-aligned ranges (by base) that have a page table of PTEs, empty or not. A fault maps a THP only where
    * there is none (pmd_none), and MADV_COLLAPSE turns one, even an empty one, into a THP.
@@ -136,6 +144,25 @@ export interface Proc {
 }
 
 export type Pin = MmPinView;
+
+export interface SwapPte extends MmSwapPteView {
+  slot: number;
+  exclusive: boolean;
+}
+
+/** A swap slot in use (swap_map): its count, its swap-cache folio, or (none) the contents on the device. */
+export class Slot implements MmSlotView {
+  count = 0;
+  folio: Folio | null = null;
+  /** What was written (the folio's page) once the folio left the swap cache. */
+  data: Uint8Array | null = null;
+  /** The zeromap bit: the folio written was all zeros (swap_writeout writes nothing then). */
+  zero = false;
+  constructor(readonly slot: number) {}
+  get cache(): number | null {
+    return this.folio?.pfn ?? null;
+  }
+}
 
 export const ZERO_PFN = 0;
 
@@ -146,6 +173,12 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   readonly procs = new Map<number, Proc>();
   readonly frames = new Map<number, Folio>();
   readonly pins = new Map<number, Pin>();
+  /** Swap slots in use (one swap device, SWP_SYNCHRONOUS_IO as zram is), by number. */
+  readonly slots = new Map<number, Slot>();
+  /** The next slot number: slots of a large folio are aligned to its size (the cluster allocator's). */
+  private nextSlot = 0;
+  /** Page-cache pages out on swap (or written back and dropped). */
+  private cacheSwapped = 0;
   allocations = 0;
   allocatedPages = 0;
   copiedPages = 0;
@@ -188,6 +221,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       pages: new Map(),
       users: 0,
       size: geometry.pages,
+      swapped: new Map(),
     }));
     this.ksm = this.newKsm({
       procs: this.procs,
@@ -211,6 +245,13 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
 
   inspect(): MmState {
     return this;
+  }
+
+  /** Swap PTEs and page-cache pages out on swap: what later accesses may read back in. */
+  get swapEntries(): number {
+    let n = this.cacheSwapped;
+    for (const p of this.procs.values()) n += p.swaps.size;
+    return n;
   }
 
   apply(op: MmOp): MmObs {
@@ -257,6 +298,8 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
         if (!this.inWindow(op.page, 1)) return err("EINVAL");
         if (op.op === "fileRead") {
           const folio = file.pages.get(op.page); // shmem_file_read_iter: a hole reads as zeros, allocating nothing
+          const swapped = folio ? undefined : file.swapped.get(op.page);
+          if (swapped) return { data: Array.from(this.cachePage(file, op.page).data) }; // shmem_swapin_folio
           return { data: folio ? Array.from(folio.data) : new Array<number>(cpp).fill(0) };
         }
         if (op.cell >= cpp) return err("EINVAL");
@@ -369,6 +412,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       pmds: new Map(),
       tlb: new Map(),
       hasPinned: false,
+      swaps: new Map(),
       tables: new Set(),
     };
     this.procs.set(proc.pid, proc);
@@ -408,6 +452,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       const vma = copies(vpage);
       if (vma) this.copyPresentPte(parent, child, vma, vpage, pte);
     }
+    for (const [vpage, swp] of parent.swaps) if (copies(vpage)) this.copySwapPte(parent, child, vpage, swp);
     this.flushTlbMm(parent);
     this.ksm.fork(parent.pid, child.pid); // ksm_fork
     return child;
@@ -451,6 +496,16 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     this.setPte(child, vpage, { pfn: pte.pfn, writable: false, dirty: pte.dirty, young: false }); // pte_mkold
   }
 
+  /** mm/memory.c copy_nonpresent_pte for a swap entry: swap_duplicate, and the entry is shared now on both sides. */
+  protected copySwapPte(parent: Proc, child: Proc, vpage: number, swp: SwapPte): void {
+    this.slots.get(swp.slot)!.count++;
+    if (swp.exclusive) {
+      swp.exclusive = false; // pte_swp_clear_exclusive on the parent's entry
+      this.touched.keys.add(keyOf(parent.pid, vpage));
+    }
+    this.setSwapPte(child, vpage, { slot: swp.slot, exclusive: false });
+  }
+
   /** mm/huge_memory.c copy_huge_pmd: share the THP (or the huge zero page); a maybe-pinned one is split and copied per page. */
   protected copyHugePmd(parent: Proc, child: Proc, base: number, pmd: Pte): void {
     const childKey = keyOf(child.pid, base);
@@ -487,6 +542,8 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     proc.pmds.clear();
     for (const [vpage, pte] of proc.ptes) this.zapPte(proc, vpage, pte);
     proc.ptes.clear();
+    for (const [vpage, swp] of proc.swaps) this.zapSwapPte(proc, vpage, swp);
+    proc.swaps.clear();
     proc.tables.clear(); // free_pgtables
     proc.tlb.clear();
     for (const vma of proc.vmas) this.releaseVma(vma);
@@ -502,7 +559,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       file !== undefined
         ? this.files[file]
         : shared
-          ? { kind: "shmem" as const, pages: new Map(), users: 1, size: end - start } // shmem_zero_setup
+          ? { kind: "shmem" as const, pages: new Map(), users: 1, size: end - start, swapped: new Map() } // shmem_zero_setup
           : null;
     const vma: Vma = {
       start,
@@ -674,6 +731,8 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       this.putFolio(folio);
     }
     shmem.pages.clear();
+    this.cacheSwapped -= shmem.swapped.size;
+    shmem.swapped.clear(); // shmem_evict_inode frees its swap entries
   }
 
   /** The first VMA meeting [at, end), as the VMAs are now (an op changing VMAs re-finds its place after each). */
@@ -794,6 +853,12 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
         }
         this.setPte(proc, dest, pte);
       }
+      for (const vpage of this.swapsIn(proc, old, old + extent)) {
+        const swp = proc.swaps.get(vpage)!;
+        proc.swaps.delete(vpage);
+        this.touched.keys.add(keyOf(proc.pid, vpage));
+        this.setSwapPte(proc, neu + (vpage - old), swp);
+      }
     }
   }
 
@@ -896,6 +961,9 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
           if (vma.mergeable) this.ksm.unmerge(proc.pid, s, e);
           flags((v) => (v.mergeable = false));
           break;
+        case "pageout":
+          this.pageout(proc, s, e);
+          break;
       }
     }
     return hole || at < end ? err("ENOMEM") : OK;
@@ -936,6 +1004,32 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     } else {
       for (const [vpage, pte] of proc.ptes) if (vpage >= start && vpage < end) visit(vpage, pte);
     }
+    for (const vpage of this.swapsIn(proc, start, end)) {
+      this.zapSwapPte(proc, vpage, proc.swaps.get(vpage)!);
+      proc.swaps.delete(vpage);
+    }
+  }
+
+  /** The vpages in [start, end) that have a swap PTE, ascending. */
+  private swapsIn(proc: Proc, start: number, end: number): number[] {
+    if (!proc.swaps.size) return [];
+    const out: number[] = [];
+    for (const vpage of proc.swaps.keys()) if (vpage >= start && vpage < end) out.push(vpage);
+    return out.sort((a, b) => a - b);
+  }
+
+  /**
+   * zap_nonpresent_ptes → free_swap_and_cache_nr: the slot loses this entry; at count 0 its swap-cache folio leaves
+   * the cache if nothing maps it (__try_to_reclaim_swap, TTRS_UNMAPPED), and a slot without one is free.
+   */
+  private zapSwapPte(proc: Proc, vpage: number, swp: SwapPte): void {
+    this.touched.keys.add(keyOf(proc.pid, vpage));
+    const slot = this.slots.get(swp.slot)!;
+    slot.count--;
+    if (slot.count > 0) return;
+    if (slot.folio) {
+      if (slot.folio.mapcount === 0) this.folioFreeSwap(slot.folio);
+    } else this.slots.delete(slot.slot);
   }
 
   /** One PTE's share of zap_pte_range: remove the rmap entry and drop the mapping's reference. */
@@ -945,6 +1039,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     if (pte.pfn === ZERO_PFN) return;
     const folio = this.folioOf(pte.pfn);
     this.removeRmap(folio, pte.pfn, key);
+    if (folio.swap !== null && folio.mapcount === 0) this.folioFreeSwap(folio); // free_swap_cache
     this.putFolio(folio);
   }
 
@@ -1023,7 +1118,10 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   private cachePage(cache: PageCache, index: number): Folio {
     let folio = cache.pages.get(index);
     if (!folio) {
-      folio = this.allocFolio(1, false, cache);
+      // a page reclaimed before comes back with its contents (shmem_swapin_folio, or a read from the disk)
+      const swapped = cache.swapped.get(index);
+      folio = this.allocFolio(1, false, cache, swapped);
+      if (cache.swapped.delete(index)) this.cacheSwapped--;
       cache.pages.set(index, folio);
     }
     return folio;
@@ -1140,7 +1238,8 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       return true;
     }
     const pte = proc.ptes.get(vpage);
-    if (!pte) {
+    if (!pte && proc.swaps.has(vpage)) this.doSwapPage(proc, vma, vpage, write);
+    else if (!pte) {
       if (vma.cache && vma.pgoff + (vpage - vma.start) >= vma.cache.size) return false; // shmem_fault past i_size: SIGBUS
       if (vma.cache && vma.shared) this.doSharedFault(proc, vma, vpage, write);
       else if (vma.cache) this.doPrivateFileFault(proc, vma, vpage, write);
@@ -1210,9 +1309,9 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     return 1;
   }
 
-  /** mm/memory.c pte_range_none: no PTE in [start, start + nr). */
+  /** mm/memory.c pte_range_none: no PTE in [start, start + nr), present or swap. */
   protected pteRangeNone(proc: Proc, start: number, nr: number): boolean {
-    for (let i = 0; i < nr; i++) if (proc.ptes.has(start + i)) return false;
+    for (let i = 0; i < nr; i++) if (proc.ptes.has(start + i) || proc.swaps.has(start + i)) return false;
     return true;
   }
 
@@ -1293,8 +1392,13 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
    */
   protected wpCanReuseAnonFolio(_proc: Proc, folio: Folio): boolean {
     if (folio.ksm) return false;
-    if (folio.nr === 1) return folio.refcount === 1;
+    if (folio.nr === 1) {
+      // a folio in the swap cache leaves it if no swap PTE names its slot any more (folio_free_swap)
+      if (folio.swap !== null && folio.refcount <= 2) this.folioFreeSwap(folio);
+      return folio.refcount === 1;
+    }
     if (folio.mapcount <= 1 || folio.mmShared) return false;
+    if (folio.swap !== null) this.folioFreeSwap(folio);
     return folio.refcount === folio.mapcount && folio.entireMapcount === 0;
   }
 
@@ -1366,6 +1470,252 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   protected splitAndRetry(proc: Proc, vma: Vma, base: number, vpage: number, unshare: boolean): void {
     this.splitPmd(proc, base);
     this.doWpPage(proc, vma, vpage, proc.ptes.get(vpage)!, unshare);
+  }
+
+  // ---- swap (one device, SWP_SYNCHRONOUS_IO as zram; vm.page-cluster 0: no readahead)
+
+  private setSwapPte(proc: Proc, vpage: number, swp: SwapPte): void {
+    proc.swaps.set(vpage, swp);
+    proc.tables.add(this.base(vpage));
+    this.touched.keys.add(keyOf(proc.pid, vpage));
+  }
+
+  /**
+   * mm/madvise.c madvise_pageout → madvise_cold_or_pageout_pte_range, one PMD range at a time, each ending in
+   * reclaim_pages. A PMD-mapped THP not maybe mapped shared is reclaimed whole if the range covers it, else split
+   * first (split_folio; on failure left alone); a PTE-mapped large folio the range does not cover whole is split
+   * likewise (not if maybe mapped shared) and its pages looked at again; a folio is taken only if every mapping
+   * is one of these PTEs (folio_mapcount == folio_nr_pages). The zero pages are no normal pages: skipped.
+   * can_do_file_pageout: the engine runs as root, so page-cache pages are taken too.
+   */
+  private pageout(proc: Proc, start: number, end: number): void {
+    for (let base = this.base(start); base < end; base += this.huge) {
+      const s = Math.max(start, base);
+      const e = Math.min(end, base + this.huge);
+      const list: Folio[] = [];
+      const pmd = proc.pmds.get(base);
+      if (pmd) {
+        if (pmd.pfn === this.hugeZeroPfn) continue;
+        const folio = this.folioOf(pmd.pfn);
+        if (folio.mmShared) continue; // folio_maybe_mapped_shared
+        if (e - s === this.huge) {
+          this.reclaim(folio);
+          continue;
+        }
+        if (!this.splitHugePage(folio)) continue;
+      }
+      for (let v = s; v < e; ) {
+        const pte = proc.ptes.get(v);
+        if (!pte || pte.pfn === ZERO_PFN) {
+          v++;
+          continue;
+        }
+        const folio = this.folioOf(pte.pfn);
+        let nr = 1; // madvise_folio_pte_batch: PTEs mapping the folio's next pages, within the range
+        while (folio.nr > 1 && v + nr < e && proc.ptes.get(v + nr)?.pfn === pte.pfn + nr) nr++;
+        if (folio.nr > 1 && nr < folio.nr) {
+          if (!folio.mmShared && this.splitHugePage(folio)) continue; // its pages are looked at again
+          v += nr;
+          continue;
+        }
+        if (folio.mapcount === folio.nr && !list.includes(folio)) list.push(folio);
+        v += nr;
+      }
+      for (const folio of list) if (this.frames.get(folio.pfn) === folio) this.reclaim(folio);
+    }
+  }
+
+  /**
+   * mm/vmscan.c shrink_folio_list for one folio (ignore_references). Anonymous: a maybe-pinned folio is kept,
+   * a large one with references beyond its mappings too (can_split_folio); it gets nr aligned slots and joins
+   * the swap cache (folio_alloc_swap), try_to_unmap turns each mapping into a swap PTE (a PMD is split first;
+   * the entry remembers PageAnonExclusive, which the page loses), and pageout writes it and frees it only if
+   * nothing but the swap cache holds it (is_page_cache_freeable): else it stays there, mapped by nobody.
+   * Page-cache pages are unmapped and leave the cache on the same terms (shmem_writeout to swap).
+   */
+  protected reclaim(folio: Folio): void {
+    if (folio.anon && folio.swap === null) {
+      if (!this.mayReclaim(folio)) return; // keep_locked
+      if (folio.nr > 1 && folio.refcount !== folio.mapcount) return; // !can_split_folio: activate_locked
+      this.addToSwapCache(folio);
+    }
+    for (const key of [...folio.pmds]) this.splitPmd(this.procs.get(pidOf(key))!, vpageOf(key)); // TTU_SPLIT_HUGE_PMD
+    for (const key of [...folio.rmap]) {
+      const proc = this.procs.get(pidOf(key))!;
+      const vpage = vpageOf(key);
+      const pfn = proc.ptes.get(vpage)!.pfn;
+      const i = pfn - folio.pfn;
+      if (folio.anon && folio.pageExclusive[i] && !this.mayReclaim(folio)) return; // try_to_unmap_one: walk_abort
+      proc.ptes.delete(vpage);
+      this.tlbFlushPage(proc, vpage);
+      this.removeRmap(folio, pfn, key);
+      this.putFolio(folio);
+      if (folio.anon) {
+        const slot = this.slots.get(folio.swap! + i)!;
+        slot.count++; // swap_duplicate
+        this.setSwapPte(proc, vpage, { slot: slot.slot, exclusive: folio.pageExclusive[i] });
+        folio.pageExclusive[i] = false; // folio_try_share_anon_rmap_pte
+      } else this.touched.keys.add(key);
+    }
+    if (!this.mayReclaim(folio)) return; // activate_locked
+    if (folio.anon) {
+      if (folio.refcount !== folio.nr) return; // pageout: PAGE_KEEP, still in the swap cache
+      const cpp = this.geometry.cellsPerPage;
+      const zero = folio.data.every((c) => c === 0); // is_folio_zero_filled: the zeromap, no I/O
+      for (let i = 0; i < folio.nr; i++) {
+        const slot = this.slots.get(folio.swap! + i)!;
+        slot.data = folio.data.slice(i * cpp, (i + 1) * cpp);
+        slot.zero = zero;
+        slot.folio = null;
+      }
+      folio.swap = null;
+      this.putFolio(folio, folio.nr); // __remove_mapping: out of the swap cache, freed
+      return;
+    }
+    const cache = folio.owner;
+    if (!cache || folio.refcount !== 1) return;
+    for (const [index, f] of cache.pages)
+      if (f === folio) {
+        cache.pages.delete(index);
+        cache.swapped.set(index, folio.data.slice());
+        this.cacheSwapped++;
+      }
+    folio.owner = null;
+    this.putFolio(folio);
+  }
+
+  /** shrink_folio_list's and try_to_unmap_one's test: a maybe-DMA-pinned folio is never reclaimed. */
+  protected mayReclaim(folio: Folio): boolean {
+    return !maybeDmaPinned(folio);
+  }
+
+  /** do_swap_page's test for mapping the page AnonExclusive (and writable): not KSM, and exclusive or ours alone. */
+  protected swapInReuses(folio: Folio, exclusive: boolean): boolean {
+    return !folio.ksm && (exclusive || folio.refcount === 1);
+  }
+
+  /** mm/swap_state.c folio_alloc_swap + swap_cache_add_folio: nr slots, aligned to nr, each naming the folio. */
+  private addToSwapCache(folio: Folio): void {
+    const first = Math.ceil(this.nextSlot / folio.nr) * folio.nr;
+    this.nextSlot = first + folio.nr;
+    for (let i = 0; i < folio.nr; i++) {
+      const slot = new Slot(first + i);
+      slot.folio = folio;
+      this.slots.set(slot.slot, slot);
+    }
+    folio.swap = first;
+    folio.refcount += folio.nr;
+    this.touched.frames.add(folio.pfn);
+  }
+
+  /** mm/swapfile.c folio_free_swap: out of the swap cache if no slot of it has a swap count; the slots are free. */
+  private folioFreeSwap(folio: Folio): boolean {
+    const first = folio.swap!;
+    for (let i = 0; i < folio.nr; i++) if (this.slots.get(first + i)!.count > 0) return false;
+    for (let i = 0; i < folio.nr; i++) this.slots.delete(first + i);
+    folio.swap = null;
+    this.putFolio(folio, folio.nr);
+    return true;
+  }
+
+  /**
+   * mm/memory.c do_swap_page. A folio still in the swap cache is mapped again (the same page); else a slot only
+   * this entry names is read into a fresh folio that skips the swap cache (SWP_SYNCHRONOUS_IO, __swap_count 1:
+   * alloc_swap_folio may take a large one), and any other into a new small folio in the swap cache. The page is
+   * exclusive if fresh or if the entry says so; then (not KSM, and exclusive or ours the only reference) it is
+   * mapped AnonExclusive and, in a writable VMA, writable even for a read. A write fault that did not get a
+   * writable PTE goes on to do_wp_page.
+   */
+  protected doSwapPage(proc: Proc, vma: Vma, vpage: number, write: boolean): void {
+    const swp = proc.swaps.get(vpage)!;
+    const slot = this.slots.get(swp.slot)!;
+    let folio = slot.folio;
+    const fresh = !folio && slot.count === 1;
+    let nr = 1;
+    let start = vpage;
+    if (!folio) {
+      nr = fresh ? this.swapFolioPages(proc, vma, vpage, swp) : 1;
+      start = vpage - (vpage % nr);
+      const first = swp.slot - (vpage - start);
+      const cpp = this.geometry.cellsPerPage;
+      const data = new Uint8Array(nr * cpp);
+      for (let i = 0; i < nr; i++) {
+        const s = this.slots.get(first + i)!;
+        if (s.data) data.set(s.data, i * cpp); // swap_read_folio (a zeromap slot reads zeros)
+      }
+      folio = this.allocFolio(nr, true, null, data); // its one reference is the fault's
+      if (!fresh) {
+        folio.swap = first; // swapin_readahead: into the swap cache
+        folio.refcount += nr;
+        slot.folio = folio;
+        slot.data = null;
+      }
+    } else {
+      folio.refcount++; // swap_cache_get_folio: the fault's reference
+      this.touched.frames.add(folio.pfn);
+    }
+    if (!fresh && folio.nr > 1) {
+      // a large folio from the swap cache is mapped whole only where every entry of it is still here as it was
+      start = vpage - (swp.slot - folio.swap!);
+      const whole =
+        start >= vma.start &&
+        start + folio.nr <= vma.end &&
+        this.base(start) === this.base(start + folio.nr - 1) &&
+        Array.from({ length: folio.nr }, (_, i) => proc.swaps.get(start + i)).every(
+          (o, i) => o?.slot === folio!.swap! + i && o.exclusive === swp.exclusive,
+        );
+      if (whole) nr = folio.nr;
+      else start = vpage;
+    }
+    const exclusive = !folio.ksm && (fresh || swp.exclusive);
+    const firstSlot = swp.slot - (vpage - start);
+    const index = folio.swap === null ? 0 : firstSlot - folio.swap; // the folio's page mapped at `start`
+    // swap_free_nr: the entries go; a slot no entry names and no folio caches is free
+    for (let i = 0; i < nr; i++) {
+      const s = this.slots.get(firstSlot + i)!;
+      s.count--;
+      if (s.count === 0 && !s.folio) this.slots.delete(s.slot);
+      proc.swaps.delete(start + i);
+      this.touched.keys.add(keyOf(proc.pid, start + i));
+    }
+    // should_try_to_free_swap: a write fault where nothing else holds the folio (the swap cache's references aside)
+    if (folio.swap !== null && write && !folio.ksm && folio.refcount === 1 + folio.nr) this.folioFreeSwap(folio);
+    const reuse = this.swapInReuses(folio, exclusive);
+    const writable = reuse && vma.prot === "rw"; // pte_mkwrite, and dirty for a write
+    for (let i = 0; i < nr; i++) {
+      const pfn = folio.pfn + index + i;
+      if (i > 0) folio.refcount++; // folio_ref_add(folio, nr_pages - 1)
+      if (reuse) folio.pageExclusive[index + i] = true; // RMAP_EXCLUSIVE
+      this.addRmap(folio, pfn, keyOf(proc.pid, start + i));
+      this.setPte(proc, start + i, { pfn, writable, dirty: writable && write, young: true });
+    }
+    const pte = proc.ptes.get(vpage)!;
+    if (write && !pte.writable) this.doWpPage(proc, vma, vpage, pte, false);
+  }
+
+  /**
+   * mm/memory.c alloc_swap_folio: the largest mTHP order the VMA's policy allows (below the PMD order) whose
+   * aligned range lies in the VMA, sits at the same offset in its slots as in memory (thp_swap_suitable_orders),
+   * and is all swap PTEs of consecutive slots with this entry's bits, none in the swap cache, all zero-filled or
+   * none (can_swapin_thp); else a base page.
+   */
+  private swapFolioPages(proc: Proc, vma: Vma, vpage: number, swp: SwapPte): number {
+    const zero = this.slots.get(swp.slot)!.zero;
+    for (let order = this.geometry.hugeOrder - 1; order >= MIN_ANON_THP_ORDER; order--) {
+      if (!this.thpAllowed(vma, order)) continue;
+      const nr = 1 << order;
+      const start = vpage - (vpage % nr);
+      if (start < vma.start || start + nr > vma.end || vpage % nr !== swp.slot % nr) continue;
+      const first = swp.slot - (vpage - start);
+      let ok = true;
+      for (let i = 0; ok && i < nr; i++) {
+        const o = proc.swaps.get(start + i);
+        const s = o && this.slots.get(o.slot);
+        ok = !!s && o!.slot === first + i && o!.exclusive === swp.exclusive && !s.folio && s.zero === zero;
+      }
+      if (ok) return nr;
+    }
+    return 1;
   }
 
   // ---- GUP: references and pins
@@ -1477,16 +1827,26 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     const vma = findVma(proc.vmas, base);
     if (!vma || vma.shared || vma.cache || vma.nohugepage || vma.end < base + this.huge) return;
     if (!vma.anonVma || !proc.tables.has(base)) return; // hugepage_vma_revalidate needs an anon_vma; find_pmd_or_thp_or_none: SCAN_PMD_NULL
-    const small = new Set<Folio>();
-    for (let i = 0; i < this.huge; i++) {
-      const pte = proc.ptes.get(base + i);
-      if (!pte || pte.pfn === ZERO_PFN) continue; // none_or_zero: no limit for MADV_COLLAPSE
-      const folio = this.folioOf(pte.pfn);
-      if (!folio.anon || !this.collapseRefcountSuitable(folio)) return; // SCAN_PAGE_ANON, SCAN_PAGE_COUNT (a KSM page is anon)
-      // __collapse_huge_page_isolate locks and isolates each small folio: a second PTE of the same one (a KSM page
-      // merged twice in the range) finds it locked and off the LRU, and the collapse fails
-      if (folio.nr === 1 && small.has(folio)) return;
-      small.add(folio);
+    const suitable = (): boolean => {
+      const small = new Set<Folio>();
+      for (let i = 0; i < this.huge; i++) {
+        const pte = proc.ptes.get(base + i);
+        if (!pte || pte.pfn === ZERO_PFN) continue; // none_or_zero: no limit for MADV_COLLAPSE
+        const folio = this.folioOf(pte.pfn);
+        if (!folio.anon || !this.collapseRefcountSuitable(folio)) return false; // SCAN_PAGE_ANON, SCAN_PAGE_COUNT (a KSM page is anon)
+        // __collapse_huge_page_isolate locks and isolates each small folio: a second PTE of the same one (a KSM page
+        // merged twice in the range) finds it locked and off the LRU, and the collapse fails
+        if (folio.nr === 1 && small.has(folio)) return false;
+        small.add(folio);
+      }
+      return true;
+    };
+    if (!suitable()) return; // hpage_collapse_scan_pmd (swap PTEs: no limit for MADV_COLLAPSE)
+    const swapped = this.swapsIn(proc, base, base + this.huge);
+    if (swapped.length) {
+      // __collapse_huge_page_swapin: a read fault on each swap PTE, then __collapse_huge_page_isolate checks again
+      for (const vpage of swapped) if (proc.swaps.has(vpage)) this.doSwapPage(proc, vma, vpage, false);
+      if (!suitable()) return;
     }
     const key = keyOf(proc.pid, base);
     const folio = this.newHugeFolio(key);
@@ -1503,9 +1863,9 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     this.touched.keys.add(key);
   }
 
-  /** mm/khugepaged.c is_refcount_suitable: no reference but the mappings. */
+  /** mm/khugepaged.c is_refcount_suitable: no reference but the mappings and the swap cache's. */
   protected collapseRefcountSuitable(folio: Folio): boolean {
-    return folio.refcount === folio.mapcount;
+    return folio.refcount === folio.mapcount + (folio.swap !== null ? folio.nr : 0);
   }
 
   // ---- the mm operations KSM calls (KsmHost)

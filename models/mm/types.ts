@@ -62,6 +62,7 @@ export const madviseAdvice = z.enum([
   "nohugepage", // feature "thp"
   "mergeable",
   "unmergeable", // feature "ksm"
+  "pageout", // feature "swap": MADV_PAGEOUT, reclaim to swap now
 ]);
 export type MadviseAdvice = z.infer<typeof madviseAdvice>;
 
@@ -169,6 +170,7 @@ function opFeature(op: MmOp): MmFeature | undefined {
     case "madvise":
       if (op.advice === "hugepage" || op.advice === "nohugepage") return "thp";
       if (op.advice === "mergeable" || op.advice === "unmergeable") return "ksm";
+      if (op.advice === "pageout") return "swap";
       return undefined;
     default:
       return undefined;
@@ -179,7 +181,7 @@ function opFeature(op: MmOp): MmFeature | undefined {
  * "pin" (every FOLL_PIN kind) implies "longterm" (writable longterm pins: io_uring fixed buffers, and pinWrite),
  * which implies "gup" (FOLL_GET): an engine lists every feature it offers.
  */
-export const MM_FEATURES = ["gup", "pin", "longterm", "thp", "ksm", "file", "range", "mremap", "mthp"] as const;
+export const MM_FEATURES = ["gup", "pin", "longterm", "thp", "ksm", "file", "range", "mremap", "mthp", "swap"] as const;
 export type MmFeature = (typeof MM_FEATURES)[number];
 
 /** Errors are errno names as Linux returns them; a fault is what the MMU delivered (SIGSEGV). */
@@ -299,6 +301,24 @@ export interface MmFrameView {
   readonly pmds: ReadonlySet<number>;
   /** The contents, nr × cellsPerPage cells (KSM merges by them). */
   readonly data: ArrayLike<number>;
+  /** In the swap cache: the first of its nr swap slots (folio->swap), which hold nr references; absent: not. */
+  readonly swap?: number | null;
+}
+
+/** A swap PTE (feature "swap"): the slot the page's contents are in, and the PageAnonExclusive it remembers. */
+export interface MmSwapPteView {
+  readonly slot: number;
+  /** pte_swp_exclusive: the page was exclusive when unmapped, and no fork has shared the entry since. */
+  readonly exclusive: boolean;
+}
+
+/** A swap slot in use (a swap_map entry): the swap PTEs naming it, and its swap-cache folio if any. */
+export interface MmSlotView {
+  readonly slot: number;
+  /** The swap count: swap PTEs (and shmem swap entries) naming the slot. */
+  readonly count: number;
+  /** The head pfn of the folio in the swap cache for this slot, or null (the contents are on the device only). */
+  readonly cache: number | null;
 }
 
 export interface MmPteView {
@@ -342,6 +362,8 @@ export interface MmProcView {
   readonly tlb: ReadonlyMap<number, MmTlbView>;
   /** MMF_HAS_PINNED: the process ever took a FOLL_PIN pin (never cleared). */
   readonly hasPinned: boolean;
+  /** Swap PTEs by vpage (feature "swap"; absent: none). */
+  readonly swaps?: ReadonlyMap<number, MmSwapPteView>;
 }
 
 export interface MmPinView {
@@ -381,6 +403,10 @@ export interface MmState {
   readonly allocatedPages: number;
   /** Base pages whose contents were copied from another page since boot (CoW, unshare, fork of pinned pages, collapse). */
   readonly copiedPages: number;
+  /** Swap PTEs plus page-cache pages out on swap: what later accesses may read back, allocating (absent: none). */
+  readonly swapEntries?: number;
+  /** Swap slots in use, by slot number (feature "swap"; absent: none). */
+  readonly slots?: ReadonlyMap<number, MmSlotView>;
   /** What the last op touched; absent means "check everything". */
   readonly touched?: MmTouched;
 }

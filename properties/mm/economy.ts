@@ -19,9 +19,16 @@ interface Counters {
   folios: number;
   pages: number;
   copies: number;
+  /** Swap entries (swap PTEs, page-cache pages on swap): an op that reads some back may allocate a folio for each. */
+  swapped: number;
 }
 
-const counters = (s: MmState): Counters => ({ folios: s.allocations, pages: s.allocatedPages, copies: s.copiedPages });
+const counters = (s: MmState): Counters => ({
+  folios: s.allocations,
+  pages: s.allocatedPages,
+  copies: s.copiedPages,
+  swapped: s.swapEntries ?? 0,
+});
 
 /** A property that sees, per op, what the op allocated and copied. Fork has its own bound. */
 function perOp(
@@ -42,6 +49,7 @@ function perOp(
             folios: now.folios - before.folios,
             pages: now.pages - before.pages,
             copies: now.copies - before.copies,
+            swapped: now.swapped - before.swapped,
           };
           before = now;
           return op.op === "fork" ? undefined : check(op, used, s);
@@ -121,14 +129,17 @@ function folioBudget(op: MmOp, s: MmState): number {
 
 export const faultAllocatesOne = perOp(
   "fault-allocates-one",
-  "a write or pin allocates at most one folio (of a private file page two: the page-cache page and its copy), a read of anonymous memory none; a huge folio only for a write or pin of untouched memory, or a collapse; other ops nothing",
+  "a write or pin allocates at most one folio (of a private file page two: the page-cache page and its copy), a read of anonymous memory none, besides one per swap entry read back; a huge folio only for a write or pin of untouched memory, or a collapse; other ops nothing",
   (op, used, s) => {
-    const folios = folioBudget(op, s);
+    // do_swap_page: each swap entry an op takes back may allocate the folio it reads into, a large one too
+    // (alloc_swap_folio), as long as swap entries went
+    const swappedIn = Math.max(0, -used.swapped);
+    const folios = folioBudget(op, s) + swappedIn;
     if (used.folios > folios) return `${op.op} allocated ${used.folios} folio(s); the bound is ${folios}`;
     const huge = used.pages > used.folios;
     const access = op.op === "write" || op.op === "fill" || op.op === "pin";
     // a range may copy one page and fault a THP into untouched memory further on
-    if (huge && !(op.op === "collapse" || (access && (used.copies === 0 || span(op) > 1)))) {
+    if (huge && !swappedIn && !(op.op === "collapse" || (access && (used.copies === 0 || span(op) > 1)))) {
       return `${op.op} allocated a huge folio${used.copies ? " while copying" : ""}`;
     }
     return undefined;
@@ -231,6 +242,9 @@ export const unwrittenPagesStayShared: Property<MmOp, MmObs, MmState> = {
             break;
           case "madvise":
             if (op.advice === "dontneed" || op.advice === "unmergeable") forget(op.pid, op.page, op.page + op.pages);
+            // pageout swaps out pages only this process maps, and may split a large folio it cuts: a split maps the
+            // pages of zeros to the zero page, the folio's pages outside the range too (wherever mremap put them)
+            if (op.advice === "pageout") expect.delete(op.pid);
             break;
           case "exit":
           case "exec":
@@ -307,7 +321,7 @@ function ksmContents(s: MmState): Map<string, { pfns: Set<number>; blocked: bool
       ).join(",");
       const c = out.get(sum) ?? { pfns: new Set<number>(), blocked: false, full: false };
       c.pfns.add(pfn);
-      c.blocked ||= f.ksm ? !f.ksmStable : f.refcount !== f.mapcount;
+      c.blocked ||= f.ksm ? !f.ksmStable : f.refcount !== f.mapcount + (f.swap == null ? 0 : f.nr);
       c.full ||= f.ksm && f.mapcount >= KSM_MAX_PAGE_SHARING; // then the next sharers start another KSM page
       out.set(sum, c);
     };

@@ -151,7 +151,7 @@ function pinRefs(s: MmState, f: MmFrameView): { refs: number; pins: number } {
 export const refcountConservation: Scoped = {
   name: "refcount-conservation",
   description:
-    "refcount == mappings (PTE and PMD) + the page cache's reference + GUP references + pins (×1024 on a small folio); pincount == pins on a large folio; the zero pages are never counted",
+    "refcount == mappings (PTE and PMD) + the page cache's reference + the swap cache's (one per page) + GUP references + pins (×1024 on a small folio); pincount == pins on a large folio; the zero pages are never counted",
   frame(s, f) {
     if (f.zero)
       return f.mapcount !== 0 || f.rmap.size !== 0 || f.pmds.size !== 0
@@ -161,9 +161,10 @@ export const refcountConservation: Scoped = {
     if (f.mapcount !== sum)
       return `frame ${f.pfn}: mapcount ${f.mapcount} but its pages' mapcounts and the entire mapcount add up to ${sum}`;
     const { refs, pins } = pinRefs(s, f);
-    const expected = f.mapcount + (f.cache ? 1 : 0) + refs;
+    const swapCache = f.swap == null ? 0 : f.nr;
+    const expected = f.mapcount + (f.cache ? 1 : 0) + swapCache + refs;
     if (f.refcount !== expected) {
-      return `frame ${f.pfn}: refcount ${f.refcount} but mapcount ${f.mapcount}${f.cache ? " + page cache" : ""}${refs ? ` + ${refs} from pins` : ""} = ${expected}`;
+      return `frame ${f.pfn}: refcount ${f.refcount} but mapcount ${f.mapcount}${f.cache ? " + page cache" : ""}${swapCache ? ` + ${swapCache} from the swap cache` : ""}${refs ? ` + ${refs} from pins` : ""} = ${expected}`;
     }
     if (f.nr > 1 ? f.pincount !== pins : f.pincount !== 0)
       return `frame ${f.pfn}: pincount ${f.pincount} with ${pins} pin(s)${f.nr > 1 ? "" : " on a small folio (pins count in refcount)"}`;
@@ -348,20 +349,57 @@ export const ksmNeverExclusive: Scoped = {
 export const noLeakAfterExit: Scoped = {
   name: "no-leak-after-exit",
   description:
-    "when every process has exited, no pin is left and no frame but the zero pages and file page cache is in use",
+    "when every process has exited, no pin is left and no frame but the zero pages, file page cache and swap cache is in use (a page left in the swap cache, unmapped, stays there until reclaim takes it)",
   global(s) {
     if (s.procs.size > 0) return undefined;
     if (s.pins.size) return `no process left, but ${s.pins.size} pin(s) remain`;
-    const inUse = [...s.frames.values()].filter((f) => !f.zero && !(f.cache === "file" && f.refcount === 1));
+    const inUse = [...s.frames.values()].filter(
+      (f) => !f.zero && !(f.cache === "file" && f.refcount === 1) && !(f.swap != null && f.refcount === f.nr),
+    );
     return inUse.length
       ? `no process left, but ${inUse.length} frame(s) in use: ${inUse.map((f) => f.pfn).join(", ")}`
       : undefined;
   },
 };
 
+export const swapAccounting: Scoped = {
+  name: "swap-accounting",
+  description:
+    "a swap PTE lies in a VMA where no PTE is present; each swap slot's count == the swap PTEs naming it; a slot nobody names is held by its swap-cache folio, which names it back; an exclusive swap PTE is its slot's only one",
+  global(s) {
+    const slots = s.slots;
+    if (!slots) return undefined;
+    const named = new Map<number, number>();
+    for (const p of s.procs.values())
+      for (const [vpage, swp] of p.swaps ?? []) {
+        if (!slots.has(swp.slot)) return `pid ${p.pid} page ${vpage}: swap PTE names slot ${swp.slot}, not in use`;
+        if (p.ptes.has(vpage)) return `pid ${p.pid} page ${vpage} has a swap PTE and a present one`;
+        if (!findVma(p.vmas, vpage)) return `pid ${p.pid} page ${vpage} has a swap PTE outside every VMA`;
+        named.set(swp.slot, (named.get(swp.slot) ?? 0) + 1);
+      }
+    for (const p of s.procs.values())
+      for (const [vpage, swp] of p.swaps ?? [])
+        if (swp.exclusive && named.get(swp.slot) !== 1)
+          return `pid ${p.pid} page ${vpage}: exclusive swap PTE, but ${named.get(swp.slot)} PTEs name slot ${swp.slot}`;
+    for (const slot of slots.values()) {
+      if (slot.count !== (named.get(slot.slot) ?? 0))
+        return `slot ${slot.slot}: count ${slot.count} but ${named.get(slot.slot) ?? 0} swap PTE(s) name it`;
+      if (slot.cache === null) {
+        if (slot.count === 0) return `slot ${slot.slot} is in use with no swap PTE and no swap-cache folio`;
+        continue;
+      }
+      const f = s.frames.get(slot.cache);
+      if (f?.swap == null || slot.slot < f.swap || slot.slot >= f.swap + f.nr)
+        return `slot ${slot.slot}: its swap-cache folio ${slot.cache} does not name it`;
+    }
+    return undefined;
+  },
+};
+
 export const mmInvariants: readonly Scoped[] = [
   refcountConservation,
   rmapConsistency,
+  swapAccounting,
   noFreeFrameReferenced,
   pteWithinVma,
   privateWritableExclusive,

@@ -35,6 +35,8 @@ export const pagemapSchema = z
           pages: z.array(z.tuple([n, n, n.max(63), z.number().int().min(1)])),
           /** Each VMA in the window, in pages: [start, end, PMD-mapped anonymous pages (smaps AnonHugePages)]. */
           vmas: z.array(z.tuple([n, n, n])),
+          /** Runs of swap PTEs (feature "swap"): [vpage, slot, count] is `count` pages from vpage in slot, slot + 1, … */
+          swapped: z.array(z.tuple([n, n, z.number().int().min(1)])).optional(),
         })
         .strict(),
     ),
@@ -54,6 +56,8 @@ export interface PagemapView {
   readonly pages: ReadonlyMap<number, PagemapPage>;
   /** By pid: its VMAs as smaps lists them. */
   readonly vmas: ReadonlyMap<number, readonly (readonly [number, number, number])[]>;
+  /** By (pid, vpage) key: the swap slot of every swap PTE (undefined: the engine does not report swap). */
+  readonly swapped?: ReadonlyMap<number, number>;
   /** ksmd worked outside the engine's ksmScan since the last view. */
   readonly ksmdRan: boolean;
   /** khugepaged collapsed pages (of any process) since the last view. */
@@ -64,12 +68,21 @@ export function decodePagemap(json: unknown): PagemapView {
   const v = pagemapSchema.parse(json);
   const pages = new Map<number, PagemapPage>();
   const vmas = new Map<number, (readonly [number, number, number])[]>();
+  const swapped = v.procs.some((p) => p.swapped) ? new Map<number, number>() : undefined;
   for (const p of v.procs) {
     for (const [vpage, pfn, flags, count] of p.pages)
       for (let i = 0; i < count; i++) pages.set(keyOf(p.pid, vpage + i), { pfn: pfn + i, flags });
     vmas.set(p.pid, p.vmas);
+    for (const [vpage, slot, count] of p.swapped ?? [])
+      for (let i = 0; i < count; i++) swapped!.set(keyOf(p.pid, vpage + i), slot + i);
   }
-  return { pages, vmas, ksmdRan: v.ksmdRan ?? false, khugepagedRan: v.khugepagedRan ?? false };
+  return {
+    pages,
+    vmas,
+    ...(swapped ? { swapped } : {}),
+    ksmdRan: v.ksmdRan ?? false,
+    khugepagedRan: v.khugepagedRan ?? false,
+  };
 }
 
 /** What the model's state shows through pagemap: its present pages, from its page tables and folios. */
@@ -237,6 +250,33 @@ export function comparePagemap(linux: PagemapView, model: MmState): ViewVerdict 
     }
   }
 
+  // Swap PTEs: the same (pid, vpage) pairs, sharing slots alike (a partition, as frames are).
+  if (linux.swapped) {
+    const mineSwapped = new Map<number, number>();
+    for (const p of model.procs.values())
+      for (const [vpage, swp] of p.swaps ?? []) mineSwapped.set(keyOf(p.pid, vpage), swp.slot);
+    const slotToModel = new Map<number, number>();
+    const slotToLinux = new Map<number, number>();
+    for (const [key, slot] of linux.swapped) {
+      const m = mineSwapped.get(key);
+      if (m === undefined)
+        return diverge(
+          "swap",
+          `${at(key)} is swapped out in Linux but ${mine.has(key) ? "present" : "not mapped"} in the model`,
+        );
+      if ((slotToModel.get(slot) ?? m) !== m || (slotToLinux.get(m) ?? slot) !== slot)
+        return diverge("swap", `${at(key)}'s swap slot is shared differently in Linux and in the model`);
+      slotToModel.set(slot, m);
+      slotToLinux.set(m, slot);
+    }
+    for (const key of mineSwapped.keys())
+      if (!linux.swapped.has(key))
+        return diverge(
+          "swap",
+          `${at(key)} is swapped out in the model but ${linux.pages.has(key) ? "present" : "not mapped"} in Linux`,
+        );
+  }
+
   // VMAs (split and merged as Linux does), and their PMD mappings: AnonHugePages against the model's PMDs.
   for (const pid of model.procs.keys())
     if (!linux.vmas.has(pid)) return diverge("present", `the model has pid ${pid}, Linux does not`);
@@ -272,6 +312,9 @@ export function encodePagemap(s: MmState): z.infer<typeof pagemapSchema> {
         .sort(([a], [b]) => a - b)
         .map(([key, pg]) => [vpageOf(key), pg.pfn, pg.flags, 1] as [number, number, number, number]),
       vmas: p.vmas.map((v) => [v.start, v.end, anonHugePages(s, p.pid, v.start, v.end)] as [number, number, number]),
+      swapped: [...(p.swaps ?? [])]
+        .sort(([a], [b]) => a - b)
+        .map(([vpage, swp]) => [vpage, swp.slot, 1] as [number, number, number]),
     })),
   };
 }

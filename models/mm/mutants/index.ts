@@ -2,7 +2,7 @@
 // every one of them; `cowcheck mutants --layer mm` shows how fast.
 import { type Mutant, mutantOf } from "../../../core/index.ts";
 import { Ksm, type KsmHost } from "../ksm.ts";
-import { type Folio, MmModel, type Proc, type Pte, type Vma, ZERO_PFN } from "../model.ts";
+import { type Folio, MmModel, type Proc, type Pte, type SwapPte, type Vma, ZERO_PFN } from "../model.ts";
 import { keyOf, type MmGeometry, type MmObs, type MmOp, type MmState, mthpGeometry } from "../types.ts";
 
 type MmMutant = Mutant<MmOp, MmObs, MmState, MmGeometry>;
@@ -268,6 +268,44 @@ class CollapsePinned extends MmModel {
   }
 }
 
+/**
+ * copy_nonpresent_pte without "Mark the swap entry as shared" (the PG_anon_exclusive-in-swap-PTE series, 5.19): the
+ * parent's swap entry stays exclusive after fork, so its swap-in maps the page shared with the child writable.
+ */
+class SwapForkKeepsExclusive extends MmModel {
+  protected override copySwapPte(parent: Proc, child: Proc, vpage: number, swp: SwapPte): void {
+    const exclusive = swp.exclusive;
+    super.copySwapPte(parent, child, vpage, swp);
+    swp.exclusive = exclusive; // BUG: the parent's entry keeps its exclusive bit
+  }
+}
+
+/**
+ * do_swap_page's reuse before 5.19 (reuse_swap_page): a swap-cache page no one maps and no other swap entry names
+ * is taken over, whatever else holds it, so a page a vmsplice pipe references gets the writer's data (CVE-2020-29374's
+ * class, through swap).
+ */
+class SwapInReuseByMapcount extends MmModel {
+  protected override swapInReuses(folio: Folio, exclusive: boolean): boolean {
+    if (folio.ksm || exclusive) return super.swapInReuses(folio, exclusive);
+    const first = folio.swap;
+    const swapped =
+      first !== null && [...Array(folio.nr).keys()].some((i) => (this.slots.get(first + i)?.count ?? 0) > 0);
+    return folio.mapcount === 0 && !swapped; // BUG: mapcount and swap count, not refcount
+  }
+}
+
+/**
+ * Reclaim before "mm: don't put pinned pages into the swap cache" (feb889fb40fa, 5.13): a pinned page is unmapped
+ * into the swap cache; a fork then shares its swap entry, and the parent's write copies away from what the device
+ * sees.
+ */
+class PageoutPinned extends MmModel {
+  protected override mayReclaim(_folio: Folio): boolean {
+    return true; // BUG: folio_maybe_dma_pinned not asked
+  }
+}
+
 export const mmMutants: readonly MmMutant[] = [
   mutant(
     "fork-parent-writable",
@@ -394,5 +432,20 @@ export const mmMutants: readonly MmMutant[] = [
     MthpFaultOverPresent,
     "invariant",
     mthpGeometry,
+  ),
+  mutant(
+    "swap-fork-keeps-exclusive",
+    "fork leaves the parent's swap entry exclusive: its swap-in maps a page the child shares writable",
+    SwapForkKeepsExclusive,
+  ),
+  mutant(
+    "swapin-reuse-by-mapcount",
+    "swap-in takes over a swap-cache page by mapcount and swap count, ignoring a GUP reference",
+    SwapInReuseByMapcount,
+  ),
+  mutant(
+    "pageout-pinned",
+    "reclaim puts a pinned page in the swap cache; after fork a write copies away from the pin",
+    PageoutPinned,
   ),
 ];
