@@ -177,8 +177,9 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   readonly slots = new Map<number, Slot>();
   /** The next slot number: slots of a large folio are aligned to its size (the cluster allocator's). */
   private nextSlot = 0;
-  /** Page-cache pages out on swap (or written back and dropped). */
+  /** Page-cache pages out on swap (or written back and dropped), and swap PTEs. */
   private cacheSwapped = 0;
+  private swapPtes = 0;
   allocations = 0;
   allocatedPages = 0;
   copiedPages = 0;
@@ -249,9 +250,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
 
   /** Swap PTEs and page-cache pages out on swap: what later accesses may read back in. */
   get swapEntries(): number {
-    let n = this.cacheSwapped;
-    for (const p of this.procs.values()) n += p.swaps.size;
-    return n;
+    return this.cacheSwapped + this.swapPtes;
   }
 
   apply(op: MmOp): MmObs {
@@ -543,6 +542,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     for (const [vpage, pte] of proc.ptes) this.zapPte(proc, vpage, pte);
     proc.ptes.clear();
     for (const [vpage, swp] of proc.swaps) this.zapSwapPte(proc, vpage, swp);
+    this.swapPtes -= proc.swaps.size;
     proc.swaps.clear();
     proc.tables.clear(); // free_pgtables
     proc.tlb.clear();
@@ -855,7 +855,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       }
       for (const vpage of this.swapsIn(proc, old, old + extent)) {
         const swp = proc.swaps.get(vpage)!;
-        proc.swaps.delete(vpage);
+        this.dropSwapPte(proc, vpage);
         this.touched.keys.add(keyOf(proc.pid, vpage));
         this.setSwapPte(proc, neu + (vpage - old), swp);
       }
@@ -1006,7 +1006,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     }
     for (const vpage of this.swapsIn(proc, start, end)) {
       this.zapSwapPte(proc, vpage, proc.swaps.get(vpage)!);
-      proc.swaps.delete(vpage);
+      this.dropSwapPte(proc, vpage);
     }
   }
 
@@ -1475,9 +1475,14 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   // ---- swap (one device, SWP_SYNCHRONOUS_IO as zram; vm.page-cluster 0: no readahead)
 
   private setSwapPte(proc: Proc, vpage: number, swp: SwapPte): void {
+    if (!proc.swaps.has(vpage)) this.swapPtes++;
     proc.swaps.set(vpage, swp);
     proc.tables.add(this.base(vpage));
     this.touched.keys.add(keyOf(proc.pid, vpage));
+  }
+
+  private dropSwapPte(proc: Proc, vpage: number): void {
+    if (proc.swaps.delete(vpage)) this.swapPtes--;
   }
 
   /**
@@ -1675,7 +1680,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       const s = this.slots.get(firstSlot + i)!;
       s.count--;
       if (s.count === 0 && !s.folio) this.slots.delete(s.slot);
-      proc.swaps.delete(start + i);
+      this.dropSwapPte(proc, start + i);
       this.touched.keys.add(keyOf(proc.pid, start + i));
     }
     // should_try_to_free_swap: a write fault where nothing else holds the folio (the swap cache's references aside)

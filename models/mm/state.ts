@@ -9,6 +9,10 @@ export const mmStateJsonSchema = z.object({
   allocations: n,
   allocatedPages: n,
   copiedPages: n,
+  /** Swap PTEs plus page-cache pages out on swap (feature "swap"). */
+  swapEntries: n.optional(),
+  /** Swap slots in use: each one's count and its swap-cache folio (head pfn) if any. */
+  slots: z.array(z.object({ slot: n, count: n, cache: n.nullable() })).optional(),
   frames: z.array(
     z.object({
       pfn: n,
@@ -24,6 +28,8 @@ export const mmStateJsonSchema = z.object({
       ksmStable: z.boolean().optional(),
       zero: z.boolean(),
       cache: z.enum(["shmem", "file"]).nullable(),
+      /** In the swap cache: its first slot. */
+      swap: n.nullable().optional(),
       rmap: z.array(at),
       pmds: z.array(at),
       data: z.array(z.number().int().min(0).max(255)),
@@ -49,6 +55,7 @@ export const mmStateJsonSchema = z.object({
       ),
       ptes: z.array(entry),
       pmds: z.array(entry),
+      swaps: z.array(z.object({ vpage: n, slot: n, exclusive: z.boolean() })).optional(),
       tlb: z.array(z.object({ vpage: n, pfn: n, writable: z.boolean(), dirty: z.boolean() })),
     }),
   ),
@@ -77,6 +84,12 @@ export function encodeMmState(s: MmState): MmStateJson {
     allocations: s.allocations,
     allocatedPages: s.allocatedPages,
     copiedPages: s.copiedPages,
+    ...(s.slots
+      ? {
+          swapEntries: s.swapEntries ?? 0,
+          slots: [...s.slots.values()].map(({ slot, count, cache }) => ({ slot, count, cache })),
+        }
+      : {}),
     frames: [...s.frames.values()].map((f) => ({
       pfn: f.pfn,
       nr: f.nr,
@@ -91,6 +104,7 @@ export function encodeMmState(s: MmState): MmStateJson {
       ksmStable: f.ksmStable,
       zero: f.zero,
       cache: f.cache,
+      ...(f.swap == null ? {} : { swap: f.swap }),
       rmap: keys(f.rmap),
       pmds: keys(f.pmds),
       data: Array.from(f.data),
@@ -112,6 +126,9 @@ export function encodeMmState(s: MmState): MmStateJson {
       })),
       ptes: entries(p.ptes),
       pmds: entries(p.pmds),
+      ...(p.swaps?.size
+        ? { swaps: [...p.swaps].map(([vpage, { slot, exclusive }]) => ({ vpage, slot, exclusive })) }
+        : {}),
       tlb: [...p.tlb].map(([vpage, { pfn, writable, dirty }]) => ({ vpage, pfn, writable, dirty })),
     })),
     pins: [...s.pins.values()].map(({ handle, pid, vpage, pfns, kind, write, fast }) => ({
@@ -136,6 +153,8 @@ export function decodeMmState(json: unknown, geometry: MmGeometry): MmState {
     allocations: s.allocations,
     allocatedPages: s.allocatedPages,
     copiedPages: s.copiedPages,
+    ...(s.swapEntries === undefined ? {} : { swapEntries: s.swapEntries }),
+    ...(s.slots ? { slots: new Map(s.slots.map((slot) => [slot.slot, slot])) } : {}),
     frames: new Map(
       s.frames.map((f) => [
         f.pfn,
@@ -157,6 +176,7 @@ export function decodeMmState(json: unknown, geometry: MmGeometry): MmState {
           vmas: [...p.vmas].sort((a, b) => a.start - b.start),
           ptes: entryMap(p.ptes),
           pmds: entryMap(p.pmds),
+          swaps: new Map((p.swaps ?? []).map(({ vpage, ...swp }) => [vpage, swp])),
           tlb: new Map(p.tlb.map(({ vpage, ...t }) => [vpage, t])),
         },
       ]),
@@ -187,6 +207,8 @@ export function renderMmState(s: MmState): string {
     lines.push(`pid ${p.pid}  ${vmas.join(", ") || "(no mappings)"}${p.hasPinned ? "  (has pinned)" : ""}`);
     for (const [base, pmd] of [...p.pmds].sort((a, b) => a[0] - b[0]))
       lines.push(`    pages ${base}+ → PMD frame ${pmd.pfn} ${bits(pmd)}`);
+    for (const [vpage, swp] of [...(p.swaps ?? [])].sort((a, b) => a[0] - b[0]))
+      lines.push(`    page ${vpage} → swap slot ${swp.slot}${swp.exclusive ? " exclusive" : ""}`);
     const pages = new Set([...p.ptes.keys(), ...p.tlb.keys()]);
     for (const vpage of [...pages].sort((a, b) => a - b)) {
       const pte = p.ptes.get(vpage);
@@ -208,11 +230,13 @@ export function renderMmState(s: MmState): string {
       f.nr > 1
         ? `  THP ×${f.nr} entire ${f.entireMapcount} pin ${f.pincount}  pages map [${f.pageMapcount}] excl [${f.pageExclusive.map((e) => (e ? 1 : 0))}]`
         : "";
-    const flags = `${f.anonExclusive ? "  exclusive" : ""}${f.ksm ? (f.ksmStable ? "  ksm" : "  ksm (no stable node)") : ""}${f.cache ? `  ${f.cache}-cache` : ""}`;
+    const flags = `${f.anonExclusive ? "  exclusive" : ""}${f.ksm ? (f.ksmStable ? "  ksm" : "  ksm (no stable node)") : ""}${f.cache ? `  ${f.cache}-cache` : ""}${f.swap == null ? "" : `  swap-cache slot ${f.swap}`}`;
     lines.push(
       `frame ${f.pfn}  ref ${f.refcount}  map ${f.mapcount}${flags}${large}  rmap ${rmap || "-"}${pmds ? `  pmd ${pmds}` : ""}`,
     );
   }
+  for (const slot of s.slots?.values() ?? [])
+    lines.push(`slot ${slot.slot}  count ${slot.count}${slot.cache === null ? "" : `  cached in frame ${slot.cache}`}`);
   for (const pin of s.pins.values()) {
     lines.push(
       `pin ${pin.handle}  ${pin.kind}${pin.write ? " write" : ""}  pid ${pin.pid} page ${pin.vpage} → frame ${pin.pfns.join(", ")}`,

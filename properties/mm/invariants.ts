@@ -55,6 +55,7 @@ function* allKeys(s: MmState): Iterable<number> {
     for (const vpage of p.ptes.keys()) yield base + vpage;
     for (const vpage of p.pmds.keys()) if (!p.ptes.has(vpage)) yield base + vpage;
     for (const vpage of p.tlb.keys()) if (!p.ptes.has(vpage) && !p.pmds.has(vpage)) yield base + vpage;
+    for (const vpage of p.swaps?.keys() ?? []) yield base + vpage;
   }
 }
 
@@ -366,15 +367,21 @@ export const swapAccounting: Scoped = {
   name: "swap-accounting",
   description:
     "a swap PTE lies in a VMA where no PTE is present; each swap slot's count == the swap PTEs naming it; a slot nobody names is held by its swap-cache folio, which names it back; an exclusive swap PTE is its slot's only one",
+  key(s, { key, proc, pte }) {
+    const swp = proc?.swaps?.get(vpageOf(key));
+    if (!swp) return undefined;
+    if (!s.slots?.has(swp.slot)) return `${where(key)}: swap PTE names slot ${swp.slot}, not in use`;
+    if (pte) return `${where(key)} has a swap PTE and a present one`;
+    if (!findVma(proc!.vmas, vpageOf(key))) return `${where(key)} has a swap PTE outside every VMA`;
+    return undefined;
+  },
   global(s) {
     const slots = s.slots;
-    if (!slots) return undefined;
+    if (!slots?.size) return undefined; // a swap PTE naming no slot is the key check's (no walk over every process)
     const named = new Map<number, number>();
     for (const p of s.procs.values())
       for (const [vpage, swp] of p.swaps ?? []) {
         if (!slots.has(swp.slot)) return `pid ${p.pid} page ${vpage}: swap PTE names slot ${swp.slot}, not in use`;
-        if (p.ptes.has(vpage)) return `pid ${p.pid} page ${vpage} has a swap PTE and a present one`;
-        if (!findVma(p.vmas, vpage)) return `pid ${p.pid} page ${vpage} has a swap PTE outside every VMA`;
         named.set(swp.slot, (named.get(swp.slot) ?? 0) + 1);
       }
     for (const p of s.procs.values())
