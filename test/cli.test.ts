@@ -49,7 +49,7 @@ describe("cowcheck run", () => {
   });
 
   test("the mutant zoo as JSON, the only line on stdout: every mutant killed, exit 0", async () => {
-    // the one-cell test layer: its zoo is killed in a moment (test/mutants.test.ts kills every real layer's zoo)
+    // the one-cell test layer: its zoo is killed in a moment (test/mutants-*.test.ts kill every real layer's zoo)
     expect(await main(["mutants", "--layer", "cell", "--json", "--report", tmp()])).toBe(0);
     expect(out).toHaveLength(1);
     expect(JSON.parse(out[0]!)).toEqual([

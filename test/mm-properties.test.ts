@@ -2,21 +2,13 @@
 // (what a stdio engine's inspect answers) judges exactly as the in-process path does.
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import type { Engine } from "../core/index.ts";
 import { sequenceArbitrary } from "../fuzz/campaign.ts";
 import { checkSequence } from "../fuzz/runner.ts";
 import { mmLayer } from "../layers/mm/index.ts";
 import { MmModel } from "../models/mm/model.ts";
-import { decodeMmState, encodeMmState } from "../models/mm/state.ts";
-import {
-  defaultMmGeometry,
-  MM_FEATURES,
-  type MmGeometry,
-  type MmObs,
-  type MmOp,
-  type MmState,
-} from "../models/mm/types.ts";
+import { defaultMmGeometry, MM_FEATURES, type MmGeometry } from "../models/mm/types.ts";
 import { campaignOn } from "./helpers.ts";
+import { ThroughJson } from "./mm-json.ts";
 
 const geometries: MmGeometry[] = [
   defaultMmGeometry,
@@ -43,22 +35,7 @@ describe.each(geometries.map((g) => [JSON.stringify(g), g] as const))(
   },
 );
 
-/** The model seen only through JSON: inspect encodes, the layer decodes (no `touched`, so every check is full). */
-class ThroughJson implements Engine<MmOp, MmObs, MmState> {
-  readonly layer = "mm" as const;
-  readonly features: ReadonlySet<string>;
-  constructor(private readonly inner: MmModel) {
-    this.features = inner.features;
-  }
-  apply(op: MmOp): MmObs {
-    return this.inner.apply(op);
-  }
-  inspect(): MmState {
-    return decodeMmState(JSON.parse(JSON.stringify(encodeMmState(this.inner))), this.inner.geometry);
-  }
-}
-
-test("decoded JSON state passes on the model, and fails each structural mutant's trace the same way", async () => {
+test("decoded JSON state passes on the model (each structural mutant's trace fails the same way through it: test/mutants-mm.test.ts)", async () => {
   const g = defaultMmGeometry;
   await fc.assert(
     fc.asyncProperty(sequenceArbitrary(mmLayer, g, new Set(["inspect", ...MM_FEATURES]), 100), async (ops) => {
@@ -66,15 +43,4 @@ test("decoded JSON state passes on the model, and fails each structural mutant's
     }),
     { seed: 11, numRuns: 60 },
   );
-  for (const m of mmLayer.mutants) {
-    const r = await campaignOn(mmLayer, `mutant:${m.name}`, {
-      seed: 1,
-      runs: 20_000,
-      maxOps: 200,
-    });
-    if (r.failure?.kind === "equivalence") continue;
-    const tg = r.trace!.geometry as MmGeometry; // a mutant may prefer its own (the mTHP ones)
-    const viaJson = await checkSequence(mmLayer, tg, new ThroughJson(m.create(tg) as MmModel), r.trace!.ops);
-    expect(viaJson?.property, m.name).toBe(r.failure!.property);
-  }
 });

@@ -1,8 +1,8 @@
 // The mvcc layer (PostgreSQL flavour): scenarios with what PostgreSQL 15 answers (docs/research/postgres-15-mvcc.md),
-// each run on the model and the oracle; the model against the oracle over long fixed-seed runs (the mutants: test/mutants.test.ts).
+// each run on the model and the oracle; the model against the oracle over long fixed-seed runs (the mutants: test/mutants-mvcc.test.ts).
 import { readdirSync } from "node:fs";
-import { describe, expect, test } from "vitest";
-import type { Engine } from "../core/index.ts";
+import { afterAll, describe, expect, test } from "vitest";
+import type { Engine, EngineFactory } from "../core/index.ts";
 import { allows, deepEqual, isOneOf } from "../core/index.ts";
 import { postgresUnavailable } from "../engines/postgres/index.ts";
 import { resolveEngine } from "../engines/resolve.ts";
@@ -359,6 +359,20 @@ const serScenarios: [string, [MvccOp, MvccObs][]][] = [
 const why = postgresUnavailable();
 if (why) console.log(`skipping the PostgreSQL engine: it ${why}`);
 
+/**
+ * One private server for the file's tests on PostgreSQL, started by the first that runs (each engine it creates
+ * makes its own table and connections, as the sequences of one campaign do), stopped when the file ends.
+ */
+let server: Promise<EngineFactory> | undefined;
+const postgres = (): Promise<EngineFactory> => (server ??= resolveEngine(mvccLayer, "postgres"));
+afterAll(async () => {
+  // a server that failed to start failed its test already
+  await server?.then(
+    (factory) => factory.dispose?.(),
+    () => undefined,
+  );
+});
+
 describe("scenarios (PostgreSQL 15)", () => {
   test.each([
     ...scenarios,
@@ -391,35 +405,31 @@ describe("scenarios (PostgreSQL 15)", () => {
   test.skipIf(why !== undefined)(
     "the same scenarios on a real PostgreSQL server give the same observations (until it takes another allowed choice)",
     async () => {
-      const factory = await resolveEngine(mvccLayer, "postgres");
-      try {
-        for (const [name, steps] of [...scenarios, ...serScenarios]) {
-          const e = (await factory.create(g)) as Engine<MvccOp, MvccObs>;
-          const oracle = new MvccOracle(g);
-          try {
-            for (const op of setup) [await e.apply(op), oracle.apply(op)];
-            // the server answers as the scenario says; only where the oracle allows a choice (a deadlock's victim
-            // depends on when each waiter's deadlock_timeout fires, so a loaded machine can pick the other) may it
-            // take another, and from there on only the oracle can say what is right
-            let onPath = true;
-            for (const [i, [op, obs]] of steps.entries()) {
-              const real = await e.apply(op);
-              const allowed = oracle.apply(op);
-              const where = `${name}, step ${i}: ${JSON.stringify(op)}`;
-              expect(
-                allows(allowed, real),
-                `${where}: ${JSON.stringify(real)} is not allowed by ${JSON.stringify(allowed)}`,
-              ).toBe(true);
-              oracle.chose(real);
-              if (onPath && isOneOf(allowed) && !deepEqual(real, obs)) onPath = false;
-              if (onPath) expect(real, where).toEqual(obs);
-            }
-          } finally {
-            await e.close?.();
+      const factory = await postgres();
+      for (const [name, steps] of [...scenarios, ...serScenarios]) {
+        const e = (await factory.create(g)) as Engine<MvccOp, MvccObs>;
+        const oracle = new MvccOracle(g);
+        try {
+          for (const op of setup) [await e.apply(op), oracle.apply(op)];
+          // the server answers as the scenario says; only where the oracle allows a choice (a deadlock's victim
+          // depends on when each waiter's deadlock_timeout fires, so a loaded machine can pick the other) may it
+          // take another, and from there on only the oracle can say what is right
+          let onPath = true;
+          for (const [i, [op, obs]] of steps.entries()) {
+            const real = await e.apply(op);
+            const allowed = oracle.apply(op);
+            const where = `${name}, step ${i}: ${JSON.stringify(op)}`;
+            expect(
+              allows(allowed, real),
+              `${where}: ${JSON.stringify(real)} is not allowed by ${JSON.stringify(allowed)}`,
+            ).toBe(true);
+            oracle.chose(real);
+            if (onPath && isOneOf(allowed) && !deepEqual(real, obs)) onPath = false;
+            if (onPath) expect(real, where).toEqual(obs);
           }
+        } finally {
+          await e.close?.();
         }
-      } finally {
-        await factory.dispose?.();
       }
     },
   );
@@ -579,19 +589,15 @@ describe("findings recorded under traces/mvcc/postgres", () => {
     }
   });
   test.skipIf(why !== undefined)("pass on a real PostgreSQL server, its heap compared with the model's", async () => {
-    const factory = await resolveEngine(mvccLayer, "postgres");
-    try {
-      for (const f of files) {
-        const { trace } = loadTrace(`traces/mvcc/postgres/${f}`);
-        expect(
-          await checkWith(mvccLayer, trace.geometry, factory, trace.ops, {
-            against: await resolveEngine(mvccLayer, "model"),
-          }),
-          f,
-        ).toBeUndefined();
-      }
-    } finally {
-      await factory.dispose?.();
+    const factory = await postgres();
+    for (const f of files) {
+      const { trace } = loadTrace(`traces/mvcc/postgres/${f}`);
+      expect(
+        await checkWith(mvccLayer, trace.geometry, factory, trace.ops, {
+          against: await resolveEngine(mvccLayer, "model"),
+        }),
+        f,
+      ).toBeUndefined();
     }
   });
 });
@@ -599,21 +605,17 @@ describe("findings recorded under traces/mvcc/postgres", () => {
 test.skipIf(why !== undefined)(
   "a real PostgreSQL server holds against the oracle and the model's heap over a fixed-seed fuzz run",
   async () => {
-    const factory = await resolveEngine(mvccLayer, "postgres");
-    try {
-      const r = await runCampaign(mvccLayer, factory, {
-        seed: 11,
-        runs: 50,
-        maxOps: 200,
-        geometry: { ...g, ...factory.geometry },
-        against: await resolveEngine(mvccLayer, "model"),
-      });
-      expect(r.failure?.message).toBeUndefined();
-      expect(r.engineFailure).toBeUndefined();
-      expect(r.ops).toBeGreaterThan(3000);
-      expect(r.structure?.compared).toBeGreaterThan(r.ops / 2);
-    } finally {
-      await factory.dispose?.();
-    }
+    const factory = await postgres();
+    const r = await runCampaign(mvccLayer, factory, {
+      seed: 11,
+      runs: 50,
+      maxOps: 200,
+      geometry: { ...g, ...factory.geometry },
+      against: await resolveEngine(mvccLayer, "model"),
+    });
+    expect(r.failure?.message).toBeUndefined();
+    expect(r.engineFailure).toBeUndefined();
+    expect(r.ops).toBeGreaterThan(3000);
+    expect(r.structure?.compared).toBeGreaterThan(r.ops / 2);
   },
 );

@@ -1,6 +1,6 @@
 // The overlay layer: unionmount-testsuite-style scenarios (each run on the model and, where the machine allows, on
 // a real mount, with the same expected observations and raw upper layer), the oracle's documented deviations, every
-// combination of the mount options, and the differential run against the kernel (the mutants: test/mutants.test.ts).
+// combination of the mount options, and the differential run against the kernel (the mutants: test/mutants-overlay.test.ts).
 import { readdirSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";

@@ -1,6 +1,6 @@
 // The snapshot layer: scenarios with the observations and the structure Rodeh's paper and each flavour's code say,
 // run on the model and the oracle; the economy facts (a path per first write, a root per snapshot, reuse before
-// growth); crashes at every step of a commit; and fixed-seed campaigns in every flavour (mutants: mutants.test.ts).
+// growth); crashes at every step of a commit; and fixed-seed campaigns in every flavour (mutants: mutants-snapshot-1.test.ts and -2).
 import { readdirSync } from "node:fs";
 import { describe, expect, test } from "vitest";
 import { allows } from "../core/index.ts";

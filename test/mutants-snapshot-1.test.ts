@@ -1,0 +1,6 @@
+// The snapshot zoo's first half (test/mutant-zoo.ts; the other: mutants-snapshot-2.test.ts): each mutant killed by
+// what it is meant to trip, its trace replaying.
+import { snapshotLayer } from "../layers/snapshot/index.ts";
+import { half, killEach } from "./mutant-zoo.ts";
+
+killEach(snapshotLayer, half(snapshotLayer, 0));
