@@ -167,6 +167,32 @@ describe("comparePagemap", () => {
   });
 });
 
+test("allowance swap-in-size: a swap-in of another size than the model's (slots Linux happened to give consecutively)", () => {
+  const mg: MmGeometry = { ...g, pages: 32, hugeOrder: 3 };
+  const ops: MmOp[] = [
+    { op: "spawn" },
+    { op: "mmap", pid: 1, page: 0, pages: 8, prot: "rw", shared: false },
+    ...[0, 1, 2, 3].map((page): MmOp => ({ op: "fill", pid: 1, page, pages: 1, value: page + 1 })),
+    // four base pages out, the last first: their slots do not follow their pages
+    { op: "madvise", pid: 1, page: 3, pages: 1, advice: "pageout" },
+    { op: "madvise", pid: 1, page: 0, pages: 3, advice: "pageout" },
+    { op: "thpPolicy", order: 2, enabled: "always" },
+    { op: "read", pid: 1, page: 1 },
+  ];
+  const m = modelAfter(ops, mg);
+  const v = decodePagemap(JSON.parse(JSON.stringify(encodePagemap(m))));
+  expect(v.swapped?.size).toBe(3); // the model read page 1 alone
+  expect(comparePagemap(v, m)).toEqual({});
+  // Linux read the four pages back as one order-2 folio (their slots happened to be consecutive and aligned)
+  const pages = new Map(v.pages);
+  for (let i = 0; i < 4; i++) pages.set(keyOf(1, i), { pfn: 4096 + i, flags: PAGE.anon | PAGE.thp | PAGE.exclusive });
+  const large = { ...v, pages, swapped: new Map<number, number>() };
+  expect(comparePagemap(large, m)).toEqual({ desync: "swap-in-size" });
+  // a swapped-out page present in Linux as a base page is no such thing: a divergence
+  const small = new Map(v.pages).set(keyOf(1, 0), { pfn: 4000, flags: PAGE.anon | PAGE.exclusive });
+  expect(comparePagemap({ ...v, pages: small }, m).divergence).toBeDefined();
+});
+
 describe("allowance khugepaged-timing", () => {
   test("khugepaged collapsed on its own time while the sequence had memory it may collapse; otherwise it does not matter", () => {
     const ops = (advice: "hugepage" | "nohugepage"): MmOp[] => [

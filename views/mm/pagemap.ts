@@ -139,10 +139,20 @@ export const ALLOWANCES = {
     "a page merged into another KSM page of the same contents than the model's: where more than max_page_sharing mappings share contents, ksmd keeps several (a stable_node chain of dups), and which one a page joins depends on the chain's order, which every stable-tree walk through it may change, and on a prune every stable_node_chains_prune_millisecs (stable_node_dup); the model keeps neither the tree's shape nor the time, so the states part (desynchronizes)",
   "ksm-split-busy":
     "ksmd left a large anonymous folio of a mergeable VMA unsplit where the model split it and mapped its zero-filled pages to the shared zero page (try_to_merge_one_page: split_huge_page fails while the folio holds a reference the model does not know, such as a CPU's pending LRU batch), so the states part (desynchronizes)",
+  "swap-in-size":
+    "a swap-in read a large folio back where the model read one page, or one page where the model read a large folio: alloc_swap_folio needs the entries' slots consecutive and aligned as the pages are, and the slots the swap allocator gives pages swapped out one by one depend on its per-CPU clusters and on the device's other users, which the model does not know (it numbers slots in order), so the states part (desynchronizes)",
   "ksm-timing":
     "ksmd ran outside the sequence's ksmScan ops (another run drove it, or it runs on its own: ksmd is machine-wide) while the sequence had mergeable memory; it may have merged pages the model merges only at a ksmScan, so the states part (desynchronizes)",
 } as const;
 export type Allowance = keyof typeof ALLOWANCES;
+
+/** Pages of the folio Linux maps at `key` as far as the view shows: the run of its neighbours at consecutive pfns. */
+function linuxFolioPages(linux: PagemapView, key: number, pfn: number): number {
+  let n = 1;
+  for (let d = 1; linux.pages.get(key - d)?.pfn === pfn - d; d++) n++;
+  for (let d = 1; linux.pages.get(key + d)?.pfn === pfn + d; d++) n++;
+  return n;
+}
 
 /** Compare Linux's pagemap view with the model's state. */
 export function comparePagemap(linux: PagemapView, model: MmState): ViewVerdict {
@@ -156,6 +166,26 @@ export function comparePagemap(linux: PagemapView, model: MmState): ViewVerdict 
   const anyVma = (test: (v: MmVmaView) => boolean): boolean => [...model.procs.values()].some((p) => p.vmas.some(test));
   if (linux.ksmdRan && anyVma((v) => v.mergeable)) return { desync: "ksm-timing" };
   if (linux.khugepagedRan && anyVma((v) => !v.nohugepage)) return { desync: "khugepaged-timing" };
+
+  // A swap-in of another size than the model's: Linux maps a large folio's page where the model still has the swap
+  // PTE, or the other way round.
+  if (linux.swapped) {
+    // an anonymous large folio below the PMD size (one swap-in reads), in private anonymous memory
+    const mthp = (key: number, flags: number, nr: number): boolean => {
+      const vma = findVma(model.procs.get(pidOf(key))!.vmas, vpageOf(key));
+      return !!(flags & PAGE.anon && flags & PAGE.thp) && nr < hugeSize(g) && !!vma && !vma.shared && vma.file === null;
+    };
+    for (const p of model.procs.values())
+      for (const vpage of p.swaps?.keys() ?? []) {
+        const key = keyOf(p.pid, vpage);
+        const l = linux.pages.get(key);
+        if (l && mthp(key, l.flags, linuxFolioPages(linux, key, l.pfn))) return { desync: "swap-in-size" };
+      }
+    for (const key of linux.swapped.keys()) {
+      const m = mine.get(key);
+      if (m && mthp(key, m.flags, folioOf(model, m.pfn)!.nr)) return { desync: "swap-in-size" };
+    }
+  }
 
   // Present sets. Pages Linux maps and the model does not are excused only by fault-around.
   const aroundPfns = new Set<number>(); // frames fault-around also maps: their exclusive bits are not compared
