@@ -1,9 +1,12 @@
 // Swap in the model (feature "swap"): what MADV_PAGEOUT takes (madvise_cold_or_pageout_pte_range, shrink_folio_list),
 // the swap PTEs and slots it leaves, fork's sharing of them (copy_nonpresent_pte) and what a fault brings back
 // (do_swap_page). The kernel agrees with each of these through cow.c's swapped-out cases (test/linux.test.ts).
+import fc from "fast-check";
 import { expect, test } from "vitest";
+import { mmArrange, mmOpKinds } from "../fuzz/mm/ops.ts";
 import { MmModel } from "../models/mm/model.ts";
-import type { MmGeometry, MmOp } from "../models/mm/types.ts";
+import { encodeMmState } from "../models/mm/state.ts";
+import { MM_FEATURES, type MmGeometry, type MmOp } from "../models/mm/types.ts";
 import { MmOracle } from "../oracles/mm.ts";
 import { faultAllocatesOne } from "../properties/mm/economy.ts";
 import { mmStructure } from "../properties/mm/invariants.ts";
@@ -163,4 +166,29 @@ test("fault-allocates-one allows a read to allocate the folio it swaps in, and n
   fresh.apply(read(1));
   (fresh as unknown as { allocations: number }).allocations++;
   expect(c2.after(read(1), { data: [0] }, fresh.inspect(), false)).toMatch(/allocated 1 folio/);
+});
+
+test("pageout is idempotent in the model: asked twice, the second takes nothing more (the agent asks twice)", () => {
+  const mg: MmGeometry = { pageSize: 4096, cellsPerPage: 2, pages: 32, hugeOrder: 3, files: 2 };
+  const features = new Set<string>(MM_FEATURES);
+  const shape = (m: MmModel): string => {
+    const { allocations: _a, allocatedPages: _p, copiedPages: _c, ...rest } = encodeMmState(m);
+    return JSON.stringify(rest);
+  };
+  let pageouts = 0;
+  fc.assert(
+    fc.property(fc.array(fc.oneof(...mmOpKinds(mg, features)), { minLength: 20, maxLength: 150 }), (raw) => {
+      const m = new MmModel(mg);
+      for (const op of mmArrange(raw, mg, features)) {
+        m.apply(op);
+        if (op.op !== "madvise" || op.advice !== "pageout") continue;
+        const once = shape(m);
+        m.apply(op);
+        pageouts++;
+        expect(shape(m), JSON.stringify(op)).toBe(once);
+      }
+    }),
+    { numRuns: 400, seed: 11 },
+  );
+  expect(pageouts).toBeGreaterThan(200);
 });

@@ -299,7 +299,12 @@ __attribute__((noreturn)) static void worker(int channel) {
         if (!rc) memset(private_anon + q.page, 0, (size_t)q.pages);
         break;
       case K_MPROTECT: rc = mprotect(addr(q.page), (size_t)q.pages * page_size, PROT_READ | (q.prot_rw ? PROT_WRITE : 0)); break;
-      case K_MADVISE: rc = madvise(addr(q.page), (size_t)q.pages * page_size, advice_values[q.advice]); break;
+      case K_MADVISE:
+        rc = madvise(addr(q.page), (size_t)q.pages * page_size, advice_values[q.advice]);
+        // reclaim skips a folio another kernel thread holds for the moment (locked, or off the LRU: khugepaged's
+        // scan, compaction); asked again, it takes what it can (the model's pageout is idempotent)
+        if (!rc && q.advice == A_PAGEOUT) rc = madvise(addr(q.page), (size_t)q.pages * page_size, MADV_PAGEOUT);
+        break;
       case K_COLLAPSE: { // khugepaged's work, now; it gives up silently, so its result is not an observation
         // Only anonymous memory: khugepaged leaves shmem alone unless shmem_enabled allows huge pages (the default
         // is never), while MADV_COLLAPSE would ignore that setting and collapse shmem's page cache.
