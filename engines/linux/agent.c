@@ -350,8 +350,12 @@ __attribute__((noreturn)) static void worker(int channel) {
         // what is private and anonymous where (for collapse): the kept part moves, a growth is like the last page
         // (roughly: a move of several VMAs leaves what is mapped across from a gap in the source, taken as not)
         unsigned char last = private_anon[q.page + q.pages - 1];
-        memmove(private_anon + dest, private_anon + q.page, (size_t)kept); // the ranges do not overlap
-        memset(private_anon + q.page, 0, (size_t)q.pages);
+        if (dest == q.page) { // in place: the kept part stays, a shrink drops the tail
+          if (q.new_pages < q.pages) memset(private_anon + q.page + q.new_pages, 0, (size_t)(q.pages - q.new_pages));
+        } else { // moved: the ranges do not overlap (mremap refuses that)
+          memmove(private_anon + dest, private_anon + q.page, (size_t)kept);
+          memset(private_anon + q.page, 0, (size_t)q.pages);
+        }
         if (q.new_pages > q.pages) memset(private_anon + dest + q.pages, last, (size_t)(q.new_pages - q.pages));
         break;
       }
