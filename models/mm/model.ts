@@ -1516,8 +1516,9 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
           continue;
         }
         const folio = this.folioOf(pte.pfn);
-        let nr = 1; // madvise_folio_pte_batch: PTEs mapping the folio's next pages, within the range
-        while (folio.nr > 1 && v + nr < e && proc.ptes.get(v + nr)?.pfn === pte.pfn + nr) nr++;
+        let nr = 1; // madvise_folio_pte_batch: PTEs mapping the folio's next pages, within the range and the folio
+        const end = folio.pfn + folio.nr;
+        while (pte.pfn + nr < end && v + nr < e && proc.ptes.get(v + nr)?.pfn === pte.pfn + nr) nr++;
         if (folio.nr > 1 && nr < folio.nr) {
           if (!folio.mmShared && this.splitHugePage(folio)) continue; // its pages are looked at again
           v += nr;
