@@ -51,6 +51,13 @@ export function cowScenariosFor(g: MmGeometry): CowScenario[] {
   const thp: MmOp = { op: "madvise", pid: 1, page: 0, pages: H, advice: "hugepage" };
   return [
     cowInParent(
+      "basic-cow-swapped-out",
+      "cow.c 'Basic COW after fork()' on a swapped-out base page: fork shares the swap entry, which is exclusive to neither side any more",
+      [spawn, mmap(1), ...fill(1, 1), { op: "madvise", pid: 1, page: 0, pages: 1, advice: "pageout" }],
+      0,
+      ["swap-fork-keeps-exclusive"],
+    ),
+    cowInParent(
       "basic-cow-base-page",
       "cow.c 'Basic COW after fork()' on a base page: the child's write is private to the child",
       [spawn, mmap(1), ...fill(1, 1)],
@@ -100,6 +107,23 @@ export function cowScenariosFor(g: MmGeometry): CowScenario[] {
       ],
       decisive: { at: -1, obs: data(OLD) },
       kills: ["wp-reuse-by-mapcount"],
+    },
+    {
+      name: "vmsplice-unmap-in-child-swapped-out",
+      note: "cow.c 'vmsplice() + unmap in child' on a swapped-out base page: the parent's write finds the page the pipe holds in the swap cache and must not take it over",
+      ops: [
+        spawn,
+        mmap(1),
+        ...fill(1, 1),
+        { op: "madvise", pid: 1, page: 0, pages: 1, advice: "pageout" },
+        fork,
+        { op: "pin", pid: 2, page: 0, kind: "get", write: false },
+        { op: "munmap", pid: 2, page: 0, pages: 1 },
+        write(1, 0, NEW),
+        { op: "pinRead", handle: 1 },
+      ],
+      decisive: { at: -1, obs: data(OLD) },
+      kills: ["swapin-reuse-by-mapcount"],
     },
     {
       name: "vmsplice-unmap-in-child-pmd-thp",
