@@ -204,6 +204,74 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
     }
   });
 
+  test.skipIf(!linuxFeatures().offered.includes("swap"))(
+    "the swap device: made at the first pageout, shared by agents, taken down by the last; a killed agent's swept by the next",
+    async () => {
+      const { StdioEngine } = await import("../engines/stdio.ts");
+      const { linuxAgent } = await import("../engines/linux/index.ts");
+      const zram = (): string[] =>
+        readFileSync("/proc/swaps", "utf8")
+          .split("\n")
+          .filter((l) => l.startsWith("/dev/zram"))
+          .map((l) => l.split(/\s+/)[0]);
+      const cluster = (): string => readFileSync("/proc/sys/vm/page-cluster", "utf8").trim();
+      // another run's agent may hold the device too: then it must stay (whoever lets go last takes it down)
+      const othersHold = (): boolean =>
+        spawnSync("flock", ["-n", "-x", "/run/cowcheck-swap.users", "true"]).status !== 0;
+      const start = () => StdioEngine.start(mmLayer, g, JSON.stringify(linuxAgent()), {});
+      const pageOut = async (e: Awaited<ReturnType<typeof start>>): Promise<void> => {
+        for (const op of [
+          { op: "spawn" },
+          { op: "mmap", pid: 1, page: 0, pages: 4, prot: "rw", shared: false },
+          { op: "fill", pid: 1, page: 0, pages: 4, value: 7 },
+          { op: "madvise", pid: 1, page: 0, pages: 4, advice: "pageout" },
+        ] as MmOp[])
+          expect(await e.apply(op), JSON.stringify(op)).not.toHaveProperty("error");
+        expect(await e.apply({ op: "read", pid: 1, page: 2 })).toEqual({ data: [7, 7, 7, 7] });
+      };
+      const before = zram();
+      const cluster0 = existsSync("/run/cowcheck-swap.state") ? undefined : cluster();
+      const a = await start();
+      const b = await start();
+      let made: string | undefined;
+      try {
+        await pageOut(a);
+        made = zram().find((d) => !before.includes(d)) ?? zram()[0];
+        expect(made).toBeDefined();
+        expect(cluster()).toBe("0"); // no swap readahead while the device is on
+        await pageOut(b);
+        expect(zram().filter((d) => !before.includes(d)).length).toBeLessThanOrEqual(1); // one device, shared
+        await a.close();
+        expect(zram()).toContain(made); // b still holds it
+      } finally {
+        await a.close();
+        await b.close();
+      }
+      if (!othersHold()) {
+        expect(zram()).not.toContain(made);
+        expect(existsSync("/run/cowcheck-swap.state")).toBe(false);
+        if (cluster0 !== undefined) expect(cluster()).toBe(cluster0);
+      }
+      // killed: the device and its state stay behind until the next agent starts
+      const c = await start();
+      await pageOut(c);
+      const dev = zram().find((d) => !before.includes(d)) ?? zram()[0];
+      process.kill(-c.pid!, "SIGKILL");
+      for (const end = Date.now() + 60_000; othersHold() && Date.now() < end; )
+        await new Promise((r) => setTimeout(r, 50));
+      expect(existsSync("/run/cowcheck-swap.state")).toBe(true);
+      expect(zram()).toContain(dev);
+      const d = await start(); // its start sweeps what the killed one left
+      await d.close();
+      if (!othersHold()) {
+        expect(zram()).not.toContain(dev);
+        expect(existsSync("/run/cowcheck-swap.state")).toBe(false);
+        if (cluster0 !== undefined) expect(cluster()).toBe(cluster0);
+      }
+      await c.close().catch(() => {});
+    },
+  );
+
   test.skipIf(!linuxFeatures().offered.includes("ksm"))(
     "KSM knobs an agent killed mid-scan left behind are restored by the next agent",
     async () => {
