@@ -1142,15 +1142,40 @@ static int pagemap_offered(void) {
   return ok;
 }
 
-static int view_pages(FILE *out, pid_t os_pid) {
+/** A run of the view: n pages from v on, at x, x + 1, ... (pfns or slots), with the same bits. */
+struct run {
+  long v, n;
+  uint64_t x;
+  int bits, first, with_bits;
+};
+
+static void run_flush(FILE *out, struct run *r) {
+  if (!r->n) return;
+  if (r->with_bits) fprintf(out, "%s[%ld,%llu,%d,%ld]", r->first ? "" : ",", r->v, (unsigned long long)r->x, r->bits, r->n);
+  else fprintf(out, "%s[%ld,%llu,%ld]", r->first ? "" : ",", r->v, (unsigned long long)r->x, r->n);
+  r->first = 0;
+}
+
+static void run_add(FILE *out, struct run *r, long v, uint64_t x, int bits) {
+  if (r->n && v == r->v + r->n && x == r->x + (uint64_t)r->n && bits == r->bits) {
+    r->n++;
+    return;
+  }
+  run_flush(out, r);
+  r->v = v, r->x = x, r->bits = bits, r->n = 1;
+}
+
+/**
+ * One pass over the window's pagemap: present pages as runs [vpage, pfn, bits, n] to `out`; swap PTEs (with
+ * `swapped`) as runs [vpage, slot, n] to `swapped` (slot: type << 32 | offset).
+ */
+static int view_pages(FILE *out, FILE *swapped, pid_t os_pid) {
   static uint64_t e[1 << 16];
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/pagemap", (int)os_pid);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -1;
-  int first = 1, run_bits = 0;
-  long run_v = 0, run_n = 0;
-  uint64_t run_pfn = 0;
+  struct run pages = {.first = 1, .with_bits = 1}, swaps = {.first = 1};
   for (long at = 0; at < window; at += 1 << 16) {
     long n = window - at < (1 << 16) ? window - at : (1 << 16);
     if (pread(fd, e, (size_t)n * 8, (off_t)((BASE / (uintptr_t)page_size) + (uintptr_t)at) * 8) != n * 8) {
@@ -1158,56 +1183,20 @@ static int view_pages(FILE *out, pid_t os_pid) {
       return -1;
     }
     for (long i = 0; i < n; i++) {
-      if (!(e[i] & PM_PRESENT)) continue;
+      if (!(e[i] & PM_PRESENT)) {
+        uint64_t frame = e[i] & PM_PFN_MASK; // swp_type | swp_offset << MAX_SWAPFILES_SHIFT (5)
+        if (swapped && e[i] & PM_SWAP) run_add(swapped, &swaps, at + i, (frame & 31) << 32 | frame >> 5, 0);
+        continue;
+      }
       uint64_t pfn = e[i] & PM_PFN_MASK, k = 0;
       if (pread(kpageflags, &k, 8, (off_t)(pfn * 8)) != 8) k = 0;
       int bits = (e[i] & PM_MMAP_EXCLUSIVE ? V_EXCLUSIVE : 0) | (e[i] & PM_FILE ? V_FILE : 0) | (k >> KPF_ANON & 1 ? V_ANON : 0) |
                  (k >> KPF_KSM & 1 ? V_KSM : 0) | (k >> KPF_THP & 1 ? V_THP : 0) | (k >> KPF_ZERO_PAGE & 1 ? V_ZERO : 0);
-      // runs: [vpage, pfn, bits, n] is n pages from vpage on, at pfn, pfn + 1, ..., all with these bits
-      if (run_n && at + i == run_v + run_n && pfn == run_pfn + (uint64_t)run_n && bits == run_bits) {
-        run_n++;
-        continue;
-      }
-      if (run_n) fprintf(out, first ? "[%ld,%llu,%d,%ld]" : ",[%ld,%llu,%d,%ld]", run_v, (unsigned long long)run_pfn, run_bits, run_n);
-      if (run_n) first = 0;
-      run_v = at + i, run_pfn = pfn, run_bits = bits, run_n = 1;
+      run_add(out, &pages, at + i, pfn, bits);
     }
   }
-  if (run_n) fprintf(out, first ? "[%ld,%llu,%d,%ld]" : ",[%ld,%llu,%d,%ld]", run_v, (unsigned long long)run_pfn, run_bits, run_n);
-  close(fd);
-  return 0;
-}
-
-/** Swap PTEs: runs [vpage, slot, n], n pages from vpage on in slots slot, slot + 1, ... (slot: type << 32 | offset). */
-static int view_swapped(FILE *out, pid_t os_pid) {
-  static uint64_t e[1 << 16];
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%d/pagemap", (int)os_pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  int first = 1;
-  long run_v = 0, run_n = 0;
-  uint64_t run_slot = 0;
-  for (long at = 0; at < window; at += 1 << 16) {
-    long n = window - at < (1 << 16) ? window - at : (1 << 16);
-    if (pread(fd, e, (size_t)n * 8, (off_t)((BASE / (uintptr_t)page_size) + (uintptr_t)at) * 8) != n * 8) {
-      close(fd);
-      return -1;
-    }
-    for (long i = 0; i < n; i++) {
-      if ((e[i] & PM_PRESENT) || !(e[i] & PM_SWAP)) continue;
-      uint64_t frame = e[i] & PM_PFN_MASK; // swp_type | swp_offset << MAX_SWAPFILES_SHIFT (5)
-      uint64_t slot = (frame & 31) << 32 | frame >> 5;
-      if (run_n && at + i == run_v + run_n && slot == run_slot + (uint64_t)run_n) {
-        run_n++;
-        continue;
-      }
-      if (run_n) fprintf(out, first ? "[%ld,%llu,%ld]" : ",[%ld,%llu,%ld]", run_v, (unsigned long long)run_slot, run_n);
-      if (run_n) first = 0;
-      run_v = at + i, run_slot = slot, run_n = 1;
-    }
-  }
-  if (run_n) fprintf(out, first ? "[%ld,%llu,%ld]" : ",[%ld,%llu,%ld]", run_v, (unsigned long long)run_slot, run_n);
+  run_flush(out, &pages);
+  if (swapped) run_flush(swapped, &swaps);
   close(fd);
   return 0;
 }
@@ -1248,13 +1237,15 @@ static void view(void) {
     if (!procs[i].sock) continue;
     fprintf(out, first ? "{\"pid\":%d,\"pages\":[" : ",{\"pid\":%d,\"pages\":[", i);
     first = 0;
-    bad |= view_pages(out, procs[i].pid);
+    char *swaps = NULL;
+    size_t swaps_size = 0;
+    FILE *swapped = swap_ok ? open_memstream(&swaps, &swaps_size) : NULL;
+    bad |= view_pages(out, swapped, procs[i].pid) | (swap_ok && !swapped);
+    if (swapped) fclose(swapped);
     fprintf(out, "],\"vmas\":[");
     bad |= view_vmas(out, procs[i].pid);
-    if (swap_ok) {
-      fprintf(out, "],\"swapped\":[");
-      bad |= view_swapped(out, procs[i].pid);
-    }
+    if (swaps) fprintf(out, "],\"swapped\":[%s", swaps);
+    free(swaps);
     fprintf(out, "]}");
   }
   int e = errno;

@@ -45,6 +45,25 @@ function cowInParent(name: string, note: string, setup: MmOp[], page: number, ki
   return { name, note, ops, decisive: { at: -2, obs: data(old(page)) }, kills };
 }
 
+/** MADV_PAGEOUT of page 0: swapped out before the test, as cow.c's swapped-out backings are. */
+const pageout: MmOp = { op: "madvise", pid: 1, page: 0, pages: 1, advice: "pageout" };
+
+/** cow.c's vmsplice() + unmap in child on a base page (after `before`): the pipe must keep the old data. */
+function vmspliceInChild(name: string, note: string, before: MmOp[], kills: string[]): CowScenario {
+  const ops: MmOp[] = [
+    spawn,
+    mmap(1),
+    ...fill(1, 1),
+    ...before,
+    fork,
+    { op: "pin", pid: 2, page: 0, kind: "get", write: false },
+    { op: "munmap", pid: 2, page: 0, pages: 1 },
+    write(1, 0, NEW),
+    { op: "pinRead", handle: 1 },
+  ];
+  return { name, note, ops, decisive: { at: -1, obs: data(OLD) }, kills };
+}
+
 /** The scenarios at a geometry: a huge page is 2^hugeOrder pages (4 for fuzzing, 512 on a real kernel). */
 export function cowScenariosFor(g: MmGeometry): CowScenario[] {
   const H = 1 << g.hugeOrder;
@@ -53,7 +72,7 @@ export function cowScenariosFor(g: MmGeometry): CowScenario[] {
     cowInParent(
       "basic-cow-swapped-out",
       "cow.c 'Basic COW after fork()' on a swapped-out base page: fork shares the swap entry, which is exclusive to neither side any more",
-      [spawn, mmap(1), ...fill(1, 1), { op: "madvise", pid: 1, page: 0, pages: 1, advice: "pageout" }],
+      [spawn, mmap(1), ...fill(1, 1), pageout],
       0,
       ["swap-fork-keeps-exclusive"],
     ),
@@ -92,39 +111,18 @@ export function cowScenariosFor(g: MmGeometry): CowScenario[] {
       0,
       ["fork-parent-writable", "wp-reuse-shared"],
     ),
-    {
-      name: "vmsplice-unmap-in-child",
-      note: "cow.c 'vmsplice() + unmap in child' (CVE-2020-29374): the child's vmsplice reference must not see the parent's later write",
-      ops: [
-        spawn,
-        mmap(1),
-        ...fill(1, 1),
-        fork,
-        { op: "pin", pid: 2, page: 0, kind: "get", write: false },
-        { op: "munmap", pid: 2, page: 0, pages: 1 },
-        write(1, 0, NEW),
-        { op: "pinRead", handle: 1 },
-      ],
-      decisive: { at: -1, obs: data(OLD) },
-      kills: ["wp-reuse-by-mapcount"],
-    },
-    {
-      name: "vmsplice-unmap-in-child-swapped-out",
-      note: "cow.c 'vmsplice() + unmap in child' on a swapped-out base page: the parent's write finds the page the pipe holds in the swap cache and must not take it over",
-      ops: [
-        spawn,
-        mmap(1),
-        ...fill(1, 1),
-        { op: "madvise", pid: 1, page: 0, pages: 1, advice: "pageout" },
-        fork,
-        { op: "pin", pid: 2, page: 0, kind: "get", write: false },
-        { op: "munmap", pid: 2, page: 0, pages: 1 },
-        write(1, 0, NEW),
-        { op: "pinRead", handle: 1 },
-      ],
-      decisive: { at: -1, obs: data(OLD) },
-      kills: ["swapin-reuse-by-mapcount"],
-    },
+    vmspliceInChild(
+      "vmsplice-unmap-in-child",
+      "cow.c 'vmsplice() + unmap in child' (CVE-2020-29374): the child's vmsplice reference must not see the parent's later write",
+      [],
+      ["wp-reuse-by-mapcount"],
+    ),
+    vmspliceInChild(
+      "vmsplice-unmap-in-child-swapped-out",
+      "cow.c 'vmsplice() + unmap in child' on a swapped-out base page: the parent's write finds the page the pipe holds in the swap cache and must not take it over",
+      [pageout],
+      ["swapin-reuse-by-mapcount"],
+    ),
     {
       name: "vmsplice-unmap-in-child-pmd-thp",
       note: "cow.c 'vmsplice() + unmap in child' with a PMD-mapped THP: the parent's write must not reuse the THP the pipe still holds",
