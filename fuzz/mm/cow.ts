@@ -70,18 +70,18 @@ export function cowScenariosFor(g: MmGeometry): CowScenario[] {
   const thp: MmOp = { op: "madvise", pid: 1, page: 0, pages: H, advice: "hugepage" };
   return [
     cowInParent(
-      "basic-cow-swapped-out",
-      "cow.c 'Basic COW after fork()' on a swapped-out base page: fork shares the swap entry, which is exclusive to neither side any more",
-      [spawn, mmap(1), ...fill(1, 1), pageout],
-      0,
-      ["swap-fork-keeps-exclusive"],
-    ),
-    cowInParent(
       "basic-cow-base-page",
       "cow.c 'Basic COW after fork()' on a base page: the child's write is private to the child",
       [spawn, mmap(1), ...fill(1, 1)],
       0,
       ["fork-parent-writable", "wp-reuse-shared", "fork-keeps-exclusive"],
+    ),
+    cowInParent(
+      "basic-cow-swapped-out",
+      "cow.c 'Basic COW after fork()' on a swapped-out base page: fork shares the swap entry, which is exclusive to neither side any more",
+      [spawn, mmap(1), ...fill(1, 1), pageout],
+      0,
+      ["swap-fork-keeps-exclusive"],
     ),
     cowInParent(
       "basic-cow-pmd-thp",
