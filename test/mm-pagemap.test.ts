@@ -188,6 +188,11 @@ test("allowance swap-in-size: a swap-in of another size than the model's (slots 
   for (let i = 0; i < 4; i++) pages.set(keyOf(1, i), { pfn: 4096 + i, flags: PAGE.anon | PAGE.thp | PAGE.exclusive });
   const large = { ...v, pages, swapped: new Map<number, number>() };
   expect(comparePagemap(large, m)).toEqual({ desync: "swap-in-size" });
+  // a pageout Linux did not do (the whole folio present there, all of it swapped out in the model) is no such thing
+  const before = modelAfter(ops.slice(0, -1), mg);
+  const bv = decodePagemap(JSON.parse(JSON.stringify(encodePagemap(before))));
+  expect(bv.swapped?.size).toBe(4);
+  expect(comparePagemap({ ...bv, pages, swapped: new Map<number, number>() }, before).divergence).toBeDefined();
   // a swapped-out page present in Linux as a base page is no such thing: a divergence
   const small = new Map(v.pages).set(keyOf(1, 0), { pfn: 4000, flags: PAGE.anon | PAGE.exclusive });
   expect(comparePagemap({ ...v, pages: small }, m).divergence).toBeDefined();

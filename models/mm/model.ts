@@ -1428,6 +1428,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   /** The tail of wp_page_copy: folio_remove_rmap_pte and folio_put on the page that was copied. */
   protected releaseOldPage(old: Folio, pfn: number, key: number): void {
     this.removeRmap(old, pfn, key);
+    if (old.swap !== null && old.mapcount === 0) this.folioFreeSwap(old); // free_swap_cache
     this.putFolio(old);
   }
 
@@ -1954,6 +1955,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     this.addRmap(kpage, kpage.pfn, key);
     this.setPte(proc, vpage, { pfn: kpage.pfn, writable: false, dirty: false, young: pte.young });
     this.removeRmap(old, old.pfn, key);
+    if (old.swap !== null && old.mapcount === 0) this.folioFreeSwap(old); // if (!folio_mapped(folio)) folio_free_swap
     this.putFolio(old);
   }
 

@@ -133,13 +133,16 @@ export const faultAllocatesOne = perOp(
   (op, used, s) => {
     // do_swap_page: each swap entry an op takes back may allocate the folio it reads into, a large one too
     // (alloc_swap_folio), as long as swap entries went
-    const swappedIn = Math.max(0, -used.swapped);
+    const access = ["read", "write", "fill", "pin", "collapse", "fileRead", "fileWrite"].includes(op.op);
+    const swappedIn = access ? Math.max(0, -used.swapped) : 0;
     const folios = folioBudget(op, s) + swappedIn;
     if (used.folios > folios) return `${op.op} allocated ${used.folios} folio(s); the bound is ${folios}`;
     const huge = used.pages > used.folios;
-    const access = op.op === "write" || op.op === "fill" || op.op === "pin";
+    if (huge && swappedIn && used.pages > folioBudget(op, s) * hugeSize(s.geometry) + swappedIn)
+      return `${op.op} allocated ${used.pages} page(s) reading back ${swappedIn} swap entries`;
+    const write = op.op === "write" || op.op === "fill" || op.op === "pin";
     // a range may copy one page and fault a THP into untouched memory further on
-    if (huge && !swappedIn && !(op.op === "collapse" || (access && (used.copies === 0 || span(op) > 1)))) {
+    if (huge && !swappedIn && !(op.op === "collapse" || (write && (used.copies === 0 || span(op) > 1)))) {
       return `${op.op} allocated a huge folio${used.copies ? " while copying" : ""}`;
     }
     return undefined;

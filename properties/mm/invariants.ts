@@ -350,13 +350,11 @@ export const ksmNeverExclusive: Scoped = {
 export const noLeakAfterExit: Scoped = {
   name: "no-leak-after-exit",
   description:
-    "when every process has exited, no pin is left and no frame but the zero pages, file page cache and swap cache is in use (a page left in the swap cache, unmapped, stays there until reclaim takes it)",
+    "when every process has exited, no pin is left and no frame but the zero pages and file page cache is in use (nor any swap-cache page)",
   global(s) {
     if (s.procs.size > 0) return undefined;
     if (s.pins.size) return `no process left, but ${s.pins.size} pin(s) remain`;
-    const inUse = [...s.frames.values()].filter(
-      (f) => !f.zero && !(f.cache === "file" && f.refcount === 1) && !(f.swap != null && f.refcount === f.nr),
-    );
+    const inUse = [...s.frames.values()].filter((f) => !f.zero && !(f.cache === "file" && f.refcount === 1));
     return inUse.length
       ? `no process left, but ${inUse.length} frame(s) in use: ${inUse.map((f) => f.pfn).join(", ")}`
       : undefined;
@@ -365,8 +363,19 @@ export const noLeakAfterExit: Scoped = {
 
 export const swapAccounting: Scoped = {
   name: "swap-accounting",
+  frame(s, f) {
+    if (f.swap == null) return undefined;
+    if (!f.anon || f.cache) return `frame ${f.pfn} is in the swap cache but not an anonymous page`;
+    for (let i = 0; i < f.nr; i++)
+      if (s.slots?.get(f.swap + i)?.cache !== f.pfn)
+        return `frame ${f.pfn} is in the swap cache at slot ${f.swap + i}, which does not name it`;
+    // shrink_folio_list keeps a maybe-DMA-pinned folio out of swap; try_to_unmap_one aborts on a pinned exclusive page
+    if ((f.nr > 1 ? f.pincount > 0 : f.refcount >= GUP_PIN_COUNTING_BIAS) && f.mapcount === 0)
+      return `frame ${f.pfn} is pinned, yet unmapped into the swap cache`;
+    return undefined;
+  },
   description:
-    "a swap PTE lies in a VMA where no PTE is present; each swap slot's count == the swap PTEs naming it; a slot nobody names is held by its swap-cache folio, which names it back; an exclusive swap PTE is its slot's only one",
+    "a swap-cache folio is anonymous, named by its slots, and never a pinned page unmapped into swap; a swap PTE lies in a VMA where no PTE is present; each swap slot's count == the swap PTEs naming it; a slot nobody names is held by its swap-cache folio, which names it back; an exclusive swap PTE is its slot's only one",
   key(s, { key, proc, pte }) {
     const swp = proc?.swaps?.get(vpageOf(key));
     if (!swp) return undefined;

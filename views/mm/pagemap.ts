@@ -175,15 +175,50 @@ export function comparePagemap(linux: PagemapView, model: MmState): ViewVerdict 
       const vma = findVma(model.procs.get(pidOf(key))!.vmas, vpageOf(key));
       return !!(flags & PAGE.anon && flags & PAGE.thp) && nr < hugeSize(g) && !!vma && !vma.shared && vma.file === null;
     };
+    // ... where a swap-in happened: the side that read one page has, in that folio's range, pages present beside swap
+    // PTEs (a pageout that disagreed would leave the whole range swapped out or present on one side)
+    const mixed = (present: (k: number) => boolean, swapped: (k: number) => boolean, start: number, nr: number) => {
+      let p = false;
+      let w = false;
+      for (let k = start; k < start + nr; k++) {
+        p ||= present(k);
+        w ||= swapped(k);
+      }
+      return p && w;
+    };
     for (const p of model.procs.values())
       for (const vpage of p.swaps?.keys() ?? []) {
         const key = keyOf(p.pid, vpage);
         const l = linux.pages.get(key);
-        if (l && mthp(key, l.flags, linuxFolioPages(linux, key, l.pfn))) return { desync: "swap-in-size" };
+        if (!l) continue;
+        const nr = 2 ** Math.floor(Math.log2(linuxFolioPages(linux, key, l.pfn)));
+        const start = key - (l.pfn % nr);
+        if (
+          mthp(key, l.flags, nr) &&
+          mixed(
+            (k) => mine.has(k),
+            (k) => !!p.swaps?.has(vpageOf(k)),
+            start,
+            nr,
+          )
+        )
+          return { desync: "swap-in-size" };
       }
     for (const key of linux.swapped.keys()) {
       const m = mine.get(key);
-      if (m && mthp(key, m.flags, folioOf(model, m.pfn)!.nr)) return { desync: "swap-in-size" };
+      if (!m) continue;
+      const f = folioOf(model, m.pfn)!;
+      const start = key - (m.pfn - f.pfn);
+      if (
+        mthp(key, m.flags, f.nr) &&
+        mixed(
+          (k) => linux.pages.has(k),
+          (k) => linux.swapped!.has(k),
+          start,
+          f.nr,
+        )
+      )
+        return { desync: "swap-in-size" };
     }
   }
 
