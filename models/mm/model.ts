@@ -1498,7 +1498,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     for (let base = this.base(start); base < end; base += this.huge) {
       const s = Math.max(start, base);
       const e = Math.min(end, base + this.huge);
-      const list: Folio[] = [];
+      const list = new Set<Folio>(); // isolated for reclaim_pages, in order
       const pmd = proc.pmds.get(base);
       if (pmd) {
         if (pmd.pfn === this.hugeZeroPfn) continue;
@@ -1518,14 +1518,14 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
         }
         const folio = this.folioOf(pte.pfn);
         let nr = 1; // madvise_folio_pte_batch: PTEs mapping the folio's next pages, within the range and the folio
-        const end = folio.pfn + folio.nr;
-        while (pte.pfn + nr < end && v + nr < e && proc.ptes.get(v + nr)?.pfn === pte.pfn + nr) nr++;
+        const folioEnd = folio.pfn + folio.nr;
+        while (pte.pfn + nr < folioEnd && v + nr < e && proc.ptes.get(v + nr)?.pfn === pte.pfn + nr) nr++;
         if (folio.nr > 1 && nr < folio.nr) {
           if (!folio.mmShared && this.splitHugePage(folio)) continue; // its pages are looked at again
           v += nr;
           continue;
         }
-        if (folio.mapcount === folio.nr && !list.includes(folio)) list.push(folio);
+        if (folio.mapcount === folio.nr) list.add(folio);
         v += nr;
       }
       for (const folio of list) if (this.frames.get(folio.pfn) === folio) this.reclaim(folio);
