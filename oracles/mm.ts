@@ -30,6 +30,12 @@ import {
 /** One page of storage, with the version sets of the references that watch it. */
 class Store {
   readonly watchers = new Set<Set<string>>();
+  /**
+   * A private hugetlb page's copies made by fork, this one among them: hugetlb_wp reuses a page mapped once
+   * whatever else references it, so a GUP reference (FOLL_GET) on one may see the writes of another (cow.c's
+   * expected vmsplice leaks). Such a reference watches every store of the family, and the copies made later.
+   */
+  family?: Set<Store>;
   constructor(readonly data: Uint8Array) {}
   write(cell: number, value: number): void {
     this.data[cell] = value;
@@ -59,6 +65,8 @@ interface PageObject {
   readonly pages: Map<number, Store>;
   /** Pages in the object: past them a shared mapping faults (a shared anonymous mapping grown by mremap). */
   readonly size: number;
+  /** hugetlb memory: its pages come in whole huge pages, and a hugetlb memfd has no write(2). */
+  readonly hugetlb?: boolean;
 }
 
 /** What a run of mapped pages shares: its attributes, and what it maps. */
@@ -69,6 +77,11 @@ interface Extent {
   prot: Prot;
   dontfork: boolean;
   wipeonfork: boolean;
+  /** hugetlb memory (feature "hugetlb"): split only at huge boundaries, and its THP advice, which splits it too. */
+  readonly hugetlb: boolean;
+  thpAdvice: "hugepage" | "nohugepage" | null;
+  /** VM_MERGEABLE (never on shared or hugetlb memory): a flag that splits VMAs too. */
+  mergeable: boolean;
   /** Shared mappings: the object (shmem or file), page `objStart` of it at `start`. */
   readonly shared: PageObject | null;
   /** Private file mappings: the file read until the process writes the page. */
@@ -98,12 +111,42 @@ export class MmOracle implements Engine<MmOp, Allowed> {
   private readonly procs = new Map<number, AddressSpace>();
   private readonly refs = new Map<number, Ref>();
   private readonly files: PageObject[];
+  private readonly hugetlbFiles: PageObject[];
+  /** Pages per huge page. */
+  private readonly huge: number;
   /** The lowest free pid and handle (the layer's naming convention). */
   private readonly pids = new LowestFree(MM_MAX_PIDS, "processes");
   private readonly handles = new LowestFree(MM_MAX_HANDLES, "pins");
 
   constructor(private readonly geometry: MmGeometry) {
     this.files = Array.from({ length: geometry.files }, () => ({ pages: new Map(), size: geometry.pages }));
+    this.hugetlbFiles = Array.from({ length: geometry.hugetlbFiles ?? 0 }, () => ({
+      pages: new Map(),
+      size: geometry.pages,
+      hugetlb: true,
+    }));
+    this.huge = 1 << geometry.hugeOrder;
+  }
+
+  /** A split at `page` would cut a hugetlb mapping off a huge boundary (EINVAL). */
+  private cuts(as: AddressSpace, page: number): boolean {
+    return page % this.huge !== 0 && MmOracle.extentAt(as, page)?.hugetlb === true;
+  }
+
+  /**
+   * Whether [start, end) may be unmapped: not where it cuts a hugetlb mapping (EINVAL), and then a split made at
+   * the start first stays (vms_gather_munmap_vmas).
+   */
+  private mayUnmap(as: AddressSpace, start: number, end: number): boolean {
+    if (this.cuts(as, start)) return false;
+    if (!this.cuts(as, end)) return true;
+    MmOracle.split(as, start);
+    return false;
+  }
+
+  /** `n` pages rounded up to whole huge pages. */
+  private roundUp(n: number): number {
+    return Math.ceil(n / this.huge) * this.huge;
   }
 
   /** The lowest free pid (the layer's naming convention). */
@@ -118,12 +161,26 @@ export class MmOracle implements Engine<MmOp, Allowed> {
   }
 
   private objectPage(obj: PageObject, page: number): Store {
-    let s = obj.pages.get(page);
-    if (!s) {
-      s = new Store(this.zeros());
-      obj.pages.set(page, s);
+    const base = obj.hugetlb ? page - (page % this.huge) : page;
+    for (let p = base; p < (obj.hugetlb ? base + this.huge : page + 1); p++)
+      if (!obj.pages.has(p)) obj.pages.set(p, new Store(this.zeros()));
+    return obj.pages.get(page)!;
+  }
+
+  /**
+   * The fault of hugetlb memory, before any access: a shared mapping's page cache gets the whole huge page; a
+   * private mapping maps the file's huge page if the file has it, and otherwise gets a zeroed huge page of its own
+   * (hugetlb_no_page fills a page cache from shared mappings only: the file's later writes never show there).
+   */
+  private hugetlbFault(as: AddressSpace, e: Extent, page: number): void {
+    if (!e.hugetlb) return;
+    if (e.shared) {
+      this.objectPage(e.shared, MmOracle.objPage(e, page));
+      return;
     }
-    return s;
+    const base = page - (page % this.huge);
+    if (as.own.has(page) || e.file?.pages.has(MmOracle.objPage(e, base))) return;
+    for (let p = base; p < base + this.huge; p++) if (!as.own.has(p)) as.own.set(p, new Store(this.zeros()));
   }
 
   /** The index of the first extent ending after `page` (the one holding it, or the next one). */
@@ -187,6 +244,12 @@ export class MmOracle implements Engine<MmOp, Allowed> {
   /** The storage a write (or a coherent pin) of the page goes to: a private page becomes the process's own. */
   private own(as: AddressSpace, e: Extent, page: number): Store {
     if (e.shared) return this.objectPage(e.shared, MmOracle.objPage(e, page));
+    if (e.hugetlb && !as.own.has(page)) {
+      // hugetlb_wp copies the whole huge page
+      const base = page - (page % this.huge);
+      for (let p = base; p < base + this.huge; p++)
+        if (!as.own.has(p)) as.own.set(p, new Store(this.view(as, e, p).slice()));
+    }
     let s = as.own.get(page);
     if (!s) {
       s = new Store(e.file ? this.view(as, e, page).slice() : this.zeros());
@@ -204,7 +267,8 @@ export class MmOracle implements Engine<MmOp, Allowed> {
   private release(handle: number): boolean {
     const ref = this.refs.get(handle);
     if (!ref) return false;
-    for (const [i, store] of ref.stores.entries()) store.watchers.delete(ref.versions[i]!);
+    for (const [i, store] of ref.stores.entries())
+      for (const member of store.family ?? [store]) member.watchers.delete(ref.versions[i]!);
     this.refs.delete(handle);
     this.handles.give(handle);
     return true;
@@ -233,21 +297,62 @@ export class MmOracle implements Engine<MmOp, Allowed> {
     let answer: "yes" | "maybe" = "yes";
     for (let e = MmOracle.extentAt(as, start)!; e.end < end; ) {
       const next = MmOracle.extentAt(as, e.end);
-      if (!next) return "no";
-      const continues = (a: PageObject | null, b: PageObject | null): boolean =>
-        a === b && (!a || next.objStart === e.objStart + (e.end - e.start));
-      if (
-        next.prot !== e.prot ||
-        next.dontfork !== e.dontfork ||
-        next.wipeonfork !== e.wipeonfork ||
-        !continues(e.shared, next.shared) ||
-        !continues(e.file, next.file)
-      )
-        return "no";
+      if (!next || !MmOracle.mayJoin(e, next)) return "no";
       answer = "maybe";
       e = next;
     }
     return answer;
+  }
+
+  /**
+   * Whether extent `b`, which starts where `a` ends, may be in one VMA with it: nothing the oracle knows differs
+   * (prot, fork flags, THP advice, what is mapped and from where), and neither is hugetlb (those VMAs never merge,
+   * and the oracle splits one only where the kernel does).
+   */
+  private static mayJoin(a: Extent, b: Extent): boolean {
+    const continues = (x: PageObject | null, y: PageObject | null): boolean =>
+      x === y && (!x || b.objStart === a.objStart + (a.end - a.start));
+    return (
+      !a.hugetlb &&
+      !b.hugetlb &&
+      b.prot === a.prot &&
+      b.dontfork === a.dontfork &&
+      b.wipeonfork === a.wipeonfork &&
+      b.thpAdvice === a.thpAdvice &&
+      b.mergeable === a.mergeable &&
+      continues(a.shared, b.shared) &&
+      continues(a.file, b.file)
+    );
+  }
+
+  /**
+   * remap_move over [page, page + pages): each VMA's piece to the same offset from `to`, in address order; a
+   * hugetlb piece moves whole huge pages from and to huge boundaries. Pieces are extents, joined where they may
+   * be one VMA (`join`) or each apart.
+   */
+  private movePieces(as: AddressSpace, page: number, pages: number, to: number, join: boolean): MmObs {
+    const end = page + pages;
+    const runs: { start: number; end: number; last: Extent }[] = [];
+    for (let at = page; at < end; ) {
+      const e = MmOracle.extentAt(as, at);
+      const next = e ? Math.min(e.end, end) : Math.min(as.extents[MmOracle.after(as, at)]?.start ?? end, end);
+      if (e) {
+        const last = runs[runs.length - 1];
+        if (join && last && last.end === at && MmOracle.mayJoin(last.last, e)) [last.end, last.last] = [next, e];
+        else runs.push({ start: at, end: next, last: e });
+      }
+      at = next;
+    }
+    const window = this.geometry.pages;
+    for (const run of runs) {
+      const dest = to + (run.start - page);
+      const hugetlb = run.last.hugetlb;
+      const n = hugetlb ? this.roundUp(run.end - run.start) : run.end - run.start;
+      if (hugetlb && (run.start % this.huge || dest % this.huge || dest + n > window)) return err("EINVAL");
+      if (!this.mayUnmap(as, dest, dest + n)) return err("EINVAL");
+      MmOracle.move(as, run.start, n, dest);
+    }
+    return OK;
   }
 
   /** Move the mappings of [start, start + n) to `to` (what is mapped there is unmapped first), data and all. */
@@ -282,24 +387,37 @@ export class MmOracle implements Engine<MmOp, Allowed> {
     if (pages === 0 || newPages === 0) return err("EINVAL");
     if (page + pages > window || (to ?? page) + newPages > window) return err("EINVAL");
     if (to !== undefined && to < page + pages && page < to + newPages) return err("EINVAL");
-    if (!MmOracle.extentAt(as, page)) return err("EFAULT");
+    const first = MmOracle.extentAt(as, page);
+    if (!first) return err("EFAULT");
     if (to !== undefined && newPages === pages) {
-      // each mapped run moves to the same offset from `to`; holes stay holes, and what is mapped across from
-      // them stays too
-      const end = page + pages;
-      const runs: [number, number][] = [];
-      for (let at = page; at < end; ) {
-        const e = MmOracle.extentAt(as, at);
-        const next = e ? Math.min(e.end, end) : Math.min(as.extents[MmOracle.after(as, at)]?.start ?? end, end);
-        if (e) {
-          const last = runs[runs.length - 1];
-          if (last && last[1] === at) last[1] = next;
-          else runs.push([at, next]);
-        }
-        at = next;
+      // each mapped piece moves to the same offset from `to`; holes stay holes, and what is mapped across from
+      // them stays too. A hugetlb piece moves whole huge pages from and to huge boundaries, or fails (EINVAL).
+      // Where the oracle cannot tell whether extents that may join are one VMA, both answers are allowed when
+      // they differ (a piece's destination may cut a hugetlb mapping, failing after the pieces before it moved).
+      const before = { extents: as.extents.map((e) => ({ ...e })), own: new Map(as.own) };
+      const joined = this.movePieces(as, page, pages, to, true);
+      const after = { extents: as.extents, own: new Map(as.own) };
+      as.extents = before.extents.map((e) => ({ ...e }));
+      as.own.clear();
+      for (const [p, store] of before.own) as.own.set(p, store);
+      const apart = this.movePieces(as, page, pages, to, false);
+      if (deepEqual(joined, apart)) {
+        as.extents = after.extents;
+        as.own.clear();
+        for (const [p, store] of after.own) as.own.set(p, store);
+        return joined;
       }
-      for (const [s, e] of runs) MmOracle.move(as, s, e - s, to + (s - page));
-      return OK;
+      this.alternative = { obs: apart, as, extents: as.extents, own: new Map(as.own) };
+      as.extents = after.extents;
+      as.own.clear();
+      for (const [p, store] of after.own) as.own.set(p, store);
+      return { oneOf: [joined, apart] };
+    }
+    if (first.hugetlb) {
+      // lengths rounded up to huge pages, addresses aligned, never growing
+      [pages, newPages] = [this.roundUp(pages), this.roundUp(newPages)];
+      if (page % this.huge || (to ?? 0) % this.huge || newPages > pages) return err("EINVAL");
+      if (page + pages > window || (to ?? page) + newPages > window) return err("EINVAL");
     }
     const grows = newPages > pages;
     const checked = Math.min(pages, newPages);
@@ -307,14 +425,24 @@ export class MmOracle implements Engine<MmOp, Allowed> {
     if (one === "no") return err("EFAULT");
     const before = one === "maybe" ? { extents: as.extents.map((e) => ({ ...e })), own: new Map(as.own) } : undefined;
     let obs: MmObs = OK;
+    // the unmaps it makes (of the destination, of a shrink's tail) may not cut a hugetlb mapping (EINVAL)
+    // (mremap_to unmaps the destination, then shrinks, then moves)
+    const shrinks = !grows && newPages < pages;
     if (to !== undefined) {
-      MmOracle.unmap(as, to, to + newPages);
-      if (!grows) MmOracle.unmap(as, page + newPages, page + pages);
-      MmOracle.move(as, page, checked, to);
-      if (grows) MmOracle.grow(as, to + pages, to + newPages);
-    } else if (!grows) {
-      MmOracle.unmap(as, page + newPages, page + pages);
-    } else {
+      if (!this.mayUnmap(as, to, to + newPages)) obs = err("EINVAL");
+      else {
+        MmOracle.unmap(as, to, to + newPages);
+        if (shrinks && !this.mayUnmap(as, page + newPages, page + pages)) obs = err("EINVAL");
+        else {
+          if (shrinks) MmOracle.unmap(as, page + newPages, page + pages);
+          MmOracle.move(as, page, checked, to);
+          if (grows) MmOracle.grow(as, to + pages, to + newPages);
+        }
+      }
+    } else if (shrinks) {
+      if (!this.mayUnmap(as, page + newPages, page + pages)) obs = err("EINVAL");
+      else MmOracle.unmap(as, page + newPages, page + pages);
+    } else if (grows) {
       const end = page + pages;
       const last = MmOracle.extentAt(as, end - 1)!;
       const free = !as.extents.some((e) => e.start < page + newPages && e.end > end);
@@ -362,8 +490,9 @@ export class MmOracle implements Engine<MmOp, Allowed> {
       }
       case "fileRead":
       case "fileWrite": {
-        const file = this.files[op.file];
+        const file = (op.hugetlb ? this.hugetlbFiles : this.files)[op.file];
         if (!file) return err("EBADF");
+        if (op.op === "fileWrite" && file.hugetlb) return err("EINVAL"); // hugetlbfs has no write
         if (op.page >= pages) return err("EINVAL");
         if (op.op === "fileRead") return { data: Array.from(file.pages.get(op.page)?.data ?? this.zeros()) };
         if (op.cell >= cellsPerPage) return err("EINVAL");
@@ -382,7 +511,14 @@ export class MmOracle implements Engine<MmOp, Allowed> {
         };
         for (const [page, store] of as.own) {
           const e = MmOracle.extentAt(as, page)!;
-          if (!e.dontfork && !e.wipeonfork && !e.shared) child.own.set(page, new Store(store.data.slice()));
+          if (e.dontfork || e.wipeonfork || e.shared) continue;
+          const copy = new Store(store.data.slice());
+          if (e.hugetlb) {
+            copy.family = store.family ??= new Set([store]);
+            copy.family.add(copy);
+            for (const w of store.watchers) copy.watchers.add(w);
+          }
+          child.own.set(page, copy);
         }
         return { pid: this.addProc(child) };
       }
@@ -402,6 +538,7 @@ export class MmOracle implements Engine<MmOp, Allowed> {
         for (let page = op.page; page < op.page + n; page++) {
           const e = MmOracle.reach(as, page);
           if (!e) return SEGV;
+          this.hugetlbFault(as, e, page);
           out.push(Array.from(this.view(as, e, page)));
         }
         return op.pages === undefined ? { data: out[0]! } : { pages: out };
@@ -434,6 +571,7 @@ export class MmOracle implements Engine<MmOp, Allowed> {
         for (let page = op.page; page < op.page + n; page++) {
           const e = MmOracle.reach(as, page);
           if (!e || (op.write && e.prot !== "rw")) return err("EFAULT");
+          this.hugetlbFault(as, e, page);
           stores.push(
             coherent || e.shared || as.own.has(page) || !e.file
               ? this.own(as, e, page)
@@ -441,7 +579,9 @@ export class MmOracle implements Engine<MmOp, Allowed> {
           );
         }
         const versions = stores.map((store) => new Set([store.data.join(",")]));
-        if (!coherent) for (const [i, store] of stores.entries()) store.watchers.add(versions[i]!);
+        if (!coherent)
+          for (const [i, store] of stores.entries())
+            for (const member of store.family ?? [store]) member.watchers.add(versions[i]!);
         const handle = this.handles.take();
         this.refs.set(handle, {
           pid: op.pid,
@@ -458,21 +598,32 @@ export class MmOracle implements Engine<MmOp, Allowed> {
         return op.page >= pages ? err("EINVAL") : OK;
     }
     if (op.op === "mremap") return this.mremap(as, op.page, op.pages, op.newPages, op.to);
-    if (op.op === "mmap" && op.file !== undefined && !this.files[op.file]) return err("EBADF");
+    const files = op.op === "mmap" && op.hugetlb ? this.hugetlbFiles : this.files;
+    if (op.op === "mmap" && op.file !== undefined && !files[op.file]) return err("EBADF");
     if (op.pages === 0) return op.op === "mprotect" || op.op === "madvise" ? OK : err("EINVAL");
     if (op.page + op.pages > pages) return err("EINVAL");
     const end = op.page + op.pages;
     switch (op.op) {
       case "mmap": {
-        const file = op.file === undefined ? null : this.files[op.file]!;
-        const shared: PageObject | null = op.shared ? (file ?? { pages: new Map(), size: op.pages }) : null;
-        MmOracle.unmap(as, op.page, end);
+        // hugetlb: from a huge page, rounded up to whole ones
+        const hugetlb = op.hugetlb === true;
+        const to = hugetlb ? this.roundUp(end) : end;
+        if (hugetlb && (op.page % this.huge !== 0 || to > pages)) return err("EINVAL");
+        if (!this.mayUnmap(as, op.page, to)) return err("EINVAL");
+        const file = op.file === undefined ? null : files[op.file]!;
+        const shared: PageObject | null = op.shared
+          ? (file ?? { pages: new Map(), size: to - op.page, hugetlb })
+          : null;
+        MmOracle.unmap(as, op.page, to);
         const extent: Extent = {
           start: op.page,
-          end,
+          end: to,
           prot: op.prot,
           dontfork: false,
           wipeonfork: false,
+          hugetlb,
+          thpAdvice: null,
+          mergeable: false,
           shared,
           file: shared ? null : file,
           objStart: 0,
@@ -481,14 +632,21 @@ export class MmOracle implements Engine<MmOp, Allowed> {
         return OK;
       }
       case "munmap":
+        if (!this.mayUnmap(as, op.page, end)) return err("EINVAL");
         MmOracle.unmap(as, op.page, end);
         return OK;
       case "mprotect":
-        // Applied in address order from the start; the first unmapped page stops it with ENOMEM.
+        // Applied in address order from the start; the first unmapped page stops it with ENOMEM, a hugetlb
+        // mapping whose protection would change off a huge boundary with EINVAL.
         for (let at = op.page; at < end; ) {
           const e = MmOracle.extentAt(as, at);
           if (!e) return err("ENOMEM");
           const stop = Math.min(e.end, end);
+          if (e.prot !== op.prot && (this.cuts(as, at) || this.cuts(as, stop))) return err("EINVAL");
+          if (e.hugetlb && e.prot === op.prot) {
+            at = stop; // no change, no split (one off a huge boundary would be refused)
+            continue;
+          }
           MmOracle.split(as, at);
           MmOracle.split(as, stop);
           MmOracle.extentAt(as, at)!.prot = op.prot;
@@ -506,24 +664,41 @@ export class MmOracle implements Engine<MmOp, Allowed> {
             continue;
           }
           const stop = Math.min(e.end, end);
-          const flag = (set: (x: Extent) => void): void => {
+          // a flag that changes splits the mapping: off a huge boundary, a hugetlb one refuses (EINVAL)
+          const cut = this.cuts(as, at) || this.cuts(as, stop);
+          const flag = (changes: boolean, set: (x: Extent) => void): boolean => {
+            if (changes && cut) return false;
+            if (!changes && e.hugetlb) return true; // no change, no split
             MmOracle.split(as, at);
             MmOracle.split(as, stop);
             set(MmOracle.extentAt(as, at)!);
+            return true;
           };
+          let done = true;
           if (op.advice === "dontneed") {
-            MmOracle.dropOwn(as, at, stop); // private pages read zeros (or the file) again; shared ones keep their data
-          } else if (["hugepage", "nohugepage", "mergeable", "unmergeable"].includes(op.advice)) {
-            // THP and KSM advice changes no observation, but the VMA may split here: a place mremap may not cross
-            flag(() => {});
+            // private pages read zeros (or the file) again; shared ones keep their data. hugetlb: from a huge
+            // page, the end rounded down
+            if (e.hugetlb && at % this.huge !== 0) return err("EINVAL");
+            MmOracle.dropOwn(as, at, e.hugetlb ? stop - (stop % this.huge) : stop);
+          } else if (e.hugetlb && (op.advice === "pageout" || op.advice === "wipeonfork")) {
+            return err("EINVAL"); // no LRU pages to reclaim; hugetlb memory has a file
+          } else if (op.advice === "hugepage" || op.advice === "nohugepage") {
+            // THP advice changes no observation, but the VMA may split here: a place mremap may not cross
+            done = flag(e.thpAdvice !== op.advice, (x) => (x.thpAdvice = op.advice as "hugepage" | "nohugepage"));
+          } else if (op.advice === "mergeable") {
+            if (!e.hugetlb && !e.shared) flag(!e.mergeable, (x) => (x.mergeable = true)); // KSM leaves these alone
+          } else if (op.advice === "unmergeable") {
+            flag(e.mergeable, (x) => (x.mergeable = false));
           } else if (op.advice === "dontfork" || op.advice === "dofork") {
-            flag((x) => (x.dontfork = op.advice === "dontfork"));
+            const set = op.advice === "dontfork";
+            done = flag(e.dontfork !== set, (x) => (x.dontfork = set));
           } else if (op.advice === "wipeonfork") {
             if (e.shared || e.file) return err("EINVAL"); // private anonymous memory only
-            flag((x) => (x.wipeonfork = true));
+            flag(false, (x) => (x.wipeonfork = true));
           } else if (op.advice === "keeponfork") {
-            flag((x) => (x.wipeonfork = false));
-          } // hugepage, nohugepage, mergeable, unmergeable and pageout (swap is transparent) change no observation
+            done = flag(e.wipeonfork, (x) => (x.wipeonfork = false));
+          } // pageout (swap is transparent) changes no observation
+          if (!done) return err("EINVAL");
           at = stop;
         }
         return result;

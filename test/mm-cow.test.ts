@@ -67,6 +67,9 @@ const families: [string, string][] = [
   ["basic-cow--swapped-out-thp-2048k", "swap-fork-keeps-exclusive"],
   ["vmsplice-unmap-in-child--swapped-out-base-page", "swapin-reuse-by-mapcount"],
   ["vmsplice-unmap-in-child--swapped-out-pte-mapped-thp-64k", "swapin-reuse-by-mapcount"],
+  ["iouring-fork--hugetlb-2048k--mirrored", "fork-shares-pinned"],
+  ["ro-pin-on-ro-mapped-shared-page--hugetlb-2048k", "ro-pin-no-unshare"],
+  ["ro-longterm-pin--memfd-hugetlb-2048k", "ro-pin-no-unshare"],
 ];
 test.each(families)("%s catches mutant %s", async (name, mutant) => {
   expect(mmLayer.mutants.some((m) => m.name === mutant)).toBe(true);

@@ -180,6 +180,33 @@ export function mmOpKinds(g: MmGeometry, features: ReadonlySet<string>): fc.Weig
       { weight: 4, arbitrary: fc.record({ op: fc.constant("fileWrite" as const), file, page, cell, value }) },
     );
   }
+  if (has("hugetlb")) {
+    // MAP_HUGETLB memory and hugetlb memfds, mostly from a region's start (a huge page where the window allows);
+    // the other ops meet it at any page, so cuts off a huge boundary (EINVAL) come up too
+    const hugetlbFile =
+      (g.hugetlbFiles ?? 0) > 0 ? fc.option(fc.nat(g.hugetlbFiles! - 1), { nil: undefined }) : fc.constant(undefined);
+    const at = fc.oneof({ weight: 6, arbitrary: region.map((r) => r * stride) }, { weight: 1, arbitrary: page });
+    arbitraries.push({
+      weight: 4,
+      arbitrary: fc.tuple(pid, at, pages, prot, fc.boolean(), hugetlbFile).map(([p, pg, n, pr, shared, f]) => ({
+        op: "mmap" as const,
+        pid: p,
+        page: pg,
+        pages: n,
+        prot: pr,
+        shared,
+        hugetlb: true,
+        ...(f === undefined ? {} : { file: f }),
+      })),
+    });
+    if ((g.hugetlbFiles ?? 0) > 0)
+      arbitraries.push({
+        weight: 1,
+        arbitrary: fc
+          .tuple(fc.nat(g.hugetlbFiles! - 1), page)
+          .map(([f, pg]) => ({ op: "fileRead" as const, file: f, page: pg, hugetlb: true })),
+      });
+  }
   return arbitraries;
 }
 

@@ -53,6 +53,8 @@ export interface PageCache {
   readonly size: number;
   /** Pages reclaimed out of the cache (shmem_writeout to swap, or written back), by index: their contents. */
   readonly swapped: Map<number, Uint8Array>;
+  /** A hugetlb memfd: its pages are huge folios, keyed by their first index, never reclaimed. */
+  readonly hugetlb?: boolean;
 }
 
 export class Folio implements MmFrameView {
@@ -77,6 +79,8 @@ export class Folio implements MmFrameView {
   mmShared = false;
   /** In the swap cache: its first slot (folio->swap); the cache holds nr references. */
   swap: number | null = null;
+  /** A huge page from the hugetlb pool. */
+  hugetlb = false;
   readonly data: Uint8Array;
   constructor(
     readonly pfn: number,
@@ -118,6 +122,8 @@ export interface Vma extends MmVmaView {
   forkedAnon: boolean;
   /** VM_ACCOUNT: the mapping is charged as private writable memory (accountable_mapping, mprotect_fixup). */
   account: boolean;
+  /** VM_HUGETLB: split only at huge boundaries (hugetlb_vm_op_split), never merged (hugetlb_vm_ops has a close). */
+  readonly hugetlb: boolean;
 }
 
 export interface Pte extends MmPteView {
@@ -189,6 +195,8 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   readonly hugeZeroPfn: number;
   private nextPfn: number;
   private readonly files: PageCache[];
+  /** hugetlb memfds (their own numbering: ops name them with `hugetlb`). */
+  private readonly hugetlbFiles: PageCache[];
   /** anon_vma identities handed out so far. */
   private anonVmas = 0;
   /**
@@ -223,6 +231,14 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       users: 0,
       size: geometry.pages,
       swapped: new Map(),
+    }));
+    this.hugetlbFiles = Array.from({ length: geometry.hugetlbFiles ?? 0 }, () => ({
+      kind: "file" as const,
+      pages: new Map(),
+      users: 0,
+      size: geometry.pages,
+      swapped: new Map(),
+      hugetlb: true,
     }));
     this.ksm = this.newKsm({
       procs: this.procs,
@@ -292,9 +308,17 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       }
       case "fileRead":
       case "fileWrite": {
-        const file = this.files[op.file];
+        const file = this.fileOf(op.file, op.hugetlb);
         if (!file) return err("EBADF");
+        if (op.op === "fileWrite" && file.hugetlb) return err("EINVAL"); // hugetlbfs has no write_iter (vfs_write)
         if (!this.inWindow(op.page, 1)) return err("EINVAL");
+        if (op.op === "fileRead" && file.hugetlb) {
+          // hugetlbfs_read_iter: a hole reads as zeros, allocating nothing
+          const folio = file.pages.get(this.base(op.page));
+          return {
+            data: folio ? Array.from(this.pageData(folio.pfn + (op.page % this.huge))) : new Array<number>(cpp).fill(0),
+          };
+        }
         if (op.op === "fileRead") {
           const folio = file.pages.get(op.page); // shmem_file_read_iter: a hole reads as zeros, allocating nothing
           const swapped = folio ? undefined : file.swapped.get(op.page);
@@ -359,17 +383,22 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
         return OK;
     }
     if (op.op === "mremap") return this.mremap(proc, op.page, op.pages, op.newPages, op.to);
-    if (op.op === "mmap" && op.file !== undefined && !this.files[op.file]) return err("EBADF"); // fget before any length check
+    if (op.op === "mmap" && op.file !== undefined && !this.fileOf(op.file, op.hugetlb)) return err("EBADF"); // fget before any length check
     if (op.pages === 0) return op.op === "mprotect" || op.op === "madvise" ? OK : err("EINVAL"); // a zero length is fine only there
     if (!this.inWindow(op.page, op.pages)) return err("EINVAL");
     const end = op.page + op.pages;
     switch (op.op) {
-      case "mmap":
-        this.mmap(proc, op.page, end, op.prot, op.shared, op.file);
+      case "mmap": {
+        // ksys_mmap_pgoff rounds a hugetlb length up to whole huge pages; a MAP_FIXED address must be aligned
+        const hugetlb = op.hugetlb === true;
+        const to = hugetlb ? this.base(end + this.huge - 1) : end;
+        if (hugetlb && (op.page % this.huge !== 0 || to > this.geometry.pages)) return err("EINVAL");
+        if (!this.mayUnmap(proc, op.page, to)) return err("EINVAL"); // __mmap_region unmaps the range first
+        this.mmap(proc, op.page, to, op.prot, op.shared, op.file, hugetlb);
         return OK;
+      }
       case "munmap":
-        this.munmap(proc, op.page, end);
-        return OK;
+        return this.unmapWhole(proc, op.page, end) ? OK : err("EINVAL");
       case "mprotect":
         return this.mprotect(proc, op.page, end, op.prot);
       case "madvise":
@@ -379,6 +408,16 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
 
   private inWindow(page: number, pages: number): boolean {
     return pages >= 1 && page + pages <= this.geometry.pages;
+  }
+
+  /** File `n` of the regular files, or (`hugetlb`) of the hugetlb memfds. */
+  private fileOf(n: number, hugetlb: boolean | undefined): PageCache | undefined {
+    return (hugetlb ? this.hugetlbFiles : this.files)[n];
+  }
+
+  /** A VMA boundary at `vpage` would split a hugetlb VMA off a huge boundary: hugetlb_vm_op_split refuses (EINVAL). */
+  private cutsHugetlb(proc: Proc, vpage: number): boolean {
+    return vpage % this.huge !== 0 && findVma(proc.vmas, vpage)?.hugetlb === true;
   }
 
   /** The cells of page `pfn` (a view into its folio). */
@@ -433,7 +472,9 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       return vma.dontfork || !this.vmaNeedsCopy(vma) ? undefined : vma;
     };
     for (const [base, pmd] of [...parent.pmds]) {
-      if (copies(base)) this.copyHugePmd(parent, child, base, pmd);
+      const vma = copies(base);
+      if (vma?.hugetlb) this.copyHugetlbPmd(parent, child, vma, base, pmd);
+      else if (vma) this.copyHugePmd(parent, child, base, pmd);
     }
     // copy_pte_range allocates the child's table wherever the parent has one in a VMA it copies, empty or not
     for (const base of parent.tables) {
@@ -553,13 +594,22 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   // ---- VMAs
 
   /** mm/mmap.c do_mmap with MAP_FIXED: whatever was mapped in the range is unmapped first. */
-  private mmap(proc: Proc, start: number, end: number, prot: Prot, shared: boolean, file: number | undefined): void {
+  private mmap(
+    proc: Proc,
+    start: number,
+    end: number,
+    prot: Prot,
+    shared: boolean,
+    file: number | undefined,
+    hugetlb: boolean,
+  ): void {
     this.munmap(proc, start, end);
+    // shmem_zero_setup, or for MAP_HUGETLB hugetlb_file_setup (a private one's faults fill anonymous pages only)
     const cache =
       file !== undefined
-        ? this.files[file]
+        ? this.fileOf(file, hugetlb)!
         : shared
-          ? { kind: "shmem" as const, pages: new Map(), users: 1, size: end - start, swapped: new Map() } // shmem_zero_setup
+          ? { kind: "shmem" as const, pages: new Map(), users: 1, size: end - start, swapped: new Map(), hugetlb }
           : null;
     const vma: Vma = {
       start,
@@ -576,7 +626,8 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       pgoff: cache ? 0 : start, // do_mmap: a private anonymous mapping's vm_pgoff is its address (copy_vma keeps it once faulted)
       anonVma: 0,
       forkedAnon: false,
-      account: !shared && prot === "rw", // accountable_mapping: private and writable
+      account: !shared && prot === "rw" && !hugetlb, // accountable_mapping: private and writable, not hugetlbfs
+      hugetlb,
     };
     const i = proc.vmas.findIndex((v) => v.start >= end);
     proc.vmas.splice(i < 0 ? proc.vmas.length : i, 0, vma);
@@ -593,7 +644,8 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       a.hugepage === b.hugepage &&
       a.nohugepage === b.nohugepage &&
       a.mergeable === b.mergeable &&
-      a.account === b.account
+      a.account === b.account &&
+      a.hugetlb === b.hugetlb
     );
   }
 
@@ -607,7 +659,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
 
   /** mm/vma.c: whether `b`, which starts where `a` ends, may be merged into one VMA with it. */
   private static canMerge(a: Vma, b: Vma): boolean {
-    if (!MmModel.continues(a, b) || !MmModel.sameFlags(a, b, true)) return false;
+    if (a.hugetlb || !MmModel.continues(a, b) || !MmModel.sameFlags(a, b, true)) return false;
     // is_mergeable_anon_vma: one anon_vma (or none) for both; a forked one's chain cannot be taken over
     if (a.anonVma && b.anonVma) return a.anonVma === b.anonVma;
     if (a.anonVma) return !a.forkedAnon;
@@ -639,12 +691,20 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   /**
    * mm/vma.c vma_modify_flags: give the part [start, end) of `vma` new flags: split it out, change it, merge it
    * with its neighbours where they now agree. Nothing happens when the flags do not change (mprotect_fixup,
-   * madvise_update_vma return early): no split, no merge.
+   * madvise_update_vma return early): no split, no merge. A hugetlb VMA cut off a huge boundary is not changed:
+   * false (hugetlb_vm_op_split's EINVAL).
    */
-  private modifyVma(proc: Proc, vma: Vma, start: number, end: number, change: (v: Vma) => void): Vma | undefined {
+  private modifyVma(
+    proc: Proc,
+    vma: Vma,
+    start: number,
+    end: number,
+    change: (v: Vma) => void,
+  ): Vma | undefined | false {
     const probe = { ...vma };
     change(probe);
     if (MmModel.sameFlags(probe, vma, true)) return undefined;
+    if (this.cutsHugetlb(proc, start) || this.cutsHugetlb(proc, end)) return false;
     this.splitAt(proc, start);
     this.splitAt(proc, end);
     const part = findVma(proc.vmas, start)!;
@@ -754,16 +814,22 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     if (to !== undefined && newPages === pages) return this.remapMove(proc, page, pages, to);
     const vma = findVma(proc.vmas, page);
     if (!vma) return err("EFAULT");
+    if (vma.hugetlb) {
+      // align_hugetlb: lengths rounded up to huge pages, addresses aligned, never growing
+      [pages, newPages] = [this.base(pages + this.huge - 1), this.base(newPages + this.huge - 1)];
+      if (page % this.huge || (to ?? 0) % this.huge || newPages > pages) return err("EINVAL");
+      if (!this.inWindow(page, pages) || !this.inWindow(to ?? page, newPages)) return err("EINVAL");
+    }
     const grows = newPages > pages;
     if ((to !== undefined || grows) && Math.min(pages, newPages) > vma.end - page) return err("EFAULT");
     if (to !== undefined) {
-      this.munmap(proc, to, to + newPages); // mremap_to: the destination first
-      if (!grows) this.munmap(proc, page + newPages, page + pages); // shrink_vma
+      if (!this.unmapWhole(proc, to, to + newPages)) return err("EINVAL"); // mremap_to: the destination first
+      if (!grows && !this.unmapWhole(proc, page + newPages, page + pages)) return err("EINVAL"); // shrink_vma
       this.moveVma(proc, page, Math.min(pages, newPages), to, newPages);
       return OK;
     }
     if (!grows) {
-      if (newPages < pages) this.munmap(proc, page + newPages, page + pages); // shrink_vma
+      if (newPages < pages && !this.unmapWhole(proc, page + newPages, page + pages)) return err("EINVAL"); // shrink_vma
       return OK;
     }
     // vrm_can_expand_in_place: the range reaches the VMA's end and nothing is mapped where it would grow
@@ -779,12 +845,36 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     const end = page + pages;
     for (let at = page, vma = this.nextVma(proc, at, end); vma; vma = this.nextVma(proc, at, end)) {
       const s = Math.max(at, vma.start);
-      const e = Math.min(end, vma.end);
-      this.munmap(proc, to + (s - page), to + (e - page)); // mremap_to on this piece: its destination first
-      this.moveVma(proc, s, e - s, to + (s - page), e - s);
-      at = e;
+      const dest = to + (s - page);
+      let n = Math.min(end, vma.end) - s;
+      if (vma.hugetlb) {
+        // check_prep_vma → align_hugetlb on this piece
+        n = this.base(n + this.huge - 1);
+        if (s % this.huge || dest % this.huge || !this.inWindow(dest, n)) return err("EINVAL");
+      }
+      if (!this.unmapWhole(proc, dest, dest + n)) return err("EINVAL"); // mremap_to on this piece: its destination first
+      this.moveVma(proc, s, n, dest, n);
+      at = s + n;
     }
     return OK;
+  }
+
+  /**
+   * mm/vma.c vms_gather_munmap_vmas splits the VMAs at the range's start, then at its end: false (EINVAL) where a
+   * split would cut a hugetlb VMA off a huge boundary (hugetlb_vm_op_split); a split made at the start stays.
+   */
+  private mayUnmap(proc: Proc, start: number, end: number): boolean {
+    if (this.cutsHugetlb(proc, start)) return false;
+    if (!this.cutsHugetlb(proc, end)) return true;
+    this.splitAt(proc, start);
+    return false;
+  }
+
+  /** do_munmap: refused (false, EINVAL) where it would cut a hugetlb VMA off a huge boundary. */
+  private unmapWhole(proc: Proc, start: number, end: number): boolean {
+    if (!this.mayUnmap(proc, start, end)) return false;
+    this.munmap(proc, start, end);
+    return true;
   }
 
   /**
@@ -822,7 +912,8 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       const oldBase = this.base(old);
       const whole = extent === huge && !proc.tables.has(neu) && !proc.pmds.has(neu);
       const pmd = proc.pmds.get(oldBase);
-      if (pmd && whole) {
+      // move_hugetlb_page_tables moves a hugetlb entry as it is (its range is whole huge pages)
+      if (pmd && (whole || (pmd.pfn !== this.hugeZeroPfn && this.folioOf(pmd.pfn).hugetlb))) {
         proc.pmds.delete(oldBase);
         proc.pmds.set(neu, pmd);
         if (pmd.pfn !== this.hugeZeroPfn) {
@@ -873,12 +964,13 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       // that never had an anon_vma is uncharged again
       const account = (v: Vma): boolean =>
         prot === "rw"
-          ? v.account || (!v.shared && v.prot !== "rw")
+          ? v.account || (!v.shared && v.prot !== "rw" && !v.hugetlb)
           : v.account && !(v.cache === null && !v.shared && !v.anonVma);
       const vma = this.modifyVma(proc, old, s, e, (v) => {
         v.account = account(v);
         v.prot = prot;
       });
+      if (vma === false) return err("EINVAL");
       if (vma) this.changeProtection(proc, vma, s, e);
       at = e;
     }
@@ -892,8 +984,9 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
         if (!entry.writable) return;
         entry.writable = false;
         for (let i = 0; i < pages; i++) this.tlbFlushPage(proc, vpage + i);
-      } else if (!entry.writable && (vma.shared || this.canChangePrivateWritable(pfn))) {
-        entry.writable = true; // shmem's vm_page_prot is writable; private: can_change_pte_writable
+      } else if (!entry.writable && (vma.shared || (!vma.hugetlb && this.canChangePrivateWritable(pfn)))) {
+        // shmem's vm_page_prot is writable; private: can_change_pte_writable (hugetlb_change_protection never tries)
+        entry.writable = true;
       } else return;
       this.touched.keys.add(key);
     };
@@ -922,9 +1015,18 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       const e = Math.min(end, old.end);
       at = e;
       const vma = old;
-      const flags = (change: (v: Vma) => void): void => void this.modifyVma(proc, vma, s, e, change); // madvise_update_vma
+      let refused = false;
+      const flags = (change: (v: Vma) => void): void => {
+        refused = this.modifyVma(proc, vma, s, e, change) === false; // madvise_update_vma
+      };
       switch (advice) {
         case "dontneed": // no VMA change: only the page tables of the range
+          if (vma.hugetlb) {
+            // madvise_dontneed_free_valid_vma: a hugetlb range starts at a huge page; its end is rounded down
+            if (s % this.huge !== 0) return err("EINVAL");
+            if (this.base(e) > s) this.madviseDontneed(proc, s, this.base(e));
+            break;
+          }
           this.madviseDontneed(proc, s, e);
           break;
         case "dontfork":
@@ -934,7 +1036,8 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
           flags((v) => (v.dontfork = false));
           break;
         case "wipeonfork":
-          if (vma.shared || vma.file !== null) return err("EINVAL"); // madvise_vma_behavior: anonymous private only
+          // madvise_vma_behavior: anonymous private only (MAP_HUGETLB memory has a hugetlbfs file)
+          if (vma.shared || vma.file !== null || vma.hugetlb) return err("EINVAL");
           flags((v) => (v.wipeonfork = true));
           break;
         case "keeponfork":
@@ -952,8 +1055,8 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
             v.nohugepage = true;
           });
           break;
-        case "mergeable": // ksm_madvise: VM_SHARED mappings are silently left alone (vma_ksm_compatible)
-          if (vma.shared || vma.mergeable) break;
+        case "mergeable": // ksm_madvise: VM_SHARED and VM_HUGETLB mappings are silently left alone (vma_ksm_compatible)
+          if (vma.shared || vma.hugetlb || vma.mergeable) break;
           this.ksm.enter(proc.pid);
           flags((v) => (v.mergeable = true));
           break;
@@ -962,9 +1065,11 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
           flags((v) => (v.mergeable = false));
           break;
         case "pageout":
+          if (vma.hugetlb) return err("EINVAL"); // madvise_pageout: !can_madv_lru_vma
           this.pageout(proc, s, e);
           break;
       }
+      if (refused) return err("EINVAL");
     }
     return hole || at < end ? err("ENOMEM") : OK;
   }
@@ -1232,6 +1337,10 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     const vma = findVma(proc.vmas, vpage);
     if (!vma || (write && vma.prot !== "rw")) return false; // bad_area / access_error
     const base = this.base(vpage);
+    if (vma.hugetlb) {
+      this.hugetlbFault(proc, vma, base, write, unshare);
+      return true;
+    }
     const pmd = proc.pmds.get(base);
     if (pmd) {
       if ((write && !pmd.writable) || unshare) this.doHugePmdWpPage(proc, vma, base, pmd, vpage, unshare);
@@ -1471,6 +1580,127 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   protected splitAndRetry(proc: Proc, vma: Vma, base: number, vpage: number, unshare: boolean): void {
     this.splitPmd(proc, base);
     this.doWpPage(proc, vma, vpage, proc.ptes.get(vpage)!, unshare);
+  }
+
+  // ---- hugetlb (feature "hugetlb"): huge pages from the pool, each mapped whole by one PMD-level entry, never
+  // split; no zero page; copy-on-write copies the huge page, and reuse asks the mapcount, not the refcount
+
+  /** mm/hugetlb.c hugetlb_fault: the huge page at `base` is faulted in, or written to or unshared. */
+  private hugetlbFault(proc: Proc, vma: Vma, base: number, write: boolean, unshare: boolean): void {
+    const pmd = proc.pmds.get(base);
+    if (!pmd) this.hugetlbNoPage(proc, vma, base, write);
+    else if ((write && !pmd.writable) || unshare) this.hugetlbWp(proc, vma, base, pmd, unshare);
+  }
+
+  /**
+   * mm/hugetlb.c hugetlb_no_page: the page cache's huge page if it has one; else a new zeroed one, added to the page
+   * cache of a shared mapping, or (a private mapping) anonymous and exclusive. Mapped writable only in a shared
+   * writable VMA (make_huge_pte); a write in a private one goes on to hugetlb_wp at once.
+   */
+  private hugetlbNoPage(proc: Proc, vma: Vma, base: number, write: boolean): void {
+    const key = keyOf(proc.pid, base);
+    const cache = vma.cache;
+    const index = vma.pgoff + (base - vma.start);
+    let folio = cache?.pages.get(index);
+    if (!folio && cache && vma.shared) {
+      folio = this.newHugetlbFolio(false, cache); // hugetlb_add_to_page_cache: the cache's reference
+      cache.pages.set(index, folio);
+      folio.refcount++;
+    } else if (!folio) {
+      this.anonVmaPrepare(proc, vma); // vmf_anon_prepare
+      folio = this.newHugetlbFolio(true, null); // hugetlb_add_new_anon_rmap
+      folio.pageExclusive[0] = true;
+    } else folio.refcount++;
+    this.addHugetlbRmap(folio, key);
+    const writable = vma.shared && vma.prot === "rw";
+    const pmd: Pte = { pfn: folio.pfn, writable, dirty: writable, young: true };
+    proc.pmds.set(base, pmd);
+    this.touched.keys.add(key);
+    if (write && !vma.shared) this.hugetlbWp(proc, vma, base, pmd, false);
+  }
+
+  /**
+   * mm/hugetlb.c hugetlb_wp: a shared mapping is made writable; an anonymous huge page mapped once is reused
+   * (folio_mapcount == 1: a GUP reference elsewhere does not stop it, cow.c's expected vmsplice leaks); otherwise a
+   * copy of the whole huge page replaces it, writable, or read-only for an unshare.
+   */
+  private hugetlbWp(proc: Proc, vma: Vma, base: number, pmd: Pte, unshare: boolean): void {
+    const key = keyOf(proc.pid, base);
+    const old = this.folioOf(pmd.pfn);
+    if (vma.shared || this.hugetlbCanReuse(old)) {
+      if (old.anon) old.pageExclusive[0] = true; // folio_move_anon_rmap + SetPageAnonExclusive
+      this.touched.frames.add(old.pfn);
+      if (!unshare) [pmd.writable, pmd.dirty, pmd.young] = [true, true, true];
+      this.touched.keys.add(key);
+      return;
+    }
+    this.anonVmaPrepare(proc, vma); // vmf_anon_prepare
+    const copy = this.newHugetlbFolio(true, null, old.data); // copy_user_large_folio
+    this.copiedPages += this.huge;
+    copy.pageExclusive[0] = true;
+    for (let i = 0; i < this.huge; i++) this.tlbFlushPage(proc, base + i); // huge_ptep_clear_flush
+    this.removeHugetlbRmap(old, key);
+    this.putFolio(old);
+    this.addHugetlbRmap(copy, key);
+    proc.pmds.set(base, { pfn: copy.pfn, writable: !unshare, dirty: !unshare, young: true });
+    this.touched.keys.add(key);
+  }
+
+  /** hugetlb_wp's reuse test: an anonymous page mapped once (folio_mapcount, not the refcount). */
+  protected hugetlbCanReuse(folio: Folio): boolean {
+    return folio.anon && folio.mapcount === 1;
+  }
+
+  /**
+   * mm/hugetlb.c copy_hugetlb_page_range, one entry of a COW mapping: shared, write-protected on both sides; but an
+   * exclusive anonymous page that may be pinned (hugetlb_try_dup_anon_rmap fails) is copied for the child now,
+   * writable, and the parent keeps its own as it was.
+   */
+  protected copyHugetlbPmd(parent: Proc, child: Proc, vma: Vma, base: number, pmd: Pte): void {
+    const childKey = keyOf(child.pid, base);
+    const folio = this.folioOf(pmd.pfn);
+    this.touched.keys.add(childKey);
+    if (this.needsCowForDma(parent, folio, 0)) {
+      const copy = this.newHugetlbFolio(true, null, folio.data); // hugetlb_install_folio
+      this.copiedPages += this.huge;
+      copy.pageExclusive[0] = true;
+      this.addHugetlbRmap(copy, childKey);
+      child.pmds.set(base, { pfn: copy.pfn, writable: vma.prot === "rw", dirty: true, young: true });
+      return;
+    }
+    folio.refcount++;
+    this.addHugetlbRmap(folio, childKey);
+    if (folio.anon) folio.pageExclusive[0] = false; // hugetlb_try_dup_anon_rmap
+    if (pmd.writable) {
+      pmd.writable = false; // huge_ptep_set_wrprotect
+      this.touched.keys.add(keyOf(parent.pid, base));
+    }
+    child.pmds.set(base, { pfn: pmd.pfn, writable: false, dirty: pmd.dirty, young: pmd.young });
+  }
+
+  /** A huge page from the pool (alloc_hugetlb_folio), zeroed or a copy of `from`: one reference, the caller's. */
+  private newHugetlbFolio(anon: boolean, cache: PageCache | null, from?: Uint8Array): Folio {
+    const folio = this.allocFolio(this.huge, anon, cache, from);
+    folio.hugetlb = true;
+    return folio;
+  }
+
+  /** hugetlb_add_anon_rmap / hugetlb_add_file_rmap: one more mapping of the whole folio (the caller holds its reference). */
+  private addHugetlbRmap(folio: Folio, key: number): void {
+    folio.entireMapcount++;
+    folio.mapcount++;
+    this.mmIdAdd(folio, pidOf(key));
+    folio.pmds.add(key);
+    this.touched.frames.add(folio.pfn);
+  }
+
+  /** hugetlb_remove_rmap. */
+  private removeHugetlbRmap(folio: Folio, key: number): void {
+    folio.entireMapcount--;
+    folio.mapcount--;
+    this.mmIdSub(folio, pidOf(key));
+    folio.pmds.delete(key);
+    this.touched.frames.add(folio.pfn);
   }
 
   // ---- swap (one device, SWP_SYNCHRONOUS_IO as zram; vm.page-cluster 0: no readahead)
@@ -1832,7 +2062,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   protected collapse(proc: Proc, base: number): void {
     if (proc.pmds.has(base) || base + this.huge > this.geometry.pages) return;
     const vma = findVma(proc.vmas, base);
-    if (!vma || vma.shared || vma.cache || vma.nohugepage || vma.end < base + this.huge) return;
+    if (!vma || vma.hugetlb || vma.shared || vma.cache || vma.nohugepage || vma.end < base + this.huge) return;
     if (!vma.anonVma || !proc.tables.has(base)) return; // hugepage_vma_revalidate needs an anon_vma; find_pmd_or_thp_or_none: SCAN_PMD_NULL
     const suitable = (): boolean => {
       const small = new Set<Folio>();

@@ -30,6 +30,8 @@ export const mmStateJsonSchema = z.object({
       cache: z.enum(["shmem", "file"]).nullable(),
       /** In the swap cache: its first slot. */
       swap: n.nullable().optional(),
+      /** A hugetlb folio (feature "hugetlb"). */
+      hugetlb: z.boolean().optional(),
       rmap: z.array(at),
       pmds: z.array(at),
       data: z.array(z.number().int().min(0).max(255)),
@@ -51,6 +53,7 @@ export const mmStateJsonSchema = z.object({
           nohugepage: z.boolean(),
           mergeable: z.boolean(),
           file: n.nullable(),
+          hugetlb: z.boolean().optional(),
         }),
       ),
       ptes: z.array(entry),
@@ -105,6 +108,7 @@ export function encodeMmState(s: MmState): MmStateJson {
       zero: f.zero,
       cache: f.cache,
       ...(f.swap == null ? {} : { swap: f.swap }),
+      ...(f.hugetlb ? { hugetlb: true } : {}),
       rmap: keys(f.rmap),
       pmds: keys(f.pmds),
       data: Array.from(f.data),
@@ -112,17 +116,18 @@ export function encodeMmState(s: MmState): MmStateJson {
     procs: [...s.procs.values()].map((p) => ({
       pid: p.pid,
       hasPinned: p.hasPinned,
-      vmas: p.vmas.map(({ start, end, prot, shared, dontfork, wipeonfork, hugepage, nohugepage, mergeable, file }) => ({
-        start,
-        end,
-        prot,
-        shared,
-        dontfork,
-        wipeonfork,
-        hugepage,
-        nohugepage,
-        mergeable,
-        file,
+      vmas: p.vmas.map((v) => ({
+        start: v.start,
+        end: v.end,
+        prot: v.prot,
+        shared: v.shared,
+        dontfork: v.dontfork,
+        wipeonfork: v.wipeonfork,
+        hugepage: v.hugepage,
+        nohugepage: v.nohugepage,
+        mergeable: v.mergeable,
+        file: v.file,
+        ...(v.hugetlb ? { hugetlb: true } : {}),
       })),
       ptes: entries(p.ptes),
       pmds: entries(p.pmds),
@@ -198,7 +203,7 @@ export function renderMmState(s: MmState): string {
     `${e.writable ? "w" : "-"}${e.dirty ? "d" : "-"}${e.young ? "y" : "-"}`;
   for (const p of s.procs.values()) {
     const vmas = p.vmas.map((v) => {
-      const flags = ["dontfork", "wipeonfork", "hugepage", "nohugepage", "mergeable"].filter(
+      const flags = ["hugetlb", "dontfork", "wipeonfork", "hugepage", "nohugepage", "mergeable"].filter(
         (f) => v[f as keyof typeof v],
       );
       const kind = `${v.shared ? "shared" : "private"}${v.file !== null ? ` file ${v.file}` : ""}`;
@@ -230,7 +235,7 @@ export function renderMmState(s: MmState): string {
       f.nr > 1
         ? `  THP ×${f.nr} entire ${f.entireMapcount} pin ${f.pincount}  pages map [${f.pageMapcount}] excl [${f.pageExclusive.map((e) => (e ? 1 : 0))}]`
         : "";
-    const flags = `${f.anonExclusive ? "  exclusive" : ""}${f.ksm ? (f.ksmStable ? "  ksm" : "  ksm (no stable node)") : ""}${f.cache ? `  ${f.cache}-cache` : ""}${f.swap == null ? "" : `  swap-cache slot ${f.swap}`}`;
+    const flags = `${f.anonExclusive ? "  exclusive" : ""}${f.ksm ? (f.ksmStable ? "  ksm" : "  ksm (no stable node)") : ""}${f.cache ? `  ${f.cache}-cache` : ""}${f.swap == null ? "" : `  swap-cache slot ${f.swap}`}${f.hugetlb ? "  hugetlb" : ""}`;
     lines.push(
       `frame ${f.pfn}  ref ${f.refcount}  map ${f.mapcount}${flags}${large}  rmap ${rmap || "-"}${pmds ? `  pmd ${pmds}` : ""}`,
     );

@@ -36,11 +36,27 @@ export const mmGeometrySchema = z
     hugeOrder: z.number().int().min(1).max(MM_MAX_HUGE_ORDER),
     /** Regular files the ops may name (0..files-1), each `pages` pages long, all zeros at boot. */
     files: z.number().int().min(0).max(MM_MAX_FILES),
+    /**
+     * hugetlb memfds (MFD_HUGETLB) the ops may name with `hugetlb: true` (0..hugetlbFiles-1, feature "hugetlb"),
+     * each the window's whole huge pages long, all zeros at boot; absent: none.
+     */
+    hugetlbFiles: z.number().int().min(0).max(MM_MAX_FILES).optional(),
   })
-  .strict();
+  .strict()
+  .refine((g) => !g.hugetlbFiles || g.pages % (1 << g.hugeOrder) === 0, {
+    message: "with hugetlbFiles, pages must be whole huge pages (a hugetlb file's size is)",
+    path: ["pages"],
+  });
 export type MmGeometry = z.infer<typeof mmGeometrySchema>;
 
-export const defaultMmGeometry: MmGeometry = { pageSize: 4096, cellsPerPage: 4, pages: 16, hugeOrder: 2, files: 2 };
+export const defaultMmGeometry: MmGeometry = {
+  pageSize: 4096,
+  cellsPerPage: 4,
+  pages: 16,
+  hugeOrder: 2,
+  files: 2,
+  hugetlbFiles: 1,
+};
 /** The "mthp" flavour: huge pages of 2^3 pages, so anonymous THPs of order 2 (feature "mthp") sit below the PMD. */
 export const mthpGeometry: Partial<MmGeometry> = { hugeOrder: 3, pages: 32 };
 
@@ -86,8 +102,23 @@ export const mmOpSchema = z.discriminatedUnion("op", [
   z.object({ op: z.literal("fork"), pid }).strict(),
   z.object({ op: z.literal("exit"), pid }).strict(),
   z.object({ op: z.literal("exec"), pid }).strict(),
-  /** With `file`, a mapping of that file from its page 0 (feature "file"); without, anonymous memory. */
-  z.object({ op: z.literal("mmap"), pid, page, pages, prot, shared: z.boolean(), file: file.optional() }).strict(),
+  /**
+   * With `file`, a mapping of that file from its page 0 (feature "file"); without, anonymous memory. `hugetlb`
+   * (feature "hugetlb"): huge pages from the hugetlb pool, MAP_HUGETLB for anonymous memory, and with `file` the
+   * hugetlb memfd of that number; the range starts at a huge page and is rounded up to whole ones.
+   */
+  z
+    .object({
+      op: z.literal("mmap"),
+      pid,
+      page,
+      pages,
+      prot,
+      shared: z.boolean(),
+      file: file.optional(),
+      hugetlb: z.boolean().optional(),
+    })
+    .strict(),
   z.object({ op: z.literal("munmap"), pid, page, pages }).strict(),
   z.object({ op: z.literal("mprotect"), pid, page, pages, prot }).strict(),
   z.object({ op: z.literal("madvise"), pid, page, pages, advice: madviseAdvice }).strict(),
@@ -129,9 +160,9 @@ export const mmOpSchema = z.discriminatedUnion("op", [
   z
     .object({ op: z.literal("thpPolicy"), order: z.number().int().min(0).max(MM_MAX_HUGE_ORDER), enabled: thpMode })
     .strict(),
-  // feature "file": read(2) and write(2) of one page of a file
-  z.object({ op: z.literal("fileRead"), file, page }).strict(),
-  z.object({ op: z.literal("fileWrite"), file, page, cell, value }).strict(),
+  // feature "file": read(2) and write(2) of one page of a file (`hugetlb`: of a hugetlb memfd, feature "hugetlb")
+  z.object({ op: z.literal("fileRead"), file, page, hugetlb: z.boolean().optional() }).strict(),
+  z.object({ op: z.literal("fileWrite"), file, page, cell, value, hugetlb: z.boolean().optional() }).strict(),
 ]);
 export type MmOp = z.infer<typeof mmOpSchema>;
 
@@ -164,9 +195,9 @@ function opFeature(op: MmOp): MmFeature | undefined {
       return "mthp";
     case "fileRead":
     case "fileWrite":
-      return "file";
+      return op.hugetlb ? "hugetlb" : "file";
     case "mmap":
-      return op.file === undefined ? undefined : "file";
+      return op.hugetlb ? "hugetlb" : op.file === undefined ? undefined : "file";
     case "madvise":
       if (op.advice === "hugepage" || op.advice === "nohugepage") return "thp";
       if (op.advice === "mergeable" || op.advice === "unmergeable") return "ksm";
@@ -181,7 +212,19 @@ function opFeature(op: MmOp): MmFeature | undefined {
  * "pin" (every FOLL_PIN kind) implies "longterm" (writable longterm pins: io_uring fixed buffers, and pinWrite),
  * which implies "gup" (FOLL_GET): an engine lists every feature it offers.
  */
-export const MM_FEATURES = ["gup", "pin", "longterm", "thp", "ksm", "file", "range", "mremap", "mthp", "swap"] as const;
+export const MM_FEATURES = [
+  "gup",
+  "pin",
+  "longterm",
+  "thp",
+  "ksm",
+  "file",
+  "range",
+  "mremap",
+  "mthp",
+  "swap",
+  "hugetlb",
+] as const;
 export type MmFeature = (typeof MM_FEATURES)[number];
 
 /** Errors are errno names as Linux returns them; a fault is what the MMU delivered (SIGSEGV). */
@@ -303,6 +346,8 @@ export interface MmFrameView {
   readonly data: ArrayLike<number>;
   /** In the swap cache: the first of its nr swap slots (folio->swap), which hold nr references; absent: not. */
   readonly swap?: number | null;
+  /** A hugetlb folio (a huge page from the pool, mapped whole by one PMD-level entry, never split); absent: not. */
+  readonly hugetlb?: boolean;
 }
 
 /** A swap PTE (feature "swap"): the slot the page's contents are in, and the PageAnonExclusive it remembers. */
@@ -348,8 +393,10 @@ export interface MmVmaView {
   readonly hugepage: boolean;
   readonly nohugepage: boolean;
   readonly mergeable: boolean;
-  /** The file mapped (from its page 0), if any. */
+  /** The file mapped (from its page 0), if any (a hugetlb memfd's number when `hugetlb`). */
   readonly file: number | null;
+  /** VM_HUGETLB: huge pages from the pool, at huge-aligned boundaries only (feature "hugetlb"; absent: not). */
+  readonly hugetlb?: boolean;
 }
 
 export interface MmProcView {

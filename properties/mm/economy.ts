@@ -64,6 +64,20 @@ const span = (op: MmOp): number =>
   op.op === "fill" ? op.pages : op.op === "read" || op.op === "pin" ? (op.pages ?? 1) : 1;
 
 /**
+ * The huge pages of an access op's range that lie in hugetlb VMAs (feature "hugetlb"): each one is faulted in,
+ * and copied on write, whole.
+ */
+function hugetlbPages(op: MmOp, s: MmState): number {
+  if (!("pid" in op) || !["read", "write", "fill", "pin"].includes(op.op)) return 0;
+  const vmas = s.procs.get(op.pid)?.vmas ?? [];
+  const huge = hugeSize(s.geometry);
+  const page = (op as { page: number }).page;
+  let n = 0;
+  for (let base = page - (page % huge); base < page + span(op); base += huge) if (findVma(vmas, base)?.hugetlb) n++;
+  return n;
+}
+
+/**
  * Base pages an op may copy: a write or a pin breaks COW on one page (a fill or a pin of a range on each of its
  * pages); collapse copies a huge page; unmerging copies each KSM page (mremap unmerges what it moves); a KSM scan
  * copies only where a merge failed on a page held by a reference (break_cow).
@@ -73,7 +87,7 @@ function copyBudget(op: MmOp, s: MmState): number {
     case "write":
     case "fill":
     case "pin":
-      return span(op);
+      return span(op) + hugetlbPages(op, s) * hugeSize(s.geometry); // hugetlb_wp copies the whole huge page
     case "mremap":
       return op.pages;
     case "collapse":
@@ -102,7 +116,7 @@ function folioBudget(op: MmOp, s: MmState): number {
     case "read": {
       // Untouched anonymous memory reads the zero page (or the huge zero page): only a page cache may fill in.
       const vmas = s.procs.get(op.pid)?.vmas ?? [];
-      let folios = 0;
+      let folios = hugetlbPages(op, s); // hugetlb has no zero page: a read faults in a huge page
       for (let vpage = op.page; vpage < op.page + span(op); vpage++) {
         const vma = findVma(vmas, vpage);
         if (!(vma && !vma.shared && vma.file === null)) folios++;
@@ -129,7 +143,7 @@ function folioBudget(op: MmOp, s: MmState): number {
 
 export const faultAllocatesOne = perOp(
   "fault-allocates-one",
-  "a write or pin allocates at most one folio (of a private file page two: the page-cache page and its copy), a read of anonymous memory none, besides one per swap entry read back; a huge folio only for a write or pin of untouched memory, or a collapse; other ops nothing",
+  "a write or pin allocates at most one folio (of a private file page two: the page-cache page and its copy), a read of anonymous memory none (of hugetlb memory one per huge page), besides one per swap entry read back; a huge folio only for a write or pin of untouched memory, a collapse, or hugetlb memory; other ops nothing",
   (op, used, s) => {
     // do_swap_page: each swap entry an op takes back may allocate the folio it reads into, a large one too
     // (alloc_swap_folio), as long as swap entries went
@@ -141,8 +155,9 @@ export const faultAllocatesOne = perOp(
     if (huge && swappedIn && used.pages > folioBudget(op, s) * hugeSize(s.geometry) + swappedIn)
       return `${op.op} allocated ${used.pages} page(s) reading back ${swappedIn} swap entries`;
     const write = op.op === "write" || op.op === "fill" || op.op === "pin";
-    // a range may copy one page and fault a THP into untouched memory further on
-    if (huge && !swappedIn && !(op.op === "collapse" || (write && (used.copies === 0 || span(op) > 1)))) {
+    // a range may copy one page and fault a THP into untouched memory further on; hugetlb memory comes in huge pages
+    const allowed = op.op === "collapse" || (write && (used.copies === 0 || span(op) > 1)) || hugetlbPages(op, s) > 0;
+    if (huge && !swappedIn && !allowed) {
       return `${op.op} allocated a huge folio${used.copies ? " while copying" : ""}`;
     }
     return undefined;
@@ -223,14 +238,24 @@ export const unwrittenPagesStayShared: Property<MmOp, MmObs, MmState> = {
         switch (op.op) {
           case "write":
           case "fill":
-          case "pin":
+          case "pin": {
+            // a hugetlb CoW copies the whole huge page
+            const [from, to] = hugetlbPages(op, s) ? [op.page - (op.page % huge), op.page + span(op) + huge] : [0, 0];
             forget(op.pid, op.page, op.page + span(op));
+            if (to) forget(op.pid, from, to);
             break;
-          case "mremap":
-            // what moved (a move of several VMAs keeps each one's offset), and where it went
-            forget(op.pid, op.page, op.page + op.pages);
-            forget(op.pid, op.to ?? op.page, (op.to ?? op.page) + Math.max(op.pages, op.newPages));
+          }
+          case "mremap": {
+            // what moved (a move of several VMAs keeps each one's offset), and where it went; hugetlb lengths
+            // are rounded up to whole huge pages
+            const lo = Math.min(op.page, op.to ?? op.page);
+            const hi = Math.max(op.page + op.pages, (op.to ?? op.page) + Math.max(op.pages, op.newPages)) + huge;
+            const vmas = s.procs.get(op.pid)?.vmas ?? [];
+            const more = vmas.some((v) => v.hugetlb && v.start < hi && v.end > lo) ? huge : 0;
+            forget(op.pid, op.page, op.page + op.pages + more);
+            forget(op.pid, op.to ?? op.page, (op.to ?? op.page) + Math.max(op.pages, op.newPages) + more);
             break;
+          }
           case "collapse": {
             const base = op.page - (op.page % huge);
             forget(op.pid, base, base + huge);
@@ -241,7 +266,8 @@ export const unwrittenPagesStayShared: Property<MmOp, MmObs, MmState> = {
             break;
           case "mmap":
           case "munmap":
-            forget(op.pid, op.page, op.page + op.pages);
+            // a hugetlb mmap rounds its length up to whole huge pages
+            forget(op.pid, op.page, op.page + op.pages + (op.op === "mmap" && op.hugetlb ? huge : 0));
             break;
           case "madvise":
             if (op.advice === "dontneed" || op.advice === "unmergeable") forget(op.pid, op.page, op.page + op.pages);

@@ -111,7 +111,7 @@ export function scopedInvariants(name: string, invariants: readonly Scoped[]): P
           ? { pfn: at.pmd.pfn + (vpage - base), entry: at.pmd }
           : undefined;
       at.tlb = at.proc?.tlb.get(vpage);
-      at.vma = at.pte ? findVma(at.proc!.vmas, vpage) : undefined;
+      at.vma = at.pte || at.pmd ? findVma(at.proc!.vmas, vpage) : undefined;
       for (const inv of onKey) {
         const m = inv.key!(s, at);
         if (m) return { property: inv.name, message: m };
@@ -241,17 +241,23 @@ export const noFreeFrameReferenced: Scoped = {
 
 export const pteWithinVma: Scoped = {
   name: "pte-within-vma",
-  description: "every PTE lies in a VMA, writable only if the VMA is; a PMD lies wholly in one private anonymous VMA",
+  description:
+    "every PTE lies in a VMA, writable only if the VMA is, never mapping a hugetlb page; a PMD lies wholly in one VMA, private anonymous or hugetlb, and maps a hugetlb page exactly when its VMA is hugetlb",
   key(s, { key, pte, vma, pmd, pmdKey }) {
     if (pte) {
       if (!vma) return `${where(key)} has a PTE outside every VMA`;
       if (pte.writable && vma.prot !== "rw") return `${where(key)} has a writable PTE in a read-only VMA`;
+      if (folioOf(s, pte.pfn)?.hugetlb)
+        return `${where(key)}: PTE maps a page of hugetlb frame ${folioOf(s, pte.pfn)!.pfn}`;
     }
     if (pmd && pmdKey === key) {
       const base = vpageOf(key);
       const v = findVma(s.procs.get(pidOf(key))!.vmas, base);
       if (!v || v.end < base + hugeSize(s.geometry)) return `${where(key)}: PMD not wholly inside one VMA`;
-      if (v.shared || v.file !== null) return `${where(key)}: PMD in a shared or file mapping`;
+      const hugetlb = s.frames.get(pmd.pfn)?.hugetlb === true;
+      if (hugetlb !== (v.hugetlb === true))
+        return `${where(key)}: PMD maps ${hugetlb ? "a hugetlb" : "a non-hugetlb"} frame ${pmd.pfn} in a ${v.hugetlb ? "hugetlb" : "non-hugetlb"} VMA`;
+      if (!v.hugetlb && (v.shared || v.file !== null)) return `${where(key)}: PMD in a shared or file mapping`;
       if (pmd.writable && v.prot !== "rw") return `${where(key)}: writable PMD in a read-only VMA`;
     }
     return undefined;
@@ -274,7 +280,7 @@ export const privateWritableExclusive: Scoped = {
       if (f.pageMapcount[i] + f.entireMapcount !== 1)
         return `${where(key)}: writable private PTE maps frame ${pte.pfn}, which is mapped ${f.pageMapcount[i] + f.entireMapcount} times`;
     }
-    if (pmd?.writable && pmdKey === key) {
+    if (pmd?.writable && pmdKey === key && !vma?.shared) {
       const f = s.frames.get(pmd.pfn);
       if (!f) return undefined;
       if (f.zero) return `${where(key)}: writable PMD maps the huge zero page`;

@@ -154,6 +154,16 @@ class ForkSharesPinned extends MmModel {
   }
 }
 
+/**
+ * hugetlb_wp without its folio_test_anon test: a page-cache huge page mapped once by a MAP_PRIVATE mapping is
+ * reused, so the private write lands in the file (Dirty COW's effect, CVE-2016-5195, on hugetlbfs).
+ */
+class HugetlbPrivateFileReused extends MmModel {
+  protected override hugetlbCanReuse(folio: Folio): boolean {
+    return folio.mapcount === 1; // BUG: a page-cache page too
+  }
+}
+
 /** A read-only FOLL_PIN of a shared anonymous page without the unshare fault: the pin loses coherency with the process. */
 class RoPinNoUnshare extends MmModel {
   protected override gupMustUnshare(): boolean {
@@ -367,6 +377,11 @@ export const mmMutants: readonly MmMutant[] = [
     "fork-shares-pinned",
     "fork shares a maybe-DMA-pinned page instead of copying it for the child (no copy_present_page)",
     ForkSharesPinned,
+  ),
+  mutant(
+    "hugetlb-private-file-reused",
+    "hugetlb_wp reuses a page-cache huge page mapped once by a private mapping: the write reaches the file (CVE-2016-5195's effect)",
+    HugetlbPrivateFileReused,
   ),
   mutant(
     "ro-pin-no-unshare",
