@@ -272,6 +272,59 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
     },
   );
 
+  test.skipIf(!linuxFeatures().offered.includes("hugetlb"))(
+    "the hugetlb pool: opened at the first hugetlb mmap, shared by agents, closed by the last; a killed agent's swept by the next",
+    async () => {
+      const { StdioEngine } = await import("../engines/stdio.ts");
+      const { linuxAgent } = await import("../engines/linux/index.ts");
+      const knob = "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_overcommit_hugepages";
+      const overcommit = (): number => Number(readFileSync(knob, "utf8").trim());
+      const othersHold = (): boolean =>
+        spawnSync("flock", ["-n", "-x", "/run/cowcheck-hugetlb.users", "true"]).status !== 0;
+      const start = () => StdioEngine.start(mmLayer, g, JSON.stringify(linuxAgent()), {});
+      const useHugetlb = async (e: Awaited<ReturnType<typeof start>>): Promise<void> => {
+        for (const op of [
+          { op: "spawn" },
+          { op: "mmap", pid: 1, page: 0, pages: 1, prot: "rw", shared: false, hugetlb: true },
+          { op: "write", pid: 1, page: 511, cell: 0, value: 7 },
+        ] as MmOp[])
+          expect(await e.apply(op), JSON.stringify(op)).not.toHaveProperty("error");
+        expect(await e.apply({ op: "read", pid: 1, page: 511 })).toEqual({ data: [7, 0, 0, 0] });
+      };
+      const saved = existsSync("/run/cowcheck-hugetlb.state") ? undefined : overcommit();
+      const a = await start();
+      const b = await start();
+      try {
+        await useHugetlb(a);
+        expect(overcommit()).toBeGreaterThan(saved ?? 0); // the pool may grow
+        await useHugetlb(b);
+        await a.close();
+        expect(existsSync("/run/cowcheck-hugetlb.state")).toBe(true); // b still holds it
+      } finally {
+        await a.close();
+        await b.close();
+      }
+      if (!othersHold()) {
+        expect(existsSync("/run/cowcheck-hugetlb.state")).toBe(false);
+        if (saved !== undefined) expect(overcommit()).toBe(saved);
+      }
+      // killed: the knob stays up until the next agent starts
+      const c = await start();
+      await useHugetlb(c);
+      process.kill(-c.pid!, "SIGKILL");
+      for (const end = Date.now() + 60_000; othersHold() && Date.now() < end; )
+        await new Promise((r) => setTimeout(r, 50));
+      expect(existsSync("/run/cowcheck-hugetlb.state")).toBe(true);
+      const d = await start(); // its start sweeps what the killed one left
+      await d.close();
+      if (!othersHold()) {
+        expect(existsSync("/run/cowcheck-hugetlb.state")).toBe(false);
+        if (saved !== undefined) expect(overcommit()).toBe(saved);
+      }
+      await c.close().catch(() => {});
+    },
+  );
+
   test.skipIf(!linuxFeatures().offered.includes("ksm"))(
     "KSM knobs an agent killed mid-scan left behind are restored by the next agent",
     async () => {

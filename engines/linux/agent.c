@@ -2,7 +2,8 @@
 // (docs/protocol.md). A controller keeps one real worker process per cowcheck pid: spawn forks a fresh worker
 // from the controller, fork forks that worker, exit ends it. Each worker performs the ops on its own address
 // space, in a window of `pages` pages at a fixed, huge-aligned address. Files are memfds (shmem, as the model's
-// files are) shared by every worker. Compiled on first use by engines/linux/index.ts; not committed as a binary.
+// files are) shared by every worker, and hugetlb memfds likewise. Compiled on first use by engines/linux/index.ts;
+// not committed as a binary.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -40,8 +41,10 @@
 #define MAX_FILES 64
 #define BASE ((uintptr_t)0x200000000000ULL) /* 32 TiB: huge-aligned, far from anything the loader maps */
 
-static long page_size, cells, window, huge_pages, nfiles;
+static long page_size, cells, window, huge_pages, nfiles, nhfiles;
 static int files[MAX_FILES];
+/** hugetlb memfds (MFD_HUGETLB, feature "hugetlb"), numbered apart from the files. */
+static int hfiles[MAX_FILES];
 /** In a worker: which pages of its window are mapped private and anonymous (fork copies it along). */
 static unsigned char *private_anon;
 
@@ -63,7 +66,7 @@ static const char *advice_names[] = {"dontneed", "dontfork", "dofork", "wipeonfo
 static const int advice_values[] = {MADV_DONTNEED, MADV_DONTFORK, MADV_DOFORK, MADV_WIPEONFORK, MADV_KEEPONFORK, MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_MERGEABLE, MADV_UNMERGEABLE, MADV_PAGEOUT};
 
 struct req {
-  int kind, page, pages, prot_rw, shared, file, advice, cell, value, handle, to, new_pages;
+  int kind, page, pages, prot_rw, shared, file, advice, cell, value, handle, to, new_pages, hugetlb;
 };
 enum status { S_OK, S_ERRNO, S_SEGV, S_DATA, S_CHILD };
 /** A worker's answer; S_DATA is followed on the channel by `len` bytes of cells (a page's, or a range's). */
@@ -125,6 +128,7 @@ static void keep_only(int sock) {
   for (int fd = 3; fd < 1024; fd++) {
     int keep = fd == sock;
     for (long i = 0; i < nfiles; i++) keep |= fd == files[i];
+    for (long i = 0; i < nhfiles; i++) keep |= fd == hfiles[i];
     if (!keep) close(fd);
   }
 }
@@ -239,12 +243,13 @@ static int ring_io(int h, int into_page, long at, unsigned char *buf, unsigned l
  * it keeps are inherited. The new image answers the exec request once it runs. Returns only if execve failed.
  */
 static void exec_worker(int sock) {
-  char conf[64], fds[MAX_FILES * 12 + 1] = "";
+  char conf[64], fds[MAX_FILES * 12 + 1] = "", hfds[MAX_FILES * 12 + 1] = "";
   static char refs[MAX_HANDLES * (24 + MAX_PIPES * 24) + 1];
   *refs = 0;
   snprintf(conf, sizeof conf, "%d,%ld,%ld,%ld,%ld", sock, page_size, cells, window, huge_pages);
   fcntl(sock, F_SETFD, 0); // the channel was made close-on-exec
   for (long i = 0; i < nfiles; i++) snprintf(fds + strlen(fds), sizeof fds - strlen(fds), "%s%d", i ? "," : "", files[i]);
+  for (long i = 0; i < nhfiles; i++) snprintf(hfds + strlen(hfds), sizeof hfds - strlen(hfds), "%s%d", i ? "," : "", hfiles[i]);
   for (int h = 1; h <= MAX_HANDLES; h++)
     if (pipe_pages[h]) {
       snprintf(refs + strlen(refs), sizeof refs - strlen(refs), "%s%d:%ld", *refs ? "," : "", h, pipe_pages[h]);
@@ -263,7 +268,7 @@ static void exec_worker(int sock) {
     for (size_t i = 0; i < RING_PARAMS; i++) at += sprintf(at, "%02x", ((unsigned char *)&ring_params[h])[i]);
   }
 #endif
-  char *argv[] = {"cowcheck-linux-worker", "--worker", conf, fds, refs, pins, NULL};
+  char *argv[] = {"cowcheck-linux-worker", "--worker", conf, fds, refs, pins, hfds, NULL};
   execv("/proc/self/exe", argv);
   fcntl(sock, F_SETFD, FD_CLOEXEC);
 }
@@ -289,9 +294,14 @@ __attribute__((noreturn)) static void worker(int channel) {
     switch (q.kind) {
       case K_MMAP: {
         int flags = MAP_FIXED | (q.shared ? MAP_SHARED : MAP_PRIVATE) | (q.file < 0 ? MAP_ANONYMOUS : 0);
-        void *p = mmap(addr(q.page), (size_t)q.pages * page_size, PROT_READ | (q.prot_rw ? PROT_WRITE : 0), flags, q.file < 0 ? -1 : files[q.file], 0);
+        // MAP_HUGETLB of the PMD size (MAP_HUGE_SHIFT is 26): the pages come from the pool hugetlb_ensure opened
+        if (q.hugetlb && q.file < 0) flags |= MAP_HUGETLB | __builtin_ctzl((unsigned long)(huge_pages * page_size)) << 26;
+        int fd = q.file < 0 ? -1 : q.hugetlb ? hfiles[q.file] : files[q.file];
+        void *p = mmap(addr(q.page), (size_t)q.pages * page_size, PROT_READ | (q.prot_rw ? PROT_WRITE : 0), flags, fd, 0);
         rc = p == MAP_FAILED ? -1 : 0;
-        if (!rc) memset(private_anon + q.page, !q.shared && q.file < 0, (size_t)q.pages);
+        // (collapse's bookkeeping: hugetlb memory is never collapsed; its length was rounded up to huge pages)
+        long n = q.hugetlb ? (q.pages + huge_pages - 1) / huge_pages * huge_pages : q.pages;
+        if (!rc) memset(private_anon + q.page, !q.shared && q.file < 0 && !q.hugetlb, (size_t)(q.page + n <= window ? n : window - q.page));
         break;
       }
       case K_MUNMAP:
@@ -516,6 +526,8 @@ static int lowest_free(void) {
   return 0;
 }
 
+static int hugetlb_ok;
+
 static void make_files(void) {
   for (long i = 0; i < nfiles; i++) {
     if (files[i] > 0) close(files[i]);
@@ -523,6 +535,14 @@ static void make_files(void) {
     snprintf(name, sizeof name, "cowcheck-file-%ld", i);
     files[i] = memfd_create(name, 0);
     if (files[i] < 0 || ftruncate(files[i], window * page_size) < 0) die("memfd: %s", strerror(errno));
+  }
+  // hugetlb memfds of the PMD size (MFD_HUGE_SHIFT is 26): a truncate reserves nothing, faults take pool pages
+  for (long i = 0; hugetlb_ok && i < nhfiles; i++) {
+    if (hfiles[i] > 0) close(hfiles[i]);
+    char name[40];
+    snprintf(name, sizeof name, "cowcheck-hugetlb-file-%ld", i);
+    hfiles[i] = memfd_create(name, MFD_HUGETLB | (unsigned)__builtin_ctzl((unsigned long)(huge_pages * page_size)) << 26);
+    if (hfiles[i] < 0 || ftruncate(hfiles[i], window * page_size) < 0) die("hugetlb memfd: %s", strerror(errno));
   }
 }
 
@@ -1116,6 +1136,95 @@ static int swap_ensure(void) {
   return 0;
 }
 
+// ---- hugetlb (feature "hugetlb"): the pages come from the hugetlb pool of the PMD size, which is empty until
+// someone sizes it. The agent lets the pool grow on demand (nr_overcommit_hugepages: surplus pages come from the
+// buddy allocator at reservation and go back when freed) on the first hugetlb mmap; machine-wide, so shared as
+// the swap device is: every agent using it holds HUGETLB_USERS shared; the last to let go (or the next agent to
+// start, after a killed one) puts the value HUGETLB_STATE saved back, under HUGETLB_LOCK.
+
+#define HUGETLB_LOCK "/run/cowcheck-hugetlb.lock"
+#define HUGETLB_USERS "/run/cowcheck-hugetlb.users"
+#define HUGETLB_STATE "/run/cowcheck-hugetlb.state"
+/** Surplus huge pages allowed on top of what was allowed: 2 GiB of 2 MiB pages, far more than the windows hold. */
+#define HUGETLB_SURPLUS 1024
+static int hugetlb_users = -1;
+
+static void hugetlb_knob(char *path, size_t n) {
+  snprintf(path, n, "/sys/kernel/mm/hugepages/hugepages-%ldkB/nr_overcommit_hugepages", huge_pages * page_size / 1024);
+}
+
+/** Root, and a hugetlb size equal to the PMD's with its overcommit knob. */
+static int hugetlb_offered(void) {
+  char path[128];
+  hugetlb_knob(path, sizeof path);
+  return geteuid() == 0 && access(path, W_OK) == 0;
+}
+
+static int hugetlb_lock(void) {
+  int lock = open(HUGETLB_LOCK, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (lock >= 0 && flock(lock, LOCK_EX) == 0) return lock;
+  if (lock >= 0) close(lock);
+  return -1;
+}
+
+/** Under HUGETLB_LOCK, nobody holding HUGETLB_USERS: the overcommit HUGETLB_STATE saved goes back. */
+static void hugetlb_teardown(void) {
+  char state[64], path[128];
+  if (!read_file(HUGETLB_STATE, state, sizeof state) && state[0]) {
+    hugetlb_knob(path, sizeof path);
+    write_file(path, state);
+  }
+  unlink(HUGETLB_STATE);
+}
+
+/** Let go of the pool; the last user puts the knob back. At start (nothing held), a killed agent's is swept. */
+static void hugetlb_release(void) {
+  if (hugetlb_users < 0 && access(HUGETLB_STATE, F_OK)) return;
+  int lock = hugetlb_lock();
+  if (lock < 0) return;
+  int users = hugetlb_users >= 0 ? hugetlb_users : open(HUGETLB_USERS, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (users >= 0) {
+    flock(users, LOCK_UN);
+    if (flock(users, LOCK_EX | LOCK_NB) == 0) hugetlb_teardown();
+    close(users);
+  }
+  hugetlb_users = -1;
+  close(lock);
+}
+
+/** Before a hugetlb mmap: this agent holds the pool open, opened now if no agent has. */
+static int hugetlb_ensure(void) {
+  if (hugetlb_users >= 0) return 0;
+  int lock = hugetlb_lock();
+  if (lock < 0) return -1;
+  int users = open(HUGETLB_USERS, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
+  int rc = users < 0 || flock(users, LOCK_SH) ? -1 : 0;
+  char state[64], path[128], text[32];
+  if (!rc && (read_file(HUGETLB_STATE, state, sizeof state) || !state[0])) {
+    hugetlb_knob(path, sizeof path);
+    rc = read_file(path, state, sizeof state);
+    int sfd = rc ? -1 : open(HUGETLB_STATE, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
+    rc = sfd < 0 || write(sfd, state, strlen(state)) != (ssize_t)strlen(state) ? -1 : 0; // first: a crash below is swept
+    if (sfd >= 0) close(sfd);
+    snprintf(text, sizeof text, "%ld", atol(state) + HUGETLB_SURPLUS);
+    if (!rc) rc = write_file(path, text);
+    if (rc) {
+      int e = errno;
+      hugetlb_teardown();
+      errno = e;
+    }
+  }
+  int e = errno;
+  close(lock);
+  if (rc) {
+    if (users >= 0) close(users);
+    errno = e;
+    return -1;
+  }
+  hugetlb_users = users;
+  return 0;
+}
+
 // ---- the pagemap view (feature "pagemap"): what /proc tells root about each worker's window, for the structural
 // comparison with the model (docs/linux.md). Per present page: its PFN and flags; per VMA: AnonHugePages.
 
@@ -1124,9 +1233,9 @@ static int swap_ensure(void) {
 #define PM_FILE (1ULL << 61)
 #define PM_MMAP_EXCLUSIVE (1ULL << 56)
 #define PM_PFN_MASK ((1ULL << 55) - 1)
-enum { KPF_ANON = 12, KPF_KSM = 21, KPF_THP = 22, KPF_ZERO_PAGE = 24 };
-/** The flags of one page in the view, as bits: what the view's decoder in properties/mm/pagemap.ts reads. */
-enum { V_EXCLUSIVE = 1, V_FILE = 2, V_ANON = 4, V_KSM = 8, V_THP = 16, V_ZERO = 32 };
+enum { KPF_ANON = 12, KPF_HUGE = 17, KPF_KSM = 21, KPF_THP = 22, KPF_ZERO_PAGE = 24 };
+/** The flags of one page in the view, as bits: what the view's decoder in views/mm/pagemap.ts reads. */
+enum { V_EXCLUSIVE = 1, V_FILE = 2, V_ANON = 4, V_KSM = 8, V_THP = 16, V_ZERO = 32, V_HUGETLB = 64 };
 static int kpageflags = -1;
 
 /** PFNs are shown to CAP_SYS_ADMIN only, and kpageflags to root: both, or no view. */
@@ -1191,7 +1300,8 @@ static int view_pages(FILE *out, FILE *swapped, pid_t os_pid) {
       uint64_t pfn = e[i] & PM_PFN_MASK, k = 0;
       if (pread(kpageflags, &k, 8, (off_t)(pfn * 8)) != 8) k = 0;
       int bits = (e[i] & PM_MMAP_EXCLUSIVE ? V_EXCLUSIVE : 0) | (e[i] & PM_FILE ? V_FILE : 0) | (k >> KPF_ANON & 1 ? V_ANON : 0) |
-                 (k >> KPF_KSM & 1 ? V_KSM : 0) | (k >> KPF_THP & 1 ? V_THP : 0) | (k >> KPF_ZERO_PAGE & 1 ? V_ZERO : 0);
+                 (k >> KPF_KSM & 1 ? V_KSM : 0) | (k >> KPF_THP & 1 ? V_THP : 0) | (k >> KPF_ZERO_PAGE & 1 ? V_ZERO : 0) |
+                 (k >> KPF_HUGE & 1 ? V_HUGETLB : 0);
       run_add(out, &pages, at + i, pfn, bits);
     }
   }
@@ -1307,19 +1417,24 @@ static void do_op(const char *op) {
   if (str_is(op, "op", "ksmScan")) return ksm_scan();
   if (str_is(op, "op", "fileRead") || str_is(op, "op", "fileWrite")) {
     long f = num(op, "file", -1), page = num(op, "page", -1);
-    if (f < 0 || f >= nfiles) return reply("{\"error\":\"EBADF\"}");
+    int hugetlb = is_true(op, "hugetlb");
+    if (hugetlb && !hugetlb_ok) return fail("a hugetlb memfd needs feature hugetlb");
+    if (f < 0 || f >= (hugetlb ? nhfiles : nfiles)) return reply("{\"error\":\"EBADF\"}");
+    int fd = hugetlb ? hfiles[f] : files[f];
+    // hugetlbfs has no write(2): the kernel answers EINVAL before looking at anything else (vfs_write)
+    if (hugetlb && str_is(op, "op", "fileWrite") && pwrite(fd, "", 1, 0) < 0) return reply_errno(errno);
     if (page < 0 || page >= window) return reply("{\"error\":\"EINVAL\"}");
     unsigned char d[4096];
     long stride = page_size / cells;
     if (str_is(op, "op", "fileRead")) {
       for (long i = 0; i < cells; i++)
-        if (pread(files[f], &d[i], 1, page * page_size + i * stride) != 1) return fail("pread: %s", strerror(errno));
+        if (pread(fd, &d[i], 1, page * page_size + i * stride) != 1) return fail("pread: %s", strerror(errno));
       return reply_data(d, cells, 0);
     }
     long cell = num(op, "cell", -1);
     if (cell < 0 || cell >= cells) return reply("{\"error\":\"EINVAL\"}");
     d[0] = (unsigned char)num(op, "value", 0);
-    if (pwrite(files[f], d, 1, page * page_size + cell * stride) != 1) return fail("pwrite: %s", strerror(errno));
+    if (pwrite(fd, d, 1, page * page_size + cell * stride) != 1) return fail("pwrite: %s", strerror(errno));
     return reply("{\"ok\":true}");
   }
   struct req q = {0};
@@ -1421,9 +1536,12 @@ static void do_op(const char *op) {
     // left to the kernel: EINVAL for mmap and munmap, success for mprotect and madvise).
     if (str_is(op, "op", "mmap")) {
       q.kind = K_MMAP;
+      q.hugetlb = is_true(op, "hugetlb");
+      if (q.hugetlb && (!hugetlb_ok || hugetlb_ensure()))
+        return fail(hugetlb_ok ? "opening the hugetlb pool failed: %s" : "a hugetlb mmap needs feature hugetlb%s", hugetlb_ok ? strerror(errno) : "");
       if (num(op, "file", -2) != -2) {
         q.file = (int)num(op, "file", -1);
-        if (q.file < 0 || q.file >= nfiles) return reply("{\"error\":\"EBADF\"}");
+        if (q.file < 0 || q.file >= (q.hugetlb ? nhfiles : nfiles)) return reply("{\"error\":\"EBADF\"}");
       }
       q.shared = is_true(op, "shared");
       q.prot_rw = str_is(op, "prot", "rw");
@@ -1466,6 +1584,7 @@ __attribute__((noreturn)) static void worker_main(char **argv) {
   if (sscanf(argv[2], "%d,%ld,%ld,%ld,%ld", &sock, &page_size, &cells, &window, &huge_pages) != 5) _exit(1);
   pipe_limit();
   for (char *p = argv[3]; *p; p += strcspn(p, ","), p += *p == ',') files[nfiles++] = (int)strtol(p, NULL, 10);
+  for (char *p = argv[6]; *p; p += strcspn(p, ","), p += *p == ',') hfiles[nhfiles++] = (int)strtol(p, NULL, 10);
   for (char *p = argv[4]; *p; p += strcspn(p, ","), p += *p == ',') {
     char *at;
     long h = strtol(p, &at, 10);
@@ -1504,12 +1623,13 @@ __attribute__((noreturn)) static void worker_main(char **argv) {
 }
 
 int main(int argc, char **argv) {
-  if (argc == 6 && !strcmp(argv[1], "--worker")) worker_main(argv);
+  if (argc == 7 && !strcmp(argv[1], "--worker")) worker_main(argv);
   const char *g = getenv("COWCHECK_GEOMETRY");
   page_size = geometry(g, "pageSize");
   cells = geometry(g, "cellsPerPage");
   window = geometry(g, "pages");
   nfiles = geometry(g, "files");
+  nhfiles = find_key(g, "hugetlbFiles") ? geometry(g, "hugetlbFiles") : 0; // optional
   long order = pmd_order = geometry(g, "hugeOrder");
   if (page_size != sysconf(_SC_PAGESIZE)) die("pageSize %ld, but this machine's pages are %ld bytes", page_size, sysconf(_SC_PAGESIZE));
   pipe_limit();
@@ -1522,7 +1642,7 @@ int main(int argc, char **argv) {
   huge_pages = 1L << order;
   if (hpage && hpage != huge_pages * page_size) die("hugeOrder %ld, but this machine's PMD-sized pages are %ld bytes (order %d)", order, hpage, __builtin_ctzl((unsigned long)(hpage / page_size)));
   if (cells < 1 || cells > page_size || page_size % cells) die("cellsPerPage %ld must divide pageSize %ld", cells, page_size);
-  if (nfiles > MAX_FILES) die("at most %d files", MAX_FILES);
+  if (nfiles > MAX_FILES || nhfiles > MAX_FILES) die("at most %d files of each kind", MAX_FILES);
   // The window must be free: nothing of the agent's own may sit there.
   void *w = mmap(addr(0), (size_t)window * page_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
   if (w != addr(0)) die("the window at %p is not free: %s", addr(0), strerror(errno));
@@ -1530,6 +1650,8 @@ int main(int argc, char **argv) {
   signal(SIGCHLD, SIG_IGN); // workers are reaped by the kernel
   signal(SIGPIPE, SIG_IGN);
   prctl(PR_SET_CHILD_SUBREAPER, 1); // a worker whose forking worker exited is still ours
+  hugetlb_ok = hugetlb_offered() && window % huge_pages == 0;
+  if (hugetlb_ok) hugetlb_release(); // a killed agent's pool, if nobody uses it
   make_files();
   private_anon = calloc((size_t)window, 1);
   if (!private_anon) die("out of memory");
@@ -1551,9 +1673,9 @@ int main(int argc, char **argv) {
   int cpu = sched_getcpu();
   CPU_SET(cpu < 0 ? 0 : cpu, &one);
   sched_setaffinity(0, sizeof one, &one);
-  printf("{\"hello\":{\"protocol\":1,\"layer\":\"mm\",\"name\":\"linux\",\"features\":[\"reset\",\"file\",\"gup\",\"range\",\"mremap\"%s%s%s%s%s%s]}}\n",
+  printf("{\"hello\":{\"protocol\":1,\"layer\":\"mm\",\"name\":\"linux\",\"features\":[\"reset\",\"file\",\"gup\",\"range\",\"mremap\"%s%s%s%s%s%s%s]}}\n",
          thp ? ",\"thp\"" : "", mthp_ok ? ",\"mthp\"" : "", ksm_offered() ? ",\"ksm\"" : "", pagemap_offered() ? ",\"pagemap\"" : "",
-         longterm_ok ? ",\"longterm\"" : "", swap_ok ? ",\"swap\"" : "");
+         longterm_ok ? ",\"longterm\"" : "", swap_ok ? ",\"swap\"" : "", hugetlb_ok ? ",\"hugetlb\"" : "");
   fflush(stdout);
   char *line = NULL;
   size_t cap = 0;
@@ -1590,5 +1712,6 @@ int main(int argc, char **argv) {
   }
   kill_all();
   swap_release();
+  hugetlb_release();
   return 0;
 }

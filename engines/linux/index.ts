@@ -64,6 +64,10 @@ export function linuxFeatures(): { offered: string[]; missing: Record<string, st
   else if (zswap !== undefined && zswap !== "N" && zswap !== "0")
     missing.swap = "zswap is enabled: swap-in never reads a large folio back (alloc_swap_folio), which the model does";
   else offered.push("swap");
+  const hugetlbKnob = `/sys/kernel/mm/hugepages/hugepages-${4 << linuxGeometry.hugeOrder}kB/nr_overcommit_hugepages`;
+  if (process.getuid?.() !== 0 || !writable(hugetlbKnob))
+    missing.hugetlb = `hugetlb pages come from a pool the agent lets grow on demand: root and ${hugetlbKnob}`;
+  else offered.push("hugetlb");
   missing.pin =
     "short-term FOLL_PIN, and read-only longterm pins, held from user space need the gup_test debugfs file (CONFIG_GUP_TEST); not built";
   missing.inspect =

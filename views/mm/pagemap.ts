@@ -21,7 +21,7 @@ import {
 } from "../../models/mm/types.ts";
 
 /** Page flag bits as the agent sends them (engines/linux/agent.c, enum V_*). */
-export const PAGE = { exclusive: 1, file: 2, anon: 4, ksm: 8, thp: 16, zero: 32 } as const;
+export const PAGE = { exclusive: 1, file: 2, anon: 4, ksm: 8, thp: 16, zero: 32, hugetlb: 64 } as const;
 const FLAG_NAMES = Object.keys(PAGE) as (keyof typeof PAGE)[];
 
 const n = z.number().int().min(0);
@@ -32,7 +32,7 @@ export const pagemapSchema = z
         .object({
           pid: z.number().int().min(1),
           /** Runs of present pages: [vpage, pfn, flags, count] is `count` pages from vpage on, at pfn, pfn + 1, … */
-          pages: z.array(z.tuple([n, n, n.max(63), z.number().int().min(1)])),
+          pages: z.array(z.tuple([n, n, n.max(127), z.number().int().min(1)])),
           /** Each VMA in the window, in pages: [start, end, PMD-mapped anonymous pages (smaps AnonHugePages)]. */
           vmas: z.array(z.tuple([n, n, n])),
           /** Runs of swap PTEs (feature "swap"): [vpage, slot, count] is `count` pages from vpage in slot, slot + 1, … */
@@ -97,6 +97,9 @@ export function projectPagemap(s: MmState): Map<number, PagemapPage> {
     // zero page for a page all the same, one that is not anonymous: "file" (observed on 6.18).
     if (f.zero) return PAGE.zero | (f.nr > 1 ? PAGE.thp | PAGE.file : 0);
     let flags = f.anon ? PAGE.anon : PAGE.file; // shmem and page cache pages are "file-page or shared-anon"
+    // pagemap_hugetlb_range: exclusive unless folio_maybe_mapped_shared, which for hugetlb is mapcount > 1;
+    // kpageflags says KPF_HUGE, not KPF_THP
+    if (f.hugetlb) return flags | PAGE.hugetlb | (f.mapcount <= 1 ? PAGE.exclusive : 0);
     if (f.ksm) flags |= PAGE.ksm;
     if (f.nr > 1) flags |= PAGE.thp;
     if (f.pageMapcount[i] + f.entireMapcount === 1) flags |= PAGE.exclusive; // folio_precise_page_mapcount == 1
@@ -114,11 +117,16 @@ export function projectPagemap(s: MmState): Map<number, PagemapPage> {
   return pages;
 }
 
-/** smaps_pmd_entry: PMD-mapped anonymous folios in [start, end) count in AnonHugePages (the huge zero page does not). */
+/**
+ * smaps_pmd_entry: PMD-mapped anonymous folios in [start, end) count in AnonHugePages (the huge zero page does not,
+ * nor hugetlb pages: smaps_hugetlb_range counts them apart).
+ */
 function anonHugePages(s: MmState, pid: number, start: number, end: number): number {
   let total = 0;
-  for (const [base, pmd] of s.procs.get(pid)!.pmds)
-    if (base >= start && base < end && folioOf(s, pmd.pfn)!.anon) total += hugeSize(s.geometry);
+  for (const [base, pmd] of s.procs.get(pid)!.pmds) {
+    const f = folioOf(s, pmd.pfn)!;
+    if (base >= start && base < end && f.anon && !f.hugetlb) total += hugeSize(s.geometry);
+  }
   return total;
 }
 
@@ -304,8 +312,8 @@ export function comparePagemap(linux: PagemapView, model: MmState): ViewVerdict 
     if ((l.flags & mask) !== (m.flags & mask)) {
       return diverge("flags", `${at(key)} is ${describe(l.flags)} in Linux but ${describe(m.flags)} in the model`);
     }
-    // A THP is naturally aligned: the page's index in its folio is the same on both sides.
-    if (m.flags & PAGE.thp) {
+    // A THP (or a hugetlb page) is naturally aligned: the page's index in its folio is the same on both sides.
+    if (m.flags & (PAGE.thp | PAGE.hugetlb)) {
       const f = folioOf(model, m.pfn)!;
       if (l.pfn % f.nr !== m.pfn - f.pfn)
         return diverge(
