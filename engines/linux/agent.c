@@ -996,7 +996,6 @@ static int thp_offered(long pmd_order) {
 #define SWAP_USERS "/run/cowcheck-swap.users"
 #define SWAP_STATE "/run/cowcheck-swap.state"
 #define PAGE_CLUSTER "/proc/sys/vm/page-cluster"
-static int swap_users = -1; // this agent's shared hold, once it paged out
 static int swap_ok;         // the feature is offered
 
 static int write_file(const char *path, const char *text) {
@@ -1028,10 +1027,47 @@ static int swap_offered(void) {
   return z[0] == 'N' || z[0] == '0';
 }
 
-static int swap_lock(void) {
-  int lock = open(SWAP_LOCK, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
+/**
+ * A machine-wide setting agents share (the swap device, the hugetlb pool): `lock` serializes changes, each agent
+ * using it holds `users` shared (`held`), `state` says what to put back; the last user lets `teardown` put it
+ * back, and so does the next agent to start after a killed one.
+ */
+struct shared {
+  const char *lock, *users, *state;
+  void (*teardown)(void);
+  int held; // this agent's shared hold on `users`, or -1
+};
+
+static int shared_lock(const struct shared *s) {
+  int lock = open(s->lock, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (lock >= 0 && flock(lock, LOCK_EX) == 0) return lock;
   if (lock >= 0) close(lock);
+  return -1;
+}
+
+/** Let go of the setting; the last user puts it back. At start (nothing held), a killed agent's is swept. */
+static void shared_release(struct shared *s) {
+  if (s->held < 0 && access(s->state, F_OK)) return;
+  int lock = shared_lock(s);
+  if (lock < 0) return;
+  int users = s->held >= 0 ? s->held : open(s->users, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (users >= 0) {
+    flock(users, LOCK_UN);
+    if (flock(users, LOCK_EX | LOCK_NB) == 0) s->teardown();
+    close(users);
+  }
+  s->held = -1;
+  close(lock);
+}
+
+/** Under the lock (`lock`): hold `users` shared; -1 (errno set, the lock let go) if that fails. */
+static int shared_hold(const struct shared *s, int lock) {
+  int users = open(s->users, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (users >= 0 && flock(users, LOCK_SH) == 0) return users;
+  int e = errno;
+  if (users >= 0) close(users);
+  close(lock);
+  errno = e;
   return -1;
 }
 
@@ -1057,20 +1093,7 @@ static void swap_teardown(void) {
   unlink(SWAP_STATE);
 }
 
-/** Let go of the device; the last user takes it down. At start (nothing held), a killed agent's is swept. */
-static void swap_release(void) {
-  if (swap_users < 0 && access(SWAP_STATE, F_OK)) return;
-  int lock = swap_lock();
-  if (lock < 0) return;
-  int users = swap_users >= 0 ? swap_users : open(SWAP_USERS, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (users >= 0) {
-    flock(users, LOCK_UN);
-    if (flock(users, LOCK_EX | LOCK_NB) == 0) swap_teardown();
-    close(users);
-  }
-  swap_users = -1;
-  close(lock);
-}
+static struct shared swap_device = {SWAP_LOCK, SWAP_USERS, SWAP_STATE, swap_teardown, -1};
 
 /** A swap file header (mkswap's): version 1, the last page, "SWAPSPACE2" at the end of the first page. */
 static int swap_format(const char *dev, long bytes) {
@@ -1088,17 +1111,11 @@ static int swap_format(const char *dev, long bytes) {
 
 /** Before a pageout: this agent holds the device, made now if no agent has one. */
 static int swap_ensure(void) {
-  if (swap_users >= 0) return 0;
-  int lock = swap_lock();
+  if (swap_device.held >= 0) return 0;
+  int lock = shared_lock(&swap_device);
   if (lock < 0) return -1;
-  int users = open(SWAP_USERS, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (users < 0 || flock(users, LOCK_SH)) {
-    int e = errno;
-    if (users >= 0) close(users);
-    close(lock);
-    errno = e;
-    return -1;
-  }
+  int users = shared_hold(&swap_device, lock);
+  if (users < 0) return -1;
   char state[128], text[32], dev[64];
   int num = -1, cluster = -1, rc = 0;
   if (read_file(SWAP_STATE, state, sizeof state) || sscanf(state, "%d %d", &num, &cluster) != 2) {
@@ -1132,7 +1149,7 @@ static int swap_ensure(void) {
     close(users);
     return -1;
   }
-  swap_users = users;
+  swap_device.held = users;
   return 0;
 }
 
@@ -1147,7 +1164,6 @@ static int swap_ensure(void) {
 #define HUGETLB_STATE "/run/cowcheck-hugetlb.state"
 /** Surplus huge pages allowed on top of what was allowed: 2 GiB of 2 MiB pages, far more than the windows hold. */
 #define HUGETLB_SURPLUS 1024
-static int hugetlb_users = -1;
 
 static void hugetlb_knob(char *path, size_t n) {
   snprintf(path, n, "/sys/kernel/mm/hugepages/hugepages-%ldkB/nr_overcommit_hugepages", huge_pages * page_size / 1024);
@@ -1160,12 +1176,6 @@ static int hugetlb_offered(void) {
   return geteuid() == 0 && access(path, W_OK) == 0;
 }
 
-static int hugetlb_lock(void) {
-  int lock = open(HUGETLB_LOCK, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (lock >= 0 && flock(lock, LOCK_EX) == 0) return lock;
-  if (lock >= 0) close(lock);
-  return -1;
-}
 
 /** Under HUGETLB_LOCK, nobody holding HUGETLB_USERS: the overcommit HUGETLB_STATE saved goes back. */
 static void hugetlb_teardown(void) {
@@ -1177,30 +1187,18 @@ static void hugetlb_teardown(void) {
   unlink(HUGETLB_STATE);
 }
 
-/** Let go of the pool; the last user puts the knob back. At start (nothing held), a killed agent's is swept. */
-static void hugetlb_release(void) {
-  if (hugetlb_users < 0 && access(HUGETLB_STATE, F_OK)) return;
-  int lock = hugetlb_lock();
-  if (lock < 0) return;
-  int users = hugetlb_users >= 0 ? hugetlb_users : open(HUGETLB_USERS, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (users >= 0) {
-    flock(users, LOCK_UN);
-    if (flock(users, LOCK_EX | LOCK_NB) == 0) hugetlb_teardown();
-    close(users);
-  }
-  hugetlb_users = -1;
-  close(lock);
-}
+static struct shared hugetlb_pool = {HUGETLB_LOCK, HUGETLB_USERS, HUGETLB_STATE, hugetlb_teardown, -1};
 
 /** Before a hugetlb mmap: this agent holds the pool open, opened now if no agent has. */
 static int hugetlb_ensure(void) {
-  if (hugetlb_users >= 0) return 0;
-  int lock = hugetlb_lock();
+  if (hugetlb_pool.held >= 0) return 0;
+  int lock = shared_lock(&hugetlb_pool);
   if (lock < 0) return -1;
-  int users = open(HUGETLB_USERS, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
-  int rc = users < 0 || flock(users, LOCK_SH) ? -1 : 0;
+  int users = shared_hold(&hugetlb_pool, lock);
+  if (users < 0) return -1;
+  int rc = 0;
   char state[64], path[128], text[32];
-  if (!rc && (read_file(HUGETLB_STATE, state, sizeof state) || !state[0])) {
+  if (read_file(HUGETLB_STATE, state, sizeof state) || !state[0]) {
     hugetlb_knob(path, sizeof path);
     rc = read_file(path, state, sizeof state);
     int sfd = rc ? -1 : open(HUGETLB_STATE, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
@@ -1217,11 +1215,11 @@ static int hugetlb_ensure(void) {
   int e = errno;
   close(lock);
   if (rc) {
-    if (users >= 0) close(users);
+    close(users);
     errno = e;
     return -1;
   }
-  hugetlb_users = users;
+  hugetlb_pool.held = users;
   return 0;
 }
 
@@ -1651,7 +1649,7 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   prctl(PR_SET_CHILD_SUBREAPER, 1); // a worker whose forking worker exited is still ours
   hugetlb_ok = hugetlb_offered() && window % huge_pages == 0;
-  if (hugetlb_ok) hugetlb_release(); // a killed agent's pool, if nobody uses it
+  if (hugetlb_ok) shared_release(&hugetlb_pool); // a killed agent's pool, if nobody uses it
   make_files();
   private_anon = calloc((size_t)window, 1);
   if (!private_anon) die("out of memory");
@@ -1665,7 +1663,7 @@ int main(int argc, char **argv) {
   mthp_ok = thp && thp_offered(order);
   longterm_ok = longterm_offered();
   swap_ok = swap_offered();
-  if (swap_ok) swap_release(); // a killed agent's device, if nobody uses it
+  if (swap_ok) shared_release(&swap_device); // a killed agent's device, if nobody uses it
   // One CPU for every worker: a page faulted in waits in that CPU's LRU batch, which only MADV_PAGEOUT's
   // lru_add_drain on the same CPU puts on the LRU, where reclaim finds it.
   cpu_set_t one;
@@ -1711,7 +1709,7 @@ int main(int argc, char **argv) {
     else fail("a request this agent does not understand");
   }
   kill_all();
-  swap_release();
-  hugetlb_release();
+  shared_release(&swap_device);
+  shared_release(&hugetlb_pool);
   return 0;
 }
