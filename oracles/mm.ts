@@ -27,13 +27,17 @@ import {
   SEGV,
 } from "../models/mm/types.ts";
 
+/** The version sets of FOLL_GET references (the ones a hugetlb page's family shares). */
+const getRefs = new WeakSet<Set<string>>();
+
 /** One page of storage, with the version sets of the references that watch it. */
 class Store {
   readonly watchers = new Set<Set<string>>();
   /**
    * A private hugetlb page's copies made by fork, this one among them: hugetlb_wp reuses a page mapped once
    * whatever else references it, so a GUP reference (FOLL_GET) on one may see the writes of another (cow.c's
-   * expected vmsplice leaks). Such a reference watches every store of the family, and the copies made later.
+   * expected vmsplice leaks). Such a reference watches every store of the family, and the copies made later (a
+   * FOLL_PIN unshares first: its page is exclusive, and fork copies it).
    */
   family?: Set<Store>;
   constructor(readonly data: Uint8Array) {}
@@ -120,12 +124,12 @@ export class MmOracle implements Engine<MmOp, Allowed> {
 
   constructor(private readonly geometry: MmGeometry) {
     this.files = Array.from({ length: geometry.files }, () => ({ pages: new Map(), size: geometry.pages }));
+    this.huge = 1 << geometry.hugeOrder;
     this.hugetlbFiles = Array.from({ length: geometry.hugetlbFiles ?? 0 }, () => ({
       pages: new Map(),
-      size: geometry.pages,
+      size: geometry.pages - (geometry.pages % this.huge), // whole huge pages
       hugetlb: true,
     }));
-    this.huge = 1 << geometry.hugeOrder;
   }
 
   /** A split at `page` would cut a hugetlb mapping off a huge boundary (EINVAL). */
@@ -516,7 +520,7 @@ export class MmOracle implements Engine<MmOp, Allowed> {
           if (e.hugetlb) {
             copy.family = store.family ??= new Set([store]);
             copy.family.add(copy);
-            for (const w of store.watchers) copy.watchers.add(w);
+            for (const w of store.watchers) if (getRefs.has(w)) copy.watchers.add(w);
           }
           child.own.set(page, copy);
         }
@@ -579,9 +583,11 @@ export class MmOracle implements Engine<MmOp, Allowed> {
           );
         }
         const versions = stores.map((store) => new Set([store.data.join(",")]));
+        if (op.kind === "get") for (const v of versions) getRefs.add(v);
         if (!coherent)
           for (const [i, store] of stores.entries())
-            for (const member of store.family ?? [store]) member.watchers.add(versions[i]!);
+            for (const member of op.kind === "get" ? (store.family ?? [store]) : [store])
+              member.watchers.add(versions[i]!);
         const handle = this.handles.take();
         this.refs.set(handle, {
           pid: op.pid,
@@ -642,7 +648,12 @@ export class MmOracle implements Engine<MmOp, Allowed> {
           const e = MmOracle.extentAt(as, at);
           if (!e) return err("ENOMEM");
           const stop = Math.min(e.end, end);
-          if (e.prot !== op.prot && (this.cuts(as, at) || this.cuts(as, stop))) return err("EINVAL");
+          // vma_modify splits at the start, then at the end: a refused end keeps the start's split
+          if (e.prot !== op.prot && this.cuts(as, at)) return err("EINVAL");
+          if (e.prot !== op.prot && this.cuts(as, stop)) {
+            MmOracle.split(as, at);
+            return err("EINVAL");
+          }
           if (e.hugetlb && e.prot === op.prot) {
             at = stop; // no change, no split (one off a huge boundary would be refused)
             continue;
@@ -664,10 +675,14 @@ export class MmOracle implements Engine<MmOp, Allowed> {
             continue;
           }
           const stop = Math.min(e.end, end);
-          // a flag that changes splits the mapping: off a huge boundary, a hugetlb one refuses (EINVAL)
-          const cut = this.cuts(as, at) || this.cuts(as, stop);
+          // a flag that changes splits the mapping: off a huge boundary, a hugetlb one refuses (EINVAL), though a
+          // split made at the start stays
           const flag = (changes: boolean, set: (x: Extent) => void): boolean => {
-            if (changes && cut) return false;
+            if (changes && this.cuts(as, at)) return false;
+            if (changes && this.cuts(as, stop)) {
+              MmOracle.split(as, at);
+              return false;
+            }
             if (!changes && e.hugetlb) return true; // no change, no split
             MmOracle.split(as, at);
             MmOracle.split(as, stop);

@@ -34,7 +34,7 @@ export function cowTrace(c: CowCase): Trace<MmOp, MmObs> & { note: string } {
   const variant = c.variant === "cow.c" ? "" : ` [cowcheck's ${c.variant} variant]`;
   const omits = c.omits ? ` Leaves out ${c.omits}.` : "";
   const asserts = c.xfail
-    ? `cow.c expects it to fail (XFAIL: ${c.xfail}), and the last observation allows the leak`
+    ? `cow.c expects it to fail (XFAIL: ${c.xfail}): the last observation is that leak, as 6.18 shows it`
     : "the last observation is what cow.c asserts";
   return {
     cowcheck: 1,

@@ -164,3 +164,34 @@ test.each([1, 2, 3])(
     expect(r.status).toBe("passed");
   },
 );
+
+test("a flag change refused at its end keeps the split it made at its start (vma_modify)", () => {
+  const { model, obs } = run([
+    spawn,
+    anon(0, 8),
+    { op: "mprotect", pid: 1, page: 4, pages: 1, prot: "r" },
+    { op: "madvise", pid: 1, page: 0, pages: 2, advice: "dontfork" }, // refused at its start: no split
+  ]);
+  expect(obs.slice(2)).toEqual([{ error: "EINVAL" }, { error: "EINVAL" }]);
+  expect(model.procs.get(1)!.vmas.map((v) => [v.start, v.end])).toEqual([
+    [0, 4],
+    [4, 8],
+  ]);
+});
+
+test("a short-term read-only pin is unshared first: unlike a GET reference, it never sees the other side's write", () => {
+  const model = new MmModel(g);
+  const oracle = new MmOracle(g);
+  const ops: MmOp[] = [
+    spawn,
+    anon(0, H),
+    { op: "fill", pid: 1, page: 0, pages: H, value: 1 },
+    { op: "fork", pid: 1 },
+    { op: "pin", pid: 2, page: 0, kind: "pin", write: false },
+    { op: "munmap", pid: 2, page: 0, pages: H },
+    { op: "fill", pid: 1, page: 0, pages: H, value: 255 },
+    { op: "pinRead", handle: 1 },
+  ];
+  const answers = ops.map((op) => [model.apply(op), oracle.apply(op)]);
+  expect(answers.at(-1)).toEqual([{ data: [1, 1, 1, 1] }, { data: [1, 1, 1, 1] }]); // the oracle allows nothing else
+});

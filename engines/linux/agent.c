@@ -68,7 +68,8 @@ static const int advice_values[] = {MADV_DONTNEED, MADV_DONTFORK, MADV_DOFORK, M
 struct req {
   int kind, page, pages, prot_rw, shared, file, advice, cell, value, handle, to, new_pages, hugetlb;
 };
-enum status { S_OK, S_ERRNO, S_SEGV, S_DATA, S_CHILD };
+/** S_POOL: a SIGBUS on a hugetlb page, the pool out of pages (no observation: the machine's limit, not the kernel's answer). */
+enum status { S_OK, S_ERRNO, S_SEGV, S_DATA, S_CHILD, S_POOL };
 /** A worker's answer; S_DATA is followed on the channel by `len` bytes of cells (a page's, or a range's). */
 struct rep {
   int status, err, child_pid, len;
@@ -84,12 +85,32 @@ static void *addr(long page) { return (void *)(BASE + (uintptr_t)page * (uintptr
 static sigjmp_buf fault_jmp;
 static volatile sig_atomic_t guarded;
 
-static void on_fault(int sig) {
+static volatile sig_atomic_t fault_sig;
+static void *volatile fault_addr;
+
+static void on_fault(int sig, siginfo_t *info, void *ctx) {
+  (void)ctx;
   if (!guarded) {
     signal(sig, SIG_DFL);
     raise(sig);
   }
+  fault_sig = sig;
+  fault_addr = info->si_addr;
   siglongjmp(fault_jmp, 1);
+}
+
+/** Whether `a` lies in a hugetlb mapping (/proc/self/maps names its file: anon_hugepage, or a hugetlb memfd). */
+static int in_hugetlb(void *a) {
+  FILE *f = fopen("/proc/self/maps", "re");
+  if (!f) return 0;
+  char line[512];
+  int found = 0;
+  unsigned long lo, hi;
+  while (!found && fgets(line, sizeof line, f))
+    if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && (unsigned long)a >= lo && (unsigned long)a < hi)
+      found = strstr(line, "/anon_hugepage") || strstr(line, "cowcheck-hugetlb-file") ? 1 : -1;
+  fclose(f);
+  return found == 1;
 }
 
 static void send_fd(int sock, int fd, struct rep *r) {
@@ -279,8 +300,8 @@ __attribute__((noreturn)) static void worker(int channel) {
   signal(SIGINT, SIG_DFL);
   signal(SIGHUP, SIG_DFL);
   struct sigaction sa = {0};
-  sa.sa_handler = on_fault;
-  sa.sa_flags = SA_NODEFER;
+  sa.sa_sigaction = on_fault;
+  sa.sa_flags = SA_NODEFER | SA_SIGINFO;
   sigaction(SIGSEGV, &sa, NULL);
   sigaction(SIGBUS, &sa, NULL);
   for (;;) {
@@ -334,7 +355,8 @@ __attribute__((noreturn)) static void worker(int channel) {
         guarded = 1;
         if (sigsetjmp(fault_jmp, 1)) {
           guarded = 0;
-          r.status = S_SEGV;
+          // a hugetlb fault that finds no page in the pool is SIGBUS (hugetlb_no_page, hugetlb_wp)
+          r.status = fault_sig == SIGBUS && in_hugetlb(fault_addr) ? S_POOL : S_SEGV;
           break;
         }
         if (q.kind == K_WRITE) ((volatile unsigned char *)addr(q.page))[q.cell * stride] = (unsigned char)q.value;
@@ -353,7 +375,7 @@ __attribute__((noreturn)) static void worker(int channel) {
       }
       case K_MREMAP: { // MREMAP_MAYMOVE | MREMAP_FIXED with `to` (to ≥ 0); resized in place without
         long kept = q.new_pages < q.pages ? q.new_pages : q.pages, dest = q.to < 0 ? q.page : q.to;
-        void *p = q.to < 0 ? mremap(addr(q.page), (size_t)q.pages * page_size, (size_t)q.new_pages * page_size, 0)
+        void *p = q.to < 0 ? mremap(addr(q.page), (size_t)q.pages * page_size, (size_t)q.new_pages * page_size, 0, (void *)0)
                            : mremap(addr(q.page), (size_t)q.pages * page_size, (size_t)q.new_pages * page_size, MREMAP_MAYMOVE | MREMAP_FIXED, addr(q.to));
         rc = p == MAP_FAILED ? -1 : 0;
         if (rc) break;
@@ -542,7 +564,7 @@ static void make_files(void) {
     char name[40];
     snprintf(name, sizeof name, "cowcheck-hugetlb-file-%ld", i);
     hfiles[i] = memfd_create(name, MFD_HUGETLB | (unsigned)__builtin_ctzl((unsigned long)(huge_pages * page_size)) << 26);
-    if (hfiles[i] < 0 || ftruncate(hfiles[i], window * page_size) < 0) die("hugetlb memfd: %s", strerror(errno));
+    if (hfiles[i] < 0 || ftruncate(hfiles[i], (window - window % huge_pages) * page_size) < 0) die("hugetlb memfd: %s", strerror(errno));
   }
 }
 
@@ -1128,7 +1150,7 @@ static int swap_ensure(void) {
     read_file(PAGE_CLUSTER, cur, sizeof cur);
     cluster = cur[0] ? atoi(cur) : -1;
     snprintf(state, sizeof state, "%d %d\n", num, cluster);
-    int sfd = num >= 0 ? open(SWAP_STATE, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600) : -1;
+    int sfd = num >= 0 ? open(SWAP_STATE, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600) : -1;
     rc = sfd < 0 || write(sfd, state, strlen(state)) != (ssize_t)strlen(state) ? -1 : 0; // first: a crash below is swept
     if (sfd >= 0) close(sfd);
     snprintf(path, sizeof path, "/sys/block/zram%d/disksize", num);
@@ -1177,14 +1199,14 @@ static int hugetlb_offered(void) {
 }
 
 
-/** Under HUGETLB_LOCK, nobody holding HUGETLB_USERS: the overcommit HUGETLB_STATE saved goes back. */
+/**
+ * Under HUGETLB_LOCK, nobody holding HUGETLB_USERS: the overcommit HUGETLB_STATE saved goes back (the record stays
+ * if that fails, for the next agent to try).
+ */
 static void hugetlb_teardown(void) {
   char state[64], path[128];
-  if (!read_file(HUGETLB_STATE, state, sizeof state) && state[0]) {
-    hugetlb_knob(path, sizeof path);
-    write_file(path, state);
-  }
-  unlink(HUGETLB_STATE);
+  hugetlb_knob(path, sizeof path);
+  if (read_file(HUGETLB_STATE, state, sizeof state) || !state[0] || write_file(path, state) == 0) unlink(HUGETLB_STATE);
 }
 
 static struct shared hugetlb_pool = {HUGETLB_LOCK, HUGETLB_USERS, HUGETLB_STATE, hugetlb_teardown, -1};
@@ -1201,15 +1223,19 @@ static int hugetlb_ensure(void) {
   if (read_file(HUGETLB_STATE, state, sizeof state) || !state[0]) {
     hugetlb_knob(path, sizeof path);
     rc = read_file(path, state, sizeof state);
-    int sfd = rc ? -1 : open(HUGETLB_STATE, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
-    rc = sfd < 0 || write(sfd, state, strlen(state)) != (ssize_t)strlen(state) ? -1 : 0; // first: a crash below is swept
+    // the value found is saved first, so a crash after the knob is raised is swept; if saving fails, nothing changed
+    int sfd = rc ? -1 : open(HUGETLB_STATE, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
+    rc = sfd < 0 || write(sfd, state, strlen(state)) != (ssize_t)strlen(state) ? -1 : 0;
     if (sfd >= 0) close(sfd);
-    snprintf(text, sizeof text, "%ld", atol(state) + HUGETLB_SURPLUS);
-    if (!rc) rc = write_file(path, text);
-    if (rc) {
-      int e = errno;
-      hugetlb_teardown();
-      errno = e;
+    if (rc) unlink(HUGETLB_STATE);
+    else {
+      snprintf(text, sizeof text, "%ld", atol(state) + HUGETLB_SURPLUS);
+      rc = write_file(path, text);
+      if (rc) {
+        int e = errno;
+        hugetlb_teardown();
+        errno = e;
+      }
     }
   }
   int e = errno;
@@ -1425,8 +1451,11 @@ static void do_op(const char *op) {
     unsigned char d[4096];
     long stride = page_size / cells;
     if (str_is(op, "op", "fileRead")) {
-      for (long i = 0; i < cells; i++)
-        if (pread(fd, &d[i], 1, page * page_size + i * stride) != 1) return fail("pread: %s", strerror(errno));
+      for (long i = 0; i < cells; i++) {
+        ssize_t got = pread(fd, &d[i], 1, page * page_size + i * stride);
+        if (got == 0 && hugetlb) d[i] = 0; // past a hugetlb memfd's whole huge pages: nothing, read as zeros
+        else if (got != 1) return fail("pread: %s", strerror(errno));
+      }
       return reply_data(d, cells, 0);
     }
     long cell = num(op, "cell", -1);
@@ -1563,8 +1592,13 @@ static void do_op(const char *op) {
   if (q.kind == K_MADVISE && q.advice == A_MERGEABLE && (r.status == S_OK || r.err == ENOMEM)) procs[pid].mergeable = 1;
   switch (r.status) {
     case S_OK: return reply("{\"ok\":true}");
-    case S_ERRNO: return reply_errno(r.err);
+    case S_ERRNO:
+      // a hugetlb mapping whose reservation found no pages: the machine's limit, not an answer the model could give
+      if (q.kind == K_MMAP && q.hugetlb && r.err == ENOMEM)
+        return fail("a hugetlb mmap could not reserve its pages (ENOMEM): the hugetlb pool has no page left");
+      return reply_errno(r.err);
     case S_SEGV: return reply("{\"fault\":\"SEGV\"}");
+    case S_POOL: return fail("SIGBUS on a hugetlb page: the hugetlb pool has no page left (nr_overcommit_hugepages, or no free 2 MiB block)");
     case S_DATA: return reply_data(data, r.len, range);
     default: return fail("the worker answered status %d", r.status);
   }
@@ -1648,8 +1682,8 @@ int main(int argc, char **argv) {
   signal(SIGCHLD, SIG_IGN); // workers are reaped by the kernel
   signal(SIGPIPE, SIG_IGN);
   prctl(PR_SET_CHILD_SUBREAPER, 1); // a worker whose forking worker exited is still ours
+  if (hugetlb_offered()) shared_release(&hugetlb_pool); // a killed agent's pool, if nobody uses it
   hugetlb_ok = hugetlb_offered() && window % huge_pages == 0;
-  if (hugetlb_ok) shared_release(&hugetlb_pool); // a killed agent's pool, if nobody uses it
   make_files();
   private_anon = calloc((size_t)window, 1);
   if (!private_anon) die("out of memory");

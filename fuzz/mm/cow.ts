@@ -251,6 +251,22 @@ export function cowScenariosFor(g: MmGeometry): CowScenario[] {
       decisive: { at: -1, obs: data(NEW) },
       kills: ["ro-pin-no-unshare"],
     },
+    {
+      name: "cow-private-hugetlb-memfd-mapped-once",
+      note: "cow.c 'Basic COW' with a memfd hugetlb, the private mapping the page's only mapper: its write copies the huge page (hugetlb_wp never reuses a page-cache page), so the memfd keeps its data",
+      ops: [
+        spawn,
+        { op: "mmap", pid: 1, page: 2 * H, pages: H, prot: "rw", shared: true, file: 0, hugetlb: true },
+        write(1, 2 * H + 1, OLD),
+        { op: "munmap", pid: 1, page: 2 * H, pages: H },
+        { op: "mmap", pid: 1, page: 0, pages: H, prot: "rw", shared: false, file: 0, hugetlb: true },
+        read(1, 1),
+        write(1, 1, NEW),
+        { op: "fileRead", file: 0, page: 1, hugetlb: true },
+      ],
+      decisive: { at: -1, obs: data(OLD) },
+      kills: ["hugetlb-private-file-reused"],
+    },
   ];
 }
 

@@ -318,7 +318,7 @@ export function mmArrange(ops: MmOp[], g: MmGeometry, features: ReadonlySet<stri
       if (from.length) o = { ...o, handle: pick(from, o.handle - 1) };
     }
     out.push(o);
-    if (o.op === "mmap" && !o.shared && o.file === undefined && o.pages > 0) {
+    if (o.op === "mmap" && !o.shared && o.file === undefined && !o.hugetlb && o.pages > 0) {
       const k = mmaps++;
       const range = { pid: o.pid, page: o.page, pages: o.pages };
       const hugepage = features.has("thp") && o.page % huge === 0 && o.pages >= huge && k % 4 !== 3;
@@ -352,7 +352,8 @@ export function mmArrange(ops: MmOp[], g: MmGeometry, features: ReadonlySet<stri
       o.page + o.pages <= g.pages
     ) {
       for (let p = o.page; p < o.page + o.pages; p++) {
-        if (o.op === "mmap") pages.set(p, { rw: o.prot === "rw", anon: !o.shared && o.file === undefined });
+        if (o.op === "mmap")
+          pages.set(p, { rw: o.prot === "rw", anon: !o.shared && o.file === undefined && !o.hugetlb });
         else if (o.op === "munmap") pages.delete(p);
         else if (pages.has(p)) pages.set(p, { ...pages.get(p)!, rw: o.prot === "rw" });
       }

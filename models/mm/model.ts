@@ -122,7 +122,7 @@ export interface Vma extends MmVmaView {
   forkedAnon: boolean;
   /** VM_ACCOUNT: the mapping is charged as private writable memory (accountable_mapping, mprotect_fixup). */
   account: boolean;
-  /** VM_HUGETLB: split only at huge boundaries (hugetlb_vm_op_split), never merged (hugetlb_vm_ops has a close). */
+  /** VM_HUGETLB: split only at huge boundaries (hugetlb_vm_op_split), never merged (VM_DONTEXPAND is VM_SPECIAL). */
   readonly hugetlb: boolean;
 }
 
@@ -236,7 +236,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       kind: "file" as const,
       pages: new Map(),
       users: 0,
-      size: geometry.pages,
+      size: geometry.pages - (geometry.pages % this.huge), // whole huge pages
       swapped: new Map(),
       hugetlb: true,
     }));
@@ -692,7 +692,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
    * mm/vma.c vma_modify_flags: give the part [start, end) of `vma` new flags: split it out, change it, merge it
    * with its neighbours where they now agree. Nothing happens when the flags do not change (mprotect_fixup,
    * madvise_update_vma return early): no split, no merge. A hugetlb VMA cut off a huge boundary is not changed:
-   * false (hugetlb_vm_op_split's EINVAL).
+   * false (hugetlb_vm_op_split's EINVAL), though a split already made at the start stays.
    */
   private modifyVma(
     proc: Proc,
@@ -704,8 +704,10 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     const probe = { ...vma };
     change(probe);
     if (MmModel.sameFlags(probe, vma, true)) return undefined;
-    if (this.cutsHugetlb(proc, start) || this.cutsHugetlb(proc, end)) return false;
+    // vma_modify splits at the start, then at the end: a refused end keeps the start's split
+    if (this.cutsHugetlb(proc, start)) return false;
     this.splitAt(proc, start);
+    if (this.cutsHugetlb(proc, end)) return false;
     this.splitAt(proc, end);
     const part = findVma(proc.vmas, start)!;
     change(part);
@@ -1154,10 +1156,14 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     this.touched.keys.add(key);
     if (pmd.pfn === this.hugeZeroPfn) return;
     const folio = this.folioOf(pmd.pfn);
-    folio.entireMapcount--;
-    folio.mapcount--;
-    this.mmIdSub(folio, proc.pid);
-    folio.pmds.delete(key);
+    if (folio.hugetlb)
+      this.removeHugetlbRmap(folio, key); // __unmap_hugepage_range
+    else {
+      folio.entireMapcount--;
+      folio.mapcount--;
+      this.mmIdSub(folio, proc.pid);
+      folio.pmds.delete(key);
+    }
     this.putFolio(folio);
   }
 
@@ -1685,11 +1691,13 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     return folio;
   }
 
-  /** hugetlb_add_anon_rmap / hugetlb_add_file_rmap: one more mapping of the whole folio (the caller holds its reference). */
+  /**
+   * hugetlb_add_anon_rmap / hugetlb_add_file_rmap: one more mapping of the whole folio (the caller holds its
+   * reference); no MM_ID slots (folio_maybe_mapped_shared is mapcount > 1 for hugetlb).
+   */
   private addHugetlbRmap(folio: Folio, key: number): void {
     folio.entireMapcount++;
     folio.mapcount++;
-    this.mmIdAdd(folio, pidOf(key));
     folio.pmds.add(key);
     this.touched.frames.add(folio.pfn);
   }
@@ -1698,7 +1706,6 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   private removeHugetlbRmap(folio: Folio, key: number): void {
     folio.entireMapcount--;
     folio.mapcount--;
-    this.mmIdSub(folio, pidOf(key));
     folio.pmds.delete(key);
     this.touched.frames.add(folio.pfn);
   }

@@ -38,15 +38,12 @@ export const mmGeometrySchema = z
     files: z.number().int().min(0).max(MM_MAX_FILES),
     /**
      * hugetlb memfds (MFD_HUGETLB) the ops may name with `hugetlb: true` (0..hugetlbFiles-1, feature "hugetlb"),
-     * each the window's whole huge pages long, all zeros at boot; absent: none.
+     * each as long as the window's whole huge pages (no hugetlb mapping reaches past them), all zeros at boot;
+     * absent: none.
      */
     hugetlbFiles: z.number().int().min(0).max(MM_MAX_FILES).optional(),
   })
-  .strict()
-  .refine((g) => !g.hugetlbFiles || g.pages % (1 << g.hugeOrder) === 0, {
-    message: "with hugetlbFiles, pages must be whole huge pages (a hugetlb file's size is)",
-    path: ["pages"],
-  });
+  .strict();
 export type MmGeometry = z.infer<typeof mmGeometrySchema>;
 
 export const defaultMmGeometry: MmGeometry = {

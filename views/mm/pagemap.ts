@@ -173,7 +173,8 @@ export function comparePagemap(linux: PagemapView, model: MmState): ViewVerdict 
 
   const anyVma = (test: (v: MmVmaView) => boolean): boolean => [...model.procs.values()].some((p) => p.vmas.some(test));
   if (linux.ksmdRan && anyVma((v) => v.mergeable)) return { desync: "ksm-timing" };
-  if (linux.khugepagedRan && anyVma((v) => !v.nohugepage)) return { desync: "khugepaged-timing" };
+  // (khugepaged never visits hugetlb VMAs: VM_NO_KHUGEPAGED)
+  if (linux.khugepagedRan && anyVma((v) => !v.nohugepage && !v.hugetlb)) return { desync: "khugepaged-timing" };
 
   // A swap-in of another size than the model's: Linux maps a large folio's page where the model still has the swap
   // PTE, or the other way round.
@@ -236,7 +237,14 @@ export function comparePagemap(linux: PagemapView, model: MmState): ViewVerdict 
     if (mine.has(key)) continue;
     const proc = model.procs.get(pidOf(key));
     const vma = proc && findVma(proc.vmas, vpageOf(key));
-    if (vma && (vma.file !== null || vma.shared) && page.flags & PAGE.file && !(page.flags & PAGE.anon)) {
+    // (hugetlb has no fault-around)
+    if (
+      vma &&
+      !vma.hugetlb &&
+      (vma.file !== null || vma.shared) &&
+      page.flags & PAGE.file &&
+      !(page.flags & PAGE.anon)
+    ) {
       allowed.add("fault-around");
       aroundPfns.add(page.pfn);
       continue;
