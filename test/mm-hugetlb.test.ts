@@ -109,18 +109,20 @@ test("fork copies a pinned exclusive huge page for the child at once (hugetlb_tr
   expect(parent.pfn).not.toBe(child.pfn);
 });
 
+/** cow.c's vmsplice() + unmap in child, with the child's reference taken as `kind`: the parent writes 255 last. */
+const inChild = (kind: "get" | "pin"): MmOp[] => [
+  spawn,
+  anon(0, H),
+  { op: "fill", pid: 1, page: 0, pages: H, value: 1 },
+  { op: "fork", pid: 1 },
+  { op: "pin", pid: 2, page: 0, kind, write: false },
+  { op: "munmap", pid: 2, page: 0, pages: H },
+  { op: "fill", pid: 1, page: 0, pages: H, value: 255 },
+  { op: "pinRead", handle: 1 },
+];
+
 test("the vmsplice leak cow.c expects: reuse by mapcount lets a GET reference see the other side's write", () => {
-  const { obs } = run([
-    spawn,
-    anon(0, H),
-    { op: "fill", pid: 1, page: 0, pages: H, value: 1 },
-    { op: "fork", pid: 1 },
-    { op: "pin", pid: 2, page: 0, kind: "get", write: false },
-    { op: "munmap", pid: 2, page: 0, pages: H },
-    { op: "fill", pid: 1, page: 0, pages: H, value: 255 },
-    { op: "pinRead", handle: 1 },
-  ]);
-  expect(obs[7]).toEqual({ data: [255, 255, 255, 255] });
+  expect(run(inChild("get")).obs[7]).toEqual({ data: [255, 255, 255, 255] });
 });
 
 test("a private mapping of a hugetlb memfd hole takes a page of its own: the memfd's later writes never show", () => {
@@ -182,16 +184,6 @@ test("a flag change refused at its end keeps the split it made at its start (vma
 test("a short-term read-only pin is unshared first: unlike a GET reference, it never sees the other side's write", () => {
   const model = new MmModel(g);
   const oracle = new MmOracle(g);
-  const ops: MmOp[] = [
-    spawn,
-    anon(0, H),
-    { op: "fill", pid: 1, page: 0, pages: H, value: 1 },
-    { op: "fork", pid: 1 },
-    { op: "pin", pid: 2, page: 0, kind: "pin", write: false },
-    { op: "munmap", pid: 2, page: 0, pages: H },
-    { op: "fill", pid: 1, page: 0, pages: H, value: 255 },
-    { op: "pinRead", handle: 1 },
-  ];
-  const answers = ops.map((op) => [model.apply(op), oracle.apply(op)]);
+  const answers = inChild("pin").map((op) => [model.apply(op), oracle.apply(op)]);
   expect(answers.at(-1)).toEqual([{ data: [1, 1, 1, 1] }, { data: [1, 1, 1, 1] }]); // the oracle allows nothing else
 });
