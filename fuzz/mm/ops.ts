@@ -351,7 +351,15 @@ export function mmArrange(ops: MmOp[], g: MmGeometry, features: ReadonlySet<stri
       o.pages > 0 &&
       o.page + o.pages <= g.pages
     ) {
-      for (let p = o.page; p < o.page + o.pages; p++) {
+      // a hugetlb mmap maps whole huge pages (from an aligned start; an unaligned one fails)
+      const huge = hugeSize(g);
+      const n =
+        o.op === "mmap" && o.hugetlb
+          ? o.page % huge
+            ? 0
+            : Math.min(Math.ceil(o.pages / huge) * huge, g.pages - o.page)
+          : o.pages;
+      for (let p = o.page; p < o.page + n; p++) {
         if (o.op === "mmap")
           pages.set(p, { rw: o.prot === "rw", anon: !o.shared && o.file === undefined && !o.hugetlb });
         else if (o.op === "munmap") pages.delete(p);
