@@ -1,8 +1,9 @@
 // Eager-copy oracle for the mm layer: every process owns a private copy of every private page it wrote, fork
 // copies them all, a shared mapping is one shared object, a file is one object whose pages private mappings read
-// until they write them. Attributes live in runs of pages that are split wherever an op's range ends, never
-// merged (no VMA rules); pages nobody wrote are not stored at all, so nothing costs the size of the window. THP
-// and KSM change no observation, so the oracle has neither.
+// until they write them. Attributes live in runs of pages that are split wherever an op changes them at its
+// range's ends (as the kernel splits VMAs), never merged (no VMA merge rules); pages nobody wrote are not stored
+// at all, so nothing costs the size of the window. THP and KSM change no observation, so the oracle has neither
+// (only their VMA flags, which split VMAs too).
 //
 // A pin is a reference to the storage the pinning process had mapped when it pinned:
 // - a coherent pin (FOLL_PIN with write, or FOLL_LONGTERM) must read exactly what that storage holds now;
@@ -654,8 +655,8 @@ export class MmOracle implements Engine<MmOp, Allowed> {
             MmOracle.split(as, at);
             return err("EINVAL");
           }
-          if (e.hugetlb && e.prot === op.prot) {
-            at = stop; // no change, no split (one off a huge boundary would be refused)
+          if (e.prot === op.prot) {
+            at = stop; // no change, no split (mprotect_fixup returns early)
             continue;
           }
           MmOracle.split(as, at);
@@ -683,7 +684,7 @@ export class MmOracle implements Engine<MmOp, Allowed> {
               MmOracle.split(as, at);
               return false;
             }
-            if (!changes && e.hugetlb) return true; // no change, no split
+            if (!changes) return true; // no change, no split (madvise_update_vma returns early)
             MmOracle.split(as, at);
             MmOracle.split(as, stop);
             set(MmOracle.extentAt(as, at)!);
@@ -709,7 +710,7 @@ export class MmOracle implements Engine<MmOp, Allowed> {
             done = flag(e.dontfork !== set, (x) => (x.dontfork = set));
           } else if (op.advice === "wipeonfork") {
             if (e.shared || e.file) return err("EINVAL"); // private anonymous memory only
-            flag(false, (x) => (x.wipeonfork = true));
+            flag(!e.wipeonfork, (x) => (x.wipeonfork = true));
           } else if (op.advice === "keeponfork") {
             done = flag(e.wipeonfork, (x) => (x.wipeonfork = false));
           } // pageout (swap is transparent) changes no observation
