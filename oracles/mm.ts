@@ -66,6 +66,19 @@ interface Ref {
   readonly versions: readonly Set<string>[];
 }
 
+/** What a process maps: its extents and the private pages it wrote (see AddressSpace). */
+interface Mappings {
+  extents: Extent[];
+  own: Map<number, Store>;
+}
+
+/** A piece of a remap_move: pages [start, end) of the extents it runs over, `last` the last of them. */
+interface Piece {
+  start: number;
+  end: number;
+  last: Extent;
+}
+
 interface PageObject {
   readonly pages: Map<number, Store>;
   /** Pages in the object: past them a shared mapping faults (a shared anonymous mapping grown by mremap). */
@@ -280,16 +293,23 @@ export class MmOracle implements Engine<MmOp, Allowed> {
   }
 
   /** The other answer the last op allowed (an mremap whose VMA boundaries the oracle cannot know), and its state. */
-  private alternative?: { obs: MmObs; as: AddressSpace; extents: Extent[]; own: Map<number, Store> };
+  private alternative?: { obs: MmObs; as: AddressSpace } & Mappings;
 
   chose(observed: unknown): void {
     const alt = this.alternative;
-    if (alt && deepEqual(observed, alt.obs)) {
-      alt.as.extents = alt.extents;
-      alt.as.own.clear();
-      for (const [page, store] of alt.own) alt.as.own.set(page, store);
-    }
+    if (alt && deepEqual(observed, alt.obs)) MmOracle.restore(alt.as, alt);
     this.alternative = undefined;
+  }
+
+  /** A copy of what a process maps (its extents and its own pages), to go back to. */
+  private static snapshot(as: AddressSpace): Mappings {
+    return { extents: as.extents.map((e) => ({ ...e })), own: new Map(as.own) };
+  }
+
+  private static restore(as: AddressSpace, m: Mappings): void {
+    as.extents = m.extents.map((e) => ({ ...e }));
+    as.own.clear();
+    for (const [page, store] of m.own) as.own.set(page, store);
   }
 
   /**
@@ -331,13 +351,12 @@ export class MmOracle implements Engine<MmOp, Allowed> {
   }
 
   /**
-   * remap_move over [page, page + pages): each VMA's piece to the same offset from `to`, in address order; a
-   * hugetlb piece moves whole huge pages from and to huge boundaries. Pieces are extents, joined where they may
-   * be one VMA (`join`) or each apart.
+   * The pieces remap_move takes over [page, page + pages), one per VMA: the mapped extents there, joined where
+   * they may be one VMA (`join`), or each apart.
    */
-  private movePieces(as: AddressSpace, page: number, pages: number, to: number, join: boolean): MmObs {
+  private pieces(as: AddressSpace, page: number, pages: number, join: boolean): Piece[] {
     const end = page + pages;
-    const runs: { start: number; end: number; last: Extent }[] = [];
+    const runs: Piece[] = [];
     for (let at = page; at < end; ) {
       const e = MmOracle.extentAt(as, at);
       const next = e ? Math.min(e.end, end) : Math.min(as.extents[MmOracle.after(as, at)]?.start ?? end, end);
@@ -348,6 +367,14 @@ export class MmOracle implements Engine<MmOp, Allowed> {
       }
       at = next;
     }
+    return runs;
+  }
+
+  /**
+   * Move the pieces (as pieces() found them before any moved) to the same offsets from `to`, in address order; a
+   * hugetlb piece moves whole huge pages from and to huge boundaries, or fails (EINVAL) after the ones before it.
+   */
+  private movePieces(as: AddressSpace, runs: readonly Piece[], page: number, to: number): MmObs {
     const window = this.geometry.pages;
     for (const run of runs) {
       const dest = to + (run.start - page);
@@ -399,23 +426,16 @@ export class MmOracle implements Engine<MmOp, Allowed> {
       // them stays too. A hugetlb piece moves whole huge pages from and to huge boundaries, or fails (EINVAL).
       // Where the oracle cannot tell whether extents that may join are one VMA, both answers are allowed when
       // they differ (a piece's destination may cut a hugetlb mapping, failing after the pieces before it moved).
-      const before = { extents: as.extents.map((e) => ({ ...e })), own: new Map(as.own) };
-      const joined = this.movePieces(as, page, pages, to, true);
-      const after = { extents: as.extents, own: new Map(as.own) };
-      as.extents = before.extents.map((e) => ({ ...e }));
-      as.own.clear();
-      for (const [p, store] of before.own) as.own.set(p, store);
-      const apart = this.movePieces(as, page, pages, to, false);
-      if (deepEqual(joined, apart)) {
-        as.extents = after.extents;
-        as.own.clear();
-        for (const [p, store] of after.own) as.own.set(p, store);
-        return joined;
-      }
-      this.alternative = { obs: apart, as, extents: as.extents, own: new Map(as.own) };
-      as.extents = after.extents;
-      as.own.clear();
-      for (const [p, store] of after.own) as.own.set(p, store);
+      const joinedRuns = this.pieces(as, page, pages, true);
+      const apartRuns = this.pieces(as, page, pages, false);
+      if (joinedRuns.length === apartRuns.length) return this.movePieces(as, joinedRuns, page, to); // nothing joined
+      const before = MmOracle.snapshot(as);
+      const apart = this.movePieces(as, apartRuns, page, to);
+      const afterApart = MmOracle.snapshot(as);
+      MmOracle.restore(as, before);
+      const joined = this.movePieces(as, joinedRuns, page, to);
+      if (deepEqual(joined, apart)) return joined;
+      this.alternative = { obs: apart, as, ...afterApart };
       return { oneOf: [joined, apart] };
     }
     if (first.hugetlb) {
@@ -428,7 +448,7 @@ export class MmOracle implements Engine<MmOp, Allowed> {
     const checked = Math.min(pages, newPages);
     const one = to !== undefined || grows ? MmOracle.oneVma(as, page, page + checked) : "yes";
     if (one === "no") return err("EFAULT");
-    const before = one === "maybe" ? { extents: as.extents.map((e) => ({ ...e })), own: new Map(as.own) } : undefined;
+    const before = one === "maybe" ? MmOracle.snapshot(as) : undefined;
     let obs: MmObs = OK;
     // the unmaps it makes (of the destination, of a shrink's tail) may not cut a hugetlb mapping (EINVAL)
     // (mremap_to unmaps the destination, then shrinks, then moves)

@@ -1082,15 +1082,25 @@ static void shared_release(struct shared *s) {
   close(lock);
 }
 
-/** Under the lock (`lock`): hold `users` shared; -1 (errno set, the lock let go) if that fails. */
-static int shared_hold(const struct shared *s, int lock) {
+/**
+ * Before using the setting: this agent holds it, `setup` (under the lock) making it first if no agent has (it
+ * returns 0, or -1 with errno set, having put back whatever it changed).
+ */
+static int shared_ensure(struct shared *s, int (*setup)(void)) {
+  if (s->held >= 0) return 0;
+  int lock = shared_lock(s);
+  if (lock < 0) return -1;
   int users = open(s->users, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (users >= 0 && flock(users, LOCK_SH) == 0) return users;
+  int rc = users < 0 || flock(users, LOCK_SH) ? -1 : setup();
   int e = errno;
-  if (users >= 0) close(users);
   close(lock);
-  errno = e;
-  return -1;
+  if (rc) {
+    if (users >= 0) close(users);
+    errno = e;
+    return -1;
+  }
+  s->held = users;
+  return 0;
 }
 
 /** Under SWAP_LOCK, nobody holding SWAP_USERS: take down the device SWAP_STATE names and put page-cluster back. */
@@ -1131,13 +1141,8 @@ static int swap_format(const char *dev, long bytes) {
   return ok ? 0 : -1;
 }
 
-/** Before a pageout: this agent holds the device, made now if no agent has one. */
-static int swap_ensure(void) {
-  if (swap_device.held >= 0) return 0;
-  int lock = shared_lock(&swap_device);
-  if (lock < 0) return -1;
-  int users = shared_hold(&swap_device, lock);
-  if (users < 0) return -1;
+/** Under SWAP_LOCK: the device SWAP_STATE names, or a new one made now (then named there). */
+static int swap_setup(void) {
   char state[128], text[32], dev[64];
   int num = -1, cluster = -1, rc = 0;
   if (read_file(SWAP_STATE, state, sizeof state) || sscanf(state, "%d %d", &num, &cluster) != 2) {
@@ -1166,13 +1171,12 @@ static int swap_ensure(void) {
       errno = e;
     }
   }
-  close(lock);
-  if (rc) {
-    close(users);
-    return -1;
-  }
-  swap_device.held = users;
-  return 0;
+  return rc;
+}
+
+/** Before a pageout: this agent holds the device, made now if no agent has one. */
+static int swap_ensure(void) {
+  return shared_ensure(&swap_device, swap_setup);
 }
 
 // ---- hugetlb (feature "hugetlb"): the pages come from the hugetlb pool of the PMD size, which is empty until
@@ -1211,13 +1215,8 @@ static void hugetlb_teardown(void) {
 
 static struct shared hugetlb_pool = {HUGETLB_LOCK, HUGETLB_USERS, HUGETLB_STATE, hugetlb_teardown, -1};
 
-/** Before a hugetlb mmap: this agent holds the pool open, opened now if no agent has. */
-static int hugetlb_ensure(void) {
-  if (hugetlb_pool.held >= 0) return 0;
-  int lock = shared_lock(&hugetlb_pool);
-  if (lock < 0) return -1;
-  int users = shared_hold(&hugetlb_pool, lock);
-  if (users < 0) return -1;
+/** Under HUGETLB_LOCK: the pool open already (HUGETLB_STATE saved), or opened now. */
+static int hugetlb_setup(void) {
   int rc = 0;
   char state[64], path[128], text[32];
   if (read_file(HUGETLB_STATE, state, sizeof state) || !state[0]) {
@@ -1238,15 +1237,12 @@ static int hugetlb_ensure(void) {
       }
     }
   }
-  int e = errno;
-  close(lock);
-  if (rc) {
-    close(users);
-    errno = e;
-    return -1;
-  }
-  hugetlb_pool.held = users;
-  return 0;
+  return rc;
+}
+
+/** Before a hugetlb mmap: this agent holds the pool open, opened now if no agent has. */
+static int hugetlb_ensure(void) {
+  return shared_ensure(&hugetlb_pool, hugetlb_setup);
 }
 
 // ---- the pagemap view (feature "pagemap"): what /proc tells root about each worker's window, for the structural

@@ -1156,14 +1156,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     this.touched.keys.add(key);
     if (pmd.pfn === this.hugeZeroPfn) return;
     const folio = this.folioOf(pmd.pfn);
-    if (folio.hugetlb)
-      this.removeHugetlbRmap(folio, key); // __unmap_hugepage_range
-    else {
-      folio.entireMapcount--;
-      folio.mapcount--;
-      this.mmIdSub(folio, proc.pid);
-      folio.pmds.delete(key);
-    }
+    this.removePmdRmap(folio, key); // (hugetlb: __unmap_hugepage_range)
     this.putFolio(folio);
   }
 
@@ -1192,11 +1185,19 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       this.addRmap(folio, folio.pfn + i, keyOf(proc.pid, base + i));
       this.setPte(proc, base + i, { pfn: folio.pfn + i, writable: pmd.writable, dirty: pmd.dirty, young: pmd.young });
     }
-    // folio_remove_rmap_pmd, after the PTEs' rmap (folio_add_anon_rmap_ptes)
+    this.removePmdRmap(folio, key); // after the PTEs' rmap (folio_add_anon_rmap_ptes)
+  }
+
+  /**
+   * mm/rmap.c folio_remove_rmap_pmd, or hugetlb_remove_rmap: one mapping of the whole folio less (a hugetlb folio
+   * keeps no MM_ID slots: folio_maybe_mapped_shared is mapcount > 1 for it).
+   */
+  private removePmdRmap(folio: Folio, key: number): void {
     folio.entireMapcount--;
     folio.mapcount--;
-    this.mmIdSub(folio, proc.pid);
+    if (!folio.hugetlb) this.mmIdSub(folio, pidOf(key));
     folio.pmds.delete(key);
+    this.touched.frames.add(folio.pfn);
   }
 
   private tlbFlushPage(proc: Proc, vpage: number): void {
@@ -1645,7 +1646,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     this.copiedPages += this.huge;
     copy.pageExclusive[0] = true;
     for (let i = 0; i < this.huge; i++) this.tlbFlushPage(proc, base + i); // huge_ptep_clear_flush
-    this.removeHugetlbRmap(old, key);
+    this.removePmdRmap(old, key);
     this.putFolio(old);
     this.addHugetlbRmap(copy, key);
     proc.pmds.set(base, { pfn: copy.pfn, writable: !unshare, dirty: !unshare, young: true });
@@ -1699,14 +1700,6 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     folio.entireMapcount++;
     folio.mapcount++;
     folio.pmds.add(key);
-    this.touched.frames.add(folio.pfn);
-  }
-
-  /** hugetlb_remove_rmap. */
-  private removeHugetlbRmap(folio: Folio, key: number): void {
-    folio.entireMapcount--;
-    folio.mapcount--;
-    folio.pmds.delete(key);
     this.touched.frames.add(folio.pfn);
   }
 

@@ -111,12 +111,12 @@ export const copiesOnlyOnWrite = perOp(
 );
 
 /** Folios an op may allocate (fork has its own bound). */
-function folioBudget(op: MmOp, s: MmState): number {
+function folioBudget(op: MmOp, s: MmState, hugetlb: number): number {
   switch (op.op) {
     case "read": {
       // Untouched anonymous memory reads the zero page (or the huge zero page): only a page cache may fill in.
       const vmas = s.procs.get(op.pid)?.vmas ?? [];
-      let folios = hugetlbPages(op, s); // hugetlb has no zero page: a read faults in a huge page
+      let folios = hugetlb; // hugetlb has no zero page: a read faults in each huge page
       for (let vpage = op.page; vpage < op.page + span(op); vpage++) {
         const vma = findVma(vmas, vpage);
         if (!(vma && !vma.shared && vma.file === null)) folios++;
@@ -149,14 +149,16 @@ export const faultAllocatesOne = perOp(
     // (alloc_swap_folio), as long as swap entries went
     const access = ["read", "write", "fill", "pin", "collapse", "fileRead", "fileWrite"].includes(op.op);
     const swappedIn = access ? Math.max(0, -used.swapped) : 0;
-    const folios = folioBudget(op, s) + swappedIn;
+    const hugetlb = hugetlbPages(op, s);
+    const budget = folioBudget(op, s, hugetlb);
+    const folios = budget + swappedIn;
     if (used.folios > folios) return `${op.op} allocated ${used.folios} folio(s); the bound is ${folios}`;
     const huge = used.pages > used.folios;
-    if (huge && swappedIn && used.pages > folioBudget(op, s) * hugeSize(s.geometry) + swappedIn)
+    if (huge && swappedIn && used.pages > budget * hugeSize(s.geometry) + swappedIn)
       return `${op.op} allocated ${used.pages} page(s) reading back ${swappedIn} swap entries`;
     const write = op.op === "write" || op.op === "fill" || op.op === "pin";
     // a range may copy one page and fault a THP into untouched memory further on; hugetlb memory comes in huge pages
-    const allowed = op.op === "collapse" || (write && (used.copies === 0 || span(op) > 1)) || hugetlbPages(op, s) > 0;
+    const allowed = op.op === "collapse" || (write && (used.copies === 0 || span(op) > 1)) || hugetlb > 0;
     if (huge && !swappedIn && !allowed) {
       return `${op.op} allocated a huge folio${used.copies ? " while copying" : ""}`;
     }
@@ -238,13 +240,11 @@ export const unwrittenPagesStayShared: Property<MmOp, MmObs, MmState> = {
         switch (op.op) {
           case "write":
           case "fill":
-          case "pin": {
+          case "pin":
             // a hugetlb CoW copies the whole huge page
-            const [from, to] = hugetlbPages(op, s) ? [op.page - (op.page % huge), op.page + span(op) + huge] : [0, 0];
-            forget(op.pid, op.page, op.page + span(op));
-            if (to) forget(op.pid, from, to);
+            if (hugetlbPages(op, s)) forget(op.pid, op.page - (op.page % huge), op.page + span(op) + huge);
+            else forget(op.pid, op.page, op.page + span(op));
             break;
-          }
           case "mremap": {
             // what moved (a move of several VMAs keeps each one's offset), and where it went; hugetlb lengths
             // are rounded up to whole huge pages
