@@ -288,3 +288,31 @@ describe("the lockstep comparison (--against model)", () => {
     expect(stats).toEqual({ compared: 6, allowed: {}, desynced: { [OTHER_CHOICE]: 1 } });
   });
 });
+
+test("allowance swap-in-size: a write that swaps a whole range in, read as one folio by one side only", () => {
+  const mg: MmGeometry = { ...g, pages: 32, hugeOrder: 3 };
+  const fill: MmOp = { op: "fill", pid: 1, page: 0, pages: 4, value: 1 };
+  const ops: MmOp[] = [
+    { op: "spawn" },
+    { op: "mmap", pid: 1, page: 0, pages: 8, prot: "rw", shared: false },
+    fill,
+    { op: "madvise", pid: 1, page: 0, pages: 4, advice: "pageout" }, // slots 0-3 in the model, in order
+    { op: "thpPolicy", order: 2, enabled: "always" },
+    fill,
+  ];
+  const m = modelAfter(ops, mg);
+  const v = decodePagemap(JSON.parse(JSON.stringify(encodePagemap(m))));
+  expect(v.pages.get(keyOf(1, 0))!.flags & PAGE.thp).toBeTruthy(); // the model read one order-2 folio
+  expect(comparePagemap(v, m)).toEqual({});
+  // Linux's slots were not aligned to the pages: four base pages, each read by its own fault
+  const small = new Map(v.pages);
+  for (let i = 0; i < 4; i++) small.set(keyOf(1, i), { pfn: 5000 + 2 * i, flags: PAGE.anon | PAGE.exclusive });
+  expect(comparePagemap({ ...v, pages: small }, m)).toEqual({ desync: "swap-in-size" });
+  // the same order-2 folio taken by a fresh fault (no swap-in) must match Linux's size: a divergence
+  const fresh = modelAfter([...ops.slice(0, 2), ops[4], fill], mg);
+  const fv = decodePagemap(JSON.parse(JSON.stringify(encodePagemap(fresh))));
+  expect(fv.pages.get(keyOf(1, 0))!.flags & PAGE.thp).toBeTruthy();
+  const freshSmall = new Map(fv.pages);
+  for (let i = 0; i < 4; i++) freshSmall.set(keyOf(1, i), { pfn: 5000 + 2 * i, flags: PAGE.anon | PAGE.exclusive });
+  expect(comparePagemap({ ...fv, pages: freshSmall }, fresh).divergence).toBeDefined();
+});

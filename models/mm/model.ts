@@ -81,6 +81,8 @@ export class Folio implements MmFrameView {
   swap: number | null = null;
   /** A huge page from the hugetlb pool. */
   hugetlb = false;
+  /** Read back by a swap-in that skipped the swap cache (its size alloc_swap_folio's choice). */
+  swapin = false;
   readonly data: Uint8Array;
   constructor(
     readonly pfn: number,
@@ -1881,6 +1883,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
         if (s.data) data.set(s.data, i * cpp); // swap_read_folio (a zeromap slot reads zeros)
       }
       folio = this.allocFolio(nr, true, null, data); // its one reference is the fault's
+      folio.swapin = fresh;
       if (!fresh) {
         folio.swap = first; // swapin_readahead: into the swap cache
         folio.refcount += nr;

@@ -32,6 +32,8 @@ export const mmStateJsonSchema = z.object({
       swap: n.nullable().optional(),
       /** A hugetlb folio (feature "hugetlb"). */
       hugetlb: z.boolean().optional(),
+      /** Read back by a swap-in that skipped the swap cache (feature "swap"). */
+      swapin: z.boolean().optional(),
       rmap: z.array(at),
       pmds: z.array(at),
       data: z.array(z.number().int().min(0).max(255)),
@@ -109,6 +111,7 @@ export function encodeMmState(s: MmState): MmStateJson {
       cache: f.cache,
       ...(f.swap == null ? {} : { swap: f.swap }),
       ...(f.hugetlb ? { hugetlb: true } : {}),
+      ...(f.swapin ? { swapin: true } : {}),
       rmap: keys(f.rmap),
       pmds: keys(f.pmds),
       data: Array.from(f.data),

@@ -345,6 +345,11 @@ export interface MmFrameView {
   readonly swap?: number | null;
   /** A hugetlb folio (a huge page from the pool, mapped whole by one PMD-level entry, never split); absent: not. */
   readonly hugetlb?: boolean;
+  /**
+   * Read back by a swap-in fault that skipped the swap cache, whose size alloc_swap_folio chose from the slots the
+   * swap allocator had given (feature "swap"); absent: not.
+   */
+  readonly swapin?: boolean;
 }
 
 /** A swap PTE (feature "swap"): the slot the page's contents are in, and the PageAnonExclusive it remembers. */

@@ -229,6 +229,16 @@ export function comparePagemap(linux: PagemapView, model: MmState): ViewVerdict 
       )
         return { desync: "swap-in-size" };
     }
+    // ... where the op swapped the whole range in: the model's folio read by a swap-in is of another size than
+    // the run of pages Linux maps there
+    for (const [key, m] of mine) {
+      const f = folioOf(model, m.pfn)!;
+      const l = linux.pages.get(key);
+      if (!f.swapin || !l) continue;
+      const theirs = l.flags & PAGE.thp ? linuxFolioPages(linux, key, l.pfn) : 1;
+      if (theirs !== f.nr && (mthp(key, m.flags, f.nr) || mthp(key, l.flags, theirs)))
+        return { desync: "swap-in-size" };
+    }
   }
 
   // Present sets. Pages Linux maps and the model does not are excused only by fault-around.
