@@ -85,6 +85,8 @@ interface PageObject {
   readonly size: number;
   /** hugetlb memory: its pages come in whole huge pages, and a hugetlb memfd has no write(2). */
   readonly hugetlb?: boolean;
+  /** A disk file: a writable longterm pin of a shared writable mapping of it is refused (dirty tracking). */
+  readonly disk?: boolean;
 }
 
 /** What a run of mapped pages shares: its attributes, and what it maps. */
@@ -130,6 +132,7 @@ export class MmOracle implements Engine<MmOp, Allowed> {
   private readonly refs = new Map<number, Ref>();
   private readonly files: PageObject[];
   private readonly hugetlbFiles: PageObject[];
+  private readonly diskFiles: PageObject[];
   /** Pages per huge page. */
   private readonly huge: number;
   /** The lowest free pid and handle (the layer's naming convention). */
@@ -144,6 +147,16 @@ export class MmOracle implements Engine<MmOp, Allowed> {
       size: geometry.pages - (geometry.pages % this.huge), // whole huge pages
       hugetlb: true,
     }));
+    this.diskFiles = Array.from({ length: geometry.diskFiles ?? 0 }, () => ({
+      pages: new Map(),
+      size: geometry.pages,
+      disk: true,
+    }));
+  }
+
+  /** The files an op names: the regular ones, the hugetlb memfds or the disk files. */
+  private filesOf(kind: { hugetlb?: boolean; disk?: boolean }): PageObject[] {
+    return kind.hugetlb ? this.hugetlbFiles : kind.disk ? this.diskFiles : this.files;
   }
 
   /** A split at `page` would cut a hugetlb mapping off a huge boundary (EINVAL). */
@@ -515,7 +528,7 @@ export class MmOracle implements Engine<MmOp, Allowed> {
       }
       case "fileRead":
       case "fileWrite": {
-        const file = (op.hugetlb ? this.hugetlbFiles : this.files)[op.file];
+        const file = this.filesOf(op)[op.file];
         if (!file) return err("EBADF");
         if (op.op === "fileWrite" && file.hugetlb) return err("EINVAL"); // hugetlbfs has no write
         if (op.page >= pages) return err("EINVAL");
@@ -596,6 +609,8 @@ export class MmOracle implements Engine<MmOp, Allowed> {
         for (let page = op.page; page < op.page + n; page++) {
           const e = MmOracle.reach(as, page);
           if (!e || (op.write && e.prot !== "rw")) return err("EFAULT");
+          // a writable longterm pin of a shared writable disk-file mapping: dirty tracking refuses it
+          if (op.write && op.kind === "longterm" && e.shared?.disk) return err("EFAULT");
           this.hugetlbFault(as, e, page);
           stores.push(
             coherent || e.shared || as.own.has(page) || !e.file
@@ -625,7 +640,7 @@ export class MmOracle implements Engine<MmOp, Allowed> {
         return op.page >= pages ? err("EINVAL") : OK;
     }
     if (op.op === "mremap") return this.mremap(as, op.page, op.pages, op.newPages, op.to);
-    const files = op.op === "mmap" && op.hugetlb ? this.hugetlbFiles : this.files;
+    const files = op.op === "mmap" ? this.filesOf(op) : this.files;
     if (op.op === "mmap" && op.file !== undefined && !files[op.file]) return err("EBADF");
     if (op.pages === 0) return op.op === "mprotect" || op.op === "madvise" ? OK : err("EINVAL");
     if (op.page + op.pages > pages) return err("EINVAL");

@@ -15,11 +15,15 @@ export const cowGeometry: MmGeometry = { pageSize: 4096, cellsPerPage: 1, pages:
 export const allCowCases: readonly CowCase[] = cowCases(cowGeometry);
 export const writtenCowCases: readonly CowCase[] = allCowCases.filter((c) => c.gaps.length === 0);
 
-/** The geometry of a case's trace: with a hugetlb memfd where it maps one. */
-export const cowCaseGeometry = (c: CowCase): MmGeometry =>
-  c.ops.some((op) => op.op === "mmap" && op.hugetlb && op.file !== undefined)
-    ? { ...cowGeometry, hugetlbFiles: 1 }
-    : cowGeometry;
+/** The geometry of a case's trace: with a hugetlb memfd, or a disk file, where it maps one. */
+export const cowCaseGeometry = (c: CowCase): MmGeometry => {
+  const maps = (kind: "hugetlb" | "disk") => c.ops.some((op) => op.op === "mmap" && op[kind] && op.file !== undefined);
+  return {
+    ...cowGeometry,
+    ...(maps("hugetlb") ? { hugetlbFiles: 1 } : {}),
+    ...(maps("disk") ? { diskFiles: 1 } : {}),
+  };
+};
 
 /** A case as a trace file, with every observation recorded (the oracle's). */
 export function cowTrace(c: CowCase): Trace<MmOp, MmObs> & { note: string } {

@@ -316,3 +316,31 @@ test("allowance swap-in-size: a write that swaps a whole range in, read as one f
   for (let i = 0; i < 4; i++) freshSmall.set(keyOf(1, i), { pfn: 5000 + 2 * i, flags: PAGE.anon | PAGE.exclusive });
   expect(comparePagemap({ ...fv, pages: freshSmall }, fresh).divergence).toBeDefined();
 });
+
+test("allowance disk-file-folio: a disk file's large folios, flagged THP, mapped or zapped whole by Linux", () => {
+  const fg: MmGeometry = { ...g, diskFiles: 1 };
+  const ops = (disk: boolean): MmOp[] => [
+    { op: "spawn" },
+    { op: "mmap", pid: 1, page: 4, pages: 4, prot: "rw", shared: false, file: 0, ...(disk ? { disk } : {}) },
+    { op: "read", pid: 1, page: 4 },
+  ];
+  for (const disk of [true, false]) {
+    const m = modelAfter(ops(disk), fg);
+    const v = decodePagemap(JSON.parse(JSON.stringify(encodePagemap(m))));
+    const page = v.pages.get(keyOf(1, 4))!;
+    expect(page.flags & PAGE.file).toBeTruthy();
+    expect(comparePagemap(v, m)).toEqual({});
+    // the page in a large folio: flagged THP
+    const thp = { ...v, pages: new Map(v.pages).set(keyOf(1, 4), { ...page, flags: page.flags | PAGE.thp }) };
+    // a PMD-mapped folio zapped whole: Linux maps nothing there any more
+    const zapped = { ...v, pages: new Map([...v.pages].filter(([k]) => k !== keyOf(1, 4))) };
+    if (disk) {
+      expect(comparePagemap(thp, m)).toEqual({ allowed: ["disk-file-folio"] });
+      expect(comparePagemap(zapped, m)).toEqual({ allowed: ["disk-file-folio"] });
+    } else {
+      // a memfd (shmem, huge=never) has no large folios: both are divergences
+      expect(comparePagemap(thp, m).divergence?.property).toBe("pagemap-flags");
+      expect(comparePagemap(zapped, m).divergence?.property).toBe("pagemap-present");
+    }
+  }
+});

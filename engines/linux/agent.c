@@ -22,6 +22,7 @@
 #include <sys/swap.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/statfs.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -41,10 +42,19 @@
 #define MAX_FILES 64
 #define BASE ((uintptr_t)0x200000000000ULL) /* 32 TiB: huge-aligned, far from anything the loader maps */
 
-static long page_size, cells, window, huge_pages, nfiles, nhfiles;
+static long page_size, cells, window, huge_pages, nfiles, nhfiles, ndfiles;
 static int files[MAX_FILES];
 /** hugetlb memfds (MFD_HUGETLB, feature "hugetlb"), numbered apart from the files. */
 static int hfiles[MAX_FILES];
+/** Disk files (feature "disk"): O_TMPFILEs on a disk filesystem, numbered apart from the files. */
+static int dfiles[MAX_FILES];
+
+/** The descriptor of file `f` of its kind, or -1 if there is no such file. */
+static int file_fd(long f, int hugetlb, int disk) {
+  if (hugetlb && disk) return -1;
+  long n = hugetlb ? nhfiles : disk ? ndfiles : nfiles;
+  return f < 0 || f >= n ? -1 : hugetlb ? hfiles[f] : disk ? dfiles[f] : files[f];
+}
 /** In a worker: which pages of its window are mapped private and anonymous (fork copies it along). */
 static unsigned char *private_anon;
 
@@ -66,7 +76,7 @@ static const char *advice_names[] = {"dontneed", "dontfork", "dofork", "wipeonfo
 static const int advice_values[] = {MADV_DONTNEED, MADV_DONTFORK, MADV_DOFORK, MADV_WIPEONFORK, MADV_KEEPONFORK, MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_MERGEABLE, MADV_UNMERGEABLE, MADV_PAGEOUT};
 
 struct req {
-  int kind, page, pages, prot_rw, shared, file, advice, cell, value, handle, to, new_pages, hugetlb;
+  int kind, page, pages, prot_rw, shared, file, advice, cell, value, handle, to, new_pages, hugetlb, disk;
 };
 /** S_POOL: a SIGBUS on a hugetlb page, the pool out of pages (no observation: the machine's limit, not the kernel's answer). */
 enum status { S_OK, S_ERRNO, S_SEGV, S_DATA, S_CHILD, S_POOL };
@@ -150,6 +160,7 @@ static void keep_only(int sock) {
     int keep = fd == sock;
     for (long i = 0; i < nfiles; i++) keep |= fd == files[i];
     for (long i = 0; i < nhfiles; i++) keep |= fd == hfiles[i];
+    for (long i = 0; i < ndfiles; i++) keep |= fd == dfiles[i];
     if (!keep) close(fd);
   }
 }
@@ -264,13 +275,14 @@ static int ring_io(int h, int into_page, long at, unsigned char *buf, unsigned l
  * it keeps are inherited. The new image answers the exec request once it runs. Returns only if execve failed.
  */
 static void exec_worker(int sock) {
-  char conf[64], fds[MAX_FILES * 12 + 1] = "", hfds[MAX_FILES * 12 + 1] = "";
+  char conf[64], fds[MAX_FILES * 12 + 1] = "", hfds[MAX_FILES * 12 + 1] = "", dfds[MAX_FILES * 12 + 1] = "";
   static char refs[MAX_HANDLES * (24 + MAX_PIPES * 24) + 1];
   *refs = 0;
   snprintf(conf, sizeof conf, "%d,%ld,%ld,%ld,%ld", sock, page_size, cells, window, huge_pages);
   fcntl(sock, F_SETFD, 0); // the channel was made close-on-exec
   for (long i = 0; i < nfiles; i++) snprintf(fds + strlen(fds), sizeof fds - strlen(fds), "%s%d", i ? "," : "", files[i]);
   for (long i = 0; i < nhfiles; i++) snprintf(hfds + strlen(hfds), sizeof hfds - strlen(hfds), "%s%d", i ? "," : "", hfiles[i]);
+  for (long i = 0; i < ndfiles; i++) snprintf(dfds + strlen(dfds), sizeof dfds - strlen(dfds), "%s%d", i ? "," : "", dfiles[i]);
   for (int h = 1; h <= MAX_HANDLES; h++)
     if (pipe_pages[h]) {
       snprintf(refs + strlen(refs), sizeof refs - strlen(refs), "%s%d:%ld", *refs ? "," : "", h, pipe_pages[h]);
@@ -289,7 +301,7 @@ static void exec_worker(int sock) {
     for (size_t i = 0; i < RING_PARAMS; i++) at += sprintf(at, "%02x", ((unsigned char *)&ring_params[h])[i]);
   }
 #endif
-  char *argv[] = {"cowcheck-linux-worker", "--worker", conf, fds, refs, pins, hfds, NULL};
+  char *argv[] = {"cowcheck-linux-worker", "--worker", conf, fds, refs, pins, hfds, dfds, NULL};
   execv("/proc/self/exe", argv);
   fcntl(sock, F_SETFD, FD_CLOEXEC);
 }
@@ -317,7 +329,7 @@ __attribute__((noreturn)) static void worker(int channel) {
         int flags = MAP_FIXED | (q.shared ? MAP_SHARED : MAP_PRIVATE) | (q.file < 0 ? MAP_ANONYMOUS : 0);
         // MAP_HUGETLB of the PMD size (MAP_HUGE_SHIFT is 26): the pages come from the pool hugetlb_ensure opened
         if (q.hugetlb && q.file < 0) flags |= MAP_HUGETLB | __builtin_ctzl((unsigned long)(huge_pages * page_size)) << 26;
-        int fd = q.file < 0 ? -1 : q.hugetlb ? hfiles[q.file] : files[q.file];
+        int fd = file_fd(q.file, q.hugetlb, q.disk);
         void *p = mmap(addr(q.page), (size_t)q.pages * page_size, PROT_READ | (q.prot_rw ? PROT_WRITE : 0), flags, fd, 0);
         rc = p == MAP_FAILED ? -1 : 0;
         // (collapse's bookkeeping: hugetlb memory is never collapsed; its length was rounded up to huge pages)
@@ -550,6 +562,25 @@ static int lowest_free(void) {
 
 static int hugetlb_ok;
 
+// ---- disk files (feature "disk"): the model's disk files are O_TMPFILEs in a directory on a disk filesystem
+// (not tmpfs or ramfs: shmem is what the plain files are), as cow.c's tmpfile() is where /tmp is on a disk. The
+// first of $COWCHECK_DISK_DIR, /var/tmp and /tmp that is one. An O_TMPFILE has no name: nothing is left behind.
+static const char *disk_dir;
+
+static const char *disk_dir_offered(void) {
+  const char *dirs[] = {getenv("COWCHECK_DISK_DIR"), "/var/tmp", "/tmp"};
+  for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
+    struct statfs st;
+    if (!dirs[i] || statfs(dirs[i], &st) < 0 || st.f_type == 0x01021994 /* TMPFS_MAGIC */ || st.f_type == (long)0x858458f6 /* RAMFS_MAGIC */)
+      continue;
+    int fd = open(dirs[i], O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0) continue;
+    close(fd);
+    return dirs[i];
+  }
+  return NULL;
+}
+
 static void make_files(void) {
   for (long i = 0; i < nfiles; i++) {
     if (files[i] > 0) close(files[i]);
@@ -565,6 +596,11 @@ static void make_files(void) {
     snprintf(name, sizeof name, "cowcheck-hugetlb-file-%ld", i);
     hfiles[i] = memfd_create(name, MFD_HUGETLB | (unsigned)__builtin_ctzl((unsigned long)(huge_pages * page_size)) << 26);
     if (hfiles[i] < 0 || ftruncate(hfiles[i], (window - window % huge_pages) * page_size) < 0) die("hugetlb memfd: %s", strerror(errno));
+  }
+  for (long i = 0; disk_dir && i < ndfiles; i++) {
+    if (dfiles[i] > 0) close(dfiles[i]);
+    dfiles[i] = open(disk_dir, O_TMPFILE | O_RDWR, 0600);
+    if (dfiles[i] < 0 || ftruncate(dfiles[i], window * page_size) < 0) die("a disk file in %s: %s", disk_dir, strerror(errno));
   }
 }
 
@@ -1437,10 +1473,11 @@ static void do_op(const char *op) {
   if (str_is(op, "op", "ksmScan")) return ksm_scan();
   if (str_is(op, "op", "fileRead") || str_is(op, "op", "fileWrite")) {
     long f = num(op, "file", -1), page = num(op, "page", -1);
-    int hugetlb = is_true(op, "hugetlb");
+    int hugetlb = is_true(op, "hugetlb"), disk = is_true(op, "disk");
     if (hugetlb && !hugetlb_ok) return fail("a hugetlb memfd needs feature hugetlb");
-    if (f < 0 || f >= (hugetlb ? nhfiles : nfiles)) return reply("{\"error\":\"EBADF\"}");
-    int fd = hugetlb ? hfiles[f] : files[f];
+    if (disk && !disk_dir) return fail("a disk file needs feature disk");
+    int fd = file_fd(f, hugetlb, disk);
+    if (fd < 0) return reply("{\"error\":\"EBADF\"}");
     // hugetlbfs has no write(2): the kernel answers EINVAL before looking at anything else (vfs_write)
     if (hugetlb && str_is(op, "op", "fileWrite") && pwrite(fd, "", 1, 0) < 0) return reply_errno(errno);
     if (page < 0 || page >= window) return reply("{\"error\":\"EINVAL\"}");
@@ -1562,9 +1599,11 @@ static void do_op(const char *op) {
       q.hugetlb = is_true(op, "hugetlb");
       if (q.hugetlb && (!hugetlb_ok || hugetlb_ensure()))
         return fail(hugetlb_ok ? "opening the hugetlb pool failed: %s" : "a hugetlb mmap needs feature hugetlb%s", hugetlb_ok ? strerror(errno) : "");
+      q.disk = is_true(op, "disk");
+      if (q.disk && !disk_dir) return fail("a disk file needs feature disk");
       if (num(op, "file", -2) != -2) {
         q.file = (int)num(op, "file", -1);
-        if (q.file < 0 || q.file >= (q.hugetlb ? nhfiles : nfiles)) return reply("{\"error\":\"EBADF\"}");
+        if (file_fd(q.file, q.hugetlb, q.disk) < 0) return reply("{\"error\":\"EBADF\"}");
       }
       q.shared = is_true(op, "shared");
       q.prot_rw = str_is(op, "prot", "rw");
@@ -1613,6 +1652,7 @@ __attribute__((noreturn)) static void worker_main(char **argv) {
   pipe_limit();
   for (char *p = argv[3]; *p; p += strcspn(p, ","), p += *p == ',') files[nfiles++] = (int)strtol(p, NULL, 10);
   for (char *p = argv[6]; *p; p += strcspn(p, ","), p += *p == ',') hfiles[nhfiles++] = (int)strtol(p, NULL, 10);
+  for (char *p = argv[7]; *p; p += strcspn(p, ","), p += *p == ',') dfiles[ndfiles++] = (int)strtol(p, NULL, 10);
   for (char *p = argv[4]; *p; p += strcspn(p, ","), p += *p == ',') {
     char *at;
     long h = strtol(p, &at, 10);
@@ -1651,13 +1691,14 @@ __attribute__((noreturn)) static void worker_main(char **argv) {
 }
 
 int main(int argc, char **argv) {
-  if (argc == 7 && !strcmp(argv[1], "--worker")) worker_main(argv);
+  if (argc == 8 && !strcmp(argv[1], "--worker")) worker_main(argv);
   const char *g = getenv("COWCHECK_GEOMETRY");
   page_size = geometry(g, "pageSize");
   cells = geometry(g, "cellsPerPage");
   window = geometry(g, "pages");
   nfiles = geometry(g, "files");
   nhfiles = find_key(g, "hugetlbFiles") ? geometry(g, "hugetlbFiles") : 0; // optional
+  ndfiles = find_key(g, "diskFiles") ? geometry(g, "diskFiles") : 0; // optional
   long order = pmd_order = geometry(g, "hugeOrder");
   if (page_size != sysconf(_SC_PAGESIZE)) die("pageSize %ld, but this machine's pages are %ld bytes", page_size, sysconf(_SC_PAGESIZE));
   pipe_limit();
@@ -1670,7 +1711,7 @@ int main(int argc, char **argv) {
   huge_pages = 1L << order;
   if (hpage && hpage != huge_pages * page_size) die("hugeOrder %ld, but this machine's PMD-sized pages are %ld bytes (order %d)", order, hpage, __builtin_ctzl((unsigned long)(hpage / page_size)));
   if (cells < 1 || cells > page_size || page_size % cells) die("cellsPerPage %ld must divide pageSize %ld", cells, page_size);
-  if (nfiles > MAX_FILES || nhfiles > MAX_FILES) die("at most %d files of each kind", MAX_FILES);
+  if (nfiles > MAX_FILES || nhfiles > MAX_FILES || ndfiles > MAX_FILES) die("at most %d files of each kind", MAX_FILES);
   // The window must be free: nothing of the agent's own may sit there.
   void *w = mmap(addr(0), (size_t)window * page_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
   if (w != addr(0)) die("the window at %p is not free: %s", addr(0), strerror(errno));
@@ -1680,6 +1721,7 @@ int main(int argc, char **argv) {
   prctl(PR_SET_CHILD_SUBREAPER, 1); // a worker whose forking worker exited is still ours
   if (hugetlb_offered()) shared_release(&hugetlb_pool); // a killed agent's pool, if nobody uses it
   hugetlb_ok = hugetlb_offered() && window % huge_pages == 0;
+  disk_dir = disk_dir_offered();
   make_files();
   private_anon = calloc((size_t)window, 1);
   if (!private_anon) die("out of memory");
@@ -1701,9 +1743,9 @@ int main(int argc, char **argv) {
   int cpu = sched_getcpu();
   CPU_SET(cpu < 0 ? 0 : cpu, &one);
   sched_setaffinity(0, sizeof one, &one);
-  printf("{\"hello\":{\"protocol\":1,\"layer\":\"mm\",\"name\":\"linux\",\"features\":[\"reset\",\"file\",\"gup\",\"range\",\"mremap\"%s%s%s%s%s%s%s]}}\n",
+  printf("{\"hello\":{\"protocol\":1,\"layer\":\"mm\",\"name\":\"linux\",\"features\":[\"reset\",\"file\",\"gup\",\"range\",\"mremap\"%s%s%s%s%s%s%s%s]}}\n",
          thp ? ",\"thp\"" : "", mthp_ok ? ",\"mthp\"" : "", ksm_offered() ? ",\"ksm\"" : "", pagemap_offered() ? ",\"pagemap\"" : "",
-         longterm_ok ? ",\"longterm\"" : "", swap_ok ? ",\"swap\"" : "", hugetlb_ok ? ",\"hugetlb\"" : "");
+         longterm_ok ? ",\"longterm\"" : "", swap_ok ? ",\"swap\"" : "", hugetlb_ok ? ",\"hugetlb\"" : "", disk_dir ? ",\"disk\"" : "");
   fflush(stdout);
   char *line = NULL;
   size_t cap = 0;

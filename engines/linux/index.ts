@@ -2,7 +2,7 @@
 // a cache folder keyed by the source's hash, then spoken to over the stdio protocol like any other engine.
 
 import { spawnSync } from "node:child_process";
-import { accessSync, constants, existsSync, readFileSync } from "node:fs";
+import { accessSync, constants, existsSync, readFileSync, statfsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { SystemEngine } from "../../core/index.ts";
 import { compiled } from "../build.ts";
@@ -68,11 +68,27 @@ export function linuxFeatures(): { offered: string[]; missing: Record<string, st
   if (process.getuid?.() !== 0 || !writable(hugetlbKnob))
     missing.hugetlb = `hugetlb pages come from a pool the agent lets grow on demand: root and ${hugetlbKnob}`;
   else offered.push("hugetlb");
+  if (diskDir()) offered.push("disk");
+  else
+    missing.disk =
+      "disk files are O_TMPFILEs on a disk filesystem: $COWCHECK_DISK_DIR, /var/tmp or /tmp must be a writable one (not tmpfs)";
   missing.pin =
     "short-term FOLL_PIN, and read-only longterm pins, held from user space need the gup_test debugfs file (CONFIG_GUP_TEST); not built";
   missing.inspect =
     "the whole model state (refcounts, rmaps, PageAnonExclusive) is not visible from user space: the pagemap view is what Linux shows";
   return { offered, missing };
+}
+
+/** The agent's disk_dir_offered: the first of $COWCHECK_DISK_DIR, /var/tmp and /tmp that is a writable disk filesystem. */
+function diskDir(): string | undefined {
+  const memory = new Set([0x01021994, 0x858458f6]); // TMPFS_MAGIC, RAMFS_MAGIC
+  for (const dir of [process.env.COWCHECK_DISK_DIR, "/var/tmp", "/tmp"]) {
+    if (!dir || !accessible(dir, constants.W_OK)) continue;
+    try {
+      if (!memory.has(statfsSync(dir).type)) return dir;
+    } catch {}
+  }
+  return undefined;
 }
 
 function readFirstLine(path: string): string | undefined {

@@ -23,11 +23,8 @@ export const x86Machine = (g: MmGeometry): CowMachine => ({
   hugeZeroPage: true,
 });
 
-/**
- * What a case cannot be written without: vocabulary the mm layer does not have yet ("swap", "disk-file"), or
- * ("window") a 1 GiB huge page, past the 2,048-page window the traces and the kernel engine use.
- */
-export type CowGap = "swap" | "disk-file" | "window";
+/** What a case cannot be written without: ("window") a 1 GiB huge page, past the 2,048-page window the traces use. */
+export type CowGap = "window";
 
 export interface CowCase {
   /** A file name: the test's and the backing's slugs, and the variant's. */
@@ -445,14 +442,15 @@ function nonAnonBackings(g: MmGeometry, m: CowMachine): (Backing & { smem: numbe
       size: 1,
     },
   ];
-  const file = (slug: string, text: string, gaps: CowGap[]) => ({
+  // run_with_memfd, run_with_tmpfile (tmpfile(): a file on the disk filesystem of /tmp, ext4 here)
+  const file = (slug: string, text: string, disk: boolean) => ({
     slug,
     text,
-    gaps,
+    gaps: [],
     setup: [
       ...two(
-        { op: "mmap", pid: P, page: 0, pages: 1, prot: "rw", shared: false, file: 0 },
-        { op: "mmap", pid: P, page: 2 * S, pages: 1, prot: "r", shared: true, file: 0 },
+        { op: "mmap", pid: P, page: 0, pages: 1, prot: "rw", shared: false, file: 0, ...(disk ? { disk } : {}) },
+        { op: "mmap", pid: P, page: 2 * S, pages: 1, prot: "r", shared: true, file: 0, ...(disk ? { disk } : {}) },
       ),
       ...touch(0, 2 * S),
     ],
@@ -460,7 +458,7 @@ function nonAnonBackings(g: MmGeometry, m: CowMachine): (Backing & { smem: numbe
     smem: 2 * S,
     size: 1,
   });
-  out.push(file("memfd", "memfd", []), file("tmpfile", "tmpfile", ["disk-file"]));
+  out.push(file("memfd", "memfd", false), file("tmpfile", "tmpfile", true));
   if (m.hugeZeroPage) {
     out.push({
       slug: "huge-zeropage",

@@ -267,6 +267,19 @@ export function cowScenariosFor(g: MmGeometry): CowScenario[] {
       decisive: { at: -1, obs: data(OLD) },
       kills: ["hugetlb-private-file-reused"],
     },
+    {
+      name: "longterm-pin-shared-disk-file",
+      note: "an io_uring fixed buffer over a MAP_SHARED mapping of a disk file: a writable longterm pin there needs dirty tracking, so GUP refuses it (writable_file_mapping_allowed, since 6.5); over a private mapping it breaks COW and is taken",
+      ops: [
+        spawn,
+        { op: "mmap", pid: 1, page: 0, pages: 1, prot: "rw", shared: false, file: 0, disk: true },
+        { op: "mmap", pid: 1, page: H, pages: 1, prot: "rw", shared: true, file: 0, disk: true },
+        { op: "pin", pid: 1, page: 0, kind: "longterm", write: true },
+        { op: "pin", pid: 1, page: H, kind: "longterm", write: true },
+      ],
+      decisive: { at: -1, obs: { error: "EFAULT" } },
+      kills: ["disk-file-longterm-pin-allowed"],
+    },
   ];
 }
 

@@ -48,6 +48,14 @@ export function mmOpKinds(g: MmGeometry, features: ReadonlySet<string>): fc.Weig
   const has = (f: string) => features.has(f);
   const files = has("file") && g.files > 0;
   const file = fc.nat(Math.max(0, g.files - 1));
+  // a file an op names: a regular one (shmem), or one time in three a disk file (feature "disk")
+  const disks = has("disk") ? (g.diskFiles ?? 0) : 0;
+  const fileRef: fc.Arbitrary<{ file: number; disk?: true }> = disks
+    ? fc.oneof(
+        { weight: 2, arbitrary: file.map((f) => ({ file: f })) },
+        { weight: 1, arbitrary: fc.nat(disks - 1).map((f) => ({ file: f, disk: true as const })) },
+      )
+    : file.map((f) => ({ file: f }));
   const advice = fc.constantFrom<MadviseAdvice>(
     "dontneed",
     "dontfork",
@@ -72,7 +80,7 @@ export function mmOpKinds(g: MmGeometry, features: ReadonlySet<string>): fc.Weig
       files
         ? fc.oneof(
             { weight: 3, arbitrary: fc.constant(m) },
-            { weight: 1, arbitrary: file.map((f) => ({ ...m, file: f })) },
+            { weight: 1, arbitrary: fileRef.map((f) => ({ ...m, ...f })) },
           )
         : fc.constant(m),
     );
@@ -176,8 +184,16 @@ export function mmOpKinds(g: MmGeometry, features: ReadonlySet<string>): fc.Weig
   }
   if (files) {
     arbitraries.push(
-      { weight: 3, arbitrary: fc.record({ op: fc.constant("fileRead" as const), file, page }) },
-      { weight: 4, arbitrary: fc.record({ op: fc.constant("fileWrite" as const), file, page, cell, value }) },
+      {
+        weight: 3,
+        arbitrary: fc.tuple(fileRef, page).map(([f, pg]) => ({ op: "fileRead" as const, ...f, page: pg })),
+      },
+      {
+        weight: 4,
+        arbitrary: fc
+          .tuple(fileRef, page, cell, value)
+          .map(([f, pg, c, v]) => ({ op: "fileWrite" as const, ...f, page: pg, cell: c, value: v })),
+      },
     );
   }
   if (has("hugetlb")) {

@@ -55,6 +55,8 @@ export interface PageCache {
   readonly swapped: Map<number, Uint8Array>;
   /** A hugetlb memfd: its pages are huge folios, keyed by their first index, never reclaimed. */
   readonly hugetlb?: boolean;
+  /** A file on a disk filesystem: its shared writable mappings need dirty tracking (vma_needs_dirty_tracking). */
+  readonly disk?: boolean;
 }
 
 export class Folio implements MmFrameView {
@@ -199,6 +201,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   private readonly files: PageCache[];
   /** hugetlb memfds (their own numbering: ops name them with `hugetlb`). */
   private readonly hugetlbFiles: PageCache[];
+  private readonly diskFiles: PageCache[];
   /** anon_vma identities handed out so far. */
   private anonVmas = 0;
   /**
@@ -241,6 +244,14 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       size: geometry.pages - (geometry.pages % this.huge), // whole huge pages
       swapped: new Map(),
       hugetlb: true,
+    }));
+    this.diskFiles = Array.from({ length: geometry.diskFiles ?? 0 }, () => ({
+      kind: "file" as const,
+      pages: new Map(),
+      users: 0,
+      size: geometry.pages,
+      swapped: new Map(),
+      disk: true,
     }));
     this.ksm = this.newKsm({
       procs: this.procs,
@@ -310,7 +321,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       }
       case "fileRead":
       case "fileWrite": {
-        const file = this.fileOf(op.file, op.hugetlb);
+        const file = this.fileOf(op.file, op);
         if (!file) return err("EBADF");
         if (op.op === "fileWrite" && file.hugetlb) return err("EINVAL"); // hugetlbfs has no write_iter (vfs_write)
         if (!this.inWindow(op.page, 1)) return err("EINVAL");
@@ -385,7 +396,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
         return OK;
     }
     if (op.op === "mremap") return this.mremap(proc, op.page, op.pages, op.newPages, op.to);
-    if (op.op === "mmap" && op.file !== undefined && !this.fileOf(op.file, op.hugetlb)) return err("EBADF"); // fget before any length check
+    if (op.op === "mmap" && op.file !== undefined && !this.fileOf(op.file, op)) return err("EBADF"); // fget before any length check
     if (op.pages === 0) return op.op === "mprotect" || op.op === "madvise" ? OK : err("EINVAL"); // a zero length is fine only there
     if (!this.inWindow(op.page, op.pages)) return err("EINVAL");
     const end = op.page + op.pages;
@@ -396,7 +407,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
         const to = hugetlb ? this.base(end + this.huge - 1) : end;
         if (hugetlb && (op.page % this.huge !== 0 || to > this.geometry.pages)) return err("EINVAL");
         if (!this.mayUnmap(proc, op.page, to)) return err("EINVAL"); // __mmap_region unmaps the range first
-        this.mmap(proc, op.page, to, op.prot, op.shared, op.file, hugetlb);
+        this.mmap(proc, op.page, to, op.prot, op.shared, op.file, { hugetlb, disk: op.disk === true });
         return OK;
       }
       case "munmap":
@@ -412,9 +423,9 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     return pages >= 1 && page + pages <= this.geometry.pages;
   }
 
-  /** File `n` of the regular files, or (`hugetlb`) of the hugetlb memfds. */
-  private fileOf(n: number, hugetlb: boolean | undefined): PageCache | undefined {
-    return (hugetlb ? this.hugetlbFiles : this.files)[n];
+  /** File `n` of the regular files, or (`hugetlb`) of the hugetlb memfds, or (`disk`) of the disk files. */
+  private fileOf(n: number, kind: { hugetlb?: boolean; disk?: boolean }): PageCache | undefined {
+    return (kind.hugetlb ? this.hugetlbFiles : kind.disk ? this.diskFiles : this.files)[n];
   }
 
   /** A VMA boundary at `vpage` would split a hugetlb VMA off a huge boundary: hugetlb_vm_op_split refuses (EINVAL). */
@@ -603,13 +614,13 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     prot: Prot,
     shared: boolean,
     file: number | undefined,
-    hugetlb: boolean,
+    { hugetlb, disk }: { hugetlb: boolean; disk: boolean },
   ): void {
     this.munmap(proc, start, end);
     // shmem_zero_setup, or for MAP_HUGETLB hugetlb_file_setup (a private one's faults fill anonymous pages only)
     const cache =
       file !== undefined
-        ? this.fileOf(file, hugetlb)!
+        ? this.fileOf(file, { hugetlb, disk })!
         : shared
           ? { kind: "shmem" as const, pages: new Map(), users: 1, size: end - start, swapped: new Map(), hugetlb }
           : null;
@@ -630,6 +641,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       forkedAnon: false,
       account: !shared && prot === "rw" && !hugetlb, // accountable_mapping: private and writable, not hugetlbfs
       hugetlb,
+      ...(disk ? { disk } : {}),
     };
     const i = proc.vmas.findIndex((v) => v.start >= end);
     proc.vmas.splice(i < 0 ? proc.vmas.length : i, 0, vma);
@@ -1992,10 +2004,20 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     return { handle };
   }
 
+  /**
+   * mm/gup.c writable_file_mapping_allowed, for a writable FOLL_PIN | FOLL_LONGTERM: refused (EFAULT) where the VMA
+   * needs dirty tracking (vma_needs_dirty_tracking: a shared writable mapping of a file whose filesystem writes
+   * back, so a disk file, never shmem or hugetlbfs). GUP-fast refuses such folios too (gup_fast_folio_allowed).
+   */
+  protected writableFileMappingAllowed(vma: Vma): boolean {
+    return !(vma.shared && vma.prot === "rw" && vma.disk);
+  }
+
   /** One page of __get_user_pages (follow_page_mask, faultin_page, retry): the page grabbed, or undefined (EFAULT). */
   private gupPage(proc: Proc, vpage: number, kind: PinKind, write: boolean): number | undefined {
     const vma = findVma(proc.vmas, vpage);
     if (!vma || (write && vma.prot !== "rw")) return undefined; // check_vma_flags
+    if (write && kind === "longterm" && !this.writableFileMappingAllowed(vma)) return undefined;
     for (let attempt = 0; attempt < 4; attempt++) {
       const base = this.base(vpage);
       const pmd = proc.pmds.get(base);

@@ -56,6 +56,7 @@ export const mmStateJsonSchema = z.object({
           mergeable: z.boolean(),
           file: n.nullable(),
           hugetlb: z.boolean().optional(),
+          disk: z.boolean().optional(),
         }),
       ),
       ptes: z.array(entry),
@@ -131,6 +132,7 @@ export function encodeMmState(s: MmState): MmStateJson {
         mergeable: v.mergeable,
         file: v.file,
         ...(v.hugetlb ? { hugetlb: true } : {}),
+        ...(v.disk ? { disk: true } : {}),
       })),
       ptes: entries(p.ptes),
       pmds: entries(p.pmds),
@@ -209,7 +211,7 @@ export function renderMmState(s: MmState): string {
       const flags = ["hugetlb", "dontfork", "wipeonfork", "hugepage", "nohugepage", "mergeable"].filter(
         (f) => v[f as keyof typeof v],
       );
-      const kind = `${v.shared ? "shared" : "private"}${v.file !== null ? ` file ${v.file}` : ""}`;
+      const kind = `${v.shared ? "shared" : "private"}${v.file !== null ? ` ${v.disk ? "disk " : ""}file ${v.file}` : ""}`;
       return `[${v.start},${v.end}) ${v.prot} ${kind}${flags.map((f) => ` ${f}`).join("")}`;
     });
     lines.push(`pid ${p.pid}  ${vmas.join(", ") || "(no mappings)"}${p.hasPinned ? "  (has pinned)" : ""}`);

@@ -42,6 +42,11 @@ export const mmGeometrySchema = z
      * absent: none.
      */
     hugetlbFiles: z.number().int().min(0).max(MM_MAX_FILES).optional(),
+    /**
+     * Files on a disk filesystem (an O_TMPFILE on ext4 for the kernel) the ops may name with `disk: true`
+     * (0..diskFiles-1, feature "disk"), each `pages` pages long, all zeros at boot; absent: none.
+     */
+    diskFiles: z.number().int().min(0).max(MM_MAX_FILES).optional(),
   })
   .strict();
 export type MmGeometry = z.infer<typeof mmGeometrySchema>;
@@ -53,6 +58,7 @@ export const defaultMmGeometry: MmGeometry = {
   hugeOrder: 2,
   files: 2,
   hugetlbFiles: 1,
+  diskFiles: 1,
 };
 /** The "mthp" flavour: huge pages of 2^3 pages, so anonymous THPs of order 2 (feature "mthp") sit below the PMD. */
 export const mthpGeometry: Partial<MmGeometry> = { hugeOrder: 3, pages: 32 };
@@ -94,6 +100,9 @@ const file = z.number().int().min(0).max(MM_MAX_FILES);
 const cell = z.number().int().min(0).max(MM_MAX_CELLS);
 const value = z.number().int().min(0).max(255);
 
+const notBoth = (o: { hugetlb?: boolean; disk?: boolean }): boolean => !(o.hugetlb && o.disk);
+const bothMessage = { message: "a file is a hugetlb memfd or a disk file, not both", path: ["disk"] };
+
 export const mmOpSchema = z.discriminatedUnion("op", [
   z.object({ op: z.literal("spawn") }).strict(),
   z.object({ op: z.literal("fork"), pid }).strict(),
@@ -102,7 +111,8 @@ export const mmOpSchema = z.discriminatedUnion("op", [
   /**
    * With `file`, a mapping of that file from its page 0 (feature "file"); without, anonymous memory. `hugetlb`
    * (feature "hugetlb"): huge pages from the hugetlb pool, MAP_HUGETLB for anonymous memory, and with `file` the
-   * hugetlb memfd of that number; the range starts at a huge page and is rounded up to whole ones.
+   * hugetlb memfd of that number; the range starts at a huge page and is rounded up to whole ones. `disk`
+   * (feature "disk", with `file` only): the disk file of that number.
    */
   z
     .object({
@@ -114,8 +124,13 @@ export const mmOpSchema = z.discriminatedUnion("op", [
       shared: z.boolean(),
       file: file.optional(),
       hugetlb: z.boolean().optional(),
+      disk: z.boolean().optional(),
     })
-    .strict(),
+    .strict()
+    .refine((o) => !o.disk || (o.file !== undefined && !o.hugetlb), {
+      message: "disk names a disk file: it needs file, and not hugetlb",
+      path: ["disk"],
+    }),
   z.object({ op: z.literal("munmap"), pid, page, pages }).strict(),
   z.object({ op: z.literal("mprotect"), pid, page, pages, prot }).strict(),
   z.object({ op: z.literal("madvise"), pid, page, pages, advice: madviseAdvice }).strict(),
@@ -157,9 +172,24 @@ export const mmOpSchema = z.discriminatedUnion("op", [
   z
     .object({ op: z.literal("thpPolicy"), order: z.number().int().min(0).max(MM_MAX_HUGE_ORDER), enabled: thpMode })
     .strict(),
-  // feature "file": read(2) and write(2) of one page of a file (`hugetlb`: of a hugetlb memfd, feature "hugetlb")
-  z.object({ op: z.literal("fileRead"), file, page, hugetlb: z.boolean().optional() }).strict(),
-  z.object({ op: z.literal("fileWrite"), file, page, cell, value, hugetlb: z.boolean().optional() }).strict(),
+  // feature "file": read(2) and write(2) of one page of a file (`hugetlb`: of a hugetlb memfd, feature "hugetlb";
+  // `disk`: of a disk file, feature "disk")
+  z
+    .object({ op: z.literal("fileRead"), file, page, hugetlb: z.boolean().optional(), disk: z.boolean().optional() })
+    .strict()
+    .refine(notBoth, bothMessage),
+  z
+    .object({
+      op: z.literal("fileWrite"),
+      file,
+      page,
+      cell,
+      value,
+      hugetlb: z.boolean().optional(),
+      disk: z.boolean().optional(),
+    })
+    .strict()
+    .refine(notBoth, bothMessage),
 ]);
 export type MmOp = z.infer<typeof mmOpSchema>;
 
@@ -192,9 +222,9 @@ function opFeature(op: MmOp): MmFeature | undefined {
       return "mthp";
     case "fileRead":
     case "fileWrite":
-      return op.hugetlb ? "hugetlb" : "file";
+      return op.hugetlb ? "hugetlb" : op.disk ? "disk" : "file";
     case "mmap":
-      return op.hugetlb ? "hugetlb" : op.file === undefined ? undefined : "file";
+      return op.hugetlb ? "hugetlb" : op.file === undefined ? undefined : op.disk ? "disk" : "file";
     case "madvise":
       if (op.advice === "hugepage" || op.advice === "nohugepage") return "thp";
       if (op.advice === "mergeable" || op.advice === "unmergeable") return "ksm";
@@ -221,6 +251,7 @@ export const MM_FEATURES = [
   "mthp",
   "swap",
   "hugetlb",
+  "disk",
 ] as const;
 export type MmFeature = (typeof MM_FEATURES)[number];
 
@@ -399,6 +430,8 @@ export interface MmVmaView {
   readonly file: number | null;
   /** VM_HUGETLB: huge pages from the pool, at huge-aligned boundaries only (feature "hugetlb"; absent: not). */
   readonly hugetlb?: boolean;
+  /** The file mapped is a disk file (feature "disk"; absent: not). */
+  readonly disk?: boolean;
 }
 
 export interface MmProcView {

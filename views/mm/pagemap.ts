@@ -149,6 +149,8 @@ export const ALLOWANCES = {
     "ksmd left a large anonymous folio of a mergeable VMA unsplit where the model split it and mapped its zero-filled pages to the shared zero page (try_to_merge_one_page: split_huge_page fails while the folio holds a reference the model does not know, such as a CPU's pending LRU batch), so the states part (desynchronizes)",
   "swap-in-size":
     "a swap-in read a large folio back where the model read one page, or one page where the model read a large folio: alloc_swap_folio needs the entries' slots consecutive and aligned as the pages are, and the slots the swap allocator gives pages swapped out one by one depend on its per-CPU clusters and on the device's other users, which the model does not know (it numbers slots in order), so the states part (desynchronizes)",
+  "disk-file-folio":
+    "a disk file's page cache holds large folios (ext4 reads ahead into them, and do_set_pmd may map a PMD-sized one whole), where the model caches base pages: Linux flags a disk file's pages THP, maps pages of such a folio that the model does not, and unmaps a PMD-mapped one whole where the model keeps the page it faulted (a write fault, a split or a partial unmap zaps a file PMD)",
   "ksm-timing":
     "ksmd ran outside the sequence's ksmScan ops (another run drove it, or it runs on its own: ksmd is machine-wide) while the sequence had mergeable memory; it may have merged pages the model merges only at a ksmScan, so the states part (desynchronizes)",
 } as const;
@@ -255,7 +257,7 @@ export function comparePagemap(linux: PagemapView, model: MmState): ViewVerdict 
       page.flags & PAGE.file &&
       !(page.flags & PAGE.anon)
     ) {
-      allowed.add("fault-around");
+      allowed.add(vma.disk && page.flags & PAGE.thp ? "disk-file-folio" : "fault-around");
       aroundPfns.add(page.pfn);
       continue;
     }
@@ -265,17 +267,23 @@ export function comparePagemap(linux: PagemapView, model: MmState): ViewVerdict 
     );
   }
   for (const [key, page] of mine) {
-    if (!linux.pages.has(key))
-      return diverge(
-        "present",
-        `${at(key)} is present in the model (pfn ${page.pfn}, ${describe(page.flags)}) but not in Linux`,
-      );
+    if (linux.pages.has(key)) continue;
+    // a write fault, split or partial unmap of a PMD-mapped disk-file folio unmaps the whole PMD (__split_huge_pmd
+    // zaps a file PMD: the page cache still has the pages), where the model maps the page it faulted
+    if (!(page.flags & PAGE.anon) && findVma(model.procs.get(pidOf(key))!.vmas, vpageOf(key))?.disk) {
+      allowed.add("disk-file-folio");
+      continue;
+    }
+    return diverge(
+      "present",
+      `${at(key)} is present in the model (pfn ${page.pfn}, ${describe(page.flags)}) but not in Linux`,
+    );
   }
 
   // A large folio ksmd did not split this time: Linux still maps it where the model has the shared zero page.
   for (const [key, m] of mine) {
-    const l = linux.pages.get(key)!;
-    if (!(m.flags & PAGE.zero) || l.flags & PAGE.zero || !(l.flags & PAGE.anon && l.flags & PAGE.thp)) continue;
+    const l = linux.pages.get(key);
+    if (!l || !(m.flags & PAGE.zero) || l.flags & PAGE.zero || !(l.flags & PAGE.anon && l.flags & PAGE.thp)) continue;
     const vma = findVma(model.procs.get(pidOf(key))!.vmas, vpageOf(key));
     if (vma?.mergeable) return { desync: "ksm-split-busy" };
   }
@@ -304,7 +312,8 @@ export function comparePagemap(linux: PagemapView, model: MmState): ViewVerdict 
   const toLinux = new Map<number, number>();
   const firstAt = new Map<number, number>(); // model pfn → the first key seen mapping it
   for (const [key, m] of mine) {
-    const l = linux.pages.get(key)!;
+    const l = linux.pages.get(key);
+    if (!l) continue; // (a disk-file page only the model maps)
     const known = toModel.get(l.pfn);
     if (known !== undefined && known !== m.pfn) {
       if (dups(known, m.pfn)) return { desync: "ksm-dup-choice" };
@@ -325,8 +334,16 @@ export function comparePagemap(linux: PagemapView, model: MmState): ViewVerdict 
     toModel.set(l.pfn, m.pfn);
     toLinux.set(m.pfn, l.pfn);
     if (!firstAt.has(m.pfn)) firstAt.set(m.pfn, key);
-    // Flags: the exclusive bit counts every mapping, fault-around's too.
-    const mask = aroundPfns.has(l.pfn) ? ~PAGE.exclusive : ~0;
+    // Flags: the exclusive bit counts every mapping, fault-around's too; a disk file's page may sit in a large folio.
+    let mask = aroundPfns.has(l.pfn) ? ~PAGE.exclusive : ~0;
+    if (
+      l.flags & PAGE.thp &&
+      !(l.flags & PAGE.anon) &&
+      findVma(model.procs.get(pidOf(key))!.vmas, vpageOf(key))?.disk
+    ) {
+      mask &= ~PAGE.thp;
+      allowed.add("disk-file-folio");
+    }
     if ((l.flags & mask) !== (m.flags & mask)) {
       return diverge("flags", `${at(key)} is ${describe(l.flags)} in Linux but ${describe(m.flags)} in the model`);
     }

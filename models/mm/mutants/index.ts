@@ -164,6 +164,17 @@ class HugetlbPrivateFileReused extends MmModel {
   }
 }
 
+/**
+ * GUP before Linux 6.5 ("mm/gup: disallow FOLL_LONGTERM GUP-nonfast writing to file-backed mappings"): a writable
+ * longterm pin of a shared mapping of a disk file is taken, so a device may write a page the filesystem has cleaned
+ * and written back (the ext4 crashes on pages dirtied behind its back that led to the check).
+ */
+class DiskFileLongtermPinAllowed extends MmModel {
+  protected override writableFileMappingAllowed(): boolean {
+    return true; // BUG: no vma_needs_dirty_tracking test
+  }
+}
+
 /** A read-only FOLL_PIN of a shared anonymous page without the unshare fault: the pin loses coherency with the process. */
 class RoPinNoUnshare extends MmModel {
   protected override gupMustUnshare(): boolean {
@@ -382,6 +393,11 @@ export const mmMutants: readonly MmMutant[] = [
     "hugetlb-private-file-reused",
     "hugetlb_wp reuses a page-cache huge page mapped once by a private mapping: the write reaches the file (CVE-2016-5195's effect)",
     HugetlbPrivateFileReused,
+  ),
+  mutant(
+    "disk-file-longterm-pin-allowed",
+    "a writable longterm pin of a shared disk-file mapping is taken, as before Linux 6.5's writable_file_mapping_allowed",
+    DiskFileLongtermPinAllowed,
   ),
   mutant(
     "ro-pin-no-unshare",
