@@ -1,4 +1,4 @@
-// npm run bench (second part): how fast the default generators kill each mutant of the zoo. Each mutant runs with
+// npm run bench, the zoo: how fast the default generators kill each mutant of the zoo. Each mutant runs with
 // several seeds at the mutant budget; the runs and the search time (until the failing sequence is found, before
 // shrinking) to kill it are printed as a distribution. KILL_SEEDS (default 5) and KILL_ONLY (a regex over
 // layer/name) narrow it.
@@ -16,7 +16,7 @@ const quantile = (xs: readonly number[], q: number): number => {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? Number.NaN;
 };
 
-interface Kill {
+export interface Kill {
   readonly mutant: string;
   readonly runs: number[]; // per seed; Infinity where it survived the budget
   readonly ms: number[];
@@ -38,26 +38,44 @@ async function kills(layer: AnyLayer, name: string): Promise<Kill> {
   return { mutant: `${layer.name}/${name}`, runs, ms, totalMs };
 }
 
-const all: Kill[] = [];
-for (const layer of layers)
-  for (const m of layer.mutants) if (ONLY.test(`${layer.name}/${m.name}`)) all.push(await kills(layer, m.name));
+export interface KillBench {
+  readonly mutants: number;
+  readonly seeds: number;
+  readonly budget: number;
+  readonly kills: readonly Kill[];
+}
 
-const runs = all.flatMap((k) => k.runs);
-const ms = all.flatMap((k) => k.ms);
-const totalMs = all.flatMap((k) => k.totalMs);
-const fmt = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "survived");
-console.log(`mutant kills: ${all.length} mutants × ${SEEDS} seeds, budget ${BUDGET.toLocaleString("en-US")} runs`);
-for (const k of all.filter((k) => quantile(k.runs, 0.5) > 100))
-  console.log(`  ${k.mutant.padEnd(40)} runs ${k.runs.map(fmt).join(", ")}`);
-console.log(
-  `  runs to kill: median ${fmt(quantile(runs, 0.5))}, p90 ${fmt(quantile(runs, 0.9))}, max ${fmt(Math.max(...runs))}`,
-);
-console.log(
-  `  ms to find (search only): median ${fmt(quantile(ms, 0.5))}, p90 ${fmt(quantile(ms, 0.9))}, max ${fmt(Math.max(...ms))}`,
-);
-console.log(
-  `  ms with shrinking and minimizing: median ${fmt(quantile(totalMs, 0.5))}, p90 ${fmt(quantile(totalMs, 0.9))}, max ${fmt(Math.max(...totalMs))}`,
-);
-console.log(
-  `  killed within the default budget (${DEFAULT_RUNS} runs): ${runs.filter((r) => r <= DEFAULT_RUNS).length} of ${runs.length}`,
-);
+export async function killBench(): Promise<KillBench> {
+  const all: Kill[] = [];
+  for (const layer of layers)
+    for (const m of layer.mutants) if (ONLY.test(`${layer.name}/${m.name}`)) all.push(await kills(layer, m.name));
+  return { mutants: all.length, seeds: SEEDS, budget: BUDGET, kills: all };
+}
+
+/** The kills as JSON (a survivor's runs are null). */
+export const killJson = (k: KillBench) => ({
+  ...k,
+  kills: k.kills.map((x) => ({ ...x, runs: x.runs.map((r) => (Number.isFinite(r) ? r : null)) })),
+});
+
+export function printKills({ kills: all }: KillBench): void {
+  const runs = all.flatMap((k) => k.runs);
+  const ms = all.flatMap((k) => k.ms);
+  const totalMs = all.flatMap((k) => k.totalMs);
+  const fmt = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "survived");
+  console.log(`mutant kills: ${all.length} mutants × ${SEEDS} seeds, budget ${BUDGET.toLocaleString("en-US")} runs`);
+  for (const k of all.filter((k) => quantile(k.runs, 0.5) > 100))
+    console.log(`  ${k.mutant.padEnd(40)} runs ${k.runs.map(fmt).join(", ")}`);
+  console.log(
+    `  runs to kill: median ${fmt(quantile(runs, 0.5))}, p90 ${fmt(quantile(runs, 0.9))}, max ${fmt(Math.max(...runs))}`,
+  );
+  console.log(
+    `  ms to find (search only): median ${fmt(quantile(ms, 0.5))}, p90 ${fmt(quantile(ms, 0.9))}, max ${fmt(Math.max(...ms))}`,
+  );
+  console.log(
+    `  ms with shrinking and minimizing: median ${fmt(quantile(totalMs, 0.5))}, p90 ${fmt(quantile(totalMs, 0.9))}, max ${fmt(Math.max(...totalMs))}`,
+  );
+  console.log(
+    `  killed within the default budget (${DEFAULT_RUNS} runs): ${runs.filter((r) => r <= DEFAULT_RUNS).length} of ${runs.length}`,
+  );
+}

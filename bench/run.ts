@@ -1,104 +1,62 @@
-// npm run bench: throughput of the mm layer. Sequences are generated up front (fixed seed) so only execution
-// is timed: the bare model, and the full check (model + oracle + observation compare + every property per op).
-import fc from "fast-check";
-import { sequenceArbitrary } from "../fuzz/campaign.ts";
-import { checkSequence } from "../fuzz/runner.ts";
-import { mmLayer } from "../layers/mm/index.ts";
-import { MmModel } from "../models/mm/model.ts";
-import { defaultMmGeometry, MM_FEATURES, type MmGeometry, type MmOp } from "../models/mm/types.ts";
+// npm run bench [-- --json] [-- --only layers|mm|kills]: every layer and flavour's throughput (bare model, oracle,
+// full check, and their ratio), the mm layer in detail, and how fast the zoo's mutants die. With --json, one JSON
+// object on stdout ({"layers": [...], "mm": {...}, "kills": {...}}) and nothing else.
+import { type Command, Option, program } from "commander";
+import { layers } from "../layers/index.ts";
+import { killBench, killJson, printKills } from "./kill.ts";
+import { flavoursOf, type LayerRate, measureLayer } from "./layers.ts";
+import { mmBench, printMm } from "./mm.ts";
 
-const SEQUENCES = 400;
-const OPS = 500;
-const ROUNDS = 5;
+/** The layers table: 200 sequences of up to 200 ops each, best of 3 rounds after a warm-up. */
+const LAYER_RATES = { sequences: 200, maxOps: 200, rounds: 3 };
 
-/** Every mm feature on (pins, THP, KSM, files), as `cowcheck run` uses with the model; or the base op set (none). */
-const ALL = new Set(["inspect", ...MM_FEATURES]);
-const BASE = new Set(["inspect"]);
-
-/** Without `arrange`: most ops then name an exited process or an unmapped page. */
-const UNARRANGED = { ...mmLayer, arrange: undefined };
-
-function sequences(g: MmGeometry, features: ReadonlySet<string>, layer = mmLayer): MmOp[][] {
-  const arb = sequenceArbitrary(layer, g, features, OPS).filter((s) => s.length > OPS / 2);
-  return fc.sample(arb, { seed: 42, numRuns: SEQUENCES }) as MmOp[][];
-}
-
-/** Best of ROUNDS (after one warm-up round), in ops per second. */
-async function rate(seqs: MmOp[][], run: (ops: MmOp[]) => unknown): Promise<number> {
-  const total = seqs.reduce((a, s) => a + s.length, 0);
-  let best = Infinity;
-  for (let round = 0; round <= ROUNDS; round++) {
-    const t0 = performance.now();
-    for (const s of seqs) await run(s);
-    const ms = performance.now() - t0;
-    if (round > 0) best = Math.min(best, ms);
-  }
-  return (total / best) * 1000;
-}
-
-const pct = (x: number): string => `${(100 * x).toFixed(0)}%`.padStart(10);
 const fmt = (n: number): string => Math.round(n).toLocaleString("en-US").padStart(10);
 
-/** The fraction of ops that do something (neither an error nor a fault). */
-function useful(g: MmGeometry, seqs: MmOp[][]): number {
-  let ok = 0;
-  let all = 0;
-  for (const s of seqs) {
-    const m = new MmModel(g);
-    for (const op of s) {
-      const o = m.apply(op);
-      all++;
-      if (!("error" in o) && !("fault" in o)) ok++;
-    }
-  }
-  return ok / all;
+function printLayers(rates: readonly LayerRate[]): void {
+  console.log(
+    `every layer and flavour, ${LAYER_RATES.sequences} sequences of ≤${LAYER_RATES.maxOps} ops (seed 42), best of ${LAYER_RATES.rounds} rounds, ops/s (node ${process.version}):`,
+  );
+  console.log(
+    `  ${"layer".padEnd(10)}${"flavour".padEnd(10)}${"bare".padStart(10)}${"oracle".padStart(10)}${"checked".padStart(10)}  bare/checked`,
+  );
+  for (const r of rates)
+    console.log(
+      `  ${r.layer.padEnd(10)}${r.flavour.padEnd(10)}${fmt(r.bare)}${fmt(r.oracle)}${fmt(r.checked)}  ${r.ratio.toFixed(2).padStart(11)}x`,
+    );
 }
 
-async function measure(
-  g: MmGeometry,
-  features = ALL,
-  layer = mmLayer,
-): Promise<{ checked: number; bare: number; useful: number }> {
-  const seqs = sequences(g, features, layer);
-  const bare = await rate(seqs, (ops) => {
-    const m = new MmModel(g);
-    for (const op of ops) m.apply(op);
+const cmd: Command = program
+  .name("npm run bench --")
+  .option("--json", "one JSON object on stdout instead of the text")
+  .addOption(new Option("--only <part>", "one part only").choices(["layers", "mm", "kills"]))
+  .parse(process.argv);
+const { json, only } = cmd.opts<{ json?: boolean; only?: string }>();
+const wants = (part: string): boolean => !only || only === part;
+
+const out: Record<string, unknown> = {};
+if (wants("layers")) {
+  const rates: LayerRate[] = [];
+  for (const layer of layers)
+    for (const f of flavoursOf(layer)) rates.push(await measureLayer(layer, f.name, f.geometry, LAYER_RATES));
+  const round = (r: LayerRate) => ({
+    layer: r.layer,
+    flavour: r.flavour,
+    bare: Math.round(r.bare),
+    oracle: Math.round(r.oracle),
+    checked: Math.round(r.checked),
+    ratio: Number(r.ratio.toFixed(3)),
   });
-  const checked = await rate(seqs, async (ops) => {
-    const f = await checkSequence(mmLayer, g, new MmModel(g), ops);
-    if (f) throw new Error(`bench sequence failed ${f.property}: ${f.message}`);
-  });
-  return { checked, bare, useful: useful(g, seqs) };
+  if (json) out.layers = rates.map(round);
+  else printLayers(rates);
 }
-
-const small = await measure(defaultMmGeometry);
-const base = await measure(defaultMmGeometry, BASE);
-const unarranged = await measure(defaultMmGeometry, BASE, UNARRANGED);
-const p64 = await measure({ ...defaultMmGeometry, pages: 64 });
-const p64k = await measure({ ...defaultMmGeometry, pages: 65_536 });
-
-console.log(`mm layer, ${SEQUENCES} sequences of ≤${OPS} ops, best of ${ROUNDS} rounds (node ${process.version})`);
-console.log(
-  `every feature on (${MM_FEATURES.join(", ")}); small geometry (${defaultMmGeometry.pages} pages, ${defaultMmGeometry.cellsPerPage} cells/page, huge page ${1 << defaultMmGeometry.hugeOrder} pages):`,
-);
-console.log(`  checked ops/s (model + oracle + every property) ${fmt(small.checked)}`);
-console.log(`  bare model ops/s                                ${fmt(small.bare)}`);
-console.log(
-  `  checked/bare cost ratio                         ${(small.bare / small.checked).toFixed(2).padStart(10)}x`,
-);
-console.log(`  ops that do something (not an error or fault)   ${pct(small.useful)}`);
-console.log(`the base op set only (no pins, THP, KSM, files), same geometry:`);
-console.log(`  checked ops/s                                   ${fmt(base.checked)}`);
-console.log(`  bare model ops/s                                ${fmt(base.bare)}`);
-console.log(`  checked/bare cost ratio                         ${(base.bare / base.checked).toFixed(2).padStart(10)}x`);
-console.log(`  ops that do something                           ${pct(base.useful)}`);
-console.log(`the base op set, sequences not arranged (most ops miss):`);
-console.log(`  checked ops/s                                   ${fmt(unarranged.checked)}`);
-console.log(`  bare model ops/s                                ${fmt(unarranged.bare)}`);
-console.log(`  ops that do something                           ${pct(unarranged.useful)}`);
-console.log(`address-space scaling, every feature on (checked ops/s):`);
-console.log(`  64 pages                                        ${fmt(p64.checked)}`);
-console.log(`  65,536 pages                                    ${fmt(p64k.checked)}`);
-console.log(
-  `  64-page / 65,536-page                           ${(p64.checked / p64k.checked).toFixed(2).padStart(10)}x`,
-);
+if (wants("mm")) {
+  const mm = await mmBench();
+  if (json) out.mm = mm;
+  else printMm(mm);
+}
+if (wants("kills")) {
+  const k = await killBench();
+  if (json) out.kills = killJson(k);
+  else printKills(k);
+}
+if (json) console.log(JSON.stringify(out));
