@@ -977,11 +977,14 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       const s = Math.max(at, old.start);
       const e = Math.min(end, old.end);
       // mprotect_fixup: making a private mapping writable charges it (VM_ACCOUNT); read-only anonymous memory
-      // that never had an anon_vma is uncharged again
+      // that never had an anon_vma is uncharged again — only where the protection changes (newflags == oldflags
+      // returns before either)
       const account = (v: Vma): boolean =>
-        prot === "rw"
-          ? v.account || (!v.shared && v.prot !== "rw" && !v.hugetlb)
-          : v.account && !(v.cache === null && !v.shared && !v.anonVma);
+        v.prot === prot
+          ? v.account
+          : prot === "rw"
+            ? v.account || (!v.shared && !v.hugetlb)
+            : v.account && !(v.cache === null && !v.shared && !v.anonVma);
       const vma = this.modifyVma(proc, old, s, e, (v) => {
         v.account = account(v);
         v.prot = prot;
