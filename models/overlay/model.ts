@@ -34,10 +34,9 @@ import type {
 } from "./types.ts";
 import { MAX_SYMLINKS, OVERLAY_FEATURES, VOID } from "./types.ts";
 
-export class ErrnoError extends Error {
-  constructor(readonly errno: Errno) {
-    super(errno);
-  }
+/** The errno an op answers with, thrown out of the path walk: a result, not a bug, so it captures no stack. */
+export class ErrnoError {
+  constructor(readonly errno: Errno) {}
 }
 export const fail = (errno: Errno): never => {
   throw new ErrnoError(errno);
