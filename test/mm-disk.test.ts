@@ -2,6 +2,7 @@
 // see is dirty tracking: a writable longterm pin of a shared writable mapping of one is refused (mm/gup.c
 // writable_file_mapping_allowed), by the model and the oracle alike; the op schema keeps `disk` to file ops.
 import { expect, test } from "vitest";
+import { mmSimplifications } from "../fuzz/mm/ops.ts";
 import { MmModel } from "../models/mm/model.ts";
 import { defaultMmGeometry, type MmGeometry, type MmObs, type MmOp, mmOpSchema } from "../models/mm/types.ts";
 import { MmOracle } from "../oracles/mm.ts";
@@ -73,4 +74,19 @@ test("`disk` names a file: without one, or with hugetlb, the op is malformed", (
     { op: "fileRead", file: 0, page: 0, disk: true, hugetlb: true },
   ];
   for (const op of bad) expect(mmOpSchema.safeParse(op).error?.issues[0]?.path).toEqual(["disk"]);
+});
+
+test("the shrinker's candidates stay well formed: mapping a disk file anonymously drops `disk` too", () => {
+  const ops: MmOp[] = [
+    { op: "spawn" },
+    { op: "mmap", pid: 1, page: 0, pages: 2, prot: "rw", shared: true, file: 0, disk: true },
+    { op: "pin", pid: 1, page: 1, kind: "longterm", write: true },
+  ];
+  let candidates = 0;
+  for (const c of mmSimplifications(ops)) {
+    candidates++;
+    for (const [i, op] of c.entries())
+      expect(mmOpSchema.safeParse(op).success, `${i}: ${JSON.stringify(op)}`).toBe(true);
+  }
+  expect(candidates).toBeGreaterThan(3);
 });

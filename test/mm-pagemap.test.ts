@@ -344,3 +344,38 @@ test("allowance disk-file-folio: a disk file's large folios, flagged THP, mapped
     }
   }
 });
+
+test("swap-in-size holds for the op that swapped in only, and folios at back-to-back frames are not one", () => {
+  const mg: MmGeometry = { ...g, pages: 32, hugeOrder: 3 };
+  const ops: MmOp[] = [
+    { op: "spawn" },
+    { op: "mmap", pid: 1, page: 0, pages: 16, prot: "rw", shared: false },
+    { op: "fill", pid: 1, page: 0, pages: 8, value: 1 },
+    { op: "madvise", pid: 1, page: 0, pages: 8, advice: "pageout" },
+    { op: "thpPolicy", order: 2, enabled: "always" },
+    { op: "fill", pid: 1, page: 0, pages: 8, value: 2 }, // two order-2 folios read back, at consecutive frames
+  ];
+  const m = modelAfter(ops, mg);
+  const v = decodePagemap(JSON.parse(JSON.stringify(encodePagemap(m))));
+  expect(v.pages.get(keyOf(1, 4))!.pfn).toBe(v.pages.get(keyOf(1, 3))!.pfn + 1);
+  expect(comparePagemap(v, m)).toEqual({}); // the model agrees with itself
+  // one op later, a base page where the model has the folio is a divergence, not a swap-in's choice
+  m.apply({ op: "read", pid: 1, page: 9 });
+  const later = decodePagemap(JSON.parse(JSON.stringify(encodePagemap(m))));
+  const small = new Map(later.pages);
+  for (let i = 0; i < 4; i++) small.set(keyOf(1, i), { pfn: 5000 + 2 * i, flags: PAGE.anon | PAGE.exclusive });
+  expect(comparePagemap({ ...later, pages: small }, m).divergence?.property).toBe("pagemap-flags");
+});
+
+test("disk-file-folio excuses a page only the model maps where a PMD could have mapped it, and Linux left none", () => {
+  const fg: MmGeometry = { ...g, diskFiles: 1 };
+  const one: MmOp[] = [
+    { op: "spawn" },
+    { op: "mmap", pid: 1, page: 5, pages: 1, prot: "rw", shared: true, file: 0, disk: true },
+    { op: "write", pid: 1, page: 5, cell: 0, value: 1 },
+  ];
+  const m = modelAfter(one, fg);
+  const v = decodePagemap(JSON.parse(JSON.stringify(encodePagemap(m))));
+  const gone = { ...v, pages: new Map([...v.pages].filter(([k]) => k !== keyOf(1, 5))) };
+  expect(comparePagemap(gone, m).divergence?.property).toBe("pagemap-present"); // no PMD fits a one-page VMA
+});

@@ -2,7 +2,7 @@
 // a cache folder keyed by the source's hash, then spoken to over the stdio protocol like any other engine.
 
 import { spawnSync } from "node:child_process";
-import { accessSync, constants, existsSync, readFileSync, statfsSync } from "node:fs";
+import { accessSync, closeSync, constants, existsSync, openSync, readFileSync, statfsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { SystemEngine } from "../../core/index.ts";
 import { compiled } from "../build.ts";
@@ -79,13 +79,21 @@ export function linuxFeatures(): { offered: string[]; missing: Record<string, st
   return { offered, missing };
 }
 
-/** The agent's disk_dir_offered: the first of $COWCHECK_DISK_DIR, /var/tmp and /tmp that is a writable disk filesystem. */
+/** O_TMPFILE (__O_TMPFILE | O_DIRECTORY), which Node's constants leave out. */
+const O_TMPFILE = 0o20000000 | constants.O_DIRECTORY;
+
+/**
+ * The agent's disk_dir_offered: the first of $COWCHECK_DISK_DIR, /var/tmp and /tmp on a disk filesystem (not tmpfs
+ * or ramfs) where an O_TMPFILE can be made.
+ */
 function diskDir(): string | undefined {
   const memory = new Set([0x01021994, 0x858458f6]); // TMPFS_MAGIC, RAMFS_MAGIC
   for (const dir of [process.env.COWCHECK_DISK_DIR, "/var/tmp", "/tmp"]) {
-    if (!dir || !accessible(dir, constants.W_OK)) continue;
+    if (!dir) continue;
     try {
-      if (!memory.has(statfsSync(dir).type)) return dir;
+      if (memory.has(statfsSync(dir).type)) continue;
+      closeSync(openSync(dir, O_TMPFILE | constants.O_RDWR, 0o600));
+      return dir;
     } catch {}
   }
   return undefined;

@@ -46,16 +46,15 @@ export function mmOpKinds(g: MmGeometry, features: ReadonlySet<string>): fc.Weig
     { weight: 1, arbitrary: fc.integer({ min: 1, max: 255 }) },
   );
   const has = (f: string) => features.has(f);
-  const files = has("file") && g.files > 0;
-  const file = fc.nat(Math.max(0, g.files - 1));
   // a file an op names: a regular one (shmem), or one time in three a disk file (feature "disk")
+  const regular = has("file") ? g.files : 0;
   const disks = has("disk") ? (g.diskFiles ?? 0) : 0;
-  const fileRef: fc.Arbitrary<{ file: number; disk?: true }> = disks
-    ? fc.oneof(
-        { weight: 2, arbitrary: file.map((f) => ({ file: f })) },
-        { weight: 1, arbitrary: fc.nat(disks - 1).map((f) => ({ file: f, disk: true as const })) },
-      )
-    : file.map((f) => ({ file: f }));
+  const files = regular + disks > 0;
+  const fileRef: fc.Arbitrary<{ file: number; disk?: true }> = fc.oneof(
+    ...(regular ? [{ weight: 2, arbitrary: fc.nat(regular - 1).map((f) => ({ file: f })) }] : []),
+    ...(disks ? [{ weight: 1, arbitrary: fc.nat(disks - 1).map((f) => ({ file: f, disk: true as const })) }] : []),
+    ...(files ? [] : [{ weight: 1, arbitrary: fc.constant({ file: 0 }) }]),
+  );
   const advice = fc.constantFrom<MadviseAdvice>(
     "dontneed",
     "dontfork",
@@ -611,7 +610,7 @@ function* smallerNumbers(ops: readonly MmOp[]): Iterable<MmOp[]> {
     if ("value" in o) for (const value of lower(o.value, Math.min(1, o.value))) yield at(i, { ...o, value }); // 0 reads as untouched
     if (o.op === "mmap") {
       if (o.file !== undefined) {
-        const { file: _, ...anonymous } = o;
+        const { file: _, disk: __, ...anonymous } = o;
         yield at(i, anonymous);
       }
       if (o.shared) yield at(i, { ...o, shared: false });

@@ -83,7 +83,7 @@ export class Folio implements MmFrameView {
   swap: number | null = null;
   /** A huge page from the hugetlb pool. */
   hugetlb = false;
-  /** Read back by a swap-in that skipped the swap cache (its size alloc_swap_folio's choice). */
+  /** Read back by the last op's swap-in, skipping the swap cache (its size alloc_swap_folio's choice). */
   swapin = false;
   readonly data: Uint8Array;
   constructor(
@@ -189,6 +189,8 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   private nextSlot = 0;
   /** Page-cache pages out on swap (or written back and dropped), and swap PTEs. */
   private cacheSwapped = 0;
+  /** Folios the current op's swap-ins read (Folio.swapin holds for that op's view only). */
+  private swappedIn: Folio[] = [];
   private swapPtes = 0;
   allocations = 0;
   allocatedPages = 0;
@@ -277,12 +279,14 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     return this;
   }
 
-  /** Swap PTEs and page-cache pages out on swap: what later accesses may read back in. */
+  /** Swap PTEs and page-cache pages reclaimed (to swap, or a disk file's written back): what later accesses may read back in. */
   get swapEntries(): number {
     return this.cacheSwapped + this.swapPtes;
   }
 
   apply(op: MmOp): MmObs {
+    for (const f of this.swappedIn) f.swapin = false;
+    this.swappedIn = [];
     const t = this.touched;
     t.keys.clear();
     t.frames.clear();
@@ -618,7 +622,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   ): void {
     this.munmap(proc, start, end);
     // shmem_zero_setup, or for MAP_HUGETLB hugetlb_file_setup (a private one's faults fill anonymous pages only)
-    const cache =
+    const cache: PageCache | null =
       file !== undefined
         ? this.fileOf(file, { hugetlb, disk })!
         : shared
@@ -641,7 +645,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       forkedAnon: false,
       account: !shared && prot === "rw" && !hugetlb, // accountable_mapping: private and writable, not hugetlbfs
       hugetlb,
-      ...(disk ? { disk } : {}),
+      ...(cache?.disk ? { disk: true } : {}),
     };
     const i = proc.vmas.findIndex((v) => v.start >= end);
     proc.vmas.splice(i < 0 ? proc.vmas.length : i, 0, vma);
@@ -1831,7 +1835,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     for (const [index, f] of cache.pages)
       if (f === folio) {
         cache.pages.delete(index);
-        cache.swapped.set(index, folio.data.slice());
+        cache.swapped.set(index, folio.data.slice()); // shmem_writeout to swap; a disk file's page is written back
         this.cacheSwapped++;
       }
     folio.owner = null;
@@ -1898,7 +1902,10 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
         if (s.data) data.set(s.data, i * cpp); // swap_read_folio (a zeromap slot reads zeros)
       }
       folio = this.allocFolio(nr, true, null, data); // its one reference is the fault's
-      folio.swapin = fresh;
+      if (fresh) {
+        folio.swapin = true;
+        this.swappedIn.push(folio);
+      }
       if (!fresh) {
         folio.swap = first; // swapin_readahead: into the swap cache
         folio.refcount += nr;

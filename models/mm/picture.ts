@@ -33,7 +33,8 @@ const bits = (e: { writable: boolean; dirty: boolean; young?: boolean }): string
     .join(" ");
 
 function vmaLabel(v: MmVmaView): string {
-  const kind = v.file !== null ? `${v.shared ? "shared" : "private"} file ${v.file}` : v.shared ? "shared" : "private";
+  const file = `${v.hugetlb ? "hugetlb " : v.disk ? "disk " : ""}file ${v.file}`;
+  const kind = v.file !== null ? `${v.shared ? "shared" : "private"} ${file}` : v.shared ? "shared" : "private";
   const flags = (["dontfork", "wipeonfork", "hugepage", "nohugepage", "mergeable"] as const).filter((f) => v[f]);
   return [`[${v.start},${v.end}) ${v.prot} ${kind}`, ...(flags.length ? [flags.join(" ")] : [])].join("\n");
 }

@@ -377,8 +377,8 @@ export interface MmFrameView {
   /** A hugetlb folio (a huge page from the pool, mapped whole by one PMD-level entry, never split); absent: not. */
   readonly hugetlb?: boolean;
   /**
-   * Read back by a swap-in fault that skipped the swap cache, whose size alloc_swap_folio chose from the slots the
-   * swap allocator had given (feature "swap"); absent: not.
+   * Read back by the last op's swap-in fault, which skipped the swap cache: its size is alloc_swap_folio's choice
+   * from the slots the swap allocator had given (feature "swap"); absent: not.
    */
   readonly swapin?: boolean;
 }

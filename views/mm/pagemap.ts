@@ -231,14 +231,13 @@ export function comparePagemap(linux: PagemapView, model: MmState): ViewVerdict 
       )
         return { desync: "swap-in-size" };
     }
-    // ... where the op swapped the whole range in: the model's folio read by a swap-in is of another size than
-    // the run of pages Linux maps there
+    // ... where this op swapped the whole range in: a folio the model's swap-in just read is large where Linux's
+    // page is a base page, or the other way round (swap-in reads large folios below the PMD size only)
     for (const [key, m] of mine) {
       const f = folioOf(model, m.pfn)!;
       const l = linux.pages.get(key);
-      if (!f.swapin || !l) continue;
-      const theirs = l.flags & PAGE.thp ? linuxFolioPages(linux, key, l.pfn) : 1;
-      if (theirs !== f.nr && (mthp(key, m.flags, f.nr) || mthp(key, l.flags, theirs)))
+      if (!f.swapin || !l || !(l.flags & PAGE.anon)) continue;
+      if (f.nr > 1 !== !!(l.flags & PAGE.thp) && (mthp(key, m.flags, f.nr) || mthp(key, l.flags, 2)))
         return { desync: "swap-in-size" };
     }
   }
@@ -269,8 +268,22 @@ export function comparePagemap(linux: PagemapView, model: MmState): ViewVerdict 
   for (const [key, page] of mine) {
     if (linux.pages.has(key)) continue;
     // a write fault, split or partial unmap of a PMD-mapped disk-file folio unmaps the whole PMD (__split_huge_pmd
-    // zaps a file PMD: the page cache still has the pages), where the model maps the page it faulted
-    if (!(page.flags & PAGE.anon) && findVma(model.procs.get(pidOf(key))!.vmas, vpageOf(key))?.disk) {
+    // zaps a file PMD: the page cache still has the pages), where the model maps the page it faulted: only where
+    // the VMA covered the huge range (do_set_pmd needs it) and Linux maps no file page of it any more
+    const vma = findVma(model.procs.get(pidOf(key))!.vmas, vpageOf(key));
+    const base = key - (vpageOf(key) % hugeSize(g));
+    const zapped = (): boolean => {
+      for (let k = base; k < base + hugeSize(g); k++)
+        if ((linux.pages.get(k)?.flags ?? PAGE.anon) & PAGE.file) return false;
+      return true;
+    };
+    if (
+      !(page.flags & PAGE.anon) &&
+      vma?.disk &&
+      vma.start <= vpageOf(base) &&
+      vpageOf(base) + hugeSize(g) <= vma.end &&
+      zapped()
+    ) {
       allowed.add("disk-file-folio");
       continue;
     }
