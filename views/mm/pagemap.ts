@@ -150,7 +150,7 @@ export const ALLOWANCES = {
   "swap-in-size":
     "a swap-in read a large folio back where the model read one page, or one page where the model read a large folio: alloc_swap_folio needs the entries' slots consecutive and aligned as the pages are, and the slots the swap allocator gives pages swapped out one by one depend on its per-CPU clusters and on the device's other users, which the model does not know (it numbers slots in order), so the states part (desynchronizes)",
   "disk-file-folio":
-    "a disk file's page cache holds large folios (ext4 reads ahead into them, and do_set_pmd may map a PMD-sized one whole), where the model caches base pages: Linux flags a disk file's pages THP, maps pages of such a folio that the model does not, and unmaps a PMD-mapped one whole where the model keeps the page it faulted (a write fault, a split or a partial unmap zaps a file PMD)",
+    "a disk file's page cache holds large folios (ext4 reads ahead into them, and do_set_pmd may map a PMD-sized one whole), where the model caches base pages: Linux flags a disk file's pages THP, maps pages of such a folio that the model does not, and unmaps a PMD-mapped one whole where the model keeps the page it faulted (a write fault, a split or a partial unmap zaps a file PMD; excused only where the VMA covers the huge range and Linux maps no file page of it)",
   "ksm-timing":
     "ksmd ran outside the sequence's ksmScan ops (another run drove it, or it runs on its own: ksmd is machine-wide) while the sequence had mergeable memory; it may have merged pages the model merges only at a ksmScan, so the states part (desynchronizes)",
 } as const;
