@@ -1066,6 +1066,16 @@ static int write_file(const char *path, const char *text) {
   return n == (ssize_t)strlen(text) ? 0 : -1;
 }
 
+/** Record a shared setting's state file (created, root's alone); a failed write leaves no file behind. */
+static int save_state(const char *path, const char *text) {
+  int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return -1;
+  int ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+  close(fd);
+  if (!ok) unlink(path);
+  return ok ? 0 : -1;
+}
+
 static int read_file(const char *path, char *buf, size_t n) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -1;
@@ -1120,7 +1130,7 @@ static void shared_release(struct shared *s) {
 
 /**
  * Before using the setting: this agent holds it, `setup` (under the lock) making it first if no agent has (it
- * returns 0, or -1 with errno set, having put back whatever it changed).
+ * returns 0, or -1 with errno set; then the teardown puts back whatever its state file records).
  */
 static int shared_ensure(struct shared *s, int (*setup)(void)) {
   if (s->held >= 0) return 0;
@@ -1129,9 +1139,12 @@ static int shared_ensure(struct shared *s, int (*setup)(void)) {
   int users = open(s->users, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
   int rc = users < 0 || flock(users, LOCK_SH) ? -1 : setup();
   int e = errno;
+  if (rc && users >= 0) {
+    s->teardown(); // nobody else holds it: setup made it, so far as it got
+    close(users);
+  }
   close(lock);
   if (rc) {
-    if (users >= 0) close(users);
     errno = e;
     return -1;
   }
@@ -1191,9 +1204,7 @@ static int swap_setup(void) {
     read_file(PAGE_CLUSTER, cur, sizeof cur);
     cluster = cur[0] ? atoi(cur) : -1;
     snprintf(state, sizeof state, "%d %d\n", num, cluster);
-    int sfd = num >= 0 ? open(SWAP_STATE, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600) : -1;
-    rc = sfd < 0 || write(sfd, state, strlen(state)) != (ssize_t)strlen(state) ? -1 : 0; // first: a crash below is swept
-    if (sfd >= 0) close(sfd);
+    rc = num < 0 ? -1 : save_state(SWAP_STATE, state); // first: a crash below is swept
     snprintf(path, sizeof path, "/sys/block/zram%d/disksize", num);
     snprintf(text, sizeof text, "%ld", bytes);
     snprintf(dev, sizeof dev, "/dev/zram%d", num);
@@ -1201,11 +1212,6 @@ static int swap_setup(void) {
     if (!rc) rc = swap_format(dev, bytes);
     if (!rc) rc = swapon(dev, SWAP_FLAG_PREFER | (32767 & SWAP_FLAG_PRIO_MASK)); // before any other swap
     if (!rc) rc = write_file(PAGE_CLUSTER, "0");
-    if (rc) {
-      int e = errno;
-      swap_teardown();
-      errno = e;
-    }
   }
   return rc;
 }
@@ -1259,19 +1265,9 @@ static int hugetlb_setup(void) {
     hugetlb_knob(path, sizeof path);
     rc = read_file(path, state, sizeof state);
     // the value found is saved first, so a crash after the knob is raised is swept; if saving fails, nothing changed
-    int sfd = rc ? -1 : open(HUGETLB_STATE, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
-    rc = sfd < 0 || write(sfd, state, strlen(state)) != (ssize_t)strlen(state) ? -1 : 0;
-    if (sfd >= 0) close(sfd);
-    if (rc) unlink(HUGETLB_STATE);
-    else {
-      snprintf(text, sizeof text, "%ld", atol(state) + HUGETLB_SURPLUS);
-      rc = write_file(path, text);
-      if (rc) {
-        int e = errno;
-        hugetlb_teardown();
-        errno = e;
-      }
-    }
+    if (!rc) rc = save_state(HUGETLB_STATE, state);
+    snprintf(text, sizeof text, "%ld", atol(state) + HUGETLB_SURPLUS);
+    if (!rc) rc = write_file(path, text);
   }
   return rc;
 }

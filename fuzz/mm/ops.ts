@@ -53,7 +53,7 @@ export function mmOpKinds(g: MmGeometry, features: ReadonlySet<string>): fc.Weig
   const fileRef: fc.Arbitrary<{ file: number; disk?: true }> = fc.oneof(
     ...(regular ? [{ weight: 2, arbitrary: fc.nat(regular - 1).map((f) => ({ file: f })) }] : []),
     ...(disks ? [{ weight: 1, arbitrary: fc.nat(disks - 1).map((f) => ({ file: f, disk: true as const })) }] : []),
-    ...(files ? [] : [{ weight: 1, arbitrary: fc.constant({ file: 0 }) }]),
+    ...(files ? [] : [{ weight: 1, arbitrary: fc.constant({ file: 0 }) }]), // (never drawn: oneof needs one)
   );
   const advice = fc.constantFrom<MadviseAdvice>(
     "dontneed",

@@ -285,8 +285,10 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   }
 
   apply(op: MmOp): MmObs {
-    for (const f of this.swappedIn) f.swapin = false;
-    this.swappedIn = [];
+    if (this.swappedIn.length) {
+      for (const f of this.swappedIn) f.swapin = false;
+      this.swappedIn.length = 0;
+    }
     const t = this.touched;
     t.keys.clear();
     t.frames.clear();

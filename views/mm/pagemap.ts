@@ -236,8 +236,7 @@ export function comparePagemap(linux: PagemapView, model: MmState): ViewVerdict 
     for (const [key, m] of mine) {
       const f = folioOf(model, m.pfn)!;
       const l = linux.pages.get(key);
-      if (!f.swapin || !l || !(l.flags & PAGE.anon)) continue;
-      if (f.nr > 1 !== !!(l.flags & PAGE.thp) && (mthp(key, m.flags, f.nr) || mthp(key, l.flags, 2)))
+      if (f.swapin && l && l.flags & PAGE.anon && f.nr > 1 !== !!(l.flags & PAGE.thp))
         return { desync: "swap-in-size" };
     }
   }
