@@ -1,7 +1,7 @@
 // The running kernel as an engine (engines/linux): its data agrees with the oracle under fuzzing, and cow.c's cases
 // (traces/mm/cow/) run on it at the real geometry. Skipped, with the reason printed, where the agent
 // cannot run (not Linux, no C compiler).
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { EngineFactory } from "../core/index.ts";
@@ -29,6 +29,27 @@ import { campaignOn } from "./helpers.ts";
 const why = linuxUnavailable();
 if (why) console.log(`skipping the Linux kernel engine tests: the agent ${why}`);
 const g: MmGeometry = { ...defaultMmGeometry, ...linuxGeometry };
+
+/**
+ * Run `check` holding a shared setting's lock (flock(1) in a child), so that no agent starting meanwhile (another
+ * test file's) sweeps what a killed agent left before the check sees it.
+ */
+async function holdingLock(lock: string, check: () => void): Promise<void> {
+  // its own process group, so that the sleep goes with flock
+  const holder = spawn("flock", ["-o", "-x", lock, "-c", "echo held; exec sleep 600"], {
+    stdio: ["ignore", "pipe", "ignore"],
+    detached: true,
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      holder.stdout.once("data", () => resolve());
+      holder.once("exit", () => reject(new Error(`flock ${lock} exited`)));
+    });
+    check();
+  } finally {
+    process.kill(-holder.pid!, "SIGKILL");
+  }
+}
 const noPagemap = !why && !linuxFeatures().offered.includes("pagemap");
 if (noPagemap) console.log(`skipping the kernel differential runs: ${linuxFeatures().missing.pagemap}`);
 
@@ -259,8 +280,10 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
       process.kill(-c.pid!, "SIGKILL");
       for (const end = Date.now() + 60_000; othersHold() && Date.now() < end; )
         await new Promise((r) => setTimeout(r, 50));
-      expect(existsSync("/run/cowcheck-swap.state")).toBe(true);
-      expect(zram()).toContain(dev);
+      await holdingLock("/run/cowcheck-swap.lock", () => {
+        expect(existsSync("/run/cowcheck-swap.state")).toBe(true);
+        expect(zram()).toContain(dev);
+      });
       const d = await start(); // its start sweeps what the killed one left
       await d.close();
       if (!othersHold()) {
@@ -314,8 +337,10 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
       process.kill(-c.pid!, "SIGKILL");
       for (const end = Date.now() + 60_000; othersHold() && Date.now() < end; )
         await new Promise((r) => setTimeout(r, 50));
-      expect(existsSync("/run/cowcheck-hugetlb.state")).toBe(true);
-      expect(overcommit()).toBeGreaterThan(saved);
+      await holdingLock("/run/cowcheck-hugetlb.lock", () => {
+        expect(existsSync("/run/cowcheck-hugetlb.state")).toBe(true);
+        expect(overcommit()).toBeGreaterThan(saved);
+      });
       const d = await start(); // its start sweeps what the killed one left
       await d.close();
       expect(existsSync("/run/cowcheck-hugetlb.state")).toBe(false);
