@@ -2,7 +2,10 @@
 // failure, the order of statements woken together): the oracle answers `oneOf` every answer a choice at this op
 // gives, each computed by running the whole history again with that choice forced at this op, and follows the one the
 // engine took (`chose`). Choices grow one decision at a time, breadth first: a decision can open further ones (a
-// failure wakes a waiter that may fail too).
+// failure wakes a waiter that may fail too). Where the rules can copy a history, a choice runs again from a checkpoint
+// instead of from the first op: a history of its own, brought up to the op before the choice when one is wanted, and
+// copied for each choice there. The same answers, without replaying the whole history for every choice
+// (test/choices.test.ts holds the two to each other).
 import { deepEqual } from "./json.ts";
 
 /** One history's oracle, run with some ops' choices forced. */
@@ -17,6 +20,19 @@ export interface ChoiceRules<Op, Obs, C, H extends History<Op, Obs>> {
   readonly none: C;
   /** The choices one decision beyond `choice`, given what the op answered with it and the history after it. */
   next(op: Op, obs: Obs, choice: C, history: H): C[];
+  /**
+   * A copy of `history` (its state after the ops it has run) that goes on with `forced`, sharing nothing with it.
+   * Absent: every choice runs the whole history again.
+   */
+  copy?(history: H, forced: ReadonlyMap<number, C>): H;
+}
+
+/**
+ * A deep copy of an object made of plain data (numbers, strings, arrays, maps, sets, plain objects; references
+ * shared inside it stay shared), keeping its class: what a history's `copy` is made of.
+ */
+export function copyData<T extends object>(x: T): T {
+  return Object.setPrototypeOf(structuredClone(x), Object.getPrototypeOf(x)) as T;
 }
 
 export class Choices<Op, Obs, C, H extends History<Op, Obs>> {
@@ -26,6 +42,11 @@ export class Choices<Op, Obs, C, H extends History<Op, Obs>> {
   history: H;
   /** The other answers the last op allowed, each with the history that gives it. */
   private others: { obs: Obs; forced: Map<number, C>; history: H }[] = [];
+  /**
+   * With `copy`: a history of the followed choices that has run the ops before `index` (forced alike in every choice
+   * at `index` or later), never handed out: choices start from copies of it.
+   */
+  private checkpoint?: { index: number; history: H };
 
   constructor(private readonly rules: ChoiceRules<Op, Obs, C, H>) {
     this.history = rules.history(this.forced);
@@ -43,9 +64,9 @@ export class Choices<Op, Obs, C, H extends History<Op, Obs>> {
         if (seen.has(key)) continue;
         seen.add(key);
         const forced = new Map(this.forced).set(index, c);
-        const history = this.rules.history(forced);
+        const history = this.before(index, forced);
         let alt = obs;
-        for (const [i, o] of this.log.entries()) alt = history.apply(o, i);
+        for (let i = this.rules.copy ? index : 0; i <= index; i++) alt = history.apply(this.log[i]!, i);
         queue.push({ choice: c, obs: alt, history });
         if (!deepEqual(alt, obs) && !this.others.some((x) => deepEqual(x.obs, alt)))
           this.others.push({ obs: alt, forced, history });
@@ -54,10 +75,27 @@ export class Choices<Op, Obs, C, H extends History<Op, Obs>> {
     return this.others.length ? { oneOf: [obs, ...this.others.map((c) => c.obs)] } : obs;
   }
 
+  /**
+   * A history with `forced` that has run the ops before `index` (with `copy`: a copy of the checkpoint, brought up
+   * to there first), or a fresh one.
+   */
+  private before(index: number, forced: ReadonlyMap<number, C>): H {
+    if (!this.rules.copy) return this.rules.history(forced);
+    this.checkpoint ??= { index: 0, history: this.rules.history(this.forced) };
+    const cp = this.checkpoint;
+    for (; cp.index < index; cp.index++) cp.history.apply(this.log[cp.index]!, cp.index);
+    return this.rules.copy(cp.history, forced);
+  }
+
   /** The engine took another of the answers `apply` allowed: go on from the history that gives it. */
   chose(observed: unknown): void {
     const c = this.others.find((x) => deepEqual(x.obs, observed));
-    if (c) [this.forced, this.history] = [c.forced, c.history];
+    if (c) {
+      [this.forced, this.history] = [c.forced, c.history];
+      // the checkpoint goes on with the choice taken (it has not run the op it was taken at)
+      const cp = this.checkpoint;
+      if (cp) cp.history = this.rules.copy!(cp.history, c.forced);
+    }
     this.others = [];
   }
 }

@@ -12,7 +12,7 @@
 // again with that choice, and `chose` follows the engine's. (Orders that give the same answer now are not kept
 // apart: the oracle goes on with the order the requests were made, as the model does.)
 
-import { Choices, otherOrders } from "../core/choices.ts";
+import { Choices, copyData, otherOrders } from "../core/choices.ts";
 import { type Engine, InputError } from "../core/index.ts";
 import {
   type MvccGeometry,
@@ -120,6 +120,11 @@ class Core {
     private readonly forced: ReadonlyMap<number, Choice>,
   ) {
     this.si = geometry.snapshotIsolation === true;
+  }
+
+  /** This history's state, copied, going on with `forced` (a checkpoint's copy: core/choices.ts). */
+  fork(forced: ReadonlyMap<number, Choice>): Core {
+    return Object.assign(copyData(this), { forced });
   }
 
   private txn(tx: number, level: PgLevel, readOnly: boolean, implicit: boolean): Txn {
@@ -583,6 +588,7 @@ export class InnodbOracle implements Engine<MvccOp, Answer> {
   constructor(readonly geometry: MvccGeometry) {
     this.choices = new Choices<MvccOp, MvccObs, Choice, Core>({
       history: (forced) => new Core(geometry, forced),
+      copy: (core, forced) => core.fork(forced),
       none: { victims: [] },
       next: (_op, _obs, choice, core) => {
         const next: Choice[] = [];

@@ -24,7 +24,7 @@
 // coarse). Those are allowed choices: the oracle answers `oneOf`, each computed by running the history again with
 // that failure, and `chose` follows the one the engine took.
 
-import { Choices, otherOrders } from "../core/choices.ts";
+import { Choices, copyData, otherOrders } from "../core/choices.ts";
 import { type Engine, InputError } from "../core/index.ts";
 import {
   MVCC_MAX_VERSIONS,
@@ -159,6 +159,11 @@ class Core {
 
   /** `forced`: op index → the choices the engine made there: whose statements fail with 40001, who died in a deadlock. */
   constructor(private readonly forced: ReadonlyMap<number, Choice>) {}
+
+  /** This history's state, copied, going on with `forced` (a checkpoint's copy: core/choices.ts). */
+  fork(forced: ReadonlyMap<number, Choice>): Core {
+    return Object.assign(copyData(this), { forced });
+  }
 
   apply(op: MvccOp, index: number): MvccObs {
     this.index = index;
@@ -643,9 +648,10 @@ interface Choice {
 export class MvccOracle implements Engine<MvccOp, Answer> {
   readonly layer = "mvcc" as const;
   readonly features: ReadonlySet<string> = new Set<string>();
-  // every choice PostgreSQL could make at an op, each run from the start with it forced
+  // every choice PostgreSQL could make at an op, each run again with it forced
   private readonly choices = new Choices<MvccOp, MvccObs, Choice, Core>({
     history: (forced) => new Core(forced),
+    copy: (core, forced) => core.fork(forced),
     none: { fail: [] },
     next: (op, obs, choice, core) => {
       const next: Choice[] = this.mayFail(op, obs, core)
