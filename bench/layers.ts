@@ -1,6 +1,8 @@
 // Throughput of every layer and flavour, the same way for each: sequences generated up front (fixed seed, every
 // feature the model offers), then the bare model, the oracle alone, and the full check (model + oracle +
 // observation compare + every property per op) timed over them. ratio = bare / checked: what checking costs.
+// scaling: the full check's ops/s on longer sequences at the layer's geometry over the same at a geometry whose size
+// is as much as 1,000× larger (as far as the layer's schema allows; LARGER says by what): 1 means flat.
 import fc from "fast-check";
 import type { AnyLayer } from "../core/index.ts";
 import { sequenceArbitrary } from "../fuzz/campaign.ts";
@@ -16,7 +18,25 @@ export interface LayerRate {
   /** bare / checked. */
   readonly ratio: number;
   readonly ops: number;
+  /** Checked ops/s at the layer's geometry over checked ops/s at the larger one, on longer sequences. */
+  readonly scaling: number;
+  /** What the larger geometry is. */
+  readonly scaledBy: string;
 }
+
+/** Each layer's size made larger: 1,000× where its schema allows, else its most (the text says what). */
+const LARGER: Record<string, { readonly by: string; readonly geometry: (g: Record<string, unknown>) => object }> = {
+  mm: { by: "pages ×1,000", geometry: (g) => ({ ...g, pages: (g.pages as number) * 1000 }) },
+  overlay: {
+    by: "names 3→16, depth 3→4 (39 → 69,904 paths)",
+    geometry: (g) => ({ ...g, names: "abcdefghijklmnop".split(""), depth: 4 }),
+  },
+  snapshot: { by: "keys 10→1,024 (the schema's most)", geometry: (g) => ({ ...g, keys: 1024 }) },
+  mvcc: { by: "keys 4→64 (the schema's most)", geometry: (g) => ({ ...g, keys: 64 }) },
+};
+
+/** The scaling runs: fewer, longer sequences, so that the state grows. */
+const LONG = { sequences: 30, maxOps: 1000, rounds: 1 };
 
 export interface RateOptions {
   readonly sequences: number;
@@ -68,10 +88,33 @@ export async function measureLayer(
     const m = layer.oracle(geometry);
     for (const op of ops) m.apply(op);
   });
-  const checked = await rate(seqs, o.rounds, async (ops) => {
-    const f = await checkSequence(layer, geometry, layer.model(geometry), ops);
+  const checked = await checkedRate(layer, flavour, geometry, o);
+  const ops = seqs.reduce((a, s) => a + s.length, 0);
+  const larger = LARGER[layer.name];
+  const scaling = larger
+    ? (await checkedRate(layer, flavour, geometry, LONG)) /
+      (await checkedRate(layer, flavour, larger.geometry(geometry as Record<string, unknown>), LONG))
+    : Number.NaN;
+  return {
+    layer: layer.name,
+    flavour,
+    bare,
+    oracle,
+    checked,
+    ratio: bare / checked,
+    ops,
+    scaling,
+    scaledBy: larger?.by ?? "no larger geometry known",
+  };
+}
+
+/** The full check's ops/s over sequences generated at this geometry. */
+async function checkedRate(layer: AnyLayer, flavour: string, geometry: unknown, o: RateOptions): Promise<number> {
+  const g = layer.geometrySchema.parse(geometry);
+  const arb = sequenceArbitrary(layer, g, layer.model(g).features, o.maxOps);
+  const seqs = fc.sample(arb, { seed: 42, numRuns: o.sequences });
+  return rate(seqs, o.rounds, async (ops) => {
+    const f = await checkSequence(layer, g, layer.model(g), ops);
     if (f) throw new Error(`a bench sequence of ${layer.name} (${flavour}) failed ${f.property}: ${f.message}`);
   });
-  const ops = seqs.reduce((a, s) => a + s.length, 0);
-  return { layer: layer.name, flavour, bare, oracle, checked, ratio: bare / checked, ops };
 }

@@ -25,7 +25,7 @@ describe.each([
 ])("checkpointed choices answer as replayed ones (%s)", (_name, flavour) => {
   test("over generated sequences, following random choices", () => {
     const g = { ...mvccLayer.defaultGeometry, ...flavour } as MvccGeometry;
-    const seqs = fc.sample(sequenceArbitrary(mvccLayer, g, mvccLayer.model(g).features, 150), {
+    const seqs: unknown[][] = fc.sample(sequenceArbitrary(mvccLayer, g, mvccLayer.model(g).features, 150), {
       seed: 7,
       numRuns: 120,
     });
@@ -33,7 +33,7 @@ describe.each([
     let choices = 0;
     let others = 0;
     for (const ops of seqs) {
-      const fast = mvccLayer.oracle(g);
+      const fast: Engine<unknown, unknown> = mvccLayer.oracle(g);
       const slow = plain(mvccLayer.oracle(g));
       for (const [i, op] of ops.entries()) {
         const answer = fast.apply(op);
