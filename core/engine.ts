@@ -7,8 +7,13 @@ export interface Engine<Op, Obs, State = unknown> {
   readonly features: ReadonlySet<string>;
   /** Errors the system defines (SEGV, ENOMEM, 40001…) are observations; a throw means the engine itself failed. */
   apply(op: Op): Obs | Promise<Obs>;
-  /** Canonical structural state after the last op, for invariants. Async for engines behind a pipe. */
-  inspect?(): State | Promise<State>;
+  /**
+   * Canonical structural state after the last op, for invariants. Async for engines behind a pipe. With `touched`
+   * (the runner's inspect after every op but a sequence's last), only what the last op touched must be current: an
+   * engine may hand back the rest as it last inspected it, if its state says what the op touched (the overlay
+   * model's `touched`); without it, the whole state, current.
+   */
+  inspect?(touched?: boolean): State | Promise<State>;
   /** A partial view the layer defines (e.g. mm's "pagemap"), for engines listing it among their features. */
   inspectView?(name: string): unknown | Promise<unknown>;
   close?(): void | Promise<void>;

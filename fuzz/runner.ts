@@ -188,7 +188,7 @@ export async function checkSequence(
     if (inspect) {
       let state: unknown;
       try {
-        state = inspect();
+        state = inspect(i !== last);
         if (isPromise(state)) state = await state;
       } catch (e) {
         throw asEngineFailure(e, `inspect after op ${i}`, i);

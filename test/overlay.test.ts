@@ -7,7 +7,7 @@ import { describe, expect, test } from "vitest";
 import type { Engine } from "../core/index.ts";
 import { overlayfsUnavailable } from "../engines/overlayfs/index.ts";
 import { resolveEngine } from "../engines/resolve.ts";
-import { runCampaign } from "../fuzz/campaign.ts";
+import { runCampaign, sequenceArbitrary } from "../fuzz/campaign.ts";
 import { overlayArrange } from "../fuzz/overlay/ops.ts";
 import { checkWith } from "../fuzz/runner.ts";
 import { loadTrace } from "../layers/index.ts";
@@ -499,4 +499,53 @@ test("shrinking passes over candidates the oracle cannot define (a committed lay
   expect(r.status).toBe("failed");
   expect(r.failure?.property).toBe("observational-equivalence");
   expect(r.trace!.ops.length).toBeLessThan(10);
+});
+
+describe("the incremental check (what an op touched, everything on a sequence's last op)", () => {
+  test("the model's inspect after an op gives the state a whole inspect gives, and says what the op touched", () => {
+    const seqs = fc.sample(sequenceArbitrary(overlayLayer, g, new OverlayModel(g).features, 150), {
+      seed: 11,
+      numRuns: 60,
+    });
+    let kept = 0;
+    for (const ops of seqs) {
+      const m = new OverlayModel(g);
+      m.inspect();
+      for (const op of ops as OverlayOp[]) {
+        m.apply(op);
+        const { touched, ...state } = m.inspect(true);
+        expect(touched?.containers).toEqual("c" in op ? [String(op.c)] : []);
+        kept += Object.keys(state.containers).length - (touched?.containers.length ?? 0);
+        expect(state).toEqual(m.inspect());
+      }
+    }
+    expect(kept).toBeGreaterThan(1000); // most inspects kept some container as it was
+  });
+
+  test("a change to a layer or container no op touched is still caught, on the sequence's last op", async () => {
+    class Sneaky extends OverlayModel {
+      override apply(op: OverlayOp): OverlayObs {
+        const obs = super.apply(op);
+        // after a read, write into the lowest layer behind the model's back
+        if (op.op === "read") {
+          const a = this.layers.get(1)?.children.get("a");
+          if (a?.kind === "file") a.ino.data += "!";
+        }
+        return obs;
+      }
+    }
+    const ops: OverlayOp[] = [
+      { op: "layer", entries: [{ path: "a", type: "file", data: "x" }] },
+      { op: "mount", c: 1, layers: [1], redirectDir: false, index: false, metacopy: false },
+      { op: "read", c: 1, path: "a" },
+      { op: "mount", c: 2, layers: [1], redirectDir: false, index: false, metacopy: false },
+    ];
+    const f = await checkWith(
+      overlayLayer,
+      g,
+      { name: "sneaky", create: (x) => new Sneaky(x as OverlayGeometry) },
+      ops,
+    );
+    expect(f).toMatchObject({ index: 3, property: "lower-immutable" });
+  });
 });

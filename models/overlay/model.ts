@@ -159,10 +159,20 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
   /** Copy-ups since the sequence began, and the data bytes they copied (what the counters view reports). */
   private readonly copiedTotal = { copyUps: 0, bytes: 0 };
   private nextLayer = 1;
+  /** Each layer's and container's raw tree as last inspected: an inspect after an op rebuilds what it touched. */
+  private readonly raw = {
+    layers: new Map<number, RawEntry[]>(),
+    containers: new Map<number, { entry: OverlayState["containers"][string]; created: string[]; detached: string[] }>(),
+  };
+  /** What the last op may have changed: the container it named, the layers it made. */
+  private readonly touched = { layers: new Set<number>(), containers: new Set<number>() };
 
   constructor(readonly geometry: OverlayGeometry) {}
 
   apply(op: OverlayOp): OverlayObs {
+    this.touched.layers.clear();
+    this.touched.containers.clear();
+    if ("c" in op) this.touched.containers.add(op.c);
     this.copyUps = [];
     this.reached = [];
     this.truncating = false;
@@ -348,6 +358,7 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
   private addLayer(root: Dir): number {
     const id = this.nextLayer++;
     this.layers.set(id, root);
+    this.touched.layers.add(id);
     return id;
   }
 
@@ -1149,19 +1160,35 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
 
   // ---- inspect
 
-  inspect(): OverlayState {
+  /** With `touched`: the layers and containers the last op did not touch as last inspected (their raw trees kept). */
+  inspect(touched = false): OverlayState {
+    const { raw } = this;
     const layers: OverlayState["layers"] = {};
-    for (const [id, root] of this.layers) layers[id] = rawTree(root);
+    for (const [id, root] of this.layers) {
+      let entries = raw.layers.get(id);
+      if (!touched || !entries || this.touched.layers.has(id)) raw.layers.set(id, (entries = rawTree(root)));
+      layers[id] = entries;
+    }
     const containers: OverlayState["containers"] = {};
     const created: string[] = [];
     const detached: string[] = [];
+    for (const n of raw.containers.keys()) if (!this.containers.has(n)) raw.containers.delete(n);
     for (const [n, c] of this.containers) {
-      const upper = rawTree(c.upper, (p, o) => {
-        if (o.kind === "whiteout") return;
-        if (o.kind === "file" ? o.ino.created : o.created) created.push(`${n}:${p}`);
-        else if (o.kind === "file" ? o.ino.detached : o.kind === "symlink" && o.detached) detached.push(`${n}:${p}`);
-      });
-      containers[n] = { layers: [...c.layers], options: { ...c.options }, upper };
+      let r = raw.containers.get(n);
+      if (!touched || !r || this.touched.containers.has(n)) {
+        const made: string[] = [];
+        const broken: string[] = [];
+        const upper = rawTree(c.upper, (p, o) => {
+          if (o.kind === "whiteout") return;
+          if (o.kind === "file" ? o.ino.created : o.created) made.push(`${n}:${p}`);
+          else if (o.kind === "file" ? o.ino.detached : o.kind === "symlink" && o.detached) broken.push(`${n}:${p}`);
+        });
+        r = { entry: { layers: [...c.layers], options: { ...c.options }, upper }, created: made, detached: broken };
+        raw.containers.set(n, r);
+      }
+      containers[n] = r.entry;
+      created.push(...r.created);
+      detached.push(...r.detached);
     }
     return {
       layers,
@@ -1171,6 +1198,14 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
       copiedTotal: { ...this.copiedTotal },
       created,
       detached,
+      ...(touched
+        ? {
+            touched: {
+              layers: [...this.touched.layers].map(String),
+              containers: [...this.touched.containers].map(String),
+            },
+          }
+        : {}),
     };
   }
 }

@@ -39,15 +39,25 @@ export const overlayEconomy: Property<OverlayOp, OverlayObs, OverlayState>[] = [
     description:
       "read, readdir, stat, readlink and an open for reading (no O_CREAT, no O_TRUNC) copy nothing up and leave every upper layer as it was",
     start(initial) {
-      let before = JSON.stringify(initial.containers);
+      // each container as last inspected (an inspected state is never changed afterwards): compared, as JSON, after a
+      // read only; those the op touched where the state says so, every one on a full check
+      let before = new Map(Object.entries(initial.containers));
       return {
-        after(op, _obs, s) {
-          const now = JSON.stringify(s.containers);
+        after(op, _obs, s, full) {
+          const t = full ? undefined : s.touched;
+          const now = new Map(Object.entries(s.containers).filter(([c]) => !t || t.containers.includes(c)));
           const was = before;
-          before = now;
+          if (t) {
+            before = new Map([...before].filter(([c]) => c in s.containers));
+            for (const [c, box] of now) before.set(c, box);
+          } else before = now;
           if (!reads(op)) return undefined;
+          const changed = [...now]
+            .filter(([c, box]) => box !== was.get(c) && JSON.stringify(box) !== JSON.stringify(was.get(c)))
+            .map(([c]) => c);
+          if (!t) changed.push(...[...was.keys()].filter((c) => !now.has(c)));
           if (s.copyUps.length) return `${op.op} copied up ${s.copyUps.map((u) => u.path).join(", ")}`;
-          return now === was ? undefined : `${op.op} changed an upper layer`;
+          return changed.length ? `${op.op} changed an upper layer (container ${changed.join(", ")})` : undefined;
         },
       };
     },

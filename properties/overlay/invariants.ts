@@ -1,5 +1,6 @@
 // Structural invariants of an overlay engine's inspected state: image layers are read-only, copied-up objects say
-// where they came from, and whiteouts stand only where a lower layer has something to hide.
+// where they came from, and whiteouts stand only where a lower layer has something to hide. Where the state says what
+// the op touched, only that is checked, and everything on a sequence's last op.
 
 import type { Named, Property } from "../../core/index.ts";
 import type { OverlayObs, OverlayOp, OverlayState, RawEntry } from "../../models/overlay/types.ts";
@@ -24,10 +25,25 @@ export const overlayStructure: Property<OverlayOp, OverlayObs, OverlayState> = {
   description: "image layers never change; copied-up objects carry their origin; whiteouts only where needed",
   members,
   start(initial) {
+    // each layer's entries by path, and whether any redirects, as long as the state hands out the same entries
+    const byPath = new WeakMap<readonly RawEntry[], { paths: Map<string, RawEntry>; redirects: boolean }>();
+    const indexed = (entries: readonly RawEntry[]) => {
+      let x = byPath.get(entries);
+      if (!x) {
+        x = {
+          paths: new Map(entries.map((e) => [e.path, e])),
+          redirects: entries.some((e) => e.redirect !== undefined),
+        };
+        byPath.set(entries, x);
+      }
+      return x;
+    };
     const hashes = new Map<string, string>(Object.entries(initial.layers).map(([id, es]) => [id, JSON.stringify(es)]));
     return {
-      after(_op, _obs, s): Named | undefined {
+      after(_op, _obs, s, full): Named | undefined {
+        const t = full ? undefined : s.touched;
         for (const [id, entries] of Object.entries(s.layers)) {
+          if (t && !t.layers.includes(id) && hashes.has(id)) continue;
           const h = JSON.stringify(entries);
           const was = hashes.get(id);
           if (was === undefined) hashes.set(id, h);
@@ -40,9 +56,11 @@ export const overlayStructure: Property<OverlayOp, OverlayObs, OverlayState> = {
         const created = new Set(s.created);
         const detached = new Set(s.detached);
         for (const [c, box] of Object.entries(s.containers)) {
+          if (t && !t.containers.includes(c)) continue;
           const upper = new Map(box.upper.map((e) => [e.path, e]));
-          const layers = box.layers.map((l) => new Map((s.layers[l] ?? []).map((e) => [e.path, e])));
-          const lowerRedirects = layers.some((l) => [...l.values()].some((e) => e.redirect !== undefined));
+          const lowers = box.layers.map((l) => indexed(s.layers[l] ?? []));
+          const layers = lowers.map((l) => l.paths);
+          const lowerRedirects = lowers.some((l) => l.redirects);
           for (const e of box.upper) {
             const key = `${c}:${e.path}`;
             if (e.type !== "whiteout" && !e.origin && !created.has(key) && !detached.has(key)) {
