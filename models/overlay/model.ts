@@ -1166,7 +1166,10 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
     const layers: OverlayState["layers"] = {};
     for (const [id, root] of this.layers) {
       let entries = raw.layers.get(id);
-      if (!touched || !entries || this.touched.layers.has(id)) raw.layers.set(id, (entries = rawTree(root)));
+      if (!touched || !entries || this.touched.layers.has(id)) {
+        entries = rawTree(root);
+        raw.layers.set(id, entries);
+      }
       layers[id] = entries;
     }
     const containers: OverlayState["containers"] = {};
