@@ -269,7 +269,9 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
         pending.failure = e;
       },
     );
-    // the statement finishes, or waits on a lock: whichever pg_stat_activity shows first
+    // the statement finishes, or waits on a lock: whichever pg_stat_activity shows first. Most answer within a round
+    // trip: that long, the answer is awaited before pg_stat_activity is asked at all.
+    await Promise.race([run.then(noop, noop), new Promise((r) => setTimeout(r, ANSWER_MS))]);
     const deadline = Date.now() + 5000;
     for (;;) {
       if (pending.failure) throw pending.failure;
@@ -356,6 +358,7 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
       const failed = [...this.conns.values()].find((c) => c.pending?.failure);
       if (failed) throw failed.pending!.failure;
       const waiting = [...this.conns.entries()].filter(([, c]) => c.pending && !c.pending.settled);
+      if (!waiting.length) break; // no statement waits: no lock wait or deadlock to look at
       // one look at pg_stat_activity decides; if an answer arrived meanwhile, that look is stale: look again
       const before = this.settledCount;
       const act = await this.activity();
@@ -470,6 +473,13 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
     await this.monitor.end();
   }
 }
+
+/**
+ * How long a statement's answer is awaited before pg_stat_activity is asked whether it waits on a lock: a few loopback
+ * round trips (under 1 ms here). Only the cost of a statement that waits depends on it, never what is observed.
+ */
+const ANSWER_MS = 2;
+const noop = (): void => undefined;
 
 const LEVELS: Record<string, string> = { rc: "READ COMMITTED", rr: "REPEATABLE READ", ser: "SERIALIZABLE" };
 
