@@ -26,7 +26,7 @@ import type { Progress as CampaignProgress } from "../fuzz/campaign.ts";
 import { DEFAULT_RUNS, parseReplayToken } from "../fuzz/campaign.ts";
 import { explore, shortestKill } from "../fuzz/explore.ts";
 import { minimizeTrace } from "../fuzz/minimize.ts";
-import { runParallelCampaign } from "../fuzz/parallel.ts";
+import { CampaignPool, runParallelCampaign } from "../fuzz/parallel.ts";
 import { replayTrace } from "../fuzz/replay.ts";
 import { mergeReports } from "../fuzz/shards.ts";
 import { layerNamed, layers, loadTrace } from "../layers/index.ts";
@@ -233,59 +233,93 @@ async function runTargets(
   const targetOptions = { against: o.against, geometry: o.geometry };
   const progress = new Progress(o.quiet ?? false);
   const records: TargetRecord[] = [];
-  let pending: { t: Planned; result: CampaignResult } | undefined;
-  let running: { t: Planned; progress?: CampaignProgress; started: number } | undefined;
+  // Targets whose engines are all in-process (models, oracles, mutants) run side by side on a pool of threads, one per
+  // core: each gives what it gives alone (its own seed and runs), and they are reported in plan order.
+  const inProcess = (spec: string | undefined) =>
+    spec === undefined || spec === "model" || spec === "oracle" || spec.startsWith("mutant:");
+  const side = Math.min(availableParallelism(), plan.length);
+  const pool =
+    workers === 1 && side > 1 && plan.every((t) => inProcess(t.spec)) && inProcess(o.against)
+      ? new CampaignPool(side)
+      : undefined;
+  /** The targets started and not yet reported, by their place in the plan. */
+  const inflight = new Map<
+    number,
+    {
+      readonly t: Planned;
+      readonly started: number;
+      progress?: CampaignProgress;
+      pending?: CampaignResult;
+      readonly result: Promise<CampaignResult>;
+    }
+  >();
+  let current = 0; // the target the progress line follows: the first not reported yet
   onInterrupt = () => {
     progress.done();
-    // a failure found but not yet shrunk is kept, unshrunk; otherwise the target is recorded as far as it got
-    if (pending) report.add(pending.t.key, pending.t.expect, pending.t.spec, pending.result, targetOptions);
-    else if (running) {
-      const { t, progress: p } = running;
-      report.add(t.key, t.expect, t.spec, {
-        status: "interrupted",
-        engine: t.spec,
-        layer: t.layer.name,
-        seed: o.seed,
-        runs: p?.runs ?? 0,
-        ops: p?.ops ?? 0,
-        elapsedMs: Date.now() - running.started,
-      });
+    // a failure found but not yet shrunk is kept, unshrunk; otherwise the target is recorded as far as it got (one
+    // the pool has not begun yet, not at all)
+    for (const [i, { t, started, progress: p, pending }] of [...inflight].sort(([a], [b]) => a - b)) {
+      if (i !== current && !p && !pending) continue;
+      if (pending) report.add(t.key, t.expect, t.spec, pending, targetOptions);
+      else
+        report.add(t.key, t.expect, t.spec, {
+          status: "interrupted",
+          engine: t.spec,
+          layer: t.layer.name,
+          seed: o.seed,
+          runs: p?.runs ?? 0,
+          ops: p?.ops ?? 0,
+          elapsedMs: Date.now() - started,
+        });
     }
     report.finish("interrupted");
     process.stderr.write(`\ninterrupted; report so far: ${report.dir}\n`);
   };
-  try {
-    for (const t of plan) {
-      progress.start(t.label, t.runs);
-      running = { t, started: Date.now() };
-      const result = await runParallelCampaign(
-        t.layer,
-        { spec: t.spec, factory: t.factory },
-        {
-          seed: o.seed,
-          firstStream: shard.index * workers,
-          workers,
-          registry: REGISTRY,
-          runs: t.runs,
-          maxOps: o.maxOps,
-          timeMs: o.time,
-          replay: o.replayPath,
-          skip: o.skip,
-          geometry,
-          flavour: t.flavour,
-          timeoutMs: o.timeout,
-          against: o.against === undefined ? undefined : { spec: o.against, factory: t.against! },
-          onProgress: (p) => {
-            if (running) running.progress = p;
-            progress.update(p);
-          },
-          onFound: (provisional) => {
-            pending = { t, result: provisional }; // with workers: the lowest stream's
-          },
+  const launch = (i: number): void => {
+    const t = plan[i]!;
+    const entry: { progress?: CampaignProgress; pending?: CampaignResult } = {};
+    const result = runParallelCampaign(
+      t.layer,
+      { spec: t.spec, factory: t.factory },
+      {
+        seed: o.seed,
+        firstStream: shard.index * workers,
+        workers,
+        pool,
+        registry: REGISTRY,
+        runs: t.runs,
+        maxOps: o.maxOps,
+        timeMs: o.time,
+        replay: o.replayPath,
+        skip: o.skip,
+        geometry,
+        flavour: t.flavour,
+        timeoutMs: o.timeout,
+        against: o.against === undefined ? undefined : { spec: o.against, factory: t.against! },
+        onProgress: (p) => {
+          entry.progress = p;
+          if (i === current) progress.update(p);
         },
-      );
+        onFound: (provisional) => {
+          entry.pending = provisional; // with workers: the lowest stream's
+        },
+      },
+    );
+    result.catch(() => undefined); // awaited in order below; one failing early must not go unhandled meanwhile
+    inflight.set(i, Object.assign(entry, { t, started: Date.now(), result }));
+  };
+  try {
+    let next = 0;
+    for (const [i, t] of plan.entries()) {
+      // the pool starts each as soon as one of its threads is free, in plan order; without one, one at a time
+      while (next < plan.length && (pool || next <= i)) launch(next++);
+      current = i;
+      progress.start(t.label, t.runs);
+      const entry = inflight.get(i)!;
+      if (entry.progress) progress.update(entry.progress);
+      const result = await entry.result;
       if (interrupted) break; // the report is written as far as it got; what the stopped engines answered is not news
-      pending = undefined;
+      inflight.delete(i);
       progress.done();
       await factories.dispose(t.factory);
       await factories.dispose(t.against);
@@ -301,6 +335,7 @@ async function runTargets(
     throw e;
   } finally {
     onInterrupt = undefined;
+    await pool?.close();
   }
   if (interrupted) return { records, report };
   report.finish(records.every((r) => r.verdict === "ok") ? "passed" : "failed");

@@ -71,13 +71,96 @@ export interface ParallelOptions extends Omit<CampaignOptions, "against"> {
   readonly firstStream?: number;
   /** Per-message timeout for stdio engines. */
   readonly timeoutMs?: number;
+  /** With one worker: run the stream on a thread of this pool (so that several campaigns run at once, one per core). */
+  readonly pool?: CampaignPool;
+}
+
+/**
+ * Threads kept to run single-stream campaigns side by side (`cowcheck run`'s targets, one per core): each runs one
+ * campaign at a time, exactly as this thread would (the same stream), and is started once for all of them.
+ */
+export class CampaignPool {
+  private readonly threads: Worker[] = [];
+  private readonly idle: Worker[] = [];
+  private readonly waiting: ((w: Worker) => void)[] = [];
+  private jobs = 0;
+
+  constructor(readonly size: number) {}
+
+  async run(layer: AnyLayer, engine: NamedEngine, o: ParallelOptions): Promise<CampaignResult> {
+    const w = await this.take();
+    const n = this.jobs++;
+    let on: (m: PoolMessage) => void = () => undefined;
+    let gone: (e?: unknown) => void = () => undefined;
+    try {
+      return await new Promise<CampaignResult>((resolve, reject) => {
+        gone = (e) => reject(e instanceof Error ? e : new Error("a campaign thread exited"));
+        on = (m) => {
+          if (m.n !== n) return;
+          if (m.progress) o.onProgress?.(m.progress);
+          if (m.found) o.onFound?.(m.found);
+          if (m.result) resolve(m.result);
+          if (m.error) reject(reviveError(m.error));
+        };
+        w.on("message", on).on("error", gone).on("exit", gone);
+        w.postMessage({ n, job: jobOf(layer, engine, o, 0, o.runs) });
+      });
+    } finally {
+      w.off("message", on).off("error", gone).off("exit", gone);
+      const next = this.waiting.shift();
+      if (next) next(w);
+      else this.idle.push(w);
+    }
+  }
+
+  private take(): Promise<Worker> {
+    const w = this.idle.pop();
+    if (w) return Promise.resolve(w);
+    if (this.threads.length < this.size) {
+      const t = startWorker(undefined);
+      t.on("message", adopt);
+      this.threads.push(t);
+      return Promise.resolve(t);
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.threads.map((t) => t.terminate()));
+  }
+}
+
+interface PoolMessage {
+  readonly n?: number;
+  readonly progress?: Progress;
+  readonly found?: CampaignResult;
+  readonly result?: CampaignResult;
+  readonly error?: StreamError;
+}
+
+/** A thread's engine process groups, held by this thread too: they die with cowcheck even if the thread cannot clean up. */
+const adopt = (m: { group?: { pid: number; alive: boolean } }): void => {
+  if (m.group) adoptGroup(m.group.pid, m.group.alive);
+};
+
+/** Stream `k`'s job, as a thread receives it. */
+function jobOf(layer: AnyLayer, engine: NamedEngine, o: ParallelOptions, k: number, runs: number): StreamJob {
+  const { workers, timeoutMs, onProgress, onFound, firstStream = 0, registry, against, pool, ...options } = o;
+  return {
+    registry,
+    layer: layer.name,
+    spec: engine.spec,
+    against: against?.spec,
+    timeoutMs,
+    options: { ...options, seed: streamSeed(options.seed, firstStream + k), runs },
+  };
 }
 
 /**
  * A thread running one stream. Built, the worker module is JavaScript; run from the TypeScript sources, the thread
  * registers tsx first (worker-entry.js), as bin/cowcheck.js does for the main thread.
  */
-function startWorker(job: StreamJob): Worker {
+function startWorker(job: StreamJob | undefined): Worker {
   const module = new URL(`./campaign-worker${SOURCE ? ".ts" : ".js"}`, import.meta.url);
   if (!SOURCE) return new Worker(module, { workerData: { job } });
   return new Worker(new URL("./worker-entry.js", import.meta.url), { workerData: { module: module.href, job } });
@@ -86,15 +169,16 @@ function startWorker(job: StreamJob): Worker {
 const SOURCE = import.meta.url.endsWith(".ts");
 
 /**
- * The engines are borrowed: with one worker they run in this thread; with more, each thread resolves its own from
- * their names and disposes them.
+ * The engines are borrowed: with one worker they run in this thread (unless `thread`); with more, each thread
+ * resolves its own from their names and disposes them.
  */
 export async function runParallelCampaign(
   layer: AnyLayer,
   engine: NamedEngine,
   o: ParallelOptions,
 ): Promise<CampaignResult> {
-  const { workers, timeoutMs, onProgress, onFound, firstStream = 0, registry, against, ...options } = o;
+  const { workers, onProgress, onFound, firstStream = 0, against, pool, ...options } = o;
+  if (workers <= 1 && pool) return pool.run(layer, engine, o);
   if (workers <= 1) {
     return runCampaign(layer, engine.factory, {
       ...options,
@@ -104,8 +188,6 @@ export async function runParallelCampaign(
       seed: streamSeed(o.seed, firstStream),
     });
   }
-  const spec = engine.spec;
-
   const runs = Math.ceil(options.runs / workers);
   const latest: Progress[] = Array.from({ length: workers }, () => ({
     runs: 0,
@@ -123,15 +205,7 @@ export async function runParallelCampaign(
     setTimeout(() => void threads[j]?.terminate(), 1000).unref();
   };
   const settled = Array.from({ length: workers }, (_, k) => {
-    const job: StreamJob = {
-      registry,
-      layer: layer.name,
-      spec,
-      against: against?.spec,
-      timeoutMs,
-      options: { ...options, seed: streamSeed(options.seed, firstStream + k), runs },
-    };
-    const worker = startWorker(job);
+    const worker = startWorker(jobOf(layer, engine, o, k, runs));
     threads.push(worker);
     return new Promise<void>((resolve, reject) => {
       worker.on(
@@ -148,8 +222,7 @@ export async function runParallelCampaign(
             return;
           }
           if (m.group) {
-            // the main thread holds the worker's engine process groups: they die with cowcheck even if the worker cannot clean up
-            adoptGroup(m.group.pid, m.group.alive);
+            adopt(m); // the main thread holds the worker's engine process groups
             if (m.group.alive) groups[k].add(m.group.pid);
             else groups[k].delete(m.group.pid);
           }

@@ -113,6 +113,27 @@ test.each([
   },
 );
 
+test("SIGINT during a run of several in-process targets (side by side on a pool of threads): exit 130, the report interrupted, the targets reported in order and none the pool had not begun", async () => {
+  const report = tmp();
+  // the mvcc layer's models and mutants: a long budget, so Ctrl-C comes while the pool runs them
+  const child = cowcheck(["run", "--layer", "mvcc", "--runs", "100000", "--report", report]);
+  await until("the report", () => existsSync(join(report, "summary.json")));
+  await new Promise((r) => setTimeout(r, 2000)); // the pool's threads begin their targets (any moment will do)
+  child.kill("SIGINT");
+  expect(await exited(child)).toEqual({ code: 130, signal: null });
+  const summary = JSON.parse(readFileSync(join(report, "summary.json"), "utf8")) as {
+    status: string;
+    targets: { label: string; status: string; runs: number }[];
+  };
+  expect(summary.status).toBe("interrupted");
+  const labels = summary.targets.map((t) => t.label);
+  // the first target (the mvcc model) was being followed: it is there, as far as it got
+  expect(labels[0]).toBe("mvcc-model");
+  expect(summary.targets[0]!.status).toBe("interrupted");
+  expect(summary.targets.length).toBeLessThanOrEqual(2); // the two the pool's threads ran, no more
+  expect(runFolders(child.pid)).toEqual([]);
+});
+
 test("SIGKILL during a run: the run's watchdog ends the engine and its helper and removes the run's folder; the next run marks its report interrupted", async () => {
   const marker = "sleep 311.9";
   const reports = tmp();
