@@ -29,7 +29,7 @@ import { minimizeTrace } from "../fuzz/minimize.ts";
 import { CampaignPool, runParallelCampaign } from "../fuzz/parallel.ts";
 import { replayTrace } from "../fuzz/replay.ts";
 import { mergeReports } from "../fuzz/shards.ts";
-import { layerNamed, layers, loadTrace } from "../layers/index.ts";
+import { layerNamed, layers, loadTrace, threadsKnow } from "../layers/index.ts";
 import {
   describeCoverage,
   describeEngineFailure,
@@ -233,13 +233,14 @@ async function runTargets(
   const targetOptions = { against: o.against, geometry: o.geometry };
   const progress = new Progress(o.quiet ?? false);
   const records: TargetRecord[] = [];
-  // Targets whose engines are all in-process (models, oracles, mutants) run side by side on a pool of threads, one per
-  // core: each gives what it gives alone (its own seed and runs), and they are reported in plan order.
+  // Targets whose engines are all in-process (models, oracles, mutants) of layers worker threads know run side by side
+  // on a pool of threads, one per core: each gives what it gives alone (its own seed and runs), and they are reported
+  // in plan order.
   const inProcess = (spec: string | undefined) =>
     spec === undefined || spec === "model" || spec === "oracle" || spec.startsWith("mutant:");
   const side = Math.min(availableParallelism(), plan.length);
   const pool =
-    workers === 1 && side > 1 && plan.every((t) => inProcess(t.spec)) && inProcess(o.against)
+    workers === 1 && side > 1 && plan.every((t) => inProcess(t.spec) && threadsKnow(t.layer)) && inProcess(o.against)
       ? new CampaignPool(side)
       : undefined;
   /** The targets started and not yet reported, by their place in the plan. */

@@ -11,6 +11,10 @@ const registry: AnyLayer[] = [mmLayer, overlayLayer, snapshotLayer, mvccLayer];
 /** The layers, in the order `cowcheck run` checks them. */
 export const layers: readonly AnyLayer[] = registry;
 
+const listed = new Set(registry);
+/** Whether worker threads know the layer: one listed above, not one registered at run time. */
+export const threadsKnow = (layer: AnyLayer): boolean => listed.has(layer);
+
 /**
  * Add a layer for this process (a library user's own, or a test's): the CLI's commands, engine resolution and
  * trace loading find it by name from then on. Worker threads (`--workers`) know only the layers listed above.
