@@ -77,9 +77,7 @@ export async function measureLayer(
   geometry: unknown,
   o: RateOptions,
 ): Promise<LayerRate> {
-  const features = layer.model(geometry).features;
-  const arb = sequenceArbitrary(layer, geometry, features, o.maxOps);
-  const seqs = fc.sample(arb, { seed: 42, numRuns: o.sequences });
+  const seqs = sample(layer, geometry, o);
   const bare = await rate(seqs, o.rounds, (ops) => {
     const m = layer.model(geometry);
     for (const op of ops) m.apply(op);
@@ -88,12 +86,13 @@ export async function measureLayer(
     const m = layer.oracle(geometry);
     for (const op of ops) m.apply(op);
   });
-  const checked = await checkedRate(layer, flavour, geometry, o);
+  const checked = await checkedRate(layer, flavour, geometry, seqs, o.rounds);
   const ops = seqs.reduce((a, s) => a + s.length, 0);
   const larger = LARGER[layer.name];
+  const long = async (g: unknown) => checkedRate(layer, flavour, g, sample(layer, g, LONG), LONG.rounds);
   const scaling = larger
-    ? (await checkedRate(layer, flavour, geometry, LONG)) /
-      (await checkedRate(layer, flavour, larger.geometry(geometry as Record<string, unknown>), LONG))
+    ? (await long(geometry)) /
+      (await long(layer.geometrySchema.parse(larger.geometry(geometry as Record<string, unknown>))))
     : Number.NaN;
   return {
     layer: layer.name,
@@ -108,13 +107,22 @@ export async function measureLayer(
   };
 }
 
-/** The full check's ops/s over sequences generated at this geometry. */
-async function checkedRate(layer: AnyLayer, flavour: string, geometry: unknown, o: RateOptions): Promise<number> {
-  const g = layer.geometrySchema.parse(geometry);
-  const arb = sequenceArbitrary(layer, g, layer.model(g).features, o.maxOps);
-  const seqs = fc.sample(arb, { seed: 42, numRuns: o.sequences });
-  return rate(seqs, o.rounds, async (ops) => {
-    const f = await checkSequence(layer, g, layer.model(g), ops);
+/** Sequences generated at this geometry (seed 42, every feature the model offers). */
+function sample(layer: AnyLayer, geometry: unknown, o: Pick<RateOptions, "sequences" | "maxOps">): unknown[][] {
+  const arb = sequenceArbitrary(layer, geometry, layer.model(geometry).features, o.maxOps);
+  return fc.sample(arb, { seed: 42, numRuns: o.sequences });
+}
+
+/** The full check's ops/s over these sequences. */
+function checkedRate(
+  layer: AnyLayer,
+  flavour: string,
+  geometry: unknown,
+  seqs: readonly unknown[][],
+  rounds: number,
+): Promise<number> {
+  return rate(seqs, rounds, async (ops) => {
+    const f = await checkSequence(layer, geometry, layer.model(geometry), ops);
     if (f) throw new Error(`a bench sequence of ${layer.name} (${flavour}) failed ${f.property}: ${f.message}`);
   });
 }

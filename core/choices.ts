@@ -65,8 +65,7 @@ export class Choices<Op, Obs, C, H extends History<Op, Obs>> {
         seen.add(key);
         const forced = new Map(this.forced).set(index, c);
         const history = this.before(index, forced);
-        let alt = obs;
-        for (let i = this.rules.copy ? index : 0; i <= index; i++) alt = history.apply(this.log[i]!, i);
+        const alt = history.apply(op, index);
         queue.push({ choice: c, obs: alt, history });
         if (!deepEqual(alt, obs) && !this.others.some((x) => deepEqual(x.obs, alt)))
           this.others.push({ obs: alt, forced, history });
@@ -76,14 +75,22 @@ export class Choices<Op, Obs, C, H extends History<Op, Obs>> {
   }
 
   /**
-   * A history with `forced` that has run the ops before `index` (with `copy`: a copy of the checkpoint, brought up
-   * to there first), or a fresh one.
+   * A history with `forced` that has run the ops before `index`: a copy of the checkpoint, brought up to there first;
+   * without `copy`, a fresh one that runs them all.
    */
   private before(index: number, forced: ReadonlyMap<number, C>): H {
-    if (!this.rules.copy) return this.rules.history(forced);
+    const run = (h: H, from: number): void => {
+      for (let i = from; i < index; i++) h.apply(this.log[i]!, i);
+    };
+    if (!this.rules.copy) {
+      const h = this.rules.history(forced);
+      run(h, 0);
+      return h;
+    }
     this.checkpoint ??= { index: 0, history: this.rules.history(this.forced) };
     const cp = this.checkpoint;
-    for (; cp.index < index; cp.index++) cp.history.apply(this.log[cp.index]!, cp.index);
+    run(cp.history, cp.index);
+    cp.index = index;
     return this.rules.copy(cp.history, forced);
   }
 

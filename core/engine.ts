@@ -9,9 +9,9 @@ export interface Engine<Op, Obs, State = unknown> {
   apply(op: Op): Obs | Promise<Obs>;
   /**
    * Canonical structural state after the last op, for invariants. Async for engines behind a pipe. With `touched`
-   * (the runner's inspect after every op but a sequence's last), only what the last op touched must be current: an
-   * engine may hand back the rest as it last inspected it, if its state says what the op touched (the overlay
-   * model's `touched`); without it, the whole state, current.
+   * (the runner's inspect after every op but a sequence's last), only what the ops since the last inspect touched
+   * must be current: an engine may hand back the rest as it last inspected it, if its state says what they touched
+   * (the overlay model's `touched`); without it, the whole state, current.
    */
   inspect?(touched?: boolean): State | Promise<State>;
   /** A partial view the layer defines (e.g. mm's "pagemap"), for engines listing it among their features. */

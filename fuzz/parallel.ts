@@ -107,9 +107,11 @@ export class CampaignPool {
       });
     } finally {
       w.off("message", on).off("error", gone).off("exit", gone);
-      const next = this.waiting.shift();
-      if (next) next(w);
+      // a thread that died is dropped (take() starts another); a live one is free again
+      if (w.threadId === -1) this.threads.splice(this.threads.indexOf(w), 1);
       else this.idle.push(w);
+      const next = this.waiting.shift();
+      if (next) void this.take().then(next);
     }
   }
 
@@ -169,8 +171,8 @@ function startWorker(job: StreamJob | undefined): Worker {
 const SOURCE = import.meta.url.endsWith(".ts");
 
 /**
- * The engines are borrowed: with one worker they run in this thread (unless `thread`); with more, each thread
- * resolves its own from their names and disposes them.
+ * The engines are borrowed: with one worker they run in this thread (or on a thread of `pool`); with more, each
+ * thread resolves its own from their names and disposes them.
  */
 export async function runParallelCampaign(
   layer: AnyLayer,

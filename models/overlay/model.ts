@@ -164,14 +164,12 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
     layers: new Map<number, RawEntry[]>(),
     containers: new Map<number, { entry: OverlayState["containers"][string]; created: string[]; detached: string[] }>(),
   };
-  /** What the last op may have changed: the container it named, the layers it made. */
+  /** What the ops since the last inspect may have changed: the containers they named, the layers they made. */
   private readonly touched = { layers: new Set<number>(), containers: new Set<number>() };
 
   constructor(readonly geometry: OverlayGeometry) {}
 
   apply(op: OverlayOp): OverlayObs {
-    this.touched.layers.clear();
-    this.touched.containers.clear();
     if ("c" in op) this.touched.containers.add(op.c);
     this.copyUps = [];
     this.reached = [];
@@ -1160,7 +1158,7 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
 
   // ---- inspect
 
-  /** With `touched`: the layers and containers the last op did not touch as last inspected (their raw trees kept). */
+  /** With `touched`: the layers and containers no op touched since the last inspect as they were then. */
   inspect(touched = false): OverlayState {
     const { raw } = this;
     const layers: OverlayState["layers"] = {};
@@ -1193,7 +1191,7 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
       created.push(...r.created);
       detached.push(...r.detached);
     }
-    return {
+    const state: OverlayState = {
       layers,
       containers,
       copyUps: this.copyUps,
@@ -1210,6 +1208,9 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
           }
         : {}),
     };
+    this.touched.layers.clear();
+    this.touched.containers.clear();
+    return state;
   }
 }
 

@@ -39,23 +39,22 @@ export const overlayEconomy: Property<OverlayOp, OverlayObs, OverlayState>[] = [
     description:
       "read, readdir, stat, readlink and an open for reading (no O_CREAT, no O_TRUNC) copy nothing up and leave every upper layer as it was",
     start(initial) {
-      // each container as last inspected (an inspected state is never changed afterwards): compared, as JSON, after a
-      // read only; those the op touched where the state says so, every one on a full check
-      let before = new Map(Object.entries(initial.containers));
+      // each container's upper as JSON when last looked at: those the ops touched where the state says so (the rest
+      // are as they were), every one on a full check
+      const before = new Map(Object.entries(initial.containers).map(([c, box]) => [c, JSON.stringify(box)]));
       return {
         after(op, _obs, s, full) {
           const t = full ? undefined : s.touched;
-          const now = new Map(Object.entries(s.containers).filter(([c]) => !t || t.containers.includes(c)));
-          const was = before;
-          if (t) {
-            before = new Map([...before].filter(([c]) => c in s.containers));
-            for (const [c, box] of now) before.set(c, box);
-          } else before = now;
+          const looked = t?.containers ?? [...new Set([...before.keys(), ...Object.keys(s.containers)])];
+          const changed: string[] = [];
+          for (const c of looked) {
+            const box = s.containers[c];
+            const now = box && JSON.stringify(box);
+            if (now !== before.get(c)) changed.push(c);
+            if (now === undefined) before.delete(c);
+            else before.set(c, now);
+          }
           if (!reads(op)) return undefined;
-          const changed = [...now]
-            .filter(([c, box]) => box !== was.get(c) && JSON.stringify(box) !== JSON.stringify(was.get(c)))
-            .map(([c]) => c);
-          if (!t) changed.push(...[...was.keys()].filter((c) => !now.has(c)));
           if (s.copyUps.length) return `${op.op} copied up ${s.copyUps.map((u) => u.path).join(", ")}`;
           return changed.length ? `${op.op} changed an upper layer (container ${changed.join(", ")})` : undefined;
         },
