@@ -101,6 +101,13 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
   protected nextId: number;
   protected nextExtent = 1;
   private undo: (() => void)[] = [];
+  /** Node and extent ids the open transaction changed (what a rollback restores). */
+  private txnNodes = new Set<number>();
+  private txnExtents = new Set<number>();
+  /** Node and extent ids changed since the last inspect, once one was asked (inspect's `touched`), and their images then. */
+  private marks?: { nodes: Set<number>; extents: Set<number> };
+  private images = new Map<number, NodeImage>();
+  private extentImages = new Map<number, ExtentImage>();
   protected readonly counters = { copied: 0, allocated: 0, freed: 0, sendVisited: 0 };
   protected last: SnapshotState["last"] = { copied: [], allocated: [], freed: [] };
 
@@ -193,7 +200,18 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
     else this.trees.delete(id);
     this.dirty = true;
   }
-  private setRefs(x: { refs: number }, refs: number): void {
+  /** A node's image changed (or it appeared or went): inspect makes its image again. */
+  protected touchNode(id: number): void {
+    this.txnNodes.add(id);
+    this.marks?.nodes.add(id);
+  }
+  protected touchExtent(id: number): void {
+    this.txnExtents.add(id);
+    this.marks?.extents.add(id);
+  }
+  private setRefs(x: Node | Extent, refs: number): void {
+    if ("data" in x) this.touchExtent(x.id);
+    else this.touchNode(x.id);
     const old = x.refs;
     this.log(() => {
       x.refs = old;
@@ -273,6 +291,7 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
   protected newNode(content: Pick<Node, "keys" | "vals" | "kids" | "holes">): Node {
     const n: Node = { id: this.allocId(), ...content, birth: this.txn, refs: 1 };
     this.nodes.set(n.id, n);
+    this.touchNode(n.id);
     this.log(() => this.nodes.delete(n.id));
     this.counters.allocated++;
     this.last.allocated.push(n.id);
@@ -283,6 +302,7 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
   protected newExtent(data: number[]): Extent {
     const e: Extent = { id: this.nextExtent++, data, birth: this.txn, refs: 0 };
     this.extents.set(e.id, e);
+    this.touchExtent(e.id);
     this.log(() => {
       this.extents.delete(e.id);
       this.nextExtent = e.id;
@@ -308,6 +328,7 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
 
   /** A node nothing references any more: committed ones wait for the commit, the open transaction's go now. */
   protected freeNode(n: Node): void {
+    this.touchNode(n.id);
     this.last.freed.push(n.id);
     this.counters.freed++;
     if (n.birth < this.txn) {
@@ -349,6 +370,7 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
     }
   }
   protected freeExtent(x: Extent): void {
+    this.touchExtent(x.id);
     // LMDB's values die with the page holding them (when it is reused); the others' wait for the commit.
     if (x.birth < this.txn && this.flavour !== "lmdb") {
       this.pendingExtents.push(x.id);
@@ -449,11 +471,14 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
     let n = this.shadow(this.node(t.root!), t, treeId);
     if (n.id !== t.root) this.setTree(treeId, { ...t, root: n.id });
     const tt = this.trees.get(treeId)!;
+    // Every node of the path may change: the caller edits the leaf, splits and merges edit the parents.
+    this.touchNode(n.id);
     path.push(n);
     while (!isLeaf(n)) {
       const i = this.childIndex(n, key);
       const child = this.shadow(this.node(n.kids![i]!), tt, treeId);
       if (child.id !== n.kids![i]) n.kids![i] = child.id;
+      this.touchNode(child.id);
       path.push(child);
       n = child;
     }
@@ -928,6 +953,7 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
     for (const id of this.pending) {
       if (this.flavour === "lmdb") continue;
       this.nodes.delete(id);
+      this.touchNode(id);
       this.free.push(id);
     }
     if (this.flavour === "lmdb") {
@@ -941,7 +967,10 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
       this.free = [];
     }
     this.free.sort((a, b) => a - b);
-    for (const e of this.pendingExtents) this.extents.delete(e);
+    for (const e of this.pendingExtents) {
+      this.extents.delete(e);
+      this.touchExtent(e);
+    }
     this.pending = [];
     this.pendingExtents = [];
     this.committedTrees = new Map([...this.trees].map(([k, t]) => [k, copyTree(t)]));
@@ -949,12 +978,19 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
     this.txn++;
     this.dirty = false;
     this.undo = [];
+    this.txnNodes.clear();
+    this.txnExtents.clear();
   }
 
   protected rollback(): void {
     for (let i = this.undo.length - 1; i >= 0; i--) this.undo[i]!();
     this.undo = [];
     this.dirty = false;
+    // What the transaction changed is as it was before it: changed again since the last inspect.
+    for (const id of this.txnNodes) this.marks?.nodes.add(id);
+    for (const id of this.txnExtents) this.marks?.extents.add(id);
+    this.txnNodes.clear();
+    this.txnExtents.clear();
     // The nodes the open transaction allocated were never written: their ids are free again.
   }
 
@@ -990,8 +1026,14 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
     for (const [id, img] of images) this.disk.set(id, img);
     // Recovery reads the blocks the recovered roots reach: a block not written, or overwritten, reads as it is on disk.
     const reach = this.reachable([...this.trees.values()].map((t) => t.root));
-    if (metaDurable) for (const e of lostExtents) if (this.extents.has(e)) this.extents.get(e)!.lost = true;
+    if (metaDurable)
+      for (const e of lostExtents)
+        if (this.extents.has(e)) {
+          this.extents.get(e)!.lost = true;
+          this.touchExtent(e);
+        }
     for (const id of written) {
+      this.touchNode(id);
       if (!reach.has(id)) continue;
       const img = durable.has(`n${id}`) ? images.get(id) : before.get(id);
       const n = this.nodes.get(id);
@@ -1070,40 +1112,44 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
 
   // ---- inspect ----
 
-  inspect(): SnapshotState {
+  /**
+   * The state. With `touched` (the runner's inspect after every op but a sequence's last), only the images of the
+   * nodes and extents changed since the last inspect are made again, the others handed back as they were, and the
+   * state's `touched` says which.
+   */
+  inspect(touched?: boolean): SnapshotState {
+    const incremental = touched === true && this.marks !== undefined;
+    if (incremental) {
+      for (const id of this.marks!.nodes) {
+        const n = this.nodes.get(id);
+        if (n) this.images.set(id, this.nodeImage(n));
+        else this.images.delete(id);
+      }
+      for (const id of this.marks!.extents) {
+        const e = this.extents.get(id);
+        if (e) this.extentImages.set(id, this.extentImage(e));
+        else this.extentImages.delete(id);
+      }
+    } else {
+      this.images = new Map([...this.nodes].map(([id, n]) => [id, this.nodeImage(n)]));
+      this.extentImages = new Map([...this.extents].map(([id, e]) => [id, this.extentImage(e)]));
+    }
+    const changed = incremental ? { nodes: [...this.marks!.nodes], extents: [...this.marks!.extents] } : undefined;
+    this.marks = { nodes: new Set(), extents: new Set() };
     const nodes: Record<string, NodeImage> = {};
-    for (const [id, n] of this.nodes)
-      nodes[id] = {
-        keys: [...n.keys],
-        ...(n.vals ? { vals: n.vals.map((v) => v.map((r) => [...r] as Ref)) } : {}),
-        ...(n.kids ? { kids: [...n.kids] } : {}),
-        ...(n.holes ? { holes: [...n.holes].sort((a, b) => a[0] - b[0]) } : {}),
-        birth: n.birth,
-        refs: n.refs,
-        ...(n.lost ? { lost: true } : {}),
-      };
+    for (const [id, img] of this.images) nodes[id] = img;
     const extents: Record<string, ExtentImage> = {};
-    for (const [id, e] of this.extents)
-      extents[id] = {
-        data: [...e.data],
-        birth: e.birth,
-        ...(this.flavour === "zfs" ? {} : { refs: e.refs }),
-        ...(e.lost ? { lost: true as const } : {}),
-      };
+    for (const [id, img] of this.extentImages) extents[id] = img;
     const trees: Record<string, TreeImage> = {};
-    for (const [id, t] of this.trees)
-      trees[id] = {
-        root: t.root,
-        readonly: t.readonly,
-        kind: t.kind,
-        ...(t.of !== undefined ? { of: t.of } : {}),
-        ...(t.origin !== undefined ? { origin: t.origin } : {}),
-        ...(t.taken !== undefined ? { taken: t.taken } : {}),
-        ...(this.flavour === "btrfs" ? { lastSnapshot: t.lastSnapshot } : {}),
-        ...(this.flavour === "zfs" ? { deadlist: [...t.deadlist] } : {}),
-      };
-    const lmdb = this.flavour === "lmdb";
-    return {
+    const treeImages = new Map<Tree, TreeImage>();
+    for (const [id, t] of this.trees) {
+      // a tree record is replaced, never changed, when the tree changes: its image is kept as long as it is
+      const img = this.treeImages.get(t) ?? this.treeImage(t);
+      treeImages.set(t, img);
+      trees[id] = img;
+    }
+    this.treeImages = treeImages;
+    const state: SnapshotState = {
       flavour: this.flavour,
       txn: this.txn,
       capacity: { leaf: this.geometry.leafKeys, inner: this.geometry.fanout },
@@ -1118,17 +1164,46 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
       free: [...this.free],
       pending: [...this.pending],
       pendingExtents: [...this.pendingExtents],
-      ...(lmdb
-        ? {
-            freelist: Object.fromEntries([...this.freelist].map(([t, p]) => [t, [...p]])),
-            readers: Object.fromEntries([...this.readers].map(([r, x]) => [r, x.txn])),
-            readerRoots: Object.fromEntries([...this.readers].map(([r, x]) => [r, Object.fromEntries(x.roots)])),
-            nextPage: this.nextId,
-          }
-        : {}),
       counters: { ...this.counters },
       last: this.last,
     };
+    if (this.flavour === "lmdb") {
+      state.freelist = Object.fromEntries([...this.freelist].map(([t, p]) => [t, [...p]]));
+      state.readers = Object.fromEntries([...this.readers].map(([r, x]) => [r, x.txn]));
+      state.readerRoots = Object.fromEntries([...this.readers].map(([r, x]) => [r, Object.fromEntries(x.roots)]));
+      state.nextPage = this.nextId;
+    }
+    if (changed) state.touched = changed;
+    return state;
+  }
+
+  private treeImages = new Map<Tree, TreeImage>();
+  private treeImage(t: Tree): TreeImage {
+    const img: TreeImage = { root: t.root, readonly: t.readonly, kind: t.kind };
+    if (t.of !== undefined) img.of = t.of;
+    if (t.origin !== undefined) img.origin = t.origin;
+    if (t.taken !== undefined) img.taken = t.taken;
+    if (this.flavour === "btrfs") img.lastSnapshot = t.lastSnapshot;
+    if (this.flavour === "zfs") img.deadlist = [...t.deadlist];
+    return img;
+  }
+
+  private nodeImage(n: Node): NodeImage {
+    // the schema's order of fields, for whoever reads the JSON
+    const img = { keys: [...n.keys] } as NodeImage;
+    if (n.vals) img.vals = n.vals.map((v) => v.map((r) => [r[0], r[1]] as Ref));
+    if (n.kids) img.kids = [...n.kids];
+    if (n.holes) img.holes = [...n.holes].sort((a, b) => a[0] - b[0]);
+    img.birth = n.birth;
+    img.refs = n.refs;
+    if (n.lost) img.lost = true;
+    return img;
+  }
+  private extentImage(e: Extent): ExtentImage {
+    const img: ExtentImage = { data: [...e.data], birth: e.birth };
+    if (this.flavour !== "zfs") img.refs = e.refs;
+    if (e.lost) img.lost = true;
+    return img;
   }
 }
 

@@ -299,6 +299,15 @@ export const snapshotStateSchema = z
           .optional(),
       })
       .strict(),
+    /**
+     * The nodes and extents the ops since the last inspect changed (made, freed, rewritten, recounted), where every
+     * other node's and extent's image is the one the last inspect gave: properties check what these reach, and
+     * everything on a sequence's last op. Optional: a state without it is checked whole.
+     */
+    touched: z
+      .object({ nodes: z.array(id), extents: z.array(id) })
+      .strict()
+      .optional(),
   })
   .strict();
 export type SnapshotState = z.infer<typeof snapshotStateSchema>;

@@ -4,10 +4,23 @@
 // An engine that copies everything up front gives the oracle's answers and fails these.
 import { type Property, stateless, stepwise } from "../../core/index.ts";
 import type { SnapshotObs, SnapshotOp, SnapshotState } from "../../models/snapshot/types.ts";
+import { deltaOf, entryExtents } from "./track.ts";
 import { pathTo, reach, reachOf } from "./walk.ts";
 
 const ok = (obs: SnapshotObs): boolean => "ok" in obs;
 const QUIET = new Set(["get", "scan", "space", "read", "begin-read", "end-read"]);
+
+const freeSets = new WeakMap<SnapshotState, Set<number>>();
+/** LMDB: the pages on its free lists (free now, freed by the open transaction, on the freelist); none elsewhere. */
+function lmdbFree(s: SnapshotState): Set<number> {
+  let out = freeSets.get(s);
+  if (!out) {
+    out =
+      s.flavour === "lmdb" ? new Set([...s.free, ...s.pending, ...Object.values(s.freelist ?? {}).flat()]) : new Set();
+    freeSets.set(s, out);
+  }
+  return out;
+}
 
 /** Transactions below this one freed pages a new page may reuse (mdb_find_oldest). */
 const oldest = (s: SnapshotState): number => Math.min(s.txn - 1, ...Object.values(s.readers ?? {}));
@@ -48,15 +61,35 @@ export const snapshotEconomy: Property<SnapshotOp, SnapshotObs, SnapshotState>[]
     kind: "economy",
     description:
       "every node and extent kept is used by a tree, the committed state or a reader (or is an LMDB page on the freelist): nothing leaks",
-    start: () => ({
+    start: (initial) => ({
       after(op, obs, s, full) {
+        const d = deltaOf(initial, s, full);
+        if (d) {
+          // What left the reach, changed, or left LMDB's free lists; the extents of what changed or left the reach.
+          const { all } = d;
+          const lmdb = s.flavour === "lmdb";
+          const nowFree = lmdbFree(s);
+          const unlisted = lmdb ? [...lmdbFree(d.prev)].filter((id) => !nowFree.has(id)) : [];
+          const es = new Set(d.extents);
+          for (const ids of [all.was.keys(), d.nodes, unlisted])
+            for (const id of ids)
+              if (s.nodes[id] && !all.has(id) && !nowFree.has(id))
+                return `node ${id} is kept but nothing references it`;
+          // an extent's users changed where a leaf's entries did, or a leaf came into or left the reach
+          for (const id of d.revalued) for (const e of entryExtents(d.prev.nodes[id])) es.add(e);
+          for (const [id, was] of all.was)
+            if (was && !all.has(id)) for (const e of entryExtents(s.nodes[id] ?? d.prev.nodes[id])) es.add(e);
+          for (const e of es)
+            if (s.extents[e] && ![...(d.holders.get(e)?.keys() ?? [])].some((h) => lmdb || all.has(h)))
+              return `extent ${e} is kept but nothing references it`;
+          return undefined;
+        }
         // Reads and failed ops free and allocate nothing: checked at the next op that does, or at the end.
         if (!full && (QUIET.has(op.op) || "error" in obs)) return undefined;
         const used = reachOf(s, "all").nodes;
-        const lmdbFree = new Set([...s.free, ...s.pending, ...Object.values(s.freelist ?? {}).flat()]);
+        const free = lmdbFree(s);
         for (const id of Object.keys(s.nodes).map(Number))
-          if (!used.has(id) && !(s.flavour === "lmdb" && lmdbFree.has(id)))
-            return `node ${id} is kept but nothing references it`;
+          if (!used.has(id) && !free.has(id)) return `node ${id} is kept but nothing references it`;
         const extents = new Set<number>();
         const holders = s.flavour === "lmdb" ? Object.keys(s.nodes).map(Number) : used;
         for (const id of holders) for (const v of s.nodes[id]?.vals ?? []) for (const [e] of v) extents.add(e);

@@ -2,6 +2,7 @@
 // reference count equals the number of pointers to it"), the flavours' own rules, and crash atomicity.
 import type { Named, Property } from "../../core/index.ts";
 import type { SnapshotObs, SnapshotOp, SnapshotState } from "../../models/snapshot/types.ts";
+import { added, type Delta, deltaOf, entryExtents, inList, sameContent } from "./track.ts";
 import { allContents, committedRoots, contents, currentRoots, fingerprint, reach, reachOf } from "./walk.ts";
 
 const members = [
@@ -169,6 +170,139 @@ function readersPinned(s: SnapshotState): Check {
   return undefined;
 }
 
+/** The same invariants as the whole checks above, over only what the delta says changed (track.ts). */
+function changed(d: Delta, s: SnapshotState): Check {
+  const img = s.nodes;
+  const lmdb = s.flavour === "lmdb";
+  const { current, all } = d;
+  // refcounts: a node whose count, reach or image changed; an extent whose count or users changed
+  for (const ids of [current.was.keys(), d.nodes])
+    for (const id of ids) {
+      const n = img[id];
+      if (!n || !current.has(id)) continue;
+      const pointers = current.cnt.get(id)!;
+      if (lmdb && pointers > 1) return { property: "refcounts", message: `page ${id} is referenced ${pointers} times` };
+      if (n.refs !== (lmdb ? 1 : pointers))
+        return { property: "refcounts", message: `node ${id} has count ${n.refs}, but ${pointers} pointers reach it` };
+    }
+  if (s.flavour !== "zfs") {
+    const es = new Set(d.extents);
+    for (const id of d.revalued)
+      for (const e of [...entryExtents(d.prev.nodes[id]), ...entryExtents(img[id])]) es.add(e);
+    if (!lmdb)
+      for (const [id, was] of current.was)
+        if (was !== current.has(id)) for (const e of entryExtents(img[id])) es.add(e);
+    for (const e of es) {
+      const x = s.extents[e];
+      if (!x) continue;
+      let uses = 0;
+      for (const [h, m] of d.holders.get(e) ?? []) if (lmdb || current.has(h)) uses += m;
+      if (uses > 0 && x.refs !== uses)
+        return { property: "refcounts", message: `extent ${e} has count ${x.refs}, but ${uses} leaf entries use it` };
+    }
+  }
+  // nothing-reachable-free: a node newly reached, changed or freed; an extent gone or dying under a used leaf
+  const freed = added(d.prev.free, s.free);
+  for (const ids of [all.was.keys(), d.nodes, freed])
+    for (const id of ids) {
+      if (!all.has(id)) continue;
+      const n = img[id];
+      if (!n) return { property: "nothing-reachable-free", message: `node ${id} is reachable but does not exist` };
+      if (inList(s.free, id))
+        return { property: "nothing-reachable-free", message: `node ${id} is reachable and free` };
+      if (n.lost)
+        return { property: "nothing-reachable-free", message: `node ${id} is reachable but never reached the disk` };
+    }
+  const gone = (e: number, id: number): Check =>
+    !s.extents[e] || s.extents[e]!.lost
+      ? { property: "nothing-reachable-free", message: `extent ${e}, used by node ${id}, is gone` }
+      : inList(s.pendingExtents, e)
+        ? {
+            property: "nothing-reachable-free",
+            message: `extent ${e}, used by node ${id}, is freed by the open transaction`,
+          }
+        : undefined;
+  for (const ids of [current.was.keys(), d.nodes, added(d.prev.pending, s.pending)])
+    for (const id of ids) {
+      if (!current.has(id) || !img[id]) continue;
+      if (inList(s.pending, id))
+        return {
+          property: "nothing-reachable-free",
+          message: `node ${id} is in use and freed by the open transaction`,
+        };
+      for (const v of img[id]!.vals ?? []) for (const [e] of v) if (gone(e, id)) return gone(e, id);
+    }
+  for (const es of [d.extents, added(d.prev.pendingExtents, s.pendingExtents)])
+    for (const e of es)
+      for (const h of d.holders.get(e)?.keys() ?? []) if (current.has(h) && gone(e, h)) return gone(e, h);
+  // births: a changed node's children and extents, and the parents of a changed node or extent
+  const younger = (kind: "node" | "extent", child: number, born: number, parent: number): Check => {
+    const p = img[parent];
+    if (!p || p.refs === 0 || born <= p.birth) return undefined;
+    const what = kind === "node" ? "a child of node" : "used by leaf";
+    return { property: "births", message: `${kind} ${child} (born ${born}) is ${what} ${parent}, born ${p.birth}` };
+  };
+  for (const id of d.nodes) {
+    const n = img[id];
+    if (!n) continue;
+    for (const k of n.kids ?? []) {
+      const c = img[k];
+      const r = c && younger("node", k, c.birth, id);
+      if (r) return r;
+    }
+    for (const v of n.vals ?? [])
+      for (const [e] of v) {
+        const x = s.extents[e];
+        const r = x && younger("extent", e, x.birth, id);
+        if (r) return r;
+      }
+    for (const p of d.parents.get(id)?.keys() ?? []) {
+      const r = younger("node", id, n.birth, p);
+      if (r) return r;
+    }
+  }
+  for (const e of d.extents) {
+    const x = s.extents[e];
+    if (x)
+      for (const h of d.holders.get(e)?.keys() ?? []) {
+        const r = younger("extent", e, x.birth, h);
+        if (r) return r;
+      }
+  }
+  // btree-shape: each tree's root, and the shapes of the subtrees a change reached (kept for the rest)
+  for (const k in s.trees) {
+    const t = s.trees[k]!;
+    if (t.root === null) continue;
+    const r = img[t.root];
+    if (r?.kids && r.kids.length < 2)
+      return { property: "btree-shape", message: `tree ${k}: the root ${t.root} is an inner node with one child` };
+    const { error } = d.shape(t.root);
+    if (error) return { property: "btree-shape", message: `tree ${k}: ${error}` };
+  }
+  // readers-pinned: what each reader reaches that changed or was freed, everything a reader reaches when it begins
+  for (const [slot, r] of d.readers)
+    for (const ids of r.fresh ? [r.reach.cnt.keys()] : [r.reach.was.keys(), d.nodes, freed])
+      for (const id of ids) {
+        if (!r.reach.has(id)) continue;
+        if (inList(s.free, id))
+          return { property: "readers-pinned", message: `page ${id}, which reader ${slot} reads, is free for reuse` };
+        const n = img[id];
+        if (n && n.birth > r.txn)
+          return {
+            property: "readers-pinned",
+            message: `page ${id}, which reader ${slot} (txn ${r.txn}) reads, was rewritten in txn ${n.birth}`,
+          };
+      }
+  // no-write-in-place: a changed node committed before and after, with the same birth
+  for (const id of d.nodes) {
+    const a = d.prev.nodes[id];
+    const b = img[id];
+    if (a && b && a.birth === b.birth && !sameContent(a, b) && d.committed.before(id) && d.committed.has(id))
+      return { property: "no-write-in-place", message: `committed node ${id} changed in place` };
+  }
+  return undefined;
+}
+
 /** The committed nodes (reached from the newest meta and the readers) and their contents. */
 function committedPrints(s: SnapshotState): Map<number, string> {
   const out = new Map<number, string>();
@@ -187,41 +321,53 @@ export const snapshotStructure: Property<SnapshotOp, SnapshotObs, SnapshotState>
   members,
   start(initial) {
     let prev = initial;
-    let prints = committedPrints(initial);
+    // The committed nodes' prints at the last whole check (made again from the state before, after checks of deltas).
+    let prints: Map<number, string> | undefined = committedPrints(initial);
     let printed = initial;
-    const frozen = new Map<string, { root: number | null; contents: string }>();
+    const frozen = new Map<string, { taken: number | undefined; root: number | null; contents: string }>();
     return {
       after(op, obs, s, full): Named | undefined {
         const before = prev;
         prev = s;
-        // A read, or an op that failed, changes nothing in a store that works: what one changed anyway is found
-        // at the next op that does change something, or at the end.
-        if (!full && (READS.has(op.op) || "error" in obs)) return undefined;
-        const found =
-          refcounts(s) ??
-          nothingReachableFree(s) ??
-          births(s) ??
-          Object.entries(s.trees).reduce<Check>((r, [k, t]) => r ?? shape(s, k, t.root), undefined) ??
-          (s.flavour === "lmdb" ? readersPinned(s) : undefined);
-        if (found) return found;
-        const now = committedPrints(s);
-        for (const [id, p] of now) {
-          const was = prints.get(id);
-          // A node id freed by one commit and reused by the next (a send commits twice) has a new birth.
-          if (was !== undefined && was !== p && printed.nodes[id]?.birth === s.nodes[id]?.birth)
-            return { property: "no-write-in-place", message: `committed node ${id} changed in place` };
+        const d = deltaOf(initial, s, full);
+        if (d) {
+          prints = undefined;
+          printed = s;
+          const found = changed(d, s);
+          if (found) return found;
+        } else {
+          // A read, or an op that failed, changes nothing in a store that works: what one changed anyway is found
+          // at the next op that does change something, or at the end.
+          if (!full && (READS.has(op.op) || "error" in obs)) return undefined;
+          const found =
+            refcounts(s) ??
+            nothingReachableFree(s) ??
+            births(s) ??
+            Object.entries(s.trees).reduce<Check>((r, [k, t]) => r ?? shape(s, k, t.root), undefined) ??
+            (s.flavour === "lmdb" ? readersPinned(s) : undefined);
+          if (found) return found;
+          const now = committedPrints(s);
+          prints ??= committedPrints(printed);
+          for (const [id, p] of now) {
+            const was = prints.get(id);
+            // A node id freed by one commit and reused by the next (a send commits twice) has a new birth.
+            if (was !== undefined && was !== p && printed.nodes[id]?.birth === s.nodes[id]?.birth)
+              return { property: "no-write-in-place", message: `committed node ${id} changed in place` };
+          }
+          prints = now;
+          printed = s;
         }
-        prints = now;
-        printed = s;
         // A read-only tree's nodes are committed ones: unless its root moves, no-write-in-place covers them.
-        for (const [k, t] of Object.entries(s.trees)) {
+        for (const k in s.trees) {
+          const t = s.trees[k]!;
           if (!t.readonly) continue;
-          const key = `${k}:${t.taken ?? ""}`;
-          const was = frozen.get(key);
-          if (was && was.root === t.root && !full) continue;
+          // a tree id taken again (dropped and made anew) is another tree
+          const was = frozen.get(k);
+          const same = was?.taken === t.taken;
+          if (same && was!.root === t.root && !full) continue;
           const c = JSON.stringify(contents(s, t.root));
-          if (was === undefined) frozen.set(key, { root: t.root, contents: c });
-          else if (was.contents !== c)
+          if (!same) frozen.set(k, { taken: t.taken, root: t.root, contents: c });
+          else if (was!.contents !== c)
             return { property: "snapshots-immutable", message: `read-only tree ${k} changed` };
         }
         if (op.op === "crash" && "recovered" in obs) {

@@ -1,0 +1,128 @@
+// The snapshot layer's incremental check: the model's inspect after ops hands back untouched nodes as they were and
+// says what it touched; the invariants and economy bounds then check only what changed (properties/snapshot/track.ts)
+// and must reach the verdict the whole check reaches on the same state, op by op, for the model and every mutant.
+import fc from "fast-check";
+import { describe, expect, test } from "vitest";
+import type { Checker, Named } from "../core/index.ts";
+import { sequenceArbitrary } from "../fuzz/campaign.ts";
+import { checkSequence } from "../fuzz/runner.ts";
+import { snapshotLayer } from "../layers/snapshot/index.ts";
+import { SnapshotModel } from "../models/snapshot/model.ts";
+import { snapshotMutants } from "../models/snapshot/mutants/index.ts";
+import {
+  defaultSnapshotGeometry,
+  type SnapshotGeometry,
+  type SnapshotObs,
+  type SnapshotOp,
+  type SnapshotState,
+} from "../models/snapshot/types.ts";
+
+type Make = (g: SnapshotGeometry) => SnapshotModel;
+const targets: { name: string; geometry?: Partial<SnapshotGeometry>; make: Make }[] = [
+  { name: "model", make: (g) => new SnapshotModel(g) },
+  ...snapshotMutants.map((m) => ({ name: m.name, geometry: m.geometry, make: m.create as unknown as Make })),
+];
+const FLAVOURS = [undefined, "lmdb", "btrfs", "zfs"] as const;
+
+/** The first property a set of checkers reports for this op, or undefined. */
+function verdict(
+  checkers: { name: string; c: Checker<SnapshotOp, SnapshotObs, SnapshotState> }[],
+  op: SnapshotOp,
+  obs: SnapshotObs,
+  s: SnapshotState,
+  full: boolean,
+): string | undefined {
+  for (const { name, c } of checkers) {
+    const v: string | Named | undefined = c.after(op, obs, s, full);
+    if (v) return typeof v === "string" ? name : v.property;
+  }
+  return undefined;
+}
+
+describe("the incremental snapshot check", () => {
+  test.each([
+    ["the default geometry", {}],
+    ["deeper trees", { keys: 48, trees: 6, leafKeys: 4, fanout: 4 }],
+  ])("gives the whole check's verdict after every op, and inspects what a whole inspect gives (%s)", (_, extra) => {
+    let ops = 0;
+    let kept = 0;
+    const killed = new Set<string>();
+    for (const t of targets) {
+      for (const flavour of t.geometry?.flavour ? [t.geometry.flavour] : FLAVOURS) {
+        const g: SnapshotGeometry = {
+          ...defaultSnapshotGeometry,
+          ...extra,
+          ...(flavour ? { flavour } : {}),
+          ...t.geometry,
+        };
+        const props = snapshotLayer.properties.filter((p) => !p.appliesTo || p.appliesTo(g));
+        const seqs = fc.sample(sequenceArbitrary(snapshotLayer, g, t.make(g).features, 80), { seed: 7, numRuns: 6 });
+        for (const seq of seqs as SnapshotOp[][]) {
+          const m = t.make(g);
+          // a second model inspected after one op, or after two: what it touched since its last inspect
+          const other = t.make(g);
+          other.inspect();
+          const initial = m.inspect();
+          const incremental = props.map((p) => ({ name: p.name, c: p.start(initial) }));
+          const whole = props.map((p) => ({ name: p.name, c: p.start(structuredClone(initial)) }));
+          for (const [i, op] of seq.entries()) {
+            const obs = m.apply(op);
+            other.apply(op);
+            ops++;
+            const last = i === seq.length - 1;
+            const s = m.inspect(!last);
+            const { touched, ...state } = s;
+            expect(last || touched !== undefined).toBe(true);
+            kept += Object.keys(state.nodes).length - (touched?.nodes.length ?? 0);
+            expect(state, `${t.name} ${flavour} op ${i}`).toEqual(m.inspect());
+            if (i % 3 !== 1) {
+              const { touched: _, ...o } = other.inspect(true);
+              expect(o, `${t.name} ${flavour} op ${i}, inspected after two ops`).toEqual(other.inspect());
+            }
+            const a = verdict(incremental, op, obs, s, last);
+            const b = verdict(whole, op, obs, state, true);
+            expect(a, `${t.name} (${flavour ?? "rodeh"}) op ${i} ${JSON.stringify(op)}`).toBe(b);
+            if (a) {
+              killed.add(t.name);
+              break;
+            }
+          }
+        }
+      }
+    }
+    expect(ops).toBeGreaterThan(5000);
+    expect(kept).toBeGreaterThan(ops); // most inspects kept most nodes as they were
+    expect(killed.size).toBeGreaterThanOrEqual(6); // and the comparison covered failures, not only passes
+    expect(killed.has("model")).toBe(false);
+  });
+
+  test("a node changed behind the model's record is still caught, on the sequence's last op", async () => {
+    // after a read, rewrite a committed leaf of tree 0 in place without telling inspect
+    class Sneaky extends SnapshotModel {
+      override apply(op: SnapshotOp): SnapshotObs {
+        const obs = super.apply(op);
+        if (op.op === "get") {
+          const root = this.trees.get(0)?.root;
+          const n = root === null || root === undefined ? undefined : this.nodes.get(root);
+          if (n && !n.kids) n.keys = n.keys.map((k) => k + 100);
+        }
+        return obs;
+      }
+    }
+    const g = defaultSnapshotGeometry;
+    const ops: SnapshotOp[] = [
+      { op: "put", tree: 0, key: 1, data: [7] },
+      { op: "commit" },
+      { op: "get", tree: 0, key: 1 },
+      { op: "create", tree: 1 },
+    ];
+    const f = await checkSequence(snapshotLayer, g, new Sneaky(g), ops);
+    expect(f?.index).toBe(3);
+    expect(f?.property).toBe("no-write-in-place");
+    // and missed if the last op were checked from the record alone: the whole check is what catches it
+    const m = new Sneaky(g);
+    const checkers = snapshotLayer.properties.map((p) => ({ name: p.name, c: p.start(m.inspect()) }));
+    const found = ops.map((op) => verdict(checkers, op, m.apply(op), m.inspect(true), false));
+    expect(found).toEqual([undefined, undefined, undefined, undefined]);
+  });
+});
