@@ -119,6 +119,7 @@ export async function minimizeWith<T>(
   items: readonly T[],
   fails: (candidate: T[]) => Promise<boolean>,
   simplify?: (items: readonly T[]) => Iterable<T[]>,
+  valid?: (item: T) => boolean,
 ): Promise<T[]> {
   const known = new Map<string, boolean>();
   const test = async (candidate: T[], key = canonical(candidate)): Promise<boolean> => {
@@ -150,7 +151,9 @@ export async function minimizeWith<T>(
     if (n <= MAX_PAIR_LENGTH)
       for (let i = 0; i < n && open; i++) for (let j = i + 1; j < n && open; j++) open = offer(without(i, j));
     for (let i = 0; i < n && open; i++) open = offer(without(i));
-    if (simplify && open) for (const candidate of simplify(current)) if (!offer(candidate)) break;
+    // the layer's rewrites, or (a layer without any) rewrites of the values of one op; none making an op invalid
+    const rewrites = simplify ? simplify(current) : lowered(current);
+    if (open) for (const candidate of rewrites) if (!(valid && !candidate.every(valid)) && !offer(candidate)) break;
     pool.sort((a, b) => compareSize(a.size, b.size));
     let next: T[] | undefined;
     for (const { ops, size } of pool) {
@@ -162,6 +165,33 @@ export async function minimizeWith<T>(
     if (!next) return current;
     current = next.length < current.length ? await minimize(next, (c) => test(c)) : next;
   }
+}
+
+/**
+ * Rewrites any layer's ops admit, as fast-check shrinks the values it generated: a number field of one op made 0,
+ * half or one less, a list of numbers one shorter or with an element made 0. A rewrite that makes the op invalid
+ * only fails to fail. (Renaming that must hold across ops, a key or a pid in every op that names it, is the
+ * layer's `simplify`.)
+ */
+export function* lowered<T>(ops: readonly T[]): Iterable<T[]> {
+  const at = (i: number, op: unknown): T[] => [...ops.slice(0, i), op as T, ...ops.slice(i + 1)];
+  for (const [i, op] of ops.entries()) {
+    if (typeof op !== "object" || op === null || Array.isArray(op)) continue;
+    for (const [k, v] of Object.entries(op)) {
+      const put = (x: unknown): T[] => at(i, { ...op, [k]: x });
+      if (typeof v === "number" && Number.isInteger(v) && v > 0)
+        for (const x of new Set([0, Math.floor(v / 2), v - 1])) if (x < v) yield put(x);
+      if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === "number")) {
+        yield put(v.slice(0, -1));
+        for (const [j, x] of v.entries()) if (x !== 0) yield put(v.map((y, n) => (n === j ? 0 : y)));
+      }
+    }
+  }
+}
+
+/** Whether an op is one the layer defines in this geometry (its schema and `checkOp`), as a trace file must hold. */
+export function opValid(layer: AnyLayer, geometry: unknown, op: unknown): boolean {
+  return layer.opSchema.safeParse(op).success && layer.checkOp?.(op, geometry) === undefined;
 }
 
 /** What minimizing a trace came to. */
@@ -188,7 +218,7 @@ export async function minimizeTrace(
   const run = (ops: readonly unknown[], expected?: readonly unknown[]) =>
     checkWith(layer, geometry, factory, ops, { expected, against: options.against });
   const shrink = async (kind: "property" | "engine", what: string, ops: unknown[], fails: Fails) => {
-    const minimal = await minimizeWith(ops, fails, layer.simplify?.bind(layer));
+    const minimal = await minimizeWith(ops, fails, layer.simplify?.bind(layer), (op) => opValid(layer, geometry, op));
     const note = `${what}: minimized from ${trace.ops.length} ops`;
     return {
       kind,

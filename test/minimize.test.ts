@@ -276,3 +276,18 @@ test.each([
   expect(r.status).toBe("failed");
   expect(r.trace!.ops.length).toBeLessThanOrEqual(shortest!);
 });
+
+test("without a layer's rewrites, one op's values are lowered, and no rewrite makes an op invalid", async () => {
+  // fails while some op names 3 or more, and reads item 2 or more of what it names
+  const ops = [
+    { n: 9, at: [5, 4] },
+    { n: 1, at: [] },
+  ];
+  const fails = async (c: { n: number; at: number[] }[]) => c.some((o) => o.n >= 3 && o.at.length >= 2);
+  expect(await minimizeWith(ops, fails)).toEqual([{ n: 3, at: [0, 0] }]);
+  // an op with fewer than two items is not one the layer defines: the list stays as long as it was
+  const valid = (o: { n: number; at: number[] }) => o.at.length >= 2;
+  const loose = async (c: { n: number; at: number[] }[]) => c.some((o) => o.n >= 3);
+  expect(await minimizeWith([ops[0]!], loose, undefined, valid)).toEqual([{ n: 3, at: [0, 0] }]);
+  expect(await minimizeWith([ops[0]!], loose)).toEqual([{ n: 3, at: [] }]);
+});

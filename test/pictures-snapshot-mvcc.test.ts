@@ -570,8 +570,16 @@ describe("mvcc: the campaigns' pictures on mutants", () => {
     ["no-first-updater-wins", /^P4 /, (kinds) => expect(kinds.sort()).toEqual(["rw", "ww"])],
   ];
   test.each(cases)("%s: lanes per client, a dependency cycle, a picture per state", async (mutant, named, kinds) => {
-    const r = await campaignOn(mvccLayer, `mutant:${mutant}`, { seed: 1, runs: 2000, maxOps: 100 });
-    expect(r.status).toBe("failed");
+    // the first of a few seeds whose failure shows the anomaly as a cycle of Adya's dependencies (a failure may show
+    // the bug another way: as another anomaly, or as a conflict PostgreSQL's SIREAD locks see and the values do not)
+    let r: Awaited<ReturnType<typeof campaignOn>> | undefined;
+    for (let seed = 1; seed <= 5 && !r; seed++) {
+      const found = await campaignOn(mvccLayer, `mutant:${mutant}`, { seed, runs: 2000, maxOps: 100 });
+      expect(found.status).toBe("failed");
+      const cyclic = found.pictures?.trace.some((p) => p.title === "dependency cycle");
+      if (named.test(found.anomaly ?? "") && cyclic) r = found;
+    }
+    if (!r) throw new Error(`no seed of 1..5 found ${mutant} as a dependency cycle`);
     expect(r.anomaly).toMatch(named);
     const steps = r.steps!;
     const pictures = r.pictures!;

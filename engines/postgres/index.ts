@@ -3,7 +3,7 @@
 // COWCHECK_PG_URL. One connection per client; a statement that waits on a lock is recognised from pg_stat_activity
 // and pg_blocking_pids, never by a sleep, and the op that ends a wait reports whom it woke.
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type pg from "pg";
 import {
@@ -82,6 +82,51 @@ function asPostgresAsync(args: string[]): Promise<{ status: number | null; stdou
   });
 }
 
+/**
+ * Shared memory a PostgreSQL server no longer running left behind (one killed where its own cleanup could not run):
+ * System V segments of the postgres user that nothing attaches and whose creator is gone, and dynamic segments in
+ * /dev/shm (PostgreSQL.*, a minute old) that no process maps. A running server attaches its segment and maps its
+ * dynamic control segment for as long as it runs. Our own servers keep theirs in the data folder
+ * (dynamic_shared_memory_type=mmap), removed with it; these are the leftovers of a server killed before that.
+ */
+export function sweepOrphanMemory(uid: number): { segments: number; files: number } {
+  const alive = (pid: number): boolean => existsSync(`/proc/${pid}`);
+  let segments = 0;
+  let files = 0;
+  try {
+    // key shmid perms size cpid lpid nattch uid …
+    for (const line of readFileSync("/proc/sysvipc/shm", "utf8").split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/).map(Number);
+      if (f.length < 8 || f[7] !== uid || f[6] !== 0 || alive(f[4]!)) continue;
+      if (spawnSync("ipcrm", ["-m", String(f[1])]).status === 0) segments++;
+    }
+    const old = readdirSync("/dev/shm").filter((n) => {
+      if (!n.startsWith("PostgreSQL.")) return false;
+      const st = statSync(join("/dev/shm", n), { throwIfNoEntry: false });
+      return st !== undefined && st.uid === uid && Date.now() - st.mtimeMs > 60_000;
+    });
+    if (old.length) {
+      const mapped = new Set<string>();
+      for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+        let maps = "";
+        try {
+          maps = readFileSync(`/proc/${pid}/maps`, "utf8");
+        } catch {
+          continue; // gone, or not ours to read
+        }
+        for (const n of old) if (maps.includes(`/dev/shm/${n}`)) mapped.add(n);
+      }
+      for (const n of old.filter((x) => !mapped.has(x))) {
+        rmSync(join("/dev/shm", n), { force: true });
+        files++;
+      }
+    }
+  } catch {
+    // no System V IPC or /dev/shm here: nothing to sweep
+  }
+  return { segments, files };
+}
+
 /** A private server, stopped and removed on every path (dispose, exit, signals). */
 class Server {
   private constructor(
@@ -92,13 +137,11 @@ class Server {
   static async start(): Promise<Server> {
     if (process.env.COWCHECK_PG_URL) return new Server(process.env.COWCHECK_PG_URL, undefined);
     const bin = pgBin()!;
+    const uid = Number(spawnSync("id", ["-u", "postgres"], { encoding: "utf8" }).stdout);
+    sweepOrphanMemory(uid);
     const dir = mkdtempSync(join(runRoot(), "pg-"));
     chmodSync(dir, 0o700);
-    chownSync(
-      dir,
-      Number(spawnSync("id", ["-u", "postgres"], { encoding: "utf8" }).stdout),
-      Number(spawnSync("id", ["-g", "postgres"], { encoding: "utf8" }).stdout),
-    );
+    chownSync(dir, uid, Number(spawnSync("id", ["-g", "postgres"], { encoding: "utf8" }).stdout));
     const server = new Server("", dir); // its url once it listens
     // if this process dies unseen, its watchdog stops the server (core/cleanup.ts)
     const stop = [join(bin, "pg_ctl"), "-D", join(dir, "data"), "-m", "immediate", "-w", "stop"];
@@ -117,7 +160,8 @@ class Server {
     const port = await freePort();
     // deadlock_timeout stays 1 s: the first waiter's check runs after the cycle closes (ops come faster), so it is
     // the victim, as the model says; with a short timeout its check could run before, and the victim would vary
-    const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c deadlock_timeout=1s -c autovacuum=off`;
+    // dynamic shared memory in the data folder, so that it goes with the folder however the server ends
+    const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c deadlock_timeout=1s -c autovacuum=off -c dynamic_shared_memory_type=mmap`;
     const start = await asPostgresAsync([
       join(bin, "pg_ctl"),
       "-D",

@@ -223,3 +223,50 @@ export function snapshotAlphabet(g: SnapshotGeometry): SnapshotOp[] {
     ...flavoured,
   ];
 }
+
+/**
+ * Rewrites of a failing sequence that removing ops cannot reach (minimize.ts): a key, tree or reader renamed to a
+ * lower one the sequence does not use, a value with fewer or lower blocks, a patch of block 0 to 0, a crash that
+ * keeps fewer of its unflushed writes or stops a step earlier.
+ */
+export function* snapshotSimplifications(ops: readonly SnapshotOp[]): Iterable<SnapshotOp[]> {
+  const rename = (field: "key" | "tree" | "reader", lowest: number): Iterable<SnapshotOp[]> => {
+    const fields = field === "tree" ? (["tree", "as", "snap", "base"] as const) : ([field] as const);
+    const used = new Set<number>();
+    for (const op of ops) for (const f of fields) if (f in op) used.add((op as unknown as Record<string, number>)[f]!);
+    const out: SnapshotOp[][] = [];
+    for (const from of [...used].sort((a, b) => b - a)) {
+      let to = lowest;
+      while (to < from && used.has(to)) to++;
+      if (to >= from) continue;
+      out.push(
+        ops.map((op) => {
+          const copy: Record<string, unknown> = { ...op };
+          for (const f of fields) if (copy[f] === from) copy[f] = to;
+          return copy as SnapshotOp;
+        }),
+      );
+    }
+    return out;
+  };
+  yield* rename("key", 0);
+  yield* rename("tree", 1); // tree 0 exists from the start and cannot be dropped: never renamed to or from
+  yield* rename("reader", 0);
+  const at = (i: number, op: SnapshotOp): SnapshotOp[] => [...ops.slice(0, i), op, ...ops.slice(i + 1)];
+  for (const [i, op] of ops.entries()) {
+    if (op.op === "put") {
+      if (op.data.length > 1) yield at(i, { ...op, data: op.data.slice(0, -1) });
+      if (op.data.some((v) => v !== 0)) yield at(i, { ...op, data: op.data.map(() => 0) });
+    }
+    if (op.op === "patch") {
+      if (op.value !== 0) yield at(i, { ...op, value: 0 });
+      if (op.block !== 0) yield at(i, { ...op, block: 0 });
+    }
+    if (op.op === "crash") {
+      if (op.keep !== 0) yield at(i, { ...op, keep: 0 });
+      for (let b = 0; 1 << b <= op.keep && b < 31; b++)
+        if ((op.keep >> b) & 1) yield at(i, { ...op, keep: op.keep & ~(1 << b) });
+      if (op.after > 0) yield at(i, { ...op, after: op.after - 1 });
+    }
+  }
+}

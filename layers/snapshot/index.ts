@@ -4,7 +4,12 @@ import type { Layer } from "../../core/index.ts";
 import { btrfsEngine } from "../../engines/btrfs/index.ts";
 import { lmdbEngine } from "../../engines/lmdb/index.ts";
 import { zfsEngine } from "../../engines/zfs/index.ts";
-import { snapshotAlphabet, snapshotArrange, snapshotOpKinds } from "../../fuzz/snapshot/ops.ts";
+import {
+  snapshotAlphabet,
+  snapshotArrange,
+  snapshotOpKinds,
+  snapshotSimplifications,
+} from "../../fuzz/snapshot/ops.ts";
 import { SnapshotModel } from "../../models/snapshot/model.ts";
 import { snapshotMutants } from "../../models/snapshot/mutants/index.ts";
 import { snapshotPicture } from "../../models/snapshot/picture.ts";
@@ -49,6 +54,7 @@ export const snapshotLayer: Layer<SnapshotOp, SnapshotObs, SnapshotState, Snapsh
   alphabet: snapshotAlphabet,
   prelude: [],
   arrange: snapshotArrange,
+  simplify: snapshotSimplifications,
   model: (g) => new SnapshotModel(g),
   oracle: (g) => new SnapshotOracle(g),
   mutants: snapshotMutants,
