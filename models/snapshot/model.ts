@@ -920,10 +920,13 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
 
   /** The commit's schedule: the open transaction's blocks in id order, a flush, the meta slot, a flush (mdb_txn_commit). */
   protected schedule(): Step[] {
+    // what the open transaction made is among what it changed: no need to look at every node
     const steps: Step[] = [];
-    for (const [id, n] of [...this.nodes].sort((a, b) => a[0] - b[0]))
-      if (n.birth === this.txn && !this.pending.includes(id)) steps.push(`n${id}`);
-    for (const [id, e] of this.extents) if (e.birth === this.txn) steps.push(`e${id}`);
+    const pending = new Set(this.pending);
+    for (const id of [...this.txnNodes].sort((a, b) => a - b))
+      if (this.nodes.get(id)?.birth === this.txn && !pending.has(id)) steps.push(`n${id}`);
+    for (const id of [...this.txnExtents].sort((a, b) => a - b))
+      if (this.extents.get(id)?.birth === this.txn) steps.push(`e${id}`);
     return this.order(steps);
   }
   /** Data, then a flush, then the meta, then a flush: the meta never reaches the disk before what it names. */
