@@ -86,8 +86,7 @@ export function snapshotArrange(ops: SnapshotOp[], g: SnapshotGeometry, _feature
   const model = new SnapshotModel(g);
   const out: SnapshotOp[] = [];
   for (const [i, raw] of ops.entries()) {
-    // Which ops stay as generated is a property of the op itself, not of its place: removing an op while
-    // shrinking then leaves the others arranged as they were.
+    // Which ops stay as generated is a property of the op itself, not of its place.
     const op = asGenerated(raw) ? raw : steer(raw, model, g);
     out.push(op);
     try {
