@@ -3,7 +3,7 @@
 import type { Named, Property } from "../../core/index.ts";
 import type { SnapshotObs, SnapshotOp, SnapshotState } from "../../models/snapshot/types.ts";
 import { added, type Delta, deltaOf, entryExtents, inList, sameContent } from "./track.ts";
-import { allContents, committedRoots, contents, currentRoots, fingerprint, reach, reachOf } from "./walk.ts";
+import { allContents, committedRoots, contents, currentRoots, fingerprint, nodeFault, reach, reachOf } from "./walk.ts";
 
 const members = [
   {
@@ -125,17 +125,9 @@ function shape(s: SnapshotState, name: string, root: number | null): Check {
   const walk = (id: number, lo: number, hi: number, depth: number): Check => {
     const n = s.nodes[id];
     if (!n || n.lost) return undefined;
-    const slots = n.kids ? n.kids.length : n.keys.length + (n.holes?.length ?? 0);
-    const cap = n.kids ? s.capacity.inner : s.capacity.leaf;
-    if (slots > cap) return bad(`node ${id} holds ${slots}, more than ${cap}`);
-    if (slots === 0) return bad(`node ${id} is empty`);
-    if (n.kids && n.keys.length !== n.kids.length - 1)
-      return bad(`inner node ${id} has ${n.keys.length} keys for ${n.kids.length} children`);
-    const keys = [...n.keys, ...(n.holes ?? []).map(([k]) => k)].sort((a, b) => a - b);
-    for (let i = 0; i < keys.length; i++) {
-      if (i > 0 && keys[i - 1]! >= keys[i]!) return bad(`node ${id}'s keys are not in order: ${n.keys.join(", ")}`);
-      if (keys[i]! < lo || keys[i]! >= hi) return bad(`node ${id}'s key ${keys[i]} is outside [${lo}, ${hi})`);
-    }
+    const own = nodeFault(s, id, n);
+    if ("error" in own) return bad(own.error);
+    for (const k of own.keys) if (k < lo || k >= hi) return bad(`node ${id}'s key ${k} is outside [${lo}, ${hi})`);
     if (!n.kids) {
       if (leafDepth === -1) leafDepth = depth;
       return leafDepth === depth ? undefined : bad(`leaf ${id} at depth ${depth}, another at ${leafDepth}`);

@@ -3,7 +3,7 @@
 // leaf entries of every node and extent, and each subtree's shape. The invariants and economy bounds check only
 // what these say changed, and the whole state on a sequence's last op or when a state carries no `touched`.
 import type { NodeImage, SnapshotState } from "../../models/snapshot/types.ts";
-import { committedRoots } from "./walk.ts";
+import { committedRoots, nodeFault } from "./walk.ts";
 
 type Ids = (number | null)[];
 type Count = Map<number, Map<number, number>>;
@@ -302,15 +302,9 @@ class Tracker {
 
   private shapeOfNode(s: SnapshotState, id: number, n: NodeImage, path: Set<number>): Shape {
     const bad = (error: string): Shape => ({ ...NOTHING, error });
-    const slots = n.kids ? n.kids.length : n.keys.length + (n.holes?.length ?? 0);
-    const cap = n.kids ? s.capacity.inner : s.capacity.leaf;
-    if (slots > cap) return bad(`node ${id} holds ${slots}, more than ${cap}`);
-    if (slots === 0) return bad(`node ${id} is empty`);
-    if (n.kids && n.keys.length !== n.kids.length - 1)
-      return bad(`inner node ${id} has ${n.keys.length} keys for ${n.kids.length} children`);
-    const keys = [...n.keys, ...(n.holes ?? []).map(([k]) => k)].sort((a, b) => a - b);
-    for (let i = 1; i < keys.length; i++)
-      if (keys[i - 1]! >= keys[i]!) return bad(`node ${id}'s keys are not in order: ${n.keys.join(", ")}`);
+    const own = nodeFault(s, id, n);
+    if ("error" in own) return bad(own.error);
+    const { keys } = own;
     let min = keys[0] ?? Number.POSITIVE_INFINITY;
     let max = keys[keys.length - 1] ?? Number.NEGATIVE_INFINITY;
     if (!n.kids) return { min, max, height: 0 };

@@ -104,3 +104,20 @@ export function pathTo(s: SnapshotState, root: number | null, key: number): [num
 /** A node's content as a string (what "written in place" compares). */
 export const fingerprint = (n: NodeImage): string =>
   JSON.stringify([n.keys, n.vals ?? null, n.kids ?? null, n.holes ?? null, n.birth]);
+
+/**
+ * What is wrong with one node on its own (over capacity, empty, keys for children, keys out of order), or its keys
+ * and holes in order: the part of btree-shape that needs no other node.
+ */
+export function nodeFault(s: SnapshotState, id: number, n: NodeImage): { error: string } | { keys: number[] } {
+  const slots = n.kids ? n.kids.length : n.keys.length + (n.holes?.length ?? 0);
+  const cap = n.kids ? s.capacity.inner : s.capacity.leaf;
+  if (slots > cap) return { error: `node ${id} holds ${slots}, more than ${cap}` };
+  if (slots === 0) return { error: `node ${id} is empty` };
+  if (n.kids && n.keys.length !== n.kids.length - 1)
+    return { error: `inner node ${id} has ${n.keys.length} keys for ${n.kids.length} children` };
+  const keys = [...n.keys, ...(n.holes ?? []).map(([k]) => k)].sort((a, b) => a - b);
+  for (let i = 1; i < keys.length; i++)
+    if (keys[i - 1]! >= keys[i]!) return { error: `node ${id}'s keys are not in order: ${n.keys.join(", ")}` };
+  return { keys };
+}
