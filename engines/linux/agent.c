@@ -671,13 +671,19 @@ static int str_is(const char *obj, const char *key, const char *value) {
 }
 
 static long id;
+/** While an op runs under a sequence's THP policy, its reply waits in the buffer until the knobs are back. */
+static int hold_replies;
+static void flush_replies(void) {
+  if (!hold_replies) fflush(stdout);
+}
+
 static void reply(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   printf("{\"id\":%ld,\"ok\":true,\"obs\":", id);
   vprintf(fmt, ap);
   printf("}\n");
-  fflush(stdout);
+  flush_replies();
   va_end(ap);
 }
 static void fail(const char *fmt, ...) {
@@ -692,7 +698,7 @@ static void fail(const char *fmt, ...) {
     if ((unsigned char)*c >= 0x20) putchar(*c);
   }
   printf("\"}}\n");
-  fflush(stdout);
+  flush_replies();
 }
 static void reply_errno(int e) {
   const char *name = e == ESRCH ? "ESRCH" : e == EINVAL ? "EINVAL" : e == ENOMEM ? "ENOMEM" : e == EFAULT ? "EFAULT" : e == EPERM ? "EPERM" : e == EBADF ? "EBADF" : NULL;
@@ -708,7 +714,7 @@ static void reply_data(const unsigned char *d, long len, int range) {
     printf("]");
   }
   printf("%s}}\n", range ? "]" : "");
-  fflush(stdout);
+  flush_replies();
 }
 
 /**
@@ -1760,8 +1766,12 @@ int main(int argc, char **argv) {
       if (thp && thp_wants) {
         if (thp_apply(pmd_order)) fail("setting the THP policy failed: %s", errno == ETIMEDOUT ? "another run held the knobs over 8 s" : strerror(errno));
         else {
+          // the reply goes out once the knobs are back: the next op (of any run) never meets this one's policy
+          hold_replies = 1;
           do_op(op + 5);
           thp_unapply();
+          hold_replies = 0;
+          fflush(stdout);
         }
       } else
         do_op(op + 5);
