@@ -298,13 +298,21 @@ export function mmArrange(ops: MmOp[], g: MmGeometry, features: ReadonlySet<stri
       // collapse visits a range it can collapse (private anonymous memory over a whole huge page), half the time
       // one where the process holds a pin (which khugepaged must leave alone)
       const pid = (o as { pid: number }).pid;
+      // each huge page looked at once, and only for a collapse (a huge page is hundreds of pages)
+      const bases = new Map<number, boolean>();
       const whole = (p: number): boolean => {
         const base = p - (p % huge);
-        for (let q = base; q < base + huge; q++) if (!pages.get(q)?.anon) return false;
-        return true;
+        let yes = bases.get(base);
+        if (yes === undefined) {
+          yes = true;
+          for (let q = base; q < base + huge && yes; q++) if (!pages.get(q)?.anon) yes = false;
+          bases.set(base, yes);
+        }
+        return yes;
       };
-      const collapsible = all.filter(whole);
-      const pinned = [...pins.values()].filter((p) => p.pid === pid && whole(p.page)).map((p) => p.page);
+      const pinned =
+        o.op === "collapse" ? [...pins.values()].filter((p) => p.pid === pid && whole(p.page)).map((p) => p.page) : [];
+      const collapsible = o.op === "collapse" ? all.filter(whole) : [];
       if (o.op === "collapse" && pinned.length && o.page % 2 === 0) o = { ...o, page: pick(pinned, o.page >> 1) };
       else if (o.op === "collapse" && collapsible.length && !whole(o.page))
         o = { ...o, page: pick(collapsible, o.page) };
