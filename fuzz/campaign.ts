@@ -284,25 +284,6 @@ export async function runCampaign(
   // zoo at four times the cost: most of its candidates are long sequences that pass.)
   phase = "shrink";
   shrinking.best = first.seq.length;
-  const wanted = (anomaly: boolean): string => bugSignature(layer, geometry, first.seq, first.failure, anomaly);
-  const sameAs = (anomaly: boolean) => {
-    const signature = wanted(anomaly);
-    return async (seq: unknown[]): Promise<boolean> => {
-      shrinking.tried++;
-      progress();
-      try {
-        const f = await checkWith(layer, geometry, factory, seq, { against });
-        const yes = f !== undefined && bugSignature(layer, geometry, seq, f, anomaly) === signature;
-        if (yes) shrinking.best = Math.min(shrinking.best, seq.length);
-        return yes;
-      } catch (e) {
-        // an engine failure is another bug; a candidate the layer cannot define (the oracle refuses it) is no trace
-        if (e instanceof EngineFailure || e instanceof InputError) return false;
-        throw e;
-      }
-    };
-  };
-  const same = sameAs(false);
   const unshrunk = first.seq.slice(0, first.failure.index + 1);
   const nondeterministic = (): CampaignResult => ({
     ...base(),
@@ -320,11 +301,34 @@ export async function runCampaign(
           : `observed ${JSON.stringify(first.failure.observed)}, expected ${JSON.stringify(first.failure.expected)}`,
     },
   });
-  // the same ops again, on the engine as the search left it: a failure they do not repeat is no trace
-  if (!(await same(unshrunk))) return nondeterministic();
-  // Minimizing holds on to the anomaly class too, where the layer names one for the failure found and the run still
-  // shows it.
-  const named = layer.classify?.(unshrunk, first.failure, geometry) !== undefined && (await sameAs(true)(unshrunk));
+  const rerun = async (seq: unknown[]): Promise<Failure | undefined> => {
+    try {
+      return await checkWith(layer, geometry, factory, seq, { against });
+    } catch (e) {
+      // an engine failure is another bug; a candidate the layer cannot define (the oracle refuses it) is no trace
+      if (e instanceof EngineFailure || e instanceof InputError) return undefined;
+      throw e;
+    }
+  };
+  // The same ops up to the failure, again: a failure they do not repeat is no trace. The bug minimizing holds on to is
+  // the one they show, ending there: its last op is checked whole, where the search checked only what the op touched
+  // (an engine whose record of that misses something can show another property first).
+  const target = await rerun(unshrunk);
+  if (!target || target.index !== first.failure.index) return nondeterministic();
+  const sameAs = (anomaly: boolean) => {
+    const signature = bugSignature(layer, geometry, unshrunk, target, anomaly);
+    return async (seq: unknown[]): Promise<boolean> => {
+      shrinking.tried++;
+      progress();
+      const f = await rerun(seq);
+      const yes = f !== undefined && bugSignature(layer, geometry, seq, f, anomaly) === signature;
+      if (yes) shrinking.best = Math.min(shrinking.best, seq.length);
+      return yes;
+    };
+  };
+  const same = sameAs(false);
+  // Minimizing holds on to the anomaly class too, where the layer names one for the failure and the run shows it.
+  const named = layer.classify?.(unshrunk, target, geometry) !== undefined;
   const minimal = await minimizeWith(unshrunk, named ? sameAs(true) : same, layer.simplify?.bind(layer), (op) =>
     opValid(layer, geometry, op),
   );
@@ -343,10 +347,7 @@ export async function runCampaign(
     } catch (e) {
       if (!(e instanceof EngineFailure)) throw e;
     }
-    if (
-      f?.property !== first.failure.property ||
-      (failure && (f.index !== failure.index || f.message !== failure.message))
-    )
+    if (f?.property !== target.property || (failure && (f.index !== failure.index || f.message !== failure.message)))
       return nondeterministic();
     failure = f;
     steps = run;

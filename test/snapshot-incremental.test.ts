@@ -4,18 +4,20 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import type { Checker, Named } from "../core/index.ts";
-import { sequenceArbitrary } from "../fuzz/campaign.ts";
+import { runCampaign, sequenceArbitrary } from "../fuzz/campaign.ts";
 import { checkSequence } from "../fuzz/runner.ts";
 import { snapshotLayer } from "../layers/snapshot/index.ts";
 import { SnapshotModel } from "../models/snapshot/model.ts";
 import { snapshotMutants } from "../models/snapshot/mutants/index.ts";
 import {
   defaultSnapshotGeometry,
+  type NodeImage,
   type SnapshotGeometry,
   type SnapshotObs,
   type SnapshotOp,
   type SnapshotState,
 } from "../models/snapshot/types.ts";
+import { deltaOf } from "../properties/snapshot/track.ts";
 
 type Make = (g: SnapshotGeometry) => SnapshotModel;
 const targets: { name: string; geometry?: Partial<SnapshotGeometry>; make: Make }[] = [
@@ -124,5 +126,83 @@ describe("the incremental snapshot check", () => {
     const checkers = snapshotLayer.properties.map((p) => ({ name: p.name, c: p.start(m.inspect()) }));
     const found = ops.map((op) => verdict(checkers, op, m.apply(op), m.inspect(true), false));
     expect(found).toEqual([undefined, undefined, undefined, undefined]);
+  });
+
+  test("a campaign on an engine whose record misses a change minimizes the failure its prefix shows, not calling it a flake", async () => {
+    // also leaks a node on create: at the same op the search (checking what was touched) meets reclaim-exact, and
+    // the prefix ending there (checked whole on its last op) meets no-write-in-place first
+    class Sneakier extends SnapshotModel {
+      override apply(op: SnapshotOp): SnapshotObs {
+        const obs = super.apply(op);
+        if (op.op === "get") {
+          const root = this.trees.get(0)?.root;
+          const n = root === null || root === undefined ? undefined : this.nodes.get(root);
+          if (n && !n.kids) n.keys = n.keys.map((k) => k + 100);
+        }
+        if (op.op === "create") this.newNode({ keys: [1], vals: [[]] });
+        return obs;
+      }
+    }
+    const g = defaultSnapshotGeometry;
+    const ops: SnapshotOp[] = [
+      { op: "put", tree: 0, key: 1, data: [7] },
+      { op: "commit" },
+      { op: "get", tree: 0, key: 1 },
+      { op: "create", tree: 1 },
+      { op: "scan", tree: 0 },
+    ];
+    const search = await checkSequence(snapshotLayer, g, new Sneakier(g), ops);
+    const prefix = await checkSequence(snapshotLayer, g, new Sneakier(g), ops.slice(0, search!.index + 1));
+    expect([search?.index, search?.property, prefix?.property]).toEqual([3, "reclaim-exact", "no-write-in-place"]);
+    // a campaign whose first run is these ops (the layer's corpus runs first) reports the failure, minimized, and
+    // not the engine as nondeterministic (which it did when the search's failure was the one held on to)
+    const layer = { ...snapshotLayer, corpus: () => [{ name: "sneakier", ops }] };
+    const factory = { name: "sneakier", create: (x: unknown) => new Sneakier(x as SnapshotGeometry) };
+    const r = await runCampaign(layer, factory, { seed: 1, runs: 1, maxOps: 10 });
+    expect(r.status).toBe("failed");
+    expect(r.failure?.property).toBe("no-write-in-place");
+  });
+
+  test("what an engine's state may say: an id touched twice, a read-only tree without the txn it was taken in", () => {
+    const st = (nodes: Record<string, NodeImage>, touched?: number[]): SnapshotState => ({
+      flavour: "rodeh",
+      txn: 3,
+      capacity: { leaf: 3, inner: 3 },
+      dirty: false,
+      nodes,
+      extents: {},
+      trees: { 0: { root: 5, readonly: false, kind: "head" } },
+      metas: [
+        { txn: 0, roots: {} },
+        { txn: 1, roots: {} },
+      ],
+      free: [],
+      pending: [],
+      pendingExtents: [],
+      counters: { copied: 0, allocated: 0, freed: 0, sendVisited: 0 },
+      last: { copied: [], allocated: [], freed: [] },
+      ...(touched ? { touched: { nodes: touched, extents: [] } } : {}),
+    });
+    const leaf = (k: number): NodeImage => ({ keys: [k], vals: [[]], birth: 1, refs: 1 });
+    const a = st({ 1: leaf(1), 2: leaf(9), 5: { keys: [5], kids: [1, 2], birth: 1, refs: 1 } });
+    // node 5 now points at 3 instead of 2, and is named twice: 3 is pointed at once
+    const b = st({ 1: leaf(1), 2: leaf(9), 3: leaf(7), 5: { keys: [5], kids: [1, 3], birth: 1, refs: 1 } }, [5, 5, 3]);
+    const d = deltaOf(a, b, false)!;
+    expect(d.current.cnt.get(3)).toBe(1);
+    expect(d.current.has(2)).toBe(false);
+    // a read-only tree an engine reports without `taken` is checked, not a property that throws
+    const m = new SnapshotModel(defaultSnapshotGeometry);
+    const strip = (x: SnapshotState): SnapshotState => {
+      const { touched: _, ...y } = structuredClone(x);
+      for (const t of Object.values(y.trees)) delete t.taken;
+      return y;
+    };
+    const c = snapshotLayer.properties.find((p) => p.name === "snapshot-structure")!.start(strip(m.inspect()));
+    const steps: SnapshotOp[] = [
+      { op: "put", tree: 0, key: 1, data: [1] },
+      { op: "snapshot", tree: 0, as: 1 },
+      { op: "get", tree: 1, key: 1 },
+    ];
+    for (const op of steps) expect(c.after(op, m.apply(op), strip(m.inspect()), false)).toBeUndefined();
   });
 });

@@ -3,7 +3,7 @@
 // COWCHECK_PG_URL. One connection per client; a statement that waits on a lock is recognised from pg_stat_activity
 // and pg_blocking_pids, never by a sleep, and the op that ends a wait reports whom it woke.
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type pg from "pg";
 import {
@@ -83,48 +83,26 @@ function asPostgresAsync(args: string[]): Promise<{ status: number | null; stdou
 }
 
 /**
- * Shared memory a PostgreSQL server no longer running left behind (one killed where its own cleanup could not run):
- * System V segments of the postgres user that nothing attaches and whose creator is gone, and dynamic segments in
- * /dev/shm (PostgreSQL.*, a minute old) that no process maps. A running server attaches its segment and maps its
- * dynamic control segment for as long as it runs. Our own servers keep theirs in the data folder
- * (dynamic_shared_memory_type=mmap), removed with it; these are the leftovers of a server killed before that.
+ * System V shared memory a PostgreSQL server no longer running left behind (one killed where its own cleanup could
+ * not run): segments of the postgres user that nothing attaches and whose creator is gone. A running server keeps its
+ * segment attached for as long as it runs. (Dynamic shared memory in /dev/shm is not swept: a running server may keep
+ * a segment there that no process maps, pinned; our own servers keep theirs in the data folder,
+ * dynamic_shared_memory_type=mmap, removed with it.)
  */
-export function sweepOrphanMemory(uid: number): { segments: number; files: number } {
-  const alive = (pid: number): boolean => existsSync(`/proc/${pid}`);
+export function sweepOrphanSegments(uid: number): number {
+  if (!(uid > 0)) return 0; // no postgres user: nothing of ours to sweep (never root's)
   let segments = 0;
-  let files = 0;
   try {
     // key shmid perms size cpid lpid nattch uid …
     for (const line of readFileSync("/proc/sysvipc/shm", "utf8").split("\n").slice(1)) {
       const f = line.trim().split(/\s+/).map(Number);
-      if (f.length < 8 || f[7] !== uid || f[6] !== 0 || alive(f[4]!)) continue;
+      if (f.length < 8 || f[7] !== uid || f[6] !== 0 || existsSync(`/proc/${f[4]}`)) continue;
       if (spawnSync("ipcrm", ["-m", String(f[1])]).status === 0) segments++;
     }
-    const old = readdirSync("/dev/shm").filter((n) => {
-      if (!n.startsWith("PostgreSQL.")) return false;
-      const st = statSync(join("/dev/shm", n), { throwIfNoEntry: false });
-      return st !== undefined && st.uid === uid && Date.now() - st.mtimeMs > 60_000;
-    });
-    if (old.length) {
-      const mapped = new Set<string>();
-      for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-        let maps = "";
-        try {
-          maps = readFileSync(`/proc/${pid}/maps`, "utf8");
-        } catch {
-          continue; // gone, or not ours to read
-        }
-        for (const n of old) if (maps.includes(`/dev/shm/${n}`)) mapped.add(n);
-      }
-      for (const n of old.filter((x) => !mapped.has(x))) {
-        rmSync(join("/dev/shm", n), { force: true });
-        files++;
-      }
-    }
   } catch {
-    // no System V IPC or /dev/shm here: nothing to sweep
+    // no System V IPC here: nothing to sweep
   }
-  return { segments, files };
+  return segments;
 }
 
 /** A private server, stopped and removed on every path (dispose, exit, signals). */
@@ -137,8 +115,9 @@ class Server {
   static async start(): Promise<Server> {
     if (process.env.COWCHECK_PG_URL) return new Server(process.env.COWCHECK_PG_URL, undefined);
     const bin = pgBin()!;
-    const uid = Number(spawnSync("id", ["-u", "postgres"], { encoding: "utf8" }).stdout);
-    sweepOrphanMemory(uid);
+    const id = spawnSync("id", ["-u", "postgres"], { encoding: "utf8" });
+    const uid = id.status === 0 ? Number(id.stdout) : Number.NaN;
+    sweepOrphanSegments(uid);
     const dir = mkdtempSync(join(runRoot(), "pg-"));
     chmodSync(dir, 0o700);
     chownSync(dir, uid, Number(spawnSync("id", ["-g", "postgres"], { encoding: "utf8" }).stdout));

@@ -355,7 +355,7 @@ export const snapshotStructure: Property<SnapshotOp, SnapshotObs, SnapshotState>
           if (!t.readonly) continue;
           // a tree id taken again (dropped and made anew) is another tree
           const was = frozen.get(k);
-          const same = was?.taken === t.taken;
+          const same = was !== undefined && was.taken === t.taken;
           if (same && was!.root === t.root && !full) continue;
           const c = JSON.stringify(contents(s, t.root));
           if (!same) frozen.set(k, { taken: t.taken, root: t.root, contents: c });

@@ -223,7 +223,9 @@ class Tracker {
   }
 
   private step(d: Delta, prev: SnapshotState, s: SnapshotState): Delta {
-    const { nodes, extents } = s.touched!;
+    // an engine may name an id twice: each is looked at once
+    const nodes = [...new Set(s.touched!.nodes)];
+    const extents = [...new Set(s.touched!.extents)];
     // What each touched node changed: its pointers, its entries, or anything its subtree's shape reads.
     const relinked: number[] = [];
     const revalued: number[] = [];
