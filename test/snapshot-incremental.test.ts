@@ -98,26 +98,30 @@ describe("the incremental snapshot check", () => {
     expect(killed.has("model")).toBe(false);
   });
 
-  test("a node changed behind the model's record is still caught, on the sequence's last op", async () => {
-    // after a read, rewrite a committed leaf of tree 0 in place without telling inspect
-    class Sneaky extends SnapshotModel {
-      override apply(op: SnapshotOp): SnapshotObs {
-        const obs = super.apply(op);
-        if (op.op === "get") {
-          const root = this.trees.get(0)?.root;
-          const n = root === null || root === undefined ? undefined : this.nodes.get(root);
-          if (n && !n.kids) n.keys = n.keys.map((k) => k + 100);
-        }
-        return obs;
+  /** After a read, rewrites a committed leaf of tree 0 in place without telling inspect. */
+  class Sneaky extends SnapshotModel {
+    override apply(op: SnapshotOp): SnapshotObs {
+      const obs = super.apply(op);
+      if (op.op === "get") {
+        const root = this.trees.get(0)?.root;
+        const n = root === null || root === undefined ? undefined : this.nodes.get(root);
+        if (n && !n.kids) n.keys = n.keys.map((k) => k + 100);
       }
+      return obs;
     }
+  }
+
+  /** Put, commit, a read that Sneaky follows with its rewrite, and an op that touches none of it. */
+  const sneaked: SnapshotOp[] = [
+    { op: "put", tree: 0, key: 1, data: [7] },
+    { op: "commit" },
+    { op: "get", tree: 0, key: 1 },
+    { op: "create", tree: 1 },
+  ];
+
+  test("a node changed behind the model's record is still caught, on the sequence's last op", async () => {
     const g = defaultSnapshotGeometry;
-    const ops: SnapshotOp[] = [
-      { op: "put", tree: 0, key: 1, data: [7] },
-      { op: "commit" },
-      { op: "get", tree: 0, key: 1 },
-      { op: "create", tree: 1 },
-    ];
+    const ops = sneaked;
     const f = await checkSequence(snapshotLayer, g, new Sneaky(g), ops);
     expect(f?.index).toBe(3);
     expect(f?.property).toBe("no-write-in-place");
@@ -131,26 +135,15 @@ describe("the incremental snapshot check", () => {
   test("a campaign on an engine whose record misses a change minimizes the failure its prefix shows, not calling it a flake", async () => {
     // also leaks a node on create: at the same op the search (checking what was touched) meets reclaim-exact, and
     // the prefix ending there (checked whole on its last op) meets no-write-in-place first
-    class Sneakier extends SnapshotModel {
+    class Sneakier extends Sneaky {
       override apply(op: SnapshotOp): SnapshotObs {
         const obs = super.apply(op);
-        if (op.op === "get") {
-          const root = this.trees.get(0)?.root;
-          const n = root === null || root === undefined ? undefined : this.nodes.get(root);
-          if (n && !n.kids) n.keys = n.keys.map((k) => k + 100);
-        }
         if (op.op === "create") this.newNode({ keys: [1], vals: [[]] });
         return obs;
       }
     }
     const g = defaultSnapshotGeometry;
-    const ops: SnapshotOp[] = [
-      { op: "put", tree: 0, key: 1, data: [7] },
-      { op: "commit" },
-      { op: "get", tree: 0, key: 1 },
-      { op: "create", tree: 1 },
-      { op: "scan", tree: 0 },
-    ];
+    const ops: SnapshotOp[] = [...sneaked, { op: "scan", tree: 0 }];
     const search = await checkSequence(snapshotLayer, g, new Sneakier(g), ops);
     const prefix = await checkSequence(snapshotLayer, g, new Sneakier(g), ops.slice(0, search!.index + 1));
     expect([search?.index, search?.property, prefix?.property]).toEqual([3, "reclaim-exact", "no-write-in-place"]);
