@@ -3,7 +3,7 @@
 // COWCHECK_PG_URL. One connection per client; a statement that waits on a lock is recognised from pg_stat_activity
 // and pg_blocking_pids, never by a sleep, and the op that ends a wait reports whom it woke.
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type pg from "pg";
 import {
@@ -83,15 +83,17 @@ function asPostgresAsync(args: string[]): Promise<{ status: number | null; stdou
 }
 
 /**
- * System V shared memory a PostgreSQL server no longer running left behind (one killed where its own cleanup could
- * not run): segments of the postgres user that nothing attaches and whose creator is gone. A running server keeps its
- * segment attached for as long as it runs. (Dynamic shared memory in /dev/shm is not swept: a running server may keep
- * a segment there that no process maps, pinned; our own servers keep theirs in the data folder,
- * dynamic_shared_memory_type=mmap, removed with it.)
+ * Shared memory a PostgreSQL server no longer running left behind (one killed where its own cleanup could not run):
+ * System V segments of the postgres user that nothing attaches and whose creator is gone (a running server keeps its
+ * segment attached), and, only while no process of the postgres user runs at all, its dynamic segments in /dev/shm
+ * a minute old (a running server may keep one there that no process maps, pinned). Our servers keep theirs in the
+ * data folder (dynamic_shared_memory_type=mmap); initdb's bootstrap backend cannot be told so, and an initdb killed
+ * midway leaves its segments in /dev/shm.
  */
-export function sweepOrphanSegments(uid: number): number {
-  if (!(uid > 0)) return 0; // no postgres user: nothing of ours to sweep (never root's)
+export function sweepOrphanMemory(uid: number): { segments: number; files: number } {
   let segments = 0;
+  let files = 0;
+  if (!(uid > 0)) return { segments, files }; // no postgres user: nothing of ours to sweep (never root's)
   try {
     // key shmid perms size cpid lpid nattch uid …
     for (const line of readFileSync("/proc/sysvipc/shm", "utf8").split("\n").slice(1)) {
@@ -102,7 +104,21 @@ export function sweepOrphanSegments(uid: number): number {
   } catch {
     // no System V IPC here: nothing to sweep
   }
-  return segments;
+  try {
+    const running = readdirSync("/proc").some(
+      (d) => /^\d+$/.test(d) && statSync(`/proc/${d}`, { throwIfNoEntry: false })?.uid === uid,
+    );
+    if (running) return { segments, files };
+    for (const n of readdirSync("/dev/shm")) {
+      const st = n.startsWith("PostgreSQL.") ? statSync(join("/dev/shm", n), { throwIfNoEntry: false }) : undefined;
+      if (st?.uid !== uid || Date.now() - st.mtimeMs < 60_000) continue;
+      rmSync(join("/dev/shm", n), { force: true });
+      files++;
+    }
+  } catch {
+    // no /dev/shm here: nothing to sweep
+  }
+  return { segments, files };
 }
 
 /** A private server, stopped and removed on every path (dispose, exit, signals). */
@@ -117,7 +133,7 @@ class Server {
     const bin = pgBin()!;
     const id = spawnSync("id", ["-u", "postgres"], { encoding: "utf8" });
     const uid = id.status === 0 ? Number(id.stdout) : Number.NaN;
-    sweepOrphanSegments(uid);
+    sweepOrphanMemory(uid);
     const dir = mkdtempSync(join(runRoot(), "pg-"));
     chmodSync(dir, 0o700);
     chownSync(dir, uid, Number(spawnSync("id", ["-g", "postgres"], { encoding: "utf8" }).stdout));
