@@ -122,6 +122,18 @@ export async function minimizeWith<T>(
   valid?: (item: T) => boolean,
 ): Promise<T[]> {
   const known = new Map<string, boolean>();
+  // a rewrite keeps the other ops as they were (the same objects): each op is judged once
+  const judged = new WeakMap<object, boolean>();
+  const isValid = (op: T): boolean => {
+    if (!valid) return true;
+    if (typeof op !== "object" || op === null) return valid(op);
+    let yes = judged.get(op);
+    if (yes === undefined) {
+      yes = valid(op);
+      judged.set(op, yes);
+    }
+    return yes;
+  };
   const test = async (candidate: T[], key = canonical(candidate)): Promise<boolean> => {
     let answer = known.get(key);
     if (answer === undefined) {
@@ -152,8 +164,10 @@ export async function minimizeWith<T>(
       for (let i = 0; i < n && open; i++) for (let j = i + 1; j < n && open; j++) open = offer(without(i, j));
     for (let i = 0; i < n && open; i++) open = offer(without(i));
     // the layer's rewrites, or (a layer without any) rewrites of the values of one op; none making an op invalid
-    const rewrites = simplify ? simplify(current) : lowered(current);
-    if (open) for (const candidate of rewrites) if (!(valid && !candidate.every(valid)) && !offer(candidate)) break;
+    for (const candidate of simplify ? simplify(current) : lowered(current)) {
+      if (!open) break;
+      if (candidate.every(isValid)) open = offer(candidate);
+    }
     pool.sort((a, b) => compareSize(a.size, b.size));
     let next: T[] | undefined;
     for (const { ops, size } of pool) {

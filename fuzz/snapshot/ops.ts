@@ -225,8 +225,8 @@ export function snapshotAlphabet(g: SnapshotGeometry): SnapshotOp[] {
 
 /**
  * Rewrites of a failing sequence that removing ops cannot reach (minimize.ts): a key, tree or reader renamed to a
- * lower one the sequence does not use, a value with fewer or lower blocks, a patch of block 0 to 0, a crash that
- * keeps fewer of its unflushed writes or stops a step earlier.
+ * lower one the sequence does not use, a crash that keeps one of its unflushed writes fewer. The layer adds the values
+ * of one op lowered as for any layer (minimize.ts `lowered`: shorter and lower values, a crash a step earlier).
  */
 export function* snapshotSimplifications(ops: readonly SnapshotOp[]): Iterable<SnapshotOp[]> {
   const rename = (field: "key" | "tree" | "reader", lowest: number): Iterable<SnapshotOp[]> => {
@@ -251,21 +251,8 @@ export function* snapshotSimplifications(ops: readonly SnapshotOp[]): Iterable<S
   yield* rename("key", 0);
   yield* rename("tree", 1); // tree 0 exists from the start and cannot be dropped: never renamed to or from
   yield* rename("reader", 0);
-  const at = (i: number, op: SnapshotOp): SnapshotOp[] => [...ops.slice(0, i), op, ...ops.slice(i + 1)];
-  for (const [i, op] of ops.entries()) {
-    if (op.op === "put") {
-      if (op.data.length > 1) yield at(i, { ...op, data: op.data.slice(0, -1) });
-      if (op.data.some((v) => v !== 0)) yield at(i, { ...op, data: op.data.map(() => 0) });
-    }
-    if (op.op === "patch") {
-      if (op.value !== 0) yield at(i, { ...op, value: 0 });
-      if (op.block !== 0) yield at(i, { ...op, block: 0 });
-    }
-    if (op.op === "crash") {
-      if (op.keep !== 0) yield at(i, { ...op, keep: 0 });
+  for (const [i, op] of ops.entries())
+    if (op.op === "crash")
       for (let b = 0; 1 << b <= op.keep && b < 31; b++)
-        if ((op.keep >> b) & 1) yield at(i, { ...op, keep: op.keep & ~(1 << b) });
-      if (op.after > 0) yield at(i, { ...op, after: op.after - 1 });
-    }
-  }
+        if ((op.keep >> b) & 1) yield [...ops.slice(0, i), { ...op, keep: op.keep & ~(1 << b) }, ...ops.slice(i + 1)];
 }

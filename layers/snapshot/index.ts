@@ -4,6 +4,7 @@ import type { Layer } from "../../core/index.ts";
 import { btrfsEngine } from "../../engines/btrfs/index.ts";
 import { lmdbEngine } from "../../engines/lmdb/index.ts";
 import { zfsEngine } from "../../engines/zfs/index.ts";
+import { lowered } from "../../fuzz/minimize.ts";
 import {
   snapshotAlphabet,
   snapshotArrange,
@@ -54,7 +55,10 @@ export const snapshotLayer: Layer<SnapshotOp, SnapshotObs, SnapshotState, Snapsh
   alphabet: snapshotAlphabet,
   prelude: [],
   arrange: snapshotArrange,
-  simplify: snapshotSimplifications,
+  *simplify(ops) {
+    yield* snapshotSimplifications(ops);
+    yield* lowered(ops);
+  },
   model: (g) => new SnapshotModel(g),
   oracle: (g) => new SnapshotOracle(g),
   mutants: snapshotMutants,

@@ -108,6 +108,8 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
   private marks?: { nodes: Set<number>; extents: Set<number> };
   private images = new Map<number, NodeImage>();
   private extentImages = new Map<number, ExtentImage>();
+  /** Tree records are replaced, never changed: each one's image, kept while the record is the tree's. */
+  private treeImages = new Map<Tree, TreeImage>();
   protected readonly counters = { copied: 0, allocated: 0, freed: 0, sendVisited: 0 };
   protected last: SnapshotState["last"] = { copied: [], allocated: [], freed: [] };
 
@@ -1033,10 +1035,10 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
       for (const e of lostExtents)
         if (this.extents.has(e)) {
           this.extents.get(e)!.lost = true;
-          this.touchExtent(e);
+          this.marks?.extents.add(e);
         }
     for (const id of written) {
-      this.touchNode(id);
+      this.marks?.nodes.add(id); // the transaction is over: not one of its changes, one since the last inspect
       if (!reach.has(id)) continue;
       const img = durable.has(`n${id}`) ? images.get(id) : before.get(id);
       const n = this.nodes.get(id);
@@ -1138,7 +1140,10 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
       this.extentImages = new Map([...this.extents].map(([id, e]) => [id, this.extentImage(e)]));
     }
     const changed = incremental ? { nodes: [...this.marks!.nodes], extents: [...this.marks!.extents] } : undefined;
-    this.marks = { nodes: new Set(), extents: new Set() };
+    if (this.marks) {
+      this.marks.nodes.clear();
+      this.marks.extents.clear();
+    } else this.marks = { nodes: new Set(), extents: new Set() };
     const nodes: Record<string, NodeImage> = {};
     for (const [id, img] of this.images) nodes[id] = img;
     const extents: Record<string, ExtentImage> = {};
@@ -1146,7 +1151,6 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
     const trees: Record<string, TreeImage> = {};
     const treeImages = new Map<Tree, TreeImage>();
     for (const [id, t] of this.trees) {
-      // a tree record is replaced, never changed, when the tree changes: its image is kept as long as it is
       const img = this.treeImages.get(t) ?? this.treeImage(t);
       treeImages.set(t, img);
       trees[id] = img;
@@ -1180,7 +1184,6 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
     return state;
   }
 
-  private treeImages = new Map<Tree, TreeImage>();
   private treeImage(t: Tree): TreeImage {
     const img: TreeImage = { root: t.root, readonly: t.readonly, kind: t.kind };
     if (t.of !== undefined) img.of = t.of;

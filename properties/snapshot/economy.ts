@@ -10,13 +10,14 @@ import { pathTo, reach, reachOf } from "./walk.ts";
 const ok = (obs: SnapshotObs): boolean => "ok" in obs;
 const QUIET = new Set(["get", "scan", "space", "read", "begin-read", "end-read"]);
 
-const freeSets = new WeakMap<SnapshotState, Set<number>>();
+const freeSets = new WeakMap<SnapshotState, ReadonlySet<number>>();
+const NONE: ReadonlySet<number> = new Set();
 /** LMDB: the pages on its free lists (free now, freed by the open transaction, on the freelist); none elsewhere. */
-function lmdbFree(s: SnapshotState): Set<number> {
+function lmdbFree(s: SnapshotState): ReadonlySet<number> {
+  if (s.flavour !== "lmdb") return NONE;
   let out = freeSets.get(s);
   if (!out) {
-    out =
-      s.flavour === "lmdb" ? new Set([...s.free, ...s.pending, ...Object.values(s.freelist ?? {}).flat()]) : new Set();
+    out = new Set([...s.free, ...s.pending, ...Object.values(s.freelist ?? {}).flat()]);
     freeSets.set(s, out);
   }
   return out;

@@ -239,17 +239,16 @@ class Tracker {
       if (kids || !was || !now || was.lost !== now.lost || !sameList(was.keys, now.keys) || !sameHoles(was, now))
         reshaped.push(id);
     }
-    // Every shape above a reshaped node is made again, found through its parents before and after.
+    // Every shape above a reshaped node is made again, found through its parents before this change (a node that gains
+    // a parent is reached through it: that parent is relinked, so reshaped, itself).
     const up = (id: number, seen: Set<number>): void => {
       if (seen.has(id)) return;
       seen.add(id);
       this.shapes.delete(id);
       for (const p of d.parents.get(id)?.keys() ?? []) up(p, seen);
     };
-    if (reshaped.length) {
-      const before = new Set<number>();
-      for (const id of reshaped) up(id, before);
-    }
+    const seen = new Set<number>();
+    for (const id of reshaped) up(id, seen);
     for (const id of relinked) {
       for (const c of prev.nodes[id]?.kids ?? []) add(d.parents, c, id, -1);
       for (const c of s.nodes[id]?.kids ?? []) add(d.parents, c, id, 1);
@@ -257,10 +256,6 @@ class Tracker {
     for (const id of revalued) {
       for (const e of entryExtents(prev.nodes[id])) add(d.holders, e, id, -1);
       for (const e of entryExtents(s.nodes[id])) add(d.holders, e, id, 1);
-    }
-    if (reshaped.length && relinked.length) {
-      const after = new Set<number>();
-      for (const id of reshaped) up(id, after);
     }
     const current = currentOf(s);
     const committed = committedOf(s);
@@ -271,7 +266,7 @@ class Tracker {
     for (const [slot, txn] of Object.entries(s.readers ?? {})) {
       const old = d.readers.get(slot);
       const roots = readerRootsOf(s, slot);
-      if (old && old.txn === txn && sameList(readerRootsOf(prev, slot) as number[], roots as number[])) {
+      if (old && old.txn === txn && sameList(readerRootsOf(prev, slot), roots)) {
         old.reach.update(prev, s, relinked, roots);
         readers.set(slot, { ...old, fresh: false });
       } else readers.set(slot, { txn, reach: new Reach(s, roots), fresh: true });
