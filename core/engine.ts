@@ -11,7 +11,8 @@ export interface Engine<Op, Obs, State = unknown> {
    * Canonical structural state after the last op, for invariants. Async for engines behind a pipe. With `touched`
    * (the runner's inspect after every op but a sequence's last), only what the ops since the last inspect touched
    * must be current: an engine may hand back the rest as it last inspected it, if its state says what they touched
-   * (the overlay model's `touched`); without it, the whole state, current.
+   * (the overlay model's `touched`); without it, the whole state, current. A state handed back never changes
+   * afterwards (properties keep earlier states to compare with).
    */
   inspect?(touched?: boolean): State | Promise<State>;
   /** A partial view the layer defines (e.g. mm's "pagemap"), for engines listing it among their features. */

@@ -1,7 +1,7 @@
 // The reference model of Linux OverlayFS (fs/overlayfs, Documentation/filesystems/overlayfs.rst): immutable image
 // layers, containers that mount a stack of them under a private upper layer, and copy-up done lazily, exactly when
 // and as far as the kernel does it. Errors the kernel returns are thrown as Errno and become observations.
-import type { Engine } from "../../core/index.ts";
+import { deepEqual, type Engine } from "../../core/index.ts";
 import {
   type Cred,
   chmodded,
@@ -1184,8 +1184,14 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
           if (o.kind === "file" ? o.ino.created : o.created) made.push(`${n}:${p}`);
           else if (o.kind === "file" ? o.ino.detached : o.kind === "symlink" && o.detached) broken.push(`${n}:${p}`);
         });
-        r = { entry: { layers: [...c.layers], options: { ...c.options }, upper }, created: made, detached: broken };
-        raw.containers.set(n, r);
+        const now = {
+          entry: { layers: [...c.layers], options: { ...c.options }, upper },
+          created: made,
+          detached: broken,
+        };
+        // as it was: the same objects again, and not reported touched (the properties pass over it)
+        if (touched && r && deepEqual(now, r)) this.touched.containers.delete(n);
+        else raw.containers.set(n, (r = now));
       }
       containers[n] = r.entry;
       created.push(...r.created);

@@ -339,9 +339,9 @@ export const overlayStateSchema = z
     /** "c:path" of files copied up from a lower hard link without index: detached, and without an origin by design. */
     detached: z.array(z.string()),
     /**
-     * What the ops since the last inspect may have changed (the containers they named, the layers they made), where
-     * the rest of the state is as it was last inspected: properties check these, and everything on a sequence's last
-     * op. Optional: a state without it is checked whole.
+     * What the ops since the last inspect changed (the containers they named whose state is not as it was, the layers
+     * they made), where the rest of the state is as it was last inspected: properties check these, and everything on
+     * a sequence's last op. Optional: a state without it is checked whole.
      */
     touched: z
       .object({ layers: z.array(z.string()), containers: z.array(z.string()) })

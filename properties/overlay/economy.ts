@@ -1,7 +1,7 @@
 // Economy bounds: overlay must copy up lazily. An engine that copies the image at mount (the oracle's way) gives
 // the right data and fails these.
 
-import { type Property, stateless } from "../../core/index.ts";
+import { deepEqual, type Property, stateless } from "../../core/index.ts";
 import { type OverlayObs, type OverlayOp, type OverlayState, VOID } from "../../models/overlay/types.ts";
 
 const READS = new Set(["read", "readdir", "stat", "readlink"]);
@@ -39,9 +39,9 @@ export const overlayEconomy: Property<OverlayOp, OverlayObs, OverlayState>[] = [
     description:
       "read, readdir, stat, readlink and an open for reading (no O_CREAT, no O_TRUNC) copy nothing up and leave every upper layer as it was",
     start(initial) {
-      // each container's upper as JSON when last looked at: those the ops touched where the state says so (the rest
-      // are as they were), every one on a full check
-      const before = new Map(Object.entries(initial.containers).map(([c, box]) => [c, JSON.stringify(box)]));
+      // each container as last looked at: those the ops touched where the state says so (the rest are as they
+      // were), every one on a full check
+      const before = new Map(Object.entries(initial.containers));
       return {
         after(op, _obs, s, full) {
           const t = full ? undefined : s.touched;
@@ -49,10 +49,9 @@ export const overlayEconomy: Property<OverlayOp, OverlayObs, OverlayState>[] = [
           const changed: string[] = [];
           for (const c of looked) {
             const box = s.containers[c];
-            const now = box && JSON.stringify(box);
-            if (now !== before.get(c)) changed.push(c);
-            if (now === undefined) before.delete(c);
-            else before.set(c, now);
+            if (!deepEqual(box, before.get(c))) changed.push(c);
+            if (box === undefined) before.delete(c);
+            else before.set(c, box);
           }
           if (!reads(op)) return undefined;
           if (s.copyUps.length) return `${op.op} copied up ${s.copyUps.map((u) => u.path).join(", ")}`;
@@ -97,6 +96,8 @@ export const overlayEconomy: Property<OverlayOp, OverlayObs, OverlayState>[] = [
       const touched = new Map<string, Set<string>>();
       /** Containers where a link may have led anywhere (the engine reports no `reached`): unbounded until remounted. */
       const unbounded = new Set<string>();
+      /** Each container's state when it last passed: while it stays the same object, the paths named only grew. */
+      const passed = new Map<string, unknown>();
       const reset = (s: OverlayState) => {
         for (const c of Object.keys(s.containers)) if (!touched.has(c)) touched.set(c, new Set());
       };
@@ -106,6 +107,7 @@ export const overlayEconomy: Property<OverlayOp, OverlayObs, OverlayState>[] = [
           if ((op.op === "mount" || op.op === "umount" || op.op === "commit") && !("error" in obs)) {
             touched.set(String(op.c), new Set());
             unbounded.delete(String(op.c));
+            passed.delete(String(op.c));
           }
           reset(s);
           if (op.op === "layer" || op.op === "mount" || op.op === "umount" || op.op === "commit") return undefined;
@@ -116,12 +118,14 @@ export const overlayEconomy: Property<OverlayOp, OverlayObs, OverlayState>[] = [
           if (!now) unbounded.add(String(op.c));
           if (unbounded.has(String(op.c))) return undefined;
           for (const p of now!) mine.add(p);
+          if (passed.get(String(op.c)) === box) return undefined;
           const roots = [...mine];
           for (const e of box.upper) {
             // an entry counts as touched if an op named it, a path below it, or a directory above it (a rename moves subtrees)
             if (!within(e.path, roots) && !roots.some((r) => e.path.startsWith(`${r}/`)))
               return `${e.path} is in the upper layer of container ${op.c}, but no op named it`;
           }
+          passed.set(String(op.c), box);
           return undefined;
         },
       };

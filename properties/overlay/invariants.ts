@@ -42,8 +42,9 @@ export const overlayStructure: Property<OverlayOp, OverlayObs, OverlayState> = {
     return {
       after(_op, _obs, s, full): Named | undefined {
         const t = full ? undefined : s.touched;
-        for (const [id, entries] of Object.entries(s.layers)) {
-          if (t && !t.layers.includes(id) && hashes.has(id)) continue;
+        for (const id of t ? t.layers : Object.keys(s.layers)) {
+          const entries = s.layers[id];
+          if (!entries) continue;
           const h = JSON.stringify(entries);
           const was = hashes.get(id);
           if (was === undefined) hashes.set(id, h);
@@ -53,10 +54,13 @@ export const overlayStructure: Property<OverlayOp, OverlayObs, OverlayState> = {
               message: `image layer ${id} changed: ${diffEntries(JSON.parse(was) as RawEntry[], entries)}`,
             };
         }
-        const created = new Set(s.created);
-        const detached = new Set(s.detached);
-        for (const [c, box] of Object.entries(s.containers)) {
-          if (t && !t.containers.includes(c)) continue;
+        let created: Set<string> | undefined;
+        let detached: Set<string> | undefined;
+        for (const c of t ? t.containers : Object.keys(s.containers)) {
+          const box = s.containers[c];
+          if (!box) continue;
+          created ??= new Set(s.created);
+          detached ??= new Set(s.detached);
           const upper = new Map(box.upper.map((e) => [e.path, e]));
           const lowers = box.layers.map((l) => indexed(s.layers[l] ?? []));
           const layers = lowers.map((l) => l.paths);
