@@ -1191,7 +1191,10 @@ export class OverlayModel implements Engine<OverlayOp, OverlayObs, OverlayState>
         };
         // as it was: the same objects again, and not reported touched (the properties pass over it)
         if (touched && r && deepEqual(now, r)) this.touched.containers.delete(n);
-        else raw.containers.set(n, (r = now));
+        else {
+          r = now;
+          raw.containers.set(n, r);
+        }
       }
       containers[n] = r.entry;
       created.push(...r.created);
