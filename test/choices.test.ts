@@ -5,7 +5,7 @@
 import fc from "fast-check";
 import seedrandom from "seedrandom";
 import { describe, expect, test } from "vitest";
-import type { ChoiceRules } from "../core/choices.ts";
+import { type ChoiceRules, copyData } from "../core/choices.ts";
 import { type Engine, isOneOf } from "../core/index.ts";
 import { sequenceArbitrary } from "../fuzz/campaign.ts";
 import { mvccLayer } from "../layers/mvcc/index.ts";
@@ -49,5 +49,39 @@ describe.each([
     // the sequences reach choices, and the engine takes other answers than the first
     expect(choices).toBeGreaterThan(50);
     expect(others).toBeGreaterThan(20);
+  });
+});
+
+describe("copyData, what a checkpoint's copy is made of", () => {
+  class Box {
+    constructor(readonly items: number[]) {}
+    total(): number {
+      return this.items.reduce((a, b) => a + b, 0);
+    }
+  }
+  test("copies every map, set, array and object, keeps what is shared shared and each object's class", () => {
+    const row = { key: 1, value: 2 };
+    const box = new Box([1, 2]);
+    const x = {
+      rows: new Map([[7, row]]),
+      locks: new Map([[row, [box]]]),
+      seen: new Set([row]),
+      queue: [box, box],
+      nested: { box, n: null, s: "x", u: undefined },
+    };
+    const c = copyData(x);
+    expect(c).toEqual(x);
+    expect(c).toEqual(structuredClone(x)); // the same data as the copy it replaced
+    const copiedRow = c.rows.get(7)!;
+    expect(copiedRow).not.toBe(row);
+    expect(c.locks.get(copiedRow)).toBeDefined(); // a map keyed by a shared object is keyed by its copy
+    expect(c.seen.has(copiedRow)).toBe(true);
+    expect(c.queue[0]).toBe(c.queue[1]);
+    expect(c.queue[0]).toBe(c.nested.box);
+    expect(c.queue[0]).not.toBe(box);
+    expect(c.nested.box.total()).toBe(3); // its class, below the top too
+    c.nested.box.items.push(4);
+    expect(box.items).toEqual([1, 2]); // nothing shared with the original
+    expect(() => copyData({ f: () => 1 })).toThrow(/function/);
   });
 });
