@@ -1,6 +1,7 @@
 // Throughput of every layer and flavour, the same way for each: sequences generated up front (fixed seed, every
 // feature the model offers), then the bare model, the oracle alone, and the full check (model + oracle +
-// observation compare + every property per op) timed over them. ratio = bare / checked: what checking costs.
+// observation compare + every property per op) timed over them. ratio = bare / checked: what checking costs;
+// oracleFloor = 1 + bare / oracle: the least it can cost while the (eager) oracle runs every op.
 // scaling: the full check's ops/s on longer sequences at the layer's geometry over the same at a geometry whose size
 // is as much as 1,000× larger (as far as the layer's schema allows; LARGER says by what): 1 means flat.
 import fc from "fast-check";
@@ -17,6 +18,11 @@ export interface LayerRate {
   readonly checked: number;
   /** bare / checked. */
   readonly ratio: number;
+  /**
+   * The lowest bare / checked the oracle leaves, if everything else cost nothing: the model and the oracle both run
+   * every op, so (1/bare + 1/oracle) / (1/bare) = 1 + bare / oracle.
+   */
+  readonly oracleFloor: number;
   readonly ops: number;
   /** Checked ops/s at the layer's geometry over checked ops/s at the larger one, on longer sequences. */
   readonly scaling: number;
@@ -101,6 +107,7 @@ export async function measureLayer(
     oracle,
     checked,
     ratio: bare / checked,
+    oracleFloor: 1 + bare / oracle,
     ops,
     scaling,
     scaledBy: larger?.by ?? "no larger geometry known",
