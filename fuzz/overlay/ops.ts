@@ -325,6 +325,13 @@ function track(v: View, op: OverlayOp): void {
   }
 }
 
+/** A string's hash, by its code points (what steers an op is a property of the op itself). */
+function hashOf(s: string): number {
+  let a = 7;
+  for (const ch of s) a = Math.imul(a ^ ch.charCodeAt(0), 0x9e3779b1) >>> 0;
+  return a;
+}
+
 /**
  * A layer's links inside the mount pointed, four in five, at a path some layer so far (this one included) has, as a
  * relative path from the link's directory.
@@ -334,7 +341,7 @@ function aimLinks(entries: readonly LayerEntry[], views: readonly ((below: View)
   const known = [...new Set([...views.flatMap((v) => [...v(new Map()).keys()]), ...entries.map((e) => e.path)])].sort();
   return entries.map((e) => {
     if (e.type !== "symlink" || e.target.startsWith(VOID)) return e;
-    const h = [...(e.path + e.target)].reduce((a, ch) => Math.imul(a ^ ch.charCodeAt(0), 0x9e3779b1) >>> 0, 7);
+    const h = hashOf(e.path + e.target);
     const to = known.filter((p) => p !== e.path);
     if (h % 5 === 4 || !to.length) return e;
     const up = e.path.split("/").length - 1;
@@ -350,7 +357,7 @@ function aimed(op: OverlayOp, view: View): OverlayOp {
       .map(([p]) => p)
       .sort();
   const seed = JSON.stringify(op);
-  const hash = (p: string) => [...(seed + p)].reduce((a, ch) => Math.imul(a ^ ch.charCodeAt(0), 0x9e3779b1) >>> 0, 7);
+  const hash = (p: string) => hashOf(seed + p);
   const pick = (p: string, among: readonly string[]): string => {
     const h = hash(p);
     return h % 3 === 2 || !among.length ? p : among[h % among.length]!;
