@@ -834,10 +834,26 @@ static void ksm_recover(void) {
   if (lock >= 0) close(lock);
 }
 
+/**
+ * Whether ksmd has this process's mm on its list (MMF_VM_MERGEABLE, /proc/PID/ksm_stat's ksm_mergeable: set by
+ * __ksm_enter, which ksm_madvise skips for a VMA !vma_ksm_compatible, and madvise never reaches for a range with no
+ * VMA); where the kernel does not say, what this agent saw: a MADV_MERGEABLE that succeeded here or in a parent.
+ */
+static int ksm_listed(const struct proc *p) {
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/%d/ksm_stat", (int)p->pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  ssize_t got = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+  if (fd >= 0) close(fd);
+  buf[got > 0 ? got : 0] = 0;
+  const char *said = strstr(buf, "ksm_mergeable: ");
+  return said ? said[15] == 'y' : p->mergeable;
+}
+
 /** Run ksmd until three more full scans have passed (a page enters the unstable tree once it held still for a scan). */
 static void ksm_scan(void) {
   int any = 0;
-  for (int i = 1; i <= MAX_PROCS; i++) any |= procs[i].sock && procs[i].mergeable;
+  for (int i = 1; i <= MAX_PROCS; i++) any |= procs[i].sock && ksm_listed(&procs[i]);
   if (!any) return reply("{\"ok\":true}"); // nothing of ours on ksmd's list: nothing to merge
   int lock = ksm_lock();
   if (lock < 0) return fail("cannot lock %s: %s", KSM_LOCK, strerror(errno));
