@@ -891,7 +891,7 @@ static void ksm_scan(void) {
 // ---- THP policy (feature "mthp"): hugepages-<size>kB/enabled are machine-wide. The model starts from every
 // order below the PMD's "never" and the PMD's "inherit" (of the top level's "madvise"). A sequence's thpPolicy ops
 // only record the policy it wants; the knobs are set for each of its ops alone (faults happen only in ops), under
-// THP_LOCK held exclusively, with every knob saved to THP_SAVED first and put back before the lock is let go, so
+// THP_LOCK held exclusively, with every knob it changes saved to THP_SAVED first and put back before the lock is let go, so
 // two runs with policies never meet each other's. Runs without one take no lock (docs/linux.md: run mthp alone on
 // a machine where others compare structure). An agent killed mid-op leaves THP_SAVED; the next agent to start or
 // to apply a policy restores from it.
@@ -1018,20 +1018,30 @@ static void thp_policy(const char *op, long pmd_order) {
   reply("{\"ok\":true}");
 }
 
-/** Before an op of a sequence that set a policy: the exclusive lock, every knob saved, the sequence's set. */
+/**
+ * Before an op of a sequence that set a policy: the exclusive lock, then the knobs the sequence wants otherwise than
+ * they are saved to THP_SAVED (as they were) and set. A knob already as wanted is not written: every write of one
+ * restarts khugepaged's bookkeeping (anon_enabled_store: start_stop_khugepaged, set_recommended_min_free_kbytes).
+ */
 static int thp_apply(long pmd_order) {
   if (thp_lock()) return -1;
   thp_put_back(); // a killed agent's knobs first: its saved file is not ours to overwrite
+  char was[MAX_ORDER + 1][16] = {{0}};
+  int changes = 0;
+  for (long o = 2; o <= pmd_order && o <= MAX_ORDER; o++) {
+    if (!thp_want[o][0]) continue;
+    thp_read(o, was[o]);
+    if (was[o][0] && strcmp(was[o], thp_want[o])) changes++;
+    else was[o][0] = 0;
+  }
+  if (!changes) return 0;
   FILE *f = fopen(THP_SAVED, "we");
   int ok = f != NULL;
-  for (long o = 2; ok && o <= pmd_order && o <= MAX_ORDER; o++) {
-    char m[16];
-    thp_read(o, m);
-    if (m[0]) ok &= fprintf(f, "%ld %s\n", o, m) > 0;
-  }
+  for (long o = 2; ok && o <= pmd_order && o <= MAX_ORDER; o++)
+    if (was[o][0]) ok &= fprintf(f, "%ld %s\n", o, was[o]) > 0;
   if (f) ok &= fclose(f) == 0;
   for (long o = 2; ok && o <= pmd_order && o <= MAX_ORDER; o++)
-    if (thp_want[o][0]) ok &= thp_write(o, thp_want[o]) == 0;
+    if (was[o][0]) ok &= thp_write(o, thp_want[o]) == 0;
   if (!ok) {
     int e = errno;
     thp_put_back();
