@@ -18,6 +18,7 @@
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/swap.h>
 #include <sys/prctl.h>
@@ -1358,23 +1359,20 @@ static void run_add(FILE *out, struct run *r, long v, uint64_t x, int bits) {
   r->v = v, r->x = x, r->bits = bits, r->n = 1;
 }
 
+/** The last view_pages' bits of each page of the window (0: not present); view_vmas' PMD-mapped pages. */
+static unsigned char *view_bits, *view_pmd;
+
 /**
  * One pass over the window's pagemap: present pages as runs [vpage, pfn, bits, n] to `out`; swap PTEs (with
  * `swapped`) as runs [vpage, slot, n] to `swapped` (slot: type << 32 | offset).
  */
-static int view_pages(FILE *out, FILE *swapped, pid_t os_pid) {
+static int view_pages(FILE *out, FILE *swapped, int fd) {
   static uint64_t e[1 << 16];
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%d/pagemap", (int)os_pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
+  memset(view_bits, 0, (size_t)window);
   struct run pages = {.first = 1, .with_bits = 1}, swaps = {.first = 1};
   for (long at = 0; at < window; at += 1 << 16) {
     long n = window - at < (1 << 16) ? window - at : (1 << 16);
-    if (pread(fd, e, (size_t)n * 8, (off_t)((BASE / (uintptr_t)page_size) + (uintptr_t)at) * 8) != n * 8) {
-      close(fd);
-      return -1;
-    }
+    if (pread(fd, e, (size_t)n * 8, (off_t)((BASE / (uintptr_t)page_size) + (uintptr_t)at) * 8) != n * 8) return -1;
     for (long i = 0; i < n; i++) {
       if (!(e[i] & PM_PRESENT)) {
         uint64_t frame = e[i] & PM_PFN_MASK; // swp_type | swp_offset << MAX_SWAPFILES_SHIFT (5)
@@ -1386,17 +1384,20 @@ static int view_pages(FILE *out, FILE *swapped, pid_t os_pid) {
       int bits = (e[i] & PM_MMAP_EXCLUSIVE ? V_EXCLUSIVE : 0) | (e[i] & PM_FILE ? V_FILE : 0) | (k >> KPF_ANON & 1 ? V_ANON : 0) |
                  (k >> KPF_KSM & 1 ? V_KSM : 0) | (k >> KPF_THP & 1 ? V_THP : 0) | (k >> KPF_ZERO_PAGE & 1 ? V_ZERO : 0) |
                  (k >> KPF_HUGE & 1 ? V_HUGETLB : 0);
+      view_bits[at + i] = (unsigned char)bits;
       run_add(out, &pages, at + i, pfn, bits);
     }
   }
   run_flush(out, &pages);
   if (swapped) run_flush(swapped, &swaps);
-  close(fd);
   return 0;
 }
 
-/** smaps: each VMA inside the window, in pages, with its PMD-mapped anonymous THP (AnonHugePages) in pages. */
-static int view_vmas(FILE *out, pid_t os_pid) {
+/**
+ * smaps: each VMA inside the window, in pages, with its PMD-mapped anonymous THP (AnonHugePages) in pages. Where
+ * PAGEMAP_SCAN is missing (before Linux 6.7): smaps walks every VMA of the worker, its libraries too.
+ */
+static int view_vmas_smaps(FILE *out, pid_t os_pid) {
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/smaps", (int)os_pid);
   FILE *f = fopen(path, "re");
@@ -1420,6 +1421,64 @@ static int view_vmas(FILE *out, pid_t os_pid) {
   return open_vma ? -1 : 0; // a VMA without its AnonHugePages line: smaps is not what this reader knows
 }
 
+/** PAGEMAP_SCAN (Linux 6.7, include/uapi/linux/fs.h), named here: the system's headers may be older. */
+struct scan_region {
+  uint64_t start, end, categories;
+};
+struct scan_arg {
+  uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages, category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+#define SCAN_IOCTL _IOWR('f', 16, struct scan_arg)
+#define SCAN_PRESENT (1ULL << 3) /* PAGE_IS_PRESENT */
+#define SCAN_HUGE (1ULL << 6)    /* PAGE_IS_HUGE: met at the PMD level (pagemap_thp_category) or a hugetlb entry */
+
+/**
+ * The same as view_vmas_smaps without walking the worker's other VMAs: the VMAs from maps, and AnonHugePages as
+ * smaps_pmd_entry counts it (an anonymous folio mapped by a PMD; not the huge zero page, not hugetlb): the pages
+ * PAGEMAP_SCAN finds present at the PMD level whose kpageflags (view_pages) say anonymous and not hugetlb.
+ * 1 if the kernel has no PAGEMAP_SCAN.
+ */
+static int view_vmas(FILE *out, int pagemap, pid_t os_pid) {
+  static int unscannable;
+  if (unscannable) return 1;
+  unsigned char *pmd = view_pmd;
+  memset(pmd, 0, (size_t)window);
+  struct scan_region vec[64];
+  uint64_t end = BASE + (uint64_t)window * (uint64_t)page_size;
+  for (uint64_t at = BASE; at < end;) {
+    struct scan_arg a = {.size = sizeof a, .start = at, .end = end, .vec = (uintptr_t)vec, .vec_len = 64,
+                         .category_mask = SCAN_PRESENT | SCAN_HUGE, .return_mask = SCAN_HUGE};
+    long n = ioctl(pagemap, SCAN_IOCTL, &a);
+    if (n < 0) {
+      if (errno != ENOTTY && errno != EINVAL) return -1;
+      unscannable = 1;
+      return 1;
+    }
+    for (long i = 0; i < n; i++)
+      for (uint64_t v = vec[i].start; v < vec[i].end; v += (uint64_t)page_size) pmd[(v - BASE) / (uint64_t)page_size] = 1;
+    if (a.walk_end <= at) break;
+    at = a.walk_end;
+  }
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/maps", (int)os_pid);
+  FILE *f = fopen(path, "re");
+  if (!f) return -1;
+  char *line = NULL;
+  size_t cap = 0;
+  int first = 1;
+  while (getline(&line, &cap, f) > 0) {
+    unsigned long start, stop;
+    if (sscanf(line, "%lx-%lx ", &start, &stop) != 2 || start < BASE || stop > end) continue;
+    long from = (long)((start - BASE) / (unsigned long)page_size), to = (long)((stop - BASE) / (unsigned long)page_size), huge = 0;
+    for (long p = from; p < to; p++) huge += pmd[p] && (view_bits[p] & (V_ANON | V_HUGETLB)) == V_ANON;
+    fprintf(out, first ? "[%ld,%ld,%ld]" : ",[%ld,%ld,%ld]", from, to, huge);
+    first = 0;
+  }
+  free(line);
+  fclose(f);
+  return 0;
+}
+
 static void view(void) {
   char *text = NULL;
   size_t size = 0;
@@ -1434,10 +1493,16 @@ static void view(void) {
     char *swaps = NULL;
     size_t swaps_size = 0;
     FILE *swapped = swap_ok ? open_memstream(&swaps, &swaps_size) : NULL;
-    bad |= view_pages(out, swapped, procs[i].pid) | (swap_ok && !swapped);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/pagemap", (int)procs[i].pid);
+    int pagemap = open(path, O_RDONLY | O_CLOEXEC);
+    bad |= pagemap < 0 || view_pages(out, swapped, pagemap) || (swap_ok && !swapped);
     if (swapped) fclose(swapped);
     fprintf(out, "],\"vmas\":[");
-    bad |= view_vmas(out, procs[i].pid);
+    int scanned = bad ? 0 : view_vmas(out, pagemap, procs[i].pid);
+    if (scanned > 0) scanned = view_vmas_smaps(out, procs[i].pid);
+    bad |= scanned < 0;
+    if (pagemap >= 0) close(pagemap);
     if (swaps) fprintf(out, "],\"swapped\":[%s", swaps);
     free(swaps);
     fprintf(out, "]}");
@@ -1752,7 +1817,9 @@ int main(int argc, char **argv) {
   disk_dir = disk_dir_offered();
   make_files();
   private_anon = calloc((size_t)window, 1);
-  if (!private_anon) die("out of memory");
+  view_bits = calloc((size_t)window, 1);
+  view_pmd = calloc((size_t)window, 1);
+  if (!private_anon || !view_bits || !view_pmd) die("out of memory");
   if (ksm_usable()) {
     ksm_recover();
     ksm_seen = ksm_pages_scanned();
