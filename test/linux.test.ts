@@ -146,6 +146,48 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
     });
   });
 
+  test.skipIf(noPagemap || !offered.has("thp"))(
+    "the view's AnonHugePages through PAGEMAP_SCAN: a PMD-mapped THP counts, the huge zero page and hugetlb do not, as smaps says",
+    async () => {
+      // COWCHECK_VIEW_CHECK: the agent reads every view's VMAs through smaps too and fails where the two differ
+      process.env.COWCHECK_VIEW_CHECK = "1";
+      const factory = await resolveEngine(mmLayer, "linux");
+      const engine = await factory.create(g).finally(() => delete process.env.COWCHECK_VIEW_CHECK);
+      const huge = 1 << g.hugeOrder;
+      try {
+        const ops: MmOp[] = [
+          { op: "spawn" },
+          { op: "mmap", pid: 1, page: 0, pages: 2 * huge, prot: "rw", shared: false },
+          { op: "madvise", pid: 1, page: 0, pages: 2 * huge, advice: "hugepage" },
+          { op: "write", pid: 1, page: 0, cell: 0, value: 1 }, // do_huge_pmd_anonymous_page: a THP
+          { op: "read", pid: 1, page: huge }, // a read fault: the huge zero page
+        ];
+        if (offered.has("hugetlb"))
+          ops.push(
+            { op: "mmap", pid: 1, page: 2 * huge, pages: huge, prot: "rw", shared: false, hugetlb: true },
+            { op: "write", pid: 1, page: 2 * huge, cell: 0, value: 1 },
+          );
+        for (const op of ops) expect(await engine.apply(op)).not.toHaveProperty("error");
+        const view = (await engine.inspectView!("pagemap")) as PagemapView;
+        const expected = [[0, 2 * huge, huge]];
+        if (offered.has("hugetlb")) expected.push([2 * huge, 3 * huge, 0]);
+        expect(view.vmas.get(1)).toEqual(expected);
+        // and cow.c's THP and hugetlb cases, every view read both ways
+        const cases = cowRunnable.filter((c) => /thp|hugetlb/.test(c.name)).filter((_, i) => i % 8 === 0);
+        expect(cases.length).toBeGreaterThan(10);
+        const model = await resolveEngine(mmLayer, "model");
+        for (const c of cases) {
+          const { trace } = loadTrace(`${cowTraceDir}${c.name}.trace.json`);
+          expect(await replayTrace(mmLayer, trace, factory, { against: model }), c.name).toBeUndefined();
+        }
+      } finally {
+        await engine.close?.();
+        await factory.dispose?.();
+      }
+    },
+    120_000,
+  );
+
   test("a worker that dies is an engine failure naming the pid, and nothing outlives the agent", async () => {
     const { StdioEngine } = await import("../engines/stdio.ts");
     const { linuxAgent } = await import("../engines/linux/index.ts");

@@ -1485,7 +1485,9 @@ static void view(void) {
   FILE *out = open_memstream(&text, &size); // the answer goes out whole, or not at all
   if (!out) return fail("open_memstream: %s", strerror(errno));
   fprintf(out, "{\"id\":%ld,\"ok\":true,\"state\":{\"procs\":[", id);
-  int first = 1, bad = 0;
+  int first = 1, bad = 0, mismatch = 0;
+  static int view_check = -1;
+  if (view_check < 0) view_check = getenv("COWCHECK_VIEW_CHECK") != NULL;
   for (int i = 1; i <= MAX_PROCS && !bad; i++) {
     if (!procs[i].sock) continue;
     fprintf(out, first ? "{\"pid\":%d,\"pages\":[" : ",{\"pid\":%d,\"pages\":[", i);
@@ -1499,9 +1501,25 @@ static void view(void) {
     bad |= pagemap < 0 || view_pages(out, swapped, pagemap) || (swap_ok && !swapped);
     if (swapped) fclose(swapped);
     fprintf(out, "],\"vmas\":[");
-    int scanned = bad ? 0 : view_vmas(out, pagemap, procs[i].pid);
-    if (scanned > 0) scanned = view_vmas_smaps(out, procs[i].pid);
+    char *vmas = NULL;
+    size_t vmas_size = 0;
+    FILE *vo = open_memstream(&vmas, &vmas_size);
+    int scanned = bad || !vo ? -1 : view_vmas(vo, pagemap, procs[i].pid);
+    if (scanned > 0) scanned = view_vmas_smaps(vo, procs[i].pid);
+    if (vo) fclose(vo);
+    if (!scanned && view_check) { // COWCHECK_VIEW_CHECK: the tests hold the two readings to each other
+      char *again = NULL;
+      size_t again_size = 0;
+      FILE *ao = open_memstream(&again, &again_size);
+      int read = ao ? view_vmas_smaps(ao, procs[i].pid) : -1;
+      if (ao) fclose(ao);
+      if (read) bad = 1;
+      else if (strcmp(vmas, again)) mismatch = 1;
+      free(again);
+    }
     bad |= scanned < 0;
+    if (vmas) fputs(vmas, out);
+    free(vmas);
     if (pagemap >= 0) close(pagemap);
     if (swaps) fprintf(out, "],\"swapped\":[%s", swaps);
     free(swaps);
@@ -1520,6 +1538,7 @@ static void view(void) {
   khugepaged_seen = collapsed;
   fclose(out);
   if (bad) fail("reading /proc for a worker failed: %s", strerror(e));
+  else if (mismatch) fail("the VMAs read through PAGEMAP_SCAN and maps differ from smaps' (COWCHECK_VIEW_CHECK)");
   else fputs(text, stdout);
   free(text);
   fflush(stdout);
