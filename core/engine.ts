@@ -11,8 +11,9 @@ export interface Engine<Op, Obs, State = unknown> {
    * Canonical structural state after the last op, for invariants. Async for engines behind a pipe. With `touched`
    * (the runner's inspect after every op but a sequence's last), only what the ops since the last inspect touched
    * must be current: an engine may hand back the rest as it last inspected it, if its state says what they touched
-   * (the overlay model's `touched`); without it, the whole state, current. A state handed back never changes
-   * afterwards (properties keep earlier states to compare with).
+   * (the overlay model's `touched`); without it, the whole state, current. A state that says what was touched never
+   * changes afterwards (the properties that check it keep earlier states to compare with); one that does not may be
+   * the engine's live structure (the mm and mvcc models hand theirs back), read by the properties before the next op.
    */
   inspect?(touched?: boolean): State | Promise<State>;
   /** A partial view the layer defines (e.g. mm's "pagemap"), for engines listing it among their features. */
