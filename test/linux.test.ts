@@ -152,7 +152,7 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
       // COWCHECK_VIEW_CHECK: the agent reads every view's VMAs through smaps too and fails where the two differ
       process.env.COWCHECK_VIEW_CHECK = "1";
       const factory = await resolveEngine(mmLayer, "linux");
-      const engine = await factory.create(g).finally(() => delete process.env.COWCHECK_VIEW_CHECK);
+      const engine = await Promise.resolve(factory.create(g)).finally(() => delete process.env.COWCHECK_VIEW_CHECK);
       const huge = 1 << g.hugeOrder;
       try {
         const ops: MmOp[] = [
