@@ -1393,14 +1393,19 @@ static int view_pages(FILE *out, FILE *swapped, int fd) {
   return 0;
 }
 
+/** A worker's /proc/PID/<name>, to read. */
+static FILE *proc_file(pid_t os_pid, const char *name) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/%s", (int)os_pid, name);
+  return fopen(path, "re");
+}
+
 /**
  * smaps: each VMA inside the window, in pages, with its PMD-mapped anonymous THP (AnonHugePages) in pages. Where
  * PAGEMAP_SCAN is missing (before Linux 6.7): smaps walks every VMA of the worker, its libraries too.
  */
 static int view_vmas_smaps(FILE *out, pid_t os_pid) {
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%d/smaps", (int)os_pid);
-  FILE *f = fopen(path, "re");
+  FILE *f = proc_file(os_pid, "smaps");
   if (!f) return -1;
   char *line = NULL;
   size_t cap = 0;
@@ -1459,9 +1464,7 @@ static int view_vmas(FILE *out, int pagemap, pid_t os_pid) {
     if (a.walk_end <= at) break;
     at = a.walk_end;
   }
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%d/maps", (int)os_pid);
-  FILE *f = fopen(path, "re");
+  FILE *f = proc_file(os_pid, "maps");
   if (!f) return -1;
   char *line = NULL;
   size_t cap = 0;
