@@ -524,6 +524,42 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
     },
   );
 
+  test.skipIf(noPagemap || !linuxFeatures().offered.includes("ksm"))(
+    "allowance ksm-foreign: our own ksmScan merges our page with another agent's page of the same contents, and the view says so",
+    async () => {
+      // a page of contents no other test writes, alone in its sequence: only the other agent's copy can match it
+      const ops: MmOp[] = [
+        { op: "spawn" },
+        { op: "mmap", pid: 1, page: 0, pages: 1, prot: "rw", shared: false },
+        { op: "madvise", pid: 1, page: 0, pages: 1, advice: "mergeable" },
+        { op: "write", pid: 1, page: 0, cell: 1, value: 211 },
+        { op: "write", pid: 1, page: 0, cell: 3, value: 97 },
+      ];
+      const factory = await resolveEngine(mmLayer, "linux");
+      const ours = await factory.create(g);
+      const other = await (await resolveEngine(mmLayer, "linux")).create(g);
+      try {
+        const model = new MmModel(g);
+        for (const op of ops) {
+          await ours.apply(op);
+          await other.apply(op);
+          model.apply(op);
+        }
+        expect(((await ours.inspectView!("pagemap")) as PagemapView).ksmForeign).toBe(false);
+        await ours.apply({ op: "ksmScan" });
+        model.apply({ op: "ksmScan" });
+        const view = (await ours.inspectView!("pagemap")) as PagemapView;
+        expect(view.pages.get(keyOf(1, 0))!.flags & PAGE.ksm).toBeTruthy(); // merged with the other agent's page
+        expect(view.ksmForeign).toBe(true);
+        expect(comparePagemap(view, model)).toEqual({ desync: "ksm-foreign" });
+      } finally {
+        await ours.close?.();
+        await other.close?.();
+        await factory.dispose?.();
+      }
+    },
+  );
+
   test("a geometry the machine does not have is an engine start failure that says why", async () => {
     const r = await campaignOn(mmLayer, "linux", { seed: 1, runs: 1, maxOps: 5, geometry: { ...g, hugeOrder: 2 } });
     expect(r.status).toBe("engine-failure");

@@ -1366,6 +1366,42 @@ static void run_add(FILE *out, struct run *r, long v, uint64_t x, int bits) {
   r->v = v, r->x = x, r->bits = bits, r->n = 1;
 }
 
+/** The KSM pages a view met, one entry per mapping in the workers' windows (pfns). */
+static uint64_t *ksm_met;
+static size_t ksm_met_n, ksm_met_cap;
+static void ksm_met_add(uint64_t pfn) {
+  if (ksm_met_n == ksm_met_cap) {
+    size_t cap = ksm_met_cap ? 2 * ksm_met_cap : 256;
+    uint64_t *grown = realloc(ksm_met, cap * sizeof *grown);
+    if (!grown) return; // (a mapping not counted only makes a foreign sharer look likelier)
+    ksm_met = grown, ksm_met_cap = cap;
+  }
+  ksm_met[ksm_met_n++] = pfn;
+}
+static int pfn_order(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/**
+ * Whether a KSM page the workers map is mapped elsewhere too (/proc/kpagecount above the workers' mappings): ksmd
+ * is machine-wide, so a page may merge with another process's page of the same contents (another run's, or a
+ * worker of an earlier sequence still exiting), which the model cannot know. -1 if kpagecount cannot be read.
+ */
+static int ksm_foreign(void) {
+  static int kpagecount = -2;
+  if (kpagecount == -2) kpagecount = open("/proc/kpagecount", O_RDONLY | O_CLOEXEC);
+  if (kpagecount < 0) return -1;
+  qsort(ksm_met, ksm_met_n, sizeof *ksm_met, pfn_order);
+  for (size_t i = 0, j; i < ksm_met_n; i = j) {
+    for (j = i; j < ksm_met_n && ksm_met[j] == ksm_met[i]; j++) {}
+    uint64_t count = 0;
+    if (pread(kpagecount, &count, 8, (off_t)(ksm_met[i] * 8)) != 8) return -1;
+    if (count > j - i) return 1;
+  }
+  return 0;
+}
+
 /** The last view_pages' bits of each page of the window (0: not present); view_vmas' PMD-mapped pages. */
 static unsigned char *view_bits, *view_pmd;
 
@@ -1392,6 +1428,7 @@ static int view_pages(FILE *out, FILE *swapped, int fd) {
                  (k >> KPF_KSM & 1 ? V_KSM : 0) | (k >> KPF_THP & 1 ? V_THP : 0) | (k >> KPF_ZERO_PAGE & 1 ? V_ZERO : 0) |
                  (k >> KPF_HUGE & 1 ? V_HUGETLB : 0);
       view_bits[at + i] = (unsigned char)bits;
+      if (bits & V_KSM) ksm_met_add(pfn);
       run_add(out, &pages, at + i, pfn, bits);
     }
   }
@@ -1507,6 +1544,7 @@ static int view_once(char **text) {
   if (!out) return -1;
   fprintf(out, "{\"id\":%ld,\"ok\":true,\"state\":{\"procs\":[", id);
   int first = 1, bad = 0, mismatch = 0;
+  ksm_met_n = 0;
   for (int i = 1; i <= MAX_PROCS && !bad; i++) {
     if (!procs[i].sock) continue;
     fprintf(out, first ? "{\"pid\":%d,\"pages\":[" : ",{\"pid\":%d,\"pages\":[", i);
@@ -1557,6 +1595,8 @@ static int view_once(char **text) {
   // khugepaged collapsed something (it wakes every scan_sleep_millisecs).
   long scanned = ksm_pages_scanned(), collapsed = khugepaged_collapsed();
   fprintf(out, "]");
+  int foreign = bad ? -1 : ksm_foreign();
+  if (foreign >= 0) fprintf(out, ",\"ksmForeign\":%s", foreign ? "true" : "false");
   if (ksm_seen >= 0 && scanned >= 0) fprintf(out, ",\"ksmdRan\":%s", scanned != ksm_seen ? "true" : "false");
   if (khugepaged_seen >= 0 && collapsed >= 0) fprintf(out, ",\"khugepagedRan\":%s", collapsed != khugepaged_seen ? "true" : "false");
   fprintf(out, "}}\n");

@@ -42,6 +42,8 @@ export const pagemapSchema = z
     ),
     /** ksmd scanned pages since the last view other than in this engine's ksmScan (absent: not known). */
     ksmdRan: z.boolean().optional(),
+    /** A KSM page the engine's processes map is mapped by another process too (absent: not known). */
+    ksmForeign: z.boolean().optional(),
     /** khugepaged collapsed pages since the last view (absent: not known). */
     khugepagedRan: z.boolean().optional(),
   })
@@ -60,6 +62,8 @@ export interface PagemapView {
   readonly swapped?: ReadonlyMap<number, number>;
   /** ksmd worked outside the engine's ksmScan since the last view. */
   readonly ksmdRan: boolean;
+  /** A KSM page the engine's processes map is mapped outside them too (ksmd merges across the machine). */
+  readonly ksmForeign: boolean;
   /** khugepaged collapsed pages (of any process) since the last view. */
   readonly khugepagedRan: boolean;
 }
@@ -81,6 +85,7 @@ export function decodePagemap(json: unknown): PagemapView {
     vmas,
     ...(swapped ? { swapped } : {}),
     ksmdRan: v.ksmdRan ?? false,
+    ksmForeign: v.ksmForeign ?? false,
     khugepagedRan: v.khugepagedRan ?? false,
   };
 }
@@ -151,6 +156,8 @@ export const ALLOWANCES = {
     "a swap-in read a large folio back where the model read one page, or one page where the model read a large folio: alloc_swap_folio needs the entries' slots consecutive and aligned as the pages are, and the slots the swap allocator gives pages swapped out one by one depend on its per-CPU clusters and on the device's other users, which the model does not know (it numbers slots in order), so the states part (desynchronizes)",
   "disk-file-folio":
     "a disk file's page cache holds large folios (ext4 reads ahead into them, and do_set_pmd may map a PMD-sized one whole), where the model caches base pages: Linux flags a disk file's pages THP, maps pages of such a folio that the model does not, and unmaps a PMD-mapped one whole where the model keeps the page it faulted (a write fault, a split or a partial unmap zaps a file PMD; excused only where the VMA covers the huge range and Linux maps no file page of it)",
+  "ksm-foreign":
+    "a KSM page the sequence's processes map is mapped by another process too (/proc/kpagecount counts more mappings than the view shows): ksmd merges identical pages across the machine, so a page of the sequence merged with one of another run's processes (or of an earlier sequence's, still exiting), which the model does not know of, so the states part (desynchronizes)",
   "ksm-timing":
     "ksmd ran outside the sequence's ksmScan ops (another run drove it, or it runs on its own: ksmd is machine-wide) while the sequence had mergeable memory; it may have merged pages the model merges only at a ksmScan, so the states part (desynchronizes)",
 } as const;
@@ -175,6 +182,7 @@ export function comparePagemap(linux: PagemapView, model: MmState): ViewVerdict 
 
   const anyVma = (test: (v: MmVmaView) => boolean): boolean => [...model.procs.values()].some((p) => p.vmas.some(test));
   if (linux.ksmdRan && anyVma((v) => v.mergeable)) return { desync: "ksm-timing" };
+  if (linux.ksmForeign) return { desync: "ksm-foreign" };
   // (khugepaged never visits hugetlb VMAs: VM_NO_KHUGEPAGED)
   if (linux.khugepagedRan && anyVma((v) => !v.nohugepage && !v.hugetlb)) return { desync: "khugepaged-timing" };
 
