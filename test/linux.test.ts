@@ -5,7 +5,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { release } from "node:os";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import type { EngineFactory } from "../core/index.ts";
+import type { Engine, EngineFactory } from "../core/index.ts";
 import { linuxFeatures, linuxGeometry, linuxUnavailable } from "../engines/linux/index.ts";
 import { engineCatalogue, resolveEngine } from "../engines/resolve.ts";
 import { caseFeatures } from "../fuzz/mm/cow-cases.ts";
@@ -52,6 +52,28 @@ async function holdingLock(lock: string, check: () => void): Promise<void> {
   }
 }
 const noPagemap = !why && !linuxFeatures().offered.includes("pagemap");
+
+/** One process with `pages` private pages, all mergeable, and the writes [page, cell, value] made in them. */
+const mergeableWith = (pages: number, writes: readonly [number, number, number][]): MmOp[] => [
+  { op: "spawn" },
+  { op: "mmap", pid: 1, page: 0, pages, prot: "rw", shared: false },
+  { op: "madvise", pid: 1, page: 0, pages, advice: "mergeable" },
+  ...writes.map(([page, cell, value]): MmOp => ({ op: "write", pid: 1, page, cell, value })),
+];
+
+type Agent = Engine<unknown, unknown>;
+/** Two kernel agents at once (ksmd is machine-wide: what one's scan does to the other's pages), both closed after. */
+async function withTwoAgents(body: (ours: Agent, other: Agent) => Promise<void>): Promise<void> {
+  const factories = [await resolveEngine(mmLayer, "linux"), await resolveEngine(mmLayer, "linux")]; // views decoded
+  const [ours, other] = [await factories[0]!.create(g), await factories[1]!.create(g)];
+  try {
+    await body(ours!, other!);
+  } finally {
+    await ours!.close?.();
+    await other!.close?.();
+    for (const f of factories) await f.dispose?.();
+  }
+}
 /** The PAGEMAP_SCAN ioctl came in Linux 6.7. */
 const pagemapScan = (([major, minor]) => major! > 6 || (major === 6 && minor! >= 7))(release().split(".").map(Number));
 if (noPagemap) console.log(`skipping the kernel differential runs: ${linuxFeatures().missing.pagemap}`);
@@ -492,17 +514,11 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
   test.skipIf(noPagemap || !linuxFeatures().offered.includes("ksm"))(
     "allowance ksm-timing: ksmd driven by another agent merges this one's pages, and its view says so",
     async () => {
-      const ops: MmOp[] = [
-        { op: "spawn" },
-        { op: "mmap", pid: 1, page: 0, pages: 4, prot: "rw", shared: false },
-        { op: "madvise", pid: 1, page: 0, pages: 4, advice: "mergeable" },
-        { op: "write", pid: 1, page: 0, cell: 0, value: 5 },
-        { op: "write", pid: 1, page: 1, cell: 0, value: 5 },
-      ];
-      const factory = await resolveEngine(mmLayer, "linux"); // its views come decoded
-      const ours = await factory.create(g);
-      const other = await (await resolveEngine(mmLayer, "linux")).create(g);
-      try {
+      const ops = mergeableWith(4, [
+        [0, 0, 5],
+        [1, 0, 5],
+      ]);
+      await withTwoAgents(async (ours, other) => {
         const model = new MmModel(g);
         for (const op of ops) {
           await ours.apply(op);
@@ -516,11 +532,7 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
         expect(view.pages.get(keyOf(1, 0))!.pfn).toBe(view.pages.get(keyOf(1, 1))!.pfn); // merged behind our back
         expect(comparePagemap(view, model)).toEqual({ desync: "ksm-timing" });
         expect(((await ours.inspectView!("pagemap")) as PagemapView).ksmdRan).toBe(false); // nothing since the last look
-      } finally {
-        await ours.close?.();
-        await other.close?.();
-        await factory.dispose?.();
-      }
+      });
     },
   );
 
@@ -528,17 +540,11 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
     "allowance ksm-foreign: our own ksmScan merges our page with another agent's page of the same contents, and the view says so",
     async () => {
       // a page of contents no other test writes, alone in its sequence: only the other agent's copy can match it
-      const ops: MmOp[] = [
-        { op: "spawn" },
-        { op: "mmap", pid: 1, page: 0, pages: 1, prot: "rw", shared: false },
-        { op: "madvise", pid: 1, page: 0, pages: 1, advice: "mergeable" },
-        { op: "write", pid: 1, page: 0, cell: 1, value: 211 },
-        { op: "write", pid: 1, page: 0, cell: 3, value: 97 },
-      ];
-      const factory = await resolveEngine(mmLayer, "linux");
-      const ours = await factory.create(g);
-      const other = await (await resolveEngine(mmLayer, "linux")).create(g);
-      try {
+      const ops = mergeableWith(1, [
+        [0, 1, 211],
+        [0, 3, 97],
+      ]);
+      await withTwoAgents(async (ours, other) => {
         const model = new MmModel(g);
         for (const op of ops) {
           await ours.apply(op);
@@ -552,11 +558,7 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
         expect(view.pages.get(keyOf(1, 0))!.flags & PAGE.ksm).toBeTruthy(); // merged with the other agent's page
         expect(view.ksmForeign).toBe(true);
         expect(comparePagemap(view, model)).toEqual({ desync: "ksm-foreign" });
-      } finally {
-        await ours.close?.();
-        await other.close?.();
-        await factory.dispose?.();
-      }
+      });
     },
   );
 
