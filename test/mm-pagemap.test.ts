@@ -147,6 +147,27 @@ describe("comparePagemap", () => {
     expect(decodePagemap({ procs: [], ksmdRan: true }).ksmdRan).toBe(true);
   });
 
+  test("allowance ksm-foreign: a page merged with another process's copy, where the agent counted more mappings than its own", () => {
+    const m = modelAfter([
+      { op: "spawn" },
+      { op: "mmap", pid: 1, page: 0, pages: 1, prot: "rw", shared: false },
+      { op: "madvise", pid: 1, page: 0, pages: 1, advice: "mergeable" },
+      { op: "write", pid: 1, page: 0, cell: 0, value: 1 },
+      { op: "ksmScan" },
+    ]);
+    // Linux: the page is a KSM page (its only copy in the sequence merged with a page outside it)
+    const v = decodePagemap(encodePagemap(m));
+    const merged = (ksmForeign: boolean): PagemapView => ({
+      ...v,
+      pages: new Map(v.pages).set(keyOf(1, 0), { pfn: v.pages.get(keyOf(1, 0))!.pfn, flags: PAGE.anon | PAGE.ksm }),
+      ksmForeign,
+    });
+    expect(comparePagemap(merged(true), m)).toEqual({ desync: "ksm-foreign" });
+    expect(comparePagemap(merged(false), m).divergence?.property).toBe("pagemap-flags");
+    expect(decodePagemap({ procs: [], ksmForeign: true }).ksmForeign).toBe(true);
+    expect(decodePagemap({ procs: [] }).ksmForeign).toBe(false);
+  });
+
   test("allowance ksm-split-busy: a large folio ksmd left unsplit where the model has the zero page, in mergeable memory only", () => {
     const ops = (mergeable: boolean): MmOp[] => [
       { op: "spawn" },

@@ -835,6 +835,13 @@ static void ksm_recover(void) {
   if (lock >= 0) close(lock);
 }
 
+/** A worker's /proc/PID/<name>, opened to read; -1 (errno) if it cannot be. */
+static int proc_fd(pid_t os_pid, const char *name) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/%s", (int)os_pid, name);
+  return open(path, O_RDONLY | O_CLOEXEC);
+}
+
 /**
  * Whether ksmd has anything of this process's to merge: /proc/PID/ksm_stat's ksm_mergeable (6.14+:
  * ksm_process_mergeable, some VMA is VM_MERGEABLE; ksm_madvise sets that only on a vma_ksm_compatible VMA, and
@@ -842,9 +849,8 @@ static void ksm_recover(void) {
  * MADV_MERGEABLE that succeeded here or in a parent.
  */
 static int ksm_listed(const struct proc *p) {
-  char path[64], buf[512];
-  snprintf(path, sizeof path, "/proc/%d/ksm_stat", (int)p->pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  char buf[512];
+  int fd = proc_fd(p->pid, "ksm_stat");
   ssize_t got = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
   if (fd >= 0) close(fd);
   buf[got > 0 ? got : 0] = 0;
@@ -1437,11 +1443,12 @@ static int view_pages(FILE *out, FILE *swapped, int fd) {
   return 0;
 }
 
-/** A worker's /proc/PID/<name>, to read. */
+/** A worker's /proc/PID/<name> as a stream, to read. */
 static FILE *proc_file(pid_t os_pid, const char *name) {
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%d/%s", (int)os_pid, name);
-  return fopen(path, "re");
+  int fd = proc_fd(os_pid, name);
+  FILE *f = fd < 0 ? NULL : fdopen(fd, "r");
+  if (fd >= 0 && !f) close(fd);
+  return f;
 }
 
 /**
@@ -1552,9 +1559,7 @@ static int view_once(char **text) {
     char *swaps = NULL;
     size_t swaps_size = 0;
     FILE *swapped = swap_ok ? open_memstream(&swaps, &swaps_size) : NULL;
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/pagemap", (int)procs[i].pid);
-    int pagemap = open(path, O_RDONLY | O_CLOEXEC);
+    int pagemap = proc_fd(procs[i].pid, "pagemap");
     bad |= pagemap < 0 || view_pages(out, swapped, pagemap) || (swap_ok && !swapped);
     if (swapped) fclose(swapped);
     fprintf(out, "],\"vmas\":[");
@@ -1609,6 +1614,7 @@ static int view_once(char **text) {
 
 static void view(void) {
   if (view_check < 0) view_check = getenv("COWCHECK_VIEW_CHECK") != NULL;
+  long ksm_before = ksm_seen, khugepaged_before = khugepaged_seen;
   char *text = NULL;
   int r = view_once(&text);
   // a THP migrating between the readings shows in one only (smaps_pmd_entry counts a migration entry's folio,
@@ -1616,6 +1622,7 @@ static void view(void) {
   if (r > 0) {
     free(text);
     text = NULL;
+    ksm_seen = ksm_before, khugepaged_seen = khugepaged_before; // the discarded reading looked at nothing
     r = view_once(&text);
   }
   if (r < 0) fail("reading /proc for a worker failed: %s", strerror(errno));
