@@ -2,9 +2,10 @@
 import { describe, expect, test } from "vitest";
 import { runCampaign } from "../fuzz/campaign.ts";
 import { checkSequence } from "../fuzz/runner.ts";
+import { loadTrace } from "../layers/index.ts";
 import { mmLayer } from "../layers/mm/index.ts";
 import { MmModel } from "../models/mm/model.ts";
-import { defaultMmGeometry, keyOf, type MmObs, type MmOp } from "../models/mm/types.ts";
+import { defaultMmGeometry, keyOf, type MmGeometry, type MmObs, type MmOp } from "../models/mm/types.ts";
 import { MmOracle } from "../oracles/mm.ts";
 
 const g = { ...defaultMmGeometry, cellsPerPage: 1 };
@@ -404,6 +405,22 @@ describe("pins, files, KSM, THP collapse, and what Linux may choose", () => {
     for (const pte of model.procs.get(1)!.ptes.values()) frames.set(pte.pfn, (frames.get(pte.pfn) ?? 0) + 1);
     expect([...frames.values()].sort((a, b) => b - a)).toEqual([256, 44]);
     for (const pfn of frames.keys()) expect(model.frames.get(pfn)).toMatchObject({ ksm: true, ksmStable: true });
+  });
+
+  test("a stale node of the unstable tree stops every later search of that full scan; a pinned page there defeats each twin", () => {
+    // what Linux 6.18 does (traces/mm/linux/ksm-stale-unstable-node-stops-search.trace.json): past max_page_sharing,
+    // pid 3 pages 127-129 meet pid 2's page of zeros (the zero page since its folio's split) at the tree's root in
+    // one scan, and pid 1's pinned page in every later one: they stay unmerged, each with a private copy
+    const { trace } = loadTrace("traces/mm/linux/ksm-stale-unstable-node-stops-search.trace.json");
+    const model = new MmModel(trace.geometry as MmGeometry);
+    for (const op of trace.ops) model.apply(op as MmOp);
+    const at = (pid: number, page: number) => model.frames.get(model.procs.get(pid)!.ptes.get(page)!.pfn)!;
+    const kpage = at(1, 0);
+    expect(kpage).toMatchObject({ ksm: true, mapcount: 256 });
+    for (let page = 0; page < 127; page++) expect(at(3, page)).toBe(kpage);
+    for (const page of [127, 128, 129])
+      expect(at(3, page)).toMatchObject({ ksm: false, anonExclusive: true, mapcount: 1 });
+    expect(at(1, 1)).toMatchObject({ ksm: false, anonExclusive: true }); // the pinned page
   });
 
   test("KSM splits a THP to merge its pages, its pages of zeros becoming the zero page; a THP held by a GUP reference is left whole", () => {

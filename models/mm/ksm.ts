@@ -1,10 +1,12 @@
 // KSM, as mm/ksm.c runs it: ksmd's mm list, rmap_items with the checksum each page had when last scanned, the
-// unstable tree of one full scan, the stable tree as chains of KSM pages (stable_node_dup, max_page_sharing), and
-// cmp_and_merge_page with try_to_merge_two_pages and break_cow; MADV_UNMERGEABLE, ksm_fork and ksm_exit.
+// unstable tree of one full scan (a red-black tree by contents, whose search gives up at a node whose page is gone),
+// the stable tree as chains of KSM pages (stable_node_dup, max_page_sharing), and cmp_and_merge_page with
+// try_to_merge_two_pages and break_cow; MADV_UNMERGEABLE, ksm_fork and ksm_exit.
 //
 // KSM owns its state and reaches the rest of the model only through KsmHost: it reads processes and folios, and
 // changes them by the few mm operations mm/ksm.c calls (a page-table walk, split_huge_page, the page-table edits
 // of write_protect_page and replace_page, marking a KSM page, and break_ksm's unshare fault).
+import { type RbNode, RbTree } from "./rbtree.ts";
 import { findVma, KSM_MAX_PAGE_SHARING, keyOf, type MmFrameView, type MmProcView, pidOf, vpageOf } from "./types.ts";
 
 /** What KSM needs of the model. Reads are the live structures; every change goes through one of the calls. */
@@ -103,7 +105,7 @@ export class Ksm {
    */
   private fullScan(): boolean {
     this.progress = false;
-    const unstable = new Map<string, number>();
+    const unstable = new RbTree<number>(); // root_unstable_tree = RB_ROOT: rmap_items (keys) by their pages' contents
     const seen = new Set<number>();
     for (const pid of [...this.mms]) {
       const proc = this.mm.procs.get(pid)!;
@@ -128,8 +130,8 @@ export class Ksm {
     return this.progress;
   }
 
-  /** mm/ksm.c cmp_and_merge_page. `unstable` maps contents to the rmap_item (key) holding them in the unstable tree. */
-  private cmpAndMergePage(proc: MmProcView, vpage: number, key: number, unstable: Map<string, number>): void {
+  /** mm/ksm.c cmp_and_merge_page. */
+  private cmpAndMergePage(proc: MmProcView, vpage: number, key: number, unstable: RbTree<number>): void {
     const pfn = this.mm.mappedPfn(proc.pid, vpage)!;
     const folio = this.mm.folioOf(pfn);
     if (folio.ksm && folio.ksmStable) {
@@ -151,18 +153,12 @@ export class Ksm {
       }
       return;
     }
-    // unstable_tree_search_insert: the first page of these contents is inserted; the next one merges with it
-    const treeKey = unstable.get(sum);
-    if (treeKey === undefined) {
-      unstable.set(sum, key);
-      return;
-    }
+    const twin = this.unstableTreeSearchInsert(key, pfn, unstable);
+    if (!twin) return;
+    const treeKey = twin.value;
     const tproc = this.mm.procs.get(pidOf(treeKey))!;
     const tvpage = vpageOf(treeKey);
-    const tpfn = this.mm.mappedPfn(tproc.pid, tvpage);
-    if (tpfn === undefined || !this.mm.folioOf(tpfn).anon) return; // get_mergeable_page found nothing: no insert either
-    if (tpfn === pfn) return; // "Don't substitute a ksm page for a forked page"
-    const tfolio = this.mm.folioOf(tpfn);
+    const tfolio = this.mm.folioOf(this.mm.mappedPfn(tproc.pid, tvpage)!);
     const sameFolio = tfolio === folio; // two pages of one THP: each side holds a reference, so split_huge_page fails
     // try_to_merge_two_pages: the scanned page becomes the KSM page in place, then the tree page merges into it;
     // if the second half fails, break_cow undoes the first (a KSM page mapped by one PTE is no use)
@@ -174,13 +170,40 @@ export class Ksm {
         this.append(treeKey, kfolio);
         this.append(key, kfolio);
         this.progress = true;
-        unstable.delete(sum);
+        unstable.erase(twin); // try_to_merge_with_ksm_page → remove_rmap_item_from_tree: off the tree once merged
       } else {
         this.breakKsm(proc, vpage);
       }
     } else if (sameFolio) {
-      this.progress ||= this.mm.splitHugePage(folio.pfn); // cmp_and_merge_page's second try, with the tree page's reference dropped
+      // cmp_and_merge_page's second try, with the tree page's reference dropped (made whatever this scan did before)
+      if (this.mm.splitHugePage(folio.pfn)) this.progress = true;
     }
+  }
+
+  /**
+   * mm/ksm.c unstable_tree_search_insert: down the tree from its root, comparing the page with each node's page as
+   * it is now (memcmp_pages); the node of equal contents is the twin. The search gives up, inserting nothing, at a
+   * node whose page is gone (get_mergeable_page: unmapped, no longer anonymous, a page of zeros now the zero page)
+   * or is this very page (a forked page); so a stale node near the root keeps every later page of this full scan
+   * out of the tree. Otherwise the page is linked where the search ended.
+   */
+  private unstableTreeSearchInsert(key: number, pfn: number, unstable: RbTree<number>): RbNode<number> | undefined {
+    const mine = this.mm.pageData(pfn);
+    let parent: RbNode<number> | null = null;
+    let left = false;
+    for (let at = unstable.root; at; ) {
+      const tpid = pidOf(at.value);
+      const tpfn = this.mm.procs.has(tpid) ? this.mm.mappedPfn(tpid, vpageOf(at.value)) : undefined;
+      if (tpfn === undefined || !this.mm.folioOf(tpfn).anon) return undefined;
+      if (tpfn === pfn) return undefined; // "Don't substitute a ksm page for a forked page"
+      const c = memcmp(mine, this.mm.pageData(tpfn));
+      if (c === 0) return at;
+      parent = at;
+      left = c < 0;
+      at = left ? at.left : at.right;
+    }
+    unstable.insert(key, parent, left);
+    return undefined;
   }
 
   /**
@@ -279,4 +302,10 @@ export class Ksm {
   private contents(pfn: number): string {
     return this.mm.pageData(pfn).join(",");
   }
+}
+
+/** memcmp_pages: a page's bytes in order; a cell is one byte at its offset, every other byte zero. */
+function memcmp(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return 0;
 }
