@@ -351,8 +351,11 @@ test("allowance disk-file-folio: a disk file's large folios, flagged THP, mapped
     const page = v.pages.get(keyOf(1, 4))!;
     expect(page.flags & PAGE.file).toBeTruthy();
     expect(comparePagemap(v, m)).toEqual({});
-    // the page in a large folio: flagged THP
-    const thp = { ...v, pages: new Map(v.pages).set(keyOf(1, 4), { ...page, flags: page.flags | PAGE.thp }) };
+    // the page in a large folio: flagged THP, and under a PMD whose head page another process maps, not exclusive
+    const thp = {
+      ...v,
+      pages: new Map(v.pages).set(keyOf(1, 4), { ...page, flags: (page.flags | PAGE.thp) & ~PAGE.exclusive }),
+    };
     // a PMD-mapped folio zapped whole: Linux maps nothing there any more
     const zapped = { ...v, pages: new Map([...v.pages].filter(([k]) => k !== keyOf(1, 4))) };
     if (disk) {

@@ -155,7 +155,7 @@ export const ALLOWANCES = {
   "swap-in-size":
     "a swap-in read a large folio back where the model read one page, or one page where the model read a large folio: alloc_swap_folio needs the entries' slots consecutive and aligned as the pages are, and the slots the swap allocator gives pages swapped out one by one depend on its per-CPU clusters and on the device's other users, which the model does not know (it numbers slots in order), so the states part (desynchronizes)",
   "disk-file-folio":
-    "a disk file's page cache holds large folios (ext4 reads ahead into them, and do_set_pmd may map a PMD-sized one whole), where the model caches base pages: Linux flags a disk file's pages THP, maps pages of such a folio that the model does not, and unmaps a PMD-mapped one whole where the model keeps the page it faulted (a write fault, a split or a partial unmap zaps a file PMD; excused only where the VMA covers the huge range and Linux maps no file page of it)",
+    "a disk file's page cache holds large folios (ext4 reads ahead into them, and do_set_pmd may map a PMD-sized one whole), where the model caches base pages: Linux flags a disk file's pages THP (their exclusive bit then follows the folio's mappings, the head page's under a PMD), maps pages of such a folio that the model does not, and unmaps a PMD-mapped one whole where the model keeps the page it faulted (a write fault, a split or a partial unmap zaps a file PMD; excused only where the VMA covers the huge range and Linux maps no file page of it)",
   "ksm-foreign":
     "a KSM page the sequence's processes map is mapped by another process too (/proc/kpagecount counts more mappings than the view shows): ksmd merges identical pages across the machine, so a page of the sequence merged with one of another run's processes (or of an earlier sequence's, still exiting), which the model does not know of, so the states part (desynchronizes)",
   "ksm-timing":
@@ -356,12 +356,15 @@ export function comparePagemap(linux: PagemapView, model: MmState): ViewVerdict 
     if (!firstAt.has(m.pfn)) firstAt.set(m.pfn, key);
     // Flags: the exclusive bit counts every mapping, fault-around's too; a disk file's page may sit in a large folio.
     let mask = aroundPfns.has(l.pfn) ? ~PAGE.exclusive : ~0;
+    // Its exclusive bit is not the model's either: a PMD maps such a folio whole in a VMA without MADV_HUGEPAGE too
+    // (do_set_pmd asks only that THPs are not disabled), and pagemap_pmd_range_thp then gives every page the head
+    // page's bit (traces/mm/linux/disk-file-pmd-folio-head-decides-exclusive).
     if (
       l.flags & PAGE.thp &&
       !(l.flags & PAGE.anon) &&
       findVma(model.procs.get(pidOf(key))!.vmas, vpageOf(key))?.disk
     ) {
-      mask &= ~PAGE.thp;
+      mask &= ~(PAGE.thp | PAGE.exclusive);
       allowed.add("disk-file-folio");
     }
     if ((l.flags & mask) !== (m.flags & mask)) {
