@@ -92,7 +92,8 @@ export async function checkSequence(
   ops: readonly unknown[],
   options: SequenceOptions = {},
 ): Promise<Failure | undefined> {
-  const missing = new Set(ops.flatMap((op) => featuresNeeded(layer, op)).filter((f) => !engine.features.has(f)));
+  const missing = new Set<string>();
+  for (const op of ops) for (const f of featuresNeeded(layer, op)) if (!engine.features.has(f)) missing.add(f);
   if (missing.size) {
     throw new InputError(
       `the ops need feature(s) ${[...missing].join(", ")}, which the engine does not offer (it offers: ${[...engine.features].join(", ") || "none"})`,

@@ -262,9 +262,11 @@ export function mmArrange(ops: MmOp[], g: MmGeometry, features: ReadonlySet<stri
     while (used.has(n)) n++;
     return n;
   };
+  let live: number[] | undefined; // the live pids in order, made again after a spawn, fork or exit
   const add = (pages: Map<number, Page>): number => {
     const pid = lowestFree(mapped);
     mapped.set(pid, pages);
+    live = undefined;
     return pid;
   };
   const pick = <T>(list: readonly T[], n: number): T => list[n % list.length]!;
@@ -276,7 +278,7 @@ export function mmArrange(ops: MmOp[], g: MmGeometry, features: ReadonlySet<stri
         out.push({ op: "spawn" });
         add(new Map());
       }
-      const live = [...mapped.keys()].sort((a, b) => a - b);
+      live ??= [...mapped.keys()].sort((a, b) => a - b);
       if (live.length && o.pid < MM_MAX_PID) o = { ...o, pid: pick(live, o.pid - 1) };
     }
     const steer = steered++ % 4 !== 3;
@@ -335,9 +337,9 @@ export function mmArrange(ops: MmOp[], g: MmGeometry, features: ReadonlySet<stri
       }
     }
     if (steer && (o.op === "unpin" || o.op === "pinRead" || o.op === "pinWrite") && !pins.has(o.handle)) {
-      const live = [...pins.keys()].sort((a, b) => a - b);
-      const writable = live.filter((h) => pins.get(h)!.writable);
-      const from = o.op === "pinWrite" && writable.length ? writable : live;
+      const handles = [...pins.keys()].sort((a, b) => a - b);
+      const writable = handles.filter((h) => pins.get(h)!.writable);
+      const from = o.op === "pinWrite" && writable.length ? writable : handles;
       if (from.length) o = { ...o, handle: pick(from, o.handle - 1) };
     }
     out.push(o);
@@ -356,6 +358,7 @@ export function mmArrange(ops: MmOp[], g: MmGeometry, features: ReadonlySet<stri
     else if (o.op === "fork") add(new Map(pages));
     else if (o.op === "exit") {
       mapped.delete(o.pid);
+      live = undefined;
       for (const [h, p] of pins) if (p.pid === o.pid) pins.delete(h);
     } else if (o.op === "exec") pages.clear();
     else if (o.op === "pin" && pages.has(o.page) && (!o.write || pages.get(o.page)!.rw))
