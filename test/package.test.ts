@@ -1,11 +1,13 @@
-// cowcheck as a user installs it: `npm pack` builds the package (prepare: JavaScript and type definitions in dist/),
-// the tarball is installed into a fresh project, and used there from the command line, from plain Node and from a
+// cowcheck as a user installs it: `npm pack` packs the build (JavaScript and type definitions in dist/, made by
+// `npm run build`, which npm pack runs itself as prepare), the tarball is installed into a fresh project, and used there from the command line, from plain Node and from a
 // TypeScript file checked against the shipped types. The drivers of real systems are not installed with it.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, expect, test } from "vitest";
+// @ts-expect-error: a plain JavaScript module of bin/, without types
+import { buildIsCurrent } from "../bin/sources.js";
 import { tempDirs } from "./helpers.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -30,8 +32,11 @@ function run(cmd: string, args: readonly string[], cwd: string) {
 const cowcheck = (args: readonly string[]) => run(join(project, "node_modules", ".bin", "cowcheck"), args, project);
 
 beforeAll(() => {
+  // The build is made here only if it is not the sources' (bin/sources.js): other test files run bin/cowcheck.js
+  // meanwhile, which runs a current build, and npm pack's own prepare would remove it under them.
+  if (!buildIsCurrent(root)) expect(run("npm", ["run", "build"], root).status).toBe(0);
   const packed = packDir();
-  const pack = run("npm", ["pack", "--pack-destination", packed, "--silent"], root);
+  const pack = run("npm", ["pack", "--ignore-scripts", "--pack-destination", packed, "--silent"], root);
   expect(pack.status, pack.out).toBe(0);
   const tarball = join(packed, readdirSync(packed).find((f) => f.endsWith(".tgz"))!);
   project = userDir();
