@@ -284,7 +284,7 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
 
   async apply(op: MvccOp): Promise<MvccObs> {
     if (op.op === "vacuum") {
-      await this.monitor.query("VACUUM t");
+      await this.vacuum();
       return this.settle({ ok: true });
     }
     if (op.op === "checkpoint")
@@ -354,6 +354,49 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
   }
 
   /** What pg_stat_activity says of this engine's sessions: whether each waits on a lock, and on whom. */
+  /** The session VACUUM runs in (opened at the sequence's first vacuum), so that the monitor can watch it. */
+  private vacuumer?: { readonly client: pg.Client; readonly pid: number };
+
+  /**
+   * VACUUM t. Where it leaves the table's page empty while a session holds a lock on t, lazy_truncate_heap retries
+   * ConditionalLockRelation for VACUUM_TRUNCATE_LOCK_TIMEOUT (5 s), then gives up truncating; the engine cancels it
+   * at its first wait between tries (wait event VacuumTruncate) instead. By then it has done what it does when it
+   * gives up, but for pg_class's statistics: the pruning, and the xid its first try took (an AccessExclusiveLock is
+   * WAL-logged under one, LogAccessExclusiveLockPrepare). The heap view compares both with the model after every op.
+   */
+  private async vacuum(): Promise<void> {
+    if (!this.vacuumer) {
+      const client = new (Client())({ connectionString: this.url });
+      client.on("error", () => undefined);
+      await client.connect();
+      const pid = (await client.query("SELECT pg_backend_pid() AS pid")).rows[0].pid as number;
+      this.vacuumer = { client, pid };
+    }
+    const { client, pid } = this.vacuumer;
+    let cancelled = false;
+    let done = false;
+    const run = client.query("VACUUM t").then(
+      () => {
+        done = true;
+      },
+      (e: { code?: string }) => {
+        done = true;
+        if (!cancelled || e.code !== "57014") throw e; // 57014: query_canceled, by the engine
+      },
+    );
+    while (!done) {
+      await Promise.race([run, new Promise((r) => setTimeout(r, ANSWER_MS))]);
+      if (done) break;
+      const r = await this.monitor.query("SELECT wait_event FROM pg_stat_activity WHERE pid = $1", [pid]);
+      if (r.rows[0]?.wait_event === "VacuumTruncate") {
+        cancelled = true;
+        await this.monitor.query("SELECT pg_cancel_backend($1)", [pid]);
+        break;
+      }
+    }
+    await run;
+  }
+
   private async activity(): Promise<Map<number, number[] | undefined>> {
     const pids = [...this.conns.values()].map((c) => c.pid);
     const r = await this.monitor.query(
@@ -509,6 +552,7 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
     const pids = [...this.conns.values()].map((c) => c.pid);
     if (pids.length) await this.monitor.query("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid", [pids]);
     await Promise.all([...this.conns.values()].map((c) => c.client.end().catch(() => undefined)));
+    await this.vacuumer?.client.end().catch(() => undefined);
     await this.monitor.end();
   }
 }
