@@ -353,7 +353,6 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
     }
   }
 
-  /** What pg_stat_activity says of this engine's sessions: whether each waits on a lock, and on whom. */
   /** The session VACUUM runs in (opened at the sequence's first vacuum), so that the monitor can watch it. */
   private vacuumer?: { readonly client: pg.Client; readonly pid: number };
 
@@ -397,6 +396,7 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
     await run;
   }
 
+  /** What pg_stat_activity says of this engine's sessions: whether each waits on a lock, and on whom. */
   private async activity(): Promise<Map<number, number[] | undefined>> {
     const pids = [...this.conns.values()].map((c) => c.pid);
     const r = await this.monitor.query(
@@ -549,7 +549,8 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
     if (this.closed) return;
     this.closed = true;
     // end every session, waiting or not: terminating the backends releases every lock at once
-    const pids = [...this.conns.values()].map((c) => c.pid);
+    // (a VACUUM still running, when the run is stopped in the middle of one, ends with its session)
+    const pids = [...this.conns.values(), ...(this.vacuumer ? [this.vacuumer] : [])].map((c) => c.pid);
     if (pids.length) await this.monitor.query("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid", [pids]);
     await Promise.all([...this.conns.values()].map((c) => c.client.end().catch(() => undefined)));
     await this.vacuumer?.client.end().catch(() => undefined);

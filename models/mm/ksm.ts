@@ -155,10 +155,10 @@ export class Ksm {
     }
     const twin = this.unstableTreeSearchInsert(key, pfn, unstable);
     if (!twin) return;
-    const treeKey = twin.value;
+    const treeKey = twin.node.value;
     const tproc = this.mm.procs.get(pidOf(treeKey))!;
     const tvpage = vpageOf(treeKey);
-    const tfolio = this.mm.folioOf(this.mm.mappedPfn(tproc.pid, tvpage)!);
+    const tfolio = this.mm.folioOf(twin.pfn);
     const sameFolio = tfolio === folio; // two pages of one THP: each side holds a reference, so split_huge_page fails
     // try_to_merge_two_pages: the scanned page becomes the KSM page in place, then the tree page merges into it;
     // if the second half fails, break_cow undoes the first (a KSM page mapped by one PTE is no use)
@@ -170,7 +170,7 @@ export class Ksm {
         this.append(treeKey, kfolio);
         this.append(key, kfolio);
         this.progress = true;
-        unstable.erase(twin); // try_to_merge_with_ksm_page → remove_rmap_item_from_tree: off the tree once merged
+        unstable.erase(twin.node); // try_to_merge_with_ksm_page → remove_rmap_item_from_tree: off the tree once merged
       } else {
         this.breakKsm(proc, vpage);
       }
@@ -185,9 +185,13 @@ export class Ksm {
    * it is now (memcmp_pages); the node of equal contents is the twin. The search gives up, inserting nothing, at a
    * node whose page is gone (get_mergeable_page: unmapped, no longer anonymous, a page of zeros now the zero page)
    * or is this very page (a forked page); so a stale node near the root keeps every later page of this full scan
-   * out of the tree. Otherwise the page is linked where the search ended.
+   * out of the tree. Otherwise the page is linked where the search ended. The twin comes with its page.
    */
-  private unstableTreeSearchInsert(key: number, pfn: number, unstable: RbTree<number>): RbNode<number> | undefined {
+  private unstableTreeSearchInsert(
+    key: number,
+    pfn: number,
+    unstable: RbTree<number>,
+  ): { node: RbNode<number>; pfn: number } | undefined {
     const mine = this.mm.pageData(pfn);
     let parent: RbNode<number> | null = null;
     let left = false;
@@ -197,7 +201,7 @@ export class Ksm {
       if (tpfn === undefined || !this.mm.folioOf(tpfn).anon) return undefined;
       if (tpfn === pfn) return undefined; // "Don't substitute a ksm page for a forked page"
       const c = memcmp(mine, this.mm.pageData(tpfn));
-      if (c === 0) return at;
+      if (c === 0) return { node: at, pfn: tpfn };
       parent = at;
       left = c < 0;
       at = left ? at.left : at.right;
