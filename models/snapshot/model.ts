@@ -104,10 +104,12 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
   /** Node and extent ids the open transaction changed (what a rollback restores). */
   private txnNodes = new Set<number>();
   private txnExtents = new Set<number>();
-  /** Node and extent ids changed since the last inspect, once one was asked (inspect's `touched`), and their images then. */
+  /** Node and extent ids changed since the last inspect, once one was asked (inspect's `touched`). */
   private marks?: { nodes: Set<number>; extents: Set<number> };
-  private images = new Map<number, NodeImage>();
-  private extentImages = new Map<number, ExtentImage>();
+  /** The state the last inspect handed out, and the meta and reader records it was made from. */
+  private shown?: SnapshotState;
+  private shownMetas: MetaImage[] = [];
+  private shownReaders: [number, { txn: number; roots: Map<number, number | null> }][] = [];
   /** Tree records are replaced, never changed: each one's image, kept while the record is the tree's. */
   private treeImages = new Map<Tree, TreeImage>();
   protected readonly counters = { copied: 0, allocated: 0, freed: 0, sendVisited: 0 };
@@ -1123,31 +1125,99 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
    * state's `touched` says which.
    */
   inspect(touched?: boolean): SnapshotState {
-    const incremental = touched === true && this.marks !== undefined;
-    if (incremental) {
+    const incremental = touched === true && this.marks !== undefined && this.shown !== undefined;
+    const was = incremental ? this.shown : undefined;
+    // A part of the state that did not change since the last inspect is handed back as it was (states are never
+    // changed once handed out), so that the properties can tell it at a glance.
+    let nodes: Record<string, NodeImage>;
+    let extents: Record<string, ExtentImage>;
+    if (was) {
+      nodes = this.marks!.nodes.size ? { ...was.nodes } : was.nodes;
       for (const id of this.marks!.nodes) {
         const n = this.nodes.get(id);
-        if (n) this.images.set(id, this.nodeImage(n));
-        else this.images.delete(id);
+        if (n) nodes[id] = this.nodeImage(n);
+        else delete nodes[id];
       }
+      extents = this.marks!.extents.size ? { ...was.extents } : was.extents;
       for (const id of this.marks!.extents) {
         const e = this.extents.get(id);
-        if (e) this.extentImages.set(id, this.extentImage(e));
-        else this.extentImages.delete(id);
+        if (e) extents[id] = this.extentImage(e);
+        else delete extents[id];
       }
     } else {
-      this.images = new Map([...this.nodes].map(([id, n]) => [id, this.nodeImage(n)]));
-      this.extentImages = new Map([...this.extents].map(([id, e]) => [id, this.extentImage(e)]));
+      nodes = {};
+      for (const [id, n] of this.nodes) nodes[id] = this.nodeImage(n);
+      extents = {};
+      for (const [id, e] of this.extents) extents[id] = this.extentImage(e);
     }
-    const changed = incremental ? { nodes: [...this.marks!.nodes], extents: [...this.marks!.extents] } : undefined;
+    const changed = was ? { nodes: [...this.marks!.nodes], extents: [...this.marks!.extents] } : undefined;
     if (this.marks) {
       this.marks.nodes.clear();
       this.marks.extents.clear();
     } else this.marks = { nodes: new Set(), extents: new Set() };
-    const nodes: Record<string, NodeImage> = {};
-    for (const [id, img] of this.images) nodes[id] = img;
-    const extents: Record<string, ExtentImage> = {};
-    for (const [id, img] of this.extentImages) extents[id] = img;
+    const trees = this.treesImage(was);
+    const [m0, m1] = this.metas;
+    const state: SnapshotState = {
+      flavour: this.flavour,
+      txn: this.txn,
+      capacity: was?.capacity ?? { leaf: this.geometry.leafKeys, inner: this.geometry.fanout },
+      dirty: this.dirty,
+      nodes,
+      extents,
+      trees,
+      // meta records are replaced, never changed
+      metas:
+        was && this.shownMetas[0] === m0 && this.shownMetas[1] === m1
+          ? was.metas
+          : [
+              { txn: m0.txn, roots: { ...m0.roots } },
+              { txn: m1.txn, roots: { ...m1.roots } },
+            ],
+      free: sameOrCopy(was?.free, this.free),
+      pending: sameOrCopy(was?.pending, this.pending),
+      pendingExtents: sameOrCopy(was?.pendingExtents, this.pendingExtents),
+      counters: { ...this.counters },
+      last: this.last,
+    };
+    this.shownMetas = [m0, m1];
+    if (this.flavour === "lmdb") {
+      state.freelist = this.freelistImage(was?.freelist);
+      // a reader's record is replaced, never changed
+      let sameReaders = was?.readers !== undefined && this.readers.size === this.shownReaders.length;
+      if (sameReaders) {
+        let i = 0;
+        for (const [r, x] of this.readers) {
+          const [r0, x0] = this.shownReaders[i++]!;
+          if (r0 !== r || x0 !== x) sameReaders = false;
+        }
+      }
+      if (sameReaders) {
+        state.readers = was!.readers;
+        state.readerRoots = was!.readerRoots;
+      } else {
+        const readers = [...this.readers];
+        state.readers = Object.fromEntries(readers.map(([r, x]) => [r, x.txn]));
+        state.readerRoots = Object.fromEntries(readers.map(([r, x]) => [r, Object.fromEntries(x.roots)]));
+        this.shownReaders = readers;
+      }
+      state.nextPage = this.nextId;
+    }
+    if (changed) state.touched = changed;
+    this.shown = state;
+    return state;
+  }
+
+  /** The trees' images: a tree record is replaced, never changed, so each one's image is kept while it is the tree's. */
+  private treesImage(was: SnapshotState | undefined): Record<string, TreeImage> {
+    // the last state's trees, if every tree is still the record it was made from
+    if (was && this.treeImages.size === this.trees.size) {
+      let same = true;
+      for (const [id, t] of this.trees) {
+        const img = this.treeImages.get(t);
+        if (img === undefined || img !== was.trees[id]) same = false;
+      }
+      if (same) return was.trees;
+    }
     const trees: Record<string, TreeImage> = {};
     const treeImages = new Map<Tree, TreeImage>();
     for (const [id, t] of this.trees) {
@@ -1156,32 +1226,24 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
       trees[id] = img;
     }
     this.treeImages = treeImages;
-    const state: SnapshotState = {
-      flavour: this.flavour,
-      txn: this.txn,
-      capacity: { leaf: this.geometry.leafKeys, inner: this.geometry.fanout },
-      dirty: this.dirty,
-      nodes,
-      extents,
-      trees,
-      metas: [
-        { txn: this.metas[0].txn, roots: { ...this.metas[0].roots } },
-        { txn: this.metas[1].txn, roots: { ...this.metas[1].roots } },
-      ],
-      free: [...this.free],
-      pending: [...this.pending],
-      pendingExtents: [...this.pendingExtents],
-      counters: { ...this.counters },
-      last: this.last,
-    };
-    if (this.flavour === "lmdb") {
-      state.freelist = Object.fromEntries([...this.freelist].map(([t, p]) => [t, [...p]]));
-      state.readers = Object.fromEntries([...this.readers].map(([r, x]) => [r, x.txn]));
-      state.readerRoots = Object.fromEntries([...this.readers].map(([r, x]) => [r, Object.fromEntries(x.roots)]));
-      state.nextPage = this.nextId;
+    return trees;
+  }
+
+  /** LMDB's freelist records, the last state's where every record holds what it held. */
+  private freelistImage(was: Record<string, number[]> | undefined): Record<string, number[]> {
+    let same = was !== undefined;
+    let count = 0;
+    for (const [t, p] of this.freelist) {
+      count++;
+      if (same && sameOrCopy(was![t], p) !== was![t]) same = false;
     }
-    if (changed) state.touched = changed;
-    return state;
+    if (same) {
+      for (const _ in was) count--;
+      if (count === 0) return was!;
+    }
+    const out: Record<string, number[]> = {};
+    for (const [t, p] of this.freelist) out[t] = sameOrCopy(was?.[t], p);
+    return out;
   }
 
   private treeImage(t: Tree): TreeImage {
@@ -1211,6 +1273,11 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
     if (e.lost) img.lost = true;
     return img;
   }
+}
+
+/** `was` if it holds what `now` holds, else a copy of `now`. */
+function sameOrCopy(was: number[] | undefined, now: readonly number[]): number[] {
+  return was !== undefined && was.length === now.length && was.every((x, i) => x === now[i]) ? was : [...now];
 }
 
 /** The same blocks: the same extents at the same places. */

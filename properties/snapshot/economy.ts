@@ -10,18 +10,15 @@ import { pathTo, reach, reachOf } from "./walk.ts";
 const ok = (obs: SnapshotObs): boolean => "ok" in obs;
 const QUIET = new Set(["get", "scan", "space", "read", "begin-read", "end-read"]);
 
-const freeSets = new WeakMap<SnapshotState, ReadonlySet<number>>();
 const NONE: ReadonlySet<number> = new Set();
 /** LMDB: the pages on its free lists (free now, freed by the open transaction, on the freelist); none elsewhere. */
 function lmdbFree(s: SnapshotState): ReadonlySet<number> {
   if (s.flavour !== "lmdb") return NONE;
-  let out = freeSets.get(s);
-  if (!out) {
-    out = new Set([...s.free, ...s.pending, ...Object.values(s.freelist ?? {}).flat()]);
-    freeSets.set(s, out);
-  }
-  return out;
+  return new Set([...s.free, ...s.pending, ...Object.values(s.freelist ?? {}).flat()]);
 }
+/** Whether two states hold the same free lists (an inspect hands back a part that did not change as it was). */
+const sameFree = (a: SnapshotState, b: SnapshotState): boolean =>
+  a.free === b.free && a.pending === b.pending && a.freelist === b.freelist;
 
 /** Transactions below this one freed pages a new page may reuse (mdb_find_oldest). */
 const oldest = (s: SnapshotState): number => Math.min(s.txn - 1, ...Object.values(s.readers ?? {}));
@@ -62,43 +59,52 @@ export const snapshotEconomy: Property<SnapshotOp, SnapshotObs, SnapshotState>[]
     kind: "economy",
     description:
       "every node and extent kept is used by a tree, the committed state or a reader (or is an LMDB page on the freelist): nothing leaks",
-    start: (initial) => ({
-      after(op, obs, s, full) {
-        const d = deltaOf(initial, s, full);
-        if (d) {
-          // What left the reach, changed, or left LMDB's free lists; the extents of what changed or left the reach.
-          const { all } = d;
-          const lmdb = s.flavour === "lmdb";
-          const nowFree = lmdbFree(s);
-          const unlisted = lmdb ? [...lmdbFree(d.prev)].filter((id) => !nowFree.has(id)) : [];
-          const es = new Set(d.extents);
-          for (const ids of [all.was.keys(), d.nodes, unlisted])
-            for (const id of ids)
-              if (s.nodes[id] && !all.has(id) && !nowFree.has(id))
-                return `node ${id} is kept but nothing references it`;
-          // an extent's users changed where a leaf's entries did, or a leaf came into or left the reach
-          for (const id of d.revalued) for (const e of entryExtents(d.prev.nodes[id])) es.add(e);
-          for (const [id, was] of all.was)
-            if (was && !all.has(id)) for (const e of entryExtents(s.nodes[id] ?? d.prev.nodes[id])) es.add(e);
-          for (const e of es)
-            if (s.extents[e] && ![...(d.holders.get(e)?.keys() ?? [])].some((h) => lmdb || all.has(h)))
-              return `extent ${e} is kept but nothing references it`;
+    start: (initial) => {
+      // the last state's free pages
+      let free = { of: initial, pages: lmdbFree(initial) };
+      const freeOf = (s: SnapshotState): ReadonlySet<number> => {
+        if (free.of !== s) free = { of: s, pages: sameFree(free.of, s) ? free.pages : lmdbFree(s) };
+        return free.pages;
+      };
+      return {
+        after(op, obs, s, full) {
+          const d = deltaOf(initial, s, full);
+          if (d) {
+            // What left the reach, changed, or left LMDB's free lists; the extents of what changed or left the reach.
+            const { all } = d;
+            const lmdb = s.flavour === "lmdb";
+            const wasFree = freeOf(d.prev);
+            const nowFree = freeOf(s);
+            const unlisted = nowFree === wasFree ? [] : [...wasFree].filter((id) => !nowFree.has(id));
+            const es = new Set(d.extents);
+            for (const ids of [all.was.keys(), d.nodes, unlisted])
+              for (const id of ids)
+                if (s.nodes[id] && !all.has(id) && !nowFree.has(id))
+                  return `node ${id} is kept but nothing references it`;
+            // an extent's users changed where a leaf's entries did, or a leaf came into or left the reach
+            for (const id of d.revalued) for (const e of entryExtents(d.prev.nodes[id])) es.add(e);
+            for (const [id, was] of all.was)
+              if (was && !all.has(id)) for (const e of entryExtents(s.nodes[id] ?? d.prev.nodes[id])) es.add(e);
+            for (const e of es)
+              if (s.extents[e] && ![...(d.holders.get(e)?.keys() ?? [])].some((h) => lmdb || all.has(h)))
+                return `extent ${e} is kept but nothing references it`;
+            return undefined;
+          }
+          // Reads and failed ops free and allocate nothing: checked at the next op that does, or at the end.
+          if (!full && (QUIET.has(op.op) || "error" in obs)) return undefined;
+          const used = reachOf(s, "all").nodes;
+          const pages = freeOf(s);
+          for (const id of Object.keys(s.nodes).map(Number))
+            if (!used.has(id) && !pages.has(id)) return `node ${id} is kept but nothing references it`;
+          const extents = new Set<number>();
+          const holders = s.flavour === "lmdb" ? Object.keys(s.nodes).map(Number) : used;
+          for (const id of holders) for (const v of s.nodes[id]?.vals ?? []) for (const [e] of v) extents.add(e);
+          for (const e of Object.keys(s.extents).map(Number))
+            if (!extents.has(e)) return `extent ${e} is kept but nothing references it`;
           return undefined;
-        }
-        // Reads and failed ops free and allocate nothing: checked at the next op that does, or at the end.
-        if (!full && (QUIET.has(op.op) || "error" in obs)) return undefined;
-        const used = reachOf(s, "all").nodes;
-        const free = lmdbFree(s);
-        for (const id of Object.keys(s.nodes).map(Number))
-          if (!used.has(id) && !free.has(id)) return `node ${id} is kept but nothing references it`;
-        const extents = new Set<number>();
-        const holders = s.flavour === "lmdb" ? Object.keys(s.nodes).map(Number) : used;
-        for (const id of holders) for (const v of s.nodes[id]?.vals ?? []) for (const [e] of v) extents.add(e);
-        for (const e of Object.keys(s.extents).map(Number))
-          if (!extents.has(e)) return `extent ${e} is kept but nothing references it`;
-        return undefined;
-      },
-    }),
+        },
+      };
+    },
   },
   stepwise(
     "lmdb-reuse-before-growth",

@@ -178,8 +178,13 @@ class Tracker {
   private delta?: Delta;
   private shapes = new Map<number, Shape>();
   private last: SnapshotState;
+  /** The roots the current trees, the committed state and both hold in the last state. */
+  private current: Ids;
+  private committed: Ids;
+  private all: Ids;
   constructor(initial: SnapshotState) {
     this.last = initial;
+    this.current = this.committed = this.all = [];
   }
 
   /** The delta from the state before s, or undefined when s must be checked whole. */
@@ -204,6 +209,9 @@ class Tracker {
       for (const e of entryExtents(n)) add(holders, e, id, 1);
     }
     this.shapes.clear();
+    this.current = currentOf(s);
+    this.committed = committedOf(s);
+    this.all = [...this.current, ...this.committed];
     const readers = new Map<string, { txn: number; reach: Reach; fresh: boolean }>();
     for (const [slot, txn] of Object.entries(s.readers ?? {}))
       readers.set(slot, { txn, reach: new Reach(s, readerRootsOf(s, slot)), fresh: false });
@@ -212,9 +220,9 @@ class Tracker {
       nodes: [],
       extents: [],
       revalued: [],
-      current: new Reach(s, currentOf(s)),
-      all: new Reach(s, [...currentOf(s), ...committedOf(s)]),
-      committed: new Reach(s, committedOf(s)),
+      current: new Reach(s, this.current),
+      all: new Reach(s, this.all),
+      committed: new Reach(s, this.committed),
       readers,
       parents,
       holders,
@@ -224,8 +232,8 @@ class Tracker {
 
   private step(d: Delta, prev: SnapshotState, s: SnapshotState): Delta {
     // an engine may name an id twice: each is looked at once
-    const nodes = [...new Set(s.touched!.nodes)];
-    const extents = [...new Set(s.touched!.extents)];
+    const nodes = s.touched!.nodes.length > 1 ? [...new Set(s.touched!.nodes)] : s.touched!.nodes;
+    const extents = s.touched!.extents.length > 1 ? [...new Set(s.touched!.extents)] : s.touched!.extents;
     // What each touched node changed: its pointers, its entries, or anything its subtree's shape reads.
     const relinked: number[] = [];
     const revalued: number[] = [];
@@ -241,14 +249,16 @@ class Tracker {
     }
     // Every shape above a reshaped node is made again, found through its parents before this change (a node that gains
     // a parent is reached through it: that parent is relinked, so reshaped, itself).
-    const up = (id: number, seen: Set<number>): void => {
-      if (seen.has(id)) return;
-      seen.add(id);
-      this.shapes.delete(id);
-      for (const p of d.parents.get(id)?.keys() ?? []) up(p, seen);
-    };
-    const seen = new Set<number>();
-    for (const id of reshaped) up(id, seen);
+    if (reshaped.length) {
+      const seen = new Set<number>();
+      const up = (id: number): void => {
+        if (seen.has(id)) return;
+        seen.add(id);
+        this.shapes.delete(id);
+        for (const p of d.parents.get(id)?.keys() ?? []) up(p);
+      };
+      for (const id of reshaped) up(id);
+    }
     for (const id of relinked) {
       for (const c of prev.nodes[id]?.kids ?? []) add(d.parents, c, id, -1);
       for (const c of s.nodes[id]?.kids ?? []) add(d.parents, c, id, 1);
@@ -257,25 +267,35 @@ class Tracker {
       for (const e of entryExtents(prev.nodes[id])) add(d.holders, e, id, -1);
       for (const e of entryExtents(s.nodes[id])) add(d.holders, e, id, 1);
     }
-    const current = currentOf(s);
-    const committed = committedOf(s);
+    // An inspected state hands back a part that did not change as it was: the roots are listed again only when the
+    // trees, the metas or the readers are new.
+    const current = s.trees === prev.trees ? this.current : currentOf(s);
+    const committed = s.metas === prev.metas && s.readerRoots === prev.readerRoots ? this.committed : committedOf(s);
+    const all = current === this.current && committed === this.committed ? this.all : [...current, ...committed];
+    [this.current, this.committed, this.all] = [current, committed, all];
     d.current.update(prev, s, relinked, current);
-    d.all.update(prev, s, relinked, [...current, ...committed]);
+    d.all.update(prev, s, relinked, all);
     d.committed.update(prev, s, relinked, committed);
-    const readers = s.readers ? new Map<string, { txn: number; reach: Reach; fresh: boolean }>() : d.readers;
-    for (const [slot, txn] of Object.entries(s.readers ?? {})) {
-      const old = d.readers.get(slot);
-      const roots = readerRootsOf(s, slot);
-      if (old && old.txn === txn && sameList(readerRootsOf(prev, slot), roots)) {
-        old.reach.update(prev, s, relinked, roots);
-        readers.set(slot, { ...old, fresh: false });
-      } else readers.set(slot, { txn, reach: new Reach(s, roots), fresh: true });
-    }
+    if (s.readers !== prev.readers || s.readerRoots !== prev.readerRoots) {
+      const readers = new Map<string, { txn: number; reach: Reach; fresh: boolean }>();
+      for (const [slot, txn] of Object.entries(s.readers ?? {})) {
+        const old = d.readers.get(slot);
+        const roots = readerRootsOf(s, slot);
+        if (old && old.txn === txn && sameList(readerRootsOf(prev, slot), roots)) {
+          old.reach.update(prev, s, relinked, roots);
+          readers.set(slot, { ...old, fresh: false });
+        } else readers.set(slot, { txn, reach: new Reach(s, roots), fresh: true });
+      }
+      if (s.readers) d.readers = readers;
+    } else
+      for (const [slot, r] of d.readers) {
+        r.reach.update(prev, s, relinked, readerRootsOf(s, slot));
+        r.fresh = false;
+      }
     d.prev = prev;
     d.nodes = nodes;
     d.extents = extents;
     d.revalued = revalued;
-    d.readers = readers;
     d.shape = (id) => this.shapeOf(s, id);
     return d;
   }
@@ -349,10 +369,15 @@ const trackers = new WeakMap<SnapshotState, Tracker>();
  * asks after every op, whatever it then checks), or undefined when s is to be checked whole.
  */
 export function deltaOf(initial: SnapshotState, s: SnapshotState, full: boolean): Delta | undefined {
-  let t = trackers.get(initial);
-  if (!t) {
-    t = new Tracker(initial);
-    trackers.set(initial, t);
+  if (lastTracker?.initial !== initial) {
+    let t = trackers.get(initial);
+    if (!t) {
+      t = new Tracker(initial);
+      trackers.set(initial, t);
+    }
+    lastTracker = { initial, tracker: t };
   }
-  return t.advance(s, full);
+  return lastTracker.tracker.advance(s, full);
 }
+/** The tracker asked last (every property asks after every op of the sequence being checked). */
+let lastTracker: { initial: SnapshotState; tracker: Tracker } | undefined;
