@@ -69,6 +69,7 @@ export const snapshotEconomy: Property<SnapshotOp, SnapshotObs, SnapshotState>[]
       return {
         after(op, obs, s, full) {
           const d = deltaOf(initial, s, full);
+          if (d?.still) return undefined;
           if (d) {
             // What left the reach, changed, or left LMDB's free lists; the extents of what changed or left the reach.
             const { all } = d;

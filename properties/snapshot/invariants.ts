@@ -164,6 +164,7 @@ function readersPinned(s: SnapshotState): Check {
 
 /** The same invariants as the whole checks above, over only what the delta says changed (track.ts). */
 function changed(d: Delta, s: SnapshotState): Check {
+  if (d.still) return undefined;
   const img = s.nodes;
   const lmdb = s.flavour === "lmdb";
   const { current, all } = d;
@@ -262,8 +263,7 @@ function changed(d: Delta, s: SnapshotState): Check {
       }
   }
   // btree-shape: each tree's root, and the shapes of the subtrees a change reached (kept for the rest)
-  for (const k in s.trees) {
-    const t = s.trees[k]!;
+  for (const [k, t] of d.trees) {
     if (t.root === null) continue;
     const r = img[t.root];
     if (r?.kids && r.kids.length < 2)

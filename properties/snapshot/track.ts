@@ -2,7 +2,7 @@
 // nodes each kind of root reaches, kept by reference counts of the pointers from reached nodes, the parents and
 // leaf entries of every node and extent, and each subtree's shape. The invariants and economy bounds check only
 // what these say changed, and the whole state on a sequence's last op or when a state carries no `touched`.
-import type { NodeImage, SnapshotState } from "../../models/snapshot/types.ts";
+import type { NodeImage, SnapshotState, TreeImage } from "../../models/snapshot/types.ts";
 import { committedRoots, nodeFault } from "./walk.ts";
 
 type Ids = (number | null)[];
@@ -158,6 +158,13 @@ export interface Delta {
   holders: Count;
   /** A subtree's shape (kept until a node in it changes). */
   shape(id: number): Shape;
+  /**
+   * Nothing the checks read changed: no node or extent touched, and the trees, metas, free lists and readers handed
+   * back as they were (an op that failed, or a read). A state the last one's checks passed passes them again.
+   */
+  still: boolean;
+  /** The trees, in the state's order. */
+  trees: [string, TreeImage][];
 }
 
 const readerRootsOf = (s: SnapshotState, slot: string): Ids => Object.values(s.readerRoots?.[slot] ?? {});
@@ -227,6 +234,8 @@ class Tracker {
       parents,
       holders,
       shape: (id) => this.shapeOf(s, id),
+      still: false,
+      trees: Object.entries(s.trees),
     };
   }
 
@@ -297,6 +306,18 @@ class Tracker {
     d.extents = extents;
     d.revalued = revalued;
     d.shape = (id) => this.shapeOf(s, id);
+    d.still =
+      nodes.length === 0 &&
+      extents.length === 0 &&
+      s.trees === prev.trees &&
+      s.metas === prev.metas &&
+      s.free === prev.free &&
+      s.pending === prev.pending &&
+      s.pendingExtents === prev.pendingExtents &&
+      s.freelist === prev.freelist &&
+      s.readers === prev.readers &&
+      s.readerRoots === prev.readerRoots;
+    if (s.trees !== prev.trees) d.trees = Object.entries(s.trees);
     return d;
   }
 
