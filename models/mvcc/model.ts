@@ -40,6 +40,15 @@ interface TxState {
   tuplock?: number;
 }
 
+/** What a waiting statement waits as (a write by predicate waits as an UPDATE or DELETE does). */
+const WAITS_AS: Partial<Record<string, "insert" | "update" | "delete">> = {
+  insert: "insert",
+  update: "update",
+  updateWhere: "update",
+  delete: "delete",
+  deleteWhere: "delete",
+};
+
 export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<TxState> {
   readonly layer = "mvcc" as const;
   readonly features: ReadonlySet<string> = new Set(["inspect"]);
@@ -472,30 +481,26 @@ export class MvccModel implements Engine<MvccOp, MvccObs, MvccState>, Storage<Tx
   }
 
   inspect(): MvccState {
+    const txs: MvccState["txs"] = [];
+    for (const c of this.sessions.clients.values()) {
+      // the schema's order of fields, for whoever reads the JSON
+      const tx = (
+        c.state.xid !== undefined
+          ? { tx: c.tx, xid: c.state.xid, level: c.level, failed: c.failed }
+          : { tx: c.tx, level: c.level, failed: c.failed }
+      ) as MvccState["txs"][number];
+      // the snapshot it holds: its own (REPEATABLE READ), or the one its waiting statement keeps
+      const snapshot = c.state.snapshot ?? (c.pending?.context as Snapshot | undefined) ?? c.state.held;
+      if (snapshot) tx.snapshot = snapshot;
+      const waiting = c.pending && WAITS_AS[c.pending.op.op];
+      if (waiting) tx.waiting = waiting;
+      txs.push(tx);
+    }
     return {
       // the live heap and commit log, not copies: every reader of the state reads it before the next op
       versions: this.versions,
       clog: this.fates,
-      txs: [...this.sessions.clients.values()].map((c) => {
-        // the snapshot it holds: its own (REPEATABLE READ), or the one its waiting statement keeps
-        const snapshot = c.state.snapshot ?? (c.pending?.context as Snapshot | undefined) ?? c.state.held;
-        // a write by predicate waits as an UPDATE or DELETE does
-        const waiting = {
-          insert: "insert",
-          update: "update",
-          updateWhere: "update",
-          delete: "delete",
-          deleteWhere: "delete",
-        }[c.pending?.op.op as string] as "insert" | "update" | "delete" | undefined;
-        return {
-          tx: c.tx,
-          ...(c.state.xid !== undefined ? { xid: c.state.xid } : {}),
-          level: c.level,
-          failed: c.failed,
-          ...(snapshot ? { snapshot } : {}),
-          ...(waiting ? { waiting } : {}),
-        };
-      }),
+      txs,
       nextXid: this.nextXid,
       removed: this.removed,
       ssi: this.ssi.inspect(),
