@@ -1132,18 +1132,8 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
     let nodes: Record<string, NodeImage>;
     let extents: Record<string, ExtentImage>;
     if (was) {
-      nodes = this.marks!.nodes.size ? { ...was.nodes } : was.nodes;
-      for (const id of this.marks!.nodes) {
-        const n = this.nodes.get(id);
-        if (n) nodes[id] = this.nodeImage(n);
-        else delete nodes[id];
-      }
-      extents = this.marks!.extents.size ? { ...was.extents } : was.extents;
-      for (const id of this.marks!.extents) {
-        const e = this.extents.get(id);
-        if (e) extents[id] = this.extentImage(e);
-        else delete extents[id];
-      }
+      nodes = patched(was.nodes, this.marks!.nodes, this.nodes, (n) => this.nodeImage(n));
+      extents = patched(was.extents, this.marks!.extents, this.extents, (e) => this.extentImage(e));
     } else {
       nodes = {};
       for (const [id, n] of this.nodes) nodes[id] = this.nodeImage(n);
@@ -1273,6 +1263,26 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
     if (e.lost) img.lost = true;
     return img;
   }
+}
+
+/**
+ * The images by id: `was` with the marked ids' images made again. Where a marked id is gone, the record is made anew
+ * from the live ones instead of deleting from a copy (a delete turns a record into a dictionary, slow to copy at every
+ * inspect after it).
+ */
+function patched<T, I>(
+  was: Record<string, I>,
+  marks: ReadonlySet<number>,
+  live: ReadonlyMap<number, T>,
+  image: (x: T) => I,
+): Record<string, I> {
+  if (marks.size === 0) return was;
+  let gone = false;
+  for (const id of marks) if (!live.has(id)) gone = true;
+  const out: Record<string, I> = gone ? {} : { ...was };
+  if (gone) for (const [id, x] of live) out[id] = marks.has(id) ? image(x) : was[id]!;
+  else for (const id of marks) out[id] = image(live.get(id)!);
+  return out;
 }
 
 /** `was` if it holds what `now` holds, else a copy of `now`. */
