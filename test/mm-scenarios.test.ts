@@ -390,6 +390,30 @@ describe("pins, files, KSM, THP collapse, and what Linux may choose", () => {
     expect(at(2, 1)).toMatchObject({ ksm: false, anonExclusive: true }); // a KSM page is always copied on write
   });
 
+  test("break_cow's copy is read-only and dirty: a reference on it, shared after a fork, defeats the next merge", () => {
+    // what Linux 6.18 does (traces/mm/linux/ksm-break-cow-copy-is-dirty.trace.json)
+    const { model, obs, expected } = run([
+      ...base,
+      { op: "madvise", pid: 1, page: 0, pages: 4, advice: "mergeable" },
+      { op: "pin", pid: 1, page: 3, kind: "longterm", write: true }, // in the unstable tree, defeating every merge
+      { op: "fork", pid: 1 }, // fork copies the pinned page for pid 2
+      { op: "ksmScan" }, // pid 2's copy merges, then break_cow gives pid 2 another
+    ]);
+    expect(obs).toEqual(expected);
+    const pte = (pid: number) => model.procs.get(pid)!.ptes.get(3)!;
+    expect(pte(2)).toMatchObject({ writable: false, dirty: true });
+    expect(model.frames.get(pte(2).pfn)).toMatchObject({ ksm: false, anonExclusive: true });
+    for (const op of [
+      { op: "fork", pid: 2 },
+      { op: "pin", pid: 2, page: 3, kind: "get", write: false },
+      { op: "ksmScan" },
+    ] as MmOp[])
+      model.apply(op);
+    // the dirty PTE makes write_protect_page count references, and the vmsplice one fails it: no merge, no break_cow
+    expect(pte(2).pfn).toBe(pte(3).pfn);
+    expect(model.frames.get(pte(2).pfn)).toMatchObject({ ksm: false, mapcount: 2 });
+  });
+
   test("a KSM page takes at most max_page_sharing sharers: the next identical pages start another", () => {
     const geometry = { ...g4, pages: 512 };
     const model = new MmModel(geometry);
