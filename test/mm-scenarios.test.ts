@@ -471,6 +471,26 @@ describe("pins, files, KSM, THP collapse, and what Linux may choose", () => {
     expect([...whole.frames.values()].some((f) => f.ksm)).toBe(false);
   });
 
+  test("a collapse swaps its range in before it finds a KSM page mapped twice there, and keeps what it swapped in", () => {
+    // what Linux 6.18 does (traces/mm/linux/collapse-swaps-in-before-ksm-page-twice.trace.json)
+    const { model, obs, expected } = run([
+      ...base,
+      { op: "madvise", pid: 1, page: 0, pages: 4, advice: "hugepage" },
+      { op: "madvise", pid: 1, page: 0, pages: 4, advice: "mergeable" },
+      { op: "pin", pid: 1, page: 0, kind: "longterm", write: true }, // a THP, pinned: fork copies it page by page
+      { op: "fork", pid: 1 },
+      { op: "exit", pid: 1 },
+      { op: "madvise", pid: 2, page: 0, pages: 1, advice: "pageout" },
+      { op: "ksmScan" }, // pages 1-3, all zeros, become one KSM page mapped three times
+      { op: "collapse", pid: 2, page: 0 },
+    ]);
+    expect(obs).toEqual(expected);
+    const proc = model.procs.get(2)!;
+    expect(proc.pmds.size).toBe(0); // __collapse_huge_page_isolate fails at the KSM page's second PTE
+    expect(proc.swaps.has(0)).toBe(false); // ... after __collapse_huge_page_swapin read page 0 back
+    expect(proc.ptes.has(0)).toBe(true);
+  });
+
   test("collapse copies PTE-mapped pages into one exclusive THP; a pinned page blocks it", () => {
     const ops: MmOp[] = [
       ...base,

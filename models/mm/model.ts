@@ -2101,7 +2101,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     const vma = findVma(proc.vmas, base);
     if (!vma || vma.hugetlb || vma.shared || vma.cache || vma.nohugepage || vma.end < base + this.huge) return;
     if (!vma.anonVma || !proc.tables.has(base)) return; // hugepage_vma_revalidate needs an anon_vma; find_pmd_or_thp_or_none: SCAN_PMD_NULL
-    const suitable = (): boolean => {
+    const suitable = (isolate: boolean): boolean => {
       const small = new Set<Folio>();
       for (let i = 0; i < this.huge; i++) {
         const pte = proc.ptes.get(base + i);
@@ -2109,19 +2109,18 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
         const folio = this.folioOf(pte.pfn);
         if (!folio.anon || !this.collapseRefcountSuitable(folio)) return false; // SCAN_PAGE_ANON, SCAN_PAGE_COUNT (a KSM page is anon)
         // __collapse_huge_page_isolate locks and isolates each small folio: a second PTE of the same one (a KSM page
-        // merged twice in the range) finds it locked and off the LRU, and the collapse fails
-        if (folio.nr === 1 && small.has(folio)) return false;
+        // merged twice in the range) finds it locked and off the LRU, and the collapse fails; the scan before it
+        // locks nothing, so that collapse has swapped its pages in first
+        if (isolate && folio.nr === 1 && small.has(folio)) return false;
         small.add(folio);
       }
       return true;
     };
-    if (!suitable()) return; // hpage_collapse_scan_pmd (swap PTEs: no limit for MADV_COLLAPSE)
-    const swapped = this.swapsIn(proc, base, base + this.huge);
-    if (swapped.length) {
-      // __collapse_huge_page_swapin: a read fault on each swap PTE, then __collapse_huge_page_isolate checks again
-      for (const vpage of swapped) if (proc.swaps.has(vpage)) this.doSwapPage(proc, vma, vpage, false);
-      if (!suitable()) return;
-    }
+    if (!suitable(false)) return; // hpage_collapse_scan_pmd (swap PTEs: no limit for MADV_COLLAPSE)
+    // __collapse_huge_page_swapin: a read fault on each swap PTE, then __collapse_huge_page_isolate
+    for (const vpage of this.swapsIn(proc, base, base + this.huge))
+      if (proc.swaps.has(vpage)) this.doSwapPage(proc, vma, vpage, false);
+    if (!suitable(true)) return;
     const key = keyOf(proc.pid, base);
     const folio = this.newHugeFolio(key);
     const cpp = this.geometry.cellsPerPage;
