@@ -10,7 +10,7 @@ import { checkSequence, emptyStats, OTHER_CHOICE } from "../fuzz/runner.ts";
 import { mmLayer } from "../layers/mm/index.ts";
 import { MmModel } from "../models/mm/model.ts";
 import { mmMutants } from "../models/mm/mutants/index.ts";
-import { defaultMmGeometry, keyOf, type MmGeometry, type MmObs, type MmOp } from "../models/mm/types.ts";
+import { defaultMmGeometry, keyOf, type MmGeometry, type MmObs, type MmOp, pidOf } from "../models/mm/types.ts";
 import { MmOracle } from "../oracles/mm.ts";
 import { comparePagemap, decodePagemap, encodePagemap, PAGE, type PagemapView } from "../views/mm/pagemap.ts";
 
@@ -402,4 +402,27 @@ test("disk-file-folio excuses a page only the model maps where a PMD could have 
   const v = decodePagemap(JSON.parse(JSON.stringify(encodePagemap(m))));
   const gone = { ...v, pages: new Map([...v.pages].filter(([k]) => k !== keyOf(1, 5))) };
   expect(comparePagemap(gone, m).divergence?.property).toBe("pagemap-present"); // no PMD fits a one-page VMA
+});
+
+test("disk-file-folio still excuses it after a VMA split: VMAs of the same file cover the huge range, no gap", () => {
+  // what Linux 6.18 does (traces/mm/linux/disk-file-pmd-zapped-by-vma-split.trace.json): MADV_MERGEABLE on part of a
+  // PMD-mapped disk file splits the VMA and with it the PMD, which __split_huge_pmd zaps
+  const fg: MmGeometry = { ...g, diskFiles: 1 };
+  const split = (second: MmOp): MmOp[] => [
+    { op: "spawn" },
+    { op: "mmap", pid: 1, page: 0, pages: 4, prot: "r", shared: false, file: 0, disk: true },
+    second,
+    { op: "read", pid: 1, page: 0 },
+  ];
+  const allowedAfter = (ops: MmOp[]) => {
+    const m = modelAfter(ops, fg);
+    const v = decodePagemap(JSON.parse(JSON.stringify(encodePagemap(m))));
+    const gone = { ...v, pages: new Map([...v.pages].filter(([k]) => pidOf(k) !== 1)) };
+    return comparePagemap(gone, m);
+  };
+  expect(allowedAfter(split({ op: "madvise", pid: 1, page: 1, pages: 1, advice: "mergeable" }))).toEqual({
+    allowed: ["disk-file-folio"],
+  });
+  // a hole in the range: no PMD could have mapped it
+  expect(allowedAfter(split({ op: "munmap", pid: 1, page: 2, pages: 1 })).divergence?.property).toBe("pagemap-present");
 });

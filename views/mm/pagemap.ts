@@ -155,7 +155,7 @@ export const ALLOWANCES = {
   "swap-in-size":
     "a swap-in read a large folio back where the model read one page, or one page where the model read a large folio: alloc_swap_folio needs the entries' slots consecutive and aligned as the pages are, and the slots the swap allocator gives pages swapped out one by one depend on its per-CPU clusters and on the device's other users, which the model does not know (it numbers slots in order), so the states part (desynchronizes)",
   "disk-file-folio":
-    "a disk file's page cache holds large folios (ext4 reads ahead into them, and do_set_pmd may map a PMD-sized one whole), where the model caches base pages: Linux flags a disk file's pages THP (their exclusive bit then follows the folio's mappings, the head page's under a PMD), maps pages of such a folio that the model does not, and unmaps a PMD-mapped one whole where the model keeps the page it faulted (a write fault, a split or a partial unmap zaps a file PMD; excused only where the VMA covers the huge range and Linux maps no file page of it)",
+    "a disk file's page cache holds large folios (ext4 reads ahead into them, and do_set_pmd may map a PMD-sized one whole), where the model caches base pages: Linux flags a disk file's pages THP (their exclusive bit then follows the folio's mappings, the head page's under a PMD), maps pages of such a folio that the model does not, and unmaps a PMD-mapped one whole where the model keeps the page it faulted (a write fault, a split or a partial unmap zaps a file PMD; excused only where VMAs of the file cover the huge range without a gap, as a VMA split by madvise or mprotect leaves them, and Linux maps no file page of it)",
   "ksm-foreign":
     "a KSM page the sequence's processes map is mapped by another process too (/proc/kpagecount counts more mappings than the view shows): ksmd merges identical pages across the machine, so a page of the sequence merged with one of another run's processes (or of an earlier sequence's, still exiting), which the model does not know of, so the states part (desynchronizes)",
   "ksm-timing":
@@ -169,6 +169,18 @@ function linuxFolioPages(linux: PagemapView, key: number, pfn: number): number {
   for (let d = 1; linux.pages.get(key - d)?.pfn === pfn - d; d++) n++;
   for (let d = 1; linux.pages.get(key + d)?.pfn === pfn + d; d++) n++;
   return n;
+}
+
+/** Whether [from, to) lies wholly in VMAs (sorted, disjoint) mapping disk file `file`, without a gap. */
+function coveredByFile(vmas: readonly MmVmaView[], file: number | null, from: number, to: number): boolean {
+  let at = from;
+  for (const v of vmas) {
+    if (v.end <= at) continue;
+    if (v.start > at || !v.disk || v.file !== file) return false;
+    at = v.end;
+    if (at >= to) return true;
+  }
+  return false;
 }
 
 /** Compare Linux's pagemap view with the model's state. */
@@ -275,9 +287,11 @@ export function comparePagemap(linux: PagemapView, model: MmState): ViewVerdict 
   for (const [key, page] of mine) {
     if (linux.pages.has(key)) continue;
     // a write fault, split or partial unmap of a PMD-mapped disk-file folio unmaps the whole PMD (__split_huge_pmd
-    // zaps a file PMD: the page cache still has the pages), where the model maps the page it faulted: only where
-    // the VMA covered the huge range (do_set_pmd needs it) and Linux maps no file page of it any more
-    const vma = findVma(model.procs.get(pidOf(key))!.vmas, vpageOf(key));
+    // zaps a file PMD: the page cache still has the pages; a VMA split by madvise or mprotect splits it too), where
+    // the model maps the page it faulted: only where VMAs of that file cover the huge range (do_set_pmd needed one
+    // that did, which a split leaves in pieces) and Linux maps no file page of it any more
+    const vmas = model.procs.get(pidOf(key))!.vmas;
+    const vma = findVma(vmas, vpageOf(key));
     const base = key - (vpageOf(key) % hugeSize(g));
     const zapped = (): boolean => {
       for (let k = base; k < base + hugeSize(g); k++)
@@ -287,8 +301,7 @@ export function comparePagemap(linux: PagemapView, model: MmState): ViewVerdict 
     if (
       !(page.flags & PAGE.anon) &&
       vma?.disk &&
-      vma.start <= vpageOf(base) &&
-      vpageOf(base) + hugeSize(g) <= vma.end &&
+      coveredByFile(vmas, vma.file, vpageOf(base), vpageOf(base) + hugeSize(g)) &&
       zapped()
     ) {
       allowed.add("disk-file-folio");
