@@ -1,6 +1,7 @@
 // cowcheck as a user installs it: `npm pack` packs the build (JavaScript and type definitions in dist/, made by
-// `npm run build`, which npm pack runs itself as prepare), the tarball is installed into a fresh project, and used there from the command line, from plain Node and from a
-// TypeScript file checked against the shipped types. The drivers of real systems are not installed with it.
+// `npm run build`), the tarball is installed into a fresh project, and used there from the command line, from plain
+// Node and from a TypeScript file checked against the shipped types. The drivers of real systems are not installed
+// with it.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

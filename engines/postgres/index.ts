@@ -383,15 +383,20 @@ export class PostgresEngine implements Engine<MvccOp, MvccObs> {
         if (!cancelled || e.code !== "57014") throw e; // 57014: query_canceled, by the engine
       },
     );
-    while (!done) {
-      await Promise.race([run, new Promise((r) => setTimeout(r, ANSWER_MS))]);
-      if (done) break;
-      const r = await this.monitor.query("SELECT wait_event FROM pg_stat_activity WHERE pid = $1", [pid]);
-      if (r.rows[0]?.wait_event === "VacuumTruncate") {
-        cancelled = true;
-        await this.monitor.query("SELECT pg_cancel_backend($1)", [pid]);
-        break;
+    try {
+      while (!done) {
+        await Promise.race([run, new Promise((r) => setTimeout(r, ANSWER_MS))]);
+        if (done) break;
+        const r = await this.monitor.query("SELECT wait_event FROM pg_stat_activity WHERE pid = $1", [pid]);
+        if (r.rows[0]?.wait_event === "VacuumTruncate") {
+          cancelled = true;
+          await this.monitor.query("SELECT pg_cancel_backend($1)", [pid]);
+          break;
+        }
       }
+    } catch (e) {
+      run.catch(() => undefined); // the monitor failed: the VACUUM's own end (close terminates it) is nobody's error
+      throw e;
     }
     await run;
   }

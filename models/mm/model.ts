@@ -2227,9 +2227,9 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
 
   /**
    * mm/ksm.c break_ksm's unshare fault (FAULT_FLAG_UNSHARE) on a KSM page: wp_page_copy, a private read-only copy,
-   * whose PTE 6.18 leaves dirty. Measured (one MADV_UNMERGEABLE of a merged page, cow_ksm +1): the
-   * copy's folio is clean in /proc/kpageflags while smaps counts the mapping dirty, and a write to it faults once and
-   * keeps the page; so a later write_protect_page of it runs its reference test.
+   * whose PTE 6.18 leaves dirty. Measured (one MADV_UNMERGEABLE of a merged page, cow_ksm +1): the copy's folio is
+   * clean in /proc/kpageflags while smaps counts the mapping dirty, and a write to it faults once and keeps the page;
+   * so a later write_protect_page of it runs its reference test.
    */
   private breakCow(proc: Proc, vpage: number): void {
     this.wpPageCopy(proc, findVma(proc.vmas, vpage)!, vpage, proc.ptes.get(vpage)!.pfn, true);

@@ -1221,15 +1221,10 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
 
   /** LMDB's freelist records, the last state's where every record holds what it held. */
   private freelistImage(was: Record<string, number[]> | undefined): Record<string, number[]> {
-    let same = was !== undefined;
-    let count = 0;
-    for (const [t, p] of this.freelist) {
-      count++;
-      if (same && sameOrCopy(was![t], p) !== was![t]) same = false;
-    }
-    if (same) {
-      for (const _ in was) count--;
-      if (count === 0) return was!;
+    if (was !== undefined && Object.keys(was).length === this.freelist.size) {
+      let same = true;
+      for (const [t, p] of this.freelist) if (!sameNums(was[t], p)) same = false;
+      if (same) return was;
     }
     const out: Record<string, number[]> = {};
     for (const [t, p] of this.freelist) out[t] = sameOrCopy(was?.[t], p);
@@ -1285,10 +1280,13 @@ function patched<T, I>(
   return out;
 }
 
+/** Whether `was` holds what `now` holds. */
+const sameNums = (was: readonly number[] | undefined, now: readonly number[]): boolean =>
+  was !== undefined && was.length === now.length && was.every((x, i) => x === now[i]);
+
 /** `was` if it holds what `now` holds, else a copy of `now`. */
-function sameOrCopy(was: number[] | undefined, now: readonly number[]): number[] {
-  return was !== undefined && was.length === now.length && was.every((x, i) => x === now[i]) ? was : [...now];
-}
+const sameOrCopy = (was: number[] | undefined, now: readonly number[]): number[] =>
+  sameNums(was, now) ? was! : [...now];
 
 /** The same blocks: the same extents at the same places. */
 export function sameBlocks(a: Ref[], b: Ref[]): boolean {
