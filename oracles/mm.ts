@@ -588,6 +588,21 @@ export class MmOracle implements Engine<MmOp, Allowed> {
         this.own(as, e, op.page).write(op.cell, op.value);
         return OK;
       }
+      case "forceRead":
+      case "forceWrite": {
+        // /proc/self/mem: FOLL_FORCE writes a read-only mapping only where it is private (a copy-on-write mapping);
+        // the write goes where a write would have (a private page becomes the process's own)
+        if (op.page >= pages || (op.op === "forceWrite" && op.cell >= cellsPerPage)) return err("EINVAL");
+        const e = MmOracle.reach(as, op.page);
+        if (!e) return err("EIO");
+        if (op.op === "forceRead") {
+          this.hugetlbFault(as, e, op.page);
+          return { data: Array.from(this.view(as, e, op.page)) };
+        }
+        if (e.prot !== "rw" && e.shared) return err("EIO");
+        this.own(as, e, op.page).write(op.cell, op.value);
+        return OK;
+      }
       case "fill": {
         if (op.page + op.pages > pages) return err("EINVAL");
         for (let page = op.page; page < op.page + op.pages; page++) {

@@ -513,6 +513,96 @@ describe("pins, files, KSM, THP collapse, and what Linux may choose", () => {
   });
 });
 
+describe("forced accesses through /proc/self/mem (FOLL_FORCE)", () => {
+  const ro: MmOp[] = [
+    { op: "spawn" },
+    { op: "fileWrite", file: 0, page: 0, cell: 0, value: 5 },
+    { op: "mmap", pid: 1, page: 0, pages: 2, prot: "r", shared: false }, // anonymous
+    { op: "mmap", pid: 1, page: 4, pages: 2, prot: "r", shared: false, file: 0 },
+    { op: "mmap", pid: 1, page: 8, pages: 2, prot: "r", shared: true, file: 1 },
+  ];
+
+  test("a forced write to untouched read-only anonymous memory faults in an exclusive page left read-only and clean (do_anonymous_page without VM_WRITE)", () => {
+    const { model, obs } = both([
+      ...ro,
+      { op: "forceWrite", pid: 1, page: 0, cell: 0, value: X },
+      { op: "read", pid: 1, page: 0 },
+    ]);
+    expect(obs.slice(-2)).toEqual([{ ok: true }, { data: [X] }]);
+    const pte = model.procs.get(1)!.ptes.get(0)!;
+    expect(pte).toMatchObject({ writable: false, dirty: false });
+    expect(model.frames.get(pte.pfn)).toMatchObject({ anon: true, anonExclusive: true, refcount: 1, mapcount: 1 });
+    expect(model.copiedPages).toBe(0);
+  });
+
+  test("on the zero page and on a MAP_PRIVATE file page it breaks copy-on-write into a read-only dirty copy; the file keeps its data", () => {
+    const { model, obs } = both([
+      ...ro,
+      { op: "read", pid: 1, page: 1 }, // the zero page
+      { op: "read", pid: 1, page: 4 }, // the page cache's page
+      { op: "forceWrite", pid: 1, page: 1, cell: 0, value: X },
+      { op: "forceWrite", pid: 1, page: 4, cell: 0, value: Y },
+      { op: "read", pid: 1, page: 1 },
+      { op: "read", pid: 1, page: 4 },
+      { op: "fileRead", file: 0, page: 0 },
+    ]);
+    expect(obs.slice(-3)).toEqual([{ data: [X] }, { data: [Y] }, { data: [5] }]);
+    for (const page of [1, 4]) {
+      const pte = model.procs.get(1)!.ptes.get(page)!;
+      expect(pte).toMatchObject({ writable: false, dirty: true });
+      expect(model.frames.get(pte.pfn)).toMatchObject({ anon: true, anonExclusive: true, cache: null });
+    }
+    expect(model.copiedPages).toBe(1); // the file page's; the zero page's copy is a zeroed page
+  });
+
+  test("a read-only shared mapping refuses it (EIO, as check_vma_flags does), a writable one takes it, and an unmapped page is EIO for both", () => {
+    const { obs } = both([
+      ...ro,
+      { op: "forceWrite", pid: 1, page: 8, cell: 0, value: X },
+      { op: "forceRead", pid: 1, page: 8 },
+      { op: "mprotect", pid: 1, page: 8, pages: 1, prot: "rw" },
+      { op: "forceWrite", pid: 1, page: 8, cell: 0, value: Y },
+      { op: "fileRead", file: 1, page: 0 },
+      { op: "forceWrite", pid: 1, page: 12, cell: 0, value: X },
+      { op: "forceRead", pid: 1, page: 12 },
+    ]);
+    expect(obs.slice(-7)).toEqual([
+      { error: "EIO" },
+      { data: [0] },
+      { ok: true },
+      { ok: true },
+      { data: [Y] },
+      { error: "EIO" },
+      { error: "EIO" },
+    ]);
+  });
+
+  test("after fork, a forced write copies the shared page like a write; the other process keeps its data", () => {
+    const { model, obs } = both([
+      { op: "spawn" },
+      { op: "mmap", pid: 1, page: 0, pages: 1, prot: "rw", shared: false },
+      { op: "write", pid: 1, page: 0, cell: 0, value: A },
+      { op: "mprotect", pid: 1, page: 0, pages: 1, prot: "r" },
+      { op: "fork", pid: 1 },
+      { op: "forceWrite", pid: 2, page: 0, cell: 0, value: X },
+      { op: "read", pid: 1, page: 0 },
+      { op: "read", pid: 2, page: 0 },
+    ]);
+    expect(obs.slice(-2)).toEqual([{ data: [A] }, { data: [X] }]);
+    expect(pfn(model, 1, 0)).not.toBe(pfn(model, 2, 0));
+    expect(model.procs.get(2)!.ptes.get(0)).toMatchObject({ writable: false, dirty: true });
+    expect(model.copiedPages).toBe(1);
+  });
+
+  test("every property holds along forced accesses", async () => {
+    for (const trace of ["force-write-private-readonly", "force-write-private-hugetlb"]) {
+      const { trace: t } = loadTrace(`traces/mm/linux/${trace}.trace.json`);
+      const geometry = t.geometry as MmGeometry;
+      expect(await checkSequence(mmLayer, geometry, new MmModel(geometry), t.ops as MmOp[])).toBeUndefined();
+    }
+  });
+});
+
 /** Linux may copy where reuse was allowed (a transient LRU or swap-cache reference): a model that always does must pass too. */
 class AlwaysCopiesShared extends MmModel {
   protected override wpCanReuseAnonFolio(): boolean {

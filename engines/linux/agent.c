@@ -71,7 +71,7 @@ static void die(const char *fmt, ...) {
 
 // ---- requests between controller and workers
 
-enum kind { K_MMAP, K_MUNMAP, K_MPROTECT, K_MADVISE, K_READ, K_WRITE, K_FILL, K_MREMAP, K_COLLAPSE, K_EXEC, K_FORK, K_EXIT, K_GET, K_UNPIN, K_PINREAD, K_LONGTERM, K_PINWRITE };
+enum kind { K_MMAP, K_MUNMAP, K_MPROTECT, K_MADVISE, K_READ, K_WRITE, K_FILL, K_MREMAP, K_COLLAPSE, K_EXEC, K_FORK, K_EXIT, K_GET, K_UNPIN, K_PINREAD, K_LONGTERM, K_PINWRITE, K_FREAD, K_FWRITE };
 enum advice { A_DONTNEED, A_DONTFORK, A_DOFORK, A_WIPEONFORK, A_KEEPONFORK, A_HUGEPAGE, A_NOHUGEPAGE, A_MERGEABLE, A_UNMERGEABLE, A_PAGEOUT };
 static const char *advice_names[] = {"dontneed", "dontfork", "dofork", "wipeonfork", "keeponfork", "hugepage", "nohugepage", "mergeable", "unmergeable", "pageout"};
 static const int advice_values[] = {MADV_DONTNEED, MADV_DONTFORK, MADV_DOFORK, MADV_WIPEONFORK, MADV_KEEPONFORK, MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_MERGEABLE, MADV_UNMERGEABLE, MADV_PAGEOUT};
@@ -384,6 +384,27 @@ __attribute__((noreturn)) static void worker(int channel) {
           r.len = (int)(q.pages * cells);
         }
         guarded = 0;
+        break;
+      }
+      case K_FREAD:
+      case K_FWRITE: { // /proc/self/mem (mem_rw): get_user_pages with FOLL_FORCE; opened now, as this mm is the worker's own
+        static unsigned char *buf;
+        if (!buf && !(buf = malloc((size_t)page_size))) _exit(1);
+        int fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+        if (fd < 0) _exit(1);
+        long stride = page_size / cells;
+        off_t at = (off_t)(uintptr_t)addr(q.page);
+        if (q.kind == K_FWRITE) {
+          buf[0] = (unsigned char)q.value;
+          rc = pwrite(fd, buf, 1, at + q.cell * stride) == 1 ? 0 : -1;
+        } else if (pread(fd, buf, (size_t)page_size, at) == page_size) {
+          for (long i = 0; i < cells; i++) data[i] = buf[i * stride];
+          r.status = S_DATA;
+          r.len = (int)cells;
+        } else rc = -1;
+        int e = errno;
+        close(fd);
+        errno = e;
         break;
       }
       case K_MREMAP: { // MREMAP_MAYMOVE | MREMAP_FIXED with `to` (to ≥ 0); resized in place without
@@ -702,7 +723,7 @@ static void fail(const char *fmt, ...) {
   flush_replies();
 }
 static void reply_errno(int e) {
-  const char *name = e == ESRCH ? "ESRCH" : e == EINVAL ? "EINVAL" : e == ENOMEM ? "ENOMEM" : e == EFAULT ? "EFAULT" : e == EPERM ? "EPERM" : e == EBADF ? "EBADF" : NULL;
+  const char *name = e == ESRCH ? "ESRCH" : e == EINVAL ? "EINVAL" : e == ENOMEM ? "ENOMEM" : e == EFAULT ? "EFAULT" : e == EPERM ? "EPERM" : e == EBADF ? "EBADF" : e == EIO ? "EIO" : NULL;
   if (name) reply("{\"error\":\"%s\"}", name);
   else fail("a syscall failed with %s, which is no mm observation", strerrorname_np(e) ? strerrorname_np(e) : "an unknown errno");
 }
@@ -1337,6 +1358,23 @@ enum { V_EXCLUSIVE = 1, V_FILE = 2, V_ANON = 4, V_KSM = 8, V_THP = 16, V_ZERO = 
 static int kpageflags = -1;
 
 /** PFNs are shown to CAP_SYS_ADMIN only, and kpageflags to root: both, or no view. */
+static int force_ok;
+
+/**
+ * Whether a write through /proc/self/mem reaches a read-only private mapping (FOLL_FORCE), as it does unless
+ * proc_mem.force_override= (or CONFIG_PROC_MEM_NO_FORCE) refuses it.
+ */
+static int force_offered(void) {
+  unsigned char *p = mmap(NULL, (size_t)page_size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return 0;
+  int fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+  unsigned char one = 1;
+  int ok = fd >= 0 && pwrite(fd, &one, 1, (off_t)(uintptr_t)p) == 1 && p[0] == 1;
+  if (fd >= 0) close(fd);
+  munmap(p, (size_t)page_size);
+  return ok;
+}
+
 static int pagemap_offered(void) {
   if (kpageflags < 0) kpageflags = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
   if (kpageflags < 0) return 0;
@@ -1771,6 +1809,17 @@ static void do_op(const char *op) {
     span_of[h] = q.pages;
     return reply("{\"handle\":%d}", h);
   }
+  else if (str_is(op, "op", "forceRead") || str_is(op, "op", "forceWrite")) {
+    if (!force_ok) return fail("forced accesses need feature force (writes through /proc/self/mem are refused here)");
+    q.kind = str_is(op, "op", "forceRead") ? K_FREAD : K_FWRITE;
+    q.pages = 1;
+    if (q.page < 0 || q.page >= window) return reply("{\"error\":\"EINVAL\"}");
+    if (q.kind == K_FWRITE) {
+      q.cell = (int)num(op, "cell", -1);
+      q.value = (int)num(op, "value", 0);
+      if (q.cell < 0 || q.cell >= cells) return reply("{\"error\":\"EINVAL\"}");
+    }
+  }
   else if (str_is(op, "op", "mremap")) {
     // the layer's rules first: no zero length, the window (for a move, the destination's too)
     q.kind = K_MREMAP;
@@ -1936,6 +1985,7 @@ int main(int argc, char **argv) {
   if (thp) thp_recover(order);
   mthp_ok = thp && thp_offered(order);
   longterm_ok = longterm_offered();
+  force_ok = force_offered();
   swap_ok = swap_offered();
   if (swap_ok) shared_release(&swap_device); // a killed agent's device, if nobody uses it
   // One CPU for every worker: a page faulted in waits in that CPU's LRU batch, which only MADV_PAGEOUT's
@@ -1945,9 +1995,10 @@ int main(int argc, char **argv) {
   int cpu = sched_getcpu();
   CPU_SET(cpu < 0 ? 0 : cpu, &one);
   sched_setaffinity(0, sizeof one, &one);
-  printf("{\"hello\":{\"protocol\":1,\"layer\":\"mm\",\"name\":\"linux\",\"features\":[\"reset\",\"file\",\"gup\",\"range\",\"mremap\"%s%s%s%s%s%s%s%s]}}\n",
+  printf("{\"hello\":{\"protocol\":1,\"layer\":\"mm\",\"name\":\"linux\",\"features\":[\"reset\",\"file\",\"gup\",\"range\",\"mremap\"%s%s%s%s%s%s%s%s%s]}}\n",
          thp ? ",\"thp\"" : "", mthp_ok ? ",\"mthp\"" : "", ksm_offered() ? ",\"ksm\"" : "", pagemap_offered() ? ",\"pagemap\"" : "",
-         longterm_ok ? ",\"longterm\"" : "", swap_ok ? ",\"swap\"" : "", hugetlb_ok ? ",\"hugetlb\"" : "", disk_dir ? ",\"disk\"" : "");
+         longterm_ok ? ",\"longterm\"" : "", swap_ok ? ",\"swap\"" : "", hugetlb_ok ? ",\"hugetlb\"" : "", disk_dir ? ",\"disk\"" : "",
+         force_ok ? ",\"force\"" : "");
   fflush(stdout);
   char *line = NULL;
   size_t cap = 0;

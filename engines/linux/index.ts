@@ -68,6 +68,11 @@ export function linuxFeatures(): { offered: string[]; missing: Record<string, st
   if (process.getuid?.() !== 0 || !writable(hugetlbKnob))
     missing.hugetlb = `hugetlb pages come from a pool the agent lets grow on demand: root and ${hugetlbKnob}`;
   else offered.push("hugetlb");
+  // proc_mem.force_override= "never" (or "ptrace": only a tracer) refuses the agent's writes through /proc/self/mem
+  const override = /proc_mem\.force_override=(\S+)/.exec(readFirstLine("/proc/cmdline") ?? "")?.[1];
+  if (override && override !== "always")
+    missing.force = `forced writes go through /proc/self/mem, which proc_mem.force_override=${override} refuses`;
+  else offered.push("force");
   if (diskDir()) offered.push("disk");
   else
     missing.disk =

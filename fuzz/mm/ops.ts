@@ -169,6 +169,12 @@ export function mmOpKinds(g: MmGeometry, features: ReadonlySet<string>): fc.Weig
         arbitrary: fc.record({ op: fc.constant("pinWrite" as const), handle, cell, value }),
       });
   }
+  if (has("force"))
+    // /proc/self/mem, as a debugger pokes a read-only mapping
+    arbitraries.push(
+      { weight: 5, arbitrary: fc.record({ op: fc.constant("forceWrite" as const), pid, page, cell, value }) },
+      { weight: 3, arbitrary: fc.record({ op: fc.constant("forceRead" as const), pid, page }) },
+    );
   if (has("thp"))
     arbitraries.push({ weight: 3, arbitrary: fc.record({ op: fc.constant("collapse" as const), pid, page }) });
   if (has("ksm")) arbitraries.push({ weight: 2, arbitrary: fc.constant({ op: "ksmScan" as const }) });
@@ -231,8 +237,9 @@ export function mmOpKinds(g: MmGeometry, features: ReadonlySet<string>): fc.Weig
  * - pid k names the k-th live process (cyclically) at that point; lifetimes follow from the ops alone (spawn and
  *   fork of a live process take the lowest free pid; exit frees it). The last selector stays literal, so ESRCH
  *   still occurs; and when nothing lives, a spawn comes first.
- * - three ops in four that would miss go where they can act: an access (read, write, pin, collapse) to a page the
- *   process has mapped (a write or writable pin to a writable one), a range op (munmap, mprotect, madvise) to a
+ * - three ops in four that would miss go where they can act: an access (read, write, pin, collapse, and the
+ *   forced ones) to a page the process has mapped (a write or writable pin to a writable one; a forced write to
+ *   any, since read-only private pages are what it is for), a range op (munmap, mprotect, madvise) to a
  *   range starting at a mapped page, and a handle op (unpin, pinRead, pinWrite) to a live pin (pinWrite to a
  *   writable one); half the collapses go to a range holding one of the process's pins (khugepaged must leave a
  *   pinned page alone). Mappings and pins are tracked approximately (mmap adds, munmap removes, mprotect changes,
@@ -249,7 +256,19 @@ interface Page {
 }
 
 /** Ops that act on pages a process has mapped. */
-const RANGED = new Set(["read", "write", "fill", "pin", "collapse", "munmap", "mprotect", "madvise", "mremap"]);
+const RANGED = new Set([
+  "read",
+  "write",
+  "fill",
+  "pin",
+  "collapse",
+  "munmap",
+  "mprotect",
+  "madvise",
+  "mremap",
+  "forceRead",
+  "forceWrite",
+]);
 
 export function mmArrange(ops: MmOp[], g: MmGeometry, features: ReadonlySet<string>): MmOp[] {
   const huge = hugeSize(g);
@@ -319,7 +338,13 @@ export function mmArrange(ops: MmOp[], g: MmGeometry, features: ReadonlySet<stri
       else if (o.op === "collapse" && collapsible.length && !whole(o.page))
         o = { ...o, page: pick(collapsible, o.page) };
       else if (
-        (o.op === "read" || o.op === "write" || o.op === "fill" || o.op === "pin" || o.op === "collapse") &&
+        (o.op === "read" ||
+          o.op === "write" ||
+          o.op === "fill" ||
+          o.op === "pin" ||
+          o.op === "collapse" ||
+          o.op === "forceRead" ||
+          o.op === "forceWrite") &&
         !fits
       )
         o = { ...o, page: pick(wants, o.page) };

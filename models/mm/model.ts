@@ -394,6 +394,17 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
         }
         return OK;
       }
+      case "forceRead":
+      case "forceWrite": {
+        // mem_rw → access_remote_vm: one page got with FOLL_FORCE (and FOLL_WRITE), copied, let go; none is EIO
+        if (!this.inWindow(op.page, 1) || (op.op === "forceWrite" && op.cell >= cpp)) return err("EINVAL");
+        const write = op.op === "forceWrite";
+        const pfn = this.gupPage(proc, op.page, undefined, write, true);
+        if (pfn === undefined) return err("EIO");
+        if (!write) return { data: Array.from(this.pageData(pfn)) };
+        this.pageData(pfn)[op.cell] = op.value;
+        return OK;
+      }
       case "pin":
         return this.pin(proc, op.page, op.pages, op.kind, op.write, op.fast);
       case "collapse":
@@ -1362,10 +1373,14 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     throw new Error(`mm model: fault at pid ${proc.pid} page ${vpage} did not resolve`);
   }
 
-  /** mm/memory.c handle_mm_fault (after arch access_error): returns false for SIGSEGV. `unshare` is FAULT_FLAG_UNSHARE. */
-  private handleMmFault(proc: Proc, vpage: number, write: boolean, unshare: boolean): boolean {
+  /**
+   * mm/memory.c handle_mm_fault (after arch access_error, which a GUP with FOLL_FORCE does not ask: `force`):
+   * returns false for SIGSEGV. `unshare` is FAULT_FLAG_UNSHARE. A write fault in a read-only VMA (a forced one)
+   * leaves the entry read-only, as maybe_mkwrite does.
+   */
+  private handleMmFault(proc: Proc, vpage: number, write: boolean, unshare: boolean, force = false): boolean {
     const vma = findVma(proc.vmas, vpage);
-    if (!vma || (write && vma.prot !== "rw")) return false; // bad_area / access_error
+    if (!vma || (write && !force && vma.prot !== "rw")) return false; // bad_area / access_error
     const base = this.base(vpage);
     if (vma.hugetlb) {
       this.hugetlbFault(proc, vma, base, write, unshare);
@@ -1419,21 +1434,22 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     }
     this.anonVmaPrepare(proc, vma); // anon_vma_prepare
     const nr = this.anonFolioPages(proc, vma, vpage);
+    const writable = vma.prot === "rw"; // pte_mkwrite(pte_mkdirty()) only where VM_WRITE
     if (nr === 1) {
       const folio = this.newAnonPage(keyOf(proc.pid, vpage));
-      this.setPte(proc, vpage, { pfn: folio.pfn, writable: true, dirty: true, young: true });
+      this.setPte(proc, vpage, { pfn: folio.pfn, writable, dirty: writable, young: true });
       return;
     }
-    this.mapNewAnonFolio(proc, vpage - (vpage % nr), this.allocFolio(nr, true, null));
+    this.mapNewAnonFolio(proc, vpage - (vpage % nr), this.allocFolio(nr, true, null), writable);
   }
 
   /** The rest of do_anonymous_page for a large folio: folio_add_new_anon_rmap and set_ptes over its range. */
-  protected mapNewAnonFolio(proc: Proc, start: number, folio: Folio): void {
+  protected mapNewAnonFolio(proc: Proc, start: number, folio: Folio, writable: boolean): void {
     folio.refcount = folio.nr; // folio_ref_add(folio, nr - 1): a reference per mapping
     for (let i = 0; i < folio.nr; i++) {
       folio.pageExclusive[i] = true; // folio_add_new_anon_rmap(RMAP_EXCLUSIVE) marks every page of a non-PMD folio
       this.addRmap(folio, folio.pfn + i, keyOf(proc.pid, start + i));
-      this.setPte(proc, start + i, { pfn: folio.pfn + i, writable: true, dirty: true, young: true });
+      this.setPte(proc, start + i, { pfn: folio.pfn + i, writable, dirty: writable, young: true });
     }
   }
 
@@ -1463,7 +1479,8 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       proc.pmds.set(base, { pfn: this.hugeZeroPfn, writable: false, dirty: false, young: true });
       return;
     }
-    proc.pmds.set(base, { pfn: this.newHugeFolio(key).pfn, writable: true, dirty: true, young: true });
+    // map_anon_folio_pmd: maybe_pmd_mkwrite(pmd_mkdirty())
+    proc.pmds.set(base, { pfn: this.newHugeFolio(key).pfn, writable: vma.prot === "rw", dirty: true, young: true });
   }
 
   /** A new exclusive THP mapped by the PMD `key` (folio_add_new_anon_rmap at PMD level: only the head is marked). */
@@ -1499,13 +1516,14 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     this.anonVmaPrepare(proc, vma);
     const copy = this.newAnonPage(key, page.data);
     this.copiedPages++;
-    this.setPte(proc, vpage, { pfn: copy.pfn, writable: true, dirty: true, young: true });
+    // set_pte_range: maybe_mkwrite(pte_mkdirty())
+    this.setPte(proc, vpage, { pfn: copy.pfn, writable: vma.prot === "rw", dirty: true, young: true });
   }
 
   /** mm/memory.c do_wp_page: write (or unshare) fault on a present, write-protected PTE in a writable VMA. */
   private doWpPage(proc: Proc, vma: Vma, vpage: number, pte: Pte, unshare: boolean): void {
     if (vma.shared) {
-      if (!unshare) this.wpPageReuse(proc, vpage, pte); // wp_page_shared: never copies
+      if (!unshare) this.wpPageReuse(proc, vma, vpage, pte); // wp_page_shared: never copies
       return;
     }
     if (pte.pfn === ZERO_PFN) {
@@ -1517,7 +1535,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     if (folio.anon && (folio.pageExclusive[i] || this.wpCanReuseAnonFolio(proc, folio))) {
       folio.pageExclusive[i] = true; // folio_move_anon_rmap + SetPageAnonExclusive
       this.touched.frames.add(folio.pfn);
-      if (!unshare) this.wpPageReuse(proc, vpage, pte);
+      if (!unshare) this.wpPageReuse(proc, vma, vpage, pte);
       return;
     }
     this.wpPageCopy(proc, vma, vpage, pte.pfn, unshare); // file pages of a private mapping and KSM pages always copy
@@ -1541,9 +1559,9 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     return folio.refcount === folio.mapcount && folio.entireMapcount === 0;
   }
 
-  /** mm/memory.c wp_page_reuse. */
-  private wpPageReuse(proc: Proc, vpage: number, pte: Pte): void {
-    pte.writable = true;
+  /** mm/memory.c wp_page_reuse: maybe_mkwrite(pte_mkdirty()). */
+  private wpPageReuse(proc: Proc, vma: Vma, vpage: number, pte: Pte): void {
+    pte.writable = vma.prot === "rw";
     pte.dirty = true;
     pte.young = true;
     this.touched.keys.add(keyOf(proc.pid, vpage));
@@ -1560,7 +1578,8 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     const key = keyOf(proc.pid, vpage);
     const folio = this.newAnonPage(key, oldPfn === undefined ? undefined : this.pageData(oldPfn));
     if (oldPfn !== undefined) this.copiedPages++;
-    this.setPte(proc, vpage, { pfn: folio.pfn, writable: !unshare, dirty: !unshare, young: true });
+    const writable = !unshare && vma.prot === "rw"; // maybe_mkwrite(pte_mkdirty()), or read-only for an unshare
+    this.setPte(proc, vpage, { pfn: folio.pfn, writable, dirty: !unshare, young: true });
     if (oldPfn !== undefined) this.releaseOldPage(this.folioOf(oldPfn), oldPfn, key);
   }
 
@@ -1591,7 +1610,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       folio.pageExclusive[0] = true;
       this.touched.frames.add(folio.pfn);
       if (!unshare) {
-        pmd.writable = true;
+        pmd.writable = vma.prot === "rw"; // maybe_pmd_mkwrite(pmd_mkdirty())
         pmd.dirty = true;
         pmd.young = true;
         this.touched.keys.add(key);
@@ -1660,7 +1679,8 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     if (vma.shared || this.hugetlbCanReuse(old)) {
       if (old.anon) old.pageExclusive[0] = true; // folio_move_anon_rmap + SetPageAnonExclusive
       this.touched.frames.add(old.pfn);
-      if (!unshare) [pmd.writable, pmd.dirty, pmd.young] = [true, true, true];
+      // set_huge_ptep_maybe_writable: writable only where the VMA is (a forced write leaves it read-only)
+      if (!unshare) [pmd.writable, pmd.dirty, pmd.young] = [vma.prot === "rw", true, true];
       this.touched.keys.add(key);
       return;
     }
@@ -1672,7 +1692,8 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     this.removePmdRmap(old, key);
     this.putFolio(old);
     this.addHugetlbRmap(copy, key);
-    proc.pmds.set(base, { pfn: copy.pfn, writable: !unshare, dirty: !unshare, young: true });
+    const writable = !unshare && vma.prot === "rw"; // make_huge_pte(vma, folio, !unshare)
+    proc.pmds.set(base, { pfn: copy.pfn, writable, dirty: writable, young: true });
     this.touched.keys.add(key);
   }
 
@@ -2025,29 +2046,66 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     return !(vma.shared && vma.prot === "rw" && vma.disk);
   }
 
-  /** One page of __get_user_pages (follow_page_mask, faultin_page, retry): the page grabbed, or undefined (EFAULT). */
-  private gupPage(proc: Proc, vpage: number, kind: PinKind, write: boolean): number | undefined {
+  /**
+   * One page of __get_user_pages (follow_page_mask, faultin_page, retry): the page, grabbed as `kind` (none: a
+   * reference dropped as soon as the copy is done, as access_remote_vm does), or undefined (EFAULT). `force` is
+   * FOLL_FORCE.
+   */
+  private gupPage(
+    proc: Proc,
+    vpage: number,
+    kind: PinKind | undefined,
+    write: boolean,
+    force = false,
+  ): number | undefined {
     const vma = findVma(proc.vmas, vpage);
-    if (!vma || (write && vma.prot !== "rw")) return undefined; // check_vma_flags
+    if (!vma || !this.checkVmaFlags(vma, write, force)) return undefined;
     if (write && kind === "longterm" && !this.writableFileMappingAllowed(vma)) return undefined;
     for (let attempt = 0; attempt < 4; attempt++) {
       const base = this.base(vpage);
       const pmd = proc.pmds.get(base);
       const entry = pmd ?? proc.ptes.get(vpage);
-      if (!entry || (write && !entry.writable)) {
-        if (!this.handleMmFault(proc, vpage, write, false)) return undefined;
+      const pfn = entry && (pmd ? pmd.pfn + (vpage - base) : entry.pfn);
+      if (!entry || (write && !this.canFollowWrite(vma, entry, pfn!, pmd !== undefined, force))) {
+        if (!this.handleMmFault(proc, vpage, write, false, force)) return undefined;
         continue;
       }
-      const pfn = pmd ? pmd.pfn + (vpage - base) : entry.pfn;
-      const folio = this.folioOf(pfn);
-      if (kind !== "get" && !write && this.gupMustUnshare(vma, folio, pfn, kind === "longterm", pmd !== undefined)) {
+      const folio = this.folioOf(pfn!);
+      if (kind && kind !== "get" && !write && this.gupMustUnshare(vma, folio, pfn!, kind === "longterm", !!pmd)) {
         this.handleMmFault(proc, vpage, false, true);
         continue;
       }
-      this.grab(folio, kind);
+      if (kind) this.grab(folio, kind);
+      if (pmd && !vma.hugetlb) this.touchPmd(proc, base, pmd, write);
       return pfn;
     }
     throw new Error(`mm model: GUP at pid ${proc.pid} page ${vpage} did not settle`);
+  }
+
+  /**
+   * mm/gup.c check_vma_flags: a write needs a writable VMA, or FOLL_FORCE in a private (COW) mapping, hugetlb
+   * included (measured on 6.18; kernels before the hugetlb GUP rework refused it); every VMA here is readable.
+   */
+  protected checkVmaFlags(vma: Vma, write: boolean, force: boolean): boolean {
+    return !write || vma.prot === "rw" || (force && !vma.shared);
+  }
+
+  /**
+   * mm/gup.c can_follow_write_pte and mm/huge_memory.c can_follow_write_pmd: a writable entry, or (FOLL_FORCE in a
+   * private read-only VMA) one mapping an exclusive anonymous page, which a write fault has made ours.
+   */
+  protected canFollowWrite(vma: Vma, entry: Pte, pfn: number, viaPmd: boolean, force: boolean): boolean {
+    if (entry.writable) return true;
+    if (!force || vma.shared || vma.prot === "rw" || pfn === ZERO_PFN) return false;
+    const folio = this.folioOf(pfn);
+    return folio.anon && !folio.zero && folio.pageExclusive[viaPmd ? 0 : pfn - folio.pfn] === true;
+  }
+
+  /** mm/huge_memory.c touch_pmd, for FOLL_TOUCH: the PMD young, and dirty for a write. */
+  protected touchPmd(proc: Proc, base: number, pmd: Pte, write: boolean): void {
+    pmd.young = true;
+    if (write) pmd.dirty = true;
+    this.touched.keys.add(keyOf(proc.pid, base));
   }
 
   /**

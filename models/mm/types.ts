@@ -137,6 +137,13 @@ export const mmOpSchema = z.discriminatedUnion("op", [
   /** Reads every cell of the page (of `pages` pages from it, feature "range"): one read shows any difference in it. */
   z.object({ op: z.literal("read"), pid, page, pages: span.optional() }).strict(),
   z.object({ op: z.literal("write"), pid, page, cell, value }).strict(),
+  /**
+   * Forced accesses through /proc/self/mem (feature "force"): get_user_pages with FOLL_FORCE, as ptrace and a
+   * debugger use, so a read-only private mapping can be written (the write breaks copy-on-write and stays private)
+   * while a read-only shared one cannot. forceRead reads every cell of the page; a page nothing maps is EIO.
+   */
+  z.object({ op: z.literal("forceRead"), pid, page }).strict(),
+  z.object({ op: z.literal("forceWrite"), pid, page, cell, value }).strict(),
   /** memset: every cell of `pages` pages from `page` gets `value`, page by page (feature "range"). */
   z.object({ op: z.literal("fill"), pid, page, pages: span, value }).strict(),
   /**
@@ -220,6 +227,9 @@ function opFeature(op: MmOp): MmFeature | undefined {
       return "ksm";
     case "thpPolicy":
       return "mthp";
+    case "forceRead":
+    case "forceWrite":
+      return "force";
     case "fileRead":
     case "fileWrite":
       return op.hugetlb ? "hugetlb" : op.disk ? "disk" : "file";
@@ -252,11 +262,12 @@ export const MM_FEATURES = [
   "swap",
   "hugetlb",
   "disk",
+  "force",
 ] as const;
 export type MmFeature = (typeof MM_FEATURES)[number];
 
 /** Errors are errno names as Linux returns them; a fault is what the MMU delivered (SIGSEGV). */
-export const mmErrno = z.enum(["ESRCH", "EINVAL", "ENOMEM", "EFAULT", "EPERM", "EBADF"]);
+export const mmErrno = z.enum(["ESRCH", "EINVAL", "ENOMEM", "EFAULT", "EPERM", "EBADF", "EIO"]);
 export type MmErrno = z.infer<typeof mmErrno>;
 
 export const mmObsSchema = z.union([

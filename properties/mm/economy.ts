@@ -68,7 +68,7 @@ const span = (op: MmOp): number =>
  * and copied on write, whole.
  */
 function hugetlbPages(op: MmOp, s: MmState): number {
-  if (!("pid" in op) || !["read", "write", "fill", "pin"].includes(op.op)) return 0;
+  if (!("pid" in op) || !["read", "write", "fill", "pin", "forceRead", "forceWrite"].includes(op.op)) return 0;
   const vmas = s.procs.get(op.pid)?.vmas ?? [];
   const huge = hugeSize(s.geometry);
   const page = (op as { page: number }).page;
@@ -78,13 +78,14 @@ function hugetlbPages(op: MmOp, s: MmState): number {
 }
 
 /**
- * Base pages an op may copy: a write or a pin breaks COW on one page (a fill or a pin of a range on each of its
+ * Base pages an op may copy: a write (a forced one too) or a pin breaks COW on one page (a fill or a pin of a range on each of its
  * pages); collapse copies a huge page; unmerging copies each KSM page (mremap unmerges what it moves); a KSM scan
  * copies only where a merge failed on a page held by a reference (break_cow).
  */
 function copyBudget(op: MmOp, s: MmState): number {
   switch (op.op) {
     case "write":
+    case "forceWrite":
     case "fill":
     case "pin":
       return span(op) + hugetlbPages(op, s) * hugeSize(s.geometry); // hugetlb_wp copies the whole huge page
@@ -113,7 +114,8 @@ export const copiesOnlyOnWrite = perOp(
 /** Folios an op may allocate (fork has its own bound). */
 function folioBudget(op: MmOp, s: MmState, hugetlb: number): number {
   switch (op.op) {
-    case "read": {
+    case "read":
+    case "forceRead": {
       // Untouched anonymous memory reads the zero page (or the huge zero page): only a page cache may fill in.
       const vmas = s.procs.get(op.pid)?.vmas ?? [];
       let folios = hugetlb; // hugetlb has no zero page: a read faults in each huge page
@@ -124,6 +126,7 @@ function folioBudget(op: MmOp, s: MmState, hugetlb: number): number {
       return folios;
     }
     case "write":
+    case "forceWrite":
     case "fill":
     case "pin":
       return 2 * span(op); // a private file page: read into the page cache, then copied
@@ -147,7 +150,17 @@ export const faultAllocatesOne = perOp(
   (op, used, s) => {
     // do_swap_page: each swap entry an op takes back may allocate the folio it reads into, a large one too
     // (alloc_swap_folio), as long as swap entries went
-    const access = ["read", "write", "fill", "pin", "collapse", "fileRead", "fileWrite"].includes(op.op);
+    const access = [
+      "read",
+      "write",
+      "fill",
+      "pin",
+      "collapse",
+      "fileRead",
+      "fileWrite",
+      "forceRead",
+      "forceWrite",
+    ].includes(op.op);
     const swappedIn = access ? Math.max(0, -used.swapped) : 0;
     const hugetlb = hugetlbPages(op, s);
     const budget = folioBudget(op, s, hugetlb);
@@ -156,7 +169,7 @@ export const faultAllocatesOne = perOp(
     const huge = used.pages > used.folios;
     if (huge && swappedIn && used.pages > budget * hugeSize(s.geometry) + swappedIn)
       return `${op.op} allocated ${used.pages} page(s) reading back ${swappedIn} swap entries`;
-    const write = op.op === "write" || op.op === "fill" || op.op === "pin";
+    const write = op.op === "write" || op.op === "forceWrite" || op.op === "fill" || op.op === "pin";
     // a range may copy one page and fault a THP into untouched memory further on; hugetlb memory comes in huge pages
     const allowed = op.op === "collapse" || (write && (used.copies === 0 || span(op) > 1)) || hugetlb > 0;
     if (huge && !swappedIn && !allowed) {
@@ -239,6 +252,7 @@ export const unwrittenPagesStayShared: Property<MmOp, MmObs, MmState> = {
         const huge = hugeSize(s.geometry);
         switch (op.op) {
           case "write":
+          case "forceWrite":
           case "fill":
           case "pin":
             // a hugetlb CoW copies the whole huge page

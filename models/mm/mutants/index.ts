@@ -32,8 +32,8 @@ class MthpReuseShared extends MmModel {
  * writable.
  */
 class MthpHeadOnlyExclusive extends MmModel {
-  protected override mapNewAnonFolio(proc: Proc, start: number, folio: Folio): void {
-    super.mapNewAnonFolio(proc, start, folio);
+  protected override mapNewAnonFolio(proc: Proc, start: number, folio: Folio, writable: boolean): void {
+    super.mapNewAnonFolio(proc, start, folio, writable);
     folio.pageExclusive.fill(false, 1); // BUG: only the head marked
   }
 }
@@ -197,7 +197,7 @@ class ThpCowCopiesHuge extends MmModel {
     this.copiedPages += this.huge;
     this.zapPmd(proc, base, pmd);
     for (let i = 0; i < this.huge; i++) proc.tlb.delete(base + i);
-    proc.pmds.set(base, { pfn: folio.pfn, writable: !unshare, dirty: !unshare, young: true });
+    proc.pmds.set(base, { pfn: folio.pfn, writable: !unshare && vma.prot === "rw", dirty: !unshare, young: true });
   }
 }
 
