@@ -141,6 +141,8 @@ interface Target {
   readonly killedBy?: string;
   /** One of the layer's other flavours (the default run checks each model against its oracle). */
   readonly flavour?: string;
+  /** Run the layer's race programs, this many threads interleaved (a mutant only an interleaving kills: 2). */
+  readonly threads?: number;
 }
 
 interface BudgetOptions {
@@ -158,6 +160,8 @@ interface BudgetOptions {
   against?: string;
   /** fast-check's path to a counterexample (`--replay`): the one sequence to run. */
   replayPath?: string;
+  /** `--threads`: the layer's race programs, their threads' steps interleaved (docs/races.md). */
+  threads?: number;
 }
 
 /**
@@ -295,6 +299,7 @@ async function runTargets(
         skip: o.skip,
         geometry,
         flavour: t.flavour,
+        threads: t.threads ?? o.threads,
         timeoutMs: o.timeout,
         against: o.against === undefined ? undefined : { spec: o.against, factory: t.against! },
         onProgress: (p) => {
@@ -424,6 +429,11 @@ function budgetOptions(cmd: Command): void {
       `worker threads per target, one stream each (stream 0 is --seed, the others derived from it); the lowest failing stream decides (at most 4 per CPU: ${MAX_WORKERS} here)`,
       int("--workers", 1, MAX_WORKERS),
     )
+    .option(
+      "--threads <n>",
+      "run the layer's race programs instead of sequences, their threads' steps interleaved in every order up to two preemptions, judged by linearizability (docs/races.md); 1 (the default) runs sequences, each op atomic; --runs bounds the schedules",
+      int("--threads", 1, 2),
+    )
     .option("--quiet", "no progress, no explanations");
 }
 
@@ -513,7 +523,13 @@ export async function main(argv: readonly string[]): Promise<number> {
       if (!o.geometry)
         for (const f of layer.flavours ?? []) targets.push({ layer, spec: "model", expect: "pass", flavour: f.name });
       for (const m of layer.mutants)
-        targets.push({ layer, spec: `mutant:${m.name}`, expect: "kill", killedBy: m.killedBy });
+        targets.push({
+          layer,
+          spec: `mutant:${m.name}`,
+          expect: "kill",
+          killedBy: m.killedBy,
+          threads: m.interleaved ? 2 : undefined,
+        });
     }
     const { records, report } = await runTargets(targets, o, argv, print, factories);
     if (interruptCode() !== undefined) return; // the interrupt said where the report is
@@ -585,6 +601,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       spec: `mutant:${m.name}`,
       expect: "kill",
       killedBy: m.killedBy,
+      threads: m.interleaved ? 2 : undefined,
     }));
     // the table (or the JSON array) is the only stdout
     const { records, report } = await runTargets(targets, { ...o, quiet: o.quiet || o.json }, argv, silent, factories);

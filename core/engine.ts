@@ -20,6 +20,12 @@ export interface Engine<Op, Obs, State = unknown> {
   inspectView?(name: string): unknown | Promise<unknown>;
   close?(): void | Promise<void>;
   /**
+   * The op as steps, for interleavings (docs/races.md): each `next()` runs one step, as atomic as the real code is
+   * between two points where another thread may run, and yields what it did in a few words; the last answers the
+   * observation. Running every step in a row is `apply`. Without it, an op is one step.
+   */
+  steps?(op: Op): Iterator<string, Obs>;
+  /**
    * Oracles only: the engine answered another of the observations this oracle's last `{ oneOf }` allowed. An oracle
    * whose choices change what comes next (a serialization failure ends a transaction) follows the one taken.
    */

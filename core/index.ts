@@ -27,6 +27,8 @@ export {
   type LayerView,
   type Mutant,
   mutantOf,
+  type OpLock,
+  type Program,
   type SystemEngine,
   type ViewVerdict,
   withoutKinds,

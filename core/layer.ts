@@ -21,6 +21,8 @@ export interface Mutant<Op, Obs, State, G> {
    * order below it), as a real engine's defaults are.
    */
   readonly prefers?: Partial<G>;
+  /** Only an interleaving kills it (docs/races.md): a bug between the steps of one path while another runs. */
+  readonly interleaved?: boolean;
   create(geometry: G): Engine<Op, Obs, State>;
 }
 
@@ -110,6 +112,32 @@ export interface Layer<Op, Obs, State, G> {
   readonly views?: readonly LayerView<State>[];
   /** The real systems this layer can be checked against (`--engine NAME`), each in its own folder of engines/. */
   readonly engines?: readonly SystemEngine[];
+  /**
+   * The locks an op holds from its first step to its last, for interleavings (docs/races.md): two ops whose locks
+   * conflict never overlap. Absent: ops may overlap anywhere.
+   */
+  locks?(op: Op): readonly OpLock[];
+  /**
+   * Named programs of threads whose steps the interleaving explorer runs in every order (docs/races.md): a real
+   * system's own race tests, each needing the features it names.
+   */
+  races?(geometry: G): readonly { readonly name: string; readonly program: Program<Op> }[];
+}
+
+/** Threads of ops run interleaved (docs/races.md), with the ops that set the scene and the ops that look after. */
+export interface Program<Op = unknown> {
+  /** Run one by one before the threads start. */
+  readonly prelude: readonly Op[];
+  /** Each thread's ops, in program order. */
+  readonly threads: readonly (readonly Op[])[];
+  /** Run one by one after every thread has ended: their observations are judged too. */
+  readonly epilogue: readonly Op[];
+}
+
+/** A lock an op holds throughout (mm: its process's mmap_lock), shared (a reader's) or not. */
+export interface OpLock {
+  readonly name: string;
+  readonly shared: boolean;
 }
 
 /** A named set of geometry overrides that selects another model of the layer (mvcc: "sqlite"). */

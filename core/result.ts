@@ -101,4 +101,15 @@ export interface CampaignResult {
   readonly replay?: string;
   /** With `against`: what the lockstep comparison did during the search. */
   readonly structure?: StructureStats;
+  /**
+   * For a failure only an interleaving shows (`--threads`, docs/races.md): the race program and the failing
+   * schedule's steps, thread by thread. The trace then lists the ops in the order they ended, which run one after
+   * another need not fail.
+   */
+  readonly interleaving?: {
+    readonly race: string;
+    readonly threads: readonly (readonly unknown[])[];
+    readonly timeline: readonly { readonly thread: number; readonly op: number; readonly label: string }[];
+    readonly preemptions: number;
+  };
 }

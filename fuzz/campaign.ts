@@ -21,6 +21,7 @@ import {
 } from "../core/index.ts";
 import { bugSignature } from "./bug.ts";
 import { coverageOf, neverGenerated } from "./coverage.ts";
+import { interleave } from "./interleave.ts";
 import { minimizeWith, opValid } from "./minimize.ts";
 import { checkWith, drawTrace, emptyStats, startEngine } from "./runner.ts";
 
@@ -59,6 +60,11 @@ export interface CampaignOptions {
   readonly replay?: string;
   /** Called as soon as a failure is found, before shrinking: what to keep if the run is interrupted. */
   readonly onFound?: (provisional: CampaignResult) => void;
+  /**
+   * Two or more: run the layer's race programs with their threads' steps interleaved (docs/races.md) instead of
+   * sequences; `runs` bounds the schedules.
+   */
+  readonly threads?: number;
 }
 
 export interface Progress {
@@ -206,6 +212,21 @@ export async function runCampaign(
   } catch (e) {
     if (e instanceof EngineFailure) return broken(e, []);
     throw e;
+  }
+
+  if ((options.threads ?? 1) > 1) {
+    let r: Awaited<ReturnType<typeof raceCampaign>>;
+    try {
+      r = await raceCampaign(layer, geometry, factory, features, options);
+    } catch (e) {
+      if (e instanceof EngineFailure) return broken(e, []);
+      throw e;
+    }
+    runs = r.runs;
+    ops = r.ops;
+    searchMs = Date.now() - started;
+    if (!r.found) return { ...base(), status: "passed" };
+    return { ...base(), status: "failed", ...r.found };
   }
 
   let lastReport = 0;
@@ -412,4 +433,57 @@ export function parseReplayToken(token: string): {
   const maxOps = Number(m[4]);
   if (seed > 0xffff_ffff || maxOps < 1 || maxOps > 100_000) throw bad();
   return { layer: m[1]!, flavour: m[2], seed, maxOps, path };
+}
+
+/**
+ * `--threads`: every race program of the layer the engine has the features for, through the interleaving explorer
+ * (every schedule up to two preemptions, fewest first; `runs` bounds the schedules over all programs).
+ */
+async function raceCampaign(
+  layer: AnyLayer,
+  geometry: unknown,
+  factory: EngineFactory,
+  features: ReadonlySet<string>,
+  options: CampaignOptions,
+): Promise<{ runs: number; ops: number; found?: Pick<CampaignResult, "trace" | "failure" | "interleaving"> }> {
+  let runs = 0;
+  let ops = 0;
+  for (const { name, program } of layer.races?.(geometry) ?? []) {
+    const all = [...program.prelude, ...program.threads.flat(), ...program.epilogue];
+    if (!all.every((op) => featuresNeeded(layer, op).every((f) => features.has(f)))) continue;
+    const r = await interleave(layer, geometry, factory, program, { limit: Math.max(1, options.runs - runs) });
+    runs += r.schedules;
+    ops += r.schedules * all.length;
+    options.onProgress?.({ runs, ops, elapsedMs: 0, phase: "fuzz" });
+    const f = r.failure;
+    if (f) {
+      // the ops in the order they ended, then the epilogue: what the trace can say of an interleaving
+      const ended = f.timeline.filter((s) => "observed" in s).map((s) => program.threads[s.thread]![s.op]);
+      const seq = [...program.prelude, ...ended, ...program.epilogue];
+      return {
+        runs,
+        ops,
+        found: {
+          trace: {
+            cowcheck: 1,
+            layer: layer.name,
+            geometry,
+            features: [...features].sort(),
+            seed: options.seed,
+            ops: seq,
+            note: `race ${name}: a failure of an interleaving (${f.preemptions} preemption(s)); run one after another, these ops need not fail`,
+          },
+          failure: { index: seq.length - 1, property: f.property, kind: f.kind, message: f.message },
+          interleaving: {
+            race: name,
+            threads: program.threads,
+            timeline: f.timeline.map(({ thread, op, label }) => ({ thread, op, label })),
+            preemptions: f.preemptions,
+          },
+        },
+      };
+    }
+    if (runs >= options.runs) break;
+  }
+  return { runs, ops };
 }

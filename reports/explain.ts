@@ -59,7 +59,8 @@ export function explainFailure(r: CampaignResult): string {
     lines.push("", "ops → observations:");
     for (const s of r.steps) lines.push(`  ${String(s.index).padStart(3)}  ${quote(s.op)}  →  ${quote(s.observed)}`);
   }
-  if (f.kind === "equivalence") {
+  if (r.interleaving) lines.push("", ...timeline(r.interleaving));
+  else if (f.kind === "equivalence") {
     if (isOneOf(f.expected)) {
       lines.push("", `observed: ${quote(f.observed)}`, "allowed (any one of):");
       for (const e of f.expected.oneOf) lines.push(`  ${quote(e)}`);
@@ -83,6 +84,20 @@ export function explainFailure(r: CampaignResult): string {
   }
   if (r.state) lines.push("", `state after op ${f.index}:`, r.state.replace(/^/gm, "  "));
   return visible(lines.join("\n"));
+}
+
+/** The failing schedule with the threads side by side: a row per step, in the column of the thread that ran it. */
+function timeline(i: NonNullable<CampaignResult["interleaving"]>): string[] {
+  const width = 46;
+  const lines = [`race ${i.race}: the failing schedule (${i.preemptions} preemption(s)), a row per step`];
+  for (const [t, ops] of i.threads.entries()) lines.push(`  thread ${t}: ${ops.map((op) => quote(op)).join(", ")}`);
+  lines.push(`  ${i.threads.map((_, t) => `thread ${t}`.padEnd(width)).join(" │ ")}`);
+  for (const s of i.timeline) {
+    const name = (i.threads[s.thread]?.[s.op] as { op?: string } | undefined)?.op ?? "op";
+    const text = cut(s.label === name ? `${name} (ends)` : `${name}: ${s.label}`, width);
+    lines.push(`  ${i.threads.map((_, t) => (t === s.thread ? text : "").padEnd(width)).join(" │ ")}`.trimEnd());
+  }
+  return lines;
 }
 
 /** Arrays as index-keyed objects, so json-diff compares cells by position instead of as sequences. */

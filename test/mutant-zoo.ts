@@ -20,6 +20,23 @@ export function killEach(
   also?: (r: CampaignResult, m: AnyMutant) => Promise<void>,
 ): void {
   describe.each(mutants.map((m) => [`${layer.name} mutant ${m.name}`, m] as const))("%s", (_, m) => {
+    // a mutant only an interleaving kills (docs/races.md): killed with --threads 2, never by sequences
+    if (m.interleaved) {
+      test("is killed by the interleaving explorer within its default budget, and by no sequential run", async () => {
+        const spec = `mutant:${m.name}`;
+        const r = await campaignOn(layer, spec, { seed: 1, runs: 20_000, maxOps: 200, threads: 2 });
+        expect(r.status, `${m.name} survived ${r.runs} schedules`).toBe("failed");
+        expect(r.failure!.property).toBe("linearizability");
+        expect(r.interleaving!.preemptions).toBeGreaterThan(0);
+        // the same ops one after another (in the order they ended) pass on the mutant, and so does a campaign
+        const engine = await resolveEngine(layer, spec);
+        expect(await checkWith(layer, r.trace!.geometry, engine, r.trace!.ops)).toBeUndefined();
+        const sequential = await campaignOn(layer, spec, { seed: 1, runs: 3000, maxOps: 200 });
+        expect(sequential.failure?.message).toBeUndefined();
+        expect(sequential.status).toBe("passed");
+      });
+      return;
+    }
     test("is killed (seed 1, default mutant budget) by the kind of property it is meant to trip, and its trace replays", async () => {
       const r = await campaignOn(layer, `mutant:${m.name}`, {
         seed: 1,

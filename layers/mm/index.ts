@@ -4,6 +4,7 @@ import type { Layer } from "../../core/index.ts";
 import { linuxEngine } from "../../engines/linux/index.ts";
 import { cowScenariosFor } from "../../fuzz/mm/cow.ts";
 import { mmAlphabet, mmArrange, mmOpKinds, mmSimplifications } from "../../fuzz/mm/ops.ts";
+import { mmRaces } from "../../fuzz/mm/races.ts";
 import { MmModel } from "../../models/mm/model.ts";
 import { mmMutants } from "../../models/mm/mutants/index.ts";
 import { mmPicture } from "../../models/mm/picture.ts";
@@ -15,6 +16,7 @@ import {
   type MmOp,
   type MmState,
   mmGeometrySchema,
+  mmLocks,
   mmObsSchema,
   mmOpSchema,
   mthpGeometry,
@@ -36,7 +38,7 @@ export const mmLayer: Layer<MmOp, MmObs, MmState, MmGeometry> = {
   opSchema: mmOpSchema,
   obsSchema: mmObsSchema,
   observations:
-    '{"ok":true} | {"pid":N} | {"data":[cells]} | {"fault":"SEGV"} | {"error":"ESRCH"|"EINVAL"|"ENOMEM"} (docs/mm.md)',
+    '{"ok":true} | {"pid":N} | {"data":[cells]} | {"fault":"SEGV"} | {"error":"ESRCH"|"EINVAL"|"ENOMEM"|"EIO"|…} (docs/mm.md)',
   opKinds: mmOpKinds,
   requires: opFeatures,
   alphabet: mmAlphabet,
@@ -53,4 +55,6 @@ export const mmLayer: Layer<MmOp, MmObs, MmState, MmGeometry> = {
   picture: mmPicture,
   views: [pagemapView, mmCountersView],
   engines: [linuxEngine],
+  locks: mmLocks,
+  races: mmRaces,
 };

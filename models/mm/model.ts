@@ -176,6 +176,13 @@ export class Slot implements MmSlotView {
 
 export const ZERO_PFN = 0;
 
+/** The FOLL_ flags a GUP walk carries: FOLL_WRITE, FOLL_FORCE, and FOLL_COW (2016–2022 only: the mutants'). */
+export interface GupFlags {
+  readonly write: boolean;
+  readonly force: boolean;
+  readonly cow: boolean;
+}
+
 export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   readonly layer = "mm" as const;
   readonly features: ReadonlySet<string> = new Set(["inspect", ...MM_FEATURES]);
@@ -285,14 +292,14 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   }
 
   apply(op: MmOp): MmObs {
-    if (this.swappedIn.length) {
-      for (const f of this.swappedIn) f.swapin = false;
-      this.swappedIn.length = 0;
+    if (op.op === "forceRead" || op.op === "forceWrite") {
+      const run = this.steps(op);
+      for (;;) {
+        const r = run.next();
+        if (r.done) return r.value;
+      }
     }
-    const t = this.touched;
-    t.keys.clear();
-    t.frames.clear();
-    t.freed.length = 0;
+    this.begin();
     const cpp = this.geometry.cellsPerPage;
     switch (op.op) {
       case "spawn":
@@ -394,17 +401,6 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
         }
         return OK;
       }
-      case "forceRead":
-      case "forceWrite": {
-        // mem_rw → access_remote_vm: one page got with FOLL_FORCE (and FOLL_WRITE), copied, let go; none is EIO
-        if (!this.inWindow(op.page, 1) || (op.op === "forceWrite" && op.cell >= cpp)) return err("EINVAL");
-        const write = op.op === "forceWrite";
-        const pfn = this.gupPage(proc, op.page, undefined, write, true);
-        if (pfn === undefined) return err("EIO");
-        if (!write) return { data: Array.from(this.pageData(pfn)) };
-        this.pageData(pfn)[op.cell] = op.value;
-        return OK;
-      }
       case "pin":
         return this.pin(proc, op.page, op.pages, op.kind, op.write, op.fast);
       case "collapse":
@@ -434,6 +430,81 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       case "madvise":
         return this.madvise(proc, op.page, end, op.advice);
     }
+  }
+
+  /** What each op starts afresh: the last op's record of what it touched, and of what swap-in read back. */
+  private begin(): void {
+    if (this.swappedIn.length) {
+      for (const f of this.swappedIn) f.swapin = false;
+      this.swappedIn.length = 0;
+    }
+    const t = this.touched;
+    t.keys.clear();
+    t.frames.clear();
+    t.freed.length = 0;
+  }
+
+  /**
+   * Interleavings (docs/races.md): a forced access runs as GUP's steps (forcedSteps); every other op is one step.
+   * A step ends where the kernel holds no page-table lock.
+   */
+  *steps(op: MmOp): Generator<string, MmObs> {
+    if (op.op !== "forceRead" && op.op !== "forceWrite") return this.apply(op);
+    this.begin();
+    const proc = this.procs.get(op.pid);
+    if (!proc) return err("ESRCH");
+    return yield* this.forcedSteps(proc, op);
+  }
+
+  /**
+   * mem_rw → access_remote_vm → __get_user_pages on one page with FOLL_FORCE (and FOLL_WRITE), step by step:
+   * follow_page_mask (check_vma_flags first); where it finds no page this access may use, faultin_page, then
+   * follow again. The page is copied to or from as soon as it is followed: GUP's reference keeps it until then,
+   * which the model does not hold, so following and copying are one step. The whole op holds the mmap_lock for
+   * reading (the layer's locks), as __access_remote_vm does; a page it cannot get is EIO.
+   */
+  protected *forcedSteps(proc: Proc, op: Extract<MmOp, { op: "forceRead" | "forceWrite" }>): Generator<string, MmObs> {
+    const write = op.op === "forceWrite";
+    if (!this.inWindow(op.page, 1) || (write && op.cell >= this.geometry.cellsPerPage)) return err("EINVAL");
+    const vma = findVma(proc.vmas, op.page);
+    if (!vma || !this.checkVmaFlags(vma, write, true)) return err("EIO");
+    let flags: GupFlags = { write, force: true, cow: false };
+    // Each retry follows a fault; a fault leaves a page the next follow takes unless another thread's step took it
+    // away in between, which a bounded program does boundedly often.
+    for (let attempt = 0; attempt < 1000; attempt++) {
+      const pfn = this.followPage(proc, vma, op.page, flags);
+      if (pfn !== undefined) {
+        if (!write) return { data: Array.from(this.pageData(pfn)) };
+        this.pageData(pfn)[op.cell] = op.value;
+        return OK;
+      }
+      yield `follow_page_mask (${flags.write ? "write" : "read"}): no page it may use`;
+      if (!this.handleMmFault(proc, op.page, flags.write, false, true)) return err("EIO");
+      const fault = `faultin_page: ${flags.write ? "write" : "read"} fault`;
+      flags = this.afterGupFault(vma, flags);
+      yield fault;
+    }
+    throw new Error(`mm model: a forced access at pid ${proc.pid} page ${op.page} did not settle`);
+  }
+
+  /** What faultin_page leaves of the GUP flags for the retry: all of them (the kernel since 2016). */
+  protected afterGupFault(_vma: Vma, flags: GupFlags): GupFlags {
+    return flags;
+  }
+
+  /**
+   * mm/gup.c follow_page_mask for one page: the page mapped at `vpage` if its entry lets this access through (for a
+   * write: can_follow_write_pte or can_follow_write_pmd), touching a PMD it follows (FOLL_TOUCH: touch_pmd).
+   */
+  protected followPage(proc: Proc, vma: Vma, vpage: number, flags: GupFlags): number | undefined {
+    const base = this.base(vpage);
+    const pmd = proc.pmds.get(base);
+    const entry = pmd ?? proc.ptes.get(vpage);
+    if (!entry) return undefined;
+    const pfn = pmd ? pmd.pfn + (vpage - base) : entry.pfn;
+    if (flags.write && !this.canFollowWrite(vma, entry, pfn, pmd !== undefined, flags)) return undefined;
+    if (pmd && !vma.hugetlb) this.touchPmd(proc, base, pmd, flags.write);
+    return pfn;
   }
 
   private inWindow(page: number, pages: number): boolean {
@@ -1600,8 +1671,8 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     const key = keyOf(proc.pid, base);
     if (pmd.pfn === this.hugeZeroPfn) {
       for (let i = 0; i < this.huge; i++) this.tlbFlushPage(proc, base + i);
-      const writable = vma.prot === "rw"; // maybe_pmd_mkwrite(pmd_mkdirty(entry))
-      proc.pmds.set(base, { pfn: this.newHugeFolio(key).pfn, writable, dirty: writable, young: true });
+      const writable = vma.prot === "rw"; // map_anon_folio_pmd: maybe_pmd_mkwrite(pmd_mkdirty(entry))
+      proc.pmds.set(base, { pfn: this.newHugeFolio(key).pfn, writable, dirty: true, young: true });
       this.touched.keys.add(key);
       return;
     }
@@ -2046,36 +2117,27 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
     return !(vma.shared && vma.prot === "rw" && vma.disk);
   }
 
-  /**
-   * One page of __get_user_pages (follow_page_mask, faultin_page, retry): the page, grabbed as `kind` (none: a
-   * reference dropped as soon as the copy is done, as access_remote_vm does), or undefined (EFAULT). `force` is
-   * FOLL_FORCE.
-   */
-  private gupPage(
-    proc: Proc,
-    vpage: number,
-    kind: PinKind | undefined,
-    write: boolean,
-    force = false,
-  ): number | undefined {
+  /** One page of __get_user_pages (follow_page_mask, faultin_page, retry): the page grabbed, or undefined (EFAULT). */
+  private gupPage(proc: Proc, vpage: number, kind: PinKind, write: boolean): number | undefined {
     const vma = findVma(proc.vmas, vpage);
-    if (!vma || !this.checkVmaFlags(vma, write, force)) return undefined;
+    if (!vma || !this.checkVmaFlags(vma, write, false)) return undefined;
     if (write && kind === "longterm" && !this.writableFileMappingAllowed(vma)) return undefined;
+    const flags: GupFlags = { write, force: false, cow: false };
     for (let attempt = 0; attempt < 4; attempt++) {
       const base = this.base(vpage);
       const pmd = proc.pmds.get(base);
       const entry = pmd ?? proc.ptes.get(vpage);
       const pfn = entry && (pmd ? pmd.pfn + (vpage - base) : entry.pfn);
-      if (!entry || (write && !this.canFollowWrite(vma, entry, pfn!, pmd !== undefined, force))) {
-        if (!this.handleMmFault(proc, vpage, write, false, force)) return undefined;
+      if (!entry || (write && !this.canFollowWrite(vma, entry, pfn!, pmd !== undefined, flags))) {
+        if (!this.handleMmFault(proc, vpage, write, false)) return undefined;
         continue;
       }
       const folio = this.folioOf(pfn!);
-      if (kind && kind !== "get" && !write && this.gupMustUnshare(vma, folio, pfn!, kind === "longterm", !!pmd)) {
+      if (kind !== "get" && !write && this.gupMustUnshare(vma, folio, pfn!, kind === "longterm", !!pmd)) {
         this.handleMmFault(proc, vpage, false, true);
         continue;
       }
-      if (kind) this.grab(folio, kind);
+      this.grab(folio, kind);
       if (pmd && !vma.hugetlb) this.touchPmd(proc, base, pmd, write);
       return pfn;
     }
@@ -2094,9 +2156,9 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
    * mm/gup.c can_follow_write_pte and mm/huge_memory.c can_follow_write_pmd: a writable entry, or (FOLL_FORCE in a
    * private read-only VMA) one mapping an exclusive anonymous page, which a write fault has made ours.
    */
-  protected canFollowWrite(vma: Vma, entry: Pte, pfn: number, viaPmd: boolean, force: boolean): boolean {
+  protected canFollowWrite(vma: Vma, entry: Pte, pfn: number, viaPmd: boolean, flags: GupFlags): boolean {
     if (entry.writable) return true;
-    if (!force || vma.shared || vma.prot === "rw" || pfn === ZERO_PFN) return false;
+    if (!flags.force || vma.shared || vma.prot === "rw" || pfn === ZERO_PFN) return false;
     const folio = this.folioOf(pfn);
     return folio.anon && !folio.zero && folio.pageExclusive[viaPmd ? 0 : pfn - folio.pfn] === true;
   }

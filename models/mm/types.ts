@@ -266,6 +266,29 @@ export const MM_FEATURES = [
 ] as const;
 export type MmFeature = (typeof MM_FEATURES)[number];
 
+/**
+ * The mmap_lock an op holds from its first step to its last, for interleavings (docs/races.md): faults, GUP (pins,
+ * forced accesses) and the madvise advice that only zaps or reclaims take it for reading (madvise_need_mmap_write);
+ * VMA changes, fork, exit, exec and collapse (collapse_huge_page) for writing. Ops naming no process take none.
+ */
+export function mmLocks(op: MmOp): { name: string; shared: boolean }[] {
+  if (!("pid" in op)) return [];
+  const name = `mmap_lock of pid ${op.pid}`;
+  switch (op.op) {
+    case "read":
+    case "write":
+    case "fill":
+    case "pin":
+    case "forceRead":
+    case "forceWrite":
+      return [{ name, shared: true }];
+    case "madvise":
+      return [{ name, shared: op.advice === "dontneed" || op.advice === "pageout" }];
+    default:
+      return [{ name, shared: false }];
+  }
+}
+
 /** Errors are errno names as Linux returns them; a fault is what the MMU delivered (SIGSEGV). */
 export const mmErrno = z.enum(["ESRCH", "EINVAL", "ENOMEM", "EFAULT", "EPERM", "EBADF", "EIO"]);
 export type MmErrno = z.infer<typeof mmErrno>;

@@ -2,7 +2,7 @@
 // every one of them; `cowcheck mutants --layer mm` shows how fast.
 import { type Mutant, mutantOf } from "../../../core/index.ts";
 import { Ksm, type KsmHost } from "../ksm.ts";
-import { type Folio, MmModel, type Proc, type Pte, type SwapPte, type Vma, ZERO_PFN } from "../model.ts";
+import { type Folio, type GupFlags, MmModel, type Proc, type Pte, type SwapPte, type Vma, ZERO_PFN } from "../model.ts";
 import { keyOf, type MmGeometry, type MmObs, type MmOp, type MmState, mthpGeometry } from "../types.ts";
 
 type MmMutant = Mutant<MmOp, MmObs, MmState, MmGeometry>;
@@ -256,6 +256,38 @@ class PrivateFileStale extends MmModel {
   }
 }
 
+/**
+ * Dirty COW (CVE-2016-5195), __get_user_pages before 19be0eaffa3a: once faultin_page had broken COW in a VMA that is
+ * not writable, GUP dropped FOLL_WRITE so that the retry would take the read-only copy. A MADV_DONTNEED between the
+ * fault and the retry zaps the copy; the retry, a read now, faults in the page cache's page read-only and takes it,
+ * and the write lands in the file. Run in a row, the retry finds the copy: only an interleaving shows it.
+ */
+class DirtyCow extends MmModel {
+  protected override afterGupFault(vma: Vma, flags: GupFlags): GupFlags {
+    return flags.write && vma.prot !== "rw" ? { ...flags, write: false } : flags; // BUG: foll_flags &= ~FOLL_WRITE
+  }
+}
+
+/**
+ * Huge Dirty COW (CVE-2017-1000405), the kernels between 19be0eaffa3a and a8f97366452e: after a COW fault in a VMA
+ * that is not writable, a forced write's retry (FOLL_COW) takes a read-only entry if it is dirty
+ * (can_follow_write_pte/pmd), and touch_pmd marks a PMD dirty on any FOLL_TOUCH follow, a read's too. Zapped between
+ * that fault and the retry and read back in, the range maps the huge zero page; a forced read dirties its PMD, and
+ * the retry writes into the huge zero page, which every untouched huge range reads. In a row, the retry finds the
+ * copy its fault made: only an interleaving shows it.
+ */
+class HugeDirtyCow extends MmModel {
+  protected override afterGupFault(vma: Vma, flags: GupFlags): GupFlags {
+    return flags.write && vma.prot !== "rw" ? { ...flags, cow: true } : flags; // FOLL_COW
+  }
+  protected override canFollowWrite(_vma: Vma, entry: Pte, _pfn: number, _viaPmd: boolean, flags: GupFlags): boolean {
+    return entry.writable || (flags.force && flags.cow && entry.dirty); // 19be0eaffa3a's FOLL_COW test
+  }
+  protected override touchPmd(proc: Proc, base: number, pmd: Pte): void {
+    super.touchPmd(proc, base, pmd, true); // BUG: pmd_mkdirty for a read too
+  }
+}
+
 /** A write fault on the huge zero page makes its PMD writable: every untouched huge range now reads the value. */
 class HugeZeroWritten extends MmModel {
   protected override doHugePmdWpPage(
@@ -479,4 +511,21 @@ export const mmMutants: readonly MmMutant[] = [
     "reclaim puts a pinned page in the swap cache; after fork a write copies away from the pin",
     PageoutPinned,
   ),
+  // only an interleaving kills these (docs/races.md): the zoo runs the interleaving explorer for them
+  {
+    ...mutant(
+      "dirty-cow",
+      "Dirty COW (CVE-2016-5195): a forced write drops FOLL_WRITE after breaking COW, so a MADV_DONTNEED racing its retry sends the write into the file",
+      DirtyCow,
+    ),
+    interleaved: true,
+  },
+  {
+    ...mutant(
+      "huge-dirty-cow",
+      "Huge Dirty COW (CVE-2017-1000405): touch_pmd dirties the huge zero page's PMD on a read, which a racing forced write's retry (FOLL_COW) takes as its copy",
+      HugeDirtyCow,
+    ),
+    interleaved: true,
+  },
 ];

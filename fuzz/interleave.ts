@@ -1,0 +1,271 @@
+// Interleavings (docs/races.md): threads of ops whose steps run interleaved. Every schedule up to a bound on
+// preemptions runs, fewest preemptions first (iterative context bounding, as CHESS does), each on a fresh engine.
+// The judge stays the eager oracle, each op atomic: a schedule passes if some order of the same ops (each thread's
+// in program order, an op that ended before another began placed before it) gives every observation the threads
+// and the epilogue made (linearizability, as Porcupine checks a history), and every invariant holds after every
+// step (a step ends where the real code holds no page-table or page lock: the engine's steps are cut there).
+import {
+  type AnyLayer,
+  allows,
+  type Checker,
+  type Engine,
+  type EngineFactory,
+  EngineFailure,
+  InputError,
+  isOneOf,
+  isPromise,
+  type OpLock,
+  type Program,
+  type PropertyKind,
+} from "../core/index.ts";
+import { startEngine } from "./runner.ts";
+
+/** One step of a schedule: the thread that ran, which of its ops, what the step did, and the op's answer at its end. */
+export interface TimelineStep {
+  readonly thread: number;
+  readonly op: number;
+  readonly label: string;
+  /** The op's observation, on its last step. */
+  readonly observed?: unknown;
+}
+
+export interface InterleaveOptions {
+  /** The most preemptions (a switch away from a thread that could have gone on) a schedule may have; default 2. */
+  readonly preemptions?: number;
+  /** The most schedules to run (over every bound); default 100,000. */
+  readonly limit?: number;
+}
+
+export interface InterleaveFailure {
+  readonly property: string;
+  readonly kind: PropertyKind;
+  readonly message: string;
+  /** The schedule's steps in the order they ran. */
+  readonly timeline: readonly TimelineStep[];
+  readonly preemptions: number;
+  /** What the epilogue's ops observed. */
+  readonly epilogue: readonly unknown[];
+}
+
+export interface InterleaveResult {
+  readonly status: "passed" | "failed";
+  /** Schedules run (distinct interleavings). */
+  readonly schedules: number;
+  /** The bound the schedules reached: every schedule with at most this many preemptions ran. */
+  readonly preemptions: number;
+  /** The limit stopped it before the bound was done. */
+  readonly truncated: boolean;
+  readonly failure?: InterleaveFailure;
+}
+
+/** A schedule as it ran: its decisions (the threads that could go, the one that went) and what it observed. */
+interface Run {
+  readonly decisions: { readonly enabled: readonly number[]; readonly chosen: number }[];
+  readonly timeline: TimelineStep[];
+  /** Per thread, per op: the observation, and the steps at which the op began and ended. */
+  readonly ops: { readonly observed: unknown; readonly began: number; readonly ended: number }[][];
+  readonly epilogue: unknown[];
+  readonly invariant?: { readonly property: string; readonly message: string };
+}
+
+const conflicts = (a: readonly OpLock[], b: readonly OpLock[]): boolean =>
+  a.some((x) => b.some((y) => x.name === y.name && !(x.shared && y.shared)));
+
+const preemptionsOf = (run: Pick<Run, "decisions">, upTo = run.decisions.length): number => {
+  let n = 0;
+  for (let k = 1; k < upTo; k++) {
+    const prev = run.decisions[k - 1]!.chosen;
+    const d = run.decisions[k]!;
+    if (d.chosen !== prev && d.enabled.includes(prev)) n++;
+  }
+  return n;
+};
+
+async function settle(v: unknown): Promise<unknown> {
+  return isPromise(v) ? await v : v;
+}
+
+/**
+ * Run one schedule: the decisions in `prefix` first, then the running thread goes on while it can (the lowest
+ * thread that can go, when it cannot).
+ */
+async function runSchedule(
+  layer: AnyLayer,
+  geometry: unknown,
+  factory: EngineFactory,
+  program: Program,
+  prefix: readonly number[],
+): Promise<Run> {
+  const engine = await startEngine(factory, geometry);
+  try {
+    for (const op of program.prelude) await settle(engine.apply(op));
+    const inspect = engine.inspect && engine.features.has("inspect") ? engine.inspect.bind(engine) : undefined;
+    let checkers: { name: string; checker: Checker<unknown, unknown, unknown> }[] = [];
+    if (inspect) {
+      const initial = await settle(inspect());
+      checkers = layer.properties
+        .filter((p) => p.kind === "invariant" && (p.appliesTo?.(geometry) ?? true))
+        .map((p) => ({ name: p.name, checker: p.start(initial) }));
+    }
+    const locks = (op: unknown): readonly OpLock[] => layer.locks?.(op) ?? [];
+    const threads = program.threads.map((ops) => ({
+      ops,
+      next: 0,
+      step: undefined as Iterator<string, unknown> | undefined,
+      began: 0,
+    }));
+    const run: Run = { decisions: [], timeline: [], ops: program.threads.map(() => []), epilogue: [] };
+    let current = -1;
+    for (;;) {
+      const held = threads.map((t) => (t.step ? locks(t.ops[t.next]) : []));
+      const enabled: number[] = [];
+      threads.forEach((t, i) => {
+        if (t.next >= t.ops.length) return;
+        if (t.step || !held.some((h, j) => j !== i && conflicts(h, locks(t.ops[t.next])))) enabled.push(i);
+      });
+      if (!enabled.length) {
+        if (threads.every((t) => t.next >= t.ops.length)) break;
+        throw new EngineFailure("error", "the threads' ops wait for each other's locks: none can go on");
+      }
+      const k = run.decisions.length;
+      const chosen = k < prefix.length ? prefix[k]! : enabled.includes(current) ? current : enabled[0]!;
+      if (!enabled.includes(chosen))
+        throw new EngineFailure("nondeterministic", `a schedule ran differently when repeated (step ${k})`);
+      run.decisions.push({ enabled, chosen });
+      current = chosen;
+      const t = threads[chosen]!;
+      const op = t.ops[t.next];
+      if (!t.step) t.began = k;
+      let r: IteratorResult<string, unknown>;
+      if (engine.steps) {
+        t.step ??= engine.steps(op);
+        r = t.step.next();
+      } else r = { done: true, value: await settle(engine.apply(op)) }; // one step
+      if (r.done) {
+        run.timeline.push({ thread: chosen, op: t.next, label: (op as { op?: string }).op ?? "op", observed: r.value });
+        run.ops[chosen]!.push({ observed: r.value, began: t.began, ended: k });
+        t.step = undefined;
+        t.next++;
+      } else run.timeline.push({ thread: chosen, op: t.next, label: r.value });
+      if (inspect && checkers.length) {
+        const state = await settle(inspect());
+        for (const c of checkers) {
+          const v = c.checker.after(op, r.done ? r.value : undefined, state, true);
+          if (v !== undefined)
+            return typeof v === "string"
+              ? { ...run, invariant: { property: c.name, message: v } }
+              : { ...run, invariant: v };
+        }
+      }
+    }
+    for (const op of program.epilogue) run.epilogue.push(await settle(engine.apply(op)));
+    return run;
+  } finally {
+    await engine.close?.();
+  }
+}
+
+/**
+ * Whether some order of the threads' ops explains the run (see the header): a search over the orders that keep
+ * each thread's program order and real time, an oracle replaying each candidate prefix from the prelude.
+ */
+function linearizable(layer: AnyLayer, geometry: unknown, program: Program, run: Run): boolean {
+  const all = run.ops.flatMap((ops, thread) => ops.map((o, i) => ({ ...o, thread, i })));
+  const replay = (order: readonly (typeof all)[number][]): Engine<unknown, unknown> | undefined => {
+    const oracle = layer.oracle(geometry);
+    const check = (op: unknown, observed: unknown): boolean => {
+      const expected = oracle.apply(op);
+      if (!allows(expected, observed)) return false;
+      if (isOneOf(expected)) oracle.chose?.(observed);
+      return true;
+    };
+    for (const op of program.prelude) oracle.apply(op);
+    for (const o of order) if (!check(program.threads[o.thread]![o.i], o.observed)) return undefined;
+    return oracle;
+  };
+  const search = (order: (typeof all)[number][]): boolean => {
+    if (order.length === all.length) {
+      const oracle = replay(order);
+      if (!oracle) return false;
+      return program.epilogue.every((op, i) => {
+        const expected = oracle.apply(op);
+        const ok = allows(expected, run.epilogue[i]);
+        if (ok && isOneOf(expected)) oracle.chose?.(run.epilogue[i]);
+        return ok;
+      });
+    }
+    for (const o of all) {
+      if (order.includes(o)) continue;
+      // program order: the thread's earlier ops are placed; real time: every op that ended before o began is placed
+      if (o.i > 0 && !order.some((p) => p.thread === o.thread && p.i === o.i - 1)) continue;
+      if (all.some((p) => p !== o && p.ended < o.began && !order.includes(p))) continue;
+      const next = [...order, o];
+      if (replay(next) && search(next)) return true;
+    }
+    return false;
+  };
+  return search([]);
+}
+
+/**
+ * Every schedule of the program with at most `preemptions` preemptions, fewest first: the first that fails is
+ * returned. The factory is borrowed.
+ */
+export async function interleave(
+  layer: AnyLayer,
+  geometry: unknown,
+  factory: EngineFactory,
+  program: Program,
+  options: InterleaveOptions = {},
+): Promise<InterleaveResult> {
+  if (!program.threads.length) throw new InputError("an interleaving needs at least one thread");
+  const bound = options.preemptions ?? 2;
+  const limit = options.limit ?? 100_000;
+  const seen = new Set<string>();
+  const verdicts = new Map<string, boolean>();
+  let schedules = 0;
+  for (let b = 0; b <= bound; b++) {
+    const stack: number[][] = [[]];
+    while (stack.length) {
+      const prefix = stack.pop()!;
+      const run = await runSchedule(layer, geometry, factory, program, prefix);
+      const chosen = run.decisions.map((d) => d.chosen);
+      const key = chosen.join(",");
+      const preemptions = preemptionsOf(run);
+      // a schedule cut short by an invariant has fewer decisions: its alternatives further on are never reached
+      for (let k = run.decisions.length - 1; k >= prefix.length; k--) {
+        for (const alt of run.decisions[k]!.enabled) {
+          if (alt === chosen[k]) continue;
+          const next = [...chosen.slice(0, k), alt];
+          const tried = { decisions: next.map((c, i) => ({ chosen: c, enabled: run.decisions[i]!.enabled })) };
+          if (preemptionsOf(tried) <= b) stack.push(next);
+        }
+      }
+      if (seen.has(key)) continue;
+      seen.add(key);
+      schedules++;
+      const failed = (property: string, kind: PropertyKind, message: string): InterleaveResult => ({
+        status: "failed",
+        schedules,
+        preemptions: b,
+        truncated: false,
+        failure: { property, kind, message, timeline: run.timeline, preemptions, epilogue: run.epilogue },
+      });
+      if (run.invariant) return failed(run.invariant.property, "invariant", run.invariant.message);
+      const judged = JSON.stringify([run.ops, run.epilogue]);
+      let ok = verdicts.get(judged);
+      if (ok === undefined) {
+        ok = linearizable(layer, geometry, program, run);
+        verdicts.set(judged, ok);
+      }
+      if (!ok)
+        return failed(
+          "linearizability",
+          "equivalence",
+          "no order of the threads' ops, each atomic, gives these observations (the eager oracle's answers in every order each thread's program order and real time allow)",
+        );
+      if (schedules >= limit) return { status: "passed", schedules, preemptions: b, truncated: true };
+    }
+  }
+  return { status: "passed", schedules, preemptions: bound, truncated: false };
+}

@@ -1,0 +1,136 @@
+// The interleaving explorer (fuzz/interleave.ts, docs/races.md) on the mm layer's race programs: the fixed model
+// passes every schedule up to the bound, Dirty COW and Huge Dirty COW fail one with a single preemption and no
+// sequential order, the locks keep ops apart, and the invariants are checked between steps.
+import { describe, expect, test } from "vitest";
+import type { EngineFactory, Program } from "../core/index.ts";
+import { interleave } from "../fuzz/interleave.ts";
+import { checkSequence } from "../fuzz/runner.ts";
+import { mmLayer } from "../layers/mm/index.ts";
+import { MmModel } from "../models/mm/model.ts";
+import { defaultMmGeometry, type MmGeometry, type MmObs, type MmOp } from "../models/mm/types.ts";
+
+const g = defaultMmGeometry;
+const race = (name: string): Program<MmOp> => mmLayer.races!(g).find((r) => r.name === name)!.program;
+const factoryOf = (name: string, create: (geo: MmGeometry) => MmModel): EngineFactory => ({
+  name,
+  create: (geo) => create(geo as MmGeometry),
+});
+const model = factoryOf("model", (geo) => new MmModel(geo));
+const mutant = (name: string): EngineFactory => {
+  const m = mmLayer.mutants.find((x) => x.name === name)!;
+  return factoryOf(name, (geo) => m.create(geo) as MmModel);
+};
+
+/** Every order of the threads' ops, each atomic, keeping each thread's program order. */
+function orders<T>(threads: readonly (readonly T[])[]): T[][] {
+  if (threads.every((t) => !t.length)) return [[]];
+  return threads.flatMap((t, i) =>
+    t.length ? orders(threads.map((u, j) => (j === i ? u.slice(1) : u))).map((rest) => [t[0]!, ...rest]) : [],
+  );
+}
+
+describe("the race programs", () => {
+  test("the reference model passes every schedule up to three preemptions (dirtyc0w: 4, huge-zero-dirty-cow: 22)", async () => {
+    const counts: Record<string, number> = {};
+    for (const { name, program } of mmLayer.races!(g)) {
+      const r = await interleave(mmLayer, g, model, program, { preemptions: 3 });
+      expect(r.failure?.message, name).toBeUndefined();
+      expect(r).toMatchObject({ status: "passed", preemptions: 3, truncated: false });
+      counts[name] = r.schedules;
+    }
+    expect(counts).toEqual({ dirtyc0w: 4, "huge-zero-dirty-cow": 22 });
+  });
+
+  test("Dirty COW: the forced write's fault, the MADV_DONTNEED, then its retry, which writes the file", async () => {
+    const r = await interleave(mmLayer, g, mutant("dirty-cow"), race("dirtyc0w"));
+    expect(r.status).toBe("failed");
+    expect(r.failure).toMatchObject({ property: "linearizability", preemptions: 1 });
+    // the classic schedule: thread 0 faults (COW), thread 1 zaps, thread 0 retries as a read and writes the file
+    expect(r.failure!.timeline.map((s) => [s.thread, s.label])).toEqual([
+      [0, "follow_page_mask (write): no page it may use"],
+      [0, "faultin_page: write fault"],
+      [1, "madvise"],
+      [0, "follow_page_mask (read): no page it may use"],
+      [0, "faultin_page: read fault"],
+      [0, "forceWrite"],
+    ]);
+    expect(r.failure!.epilogue).toEqual([{ data: [0x2a, 0, 0, 0] }]); // the file
+  });
+
+  test("Huge Dirty COW: the huge zero page is written through a PMD a forced read dirtied", async () => {
+    const r = await interleave(mmLayer, g, mutant("huge-dirty-cow"), race("huge-zero-dirty-cow"));
+    expect(r.failure).toMatchObject({ property: "linearizability", preemptions: 1 });
+    expect(r.failure!.timeline.map((s) => s.thread)).toEqual([0, 0, 1, 1, 1, 0]);
+    expect(r.failure!.epilogue).toEqual([{ data: [0x2a, 0, 0, 0] }]); // another range of the huge zero page
+  });
+
+  test("run one op after another, in every order, the mutants pass the race programs: only interleavings kill them", async () => {
+    for (const name of ["dirty-cow", "huge-dirty-cow"]) {
+      const m = mmLayer.mutants.find((x) => x.name === name)!;
+      expect(m.interleaved).toBe(true);
+      for (const { program } of mmLayer.races!(g))
+        for (const order of orders(program.threads)) {
+          const ops = [...program.prelude, ...order, ...program.epilogue];
+          expect(
+            await checkSequence(mmLayer, g, m.create(g), ops),
+            `${name}: ${JSON.stringify(order)}`,
+          ).toBeUndefined();
+        }
+    }
+  });
+});
+
+describe("the explorer", () => {
+  const forced: MmOp = { op: "forceWrite", pid: 1, page: 0, cell: 0, value: 7 };
+  const prelude: MmOp[] = [
+    { op: "spawn" },
+    { op: "spawn" },
+    { op: "mmap", pid: 1, page: 0, pages: 1, prot: "r", shared: false, file: 0 },
+  ];
+
+  test("an op that takes a lock another op holds across its steps waits: munmap never runs inside a forced write", async () => {
+    const unmap: MmOp = { op: "munmap", pid: 1, page: 0, pages: 1 };
+    const same = await interleave(mmLayer, g, model, { prelude, threads: [[forced], [unmap]], epilogue: [] });
+    expect(same).toMatchObject({ status: "passed", schedules: 2 }); // before it or after it
+    // another process's munmap takes another mmap_lock: it may run between any two steps
+    const other = await interleave(mmLayer, g, model, {
+      prelude: [...prelude, { op: "mmap", pid: 2, page: 0, pages: 1, prot: "r", shared: false }],
+      threads: [[forced], [{ op: "munmap", pid: 2, page: 0, pages: 1 }]],
+      epilogue: [],
+    });
+    expect(other).toMatchObject({ status: "passed", schedules: 4 });
+  });
+
+  test("the invariants are checked after every step, not only after every op", async () => {
+    // a model whose forced write breaks a frame's count in its middle step and mends it in its last
+    class BrokenBetween extends MmModel {
+      protected override *forcedSteps(...args: Parameters<MmModel["forcedSteps"]>): Generator<string, MmObs> {
+        const run = super.forcedSteps(...args);
+        let r = run.next();
+        for (let k = 0; !r.done; k++) {
+          const frame = [...this.frames.values()].find((f) => !f.zero && f.anon);
+          if (k === 1 && frame) frame.refcount += 5;
+          yield r.value;
+          if (k === 1 && frame) frame.refcount -= 5;
+          r = run.next();
+        }
+        return r.value;
+      }
+    }
+    const broken = factoryOf("broken-between", (geo) => new BrokenBetween(geo));
+    const program = { prelude, threads: [[forced]], epilogue: [] };
+    // run as one op, nothing is wrong
+    expect(await checkSequence(mmLayer, g, new BrokenBetween(g), [...prelude, forced])).toBeUndefined();
+    const r = await interleave(mmLayer, g, broken, program);
+    expect(r.failure).toMatchObject({ kind: "invariant" });
+    expect(r.failure!.timeline.map((s) => s.label)).toEqual([
+      "follow_page_mask (write): no page it may use",
+      "faultin_page: write fault",
+    ]);
+  });
+
+  test("a schedule limit stops the exploration and says so", async () => {
+    const r = await interleave(mmLayer, g, model, race("huge-zero-dirty-cow"), { preemptions: 3, limit: 5 });
+    expect(r).toMatchObject({ status: "passed", schedules: 5, truncated: true });
+  });
+});
