@@ -109,7 +109,13 @@ export interface CampaignResult {
   readonly interleaving?: {
     readonly race: string;
     readonly threads: readonly (readonly unknown[])[];
-    readonly timeline: readonly { readonly thread: number; readonly op: number; readonly label: string }[];
+    readonly timeline: readonly {
+      readonly thread: number;
+      readonly op: number;
+      readonly label: string;
+      /** The op's observation, on its last step. */
+      readonly observed?: unknown;
+    }[];
     readonly preemptions: number;
   };
 }

@@ -18,6 +18,11 @@ export interface Trace<Op = unknown, Obs = unknown, G = unknown> {
   expected?: Obs[];
   /** Free text. */
   note?: string;
+  /**
+   * A failing interleaving (docs/races.md): `ops` is then the prelude, run before the threads; the threads' ops run
+   * as `schedule` says (the thread of each step), then the epilogue.
+   */
+  interleaving?: { threads: Op[][]; epilogue: Op[]; schedule: number[] };
 }
 
 /** A trace's size bounds (docs/architecture.md, "Bounds"): ops (and expected observations), and bytes of its file. */
@@ -34,6 +39,14 @@ const envelope = z
     ops: z.array(z.unknown()).max(MAX_TRACE_OPS),
     expected: z.array(z.unknown()).max(MAX_TRACE_OPS).optional(),
     note: z.string().optional(),
+    interleaving: z
+      .object({
+        threads: z.array(z.array(z.unknown()).max(MAX_TRACE_OPS)).min(1).max(64),
+        epilogue: z.array(z.unknown()).max(MAX_TRACE_OPS),
+        schedule: z.array(z.number().int().min(0).max(63)).max(MAX_TRACE_OPS),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -116,18 +129,29 @@ export function parseTrace(
     // its message lists every issue, and may quote the keys it did not expect
     throw e instanceof InputError ? new InputError(bounded(e.message, 3 * MAX_ISSUE)) : e;
   }
-  const ops = t.ops.map((op, i) => {
-    shallow(op, `ops[${i}]`, source);
-    const r = validate(layer.opSchema, op, `ops[${i}]`, source);
+  const opAt = (op: unknown, where: string): unknown => {
+    shallow(op, where, source);
+    const r = validate(layer.opSchema, op, where, source);
     if (!r.success) {
-      throw new InputError(
-        `${source}: ${describe(`ops[${i}]`, r.error.issues)} (op: ${bounded(excerpt(op), MAX_ISSUE)})`,
-      );
+      throw new InputError(`${source}: ${describe(where, r.error.issues)} (op: ${bounded(excerpt(op), MAX_ISSUE)})`);
     }
     const why = layer.checkOp?.(r.data, geometry);
-    if (why !== undefined) throw new InputError(`${source}: ops[${i}]: ${bounded(why, MAX_ISSUE)}`);
+    if (why !== undefined) throw new InputError(`${source}: ${where}: ${bounded(why, MAX_ISSUE)}`);
     return r.data;
-  });
+  };
+  const ops = t.ops.map((op, i) => opAt(op, `ops[${i}]`));
+  const il = t.interleaving;
+  const interleaving = il && {
+    threads: il.threads.map((ops, k) => ops.map((op, i) => opAt(op, `interleaving.threads[${k}][${i}]`))),
+    epilogue: il.epilogue.map((op, i) => opAt(op, `interleaving.epilogue[${i}]`)),
+    schedule: il.schedule,
+  };
+  const bad = il?.schedule.findIndex((k) => k >= il.threads.length) ?? -1;
+  if (il && bad >= 0)
+    throw new InputError(
+      `${source}: interleaving.schedule[${bad}]: thread ${il.schedule[bad]} of ${il.threads.length}`,
+    );
+  if (interleaving && t.expected) throw new InputError(`${source}: an interleaving records no expected observations`);
   if (t.expected && t.expected.length > ops.length) {
     throw new InputError(`${source}: more expected observations (${t.expected.length}) than ops (${ops.length})`);
   }
@@ -141,6 +165,7 @@ export function parseTrace(
   if (t.seed !== undefined) trace.seed = t.seed;
   if (expected) trace.expected = expected;
   if (t.note !== undefined) trace.note = t.note;
+  if (interleaving) trace.interleaving = interleaving;
   return { layer, trace };
 }
 

@@ -12,16 +12,19 @@ import {
   type Failure,
   featuresNeeded,
   InputError,
+  type LaneEvent,
   type OpMix,
+  type Program,
   type PropertyKind,
   resolveGeometry,
   type Step,
+  type TitledPicture,
   type Trace,
   withoutKinds,
 } from "../core/index.ts";
 import { bugSignature } from "./bug.ts";
 import { coverageOf, neverGenerated } from "./coverage.ts";
-import { interleave } from "./interleave.ts";
+import { interleave, minimizeProgram } from "./interleave.ts";
 import { minimizeWith, opValid } from "./minimize.ts";
 import { checkWith, drawTrace, emptyStats, startEngine } from "./runner.ts";
 
@@ -445,7 +448,11 @@ async function raceCampaign(
   factory: EngineFactory,
   features: ReadonlySet<string>,
   options: CampaignOptions,
-): Promise<{ runs: number; ops: number; found?: Pick<CampaignResult, "trace" | "failure" | "interleaving"> }> {
+): Promise<{
+  runs: number;
+  ops: number;
+  found?: Pick<CampaignResult, "trace" | "failure" | "interleaving" | "pictures" | "originalLength">;
+}> {
   let runs = 0;
   let ops = 0;
   for (const { name, program } of layer.races?.(geometry) ?? []) {
@@ -455,11 +462,12 @@ async function raceCampaign(
     runs += r.schedules;
     ops += r.schedules * all.length;
     options.onProgress?.({ runs, ops, elapsedMs: 0, phase: "fuzz" });
-    const f = r.failure;
-    if (f) {
-      // the ops in the order they ended, then the epilogue: what the trace can say of an interleaving
-      const ended = f.timeline.filter((s) => "observed" in s).map((s) => program.threads[s.thread]![s.op]);
-      const seq = [...program.prelude, ...ended, ...program.epilogue];
+    if (r.failure) {
+      // the fewest ops that still fail so (the schedules already come fewest preemptions first)
+      const least = await minimizeProgram(layer, geometry, factory, program, r.failure.property);
+      const p = least.program;
+      const f = least.result.failure ?? r.failure;
+      const size = (q: typeof program) => q.prelude.length + q.threads.flat().length + q.epilogue.length;
       return {
         runs,
         ops,
@@ -470,20 +478,49 @@ async function raceCampaign(
             geometry,
             features: [...features].sort(),
             seed: options.seed,
-            ops: seq,
-            note: `race ${name}: a failure of an interleaving (${f.preemptions} preemption(s)); run one after another, these ops need not fail`,
+            ops: [...p.prelude],
+            note: `race ${name}: a failing interleaving of ${p.threads.length} threads (${f.preemptions} preemption(s)); replay runs its schedule`,
+            interleaving: {
+              threads: p.threads.map((t) => [...t]),
+              epilogue: [...p.epilogue],
+              schedule: [...f.schedule],
+            },
           },
-          failure: { index: seq.length - 1, property: f.property, kind: f.kind, message: f.message },
+          failure: { index: p.prelude.length, property: f.property, kind: f.kind, message: f.message },
+          originalLength: size(program),
           interleaving: {
             race: name,
-            threads: program.threads,
-            timeline: f.timeline.map(({ thread, op, label }) => ({ thread, op, label })),
+            threads: p.threads,
+            timeline: f.timeline,
             preemptions: f.preemptions,
           },
+          pictures: { source: "engine", from: 0, states: [], trace: [timelinePicture(p, f.timeline)] },
         },
       };
     }
     if (runs >= options.runs) break;
   }
   return { runs, ops };
+}
+
+/** A failing schedule drawn: a lane per thread, each op an interval over the steps it took, each step marked. */
+export function timelinePicture(
+  program: Program,
+  timeline: readonly { readonly thread: number; readonly op: number; readonly label: string }[],
+): TitledPicture {
+  const lanes = program.threads.map((ops, t) => {
+    const events: LaneEvent[] = [];
+    ops.forEach((op, i) => {
+      const at = timeline.flatMap((s, k) => (s.thread === t && s.op === i ? [k] : []));
+      if (!at.length) return;
+      const name = (op as { op?: string }).op ?? "op";
+      events.push({ at: at[0]!, until: at.at(-1)!, label: JSON.stringify(op) });
+      for (const k of at) if (timeline[k]!.label !== name) events.push({ at: k, label: timeline[k]!.label });
+    });
+    return { id: `thread-${t}`, label: `thread ${t}`, events };
+  });
+  return {
+    title: "the failing schedule: a lane per thread, a column per step",
+    picture: { kind: "lanes", lanes, caption: "each op spans the steps it took; another thread ran in the gaps" },
+  };
 }

@@ -42,6 +42,8 @@ export interface InterleaveFailure {
   readonly message: string;
   /** The schedule's steps in the order they ran. */
   readonly timeline: readonly TimelineStep[];
+  /** The thread that ran each step: what `checkSchedule` (and a trace's `interleaving.schedule`) replays. */
+  readonly schedule: readonly number[];
   readonly preemptions: number;
   /** What the epilogue's ops observed. */
   readonly epilogue: readonly unknown[];
@@ -95,6 +97,7 @@ async function runSchedule(
   factory: EngineFactory,
   program: Program,
   prefix: readonly number[],
+  given = false,
 ): Promise<Run> {
   const engine = await startEngine(factory, geometry);
   try {
@@ -129,8 +132,14 @@ async function runSchedule(
       }
       const k = run.decisions.length;
       const chosen = k < prefix.length ? prefix[k]! : enabled.includes(current) ? current : enabled[0]!;
-      if (!enabled.includes(chosen))
+      if (!enabled.includes(chosen)) {
+        // a schedule given to replay that the program cannot take is bad input; one the explorer took, a flake
+        if (given)
+          throw new InputError(
+            `interleaving.schedule[${k}]: thread ${chosen} cannot run then (the threads that can: ${enabled.join(", ")})`,
+          );
         throw new EngineFailure("nondeterministic", `a schedule ran differently when repeated (step ${k})`);
+      }
       run.decisions.push({ enabled, chosen });
       current = chosen;
       const t = threads[chosen]!;
@@ -207,6 +216,90 @@ function linearizable(layer: AnyLayer, geometry: unknown, program: Program, run:
   return search([]);
 }
 
+const NOT_LINEARIZABLE =
+  "no order of the threads' ops, each atomic, gives these observations (the eager oracle's answers in every order each thread's program order and real time allow)";
+
+/** A run's failure: an invariant broken after a step, or (not `linearizable`) observations no order explains. */
+function verdictOf(
+  run: Run,
+  linearizable: boolean,
+): { property: string; kind: PropertyKind; message: string } | undefined {
+  if (run.invariant) return { ...run.invariant, kind: "invariant" };
+  if (!linearizable) return { property: "linearizability", kind: "equivalence", message: NOT_LINEARIZABLE };
+  return undefined;
+}
+
+/**
+ * One schedule of the program, as `schedule` (the thread of each step) says, judged as `interleave` judges: what a
+ * trace's `interleaving` replays. The factory is borrowed.
+ */
+export async function checkSchedule(
+  layer: AnyLayer,
+  geometry: unknown,
+  factory: EngineFactory,
+  program: Program,
+  schedule: readonly number[],
+): Promise<{ timeline: readonly TimelineStep[]; epilogue: readonly unknown[]; failure?: InterleaveFailure }> {
+  const run = await runSchedule(layer, geometry, factory, program, schedule, true);
+  if (run.decisions.length < schedule.length && !run.invariant)
+    throw new InputError(
+      `interleaving.schedule: ${schedule.length} steps, but the program's threads ended after ${run.decisions.length}`,
+    );
+  const f = verdictOf(run, run.invariant ? true : linearizable(layer, geometry, program, run));
+  const ran = run.decisions.map((d) => d.chosen);
+  return {
+    timeline: run.timeline,
+    epilogue: run.epilogue,
+    failure: f && {
+      ...f,
+      timeline: run.timeline,
+      schedule: ran,
+      preemptions: preemptionsOf(run),
+      epilogue: run.epilogue,
+    },
+  };
+}
+
+/**
+ * A 1-minimal program that still fails `interleave` by the same property: one op at a time is left out (of the
+ * prelude, a thread, the epilogue) while the failure stays; a thread left without ops goes. The factory is borrowed.
+ */
+export async function minimizeProgram(
+  layer: AnyLayer,
+  geometry: unknown,
+  factory: EngineFactory,
+  program: Program,
+  property: string,
+  options: InterleaveOptions = {},
+): Promise<{ program: Program; result: InterleaveResult }> {
+  let best = program;
+  let result = await interleave(layer, geometry, factory, program, options);
+  const parts = (p: Program): (readonly unknown[])[] => [p.prelude, ...p.threads, p.epilogue];
+  const without = (p: Program, part: number, i: number): Program => {
+    const all = parts(p).map((ops, k) => (k === part ? ops.filter((_, j) => j !== i) : ops));
+    const threads = all.slice(1, -1).filter((t) => t.length);
+    return { prelude: all[0]!, threads, epilogue: all.at(-1)! };
+  };
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (let part = 0; part < parts(best).length && !changed; part++)
+      for (let i = parts(best)[part]!.length - 1; i >= 0 && !changed; i--) {
+        const candidate = without(best, part, i);
+        if (!candidate.threads.length) continue;
+        let r: InterleaveResult;
+        try {
+          r = await interleave(layer, geometry, factory, candidate, options);
+        } catch (e) {
+          if (e instanceof EngineFailure) continue; // not this failure
+          throw e;
+        }
+        if (r.failure?.property !== property) continue;
+        [best, result, changed] = [candidate, r, true];
+      }
+  }
+  return { program: best, result };
+}
+
 /**
  * Every schedule of the program with at most `preemptions` preemptions, fewest first: the first that fails is
  * returned. The factory is borrowed.
@@ -244,26 +337,21 @@ export async function interleave(
       if (seen.has(key)) continue;
       seen.add(key);
       schedules++;
-      const failed = (property: string, kind: PropertyKind, message: string): InterleaveResult => ({
-        status: "failed",
-        schedules,
-        preemptions: b,
-        truncated: false,
-        failure: { property, kind, message, timeline: run.timeline, preemptions, epilogue: run.epilogue },
-      });
-      if (run.invariant) return failed(run.invariant.property, "invariant", run.invariant.message);
       const judged = JSON.stringify([run.ops, run.epilogue]);
-      let ok = verdicts.get(judged);
+      let ok = run.invariant ? true : verdicts.get(judged);
       if (ok === undefined) {
         ok = linearizable(layer, geometry, program, run);
         verdicts.set(judged, ok);
       }
-      if (!ok)
-        return failed(
-          "linearizability",
-          "equivalence",
-          "no order of the threads' ops, each atomic, gives these observations (the eager oracle's answers in every order each thread's program order and real time allow)",
-        );
+      const failure = verdictOf(run, ok);
+      if (failure)
+        return {
+          status: "failed",
+          schedules,
+          preemptions: b,
+          truncated: false,
+          failure: { ...failure, timeline: run.timeline, schedule: chosen, preemptions, epilogue: run.epilogue },
+        };
       if (schedules >= limit) return { status: "passed", schedules, preemptions: b, truncated: true };
     }
   }

@@ -59,8 +59,11 @@ export function explainFailure(r: CampaignResult): string {
     lines.push("", "ops → observations:");
     for (const s of r.steps) lines.push(`  ${String(s.index).padStart(3)}  ${quote(s.op)}  →  ${quote(s.observed)}`);
   }
-  if (r.interleaving) lines.push("", ...timeline(r.interleaving));
-  else if (f.kind === "equivalence") {
+  if (r.interleaving) {
+    const i = r.interleaving;
+    const title = `race ${i.race}: the failing schedule (${i.preemptions} preemption(s)), a row per step`;
+    lines.push("", ...timelineText(title, i.threads, i.timeline));
+  } else if (f.kind === "equivalence") {
     if (isOneOf(f.expected)) {
       lines.push("", `observed: ${quote(f.observed)}`, "allowed (any one of):");
       for (const e of f.expected.oneOf) lines.push(`  ${quote(e)}`);
@@ -79,23 +82,38 @@ export function explainFailure(r: CampaignResult): string {
         );
     }
   }
-  if (r.originalLength !== undefined && r.originalLength > r.trace.ops.length) {
-    lines.push("", `minimized from ${r.originalLength} to ${r.trace.ops.length} ops (seed ${r.seed})`);
+  const il = r.trace.interleaving;
+  const length = r.trace.ops.length + (il ? il.threads.flat().length + il.epilogue.length : 0);
+  if (r.originalLength !== undefined && r.originalLength > length) {
+    lines.push("", `minimized from ${r.originalLength} to ${length} ops (seed ${r.seed})`);
   }
   if (r.state) lines.push("", `state after op ${f.index}:`, r.state.replace(/^/gm, "  "));
   return visible(lines.join("\n"));
 }
 
-/** The failing schedule with the threads side by side: a row per step, in the column of the thread that ran it. */
-function timeline(i: NonNullable<CampaignResult["interleaving"]>): string[] {
+/**
+ * A schedule with the threads side by side: a row per step, in the column of the thread that ran it (with the
+ * op's observation on its last step, where the timeline has it).
+ */
+export function timelineText(
+  title: string,
+  threads: readonly (readonly unknown[])[],
+  timeline: readonly {
+    readonly thread: number;
+    readonly op: number;
+    readonly label: string;
+    readonly observed?: unknown;
+  }[],
+): string[] {
   const width = 46;
-  const lines = [`race ${i.race}: the failing schedule (${i.preemptions} preemption(s)), a row per step`];
-  for (const [t, ops] of i.threads.entries()) lines.push(`  thread ${t}: ${ops.map((op) => quote(op)).join(", ")}`);
-  lines.push(`  ${i.threads.map((_, t) => `thread ${t}`.padEnd(width)).join(" │ ")}`);
-  for (const s of i.timeline) {
-    const name = (i.threads[s.thread]?.[s.op] as { op?: string } | undefined)?.op ?? "op";
-    const text = cut(s.label === name ? `${name} (ends)` : `${name}: ${s.label}`, width);
-    lines.push(`  ${i.threads.map((_, t) => (t === s.thread ? text : "").padEnd(width)).join(" │ ")}`.trimEnd());
+  const lines = [title];
+  for (const [t, ops] of threads.entries()) lines.push(`  thread ${t}: ${ops.map((op) => quote(op)).join(", ")}`);
+  lines.push(`  ${threads.map((_, t) => `thread ${t}`.padEnd(width)).join(" │ ")}`);
+  for (const s of timeline) {
+    const name = (threads[s.thread]?.[s.op] as { op?: string } | undefined)?.op ?? "op";
+    const end = "observed" in s ? ` → ${quote(s.observed)}` : " (ends)";
+    const text = cut(s.label === name ? `${name}${end}` : `${name}: ${s.label}`, width);
+    lines.push(`  ${threads.map((_, t) => (t === s.thread ? text : "").padEnd(width)).join(" │ ")}`.trimEnd());
   }
   return lines;
 }

@@ -56,10 +56,12 @@ export function failureSection(viz: Viz, t: PageTarget): string {
     `<dl class="facts">${facts.map(([k, v]) => `<dt>${k}</dt><dd>${k === "replay" || k === "rerun" ? `<code>${html(v)}</code>` : html(v)}</dd>`).join("")}</dl>`,
   );
   const p = r.pictures;
-  const ops = r.trace?.ops.length ?? 0;
+  // an interleaving's pictures run over its steps, not over the trace's ops
+  const ops = r.interleaving ? r.interleaving.timeline.length : (r.trace?.ops.length ?? 0);
+  const failing = r.interleaving ? undefined : f?.index;
   for (const tp of p?.trace ?? [])
     out.push(
-      `<figure class="trace-picture"><figcaption>${html(tp.title)}</figcaption>${pictureSvg(viz, tp.picture, ops, f?.index)}</figure>`,
+      `<figure class="trace-picture"><figcaption>${html(tp.title)}</figcaption>${pictureSvg(viz, tp.picture, ops, failing)}</figure>`,
     );
   if (r.steps?.length) out.push(stepper(viz, r));
   out.push(

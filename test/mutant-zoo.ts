@@ -4,6 +4,7 @@
 import { describe, expect, test } from "vitest";
 import type { AnyLayer, CampaignResult, Mutant } from "../core/index.ts";
 import { resolveEngine } from "../engines/resolve.ts";
+import { replayTrace } from "../fuzz/replay.ts";
 import { checkWith } from "../fuzz/runner.ts";
 import { campaignOn } from "./helpers.ts";
 
@@ -28,9 +29,15 @@ export function killEach(
         expect(r.status, `${m.name} survived ${r.runs} schedules`).toBe("failed");
         expect(r.failure!.property).toBe("linearizability");
         expect(r.interleaving!.preemptions).toBeGreaterThan(0);
-        // the same ops one after another (in the order they ended) pass on the mutant, and so does a campaign
+        // its trace replays the failing schedule, which the reference model passes
         const engine = await resolveEngine(layer, spec);
-        expect(await checkWith(layer, r.trace!.geometry, engine, r.trace!.ops)).toBeUndefined();
+        expect((await replayTrace(layer, r.trace!, engine))?.property).toBe("linearizability");
+        expect(await replayTrace(layer, r.trace!, await resolveEngine(layer, "model"))).toBeUndefined();
+        // the same ops one after another (in the order they ended) pass on the mutant, and so does a campaign
+        const il = r.trace!.interleaving!;
+        const ended = r.interleaving!.timeline.filter((s) => "observed" in s).map((s) => il.threads[s.thread]![s.op]);
+        const ops = [...r.trace!.ops, ...ended, ...il.epilogue];
+        expect(await checkWith(layer, r.trace!.geometry, engine, ops)).toBeUndefined();
         const sequential = await campaignOn(layer, spec, { seed: 1, runs: 3000, maxOps: 200 });
         expect(sequential.failure?.message).toBeUndefined();
         expect(sequential.status).toBe("passed");

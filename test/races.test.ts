@@ -2,9 +2,11 @@
 // passes every schedule up to the bound, Dirty COW and Huge Dirty COW fail one with a single preemption and no
 // sequential order, the locks keep ops apart, and the invariants are checked between steps.
 import { describe, expect, test } from "vitest";
-import type { EngineFactory, Program } from "../core/index.ts";
-import { interleave } from "../fuzz/interleave.ts";
+import { type EngineFactory, InputError, type Program } from "../core/index.ts";
+import { checkSchedule, interleave, minimizeProgram } from "../fuzz/interleave.ts";
+import { replayTrace } from "../fuzz/replay.ts";
 import { checkSequence } from "../fuzz/runner.ts";
+import { loadTrace, validateTrace } from "../layers/index.ts";
 import { mmLayer } from "../layers/mm/index.ts";
 import { MmModel } from "../models/mm/model.ts";
 import { defaultMmGeometry, type MmGeometry, type MmObs, type MmOp } from "../models/mm/types.ts";
@@ -132,5 +134,45 @@ describe("the explorer", () => {
   test("a schedule limit stops the exploration and says so", async () => {
     const r = await interleave(mmLayer, g, model, race("huge-zero-dirty-cow"), { preemptions: 3, limit: 5 });
     expect(r).toMatchObject({ status: "passed", schedules: 5, truncated: true });
+  });
+});
+
+describe("a failing interleaving as a trace", () => {
+  test("the recorded races replay their schedule: the mutant fails it, the reference model passes", async () => {
+    for (const name of ["dirty-cow", "huge-dirty-cow"]) {
+      const { layer, trace } = loadTrace(`traces/mm/races/${name}.trace.json`);
+      expect(trace.interleaving!.threads.length).toBe(2);
+      expect((await replayTrace(layer, trace, mutant(name)))?.property).toBe("linearizability");
+      expect(await replayTrace(layer, trace, model)).toBeUndefined();
+    }
+  });
+
+  test("a schedule the program cannot take is bad input, naming the step", async () => {
+    const program = race("dirtyc0w");
+    // thread 1's one op ends in one step: a second step of it cannot be
+    await expect(checkSchedule(mmLayer, g, model, program, [1, 1, 0])).rejects.toThrow(
+      /interleaving.schedule\[1\]: thread 1 cannot run then/,
+    );
+    await expect(checkSchedule(mmLayer, g, model, program, [0, 0, 0, 1, 1])).rejects.toBeInstanceOf(InputError);
+    // and a schedule that names no thread the trace has is refused when the trace is read
+    const { trace } = loadTrace("traces/mm/races/dirty-cow.trace.json");
+    const bad = { ...trace, interleaving: { ...trace.interleaving!, schedule: [0, 2] } };
+    expect(() => validateTrace(bad, "t.json")).toThrow(/interleaving.schedule\[1\]: thread 2 of 2/);
+  });
+
+  test("minimizing a program leaves the ops the failure needs: the dirtyc0w race, from one with ops it does not need", async () => {
+    const classic = race("dirtyc0w");
+    const padded: Program<MmOp> = {
+      prelude: [...classic.prelude, { op: "spawn" }, { op: "read", pid: 1, page: 0 }],
+      threads: [
+        [{ op: "read", pid: 2, page: 3 }, ...classic.threads[0]!],
+        [...classic.threads[1]!, { op: "fileRead", file: 1, page: 0 }],
+        [{ op: "ksmScan" }],
+      ],
+      epilogue: [{ op: "read", pid: 1, page: 0 }, ...classic.epilogue],
+    };
+    const { program, result } = await minimizeProgram(mmLayer, g, mutant("dirty-cow"), padded, "linearizability");
+    expect(result.failure?.property).toBe("linearizability");
+    expect(program).toEqual(classic);
   });
 });
