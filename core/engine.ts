@@ -50,6 +50,12 @@ export interface EngineFactory {
    * that flavour's model). The geometry rule (core/geometry.ts) puts them last.
    */
   readonly fixedGeometry?: Readonly<Record<string, unknown>>;
+  /**
+   * A real system's own run of one of the layer's named race programs (docs/races.md), its threads truly concurrent
+   * `attempts` times: how many ran, and how many checks found what no order of the ops allows. `--threads` uses it
+   * instead of stepping, which a real system cannot.
+   */
+  race?(name: string, attempts: number): Promise<{ attempts: number; violations: number; detail: string }>;
 }
 
 /** How an engine can fail as a program (as opposed to disagreeing with the oracle): exit code 3. */

@@ -122,6 +122,14 @@ export interface Layer<Op, Obs, State, G> {
    * system's own race tests, each needing the features it names.
    */
   races?(geometry: G): readonly { readonly name: string; readonly program: Program<Op> }[];
+  /**
+   * What of an op takes effect before the op itself, for the interleaving judge (docs/races.md): an op the oracle
+   * runs, asked when the judge places it (mm: a forced write's copy-on-write break, a forced write of the value
+   * the cell holds then), anywhere from the op's start to the op; undefined where the op has none.
+   */
+  precursor?(op: Op, oracle: Engine<Op, unknown>): Op | undefined;
+  /** Generated race programs, run after `races`: threads contending for the same state (docs/races.md). */
+  raceArbitrary?(geometry: G, features: ReadonlySet<string>): fc.Arbitrary<Program<Op>>;
 }
 
 /** Threads of ops run interleaved (docs/races.md), with the ops that set the scene and the ops that look after. */

@@ -55,6 +55,7 @@ export async function resolveEngine(
       create: (g) => f.create(g),
       dispose: () => f.dispose?.(),
       fresh: () => f.fresh?.(),
+      ...(f.race ? { race: f.race } : {}),
     };
   }
   const owner = options.registry?.find((l) => l.engines?.some((e) => e.name === spec));

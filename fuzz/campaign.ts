@@ -439,8 +439,8 @@ export function parseReplayToken(token: string): {
 }
 
 /**
- * `--threads`: every race program of the layer the engine has the features for, through the interleaving explorer
- * (every schedule up to two preemptions, fewest first; `runs` bounds the schedules over all programs).
+ * `--threads`: every race program of the layer the engine has the features for, then generated ones, through the
+ * interleaving explorer (every schedule up to two preemptions, fewest first), until `runs` schedules have run.
  */
 async function raceCampaign(
   layer: AnyLayer,
@@ -455,9 +455,59 @@ async function raceCampaign(
 }> {
   let runs = 0;
   let ops = 0;
-  for (const { name, program } of layer.races?.(geometry) ?? []) {
+  const usable = (p: Program): boolean =>
+    [...p.prelude, ...p.threads.flat(), ...p.epilogue].every((op) =>
+      featuresNeeded(layer, op).every((f) => features.has(f)),
+    );
+  function* programs(): Generator<{ name: string; program: Program }> {
+    yield* (layer.races?.(geometry) ?? []).filter((r) => usable(r.program));
+    const arbitrary = layer.raceArbitrary?.(geometry, features);
+    if (!arbitrary) return;
+    for (let batch = 0; ; batch++) {
+      const drawn = fc.sample(arbitrary, { seed: (options.seed * 7919 + batch) | 0, numRuns: 100 });
+      for (const [i, program] of drawn.entries()) yield { name: `generated #${batch * 100 + i}`, program };
+    }
+  }
+  if (factory.race) {
+    // a real system: each named race with its threads truly concurrent, --runs times
+    for (const { name, program } of layer.races?.(geometry) ?? []) {
+      if (!usable(program)) continue;
+      const r = await factory.race(name, options.runs);
+      runs += r.attempts;
+      ops += r.attempts * program.threads.flat().length;
+      options.onProgress?.({ runs, ops, elapsedMs: 0, phase: "fuzz" });
+      if (r.violations)
+        return {
+          runs,
+          ops,
+          found: {
+            trace: {
+              cowcheck: 1,
+              layer: layer.name,
+              geometry,
+              features: [...features].sort(),
+              seed: options.seed,
+              ops: [...program.prelude],
+              note: `race ${name}, its threads truly concurrent: ${r.detail}`,
+              interleaving: {
+                threads: program.threads.map((t) => [...t]),
+                epilogue: [...program.epilogue],
+                schedule: [],
+              },
+            },
+            failure: {
+              index: program.prelude.length,
+              property: "linearizability",
+              kind: "equivalence",
+              message: `${r.violations} check(s) found what no order of the ops allows (${r.detail})`,
+            },
+          },
+        };
+    }
+    return { runs, ops };
+  }
+  for (const { name, program } of programs()) {
     const all = [...program.prelude, ...program.threads.flat(), ...program.epilogue];
-    if (!all.every((op) => featuresNeeded(layer, op).every((f) => features.has(f)))) continue;
     const r = await interleave(layer, geometry, factory, program, { limit: Math.max(1, options.runs - runs) });
     runs += r.schedules;
     ops += r.schedules * all.length;

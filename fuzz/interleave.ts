@@ -176,23 +176,37 @@ async function runSchedule(
 
 /**
  * Whether some order of the threads' ops explains the run (see the header): a search over the orders that keep
- * each thread's program order and real time, an oracle replaying each candidate prefix from the prelude.
+ * each thread's program order and real time, an oracle replaying each candidate prefix from the prelude. An op
+ * whose layer names a precursor (what of it takes effect before it does: a forced write's copy-on-write break) is
+ * two events, the precursor placed anywhere from the op's start to the op itself.
  */
 function linearizable(layer: AnyLayer, geometry: unknown, program: Program, run: Run): boolean {
-  const all = run.ops.flatMap((ops, thread) => ops.map((o, i) => ({ ...o, thread, i })));
-  const replay = (order: readonly (typeof all)[number][]): Engine<unknown, unknown> | undefined => {
+  type Event = { thread: number; i: number; pre: boolean; observed: unknown; began: number; ended: number };
+  const opOf = (e: Event) => program.threads[e.thread]![e.i];
+  const all: Event[] = run.ops.flatMap((ops, thread) =>
+    ops.flatMap((o, i) => {
+      const op: Event = { ...o, thread, i, pre: false };
+      return layer.precursor ? [{ ...op, pre: true }, op] : [op];
+    }),
+  );
+  const replay = (order: readonly Event[]): Engine<unknown, unknown> | undefined => {
     const oracle = layer.oracle(geometry);
-    const check = (op: unknown, observed: unknown): boolean => {
-      const expected = oracle.apply(op);
-      if (!allows(expected, observed)) return false;
-      if (isOneOf(expected)) oracle.chose?.(observed);
-      return true;
-    };
     for (const op of program.prelude) oracle.apply(op);
-    for (const o of order) if (!check(program.threads[o.thread]![o.i], o.observed)) return undefined;
+    for (const e of order) {
+      if (e.pre) {
+        const pre = layer.precursor!(opOf(e), oracle);
+        if (pre !== undefined) oracle.apply(pre);
+        continue;
+      }
+      const expected = oracle.apply(opOf(e));
+      if (!allows(expected, e.observed)) return undefined;
+      if (isOneOf(expected)) oracle.chose?.(e.observed);
+    }
     return oracle;
   };
-  const search = (order: (typeof all)[number][]): boolean => {
+  const placed = (order: readonly Event[], thread: number, i: number, pre: boolean): boolean =>
+    order.some((p) => p.thread === thread && p.i === i && p.pre === pre);
+  const search = (order: Event[]): boolean => {
     if (order.length === all.length) {
       const oracle = replay(order);
       if (!oracle) return false;
@@ -203,12 +217,14 @@ function linearizable(layer: AnyLayer, geometry: unknown, program: Program, run:
         return ok;
       });
     }
-    for (const o of all) {
-      if (order.includes(o)) continue;
-      // program order: the thread's earlier ops are placed; real time: every op that ended before o began is placed
-      if (o.i > 0 && !order.some((p) => p.thread === o.thread && p.i === o.i - 1)) continue;
-      if (all.some((p) => p !== o && p.ended < o.began && !order.includes(p))) continue;
-      const next = [...order, o];
+    for (const e of all) {
+      if (order.includes(e)) continue;
+      // program order: the thread's earlier op is placed (and an op's precursor before it); real time: every op
+      // that ended before this one began is placed
+      if (e.i > 0 && !placed(order, e.thread, e.i - 1, false)) continue;
+      if (!e.pre && layer.precursor && !placed(order, e.thread, e.i, true)) continue;
+      if (all.some((p) => !p.pre && p.ended < e.began && !order.includes(p))) continue;
+      const next = [...order, e];
       if (replay(next) && search(next)) return true;
     }
     return false;

@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { release } from "node:os";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Engine, EngineFactory } from "../core/index.ts";
-import { linuxFeatures, linuxGeometry, linuxUnavailable } from "../engines/linux/index.ts";
+import { linuxFeatures, linuxGeometry, linuxUnavailable, raceOnKernel } from "../engines/linux/index.ts";
 import { engineCatalogue, resolveEngine } from "../engines/resolve.ts";
 import { caseFeatures } from "../fuzz/mm/cow-cases.ts";
 import { replayTrace } from "../fuzz/replay.ts";
@@ -92,6 +92,18 @@ describe.skipIf(why !== undefined)("the Linux kernel as an mm engine", () => {
     } finally {
       await engine.close?.();
       await factory.dispose?.();
+    }
+  });
+
+  test("the race programs with their threads truly concurrent (--threads 2): Dirty COW and Huge Dirty COW find nothing on this kernel", async () => {
+    const r = await campaignOn(mmLayer, "linux", { seed: 1, runs: 50_000, maxOps: 200, geometry: g, threads: 2 });
+    expect(r.failure?.message).toBeUndefined();
+    expect(r).toMatchObject({ status: "passed", runs: 100_000 }); // both races, 50,000 forced writes each
+    // each race really raced: the other thread ran its zaps meanwhile
+    for (const race of ["dirtyc0w", "huge-zero-dirty-cow"]) {
+      const one = await raceOnKernel(race, 20_000);
+      expect(one).toMatchObject({ attempts: 20_000, violations: 0 });
+      expect(Number(one.detail.match(/against ([\d,]+) rounds/)![1]!.replace(/,/g, ""))).toBeGreaterThan(100);
     }
   });
 

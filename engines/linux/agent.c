@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1939,8 +1940,87 @@ __attribute__((noreturn)) static void worker_main(char **argv) {
   worker(sock);
 }
 
+// ---- races on the real kernel (docs/races.md): a race program's two threads truly concurrent
+
+struct racer {
+  volatile int *stop;
+  unsigned char *p;
+  size_t len;
+  int huge; // the huge zero page race: zap, read back in, read through /proc/self/mem
+  int mem;
+  long rounds;
+};
+
+/** The second thread: MADV_DONTNEED of the range over and over (and, for the huge race, the reads after it). */
+static void *zap_loop(void *arg) {
+  struct racer *r = arg;
+  unsigned char b;
+  while (!*r->stop) {
+    madvise(r->p, r->len, MADV_DONTNEED);
+    if (r->huge) {
+      b = *(volatile unsigned char *)r->p; // maps the huge zero page again
+      if (pread(r->mem, &b, 1, (off_t)(uintptr_t)r->p) != 1) break; // a FOLL_TOUCH follow of its PMD
+    }
+    r->rounds++;
+  }
+  return NULL;
+}
+
+/**
+ * --race NAME ATTEMPTS: the race program NAME of fuzz/mm/races.ts with its threads truly concurrent, as LTP's
+ * dirtyc0w runs it. The first thread writes the read-only private mapping through /proc/self/mem ATTEMPTS times
+ * while the second zaps it; every 1,024 writes (and at the end) the file (dirtyc0w: a memfd page holding 'A') or a
+ * second range of the huge zero page (huge-zero-dirty-cow) must still hold what it held. Prints one JSON line.
+ */
+static int race_main(const char *name, long attempts) {
+  long ps = sysconf(_SC_PAGESIZE);
+  int huge = !strcmp(name, "huge-zero-dirty-cow");
+  if (!huge && strcmp(name, "dirtyc0w")) die("no race named %s here (dirtyc0w, huge-zero-dirty-cow)", name);
+  int mem = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+  if (mem < 0) die("/proc/self/mem: %s", strerror(errno));
+  size_t len = (size_t)ps;
+  unsigned char *p, *witness = NULL, b;
+  int fd = -1;
+  if (huge) {
+    long hpage = 0;
+    FILE *hf = fopen("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", "r");
+    if (!hf || fscanf(hf, "%ld", &hpage) != 1) die("no THP here (hpage_pmd_size)");
+    fclose(hf);
+    len = (size_t)hpage;
+    unsigned char *area = mmap(NULL, 3 * len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (area == MAP_FAILED) die("mmap: %s", strerror(errno));
+    p = (unsigned char *)(((uintptr_t)area + len - 1) & ~(uintptr_t)(len - 1));
+    witness = p + len;
+    if (madvise(p, 2 * len, MADV_HUGEPAGE)) die("MADV_HUGEPAGE: %s", strerror(errno));
+    b = *(volatile unsigned char *)p;
+    b = *(volatile unsigned char *)witness;
+  } else {
+    fd = memfd_create("cowcheck-race", MFD_CLOEXEC);
+    if (fd < 0 || ftruncate(fd, ps) || pwrite(fd, "A", 1, 0) != 1) die("the file: %s", strerror(errno));
+    p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) die("mmap: %s", strerror(errno));
+  }
+  volatile int stop = 0;
+  struct racer r = {.stop = &stop, .p = p, .len = len, .huge = huge, .mem = mem};
+  pthread_t t;
+  if (pthread_create(&t, NULL, zap_loop, &r)) die("pthread_create failed");
+  long done = 0, violations = 0;
+  const unsigned char poke = 0x2a;
+  for (; done < attempts; done++) {
+    if (pwrite(mem, &poke, 1, (off_t)(uintptr_t)p) != 1) die("the forced write failed: %s", strerror(errno));
+    if ((done & 1023) == 1023 || done == attempts - 1) {
+      if (huge ? *(volatile unsigned char *)witness != 0 : pread(fd, &b, 1, 0) != 1 || b != 'A') violations++;
+    }
+  }
+  stop = 1;
+  pthread_join(t, NULL);
+  printf("{\"race\":\"%s\",\"attempts\":%ld,\"zaps\":%ld,\"violations\":%ld}\n", name, done, r.rounds, violations);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc == 8 && !strcmp(argv[1], "--worker")) worker_main(argv);
+  if (argc == 4 && !strcmp(argv[1], "--race")) return race_main(argv[2], strtol(argv[3], NULL, 10));
   const char *g = getenv("COWCHECK_GEOMETRY");
   page_size = geometry(g, "pageSize");
   cells = geometry(g, "cellsPerPage");

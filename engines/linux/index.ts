@@ -4,7 +4,7 @@
 import { spawnSync } from "node:child_process";
 import { accessSync, closeSync, constants, existsSync, openSync, readFileSync, statfsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import type { SystemEngine } from "../../core/index.ts";
+import { EngineFailure, type SystemEngine } from "../../core/index.ts";
 import { compiled } from "../build.ts";
 import { stdioFactory } from "../stdio.ts";
 
@@ -141,6 +141,27 @@ export function linuxAgent(): string {
  */
 export const linuxCommand = (): string => `exec ${JSON.stringify(linuxAgent())}`;
 
+/**
+ * A race program of fuzz/mm/races.ts on this kernel, its two threads truly concurrent (the agent's --race): the
+ * forced writes made, the other thread's rounds, and the checks that found the file (or the huge zero page) changed.
+ */
+export async function raceOnKernel(
+  name: string,
+  attempts: number,
+): Promise<{ attempts: number; violations: number; detail: string }> {
+  const r = spawnSync(linuxAgent(), ["--race", name, String(attempts)], { encoding: "utf8" });
+  if (r.status !== 0) throw new EngineFailure("error", `the agent's race ${name} failed: ${r.stderr.trim()}`);
+  const out = JSON.parse(r.stdout) as { attempts: number; zaps: number; violations: number };
+  return {
+    attempts: out.attempts,
+    violations: out.violations,
+    detail: `${out.attempts.toLocaleString("en-US")} forced writes against ${out.zaps.toLocaleString("en-US")} rounds of the other thread`,
+  };
+}
+
+/** The race programs the agent runs truly concurrently (raceOnKernel). */
+const KERNEL_RACES = new Set(["dirtyc0w", "huge-zero-dirty-cow"]);
+
 /** The mm layer's real system: one real process per cowcheck pid, spoken to over the stdio protocol. */
 export const linuxEngine: SystemEngine = {
   name: "linux",
@@ -149,5 +170,11 @@ export const linuxEngine: SystemEngine = {
   features: linuxFeatures,
   geometry: linuxGeometry,
   views: ["pagemap"],
-  factory: (layer, { timeoutMs }) => stdioFactory(layer, linuxCommand, { name: "mm:linux", timeoutMs }),
+  factory: (layer, { timeoutMs }) =>
+    Object.assign(stdioFactory(layer, linuxCommand, { name: "mm:linux", timeoutMs }), {
+      race: (name: string, attempts: number) =>
+        KERNEL_RACES.has(name)
+          ? raceOnKernel(name, attempts)
+          : Promise.resolve({ attempts: 0, violations: 0, detail: "not run here" }),
+    }),
 };

@@ -1,9 +1,22 @@
 // The mm layer's race programs (Layer.races, docs/races.md): real race tests as threads of ops, which the
 // interleaving explorer runs in every order up to its bound.
-import type { Program } from "../../core/index.ts";
+import fc from "fast-check";
+import type { Engine, Program } from "../../core/index.ts";
 import { hugeSize, type MmGeometry, type MmOp } from "../../models/mm/types.ts";
 
 const POKE = 0x2a;
+
+/**
+ * A forced write's fault breaks copy-on-write (the page becomes the process's own: a copy of what it showed then)
+ * before the retry stores the byte, and another thread may see the copy in between (Layer.precursor): a forced
+ * write of the value the cell holds when the judge places it.
+ */
+export function mmPrecursor(op: MmOp, oracle: Engine<MmOp, unknown>): MmOp | undefined {
+  if (op.op !== "forceWrite") return undefined;
+  const now = oracle.apply({ op: "forceRead", pid: op.pid, page: op.page }) as { data?: number[] };
+  const value = now.data?.[op.cell];
+  return value === undefined ? undefined : { ...op, value };
+}
 
 export function mmRaces(g: MmGeometry): { name: string; program: Program<MmOp> }[] {
   const huge = hugeSize(g);
@@ -49,4 +62,123 @@ export function mmRaces(g: MmGeometry): { name: string; program: Program<MmOp> }
       },
     });
   return races;
+}
+
+/**
+ * Generated race programs (Layer.raceArbitrary): the threads of process 1 contend for one page `p` of a fresh
+ * mapping whose kind is drawn (anonymous or a file, private or shared, read-only or writable, THP-advised or not),
+ * after a few ops that give the page a history (a write, a read, a fork, an mprotect). Each thread runs one or
+ * two ops on that page or its mapping; the epilogue reads the mapping in every process, the file behind it, and a
+ * second mapping of untouched anonymous memory (the zero pages), so that a write landing in a shared page shows.
+ */
+export function mmRaceArbitrary(g: MmGeometry, features: ReadonlySet<string>): fc.Arbitrary<Program<MmOp>> {
+  const huge = hugeSize(g);
+  const n = Math.max(1, Math.min(huge, Math.floor(g.pages / 4))); // the mapping: a huge page where the window allows
+  const witness = 2 * n; // the second mapping, huge-aligned too
+  const has = (f: string) => features.has(f);
+  const file = has("file") && g.files > 0 ? fc.option(fc.nat(g.files - 1), { nil: undefined }) : fc.constant(undefined);
+  const kind = fc.record({
+    file,
+    shared: fc.boolean(),
+    prot: fc.constantFrom("r" as const, "rw" as const),
+    hugepage: has("thp") ? fc.boolean() : fc.constant(false),
+  });
+  const value = fc.integer({ min: 1, max: 255 });
+  return fc
+    .record({ kind, p: fc.nat(n - 1), history: fc.array(fc.nat(3), { maxLength: 3 }) })
+    .chain(({ kind: k, p, history }) => {
+      const forked = history.includes(2);
+      const op = fc.oneof(
+        ...(has("force")
+          ? [
+              {
+                weight: 6,
+                arbitrary: value.map((v): MmOp => ({ op: "forceWrite", pid: 1, page: p, cell: 0, value: v })),
+              },
+              { weight: 3, arbitrary: fc.constant<MmOp>({ op: "forceRead", pid: 1, page: p }) },
+            ]
+          : []),
+        { weight: 3, arbitrary: fc.constant<MmOp>({ op: "read", pid: 1, page: p }) },
+        { weight: 3, arbitrary: value.map((v): MmOp => ({ op: "write", pid: 1, page: p, cell: 0, value: v })) },
+        {
+          weight: 5,
+          arbitrary: fc
+            .tuple(fc.boolean(), fc.constantFrom("dontneed" as const, ...(has("swap") ? (["pageout"] as const) : [])))
+            .map(
+              ([whole, advice]): MmOp => ({ op: "madvise", pid: 1, page: whole ? 0 : p, pages: whole ? n : 1, advice }),
+            ),
+        },
+        { weight: 1, arbitrary: fc.constant<MmOp>({ op: "fork", pid: 1 }) },
+        {
+          weight: 1,
+          arbitrary: fc
+            .constantFrom("r" as const, "rw" as const)
+            .map((prot): MmOp => ({ op: "mprotect", pid: 1, page: 0, pages: n, prot })),
+        },
+        ...(has("gup")
+          ? [{ weight: 1, arbitrary: fc.constant<MmOp>({ op: "pin", pid: 1, page: p, kind: "get", write: false }) }]
+          : []),
+        ...(has("thp") ? [{ weight: 1, arbitrary: fc.constant<MmOp>({ op: "collapse", pid: 1, page: p }) }] : []),
+        ...(k.file !== undefined
+          ? [
+              {
+                weight: 2,
+                arbitrary: value.map((v): MmOp => ({ op: "fileWrite", file: k.file!, page: p, cell: 0, value: v })),
+              },
+            ]
+          : []),
+      );
+      const thread = fc.array(op, { minLength: 1, maxLength: 2 });
+      const threads = fc.oneof(
+        { weight: 4, arbitrary: fc.tuple(thread, thread) },
+        {
+          weight: 1,
+          arbitrary: fc.tuple(thread, thread, thread),
+        },
+      );
+      const prelude: MmOp[] = [
+        { op: "spawn" },
+        {
+          op: "mmap",
+          pid: 1,
+          page: 0,
+          pages: n,
+          prot: k.prot,
+          shared: k.shared,
+          ...(k.file === undefined ? {} : { file: k.file }),
+        },
+        ...(k.hugepage && k.file === undefined && !k.shared
+          ? [{ op: "madvise", pid: 1, page: 0, pages: n, advice: "hugepage" } as MmOp]
+          : []),
+        ...(g.pages >= witness + n
+          ? ([
+              { op: "mmap", pid: 1, page: witness, pages: n, prot: "r", shared: false },
+              ...(has("thp") ? [{ op: "madvise", pid: 1, page: witness, pages: n, advice: "hugepage" }] : []),
+              { op: "read", pid: 1, page: witness },
+            ] as MmOp[])
+          : []),
+        ...history.map((h): MmOp => {
+          switch (h) {
+            case 0:
+              return { op: "read", pid: 1, page: p };
+            case 1:
+              return { op: "write", pid: 1, page: p, cell: 1, value: 7 };
+            case 2:
+              return { op: "fork", pid: 1 };
+            default:
+              return { op: "mprotect", pid: 1, page: 0, pages: n, prot: "r" };
+          }
+        }),
+      ];
+      const looks = (pid: number): MmOp[] => Array.from({ length: n }, (_, page): MmOp => ({ op: "read", pid, page }));
+      const epilogue: MmOp[] = [
+        ...looks(1),
+        ...(forked ? looks(2) : []),
+        ...(k.file === undefined
+          ? []
+          : Array.from({ length: n }, (_, page): MmOp => ({ op: "fileRead", file: k.file!, page }))),
+        ...(g.pages >= witness + n ? [{ op: "read", pid: 1, page: witness } as MmOp] : []),
+      ];
+      return threads.map((ts): Program<MmOp> => ({ prelude, threads: ts, epilogue }));
+    });
 }

@@ -4,7 +4,7 @@ import type { Layer } from "../../core/index.ts";
 import { linuxEngine } from "../../engines/linux/index.ts";
 import { cowScenariosFor } from "../../fuzz/mm/cow.ts";
 import { mmAlphabet, mmArrange, mmOpKinds, mmSimplifications } from "../../fuzz/mm/ops.ts";
-import { mmRaces } from "../../fuzz/mm/races.ts";
+import { mmPrecursor, mmRaceArbitrary, mmRaces } from "../../fuzz/mm/races.ts";
 import { MmModel } from "../../models/mm/model.ts";
 import { mmMutants } from "../../models/mm/mutants/index.ts";
 import { mmPicture } from "../../models/mm/picture.ts";
@@ -57,4 +57,6 @@ export const mmLayer: Layer<MmOp, MmObs, MmState, MmGeometry> = {
   engines: [linuxEngine],
   locks: mmLocks,
   races: mmRaces,
+  raceArbitrary: mmRaceArbitrary,
+  precursor: mmPrecursor,
 };
