@@ -52,7 +52,7 @@ export function explainFailure(r: CampaignResult): string {
   lines.push(
     `property: ${f.property} (${f.kind})`,
     `message:  ${cut(f.message, MAX_MESSAGE)}`,
-    `at op ${f.index}: ${quote(r.trace.ops[f.index])}`,
+    r.interleaving ? "in the threads' schedule below" : `at op ${f.index}: ${quote(r.trace.ops[f.index])}`,
   );
   if (r.anomaly) lines.push(`anomaly:  ${r.anomaly}`);
   if (r.steps) {

@@ -3,14 +3,16 @@
 // sequential order, the locks keep ops apart, and the invariants are checked between steps.
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { type EngineFactory, InputError, type Program } from "../core/index.ts";
+import { type EngineFactory, InputError, type Program, resolveGeometry } from "../core/index.ts";
 import { checkSchedule, interleave, minimizeProgram } from "../fuzz/interleave.ts";
 import { replayTrace } from "../fuzz/replay.ts";
 import { checkSequence } from "../fuzz/runner.ts";
 import { loadTrace, validateTrace } from "../layers/index.ts";
 import { mmLayer } from "../layers/mm/index.ts";
+import { snapshotLayer } from "../layers/snapshot/index.ts";
 import { MmModel } from "../models/mm/model.ts";
 import { defaultMmGeometry, type MmGeometry, type MmObs, type MmOp } from "../models/mm/types.ts";
+import type { SnapshotGeometry } from "../models/snapshot/types.ts";
 
 const g = defaultMmGeometry;
 const race = (name: string): Program<MmOp> => mmLayer.races!(g).find((r) => r.name === name)!.program;
@@ -79,6 +81,45 @@ describe("the race programs", () => {
             `${name}: ${JSON.stringify(order)}`,
           ).toBeUndefined();
         }
+    }
+  });
+});
+
+describe("LMDB's reader registration (the snapshot layer's lmdb flavour)", () => {
+  const lg = resolveGeometry(snapshotLayer, { flavour: "lmdb" }) as SnapshotGeometry;
+  const its7970 = snapshotLayer.races!(lg).find((r) => r.name === "its7970")!.program;
+  const snapshotFactory = (name: string): EngineFactory => {
+    const m = snapshotLayer.mutants.find((x) => x.name === name);
+    return {
+      name,
+      create: (geo) => (m ? m.create(geo as SnapshotGeometry) : snapshotLayer.model(geo as SnapshotGeometry)),
+    };
+  };
+
+  test("the reference model passes every schedule of ITS#7970's race up to three preemptions (81)", async () => {
+    const r = await interleave(snapshotLayer, lg, snapshotFactory("model"), its7970, { preemptions: 3 });
+    expect(r).toMatchObject({ status: "passed", schedules: 81, truncated: false });
+  });
+
+  test("without the retry, a writer that committed twice while the reader registered reuses the pages it reads", async () => {
+    const r = await interleave(snapshotLayer, lg, snapshotFactory("lmdb-reader-race"), its7970);
+    expect(r.failure).toMatchObject({ property: "readers-pinned", kind: "invariant", preemptions: 1 });
+    expect(r.failure!.timeline.map((s) => [s.thread, s.label])).toEqual([
+      [0, "read the current meta: txn 2"],
+      [1, "put"],
+      [1, "commit"],
+      [1, "put"],
+      [1, "commit"],
+      [1, "put"],
+      [0, "published txn 2 in reader slot 0"],
+      [0, "begin-read"],
+    ]);
+    // every order of the two threads' ops, each atomic, passes on it
+    const m = snapshotLayer.mutants.find((x) => x.name === "lmdb-reader-race")!;
+    expect(m.interleaved).toBe(true);
+    for (const order of orders(its7970.threads)) {
+      const ops = [...its7970.prelude, ...order, ...its7970.epilogue];
+      expect(await checkSequence(snapshotLayer, lg, m.create(lg), ops), JSON.stringify(order)).toBeUndefined();
     }
   });
 });
@@ -189,11 +230,34 @@ describe("the explorer", () => {
 
 describe("a failing interleaving as a trace", () => {
   test("the recorded races replay their schedule: the mutant fails it, the reference model passes", async () => {
-    for (const name of ["dirty-cow", "huge-dirty-cow"]) {
-      const { layer, trace } = loadTrace(`traces/mm/races/${name}.trace.json`);
+    for (const [file, name, property] of [
+      ["mm/races/dirty-cow", "dirty-cow", "linearizability"],
+      ["mm/races/huge-dirty-cow", "huge-dirty-cow", "linearizability"],
+      ["snapshot/races/lmdb-reader-race", "lmdb-reader-race", "readers-pinned"],
+    ]) {
+      const { layer, trace } = loadTrace(`traces/${file}.trace.json`);
       expect(trace.interleaving!.threads.length).toBe(2);
-      expect((await replayTrace(layer, trace, mutant(name)))?.property).toBe("linearizability");
-      expect(await replayTrace(layer, trace, model)).toBeUndefined();
+      const m = layer.mutants.find((x) => x.name === name)!;
+      const of = (create: (geo: never) => unknown): EngineFactory => ({
+        name,
+        create: (geo) => create(geo as never) as never,
+      });
+      expect(
+        (
+          await replayTrace(
+            layer,
+            trace,
+            of((geo) => m.create(geo)),
+          )
+        )?.property,
+      ).toBe(property);
+      expect(
+        await replayTrace(
+          layer,
+          trace,
+          of((geo) => layer.model(geo)),
+        ),
+      ).toBeUndefined();
     }
   });
 

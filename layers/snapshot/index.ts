@@ -5,6 +5,7 @@ import { btrfsEngine } from "../../engines/btrfs/index.ts";
 import { lmdbEngine } from "../../engines/lmdb/index.ts";
 import { zfsEngine } from "../../engines/zfs/index.ts";
 import { lowered } from "../../fuzz/minimize.ts";
+import { snapshotRaces } from "../../fuzz/snapshot/races.ts";
 import {
   snapshotAlphabet,
   snapshotArrange,
@@ -68,4 +69,5 @@ export const snapshotLayer: Layer<SnapshotOp, SnapshotObs, SnapshotState, Snapsh
   picture: snapshotPicture,
   views: [lmdbEnvView, btrfsExtentsView, snapshotCountersView],
   engines: [lmdbEngine, btrfsEngine, zfsEngine],
+  races: snapshotRaces,
 };

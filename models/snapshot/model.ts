@@ -124,6 +124,13 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
   }
 
   apply(op: SnapshotOp): SnapshotObs {
+    if (op.op === "begin-read" && this.flavour === "lmdb") {
+      const run = this.steps(op);
+      for (;;) {
+        const r = run.next();
+        if (r.done) return r.value;
+      }
+    }
     this.last = { copied: [], allocated: [], freed: [] };
     try {
       return this.perform(op);
@@ -915,9 +922,52 @@ export class SnapshotModel implements Engine<SnapshotOp, SnapshotObs, SnapshotSt
   // ---- readers (LMDB) ----
 
   protected beginRead(reader: number): void {
+    this.readers.set(reader, { txn: this.txn - 1, roots: this.committedRoots() });
+  }
+
+  /** The roots the last committed meta names. */
+  protected committedRoots(): Map<number, number | null> {
     const roots = new Map<number, number | null>();
     for (const [k, t] of this.committedTrees) roots.set(k, t.root);
-    this.readers.set(reader, { txn: this.txn - 1, roots });
+    return roots;
+  }
+
+  /**
+   * Interleavings (docs/races.md): LMDB's begin-read runs as a reader registers (registerReader); every other op is
+   * one step.
+   */
+  *steps(op: SnapshotOp): Generator<string, SnapshotObs> {
+    if (op.op !== "begin-read" || this.flavour !== "lmdb") return this.apply(op);
+    this.last = { copied: [], allocated: [], freed: [] };
+    if (this.readers.has(op.reader)) return { error: "EINVAL" };
+    return yield* this.registerReader(op.reader);
+  }
+
+  /**
+   * mdb_txn_renew0 for a read-only transaction, step by step: read the current meta (ti->mti_txnid), publish its txn
+   * id in the reader slot (r->mr_txnid), then read the meta again; where it moved on meanwhile, publish again
+   * (ITS#7970's retry). A writer's mdb_find_oldest between the first two steps does not see the reader.
+   */
+  protected *registerReader(reader: number): Generator<string, SnapshotObs> {
+    for (;;) {
+      const txn = this.txn - 1;
+      const roots = this.committedRoots();
+      yield `read the current meta: txn ${txn}`;
+      this.readers.set(reader, { txn, roots: new Map() });
+      yield `published txn ${txn} in reader slot ${reader}`;
+      if (this.settleReader(reader, txn, roots)) return { ok: true };
+      yield `the meta is at txn ${this.txn - 1} now: publish again`;
+    }
+  }
+
+  /**
+   * The meta read again after publishing `txn`: where it still names `txn`, the reader takes its roots (the current
+   * ones) and is registered; else it must publish again. `_before`: the roots it read before publishing.
+   */
+  protected settleReader(reader: number, txn: number, _before: Map<number, number | null>): boolean {
+    if (this.txn - 1 !== txn) return false;
+    this.readers.set(reader, { txn, roots: this.committedRoots() });
+    return true;
   }
 
   // ---- commit, abort, crash ----

@@ -54,6 +54,18 @@ class ReaderNotCounted extends SnapshotModel {
   }
 }
 
+/**
+ * LMDB's reader registration without ITS#7970's retry (mdb_txn_renew0): the reader publishes the txn id it read and
+ * reads the meta it read before publishing, so a writer that looked for the oldest reader in between, and saw
+ * none, may have reused the pages that meta names.
+ */
+class ReaderRace extends SnapshotModel {
+  protected override settleReader(reader: number, txn: number, before: Map<number, number | null>): boolean {
+    this.readers.set(reader, { txn, roots: before }); // BUG: no second look at the meta
+    return true;
+  }
+}
+
 /** The meta written before the data it names is flushed: a crash can publish roots whose blocks never landed. */
 class MetaBeforeFlush extends SnapshotModel {
   protected override order(writes: string[]): string[] {
@@ -180,6 +192,16 @@ export const snapshotMutants: readonly SnapshotMutant[] = [
     ReaderNotCounted,
     { flavour: "lmdb" },
   ),
+  {
+    ...mutant(
+      "lmdb-reader-race",
+      "mdb_txn_renew0 without ITS#7970's retry: a reader publishes the txn id it read and uses the meta it read before, so a writer that looked for the oldest reader in between reused its pages; only an interleaving kills it",
+      ReaderRace,
+      { flavour: "lmdb" },
+      "invariant",
+    ),
+    interleaved: true,
+  },
   mutant(
     "lmdb-loose-committed-page",
     "mdb_page_loose treating a page of the last commit as loose (dirty), so the write transaction reuses it at once instead of freeing it under its txnid",
