@@ -142,7 +142,10 @@ export interface Program<Op = unknown> {
   readonly epilogue: readonly Op[];
 }
 
-/** A lock an op holds throughout (mm: its process's mmap_lock), shared (a reader's) or not. */
+/**
+ * A lock an op holds throughout (mm: its process's mmap_lock), shared (a reader's) or not; a name ending in `*`
+ * stands for every lock whose name starts with the rest (ksmd: every mm's mmap_lock).
+ */
 export interface OpLock {
   readonly name: string;
   readonly shared: boolean;

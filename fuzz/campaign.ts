@@ -508,7 +508,9 @@ async function raceCampaign(
   }
   for (const { name, program } of programs()) {
     const all = [...program.prelude, ...program.threads.flat(), ...program.epilogue];
-    const r = await interleave(layer, geometry, factory, program, { limit: Math.max(1, options.runs - runs) });
+    // every schedule up to two preemptions, then ten PCT runs of depth 3 (three preemptions, at random)
+    const pct = { runs: 10, depth: 3, seed: options.seed };
+    const r = await interleave(layer, geometry, factory, program, { limit: Math.max(1, options.runs - runs), pct });
     runs += r.schedules;
     ops += r.schedules * all.length;
     options.onProgress?.({ runs, ops, elapsedMs: 0, phase: "fuzz" });

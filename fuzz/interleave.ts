@@ -4,6 +4,8 @@
 // in program order, an op that ended before another began placed before it) gives every observation the threads
 // and the epilogue made (linearizability, as Porcupine checks a history), and every invariant holds after every
 // step (a step ends where the real code holds no page-table or page lock: the engine's steps are cut there).
+
+import seedrandom from "seedrandom";
 import {
   type AnyLayer,
   allows,
@@ -34,6 +36,8 @@ export interface InterleaveOptions {
   readonly preemptions?: number;
   /** The most schedules to run (over every bound); default 100,000. */
   readonly limit?: number;
+  /** Then this many PCT runs of this depth (random schedules with priorities, beyond the bound); default none. */
+  readonly pct?: { readonly runs: number; readonly depth: number; readonly seed: number };
 }
 
 export interface InterleaveFailure {
@@ -70,8 +74,11 @@ interface Run {
   readonly invariant?: { readonly property: string; readonly message: string };
 }
 
+/** Whether two names a lock: equal, or one ending in `*` (a family, as every mm's mmap_lock) names the other. */
+const names = (x: string, y: string): boolean =>
+  x === y || (x.endsWith("*") && y.startsWith(x.slice(0, -1))) || (y.endsWith("*") && x.startsWith(y.slice(0, -1)));
 const conflicts = (a: readonly OpLock[], b: readonly OpLock[]): boolean =>
-  a.some((x) => b.some((y) => x.name === y.name && !(x.shared && y.shared)));
+  a.some((x) => b.some((y) => names(x.name, y.name) && !(x.shared && y.shared)));
 
 const preemptionsOf = (run: Pick<Run, "decisions">, upTo = run.decisions.length): number => {
   let n = 0;
@@ -98,6 +105,8 @@ async function runSchedule(
   program: Program,
   prefix: readonly number[],
   given = false,
+  /** Past the prefix: the thread to run, of those that can (default: the running one while it can, else the lowest). */
+  pick?: (enabled: readonly number[], current: number) => number,
 ): Promise<Run> {
   const engine = await startEngine(factory, geometry);
   try {
@@ -131,7 +140,14 @@ async function runSchedule(
         throw new EngineFailure("error", "the threads' ops wait for each other's locks: none can go on");
       }
       const k = run.decisions.length;
-      const chosen = k < prefix.length ? prefix[k]! : enabled.includes(current) ? current : enabled[0]!;
+      const chosen =
+        k < prefix.length
+          ? prefix[k]!
+          : pick
+            ? pick(enabled, current)
+            : enabled.includes(current)
+              ? current
+              : enabled[0]!;
       if (!enabled.includes(chosen)) {
         // a schedule given to replay that the program cannot take is bad input; one the explorer took, a flake
         if (given)
@@ -371,5 +387,66 @@ export async function interleave(
       if (schedules >= limit) return { status: "passed", schedules, preemptions: b, truncated: true };
     }
   }
-  return { status: "passed", schedules, preemptions: bound, truncated: false };
+  if (!options.pct) return { status: "passed", schedules, preemptions: bound, truncated: false };
+  const r = await pct(layer, geometry, factory, program, options.pct, seen);
+  return { ...r, schedules: schedules + r.schedules, preemptions: bound };
+}
+
+/**
+ * PCT (Burckhardt, Kothari, Musuvathi and Nagarakatte, ASPLOS 2010), for what lies beyond the exhaustive bound: each
+ * run gives the threads random distinct priorities and picks `depth - 1` steps at which the running thread drops
+ * below every other; the highest-priority thread that can go always goes. One run finds a bug of that depth with
+ * probability at least 1/(n·k^(depth-1)) for n threads and k steps. Schedules already in `seen` are not judged again.
+ */
+export async function pct(
+  layer: AnyLayer,
+  geometry: unknown,
+  factory: EngineFactory,
+  program: Program,
+  options: { readonly runs: number; readonly depth: number; readonly seed: number },
+  seen = new Set<string>(),
+): Promise<InterleaveResult> {
+  const random = seedrandom(`cowcheck pct ${options.seed}`);
+  const n = program.threads.length;
+  let steps = (await runSchedule(layer, geometry, factory, program, [])).decisions.length;
+  let schedules = 0;
+  for (let i = 0; i < options.runs; i++) {
+    // priorities depth … depth+n-1, shuffled; change point j (1 … depth-1) lowers the running thread to depth - j
+    const priority = Array.from({ length: n }, (_, t) => options.depth + t);
+    for (let t = n - 1; t > 0; t--) {
+      const u = Math.floor(random() * (t + 1));
+      [priority[t], priority[u]] = [priority[u]!, priority[t]!];
+    }
+    const changes = new Map<number, number>();
+    for (let j = 1; j < options.depth; j++) changes.set(Math.floor(random() * Math.max(1, steps)), options.depth - j);
+    let k = 0;
+    const pick = (enabled: readonly number[], current: number): number => {
+      const lower = changes.get(k++);
+      if (lower !== undefined && current >= 0) priority[current] = lower;
+      return enabled.reduce((best, t) => (priority[t]! > priority[best]! ? t : best));
+    };
+    const run = await runSchedule(layer, geometry, factory, program, [], false, pick);
+    steps = Math.max(steps, run.decisions.length);
+    const chosen = run.decisions.map((d) => d.chosen);
+    const key = chosen.join(",");
+    if (seen.has(key)) continue;
+    seen.add(key);
+    schedules++;
+    const failure = verdictOf(run, run.invariant ? true : linearizable(layer, geometry, program, run));
+    if (failure)
+      return {
+        status: "failed",
+        schedules,
+        preemptions: preemptionsOf(run),
+        truncated: false,
+        failure: {
+          ...failure,
+          timeline: run.timeline,
+          schedule: chosen,
+          preemptions: preemptionsOf(run),
+          epilogue: run.epilogue,
+        },
+      };
+  }
+  return { status: "passed", schedules, preemptions: 0, truncated: false };
 }

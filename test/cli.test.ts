@@ -243,3 +243,32 @@ describe("cowcheck crash", () => {
     },
   );
 });
+
+describe("cowcheck run --threads 2 (docs/races.md)", () => {
+  test("a mutant only an interleaving kills: the schedule side by side, drawn as lanes, a trace replay and minimize take", async () => {
+    const report = tmp();
+    expect(
+      await main(["run", "--layer", "mm", "--engine", "mutant:dirty-cow", "--threads", "2", "--report", report]),
+    ).toBe(1);
+    expect(out.join("\n")).toMatch(/race dirtyc0w: the failing schedule \(1 preemption\(s\)\)/);
+    expect(out.join("\n")).toMatch(/forceWrite: faultin_page: write fault +│\n +│ madvise → \{"ok":true\}/);
+    const trace = join(report, "mm-mutant_dirty-cow.trace.json");
+    const recorded = JSON.parse(readFileSync(trace, "utf8"));
+    expect(recorded.interleaving.schedule).toEqual([0, 0, 1, 0, 0, 0]);
+    expect(readFileSync(join(report, "report.html"), "utf8")).toMatch(
+      /the failing schedule: a lane per thread[\s\S]*<svg[^>]*class="lanes"/,
+    );
+    expect(await main(["replay", trace, "--engine", "mutant:dirty-cow"])).toBe(1);
+    expect(await main(["replay", trace])).toBe(0);
+    expect(await main(["minimize", trace, "--engine", "mutant:dirty-cow", "--out", join(report, "min.json")])).toBe(1);
+    expect(out.join("\n")).toMatch(/linearizability: 5 → 5 ops in 2 threads/);
+    // the same mutant without --threads: sequences, each op atomic, pass
+    expect(
+      await main(["run", "--layer", "mm", "--engine", "mutant:dirty-cow", "--runs", "300", "--report", tmp()]),
+    ).toBe(0);
+  });
+
+  test("--threads takes 1 or 2 (exit 2 otherwise)", async () => {
+    expect(await main(["run", "--layer", "mm", "--threads", "3", "--report", tmp()])).toBe(2);
+  });
+});

@@ -4,7 +4,7 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { type EngineFactory, InputError, type Program, resolveGeometry } from "../core/index.ts";
-import { checkSchedule, interleave, minimizeProgram } from "../fuzz/interleave.ts";
+import { checkSchedule, interleave, minimizeProgram, pct } from "../fuzz/interleave.ts";
 import { replayTrace } from "../fuzz/replay.ts";
 import { checkSequence } from "../fuzz/runner.ts";
 import { loadTrace, validateTrace } from "../layers/index.ts";
@@ -35,7 +35,7 @@ function orders<T>(threads: readonly (readonly T[])[]): T[][] {
 }
 
 describe("the race programs", () => {
-  test("the reference model passes every schedule up to three preemptions (dirtyc0w: 4, huge-zero-dirty-cow: 22)", async () => {
+  test("the reference model passes every schedule up to three preemptions (dirtyc0w: 4, ksm-write-during-merge: 4, huge-zero-dirty-cow: 22)", async () => {
     const counts: Record<string, number> = {};
     for (const { name, program } of mmLayer.races!(g)) {
       const r = await interleave(mmLayer, g, model, program, { preemptions: 3 });
@@ -43,7 +43,7 @@ describe("the race programs", () => {
       expect(r).toMatchObject({ status: "passed", preemptions: 3, truncated: false });
       counts[name] = r.schedules;
     }
-    expect(counts).toEqual({ dirtyc0w: 4, "huge-zero-dirty-cow": 22 });
+    expect(counts).toEqual({ dirtyc0w: 4, "ksm-write-during-merge": 4, "huge-zero-dirty-cow": 22 });
   });
 
   test("Dirty COW: the forced write's fault, the MADV_DONTNEED, then its retry, which writes the file", async () => {
@@ -69,8 +69,21 @@ describe("the race programs", () => {
     expect(r.failure!.epilogue).toEqual([{ data: [0x2a, 0, 0, 0] }]); // another range of the huge zero page
   });
 
+  test("KSM: a write between write_protect_page and replace_page is lost without the pte_same test", async () => {
+    const r = await interleave(mmLayer, g, mutant("ksm-replace-no-pte-same"), race("ksm-write-during-merge"));
+    expect(r.failure).toMatchObject({ property: "linearizability", preemptions: 1 });
+    // ksmd write-protects both pages, the write faults on page 0 (locked by ksmd: a copy), ksmd replaces the copy
+    expect(r.failure!.timeline.map((s) => [s.thread, s.label])).toEqual([
+      [0, "write_protect_page: pid 1 page 1"],
+      [0, "write_protect_page: pid 1 page 0"],
+      [1, "write"],
+      [0, "ksmScan"],
+    ]);
+    expect(r.failure!.epilogue).toEqual([{ data: [1, 0, 0, 0] }, { data: [1, 0, 0, 0] }]); // the write is gone
+  });
+
   test("run one op after another, in every order, the mutants pass the race programs: only interleavings kill them", async () => {
-    for (const name of ["dirty-cow", "huge-dirty-cow"]) {
+    for (const name of ["dirty-cow", "huge-dirty-cow", "ksm-replace-no-pte-same"]) {
       const m = mmLayer.mutants.find((x) => x.name === name)!;
       expect(m.interleaved).toBe(true);
       for (const { program } of mmLayer.races!(g))
@@ -220,6 +233,20 @@ describe("the explorer", () => {
       "follow_page_mask (write): no page it may use",
       "faultin_page: write fault",
     ]);
+  });
+
+  test("PCT reaches past the exhaustive bound: with no preemption allowed, its random priorities still find Dirty COW", async () => {
+    const exhaustive = await interleave(mmLayer, g, mutant("dirty-cow"), race("dirtyc0w"), { preemptions: 0 });
+    expect(exhaustive).toMatchObject({ status: "passed", schedules: 2 }); // each thread whole, in either order
+    const r = await interleave(mmLayer, g, mutant("dirty-cow"), race("dirtyc0w"), {
+      preemptions: 0,
+      pct: { runs: 50, depth: 2, seed: 1 },
+    });
+    expect(r.failure).toMatchObject({ property: "linearizability", preemptions: 1 });
+    // and the reference model passes PCT's schedules of depth 3
+    const clean = await pct(mmLayer, g, model, race("huge-zero-dirty-cow"), { runs: 50, depth: 3, seed: 1 });
+    expect(clean.status).toBe("passed");
+    expect(clean.schedules).toBeGreaterThan(3);
   });
 
   test("a schedule limit stops the exploration and says so", async () => {

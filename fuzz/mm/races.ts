@@ -35,6 +35,25 @@ export function mmRaces(g: MmGeometry): { name: string; program: Program<MmOp> }
       },
     },
   ];
+  races.push({
+    // ksmd merging two identical pages while a thread writes one of them: the write faults on the write-protected
+    // page between write_protect_page and replace_page (mm/ksm.c's pte_same test), then both pages are read
+    name: "ksm-write-during-merge",
+    program: {
+      prelude: [
+        { op: "spawn" },
+        { op: "mmap", pid: 1, page: 0, pages: 2, prot: "rw", shared: false },
+        { op: "madvise", pid: 1, page: 0, pages: 2, advice: "mergeable" },
+        { op: "write", pid: 1, page: 0, cell: 0, value: 1 },
+        { op: "write", pid: 1, page: 1, cell: 0, value: 1 },
+      ],
+      threads: [[{ op: "ksmScan" }], [{ op: "write", pid: 1, page: 0, cell: 0, value: POKE }]],
+      epilogue: [
+        { op: "read", pid: 1, page: 0 },
+        { op: "read", pid: 1, page: 1 },
+      ],
+    },
+  });
   if (g.pages >= 2 * huge)
     races.push({
       // CVE-2017-1000405's race (Bindecy's "Huge Dirty COW" proof of concept): a forced write to a read-only THP

@@ -5,13 +5,13 @@ import { btrfsEngine } from "../../engines/btrfs/index.ts";
 import { lmdbEngine } from "../../engines/lmdb/index.ts";
 import { zfsEngine } from "../../engines/zfs/index.ts";
 import { lowered } from "../../fuzz/minimize.ts";
-import { snapshotRaces } from "../../fuzz/snapshot/races.ts";
 import {
   snapshotAlphabet,
   snapshotArrange,
   snapshotOpKinds,
   snapshotSimplifications,
 } from "../../fuzz/snapshot/ops.ts";
+import { snapshotRaces } from "../../fuzz/snapshot/races.ts";
 import { SnapshotModel } from "../../models/snapshot/model.ts";
 import { snapshotMutants } from "../../models/snapshot/mutants/index.ts";
 import { snapshotPicture } from "../../models/snapshot/picture.ts";

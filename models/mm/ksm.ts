@@ -33,6 +33,8 @@ export interface KsmHost {
   replacePage(pid: number, vpage: number, kpfn: number): void;
   /** break_ksm's unshare fault on the KSM page mapped at `vpage`: wp_page_copy gives the mapping a private, read-only copy. */
   breakCow(pid: number, vpage: number): void;
+  /** folio_trylock / folio_unlock by the scanner: a locked folio is never reused by a write fault (it copies). */
+  lockFolio(pfn: number, locked: boolean): void;
 }
 
 export class Ksm {
@@ -47,6 +49,8 @@ export class Ksm {
   private readonly sharing = new Map<MmFrameView, number>();
   /** Whether the current full scan made a merge or split that stuck. */
   private progress = false;
+  /** The folio the last try_to_merge_one_page without a kpage made a KSM page. */
+  private merged: MmFrameView | undefined;
 
   constructor(private readonly mm: KsmHost) {}
 
@@ -57,8 +61,17 @@ export class Ksm {
    * tree. Every merge or split that sticks moves a mapping to a KSM page or splits a THP, so this ends.
    */
   scan(): void {
+    const run = this.scanSteps();
+    while (!run.next().done);
+  }
+
+  /**
+   * The scan as steps, for interleavings (docs/races.md): a step ends after each write_protect_page, where ksmd
+   * holds the page lock but not the page-table lock; replace_page (or folio_set_stable_node) is the next step.
+   */
+  *scanSteps(): Generator<string, void> {
     for (let scan = 1; this.mms.length; scan++) {
-      if (!this.fullScan() && scan >= 2) break;
+      if (!(yield* this.fullScan()) && scan >= 2) break;
     }
   }
 
@@ -103,7 +116,7 @@ export class Ksm {
    * (get_next_rmap_item, remove_trailing_rmap_items). The unstable tree starts empty each time. Whether a merge
    * or split stuck (a failed merge undone by break_cow does not count).
    */
-  private fullScan(): boolean {
+  private *fullScan(): Generator<string, boolean> {
     this.progress = false;
     const unstable = new RbTree<number>(); // root_unstable_tree = RB_ROOT: rmap_items (keys) by their pages' contents
     const seen = new Set<number>();
@@ -123,7 +136,7 @@ export class Ksm {
         if (pfn === undefined || !this.mm.folioOf(pfn).anon) continue; // folio_walk_start: zero pages and page cache are no items
         const key = keyOf(pid, vpage);
         seen.add(key);
-        this.cmpAndMergePage(proc, vpage, key, unstable);
+        yield* this.cmpAndMergePage(proc, vpage, key, unstable);
       }
     }
     for (const key of this.keys()) if (!seen.has(key)) this.forget(key);
@@ -131,8 +144,14 @@ export class Ksm {
   }
 
   /** mm/ksm.c cmp_and_merge_page. */
-  private cmpAndMergePage(proc: MmProcView, vpage: number, key: number, unstable: RbTree<number>): void {
-    const pfn = this.mm.mappedPfn(proc.pid, vpage)!;
+  private *cmpAndMergePage(
+    proc: MmProcView,
+    vpage: number,
+    key: number,
+    unstable: RbTree<number>,
+  ): Generator<string, void> {
+    const pfn = this.mm.mappedPfn(proc.pid, vpage);
+    if (pfn === undefined || !this.mm.folioOf(pfn).anon) return; // changed by another thread since the walk
     const folio = this.mm.folioOf(pfn);
     if (folio.ksm && folio.ksmStable) {
       if (this.node.get(key) !== folio) this.append(key, folio); // a forked mapping of it: appended past the limit
@@ -146,7 +165,7 @@ export class Ksm {
     }
     const kpage = this.stableTreeSearch(sum);
     if (kpage) {
-      if (this.tryToMergeOnePage(proc, vpage, kpage, 0)) {
+      if (yield* this.tryToMergeOnePage(proc, vpage, kpage, 0)) {
         // try_to_merge_with_ksm_page
         this.append(key, kpage);
         this.progress = true;
@@ -162,9 +181,10 @@ export class Ksm {
     const sameFolio = tfolio === folio; // two pages of one THP: each side holds a reference, so split_huge_page fails
     // try_to_merge_two_pages: the scanned page becomes the KSM page in place, then the tree page merges into it;
     // if the second half fails, break_cow undoes the first (a KSM page mapped by one PTE is no use)
-    if (this.tryToMergeOnePage(proc, vpage, null, sameFolio ? 1 : 0)) {
-      const kfolio = this.mm.folioOf(this.mm.mappedPfn(proc.pid, vpage)!);
-      if (this.tryToMergeOnePage(tproc, tvpage, kfolio, 0)) {
+    if (yield* this.tryToMergeOnePage(proc, vpage, null, sameFolio ? 1 : 0)) {
+      // the page made a KSM page is the tree page's kpage, even if a write has since mapped a copy in its place
+      const kfolio = this.merged!;
+      if (yield* this.tryToMergeOnePage(tproc, tvpage, kfolio, 0)) {
         this.mm.setStableNode(kfolio.pfn, true); // stable_tree_insert: a new dup at the head of its chain
         this.chains.set(sum, [kfolio, ...(this.chains.get(sum) ?? [])]);
         this.append(treeKey, kfolio);
@@ -260,8 +280,15 @@ export class Ksm {
    * hold the page); then the page becomes a KSM page in place (`kpage` null) or is replaced by `kpage`.
    * `extraRefs`: references to the folio held besides the mappings and the scanner's own.
    */
-  private tryToMergeOnePage(proc: MmProcView, vpage: number, kpage: MmFrameView | null, extraRefs: number): boolean {
-    let folio = this.mm.folioOf(this.mm.mappedPfn(proc.pid, vpage)!);
+  private *tryToMergeOnePage(
+    proc: MmProcView,
+    vpage: number,
+    kpage: MmFrameView | null,
+    extraRefs: number,
+  ): Generator<string, boolean> {
+    const at = this.mm.procs.has(proc.pid) ? this.mm.mappedPfn(proc.pid, vpage) : undefined;
+    if (at === undefined) return false; // gone since (another thread's step)
+    let folio = this.mm.folioOf(at);
     if (folio === kpage) return true; // "ksm page forked"
     // page_address_in_vma finds no anon_vma behind a KSM folio: write_protect_page and replace_page give up, so a
     // KSM page left outside the stable tree by a failed merge stays as it is until written or unmerged
@@ -273,13 +300,38 @@ export class Ksm {
       if (pfn === undefined) return false; // a page of zeros, now the zero page: write_protect_page finds it unmapped
       folio = this.mm.folioOf(pfn);
     }
-    if (!this.writeProtectPage(proc, vpage, folio)) return false;
-    if (!kpage) {
-      this.mm.setStableNode(folio.pfn, false); // folio_set_stable_node(folio, NULL): KSM now, in the stable tree once its twin follows
+    // folio_trylock: held until the merge is done, so a write fault meanwhile copies instead of reusing the page
+    this.mm.lockFolio(folio.pfn, true);
+    try {
+      if (!this.writeProtectPage(proc, vpage, folio)) return false;
+      // pages_identical, now that no write can reach the page: it may have changed since it was compared
+      if (kpage && memcmp(this.mm.pageData(this.mm.mappedPfn(proc.pid, vpage)!), this.mm.pageData(kpage.pfn)) !== 0)
+        return false;
+      const pte = proc.ptes.get(vpage)!;
+      const orig = { pfn: pte.pfn, writable: pte.writable, dirty: pte.dirty }; // write_protect_page's orig_pte
+      yield `write_protect_page: pid ${proc.pid} page ${vpage}`;
+      if (!kpage) {
+        this.mm.setStableNode(folio.pfn, false); // folio_set_stable_node(folio, NULL): KSM now, in the stable tree once its twin follows
+        this.merged = folio;
+        return true;
+      }
+      // mm/ksm.c replace_page: under the page-table lock again, the PTE must be the one write-protected (pte_same)
+      if (!this.pteSame(proc, vpage, orig)) return false;
+      this.mm.replacePage(proc.pid, vpage, kpage.pfn);
       return true;
+    } finally {
+      if (this.mm.frames.has(folio.pfn)) this.mm.lockFolio(folio.pfn, false);
     }
-    this.mm.replacePage(proc.pid, vpage, kpage.pfn); // mm/ksm.c replace_page
-    return true;
+  }
+
+  /** replace_page's pte_same: the PTE at `vpage` is still the one write_protect_page left. */
+  protected pteSame(
+    proc: MmProcView,
+    vpage: number,
+    orig: { pfn: number; writable: boolean; dirty: boolean },
+  ): boolean {
+    const pte = this.mm.procs.has(proc.pid) ? proc.ptes.get(vpage) : undefined;
+    return pte !== undefined && pte.pfn === orig.pfn && pte.writable === orig.writable && pte.dirty === orig.dirty;
   }
 
   /** mm/ksm.c write_protect_page: the refcount test (mayMerge) applies only to a PTE that needs protecting. */

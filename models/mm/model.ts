@@ -223,6 +223,8 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   private readonly handles = new LowestFree(MM_MAX_HANDLES, "pins");
   /** KSM: ksmd's mm list, rmap_items and the stable tree. */
   protected readonly ksm: Ksm;
+  /** Folios ksmd holds locked between its steps (interleavings only: a step in a row never leaves one locked). */
+  private readonly lockedFolios = new Set<number>();
   readonly touched: MmTouched & { keys: Set<number>; frames: Set<number>; freed: Folio[] } = {
     keys: new Set(),
     frames: new Set(),
@@ -274,6 +276,10 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       setStableNode: (pfn, stable) => this.setStableNode(this.folioOf(pfn), stable),
       replacePage: (pid, vpage, kpfn) => this.replacePage(this.procs.get(pid)!, vpage, this.folioOf(kpfn)),
       breakCow: (pid, vpage) => this.breakCow(this.procs.get(pid)!, vpage),
+      lockFolio: (pfn, locked) => {
+        if (locked) this.lockedFolios.add(pfn);
+        else this.lockedFolios.delete(pfn);
+      },
     });
   }
 
@@ -445,10 +451,16 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   }
 
   /**
-   * Interleavings (docs/races.md): a forced access runs as GUP's steps (forcedSteps); every other op is one step.
+   * Interleavings (docs/races.md): a forced access runs as GUP's steps (forcedSteps), a KSM scan as ksmd's
+   * (Ksm.scanSteps); every other op is one step.
    * A step ends where the kernel holds no page-table lock.
    */
   *steps(op: MmOp): Generator<string, MmObs> {
+    if (op.op === "ksmScan") {
+      this.begin();
+      yield* this.ksm.scanSteps(); // a step ends after each write_protect_page
+      return OK;
+    }
     if (op.op !== "forceRead" && op.op !== "forceWrite") return this.apply(op);
     this.begin();
     const proc = this.procs.get(op.pid);
@@ -1619,7 +1631,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
    * bit: one mm holds every mapping, so ours) and every reference is a mapping.
    */
   protected wpCanReuseAnonFolio(_proc: Proc, folio: Folio): boolean {
-    if (folio.ksm) return false;
+    if (folio.ksm || this.lockedFolios.has(folio.pfn)) return false; // folio_trylock fails on a folio ksmd holds
     if (folio.nr === 1) {
       // a folio in the swap cache leaves it if no swap PTE names its slot any more (folio_free_swap)
       if (folio.swap !== null && folio.refcount <= 2) this.folioFreeSwap(folio);

@@ -272,6 +272,8 @@ export type MmFeature = (typeof MM_FEATURES)[number];
  * VMA changes, fork, exit, exec and collapse (collapse_huge_page) for writing. Ops naming no process take none.
  */
 export function mmLocks(op: MmOp): { name: string; shared: boolean }[] {
+  // ksmd reads every mm it scans under that mm's mmap_lock (held here for the whole scan, which is stricter)
+  if (op.op === "ksmScan") return [{ name: "mmap_lock of pid *", shared: true }];
   if (!("pid" in op)) return [];
   const name = `mmap_lock of pid ${op.pid}`;
   switch (op.op) {

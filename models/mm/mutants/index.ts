@@ -3,7 +3,15 @@
 import { type Mutant, mutantOf } from "../../../core/index.ts";
 import { Ksm, type KsmHost } from "../ksm.ts";
 import { type Folio, type GupFlags, MmModel, type Proc, type Pte, type SwapPte, type Vma, ZERO_PFN } from "../model.ts";
-import { keyOf, type MmGeometry, type MmObs, type MmOp, type MmState, mthpGeometry } from "../types.ts";
+import {
+  keyOf,
+  type MmGeometry,
+  type MmObs,
+  type MmOp,
+  type MmProcView,
+  type MmState,
+  mthpGeometry,
+} from "../types.ts";
 
 type MmMutant = Mutant<MmOp, MmObs, MmState, MmGeometry>;
 
@@ -222,6 +230,23 @@ class KsmReuse extends MmModel {
 class KsmMergesPinned extends Ksm {
   protected override mayMerge(): boolean {
     return true; // BUG
+  }
+}
+
+/**
+ * replace_page without its pte_same test (mm/ksm.c has had it since 2.6.32): ksmd maps the KSM page though the PTE
+ * changed after write_protect_page. A write fault in between found the page locked, copied it and wrote the copy;
+ * the KSM page then takes the copy's place, and the write is lost. Only an interleaving shows it.
+ */
+class KsmNoPteSame extends Ksm {
+  protected override pteSame(proc: MmProcView, vpage: number): boolean {
+    return proc.ptes.has(vpage); // BUG: the PTE is not compared with orig_pte
+  }
+}
+
+class WithKsmNoPteSame extends MmModel {
+  protected override newKsm(mm: KsmHost): Ksm {
+    return new KsmNoPteSame(mm);
   }
 }
 
@@ -517,6 +542,14 @@ export const mmMutants: readonly MmMutant[] = [
       "dirty-cow",
       "Dirty COW (CVE-2016-5195): a forced write drops FOLL_WRITE after breaking COW, so a MADV_DONTNEED racing its retry sends the write into the file",
       DirtyCow,
+    ),
+    interleaved: true,
+  },
+  {
+    ...mutant(
+      "ksm-replace-no-pte-same",
+      "replace_page without pte_same: a write that faulted between write_protect_page and replace_page (copying the locked page) is replaced by the KSM page and lost",
+      WithKsmNoPteSame,
     ),
     interleaved: true,
   },
