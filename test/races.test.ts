@@ -158,11 +158,12 @@ describe("generated race programs", () => {
     expect(r.programs).toBeGreaterThan(100);
   });
 
-  test("they find Dirty COW without the race corpus (seeds 1-3, within 1,000 schedules)", async () => {
-    for (const seed of [1, 2, 3]) {
-      const r = await until(mutant("dirty-cow"), seed * 7919, 1_000);
-      expect(r.failure?.property, `seed ${seed}`).toBe("linearizability");
-    }
+  test("they find Dirty COW and the KSM race without the race corpus (seeds 1-3, within 2,000 schedules)", async () => {
+    for (const name of ["dirty-cow", "ksm-replace-no-pte-same"])
+      for (const seed of [1, 2, 3]) {
+        const r = await until(mutant(name), seed * 7919, 2_000);
+        expect(r.failure?.property, `${name}, seed ${seed}`).toBe("linearizability");
+      }
   });
 
   test("a forced write is two events to the judge: its fault's copy-on-write break, then the store", async () => {

@@ -101,12 +101,16 @@ export function mmRaceArbitrary(g: MmGeometry, features: ReadonlySet<string>): f
     shared: fc.boolean(),
     prot: fc.constantFrom("r" as const, "rw" as const),
     hugepage: has("thp") ? fc.boolean() : fc.constant(false),
+    mergeable: has("ksm") ? fc.boolean() : fc.constant(false),
   });
   const value = fc.integer({ min: 1, max: 255 });
   return fc
     .record({ kind, p: fc.nat(n - 1), history: fc.array(fc.nat(3), { maxLength: 3 }) })
     .chain(({ kind: k, p, history }) => {
       const forked = history.includes(2);
+      // KSM: a mergeable private anonymous mapping whose page p has a twin (the same write to another page)
+      const merging = k.mergeable && k.file === undefined && !k.shared && n > 1;
+      const twin = (p + 1) % n;
       const op = fc.oneof(
         ...(has("force")
           ? [
@@ -138,6 +142,7 @@ export function mmRaceArbitrary(g: MmGeometry, features: ReadonlySet<string>): f
           ? [{ weight: 1, arbitrary: fc.constant<MmOp>({ op: "pin", pid: 1, page: p, kind: "get", write: false }) }]
           : []),
         ...(has("thp") ? [{ weight: 1, arbitrary: fc.constant<MmOp>({ op: "collapse", pid: 1, page: p }) }] : []),
+        ...(merging ? [{ weight: 3, arbitrary: fc.constant<MmOp>({ op: "ksmScan" }) }] : []),
         ...(k.file !== undefined
           ? [
               {
@@ -168,6 +173,15 @@ export function mmRaceArbitrary(g: MmGeometry, features: ReadonlySet<string>): f
         },
         ...(k.hugepage && k.file === undefined && !k.shared
           ? [{ op: "madvise", pid: 1, page: 0, pages: n, advice: "hugepage" } as MmOp]
+          : []),
+        ...(merging
+          ? ([
+              { op: "madvise", pid: 1, page: 0, pages: n, advice: "mergeable" },
+              { op: "mprotect", pid: 1, page: 0, pages: n, prot: "rw" },
+              { op: "write", pid: 1, page: p, cell: 1, value: 7 },
+              { op: "write", pid: 1, page: twin, cell: 1, value: 7 },
+              ...(k.prot === "r" ? [{ op: "mprotect", pid: 1, page: 0, pages: n, prot: "r" }] : []),
+            ] as MmOp[])
           : []),
         ...(g.pages >= witness + n
           ? ([

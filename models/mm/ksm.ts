@@ -310,6 +310,9 @@ export class Ksm {
       const pte = proc.ptes.get(vpage)!;
       const orig = { pfn: pte.pfn, writable: pte.writable, dirty: pte.dirty }; // write_protect_page's orig_pte
       yield `write_protect_page: pid ${proc.pid} page ${vpage}`;
+      // ksmd's references keep both pages, which the model does not count: a page another thread's step freed (a
+      // zap of its last mapping, a write's copy) gives the merge up, as pte_same would for the page left unmapped
+      if (kpage ? !this.mm.frames.has(kpage.pfn) : !this.mm.frames.has(folio.pfn)) return false;
       if (!kpage) {
         this.mm.setStableNode(folio.pfn, false); // folio_set_stable_node(folio, NULL): KSM now, in the stable tree once its twin follows
         this.merged = folio;
