@@ -7,12 +7,12 @@ import { hugeSize, type MmGeometry, type MmOp } from "../../models/mm/types.ts";
 const POKE = 0x2a;
 
 /**
- * A forced write's fault breaks copy-on-write (the page becomes the process's own: a copy of what it showed then)
- * before the retry stores the byte, and another thread may see the copy in between (Layer.precursor): a forced
- * write of the value the cell holds when the judge places it.
+ * A write's fault (a forced write's too) breaks copy-on-write (the page becomes the process's own: a copy of what it
+ * showed then) before the retried store, and another thread may see the copy in between (Layer.precursor): the same
+ * kind of write of the value the cell holds when the judge places it (a write to a read-only page faults alike).
  */
 export function mmPrecursor(op: MmOp, oracle: Engine<MmOp, unknown>): MmOp | undefined {
-  if (op.op !== "forceWrite") return undefined;
+  if (op.op !== "forceWrite" && op.op !== "write") return undefined;
   const now = oracle.apply({ op: "forceRead", pid: op.pid, page: op.page }) as { data?: number[] };
   const value = now.data?.[op.cell];
   return value === undefined ? undefined : { ...op, value };

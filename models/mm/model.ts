@@ -298,7 +298,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   }
 
   apply(op: MmOp): MmObs {
-    if (op.op === "forceRead" || op.op === "forceWrite") {
+    if (op.op === "forceRead" || op.op === "forceWrite" || op.op === "write") {
       const run = this.steps(op);
       for (;;) {
         const r = run.next();
@@ -390,13 +390,6 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
         }
         return op.pages === undefined ? { data: pages[0] } : { pages };
       }
-      case "write": {
-        if (!this.inWindow(op.page, 1) || op.cell >= cpp) return err("EINVAL");
-        const pfn = this.access(proc, op.page, true);
-        if (pfn === undefined) return SEGV;
-        this.pageData(pfn)[op.cell] = op.value;
-        return OK;
-      }
       case "fill": {
         // memset, page by page: the pages before a faulting one keep what was written
         if (!this.inWindow(op.page, op.pages)) return err("EINVAL");
@@ -461,11 +454,30 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
       yield* this.ksm.scanSteps(); // a step ends after each write_protect_page
       return OK;
     }
-    if (op.op !== "forceRead" && op.op !== "forceWrite") return this.apply(op);
+    if (op.op !== "forceRead" && op.op !== "forceWrite" && op.op !== "write") return this.apply(op);
     this.begin();
     const proc = this.procs.get(op.pid);
     if (!proc) return err("ESRCH");
-    return yield* this.forcedSteps(proc, op);
+    return yield* op.op === "write" ? this.writeSteps(proc, op) : this.forcedSteps(proc, op);
+  }
+
+  /**
+   * A store as the CPU makes it, step by step: the TLB or the page-table walk lets it through, or the write fault
+   * (handle_mm_fault: do_wp_page, do_anonymous_page…) runs and a step ends; the store is then retried, faulting
+   * again if another thread's step took the page away meanwhile (a zap).
+   */
+  private *writeSteps(proc: Proc, op: Extract<MmOp, { op: "write" }>): Generator<string, MmObs> {
+    if (!this.inWindow(op.page, 1) || op.cell >= this.geometry.cellsPerPage) return err("EINVAL");
+    for (let attempt = 0; attempt < 1000; attempt++) {
+      const pfn = this.walk(proc, op.page, true);
+      if (pfn !== undefined) {
+        this.pageData(pfn)[op.cell] = op.value;
+        return OK;
+      }
+      if (!this.handleMmFault(proc, op.page, true, false)) return SEGV;
+      yield "handle_mm_fault: write fault";
+    }
+    throw new Error(`mm model: a write at pid ${proc.pid} page ${op.page} did not settle`);
   }
 
   /**
@@ -1435,25 +1447,30 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
    * on write), then a page fault (handle_mm_fault) and a retry. Returns the page accessed, or undefined for SIGSEGV.
    */
   private access(proc: Proc, vpage: number, write: boolean): number | undefined {
-    const hit = proc.tlb.get(vpage);
-    // A write through a clean TLB entry re-walks to set the dirty bit (x86 behaviour).
-    if (hit && (!write || (hit.writable && hit.dirty))) return hit.pfn;
     for (let attempt = 0; attempt < 2; attempt++) {
-      const base = this.base(vpage);
-      const pmd = proc.pmds.get(base);
-      const entry = pmd ?? proc.ptes.get(vpage);
-      if (entry && (!write || entry.writable)) {
-        entry.young = true;
-        if (write) entry.dirty = true;
-        const pfn = pmd ? pmd.pfn + (vpage - base) : entry.pfn;
-        proc.tlb.set(vpage, { pfn, writable: entry.writable, dirty: entry.dirty });
-        this.touched.keys.add(keyOf(proc.pid, pmd ? base : vpage));
-        this.touched.keys.add(keyOf(proc.pid, vpage));
-        return pfn;
-      }
+      const pfn = this.walk(proc, vpage, write);
+      if (pfn !== undefined) return pfn;
       if (attempt === 0 && !this.handleMmFault(proc, vpage, write, false)) return undefined;
     }
     throw new Error(`mm model: fault at pid ${proc.pid} page ${vpage} did not resolve`);
+  }
+
+  /** The TLB, then the page-table walk (setting young, and dirty on write): the page, or undefined for a fault. */
+  private walk(proc: Proc, vpage: number, write: boolean): number | undefined {
+    const hit = proc.tlb.get(vpage);
+    // A write through a clean TLB entry re-walks to set the dirty bit (x86 behaviour).
+    if (hit && (!write || (hit.writable && hit.dirty))) return hit.pfn;
+    const base = this.base(vpage);
+    const pmd = proc.pmds.get(base);
+    const entry = pmd ?? proc.ptes.get(vpage);
+    if (!entry || (write && !entry.writable)) return undefined;
+    entry.young = true;
+    if (write) entry.dirty = true;
+    const pfn = pmd ? pmd.pfn + (vpage - base) : entry.pfn;
+    proc.tlb.set(vpage, { pfn, writable: entry.writable, dirty: entry.dirty });
+    this.touched.keys.add(keyOf(proc.pid, pmd ? base : vpage));
+    this.touched.keys.add(keyOf(proc.pid, vpage));
+    return pfn;
   }
 
   /**
