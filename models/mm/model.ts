@@ -298,7 +298,7 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
   }
 
   apply(op: MmOp): MmObs {
-    if (op.op === "forceRead" || op.op === "forceWrite" || op.op === "write") {
+    if (op.op === "forceRead" || op.op === "forceWrite") {
       const run = this.steps(op);
       for (;;) {
         const r = run.next();
@@ -389,6 +389,14 @@ export class MmModel implements Engine<MmOp, MmObs, MmState>, MmState {
           pages.push(Array.from(this.pageData(pfn)));
         }
         return op.pages === undefined ? { data: pages[0] } : { pages };
+      }
+      case "write": {
+        // one step in a row of writeSteps' (without a generator per write: the hot path)
+        if (!this.inWindow(op.page, 1) || op.cell >= cpp) return err("EINVAL");
+        const pfn = this.access(proc, op.page, true);
+        if (pfn === undefined) return SEGV;
+        this.pageData(pfn)[op.cell] = op.value;
+        return OK;
       }
       case "fill": {
         // memset, page by page: the pages before a faulting one keep what was written
