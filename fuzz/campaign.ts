@@ -455,6 +455,17 @@ async function raceCampaign(
 }> {
   let runs = 0;
   let ops = 0;
+  /** A trace of a race program: its prelude as the ops, the rest and the schedule as its interleaving. */
+  const traceOf = (p: Program, schedule: readonly number[], note: string): Trace => ({
+    cowcheck: 1,
+    layer: layer.name,
+    geometry,
+    features: [...features].sort(),
+    seed: options.seed,
+    ops: [...p.prelude],
+    note,
+    interleaving: { threads: p.threads.map((t) => [...t]), epilogue: [...p.epilogue], schedule: [...schedule] },
+  });
   const usable = (p: Program): boolean =>
     [...p.prelude, ...p.threads.flat(), ...p.epilogue].every((op) =>
       featuresNeeded(layer, op).every((f) => features.has(f)),
@@ -481,20 +492,7 @@ async function raceCampaign(
           runs,
           ops,
           found: {
-            trace: {
-              cowcheck: 1,
-              layer: layer.name,
-              geometry,
-              features: [...features].sort(),
-              seed: options.seed,
-              ops: [...program.prelude],
-              note: `race ${name}, its threads truly concurrent: ${r.detail}`,
-              interleaving: {
-                threads: program.threads.map((t) => [...t]),
-                epilogue: [...program.epilogue],
-                schedule: [],
-              },
-            },
+            trace: traceOf(program, [], `race ${name}, its threads truly concurrent: ${r.detail}`),
             failure: {
               index: program.prelude.length,
               property: "linearizability",
@@ -524,20 +522,11 @@ async function raceCampaign(
         runs,
         ops,
         found: {
-          trace: {
-            cowcheck: 1,
-            layer: layer.name,
-            geometry,
-            features: [...features].sort(),
-            seed: options.seed,
-            ops: [...p.prelude],
-            note: `race ${name}: a failing interleaving of ${p.threads.length} threads (${f.preemptions} preemption(s)); replay runs its schedule`,
-            interleaving: {
-              threads: p.threads.map((t) => [...t]),
-              epilogue: [...p.epilogue],
-              schedule: [...f.schedule],
-            },
-          },
+          trace: traceOf(
+            p,
+            f.schedule,
+            `race ${name}: a failing interleaving of ${p.threads.length} threads (${f.preemptions} preemption(s)); replay runs its schedule`,
+          ),
           failure: { index: p.prelude.length, property: f.property, kind: f.kind, message: f.message },
           originalLength: size(program),
           interleaving: {
