@@ -516,8 +516,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       finish(records, report);
       return;
     }
+    if ((o.threads ?? 1) > 1 && (o.against !== undefined || o.replay !== undefined))
+      throw new InputError("--threads runs race programs: it takes neither --against nor --replay");
     const targets: Target[] = [];
     for (const layer of pickLayers(o.layer)) {
+      if ((o.threads ?? 1) > 1 && !o.engine && !layer.races && !layer.raceArbitrary) continue; // no race programs
       if (o.engine) {
         targets.push({ layer, spec: o.engine, expect: "pass" });
         continue;
@@ -525,7 +528,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       targets.push({ layer, spec: "model", expect: "pass" });
       if (!o.geometry)
         for (const f of layer.flavours ?? []) targets.push({ layer, spec: "model", expect: "pass", flavour: f.name });
-      for (const m of layer.mutants)
+      // with --threads, only the mutants an interleaving kills (the others are sequences' to kill)
+      for (const m of layer.mutants.filter((x) => (o.threads ?? 1) < 2 || x.interleaved))
         targets.push({
           layer,
           spec: `mutant:${m.name}`,
@@ -748,6 +752,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       const { layer, trace, factory, against } = await openTrace(file, o);
       if (trace.interleaving) {
         // fewest ops (and threads) whose schedules still fail the same way; the schedules come fewest preemptions first
+        if (against) throw new InputError("--against compares views op by op; an interleaving is minimized without it");
         const il = trace.interleaving;
         const program = programOf(trace);
         const geometry = resolveGeometry(layer, { engine: factory, user: trace.geometry });

@@ -123,11 +123,11 @@ export interface Layer<Op, Obs, State, G> {
    */
   races?(geometry: G): readonly { readonly name: string; readonly program: Program<Op> }[];
   /**
-   * What of an op takes effect before the op itself, for the interleaving judge (docs/races.md): an op the oracle
-   * runs, asked when the judge places it (mm: a forced write's copy-on-write break, a forced write of the value
-   * the cell holds then), anywhere from the op's start to the op; undefined where the op has none.
+   * What of an op takes effect before the op itself, for the interleaving judge (docs/races.md): for an op that
+   * has one, how to make it from the oracle when the judge places it, anywhere from the op's start to the op (mm: a
+   * write's copy-on-write break, the same write of the value the cell holds then); undefined for an op without.
    */
-  precursor?(op: Op, oracle: Engine<Op, unknown>): Op | undefined;
+  precursor?(op: Op): ((oracle: Engine<Op, unknown>) => Op | undefined) | undefined;
   /** Generated race programs, run after `races`: threads contending for the same state (docs/races.md). */
   raceArbitrary?(geometry: G, features: ReadonlySet<string>): fc.Arbitrary<Program<Op>>;
 }

@@ -480,10 +480,11 @@ async function raceCampaign(
     }
   }
   if (factory.race) {
-    // a real system: each named race with its threads truly concurrent, --runs times
+    // a real system: each named race it can run with its threads truly concurrent, --runs times
     for (const { name, program } of layer.races?.(geometry) ?? []) {
       if (!usable(program)) continue;
       const r = await factory.race(name, options.runs);
+      if (!r.attempts) continue; // a race this system does not run
       runs += r.attempts;
       ops += r.attempts * program.threads.flat().length;
       options.onProgress?.({ runs, ops, elapsedMs: 0, phase: "fuzz" });
@@ -504,17 +505,22 @@ async function raceCampaign(
     }
     return { runs, ops };
   }
+  const started = Date.now();
+  let tried = 0;
   for (const { name, program } of programs()) {
+    tried++;
+    if (options.timeMs !== undefined && Date.now() - started >= options.timeMs) break;
     const all = [...program.prelude, ...program.threads.flat(), ...program.epilogue];
-    // every schedule up to two preemptions, then ten PCT runs of depth 3 (three preemptions, at random)
-    const pct = { runs: 10, depth: 3, seed: options.seed };
+    // every schedule up to two preemptions, then ten PCT runs of depth 4 (up to three preemptions, at random)
+    const pct = { runs: 10, depth: 4, seed: options.seed };
     const r = await interleave(layer, geometry, factory, program, { limit: Math.max(1, options.runs - runs), pct });
     runs += r.schedules;
     ops += r.schedules * all.length;
     options.onProgress?.({ runs, ops, elapsedMs: 0, phase: "fuzz" });
     if (r.failure) {
       // the fewest ops that still fail so (the schedules already come fewest preemptions first)
-      const least = await minimizeProgram(layer, geometry, factory, program, r.failure.property);
+      const bound = { limit: options.runs, preemptions: Math.max(2, r.failure.preemptions) };
+      const least = await minimizeProgram(layer, geometry, factory, program, r.failure.property, bound);
       const p = least.program;
       const f = least.result.failure ?? r.failure;
       const size = (q: typeof program) => q.prelude.length + q.threads.flat().length + q.epilogue.length;
@@ -541,6 +547,7 @@ async function raceCampaign(
     }
     if (runs >= options.runs) break;
   }
+  if (!tried) throw new InputError(`--threads: layer ${layer.name} has no race programs for this engine's features`);
   return { runs, ops };
 }
 

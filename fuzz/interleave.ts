@@ -137,7 +137,7 @@ async function runSchedule(
       });
       if (!enabled.length) {
         if (threads.every((t) => t.next >= t.ops.length)) break;
-        throw new EngineFailure("error", "the threads' ops wait for each other's locks: none can go on");
+        throw new Error("interleave: no thread can go on, though one has ops left (a thread mid-op always can)");
       }
       const k = run.decisions.length;
       const chosen =
@@ -197,20 +197,29 @@ async function runSchedule(
  * two events, the precursor placed anywhere from the op's start to the op itself.
  */
 function linearizable(layer: AnyLayer, geometry: unknown, program: Program, run: Run): boolean {
-  type Event = { thread: number; i: number; pre: boolean; observed: unknown; began: number; ended: number };
+  type Event = {
+    thread: number;
+    i: number;
+    pre?: (oracle: Engine<unknown, unknown>) => unknown;
+    observed: unknown;
+    began: number;
+    ended: number;
+  };
   const opOf = (e: Event) => program.threads[e.thread]![e.i];
   const all: Event[] = run.ops.flatMap((ops, thread) =>
     ops.flatMap((o, i) => {
-      const op: Event = { ...o, thread, i, pre: false };
-      return layer.precursor ? [{ ...op, pre: true }, op] : [op];
+      const op: Event = { ...o, thread, i };
+      const pre = layer.precursor?.(program.threads[thread]![i]);
+      return pre ? [{ ...op, pre }, op] : [op];
     }),
   );
+  const hasPre = new Set(all.filter((e) => e.pre).map((e) => `${e.thread}/${e.i}`));
   const replay = (order: readonly Event[]): Engine<unknown, unknown> | undefined => {
     const oracle = layer.oracle(geometry);
     for (const op of program.prelude) oracle.apply(op);
     for (const e of order) {
       if (e.pre) {
-        const pre = layer.precursor!(opOf(e), oracle);
+        const pre = e.pre(oracle);
         if (pre !== undefined) oracle.apply(pre);
         continue;
       }
@@ -221,7 +230,7 @@ function linearizable(layer: AnyLayer, geometry: unknown, program: Program, run:
     return oracle;
   };
   const placed = (order: readonly Event[], thread: number, i: number, pre: boolean): boolean =>
-    order.some((p) => p.thread === thread && p.i === i && p.pre === pre);
+    order.some((p) => p.thread === thread && p.i === i && !!p.pre === pre);
   const search = (order: Event[]): boolean => {
     if (order.length === all.length) {
       const oracle = replay(order);
@@ -238,7 +247,7 @@ function linearizable(layer: AnyLayer, geometry: unknown, program: Program, run:
       // program order: the thread's earlier op is placed (and an op's precursor before it); real time: every op
       // that ended before this one began is placed
       if (e.i > 0 && !placed(order, e.thread, e.i - 1, false)) continue;
-      if (!e.pre && layer.precursor && !placed(order, e.thread, e.i, true)) continue;
+      if (!e.pre && hasPre.has(`${e.thread}/${e.i}`) && !placed(order, e.thread, e.i, true)) continue;
       if (all.some((p) => !p.pre && p.ended < e.began && !order.includes(p))) continue;
       const next = [...order, e];
       if (replay(next) && search(next)) return true;

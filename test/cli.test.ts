@@ -268,7 +268,11 @@ describe("cowcheck run --threads 2 (docs/races.md)", () => {
     ).toBe(0);
   });
 
-  test("--threads takes 1 or 2 (exit 2 otherwise)", async () => {
+  test("--threads takes 1 or 2, race programs, and neither --against nor --replay (exit 2 otherwise)", async () => {
     expect(await main(["run", "--layer", "mm", "--threads", "3", "--report", tmp()])).toBe(2);
+    expect(await main(["run", "--layer", "mvcc", "--engine", "model", "--threads", "2", "--report", tmp()])).toBe(2);
+    expect(err.join("")).toMatch(/layer mvcc has no race programs/);
+    const against = ["run", "--layer", "mm", "--threads", "2", "--against", "model", "--report", tmp()];
+    expect(await main(against)).toBe(2);
   });
 });

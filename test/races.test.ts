@@ -263,6 +263,7 @@ describe("a failing interleaving as a trace", () => {
     for (const [file, name, property] of [
       ["mm/races/dirty-cow", "dirty-cow", "linearizability"],
       ["mm/races/huge-dirty-cow", "huge-dirty-cow", "linearizability"],
+      ["mm/races/ksm-replace-no-pte-same", "ksm-replace-no-pte-same", "linearizability"],
       ["snapshot/races/lmdb-reader-race", "lmdb-reader-race", "readers-pinned"],
     ]) {
       const { layer, trace } = loadTrace(`traces/${file}.trace.json`);

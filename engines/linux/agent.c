@@ -1959,7 +1959,7 @@ static void *zap_loop(void *arg) {
     madvise(r->p, r->len, MADV_DONTNEED);
     if (r->huge) {
       b = *(volatile unsigned char *)r->p; // maps the huge zero page again
-      if (pread(r->mem, &b, 1, (off_t)(uintptr_t)r->p) != 1) break; // a FOLL_TOUCH follow of its PMD
+      if (pread(r->mem, &b, 1, (off_t)(uintptr_t)r->p) != 1) die("the read through /proc/self/mem failed: %s", strerror(errno)); // a FOLL_TOUCH follow of its PMD
     }
     r->rounds++;
   }

@@ -149,9 +149,18 @@ export async function raceOnKernel(
   name: string,
   attempts: number,
 ): Promise<{ attempts: number; violations: number; detail: string }> {
-  const r = spawnSync(linuxAgent(), ["--race", name, String(attempts)], { encoding: "utf8" });
+  // about 5 µs a forced write here: a minute per ten million, and ten minutes more before it counts as hung
+  const timeout = 600_000 + attempts / 100;
+  const r = spawnSync(linuxAgent(), ["--race", name, String(attempts)], { encoding: "utf8", timeout });
+  if (r.error || r.signal)
+    throw new EngineFailure("hang", `the agent's race ${name} did not end within ${Math.round(timeout / 1000)} s`);
   if (r.status !== 0) throw new EngineFailure("error", `the agent's race ${name} failed: ${r.stderr.trim()}`);
-  const out = JSON.parse(r.stdout) as { attempts: number; zaps: number; violations: number };
+  let out: { attempts: number; zaps: number; violations: number };
+  try {
+    out = JSON.parse(r.stdout);
+  } catch {
+    throw new EngineFailure("protocol", `the agent's race ${name} printed no JSON line`, r.stdout.slice(0, 2000));
+  }
   return {
     attempts: out.attempts,
     violations: out.violations,

@@ -11,11 +11,13 @@ const POKE = 0x2a;
  * showed then) before the retried store, and another thread may see the copy in between (Layer.precursor): the same
  * kind of write of the value the cell holds when the judge places it (a write to a read-only page faults alike).
  */
-export function mmPrecursor(op: MmOp, oracle: Engine<MmOp, unknown>): MmOp | undefined {
+export function mmPrecursor(op: MmOp): ((oracle: Engine<MmOp, unknown>) => MmOp | undefined) | undefined {
   if (op.op !== "forceWrite" && op.op !== "write") return undefined;
-  const now = oracle.apply({ op: "forceRead", pid: op.pid, page: op.page }) as { data?: number[] };
-  const value = now.data?.[op.cell];
-  return value === undefined ? undefined : { ...op, value };
+  return (oracle) => {
+    const now = oracle.apply({ op: "forceRead", pid: op.pid, page: op.page }) as { data?: number[] };
+    const value = now.data?.[op.cell];
+    return value === undefined ? undefined : { ...op, value };
+  };
 }
 
 export function mmRaces(g: MmGeometry): { name: string; program: Program<MmOp> }[] {

@@ -312,7 +312,7 @@ export class Ksm {
       yield `write_protect_page: pid ${proc.pid} page ${vpage}`;
       // ksmd's references keep both pages, which the model does not count: a page another thread's step freed (a
       // zap of its last mapping, a write's copy) gives the merge up, as pte_same would for the page left unmapped
-      if (kpage ? !this.mm.frames.has(kpage.pfn) : !this.mm.frames.has(folio.pfn)) return false;
+      if (this.mm.frames.get(kpage ? kpage.pfn : folio.pfn) !== (kpage ?? folio)) return false;
       if (!kpage) {
         this.mm.setStableNode(folio.pfn, false); // folio_set_stable_node(folio, NULL): KSM now, in the stable tree once its twin follows
         this.merged = folio;
@@ -323,7 +323,7 @@ export class Ksm {
       this.mm.replacePage(proc.pid, vpage, kpage.pfn);
       return true;
     } finally {
-      if (this.mm.frames.has(folio.pfn)) this.mm.lockFolio(folio.pfn, false);
+      this.mm.lockFolio(folio.pfn, false);
     }
   }
 
