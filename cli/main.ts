@@ -520,14 +520,19 @@ export async function main(argv: readonly string[]): Promise<number> {
       throw new InputError("--threads runs race programs: it takes neither --against nor --replay");
     const targets: Target[] = [];
     for (const layer of pickLayers(o.layer)) {
-      if ((o.threads ?? 1) > 1 && !o.engine && !layer.races && !layer.raceArbitrary) continue; // no race programs
       if (o.engine) {
         targets.push({ layer, spec: o.engine, expect: "pass" });
         continue;
       }
-      targets.push({ layer, spec: "model", expect: "pass" });
+      // with --threads, the models of the flavours that have race programs
+      const racy = (flavour?: string): boolean =>
+        (o.threads ?? 1) < 2 ||
+        layer.raceArbitrary !== undefined ||
+        (layer.races?.(resolveGeometry(layer, { flavour, user: parseGeometry(o.geometry) })).length ?? 0) > 0;
+      if (racy()) targets.push({ layer, spec: "model", expect: "pass" });
       if (!o.geometry)
-        for (const f of layer.flavours ?? []) targets.push({ layer, spec: "model", expect: "pass", flavour: f.name });
+        for (const f of layer.flavours ?? [])
+          if (racy(f.name)) targets.push({ layer, spec: "model", expect: "pass", flavour: f.name });
       // with --threads, only the mutants an interleaving kills (the others are sequences' to kill)
       for (const m of layer.mutants.filter((x) => (o.threads ?? 1) < 2 || x.interleaved))
         targets.push({

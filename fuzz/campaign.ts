@@ -164,6 +164,7 @@ export async function runCampaign(
     notGenerated ??= neverGenerated(layer, geometry, features, (f) => sequenceArbitrary(layer, geometry, f, 50));
     return notGenerated;
   };
+  const interleaved = (options.threads ?? 1) > 1;
   const checked = (): Coverage =>
     coverageOf({
       layer: registered,
@@ -174,7 +175,8 @@ export async function runCampaign(
       mix,
       ops,
       structure: stats,
-      notGenerated: missingKinds(),
+      notGenerated: interleaved ? [] : missingKinds(),
+      interleaved,
     });
   const base = () => ({
     engine: factory.name,

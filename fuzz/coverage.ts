@@ -27,6 +27,8 @@ export interface CoverageInput {
   readonly structure?: StructureStats;
   /** The op kinds a missing feature kept out (`neverGenerated`, worked out once per campaign). */
   readonly notGenerated: readonly { readonly feature: string; readonly opKinds: string[] }[];
+  /** `--threads`: race programs, judged by linearizability and by the invariants after every step (docs/races.md). */
+  readonly interleaved?: boolean;
 }
 
 const EAGER =
@@ -36,7 +38,7 @@ const EAGER =
 export const ECONOMY_COUNTERS = "economy-counters";
 
 export function coverageOf(c: CoverageInput): Coverage {
-  const properties = ["observational-equivalence"];
+  const properties = [c.interleaved ? "linearizability" : "observational-equivalence"];
   const notChecked: { property: string; reason: string }[] = [];
   const economy = c.layer.properties.some((p) => p.kind === "economy");
   // Without inspect, an engine offering an economy view (mm's "counters") is held to the model's counters instead.
@@ -50,6 +52,12 @@ export function coverageOf(c: CoverageInput): Coverage {
     const names = p.members?.map((m) => m.name) ?? [p.name];
     if (c.skip?.includes(p.kind))
       for (const property of names) notChecked.push({ property, reason: `--skip ${p.kind}` });
+    else if (c.interleaved && p.kind === "economy")
+      for (const property of names)
+        notChecked.push({
+          property,
+          reason: "interleavings: an economy bound counts what one op did, and ops overlap",
+        });
     else if (!c.inspected)
       for (const property of names)
         notChecked.push({
@@ -68,7 +76,7 @@ export function coverageOf(c: CoverageInput): Coverage {
         .map((v) => v.name),
     );
   const warnings = economy && ((!c.inspected && !counters) || c.skip?.includes("economy")) ? [EAGER] : [];
-  const notGenerated = [...c.notGenerated];
+  const notGenerated = c.interleaved ? [] : [...c.notGenerated];
   for (const n of notGenerated)
     warnings.push(
       `the engine does not offer feature "${n.feature}": ops needing it (${n.opKinds.join(", ")}) were never generated`,
