@@ -723,7 +723,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         const il = trace.interleaving;
         const program = programOf(trace);
         const geometry = resolveGeometry(layer, { engine: factory, user: trace.geometry });
-        const r = await checkSchedule(withoutKinds(layer, o.skip), geometry, factory, program, il.schedule);
+        const r = await inFile(
+          file,
+          checkSchedule(withoutKinds(layer, o.skip), geometry, factory, program, il.schedule),
+        );
         if (!o.quiet) {
           for (const line of timelineText(`the schedule, ${il.schedule.length} steps`, il.threads, r.timeline))
             stdout(line);
@@ -761,7 +764,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         const il = trace.interleaving;
         const program = programOf(trace);
         const geometry = resolveGeometry(layer, { engine: factory, user: trace.geometry });
-        const first = await checkSchedule(layer, geometry, factory, program, il.schedule);
+        const first = await inFile(file, checkSchedule(layer, geometry, factory, program, il.schedule));
         if (!first.failure) {
           stdout(`the schedule passes on ${factory.name}: nothing to minimize`);
           return;
@@ -963,6 +966,15 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.removeListener("SIGINT", interrupt);
     process.removeListener("SIGTERM", interrupt);
     await factories.disposeAll();
+  }
+}
+
+/** A trace's bad input named by its file, as the trace's validation names it. */
+async function inFile<T>(file: string, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (e) {
+    throw e instanceof InputError ? new InputError(`${file}: ${e.message}`) : e;
   }
 }
 

@@ -358,8 +358,12 @@ export async function interleave(
   const seen = new Set<string>();
   const verdicts = new Map<string, boolean>();
   let schedules = 0;
+  // each prefix is run once, in the round of its preemptions (a branch has at least its parent's): so every
+  // schedule runs once, those with fewer preemptions first (CHESS's iterative context bounding, without re-runs)
+  const rounds: number[][][] = Array.from({ length: bound + 1 }, () => []);
+  rounds[0]!.push([]);
   for (let b = 0; b <= bound; b++) {
-    const stack: number[][] = [[]];
+    const stack = rounds[b]!;
     while (stack.length) {
       const prefix = stack.pop()!;
       const run = await runSchedule(layer, geometry, factory, program, prefix);
@@ -372,7 +376,8 @@ export async function interleave(
           if (alt === chosen[k]) continue;
           const next = [...chosen.slice(0, k), alt];
           const tried = { decisions: next.map((c, i) => ({ chosen: c, enabled: run.decisions[i]!.enabled })) };
-          if (preemptionsOf(tried) <= b) stack.push(next);
+          const p = preemptionsOf(tried);
+          if (p <= bound) rounds[Math.max(p, b)]!.push(next);
         }
       }
       if (seen.has(key)) continue;
