@@ -527,8 +527,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       // with --threads, the models of the flavours that have race programs
       const racy = (flavour?: string): boolean =>
         (o.threads ?? 1) < 2 ||
-        layer.raceArbitrary !== undefined ||
-        (layer.races?.(resolveGeometry(layer, { flavour, user: parseGeometry(o.geometry) })).length ?? 0) > 0;
+        ((g) =>
+          layer.raceArbitrary?.(g, new Set(layer.model(g).features)) !== undefined ||
+          (layer.races?.(g).length ?? 0) > 0)(resolveGeometry(layer, { flavour, user: parseGeometry(o.geometry) }));
       if (racy()) targets.push({ layer, spec: "model", expect: "pass" });
       if (!o.geometry)
         for (const f of layer.flavours ?? [])

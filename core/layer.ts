@@ -128,8 +128,11 @@ export interface Layer<Op, Obs, State, G> {
    * write's copy-on-write break, the same write of the value the cell holds then); undefined for an op without.
    */
   precursor?(op: Op): ((oracle: Engine<Op, unknown>) => Op | undefined) | undefined;
-  /** Generated race programs, run after `races`: threads contending for the same state (docs/races.md). */
-  raceArbitrary?(geometry: G, features: ReadonlySet<string>): fc.Arbitrary<Program<Op>>;
+  /**
+   * Generated race programs, run after `races`: threads contending for the same state (docs/races.md); undefined
+   * in a geometry with nothing to race (snapshot: a flavour without readers).
+   */
+  raceArbitrary?(geometry: G, features: ReadonlySet<string>): fc.Arbitrary<Program<Op>> | undefined;
 }
 
 /** Threads of ops run interleaved (docs/races.md), with the ops that set the scene and the ops that look after. */

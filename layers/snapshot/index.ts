@@ -11,7 +11,7 @@ import {
   snapshotOpKinds,
   snapshotSimplifications,
 } from "../../fuzz/snapshot/ops.ts";
-import { snapshotRaces } from "../../fuzz/snapshot/races.ts";
+import { snapshotRaceArbitrary, snapshotRaces } from "../../fuzz/snapshot/races.ts";
 import { SnapshotModel } from "../../models/snapshot/model.ts";
 import { snapshotMutants } from "../../models/snapshot/mutants/index.ts";
 import { snapshotPicture } from "../../models/snapshot/picture.ts";
@@ -70,4 +70,5 @@ export const snapshotLayer: Layer<SnapshotOp, SnapshotObs, SnapshotState, Snapsh
   views: [lmdbEnvView, btrfsExtentsView, snapshotCountersView],
   engines: [lmdbEngine, btrfsEngine, zfsEngine],
   races: snapshotRaces,
+  raceArbitrary: snapshotRaceArbitrary,
 };
