@@ -70,6 +70,8 @@ interface Run {
   readonly timeline: TimelineStep[];
   /** Per thread, per op: the observation, and the steps at which the op began and ended. */
   readonly ops: { readonly observed: unknown; readonly began: number; readonly ended: number }[][];
+  /** What the prelude's and the epilogue's ops observed. */
+  readonly prelude: unknown[];
   readonly epilogue: unknown[];
   readonly invariant?: { readonly property: string; readonly message: string };
 }
@@ -110,7 +112,8 @@ async function runSchedule(
 ): Promise<Run> {
   const engine = await startEngine(factory, geometry);
   try {
-    for (const op of program.prelude) await settle(engine.apply(op));
+    const prelude: unknown[] = [];
+    for (const op of program.prelude) prelude.push(await settle(engine.apply(op)));
     const inspect = engine.inspect && engine.features.has("inspect") ? engine.inspect.bind(engine) : undefined;
     let checkers: { name: string; checker: Checker<unknown, unknown, unknown> }[] = [];
     if (inspect) {
@@ -126,7 +129,7 @@ async function runSchedule(
       step: undefined as Iterator<string, unknown> | undefined,
       began: 0,
     }));
-    const run: Run = { decisions: [], timeline: [], ops: program.threads.map(() => []), epilogue: [] };
+    const run: Run = { decisions: [], timeline: [], ops: program.threads.map(() => []), prelude, epilogue: [] };
     let current = -1;
     for (;;) {
       const held = threads.map((t) => (t.step ? locks(t.ops[t.next]) : []));
@@ -214,34 +217,32 @@ function linearizable(layer: AnyLayer, geometry: unknown, program: Program, run:
     }),
   );
   const hasPre = new Set(all.filter((e) => e.pre).map((e) => `${e.thread}/${e.i}`));
-  const replay = (order: readonly Event[]): Engine<unknown, unknown> | undefined => {
+  /** The oracle after the prelude and `order`, each answer allowing what was observed (and the epilogue's, `whole`). */
+  const replay = (order: readonly Event[], whole = false): Engine<unknown, unknown> | undefined => {
     const oracle = layer.oracle(geometry);
-    for (const op of program.prelude) oracle.apply(op);
+    const check = (op: unknown, observed: unknown): boolean => {
+      const expected = oracle.apply(op);
+      if (!allows(expected, observed)) return false;
+      if (isOneOf(expected)) oracle.chose?.(observed);
+      return true;
+    };
+    // the prelude's observations are judged too (its ops run one by one before the threads)
+    if (!program.prelude.every((op, i) => check(op, run.prelude[i]))) return undefined;
     for (const e of order) {
       if (e.pre) {
         const pre = e.pre(oracle);
         if (pre !== undefined) oracle.apply(pre);
         continue;
       }
-      const expected = oracle.apply(opOf(e));
-      if (!allows(expected, e.observed)) return undefined;
-      if (isOneOf(expected)) oracle.chose?.(e.observed);
+      if (!check(opOf(e), e.observed)) return undefined;
     }
+    if (whole && !program.epilogue.every((op, i) => check(op, run.epilogue[i]))) return undefined;
     return oracle;
   };
   const placed = (order: readonly Event[], thread: number, i: number, pre: boolean): boolean =>
     order.some((p) => p.thread === thread && p.i === i && !!p.pre === pre);
   const search = (order: Event[]): boolean => {
-    if (order.length === all.length) {
-      const oracle = replay(order);
-      if (!oracle) return false;
-      return program.epilogue.every((op, i) => {
-        const expected = oracle.apply(op);
-        const ok = allows(expected, run.epilogue[i]);
-        if (ok && isOneOf(expected)) oracle.chose?.(run.epilogue[i]);
-        return ok;
-      });
-    }
+    if (order.length === all.length) return replay(order, true) !== undefined;
     for (const e of all) {
       if (order.includes(e)) continue;
       // program order: the thread's earlier op is placed (and an op's precursor before it); real time: every op
@@ -383,7 +384,7 @@ export async function interleave(
       if (seen.has(key)) continue;
       seen.add(key);
       schedules++;
-      const judged = JSON.stringify([run.ops, run.epilogue]);
+      const judged = JSON.stringify([run.prelude, run.ops, run.epilogue]);
       let ok = run.invariant ? true : verdicts.get(judged);
       if (ok === undefined) {
         ok = linearizable(layer, geometry, program, run);

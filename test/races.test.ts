@@ -271,6 +271,24 @@ describe("the explorer", () => {
     expect(clean.schedules).toBeGreaterThan(3);
   });
 
+  test("the prelude's observations are judged too: a wrong answer before the threads start fails the schedule", async () => {
+    const program: Program<MmOp> = {
+      prelude: [
+        { op: "spawn" },
+        { op: "mmap", pid: 1, page: 0, pages: 1, prot: "rw", shared: false },
+        { op: "madvise", pid: 1, page: 0, pages: 1, advice: "wipeonfork" },
+        { op: "write", pid: 1, page: 0, cell: 0, value: 7 },
+        { op: "fork", pid: 1 },
+        { op: "read", pid: 2, page: 0 }, // zeros: the child's copy was wiped
+      ],
+      threads: [[{ op: "read", pid: 1, page: 0 }]],
+      epilogue: [],
+    };
+    expect(await interleave(mmLayer, g, model, program)).toMatchObject({ status: "passed" });
+    const r = await interleave(mmLayer, g, mutant("wipeonfork-ignored"), program);
+    expect(r.failure?.property).toBe("linearizability");
+  });
+
   test("a schedule limit stops the exploration and says so", async () => {
     const r = await interleave(mmLayer, g, model, race("huge-zero-dirty-cow"), { preemptions: 3, limit: 5 });
     expect(r).toMatchObject({ status: "passed", schedules: 5, truncated: true });

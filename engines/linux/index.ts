@@ -6,6 +6,7 @@ import { accessSync, closeSync, constants, existsSync, openSync, readFileSync, s
 import { fileURLToPath } from "node:url";
 import { EngineFailure, type SystemEngine } from "../../core/index.ts";
 import { compiled } from "../build.ts";
+import { runGroup } from "../servers.ts";
 import { stdioFactory } from "../stdio.ts";
 
 const source = fileURLToPath(new URL("./agent.c", import.meta.url));
@@ -151,8 +152,9 @@ export async function raceOnKernel(
 ): Promise<{ attempts: number; violations: number; detail: string }> {
   // about 5 µs a forced write here: a minute per ten million, and ten minutes more before it counts as hung
   const timeout = 600_000 + attempts / 100;
-  const r = spawnSync(linuxAgent(), ["--race", name, String(attempts)], { encoding: "utf8", timeout });
-  if (r.error || r.signal)
+  // its own process group, held while it runs: Ctrl-C or a killed run ends it too
+  const r = await runGroup([linuxAgent(), "--race", name, String(attempts)], timeout);
+  if (r.timedOut)
     throw new EngineFailure("hang", `the agent's race ${name} did not end within ${Math.round(timeout / 1000)} s`);
   if (r.status !== 0) throw new EngineFailure("error", `the agent's race ${name} failed: ${r.stderr.trim()}`);
   let out: { attempts: number; zaps: number; violations: number };

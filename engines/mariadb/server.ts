@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type mysql from "mysql2/promise";
 import { EngineFailure, runFolder, trackGroup } from "../../core/index.ts";
 import { optionalPackage, probedOnce } from "../optional.ts";
-import { freePort } from "../servers.ts";
+import { freePort, runGroup } from "../servers.ts";
 
 const MARIADBD = "/usr/sbin/mariadbd";
 
@@ -47,25 +47,9 @@ const INNODB = [
 ];
 
 /** A command in a process group of its own, held while it runs: its exit status and output. */
-function run(argv: readonly string[]): Promise<{ status: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    child.stdout.setEncoding("utf8").on("data", (s: string) => {
-      output += s;
-    });
-    child.stderr.setEncoding("utf8").on("data", (s: string) => {
-      output += s;
-    });
-    if (child.pid !== undefined) trackGroup(child.pid, true);
-    child.on("error", (e) => {
-      output += e.message;
-    });
-    child.on("close", (status) => {
-      if (child.pid !== undefined) trackGroup(child.pid, false);
-      resolve({ status, output });
-    });
-  });
+async function run(argv: readonly string[]): Promise<{ status: number | null; output: string }> {
+  const r = await runGroup(argv);
+  return { status: r.status, output: r.stdout + r.stderr };
 }
 
 /**

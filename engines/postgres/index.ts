@@ -2,7 +2,7 @@
 // in a temporary directory, listening on 127.0.0.1 only, on a free port), or an existing one given by
 // COWCHECK_PG_URL. One connection per client; a statement that waits on a lock is recognised from pg_stat_activity
 // and pg_blocking_pids, never by a sleep, and the op that ends a wait reports whom it woke.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type pg from "pg";
@@ -14,13 +14,12 @@ import {
   InputError,
   runRoot,
   type SystemEngine,
-  trackGroup,
 } from "../../core/index.ts";
 import type { MvccObs, MvccOp, MvccResult, SqlState, WhereOp } from "../../models/mvcc/types.ts";
 import { SQLSTATES } from "../../models/mvcc/types.ts";
 import type { HeapView } from "../../views/mvcc/heap.ts";
 import { optionalPackage } from "../optional.ts";
-import { freePort, serverFactory, withWoken } from "../servers.ts";
+import { freePort, runGroup, serverFactory, withWoken } from "../servers.ts";
 
 const BIN = "/usr/lib/postgresql";
 
@@ -57,29 +56,7 @@ const asPostgres = (args: string[]) => spawnSync("runuser", ["-u", "postgres", "
  * terminal does not reach it; cowcheck stops it), held as an engine group while it runs.
  */
 function asPostgresAsync(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn("runuser", ["-u", "postgres", "--", ...args], {
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const out = { stdout: "", stderr: "" };
-    child.stdout.setEncoding("utf8").on("data", (s: string) => {
-      out.stdout += s;
-    });
-    child.stderr.setEncoding("utf8").on("data", (s: string) => {
-      out.stderr += s;
-    });
-    if (child.pid !== undefined) trackGroup(child.pid, true);
-    const done = (status: number | null) => {
-      if (child.pid !== undefined) trackGroup(child.pid, false);
-      resolve({ status, ...out });
-    };
-    child.on("error", (e) => {
-      out.stderr += e.message;
-      done(null);
-    });
-    child.on("close", done);
-  });
+  return runGroup(["runuser", "-u", "postgres", "--", ...args]);
 }
 
 /**
